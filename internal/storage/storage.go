@@ -1,0 +1,242 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Callers branch on these with errors.Is; a method never
+// answers "nothing found" with a nil value and a nil error.
+var (
+	// ErrNotFound: no such record, or it has expired.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrConflict: a record with that identity (client id, username) exists.
+	ErrConflict = errors.New("storage: already exists")
+	// ErrCodeReused: the authorization code was redeemed before. The
+	// returned *CodeRedemption names the grant issued from the first
+	// redemption so the caller can revoke it (RFC 6749 §4.1.2).
+	ErrCodeReused = errors.New("storage: authorization code already redeemed")
+	// ErrRefreshReused: a rotated-out refresh token was presented outside the
+	// grace window. The family has been revoked by the same atomic step
+	// (RFC 9700 §4.14.2); the returned family names the access token to deny.
+	ErrRefreshReused = errors.New("storage: refresh token reused; family revoked")
+	// ErrRevoked: the refresh-token family was revoked earlier.
+	ErrRevoked = errors.New("storage: revoked")
+)
+
+// Client is a registered OAuth client. The clear secret is never stored.
+type Client struct {
+	ID                     string    `json:"id"`
+	Name                   string    `json:"name,omitempty"`
+	SecretHash             string    `json:"secret_hash,omitempty"` // secret.Hash output; empty for public clients
+	Public                 bool      `json:"public"`
+	FirstParty             bool      `json:"first_party"`
+	RedirectURIs           []string  `json:"redirect_uris"`                       // exact-match list
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"` // exact-match list
+	GrantTypes             []string  `json:"grant_types"`
+	Scopes                 []string  `json:"scopes"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
+}
+
+// User is a resource owner. ID is the stable, opaque subject (`sub`);
+// Username is unique and may change.
+type User struct {
+	ID           string    `json:"id"`
+	Username     string    `json:"username"`
+	PasswordHash string    `json:"password_hash"` // secret.Hash output
+	Roles        []string  `json:"roles"`
+	Name         string    `json:"name,omitempty"`
+	Email        string    `json:"email,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// AuthCode is what an authorization code stands for. It is stored under
+// sha256(code); the code itself is never stored.
+type AuthCode struct {
+	ClientID            string    `json:"client_id"`
+	UserID              string    `json:"user_id"`
+	RedirectURI         string    `json:"redirect_uri"`
+	Scope               []string  `json:"scope"`
+	CodeChallenge       string    `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string    `json:"code_challenge_method,omitempty"` // "S256" or empty
+	Nonce               string    `json:"nonce,omitempty"`
+	AuthTime            time.Time `json:"auth_time"`
+	ExpiresAt           time.Time `json:"expires_at"`
+}
+
+// CodeRedemption names the tokens issued from one authorization code. The
+// token endpoint chooses these ids before it redeems the code, so a replay
+// can always find and revoke what the first redemption issued.
+type CodeRedemption struct {
+	FamilyID        string    `json:"family_id,omitempty"` // refresh family, empty if none was issued
+	AccessJTI       string    `json:"access_jti"`
+	AccessExpiresAt time.Time `json:"access_expires_at"`
+}
+
+// RefreshFamily is one chain of rotating refresh tokens (one grant). A
+// refresh token is "<family id>.<secret>"; only sha256 of the current token
+// is stored.
+type RefreshFamily struct {
+	ID        string    `json:"id"`
+	ClientID  string    `json:"client_id"`
+	UserID    string    `json:"user_id"` // empty for grants without a user
+	Scope     []string  `json:"scope"`
+	AuthTime  time.Time `json:"auth_time"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"` // absolute lifetime; sliding expiry is the key TTL
+	Revoked   bool      `json:"revoked"`
+	// The newest access token issued in this family, denied when the family
+	// is revoked.
+	AccessJTI       string    `json:"access_jti,omitempty"`
+	AccessExpiresAt time.Time `json:"access_expires_at"`
+}
+
+// NewRefresh is the first token of a new family.
+type NewRefresh struct {
+	Family    RefreshFamily
+	TokenHash string        // sha256 of the refresh token
+	Sliding   time.Duration // idle lifetime; the family expires at min(now+Sliding, Family.ExpiresAt)
+}
+
+// Rotation replaces the current refresh token of a family with a new one,
+// in one atomic step.
+type Rotation struct {
+	FamilyID        string
+	PresentedHash   string // sha256 of the token the client sent
+	NewHash         string // sha256 of the successor
+	Successor       []byte // opaque (the token layer encrypts the successor for the grace window)
+	AccessJTI       string // the access token issued with the successor
+	AccessExpiresAt time.Time
+	Now             time.Time
+	Sliding         time.Duration
+	// Grace > 0 lets the token rotated out in the last Grace answer once more
+	// with the same Successor (two legitimate concurrent refreshes), never a
+	// second branch. 0 turns it off: any reuse revokes the family.
+	Grace time.Duration
+}
+
+// RotationResult is the family after rotation. GraceSuccessor is set when
+// the presented token was the previous one inside the grace window: the
+// caller must answer with that successor instead of NewHash's token.
+type RotationResult struct {
+	Family         RefreshFamily
+	GraceSuccessor []byte
+}
+
+// Consent is a user's remembered approval of scopes for a client.
+type Consent struct {
+	UserID    string    `json:"user_id"`
+	ClientID  string    `json:"client_id"`
+	Scope     []string  `json:"scope"`
+	GrantedAt time.Time `json:"granted_at"`
+}
+
+// SigningKey is one JWT signing key as kept in Redis. Material is opaque
+// here: the token package encrypts it before it is stored.
+type SigningKey struct {
+	ID          string    `json:"kid"`
+	Algorithm   string    `json:"alg"`
+	State       string    `json:"state"` // "next", "active" or "retired"
+	Material    []byte    `json:"material"`
+	CreatedAt   time.Time `json:"created_at"`
+	ActivatedAt time.Time `json:"activated_at"`
+	RetiredAt   time.Time `json:"retired_at"`
+	// NotAfter is when the last token this key could have signed expires;
+	// a retired key is kept (and published) until then.
+	NotAfter time.Time `json:"not_after"`
+}
+
+// ClientStore keeps registered clients.
+type ClientStore interface {
+	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the id exists
+	UpsertClient(ctx context.Context, c *Client) error // create or replace (bootstrap, admin update)
+	GetClient(ctx context.Context, id string) (*Client, error)
+	ListClients(ctx context.Context) ([]*Client, error) // admin only, sorted by id
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// UserStore keeps users; usernames are unique (enforced atomically).
+type UserStore interface {
+	CreateUser(ctx context.Context, u *User) error // ErrConflict if the username is taken
+	UpsertUser(ctx context.Context, u *User) error // by username; keeps the existing ID
+	GetUser(ctx context.Context, id string) (*User, error)
+	GetUserByUsername(ctx context.Context, username string) (*User, error)
+	ListUsers(ctx context.Context) ([]*User, error) // admin only, sorted by username
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// CodeStore keeps authorization codes, single-use.
+type CodeStore interface {
+	// SaveCode stores code under codeHash with a TTL up to code.ExpiresAt.
+	SaveCode(ctx context.Context, codeHash string, code *AuthCode) error
+	// RedeemCode atomically marks the code used and records what is issued
+	// from it. The first call returns the code; later calls return
+	// ErrCodeReused with the first call's redemption; unknown or expired
+	// codes return ErrNotFound.
+	RedeemCode(ctx context.Context, codeHash string, issue CodeRedemption) (*AuthCode, *CodeRedemption, error)
+}
+
+// RefreshStore keeps refresh-token families. Rotation, reuse detection and
+// revocation are each one Lua script on the family's hash slot.
+type RefreshStore interface {
+	CreateFamily(ctx context.Context, r NewRefresh) error
+	// GetFamily returns the family without touching it (introspection).
+	GetFamily(ctx context.Context, familyID string) (*RefreshFamily, error)
+	// CheckRefresh reports whether tokenHash is the family's current token
+	// (introspection); ErrNotFound otherwise, ErrRevoked if revoked.
+	CheckRefresh(ctx context.Context, familyID, tokenHash string) (*RefreshFamily, error)
+	// Rotate: ErrNotFound for unknown/expired families or a hash that never
+	// belonged to the family, ErrRevoked for a revoked family,
+	// ErrRefreshReused (with the now-revoked family) for reuse.
+	Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
+	// RevokeFamily marks the family revoked and returns it (ErrNotFound if
+	// unknown). Idempotent.
+	RevokeFamily(ctx context.Context, familyID string) (*RefreshFamily, error)
+	// RevokeUserFamilies revokes every family of the user for the client
+	// (all clients when clientID is empty) and returns them.
+	RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*RefreshFamily, error)
+}
+
+// ConsentStore keeps remembered consents.
+type ConsentStore interface {
+	SaveConsent(ctx context.Context, c *Consent) error // replaces the user+client record
+	GetConsent(ctx context.Context, userID, clientID string) (*Consent, error)
+	ListConsents(ctx context.Context, userID string) ([]*Consent, error)
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+}
+
+// RevocationStore is the deny list of access-token ids (jti). Every
+// revocation is also published so other instances learn of it at once.
+type RevocationStore interface {
+	// RevokeJTI denies jti until expiresAt (the token's own exp).
+	RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) error
+	IsRevokedJTI(ctx context.Context, jti string) (bool, error)
+	// RevokedJTIs lists every jti still denied with its expiry (start-up
+	// and resync after a reconnect).
+	RevokedJTIs(ctx context.Context) (map[string]time.Time, error)
+	// SubscribeRevocations delivers each jti revoked from now on until ctx
+	// ends. The channel is closed when ctx ends. onReconnect is called after
+	// the subscription was re-established so the caller can resync.
+	SubscribeRevocations(ctx context.Context, onReconnect func()) (<-chan RevokedJTI, error)
+}
+
+// RevokedJTI is one deny-list entry as published.
+type RevokedJTI struct {
+	JTI       string    `json:"jti"`
+	ExpiresAt time.Time `json:"exp"`
+}
+
+// KeyStore keeps signing keys (encrypted by the caller).
+type KeyStore interface {
+	ListSigningKeys(ctx context.Context) ([]*SigningKey, error) // sorted by CreatedAt
+	PutSigningKey(ctx context.Context, k *SigningKey) error     // create or replace by ID
+	DeleteSigningKey(ctx context.Context, id string) error
+}
+
+// Pinger reports whether the backend answers (readiness).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}

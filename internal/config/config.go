@@ -1,0 +1,185 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// DefaultPath is the configuration file read when --config is not given. It
+// may be missing; an explicitly named file may not.
+const DefaultPath = "configs/oauth2d.yaml"
+
+// Key sources (keys.source).
+const (
+	// KeysGenerate makes fresh signing keys in memory at start-up: tokens do
+	// not survive a restart and instances do not share keys. Development only.
+	KeysGenerate = "generate"
+	// KeysDir reads PEM private keys from keys.dir.
+	KeysDir = "dir"
+	// KeysRedis keeps keys in Redis, encrypted with the key encryption key,
+	// so every instance signs with the same rotating key set.
+	KeysRedis = "redis"
+)
+
+// Config is every setting of oauth2d. The yaml tags are the names used in
+// the file; the same names, upper-cased with "." and "_" turned into "_",
+// prefixed OAUTH2D_, are the environment variables (see settings).
+type Config struct {
+	// Addr is the listen address, host:port.
+	Addr string `yaml:"addr"`
+	// Issuer is the `iss` of every token and the base of discovery. It must
+	// be https, or http on a loopback host (DESIGN.md §8).
+	Issuer string `yaml:"issuer"`
+	// Dev relaxes checks meant for production: bootstrap and admin-created
+	// clients may register plain-http redirect URIs on any host. It is false
+	// by default and true in configs/oauth2d.yaml.
+	Dev bool `yaml:"dev"`
+	// Bootstrap is the file of clients and users upserted at start-up; ""
+	// loads none. A missing file at the default path is skipped.
+	Bootstrap string `yaml:"bootstrap"`
+	// PKCERequiredForAll requires PKCE from confidential clients too (it is
+	// always required from public clients).
+	PKCERequiredForAll bool `yaml:"pkce_required_for_all"`
+
+	Redis     Redis     `yaml:"redis"`
+	Tokens    Tokens    `yaml:"tokens"`
+	Keys      Keys      `yaml:"keys"`
+	TLS       TLS       `yaml:"tls"`
+	Log       Log       `yaml:"log"`
+	HTTP      HTTP      `yaml:"http"`
+	RateLimit RateLimit `yaml:"rate_limit"`
+}
+
+// Redis says where state lives.
+type Redis struct {
+	// URL is "" for the embedded in-process Redis (data lost on exit),
+	// redis:// or rediss:// for one server, or a comma-separated list of
+	// addresses for a Cluster.
+	URL string `yaml:"url"`
+	// Prefix starts every key, so tenants and tests can share one server.
+	Prefix string `yaml:"prefix"`
+}
+
+// Tokens holds lifetimes and the access-token audience.
+type Tokens struct {
+	AccessTTL time.Duration `yaml:"access_ttl"`
+	// IDTokenTTL is the ID token's lifetime; zero means AccessTTL.
+	IDTokenTTL time.Duration `yaml:"id_token_ttl"`
+	// RefreshSlidingTTL: a refresh-token family unused this long expires.
+	RefreshSlidingTTL time.Duration `yaml:"refresh_sliding_ttl"`
+	// RefreshAbsoluteTTL: a family expires this long after the login,
+	// however often it is used.
+	RefreshAbsoluteTTL time.Duration `yaml:"refresh_absolute_ttl"`
+	CodeTTL            time.Duration `yaml:"code_ttl"`
+	// RefreshGrace lets a just-rotated refresh token answer once more with
+	// the same successor (two concurrent refreshes of one client); zero
+	// turns it off so any reuse revokes the family.
+	RefreshGrace time.Duration `yaml:"refresh_grace"`
+	// Audience is the `aud` of access tokens (RFC 9068 §3: resource
+	// identifiers); empty means [issuer + "/api"], the built-in API.
+	Audience []string `yaml:"audience"`
+}
+
+// Keys says how tokens are signed.
+type Keys struct {
+	// Algorithm signs access tokens: ES256, RS256, PS256 or EdDSA.
+	Algorithm string `yaml:"algorithm"`
+	// IDTokenAlgorithm signs ID tokens; RS256 by default because OIDC Core
+	// §15.1 makes it the one every relying party must support.
+	IDTokenAlgorithm string `yaml:"id_token_algorithm"`
+	// Source is KeysGenerate, KeysDir or KeysRedis.
+	Source string `yaml:"source"`
+	// Dir holds PEM private keys when Source is KeysDir.
+	Dir string `yaml:"dir"`
+	// EncryptionKeyFile names a file holding the key encryption key, used
+	// when OAUTH2D_KEY_ENCRYPTION_KEY is not set.
+	EncryptionKeyFile string `yaml:"encryption_key_file"`
+	// EncryptionKey encrypts signing keys at rest in Redis. It is a secret,
+	// so it comes only from OAUTH2D_KEY_ENCRYPTION_KEY or EncryptionKeyFile,
+	// never from the YAML file or a flag.
+	EncryptionKey string `yaml:"-"`
+}
+
+// TLS serves HTTPS directly when both files are set.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the server should terminate TLS itself.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
+// Log configures the slog logger.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn or error
+	Format string `yaml:"format"` // text or json
+}
+
+// SlogLevel is Level as a slog.Level; unknown levels (rejected by Validate)
+// read as info.
+func (l Log) SlogLevel() slog.Level {
+	switch strings.ToLower(l.Level) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	default:
+		return slog.LevelInfo
+	}
+}
+
+// HTTP tunes the HTTP server.
+type HTTP struct {
+	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxBodyBytes caps form and JSON request bodies.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// RateLimit bounds password guessing at the login form and the password
+// grant (RFC 9700 §2.4, RFC 6749 §10.10), in attempts per minute.
+type RateLimit struct {
+	LoginPerUsername int `yaml:"login_per_username"`
+	LoginPerIP       int `yaml:"login_per_ip"`
+}
+
+// Default returns the built-in settings: a loopback development server with
+// an embedded Redis and generated keys.
+func Default() Config {
+	return Config{
+		Addr:      "127.0.0.1:8080",
+		Issuer:    "http://localhost:8080",
+		Bootstrap: DefaultBootstrap,
+		Redis:     Redis{Prefix: "oauth2d:"},
+		Tokens: Tokens{
+			AccessTTL:          15 * time.Minute,
+			RefreshSlidingTTL:  14 * 24 * time.Hour,
+			RefreshAbsoluteTTL: 90 * 24 * time.Hour,
+			CodeTTL:            60 * time.Second,
+		},
+		Keys: Keys{
+			Algorithm:        "ES256",
+			IDTokenAlgorithm: "RS256",
+			Source:           KeysGenerate,
+		},
+		Log:       Log{Level: "info", Format: "text"},
+		HTTP:      HTTP{ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10},
+		RateLimit: RateLimit{LoginPerUsername: 5, LoginPerIP: 10},
+	}
+}
+
+// DefaultBootstrap is the bootstrap path that may be missing without error.
+const DefaultBootstrap = "configs/bootstrap.yaml"
+
+// fillDerived sets the settings whose default depends on another one.
+func (c *Config) fillDerived() {
+	if c.Tokens.IDTokenTTL == 0 {
+		c.Tokens.IDTokenTTL = c.Tokens.AccessTTL
+	}
+	if len(c.Tokens.Audience) == 0 {
+		c.Tokens.Audience = []string{strings.TrimSuffix(c.Issuer, "/") + "/api"}
+	}
+}

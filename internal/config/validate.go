@@ -1,0 +1,208 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Algorithms lists the JWS algorithms oauth2d signs with.
+var algorithms = []string{"ES256", "RS256", "PS256", "EdDSA"}
+
+// maxCodeTTL is RFC 6749 §4.1.2's "maximum authorization code lifetime of
+// 10 minutes is RECOMMENDED".
+const maxCodeTTL = 10 * time.Minute
+
+// Validate reports every bad setting at once, each error naming its
+// setting ("config: issuer: ..."), joined with errors.Join.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(setting, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", setting, fmt.Sprintf(format, args...)))
+	}
+
+	if err := checkAddr(c.Addr); err != nil {
+		bad("addr", "%v", err)
+	}
+	if err := checkIssuer(c.Issuer); err != nil {
+		bad("issuer", "%v", err)
+	}
+	if err := checkRedisURL(c.Redis.URL); err != nil {
+		bad("redis.url", "%v", err)
+	}
+	if c.Redis.Prefix == "" {
+		bad("redis.prefix", "must not be empty (it keeps oauth2d's keys apart from others')")
+	}
+	c.validateTokens(bad)
+	c.validateKeys(bad)
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", "cert_file and key_file must be set together")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.Log.Level)) {
+		bad("log.level", "must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
+		bad("log.format", "must be text or json, not %q", c.Log.Format)
+	}
+	if c.HTTP.ShutdownTimeout <= 0 {
+		bad("http.shutdown_timeout", "must be positive")
+	}
+	if c.HTTP.MaxBodyBytes < 1<<10 {
+		bad("http.max_body_bytes", "must be at least 1024")
+	}
+	if c.RateLimit.LoginPerUsername < 1 {
+		bad("rate_limit.login_per_username", "must be at least 1 attempt per minute")
+	}
+	if c.RateLimit.LoginPerIP < 1 {
+		bad("rate_limit.login_per_ip", "must be at least 1 attempt per minute")
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) validateTokens(bad func(setting, format string, args ...any)) {
+	t := c.Tokens
+	positive := []struct {
+		setting string
+		d       time.Duration
+	}{
+		{"tokens.access_ttl", t.AccessTTL},
+		{"tokens.id_token_ttl", t.IDTokenTTL},
+		{"tokens.refresh_sliding_ttl", t.RefreshSlidingTTL},
+		{"tokens.refresh_absolute_ttl", t.RefreshAbsoluteTTL},
+		{"tokens.code_ttl", t.CodeTTL},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			bad(p.setting, "must be positive")
+		}
+	}
+	if t.CodeTTL > maxCodeTTL {
+		bad("tokens.code_ttl", "must be at most %s (RFC 6749 §4.1.2)", maxCodeTTL)
+	}
+	if t.RefreshAbsoluteTTL > 0 && t.RefreshSlidingTTL > t.RefreshAbsoluteTTL {
+		bad("tokens.refresh_sliding_ttl", "must not exceed tokens.refresh_absolute_ttl")
+	}
+	if t.RefreshGrace < 0 || t.RefreshGrace > time.Minute {
+		bad("tokens.refresh_grace", "must be between 0 (off) and 1m")
+	}
+	for _, aud := range t.Audience {
+		u, err := url.Parse(aud)
+		if err != nil || !u.IsAbs() || u.Fragment != "" {
+			// RFC 8707 §2: a resource indicator is an absolute URI without fragment.
+			bad("tokens.audience", "%q must be an absolute URI without fragment", aud)
+		}
+	}
+}
+
+func (c *Config) validateKeys(bad func(setting, format string, args ...any)) {
+	k := c.Keys
+	if !slices.Contains(algorithms, k.Algorithm) {
+		bad("keys.algorithm", "must be one of %s, not %q", strings.Join(algorithms, ", "), k.Algorithm)
+	}
+	if !slices.Contains(algorithms, k.IDTokenAlgorithm) {
+		bad("keys.id_token_algorithm", "must be one of %s, not %q", strings.Join(algorithms, ", "), k.IDTokenAlgorithm)
+	}
+	switch k.Source {
+	case KeysGenerate:
+	case KeysDir:
+		if k.Dir == "" {
+			bad("keys.dir", "must be set when keys.source is dir")
+		}
+	case KeysRedis:
+		if k.EncryptionKey == "" {
+			bad("keys.encryption_key", "must be set (OAUTH2D_KEY_ENCRYPTION_KEY or keys.encryption_key_file) when keys.source is redis")
+		}
+	default:
+		bad("keys.source", "must be generate, dir or redis, not %q", k.Source)
+	}
+}
+
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("must be host:port, not %q", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+func checkIssuer(issuer string) error {
+	u, err := url.Parse(issuer)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return fmt.Errorf("must be an absolute URL, not %q", issuer)
+	}
+	if err := CheckHTTPS(u); err != nil {
+		return err
+	}
+	// OIDC Discovery §4: the issuer has no query or fragment, and
+	// "/.well-known/..." is appended to it, so no trailing slash either.
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return errors.New("must not carry a query, fragment or user info")
+	}
+	if strings.HasSuffix(u.Path, "/") {
+		return errors.New("must not end with /")
+	}
+	return nil
+}
+
+// CheckHTTPS applies the HTTPS posture of DESIGN.md §8 to an issuer or
+// redirect URI: https anywhere, http only on a loopback host (RFC 8252 §7.3).
+func CheckHTTPS(u *url.URL) error {
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if IsLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("must be https (http is allowed only on localhost, 127.0.0.1 or [::1]), not %q", u.Redacted())
+	default:
+		return fmt.Errorf("must be an https URL, not %q", u.Redacted())
+	}
+}
+
+// IsLoopback reports whether host (without port or brackets) names the
+// local machine: "localhost", 127.0.0.0/8 or ::1.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkRedisURL accepts "" (embedded), one redis:// or rediss:// URL, or a
+// comma-separated list of Cluster seed addresses (host:port or URLs).
+func checkRedisURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		if !strings.Contains(part, "://") {
+			if _, _, err := net.SplitHostPort(part); err != nil {
+				return fmt.Errorf("%q is neither a redis:// URL nor host:port", part)
+			}
+			continue
+		}
+		u, err := url.Parse(part)
+		if err != nil {
+			// The parse error may quote a password; say only which part failed.
+			return errors.New("cannot parse a redis URL in the list")
+		}
+		if u.Scheme != "redis" && u.Scheme != "rediss" {
+			return fmt.Errorf("scheme must be redis or rediss, not %q", u.Scheme)
+		}
+		if u.Host == "" {
+			return fmt.Errorf("%q has no host", u.Redacted())
+		}
+	}
+	return nil
+}

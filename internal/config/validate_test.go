@@ -1,0 +1,109 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(c *Config)
+		wantErr string // "" = valid
+	}{
+		{"defaults", func(c *Config) {}, ""},
+		{"https issuer", func(c *Config) { c.Issuer = "https://auth.example.com" }, ""},
+		{"https issuer with path", func(c *Config) { c.Issuer = "https://example.com/auth" }, ""},
+		{"http issuer on 127.0.0.1", func(c *Config) { c.Issuer = "http://127.0.0.1:8080" }, ""},
+		{"http issuer on ::1", func(c *Config) { c.Issuer = "http://[::1]:8080" }, ""},
+		{"http issuer elsewhere", func(c *Config) { c.Issuer = "http://auth.example.com" }, "config: issuer: must be https"},
+		{"http issuer on a lookalike host", func(c *Config) { c.Issuer = "http://localhost.example.com" }, "config: issuer: must be https"},
+		{"relative issuer", func(c *Config) { c.Issuer = "/auth" }, "config: issuer: must be an absolute URL"},
+		{"issuer with trailing slash", func(c *Config) { c.Issuer = "https://auth.example.com/" }, "config: issuer: must not end with /"},
+		{"issuer with query", func(c *Config) { c.Issuer = "https://auth.example.com?a=b" }, "config: issuer: must not carry a query"},
+		{"ftp issuer", func(c *Config) { c.Issuer = "ftp://auth.example.com" }, "config: issuer: must be an https URL"},
+		{"addr without port", func(c *Config) { c.Addr = "localhost" }, "config: addr: must be host:port"},
+		{"addr with bad port", func(c *Config) { c.Addr = "localhost:http2" }, "config: addr: port"},
+		{"addr any interface", func(c *Config) { c.Addr = ":8080" }, ""},
+		{"redis url", func(c *Config) { c.Redis.URL = "redis://:pw@127.0.0.1:6379/0" }, ""},
+		{"redis tls url", func(c *Config) { c.Redis.URL = "rediss://cache.example:6380" }, ""},
+		{"redis cluster list", func(c *Config) { c.Redis.URL = "10.0.0.1:7000,10.0.0.2:7000" }, ""},
+		{"redis bad scheme", func(c *Config) { c.Redis.URL = "http://127.0.0.1:6379" }, "config: redis.url: scheme must be redis or rediss"},
+		{"redis junk", func(c *Config) { c.Redis.URL = "localhost" }, "config: redis.url:"},
+		{"empty prefix", func(c *Config) { c.Redis.Prefix = "" }, "config: redis.prefix:"},
+		{"zero access ttl", func(c *Config) { c.Tokens.AccessTTL = 0 }, "config: tokens.access_ttl: must be positive"},
+		{"long code ttl", func(c *Config) { c.Tokens.CodeTTL = time.Hour }, "config: tokens.code_ttl: must be at most 10m"},
+		{"sliding over absolute", func(c *Config) { c.Tokens.RefreshSlidingTTL = 100 * 24 * time.Hour }, "config: tokens.refresh_sliding_ttl:"},
+		{"negative grace", func(c *Config) { c.Tokens.RefreshGrace = -time.Second }, "config: tokens.refresh_grace:"},
+		{"grace on", func(c *Config) { c.Tokens.RefreshGrace = 10 * time.Second }, ""},
+		{"relative audience", func(c *Config) { c.Tokens.Audience = []string{"api"} }, "config: tokens.audience:"},
+		{"audience with fragment", func(c *Config) { c.Tokens.Audience = []string{"https://api.example#x"} }, "config: tokens.audience:"},
+		{"unknown algorithm", func(c *Config) { c.Keys.Algorithm = "HS256" }, "config: keys.algorithm: must be one of"},
+		{"EdDSA", func(c *Config) { c.Keys.Algorithm = "EdDSA" }, ""},
+		{"unknown id token algorithm", func(c *Config) { c.Keys.IDTokenAlgorithm = "none" }, "config: keys.id_token_algorithm:"},
+		{"unknown key source", func(c *Config) { c.Keys.Source = "vault" }, "config: keys.source:"},
+		{"dir source without dir", func(c *Config) { c.Keys.Source = KeysDir }, "config: keys.dir:"},
+		{"dir source", func(c *Config) { c.Keys.Source, c.Keys.Dir = KeysDir, "/keys" }, ""},
+		{"redis source without key", func(c *Config) { c.Keys.Source = KeysRedis }, "config: keys.encryption_key:"},
+		{"redis source", func(c *Config) { c.Keys.Source, c.Keys.EncryptionKey = KeysRedis, "k" }, ""},
+		{"half tls", func(c *Config) { c.TLS.CertFile = "cert.pem" }, "config: tls: cert_file and key_file"},
+		{"bad log level", func(c *Config) { c.Log.Level = "loud" }, "config: log.level:"},
+		{"upper case log level", func(c *Config) { c.Log.Level = "DEBUG" }, ""},
+		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "config: log.format:"},
+		{"zero shutdown", func(c *Config) { c.HTTP.ShutdownTimeout = 0 }, "config: http.shutdown_timeout:"},
+		{"tiny body", func(c *Config) { c.HTTP.MaxBodyBytes = 10 }, "config: http.max_body_bytes:"},
+		{"no username limit", func(c *Config) { c.RateLimit.LoginPerUsername = 0 }, "config: rate_limit.login_per_username:"},
+		{"no ip limit", func(c *Config) { c.RateLimit.LoginPerIP = -1 }, "config: rate_limit.login_per_ip:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.fillDerived()
+			tc.mutate(&c)
+			err := c.Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("Validate: %v", err)
+			case tc.wantErr != "" && err == nil:
+				t.Fatalf("Validate succeeded, want %q", tc.wantErr)
+			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
+				t.Fatalf("Validate: %v\nwant it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEverything(t *testing.T) {
+	c := Default()
+	c.fillDerived()
+	c.Issuer = "http://auth.example.com"
+	c.Addr = "nope"
+	c.Tokens.AccessTTL = 0
+	c.Log.Format = "xml"
+	err := c.Validate()
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) {
+		t.Fatalf("Validate = %v, want joined errors", err)
+	}
+	if got := len(joined.Unwrap()); got != 4 {
+		t.Errorf("got %d errors, want 4: %v", got, err)
+	}
+	for _, setting := range []string{"issuer", "addr", "tokens.access_ttl", "log.format"} {
+		if !strings.Contains(err.Error(), "config: "+setting+":") {
+			t.Errorf("error does not name %s: %v", setting, err)
+		}
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "LOCALHOST": true, "127.0.0.1": true, "127.1.2.3": true, "::1": true,
+		"localhost.example": false, "example.com": false, "10.0.0.1": false, "0.0.0.0": false, "": false,
+	} {
+		if got := IsLoopback(host); got != want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", host, got, want)
+		}
+	}
+}

@@ -56,9 +56,13 @@ type User struct {
 // AuthCode is what an authorization code stands for. It is stored under
 // sha256(code); the code itself is never stored.
 type AuthCode struct {
-	ClientID            string    `json:"client_id"`
-	UserID              string    `json:"user_id"`
-	RedirectURI         string    `json:"redirect_uri"`
+	ClientID    string `json:"client_id"`
+	UserID      string `json:"user_id"`
+	RedirectURI string `json:"redirect_uri"`
+	// RedirectURIOmitted: the authorization request left redirect_uri out
+	// (the client has one registered), so the token request may too
+	// (RFC 6749 §4.1.3).
+	RedirectURIOmitted  bool      `json:"redirect_uri_omitted,omitempty"`
 	Scope               []string  `json:"scope"`
 	CodeChallenge       string    `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string    `json:"code_challenge_method,omitempty"` // "S256" or empty

@@ -1,0 +1,118 @@
+package bootstrap
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// File is the bootstrap YAML (DESIGN.md §6).
+type File struct {
+	Clients []Client `yaml:"clients"`
+	Users   []User   `yaml:"users"`
+}
+
+// Client is one client as declared in the file; Secret is in clear and is
+// hashed before it is stored.
+type Client struct {
+	ID                     string   `yaml:"id"`
+	Name                   string   `yaml:"name"`
+	Secret                 string   `yaml:"secret"`
+	Public                 bool     `yaml:"public"`
+	FirstParty             bool     `yaml:"first_party"`
+	RedirectURIs           []string `yaml:"redirect_uris"`
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	GrantTypes             []string `yaml:"grant_types"`
+	Scopes                 []string `yaml:"scopes"`
+}
+
+// User is one user as declared in the file; Password is in clear and is
+// hashed before it is stored.
+type User struct {
+	Username string   `yaml:"username"`
+	Password string   `yaml:"password"`
+	Roles    []string `yaml:"roles"`
+	Name     string   `yaml:"name"`
+	Email    string   `yaml:"email"`
+}
+
+// Load reads and parses a bootstrap file. A missing file is an error that
+// wraps fs.ErrNotExist so the caller can decide whether it matters.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse parses a bootstrap document; name is used in error messages.
+func Parse(data []byte, name string) (*File, error) {
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true) // a misspelt field must not silently weaken a client
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("bootstrap: %s: %w", name, err)
+	}
+	return &f, nil
+}
+
+// Validate reports every problem in the file at once: each client and user
+// against the registration policy, duplicate ids and usernames, and secrets
+// that contradict the client type.
+func (f *File) Validate(dev bool) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, c := range f.Clients {
+		if seen[c.ID] {
+			errs = append(errs, fmt.Errorf("bootstrap: client %q: id: declared twice", c.ID))
+		}
+		seen[c.ID] = true
+		sc := c.record()
+		errs = append(errs, ValidateClient(&sc, dev)...)
+		switch {
+		case c.Public && c.Secret != "":
+			errs = append(errs, fmt.Errorf("bootstrap: client %q: secret: a public client must not have a secret", c.ID))
+		case !c.Public && c.Secret == "":
+			errs = append(errs, fmt.Errorf("bootstrap: client %q: secret: a confidential client needs a secret (or set public: true)", c.ID))
+		}
+	}
+	seen = map[string]bool{}
+	for _, u := range f.Users {
+		if seen[u.Username] {
+			errs = append(errs, fmt.Errorf("bootstrap: user %q: username: declared twice", u.Username))
+		}
+		seen[u.Username] = true
+		su := u.record()
+		errs = append(errs, ValidateUser(&su)...)
+		if problem := passwordProblem(u.Password); problem != "" {
+			errs = append(errs, fmt.Errorf("bootstrap: user %q: password: %s", u.Username, problem))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// record is the client as stored, without its secret hash.
+func (c Client) record() storage.Client {
+	return storage.Client{
+		ID:                     c.ID,
+		Name:                   c.Name,
+		Public:                 c.Public,
+		FirstParty:             c.FirstParty,
+		RedirectURIs:           c.RedirectURIs,
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		GrantTypes:             c.GrantTypes,
+		Scopes:                 c.Scopes,
+	}
+}
+
+// record is the user as stored, without ID or password hash.
+func (u User) record() storage.User {
+	return storage.User{Username: u.Username, Roles: u.Roles, Name: u.Name, Email: u.Email}
+}

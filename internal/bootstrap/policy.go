@@ -1,0 +1,175 @@
+package bootstrap
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/oauth2d/oauth2d/internal/config"
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// Grant types oauth2d implements.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantPassword          = "password"
+	GrantClientCredentials = "client_credentials"
+)
+
+// SupportedGrantTypes lists the grant types a client may register.
+func SupportedGrantTypes() []string {
+	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantClientCredentials}
+}
+
+// Password length bounds: the upper one keeps a single hash from costing
+// more than a login should.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 1024
+)
+
+var (
+	// Client ids travel in URLs, Basic auth and Redis keys: keep them to the
+	// unreserved characters of RFC 3986 §2.3 (no hash-tag braces).
+	clientIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$`)
+	// RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
+	scopePattern = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+$`)
+	// Usernames are printable without spaces (so they can be an email).
+	usernamePattern = regexp.MustCompile(`^[\x21-\x7E]{1,128}$`)
+	rolePattern     = regexp.MustCompile(`^[a-z][a-z0-9_:-]{0,63}$`)
+)
+
+// ValidateClient checks a client registration against oauth2d's policy and
+// returns every problem, each naming the client and the field. It does not
+// look at the secret: whether a client has one follows from Public (the CLI
+// and the admin API generate it), and the bootstrap file checks its clear
+// secret itself. dev allows plain-http redirect URIs on any host.
+func ValidateClient(c *storage.Client, dev bool) []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("bootstrap: client %q: %s", c.ID, fmt.Sprintf(format, args...)))
+	}
+	if !clientIDPattern.MatchString(c.ID) {
+		bad("id: must be 1-128 characters of A-Z a-z 0-9 . _ ~ - starting with a letter or digit")
+	}
+	if len(c.GrantTypes) == 0 {
+		bad("grant_types: must name at least one of %s", strings.Join(SupportedGrantTypes(), ", "))
+	}
+	for i, g := range c.GrantTypes {
+		switch {
+		case !slices.Contains(SupportedGrantTypes(), g):
+			bad("grant_types: unknown grant type %q (supported: %s)", g, strings.Join(SupportedGrantTypes(), ", "))
+		case slices.Contains(c.GrantTypes[:i], g):
+			bad("grant_types: %q is listed twice", g)
+		}
+	}
+	has := func(g string) bool { return slices.Contains(c.GrantTypes, g) }
+	if c.Public && has(GrantClientCredentials) {
+		bad("grant_types: a public client cannot use client_credentials (it has no secret to authenticate with)")
+	}
+	if has(GrantPassword) && !c.FirstParty {
+		bad("grant_types: the password grant is for first-party clients only; set first_party: true or drop it")
+	}
+	if has(GrantRefreshToken) && !has(GrantAuthorizationCode) && !has(GrantPassword) {
+		bad("grant_types: refresh_token needs authorization_code or password to obtain a first refresh token")
+	}
+	if has(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
+		bad("redirect_uris: authorization_code needs at least one redirect URI")
+	}
+	for _, u := range c.RedirectURIs {
+		if err := checkRedirectURI(u, dev); err != nil {
+			bad("redirect_uris: %v", err)
+		}
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := checkRedirectURI(u, dev); err != nil {
+			bad("post_logout_redirect_uris: %v", err)
+		}
+	}
+	for _, s := range c.Scopes {
+		if !scopePattern.MatchString(s) {
+			bad("scopes: %q is not a valid scope token (RFC 6749 §3.3)", s)
+		}
+	}
+	return errs
+}
+
+// checkRedirectURI applies RFC 6749 §3.1.2 and the HTTPS posture of
+// DESIGN.md §8 to one redirect URI.
+func checkRedirectURI(raw string, dev bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return fmt.Errorf("%q must be an absolute URI", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%q must not have a fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return fmt.Errorf("%q has no host", raw)
+		}
+	case "http":
+		if u.Host == "" {
+			return fmt.Errorf("%q has no host", raw)
+		}
+		if !dev {
+			if err := config.CheckHTTPS(u); err != nil {
+				return err
+			}
+		}
+	default:
+		// RFC 8252 §7.1: native apps use a private-use scheme based on a
+		// reverse domain name; demanding the dot keeps out javascript:,
+		// data: and the like.
+		if !strings.Contains(u.Scheme, ".") {
+			return fmt.Errorf("%q must be https, http on loopback, or a reverse-domain private-use scheme", raw)
+		}
+	}
+	return nil
+}
+
+// ValidateUser checks a user's username, roles and contact fields; the
+// password is checked by ValidatePassword before it is hashed.
+func ValidateUser(u *storage.User) []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("bootstrap: user %q: %s", u.Username, fmt.Sprintf(format, args...)))
+	}
+	if !usernamePattern.MatchString(u.Username) {
+		bad("username: must be 1-128 printable characters without spaces")
+	}
+	for i, r := range u.Roles {
+		switch {
+		case !rolePattern.MatchString(r):
+			bad("roles: %q must be lower-case letters, digits, _ : or -", r)
+		case slices.Contains(u.Roles[:i], r):
+			bad("roles: %q is listed twice", r)
+		}
+	}
+	if u.Email != "" && !strings.Contains(u.Email, "@") {
+		bad("email: %q is not an email address", u.Email)
+	}
+	return errs
+}
+
+// ValidatePassword checks a new password's length.
+func ValidatePassword(password string) error {
+	if problem := passwordProblem(password); problem != "" {
+		return fmt.Errorf("bootstrap: password: %s", problem)
+	}
+	return nil
+}
+
+func passwordProblem(password string) string {
+	switch n := len(password); {
+	case n < MinPasswordLen:
+		return fmt.Sprintf("must be at least %d characters", MinPasswordLen)
+	case n > MaxPasswordLen:
+		return fmt.Sprintf("must be at most %d characters", MaxPasswordLen)
+	}
+	return ""
+}

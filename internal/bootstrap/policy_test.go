@@ -1,0 +1,193 @@
+package bootstrap
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+func validClient() storage.Client {
+	return storage.Client{
+		ID:           "app",
+		RedirectURIs: []string{"https://app.example/callback"},
+		GrantTypes:   []string{GrantAuthorizationCode, GrantRefreshToken},
+		Scopes:       []string{"openid", "comments:read"},
+	}
+}
+
+func TestValidateClient(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(c *storage.Client)
+		dev     bool
+		wantErr string // "" = valid
+	}{
+		{"valid", func(c *storage.Client) {}, false, ""},
+		{"empty id", func(c *storage.Client) { c.ID = "" }, false, "id: must be"},
+		{"id with brace", func(c *storage.Client) { c.ID = "a{b}" }, false, "id: must be"},
+		{"id with space", func(c *storage.Client) { c.ID = "a b" }, false, "id: must be"},
+		{"no grants", func(c *storage.Client) { c.GrantTypes = nil }, false, "grant_types: must name"},
+		{"implicit", func(c *storage.Client) { c.GrantTypes = []string{"implicit"} }, false, `unknown grant type "implicit"`},
+		{"duplicate grant", func(c *storage.Client) { c.GrantTypes = append(c.GrantTypes, GrantRefreshToken) }, false, "listed twice"},
+		{"refresh alone", func(c *storage.Client) { c.GrantTypes = []string{GrantRefreshToken} }, false, "refresh_token needs"},
+		{"public client credentials", func(c *storage.Client) {
+			c.Public, c.GrantTypes = true, []string{GrantClientCredentials}
+		}, false, "public client cannot use client_credentials"},
+		{"confidential client credentials", func(c *storage.Client) { c.GrantTypes = []string{GrantClientCredentials} }, false, ""},
+		{"third-party password", func(c *storage.Client) { c.GrantTypes = []string{GrantPassword} }, false, "first-party clients only"},
+		{"first-party password", func(c *storage.Client) { c.FirstParty, c.GrantTypes = true, []string{GrantPassword} }, false, ""},
+		{"public first-party password", func(c *storage.Client) {
+			c.Public, c.FirstParty, c.GrantTypes = true, true, []string{GrantPassword, GrantRefreshToken}
+		}, false, ""},
+		{"code without redirect", func(c *storage.Client) { c.RedirectURIs = nil }, false, "redirect_uris: authorization_code needs"},
+		{"relative redirect", func(c *storage.Client) { c.RedirectURIs = []string{"/callback"} }, false, "must be an absolute URI"},
+		{"redirect with fragment", func(c *storage.Client) { c.RedirectURIs = []string{"https://app.example/cb#x"} }, false, "must not have a fragment"},
+		{"redirect with empty fragment", func(c *storage.Client) { c.RedirectURIs = []string{"https://app.example/cb#"} }, false, "must not have a fragment"},
+		{"http loopback redirect", func(c *storage.Client) {
+			c.RedirectURIs = []string{"http://127.0.0.1:9001/cb", "http://[::1]/cb", "http://localhost:9000/cb"}
+		}, false, ""},
+		{"http remote redirect", func(c *storage.Client) { c.RedirectURIs = []string{"http://app.example/cb"} }, false, "must be https"},
+		{"http remote redirect in dev", func(c *storage.Client) { c.RedirectURIs = []string{"http://app.example/cb"} }, true, ""},
+		{"javascript redirect", func(c *storage.Client) { c.RedirectURIs = []string{"javascript:alert(1)"} }, true, "private-use scheme"},
+		{"native private-use scheme", func(c *storage.Client) { c.RedirectURIs = []string{"com.example.app:/oauth2redirect"} }, false, ""},
+		{"https without host", func(c *storage.Client) { c.RedirectURIs = []string{"https:///cb"} }, false, "has no host"},
+		{"bad post-logout", func(c *storage.Client) { c.PostLogoutRedirectURIs = []string{"http://app.example/"} }, false, "post_logout_redirect_uris:"},
+		{"bad scope", func(c *storage.Client) { c.Scopes = []string{"comments read"} }, false, `scopes: "comments read"`},
+		{"scope with quote", func(c *storage.Client) { c.Scopes = []string{`a"b`} }, false, "scopes:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validClient()
+			tc.mutate(&c)
+			errs := ValidateClient(&c, tc.dev)
+			err := errors.Join(errs...)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("ValidateClient: %v", err)
+			case tc.wantErr != "" && err == nil:
+				t.Fatalf("ValidateClient accepted it, want %q", tc.wantErr)
+			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
+				t.Fatalf("ValidateClient: %v\nwant it to contain %q", err, tc.wantErr)
+			case err != nil && !strings.HasPrefix(err.Error(), "bootstrap: client "):
+				t.Fatalf("error %q does not name the client", err)
+			}
+		})
+	}
+}
+
+func TestValidateUser(t *testing.T) {
+	tests := []struct {
+		name    string
+		user    storage.User
+		wantErr string
+	}{
+		{"valid", storage.User{Username: "alice", Roles: []string{"user"}, Email: "a@example.com"}, ""},
+		{"email as username", storage.User{Username: "alice@example.com"}, ""},
+		{"empty username", storage.User{Username: ""}, "username:"},
+		{"username with space", storage.User{Username: "al ice"}, "username:"},
+		{"upper-case role", storage.User{Username: "a", Roles: []string{"Admin"}}, "roles:"},
+		{"duplicate role", storage.User{Username: "a", Roles: []string{"user", "user"}}, "listed twice"},
+		{"bad email", storage.User{Username: "a", Email: "nope"}, "email:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := errors.Join(ValidateUser(&tc.user)...)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("ValidateUser: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("ValidateUser = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestValidatePassword(t *testing.T) {
+	for name, tc := range map[string]struct {
+		password string
+		ok       bool
+	}{
+		"short":    {"1234567", false},
+		"min":      {"12345678", true},
+		"max":      {strings.Repeat("x", MaxPasswordLen), true},
+		"too long": {strings.Repeat("x", MaxPasswordLen+1), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := ValidatePassword(tc.password); (err == nil) != tc.ok {
+				t.Fatalf("ValidatePassword = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestFileValidate(t *testing.T) {
+	doc := `
+clients:
+  - id: pub
+    public: true
+    secret: oops
+    redirect_uris: [https://a.example/cb]
+    grant_types: [authorization_code]
+  - id: conf
+    redirect_uris: [https://a.example/cb]
+    grant_types: [authorization_code]
+  - id: conf
+    secret: s3cret-s3cret
+    grant_types: [client_credentials, implicit]
+users:
+  - username: alice
+    password: short
+  - username: alice
+    password: long-enough
+`
+	f, err := Parse([]byte(doc), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.Validate(false)
+	if err == nil {
+		t.Fatal("Validate accepted a bad file")
+	}
+	for _, want := range []string{
+		`client "pub": secret: a public client must not have a secret`,
+		`client "conf": secret: a confidential client needs a secret`,
+		`client "conf": id: declared twice`,
+		`client "conf": grant_types: unknown grant type "implicit"`,
+		`user "alice": password: must be at least 8`,
+		`user "alice": username: declared twice`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors do not mention %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestParseRejectsUnknownFields(t *testing.T) {
+	_, err := Parse([]byte("clients:\n  - id: a\n    redirect_uri: [https://a.example]\n"), "x.yaml")
+	if err == nil || !strings.Contains(err.Error(), "redirect_uri") {
+		t.Fatalf("Parse = %v, want an error about redirect_uri", err)
+	}
+}
+
+func TestShippedFileIsValid(t *testing.T) {
+	f, err := Load("../../configs/bootstrap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(false); err != nil {
+		t.Fatalf("configs/bootstrap.yaml: %v", err)
+	}
+	if len(f.Clients) < 4 || len(f.Users) < 2 {
+		t.Fatalf("configs/bootstrap.yaml has %d clients and %d users, want the demo set", len(f.Clients), len(f.Users))
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("/no/such/bootstrap.yaml")
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load = %v, want fs.ErrNotExist", err)
+	}
+}

@@ -1,0 +1,287 @@
+package token
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Signing algorithms (RFC 7518 §3.1, RFC 8037 §3.1). Nothing else is
+// accepted anywhere in this package: no "none", no HMAC.
+const (
+	AlgES256 = "ES256" // ECDSA P-256 with SHA-256; the default for access tokens
+	AlgRS256 = "RS256" // RSASSA-PKCS1-v1_5 with SHA-256; OIDC's mandatory ID token alg
+	AlgPS256 = "PS256" // RSASSA-PSS with SHA-256
+	AlgEdDSA = "EdDSA" // Ed25519
+)
+
+// RSA key sizes in bits. Below MinRSABits is refused (RFC 7518 §3.3).
+const (
+	MinRSABits     = 2048
+	DefaultRSABits = 3072
+)
+
+// Algorithms lists the supported signing algorithms.
+func Algorithms() []string { return []string{AlgES256, AlgRS256, AlgPS256, AlgEdDSA} }
+
+// ErrUnsupportedAlgorithm is returned for an algorithm outside Algorithms
+// or a key that does not fit the algorithm.
+var ErrUnsupportedAlgorithm = errors.New("token: unsupported signing algorithm")
+
+// Key is one parsed signing key. It is immutable and safe for concurrent
+// use. Its ID is the RFC 7638 thumbprint of the public key.
+type Key struct {
+	id     string
+	alg    string
+	signer crypto.Signer
+	public crypto.PublicKey
+	method jwt.SigningMethod
+	jwk    json.RawMessage // public JWK with kid, alg, use
+	// Precomputed base64url JOSE headers: the header never changes for a
+	// key, so it is not marshalled per token.
+	atHeader string // typ at+jwt
+	idHeader string // typ JWT
+}
+
+// ID returns the key id (kid): the base64url RFC 7638 SHA-256 thumbprint.
+func (k *Key) ID() string { return k.id }
+
+// Algorithm returns the JWS alg the key signs with.
+func (k *Key) Algorithm() string { return k.alg }
+
+// Signer returns the private key.
+func (k *Key) Signer() crypto.Signer { return k.signer }
+
+// Public returns the public key (*ecdsa.PublicKey, *rsa.PublicKey or
+// ed25519.PublicKey).
+func (k *Key) Public() crypto.PublicKey { return k.public }
+
+// GenerateKey creates a fresh key for alg; RSA keys get DefaultRSABits.
+func GenerateKey(alg string) (*Key, error) {
+	return GenerateRSAKey(alg, DefaultRSABits)
+}
+
+// GenerateRSAKey is GenerateKey with an explicit RSA modulus size
+// (at least MinRSABits); rsaBits is ignored for ES256 and EdDSA.
+func GenerateRSAKey(alg string, rsaBits int) (*Key, error) {
+	var (
+		signer crypto.Signer
+		err    error
+	)
+	switch alg {
+	case AlgES256:
+		signer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case AlgRS256, AlgPS256:
+		if rsaBits < MinRSABits {
+			return nil, fmt.Errorf("token: RSA key of %d bits is below the minimum %d", rsaBits, MinRSABits)
+		}
+		signer, err = rsa.GenerateKey(rand.Reader, rsaBits)
+	case AlgEdDSA:
+		_, signer, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrUnsupportedAlgorithm, alg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token: generate %s key: %w", alg, err)
+	}
+	return NewKey(signer, alg)
+}
+
+// NewKey wraps a private key. alg may be empty to infer it from the key
+// type: P-256 → ES256, RSA → RS256, Ed25519 → EdDSA. A key that does not
+// fit alg (wrong curve, RSA below MinRSABits) is refused.
+func NewKey(signer crypto.Signer, alg string) (*Key, error) {
+	if alg == "" {
+		alg = inferAlgorithm(signer)
+	}
+	if err := checkKeyFits(signer, alg); err != nil {
+		return nil, err
+	}
+	k := &Key{alg: alg, signer: signer, public: signer.Public(), method: jwt.GetSigningMethod(alg)}
+	members, err := publicJWKMembers(k.public)
+	if err != nil {
+		return nil, err
+	}
+	k.id = thumbprint(members)
+	if k.jwk, err = publicJWK(members, k.id, alg); err != nil {
+		return nil, err
+	}
+	k.atHeader = encodeHeader(alg, k.id, "at+jwt")
+	k.idHeader = encodeHeader(alg, k.id, "JWT")
+	return k, nil
+}
+
+func inferAlgorithm(signer crypto.Signer) string {
+	switch signer.(type) {
+	case *ecdsa.PrivateKey:
+		return AlgES256
+	case *rsa.PrivateKey:
+		return AlgRS256
+	case ed25519.PrivateKey:
+		return AlgEdDSA
+	}
+	return ""
+}
+
+func checkKeyFits(signer crypto.Signer, alg string) error {
+	switch key := signer.(type) {
+	case *ecdsa.PrivateKey:
+		if alg == AlgES256 && key.Curve == elliptic.P256() {
+			return nil
+		}
+	case *rsa.PrivateKey:
+		if alg == AlgRS256 || alg == AlgPS256 {
+			if bits := key.N.BitLen(); bits < MinRSABits {
+				return fmt.Errorf("token: RSA key of %d bits is below the minimum %d", bits, MinRSABits)
+			}
+			return nil
+		}
+	case ed25519.PrivateKey:
+		if alg == AlgEdDSA {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %q with a %T key", ErrUnsupportedAlgorithm, alg, signer)
+}
+
+// ParsePEM parses one PEM private key: PKCS#8 ("PRIVATE KEY"), SEC 1
+// ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY"). alg may be empty to
+// infer it (see NewKey).
+func ParsePEM(data []byte, alg string) (*Key, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, errors.New("token: no PEM block found")
+	}
+	var (
+		parsed any
+		err    error
+	)
+	switch block.Type {
+	case "PRIVATE KEY":
+		parsed, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "EC PRIVATE KEY":
+		parsed, err = x509.ParseECPrivateKey(block.Bytes)
+	case "RSA PRIVATE KEY":
+		parsed, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("token: unsupported PEM block %q (want PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)", block.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token: parse %s: %w", block.Type, err)
+	}
+	return newKeyFromParsed(parsed, alg)
+}
+
+// ParsePKCS8 parses a DER PKCS#8 private key (the form kept in storage).
+func ParsePKCS8(der []byte, alg string) (*Key, error) {
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("token: parse PKCS#8: %w", err)
+	}
+	return newKeyFromParsed(parsed, alg)
+}
+
+func newKeyFromParsed(parsed any, alg string) (*Key, error) {
+	signer, ok := parsed.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T is not a signing key", ErrUnsupportedAlgorithm, parsed)
+	}
+	return NewKey(signer, alg)
+}
+
+// MarshalPKCS8 returns the private key as DER PKCS#8.
+func (k *Key) MarshalPKCS8() ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(k.signer)
+	if err != nil {
+		return nil, fmt.Errorf("token: marshal key %s: %w", k.id, err)
+	}
+	return der, nil
+}
+
+// MarshalPEM returns the private key as a PKCS#8 "PRIVATE KEY" PEM block,
+// the format LoadDir reads.
+func (k *Key) MarshalPEM() ([]byte, error) {
+	der, err := k.MarshalPKCS8()
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// jwkMembers are the required public members of a JWK in the
+// lexicographic order RFC 7638 §3.2 hashes them in.
+type jwkMembers [][2]string
+
+func publicJWKMembers(pub crypto.PublicKey) (jwkMembers, error) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	switch key := pub.(type) {
+	case *ecdsa.PublicKey:
+		point, err := key.Bytes() // 0x04 || X || Y, fixed length
+		if err != nil {
+			return nil, fmt.Errorf("token: encode EC public key: %w", err)
+		}
+		size := (len(point) - 1) / 2
+		return jwkMembers{{"crv", "P-256"}, {"kty", "EC"}, {"x", b64(point[1 : 1+size])}, {"y", b64(point[1+size:])}}, nil
+	case *rsa.PublicKey:
+		e := big.NewInt(int64(key.E)).Bytes()
+		return jwkMembers{{"e", b64(e)}, {"kty", "RSA"}, {"n", b64(key.N.Bytes())}}, nil
+	case ed25519.PublicKey:
+		return jwkMembers{{"crv", "Ed25519"}, {"kty", "OKP"}, {"x", b64(key)}}, nil
+	}
+	return nil, fmt.Errorf("%w: public key %T", ErrUnsupportedAlgorithm, pub)
+}
+
+// thumbprint is RFC 7638: SHA-256 over the required members, serialized
+// with no whitespace in lexicographic order. The member values are
+// base64url or fixed names, so no JSON escaping is ever needed.
+func thumbprint(members jwkMembers) string {
+	buf := []byte{'{'}
+	for i, m := range members {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '"')
+		buf = append(buf, m[0]...)
+		buf = append(buf, `":"`...)
+		buf = append(buf, m[1]...)
+		buf = append(buf, '"')
+	}
+	buf = append(buf, '}')
+	sum := sha256.Sum256(buf)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func publicJWK(members jwkMembers, kid, alg string) (json.RawMessage, error) {
+	m := make(map[string]string, len(members)+3)
+	for _, member := range members {
+		m[member[0]] = member[1]
+	}
+	m["kid"], m["alg"], m["use"] = kid, alg, "sig"
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("token: marshal JWK: %w", err)
+	}
+	return raw, nil
+}
+
+func encodeHeader(alg, kid, typ string) string {
+	raw, _ := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{alg, kid, typ}) // strings only: cannot fail
+	return base64.RawURLEncoding.EncodeToString(raw)
+}

@@ -1,0 +1,169 @@
+package token
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestJWKSPublishesPublicMembersOnly(t *testing.T) {
+	set, err := NewKeySet(AlgES256, AlgRS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := []KeyEntry{
+		{Key: newTestKey(t, AlgES256, 0), State: StateActive},
+		{Key: newTestKey(t, AlgRS256, 0), State: StateActive},
+		{Key: newTestKey(t, AlgES256, 0), State: StateNext},
+		{Key: newTestKey(t, AlgPS256, 0), State: StateRetired, NotAfter: testStart.Add(time.Hour)},
+		{Key: newTestKey(t, AlgEdDSA, 0), State: StateRetired},
+	}
+	if err := set.Replace(entries, testStart); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(set.JWKS(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Keys) != len(entries) {
+		t.Fatalf("JWKS has %d keys, want %d", len(doc.Keys), len(entries))
+	}
+	wantKty := map[string]string{AlgES256: "EC", AlgRS256: "RSA", AlgPS256: "RSA", AlgEdDSA: "OKP"}
+	for _, jwk := range doc.Keys {
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"} {
+			if _, ok := jwk[private]; ok {
+				t.Errorf("key %v publishes private member %q", jwk["kid"], private)
+			}
+		}
+		alg, _ := jwk["alg"].(string)
+		kid, _ := jwk["kid"].(string)
+		if jwk["use"] != "sig" || kid == "" || jwk["kty"] != wantKty[alg] {
+			t.Errorf("jwk %v: want use sig, a kid and kty %s", jwk, wantKty[alg])
+		}
+		if k, ok := set.Lookup(kid); !ok || k.Algorithm() != alg {
+			t.Errorf("JWKS kid %s (%s) is not a key of the set", kid, alg)
+		}
+	}
+}
+
+func TestJWKSIsComputedOncePerChange(t *testing.T) {
+	set := newTestSet(t, AlgES256)
+	a, b := set.JWKS(), set.JWKS()
+	if &a[0] != &b[0] {
+		t.Fatal("JWKS marshalled again without a change")
+	}
+	before := string(a)
+	if err := set.Replace(append(set.Entries(), KeyEntry{Key: newTestKey(t, AlgES256, 0), State: StateNext}), testStart); err != nil {
+		t.Fatal(err)
+	}
+	if string(set.JWKS()) == before {
+		t.Fatal("JWKS unchanged after a key was added")
+	}
+}
+
+func TestReplace(t *testing.T) {
+	es1, es2, rs := newTestKey(t, AlgES256, 0), newTestKey(t, AlgES256, 0), newTestKey(t, AlgRS256, 0)
+	tests := []struct {
+		name       string
+		entries    []KeyEntry
+		wantErr    error
+		wantSigner *Key
+		wantKIDs   []string
+	}{
+		{
+			name:       "one active per alg",
+			entries:    []KeyEntry{{Key: es1, State: StateActive}, {Key: rs, State: StateActive}, {Key: es2, State: StateNext}},
+			wantSigner: es1, wantKIDs: []string{es1.ID(), rs.ID(), es2.ID()},
+		},
+		{
+			name: "two active: the latest activated signs",
+			entries: []KeyEntry{
+				{Key: es1, State: StateActive, ActivatedAt: testStart.Add(-time.Hour)},
+				{Key: es2, State: StateActive, ActivatedAt: testStart},
+				{Key: rs, State: StateActive},
+			},
+			wantSigner: es2, wantKIDs: []string{es1.ID(), es2.ID(), rs.ID()},
+		},
+		{
+			name: "expired retired key is dropped, live one kept",
+			entries: []KeyEntry{
+				{Key: es1, State: StateActive}, {Key: rs, State: StateActive},
+				{Key: es2, State: StateRetired, NotAfter: testStart},
+			},
+			wantSigner: es1, wantKIDs: []string{es1.ID(), rs.ID()},
+		},
+		{
+			name:    "no active key for the access alg",
+			entries: []KeyEntry{{Key: es1, State: StateNext}, {Key: rs, State: StateActive}},
+			wantErr: ErrNoActiveKey,
+		},
+		{
+			name:    "no active key for id tokens",
+			entries: []KeyEntry{{Key: es1, State: StateActive}, {Key: rs, State: StateRetired}},
+			wantErr: ErrNoActiveKey,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set := newTestSet(t, AlgES256)
+			before := string(set.JWKS())
+			err := set.Replace(tc.entries, testStart)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tc.wantErr)
+				}
+				if string(set.JWKS()) != before {
+					t.Fatal("a failed Replace changed the set")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := set.Active(AlgES256); got != tc.wantSigner {
+				t.Fatalf("signer = %s, want %s", got.ID(), tc.wantSigner.ID())
+			}
+			var kids []string
+			for _, e := range set.Entries() {
+				kids = append(kids, e.Key.ID())
+			}
+			slices.Sort(kids)
+			slices.Sort(tc.wantKIDs)
+			if !slices.Equal(kids, tc.wantKIDs) {
+				t.Fatalf("published %v, want %v", kids, tc.wantKIDs)
+			}
+		})
+	}
+}
+
+func TestReplaceRejectsBadEntries(t *testing.T) {
+	es, rs := newTestKey(t, AlgES256, 0), newTestKey(t, AlgRS256, 0)
+	tests := []struct {
+		name    string
+		entries []KeyEntry
+	}{
+		{"duplicate kid", []KeyEntry{{Key: es, State: StateActive}, {Key: rs, State: StateActive}, {Key: es, State: StateNext}}},
+		{"unknown state", []KeyEntry{{Key: es, State: StateActive}, {Key: rs, State: "revoked"}}},
+		{"nil key", []KeyEntry{{Key: es, State: StateActive}, {State: StateActive}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set := newTestSet(t, AlgES256)
+			if err := set.Replace(tc.entries, testStart); err == nil {
+				t.Fatal("Replace accepted bad entries")
+			}
+		})
+	}
+}
+
+func TestNewKeySetRejectsAlgorithms(t *testing.T) {
+	for _, alg := range []string{"", "none", "HS256", "ES384"} {
+		if _, err := NewKeySet(alg, AlgRS256); !errors.Is(err, ErrUnsupportedAlgorithm) {
+			t.Errorf("NewKeySet(%q) err = %v, want ErrUnsupportedAlgorithm", alg, err)
+		}
+	}
+}

@@ -1,0 +1,202 @@
+package token
+
+import (
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestMintAccessRoundTripEveryAlgorithm(t *testing.T) {
+	for _, alg := range Algorithms() {
+		t.Run(alg, func(t *testing.T) {
+			clock := newClock()
+			set := newTestSet(t, alg)
+			m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+			raw, minted, err := m.MintAccess(AccessRequest{
+				Subject: "user-1", ClientID: "client-1", Scope: []string{"openid", "comments:read"},
+				Roles: []string{"admin"}, Lifetime: 10 * time.Minute, AuthTime: testStart.Add(-time.Minute),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			header := decodeSegment(t, raw, 0)
+			signer, _ := set.Active(alg)
+			if header["typ"] != "at+jwt" || header["alg"] != alg || header["kid"] != signer.ID() {
+				t.Fatalf("header = %v, want typ at+jwt, alg %s, kid %s", header, alg, signer.ID())
+			}
+			got, err := newTestVerifier(t, set, clock).VerifyAccess(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(*got, minted) {
+				t.Fatalf("verified claims\n%+v\nwant the minted claims\n%+v", *got, minted)
+			}
+		})
+	}
+}
+
+func TestMintAccessWireClaims(t *testing.T) {
+	clock := newClock()
+	set := newTestSet(t, AlgES256)
+	m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+	tests := []struct {
+		name  string
+		req   AccessRequest
+		check func(t *testing.T, claims map[string]any)
+	}{
+		{
+			name: "scope is one space-separated string; one audience is a string",
+			req:  AccessRequest{Subject: "u", ClientID: "c", Scope: []string{"a", "b:c"}, Lifetime: time.Minute},
+			check: func(t *testing.T, c map[string]any) {
+				if c["scope"] != "a b:c" || c["aud"] != testAudience || c["client_id"] != "c" || c["iss"] != testIssuer {
+					t.Errorf("claims = %v", c)
+				}
+			},
+		},
+		{
+			name: "roles and auth_time omitted when unknown",
+			req:  AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Minute},
+			check: func(t *testing.T, c map[string]any) {
+				for _, absent := range []string{"roles", "auth_time", "scope"} {
+					if _, ok := c[absent]; ok {
+						t.Errorf("claim %s present: %v", absent, c)
+					}
+				}
+			},
+		},
+		{
+			name: "caller's jti, iat, audiences and auth_time",
+			req: AccessRequest{
+				Subject: "u", ClientID: "c", JTI: "fixed-jti", IssuedAt: testStart.Add(-time.Second + time.Millisecond),
+				Audience: []string{"a1", "a2"}, Roles: []string{"user"}, Lifetime: time.Hour, AuthTime: testStart.Add(-time.Hour),
+			},
+			check: func(t *testing.T, c map[string]any) {
+				iat := testStart.Add(-time.Second).Unix()
+				want := map[string]any{
+					"jti": "fixed-jti", "iat": num(iat), "nbf": num(iat),
+					"exp": num(iat + 3600), "auth_time": num(testStart.Add(-time.Hour).Unix()),
+					"aud": []any{"a1", "a2"}, "roles": []any{"user"},
+				}
+				for name, v := range want {
+					if !reflect.DeepEqual(c[name], v) {
+						t.Errorf("%s = %#v, want %#v", name, c[name], v)
+					}
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, _, err := m.MintAccess(tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, decodeSegment(t, raw, 1))
+		})
+	}
+}
+
+// num is how decodeSegment returns a JSON number.
+func num(n int64) json.Number { return json.Number(strconv.FormatInt(n, 10)) }
+
+func TestMintAccessJTIsAreFreshAndLong(t *testing.T) {
+	m := NewMinter(newTestSet(t, AlgEdDSA), testIssuer, []string{testAudience}, newClock().Now)
+	seen := map[string]bool{}
+	for range 100 {
+		_, c, err := m.MintAccess(AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.JTI) < 22 || seen[c.JTI] { // 22 base64 or 26 base32 characters hold 128 bits
+			t.Fatalf("jti %q is short or repeated", c.JTI)
+		}
+		seen[c.JTI] = true
+	}
+}
+
+func TestMintAccessRejectsIncompleteRequests(t *testing.T) {
+	m := NewMinter(newTestSet(t, AlgES256), testIssuer, []string{testAudience}, newClock().Now)
+	tests := []struct {
+		name string
+		req  AccessRequest
+	}{
+		{"no subject", AccessRequest{ClientID: "c", Lifetime: time.Minute}},
+		{"no client", AccessRequest{Subject: "u", Lifetime: time.Minute}},
+		{"no lifetime", AccessRequest{Subject: "u", ClientID: "c"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, _, err := m.MintAccess(tc.req); err == nil {
+				t.Fatal("minted, want an error")
+			}
+		})
+	}
+}
+
+func TestMintIDToken(t *testing.T) {
+	clock := newClock()
+	set := newTestSet(t, AlgES256)
+	m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+	raw, err := m.MintIDToken(IDClaims{
+		Subject: "user-1", Audience: "client-1", Nonce: "n-0S6", AuthTime: testStart.Add(-time.Minute),
+		AccessToken: "some-access-token", Lifetime: 5 * time.Minute,
+		Extra: map[string]any{"name": "Alice", "email": "alice@example.com"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := decodeSegment(t, raw, 0)
+	rs, _ := set.Active(AlgRS256)
+	if header["typ"] != "JWT" || header["alg"] != AlgRS256 || header["kid"] != rs.ID() {
+		t.Fatalf("header = %v, want typ JWT, alg RS256, kid %s", header, rs.ID())
+	}
+	c := decodeSegment(t, raw, 1)
+	want := map[string]any{
+		"iss": testIssuer, "sub": "user-1", "aud": "client-1", "nonce": "n-0S6", "name": "Alice",
+		"email": "alice@example.com", "at_hash": AccessTokenHash(AlgRS256, "some-access-token"),
+		"iat": num(testStart.Unix()), "exp": num(testStart.Add(5 * time.Minute).Unix()),
+		"auth_time": num(testStart.Add(-time.Minute).Unix()),
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("claims\n%v\nwant\n%v", c, want)
+	}
+}
+
+func TestMintIDTokenRejects(t *testing.T) {
+	m := NewMinter(newTestSet(t, AlgES256), testIssuer, []string{testAudience}, newClock().Now)
+	tests := []struct {
+		name string
+		in   IDClaims
+	}{
+		{"extra overrides sub", IDClaims{Subject: "u", Audience: "c", Lifetime: time.Minute, Extra: map[string]any{"sub": "admin"}}},
+		{"extra overrides at_hash", IDClaims{Subject: "u", Audience: "c", Lifetime: time.Minute, Extra: map[string]any{"at_hash": "x"}}},
+		{"no audience", IDClaims{Subject: "u", Lifetime: time.Minute}},
+		{"no lifetime", IDClaims{Subject: "u", Audience: "c"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := m.MintIDToken(tc.in); err == nil {
+				t.Fatal("minted, want an error")
+			}
+		})
+	}
+}
+
+func TestAccessTokenHash(t *testing.T) {
+	// Independent values: left half of SHA-256("abc") and SHA-512("abc").
+	tests := []struct{ alg, want string }{
+		{AlgRS256, "ungWv48Bz-pBQUDeXa4iIw"},
+		{AlgES256, "ungWv48Bz-pBQUDeXa4iIw"},
+		{AlgPS256, "ungWv48Bz-pBQUDeXa4iIw"},
+		{AlgEdDSA, "3a81oZNherrMQXNJriBBMRLm-k6JqX6iCp7u5ktV05o"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.alg, func(t *testing.T) {
+			if got := AccessTokenHash(tc.alg, "abc"); got != tc.want {
+				t.Fatalf("at_hash = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

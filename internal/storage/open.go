@@ -1,0 +1,212 @@
+package storage
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultPrefix is the key prefix used when Options.Prefix is empty.
+const DefaultPrefix = "oauth2d:"
+
+// openTimeout bounds the first PING so a wrong URL fails fast at start-up.
+const openTimeout = 5 * time.Second
+
+// Options configure Open.
+type Options struct {
+	// URL selects the Redis deployment:
+	//   ""                                  embedded in-process server (data lost on exit)
+	//   redis://[user:pass@]host:port[/db]  standalone; rediss:// for TLS; a bare
+	//                                       host:port means redis://host:port
+	//   redis://[user:pass@]sentinel:26379?master_name=mymaster[&addr=sentinel2:26379]
+	//                                       Sentinel (go-redis ParseFailoverURL form; the
+	//                                       userinfo authenticates to the sentinels)
+	//   host1:port,host2:port,…             Cluster seeds; items may be redis:// or
+	//                                       rediss:// URLs, whose first one gives the
+	//                                       credentials and TLS. A trailing comma names a
+	//                                       cluster with a single seed.
+	URL string
+	// Prefix starts every key (DefaultPrefix when empty). It must not
+	// contain '{' or '}': the store puts hash tags after it.
+	Prefix string
+	Logger *slog.Logger
+	// Now is the clock for expiry decisions (time.Now when nil). Redis
+	// TTLs still run on the server's clock.
+	Now func() time.Time
+}
+
+// Store is oauth2d's Redis data layer. It is safe for concurrent use.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+	log    *slog.Logger
+	now    func() time.Time
+	mini   *miniredis.Miniredis // non-nil when embedded
+}
+
+// Open connects to the Redis named by opts.URL (or starts the embedded
+// one) and checks that it answers.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	s := &Store{prefix: opts.Prefix, log: opts.Logger, now: opts.Now}
+	if s.prefix == "" {
+		s.prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(s.prefix, "{}") {
+		return nil, fmt.Errorf("storage: prefix %q must not contain '{' or '}'", s.prefix)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if opts.URL == "" {
+		s.startEmbedded()
+	} else {
+		rdb, err := newClient(opts.URL)
+		if err != nil {
+			return nil, fmt.Errorf("storage: redis url %q: %w", redactURL(opts.URL), err)
+		}
+		s.rdb = rdb
+	}
+	pctx, cancel := context.WithTimeout(ctx, openTimeout)
+	defer cancel()
+	if err := s.rdb.Ping(pctx).Err(); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("storage: redis %q does not answer: %w", redactURL(opts.URL), err)
+	}
+	return s, nil
+}
+
+// startEmbedded runs miniredis in-process. It is reached through an
+// in-memory pipe, so no port is opened. ClockTTL makes its TTLs follow the
+// wall clock like a real server (miniredis only moves TTLs on request).
+func (s *Store) startEmbedded() {
+	m := miniredis.NewMiniRedis()
+	m.ClockTTL(true)
+	s.mini = m
+	s.rdb = redis.NewClient(&redis.Options{
+		Addr:   "embedded",
+		Dialer: func(context.Context, string, string) (net.Conn, error) { return m.Dial() },
+	})
+	s.log.Warn("storage: using the embedded in-process Redis: all data lives in memory and is lost on exit; set a Redis URL for anything but development")
+}
+
+// newClient builds the go-redis client for a non-empty URL.
+func newClient(raw string) (redis.UniversalClient, error) {
+	if strings.Contains(raw, ",") {
+		opts, err := clusterOptions(raw)
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewClusterClient(opts), nil
+	}
+	if !strings.Contains(raw, "://") {
+		raw = "redis://" + raw // bare host:port
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("not a URL")
+	}
+	if u.Query().Has("master_name") {
+		opts, err := redis.ParseFailoverURL(raw)
+		if err != nil {
+			return nil, err
+		}
+		return redis.NewFailoverClient(opts), nil
+	}
+	opts, err := redis.ParseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewClient(opts), nil
+}
+
+func clusterOptions(raw string) (*redis.ClusterOptions, error) {
+	opts := &redis.ClusterOptions{}
+	first := true
+	for item := range strings.SplitSeq(raw, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if !strings.Contains(item, "://") {
+			if _, _, err := net.SplitHostPort(item); err != nil {
+				return nil, fmt.Errorf("cluster seed %q is not host:port", item)
+			}
+			opts.Addrs = append(opts.Addrs, item)
+			first = false
+			continue
+		}
+		o, err := redis.ParseURL(item)
+		if err != nil {
+			return nil, err
+		}
+		opts.Addrs = append(opts.Addrs, o.Addr)
+		if first {
+			opts.Username, opts.Password = o.Username, o.Password
+			if o.TLSConfig != nil {
+				opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			}
+		}
+		first = false
+	}
+	if len(opts.Addrs) == 0 {
+		return nil, errors.New("no cluster seeds")
+	}
+	return opts, nil
+}
+
+// redactURL hides passwords so the URL can appear in errors and logs.
+func redactURL(raw string) string {
+	if raw == "" {
+		return "embedded"
+	}
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			parts[i] = u.Redacted()
+		} else if err != nil && strings.Contains(p, "@") {
+			parts[i] = "<unparsable>"
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// Close closes the client and stops the embedded server, if any.
+func (s *Store) Close() error {
+	err := s.rdb.Close()
+	if s.mini != nil {
+		s.mini.Close()
+	}
+	return err
+}
+
+// Ping reports whether Redis answers (readiness).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("storage: ping: %w", err)
+	}
+	return nil
+}
+
+// Redis is the underlying client, for callers that keep their own keys
+// (rate limiting). They must put them under Prefix.
+func (s *Store) Redis() redis.UniversalClient { return s.rdb }
+
+// Prefix is the key prefix of this store.
+func (s *Store) Prefix() string { return s.prefix }
+
+// Embedded reports whether the store runs on the in-process server.
+func (s *Store) Embedded() bool { return s.mini != nil }
+
+var _ Pinger = (*Store)(nil)

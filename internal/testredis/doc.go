@@ -1,0 +1,14 @@
+// Package testredis gives tests a real Redis and a key prefix of their own.
+//
+// New uses, in order: OAUTH2D_TEST_REDIS_URL if set; a redis-server it
+// starts on a free loopback port (once per test binary) when one is on
+// PATH; else an embedded miniredis (and logs that it fell back). Cluster
+// starts a real 3-master Redis Cluster on loopback (or uses
+// OAUTH2D_TEST_REDIS_CLUSTER_URL).
+//
+// Tests never flush anything: isolation comes from the unique prefix each
+// call returns. Servers this package starts die with the test binary: they
+// get SIGKILL from the kernel when the test process exits (Linux
+// parent-death signal), and a package that calls Main from its TestMain
+// stops them explicitly as well.
+package testredis

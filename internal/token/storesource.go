@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,8 +25,15 @@ type StoreSource struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	mu     sync.Mutex      // serialises reloads
-	parsed map[string]*Key // kid → decrypted key, so a reload decrypts only new keys
+	mu     sync.Mutex           // serialises reloads
+	parsed map[string]parsedKey // kid → decrypted key, so a reload decrypts only new keys
+}
+
+// parsedKey remembers the material a key was decrypted from: changed
+// material under a known kid is decrypted (and checked) again.
+type parsedKey struct {
+	material []byte
+	key      *Key
 }
 
 // NewStoreSource returns a source that fills set from store, decrypting
@@ -35,7 +43,7 @@ func NewStoreSource(set *KeySet, store storage.KeyStore, enc []byte, logger *slo
 	if len(enc) != EncryptionKeySize {
 		return nil, fmt.Errorf("token: encryption key is %d bytes, want %d", len(enc), EncryptionKeySize)
 	}
-	return &StoreSource{set: set, store: store, enc: enc, logger: logger, now: now, parsed: map[string]*Key{}}, nil
+	return &StoreSource{set: set, store: store, enc: enc, logger: logger, now: now, parsed: map[string]parsedKey{}}, nil
 }
 
 // Reload reads the stored keys and replaces the set. On any error (store
@@ -50,18 +58,19 @@ func (s *StoreSource) Reload(ctx context.Context) error {
 	}
 	now := s.now()
 	entries := make([]KeyEntry, 0, len(stored))
-	parsed := make(map[string]*Key, len(stored))
+	parsed := make(map[string]parsedKey, len(stored))
 	for _, sk := range stored {
 		if sk.State == string(StateRetired) && !sk.NotAfter.IsZero() && !sk.NotAfter.After(now) {
 			continue // expired; Rotate deletes it
 		}
-		k := s.parsed[sk.ID]
-		if k == nil || k.Algorithm() != sk.Algorithm {
+		cached := s.parsed[sk.ID]
+		k := cached.key
+		if k == nil || k.Algorithm() != sk.Algorithm || !bytes.Equal(cached.material, sk.Material) {
 			if k, err = decryptKey(s.enc, sk); err != nil {
 				return err
 			}
 		}
-		parsed[sk.ID] = k
+		parsed[sk.ID] = parsedKey{material: sk.Material, key: k}
 		entries = append(entries, KeyEntry{
 			Key: k, State: KeyState(sk.State), CreatedAt: sk.CreatedAt,
 			ActivatedAt: sk.ActivatedAt, NotAfter: sk.NotAfter,

@@ -137,6 +137,10 @@ type HTTP struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// MaxBodyBytes caps form and JSON request bodies.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TrustedProxies lists the proxies (IPs or CIDRs) whose
+	// X-Forwarded-For is believed. Empty trusts none, so the client IP that
+	// rate limits key on is the TCP peer and cannot be forged by a header.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // RateLimit bounds password guessing at the login form and the password

@@ -55,6 +55,11 @@ func (c *Config) Validate() error {
 	if c.HTTP.MaxBodyBytes < 1<<10 {
 		bad("http.max_body_bytes", "must be at least 1024")
 	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			bad("http.trusted_proxies", "%q is neither an IP address nor a CIDR", p)
+		}
+	}
 	if c.RateLimit.LoginPerUsername < 1 {
 		bad("rate_limit.login_per_username", "must be at least 1 attempt per minute")
 	}

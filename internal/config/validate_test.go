@@ -54,6 +54,8 @@ func TestValidate(t *testing.T) {
 		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "config: log.format:"},
 		{"zero shutdown", func(c *Config) { c.HTTP.ShutdownTimeout = 0 }, "config: http.shutdown_timeout:"},
 		{"tiny body", func(c *Config) { c.HTTP.MaxBodyBytes = 10 }, "config: http.max_body_bytes:"},
+		{"trusted proxies", func(c *Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "192.168.1.1", "::1"} }, ""},
+		{"bad trusted proxy", func(c *Config) { c.HTTP.TrustedProxies = []string{"lb.internal"} }, "config: http.trusted_proxies:"},
 		{"no username limit", func(c *Config) { c.RateLimit.LoginPerUsername = 0 }, "config: rate_limit.login_per_username:"},
 		{"no ip limit", func(c *Config) { c.RateLimit.LoginPerIP = -1 }, "config: rate_limit.login_per_ip:"},
 	}

@@ -1,0 +1,69 @@
+package httpserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// NewServer wraps h in an http.Server with timeouts, so a slow or idle
+// client cannot hold a connection forever (slowloris), and a TLS floor.
+func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// ServeOptions says how Serve runs.
+type ServeOptions struct {
+	// CertFile and KeyFile, both set, make Serve terminate TLS.
+	CertFile, KeyFile string
+	// Drain bounds how long in-flight requests may finish after ctx ends.
+	Drain time.Duration
+}
+
+// Serve serves srv on ln until ctx ends, then stops accepting connections
+// and waits up to opts.Drain for in-flight requests before closing the
+// rest. It returns nil after a clean drain, an error if serving failed or
+// the drain timed out.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, opts ServeOptions) error {
+	served := make(chan error, 1)
+	go func() {
+		if opts.CertFile != "" && opts.KeyFile != "" {
+			served <- srv.ServeTLS(ln, opts.CertFile, opts.KeyFile)
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("httpserver: serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	// The parent ctx is done; the drain needs a deadline of its own.
+	drainCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.Drain)
+	defer cancel()
+	shutdownErr := srv.Shutdown(drainCtx)
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("httpserver: serve: %w", err)
+	}
+	if shutdownErr != nil {
+		_ = srv.Close()
+		return fmt.Errorf("httpserver: shutdown: in-flight requests did not finish within %s: %w", opts.Drain, shutdownErr)
+	}
+	return nil
+}

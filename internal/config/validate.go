@@ -35,8 +35,11 @@ func (c *Config) Validate() error {
 	if err := checkRedisURL(c.Redis.URL); err != nil {
 		bad("redis.url", "%v", err)
 	}
-	if c.Redis.Prefix == "" {
+	switch {
+	case c.Redis.Prefix == "":
 		bad("redis.prefix", "must not be empty (it keeps oauth2d's keys apart from others')")
+	case strings.ContainsAny(c.Redis.Prefix, "{}"):
+		bad("redis.prefix", "must not contain { or } (the store puts Cluster hash tags after it)")
 	}
 	c.validateTokens(bad)
 	c.validateKeys(bad)
@@ -183,14 +186,19 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// checkRedisURL accepts "" (embedded), one redis:// or rediss:// URL, or a
-// comma-separated list of Cluster seed addresses (host:port or URLs).
+// checkRedisURL accepts what storage.Open does: "" (embedded), one
+// redis:// or rediss:// URL or bare host:port (a Sentinel URL carries
+// ?master_name=), or a comma-separated list of Cluster seeds (host:port or
+// URLs; a trailing comma names a single-seed cluster).
 func checkRedisURL(raw string) error {
 	if raw == "" {
 		return nil
 	}
 	for _, part := range strings.Split(raw, ",") {
 		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
 		if !strings.Contains(part, "://") {
 			if _, _, err := net.SplitHostPort(part); err != nil {
 				return fmt.Errorf("%q is neither a redis:// URL nor host:port", part)

@@ -1,0 +1,153 @@
+package oauth_test
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// newCode stores an authorization code for alice as the authorize endpoint
+// would, and returns it with its PKCE verifier.
+func (s *server) newCode(clientID, scope string, pkce bool) (code, verifier string) {
+	s.t.Helper()
+	code = secret.NewToken(32)
+	ac := &storage.AuthCode{
+		ClientID: clientID, UserID: s.alice.ID, RedirectURI: redirectURI, Scope: strings.Fields(scope),
+		Nonce: "n-0S6_WzA2Mj", AuthTime: time.Now(), ExpiresAt: time.Now().Add(time.Minute),
+	}
+	if pkce {
+		verifier = secret.NewToken(32)
+		sum := sha256.Sum256([]byte(verifier))
+		ac.CodeChallenge, ac.CodeChallengeMethod = base64.RawURLEncoding.EncodeToString(sum[:]), "S256"
+	}
+	if err := s.Store.SaveCode(s.t.Context(), secret.SHA256(code), ac); err != nil {
+		s.t.Fatal(err)
+	}
+	return code, verifier
+}
+
+func (s *server) redeem(code, verifier, clientID, clientSecret, redirect string) response {
+	s.t.Helper()
+	f := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect}}
+	if verifier != "" {
+		f.Set("code_verifier", verifier)
+	}
+	if clientSecret == "" {
+		f.Set("client_id", clientID)
+		return s.post("/oauth2/token", f, "", "")
+	}
+	return s.post("/oauth2/token", f, clientID, clientSecret)
+}
+
+func TestAuthorizationCodeRedemption(t *testing.T) {
+	s := newServer(t)
+
+	t.Run("with PKCE and offline_access", func(t *testing.T) {
+		code, verifier := s.newCode(thirdPartyID, "openid profile offline_access", true)
+		res := s.redeem(code, verifier, thirdPartyID, thirdPartySecret, redirectURI)
+		if res.Status != 200 || res.str("refresh_token") == "" || res.str("id_token") == "" {
+			t.Fatalf("got %d %s", res.Status, res.Raw)
+		}
+	})
+	t.Run("without offline_access no refresh token", func(t *testing.T) {
+		code, verifier := s.newCode(thirdPartyID, "profile", true)
+		res := s.redeem(code, verifier, thirdPartyID, thirdPartySecret, redirectURI)
+		if res.Status != 200 || res.str("refresh_token") != "" {
+			t.Fatalf("got %d %s", res.Status, res.Raw)
+		}
+	})
+	t.Run("public client", func(t *testing.T) {
+		code, verifier := s.newCode(publicID, "profile", true)
+		if res := s.redeem(code, verifier, publicID, "", redirectURI); res.Status != 200 {
+			t.Fatalf("got %d %s", res.Status, res.Raw)
+		}
+	})
+
+	refusals := []struct {
+		name     string
+		client   string
+		secret   string
+		pkce     bool
+		verifier string // "" = the right one; "-" = none
+		redirect string
+	}{
+		{"wrong verifier", thirdPartyID, thirdPartySecret, true, secret.NewToken(32), redirectURI},
+		{"missing verifier", thirdPartyID, thirdPartySecret, true, "-", redirectURI},
+		{"verifier too short", thirdPartyID, thirdPartySecret, true, "short", redirectURI},
+		{"verifier without challenge", thirdPartyID, thirdPartySecret, false, secret.NewToken(32), redirectURI},
+		{"public client without challenge", publicID, "", false, "-", redirectURI},
+		{"other redirect uri", thirdPartyID, thirdPartySecret, true, "", "http://localhost:9000/callback/x"},
+		{"missing redirect uri", thirdPartyID, thirdPartySecret, true, "", ""},
+	}
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			code, verifier := s.newCode(tc.client, "profile", tc.pkce)
+			switch tc.verifier {
+			case "-":
+				verifier = ""
+			case "":
+			default:
+				verifier = tc.verifier
+			}
+			wantError(t, s.redeem(code, verifier, tc.client, tc.secret, tc.redirect), 400, "invalid_grant")
+		})
+	}
+	t.Run("code of another client", func(t *testing.T) {
+		code, verifier := s.newCode(thirdPartyID, "profile", true)
+		wantError(t, s.redeem(code, verifier, firstPartyID, firstPartySecret, redirectURI), 400, "invalid_grant")
+	})
+	t.Run("unknown code", func(t *testing.T) {
+		wantError(t, s.redeem(secret.NewToken(32), "", thirdPartyID, thirdPartySecret, redirectURI), 400, "invalid_grant")
+	})
+}
+
+// A replayed code is refused and everything the first redemption issued
+// is revoked (RFC 6749 §4.1.2).
+func TestCodeReplayRevokesIssuedTokens(t *testing.T) {
+	s := newServer(t)
+	code, verifier := s.newCode(thirdPartyID, "profile offline_access", true)
+	first := s.redeem(code, verifier, thirdPartyID, thirdPartySecret, redirectURI)
+	if first.Status != 200 {
+		t.Fatalf("got %d %s", first.Status, first.Raw)
+	}
+	wantError(t, s.redeem(code, verifier, thirdPartyID, thirdPartySecret, redirectURI), 400, "invalid_grant")
+	if s.active(first.str("access_token")) {
+		t.Error("access token from the first redemption is still active")
+	}
+	wantError(t, s.refresh(first.str("refresh_token"), thirdPartyID, thirdPartySecret), 400, "invalid_grant")
+}
+
+func TestConcurrentCodeRedemptionHasOneWinner(t *testing.T) {
+	s := newServer(t)
+	code, verifier := s.newCode(thirdPartyID, "profile", true)
+	const n = 20
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	statuses := make([]int, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			statuses[i] = s.redeem(code, verifier, thirdPartyID, thirdPartySecret, redirectURI).Status
+		}()
+	}
+	close(start)
+	wg.Wait()
+	wins := 0
+	for _, st := range statuses {
+		if st == 200 {
+			wins++
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d redemptions succeeded, want 1 (%v)", wins, statuses)
+	}
+}

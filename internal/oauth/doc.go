@@ -1,0 +1,19 @@
+// Package oauth is the authorization server's protocol core: client
+// authentication, the grants and the token, revocation and introspection
+// endpoints, and the discovery metadata.
+//
+// It implements RFC 6749 §2.3 (client authentication), §3.2–3.3 (token
+// endpoint, scope), §4.1.3 (code redemption), §4.3 (password, first-party
+// clients only), §4.4 (client credentials), §5 (responses and errors), §6
+// (refresh, with rotation and reuse detection per RFC 9700 §4.14.2);
+// RFC 7636 (PKCE, S256 only); RFC 7009 (revocation); RFC 7662
+// (introspection); RFC 8414 and OIDC Discovery (metadata); OIDC Core
+// §3.1.3.3 (id_token in the token response).
+//
+// go-oauth2/oauth2/v4 supplies the grant-type and PKCE-method names and the
+// RFC 6749 error codes. Its server.Server is not used: its token flow
+// checks the password before the client, loads a refresh token several
+// times outside any transaction, never binds refresh tokens to clients and
+// answers with statuses off RFC 6749 §5.2 (DESIGN.md §3). Replacing it was
+// smaller than wrapping every one of those paths.
+package oauth

@@ -1,0 +1,79 @@
+package oauth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+)
+
+// Error is the one protocol error of the authorization server (RFC 6749
+// §5.2, RFC 7009 §2.2.1, RFC 7662 §2.3). Description is fixed, safe text:
+// the same failure always reads the same, and nothing about the request or
+// the server's internals leaks into it. The cause, if any, is for the log.
+type Error struct {
+	Code        string
+	Description string
+	Status      int
+	cause       error
+}
+
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return fmt.Sprintf("oauth: %s: %s: %v", e.Code, e.Description, e.cause)
+	}
+	return fmt.Sprintf("oauth: %s: %s", e.Code, e.Description)
+}
+
+func (e *Error) Unwrap() error { return e.cause }
+
+// WithDescription returns a copy with another fixed description.
+func (e *Error) WithDescription(d string) *Error {
+	c := *e
+	c.Description = d
+	return &c
+}
+
+// Wrap returns a copy that remembers cause for the log.
+func (e *Error) Wrap(cause error) *Error {
+	c := *e
+	c.cause = cause
+	return &c
+}
+
+// The error codes come from go-oauth2's error values so that both speak the
+// same words; the statuses are ours, because the library's are off RFC 6749
+// §5.2 (it answers 401 for invalid_grant and unsupported_grant_type).
+var (
+	ErrInvalidRequest = &Error{Code: oerrors.ErrInvalidRequest.Error(), Status: http.StatusBadRequest,
+		Description: "the request is missing a required parameter, repeats a parameter, or is otherwise malformed"}
+	ErrInvalidClient = &Error{Code: oerrors.ErrInvalidClient.Error(), Status: http.StatusUnauthorized,
+		Description: "client authentication failed"}
+	ErrInvalidGrant = &Error{Code: oerrors.ErrInvalidGrant.Error(), Status: http.StatusBadRequest,
+		Description: "the grant or refresh token is invalid, expired, revoked, or was issued to another client"}
+	ErrUnauthorizedClient = &Error{Code: oerrors.ErrUnauthorizedClient.Error(), Status: http.StatusBadRequest,
+		Description: "the client is not allowed to use this grant type"}
+	ErrUnsupportedGrantType = &Error{Code: oerrors.ErrUnsupportedGrantType.Error(), Status: http.StatusBadRequest,
+		Description: "the grant type is not supported"}
+	ErrInvalidScope = &Error{Code: oerrors.ErrInvalidScope.Error(), Status: http.StatusBadRequest,
+		Description: "the requested scope is invalid, unknown, or exceeds what was granted"}
+	ErrUnsupportedTokenType = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest,
+		Description: "the token type cannot be revoked"}
+	ErrTooManyRequests = &Error{Code: oerrors.ErrInvalidRequest.Error(), Status: http.StatusTooManyRequests,
+		Description: "too many attempts; retry later"}
+	ErrRequestTooLarge = &Error{Code: oerrors.ErrInvalidRequest.Error(), Status: http.StatusRequestEntityTooLarge,
+		Description: "the request body is too large"}
+	ErrServerError = &Error{Code: oerrors.ErrServerError.Error(), Status: http.StatusInternalServerError,
+		Description: "the server encountered an unexpected condition"}
+)
+
+// asError turns any error into a protocol error; anything that is not
+// already one becomes server_error and keeps the original as its cause.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return ErrServerError.Wrap(err)
+}

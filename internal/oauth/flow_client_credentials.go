@@ -1,0 +1,23 @@
+package oauth
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// clientCredentialsGrant (RFC 6749 §4.4) is for confidential clients acting
+// for themselves: the token's subject is the client, there is no user and
+// no refresh token (§4.4.3), and user-only scopes are never granted.
+func (h *Handler) clientCredentialsGrant(ctx context.Context, _ *http.Request, f form, client *storage.Client) (*tokenResponse, *Error) {
+	if client.Public {
+		return nil, ErrUnauthorizedClient
+	}
+	allowed := without(client.Scopes, ScopeOpenID, ScopeOfflineAccess)
+	scope, err := resolveScope(f.get("scope"), allowed, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return h.issueTokens(ctx, issue{client: client, scope: scope})
+}

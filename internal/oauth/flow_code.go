@@ -1,0 +1,104 @@
+package oauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"regexp"
+	"slices"
+
+	"github.com/go-oauth2/oauth2/v4"
+
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// PKCEMethodS256 is the only code challenge method accepted (RFC 7636
+// §4.2; "plain" protects nothing once the challenge is seen).
+const PKCEMethodS256 = string(oauth2.CodeChallengeS256)
+
+// RFC 7636 §4.1: 43 to 128 unreserved characters.
+var verifierPattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
+
+// authorizationCodeGrant redeems a code (RFC 6749 §4.1.3). The ids of the
+// tokens to issue are fixed first and recorded by the same atomic step that
+// marks the code used, so a replayed code finds and revokes exactly what
+// the first redemption issued (RFC 6749 §4.1.2, RFC 9700 §4.2.4).
+func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f form, client *storage.Client) (*tokenResponse, *Error) {
+	code := f.get("code")
+	if code == "" {
+		return nil, ErrInvalidRequest.WithDescription("code is required")
+	}
+	now := h.now()
+	planned := storage.CodeRedemption{
+		FamilyID:        secret.NewToken(16),
+		AccessJTI:       secret.NewToken(16),
+		AccessExpiresAt: now.Add(h.cfg.AccessTokenTTL),
+	}
+	ac, first, err := h.store.RedeemCode(ctx, secret.SHA256(code), planned)
+	if errors.Is(err, storage.ErrCodeReused) {
+		h.revokeRedemption(ctx, first)
+		return nil, ErrInvalidGrant
+	}
+	if err != nil {
+		return nil, storageGrantError(err)
+	}
+	if ac.ClientID != client.ID || ac.RedirectURI != f.get("redirect_uri") && !(ac.RedirectURIOmitted && f.get("redirect_uri") == "") {
+		return nil, ErrInvalidGrant
+	}
+	if e := checkPKCE(ac, client, f.get("code_verifier")); e != nil {
+		return nil, e
+	}
+	user, err := h.store.GetUser(ctx, ac.UserID)
+	if err != nil {
+		return nil, storageGrantError(err)
+	}
+	return h.issueTokens(ctx, issue{
+		client: client, user: user, scope: ac.Scope, authTime: ac.AuthTime, nonce: ac.Nonce,
+		refresh:  slices.Contains(ac.Scope, ScopeOfflineAccess) && hasGrant(client, GrantRefreshToken),
+		familyID: planned.FamilyID, accessJTI: planned.AccessJTI, accessExp: planned.AccessExpiresAt,
+	})
+}
+
+// checkPKCE verifies code_verifier against the stored S256 challenge. A
+// verifier without a challenge is refused too (RFC 9700 §2.1.1), and a
+// public client's code must have had a challenge.
+func checkPKCE(ac *storage.AuthCode, client *storage.Client, verifier string) *Error {
+	if ac.CodeChallenge == "" {
+		if verifier != "" || client.Public {
+			return ErrInvalidGrant
+		}
+		return nil
+	}
+	if ac.CodeChallengeMethod != PKCEMethodS256 || !verifierPattern.MatchString(verifier) {
+		return ErrInvalidGrant
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	want := base64.RawURLEncoding.EncodeToString(sum[:])
+	if subtle.ConstantTimeCompare([]byte(want), []byte(ac.CodeChallenge)) != 1 {
+		return ErrInvalidGrant
+	}
+	return nil
+}
+
+// revokeRedemption undoes what the first redemption of a replayed code
+// issued: its refresh-token family and its access token.
+func (h *Handler) revokeRedemption(ctx context.Context, first *storage.CodeRedemption) {
+	if first == nil {
+		return
+	}
+	h.log.WarnContext(ctx, "oauth: authorization code replayed; revoking its tokens", "family", first.FamilyID)
+	if first.FamilyID != "" {
+		if _, err := h.store.RevokeFamily(ctx, first.FamilyID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			h.log.ErrorContext(ctx, "oauth: revoke family of replayed code", "err", err)
+		}
+	}
+	if first.AccessJTI != "" {
+		if err := h.store.RevokeJTI(ctx, first.AccessJTI, first.AccessExpiresAt); err != nil {
+			h.log.ErrorContext(ctx, "oauth: deny access token of replayed code", "err", err)
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package oauth
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+// Store is the part of the data layer the authorization server uses.
+type Store interface {
+	storage.ClientStore
+	storage.UserStore
+	storage.CodeStore
+	storage.RefreshStore
+	storage.RevocationStore
+}
+
+// Minter signs the tokens the server issues.
+type Minter interface {
+	MintAccess(req token.AccessRequest) (string, token.AccessClaims, error)
+	MintIDToken(c token.IDClaims) (string, error)
+}
+
+// AccessVerifier checks access tokens this server issued.
+type AccessVerifier interface {
+	VerifyAccess(raw string) (*token.AccessClaims, error)
+}
+
+// Config holds the settings of the token, revocation and introspection
+// endpoints.
+type Config struct {
+	Issuer          string
+	AccessTokenTTL  time.Duration
+	RefreshSliding  time.Duration // idle lifetime of a refresh-token family
+	RefreshAbsolute time.Duration // hard lifetime of a family, however often it is used
+	// RefreshGrace, when > 0, lets a refresh token rotated out in the last
+	// RefreshGrace be presented once more and answered with the very same
+	// successor, for two legitimate concurrent refreshes. 0 (default): any
+	// reuse revokes the family.
+	RefreshGrace time.Duration
+	MaxBodyBytes int64
+}
+
+// Handler serves /oauth2/token, /oauth2/revoke and /oauth2/introspect.
+type Handler struct {
+	cfg      Config
+	store    Store
+	minter   Minter
+	verifier AccessVerifier
+	limiter  *ratelimit.Limiter
+	clients  *clientAuthenticator
+	log      *slog.Logger
+	now      func() time.Time
+	grants   map[string]grantHandler
+}
+
+// Deps are what NewHandler needs.
+type Deps struct {
+	Config   Config
+	Store    Store
+	Minter   Minter
+	Verifier AccessVerifier
+	Limiter  *ratelimit.Limiter
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// NewHandler builds the token endpoint and its companions.
+func NewHandler(d Deps) (*Handler, error) {
+	clients, err := newClientAuthenticator(d.Store)
+	if err != nil {
+		return nil, err
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Config.MaxBodyBytes <= 0 {
+		d.Config.MaxBodyBytes = 64 << 10
+	}
+	h := &Handler{cfg: d.Config, store: d.Store, minter: d.Minter, verifier: d.Verifier,
+		limiter: d.Limiter, clients: clients, log: d.Logger, now: d.Now}
+	h.grants = map[string]grantHandler{
+		GrantAuthorizationCode: h.authorizationCodeGrant,
+		GrantPassword:          h.passwordGrant,
+		GrantRefreshToken:      h.refreshTokenGrant,
+		GrantClientCredentials: h.clientCredentialsGrant,
+	}
+	return h, nil
+}
+
+// Register mounts the endpoints on r.
+func (h *Handler) Register(r gin.IRouter) {
+	r.POST("/oauth2/token", gin.WrapF(h.Token))
+	r.POST("/oauth2/revoke", gin.WrapF(h.Revoke))
+	r.POST("/oauth2/introspect", gin.WrapF(h.Introspect))
+}
+
+// writeError answers with a protocol error body (RFC 6749 §5.2). A
+// server_error's cause goes to the log, never to the client.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := asError(err)
+	if e.Status >= 500 {
+		h.log.ErrorContext(r.Context(), "oauth: request failed", "path", r.URL.Path,
+			"request_id", w.Header().Get("X-Request-Id"), "err", e)
+	} else if e.cause != nil {
+		h.log.DebugContext(r.Context(), "oauth: request refused", "path", r.URL.Path, "err", e)
+	}
+	withChallenge(w, e)
+	writeJSON(w, e.Status, struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{e.Code, e.Description})
+}
+
+// writeJSON writes a response that no cache may keep: token responses must
+// not be stored (RFC 6749 §5.1) and neither may errors about them.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"error":"server_error"}`)
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json; charset=utf-8")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,238 @@
+package oauth_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauth2d/oauth2d/internal/oauth"
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testredis"
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+func TestMain(m *testing.M) { testredis.Main(m) }
+
+// Fixed credentials of the clients and users every test server has.
+const (
+	firstPartyID     = "first-party"
+	firstPartySecret = "first-party-secret-0123456789"
+	thirdPartyID     = "third-party"
+	thirdPartySecret = "third-party-secret-0123456789"
+	publicID         = "public-app"
+	serviceID        = "service"
+	serviceSecret    = "service-secret-0123456789"
+	alicePassword    = "alice-password"
+	adminPassword    = "admin-password"
+	redirectURI      = "http://localhost:9000/callback"
+)
+
+// server is an authorization server on 127.0.0.1 with its own Redis
+// prefix, its store and its keys.
+type server struct {
+	t       *testing.T
+	URL     string
+	Issuer  string
+	Store   *storage.Store
+	Keys    *token.KeySet
+	Handler *oauth.Handler
+	alice   *storage.User
+	admin   *storage.User
+}
+
+type serverOption func(*oauth.Config, *ratelimit.Limits)
+
+func withGrace(d time.Duration) serverOption {
+	return func(c *oauth.Config, _ *ratelimit.Limits) { c.RefreshGrace = d }
+}
+
+func withLimits(perUser, perIP int) serverOption {
+	return func(_ *oauth.Config, l *ratelimit.Limits) { *l = ratelimit.Limits{PerUsername: perUser, PerIP: perIP} }
+}
+
+func newServer(t *testing.T, opts ...serverOption) *server {
+	t.Helper()
+	rs := testredis.New(t)
+	logger := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	store, err := storage.Open(ctx, storage.Options{URL: rs.URL, Prefix: rs.Prefix, Logger: logger})
+	if err != nil {
+		t.Fatalf("open storage: %v", err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+
+	ts := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + ts.Listener.Addr().String()
+	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgRS256, logger, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audience := []string{issuer + "/api"}
+	verifier, err := token.NewVerifier(keys, issuer, audience, 0, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := oauth.Config{
+		Issuer: issuer, AccessTokenTTL: 15 * time.Minute, RefreshSliding: time.Hour,
+		RefreshAbsolute: 24 * time.Hour, MaxBodyBytes: 4096,
+	}
+	limits := ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
+	for _, o := range opts {
+		o(&cfg, &limits)
+	}
+	h, err := oauth.NewHandler(oauth.Deps{
+		Config: cfg, Store: store, Minter: token.NewMinter(keys, issuer, audience, time.Now),
+		Verifier: verifier, Limiter: ratelimit.New(store.Redis(), rs.Prefix, limits), Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	h.Register(r)
+	md := oauth.NewMetadata(issuer, []string{"openid", "profile", "offline_access"}, keys.IDTokenAlgorithm())
+	if err := oauth.RegisterDiscovery(r, md, keys); err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = r
+	ts.Start()
+	t.Cleanup(ts.Close)
+
+	s := &server{t: t, URL: ts.URL, Issuer: issuer, Store: store, Keys: keys, Handler: h}
+	s.seed(ctx)
+	return s
+}
+
+// seed registers the clients and users the tests use.
+func (s *server) seed(ctx context.Context) {
+	t := s.t
+	hash := func(v string) string {
+		h, err := secret.Hash(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	all := []string{"openid", "profile", "email", "offline_access", "comments:read", "comments:write", "admin"}
+	clients := []*storage.Client{
+		{ID: firstPartyID, SecretHash: hash(firstPartySecret), FirstParty: true,
+			GrantTypes: []string{"password", "refresh_token", "authorization_code"}, Scopes: all, RedirectURIs: []string{redirectURI}},
+		{ID: thirdPartyID, SecretHash: hash(thirdPartySecret),
+			GrantTypes: []string{"authorization_code", "refresh_token", "password"}, Scopes: all, RedirectURIs: []string{redirectURI}},
+		{ID: publicID, Public: true, FirstParty: true,
+			GrantTypes: []string{"authorization_code", "refresh_token", "password"}, Scopes: all, RedirectURIs: []string{redirectURI}},
+		{ID: serviceID, SecretHash: hash(serviceSecret),
+			GrantTypes: []string{"client_credentials"}, Scopes: []string{"comments:read", "openid"}},
+	}
+	for _, c := range clients {
+		if err := s.Store.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.alice = &storage.User{ID: "u-alice", Username: "alice", PasswordHash: hash(alicePassword), Roles: []string{"user"}, Name: "Alice"}
+	s.admin = &storage.User{ID: "u-admin", Username: "admin", PasswordHash: hash(adminPassword), Roles: []string{"admin"}}
+	for _, u := range []*storage.User{s.alice, s.admin} {
+		if err := s.Store.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// response is a decoded JSON answer with its status and headers.
+type response struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+func (r response) str(name string) string {
+	s, _ := r.Body[name].(string)
+	return s
+}
+
+// post sends a form to path, authenticating with Basic when user != "".
+func (s *server) post(path string, form url.Values, user, pass string) response {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
+	}
+	return s.do(req)
+}
+
+func (s *server) do(req *http.Request) response {
+	s.t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out.Body); err != nil && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+			s.t.Fatalf("%s: body is not JSON: %q", req.URL.Path, raw)
+		}
+	}
+	return out
+}
+
+// passwordGrant returns the token response for alice via the first-party
+// client.
+func (s *server) passwordGrant(scope string) response {
+	s.t.Helper()
+	f := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}}
+	if scope != "" {
+		f.Set("scope", scope)
+	}
+	res := s.post("/oauth2/token", f, firstPartyID, firstPartySecret)
+	if res.Status != http.StatusOK {
+		s.t.Fatalf("password grant: %d %s", res.Status, res.Raw)
+	}
+	return res
+}
+
+func (s *server) refresh(rt, clientID, clientSecret string) response {
+	s.t.Helper()
+	return s.post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, clientID, clientSecret)
+}
+
+// introspect answers whether a token is active, asked by the service.
+func (s *server) active(tok string) bool {
+	s.t.Helper()
+	res := s.post("/oauth2/introspect", url.Values{"token": {tok}}, serviceID, serviceSecret)
+	if res.Status != http.StatusOK {
+		s.t.Fatalf("introspect: %d %s", res.Status, res.Raw)
+	}
+	return res.Body["active"] == true
+}
+
+// wantError checks an RFC 6749 §5.2 error answer.
+func wantError(t *testing.T, res response, status int, code string) {
+	t.Helper()
+	if res.Status != status || res.str("error") != code {
+		t.Fatalf("got %d %s, want %d error=%s", res.Status, res.Raw, status, code)
+	}
+	if res.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", res.Header.Get("Cache-Control"))
+	}
+	if status == http.StatusUnauthorized && !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Basic") {
+		t.Errorf("401 without a Basic WWW-Authenticate challenge: %q", res.Header.Get("WWW-Authenticate"))
+	}
+}

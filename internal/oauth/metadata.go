@@ -1,0 +1,84 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Metadata is the authorization server metadata (RFC 8414 §2), which is
+// also the OpenID Provider metadata (OIDC Discovery §3). It lists what the
+// server does and nothing it does not: clients read endpoint paths from it.
+type Metadata struct {
+	Issuer                            string   `json:"issuer"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint,omitempty"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	UserinfoEndpoint                  string   `json:"userinfo_endpoint,omitempty"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint,omitempty"`
+	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ResponseModesSupported            []string `json:"response_modes_supported,omitempty"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+	ClaimsSupported                   []string `json:"claims_supported,omitempty"`
+	PromptValuesSupported             []string `json:"prompt_values_supported,omitempty"`
+	AuthorizationResponseIssParam     bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
+}
+
+// NewMetadata describes the token service at issuer. The authorize,
+// userinfo and logout endpoints are added by the parts that serve them.
+func NewMetadata(issuer string, scopes []string, idTokenAlg string) *Metadata {
+	return &Metadata{
+		Issuer:                            issuer,
+		TokenEndpoint:                     issuer + "/oauth2/token",
+		JWKSURI:                           issuer + "/.well-known/jwks.json",
+		RevocationEndpoint:                issuer + "/oauth2/revoke",
+		IntrospectionEndpoint:             issuer + "/oauth2/introspect",
+		ScopesSupported:                   scopes,
+		ResponseTypesSupported:            []string{"code"},
+		GrantTypesSupported:               SupportedGrantTypes,
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  []string{idTokenAlg},
+		TokenEndpointAuthMethodsSupported: []string{authMethodBasic, authMethodPost, authMethodNone},
+		RevocationAuthMethodsSupported:    []string{authMethodBasic, authMethodPost, authMethodNone},
+		IntrospectionAuthMethodsSupported: []string{authMethodBasic, authMethodPost},
+		CodeChallengeMethodsSupported:     []string{PKCEMethodS256},
+	}
+}
+
+// JWKSSource yields the current JSON Web Key Set document.
+type JWKSSource interface {
+	JWKS() []byte
+}
+
+// RegisterDiscovery mounts the metadata documents and the JWKS. The
+// metadata is marshalled once; the JWKS body is the key set's own cached
+// document, so neither costs an allocation-heavy encode per request.
+func RegisterDiscovery(r gin.IRouter, md *Metadata, keys JWKSSource) error {
+	body, err := json.Marshal(md)
+	if err != nil {
+		return err
+	}
+	serveMetadata := func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=3600")
+		c.Data(http.StatusOK, "application/json", body)
+	}
+	r.GET("/.well-known/oauth-authorization-server", serveMetadata)
+	r.GET("/.well-known/openid-configuration", serveMetadata)
+	// Short enough that a rotation's next key (published well ahead of its
+	// first use) reaches every cache before it signs.
+	r.GET("/.well-known/jwks.json", func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=300")
+		c.Data(http.StatusOK, "application/jwk-set+json", keys.JWKS())
+	})
+	return nil
+}

@@ -1,0 +1,129 @@
+package oauth_test
+
+import (
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestRefreshGrant(t *testing.T) {
+	s := newServer(t)
+
+	t.Run("rotates and narrows", func(t *testing.T) {
+		first := s.passwordGrant("profile comments:read offline_access")
+		res := s.post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.str("refresh_token")}, "scope": {"comments:read"}}, firstPartyID, firstPartySecret)
+		if res.Status != 200 || res.str("scope") != "comments:read" {
+			t.Fatalf("got %d %s", res.Status, res.Raw)
+		}
+		if res.str("refresh_token") == first.str("refresh_token") || res.str("refresh_token") == "" {
+			t.Fatal("refresh token was not rotated")
+		}
+		if s.active(first.str("refresh_token")) || !s.active(res.str("refresh_token")) {
+			t.Fatal("only the successor may be active after rotation")
+		}
+	})
+	t.Run("scope cannot widen", func(t *testing.T) {
+		first := s.passwordGrant("comments:read")
+		res := s.post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.str("refresh_token")}, "scope": {"comments:read comments:write"}}, firstPartyID, firstPartySecret)
+		wantError(t, res, 400, "invalid_scope")
+		if res := s.refresh(first.str("refresh_token"), firstPartyID, firstPartySecret); res.Status != 200 {
+			t.Fatalf("a refused widening must not spend the token: %d %s", res.Status, res.Raw)
+		}
+	})
+	t.Run("another client cannot use or disturb it", func(t *testing.T) {
+		first := s.passwordGrant("comments:read")
+		wantError(t, s.refresh(first.str("refresh_token"), thirdPartyID, thirdPartySecret), 400, "invalid_grant")
+		if res := s.refresh(first.str("refresh_token"), firstPartyID, firstPartySecret); res.Status != 200 {
+			t.Fatalf("owner's token was disturbed: %d %s", res.Status, res.Raw)
+		}
+	})
+	t.Run("reuse revokes the family", func(t *testing.T) {
+		first := s.passwordGrant("comments:read")
+		second := s.refresh(first.str("refresh_token"), firstPartyID, firstPartySecret)
+		if second.Status != 200 {
+			t.Fatalf("got %d %s", second.Status, second.Raw)
+		}
+		wantError(t, s.refresh(first.str("refresh_token"), firstPartyID, firstPartySecret), 400, "invalid_grant")
+		wantError(t, s.refresh(second.str("refresh_token"), firstPartyID, firstPartySecret), 400, "invalid_grant")
+		if s.active(second.str("access_token")) {
+			t.Fatal("the family's newest access token is still active after reuse")
+		}
+	})
+	t.Run("malformed and forged tokens", func(t *testing.T) {
+		first := s.passwordGrant("comments:read")
+		family := first.str("refresh_token")[:len(first.str("refresh_token"))-43]
+		for _, rt := range []string{"nonsense", family + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "x.y.z"} {
+			wantError(t, s.refresh(rt, firstPartyID, firstPartySecret), 400, "invalid_grant")
+		}
+	})
+	t.Run("deleted user cannot refresh", func(t *testing.T) {
+		f := url.Values{"grant_type": {"password"}, "username": {"admin"}, "password": {adminPassword}}
+		first := s.post("/oauth2/token", f, firstPartyID, firstPartySecret)
+		if err := s.Store.DeleteUser(t.Context(), s.admin.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantError(t, s.refresh(first.str("refresh_token"), firstPartyID, firstPartySecret), 400, "invalid_grant")
+	})
+}
+
+// 50 clients racing to refresh one token: exactly one wins, and since the
+// losers present a rotated-out token, the family is revoked (grace off).
+func TestConcurrentRefreshHasOneWinner(t *testing.T) {
+	s := newServer(t)
+	rt := s.passwordGrant("comments:read").str("refresh_token")
+	results := raceRefresh(s, rt, 50)
+	wins := 0
+	for _, r := range results {
+		if r.Status == 200 {
+			wins++
+		} else if r.str("error") != "invalid_grant" {
+			t.Fatalf("loser got %d %s", r.Status, r.Raw)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d refreshes succeeded, want exactly 1", wins)
+	}
+}
+
+// With a grace window every concurrent refresh gets the same successor and
+// the family lives on.
+func TestConcurrentRefreshWithGraceSharesOneSuccessor(t *testing.T) {
+	s := newServer(t, withGrace(10*time.Second))
+	rt := s.passwordGrant("comments:read").str("refresh_token")
+	results := raceRefresh(s, rt, 50)
+	successor := ""
+	for _, r := range results {
+		if r.Status != 200 {
+			t.Fatalf("got %d %s", r.Status, r.Raw)
+		}
+		if successor == "" {
+			successor = r.str("refresh_token")
+		}
+		if r.str("refresh_token") != successor {
+			t.Fatal("two different successors: the family branched")
+		}
+	}
+	if res := s.refresh(successor, firstPartyID, firstPartySecret); res.Status != 200 {
+		t.Fatalf("successor does not work: %d %s", res.Status, res.Raw)
+	}
+	// Older than the previous token: reuse, not grace.
+	wantError(t, s.refresh(rt, firstPartyID, firstPartySecret), 400, "invalid_grant")
+}
+
+func raceRefresh(s *server, rt string, n int) []response {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	out := make([]response, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			out[i] = s.refresh(rt, firstPartyID, firstPartySecret)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return out
+}

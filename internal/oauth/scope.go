@@ -1,0 +1,84 @@
+package oauth
+
+import (
+	"slices"
+	"strings"
+)
+
+// Scopes with a meaning to the server itself.
+const (
+	ScopeOpenID        = "openid"
+	ScopeOfflineAccess = "offline_access"
+	ScopeAdmin         = "admin"
+	RoleAdmin          = "admin"
+)
+
+// parseScope splits a scope parameter (RFC 6749 §3.3) into its distinct
+// tokens, keeping their order. ok is false when a token holds a character
+// the grammar does not allow.
+func parseScope(s string) (scopes []string, ok bool) {
+	for _, tok := range strings.Split(s, " ") {
+		if tok == "" {
+			continue
+		}
+		for i := 0; i < len(tok); i++ {
+			c := tok[i]
+			if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+				return nil, false
+			}
+		}
+		if !slices.Contains(scopes, tok) {
+			scopes = append(scopes, tok)
+		}
+	}
+	return scopes, true
+}
+
+// subset reports whether every scope in want is in have.
+func subset(want, have []string) bool {
+	for _, s := range want {
+		if !slices.Contains(have, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// without returns scopes minus drop, in order.
+func without(scopes []string, drop ...string) []string {
+	out := make([]string, 0, len(scopes))
+	for _, s := range scopes {
+		if !slices.Contains(drop, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// resolveScope decides the scope of a new grant: the requested scope when
+// given (it must be a subset of what the client is registered for), else
+// the client's registered scopes (RFC 6749 §3.3 lets the server pick a
+// default). The admin scope is given to a user only when they hold the
+// admin role, so a client registered for it cannot lend it to anyone.
+func resolveScope(requested string, allowed []string, userRoles []string, forUser bool) ([]string, *Error) {
+	want, ok := parseScope(requested)
+	if !ok {
+		return nil, ErrInvalidScope
+	}
+	if len(want) == 0 {
+		want = allowed
+		if forUser && !slices.Contains(userRoles, RoleAdmin) {
+			want = without(want, ScopeAdmin)
+		}
+		return slices.Clone(want), nil
+	}
+	if !subset(want, allowed) {
+		return nil, ErrInvalidScope
+	}
+	if forUser && slices.Contains(want, ScopeAdmin) && !slices.Contains(userRoles, RoleAdmin) {
+		return nil, ErrInvalidScope
+	}
+	return want, nil
+}
+
+func joinScope(scopes []string) string { return strings.Join(scopes, " ") }

@@ -1,0 +1,177 @@
+package oauth
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/go-oauth2/oauth2/v4"
+
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+// The grant types the server implements (RFC 6749 §4). The implicit grant
+// is not among them (RFC 9700 §2.1.2).
+const (
+	GrantAuthorizationCode = string(oauth2.AuthorizationCode)
+	GrantPassword          = string(oauth2.PasswordCredentials)
+	GrantRefreshToken      = string(oauth2.Refreshing)
+	GrantClientCredentials = string(oauth2.ClientCredentials)
+)
+
+// SupportedGrantTypes lists them in the order discovery shows them.
+var SupportedGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantClientCredentials}
+
+// A grantHandler runs one grant for an authenticated client that is
+// registered for it.
+type grantHandler func(ctx context.Context, r *http.Request, f form, client *storage.Client) (*tokenResponse, *Error)
+
+// tokenResponse is RFC 6749 §5.1 plus OIDC Core §3.1.3.3's id_token.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+}
+
+// Token serves POST /oauth2/token. The order of checks is the point: the
+// request is parsed, the client authenticated and its right to the grant
+// type checked before any grant is looked at, so that nothing about users
+// or tokens can be learned without valid client credentials.
+func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
+	resp, err := h.token(w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (h *Handler) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, *Error) {
+	f, err := readForm(w, r, h.cfg.MaxBodyBytes)
+	if err != nil {
+		return nil, err
+	}
+	gt := f.get("grant_type")
+	if gt == "" {
+		return nil, ErrInvalidRequest.WithDescription("grant_type is required")
+	}
+	grant, implemented := h.grants[gt]
+	if !implemented {
+		return nil, ErrUnsupportedGrantType
+	}
+	cc, err := readClientCredentials(r, f)
+	if err != nil {
+		return nil, err
+	}
+	client, err := h.clients.authenticate(r.Context(), cc)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(client.GrantTypes, gt) {
+		return nil, ErrUnauthorizedClient
+	}
+	return grant(r.Context(), r, f, client)
+}
+
+// issue is what a grant hands to issueTokens once it has decided who gets
+// what.
+type issue struct {
+	client   *storage.Client
+	user     *storage.User // nil for client credentials
+	scope    []string
+	authTime time.Time
+	nonce    string
+	refresh  bool // also start a refresh-token family
+	// Set by the code grant, which fixes these ids before it redeems the
+	// code so that a replay can revoke them (RFC 6749 §4.1.2).
+	familyID  string
+	accessJTI string
+	accessExp time.Time
+}
+
+// issueTokens mints the access token and, as asked, a new refresh-token
+// family and an ID token.
+func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *Error) {
+	now := h.now()
+	if in.accessJTI == "" {
+		in.accessJTI = secret.NewToken(16)
+		in.accessExp = now.Add(h.cfg.AccessTokenTTL)
+	}
+	access, err := h.mintAccess(in, now)
+	if err != nil {
+		return nil, err
+	}
+	resp := &tokenResponse{
+		AccessToken: access,
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(in.accessExp.Sub(now).Round(time.Second) / time.Second),
+		Scope:       joinScope(in.scope),
+	}
+	if in.refresh {
+		if in.familyID == "" {
+			in.familyID = secret.NewToken(16)
+		}
+		raw := newRefreshToken(in.familyID)
+		fam := storage.RefreshFamily{
+			ID: in.familyID, ClientID: in.client.ID, Scope: in.scope, AuthTime: in.authTime,
+			CreatedAt: now, ExpiresAt: now.Add(h.cfg.RefreshAbsolute),
+			AccessJTI: in.accessJTI, AccessExpiresAt: in.accessExp,
+		}
+		if in.user != nil {
+			fam.UserID = in.user.ID
+		}
+		if err := h.store.CreateFamily(ctx, storage.NewRefresh{Family: fam, TokenHash: secret.SHA256(raw), Sliding: h.cfg.RefreshSliding}); err != nil {
+			return nil, ErrServerError.Wrap(err)
+		}
+		resp.RefreshToken = raw
+	}
+	if in.user != nil && slices.Contains(in.scope, ScopeOpenID) {
+		idt, err := h.minter.MintIDToken(token.IDClaims{
+			Subject: in.user.ID, Audience: in.client.ID, Nonce: in.nonce, AuthTime: in.authTime,
+			AccessToken: access, IssuedAt: now, Lifetime: h.cfg.AccessTokenTTL,
+			Extra: profileClaims(in.user, in.scope),
+		})
+		if err != nil {
+			return nil, ErrServerError.Wrap(err)
+		}
+		resp.IDToken = idt
+	}
+	return resp, nil
+}
+
+func (h *Handler) mintAccess(in issue, now time.Time) (string, *Error) {
+	ai := token.AccessRequest{
+		Subject: in.client.ID, ClientID: in.client.ID, Scope: in.scope, JTI: in.accessJTI,
+		IssuedAt: now, Lifetime: in.accessExp.Sub(now), AuthTime: in.authTime,
+	}
+	if in.user != nil {
+		ai.Subject, ai.Roles = in.user.ID, in.user.Roles
+	}
+	raw, _, err := h.minter.MintAccess(ai)
+	if err != nil {
+		return "", ErrServerError.Wrap(err)
+	}
+	return raw, nil
+}
+
+// profileClaims are the OIDC standard claims a user's scopes ask for
+// (OIDC Core §5.4).
+func profileClaims(u *storage.User, scope []string) map[string]any {
+	claims := map[string]any{}
+	if slices.Contains(scope, "profile") {
+		claims["preferred_username"] = u.Username
+		if u.Name != "" {
+			claims["name"] = u.Name
+		}
+	}
+	if slices.Contains(scope, "email") && u.Email != "" {
+		claims["email"] = u.Email
+	}
+	return claims
+}

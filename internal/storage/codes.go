@@ -1,0 +1,102 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var _ CodeStore = (*Store)(nil)
+
+// RedeemedCodeRetention is the least time a redeemed code's record is
+// kept after redemption, so that a replay is recognised (and the tokens
+// of the first redemption revoked, RFC 6749 §4.1.2) rather than answered
+// as an unknown code. It is extended to the access token's expiry when
+// that is later.
+const RedeemedCodeRetention = 10 * time.Minute
+
+// saveCode: KEYS code; ARGV json, exp ms, ttl ms. A hash is never
+// overwritten: that would reset a redemption.
+var saveCode = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'conflict'} end
+redis.call('HSET', KEYS[1], 'code', ARGV[1], 'exp', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {'ok'}
+`)
+
+// redeemCode: KEYS code; ARGV now ms, redemption json, keep ms.
+// Replies: {'nf'} | {'reused', code, redemption} | {'ok', code}.
+var redeemCode = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'code', 'exp', 'red')
+if not f[1] then return {'nf'} end
+if f[3] then return {'reused', f[1], f[3]} end
+if tonumber(f[2]) <= tonumber(ARGV[1]) then return {'nf'} end
+redis.call('HSET', KEYS[1], 'red', ARGV[2])
+local keep = tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
+return {'ok', f[1]}
+`)
+
+// SaveCode stores code under codeHash until code.ExpiresAt. Saving the
+// same hash twice is ErrConflict.
+func (s *Store) SaveCode(ctx context.Context, codeHash string, code *AuthCode) error {
+	if codeHash == "" {
+		return errors.New("storage: empty code hash")
+	}
+	ttl := code.ExpiresAt.Sub(s.now())
+	if ttl <= 0 {
+		return errors.New("storage: code already expired")
+	}
+	raw, err := encode(code, "code")
+	if err != nil {
+		return err
+	}
+	_, status, err := s.runScript(ctx, saveCode, []string{s.kCode(codeHash)},
+		raw, unixMs(code.ExpiresAt), max(ttl.Milliseconds(), 1))
+	if err != nil {
+		return err
+	}
+	if status == "conflict" {
+		return ErrConflict
+	}
+	return nil
+}
+
+// RedeemCode consumes the code in one script. The first call returns the
+// code; later calls return the code, the first call's redemption and
+// ErrCodeReused; unknown or expired codes return ErrNotFound.
+func (s *Store) RedeemCode(ctx context.Context, codeHash string, issue CodeRedemption) (*AuthCode, *CodeRedemption, error) {
+	now := s.now()
+	raw, err := encode(issue, "redemption")
+	if err != nil {
+		return nil, nil, err
+	}
+	keep := max(RedeemedCodeRetention, issue.AccessExpiresAt.Sub(now))
+	res, status, err := s.runScript(ctx, redeemCode, []string{s.kCode(codeHash)},
+		unixMs(now), raw, keep.Milliseconds())
+	if err != nil {
+		return nil, nil, err
+	}
+	switch status {
+	case "ok":
+		code, err := decode[AuthCode](str(res, 1), "code")
+		if err != nil {
+			return nil, nil, err
+		}
+		return code, &issue, nil
+	case "reused":
+		code, err := decode[AuthCode](str(res, 1), "code")
+		if err != nil {
+			return nil, nil, err
+		}
+		first, err := decode[CodeRedemption](str(res, 2), "redemption")
+		if err != nil {
+			return nil, nil, err
+		}
+		return code, first, ErrCodeReused
+	default:
+		return nil, nil, ErrNotFound
+	}
+}

@@ -1,0 +1,300 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var _ RefreshStore = (*Store)(nil)
+
+// MaxUsedHashes bounds how many rotated-out hashes a family remembers for
+// reuse detection (about 64 bytes each). Older ones are forgotten, and
+// presenting one then answers ErrNotFound instead of revoking the family.
+const MaxUsedHashes = 1000
+
+// A family is the HASH rt:{id} with fields
+//
+//	fam      RefreshFamily JSON as created (immutable parts)
+//	exp      absolute expiry, unix ms (checked against the caller's clock)
+//	revoked  "1" once revoked
+//	cur      hash of the current token
+//	prev     hash of the token rotated out last, rot: when (unix ms)
+//	succ     the opaque successor blob answered inside the grace window
+//	ajti     jti of the newest access token, aexp its expiry (unix ms)
+//
+// plus the ZSET rt:{id}:used of every hash the family issued, scored by
+// issue time. Both keys share the {id} tag and the same TTL.
+
+// familyReply is the Lua tail every family script returns after its
+// status word: fam, revoked, ajti, aexp.
+const familyReply = `
+local function reply(status, ...)
+  local f = redis.call('HMGET', KEYS[1], 'fam', 'revoked', 'ajti', 'aexp')
+  return {status, f[1], f[2] or '', f[3] or '', f[4] or '', ...}
+end
+`
+
+// createFamily: KEYS fam, used; ARGV json, exp ms, cur, now ms, ajti, aexp ms, ttl ms.
+var createFamily = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'conflict'} end
+redis.call('HSET', KEYS[1], 'fam', ARGV[1], 'exp', ARGV[2], 'cur', ARGV[3], 'revoked', '0',
+  'ajti', ARGV[5], 'aexp', ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('PEXPIRE', KEYS[2], ARGV[7])
+return {'ok'}
+`)
+
+// rotate: KEYS fam, used; ARGV presented, new, successor, ajti, aexp ms,
+// now ms, sliding ms, grace ms, max used.
+// Replies {'nf'} | {'revoked'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…}.
+var rotate = redis.NewScript(familyReply + `
+local now = tonumber(ARGV[6])
+local f = redis.call('HMGET', KEYS[1], 'exp', 'revoked', 'cur', 'prev', 'rot', 'succ')
+if not f[1] or now >= tonumber(f[1]) then return {'nf'} end
+if f[2] == '1' then return {'revoked'} end
+if ARGV[1] == f[3] then
+  if ARGV[2] == '' or redis.call('ZSCORE', KEYS[2], ARGV[2]) then return {'badnew'} end
+  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1], 'rot', ARGV[6], 'succ', ARGV[3],
+    'ajti', ARGV[4], 'aexp', ARGV[5])
+  redis.call('ZADD', KEYS[2], now, ARGV[2])
+  local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[9])
+  if extra > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1) end
+  local ttl = tonumber(f[1]) - now
+  local sliding = tonumber(ARGV[7])
+  if sliding > 0 and sliding < ttl then ttl = sliding end
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  return reply('ok')
+end
+local grace = tonumber(ARGV[8])
+if f[4] and ARGV[1] == f[4] and grace > 0 and now - tonumber(f[5]) <= grace then
+  return reply('grace', f[6] or '')
+end
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'revoked', '1')
+  return reply('reused')
+end
+return {'nf'}
+`)
+
+// readFamily: KEYS fam; ARGV now ms. Replies {'nf'} | {'ok', fam…, cur}.
+var readFamily = redis.NewScript(familyReply + `
+local f = redis.call('HMGET', KEYS[1], 'exp', 'cur')
+if not f[1] or tonumber(ARGV[1]) >= tonumber(f[1]) then return {'nf'} end
+return reply('ok', f[2])
+`)
+
+// revokeFamily: KEYS fam; ARGV now ms. Replies {'nf'} | {'ok', fam…}.
+var revokeFamily = redis.NewScript(familyReply + `
+local exp = redis.call('HGET', KEYS[1], 'exp')
+if not exp or tonumber(ARGV[1]) >= tonumber(exp) then return {'nf'} end
+redis.call('HSET', KEYS[1], 'revoked', '1')
+return reply('ok')
+`)
+
+// indexFamily: KEYS user-families; ARGV family, client, ttl ms. The index
+// lives as long as the longest family in it could.
+var indexFamily = redis.NewScript(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return {'ok'}
+`)
+
+func (s *Store) familyKeys(id string) []string {
+	return []string{s.kFamily(id), s.kFamilyUsed(id)}
+}
+
+// familyFrom rebuilds a family from a script reply: res[1:5] are fam,
+// revoked, ajti, aexp.
+func familyFrom(res []any) (*RefreshFamily, error) {
+	f, err := decode[RefreshFamily](str(res, 1), "refresh family")
+	if err != nil {
+		return nil, err
+	}
+	f.Revoked = str(res, 2) == "1"
+	f.AccessJTI = str(res, 3)
+	f.AccessExpiresAt = fromMs(str(res, 4))
+	return f, nil
+}
+
+// CreateFamily stores a new family with its first token. Its TTL is
+// min(Sliding, Family.ExpiresAt-now); Sliding 0 means only the absolute
+// expiry. An existing id is ErrConflict.
+func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
+	f := r.Family
+	if err := checkID("family id", f.ID); err != nil {
+		return err
+	}
+	if r.TokenHash == "" {
+		return errors.New("storage: empty refresh token hash")
+	}
+	now := s.now()
+	life := f.ExpiresAt.Sub(now)
+	if life <= 0 {
+		return errors.New("storage: refresh family already expired")
+	}
+	ttl := life
+	if r.Sliding > 0 {
+		ttl = min(r.Sliding, life)
+	}
+	if f.CreatedAt.IsZero() {
+		f.CreatedAt = now.UTC()
+	}
+	f.Revoked = false
+	raw, err := encode(f, "refresh family")
+	if err != nil {
+		return err
+	}
+	// Index first: a family never exists unindexed, and an index entry
+	// whose family is gone is pruned by RevokeUserFamilies.
+	if f.UserID != "" {
+		_, _, err := s.runScript(ctx, indexFamily, []string{s.kUserFamilies(f.UserID)},
+			f.ID, f.ClientID, life.Milliseconds())
+		if err != nil {
+			return err
+		}
+	}
+	_, status, err := s.runScript(ctx, createFamily, s.familyKeys(f.ID),
+		raw, unixMs(f.ExpiresAt), r.TokenHash, unixMs(now), f.AccessJTI, unixMs(f.AccessExpiresAt),
+		max(ttl.Milliseconds(), 1))
+	if err != nil {
+		return err
+	}
+	if status == "conflict" {
+		return ErrConflict
+	}
+	return nil
+}
+
+// GetFamily returns the family (revoked or not) or ErrNotFound.
+func (s *Store) GetFamily(ctx context.Context, familyID string) (*RefreshFamily, error) {
+	f, _, err := s.readFamily(ctx, familyID)
+	return f, err
+}
+
+func (s *Store) readFamily(ctx context.Context, familyID string) (*RefreshFamily, string, error) {
+	if checkID("family id", familyID) != nil {
+		return nil, "", ErrNotFound
+	}
+	res, status, err := s.runScript(ctx, readFamily, []string{s.kFamily(familyID)}, unixMs(s.now()))
+	if err != nil {
+		return nil, "", err
+	}
+	if status != "ok" {
+		return nil, "", ErrNotFound
+	}
+	f, err := familyFrom(res)
+	return f, str(res, 5), err
+}
+
+// CheckRefresh returns the family if tokenHash is its current token:
+// ErrRevoked for a revoked family, ErrNotFound otherwise.
+func (s *Store) CheckRefresh(ctx context.Context, familyID, tokenHash string) (*RefreshFamily, error) {
+	f, cur, err := s.readFamily(ctx, familyID)
+	if err != nil {
+		return nil, err
+	}
+	if f.Revoked {
+		return nil, ErrRevoked
+	}
+	if tokenHash == "" || tokenHash != cur {
+		return nil, ErrNotFound
+	}
+	return f, nil
+}
+
+// Rotate replaces the family's current token in one script; see
+// RefreshStore. On ErrRefreshReused the result holds the revoked family.
+func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error) {
+	if checkID("family id", r.FamilyID) != nil {
+		return nil, ErrNotFound
+	}
+	now := r.Now
+	if now.IsZero() {
+		now = s.now()
+	}
+	res, status, err := s.runScript(ctx, rotate, s.familyKeys(r.FamilyID),
+		r.PresentedHash, r.NewHash, r.Successor, r.AccessJTI, unixMs(r.AccessExpiresAt),
+		unixMs(now), r.Sliding.Milliseconds(), r.Grace.Milliseconds(), MaxUsedHashes)
+	if err != nil {
+		return nil, err
+	}
+	switch status {
+	case "nf":
+		return nil, ErrNotFound
+	case "revoked":
+		return nil, ErrRevoked
+	case "badnew":
+		return nil, errors.New("storage: rotate: new hash is empty or was used before")
+	}
+	f, err := familyFrom(res)
+	if err != nil {
+		return nil, err
+	}
+	out := &RotationResult{Family: *f}
+	switch status {
+	case "ok":
+		return out, nil
+	case "grace":
+		out.GraceSuccessor = []byte(str(res, 5))
+		return out, nil
+	case "reused":
+		return out, ErrRefreshReused
+	}
+	return nil, fmt.Errorf("storage: rotate: unexpected reply %q", status)
+}
+
+// RevokeFamily marks the family revoked and returns it; ErrNotFound if
+// unknown or expired. Idempotent. The keys keep their TTL so a later
+// presentation answers ErrRevoked.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string) (*RefreshFamily, error) {
+	if checkID("family id", familyID) != nil {
+		return nil, ErrNotFound
+	}
+	res, status, err := s.runScript(ctx, revokeFamily, []string{s.kFamily(familyID)}, unixMs(s.now()))
+	if err != nil {
+		return nil, err
+	}
+	if status != "ok" {
+		return nil, ErrNotFound
+	}
+	return familyFrom(res)
+}
+
+// RevokeUserFamilies revokes the user's families for clientID (every
+// client when empty) one by one, each through the single-family script
+// (families live in different slots), and prunes index entries whose
+// family is gone.
+func (s *Store) RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*RefreshFamily, error) {
+	idx := s.kUserFamilies(userID)
+	entries, err := s.rdb.HGetAll(ctx, idx).Result()
+	if err != nil {
+		return nil, fmt.Errorf("storage: user families: %w", err)
+	}
+	var out []*RefreshFamily
+	var gone []string
+	for id, client := range entries {
+		if clientID != "" && client != clientID {
+			continue
+		}
+		f, err := s.RevokeFamily(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			gone = append(gone, id)
+		case err != nil:
+			return out, err
+		default:
+			out = append(out, f)
+		}
+	}
+	if len(gone) > 0 {
+		if err := s.rdb.HDel(ctx, idx, gone...).Err(); err != nil {
+			return out, fmt.Errorf("storage: prune user families: %w", err)
+		}
+	}
+	return out, nil
+}

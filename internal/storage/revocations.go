@@ -1,0 +1,138 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var _ RevocationStore = (*Store)(nil)
+
+// revokeJTI: KEYS deny set; ARGV jti, exp ms, now ms. Keeps the later exp
+// if the jti is denied twice, drops expired entries, and lets the key
+// live exactly as long as its latest entry.
+var revokeJTI = redis.NewScript(`
+local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not old or tonumber(old) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if top[2] then
+  local ttl = tonumber(top[2]) - tonumber(ARGV[3])
+  if ttl < 1 then ttl = 1 end
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return {'ok'}
+`)
+
+// RevokeJTI denies jti until expiresAt and publishes the revocation. A
+// token that has already expired needs no entry.
+func (s *Store) RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) error {
+	if jti == "" {
+		return errors.New("storage: empty jti")
+	}
+	now := s.now()
+	if !expiresAt.After(now) {
+		return nil
+	}
+	if _, _, err := s.runScript(ctx, revokeJTI, []string{s.kRevokedJTI()},
+		jti, unixMs(expiresAt), unixMs(now)); err != nil {
+		return err
+	}
+	msg, err := encode(RevokedJTI{JTI: jti, ExpiresAt: expiresAt.UTC()}, "revocation")
+	if err != nil {
+		return err
+	}
+	// The entry is written first: a subscriber that misses the message
+	// resyncs from the set after reconnecting.
+	if err := s.rdb.Publish(ctx, s.kRevocations(), msg).Err(); err != nil {
+		return fmt.Errorf("storage: publish revocation: %w", err)
+	}
+	return nil
+}
+
+// IsRevokedJTI reports whether jti is denied now.
+func (s *Store) IsRevokedJTI(ctx context.Context, jti string) (bool, error) {
+	score, err := s.rdb.ZScore(ctx, s.kRevokedJTI(), jti).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("storage: revoked jti: %w", err)
+	}
+	return int64(score) > unixMs(s.now()), nil
+}
+
+// RevokedJTIs lists every jti still denied with its expiry.
+func (s *Store) RevokedJTIs(ctx context.Context) (map[string]time.Time, error) {
+	zs, err := s.rdb.ZRangeByScoreWithScores(ctx, s.kRevokedJTI(), &redis.ZRangeBy{
+		Min: "(" + strconv.FormatInt(unixMs(s.now()), 10),
+		Max: "+inf",
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("storage: revoked jtis: %w", err)
+	}
+	out := make(map[string]time.Time, len(zs))
+	for _, z := range zs {
+		jti, _ := z.Member.(string)
+		out[jti] = time.UnixMilli(int64(z.Score)).UTC()
+	}
+	return out, nil
+}
+
+// SubscribeRevocations delivers each revocation published from now on
+// until ctx ends, then closes the channel. It returns once the
+// subscription is active. go-redis re-subscribes by itself after a lost
+// connection; every subscription confirmation after the first means that
+// happened, and onReconnect (if not nil) is called from the delivery
+// goroutine so the caller can resync with RevokedJTIs: messages published
+// while the connection was down are lost.
+func (s *Store) SubscribeRevocations(ctx context.Context, onReconnect func()) (<-chan RevokedJTI, error) {
+	ps := s.rdb.Subscribe(ctx, s.kRevocations())
+	if _, err := ps.Receive(ctx); err != nil {
+		_ = ps.Close()
+		return nil, fmt.Errorf("storage: subscribe revocations: %w", err)
+	}
+	in := ps.ChannelWithSubscriptions(
+		redis.WithChannelSize(1024),
+		redis.WithChannelHealthCheckInterval(15*time.Second))
+	out := make(chan RevokedJTI, 64)
+	go func() {
+		defer close(out)
+		defer ps.Close()
+		for {
+			var msg any
+			var ok bool
+			select {
+			case <-ctx.Done():
+				return
+			case msg, ok = <-in:
+				if !ok {
+					return
+				}
+			}
+			switch m := msg.(type) {
+			case *redis.Subscription:
+				if m.Kind == "subscribe" && onReconnect != nil {
+					onReconnect()
+				}
+			case *redis.Message:
+				var r RevokedJTI
+				if err := json.Unmarshal([]byte(m.Payload), &r); err != nil || r.JTI == "" {
+					s.log.Warn("storage: ignoring malformed revocation message", "err", err)
+					continue
+				}
+				select {
+				case out <- r:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}

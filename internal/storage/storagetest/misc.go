@@ -1,0 +1,149 @@
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+func testConsents(t *testing.T, newStore NewStore) {
+	s, ctx := newStore(t), ctxFor(t)
+	if _, err := s.GetConsent(ctx, "u1", "web"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetConsent(none) = %v", err)
+	}
+	web := &storage.Consent{UserID: "u1", ClientID: "web", Scope: []string{"openid"}, GrantedAt: ms(time.Now())}
+	for _, c := range []*storage.Consent{
+		web,
+		{UserID: "u1", ClientID: "app", Scope: []string{"profile"}},
+		{UserID: "u2", ClientID: "web", Scope: []string{"openid"}},
+	} {
+		if err := s.SaveConsent(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	web.Scope = []string{"openid", "profile"}
+	if err := s.SaveConsent(ctx, web); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetConsent(ctx, "u1", "web")
+	if err != nil || !reflect.DeepEqual(got, web) {
+		t.Fatalf("GetConsent = %+v, %v; want the replaced %+v", got, err, web)
+	}
+	list, err := s.ListConsents(ctx, "u1")
+	if err != nil || len(list) != 2 || list[0].ClientID != "app" || list[1].ClientID != "web" {
+		t.Fatalf("ListConsents(u1) = %v, %v", list, err)
+	}
+	if err := s.DeleteConsent(ctx, "u1", "web"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteConsent(ctx, "u1", "web"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("second DeleteConsent = %v", err)
+	}
+	if _, err := s.GetConsent(ctx, "u2", "web"); err != nil {
+		t.Fatalf("another user's consent was touched: %v", err)
+	}
+}
+
+func testSigningKeys(t *testing.T, newStore NewStore) {
+	s, ctx := newStore(t), ctxFor(t)
+	now := ms(time.Now())
+	keys := []*storage.SigningKey{
+		{ID: "k2", Algorithm: "ES256", State: "active", Material: []byte{1, 2}, CreatedAt: now.Add(-time.Hour), ActivatedAt: now},
+		{ID: "k3", Algorithm: "ES256", State: "next", Material: []byte{3}, CreatedAt: now},
+		{ID: "k1", Algorithm: "RS256", State: "retired", Material: []byte{4}, CreatedAt: now.Add(-2 * time.Hour), NotAfter: now.Add(time.Hour)},
+	}
+	for _, k := range keys {
+		if err := s.PutSigningKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys[1].State = "active"
+	if err := s.PutSigningKey(ctx, keys[1]); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListSigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []*storage.SigningKey{keys[2], keys[0], keys[1]}
+	if !reflect.DeepEqual(list, want) {
+		t.Fatalf("ListSigningKeys = %+v, want %+v", list, want)
+	}
+	if err := s.DeleteSigningKey(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSigningKey(ctx, "k1"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("second DeleteSigningKey = %v", err)
+	}
+	if list, _ := s.ListSigningKeys(ctx); len(list) != 2 {
+		t.Fatalf("%d keys after delete, want 2", len(list))
+	}
+}
+
+// testExpiry checks that everything with a lifetime leaves Redis when it
+// ends: after codes, families (with their user index) and deny-list
+// entries expire, no key is left under the prefix.
+func testExpiry(t *testing.T, newStore NewStore) {
+	s, ctx := newStore(t), ctxFor(t)
+	h := newHash()
+	if err := s.SaveCode(ctx, h, newCode(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.RedeemCode(ctx, newHash(), newRedemption()); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatal(err)
+	}
+	f, h0 := family(t, s, "u1", "web", time.Second, time.Second)
+	if _, err := s.Rotate(ctx, rotation(f.ID, h0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeJTI(ctx, "j", time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if keys := keysUnder(t, ctx, s); len(keys) == 0 {
+		t.Fatal("no keys under the prefix: the scan below proves nothing")
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if keys := keysUnder(t, ctx, s); len(keys) != 0 {
+		t.Fatalf("keys left after everything expired: %v", keys)
+	}
+}
+
+// keysUnder lists the store's keys with SCAN on every node (tests only:
+// the store itself never scans).
+func keysUnder(t *testing.T, ctx context.Context, s *storage.Store) []string {
+	t.Helper()
+	var mu sync.Mutex // ForEachMaster scans the nodes concurrently
+	var out []string
+	scan := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, s.Prefix()+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			if strings.HasPrefix(iter.Val(), s.Prefix()) {
+				mu.Lock()
+				out = append(out, iter.Val())
+				mu.Unlock()
+			}
+		}
+		return iter.Err()
+	}
+	var err error
+	switch c := s.Redis().(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, scan)
+	case *redis.Client:
+		err = scan(ctx, c)
+	default:
+		t.Skipf("cannot scan through %T", c)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

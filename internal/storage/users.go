@@ -1,0 +1,184 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oauth2d/oauth2d/internal/secret"
+)
+
+var _ UserStore = (*Store)(nil)
+
+// Both user hashes share the {users} tag, so each script below changes
+// the record and the username index together or not at all.
+
+// createUser: KEYS byid, byname; ARGV id, username, json.
+var createUser = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  return {'conflict'}
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+return {'ok'}
+`)
+
+// upsertUser: KEYS byid, byname; ARGV username, expected id (” = none),
+// id, json. The caller read the username's id and built the record with
+// it; if the index moved meanwhile the script asks for a retry. A new
+// username for an existing id is a rename: the old name is released.
+var upsertUser = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+if (cur or '') ~= ARGV[2] then return {'retry'} end
+if not cur then
+  local old = redis.call('HGET', KEYS[1], ARGV[3])
+  if old then
+    local oldname = cjson.decode(old)['username']
+    if redis.call('HGET', KEYS[2], oldname) == ARGV[3] then redis.call('HDEL', KEYS[2], oldname) end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return {'ok'}
+`)
+
+// userByName: KEYS byid, byname; ARGV username.
+var userByName = redis.NewScript(`
+local id = redis.call('HGET', KEYS[2], ARGV[1])
+if not id then return {'nf'} end
+local u = redis.call('HGET', KEYS[1], id)
+if not u then return {'nf'} end
+return {'ok', u}
+`)
+
+// deleteUser: KEYS byid, byname; ARGV id.
+var deleteUser = redis.NewScript(`
+local u = redis.call('HGET', KEYS[1], ARGV[1])
+if not u then return {'nf'} end
+local name = cjson.decode(u)['username']
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HGET', KEYS[2], name) == ARGV[1] then redis.call('HDEL', KEYS[2], name) end
+return {'ok'}
+`)
+
+func (s *Store) userKeys() []string { return []string{s.kUsersByID(), s.kUsersByName()} }
+
+// prepareUser fills defaults and checks what the scripts rely on.
+func (s *Store) prepareUser(u *User) error {
+	if u.Username == "" {
+		return errors.New("storage: empty username")
+	}
+	if u.ID == "" {
+		u.ID = secret.NewToken(16)
+	}
+	if err := checkID("user id", u.ID); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = now
+	}
+	if u.UpdatedAt.IsZero() {
+		u.UpdatedAt = now
+	}
+	return nil
+}
+
+// CreateUser stores u; ErrConflict if the username (or id) is taken. An
+// empty ID is filled with a random one.
+func (s *Store) CreateUser(ctx context.Context, u *User) error {
+	if err := s.prepareUser(u); err != nil {
+		return err
+	}
+	raw, err := encode(u, "user")
+	if err != nil {
+		return err
+	}
+	_, status, err := s.runScript(ctx, createUser, s.userKeys(), u.ID, u.Username, raw)
+	if err != nil {
+		return err
+	}
+	if status == "conflict" {
+		return ErrConflict
+	}
+	return nil
+}
+
+// UpsertUser creates u or replaces the user holding u.Username, keeping
+// that user's ID and CreatedAt.
+func (s *Store) UpsertUser(ctx context.Context, u *User) error {
+	for range 10 {
+		expected := ""
+		old, err := s.GetUserByUsername(ctx, u.Username)
+		switch {
+		case err == nil:
+			expected, u.ID, u.CreatedAt = old.ID, old.ID, old.CreatedAt
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		if err := s.prepareUser(u); err != nil {
+			return err
+		}
+		u.UpdatedAt = s.now().UTC()
+		raw, err := encode(u, "user")
+		if err != nil {
+			return err
+		}
+		_, status, err := s.runScript(ctx, upsertUser, s.userKeys(), u.Username, expected, u.ID, raw)
+		if err != nil {
+			return err
+		}
+		if status == "ok" {
+			return nil
+		}
+	}
+	return errors.New("storage: upsert user: username index kept changing")
+}
+
+// GetUser returns the user or ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, id string) (*User, error) {
+	return hashGet[User](ctx, s.rdb, s.kUsersByID(), id, "user")
+}
+
+// GetUserByUsername returns the user or ErrNotFound (one round trip).
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (*User, error) {
+	res, status, err := s.runScript(ctx, userByName, s.userKeys(), username)
+	if err != nil {
+		return nil, err
+	}
+	if status != "ok" {
+		return nil, ErrNotFound
+	}
+	return decode[User](str(res, 1), "user")
+}
+
+// ListUsers returns every user sorted by username.
+func (s *Store) ListUsers(ctx context.Context) ([]*User, error) {
+	out, err := hashValues[User](ctx, s.rdb, s.kUsersByID(), "user")
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b *User) int { return strings.Compare(a.Username, b.Username) })
+	return out, nil
+}
+
+// DeleteUser removes the user and its username (ErrNotFound if unknown),
+// then its remembered consents. Refresh families are the caller's to
+// revoke (RevokeUserFamilies) so it can deny their access tokens.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	_, status, err := s.runScript(ctx, deleteUser, s.userKeys(), id)
+	if err != nil {
+		return err
+	}
+	if status != "ok" {
+		return ErrNotFound
+	}
+	if err := s.rdb.Del(ctx, s.kConsents(id)).Err(); err != nil {
+		return fmt.Errorf("storage: delete user consents: %w", err)
+	}
+	return nil
+}

@@ -46,9 +46,6 @@ type Result struct {
 	Created, Updated, Unchanged int
 }
 
-// NewUserID returns a fresh opaque user id (the `sub`): 128 random bits.
-func NewUserID() string { return secret.NewToken(16) }
-
 // Apply validates f and upserts its clients and users. Running it again
 // with the same file writes nothing: a stored hash that still verifies
 // against the clear secret is kept (hashes are salted, so re-hashing would
@@ -144,7 +141,8 @@ func (a *Applier) applyUser(ctx context.Context, u User) (outcome, error) {
 		return 0, fmt.Errorf("bootstrap: user %q: %w", u.Username, err)
 	}
 	now := a.now().UTC()
-	want.ID, want.CreatedAt, want.UpdatedAt = NewUserID(), now, now
+	// A new user gets its ID from storage; an existing one keeps it.
+	want.CreatedAt, want.UpdatedAt = now, now
 	result := created
 	if old != nil {
 		if sameUser(old, &want) {

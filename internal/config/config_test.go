@@ -243,3 +243,31 @@ func TestBindFlagsPrefixes(t *testing.T) {
 	fs.VisitAll(func(f *flag.Flag) { got = append(got, f.Name) })
 	want(t, "flags", strings.Join(got, " "), "config dev redis-prefix redis-url")
 }
+
+func TestShippedConfigsAreValid(t *testing.T) {
+	tests := []struct {
+		file    string
+		env     map[string]string
+		wantDev bool
+	}{
+		{"../../configs/oauth2d.yaml", nil, true},
+		{"../../configs/oauth2d.production.yaml", map[string]string{EncryptionKeyEnv: "set-by-the-operator"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(filepath.Base(tc.file), func(t *testing.T) {
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
+			fl := BindFlags(fs)
+			if err := fs.Parse([]string{"--config", tc.file}); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(fl, env(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("%s does not validate: %v", tc.file, err)
+			}
+			want(t, "dev", c.Dev, tc.wantDev)
+		})
+	}
+}

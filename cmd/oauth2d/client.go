@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/bootstrap"
+	"github.com/oauth2d/oauth2d/internal/config"
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// clientView is a client as printed: never its secret hash.
+type clientView struct {
+	ID                     string    `json:"id"`
+	Name                   string    `json:"name,omitempty"`
+	Public                 bool      `json:"public"`
+	FirstParty             bool      `json:"first_party"`
+	RedirectURIs           []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
+	GrantTypes             []string  `json:"grant_types"`
+	Scopes                 []string  `json:"scopes"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
+}
+
+func viewClient(c *storage.Client) clientView {
+	return clientView{
+		ID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty,
+		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		GrantTypes: c.GrantTypes, Scopes: c.Scopes, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+func clientCommand(ctx context.Context, e env, args []string) error {
+	return subcommand(e, "client", args, map[string]func([]string) error{
+		"create": func(a []string) error { return clientCreate(ctx, e, a) },
+		"list":   func(a []string) error { return clientList(ctx, e, a) },
+		"get":    func(a []string) error { return clientGet(ctx, e, a) },
+		"delete": func(a []string) error { return clientDelete(ctx, e, a) },
+	})
+}
+
+// adminCmd is the common part of an admin command: the config flags and
+// --json on one flag set; parse, then load the config, then connect.
+type adminCmd struct {
+	fs     *flag.FlagSet
+	cfl    *config.Flags
+	asJSON *bool
+}
+
+func newAdminCmd(e env, name string) *adminCmd {
+	fs := newFlagSet(e, name)
+	return &adminCmd{fs: fs, cfl: config.BindFlags(fs, adminFlagPrefixes()...), asJSON: fs.Bool("json", false, "print JSON")}
+}
+
+// parse parses args (allowing maxArgs positional ones) and loads the
+// configuration, so that bad input fails before Redis is contacted.
+func (a *adminCmd) parse(e env, args []string, maxArgs int) (*config.Config, error) {
+	if err := parseFlags(a.fs, args, maxArgs); err != nil {
+		return nil, err
+	}
+	return loadConfig(e, a.cfl)
+}
+
+func (a *adminCmd) connect(ctx context.Context, e env, cfg *config.Config) (*storage.Store, error) {
+	return openAdminStore(ctx, e, cfg, a.fs.Name())
+}
+
+func clientCreate(ctx context.Context, e env, args []string) error {
+	a := newAdminCmd(e, "client create")
+	var redirects, postLogout, grants, scopes stringList
+	id := a.fs.String("id", "", "client id (generated when empty)")
+	name := a.fs.String("name", "", "display name shown on the consent page")
+	public := a.fs.Bool("public", false, "public client (no secret; PKCE required)")
+	firstParty := a.fs.Bool("first-party", false, "first-party client (no consent page; may use the password grant)")
+	secretStdin := a.fs.Bool("secret-stdin", false, "read the secret from stdin instead of generating one")
+	a.fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
+	a.fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
+	a.fs.Var(&grants, "grant-type", "grant type (repeatable): "+strings.Join(bootstrap.SupportedGrantTypes(), ", "))
+	a.fs.Var(&scopes, "scope", "allowed scope (repeatable, or space-separated)")
+	cfg, err := a.parse(e, args, 0)
+	if err != nil {
+		return err
+	}
+	if *public && *secretStdin {
+		return usagef("client create: --secret-stdin: a public client has no secret")
+	}
+	c := &storage.Client{
+		ID: *id, Name: *name, Public: *public, FirstParty: *firstParty,
+		RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
+		GrantTypes: grants, Scopes: strings.Fields(strings.Join(scopes, " ")),
+	}
+	if c.ID == "" {
+		c.ID = newClientID()
+	}
+	if errs := bootstrap.ValidateClient(c, cfg.Dev); len(errs) > 0 {
+		return usage(errors.Join(errs...))
+	}
+	clear := ""
+	if !c.Public {
+		if clear, err = clientSecret(e.stdin, *secretStdin); err != nil {
+			return err
+		}
+	}
+	store, err := a.connect(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if clear != "" {
+		if c.SecretHash, err = secret.NewHasher(secret.DefaultParams()).Hash(clear); err != nil {
+			return fmt.Errorf("client create: %w", err)
+		}
+	}
+	if err := store.CreateClient(ctx, c); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return fmt.Errorf("client create: client %q already exists", c.ID)
+		}
+		return fmt.Errorf("client create: %w", err)
+	}
+	return printCreatedClient(e.stdout, c, clear, *secretStdin, *a.asJSON)
+}
+
+// minClientSecretLen keeps a piped-in secret from being guessable; a
+// generated one has 256 bits.
+const minClientSecretLen = 16
+
+func clientSecret(stdin io.Reader, fromStdin bool) (string, error) {
+	if !fromStdin {
+		return secret.NewToken(32), nil
+	}
+	s, err := readSecretLine(stdin, "client secret", bootstrap.MaxPasswordLen)
+	if err != nil {
+		return "", err
+	}
+	if len(s) < minClientSecretLen {
+		return "", usagef("client create: secret on stdin: must be at least %d characters", minClientSecretLen)
+	}
+	return s, nil
+}
+
+func newClientID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // never fails since Go 1.24
+	return hex.EncodeToString(b[:])
+}
+
+// printCreatedClient shows a generated secret this once; it is stored
+// only as a hash. A secret the caller supplied is not echoed back.
+func printCreatedClient(w io.Writer, c *storage.Client, clear string, supplied, asJSON bool) error {
+	shown := clear
+	if supplied {
+		shown = ""
+	}
+	if asJSON {
+		out := struct {
+			Client       clientView `json:"client"`
+			ClientSecret string     `json:"client_secret,omitempty"`
+		}{viewClient(c), shown}
+		return writeJSON(w, out)
+	}
+	fmt.Fprintf(w, "client_id: %s\n", c.ID)
+	if shown != "" {
+		fmt.Fprintf(w, "client_secret: %s\n", shown)
+		fmt.Fprintln(w, "Store the secret now: it is kept only as a hash and cannot be shown again.")
+	}
+	return nil
+}
+
+func clientList(ctx context.Context, e env, args []string) error {
+	a := newAdminCmd(e, "client list")
+	cfg, err := a.parse(e, args, 0)
+	if err != nil {
+		return err
+	}
+	store, err := a.connect(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	clients, err := store.ListClients(ctx)
+	if err != nil {
+		return fmt.Errorf("client list: %w", err)
+	}
+	views := make([]clientView, 0, len(clients))
+	for _, c := range clients {
+		views = append(views, viewClient(c))
+	}
+	if *a.asJSON {
+		return writeJSON(e.stdout, map[string]any{"clients": views})
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTYPE\tFIRST-PARTY\tGRANT TYPES\tNAME")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\n", v.ID, clientType(v.Public), v.FirstParty, strings.Join(v.GrantTypes, ","), v.Name)
+	}
+	return tw.Flush()
+}
+
+func clientType(public bool) string {
+	if public {
+		return "public"
+	}
+	return "confidential"
+}
+
+// idArg takes the id from --flag or the single positional argument.
+func idArg(fs *flag.FlagSet, flagValue, what string) (string, error) {
+	switch {
+	case flagValue != "" && fs.NArg() > 0:
+		return "", usagef("%s: give the %s once, as an argument or a flag", fs.Name(), what)
+	case flagValue != "":
+		return flagValue, nil
+	case fs.NArg() == 1:
+		return fs.Arg(0), nil
+	default:
+		return "", usagef("%s: missing %s", fs.Name(), what)
+	}
+}
+
+func clientGet(ctx context.Context, e env, args []string) error {
+	a := newAdminCmd(e, "client get")
+	idFlag := a.fs.String("id", "", "client id (or give it as the argument)")
+	cfg, err := a.parse(e, args, 1)
+	if err != nil {
+		return err
+	}
+	id, err := idArg(a.fs, *idFlag, "client id")
+	if err != nil {
+		return err
+	}
+	store, err := a.connect(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	c, err := store.GetClient(ctx, id)
+	if err != nil {
+		return fmt.Errorf("client get: %q: %w", id, err)
+	}
+	v := viewClient(c)
+	if *a.asJSON {
+		return writeJSON(e.stdout, v)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"id", v.ID}, {"name", v.Name}, {"type", clientType(v.Public)},
+		{"first_party", fmt.Sprint(v.FirstParty)},
+		{"grant_types", strings.Join(v.GrantTypes, " ")},
+		{"scopes", strings.Join(v.Scopes, " ")},
+		{"redirect_uris", strings.Join(v.RedirectURIs, " ")},
+		{"post_logout_redirect_uris", strings.Join(v.PostLogoutRedirectURIs, " ")},
+		{"created_at", v.CreatedAt.UTC().Format(time.RFC3339)},
+		{"updated_at", v.UpdatedAt.UTC().Format(time.RFC3339)},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	return tw.Flush()
+}
+
+func clientDelete(ctx context.Context, e env, args []string) error {
+	a := newAdminCmd(e, "client delete")
+	idFlag := a.fs.String("id", "", "client id (or give it as the argument)")
+	cfg, err := a.parse(e, args, 1)
+	if err != nil {
+		return err
+	}
+	id, err := idArg(a.fs, *idFlag, "client id")
+	if err != nil {
+		return err
+	}
+	store, err := a.connect(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.DeleteClient(ctx, id); err != nil {
+		return fmt.Errorf("client delete: %q: %w", id, err)
+	}
+	if *a.asJSON {
+		return writeJSON(e.stdout, map[string]string{"deleted": id})
+	}
+	fmt.Fprintf(e.stdout, "deleted client %s\n", id)
+	return nil
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/testredis"
+)
+
+func TestMain(m *testing.M) { testredis.Main(m) }
+
+// syncBuffer is a bytes.Buffer safe to write from the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type result struct {
+	stdout, stderr string
+	err            error
+}
+
+// runCmd calls run as main would, with env as the whole environment.
+func runCmd(t *testing.T, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr syncBuffer
+	err := run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(stdin), &stdout, &stderr)
+	return result{stdout.String(), stderr.String(), err}
+}
+
+// inEmptyDir runs the test where no configs/ directory exists, so only
+// the defaults and the test's own environment apply.
+func inEmptyDir(t *testing.T) { t.Chdir(t.TempDir()) }
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestExitCodes(t *testing.T) {
+	inEmptyDir(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	badBootstrap := t.TempDir() + "/bootstrap.yaml"
+	writeFile(t, badBootstrap, "clients:\n  - id: x\n    grant_types: [implicit]\n")
+
+	tests := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		stdin    string
+		wantCode int
+		wantMsg  string // in the error
+	}{
+		{"help", []string{"help"}, nil, "", 0, ""},
+		{"serve -h", []string{"serve", "-h"}, nil, "", 0, ""},
+		{"client create -h", []string{"client", "create", "-h"}, nil, "", 0, ""},
+		{"unknown command", []string{"frobnicate"}, nil, "", 2, `unknown command "frobnicate"`},
+		{"missing subcommand", []string{"client"}, nil, "", 2, "client: missing subcommand"},
+		{"unknown subcommand", []string{"user", "rename"}, nil, "", 2, `user: unknown subcommand "rename"`},
+		{"unknown flag", []string{"serve", "--bogus"}, nil, "", 2, "flag provided but not defined: -bogus"},
+		{"flag without value", []string{"client", "create", "--redirect-uri"}, nil, "", 2, "flag needs an argument"},
+		{"stray argument", []string{"serve", "extra"}, nil, "", 2, `unexpected argument "extra"`},
+		{"too many arguments", []string{"user", "delete", "a", "b"}, nil, "", 2, `unexpected argument "b"`},
+		{"non-loopback http issuer", []string{"--issuer", "http://auth.example.com"}, nil, "", 2, "config: issuer: must be https"},
+		{"bad env value", []string{"serve"}, map[string]string{"OAUTH2D_TOKENS_ACCESS_TTL": "soon"}, "", 2, "OAUTH2D_TOKENS_ACCESS_TTL"},
+		{"every bad setting at once", []string{"serve", "--addr", "nope", "--log-format", "xml"}, nil, "", 2, "config: log.format"},
+		{"missing config file", []string{"serve", "--config", "/no/such.yaml"}, nil, "", 2, "/no/such.yaml"},
+		{"bad encryption key", []string{"serve"}, map[string]string{"OAUTH2D_KEYS_SOURCE": "redis", "OAUTH2D_KEY_ENCRYPTION_KEY": "short"}, "", 2, "config: keys.encryption_key"},
+		{"missing named bootstrap", []string{"serve"}, map[string]string{"OAUTH2D_BOOTSTRAP": "/no/such/bootstrap.yaml", "OAUTH2D_ADDR": "127.0.0.1:0"}, "", 2, "config: bootstrap"},
+		{"invalid bootstrap", []string{"serve"}, map[string]string{"OAUTH2D_BOOTSTRAP": badBootstrap, "OAUTH2D_ADDR": "127.0.0.1:0"}, "", 2, `unknown grant type "implicit"`},
+		{"port taken", []string{"serve"}, map[string]string{"OAUTH2D_ADDR": taken.Addr().String(), "OAUTH2D_BOOTSTRAP": ""}, "", 1, "(addr)"},
+		{"redis unreachable", []string{"serve"}, map[string]string{"OAUTH2D_REDIS_URL": "redis://127.0.0.1:1/0"}, "", 1, "does not answer"},
+		{"admin without redis", []string{"client", "list"}, nil, "", 2, "redis.url is empty"},
+		{"keys without redis source", []string{"keys", "list"}, nil, "", 2, `keys.source is "generate"`},
+		{"client get without id", []string{"client", "get"}, nil, "", 2, "missing client id"},
+		{"client id twice", []string{"client", "delete", "--id", "a", "b"}, nil, "", 2, "give the client id once"},
+		{"unknown grant type", []string{"client", "create", "--grant-type", "implicit", "--redirect-uri", "https://a.example/cb"}, nil, "", 2, `grant_types: unknown grant type "implicit"`},
+		{"public with secret", []string{"client", "create", "--public", "--secret-stdin"}, nil, "", 2, "a public client has no secret"},
+		{"short piped secret", []string{"client", "create", "--secret-stdin", "--grant-type", "client_credentials", "--redis-url", "redis://127.0.0.1:1"}, nil, "short\n", 2, "at least 16"},
+		{"user without username", []string{"user", "create"}, nil, "pw-long-enough\n", 2, "--username is required"},
+		{"user without password", []string{"user", "create", "--username", "carol"}, nil, "", 2, "password: expected on stdin"},
+		{"user with short password", []string{"user", "create", "--username", "carol"}, nil, "short\n", 2, "at least 8"},
+		{"user with bad role", []string{"user", "create", "--username", "carol", "--role", "Root!"}, nil, "pw-long-enough\n", 2, "roles:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := runCmd(t, tc.env, tc.stdin, tc.args...)
+			if got := exitCode(res.err); got != tc.wantCode {
+				t.Fatalf("exit code = %d (err %v), want %d", got, res.err, tc.wantCode)
+			}
+			if tc.wantMsg != "" && (res.err == nil || !strings.Contains(res.err.Error(), tc.wantMsg)) {
+				t.Fatalf("error = %v, want it to contain %q", res.err, tc.wantMsg)
+			}
+		})
+	}
+}
+
+func TestEveryBadSettingReportedAtOnce(t *testing.T) {
+	inEmptyDir(t)
+	res := runCmd(t, map[string]string{"OAUTH2D_ISSUER": "http://auth.example.com"}, "", "serve", "--addr", "nope", "--log-format", "xml")
+	for _, setting := range []string{"config: issuer:", "config: addr:", "config: log.format:"} {
+		if res.err == nil || !strings.Contains(res.err.Error(), setting) {
+			t.Errorf("error %v does not name %q", res.err, setting)
+		}
+	}
+}
+
+func TestHelpListsCommands(t *testing.T) {
+	res := runCmd(t, nil, "", "help")
+	for _, cmd := range []string{"serve", "client create", "user create", "keys list"} {
+		if !strings.Contains(res.stdout, cmd) {
+			t.Errorf("help does not mention %q:\n%s", cmd, res.stdout)
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/bootstrap"
+	"github.com/oauth2d/oauth2d/internal/config"
+	"github.com/oauth2d/oauth2d/internal/httpserver"
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+// app is what serve builds before it listens: the pieces the HTTP modules
+// are made from.
+type app struct {
+	cfg    *config.Config
+	logger *slog.Logger
+	store  *storage.Store
+	keys   *token.KeySet
+}
+
+// modules lists the route groups mounted on the server, in order. This is
+// the one place where the oauth, web, resource and admin packages are
+// wired in: build each handler from a's pieces and append it.
+func (a *app) modules() ([]httpserver.Module, error) {
+	return nil, nil
+}
+
+func serve(ctx context.Context, e env, args []string) error {
+	flags := newFlagSet(e, "serve")
+	fl := config.BindFlags(flags)
+	if err := parseFlags(flags, args, 0); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e, fl)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, e.stderr)
+	start := time.Now()
+
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := applyBootstrap(ctx, cfg, store, logger); err != nil {
+		return err
+	}
+	keys, err := loadKeys(ctx, cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	a := &app{cfg: cfg, logger: logger, store: store, keys: keys}
+	mods, err := a.modules()
+	if err != nil {
+		return err
+	}
+	handler, err := httpserver.New(httpserver.Deps{
+		Logger:         logger,
+		Ready:          []httpserver.Check{{Name: "storage", Pinger: store}},
+		Modules:        mods,
+		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
+		TrustedProxies: cfg.HTTP.TrustedProxies,
+	})
+	if err != nil {
+		return usage(fmt.Errorf("config: http.trusted_proxies: %w", err))
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("serve: listen on %s (addr): %w", cfg.Addr, err)
+	}
+	logger.Info("oauth2d listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
+		"tls", cfg.TLS.Enabled(), "embedded_redis", store.Embedded(), "dev", cfg.Dev,
+		"startup", time.Since(start).Round(time.Millisecond))
+	err = httpserver.Serve(ctx, httpserver.NewServer(handler, logger), ln, httpserver.ServeOptions{
+		CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, Drain: cfg.HTTP.ShutdownTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	logger.Info("oauth2d stopped")
+	return nil
+}
+
+// applyBootstrap upserts the bootstrap file. A file that is missing at the
+// default path is skipped (the binary may run outside the repository); a
+// file that is named, unreadable or invalid is a configuration error.
+func applyBootstrap(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) error {
+	if cfg.Bootstrap == "" {
+		return nil
+	}
+	f, err := bootstrap.Load(cfg.Bootstrap)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && cfg.Bootstrap == config.DefaultBootstrap:
+		logger.Info("no bootstrap file; starting without predefined clients and users", "path", cfg.Bootstrap)
+		return nil
+	case err != nil:
+		return usage(fmt.Errorf("config: bootstrap: %w", err))
+	}
+	if err := f.Validate(cfg.Dev); err != nil {
+		return usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
+	}
+	if !cfg.Dev && cfg.Bootstrap == config.DefaultBootstrap {
+		logger.Warn("loading the demo bootstrap file, whose secrets are public, outside dev mode; set bootstrap to your own file or \"\"",
+			"path", cfg.Bootstrap)
+	}
+	applier := bootstrap.NewApplier(store, secret.NewHasher(secret.DefaultParams()), logger, time.Now)
+	if _, err := applier.Apply(ctx, f, cfg.Dev); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+// serveUntilReady starts `oauth2d serve` through run, waits for /readyz to
+// answer 200, and returns the base URL and a stop function that cancels
+// the context and returns run's error.
+func serveUntilReady(t *testing.T, env map[string]string) (string, *syncBuffer, func() error) {
+	t.Helper()
+	addr := freeAddr(t)
+	env["OAUTH2D_ADDR"] = addr
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &stderr)
+	}()
+
+	base := "http://" + addr
+	client := &http.Client{Timeout: time.Second}
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited before it was ready: %v\n%s", err, stderr.String())
+		default:
+		}
+		if resp, err := client.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("not ready after 20s:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("ready after %v", time.Since(start).Round(time.Millisecond))
+
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(15 * time.Second):
+			t.Fatal("serve did not stop within 15s of cancel")
+			return nil
+		}
+	}
+	return base, &stderr, stop
+}
+
+func TestServeZeroSetup(t *testing.T) {
+	env := map[string]string{"OAUTH2D_BOOTSTRAP": mustAbs(t, "../../configs/bootstrap.yaml")}
+	inEmptyDir(t)
+	base, logs, stop := serveUntilReady(t, env)
+
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"status":"ok"}` {
+		t.Errorf("/healthz = %d %s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id on the response")
+	}
+
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v after cancel, want a clean shutdown", err)
+	}
+	out := logs.String()
+	for _, want := range []string{"embedded in-process Redis", "bootstrap applied", "created=7", "oauth2d stopped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestServeWithRedisIsIdempotent(t *testing.T) {
+	bootstrapFile := mustAbs(t, "../../configs/bootstrap.yaml")
+	env, st := adminEnv(t)
+	env["OAUTH2D_BOOTSTRAP"] = bootstrapFile
+	env["OAUTH2D_KEYS_SOURCE"] = "redis"
+	env["OAUTH2D_KEY_ENCRYPTION_KEY"] = base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("e", 32)))
+	env["OAUTH2D_KEYS_ID_TOKEN_ALGORITHM"] = "ES256"
+	ctx := context.Background()
+
+	_, _, stop := serveUntilReady(t, env)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := st.GetUserByUsername(ctx, "alice")
+	if err != nil {
+		t.Fatalf("bootstrap user not in Redis: %v", err)
+	}
+	keys, err := token.List(ctx, st)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("stored keys = %+v (%v), want an active and a next key", keys, err)
+	}
+
+	// A second instance over the same Redis rewrites nothing.
+	_, logs, stop := serveUntilReady(t, env)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "unchanged=7") {
+		t.Errorf("second start was not a no-op:\n%s", logs)
+	}
+	again, _ := st.GetUserByUsername(ctx, "alice")
+	if again.ID != alice.ID || again.PasswordHash != alice.PasswordHash {
+		t.Error("restart changed alice's ID or password hash")
+	}
+	if keys2, _ := token.List(ctx, st); len(keys2) != 2 || keys2[0].ID != keys[0].ID {
+		t.Errorf("restart changed the keys: %+v -> %+v", keys, keys2)
+	}
+}
+
+// mustAbs resolves a path relative to the package directory; call it
+// before inEmptyDir moves the test away.
+func mustAbs(t *testing.T, rel string) string {
+	t.Helper()
+	abs, err := filepath.Abs(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}

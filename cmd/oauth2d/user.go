@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/bootstrap"
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// userView is a user as printed: never the password hash.
+type userView struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Roles     []string  `json:"roles"`
+	Name      string    `json:"name,omitempty"`
+	Email     string    `json:"email,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func viewUser(u *storage.User) userView {
+	return userView{ID: u.ID, Username: u.Username, Roles: u.Roles, Name: u.Name, Email: u.Email,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+func userCommand(ctx context.Context, e env, args []string) error {
+	return subcommand(e, "user", args, map[string]func([]string) error{
+		"create": func(a []string) error { return userCreate(ctx, e, a) },
+		"list":   func(a []string) error { return userList(ctx, e, a) },
+		"delete": func(a []string) error { return userDelete(ctx, e, a) },
+	})
+}
+
+// userCreate reads the password from stdin so it never shows in argv, the
+// process list or the shell history.
+func userCreate(ctx context.Context, e env, args []string) error {
+	a := newAdminCmd(e, "user create")
+	var roles stringList
+	username := a.fs.String("username", "", "username (required)")
+	name := a.fs.String("name", "", "display name")
+	email := a.fs.String("email", "", "email address")
+	a.fs.Var(&roles, "role", "role (repeatable), e.g. user or admin")
+	cfg, err := a.parse(e, args, 0)
+	if err != nil {
+		return err
+	}
+	if *username == "" {
+		return usagef("user create: --username is required")
+	}
+	u := &storage.User{Username: *username, Roles: roles, Name: *name, Email: *email}
+	if errs := bootstrap.ValidateUser(u); len(errs) > 0 {
+		return usage(errors.Join(errs...))
+	}
+	password, err := readSecretLine(e.stdin, "password", bootstrap.MaxPasswordLen)
+	if err != nil {
+		return err
+	}
+	if err := bootstrap.ValidatePassword(password); err != nil {
+		return usage(err)
+	}
+	store, err := a.connect(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if u.PasswordHash, err = secret.NewHasher(secret.DefaultParams()).Hash(password); err != nil {
+		return fmt.Errorf("user create: %w", err)
+	}
+	if err := store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return fmt.Errorf("user create: username %q is taken", u.Username)
+		}
+		return fmt.Errorf("user create: %w", err)
+	}
+	if *a.asJSON {
+		return writeJSON(e.stdout, viewUser(u))
+	}
+	fmt.Fprintf(e.stdout, "created user %s (id %s)\n", u.Username, u.ID)
+	return nil
+}
+
+func userList(ctx context.Context, e env, args []string) error {
+	a := newAdminCmd(e, "user list")
+	cfg, err := a.parse(e, args, 0)
+	if err != nil {
+		return err
+	}
+	store, err := a.connect(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	users, err := store.ListUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("user list: %w", err)
+	}
+	views := make([]userView, 0, len(users))
+	for _, u := range users {
+		views = append(views, viewUser(u))
+	}
+	if *a.asJSON {
+		return writeJSON(e.stdout, map[string]any{"users": views})
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tID\tROLES\tNAME")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Username, v.ID, strings.Join(v.Roles, ","), v.Name)
+	}
+	return tw.Flush()
+}
+
+// tokenRevoker is what user delete needs to end the user's sessions.
+type tokenRevoker interface {
+	RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*storage.RefreshFamily, error)
+	RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) error
+}
+
+var _ tokenRevoker = (*storage.Store)(nil)
+
+func userDelete(ctx context.Context, e env, args []string) error {
+	a := newAdminCmd(e, "user delete")
+	usernameFlag := a.fs.String("username", "", "username (or give it as the argument)")
+	cfg, err := a.parse(e, args, 1)
+	if err != nil {
+		return err
+	}
+	username, err := idArg(a.fs, *usernameFlag, "username")
+	if err != nil {
+		return err
+	}
+	store, err := a.connect(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := store.GetUserByUsername(ctx, username)
+	if err != nil {
+		return fmt.Errorf("user delete: %q: %w", username, err)
+	}
+	if err := revokeUserTokens(ctx, store, u.ID); err != nil {
+		return fmt.Errorf("user delete: %q: %w", username, err)
+	}
+	if err := store.DeleteUser(ctx, u.ID); err != nil {
+		return fmt.Errorf("user delete: %q: %w", username, err)
+	}
+	if *a.asJSON {
+		return writeJSON(e.stdout, map[string]string{"deleted": username, "id": u.ID})
+	}
+	fmt.Fprintf(e.stdout, "deleted user %s (id %s)\n", username, u.ID)
+	return nil
+}
+
+// revokeUserTokens revokes every refresh-token family of the user and
+// denies the newest access token of each, before the user record goes, so
+// a failure leaves the user in place for a retry.
+func revokeUserTokens(ctx context.Context, r tokenRevoker, userID string) error {
+	families, err := r.RevokeUserFamilies(ctx, userID, "")
+	if err != nil {
+		return err
+	}
+	for _, f := range families {
+		if f.AccessJTI != "" && f.AccessExpiresAt.After(time.Now()) {
+			if err := r.RevokeJTI(ctx, f.AccessJTI, f.AccessExpiresAt); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -82,5 +83,27 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatalf("error %q lacks the package prefix", err)
 			}
 		})
+	}
+}
+
+func TestOpenEmbeddedWarnsDataIsVolatile(t *testing.T) {
+	var logs strings.Builder
+	s, err := storage.Open(context.Background(), storage.Options{
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Prefix() != storage.DefaultPrefix {
+		t.Fatalf("Prefix() = %q, want the default %q", s.Prefix(), storage.DefaultPrefix)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "lost on exit") {
+		t.Fatalf("no WARN that embedded data is lost on exit; logs: %s", logs.String())
+	}
+	if err := s.Ping(context.Background()); err == nil {
+		t.Fatal("Ping succeeded after Close")
 	}
 }

@@ -84,7 +84,7 @@ var (
 //
 //	p session:<sha256 of cookie>   BrowserSession
 //	p authreq:<id>                 AuthRequest
-func (s *Store) kSession(hash string) string { return s.prefix + "session:" + hash }
+func (s *Store) kSession(hash string) string   { return s.prefix + "session:" + hash }
 func (s *Store) kAuthRequest(id string) string { return s.prefix + "authreq:" + id }
 
 // SaveSession stores the session under idHash.

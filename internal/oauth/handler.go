@@ -38,6 +38,7 @@ type AccessVerifier interface {
 type Config struct {
 	Issuer          string
 	AccessTokenTTL  time.Duration
+	IDTokenTTL      time.Duration // zero: AccessTokenTTL
 	RefreshSliding  time.Duration // idle lifetime of a refresh-token family
 	RefreshAbsolute time.Duration // hard lifetime of a family, however often it is used
 	// RefreshGrace, when > 0, lets a refresh token rotated out in the last
@@ -83,6 +84,9 @@ func NewHandler(d Deps) (*Handler, error) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Config.IDTokenTTL <= 0 {
+		d.Config.IDTokenTTL = d.Config.AccessTokenTTL
 	}
 	if d.Config.MaxBodyBytes <= 0 {
 		d.Config.MaxBodyBytes = 64 << 10

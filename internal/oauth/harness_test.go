@@ -41,7 +41,7 @@ const (
 // server is an authorization server on 127.0.0.1 with its own Redis
 // prefix, its store and its keys.
 type server struct {
-	t       *testing.T
+	t       testing.TB
 	URL     string
 	Issuer  string
 	Store   *storage.Store
@@ -61,7 +61,7 @@ func withLimits(perUser, perIP int) serverOption {
 	return func(_ *oauth.Config, l *ratelimit.Limits) { *l = ratelimit.Limits{PerUsername: perUser, PerIP: perIP} }
 }
 
-func newServer(t *testing.T, opts ...serverOption) *server {
+func newServer(t testing.TB, opts ...serverOption) *server {
 	t.Helper()
 	rs := testredis.New(t)
 	logger := slog.New(slog.DiscardHandler)
@@ -224,7 +224,7 @@ func (s *server) active(tok string) bool {
 }
 
 // wantError checks an RFC 6749 §5.2 error answer.
-func wantError(t *testing.T, res response, status int, code string) {
+func wantError(t testing.TB, res response, status int, code string) {
 	t.Helper()
 	if res.Status != status || res.str("error") != code {
 		t.Fatalf("got %d %s, want %d error=%s", res.Status, res.Raw, status, code)

@@ -134,7 +134,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 	if in.user != nil && slices.Contains(in.scope, ScopeOpenID) {
 		idt, err := h.minter.MintIDToken(token.IDClaims{
 			Subject: in.user.ID, Audience: in.client.ID, Nonce: in.nonce, AuthTime: in.authTime,
-			AccessToken: access, IssuedAt: now, Lifetime: h.cfg.AccessTokenTTL,
+			AccessToken: access, IssuedAt: now, Lifetime: h.cfg.IDTokenTTL,
 			Extra: profileClaims(in.user, in.scope),
 		})
 		if err != nil {

@@ -1,0 +1,93 @@
+package oauth_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/oauth2d/oauth2d/internal/secret"
+)
+
+// Full in-process token requests through the real handler and a real
+// Redis, without the network: what one request costs the server. Compare
+// with BenchmarkSignES256 in internal/token (the bare signature) and
+// BenchmarkPasswordHash here (one password check) in the same run.
+//
+//	go test -run '^$' -bench . -benchmem ./internal/oauth/ ./internal/token/
+
+func benchToken(b *testing.B, s *server, form func() url.Values, user, pass string) {
+	b.Helper()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form().Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(user, pass)
+		req.RemoteAddr = "127.0.0.1:1234"
+		rec := httptest.NewRecorder()
+		s.Handler.Token(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("got %d %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+func BenchmarkTokenClientCredentials(b *testing.B) {
+	s := newServer(b)
+	f := url.Values{"grant_type": {"client_credentials"}}
+	benchToken(b, s, func() url.Values { return f }, serviceID, serviceSecret)
+}
+
+func BenchmarkTokenRefresh(b *testing.B) {
+	s := newServer(b)
+	rt := s.passwordGrant("comments:read").str("refresh_token")
+	benchRefresh := func() url.Values { return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}} }
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(benchRefresh().Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(firstPartyID, firstPartySecret)
+		rec := httptest.NewRecorder()
+		s.Handler.Token(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("got %d %s", rec.Code, rec.Body)
+		}
+		rt = extract(rec.Body.String(), "refresh_token")
+	}
+}
+
+func BenchmarkTokenPassword(b *testing.B) {
+	s := newServer(b, withLimits(0, 0))
+	// Without openid: an ID token is a second signature (RS256), measured
+	// by the token package's benchmarks, not part of the password grant.
+	f := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}, "scope": {"profile comments:read"}}
+	benchToken(b, s, func() url.Values { return f }, firstPartyID, firstPartySecret)
+}
+
+// BenchmarkPasswordHash is the floor of the password grant: one check of
+// a stored password hash.
+func BenchmarkPasswordHash(b *testing.B) {
+	h, err := secret.Hash(alicePassword)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := secret.Verify(h, alicePassword); !ok || err != nil {
+			b.Fatal("verify failed")
+		}
+	}
+}
+
+// extract pulls one string member out of a JSON token response without a
+// decode, to keep the benchmark loop's own cost small.
+func extract(body, name string) string {
+	_, rest, ok := strings.Cut(body, `"`+name+`":"`)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, `"`)
+	return v
+}

@@ -68,6 +68,7 @@ Commands:
   client create|list|get|delete manage OAuth clients
   user create|list|delete       manage users (passwords are read from stdin)
   keys list|rotate              manage signing keys kept in Redis
+  healthcheck                   exit 0 if the local server is ready (container probes)
 
 Run "oauth2d <command> -h" for the flags of a command. Every setting can
 also come from the configuration file (--config) or an OAUTH2D_* variable.
@@ -90,6 +91,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return userCommand(ctx, e, rest)
 	case "keys":
 		return keysCommand(ctx, e, rest)
+	case "healthcheck":
+		return healthcheck(ctx, e, rest)
 	case "help":
 		fmt.Fprint(stdout, topUsage)
 		return nil

@@ -81,8 +81,15 @@ func TestServeZeroSetup(t *testing.T) {
 		t.Error("no X-Request-Id on the response")
 	}
 
+	if out := mustRun(t, env, "", "healthcheck"); strings.TrimSpace(out) != "ready" {
+		t.Errorf("healthcheck printed %q", out)
+	}
+
 	if err := stop(); err != nil {
 		t.Fatalf("serve returned %v after cancel, want a clean shutdown", err)
+	}
+	if res := runCmd(t, env, "", "healthcheck"); exitCode(res.err) != 1 {
+		t.Errorf("healthcheck after shutdown = %v, want exit 1", res.err)
 	}
 	out := logs.String()
 	for _, want := range []string{"embedded in-process Redis", "bootstrap applied", "created=7", "oauth2d stopped"} {

@@ -271,3 +271,24 @@ func TestShippedConfigsAreValid(t *testing.T) {
 		})
 	}
 }
+
+// The README's configuration table is the reference users read: it must
+// name every setting and its variable.
+func TestREADMEDocumentsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range SettingNames() {
+		for _, want := range []string{"`" + name + "`", "`" + EnvName(name) + "`"} {
+			if !strings.Contains(string(readme), want) {
+				t.Errorf("README.md does not mention %s", want)
+			}
+		}
+	}
+	for _, want := range []string{EncryptionKeyEnv, ConfigEnv, "go run ./cmd/oauth2d", "go test -race ./..."} {
+		if !strings.Contains(string(readme), want) {
+			t.Errorf("README.md does not mention %s", want)
+		}
+	}
+}

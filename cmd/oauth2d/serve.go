@@ -35,6 +35,11 @@ func (a *app) modules() ([]httpserver.Module, error) {
 
 func serve(ctx context.Context, e env, args []string) error {
 	flags := newFlagSet(e, "serve")
+	flags.Usage = func() {
+		fmt.Fprint(e.stderr, topUsage)
+		fmt.Fprintln(e.stderr, "\nFlags of serve:")
+		flags.PrintDefaults()
+	}
 	fl := config.BindFlags(flags)
 	if err := parseFlags(flags, args, 0); err != nil {
 		return err

@@ -1,0 +1,217 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// A cutoff revokes every access token of a principal (a user or a client)
+// issued before a point in time. Access tokens are self-contained JWTs,
+// most of them tracked by no refresh family, so "revoke everything of this
+// user" cannot list their jtis; it records the moment instead, and
+// resource servers refuse a token whose iat is before it. Like the jti
+// deny list, cutoffs are few, short-lived (an entry is useless once the
+// longest-lived token it covers has expired) and published over pub/sub
+// so every instance keeps them in memory.
+
+// SubjectCutoff is the principal of a token subject (a user id, or the
+// client id of a client-credentials token).
+func SubjectCutoff(sub string) string { return "sub:" + sub }
+
+// ClientCutoff is the principal of every token issued to a client. A token
+// is checked against both its subject and its client principal.
+func ClientCutoff(clientID string) string { return "client:" + clientID }
+
+// Cutoff keys (p = prefix), one hash tag so the scripts run on one slot:
+//
+//	p {cutoffs}:nbf    HASH  principal -> not-before (unix ms)
+//	p {cutoffs}:until  ZSET  principal scored by until (unix ms) ; TTL = latest until
+//	p cutoffs          pub/sub channel of Cutoff JSON
+func (s *Store) cutoffKeys() []string {
+	return []string{s.prefix + "{cutoffs}:nbf", s.prefix + "{cutoffs}:until"}
+}
+
+func (s *Store) kCutoffChannel() string { return s.prefix + "cutoffs" }
+
+// Cutoff says: tokens of Principal issued (iat) before NotBefore are
+// revoked. Until is when the last of them expires; the entry goes then.
+type Cutoff struct {
+	Principal string    `json:"principal"`
+	NotBefore time.Time `json:"nbf"`
+	Until     time.Time `json:"until"`
+}
+
+func (c Cutoff) valid() bool { return c.Principal != "" && !c.NotBefore.IsZero() }
+
+func cutoffOf(principal, nbfMs, untilMs string) Cutoff {
+	return Cutoff{Principal: principal, NotBefore: fromMs(scoreString(nbfMs)), Until: fromMs(scoreString(untilMs))}
+}
+
+// CutoffStore keeps per-principal revocation cutoffs. Every change is
+// published so other instances learn of it at once.
+type CutoffStore interface {
+	// SetCutoff records c, keeping the later NotBefore and Until when the
+	// principal already has a cutoff. A cutoff whose Until has passed
+	// needs no entry.
+	SetCutoff(ctx context.Context, c Cutoff) error
+	// Cutoffs lists every cutoff still in force, by principal (start-up
+	// and resync after a reconnect).
+	Cutoffs(ctx context.Context) (map[string]Cutoff, error)
+	// SubscribeCutoffs delivers each cutoff set from now on until ctx
+	// ends, then closes the channel; onReconnect is called after the
+	// subscription was re-established (messages sent meanwhile are lost:
+	// resync with Cutoffs).
+	SubscribeCutoffs(ctx context.Context, onReconnect func()) (<-chan Cutoff, error)
+}
+
+var _ CutoffStore = (*Store)(nil)
+
+// setCutoff: KEYS nbf hash, until zset; ARGV principal, nbf ms, until ms,
+// now ms. Keeps the later of each time, drops expired principals from
+// both keys, lets both keys live as long as the latest entry, and returns
+// the principal's cutoff as now stored.
+var setCutoff = redis.NewScript(`
+local nbf = redis.call('HGET', KEYS[1], ARGV[1])
+if not nbf or tonumber(nbf) < tonumber(ARGV[2]) then
+  nbf = ARGV[2]
+  redis.call('HSET', KEYS[1], ARGV[1], nbf)
+end
+local untl = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not untl or tonumber(untl) < tonumber(ARGV[3]) then
+  untl = ARGV[3]
+  redis.call('ZADD', KEYS[2], untl, ARGV[1])
+end
+local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+for _, p in ipairs(gone) do redis.call('HDEL', KEYS[1], p) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if top[2] then
+  local ttl = tonumber(top[2]) - tonumber(ARGV[4])
+  if ttl < 1 then ttl = 1 end
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+return {'ok', tostring(nbf), tostring(untl)}
+`)
+
+// listCutoffs: KEYS nbf hash, until zset; ARGV now ms. Returns 'ok' then
+// principal, nbf, until triples.
+var listCutoffs = redis.NewScript(`
+local live = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'WITHSCORES')
+local out = {'ok'}
+for i = 1, #live, 2 do
+  local nbf = redis.call('HGET', KEYS[1], live[i])
+  if nbf then
+    out[#out+1] = live[i]
+    out[#out+1] = nbf
+    out[#out+1] = live[i+1]
+  end
+end
+return out
+`)
+
+// SetCutoff records c and publishes the principal's resulting cutoff.
+func (s *Store) SetCutoff(ctx context.Context, c Cutoff) error {
+	if !c.valid() {
+		return errors.New("storage: cutoff needs a principal and a time")
+	}
+	now := s.now()
+	if !c.Until.After(now) {
+		return nil
+	}
+	res, _, err := s.runScript(ctx, setCutoff, s.cutoffKeys(),
+		c.Principal, unixMs(c.NotBefore), unixMs(c.Until), unixMs(now))
+	if err != nil {
+		return err
+	}
+	msg, err := encode(cutoffOf(c.Principal, str(res, 1), str(res, 2)), "cutoff")
+	if err != nil {
+		return err
+	}
+	// Stored first: a subscriber that misses the message resyncs from the
+	// keys after reconnecting.
+	if err := s.rdb.Publish(ctx, s.kCutoffChannel(), msg).Err(); err != nil {
+		return fmt.Errorf("storage: publish cutoff: %w", err)
+	}
+	return nil
+}
+
+// Cutoffs lists every cutoff still in force.
+func (s *Store) Cutoffs(ctx context.Context) (map[string]Cutoff, error) {
+	res, _, err := s.runScript(ctx, listCutoffs, s.cutoffKeys(), unixMs(s.now()))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Cutoff, (len(res)-1)/3)
+	for i := 1; i+2 < len(res); i += 3 {
+		c := cutoffOf(str(res, i), str(res, i+1), str(res, i+2))
+		out[c.Principal] = c
+	}
+	return out, nil
+}
+
+// scoreString reads a sorted-set score from a script reply: Redis gives it
+// as a string that may be in exponent form for large values.
+func scoreString(s string) string {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return s
+}
+
+// SubscribeCutoffs delivers each cutoff published from now on until ctx
+// ends, then closes the channel. It returns once the subscription is
+// active; see SubscribeRevocations for how reconnects are reported.
+func (s *Store) SubscribeCutoffs(ctx context.Context, onReconnect func()) (<-chan Cutoff, error) {
+	ps := s.rdb.Subscribe(ctx, s.kCutoffChannel())
+	if _, err := ps.Receive(ctx); err != nil {
+		_ = ps.Close()
+		return nil, fmt.Errorf("storage: subscribe cutoffs: %w", err)
+	}
+	in := ps.ChannelWithSubscriptions(
+		redis.WithChannelSize(1024),
+		redis.WithChannelHealthCheckInterval(15*time.Second))
+	out := make(chan Cutoff, 64)
+	go func() {
+		defer close(out)
+		defer ps.Close()
+		for {
+			var msg any
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-in:
+				if !ok {
+					return
+				}
+				msg = m
+			}
+			switch m := msg.(type) {
+			case *redis.Subscription:
+				// The first confirmation was consumed by Receive above:
+				// any later one is a re-subscription after a lost link.
+				if m.Kind == "subscribe" && onReconnect != nil {
+					onReconnect()
+				}
+			case *redis.Message:
+				var c Cutoff
+				if err := json.Unmarshal([]byte(m.Payload), &c); err != nil || !c.valid() {
+					s.log.Warn("storage: ignoring malformed cutoff message", "err", err)
+					continue
+				}
+				select {
+				case out <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/oauth2d/oauth2d/internal/bootstrap"
-	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -47,32 +45,6 @@ func clientCommand(ctx context.Context, e env, args []string) error {
 		"get":    func(a []string) error { return clientGet(ctx, e, a) },
 		"delete": func(a []string) error { return clientDelete(ctx, e, a) },
 	})
-}
-
-// adminCmd is the common part of an admin command: the config flags and
-// --json on one flag set; parse, then load the config, then connect.
-type adminCmd struct {
-	fs     *flag.FlagSet
-	cfl    *config.Flags
-	asJSON *bool
-}
-
-func newAdminCmd(e env, name string) *adminCmd {
-	fs := newFlagSet(e, name)
-	return &adminCmd{fs: fs, cfl: config.BindFlags(fs, adminFlagPrefixes()...), asJSON: fs.Bool("json", false, "print JSON")}
-}
-
-// parse parses args (allowing maxArgs positional ones) and loads the
-// configuration, so that bad input fails before Redis is contacted.
-func (a *adminCmd) parse(e env, args []string, maxArgs int) (*config.Config, error) {
-	if err := parseFlags(a.fs, args, maxArgs); err != nil {
-		return nil, err
-	}
-	return loadConfig(e, a.cfl)
-}
-
-func (a *adminCmd) connect(ctx context.Context, e env, cfg *config.Config) (*storage.Store, error) {
-	return openAdminStore(ctx, e, cfg, a.fs.Name())
 }
 
 func clientCreate(ctx context.Context, e env, args []string) error {
@@ -178,11 +150,7 @@ func printCreatedClient(w io.Writer, c *storage.Client, clear string, supplied, 
 
 func clientList(ctx context.Context, e env, args []string) error {
 	a := newAdminCmd(e, "client list")
-	cfg, err := a.parse(e, args, 0)
-	if err != nil {
-		return err
-	}
-	store, err := a.connect(ctx, e, cfg)
+	store, err := a.open(ctx, e, args)
 	if err != nil {
 		return err
 	}
@@ -213,32 +181,9 @@ func clientType(public bool) string {
 	return "confidential"
 }
 
-// idArg takes the id from --flag or the single positional argument.
-func idArg(fs *flag.FlagSet, flagValue, what string) (string, error) {
-	switch {
-	case flagValue != "" && fs.NArg() > 0:
-		return "", usagef("%s: give the %s once, as an argument or a flag", fs.Name(), what)
-	case flagValue != "":
-		return flagValue, nil
-	case fs.NArg() == 1:
-		return fs.Arg(0), nil
-	default:
-		return "", usagef("%s: missing %s", fs.Name(), what)
-	}
-}
-
 func clientGet(ctx context.Context, e env, args []string) error {
 	a := newAdminCmd(e, "client get")
-	idFlag := a.fs.String("id", "", "client id (or give it as the argument)")
-	cfg, err := a.parse(e, args, 1)
-	if err != nil {
-		return err
-	}
-	id, err := idArg(a.fs, *idFlag, "client id")
-	if err != nil {
-		return err
-	}
-	store, err := a.connect(ctx, e, cfg)
+	id, store, err := a.openNamed(ctx, e, args, "id", "client id")
 	if err != nil {
 		return err
 	}
@@ -269,16 +214,7 @@ func clientGet(ctx context.Context, e env, args []string) error {
 
 func clientDelete(ctx context.Context, e env, args []string) error {
 	a := newAdminCmd(e, "client delete")
-	idFlag := a.fs.String("id", "", "client id (or give it as the argument)")
-	cfg, err := a.parse(e, args, 1)
-	if err != nil {
-		return err
-	}
-	id, err := idArg(a.fs, *idFlag, "client id")
-	if err != nil {
-		return err
-	}
-	store, err := a.connect(ctx, e, cfg)
+	id, store, err := a.openNamed(ctx, e, args, "id", "client id")
 	if err != nil {
 		return err
 	}

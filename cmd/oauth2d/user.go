@@ -87,11 +87,7 @@ func userCreate(ctx context.Context, e env, args []string) error {
 
 func userList(ctx context.Context, e env, args []string) error {
 	a := newAdminCmd(e, "user list")
-	cfg, err := a.parse(e, args, 0)
-	if err != nil {
-		return err
-	}
-	store, err := a.connect(ctx, e, cfg)
+	store, err := a.open(ctx, e, args)
 	if err != nil {
 		return err
 	}
@@ -125,16 +121,7 @@ var _ tokenRevoker = (*storage.Store)(nil)
 
 func userDelete(ctx context.Context, e env, args []string) error {
 	a := newAdminCmd(e, "user delete")
-	usernameFlag := a.fs.String("username", "", "username (or give it as the argument)")
-	cfg, err := a.parse(e, args, 1)
-	if err != nil {
-		return err
-	}
-	username, err := idArg(a.fs, *usernameFlag, "username")
-	if err != nil {
-		return err
-	}
-	store, err := a.connect(ctx, e, cfg)
+	username, store, err := a.openNamed(ctx, e, args, "username", "username")
 	if err != nil {
 		return err
 	}

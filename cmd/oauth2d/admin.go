@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"flag"
+	"time"
 
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
 )
 
 // adminCmd is the common part of an admin command: the config flags and
@@ -14,6 +16,7 @@ type adminCmd struct {
 	fs     *flag.FlagSet
 	cfl    *config.Flags
 	asJSON *bool
+	cfg    *config.Config // set by parse
 }
 
 func newAdminCmd(e env, name string) *adminCmd {
@@ -27,7 +30,9 @@ func (a *adminCmd) parse(e env, args []string, maxArgs int) (*config.Config, err
 	if err := parseFlags(a.fs, args, maxArgs); err != nil {
 		return nil, err
 	}
-	return loadConfig(e, a.cfl)
+	cfg, err := loadConfig(e, a.cfl)
+	a.cfg = cfg
+	return cfg, err
 }
 
 func (a *adminCmd) connect(ctx context.Context, e env, cfg *config.Config) (*storage.Store, error) {
@@ -71,4 +76,25 @@ func idArg(fs *flag.FlagSet, flagValue, what string) (string, error) {
 	default:
 		return "", usagef("%s: missing %s", fs.Name(), what)
 	}
+}
+
+// sessionEnder is what deleting a user or a client needs to end what was
+// issued to it.
+type sessionEnder interface {
+	RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*storage.RefreshFamily, error)
+	SetCutoff(ctx context.Context, c storage.Cutoff) error
+}
+
+var _ sessionEnder = (*storage.Store)(nil)
+
+// revokeAccessTokens makes resource servers refuse every access token of
+// principal issued until now. The record may go once the longest-lived
+// of those tokens has expired; the leeway covers clock skew.
+func revokeAccessTokens(ctx context.Context, s sessionEnder, cfg *config.Config, principal string) error {
+	now := time.Now()
+	return s.SetCutoff(ctx, storage.Cutoff{
+		Principal: principal,
+		NotBefore: now,
+		Until:     now.Add(maxTokenLifetime(cfg) + token.RotationLeeway),
+	})
 }

@@ -219,6 +219,15 @@ func clientDelete(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
+	if _, err := store.GetClient(ctx, id); err != nil {
+		return fmt.Errorf("client delete: %q: %w", id, err)
+	}
+	// Its refresh tokens die with it (the token endpoint no longer knows
+	// the client); its access tokens are cut off before the record goes,
+	// so a failure leaves the client in place for a retry.
+	if err := revokeAccessTokens(ctx, store, a.cfg, storage.ClientCutoff(id)); err != nil {
+		return fmt.Errorf("client delete: %q: %w", id, err)
+	}
 	if err := store.DeleteClient(ctx, id); err != nil {
 		return fmt.Errorf("client delete: %q: %w", id, err)
 	}

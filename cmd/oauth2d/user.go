@@ -111,14 +111,6 @@ func userList(ctx context.Context, e env, args []string) error {
 	return tw.Flush()
 }
 
-// tokenRevoker is what user delete needs to end the user's sessions.
-type tokenRevoker interface {
-	RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*storage.RefreshFamily, error)
-	RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) error
-}
-
-var _ tokenRevoker = (*storage.Store)(nil)
-
 func userDelete(ctx context.Context, e env, args []string) error {
 	a := newAdminCmd(e, "user delete")
 	username, store, err := a.openNamed(ctx, e, args, "username", "username")
@@ -130,7 +122,12 @@ func userDelete(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("user delete: %q: %w", username, err)
 	}
-	if err := revokeUserTokens(ctx, store, u.ID); err != nil {
+	// Sessions end before the record goes, so a failure leaves the user
+	// in place for a retry.
+	if _, err := store.RevokeUserFamilies(ctx, u.ID, ""); err != nil {
+		return fmt.Errorf("user delete: %q: %w", username, err)
+	}
+	if err := revokeAccessTokens(ctx, store, a.cfg, storage.SubjectCutoff(u.ID)); err != nil {
 		return fmt.Errorf("user delete: %q: %w", username, err)
 	}
 	if err := store.DeleteUser(ctx, u.ID); err != nil {
@@ -140,23 +137,5 @@ func userDelete(ctx context.Context, e env, args []string) error {
 		return writeJSON(e.stdout, map[string]string{"deleted": username, "id": u.ID})
 	}
 	fmt.Fprintf(e.stdout, "deleted user %s (id %s)\n", username, u.ID)
-	return nil
-}
-
-// revokeUserTokens revokes every refresh-token family of the user and
-// denies the newest access token of each, before the user record goes, so
-// a failure leaves the user in place for a retry.
-func revokeUserTokens(ctx context.Context, r tokenRevoker, userID string) error {
-	families, err := r.RevokeUserFamilies(ctx, userID, "")
-	if err != nil {
-		return err
-	}
-	for _, f := range families {
-		if f.AccessJTI != "" && f.AccessExpiresAt.After(time.Now()) {
-			if err := r.RevokeJTI(ctx, f.AccessJTI, f.AccessExpiresAt); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/oauth2d/oauth2d/internal/bootstrap"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
+	"github.com/oauth2d/oauth2d/internal/oauth"
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -30,7 +32,39 @@ type app struct {
 // the one place where the oauth, web, resource and admin packages are
 // wired in: build each handler from a's pieces and append it.
 func (a *app) modules() ([]httpserver.Module, error) {
-	return nil, nil
+	cfg := a.cfg
+	verifier, err := token.NewVerifier(a.keys, cfg.Issuer, cfg.Tokens.Audience, 0, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	limiter := ratelimit.New(a.store.Redis(), a.store.Prefix(), ratelimit.Limits{
+		PerUsername: cfg.RateLimit.LoginPerUsername, PerIP: cfg.RateLimit.LoginPerIP,
+	})
+	tokens, err := oauth.NewHandler(oauth.Deps{
+		Config: oauth.Config{
+			Issuer:          cfg.Issuer,
+			AccessTokenTTL:  cfg.Tokens.AccessTTL,
+			IDTokenTTL:      cfg.Tokens.IDTokenTTL,
+			RefreshSliding:  cfg.Tokens.RefreshSlidingTTL,
+			RefreshAbsolute: cfg.Tokens.RefreshAbsoluteTTL,
+			RefreshGrace:    cfg.Tokens.RefreshGrace,
+			MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
+		},
+		Store:    a.store,
+		Minter:   token.NewMinter(a.keys, cfg.Issuer, cfg.Tokens.Audience, time.Now),
+		Verifier: verifier,
+		Limiter:  limiter,
+		Logger:   a.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, a.keys.IDTokenAlgorithm())
+	discovery, err := oauth.NewDiscovery(md, a.keys)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	return []httpserver.Module{discovery, tokens}, nil
 }
 
 func serve(ctx context.Context, e env, args []string) error {

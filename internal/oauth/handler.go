@@ -104,9 +104,9 @@ func NewHandler(d Deps) (*Handler, error) {
 
 // Register mounts the endpoints on r.
 func (h *Handler) Register(r gin.IRouter) {
-	r.POST("/oauth2/token", gin.WrapF(h.Token))
-	r.POST("/oauth2/revoke", gin.WrapF(h.Revoke))
-	r.POST("/oauth2/introspect", gin.WrapF(h.Introspect))
+	r.POST("/oauth2/token", withClientIP(h.Token))
+	r.POST("/oauth2/revoke", withClientIP(h.Revoke))
+	r.POST("/oauth2/introspect", withClientIP(h.Introspect))
 }
 
 // writeError answers with a protocol error body (RFC 6749 §5.2). A

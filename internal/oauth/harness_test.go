@@ -102,9 +102,11 @@ func newServer(t testing.TB, opts ...serverOption) *server {
 	r := gin.New()
 	h.Register(r)
 	md := oauth.NewMetadata(issuer, []string{"openid", "profile", "offline_access"}, keys.IDTokenAlgorithm())
-	if err := oauth.RegisterDiscovery(r, md, keys); err != nil {
+	discovery, err := oauth.NewDiscovery(md, keys)
+	if err != nil {
 		t.Fatal(err)
 	}
+	discovery.Register(r)
 	ts.Config.Handler = r
 	ts.Start()
 	t.Cleanup(ts.Close)

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -60,17 +61,27 @@ type JWKSSource interface {
 	JWKS() []byte
 }
 
-// RegisterDiscovery mounts the metadata documents and the JWKS. The
-// metadata is marshalled once; the JWKS body is the key set's own cached
-// document, so neither costs an allocation-heavy encode per request.
-func RegisterDiscovery(r gin.IRouter, md *Metadata, keys JWKSSource) error {
+// Discovery serves the metadata documents and the JWKS.
+type Discovery struct {
+	metadata []byte
+	keys     JWKSSource
+}
+
+// NewDiscovery marshals md once; the JWKS body is the key set's own cached
+// document, so neither is encoded per request.
+func NewDiscovery(md *Metadata, keys JWKSSource) (*Discovery, error) {
 	body, err := json.Marshal(md)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("oauth: metadata: %w", err)
 	}
+	return &Discovery{metadata: body, keys: keys}, nil
+}
+
+// Register mounts the documents on r.
+func (d *Discovery) Register(r gin.IRouter) {
 	serveMetadata := func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=3600")
-		c.Data(http.StatusOK, "application/json", body)
+		c.Data(http.StatusOK, "application/json", d.metadata)
 	}
 	r.GET("/.well-known/oauth-authorization-server", serveMetadata)
 	r.GET("/.well-known/openid-configuration", serveMetadata)
@@ -78,7 +89,6 @@ func RegisterDiscovery(r gin.IRouter, md *Metadata, keys JWKSSource) error {
 	// first use) reaches every cache before it signs.
 	r.GET("/.well-known/jwks.json", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=300")
-		c.Data(http.StatusOK, "application/jwk-set+json", keys.JWKS())
+		c.Data(http.StatusOK, "application/jwk-set+json", d.keys.JWKS())
 	})
-	return nil
 }

@@ -13,6 +13,12 @@ const (
 	RoleAdmin          = "admin"
 )
 
+// AdvertisedScopes are the scopes discovery lists: those the server and
+// its built-in API give a meaning to. Clients may be registered for others.
+var AdvertisedScopes = []string{
+	ScopeOpenID, "profile", "email", ScopeOfflineAccess, "comments:read", "comments:write", ScopeAdmin,
+}
+
 // parseScope splits a scope parameter (RFC 6749 §3.3) into its distinct
 // tokens, keeping their order. ok is false when a token holds a character
 // the grammar does not allow.

@@ -1,0 +1,407 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// Paths of the authorization endpoint. The login and consent pages send
+// the browser to AuthorizeResumePath once the user has answered.
+const (
+	AuthorizePath       = "/oauth2/authorize"
+	AuthorizeResumePath = "/oauth2/authorize/resume"
+)
+
+// Defaults of AuthorizerConfig.
+const (
+	DefaultCodeTTL        = 60 * time.Second
+	DefaultAuthRequestTTL = 10 * time.Minute
+)
+
+// AuthorizeStore is the part of the data layer the authorize endpoint uses.
+type AuthorizeStore interface {
+	GetClient(ctx context.Context, id string) (*storage.Client, error)
+	GetUser(ctx context.Context, id string) (*storage.User, error)
+	GetConsent(ctx context.Context, userID, clientID string) (*storage.Consent, error)
+	SaveConsent(ctx context.Context, c *storage.Consent) error
+	SaveCode(ctx context.Context, codeHash string, code *storage.AuthCode) error
+	storage.AuthRequestStore
+}
+
+var _ AuthorizeStore = (*storage.Store)(nil)
+
+// BrowserSessions tells who is signed in on the browser that sent r. The
+// web package's Handler implements it.
+type BrowserSessions interface {
+	// SignedIn returns the browser's session, or storage.ErrNotFound when
+	// nobody is signed in (no cookie, an expired or anonymous session).
+	SignedIn(r *http.Request) (*storage.BrowserSession, error)
+}
+
+// ErrorPages renders the HTML page shown instead of a redirect when the
+// client or its redirect URI cannot be trusted. The web package's Handler
+// implements it.
+type ErrorPages interface {
+	RenderError(w http.ResponseWriter, r *http.Request, status int, message string)
+}
+
+// AuthorizerConfig holds the settings of the authorization endpoint.
+type AuthorizerConfig struct {
+	Issuer string // sent as iss with every response (RFC 9207)
+	// CodeTTL is the authorization code's lifetime (DefaultCodeTTL if 0).
+	CodeTTL time.Duration
+	// AuthRequestTTL bounds how long a request may wait for login and
+	// consent (DefaultAuthRequestTTL if 0).
+	AuthRequestTTL time.Duration
+	// PKCERequiredForAll requires PKCE from confidential clients too; it is
+	// always required from public clients.
+	PKCERequiredForAll bool
+	// LoginPath and ConsentPath are the pages the browser is sent to, with
+	// ?req=<pending request id> (defaults "/login" and "/consent").
+	LoginPath   string
+	ConsentPath string
+}
+
+// AuthorizerDeps are what NewAuthorizer needs.
+type AuthorizerDeps struct {
+	Config   AuthorizerConfig
+	Store    AuthorizeStore
+	Sessions BrowserSessions
+	Pages    ErrorPages
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Authorizer serves the authorization endpoint (RFC 6749 §3.1, §4.1.1–2;
+// OIDC Core §3.1.2).
+type Authorizer struct {
+	cfg      AuthorizerConfig
+	store    AuthorizeStore
+	sessions BrowserSessions
+	pages    ErrorPages
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// NewAuthorizer builds the authorization endpoint.
+func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
+	if d.Config.Issuer == "" || d.Store == nil || d.Sessions == nil || d.Pages == nil {
+		return nil, errors.New("oauth: authorizer needs an issuer, a store, browser sessions and error pages")
+	}
+	if d.Config.CodeTTL <= 0 {
+		d.Config.CodeTTL = DefaultCodeTTL
+	}
+	if d.Config.AuthRequestTTL <= 0 {
+		d.Config.AuthRequestTTL = DefaultAuthRequestTTL
+	}
+	if d.Config.LoginPath == "" {
+		d.Config.LoginPath = "/login"
+	}
+	if d.Config.ConsentPath == "" {
+		d.Config.ConsentPath = "/consent"
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Authorizer{cfg: d.Config, store: d.Store, sessions: d.Sessions, pages: d.Pages, log: d.Logger, now: d.Now}, nil
+}
+
+// Register mounts the endpoint on r.
+func (a *Authorizer) Register(r gin.IRouter) {
+	r.GET(AuthorizePath, gin.WrapF(a.Authorize))
+	r.POST(AuthorizePath, gin.WrapF(a.Authorize))
+	r.GET(AuthorizeResumePath, gin.WrapF(a.Resume))
+}
+
+// Authorize serves GET and POST /oauth2/authorize: it validates the whole
+// request before anything else happens, then answers at once if it can.
+func (a *Authorizer) Authorize(w http.ResponseWriter, r *http.Request) {
+	v, pe := authorizeParams(r)
+	if pe != nil {
+		a.pages.RenderError(w, r, pe.status, pe.message)
+		return
+	}
+	req, e, pe := a.parseAuthorization(r.Context(), v)
+	switch {
+	case pe != nil:
+		a.pages.RenderError(w, r, pe.status, pe.message)
+	case e != nil:
+		a.redirectError(w, r, req, e)
+	default:
+		req.CreatedAt = a.now()
+		a.proceed(w, r, req, false)
+	}
+}
+
+// Resume serves GET /oauth2/authorize/resume?req=<id>, where the login and
+// consent pages send the browser back. It can do no more than the original
+// request could: everything it acts on is the stored, validated request,
+// and a consent decision counts only for the user who made it.
+func (a *Authorizer) Resume(w http.ResponseWriter, r *http.Request) {
+	req, err := a.store.GetAuthRequest(r.Context(), r.URL.Query().Get("req"))
+	if errors.Is(err, storage.ErrNotFound) {
+		a.pages.RenderError(w, r, errPageExpired.status, errPageExpired.message)
+		return
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.proceed(w, r, req, true)
+}
+
+// proceed answers a valid request with a code when the browser's user has
+// signed in recently enough and has consented; otherwise it stores the
+// request and sends the browser to the login or consent page, or, under
+// prompt=none, answers with the error that says which was needed.
+func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, stored bool) {
+	ctx := r.Context()
+	client, err := a.store.GetClient(ctx, req.ClientID)
+	if err != nil || !slices.Contains(client.RedirectURIs, req.RedirectURI) {
+		// The client was deleted or changed while the user signed in.
+		a.pages.RenderError(w, r, errPageUnknownClient.status, errPageUnknownClient.message)
+		return
+	}
+	sess, user, err := a.signedInUser(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if user == nil || !a.loginFresh(req, sess) {
+		if hasPrompt(req, PromptNone) {
+			a.finishWithError(w, r, req, stored, ErrLoginRequired)
+			return
+		}
+		a.interact(w, r, req, a.cfg.LoginPath)
+		return
+	}
+	scope, e := resolveScope(joinScope(req.RequestedScope), client.Scopes, user.Roles, true)
+	if e != nil {
+		a.finishWithError(w, r, req, stored, e)
+		return
+	}
+	decided := req.DecidedBy == user.ID && req.UserID == user.ID
+	if decided && req.Decision == "deny" {
+		a.finishWithError(w, r, req, stored, ErrAccessDenied)
+		return
+	}
+	approved := decided && req.Decision == "allow" && subset(scope, req.Scope)
+	if !approved {
+		known, err := a.consentKnown(ctx, client, user, scope, req)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if !known {
+			if hasPrompt(req, PromptNone) {
+				a.finishWithError(w, r, req, stored, ErrConsentRequired)
+				return
+			}
+			req.UserID, req.Scope, req.Decision, req.DecidedBy = user.ID, scope, "", ""
+			a.interact(w, r, req, a.cfg.ConsentPath)
+			return
+		}
+	}
+	a.issueCode(w, r, req, stored, user, sess.AuthTime, scope, approved)
+}
+
+// signedInUser returns the browser's session and user, or nils when nobody
+// (or a user since deleted) is signed in.
+func (a *Authorizer) signedInUser(r *http.Request) (*storage.BrowserSession, *storage.User, error) {
+	sess, err := a.sessions.SignedIn(r)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	user, err := a.store.GetUser(r.Context(), sess.UserID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return sess, user, nil
+}
+
+// loginFresh reports whether the session's login satisfies the request:
+// a login during this very request always does; otherwise prompt=login
+// asks for a new one and max_age bounds the login's age (OIDC Core
+// §3.1.2.1). max_age=0 thus behaves like prompt=login.
+func (a *Authorizer) loginFresh(req *storage.AuthRequest, sess *storage.BrowserSession) bool {
+	if !sess.AuthTime.Before(req.CreatedAt) {
+		return true
+	}
+	if hasPrompt(req, PromptLogin) {
+		return false
+	}
+	if req.MaxAge != nil && a.now().Sub(sess.AuthTime) > time.Duration(*req.MaxAge)*time.Second {
+		return false
+	}
+	return true
+}
+
+// consentKnown reports whether the user need not be asked: first-party
+// clients are trusted, and a remembered consent covers the same or fewer
+// scopes. prompt=consent always asks.
+func (a *Authorizer) consentKnown(ctx context.Context, client *storage.Client, user *storage.User, scope []string, req *storage.AuthRequest) (bool, error) {
+	if hasPrompt(req, PromptConsent) {
+		return false, nil
+	}
+	if client.FirstParty {
+		return true, nil
+	}
+	c, err := a.store.GetConsent(ctx, user.ID, client.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return subset(scope, c.Scope), nil
+}
+
+// interact stores the request (it now carries everything the page needs)
+// and sends the browser to the page at path.
+func (a *Authorizer) interact(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, path string) {
+	if req.ID == "" {
+		req.ID = secret.NewToken(16)
+		req.ExpiresAt = req.CreatedAt.Add(a.cfg.AuthRequestTTL)
+	}
+	if err := a.store.SaveAuthRequest(r.Context(), req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	redirect(w, r, path+"?req="+url.QueryEscape(req.ID))
+}
+
+// issueCode answers the request with a fresh authorization code: 256
+// random bits, stored under their SHA-256 and bound to everything the token
+// endpoint checks (RFC 6749 §4.1.2, §10.5; RFC 7636 §4.4).
+func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, stored bool,
+	user *storage.User, authTime time.Time, scope []string, approved bool) {
+	ctx := r.Context()
+	if stored && !a.take(w, r, req) {
+		return
+	}
+	if approved {
+		if err := a.rememberConsent(ctx, req.ClientID, user.ID, scope); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	code := secret.NewToken(32)
+	now := a.now()
+	err := a.store.SaveCode(ctx, secret.SHA256(code), &storage.AuthCode{
+		ClientID: req.ClientID, UserID: user.ID, RedirectURI: req.RedirectURI,
+		RedirectURIOmitted: req.RedirectURIOmitted, Scope: scope,
+		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
+		Nonce: req.Nonce, AuthTime: authTime, ExpiresAt: now.Add(a.cfg.CodeTTL),
+	})
+	if err != nil {
+		a.redirectError(w, r, req, ErrServerError.Wrap(err))
+		return
+	}
+	a.redirectResponse(w, r, req, url.Values{"code": {code}})
+}
+
+// rememberConsent adds scope to what the user has granted the client, so
+// the next request for the same or fewer scopes skips the page.
+func (a *Authorizer) rememberConsent(ctx context.Context, clientID, userID string, scope []string) error {
+	granted := slices.Clone(scope)
+	old, err := a.store.GetConsent(ctx, userID, clientID)
+	switch {
+	case err == nil:
+		for _, s := range old.Scope {
+			if !slices.Contains(granted, s) {
+				granted = append(granted, s)
+			}
+		}
+	case !errors.Is(err, storage.ErrNotFound):
+		return err
+	}
+	return a.store.SaveConsent(ctx, &storage.Consent{UserID: userID, ClientID: clientID, Scope: granted, GrantedAt: a.now().UTC()})
+}
+
+// take consumes a stored request so it is answered exactly once, whatever
+// the browser replays; a request already answered gets the expired page.
+func (a *Authorizer) take(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest) bool {
+	_, err := a.store.TakeAuthRequest(r.Context(), req.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		a.pages.RenderError(w, r, errPageExpired.status, errPageExpired.message)
+		return false
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return false
+	}
+	return true
+}
+
+func (a *Authorizer) finishWithError(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, stored bool, e *Error) {
+	if stored && !a.take(w, r, req) {
+		return
+	}
+	a.redirectError(w, r, req, e)
+}
+
+// redirectError sends a protocol error to the trusted redirect URI (RFC
+// 6749 §4.1.2.1). A server error's cause goes to the log only.
+func (a *Authorizer) redirectError(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, e *Error) {
+	if e.Status >= 500 {
+		a.log.ErrorContext(r.Context(), "oauth: authorize failed", "client_id", req.ClientID,
+			"request_id", w.Header().Get("X-Request-Id"), "err", e)
+	}
+	a.redirectResponse(w, r, req, url.Values{"error": {e.Code}, "error_description": {e.Description}})
+}
+
+// redirectResponse adds state and iss (RFC 9207 §2) to v and sends the
+// browser to the redirect URI, keeping the URI's own query (RFC 6749
+// §3.1.2).
+func (a *Authorizer) redirectResponse(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, v url.Values) {
+	if req.State != "" {
+		v.Set("state", req.State)
+	}
+	v.Set("iss", a.cfg.Issuer)
+	sep := "?"
+	if strings.Contains(req.RedirectURI, "?") {
+		sep = "&"
+	}
+	redirect(w, r, req.RedirectURI+sep+v.Encode())
+}
+
+// fail shows the error page for an internal failure after the client and
+// redirect URI were trusted but when not even a redirect can be built
+// safely (the store is down). The cause goes to the log.
+func (a *Authorizer) fail(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.ErrorContext(r.Context(), "oauth: authorize failed", "request_id", w.Header().Get("X-Request-Id"), "err", err)
+	a.pages.RenderError(w, r, errPageServer.status, errPageServer.message)
+}
+
+// redirect answers a POST with 303 so the browser follows with a GET and
+// does not repost the form (RFC 9700 §4.11), a GET with 302.
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	status := http.StatusFound
+	if r.Method == http.MethodPost {
+		status = http.StatusSeeOther
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, to, status)
+}
+
+func hasPrompt(req *storage.AuthRequest, p string) bool { return slices.Contains(req.Prompt, p) }

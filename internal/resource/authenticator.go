@@ -1,0 +1,257 @@
+package resource
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+// maxTokenLen bounds what is hashed and parsed; oauth2d's tokens are well
+// under 2 KiB.
+const maxTokenLen = 8 << 10
+
+// Verifier checks an access token's signature and claims; *token.Verifier
+// is one.
+type Verifier interface {
+	VerifyAccess(raw string) (*token.AccessClaims, error)
+}
+
+var _ Verifier = (*token.Verifier)(nil)
+
+// RevocationFeed is where the revocation state comes from; *storage.Store
+// is one.
+type RevocationFeed interface {
+	RevokedJTIs(ctx context.Context) (map[string]time.Time, error)
+	SubscribeRevocations(ctx context.Context, onReconnect func()) (<-chan storage.RevokedJTI, error)
+	Cutoffs(ctx context.Context) (map[string]storage.Cutoff, error)
+	SubscribeCutoffs(ctx context.Context, onReconnect func()) (<-chan storage.Cutoff, error)
+}
+
+var _ RevocationFeed = (*storage.Store)(nil)
+
+// Options configure an Authenticator.
+type Options struct {
+	// Realm is the realm of every challenge: the issuer URL. Required.
+	Realm string
+	// CacheSize bounds the verified-token cache (DefaultCacheSize when 0).
+	CacheSize int
+	// ResyncInterval is how often the whole revocation state is reloaded
+	// besides pub/sub, as a safety net (DefaultResyncInterval when 0).
+	ResyncInterval time.Duration
+	Logger         *slog.Logger     // discards when nil
+	Now            func() time.Time // time.Now when nil
+}
+
+// DefaultResyncInterval is the periodic full reload of the revocation
+// state; pub/sub and the resync after a reconnect do the real work.
+const DefaultResyncInterval = time.Minute
+
+// Authenticator authenticates bearer tokens for gin routes. Call Start (or
+// Run) once before serving: until the revocation state is loaded, the
+// middleware answers 503 rather than let a revoked token through.
+type Authenticator struct {
+	verifier Verifier
+	feed     RevocationFeed
+	cache    *tokenCache
+	deny     *denyList
+	chal     *challenges
+	resync   time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+	started  atomic.Bool
+	ready    atomic.Bool
+}
+
+// NewAuthenticator returns an Authenticator verifying with verifier and
+// learning revocations from feed.
+func NewAuthenticator(verifier Verifier, feed RevocationFeed, opts Options) (*Authenticator, error) {
+	if verifier == nil || feed == nil || opts.Realm == "" {
+		return nil, errors.New("resource: authenticator needs a verifier, a revocation feed and a realm")
+	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.ResyncInterval <= 0 {
+		opts.ResyncInterval = DefaultResyncInterval
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Authenticator{
+		verifier: verifier, feed: feed, cache: newTokenCache(opts.CacheSize), deny: newDenyList(),
+		chal: newChallenges(opts.Realm), resync: opts.ResyncInterval, log: opts.Logger, now: opts.Now,
+	}, nil
+}
+
+type claimsKey struct{}
+
+// ClaimsFrom returns the verified claims RequireScopes stored for this
+// request. They are shared with other requests bearing the same token:
+// treat them as read-only.
+func ClaimsFrom(c *gin.Context) (*token.AccessClaims, bool) {
+	v, ok := c.Get(claimsKey{})
+	if !ok {
+		return nil, false
+	}
+	claims, ok := v.(*token.AccessClaims)
+	return claims, ok
+}
+
+// RequireScopes returns middleware that lets a request through only with
+// a valid, unrevoked bearer token granted every one of scopes (none: any
+// valid token). It stores the claims for ClaimsFrom; a second
+// RequireScopes on the same route reuses them and checks only its scopes.
+func (a *Authenticator) RequireScopes(scopes ...string) gin.HandlerFunc {
+	scopes = slices.Clone(scopes)
+	insufficient := &failure{status: http.StatusForbidden, code: errInsufficientScope,
+		desc: "the access token lacks a scope this request requires"}
+	header := a.chal.render(insufficient, strings.Join(scopes, " "))
+	return func(c *gin.Context) {
+		claims, ok := ClaimsFrom(c)
+		if !ok {
+			var f *failure
+			if claims, f = a.authenticate(c.Request); f != nil {
+				a.chal.abort(c, f, "")
+				return
+			}
+			c.Set(claimsKey{}, claims)
+		}
+		for _, s := range scopes {
+			if !slices.Contains(claims.Scope, s) {
+				a.chal.abort(c, insufficient, header)
+				return
+			}
+		}
+		c.Next()
+	}
+}
+
+// Authenticate checks the request's bearer token and returns its claims,
+// or the failure to answer with.
+func (a *Authenticator) authenticate(r *http.Request) (*token.AccessClaims, *failure) {
+	if !a.ready.Load() {
+		return nil, failNotReady
+	}
+	if f := tokenOutsideHeader(r); f != nil {
+		return nil, f
+	}
+	raw, f := bearerToken(r.Header)
+	if f != nil {
+		return nil, f
+	}
+	now := a.now()
+	key := cacheKey(sha256.Sum256([]byte(raw)))
+	claims := a.cache.get(key, now)
+	if claims == nil {
+		var err error
+		if claims, err = a.verifier.VerifyAccess(raw); err != nil {
+			a.log.Debug("resource: token rejected", "err", err)
+			return nil, failInvalid
+		}
+		// Strict on exp even where the verifier allows clock leeway: the
+		// deny list forgets a jti once its token has expired.
+		if !now.Before(claims.ExpiresAt) {
+			return nil, failInvalid
+		}
+		a.cache.put(key, claims)
+	}
+	if a.deny.revoked(claims) {
+		return nil, failRevoked
+	}
+	return claims, nil
+}
+
+// bearerToken extracts the token of an `Authorization: Bearer` header
+// (RFC 6750 §2.1). Another scheme, or no header, is no credentials.
+func bearerToken(h http.Header) (string, *failure) {
+	values := h.Values("Authorization")
+	switch len(values) {
+	case 0:
+		return "", failNoToken
+	case 1:
+	default:
+		return "", failMalformed
+	}
+	scheme, rest, _ := strings.Cut(values[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", failNoToken
+	}
+	raw := strings.TrimLeft(rest, " ")
+	if raw == "" {
+		return "", failMalformed
+	}
+	if len(raw) > maxTokenLen || !isB64Token(raw) {
+		return "", failInvalid
+	}
+	return raw, nil
+}
+
+// isB64Token checks RFC 6750 §2.1's b64token syntax.
+func isB64Token(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenOutsideHeader reports an access_token in the query string (RFC 6750
+// §2.3) or in a form body (§2.2), both refused. Only form bodies are
+// parsed; the API's JSON bodies are left for the handlers.
+func tokenOutsideHeader(r *http.Request) *failure {
+	if strings.Contains(r.URL.RawQuery, "access_token") {
+		if q, err := url.ParseQuery(r.URL.RawQuery); err != nil || q.Has("access_token") {
+			return failQuery
+		}
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	ct := r.Header.Get("Content-Type")
+	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/x-www-form-urlencoded") {
+		return nil
+	}
+	if err := r.ParseForm(); err != nil {
+		return failMalformed // unreadable: refuse rather than guess
+	}
+	if r.PostForm.Has("access_token") {
+		return failQuery
+	}
+	return nil
+}
+
+// Ping reports whether the revocation state is loaded (readiness): until
+// it is, every protected request is answered 503.
+func (a *Authenticator) Ping(context.Context) error {
+	if !a.ready.Load() {
+		return errors.New("resource: revocation list not loaded")
+	}
+	return nil
+}

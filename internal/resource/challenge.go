@@ -1,0 +1,94 @@
+package resource
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// RFC 6750 §3.1 error codes.
+const (
+	errInvalidRequest    = "invalid_request"
+	errInvalidToken      = "invalid_token"
+	errInsufficientScope = "insufficient_scope"
+)
+
+// failure is why a request was not let through. Descriptions are fixed,
+// safe text (DESIGN.md §8): the precise reason goes to the debug log.
+type failure struct {
+	status int
+	code   string // empty: no credentials, so no error code (RFC 6750 §3)
+	desc   string
+}
+
+var (
+	failNoToken = &failure{status: http.StatusUnauthorized}
+	failQuery   = &failure{status: http.StatusBadRequest, code: errInvalidRequest,
+		desc: "access tokens are accepted only in the Authorization header"}
+	failMalformed = &failure{status: http.StatusBadRequest, code: errInvalidRequest,
+		desc: "the Authorization header is malformed"}
+	failInvalid = &failure{status: http.StatusUnauthorized, code: errInvalidToken,
+		desc: "the access token is invalid or expired"}
+	failRevoked = &failure{status: http.StatusUnauthorized, code: errInvalidToken,
+		desc: "the access token has been revoked"}
+	failUnknownUser = &failure{status: http.StatusUnauthorized, code: errInvalidToken,
+		desc: "the access token's user no longer exists"}
+	failNotReady = &failure{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
+		desc: "the revocation list is not loaded yet"}
+)
+
+// challenges renders WWW-Authenticate values for one realm; they are
+// computed once per failure kind, not per request.
+type challenges struct {
+	realm string // already quoted
+	fixed map[*failure]string
+}
+
+func newChallenges(realm string) *challenges {
+	ch := &challenges{realm: quote(realm), fixed: map[*failure]string{}}
+	for _, f := range []*failure{failNoToken, failQuery, failMalformed, failInvalid, failRevoked, failUnknownUser} {
+		ch.fixed[f] = ch.render(f, "")
+	}
+	return ch
+}
+
+// render builds `Bearer realm="…"[, error="…", error_description="…"][, scope="…"]`.
+func (ch *challenges) render(f *failure, scope string) string {
+	var b strings.Builder
+	b.WriteString(`Bearer realm=`)
+	b.WriteString(ch.realm)
+	if f.code != "" {
+		b.WriteString(`, error=`)
+		b.WriteString(quote(f.code))
+		b.WriteString(`, error_description=`)
+		b.WriteString(quote(f.desc))
+	}
+	if scope != "" {
+		b.WriteString(`, scope=`)
+		b.WriteString(quote(scope))
+	}
+	return b.String()
+}
+
+// abort ends the request with f. The body repeats the error for clients
+// that do not parse WWW-Authenticate; a request without credentials gets
+// none (RFC 6750 §3 says it carries no error code).
+func (ch *challenges) abort(c *gin.Context, f *failure, header string) {
+	if header == "" {
+		header = ch.fixed[f]
+	}
+	if header != "" {
+		c.Header("WWW-Authenticate", header)
+	}
+	if f.code == "" {
+		c.AbortWithStatus(f.status)
+		return
+	}
+	c.AbortWithStatusJSON(f.status, gin.H{"error": f.code, "error_description": f.desc})
+}
+
+// quote makes an RFC 9110 §5.6.4 quoted-string.
+func quote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}

@@ -1,0 +1,122 @@
+package resource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+// RevocationStore is what the Revoker writes to; *storage.Store is one.
+type RevocationStore interface {
+	RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) error
+	RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*storage.RefreshFamily, error)
+	SetCutoff(ctx context.Context, c storage.Cutoff) error
+}
+
+var _ RevocationStore = (*storage.Store)(nil)
+
+// Revoker ends sessions: one token and its grant (logout), every token of
+// a user, every token of a client. Each revocation is written to Redis,
+// which publishes it to every instance, and applied to the local
+// Authenticator at once so the next request here already sees it.
+type Revoker struct {
+	store    RevocationStore
+	local    *Authenticator
+	lifetime time.Duration
+	now      func() time.Time
+}
+
+// NewRevoker returns a Revoker. maxTokenLifetime is the longest access-token
+// lifetime the server issues (a cutoff is kept that long); local may be
+// nil.
+func NewRevoker(store RevocationStore, local *Authenticator, maxTokenLifetime time.Duration, now func() time.Time) (*Revoker, error) {
+	if store == nil || maxTokenLifetime <= 0 || now == nil {
+		return nil, errors.New("resource: revoker needs a store, the access-token lifetime and a clock")
+	}
+	return &Revoker{store: store, local: local, lifetime: maxTokenLifetime, now: now}, nil
+}
+
+// IsClientToken reports whether claims belong to a client acting for
+// itself (client credentials: DESIGN.md §8 makes the client its subject).
+func IsClientToken(c *token.AccessClaims) bool { return c.Subject == c.ClientID }
+
+// Logout revokes the token described by claims and, for a user's token,
+// every refresh-token family of that user with that client, denying the
+// newest access token of each family too. It returns how many families
+// were revoked.
+func (r *Revoker) Logout(ctx context.Context, claims *token.AccessClaims) (int, error) {
+	if err := r.denyJTI(ctx, claims.JTI, claims.ExpiresAt); err != nil {
+		return 0, err
+	}
+	if IsClientToken(claims) {
+		return 0, nil
+	}
+	return r.revokeFamilies(ctx, claims.Subject, claims.ClientID)
+}
+
+// RevokeUser revokes every token of the user: a cutoff for access tokens
+// (most are tracked by no family) and every refresh-token family. It
+// returns the cutoff time and how many families were revoked.
+func (r *Revoker) RevokeUser(ctx context.Context, userID string) (time.Time, int, error) {
+	nbf, err := r.cutoff(ctx, storage.SubjectCutoff(userID))
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	n, err := r.revokeFamilies(ctx, userID, "")
+	return nbf, n, err
+}
+
+// RevokeClient revokes every access token issued to the client so far
+// (for a deleted client: its refresh tokens die with it, since the
+// refresh grant authenticates the client).
+func (r *Revoker) RevokeClient(ctx context.Context, clientID string) error {
+	_, err := r.cutoff(ctx, storage.ClientCutoff(clientID))
+	return err
+}
+
+// cutoff revokes the principal's tokens issued up to now. Token iat is in
+// whole seconds, so the cutoff is rounded up to the next second: a token
+// issued earlier in the current second has an iat before it. (A token
+// issued later in that same second dies too: a second's blind spot is the
+// price of never letting an older token through.)
+func (r *Revoker) cutoff(ctx context.Context, principal string) (time.Time, error) {
+	nbf := r.now().Truncate(time.Second).Add(time.Second).UTC()
+	c := storage.Cutoff{Principal: principal, NotBefore: nbf, Until: nbf.Add(r.lifetime + token.DefaultLeeway)}
+	if err := r.store.SetCutoff(ctx, c); err != nil {
+		return time.Time{}, fmt.Errorf("resource: revoke %s: %w", principal, err)
+	}
+	if r.local != nil {
+		r.local.deny.addCutoff(c)
+	}
+	return nbf, nil
+}
+
+func (r *Revoker) revokeFamilies(ctx context.Context, userID, clientID string) (int, error) {
+	fams, err := r.store.RevokeUserFamilies(ctx, userID, clientID)
+	if err != nil {
+		return 0, fmt.Errorf("resource: revoke refresh tokens: %w", err)
+	}
+	for _, f := range fams {
+		if f.AccessJTI == "" {
+			continue
+		}
+		if err := r.denyJTI(ctx, f.AccessJTI, f.AccessExpiresAt); err != nil {
+			return 0, err
+		}
+	}
+	return len(fams), nil
+}
+
+func (r *Revoker) denyJTI(ctx context.Context, jti string, exp time.Time) error {
+	if err := r.store.RevokeJTI(ctx, jti, exp); err != nil {
+		return fmt.Errorf("resource: revoke token: %w", err)
+	}
+	if r.local != nil {
+		r.local.deny.addJTI(jti, exp)
+	}
+	return nil
+}

@@ -1,0 +1,306 @@
+package oauth_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/oauth2d/oauth2d/internal/web/webtest"
+)
+
+// signIn signs alice (or user) in on b through the login page, without an
+// authorization request.
+func signIn(t *testing.T, b *webtest.Browser, user, pass string) {
+	t.Helper()
+	p := b.SubmitLogin(b.Get("/login"), user, pass)
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, "connected applications") {
+		t.Fatalf("sign in: %d %s", p.Status, p.Body)
+	}
+}
+
+// codeFor runs the flow for alice with consent allowed and returns the
+// callback parameters.
+func codeFor(t *testing.T, s *webtest.Server, b *webtest.Browser, params url.Values) url.Values {
+	t.Helper()
+	p := b.Authorize(params)
+	if strings.Contains(p.Body, `name="password"`) {
+		p = b.SubmitLogin(p, "alice", webtest.AlicePassword)
+	}
+	if strings.Contains(p.Body, `name="decision"`) {
+		p = b.SubmitConsent(p, "allow")
+	}
+	return s.Callback(t, p)
+}
+
+func TestAuthorizeCodeFlowWithConsent(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	b := s.NewBrowser(t)
+	params, verifier := webtest.CodeRequest(webtest.ThirdPartyID, "openid profile email offline_access")
+
+	login := b.Authorize(params)
+	if login.Status != http.StatusOK || !strings.Contains(login.Body, "Third Party App") {
+		t.Fatalf("want the login page naming the client, got %d %s", login.Status, login.Body)
+	}
+	consent := b.SubmitLogin(login, "alice", webtest.AlicePassword)
+	for _, want := range []string{"Third Party App", "See your email address", "Keep access when you are not using it", "localhost:9000"} {
+		if !strings.Contains(consent.Body, want) {
+			t.Errorf("consent page lacks %q", want)
+		}
+	}
+	cb := s.Callback(t, b.SubmitConsent(consent, "allow"))
+	if cb.Get("state") != params.Get("state") || cb.Get("iss") != s.Issuer || len(cb.Get("code")) < 43 {
+		t.Fatalf("callback = %v", cb)
+	}
+	tok := s.Exchange(t, cb.Get("code"), verifier, webtest.ThirdPartyID, webtest.ThirdPartySecret)
+	if tok.Status != http.StatusOK || tok.Str("id_token") == "" || tok.Str("refresh_token") == "" {
+		t.Fatalf("exchange: %d %s", tok.Status, tok.Raw)
+	}
+	if tok.Str("scope") != "openid profile email offline_access" {
+		t.Errorf("scope = %q", tok.Str("scope"))
+	}
+
+	t.Run("resume cannot be replayed", func(t *testing.T) {
+		p := b.Get(consent.URL.String()) // the consent page of the answered request
+		if p.Status != http.StatusBadRequest || p.Header.Get("Location") != "" {
+			t.Fatalf("got %d %s", p.Status, p.Header.Get("Location"))
+		}
+	})
+	t.Run("remembered consent skips the page", func(t *testing.T) {
+		again, _ := webtest.CodeRequest(webtest.ThirdPartyID, "openid profile")
+		cb := s.Callback(t, b.Authorize(again))
+		if cb.Get("code") == "" {
+			t.Fatalf("callback = %v", cb)
+		}
+	})
+	t.Run("wider scope asks again", func(t *testing.T) {
+		wider, _ := webtest.CodeRequest(webtest.ThirdPartyID, "openid comments:write")
+		p := b.Authorize(wider)
+		if !strings.Contains(p.Body, "Post comments as you") {
+			t.Fatalf("want the consent page, got %d %s", p.Status, p.Body)
+		}
+	})
+	t.Run("revoked consent brings the page back and ends the grant", func(t *testing.T) {
+		acct := b.Get("/account/consents")
+		if !strings.Contains(acct.Body, "Third Party App") {
+			t.Fatalf("account page: %s", acct.Body)
+		}
+		p := b.Post("/account/consents/revoke", url.Values{"client_id": {webtest.ThirdPartyID}, "csrf_token": {acct.Hidden("csrf_token")}})
+		if p.Status != http.StatusSeeOther {
+			t.Fatalf("revoke: %d %s", p.Status, p.Body)
+		}
+		if s.Active(t, tok.Str("access_token")) {
+			t.Error("access token still active after the consent was revoked")
+		}
+		refreshed := s.PostToken(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.Str("refresh_token")}},
+			webtest.ThirdPartyID, webtest.ThirdPartySecret)
+		if refreshed.Status != http.StatusBadRequest {
+			t.Errorf("refresh after revoke: %d %s", refreshed.Status, refreshed.Raw)
+		}
+		again, _ := webtest.CodeRequest(webtest.ThirdPartyID, "openid")
+		if p := b.Authorize(again); !strings.Contains(p.Body, `name="decision"`) {
+			t.Fatalf("want the consent page again, got %d %s", p.Status, p.Body)
+		}
+	})
+}
+
+func TestAuthorizeConsentDenied(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	b := s.NewBrowser(t)
+	params, _ := webtest.CodeRequest(webtest.ThirdPartyID, "openid")
+	p := b.SubmitLogin(b.Authorize(params), "alice", webtest.AlicePassword)
+	cb := s.Callback(t, b.SubmitConsent(p, "deny"))
+	if cb.Get("error") != "access_denied" || cb.Get("state") != params.Get("state") || cb.Get("iss") != s.Issuer || cb.Has("code") {
+		t.Fatalf("callback = %v", cb)
+	}
+}
+
+// Requests whose client or redirect URI cannot be trusted get an error
+// page, never a redirect (RFC 6749 §4.1.2.1).
+func TestAuthorizeUntrustedRequestsShowAPage(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	b := s.NewBrowser(t)
+	tests := []struct {
+		name   string
+		change func(url.Values)
+	}{
+		{"unknown client", func(v url.Values) { v.Set("client_id", "nobody") }},
+		{"no client", func(v url.Values) { v.Del("client_id") }},
+		{"repeated client_id", func(v url.Values) { v.Add("client_id", webtest.FirstPartyID) }},
+		{"unregistered redirect", func(v url.Values) { v.Set("redirect_uri", "https://evil.example/callback") }},
+		{"trailing slash", func(v url.Values) { v.Set("redirect_uri", webtest.DefaultRedirect+"/") }},
+		{"extra path", func(v url.Values) { v.Set("redirect_uri", webtest.DefaultRedirect+"/../evil") }},
+		{"extra query", func(v url.Values) { v.Set("redirect_uri", webtest.DefaultRedirect+"?next=evil") }},
+		{"case change", func(v url.Values) { v.Set("redirect_uri", strings.ToUpper(webtest.DefaultRedirect)) }},
+		{"host suffix", func(v url.Values) { v.Set("redirect_uri", "http://localhost:9000.evil.example/callback") }},
+		{"userinfo trick", func(v url.Values) { v.Set("redirect_uri", "http://localhost:9000@evil.example/callback") }},
+		{"other port", func(v url.Values) { v.Set("redirect_uri", "http://localhost:9001/callback") }},
+		{"repeated redirect", func(v url.Values) { v.Add("redirect_uri", webtest.DefaultRedirect) }},
+		{"omitted with two registered", func(v url.Values) {
+			v.Set("client_id", webtest.MultiRedirectID)
+			v.Del("redirect_uri")
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			params, _ := webtest.CodeRequest(webtest.ThirdPartyID, "openid")
+			tc.change(params)
+			p := b.Get("/oauth2/authorize?" + params.Encode())
+			if p.Status != http.StatusBadRequest || p.Header.Get("Location") != "" {
+				t.Fatalf("got %d Location=%q, want 400 and no redirect", p.Status, p.Header.Get("Location"))
+			}
+			if !strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") || p.Header.Get("X-Frame-Options") != "DENY" {
+				t.Errorf("headers = %v", p.Header)
+			}
+			if strings.Contains(p.Body, "evil") {
+				t.Error("the error page repeats the untrusted redirect URI")
+			}
+		})
+	}
+}
+
+// Once client and redirect URI are trusted, errors go back to the client
+// with state and iss (RFC 6749 §4.1.2.1, RFC 9207).
+func TestAuthorizeErrorsAreRedirected(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	strict := webtest.New(t, webtest.Options{PKCERequiredForAll: true})
+	tests := []struct {
+		name   string
+		srv    *webtest.Server
+		change func(url.Values)
+		want   string
+	}{
+		{"response_type token", s, func(v url.Values) { v.Set("response_type", "token") }, "unsupported_response_type"},
+		{"hybrid response_type", s, func(v url.Values) { v.Set("response_type", "code id_token") }, "unsupported_response_type"},
+		{"missing response_type", s, func(v url.Values) { v.Del("response_type") }, "invalid_request"},
+		{"public client without PKCE", s, func(v url.Values) {
+			v.Set("client_id", webtest.PublicID)
+			v.Del("code_challenge")
+			v.Del("code_challenge_method")
+		}, "invalid_request"},
+		{"plain PKCE", s, func(v url.Values) { v.Set("code_challenge_method", "plain") }, "invalid_request"},
+		{"challenge without method means plain", s, func(v url.Values) { v.Del("code_challenge_method") }, "invalid_request"},
+		{"malformed challenge", s, func(v url.Values) { v.Set("code_challenge", "short") }, "invalid_request"},
+		{"confidential without PKCE when required for all", strict, func(v url.Values) {
+			v.Del("code_challenge")
+			v.Del("code_challenge_method")
+		}, "invalid_request"},
+		{"scope the client may not ask for", s, func(v url.Values) { v.Set("scope", "openid launch-missiles") }, "invalid_scope"},
+		{"client not registered for the code grant", s, func(v url.Values) { v.Set("client_id", webtest.ServiceID) }, "unauthorized_client"},
+		{"request object", s, func(v url.Values) { v.Set("request", "eyJhbGciOiJub25lIn0.e30.") }, "request_not_supported"},
+		{"request_uri", s, func(v url.Values) { v.Set("request_uri", "https://evil.example/r") }, "request_uri_not_supported"},
+		{"response_mode fragment", s, func(v url.Values) { v.Set("response_mode", "fragment") }, "invalid_request"},
+		{"unknown prompt", s, func(v url.Values) { v.Set("prompt", "select_account") }, "invalid_request"},
+		{"prompt none with login", s, func(v url.Values) { v.Set("prompt", "none login") }, "invalid_request"},
+		{"negative max_age", s, func(v url.Values) { v.Set("max_age", "-1") }, "invalid_request"},
+		{"repeated scope", s, func(v url.Values) { v.Add("scope", "profile") }, "invalid_request"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			params, _ := webtest.CodeRequest(webtest.ThirdPartyID, "openid")
+			tc.change(params)
+			p := tc.srv.NewBrowser(t).Get("/oauth2/authorize?" + params.Encode())
+			if p.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q", p.Header.Get("Cache-Control"))
+			}
+			cb := tc.srv.Callback(t, p)
+			if cb.Get("error") != tc.want || cb.Get("state") != params.Get("state") || cb.Get("iss") != tc.srv.Issuer || cb.Has("code") {
+				t.Fatalf("callback = %v, want error=%s with state and iss", cb, tc.want)
+			}
+		})
+	}
+	t.Run("a malformed state is not echoed", func(t *testing.T) {
+		params, _ := webtest.CodeRequest(webtest.ThirdPartyID, "openid")
+		params.Set("state", "bad\x01state")
+		cb := s.Callback(t, s.NewBrowser(t).Get("/oauth2/authorize?"+params.Encode()))
+		if cb.Get("error") != "invalid_request" || cb.Has("state") {
+			t.Fatalf("callback = %v", cb)
+		}
+	})
+}
+
+func TestAuthorizeTokenEndpointChecks(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	b := s.NewBrowser(t)
+	code := func(t *testing.T, scope string) (string, string) {
+		t.Helper()
+		params, verifier := webtest.CodeRequest(webtest.ThirdPartyID, scope)
+		return codeFor(t, s, b, params).Get("code"), verifier
+	}
+
+	t.Run("wrong verifier", func(t *testing.T) {
+		c, _ := code(t, "openid")
+		other, _ := webtest.PKCE()
+		if res := s.Exchange(t, c, other, webtest.ThirdPartyID, webtest.ThirdPartySecret); res.Str("error") != "invalid_grant" {
+			t.Fatalf("got %d %s", res.Status, res.Raw)
+		}
+	})
+	t.Run("missing verifier", func(t *testing.T) {
+		c, _ := code(t, "openid")
+		if res := s.Exchange(t, c, "", webtest.ThirdPartyID, webtest.ThirdPartySecret); res.Str("error") != "invalid_grant" {
+			t.Fatalf("got %d %s", res.Status, res.Raw)
+		}
+	})
+	t.Run("redeemed by another client", func(t *testing.T) {
+		c, v := code(t, "openid")
+		if res := s.Exchange(t, c, v, webtest.FirstPartyID, webtest.FirstPartySecret); res.Str("error") != "invalid_grant" {
+			t.Fatalf("got %d %s", res.Status, res.Raw)
+		}
+	})
+	t.Run("replay is refused and revokes the first tokens", func(t *testing.T) {
+		c, v := code(t, "openid offline_access")
+		first := s.Exchange(t, c, v, webtest.ThirdPartyID, webtest.ThirdPartySecret)
+		if first.Status != http.StatusOK {
+			t.Fatalf("first: %d %s", first.Status, first.Raw)
+		}
+		if res := s.Exchange(t, c, v, webtest.ThirdPartyID, webtest.ThirdPartySecret); res.Str("error") != "invalid_grant" {
+			t.Fatalf("replay: %d %s", res.Status, res.Raw)
+		}
+		if s.Active(t, first.Str("access_token")) {
+			t.Error("the first exchange's access token is still active")
+		}
+		if s.Active(t, first.Str("refresh_token")) {
+			t.Error("the first exchange's refresh token is still active")
+		}
+	})
+	t.Run("20 concurrent redemptions, one winner", func(t *testing.T) {
+		c, v := code(t, "openid")
+		var wg sync.WaitGroup
+		statuses := make([]int, 20)
+		start := make(chan struct{})
+		for i := range statuses {
+			wg.Go(func() {
+				<-start
+				statuses[i] = s.Exchange(t, c, v, webtest.ThirdPartyID, webtest.ThirdPartySecret).Status
+			})
+		}
+		close(start)
+		wg.Wait()
+		wins := 0
+		for _, st := range statuses {
+			if st == http.StatusOK {
+				wins++
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d redemptions succeeded (%v), want 1", wins, statuses)
+		}
+	})
+	t.Run("omitted redirect_uri may be omitted at the token endpoint", func(t *testing.T) {
+		params, verifier := webtest.CodeRequest(webtest.ThirdPartyID, "openid")
+		params.Del("redirect_uri")
+		c := codeFor(t, s, b, params).Get("code")
+		f := url.Values{"grant_type": {"authorization_code"}, "code": {c}, "code_verifier": {verifier}}
+		if res := s.PostToken(t, f, webtest.ThirdPartyID, webtest.ThirdPartySecret); res.Status != http.StatusOK {
+			t.Fatalf("got %d %s", res.Status, res.Raw)
+		}
+	})
+	t.Run("public client with PKCE", func(t *testing.T) {
+		params, verifier := webtest.CodeRequest(webtest.PublicID, "openid")
+		c := codeFor(t, s, b, params).Get("code")
+		if res := s.Exchange(t, c, verifier, webtest.PublicID, ""); res.Status != http.StatusOK {
+			t.Fatalf("got %d %s", res.Status, res.Raw)
+		}
+	})
+}

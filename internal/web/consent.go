@@ -1,0 +1,104 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// consentData is the consent page.
+type consentData struct {
+	Title, CSRF, RequestID, ClientName, Username, RedirectHost string
+	Scopes                                                     []scopeLine
+}
+
+// consentPage serves GET /consent?req=<id>. It shows what the stored
+// request asks for; nothing on the page or in the form can change that.
+func (h *Handler) consentPage(c *gin.Context) {
+	r := c.Request
+	reqID := c.Query("req")
+	s, err := h.load(r)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.serverError(c, "load session", err)
+		return
+	}
+	if !s.signedIn() {
+		c.Header("Cache-Control", "no-store")
+		c.Redirect(http.StatusFound, LoginPath+"?req="+url.QueryEscape(reqID))
+		return
+	}
+	ar, client, ok := h.pendingRequest(c, reqID)
+	if !ok {
+		return
+	}
+	if ar.UserID != s.UserID {
+		// The authorize endpoint has not resolved this request's scope for
+		// this user yet (another user signed in meanwhile): let it.
+		c.Header("Cache-Control", "no-store")
+		c.Redirect(http.StatusFound, h.cfg.ResumePath+"?req="+url.QueryEscape(ar.ID))
+		return
+	}
+	data := consentData{Title: "Allow access", CSRF: s.CSRFToken, RequestID: ar.ID, ClientName: clientName(client),
+		RedirectHost: redirectHost(ar.RedirectURI), Scopes: describeScopes(ar.Scope)}
+	if user, err := h.store.GetUser(r.Context(), s.UserID); err == nil {
+		data.Username = user.Username
+	}
+	h.render(c.Writer, http.StatusOK, "consent", data, ar.RedirectURI)
+}
+
+// consent serves POST /consent: csrf_token, req and decision=allow|deny
+// (DESIGN.md §6). It records the decision on the stored request, for the
+// signed-in user only, and hands back to the authorize endpoint, which
+// issues the code or the access_denied error.
+func (h *Handler) consent(c *gin.Context) {
+	r := c.Request
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(c, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	s, err := h.load(r)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.serverError(c, "load session", err)
+		return
+	}
+	if !validCSRF(s, r) || !s.signedIn() {
+		h.errorPage(c, http.StatusForbidden, "This form expired or was not sent from this site. Go back to the application and start again.")
+		return
+	}
+	decision := r.PostFormValue("decision")
+	if decision != "allow" && decision != "deny" {
+		h.errorPage(c, http.StatusBadRequest, "Choose Allow or Deny.")
+		return
+	}
+	ar, _, ok := h.pendingRequest(c, r.PostFormValue("req"))
+	if !ok {
+		return
+	}
+	if ar.UserID != s.UserID {
+		h.errorPage(c, http.StatusForbidden, "This request was made for another account. Go back to the application and start again.")
+		return
+	}
+	ar.Decision, ar.DecidedBy = decision, s.UserID
+	if err := h.store.SaveAuthRequest(r.Context(), ar); err != nil {
+		h.serverError(c, "save consent decision", err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Redirect(http.StatusSeeOther, h.cfg.ResumePath+"?req="+url.QueryEscape(ar.ID))
+}
+
+// redirectHost names where the user will be sent, as they can check it.
+func redirectHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	if u.Host != "" {
+		return u.Host
+	}
+	return u.Scheme + ":"
+}

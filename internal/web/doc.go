@@ -1,0 +1,20 @@
+// Package web serves the authorization server's own pages: login, consent,
+// sign-out (including OpenID Connect RP-Initiated Logout 1.0 at the
+// end_session_endpoint) and the account page where a user sees and revokes
+// the consents they gave.
+//
+// The browser session lives in Redis behind an opaque cookie (HttpOnly,
+// SameSite=Lax, Secure when the issuer is https, rotated at every login
+// against session fixation) with idle and absolute lifetimes. Every form
+// carries the session's CSRF token, compared in constant time. Pages send
+// a strict Content-Security-Policy (no script, no inline style,
+// frame-ancestors 'none'), X-Frame-Options DENY, Referrer-Policy
+// no-referrer and Cache-Control no-store, and work without JavaScript.
+//
+// It implements the user-facing parts of RFC 6749 §4.1.1 (authenticating
+// the resource owner and obtaining authorization), RFC 9700 §4.7 (CSRF)
+// and §4.16 (clickjacking), OIDC Core §3.1.2.3–3.1.2.4, and OIDC
+// RP-Initiated Logout 1.0 §2–3. The protocol side of the authorization
+// endpoint is in package oauth; the two meet only through stored
+// storage.AuthRequest records and the paths they redirect to.
+package web

@@ -1,0 +1,181 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// maxPasswordLen bounds the work one login attempt can cause.
+const maxPasswordLen = 1024
+
+var errBadCredentials = errors.New("web: bad credentials")
+
+// loginData is the login page.
+type loginData struct {
+	Title, CSRF, RequestID, ClientName, Username, Error string
+}
+
+// loginPage serves GET /login[?req=<pending authorization request>].
+func (h *Handler) loginPage(c *gin.Context) {
+	s, err := h.ensure(c.Writer, c.Request)
+	if err != nil {
+		h.serverError(c, "start session", err)
+		return
+	}
+	reqID := c.Query("req")
+	if reqID == "" && s.signedIn() {
+		c.Header("Cache-Control", "no-store")
+		c.Redirect(http.StatusFound, AccountConsentPath)
+		return
+	}
+	data := loginData{Title: "Sign in", CSRF: s.CSRFToken}
+	var target string
+	if reqID != "" {
+		ar, client, ok := h.pendingRequest(c, reqID)
+		if !ok {
+			return
+		}
+		data.RequestID, data.ClientName, data.Username, target = ar.ID, clientName(client), ar.LoginHint, ar.RedirectURI
+	}
+	h.render(c.Writer, http.StatusOK, "login", data, target)
+}
+
+// login serves POST /login: fields username, password, csrf_token and
+// req (DESIGN.md §6). Every failure says the same about the credentials,
+// so the page cannot be used to learn which usernames exist.
+func (h *Handler) login(c *gin.Context) {
+	r := c.Request
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(c, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	reqID := r.PostFormValue("req")
+	data := loginData{Title: "Sign in", RequestID: reqID, Username: r.PostFormValue("username")}
+	var target string
+	if reqID != "" {
+		ar, client, ok := h.pendingRequest(c, reqID)
+		if !ok {
+			return
+		}
+		data.ClientName, target = clientName(client), ar.RedirectURI
+	}
+	s, err := h.load(r)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.serverError(c, "load session", err)
+		return
+	}
+	if !validCSRF(s, r) {
+		// An expired form or a post from elsewhere: offer a fresh form and
+		// do nothing else (login CSRF).
+		if s, err = h.ensure(c.Writer, r); err != nil {
+			h.serverError(c, "start session", err)
+			return
+		}
+		data.CSRF, data.Error = s.CSRFToken, "Your sign-in form expired. Please try again."
+		h.render(c.Writer, http.StatusForbidden, "login", data, target)
+		return
+	}
+	data.CSRF = s.CSRFToken
+	username, password := r.PostFormValue("username"), r.PostFormValue("password")
+	if username == "" || password == "" {
+		data.Error = "Enter your username and password."
+		h.render(c.Writer, http.StatusBadRequest, "login", data, target)
+		return
+	}
+	allowed, wait, err := h.limiter.Allow(r.Context(), username, c.ClientIP())
+	if err != nil {
+		h.serverError(c, "rate limit", err)
+		return
+	}
+	if !allowed {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
+		data.Error = "Too many sign-in attempts. Please wait a minute and try again."
+		h.render(c.Writer, http.StatusTooManyRequests, "login", data, target)
+		return
+	}
+	user, err := h.authenticate(r.Context(), username, password)
+	if errors.Is(err, errBadCredentials) {
+		data.Error = "Incorrect username or password."
+		h.render(c.Writer, http.StatusBadRequest, "login", data, target)
+		return
+	}
+	if err != nil {
+		h.serverError(c, "check password", err)
+		return
+	}
+	if _, err := h.signIn(c.Writer, r, s, user.ID); err != nil {
+		h.serverError(c, "sign in", err)
+		return
+	}
+	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", user.ID)
+	next := AccountConsentPath
+	if reqID != "" {
+		next = h.cfg.ResumePath + "?req=" + url.QueryEscape(reqID)
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+// authenticate checks a password; an unknown user costs as much time as a
+// wrong password.
+func (h *Handler) authenticate(ctx context.Context, username, password string) (*storage.User, error) {
+	if len(password) > maxPasswordLen {
+		return nil, errBadCredentials
+	}
+	user, err := h.store.GetUserByUsername(ctx, username)
+	if errors.Is(err, storage.ErrNotFound) {
+		_, _ = secret.Verify(h.dummyHash, password)
+		return nil, errBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok, err := secret.Verify(user.PasswordHash, password)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errBadCredentials
+	}
+	return user, nil
+}
+
+// pendingRequest loads the authorization request a page works on and its
+// client, or shows the error page and reports false.
+func (h *Handler) pendingRequest(c *gin.Context, id string) (*storage.AuthRequest, *storage.Client, bool) {
+	ctx := c.Request.Context()
+	ar, err := h.store.GetAuthRequest(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		h.errorPage(c, http.StatusBadRequest, "This sign-in request has expired or was already answered. Go back to the application and start again.")
+		return nil, nil, false
+	}
+	if err != nil {
+		h.serverError(c, "load authorization request", err)
+		return nil, nil, false
+	}
+	client, err := h.store.GetClient(ctx, ar.ClientID)
+	if errors.Is(err, storage.ErrNotFound) {
+		h.errorPage(c, http.StatusBadRequest, "The application that sent you here is not registered.")
+		return nil, nil, false
+	}
+	if err != nil {
+		h.serverError(c, "load client", err)
+		return nil, nil, false
+	}
+	return ar, client, true
+}
+
+func clientName(c *storage.Client) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}

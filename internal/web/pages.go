@@ -1,0 +1,148 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// pageNames are the templates besides layout.html; each defines "content".
+var pageNames = []string{"login", "consent", "error", "logout", "signedout", "consents"}
+
+func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
+	pages := make(map[string]*template.Template, len(pageNames))
+	for _, name := range pageNames {
+		t, err := template.ParseFS(fsys, "layout.html", name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", name, err)
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// render writes a page with the security headers every page carries.
+// formTargets are the origins a form on the page may end up at after the
+// server's redirects: Chromium applies form-action to every hop of a form
+// submission's redirect chain, so a login or consent form that ends at the
+// client's redirect URI needs that URI's origin listed.
+func (h *Handler) render(w http.ResponseWriter, status int, name string, data any, formTargets ...string) {
+	var buf bytes.Buffer
+	if err := h.pages[name].ExecuteTemplate(&buf, "layout", data); err != nil {
+		h.log.Error("web: render page", "page", name, "err", err)
+		status, buf = http.StatusInternalServerError, *bytes.NewBufferString("internal error")
+	}
+	setPageHeaders(w.Header(), formTargets)
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// setPageHeaders: no framing (RFC 9700 §4.16), no script or inline style at
+// all, no referrer (page URLs carry request ids), and no caching of pages
+// that hold CSRF tokens or personal data.
+func setPageHeaders(hdr http.Header, formTargets []string) {
+	formAction := "'self'"
+	for _, t := range formTargets {
+		if src := cspSource(t); src != "" && !strings.Contains(formAction, " "+src) {
+			formAction += " " + src
+		}
+	}
+	hdr.Set("Content-Type", "text/html; charset=utf-8")
+	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action "+
+		formAction+"; frame-ancestors 'none'; base-uri 'none'")
+	hdr.Set("X-Frame-Options", "DENY")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "no-referrer")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Pragma", "no-cache")
+}
+
+// A CSP host source may hold only these; anything else (a space, a
+// semicolon, a comma) would change the policy, so such a URI is left out.
+var cspSafe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:(//[A-Za-z0-9.\-\[\]:]+)?$`)
+
+// cspSource is the origin of a redirect target as a CSP source: scheme and
+// host for http(s), the bare scheme for a native app's private-use scheme
+// (RFC 8252 §7.1).
+func cspSource(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return ""
+	}
+	src := u.Scheme + ":"
+	if u.Host != "" {
+		src += "//" + u.Host
+	}
+	if !cspSafe.MatchString(src) {
+		return ""
+	}
+	return src
+}
+
+// errorData is the error page.
+type errorData struct {
+	Title, Heading, Message string
+}
+
+// RenderError shows a page for a request that cannot be answered any
+// other way (package oauth calls it when the client or redirect URI is not
+// trusted). The message is fixed text chosen by the caller.
+func (h *Handler) RenderError(w http.ResponseWriter, _ *http.Request, status int, message string) {
+	heading := "This request cannot be completed"
+	if status >= 500 {
+		heading = "Something went wrong"
+	}
+	h.render(w, status, "error", errorData{Title: "Error", Heading: heading, Message: message})
+}
+
+func (h *Handler) errorPage(c *gin.Context, status int, message string) {
+	h.RenderError(c.Writer, c.Request, status, message)
+}
+
+func (h *Handler) serverError(c *gin.Context, what string, err error) {
+	h.log.ErrorContext(c.Request.Context(), "web: "+what, "request_id", c.Writer.Header().Get("X-Request-Id"), "err", err)
+	h.errorPage(c, http.StatusInternalServerError, "Something went wrong on our side. Please try again later.")
+}
+
+func (h *Handler) serveStylesheet(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=3600")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, "text/css; charset=utf-8", h.stylesheet)
+}
+
+// scopeTexts say in plain words what each scope lets a client do.
+var scopeTexts = map[string]string{
+	"openid":         "Confirm who you are (sign you in)",
+	"profile":        "See your username and name",
+	"email":          "See your email address",
+	"offline_access": "Keep access when you are not using it",
+	"comments:read":  "Read comments",
+	"comments:write": "Post comments as you",
+	"admin":          "Administer the server with your administrator rights",
+}
+
+// scopeLine is one scope on the consent and account pages. Raw is set
+// for a scope without a description, whose name is then all we can show.
+type scopeLine struct {
+	Name, Text string
+	Raw        bool
+}
+
+func describeScopes(scopes []string) []scopeLine {
+	out := make([]scopeLine, 0, len(scopes))
+	for _, s := range scopes {
+		if text, ok := scopeTexts[s]; ok {
+			out = append(out, scopeLine{Name: s, Text: text})
+		} else {
+			out = append(out, scopeLine{Name: s, Text: "Use the permission", Raw: true})
+		}
+	}
+	return out
+}

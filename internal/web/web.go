@@ -1,0 +1,169 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+// Defaults of Config.
+const (
+	DefaultSessionIdleTTL     = 1 * time.Hour
+	DefaultSessionAbsoluteTTL = 24 * time.Hour
+	DefaultLoginFormTTL       = 30 * time.Minute
+)
+
+// Paths this package serves, and the one it sends the browser to after a
+// login or consent (package oauth's resume endpoint).
+const (
+	LoginPath          = "/login"
+	ConsentPath        = "/consent"
+	LogoutPath         = "/logout"
+	EndSessionPath     = "/oauth2/logout"
+	AccountConsentPath = "/account/consents"
+	DefaultResumePath  = "/oauth2/authorize/resume"
+	stylesheetPath     = "/static/oauth2d.css"
+)
+
+// Config holds the settings of the pages.
+type Config struct {
+	// Issuer decides the cookie: Secure and named with the __Host- prefix
+	// when it is https.
+	Issuer string
+	// SessionIdleTTL ends a signed-in session unused this long.
+	SessionIdleTTL time.Duration
+	// SessionAbsoluteTTL ends a session this long after the login, however
+	// active it is.
+	SessionAbsoluteTTL time.Duration
+	// LoginFormTTL bounds the anonymous session that carries the login
+	// form's CSRF token.
+	LoginFormTTL time.Duration
+	// ResumePath is where the browser goes after login or consent, with
+	// ?req=<id> (DefaultResumePath if empty).
+	ResumePath string
+}
+
+// Store is the part of the data layer the pages use.
+type Store interface {
+	GetClient(ctx context.Context, id string) (*storage.Client, error)
+	GetUser(ctx context.Context, id string) (*storage.User, error)
+	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
+	ListConsents(ctx context.Context, userID string) ([]*storage.Consent, error)
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+	RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*storage.RefreshFamily, error)
+	RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) error
+	GetAuthRequest(ctx context.Context, id string) (*storage.AuthRequest, error)
+	SaveAuthRequest(ctx context.Context, r *storage.AuthRequest) error
+	storage.SessionStore
+}
+
+var _ Store = (*storage.Store)(nil)
+
+// LoginLimiter spends one password attempt for a username and a client IP
+// (*ratelimit.Limiter, shared with the password grant).
+type LoginLimiter interface {
+	Allow(ctx context.Context, username, ip string) (bool, time.Duration, error)
+}
+
+// Deps are what New needs.
+type Deps struct {
+	Config  Config
+	Store   Store
+	Limiter LoginLimiter
+	// Keys verifies the id_token_hint of a logout request (*token.KeySet).
+	Keys token.KeyLookup
+	// Templates holds layout.html, the pages and static/oauth2d.css
+	// (templates.FS in production).
+	Templates fs.FS
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Handler serves the pages. It also tells package oauth who is signed in
+// (SignedIn) and renders its error page (RenderError).
+type Handler struct {
+	cfg        Config
+	store      Store
+	limiter    LoginLimiter
+	keys       token.KeyLookup
+	pages      map[string]*template.Template
+	stylesheet []byte
+	cookie     cookieSpec
+	dummyHash  string
+	log        *slog.Logger
+	now        func() time.Time
+}
+
+// New builds the pages.
+func New(d Deps) (*Handler, error) {
+	if d.Store == nil || d.Limiter == nil || d.Keys == nil || d.Templates == nil {
+		return nil, errors.New("web: needs a store, a login limiter, keys and templates")
+	}
+	iss, err := url.Parse(d.Config.Issuer)
+	if err != nil || iss.Host == "" || (iss.Scheme != "https" && iss.Scheme != "http") {
+		return nil, fmt.Errorf("web: issuer %q is not an http(s) URL", d.Config.Issuer)
+	}
+	cfg := d.Config
+	cfg.SessionIdleTTL = orDefault(cfg.SessionIdleTTL, DefaultSessionIdleTTL)
+	cfg.SessionAbsoluteTTL = orDefault(cfg.SessionAbsoluteTTL, DefaultSessionAbsoluteTTL)
+	cfg.LoginFormTTL = orDefault(cfg.LoginFormTTL, DefaultLoginFormTTL)
+	if cfg.ResumePath == "" {
+		cfg.ResumePath = DefaultResumePath
+	}
+	pages, err := parsePages(d.Templates)
+	if err != nil {
+		return nil, err
+	}
+	css, err := fs.ReadFile(d.Templates, "static/oauth2d.css")
+	if err != nil {
+		return nil, fmt.Errorf("web: stylesheet: %w", err)
+	}
+	// A password check against this hash answers an unknown username as
+	// slowly as a wrong password, so timing does not reveal usernames.
+	dummy, err := secret.Hash(secret.NewToken(32))
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	h := &Handler{cfg: cfg, store: d.Store, limiter: d.Limiter, keys: d.Keys, pages: pages, stylesheet: css,
+		cookie: newCookieSpec(iss.Scheme == "https"), dummyHash: dummy, log: d.Logger, now: d.Now}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	return h, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Register mounts the pages on r.
+func (h *Handler) Register(r gin.IRouter) {
+	r.GET(stylesheetPath, h.serveStylesheet)
+	r.GET(LoginPath, h.loginPage)
+	r.POST(LoginPath, h.login)
+	r.GET(ConsentPath, h.consentPage)
+	r.POST(ConsentPath, h.consent)
+	r.GET(AccountConsentPath, h.accountConsents)
+	r.POST(AccountConsentPath+"/revoke", h.revokeConsent)
+	for _, p := range []string{LogoutPath, EndSessionPath} {
+		r.GET(p, h.endSession)
+		r.POST(p, h.endSession)
+	}
+}

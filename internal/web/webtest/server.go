@@ -1,0 +1,232 @@
+// Package webtest runs the whole authorization server on 127.0.0.1 for
+// tests (token endpoint, authorize endpoint, userinfo, discovery and the
+// pages, on a real Redis with a prefix of its own) and drives it like a
+// browser without JavaScript: a cookie jar, no automatic redirects, and
+// forms read from the HTML.
+package webtest
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauth2d/oauth2d/internal/oauth"
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testredis"
+	"github.com/oauth2d/oauth2d/internal/token"
+	"github.com/oauth2d/oauth2d/internal/web"
+	"github.com/oauth2d/oauth2d/templates"
+)
+
+// Clients and users every server has.
+const (
+	ThirdPartyID      = "third-party" // confidential, asks for consent
+	ThirdPartySecret  = "third-party-secret-0123456789"
+	FirstPartyID      = "first-party" // confidential, consent skipped
+	FirstPartySecret  = "first-party-secret-0123456789"
+	PublicID          = "public-app" // public third-party app: PKCE mandatory
+	MultiRedirectID   = "multi-redirect"
+	MultiSecret       = "multi-secret-0123456789"
+	ServiceID         = "service" // client credentials only
+	ServiceSecret     = "service-secret-0123456789"
+	AlicePassword     = "alice-password"
+	BobPassword       = "bob-password"
+	AdminPassword     = "admin-password"
+	DefaultRedirect   = "http://localhost:9000/callback"
+	SecondRedirect    = "http://localhost:9000/other"
+	DefaultPostLogout = "http://localhost:9000/signed-out"
+)
+
+// AllScopes is what the test clients may ask for.
+var AllScopes = []string{"openid", "profile", "email", "offline_access", "comments:read", "comments:write", "admin"}
+
+// Options change the server.
+type Options struct {
+	PKCERequiredForAll bool
+	Limits             ratelimit.Limits // zero: generous
+	// RedirectURI replaces DefaultRedirect for every client (the browser
+	// test needs one that answers).
+	RedirectURI       string
+	PostLogoutURI     string
+	Templates         fs.FS // zero: templates.FS
+	SessionIdleTTL    time.Duration
+	SessionAbsolute   time.Duration
+	AccessTokenTTL    time.Duration
+	AuthRequestTTL    time.Duration
+}
+
+// Server is a running authorization server.
+type Server struct {
+	t           testing.TB
+	URL         string // == Issuer
+	Issuer      string
+	Store       *storage.Store
+	Keys        *token.KeySet
+	RedirectURI string
+	PostLogout  string
+	Alice, Bob  *storage.User
+	Admin       *storage.User
+}
+
+// New starts a server for t; it stops when t ends.
+func New(t testing.TB, o Options) *Server {
+	t.Helper()
+	rs := testredis.New(t)
+	logger := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	store, err := storage.Open(ctx, storage.Options{URL: rs.URL, Prefix: rs.Prefix, Logger: logger})
+	if err != nil {
+		t.Fatalf("webtest: open storage: %v", err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+
+	ts := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + ts.Listener.Addr().String()
+	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgRS256, logger, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audience := []string{issuer + "/api"}
+	verifier, err := token.NewVerifier(keys, issuer, audience, 0, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Limits == (ratelimit.Limits{}) {
+		o.Limits = ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
+	}
+	limiter := ratelimit.New(store.Redis(), rs.Prefix, o.Limits)
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	wire(t, r, wiring{issuer: issuer, audience: audience, store: store, keys: keys, verifier: verifier,
+		limiter: limiter, logger: logger, o: o})
+	ts.Config.Handler = r
+	ts.Start()
+	t.Cleanup(ts.Close)
+
+	s := &Server{t: t, URL: ts.URL, Issuer: issuer, Store: store, Keys: keys,
+		RedirectURI: orString(o.RedirectURI, DefaultRedirect), PostLogout: orString(o.PostLogoutURI, DefaultPostLogout)}
+	s.seed(ctx)
+	return s
+}
+
+type wiring struct {
+	issuer   string
+	audience []string
+	store    *storage.Store
+	keys     *token.KeySet
+	verifier *token.Verifier
+	limiter  *ratelimit.Limiter
+	logger   *slog.Logger
+	o        Options
+}
+
+// wire mounts every part as cmd/oauth2d does.
+func wire(t testing.TB, r *gin.Engine, w wiring) {
+	t.Helper()
+	accessTTL := w.o.AccessTokenTTL
+	if accessTTL == 0 {
+		accessTTL = 15 * time.Minute
+	}
+	tokens, err := oauth.NewHandler(oauth.Deps{
+		Config: oauth.Config{Issuer: w.issuer, AccessTokenTTL: accessTTL, RefreshSliding: time.Hour,
+			RefreshAbsolute: 24 * time.Hour, MaxBodyBytes: 64 << 10},
+		Store: w.store, Minter: token.NewMinter(w.keys, w.issuer, w.audience, time.Now),
+		Verifier: w.verifier, Limiter: w.limiter, Logger: w.logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := w.o.Templates
+	if tmpl == nil {
+		tmpl = templates.FS
+	}
+	pages, err := web.New(web.Deps{
+		Config: web.Config{Issuer: w.issuer, SessionIdleTTL: w.o.SessionIdleTTL, SessionAbsoluteTTL: w.o.SessionAbsolute},
+		Store:  w.store, Limiter: w.limiter, Keys: w.keys, Templates: tmpl, Logger: w.logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authz, err := oauth.NewAuthorizer(oauth.AuthorizerDeps{
+		Config: oauth.AuthorizerConfig{Issuer: w.issuer, PKCERequiredForAll: w.o.PKCERequiredForAll,
+			AuthRequestTTL: w.o.AuthRequestTTL},
+		Store: w.store, Sessions: pages, Pages: pages, Logger: w.logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	userinfo, err := oauth.NewUserinfo(w.verifier, w.store, w.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens.Register(r)
+	authz.Register(r)
+	userinfo.Register(r)
+	pages.Register(r)
+	md := oauth.NewMetadata(w.issuer, AllScopes, w.keys.IDTokenAlgorithm())
+	md.AuthorizationEndpoint = w.issuer + oauth.AuthorizePath
+	md.UserinfoEndpoint = w.issuer + oauth.UserinfoPath
+	md.EndSessionEndpoint = w.issuer + web.EndSessionPath
+	md.PromptValuesSupported = oauth.PromptValuesSupported
+	md.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "preferred_username", "name", "email"}
+	md.AuthorizationResponseIssParam = true
+	disco, err := oauth.NewDiscovery(md, w.keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disco.Register(r)
+}
+
+// seed registers the clients and users.
+func (s *Server) seed(ctx context.Context) {
+	t := s.t
+	hash := func(v string) string {
+		h, err := secret.Hash(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	code := []string{"authorization_code", "refresh_token"}
+	one := []string{s.RedirectURI}
+	logout := []string{s.PostLogout}
+	clients := []*storage.Client{
+		{ID: ThirdPartyID, Name: "Third Party App", SecretHash: hash(ThirdPartySecret), GrantTypes: code, Scopes: AllScopes,
+			RedirectURIs: one, PostLogoutRedirectURIs: logout},
+		{ID: FirstPartyID, Name: "First Party App", SecretHash: hash(FirstPartySecret), FirstParty: true, GrantTypes: code,
+			Scopes: AllScopes, RedirectURIs: one},
+		{ID: PublicID, Name: "Public App", Public: true, GrantTypes: code, Scopes: AllScopes, RedirectURIs: one},
+		{ID: MultiRedirectID, SecretHash: hash(MultiSecret), GrantTypes: code, Scopes: []string{"openid", "profile"},
+			RedirectURIs: []string{s.RedirectURI, SecondRedirect}},
+		{ID: ServiceID, SecretHash: hash(ServiceSecret), GrantTypes: []string{"client_credentials"},
+			Scopes: []string{"openid", "comments:read"}, RedirectURIs: one},
+	}
+	for _, c := range clients {
+		if err := s.Store.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Alice = &storage.User{ID: "u-alice", Username: "alice", PasswordHash: hash(AlicePassword), Roles: []string{"user"},
+		Name: "Alice Liddell", Email: "alice@example.com"}
+	s.Bob = &storage.User{ID: "u-bob", Username: "bob", PasswordHash: hash(BobPassword), Roles: []string{"user"}}
+	s.Admin = &storage.User{ID: "u-admin", Username: "admin", PasswordHash: hash(AdminPassword), Roles: []string{"admin"}}
+	for _, u := range []*storage.User{s.Alice, s.Bob, s.Admin} {
+		if err := s.Store.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func orString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

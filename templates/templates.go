@@ -1,0 +1,11 @@
+// Package templates holds oauth2d's HTML pages and their stylesheet,
+// embedded so the binary is self-contained. internal/web parses them from
+// an fs.FS, so tests can hand it an fstest.MapFS instead.
+package templates
+
+import "embed"
+
+// FS holds layout.html, one file per page and static/oauth2d.css.
+//
+//go:embed *.html static/oauth2d.css
+var FS embed.FS

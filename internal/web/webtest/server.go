@@ -53,13 +53,13 @@ type Options struct {
 	Limits             ratelimit.Limits // zero: generous
 	// RedirectURI replaces DefaultRedirect for every client (the browser
 	// test needs one that answers).
-	RedirectURI       string
-	PostLogoutURI     string
-	Templates         fs.FS // zero: templates.FS
-	SessionIdleTTL    time.Duration
-	SessionAbsolute   time.Duration
-	AccessTokenTTL    time.Duration
-	AuthRequestTTL    time.Duration
+	RedirectURI     string
+	PostLogoutURI   string
+	Templates       fs.FS // zero: templates.FS
+	SessionIdleTTL  time.Duration
+	SessionAbsolute time.Duration
+	AccessTokenTTL  time.Duration
+	AuthRequestTTL  time.Duration
 }
 
 // Server is a running authorization server.

@@ -45,7 +45,8 @@ var _ RevocationFeed = (*storage.Store)(nil)
 type Options struct {
 	// Realm is the realm of every challenge: the issuer URL. Required.
 	Realm string
-	// CacheSize bounds the verified-token cache (DefaultCacheSize when 0).
+	// CacheSize bounds the verified-token cache (DefaultCacheSize when 0;
+	// at least 2).
 	CacheSize int
 	// ResyncInterval is how often the whole revocation state is reloaded
 	// besides pub/sub, as a safety net (DefaultResyncInterval when 0).
@@ -155,9 +156,12 @@ func (a *Authenticator) authenticate(r *http.Request) (*token.AccessClaims, *fai
 		return nil, f
 	}
 	now := a.now()
-	key := cacheKey(sha256.Sum256([]byte(raw)))
+	key := hashToken(raw)
 	claims := a.cache.get(key, now)
 	if claims == nil {
+		if !isB64Token(raw) {
+			return nil, failInvalid
+		}
 		var err error
 		if claims, err = a.verifier.VerifyAccess(raw); err != nil {
 			a.log.Debug("resource: token rejected", "err", err)
@@ -195,10 +199,23 @@ func bearerToken(h http.Header) (string, *failure) {
 	if raw == "" {
 		return "", failMalformed
 	}
-	if len(raw) > maxTokenLen || !isB64Token(raw) {
+	if len(raw) > maxTokenLen {
 		return "", failInvalid
 	}
 	return raw, nil
+}
+
+// hashToken is the cache key of a token. Hashing from a stack buffer
+// spares the heap allocation of []byte(raw) on every request; the syntax
+// of the token is checked only on a cache miss, since a cached token has
+// passed verification.
+func hashToken(raw string) cacheKey {
+	var buf [2048]byte
+	if len(raw) <= len(buf) {
+		n := copy(buf[:], raw)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(raw))
 }
 
 // isB64Token checks RFC 6750 §2.1's b64token syntax.

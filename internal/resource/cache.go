@@ -30,6 +30,7 @@ type tokenCache struct {
 	half int
 }
 
+// newTokenCache holds at most size entries (at least 2).
 func newTokenCache(size int) *tokenCache {
 	half := max(size/2, 1)
 	return &tokenCache{cur: make(map[cacheKey]*token.AccessClaims, half), half: half}

@@ -49,6 +49,7 @@ func TestBearerErrors(t *testing.T) {
 	if err := h.Store.RevokeJTI(h.ctx, revokedClaims.JTI, revokedClaims.ExpiresAt); err != nil {
 		t.Fatal(err)
 	}
+	h.waitStatus(t, mePath, revoked, http.StatusUnauthorized, time.Second) // published, not applied locally
 	tests := []struct {
 		name      string
 		req       func() *http.Request

@@ -22,6 +22,7 @@ import (
 // app is what serve builds before it listens: the pieces the HTTP modules
 // are made from.
 type app struct {
+	ctx    context.Context // ends when the server stops; background work follows it
 	cfg    *config.Config
 	logger *slog.Logger
 	store  *storage.Store
@@ -40,6 +41,12 @@ func (a *app) modules() ([]httpserver.Module, error) {
 	limiter := ratelimit.New(a.store.Redis(), a.store.Prefix(), ratelimit.Limits{
 		PerUsername: cfg.RateLimit.LoginPerUsername, PerIP: cfg.RateLimit.LoginPerIP,
 	})
+	clients := storage.NewClientCache(a.store, time.Minute)
+	go func() {
+		if err := clients.Run(a.ctx); err != nil {
+			a.logger.Warn("client cache disabled: every client lookup goes to Redis", "err", err)
+		}
+	}()
 	tokens, err := oauth.NewHandler(oauth.Deps{
 		Config: oauth.Config{
 			Issuer:          cfg.Issuer,
@@ -51,6 +58,7 @@ func (a *app) modules() ([]httpserver.Module, error) {
 			MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
 		},
 		Store:    a.store,
+		Clients:  clients,
 		Minter:   token.NewMinter(a.keys, cfg.Issuer, cfg.Tokens.Audience, time.Now),
 		Verifier: verifier,
 		Limiter:  limiter,
@@ -97,7 +105,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a := &app{cfg: cfg, logger: logger, store: store, keys: keys}
+	a := &app{ctx: ctx, cfg: cfg, logger: logger, store: store, keys: keys}
 	mods, err := a.modules()
 	if err != nil {
 		return err

@@ -91,3 +91,32 @@ func extract(body, name string) string {
 	v, _, _ := strings.Cut(rest, `"`)
 	return v
 }
+
+// BenchmarkTokenRefreshParallel is the refresh grant under concurrency:
+// each goroutine keeps its own family, as separate clients would.
+func BenchmarkTokenRefreshParallel(b *testing.B) {
+	s := newServer(b)
+	tokens := make(chan string, 64)
+	for range cap(tokens) {
+		tokens <- s.passwordGrant("comments:read").str("refresh_token")
+	}
+	b.ReportAllocs()
+	b.SetParallelism(16) // 16 goroutines per core: enough to keep both busy while others wait on Redis
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		rt := <-tokens
+		for pb.Next() {
+			f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+			req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(firstPartyID, firstPartySecret)
+			rec := httptest.NewRecorder()
+			s.Handler.Token(rec, req)
+			if rec.Code != http.StatusOK {
+				b.Errorf("got %d %s", rec.Code, rec.Body)
+				return
+			}
+			rt = extract(rec.Body.String(), "refresh_token")
+		}
+	})
+}

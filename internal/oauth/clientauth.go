@@ -79,7 +79,7 @@ func readClientCredentials(r *http.Request, f form) (clientCredentials, *Error) 
 // takes the full check, so guessing stays as slow as the hash makes it, and
 // a changed or deleted client misses the cache because its hash differs.
 type clientAuthenticator struct {
-	clients   storage.ClientStore
+	clients   ClientLookup
 	key       [32]byte // per-process HMAC key for the verified-secret cache
 	dummyHash string
 
@@ -93,7 +93,7 @@ type verifiedSecret struct {
 	mac        [sha256.Size]byte
 }
 
-func newClientAuthenticator(clients storage.ClientStore) (*clientAuthenticator, error) {
+func newClientAuthenticator(clients ClientLookup) (*clientAuthenticator, error) {
 	// dummyHash is checked when the client does not exist, so an unknown
 	// client id takes as long to refuse as a wrong secret.
 	dummy, err := secret.Hash(secret.NewToken(32))

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,12 @@ type Store interface {
 	storage.CodeStore
 	storage.RefreshStore
 	storage.RevocationStore
+}
+
+// ClientLookup finds registered clients; storage.ClientCache is the fast
+// one.
+type ClientLookup interface {
+	GetClient(ctx context.Context, id string) (*storage.Client, error)
 }
 
 // Minter signs the tokens the server issues.
@@ -64,8 +71,10 @@ type Handler struct {
 
 // Deps are what NewHandler needs.
 type Deps struct {
-	Config   Config
-	Store    Store
+	Config Config
+	Store  Store
+	// Clients, if set, answers client lookups instead of Store.
+	Clients  ClientLookup
 	Minter   Minter
 	Verifier AccessVerifier
 	Limiter  *ratelimit.Limiter
@@ -75,7 +84,10 @@ type Deps struct {
 
 // NewHandler builds the token endpoint and its companions.
 func NewHandler(d Deps) (*Handler, error) {
-	clients, err := newClientAuthenticator(d.Store)
+	if d.Clients == nil {
+		d.Clients = d.Store
+	}
+	clients, err := newClientAuthenticator(d.Clients)
 	if err != nil {
 		return nil, err
 	}

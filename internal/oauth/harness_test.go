@@ -91,8 +91,12 @@ func newServer(t testing.TB, opts ...serverOption) *server {
 	for _, o := range opts {
 		o(&cfg, &limits)
 	}
+	clients := storage.NewClientCache(store, time.Minute)
+	cacheCtx, stopCache := context.WithCancel(context.Background())
+	go func() { _ = clients.Run(cacheCtx) }()
+	t.Cleanup(stopCache)
 	h, err := oauth.NewHandler(oauth.Deps{
-		Config: cfg, Store: store, Minter: token.NewMinter(keys, issuer, audience, time.Now),
+		Config: cfg, Store: store, Clients: clients, Minter: token.NewMinter(keys, issuer, audience, time.Now),
 		Verifier: verifier, Limiter: ratelimit.New(store.Redis(), rs.Prefix, limits), Logger: logger,
 	})
 	if err != nil {

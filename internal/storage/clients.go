@@ -33,6 +33,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 	if !ok {
 		return ErrConflict
 	}
+	s.announceClientChange(ctx, c.ID)
 	return nil
 }
 
@@ -57,6 +58,7 @@ func (s *Store) UpsertClient(ctx context.Context, c *Client) error {
 	if err := s.rdb.HSet(ctx, s.kClients(), c.ID, raw).Err(); err != nil {
 		return fmt.Errorf("storage: upsert client: %w", err)
 	}
+	s.announceClientChange(ctx, c.ID)
 	return nil
 }
 
@@ -78,5 +80,9 @@ func (s *Store) ListClients(ctx context.Context) ([]*Client, error) {
 // DeleteClient removes the client (ErrNotFound if unknown). Tokens already
 // issued to it are the caller's to revoke.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	return hashDel(ctx, s.rdb, s.kClients(), id, "client")
+	if err := hashDel(ctx, s.rdb, s.kClients(), id, "client"); err != nil {
+		return err
+	}
+	s.announceClientChange(ctx, id)
+	return nil
 }

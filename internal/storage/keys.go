@@ -25,6 +25,7 @@ import (
 //	p consent:<user id>        HASH  client id -> Consent JSON
 //	p revoked-jti              ZSET  jti scored by exp (unix ms) ; TTL = latest exp
 //	p revocations              pub/sub channel of RevokedJTI JSON
+//	p client-changes           pub/sub channel of changed client ids (ClientCache)
 //	p signing-keys             HASH  kid -> SigningKey JSON
 //
 // Clients, users and signing keys are admin-scale data kept in one hash

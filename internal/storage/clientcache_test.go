@@ -1,0 +1,124 @@
+package storage_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testredis"
+)
+
+// startCache runs a ClientCache on s and waits until it serves from memory.
+func startCache(t *testing.T, s *storage.Store) *storage.ClientCache {
+	t.Helper()
+	c := storage.NewClientCache(s, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	// Served from memory once a read survives a raw removal of its record.
+	eventually(t, func() bool {
+		_ = s.UpsertClient(ctx, &storage.Client{ID: "probe", Scopes: []string{"x"}})
+		if _, err := c.GetClient(ctx, "probe"); err != nil {
+			return false
+		}
+		s.Redis().HDel(ctx, s.Prefix()+"clients", "probe")
+		_, err := c.GetClient(ctx, "probe")
+		return err == nil
+	})
+	return c
+}
+
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func scopesOf(t *testing.T, c *storage.ClientCache, id string) string {
+	t.Helper()
+	cl, err := c.GetClient(context.Background(), id)
+	if err != nil {
+		return err.Error()
+	}
+	return cl.Scopes[0]
+}
+
+func TestClientCacheFollowsChanges(t *testing.T) {
+	srv := testredis.New(t)
+	s := open(t, srv)
+	other := open(t, &testredis.Server{URL: srv.URL, Prefix: srv.Prefix}) // another instance or the CLI
+	ctx := context.Background()
+	cache := startCache(t, s)
+
+	if err := s.CreateClient(ctx, &storage.Client{ID: "app", Scopes: []string{"v1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := scopesOf(t, cache, "app"); got != "v1" {
+		t.Fatalf("got %q", got)
+	}
+	t.Run("change by this instance", func(t *testing.T) {
+		if err := s.UpsertClient(ctx, &storage.Client{ID: "app", Scopes: []string{"v2"}}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, func() bool { return scopesOf(t, cache, "app") == "v2" })
+	})
+	t.Run("change by another instance", func(t *testing.T) {
+		if err := other.UpsertClient(ctx, &storage.Client{ID: "app", Scopes: []string{"v3"}}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, func() bool { return scopesOf(t, cache, "app") == "v3" })
+	})
+	t.Run("delete by another instance", func(t *testing.T) {
+		if err := other.DeleteClient(ctx, "app"); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, func() bool { return scopesOf(t, cache, "app") == storage.ErrNotFound.Error() })
+	})
+	t.Run("resubscription drops everything", func(t *testing.T) {
+		if err := s.CreateClient(ctx, &storage.Client{ID: "quiet", Scopes: []string{"old"}}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, func() bool { return scopesOf(t, cache, "quiet") == "old" })
+		// Changed behind the cache's back: no announcement reaches it.
+		s.Redis().HSet(ctx, s.Prefix()+"clients", "quiet", `{"id":"quiet","scopes":["new"]}`)
+		if got := scopesOf(t, cache, "quiet"); got != "old" {
+			t.Fatalf("expected the cached copy before the reconnect, got %q", got)
+		}
+		if srv.Kind == testredis.Embedded {
+			t.Skip("the embedded server cannot kill connections")
+		}
+		if err := s.Redis().Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, func() bool { return scopesOf(t, cache, "quiet") == "new" })
+	})
+}
+
+// Before Run has subscribed, nothing is served from memory.
+func TestClientCacheIsPassThroughUntilSubscribed(t *testing.T) {
+	s := open(t, testredis.New(t))
+	ctx := context.Background()
+	cache := storage.NewClientCache(s, time.Minute)
+	if err := s.CreateClient(ctx, &storage.Client{ID: "app", Scopes: []string{"v1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := scopesOf(t, cache, "app"); got != "v1" {
+		t.Fatalf("got %q", got)
+	}
+	s.Redis().HDel(ctx, s.Prefix()+"clients", "app")
+	if got := scopesOf(t, cache, "app"); got != storage.ErrNotFound.Error() {
+		t.Fatalf("served %q from memory without a subscription", got)
+	}
+}

@@ -1,0 +1,444 @@
+package admin_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauth2d/oauth2d/internal/admin"
+	"github.com/oauth2d/oauth2d/internal/resource"
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testredis"
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	testredis.Main(m)
+}
+
+const (
+	issuer   = "http://localhost:8080"
+	audience = "http://localhost:8080/api"
+	tokenTTL = 15 * time.Minute
+)
+
+// harness serves /admin/v1 and /api/v1 on one fresh Redis prefix, with an
+// admin user and an admin token.
+type harness struct {
+	t      *testing.T
+	ctx    context.Context
+	store  *storage.Store
+	hasher *secret.Hasher
+	minter *token.Minter
+	engine *gin.Engine
+	admin  *storage.User
+	bearer string // the admin's token, scope admin
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	rs := testredis.New(t)
+	store, err := storage.Open(ctx, storage.Options{URL: rs.URL, Prefix: rs.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgES256, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := token.NewVerifier(keys, issuer, []string{audience}, 0, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := resource.NewAuthenticator(verifier, store, resource.Options{Realm: issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := resource.NewRevoker(store, auth, tokenTTL, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher := secret.NewHasher(secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	api, err := admin.New(admin.Deps{Auth: auth, Revoker: rev, Clients: store, Users: store, Hasher: hasher})
+	if err != nil {
+		t.Fatal(err)
+	}
+	comments, err := resource.NewAPI(resource.APIDeps{Auth: auth, Revoker: rev, Comments: store, Users: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := gin.New()
+	api.Register(r)
+	comments.Register(r)
+	h := &harness{t: t, ctx: ctx, store: store, hasher: hasher, engine: r,
+		minter: token.NewMinter(keys, issuer, []string{audience}, time.Now)}
+	h.admin = &storage.User{Username: "root", PasswordHash: "x", Roles: []string{"admin"}}
+	if err := store.CreateUser(ctx, h.admin); err != nil {
+		t.Fatal(err)
+	}
+	h.bearer = h.token(h.admin.ID, "cli", admin.ScopeAdmin)
+	return h
+}
+
+func (h *harness) token(sub, clientID string, scopes ...string) string {
+	h.t.Helper()
+	raw, _, err := h.minter.MintAccess(token.AccessRequest{Subject: sub, ClientID: clientID, Scope: scopes, Lifetime: tokenTTL})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return raw
+}
+
+type response struct {
+	Code   int
+	Header http.Header
+	Body   string
+	JSON   map[string]any
+}
+
+// do sends body (JSON-encoded unless it is a string) with bearer. Every
+// response is checked never to carry a hash or a password.
+func (h *harness) do(method, path, bearer string, body any) response {
+	h.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	w := httptest.NewRecorder()
+	h.engine.ServeHTTP(w, req)
+	resp := response{Code: w.Code, Header: w.Header(), Body: w.Body.String()}
+	if w.Body.Len() > 0 {
+		if err := json.Unmarshal(w.Body.Bytes(), &resp.JSON); err != nil {
+			h.t.Fatalf("%s %s: body is not JSON: %s", method, path, resp.Body)
+		}
+	}
+	for _, leak := range []string{"$argon2id$", `"secret_hash":`, `"password_hash":`, `"password":`, "carol-password"} {
+		if strings.Contains(resp.Body, leak) {
+			h.t.Fatalf("%s %s: response contains %q: %s", method, path, leak, resp.Body)
+		}
+	}
+	return resp
+}
+
+func (h *harness) expect(resp response, status int) response {
+	h.t.Helper()
+	if resp.Code != status {
+		h.t.Fatalf("status %d, want %d: %s", resp.Code, status, resp.Body)
+	}
+	if status >= 400 && resp.Header.Get("WWW-Authenticate") == "" {
+		if ct := resp.Header.Get("Content-Type"); ct != resource.ProblemContentType {
+			h.t.Fatalf("error Content-Type %q, want %s", ct, resource.ProblemContentType)
+		}
+	}
+	return resp
+}
+
+func TestAdminNeedsScopeAdmin(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		name      string
+		bearer    string
+		status    int
+		challenge string
+	}{
+		{"no token", "", 401, `Bearer realm="` + issuer + `"`},
+		{"token without scope admin", h.token(h.admin.ID, "cli", "profile"), 403,
+			`Bearer realm="` + issuer + `", error="insufficient_scope", error_description="the access token lacks a scope this request requires", scope="admin"`},
+		{"forged token", "eyJhbGciOiJub25lIn0.e30.", 401,
+			`Bearer realm="` + issuer + `", error="invalid_token", error_description="the access token is invalid or expired"`},
+		{"admin token", h.bearer, 200, ""},
+		{"machine client with scope admin", h.token("ops-bot", "ops-bot", admin.ScopeAdmin), 200, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, path := range []string{"/admin/v1/clients", "/admin/v1/users"} {
+				resp := h.do(http.MethodGet, path, tc.bearer, nil)
+				if resp.Code != tc.status || resp.Header.Get("WWW-Authenticate") != tc.challenge {
+					t.Fatalf("GET %s: %d %q, want %d %q", path, resp.Code, resp.Header.Get("WWW-Authenticate"), tc.status, tc.challenge)
+				}
+			}
+		})
+	}
+}
+
+func validClient(id string) map[string]any {
+	return map[string]any{
+		"id": id, "name": "Demo", "redirect_uris": []string{"https://app.example/cb"},
+		"grant_types": []string{"authorization_code", "refresh_token"}, "scopes": []string{"openid", "comments:read"},
+	}
+}
+
+func with(m map[string]any, kv ...any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i].(string)] = kv[i+1]
+	}
+	return out
+}
+
+func TestCreateClientValidation(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		name   string
+		body   any
+		status int
+	}{
+		{"confidential", validClient("app-1"), 201},
+		{"duplicate id", validClient("app-1"), 409},
+		{"generated id", with(validClient(""), "id", ""), 201},
+		{"bad id", validClient("bad id!"), 400},
+		{"brace in id", validClient("a{b}"), 400},
+		{"unknown grant type", with(validClient("x1"), "grant_types", []string{"implicit"}), 400},
+		{"no grant type", with(validClient("x2"), "grant_types", []string{}), 400},
+		{"public with client_credentials", with(validClient("x3"), "public", true, "grant_types", []string{"client_credentials"}), 400},
+		{"third-party password grant", with(validClient("x4"), "grant_types", []string{"password"}), 400},
+		{"http redirect off loopback", with(validClient("x5"), "redirect_uris", []string{"http://app.example/cb"}), 400},
+		{"redirect with fragment", with(validClient("x6"), "redirect_uris", []string{"https://app.example/cb#x"}), 400},
+		{"javascript redirect", with(validClient("x7"), "redirect_uris", []string{"javascript:alert(1)"}), 400},
+		{"bad scope", with(validClient("x8"), "scopes", []string{"a b"}), 400},
+		{"secret supplied", with(validClient("x9"), "client_secret", "mine"), 400},
+		{"not JSON", "id=x", 400},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := h.expect(h.do(http.MethodPost, "/admin/v1/clients", h.bearer, tc.body), tc.status)
+			if tc.status == 400 && resp.JSON["detail"] == nil {
+				t.Fatalf("problem without detail: %s", resp.Body)
+			}
+		})
+	}
+	t.Run("every problem at once", func(t *testing.T) {
+		body := with(validClient("bad id"), "grant_types", []string{"implicit", "password"}, "scopes", []string{"a\"b"})
+		resp := h.expect(h.do(http.MethodPost, "/admin/v1/clients", h.bearer, body), 400)
+		var fields []string
+		for _, e := range resp.JSON["errors"].([]any) {
+			fields = append(fields, e.(map[string]any)["field"].(string))
+		}
+		if strings.Join(fields, ",") != "id,grant_types,grant_types,scopes" {
+			t.Fatalf("error fields %v in %s, want id, grant_types twice, scopes", fields, resp.Body)
+		}
+	})
+}
+
+func TestClientLifecycle(t *testing.T) {
+	h := newHarness(t)
+	created := h.expect(h.do(http.MethodPost, "/admin/v1/clients", h.bearer, validClient("app")), 201)
+	secret1, _ := created.JSON["client_secret"].(string)
+	if len(secret1) < 43 || created.Header.Get("Location") != "/admin/v1/clients/app" || created.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("create: secret %q, headers %v", secret1, created.Header)
+	}
+	h.secretIs("app", secret1, true)
+
+	got := h.expect(h.do(http.MethodGet, "/admin/v1/clients/app", h.bearer, nil), 200)
+	if got.JSON["id"] != "app" || got.JSON["client_secret"] != nil {
+		t.Fatalf("get: %s", got.Body)
+	}
+	h.expect(h.do(http.MethodGet, "/admin/v1/clients/nope", h.bearer, nil), 404)
+	h.expect(h.do(http.MethodPost, "/admin/v1/clients", h.bearer, with(validClient("web"), "public", true)), 201)
+	list := h.expect(h.do(http.MethodGet, "/admin/v1/clients", h.bearer, nil), 200)
+	if clients := list.JSON["clients"].([]any); len(clients) != 2 || clients[0].(map[string]any)["id"] != "app" {
+		t.Fatalf("list: %s", list.Body)
+	}
+
+	// Update keeps the secret; the id cannot change.
+	upd := h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "scopes", []string{"openid"})), 200)
+	if upd.JSON["client_secret"] != nil || upd.JSON["client"].(map[string]any)["scopes"].([]any)[0] != "openid" {
+		t.Fatalf("update: %s", upd.Body)
+	}
+	h.secretIs("app", secret1, true)
+	h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, validClient("other")), 400)
+	h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "grant_types", []string{"bogus"})), 400)
+	h.expect(h.do(http.MethodPut, "/admin/v1/clients/nope", h.bearer, validClient("")), 404)
+
+	// Rotation: the new secret works, the old one no longer does.
+	rot := h.expect(h.do(http.MethodPost, "/admin/v1/clients/app/secret", h.bearer, nil), 200)
+	secret2, _ := rot.JSON["client_secret"].(string)
+	if secret2 == "" || secret2 == secret1 {
+		t.Fatalf("rotate: %s", rot.Body)
+	}
+	h.secretIs("app", secret2, true)
+	h.secretIs("app", secret1, false)
+	h.expect(h.do(http.MethodPost, "/admin/v1/clients/web/secret", h.bearer, nil), 409)
+
+	// Public and back: the secret goes, and a new one is issued.
+	h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "public", true)), 200)
+	if c, _ := h.store.GetClient(h.ctx, "app"); c.SecretHash != "" {
+		t.Fatal("a public client kept its secret hash")
+	}
+	back := h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, validClient("")), 200)
+	secret3, _ := back.JSON["client_secret"].(string)
+	h.secretIs("app", secret3, true)
+
+	// Delete revokes the tokens already issued to the client.
+	appToken := h.token("someone", "app", "comments:read")
+	h.expect(h.do(http.MethodGet, "/api/v1/comments", appToken, nil), 200)
+	h.expect(h.do(http.MethodDelete, "/admin/v1/clients/app", h.bearer, nil), 204)
+	h.expect(h.do(http.MethodGet, "/admin/v1/clients/app", h.bearer, nil), 404)
+	h.expect(h.do(http.MethodDelete, "/admin/v1/clients/app", h.bearer, nil), 404)
+	h.expect(h.do(http.MethodGet, "/api/v1/comments", appToken, nil), 401)
+}
+
+// secretIs checks clear against the client's stored hash.
+func (h *harness) secretIs(id, clear string, want bool) {
+	h.t.Helper()
+	c, err := h.store.GetClient(h.ctx, id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ok, err := h.hasher.Verify(c.SecretHash, clear)
+	if err != nil || ok != want {
+		h.t.Fatalf("secret of %s verifies: %v (%v), want %v", id, ok, err, want)
+	}
+}
+
+func TestUserLifecycle(t *testing.T) {
+	h := newHarness(t)
+	newUser := map[string]any{"username": "carol", "password": "carol-password", "roles": []string{"user"}, "email": "carol@example.com"}
+	tests := []struct {
+		name   string
+		body   any
+		status int
+	}{
+		{"valid", newUser, 201},
+		{"username taken", with(newUser, "roles", []string{}), 409},
+		{"short password", with(newUser, "username", "dave", "password", "short"), 400},
+		{"no password", map[string]any{"username": "dave"}, 400},
+		{"space in username", with(newUser, "username", "da ve"), 400},
+		{"bad role", with(newUser, "username", "dave", "roles", []string{"Admin!"}), 400},
+		{"duplicate role", with(newUser, "username", "dave", "roles", []string{"user", "user"}), 400},
+		{"bad email", with(newUser, "username", "dave", "email", "nope"), 400},
+		{"unknown member", with(newUser, "username", "dave", "password_hash", "$argon2id$x"), 400},
+	}
+	var carolID string
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := h.expect(h.do(http.MethodPost, "/admin/v1/users", h.bearer, tc.body), tc.status)
+			if tc.status == 201 {
+				carolID, _ = resp.JSON["id"].(string)
+			}
+		})
+	}
+	carol, err := h.store.GetUser(h.ctx, carolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := h.hasher.Verify(carol.PasswordHash, "carol-password"); !ok {
+		t.Fatal("the stored hash does not verify the password")
+	}
+	got := h.expect(h.do(http.MethodGet, "/admin/v1/users/"+carolID, h.bearer, nil), 200)
+	if got.JSON["username"] != "carol" || got.JSON["email"] != "carol@example.com" {
+		t.Fatalf("get: %s", got.Body)
+	}
+	list := h.expect(h.do(http.MethodGet, "/admin/v1/users", h.bearer, nil), 200)
+	if users := list.JSON["users"].([]any); len(users) != 2 || users[0].(map[string]any)["username"] != "carol" {
+		t.Fatalf("list: %s", list.Body)
+	}
+
+	// A role change revokes the tokens that carry the old roles.
+	carolToken := h.token(carolID, "web", "comments:read")
+	h.expect(h.do(http.MethodGet, "/api/v1/comments", carolToken, nil), 200)
+	h.expect(h.do(http.MethodPatch, "/admin/v1/users/"+carolID, h.bearer, map[string]any{"name": "Carol"}), 200)
+	h.expect(h.do(http.MethodGet, "/api/v1/comments", carolToken, nil), 200)
+	patched := h.expect(h.do(http.MethodPatch, "/admin/v1/users/"+carolID, h.bearer, map[string]any{"roles": []string{"user", "admin"}}), 200)
+	if roles := patched.JSON["roles"].([]any); len(roles) != 2 || patched.JSON["name"] != "Carol" {
+		t.Fatalf("patch: %s", patched.Body)
+	}
+	h.expect(h.do(http.MethodGet, "/api/v1/comments", carolToken, nil), 401)
+	for name, body := range map[string]any{
+		"bad role":           map[string]any{"roles": []string{"ROOT"}},
+		"password not here":  map[string]any{"password": "new-password"},
+		"username not here":  map[string]any{"username": "caroline"},
+		"roles not an array": map[string]any{"roles": "admin"},
+	} {
+		t.Run("patch "+name, func(t *testing.T) {
+			h.expect(h.do(http.MethodPatch, "/admin/v1/users/"+carolID, h.bearer, body), 400)
+		})
+	}
+	h.expect(h.do(http.MethodPatch, "/admin/v1/users/nope", h.bearer, map[string]any{"name": "x"}), 404)
+
+	h.expect(h.do(http.MethodDelete, "/admin/v1/users/"+carolID, h.bearer, nil), 204)
+	h.expect(h.do(http.MethodGet, "/admin/v1/users/"+carolID, h.bearer, nil), 404)
+	h.expect(h.do(http.MethodDelete, "/admin/v1/users/"+carolID, h.bearer, nil), 404)
+}
+
+func TestRevokeUserTokens(t *testing.T) {
+	h := newHarness(t)
+	erin := &storage.User{Username: "erin", PasswordHash: "x", Roles: []string{"user"}}
+	frank := &storage.User{Username: "frank", PasswordHash: "x", Roles: []string{"user"}}
+	for _, u := range []*storage.User{erin, frank} {
+		if err := h.store.CreateUser(h.ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	erinAccess := h.token(erin.ID, "web", "comments:read")
+	familyAccess, claims, err := h.minter.MintAccess(token.AccessRequest{Subject: erin.ID, ClientID: "mobile", Scope: []string{"comments:read"}, Lifetime: tokenTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.store.CreateFamily(h.ctx, storage.NewRefresh{
+		Family: storage.RefreshFamily{ID: "fam-erin", ClientID: "mobile", UserID: erin.ID,
+			ExpiresAt: time.Now().Add(time.Hour), AccessJTI: claims.JTI, AccessExpiresAt: claims.ExpiresAt},
+		TokenHash: secret.SHA256("refresh"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frankAccess := h.token(frank.ID, "web", "comments:read")
+
+	resp := h.expect(h.do(http.MethodPost, "/admin/v1/users/"+erin.ID+"/revoke-tokens", h.bearer, nil), 200)
+	if resp.JSON["revoked_refresh_families"] != float64(1) || resp.JSON["not_before"] == nil {
+		t.Fatalf("revoke-tokens: %s", resp.Body)
+	}
+	for _, tc := range []struct {
+		name   string
+		bearer string
+		status int
+	}{
+		{"erin's access token", erinAccess, 401},
+		{"erin's refreshable session", familyAccess, 401},
+		{"frank's token", frankAccess, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h.expect(h.do(http.MethodGet, "/api/v1/comments", tc.bearer, nil), tc.status)
+		})
+	}
+	if f, err := h.store.GetFamily(h.ctx, "fam-erin"); err != nil || !f.Revoked {
+		t.Fatalf("family: %+v, %v; want revoked", f, err)
+	}
+	h.expect(h.do(http.MethodPost, "/admin/v1/users/nope/revoke-tokens", h.bearer, nil), 404)
+}

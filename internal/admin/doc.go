@@ -1,0 +1,22 @@
+// Package admin is oauth2d's administration API under /admin/v1: clients
+// and users, list, get, create, update and delete, and revoking every
+// token of a user.
+//
+// Authentication: a bearer access token with scope "admin", checked by the
+// same resource.Authenticator as the protected API (RFC 6750), so an
+// admin session is revocable and expires like any other token. The token
+// endpoint grants "admin" to a user only when they hold role "admin"; a
+// machine client gets it through client credentials only if it is
+// registered with that scope. There is no separate static admin
+// credential: one mechanism, one audit trail (sub and client_id of every
+// call are logged).
+//
+// Input is validated by bootstrap.ValidateClient, ValidateUser and
+// ValidatePassword, exactly as the bootstrap file and the CLI are.
+// Problems are RFC 9457 application/problem+json listing every invalid
+// field. Responses never carry a secret hash or a password hash; a client
+// secret is generated server-side (256 bits) and shown once, in the
+// response that created or rotated it (Cache-Control: no-store). A new
+// user's password travels in the JSON request body, so the API must only
+// be reached over TLS (the issuer is https outside loopback development).
+package admin

@@ -1,0 +1,32 @@
+package admin
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/oauth2d/oauth2d/internal/bootstrap"
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+func TestFieldErrorSplitsBootstrapErrors(t *testing.T) {
+	userErrs := bootstrap.ValidateUser(&storage.User{Username: "a b", Roles: []string{"x"}})
+	tests := []struct {
+		name          string
+		err           error
+		field, detail string
+	}{
+		{"client", errors.New(`bootstrap: client "web": redirect_uris: "x" must be an absolute URI`), "redirect_uris", `"x" must be an absolute URI`},
+		{"user from the validator", userErrs[0], "username", "must be 1-128 printable characters without spaces"},
+		{"password from the validator", bootstrap.ValidatePassword("short"), "password", "must be at least 8 characters"},
+		{"another shape", errors.New("something odd"), "", "something odd"},
+		{"not a field name", errors.New(`bootstrap: client "x": Some Thing: detail`), "", `client "x": Some Thing: detail`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := fieldError(tc.err)
+			if got.Field != tc.field || got.Detail != tc.detail {
+				t.Fatalf("fieldError(%q) = %+v, want field %q detail %q", tc.err, got, tc.field, tc.detail)
+			}
+		})
+	}
+}

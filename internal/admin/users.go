@@ -1,0 +1,189 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/oauth2d/oauth2d/internal/bootstrap"
+	"github.com/oauth2d/oauth2d/internal/resource"
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// userView is a user as shown: never the password hash.
+type userView struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Roles     []string  `json:"roles"`
+	Name      string    `json:"name,omitempty"`
+	Email     string    `json:"email,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func viewUser(u *storage.User) userView {
+	return userView{ID: u.ID, Username: u.Username, Roles: nonNil(u.Roles), Name: u.Name, Email: u.Email,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// newUserInput is POST /admin/v1/users. The password is in the body: the
+// API is for TLS only.
+type newUserInput struct {
+	Username string   `json:"username"`
+	Password string   `json:"password"`
+	Roles    []string `json:"roles"`
+	Name     string   `json:"name"`
+	Email    string   `json:"email"`
+}
+
+// userPatch is PATCH /admin/v1/users/:id: members left out are kept.
+// Usernames and passwords are not changed here.
+type userPatch struct {
+	Roles *[]string `json:"roles"`
+	Name  *string   `json:"name"`
+	Email *string   `json:"email"`
+}
+
+func (a *API) listUsers(c *gin.Context) {
+	users, err := a.d.Users.ListUsers(c.Request.Context())
+	if err != nil {
+		a.internalError(c, "list users", err)
+		return
+	}
+	views := make([]userView, 0, len(users))
+	for _, u := range users {
+		views = append(views, viewUser(u))
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, gin.H{"users": views})
+}
+
+func (a *API) getUser(c *gin.Context) {
+	u, err := a.d.Users.GetUser(c.Request.Context(), c.Param("id"))
+	if a.lookup(c, err, "user") {
+		return
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, viewUser(u))
+}
+
+func (a *API) createUser(c *gin.Context) {
+	var in newUserInput
+	if !resource.DecodeJSON(c, &in, maxBody) {
+		return
+	}
+	u := &storage.User{Username: in.Username, Roles: in.Roles, Name: in.Name, Email: in.Email}
+	errs := bootstrap.ValidateUser(u)
+	if err := bootstrap.ValidatePassword(in.Password); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		invalid(c, "user", errs)
+		return
+	}
+	hash, err := a.d.Hasher.Hash(in.Password)
+	if err != nil {
+		a.internalError(c, "hash password", err)
+		return
+	}
+	u.PasswordHash = hash
+	err = a.d.Users.CreateUser(c.Request.Context(), u)
+	if errors.Is(err, storage.ErrConflict) {
+		resource.WriteProblem(c, http.StatusConflict, "the username is taken")
+		return
+	}
+	if err != nil {
+		a.internalError(c, "create user", err)
+		return
+	}
+	noStore(c)
+	c.Header("Location", c.Request.URL.Path+"/"+url.PathEscape(u.ID))
+	c.JSON(http.StatusCreated, viewUser(u))
+}
+
+// updateUser changes roles, name or email. A change of roles revokes the
+// user's tokens: they carry the roles they were issued with, and a
+// demoted admin must not stay admin until they expire.
+func (a *API) updateUser(c *gin.Context) {
+	ctx := c.Request.Context()
+	u, err := a.d.Users.GetUser(ctx, c.Param("id"))
+	if a.lookup(c, err, "user") {
+		return
+	}
+	var p userPatch
+	if !resource.DecodeJSON(c, &p, maxBody) {
+		return
+	}
+	rolesChanged := p.Roles != nil && !slices.Equal(*p.Roles, u.Roles)
+	if p.Roles != nil {
+		u.Roles = *p.Roles
+	}
+	if p.Name != nil {
+		u.Name = *p.Name
+	}
+	if p.Email != nil {
+		u.Email = *p.Email
+	}
+	if errs := bootstrap.ValidateUser(u); len(errs) > 0 {
+		invalid(c, "user", errs)
+		return
+	}
+	if err := a.d.Users.UpsertUser(ctx, u); err != nil {
+		a.internalError(c, "update user", err)
+		return
+	}
+	if rolesChanged {
+		if _, _, err := a.d.Revoker.RevokeUser(ctx, u.ID); err != nil {
+			a.internalError(c, "revoke user tokens", err)
+			return
+		}
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, viewUser(u))
+}
+
+// deleteUser revokes every token of the user, then removes them.
+func (a *API) deleteUser(c *gin.Context) {
+	ctx := c.Request.Context()
+	u, err := a.d.Users.GetUser(ctx, c.Param("id"))
+	if a.lookup(c, err, "user") {
+		return
+	}
+	if _, _, err := a.d.Revoker.RevokeUser(ctx, u.ID); err != nil {
+		a.internalError(c, "revoke user tokens", err)
+		return
+	}
+	if err := a.d.Users.DeleteUser(ctx, u.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		a.internalError(c, "delete user", err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// revokeResult answers POST /admin/v1/users/:id/revoke-tokens.
+type revokeResult struct {
+	// Access tokens issued before this instant are refused.
+	NotBefore       time.Time `json:"not_before"`
+	RefreshFamilies int       `json:"revoked_refresh_families"`
+}
+
+// revokeUserTokens revokes every access and refresh token of the user, on
+// every instance.
+func (a *API) revokeUserTokens(c *gin.Context) {
+	ctx := c.Request.Context()
+	u, err := a.d.Users.GetUser(ctx, c.Param("id"))
+	if a.lookup(c, err, "user") {
+		return
+	}
+	nbf, n, err := a.d.Revoker.RevokeUser(ctx, u.ID)
+	if err != nil {
+		a.internalError(c, "revoke user tokens", err)
+		return
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, revokeResult{NotBefore: nbf, RefreshFamilies: n})
+}

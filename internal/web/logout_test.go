@@ -1,0 +1,114 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/oauth2d/oauth2d/internal/web/webtest"
+)
+
+func TestSignOut(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+
+	t.Run("POST /logout with the CSRF token signs out", func(t *testing.T) {
+		b := s.NewBrowser(t)
+		acct := signIn(t, b, "alice", webtest.AlicePassword)
+		old := sessionCookie(t, s, b)
+		p := b.Post("/logout", url.Values{"csrf_token": {acct.Hidden("csrf_token")}})
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, "You are signed out") || signedIn(t, b) {
+			t.Fatalf("got %d, signed in %v", p.Status, signedIn(t, b))
+		}
+		replay := s.NewBrowser(t)
+		u, _ := url.Parse(s.URL)
+		replay.Client.Jar.SetCookies(u, []*http.Cookie{old})
+		if signedIn(t, replay) {
+			t.Fatal("the session survived on the server")
+		}
+	})
+	t.Run("GET and token-less POST only ask", func(t *testing.T) {
+		b := s.NewBrowser(t)
+		signIn(t, b, "alice", webtest.AlicePassword)
+		for _, p := range []*webtest.Page{b.Get("/logout"), b.Post("/logout", url.Values{}), b.Post("/oauth2/logout", url.Values{"csrf_token": {"forged"}})} {
+			if p.Status != http.StatusOK || !strings.Contains(p.Body, "Sign out?") {
+				t.Fatalf("got %d, want the confirmation page", p.Status)
+			}
+		}
+		if !signedIn(t, b) {
+			t.Fatal("signed out without the CSRF token")
+		}
+	})
+}
+
+// OIDC RP-Initiated Logout 1.0 at the end_session_endpoint.
+func TestEndSession(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	b := s.NewBrowser(t)
+	params, verifier := webtest.CodeRequest(webtest.FirstPartyID, "openid")
+	cb := s.Callback(t, b.SubmitLogin(b.Authorize(params), "alice", webtest.AlicePassword))
+	idToken := s.Exchange(t, cb.Get("code"), verifier, webtest.FirstPartyID, webtest.FirstPartySecret).Str("id_token")
+	if idToken == "" {
+		t.Fatal("no id token")
+	}
+
+	refused := []struct {
+		name   string
+		params url.Values
+	}{
+		{"unregistered post_logout_redirect_uri", url.Values{"client_id": {webtest.ThirdPartyID},
+			"post_logout_redirect_uri": {"https://evil.example/bye"}}},
+		{"look-alike post_logout_redirect_uri", url.Values{"client_id": {webtest.ThirdPartyID},
+			"post_logout_redirect_uri": {webtest.DefaultPostLogout + "/"}}},
+		{"redirect without a client", url.Values{"post_logout_redirect_uri": {webtest.DefaultPostLogout}}},
+		{"unknown client", url.Values{"client_id": {"nobody"}, "post_logout_redirect_uri": {webtest.DefaultPostLogout}}},
+		{"forged id_token_hint", url.Values{"id_token_hint": {idToken[:len(idToken)-6] + "AAAAAA"},
+			"post_logout_redirect_uri": {webtest.DefaultPostLogout}}},
+		{"hint for another client", url.Values{"id_token_hint": {idToken}, "client_id": {webtest.ThirdPartyID},
+			"post_logout_redirect_uri": {webtest.DefaultPostLogout}}},
+		{"redirect registered by another client", url.Values{"id_token_hint": {idToken},
+			"post_logout_redirect_uri": {webtest.DefaultPostLogout}}},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			p := b.Get("/oauth2/logout?" + tc.params.Encode())
+			if p.Status != http.StatusBadRequest || p.Header.Get("Location") != "" {
+				t.Fatalf("got %d Location=%q, want 400 and no redirect", p.Status, p.Header.Get("Location"))
+			}
+		})
+	}
+
+	t.Run("confirm, then back to the client with state", func(t *testing.T) {
+		v := url.Values{"client_id": {webtest.ThirdPartyID}, "post_logout_redirect_uri": {webtest.DefaultPostLogout}, "state": {"bye-1"}}
+		confirm := b.Get("/oauth2/logout?" + v.Encode())
+		if confirm.Status != http.StatusOK || !strings.Contains(confirm.Body, "Third Party App") {
+			t.Fatalf("got %d %s", confirm.Status, confirm.Body)
+		}
+		if csp := confirm.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' http://localhost:9000;") {
+			t.Errorf("CSP = %q", csp)
+		}
+		form := url.Values{"csrf_token": {confirm.Hidden("csrf_token")}, "client_id": {confirm.Hidden("client_id")},
+			"post_logout_redirect_uri": {confirm.Hidden("post_logout_redirect_uri")}, "state": {confirm.Hidden("state")}}
+		p := b.Post("/oauth2/logout", form)
+		if p.Status != http.StatusSeeOther || p.Location().String() != webtest.DefaultPostLogout+"?state=bye-1" {
+			t.Fatalf("got %d %v", p.Status, p.Location())
+		}
+		if signedIn(t, b) {
+			t.Fatal("still signed in")
+		}
+	})
+	t.Run("signed out already: straight back", func(t *testing.T) {
+		v := url.Values{"client_id": {webtest.ThirdPartyID}, "post_logout_redirect_uri": {webtest.DefaultPostLogout}}
+		p := s.NewBrowser(t).Get("/oauth2/logout?" + v.Encode())
+		if p.Status != http.StatusFound || p.Location().String() != webtest.DefaultPostLogout {
+			t.Fatalf("got %d %v", p.Status, p.Location())
+		}
+	})
+	t.Run("id_token_hint names the client", func(t *testing.T) {
+		signIn(t, b, "alice", webtest.AlicePassword)
+		confirm := b.Get("/oauth2/logout?" + url.Values{"id_token_hint": {idToken}}.Encode())
+		if confirm.Status != http.StatusOK || !strings.Contains(confirm.Body, "First Party App") {
+			t.Fatalf("got %d %s", confirm.Status, confirm.Body)
+		}
+	})
+}

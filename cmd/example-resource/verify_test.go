@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+// TestVerifierAgainstOurJWKS runs the documented verification against
+// tokens oauth2d mints and a JWKS served over HTTP, as a resource server
+// outside oauth2d would see them.
+func TestVerifierAgainstOurJWKS(t *testing.T) {
+	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgRS256, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/jwks.json" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(keys.JWKS())
+	}))
+	defer jwks.Close()
+	issuer, audience := jwks.URL, jwks.URL+"/api"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := NewVerifier(ctx, issuer, audience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minter := token.NewMinter(keys, issuer, []string{audience}, time.Now)
+	access := func(req token.AccessRequest) string {
+		raw, _, err := minter.MintAccess(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	base := token.AccessRequest{Subject: "user-1", ClientID: "web", Scope: []string{"profile"}, Lifetime: time.Minute}
+	valid := access(base)
+	wrongAud := base
+	wrongAud.Audience = []string{"https://other.example"}
+	expired := base
+	expired.IssuedAt = time.Now().Add(-time.Hour)
+	noScope := base
+	noScope.Scope = []string{"comments:read"}
+	idToken, err := minter.MintIDToken(token.IDClaims{Subject: "user-1", Audience: "web", Lifetime: time.Minute,
+		Extra: map[string]any{"scope": "profile", "client_id": "web"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(valid, ".")
+	tests := []struct {
+		name   string
+		token  string
+		status int
+	}{
+		{"valid", valid, 200},
+		{"wrong audience", access(wrongAud), 401},
+		{"expired", access(expired), 401},
+		{"id_token", idToken, 401},
+		{"alg none", "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0." + parts[1] + ".", 401},
+		{"tampered", parts[0] + "." + parts[1] + "x." + parts[2], 401},
+		{"missing scope", access(noScope), 403},
+	}
+	h := routes(v, "profile")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/hello", nil)
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d (WWW-Authenticate %q)", w.Code, tc.status, w.Header().Get("WWW-Authenticate"))
+			}
+			if tc.status == 200 && !strings.Contains(w.Body.String(), `"hello":"user-1"`) {
+				t.Fatalf("body %s", w.Body)
+			}
+		})
+	}
+}

@@ -68,6 +68,9 @@ type CutoffStore interface {
 	// subscription was re-established (messages sent meanwhile are lost:
 	// resync with Cutoffs).
 	SubscribeCutoffs(ctx context.Context, onReconnect func()) (<-chan Cutoff, error)
+	// IsCutOff reports whether a token of subject and clientID issued at
+	// issuedAt is revoked by a cutoff (introspection: one round trip).
+	IsCutOff(ctx context.Context, subject, clientID string, issuedAt time.Time) (bool, error)
 }
 
 var _ CutoffStore = (*Store)(nil)
@@ -154,6 +157,22 @@ func (s *Store) Cutoffs(ctx context.Context) (map[string]Cutoff, error) {
 		out[c.Principal] = c
 	}
 	return out, nil
+}
+
+// IsCutOff reports whether a cutoff of the subject or of the client is
+// after issuedAt. An entry whose Until has passed may still be read here;
+// it can only match tokens that have expired anyway.
+func (s *Store) IsCutOff(ctx context.Context, subject, clientID string, issuedAt time.Time) (bool, error) {
+	vals, err := s.rdb.HMGet(ctx, s.cutoffKeys()[0], SubjectCutoff(subject), ClientCutoff(clientID)).Result()
+	if err != nil {
+		return false, fmt.Errorf("storage: cutoffs: %w", err)
+	}
+	for _, v := range vals {
+		if ms, ok := v.(string); ok && issuedAt.Before(fromMs(ms)) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // scoreString reads a sorted-set score from a script reply: Redis gives it

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -16,11 +17,12 @@ import (
 // UserinfoPath is the OIDC UserInfo endpoint.
 const UserinfoPath = "/oauth2/userinfo"
 
-// UserinfoStore is what the UserInfo endpoint reads: the user, and the
-// deny list of revoked access tokens.
+// UserinfoStore is what the UserInfo endpoint reads: the user, the deny
+// list of revoked access tokens and the per-user/per-client cutoffs.
 type UserinfoStore interface {
 	GetUser(ctx context.Context, id string) (*storage.User, error)
 	IsRevokedJTI(ctx context.Context, jti string) (bool, error)
+	IsCutOff(ctx context.Context, subject, clientID string, issuedAt time.Time) (bool, error)
 }
 
 var _ UserinfoStore = (*storage.Store)(nil)
@@ -65,6 +67,7 @@ var (
 	errInvalidToken  = &bearerError{http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked", ""}
 	errTokenLocation = &bearerError{http.StatusBadRequest, "invalid_request", "the access token must be sent in the Authorization header", ""}
 	errNeedOpenID    = &bearerError{http.StatusForbidden, "insufficient_scope", "the access token lacks the openid scope", ScopeOpenID}
+	errServer        = &bearerError{http.StatusInternalServerError, "server_error", "the server encountered an unexpected condition", ""}
 )
 
 // ServeHTTP answers with the user's claims the token's scope allows: sub
@@ -97,9 +100,12 @@ func (u *Userinfo) authorize(r *http.Request) (map[string]any, *bearerError) {
 	}
 	ctx := r.Context()
 	revoked, err := u.store.IsRevokedJTI(ctx, at.JTI)
+	if err == nil && !revoked {
+		revoked, err = u.store.IsCutOff(ctx, at.Subject, at.ClientID, at.IssuedAt)
+	}
 	if err != nil {
-		u.log.ErrorContext(ctx, "oauth: userinfo: deny list", "err", err)
-		return nil, &bearerError{status: http.StatusInternalServerError, code: "server_error", desc: "the server encountered an unexpected condition"}
+		u.log.ErrorContext(ctx, "oauth: userinfo: revocation check", "err", err)
+		return nil, errServer
 	}
 	if revoked {
 		return nil, errInvalidToken
@@ -115,7 +121,7 @@ func (u *Userinfo) authorize(r *http.Request) (map[string]any, *bearerError) {
 	}
 	if err != nil {
 		u.log.ErrorContext(ctx, "oauth: userinfo: load user", "err", err)
-		return nil, &bearerError{status: http.StatusInternalServerError, code: "server_error", desc: "the server encountered an unexpected condition"}
+		return nil, errServer
 	}
 	claims := profileClaims(user, at.Scope)
 	claims["sub"] = user.ID

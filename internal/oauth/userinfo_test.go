@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
 	"github.com/oauth2d/oauth2d/internal/web/webtest"
 )
@@ -56,6 +57,11 @@ func TestUserinfo(t *testing.T) {
 	noOpenID, _ := mint(t, s.Alice.ID, "profile")
 	ghost, _ := mint(t, "u-deleted", "openid profile")
 	clientToken, _ := mint(t, webtest.ThirdPartyID, "openid")
+	cutOff, _ := mint(t, s.Bob.ID, "openid")
+	if err := s.Store.SetCutoff(t.Context(), storage.Cutoff{Principal: storage.SubjectCutoff(s.Bob.ID),
+		NotBefore: time.Now().Add(time.Second), Until: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name       string
@@ -80,6 +86,7 @@ func TestUserinfo(t *testing.T) {
 		{name: "revoked", method: "GET", auth: "Bearer " + revoked, status: 401, wantErr: "invalid_token"},
 		{name: "no openid scope", method: "GET", auth: "Bearer " + noOpenID, status: 403, wantErr: "insufficient_scope"},
 		{name: "user gone", method: "GET", auth: "Bearer " + ghost, status: 401, wantErr: "invalid_token"},
+		{name: "user cut off (signed out everywhere)", method: "GET", auth: "Bearer " + cutOff, status: 401, wantErr: "invalid_token"},
 		{name: "client credentials token", method: "GET", auth: "Bearer " + clientToken, status: 401, wantErr: "invalid_token"},
 	}
 	for _, tc := range tests {

@@ -12,8 +12,6 @@ import (
 	"github.com/oauth2d/oauth2d/internal/bootstrap"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
-	"github.com/oauth2d/oauth2d/internal/oauth"
-	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -27,52 +25,6 @@ type app struct {
 	logger *slog.Logger
 	store  *storage.Store
 	keys   *token.KeySet
-}
-
-// modules lists the route groups mounted on the server, in order. This is
-// the one place where the oauth, web, resource and admin packages are
-// wired in: build each handler from a's pieces and append it.
-func (a *app) modules() ([]httpserver.Module, error) {
-	cfg := a.cfg
-	verifier, err := token.NewVerifier(a.keys, cfg.Issuer, cfg.Tokens.Audience, 0, time.Now)
-	if err != nil {
-		return nil, fmt.Errorf("serve: %w", err)
-	}
-	limiter := ratelimit.New(a.store.Redis(), a.store.Prefix(), ratelimit.Limits{
-		PerUsername: cfg.RateLimit.LoginPerUsername, PerIP: cfg.RateLimit.LoginPerIP,
-	})
-	clients := storage.NewClientCache(a.store, time.Minute)
-	go func() {
-		if err := clients.Run(a.ctx); err != nil {
-			a.logger.Warn("client cache disabled: every client lookup goes to Redis", "err", err)
-		}
-	}()
-	tokens, err := oauth.NewHandler(oauth.Deps{
-		Config: oauth.Config{
-			Issuer:          cfg.Issuer,
-			AccessTokenTTL:  cfg.Tokens.AccessTTL,
-			IDTokenTTL:      cfg.Tokens.IDTokenTTL,
-			RefreshSliding:  cfg.Tokens.RefreshSlidingTTL,
-			RefreshAbsolute: cfg.Tokens.RefreshAbsoluteTTL,
-			RefreshGrace:    cfg.Tokens.RefreshGrace,
-			MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
-		},
-		Store:    a.store,
-		Clients:  clients,
-		Minter:   token.NewMinter(a.keys, cfg.Issuer, cfg.Tokens.Audience, time.Now),
-		Verifier: verifier,
-		Limiter:  limiter,
-		Logger:   a.logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("serve: %w", err)
-	}
-	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, a.keys.IDTokenAlgorithm())
-	discovery, err := oauth.NewDiscovery(md, a.keys)
-	if err != nil {
-		return nil, fmt.Errorf("serve: %w", err)
-	}
-	return []httpserver.Module{discovery, tokens}, nil
 }
 
 func serve(ctx context.Context, e env, args []string) error {
@@ -106,13 +58,13 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	a := &app{ctx: ctx, cfg: cfg, logger: logger, store: store, keys: keys}
-	mods, err := a.modules()
+	mods, checks, err := a.modules()
 	if err != nil {
 		return err
 	}
 	handler, err := httpserver.New(httpserver.Deps{
 		Logger:         logger,
-		Ready:          []httpserver.Check{{Name: "storage", Pinger: store}},
+		Ready:          append([]httpserver.Check{{Name: "storage", Pinger: store}}, checks...),
 		Modules:        mods,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: cfg.HTTP.TrustedProxies,

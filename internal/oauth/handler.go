@@ -21,6 +21,9 @@ type Store interface {
 	storage.CodeStore
 	storage.RefreshStore
 	storage.RevocationStore
+	// IsCutOff reports whether every token of the subject or the client
+	// issued before a moment was revoked (admin "revoke all tokens").
+	IsCutOff(ctx context.Context, subject, clientID string, issuedAt time.Time) (bool, error)
 }
 
 // ClientLookup finds registered clients; storage.ClientCache is the fast

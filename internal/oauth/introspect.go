@@ -72,7 +72,11 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) (*introspec
 	if rerr != nil {
 		return nil, ErrServerError.Wrap(rerr)
 	}
-	if revoked {
+	cutOff, rerr := h.store.IsCutOff(ctx, claims.Subject, claims.ClientID, claims.IssuedAt)
+	if rerr != nil {
+		return nil, ErrServerError.Wrap(rerr)
+	}
+	if revoked || cutOff {
 		return &introspection{}, nil
 	}
 	out := &introspection{

@@ -3,6 +3,9 @@ package oauth_test
 import (
 	"net/url"
 	"testing"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
 func TestRevocation(t *testing.T) {
@@ -89,6 +92,16 @@ func TestIntrospection(t *testing.T) {
 	t.Run("public clients may not introspect", func(t *testing.T) {
 		res := s.post("/oauth2/introspect", url.Values{"token": {first.str("access_token")}, "client_id": {publicID}}, "", "")
 		wantError(t, res, 400, "unauthorized_client")
+	})
+	t.Run("revoking all of a user's tokens makes them inactive", func(t *testing.T) {
+		tok := s.passwordGrant("comments:read").str("access_token")
+		cut := storage.Cutoff{Principal: storage.SubjectCutoff(s.alice.ID), NotBefore: time.Now().Add(time.Second), Until: time.Now().Add(time.Hour)}
+		if err := s.Store.SetCutoff(t.Context(), cut); err != nil {
+			t.Fatal(err)
+		}
+		if s.active(tok) {
+			t.Fatal("a token issued before the user's cutoff is active")
+		}
 	})
 	t.Run("unauthenticated is refused", func(t *testing.T) {
 		wantError(t, s.post("/oauth2/introspect", url.Values{"token": {first.str("access_token")}}, "", ""), 401, "invalid_client")

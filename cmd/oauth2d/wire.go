@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/admin"
+	"github.com/oauth2d/oauth2d/internal/httpserver"
+	"github.com/oauth2d/oauth2d/internal/oauth"
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/resource"
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+// modules builds the route groups mounted on the server, in order, and the
+// readiness checks they add. This is the one place where the oauth, web,
+// resource and admin packages are wired together.
+func (a *app) modules() ([]httpserver.Module, []httpserver.Check, error) {
+	cfg := a.cfg
+	verifier, err := token.NewVerifier(a.keys, cfg.Issuer, cfg.Tokens.Audience, 0, time.Now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	limiter := ratelimit.New(a.store.Redis(), a.store.Prefix(), ratelimit.Limits{
+		PerUsername: cfg.RateLimit.LoginPerUsername, PerIP: cfg.RateLimit.LoginPerIP,
+	})
+	tokens, err := a.tokenEndpoints(verifier, limiter)
+	if err != nil {
+		return nil, nil, err
+	}
+	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, a.keys.IDTokenAlgorithm())
+	discovery, err := oauth.NewDiscovery(md, a.keys)
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	auth, api, adm, err := a.resourceServer(verifier)
+	if err != nil {
+		return nil, nil, err
+	}
+	mods := []httpserver.Module{discovery, tokens, api, adm}
+	return mods, []httpserver.Check{{Name: "revocations", Pinger: auth}}, nil
+}
+
+// tokenEndpoints serves /oauth2/token, /revoke and /introspect, with client
+// lookups answered from a cache kept current over pub/sub.
+func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limiter) (*oauth.Handler, error) {
+	cfg := a.cfg
+	clients := storage.NewClientCache(a.store, time.Minute)
+	go func() {
+		if err := clients.Run(a.ctx); err != nil {
+			a.logger.Warn("client cache disabled: every client lookup goes to Redis", "err", err)
+		}
+	}()
+	h, err := oauth.NewHandler(oauth.Deps{
+		Config: oauth.Config{
+			Issuer:          cfg.Issuer,
+			AccessTokenTTL:  cfg.Tokens.AccessTTL,
+			IDTokenTTL:      cfg.Tokens.IDTokenTTL,
+			RefreshSliding:  cfg.Tokens.RefreshSlidingTTL,
+			RefreshAbsolute: cfg.Tokens.RefreshAbsoluteTTL,
+			RefreshGrace:    cfg.Tokens.RefreshGrace,
+			MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
+		},
+		Store:    a.store,
+		Clients:  clients,
+		Minter:   token.NewMinter(a.keys, cfg.Issuer, cfg.Tokens.Audience, time.Now),
+		Verifier: verifier,
+		Limiter:  limiter,
+		Logger:   a.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	return h, nil
+}
+
+// resourceServer is the protected API and the admin API, behind a bearer
+// check whose deny list every instance keeps in memory. Start loads that
+// list before the server answers, so no revoked token slips through a
+// cold start.
+func (a *app) resourceServer(verifier *token.Verifier) (*resource.Authenticator, *resource.API, *admin.API, error) {
+	cfg := a.cfg
+	auth, err := resource.NewAuthenticator(verifier, a.store, resource.Options{Realm: cfg.Issuer, Logger: a.logger})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	if err := auth.Start(a.ctx); err != nil {
+		return nil, nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	revoker, err := resource.NewRevoker(a.store, auth, maxTokenLifetime(cfg), time.Now)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	api, err := resource.NewAPI(resource.APIDeps{Auth: auth, Revoker: revoker, Comments: a.store, Users: a.store, Logger: a.logger})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	adm, err := admin.New(admin.Deps{
+		Auth: auth, Revoker: revoker, Clients: a.store, Users: a.store,
+		Hasher: secret.NewHasher(secret.DefaultParams()), Dev: cfg.Dev, Logger: a.logger,
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	return auth, api, adm, nil
+}

@@ -84,31 +84,8 @@ func (h *Handler) login(c *gin.Context) {
 		return
 	}
 	data.CSRF = s.CSRFToken
-	username, password := r.PostFormValue("username"), r.PostFormValue("password")
-	if username == "" || password == "" {
-		data.Error = "Enter your username and password."
-		h.render(c.Writer, http.StatusBadRequest, "login", data, target)
-		return
-	}
-	allowed, wait, err := h.limiter.Allow(r.Context(), username, c.ClientIP())
-	if err != nil {
-		h.serverError(c, "rate limit", err)
-		return
-	}
-	if !allowed {
-		c.Header("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
-		data.Error = "Too many sign-in attempts. Please wait a minute and try again."
-		h.render(c.Writer, http.StatusTooManyRequests, "login", data, target)
-		return
-	}
-	user, err := h.authenticate(r.Context(), username, password)
-	if errors.Is(err, errBadCredentials) {
-		data.Error = "Incorrect username or password."
-		h.render(c.Writer, http.StatusBadRequest, "login", data, target)
-		return
-	}
-	if err != nil {
-		h.serverError(c, "check password", err)
+	user, ok := h.checkCredentials(c, &data, target)
+	if !ok {
 		return
 	}
 	if _, err := h.signIn(c.Writer, r, s, user.ID); err != nil {
@@ -122,6 +99,40 @@ func (h *Handler) login(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusSeeOther, next)
+}
+
+// checkCredentials spends a rate-limit attempt and checks the password,
+// or renders the login page again with the reason and reports false.
+func (h *Handler) checkCredentials(c *gin.Context, data *loginData, target string) (*storage.User, bool) {
+	r := c.Request
+	username, password := r.PostFormValue("username"), r.PostFormValue("password")
+	if username == "" || password == "" {
+		data.Error = "Enter your username and password."
+		h.render(c.Writer, http.StatusBadRequest, "login", data, target)
+		return nil, false
+	}
+	allowed, wait, err := h.limiter.Allow(r.Context(), username, c.ClientIP())
+	if err != nil {
+		h.serverError(c, "rate limit", err)
+		return nil, false
+	}
+	if !allowed {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
+		data.Error = "Too many sign-in attempts. Please wait a minute and try again."
+		h.render(c.Writer, http.StatusTooManyRequests, "login", data, target)
+		return nil, false
+	}
+	user, err := h.authenticate(r.Context(), username, password)
+	if errors.Is(err, errBadCredentials) {
+		data.Error = "Incorrect username or password."
+		h.render(c.Writer, http.StatusBadRequest, "login", data, target)
+		return nil, false
+	}
+	if err != nil {
+		h.serverError(c, "check password", err)
+		return nil, false
+	}
+	return user, true
 }
 
 // authenticate checks a password; an unknown user costs as much time as a

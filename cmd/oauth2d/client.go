@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oauth2d/oauth2d/internal/bootstrap"
+	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -57,7 +58,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 	secretStdin := a.fs.Bool("secret-stdin", false, "read the secret from stdin instead of generating one")
 	a.fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	a.fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
-	a.fs.Var(&grants, "grant-type", "grant type (repeatable): "+strings.Join(bootstrap.SupportedGrantTypes(), ", "))
+	a.fs.Var(&grants, "grant-type", "grant type (repeatable): "+strings.Join(oauth.SupportedGrantTypes, ", "))
 	a.fs.Var(&scopes, "scope", "allowed scope (repeatable, or space-separated)")
 	cfg, err := a.parse(e, args, 0)
 	if err != nil {

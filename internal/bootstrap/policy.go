@@ -8,21 +8,9 @@ import (
 	"strings"
 
 	"github.com/oauth2d/oauth2d/internal/config"
+	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
-
-// Grant types oauth2d implements.
-const (
-	GrantAuthorizationCode = "authorization_code"
-	GrantRefreshToken      = "refresh_token"
-	GrantPassword          = "password"
-	GrantClientCredentials = "client_credentials"
-)
-
-// SupportedGrantTypes lists the grant types a client may register.
-func SupportedGrantTypes() []string {
-	return []string{GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantClientCredentials}
-}
 
 // Password length bounds: the upper one keeps a single hash from costing
 // more than a login should.
@@ -56,27 +44,27 @@ func ValidateClient(c *storage.Client, dev bool) []error {
 		bad("id: must be 1-128 characters of A-Z a-z 0-9 . _ ~ - starting with a letter or digit")
 	}
 	if len(c.GrantTypes) == 0 {
-		bad("grant_types: must name at least one of %s", strings.Join(SupportedGrantTypes(), ", "))
+		bad("grant_types: must name at least one of %s", strings.Join(oauth.SupportedGrantTypes, ", "))
 	}
 	for i, g := range c.GrantTypes {
 		switch {
-		case !slices.Contains(SupportedGrantTypes(), g):
-			bad("grant_types: unknown grant type %q (supported: %s)", g, strings.Join(SupportedGrantTypes(), ", "))
+		case !slices.Contains(oauth.SupportedGrantTypes, g):
+			bad("grant_types: unknown grant type %q (supported: %s)", g, strings.Join(oauth.SupportedGrantTypes, ", "))
 		case slices.Contains(c.GrantTypes[:i], g):
 			bad("grant_types: %q is listed twice", g)
 		}
 	}
 	has := func(g string) bool { return slices.Contains(c.GrantTypes, g) }
-	if c.Public && has(GrantClientCredentials) {
+	if c.Public && has(oauth.GrantClientCredentials) {
 		bad("grant_types: a public client cannot use client_credentials (it has no secret to authenticate with)")
 	}
-	if has(GrantPassword) && !c.FirstParty {
+	if has(oauth.GrantPassword) && !c.FirstParty {
 		bad("grant_types: the password grant is for first-party clients only; set first_party: true or drop it")
 	}
-	if has(GrantRefreshToken) && !has(GrantAuthorizationCode) && !has(GrantPassword) {
+	if has(oauth.GrantRefreshToken) && !has(oauth.GrantAuthorizationCode) && !has(oauth.GrantPassword) {
 		bad("grant_types: refresh_token needs authorization_code or password to obtain a first refresh token")
 	}
-	if has(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
+	if has(oauth.GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		bad("redirect_uris: authorization_code needs at least one redirect URI")
 	}
 	for _, u := range c.RedirectURIs {

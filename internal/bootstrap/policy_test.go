@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -13,7 +14,7 @@ func validClient() storage.Client {
 	return storage.Client{
 		ID:           "app",
 		RedirectURIs: []string{"https://app.example/callback"},
-		GrantTypes:   []string{GrantAuthorizationCode, GrantRefreshToken},
+		GrantTypes:   []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		Scopes:       []string{"openid", "comments:read"},
 	}
 }
@@ -31,16 +32,16 @@ func TestValidateClient(t *testing.T) {
 		{"id with space", func(c *storage.Client) { c.ID = "a b" }, false, "id: must be"},
 		{"no grants", func(c *storage.Client) { c.GrantTypes = nil }, false, "grant_types: must name"},
 		{"implicit", func(c *storage.Client) { c.GrantTypes = []string{"implicit"} }, false, `unknown grant type "implicit"`},
-		{"duplicate grant", func(c *storage.Client) { c.GrantTypes = append(c.GrantTypes, GrantRefreshToken) }, false, "listed twice"},
-		{"refresh alone", func(c *storage.Client) { c.GrantTypes = []string{GrantRefreshToken} }, false, "refresh_token needs"},
+		{"duplicate grant", func(c *storage.Client) { c.GrantTypes = append(c.GrantTypes, oauth.GrantRefreshToken) }, false, "listed twice"},
+		{"refresh alone", func(c *storage.Client) { c.GrantTypes = []string{oauth.GrantRefreshToken} }, false, "refresh_token needs"},
 		{"public client credentials", func(c *storage.Client) {
-			c.Public, c.GrantTypes = true, []string{GrantClientCredentials}
+			c.Public, c.GrantTypes = true, []string{oauth.GrantClientCredentials}
 		}, false, "public client cannot use client_credentials"},
-		{"confidential client credentials", func(c *storage.Client) { c.GrantTypes = []string{GrantClientCredentials} }, false, ""},
-		{"third-party password", func(c *storage.Client) { c.GrantTypes = []string{GrantPassword} }, false, "first-party clients only"},
-		{"first-party password", func(c *storage.Client) { c.FirstParty, c.GrantTypes = true, []string{GrantPassword} }, false, ""},
+		{"confidential client credentials", func(c *storage.Client) { c.GrantTypes = []string{oauth.GrantClientCredentials} }, false, ""},
+		{"third-party password", func(c *storage.Client) { c.GrantTypes = []string{oauth.GrantPassword} }, false, "first-party clients only"},
+		{"first-party password", func(c *storage.Client) { c.FirstParty, c.GrantTypes = true, []string{oauth.GrantPassword} }, false, ""},
 		{"public first-party password", func(c *storage.Client) {
-			c.Public, c.FirstParty, c.GrantTypes = true, true, []string{GrantPassword, GrantRefreshToken}
+			c.Public, c.FirstParty, c.GrantTypes = true, true, []string{oauth.GrantPassword, oauth.GrantRefreshToken}
 		}, false, ""},
 		{"code without redirect", func(c *storage.Client) { c.RedirectURIs = nil }, false, "redirect_uris: authorization_code needs"},
 		{"relative redirect", func(c *storage.Client) { c.RedirectURIs = []string{"/callback"} }, false, "must be an absolute URI"},

@@ -12,6 +12,8 @@ import (
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
+	"github.com/oauth2d/oauth2d/internal/web"
+	"github.com/oauth2d/oauth2d/templates"
 )
 
 // modules builds the route groups mounted on the server, in order, and the
@@ -30,7 +32,12 @@ func (a *app) modules() ([]httpserver.Module, []httpserver.Check, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	browser, err := a.browserFlow(verifier, limiter)
+	if err != nil {
+		return nil, nil, err
+	}
 	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, a.keys.IDTokenAlgorithm())
+	md.AddBrowserFlow(web.EndSessionPath)
 	discovery, err := oauth.NewDiscovery(md, a.keys)
 	if err != nil {
 		return nil, nil, fmt.Errorf("serve: %w", err)
@@ -39,7 +46,8 @@ func (a *app) modules() ([]httpserver.Module, []httpserver.Check, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	mods := []httpserver.Module{discovery, tokens, api, adm}
+	mods := append([]httpserver.Module{discovery, tokens}, browser...)
+	mods = append(mods, api, adm)
 	return mods, []httpserver.Check{{Name: "revocations", Pinger: auth}}, nil
 }
 
@@ -74,6 +82,31 @@ func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limite
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	return h, nil
+}
+
+// browserFlow is "login with": the authorization endpoint, the login,
+// consent, account and logout pages, and userinfo.
+func (a *app) browserFlow(verifier *token.Verifier, limiter *ratelimit.Limiter) ([]httpserver.Module, error) {
+	cfg := a.cfg
+	pages, err := web.New(web.Deps{
+		Config: web.Config{Issuer: cfg.Issuer}, Store: a.store, Limiter: limiter, Keys: a.keys,
+		Templates: templates.FS, Logger: a.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	authz, err := oauth.NewAuthorizer(oauth.AuthorizerDeps{
+		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll},
+		Store:  a.store, Sessions: pages, Pages: pages, Logger: a.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	userinfo, err := oauth.NewUserinfo(verifier, a.store, a.logger)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	return []httpserver.Module{authz, userinfo, pages}, nil
 }
 
 // resourceServer is the protected API and the admin API, behind a bearer

@@ -56,6 +56,19 @@ func NewMetadata(issuer string, scopes []string, idTokenAlg string) *Metadata {
 	}
 }
 
+// AddBrowserFlow advertises what the Authorizer, Userinfo and the web
+// package's RP-initiated logout at endSessionPath serve.
+func (m *Metadata) AddBrowserFlow(endSessionPath string) {
+	m.AuthorizationEndpoint = m.Issuer + AuthorizePath
+	m.UserinfoEndpoint = m.Issuer + UserinfoPath
+	m.EndSessionEndpoint = m.Issuer + endSessionPath
+	m.ResponseModesSupported = []string{"query"}
+	m.PromptValuesSupported = PromptValuesSupported
+	m.AuthorizationResponseIssParam = true // RFC 9207
+	m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+		"preferred_username", "name", "email"}
+}
+
 // JWKSSource yields the current JSON Web Key Set document.
 type JWKSSource interface {
 	JWKS() []byte

@@ -171,12 +171,7 @@ func wire(t testing.TB, r *gin.Engine, w wiring) {
 	userinfo.Register(r)
 	pages.Register(r)
 	md := oauth.NewMetadata(w.issuer, AllScopes, w.keys.IDTokenAlgorithm())
-	md.AuthorizationEndpoint = w.issuer + oauth.AuthorizePath
-	md.UserinfoEndpoint = w.issuer + oauth.UserinfoPath
-	md.EndSessionEndpoint = w.issuer + web.EndSessionPath
-	md.PromptValuesSupported = oauth.PromptValuesSupported
-	md.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "preferred_username", "name", "email"}
-	md.AuthorizationResponseIssParam = true
+	md.AddBrowserFlow(web.EndSessionPath)
 	disco, err := oauth.NewDiscovery(md, w.keys)
 	if err != nil {
 		t.Fatal(err)

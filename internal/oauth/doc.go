@@ -1,14 +1,19 @@
 // Package oauth is the authorization server's protocol core: client
-// authentication, the grants and the token, revocation and introspection
-// endpoints, and the discovery metadata.
+// authentication, the authorization endpoint, the grants and the token,
+// revocation, introspection and userinfo endpoints, and the discovery
+// metadata. The pages a user sees (login, consent) are package web's.
 //
-// It implements RFC 6749 §2.3 (client authentication), §3.2–3.3 (token
+// It implements RFC 6749 §2.3 (client authentication), §3.1 and
+// §4.1.1–4.1.2 (authorization endpoint: untrusted client or redirect URI
+// gets an error page, anything later a redirect), §3.2–3.3 (token
 // endpoint, scope), §4.1.3 (code redemption), §4.3 (password, first-party
 // clients only), §4.4 (client credentials), §5 (responses and errors), §6
 // (refresh, with rotation and reuse detection per RFC 9700 §4.14.2);
 // RFC 7636 (PKCE, S256 only); RFC 7009 (revocation); RFC 7662
-// (introspection); RFC 8414 and OIDC Discovery (metadata); OIDC Core
-// §3.1.3.3 (id_token in the token response).
+// (introspection); RFC 8414 and OIDC Discovery (metadata); RFC 9207 (iss
+// in the authorization response); OIDC Core §3.1.2 (authentication
+// request: prompt, max_age, nonce), §3.1.3.3 (id_token in the token
+// response) and §5.3 (userinfo).
 //
 // go-oauth2/oauth2/v4 supplies the grant-type and PKCE-method names and the
 // RFC 6749 error codes. Its server.Server is not used: its token flow

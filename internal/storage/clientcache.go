@@ -2,12 +2,9 @@ package storage
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // kClientChanges is the pub/sub channel on which every client write
@@ -102,32 +99,19 @@ func (c *ClientCache) invalidate(id string) {
 // Run subscribes to client changes and applies them until ctx ends. It
 // returns an error only if the first subscription fails.
 func (c *ClientCache) Run(ctx context.Context) error {
-	ps := c.store.rdb.Subscribe(ctx, c.store.kClientChanges())
-	if _, err := ps.Receive(ctx); err != nil {
-		_ = ps.Close()
-		return fmt.Errorf("storage: subscribe client changes: %w", err)
+	// A resubscription means announcements may have been missed.
+	changes, err := subscribe(ctx, c.store, c.store.kClientChanges(), func() { c.invalidate("") },
+		func(id string) (string, bool) { return id, id != "" })
+	if err != nil {
+		return err
 	}
-	defer ps.Close()
 	c.live.Store(true)
 	defer func() {
 		c.live.Store(false)
 		c.invalidate("")
 	}()
-	in := ps.ChannelWithSubscriptions(redis.WithChannelSize(256), redis.WithChannelHealthCheckInterval(15*time.Second))
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case msg, ok := <-in:
-			if !ok {
-				return nil
-			}
-			switch m := msg.(type) {
-			case *redis.Subscription: // a resubscription: announcements may have been missed
-				c.invalidate("")
-			case *redis.Message:
-				c.invalidate(m.Payload)
-			}
-		}
+	for id := range changes {
+		c.invalidate(id)
 	}
+	return nil
 }

@@ -85,54 +85,13 @@ func (s *Store) RevokedJTIs(ctx context.Context) (map[string]time.Time, error) {
 }
 
 // SubscribeRevocations delivers each revocation published from now on
-// until ctx ends, then closes the channel. It returns once the
-// subscription is active. go-redis re-subscribes by itself after a lost
-// connection; every subscription confirmation after the first means that
-// happened, and onReconnect (if not nil) is called from the delivery
-// goroutine so the caller can resync with RevokedJTIs: messages published
-// while the connection was down are lost.
+// until ctx ends, then closes the channel; onReconnect is called after a
+// lost link was re-established, so the caller can resync with
+// RevokedJTIs (see subscribe).
 func (s *Store) SubscribeRevocations(ctx context.Context, onReconnect func()) (<-chan RevokedJTI, error) {
-	ps := s.rdb.Subscribe(ctx, s.kRevocations())
-	if _, err := ps.Receive(ctx); err != nil {
-		_ = ps.Close()
-		return nil, fmt.Errorf("storage: subscribe revocations: %w", err)
-	}
-	in := ps.ChannelWithSubscriptions(
-		redis.WithChannelSize(1024),
-		redis.WithChannelHealthCheckInterval(15*time.Second))
-	out := make(chan RevokedJTI, 64)
-	go func() {
-		defer close(out)
-		defer ps.Close()
-		for {
-			var msg any
-			var ok bool
-			select {
-			case <-ctx.Done():
-				return
-			case msg, ok = <-in:
-				if !ok {
-					return
-				}
-			}
-			switch m := msg.(type) {
-			case *redis.Subscription:
-				if m.Kind == "subscribe" && onReconnect != nil {
-					onReconnect()
-				}
-			case *redis.Message:
-				var r RevokedJTI
-				if err := json.Unmarshal([]byte(m.Payload), &r); err != nil || r.JTI == "" {
-					s.log.Warn("storage: ignoring malformed revocation message", "err", err)
-					continue
-				}
-				select {
-				case out <- r:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
+	return subscribe(ctx, s, s.kRevocations(), onReconnect, func(payload string) (RevokedJTI, bool) {
+		var r RevokedJTI
+		err := json.Unmarshal([]byte(payload), &r)
+		return r, err == nil && r.JTI != ""
+	})
 }

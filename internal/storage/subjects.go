@@ -188,49 +188,9 @@ func scoreString(s string) string {
 // ends, then closes the channel. It returns once the subscription is
 // active; see SubscribeRevocations for how reconnects are reported.
 func (s *Store) SubscribeCutoffs(ctx context.Context, onReconnect func()) (<-chan Cutoff, error) {
-	ps := s.rdb.Subscribe(ctx, s.kCutoffChannel())
-	if _, err := ps.Receive(ctx); err != nil {
-		_ = ps.Close()
-		return nil, fmt.Errorf("storage: subscribe cutoffs: %w", err)
-	}
-	in := ps.ChannelWithSubscriptions(
-		redis.WithChannelSize(1024),
-		redis.WithChannelHealthCheckInterval(15*time.Second))
-	out := make(chan Cutoff, 64)
-	go func() {
-		defer close(out)
-		defer ps.Close()
-		for {
-			var msg any
-			select {
-			case <-ctx.Done():
-				return
-			case m, ok := <-in:
-				if !ok {
-					return
-				}
-				msg = m
-			}
-			switch m := msg.(type) {
-			case *redis.Subscription:
-				// The first confirmation was consumed by Receive above:
-				// any later one is a re-subscription after a lost link.
-				if m.Kind == "subscribe" && onReconnect != nil {
-					onReconnect()
-				}
-			case *redis.Message:
-				var c Cutoff
-				if err := json.Unmarshal([]byte(m.Payload), &c); err != nil || !c.valid() {
-					s.log.Warn("storage: ignoring malformed cutoff message", "err", err)
-					continue
-				}
-				select {
-				case out <- c:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
+	return subscribe(ctx, s, s.kCutoffChannel(), onReconnect, func(payload string) (Cutoff, bool) {
+		var c Cutoff
+		err := json.Unmarshal([]byte(payload), &c)
+		return c, err == nil && c.valid()
+	})
 }

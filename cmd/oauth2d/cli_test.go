@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testredis"
@@ -54,8 +55,8 @@ func TestClientCommands(t *testing.T) {
 		"--redirect-uri", "https://web.example/cb", "--grant-type", "authorization_code",
 		"--grant-type", "refresh_token", "--scope", "openid profile", "--scope", "comments:read")
 	var created struct {
-		Client       clientView `json:"client"`
-		ClientSecret string     `json:"client_secret"`
+		Client       admin.ClientView `json:"client"`
+		ClientSecret string           `json:"client_secret"`
 	}
 	if err := json.Unmarshal([]byte(out), &created); err != nil {
 		t.Fatalf("client create --json printed %q: %v", out, err)
@@ -105,7 +106,7 @@ func TestClientCommands(t *testing.T) {
 	if strings.Contains(out, "secret") || strings.Contains(out, "argon2") {
 		t.Fatalf("client list leaks secrets: %s", out)
 	}
-	var list struct{ Clients []clientView }
+	var list struct{ Clients []admin.ClientView }
 	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list.Clients) != 3 {
 		t.Fatalf("client list --json = %s (%v), want 3 clients", out, err)
 	}
@@ -117,7 +118,7 @@ func TestClientCommands(t *testing.T) {
 	if !strings.Contains(out, "https://web.example/cb") || strings.Contains(out, "argon2") {
 		t.Errorf("client get:\n%s", out)
 	}
-	var got clientView
+	var got admin.ClientView
 	if err := json.Unmarshal([]byte(mustRun(t, env, "", "client", "get", "--json", "--id", "web")), &got); err != nil || got.Name != "Web" {
 		t.Errorf("client get --json = %+v, %v", got, err)
 	}
@@ -140,7 +141,7 @@ func TestUserCommands(t *testing.T) {
 
 	out := mustRun(t, env, "carol-password\n", "user", "create", "--json", "--username", "carol",
 		"--role", "user", "--role", "admin", "--email", "carol@example.com")
-	var created userView
+	var created admin.UserView
 	if err := json.Unmarshal([]byte(out), &created); err != nil || created.ID == "" {
 		t.Fatalf("user create --json = %q (%v)", out, err)
 	}

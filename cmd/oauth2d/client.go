@@ -11,33 +11,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/bootstrap"
 	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
-
-// clientView is a client as printed: never its secret hash.
-type clientView struct {
-	ID                     string    `json:"id"`
-	Name                   string    `json:"name,omitempty"`
-	Public                 bool      `json:"public"`
-	FirstParty             bool      `json:"first_party"`
-	RedirectURIs           []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
-	GrantTypes             []string  `json:"grant_types"`
-	Scopes                 []string  `json:"scopes"`
-	CreatedAt              time.Time `json:"created_at"`
-	UpdatedAt              time.Time `json:"updated_at"`
-}
-
-func viewClient(c *storage.Client) clientView {
-	return clientView{
-		ID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty,
-		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		GrantTypes: c.GrantTypes, Scopes: c.Scopes, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-	}
-}
 
 func clientCommand(ctx context.Context, e env, args []string) error {
 	return subcommand(e, "client", args, map[string]func([]string) error{
@@ -136,9 +115,9 @@ func printCreatedClient(w io.Writer, c *storage.Client, clear string, supplied, 
 	}
 	if asJSON {
 		out := struct {
-			Client       clientView `json:"client"`
-			ClientSecret string     `json:"client_secret,omitempty"`
-		}{viewClient(c), shown}
+			Client       admin.ClientView `json:"client"`
+			ClientSecret string           `json:"client_secret,omitempty"`
+		}{admin.ViewClient(c), shown}
 		return writeJSON(w, out)
 	}
 	fmt.Fprintf(w, "client_id: %s\n", c.ID)
@@ -160,9 +139,9 @@ func clientList(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("client list: %w", err)
 	}
-	views := make([]clientView, 0, len(clients))
+	views := make([]admin.ClientView, 0, len(clients))
 	for _, c := range clients {
-		views = append(views, viewClient(c))
+		views = append(views, admin.ViewClient(c))
 	}
 	if *a.asJSON {
 		return writeJSON(e.stdout, map[string]any{"clients": views})
@@ -193,7 +172,7 @@ func clientGet(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("client get: %q: %w", id, err)
 	}
-	v := viewClient(c)
+	v := admin.ViewClient(c)
 	if *a.asJSON {
 		return writeJSON(e.stdout, v)
 	}

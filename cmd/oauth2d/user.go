@@ -6,28 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
-	"time"
 
+	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/bootstrap"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
-
-// userView is a user as printed: never the password hash.
-type userView struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	Roles     []string  `json:"roles"`
-	Name      string    `json:"name,omitempty"`
-	Email     string    `json:"email,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-func viewUser(u *storage.User) userView {
-	return userView{ID: u.ID, Username: u.Username, Roles: u.Roles, Name: u.Name, Email: u.Email,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
-}
 
 func userCommand(ctx context.Context, e env, args []string) error {
 	return subcommand(e, "user", args, map[string]func([]string) error{
@@ -79,7 +63,7 @@ func userCreate(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("user create: %w", err)
 	}
 	if *a.asJSON {
-		return writeJSON(e.stdout, viewUser(u))
+		return writeJSON(e.stdout, admin.ViewUser(u))
 	}
 	fmt.Fprintf(e.stdout, "created user %s (id %s)\n", u.Username, u.ID)
 	return nil
@@ -96,9 +80,9 @@ func userList(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("user list: %w", err)
 	}
-	views := make([]userView, 0, len(users))
+	views := make([]admin.UserView, 0, len(users))
 	for _, u := range users {
-		views = append(views, viewUser(u))
+		views = append(views, admin.ViewUser(u))
 	}
 	if *a.asJSON {
 		return writeJSON(e.stdout, map[string]any{"users": views})

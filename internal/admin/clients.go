@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -37,52 +36,15 @@ func (in *clientInput) record(id string) *storage.Client {
 	}
 }
 
-// clientView is a client as shown: never its secret hash (the same shape
-// as `oauth2d client list --json`).
-type clientView struct {
-	ID                     string    `json:"id"`
-	Name                   string    `json:"name,omitempty"`
-	Public                 bool      `json:"public"`
-	FirstParty             bool      `json:"first_party"`
-	RedirectURIs           []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
-	GrantTypes             []string  `json:"grant_types"`
-	Scopes                 []string  `json:"scopes"`
-	CreatedAt              time.Time `json:"created_at"`
-	UpdatedAt              time.Time `json:"updated_at"`
-}
-
-func viewClient(c *storage.Client) clientView {
-	return clientView{
-		ID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty,
-		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-	}
-}
-
-// clientWithSecret answers a request that generated a secret: the only
-// time it is ever shown.
-type clientWithSecret struct {
-	Client       clientView `json:"client"`
-	ClientSecret string     `json:"client_secret,omitempty"`
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 func (a *API) listClients(c *gin.Context) {
 	clients, err := a.d.Clients.ListClients(c.Request.Context())
 	if err != nil {
 		a.internalError(c, "list clients", err)
 		return
 	}
-	views := make([]clientView, 0, len(clients))
+	views := make([]ClientView, 0, len(clients))
 	for _, cl := range clients {
-		views = append(views, viewClient(cl))
+		views = append(views, ViewClient(cl))
 	}
 	noStore(c)
 	c.JSON(http.StatusOK, gin.H{"clients": views})
@@ -94,7 +56,7 @@ func (a *API) getClient(c *gin.Context) {
 		return
 	}
 	noStore(c)
-	c.JSON(http.StatusOK, viewClient(cl))
+	c.JSON(http.StatusOK, ViewClient(cl))
 }
 
 // createClient registers a client; an empty id is generated, and a
@@ -129,7 +91,7 @@ func (a *API) createClient(c *gin.Context) {
 	}
 	noStore(c)
 	c.Header("Location", c.Request.URL.Path+"/"+url.PathEscape(cl.ID))
-	c.JSON(http.StatusCreated, clientWithSecret{Client: viewClient(cl), ClientSecret: clear})
+	c.JSON(http.StatusCreated, clientWithSecret{Client: ViewClient(cl), ClientSecret: clear})
 }
 
 // updateClient replaces a client's registration. Its secret is kept; a
@@ -171,7 +133,7 @@ func (a *API) updateClient(c *gin.Context) {
 		return
 	}
 	noStore(c)
-	c.JSON(http.StatusOK, clientWithSecret{Client: viewClient(cl), ClientSecret: clear})
+	c.JSON(http.StatusOK, clientWithSecret{Client: ViewClient(cl), ClientSecret: clear})
 }
 
 // rotateSecret gives a confidential client a new secret; the old one
@@ -195,7 +157,7 @@ func (a *API) rotateSecret(c *gin.Context) {
 		return
 	}
 	noStore(c)
-	c.JSON(http.StatusOK, clientWithSecret{Client: viewClient(cl), ClientSecret: clear})
+	c.JSON(http.StatusOK, clientWithSecret{Client: ViewClient(cl), ClientSecret: clear})
 }
 
 // deleteClient revokes every access token issued to the client, then

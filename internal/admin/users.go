@@ -14,22 +14,6 @@ import (
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
-// userView is a user as shown: never the password hash.
-type userView struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	Roles     []string  `json:"roles"`
-	Name      string    `json:"name,omitempty"`
-	Email     string    `json:"email,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-func viewUser(u *storage.User) userView {
-	return userView{ID: u.ID, Username: u.Username, Roles: nonNil(u.Roles), Name: u.Name, Email: u.Email,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
-}
-
 // newUserInput is POST /admin/v1/users. The password is in the body: the
 // API is for TLS only.
 type newUserInput struct {
@@ -54,9 +38,9 @@ func (a *API) listUsers(c *gin.Context) {
 		a.internalError(c, "list users", err)
 		return
 	}
-	views := make([]userView, 0, len(users))
+	views := make([]UserView, 0, len(users))
 	for _, u := range users {
-		views = append(views, viewUser(u))
+		views = append(views, ViewUser(u))
 	}
 	noStore(c)
 	c.JSON(http.StatusOK, gin.H{"users": views})
@@ -68,7 +52,7 @@ func (a *API) getUser(c *gin.Context) {
 		return
 	}
 	noStore(c)
-	c.JSON(http.StatusOK, viewUser(u))
+	c.JSON(http.StatusOK, ViewUser(u))
 }
 
 func (a *API) createUser(c *gin.Context) {
@@ -102,7 +86,7 @@ func (a *API) createUser(c *gin.Context) {
 	}
 	noStore(c)
 	c.Header("Location", c.Request.URL.Path+"/"+url.PathEscape(u.ID))
-	c.JSON(http.StatusCreated, viewUser(u))
+	c.JSON(http.StatusCreated, ViewUser(u))
 }
 
 // updateUser changes roles, name or email. A change of roles revokes the
@@ -143,7 +127,7 @@ func (a *API) updateUser(c *gin.Context) {
 		}
 	}
 	noStore(c)
-	c.JSON(http.StatusOK, viewUser(u))
+	c.JSON(http.StatusOK, ViewUser(u))
 }
 
 // deleteUser revokes every token of the user, then removes them.

@@ -1,0 +1,61 @@
+package admin
+
+import (
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// ClientView is a client as the admin API and `oauth2d client … --json`
+// show it: never its secret hash.
+type ClientView struct {
+	ID                     string    `json:"id"`
+	Name                   string    `json:"name,omitempty"`
+	Public                 bool      `json:"public"`
+	FirstParty             bool      `json:"first_party"`
+	RedirectURIs           []string  `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
+	GrantTypes             []string  `json:"grant_types"`
+	Scopes                 []string  `json:"scopes"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
+}
+
+func ViewClient(c *storage.Client) ClientView {
+	return ClientView{
+		ID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty,
+		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+// clientWithSecret answers a request that generated a secret: the only
+// time it is ever shown.
+type clientWithSecret struct {
+	Client       ClientView `json:"client"`
+	ClientSecret string     `json:"client_secret,omitempty"`
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// UserView is a user as the admin API and `oauth2d user … --json` show
+// it: never the password hash.
+type UserView struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Roles     []string  `json:"roles"`
+	Name      string    `json:"name,omitempty"`
+	Email     string    `json:"email,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func ViewUser(u *storage.User) UserView {
+	return UserView{ID: u.ID, Username: u.Username, Roles: nonNil(u.Roles), Name: u.Name, Email: u.Email,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}

@@ -10,8 +10,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -78,10 +81,20 @@ func readClientCredentials(r *http.Request, f form) (clientCredentials, *Error) 
 // later requests with the same secret cost one HMAC. A failing secret always
 // takes the full check, so guessing stays as slow as the hash makes it, and
 // a changed or deleted client misses the cache because its hash differs.
+//
+// Full checks are bounded in two ways. Concurrent requests presenting the
+// same client and secret share one check (a fleet of workers starting at
+// once would otherwise each pay for it), and at most one full check per
+// CPU runs at a time: each holds ~19 MiB, so wrong secrets sent in bulk
+// queue up instead of exhausting memory, while clients with a verified
+// secret never wait for a slot.
 type clientAuthenticator struct {
 	clients   ClientLookup
 	key       [32]byte // per-process HMAC key for the verified-secret cache
 	dummyHash string
+	slots     chan struct{} // one token per full hash check in flight
+	flight    singleflight.Group
+	verify    func(hash, presented string) (bool, error) // secret.Verify; tests count calls
 
 	mu       sync.RWMutex
 	verified map[string]verifiedSecret // client id → last verified secret
@@ -100,7 +113,8 @@ func newClientAuthenticator(clients ClientLookup) (*clientAuthenticator, error) 
 	if err != nil {
 		return nil, fmt.Errorf("oauth: %w", err)
 	}
-	a := &clientAuthenticator{clients: clients, dummyHash: dummy, verified: make(map[string]verifiedSecret), maxCache: 10000}
+	a := &clientAuthenticator{clients: clients, dummyHash: dummy, verified: make(map[string]verifiedSecret),
+		maxCache: 10000, slots: make(chan struct{}, runtime.GOMAXPROCS(0)), verify: secret.Verify}
 	if _, err := rand.Read(a.key[:]); err != nil {
 		return nil, fmt.Errorf("oauth: %w", err)
 	}
@@ -113,7 +127,7 @@ func (a *clientAuthenticator) authenticate(ctx context.Context, cc clientCredent
 	client, err := a.clients.GetClient(ctx, cc.id)
 	if errors.Is(err, storage.ErrNotFound) {
 		if cc.secret != "" {
-			_, _ = secret.Verify(a.dummyHash, cc.secret)
+			_, _ = a.slowVerify(ctx, a.dummyHash, cc.secret)
 		}
 		return nil, ErrInvalidClient
 	}
@@ -129,7 +143,7 @@ func (a *clientAuthenticator) authenticate(ctx context.Context, cc clientCredent
 	if cc.method == authMethodNone || client.SecretHash == "" {
 		return nil, ErrInvalidClient
 	}
-	ok, err := a.verifySecret(client, cc.secret)
+	ok, err := a.verifySecret(ctx, client, cc.secret)
 	if err != nil {
 		return nil, ErrServerError.Wrap(err)
 	}
@@ -139,7 +153,7 @@ func (a *clientAuthenticator) authenticate(ctx context.Context, cc clientCredent
 	return client, nil
 }
 
-func (a *clientAuthenticator) verifySecret(client *storage.Client, presented string) (bool, error) {
+func (a *clientAuthenticator) verifySecret(ctx context.Context, client *storage.Client, presented string) (bool, error) {
 	mac := a.mac(presented)
 	a.mu.RLock()
 	v, cached := a.verified[client.ID]
@@ -147,8 +161,14 @@ func (a *clientAuthenticator) verifySecret(client *storage.Client, presented str
 	if cached && v.storedHash == client.SecretHash && hmac.Equal(v.mac[:], mac[:]) {
 		return true, nil
 	}
-	ok, err := secret.Verify(client.SecretHash, presented)
-	if err != nil || !ok {
+	key := client.ID + "\x00" + client.SecretHash + "\x00" + string(mac[:])
+	// The shared check must not fail for everyone because the request
+	// that happened to start it went away.
+	shared := context.WithoutCancel(ctx)
+	res, err, _ := a.flight.Do(key, func() (any, error) {
+		return a.slowVerify(shared, client.SecretHash, presented)
+	})
+	if ok, _ := res.(bool); err != nil || !ok {
 		return false, err
 	}
 	a.mu.Lock()
@@ -158,6 +178,17 @@ func (a *clientAuthenticator) verifySecret(client *storage.Client, presented str
 	a.verified[client.ID] = verifiedSecret{storedHash: client.SecretHash, mac: mac}
 	a.mu.Unlock()
 	return true, nil
+}
+
+// slowVerify runs a full hash check once a slot is free.
+func (a *clientAuthenticator) slowVerify(ctx context.Context, hash, presented string) (bool, error) {
+	select {
+	case a.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-a.slots }()
+	return a.verify(hash, presented)
 }
 
 func (a *clientAuthenticator) mac(s string) [sha256.Size]byte {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -54,13 +53,13 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 func (h *Handler) checkPassword(ctx context.Context, username, password string) (*storage.User, *Error) {
 	user, err := h.store.GetUserByUsername(ctx, username)
 	if errors.Is(err, storage.ErrNotFound) {
-		_, _ = secret.Verify(h.clients.dummyHash, password)
+		_, _ = h.clients.slowVerify(ctx, h.clients.dummyHash, password)
 		return nil, ErrInvalidGrant.WithDescription("invalid username or password")
 	}
 	if err != nil {
 		return nil, ErrServerError.Wrap(err)
 	}
-	ok, err := secret.Verify(user.PasswordHash, password)
+	ok, err := h.clients.slowVerify(ctx, user.PasswordHash, password)
 	if err != nil {
 		return nil, ErrServerError.Wrap(err)
 	}

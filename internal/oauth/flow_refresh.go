@@ -11,9 +11,12 @@ import (
 )
 
 // refreshTokenGrant (RFC 6749 §6) rotates the refresh token on every use
-// (RFC 9700 §4.14.2). The token must belong to the authenticated client,
-// the scope may only narrow, and rotation, reuse detection and family
-// revocation happen in one atomic storage step.
+// (RFC 9700 §4.14.2). One atomic storage step checks that the token is the
+// family's current one, that the family belongs to the authenticated
+// client and that the requested scope only narrows it, and swaps in the
+// successor; a rotated-out token revokes the family instead. Only then
+// is the user looked up (a deleted user ends the family) and the access
+// token signed.
 func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form, client *storage.Client) (*tokenResponse, *Error) {
 	presented := f.get("refresh_token")
 	if presented == "" {
@@ -23,85 +26,92 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 	if !ok {
 		return nil, ErrInvalidGrant
 	}
-	fam, err := h.store.GetFamily(ctx, familyID)
-	if err != nil {
-		return nil, storageGrantError(err)
+	requested, ok := parseScope(f.get("scope"))
+	if !ok {
+		return nil, ErrInvalidScope
 	}
-	// A token of another client is refused before it is touched, so one
-	// client cannot rotate (and so disable) another's grant.
-	if fam.ClientID != client.ID || fam.Revoked {
-		return nil, ErrInvalidGrant
-	}
-	scope := fam.Scope
-	if requested := f.get("scope"); requested != "" {
-		want, ok := parseScope(requested)
-		if !ok || !subset(want, fam.Scope) {
-			return nil, ErrInvalidScope
-		}
-		scope = want
-	}
-	// A client whose registration lost a scope loses it on its next refresh.
-	scope = slices.DeleteFunc(slices.Clone(scope), func(s string) bool { return !slices.Contains(client.Scopes, s) })
-
-	in := issue{client: client, scope: scope, authTime: fam.AuthTime}
-	if fam.UserID != "" {
-		user, err := h.store.GetUser(ctx, fam.UserID)
-		if err != nil {
-			return nil, storageGrantError(err)
-		}
-		in.user = user
-	}
-	return h.rotate(ctx, presented, fam.ID, in)
-}
-
-// rotate mints the new access token and refresh token, then swaps the
-// family's current token for the new one.
-func (h *Handler) rotate(ctx context.Context, presented, familyID string, in issue) (*tokenResponse, *Error) {
 	now := h.now()
-	in.accessJTI = secret.NewToken(16)
-	in.accessExp = now.Add(h.cfg.AccessTokenTTL)
-	access, e := h.mintAccess(in, now)
-	if e != nil {
-		return nil, e
-	}
 	successor := newRefreshToken(familyID)
-	resp := &tokenResponse{
-		AccessToken: access, TokenType: "Bearer", RefreshToken: successor,
-		ExpiresIn: int64(h.cfg.AccessTokenTTL.Seconds()), Scope: joinScope(in.scope),
-	}
 	rot := storage.Rotation{
 		FamilyID: familyID, PresentedHash: secret.SHA256(presented), NewHash: secret.SHA256(successor),
-		AccessJTI: in.accessJTI, AccessExpiresAt: in.accessExp,
+		ClientID: client.ID, Scope: requested,
+		AccessJTI: secret.NewToken(16), AccessExpiresAt: now.Add(h.cfg.AccessTokenTTL),
 		Now: now, Sliding: h.cfg.RefreshSliding, Grace: h.cfg.RefreshGrace,
 	}
 	if h.cfg.RefreshGrace > 0 {
-		sealed, err := sealForGrace(presented, resp)
+		sealed, err := sealForGrace(presented, successor)
 		if err != nil {
 			return nil, ErrServerError.Wrap(err)
 		}
 		rot.Successor = sealed
 	}
 	res, err := h.store.Rotate(ctx, rot)
+	if err != nil {
+		return nil, h.rotationError(ctx, familyID, client, res, err)
+	}
+	in := issue{client: client, scope: grantedScope(requested, res.Family.Scope, client), authTime: res.Family.AuthTime,
+		accessJTI: rot.AccessJTI, accessExp: rot.AccessExpiresAt}
+	if res.GraceSuccessor != nil {
+		// The same successor as the concurrent request that rotated, with
+		// an access token of this response's own.
+		if successor, err = openForGrace(presented, res.GraceSuccessor); err != nil {
+			return nil, ErrServerError.Wrap(err)
+		}
+		in.accessJTI = secret.NewToken(16)
+	}
+	if res.Family.UserID != "" {
+		user, err := h.store.GetUser(ctx, res.Family.UserID)
+		if errors.Is(err, storage.ErrNotFound) {
+			h.revokeFamilyOf(ctx, familyID, "user deleted")
+			return nil, ErrInvalidGrant
+		}
+		if err != nil {
+			return nil, ErrServerError.Wrap(err)
+		}
+		in.user = user
+	}
+	access, e := h.mintAccess(in, now)
+	if e != nil {
+		return nil, e
+	}
+	return &tokenResponse{
+		AccessToken: access, TokenType: "Bearer", RefreshToken: successor,
+		ExpiresIn: int64(h.cfg.AccessTokenTTL.Seconds()), Scope: joinScope(in.scope),
+	}, nil
+}
+
+// grantedScope is the requested scope, or the family's when none was
+// asked for, less anything the client is no longer registered for.
+func grantedScope(requested, family []string, client *storage.Client) []string {
+	scope := requested
+	if len(scope) == 0 {
+		scope = family
+	}
+	return slices.DeleteFunc(slices.Clone(scope), func(s string) bool { return !slices.Contains(client.Scopes, s) })
+}
+
+// rotationError maps a failed rotation to the client's answer. On reuse the
+// family is already revoked; its newest access token is denied too.
+func (h *Handler) rotationError(ctx context.Context, familyID string, client *storage.Client, res *storage.RotationResult, err error) *Error {
 	switch {
+	case errors.Is(err, storage.ErrScopeExceedsGrant):
+		return ErrInvalidScope
 	case errors.Is(err, storage.ErrRefreshReused):
-		// The family is revoked already; its newest access token goes too.
 		if res != nil && res.Family.AccessJTI != "" {
 			if err := h.store.RevokeJTI(ctx, res.Family.AccessJTI, res.Family.AccessExpiresAt); err != nil {
 				h.log.ErrorContext(ctx, "oauth: deny access token of reused family", "family", familyID, "err", err)
 			}
 		}
-		h.log.WarnContext(ctx, "oauth: refresh token reused; family revoked", "family", familyID, "client", in.client.ID)
-		return nil, ErrInvalidGrant
-	case err != nil:
-		return nil, storageGrantError(err)
-	case res.GraceSuccessor != nil:
-		prev, err := openForGrace(presented, res.GraceSuccessor)
-		if err != nil {
-			return nil, ErrServerError.Wrap(err)
-		}
-		return prev, nil
+		h.log.WarnContext(ctx, "oauth: refresh token reused; family revoked", "family", familyID, "client", client.ID)
+		return ErrInvalidGrant
 	}
-	return resp, nil
+	return storageGrantError(err)
+}
+
+func (h *Handler) revokeFamilyOf(ctx context.Context, familyID, why string) {
+	if _, err := h.store.RevokeFamily(ctx, familyID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.log.ErrorContext(ctx, "oauth: revoke family", "family", familyID, "why", why, "err", err)
+	}
 }
 
 // storageGrantError maps storage's answers about a grant to invalid_grant

@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -29,15 +28,11 @@ func refreshFamilyID(raw string) (string, bool) {
 	return family, true
 }
 
-// sealForGrace encrypts the token response that rotation produced, under a
-// key derived from the refresh token that was presented. During the grace
-// window only a holder of that token can read its successor back; the
-// stored record alone does not reveal it.
-func sealForGrace(presented string, resp *tokenResponse) ([]byte, error) {
-	plain, err := json.Marshal(resp)
-	if err != nil {
-		return nil, err
-	}
+// sealForGrace encrypts the successor refresh token under a key derived
+// from the token that was presented. During the grace window only a holder
+// of that token can read its successor back; the stored record alone does
+// not reveal it.
+func sealForGrace(presented, successor string) ([]byte, error) {
 	aead, err := graceAEAD(presented)
 	if err != nil {
 		return nil, err
@@ -46,26 +41,22 @@ func sealForGrace(presented string, resp *tokenResponse) ([]byte, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return aead.Seal(nonce, nonce, plain, nil), nil
+	return aead.Seal(nonce, nonce, []byte(successor), nil), nil
 }
 
-func openForGrace(presented string, sealed []byte) (*tokenResponse, error) {
+func openForGrace(presented string, sealed []byte) (string, error) {
 	aead, err := graceAEAD(presented)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if len(sealed) < aead.NonceSize() {
-		return nil, errors.New("oauth: sealed successor too short")
+		return "", errors.New("oauth: sealed successor too short")
 	}
 	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], nil)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	var resp tokenResponse
-	if err := json.Unmarshal(plain, &resp); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return string(plain), nil
 }
 
 func graceAEAD(presented string) (cipher.AEAD, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -24,6 +25,8 @@ const MaxUsedHashes = 1000
 //	prev     hash of the token rotated out last, rot: when (unix ms)
 //	succ     the opaque successor blob answered inside the grace window
 //	ajti     jti of the newest access token, aexp its expiry (unix ms)
+//	client   the family's client id, scope its scope (space-separated),
+//	         so that rotation checks both without decoding fam
 //
 // plus the ZSET rt:{id}:used of every hash the family issued, scored by
 // issue time. Both keys share the {id} tag and the same TTL.
@@ -37,11 +40,12 @@ local function reply(status, ...)
 end
 `
 
-// createFamily: KEYS fam, used; ARGV json, exp ms, cur, now ms, ajti, aexp ms, ttl ms.
+// createFamily: KEYS fam, used; ARGV json, exp ms, cur, now ms, ajti, aexp ms, ttl ms,
+// client, scope.
 var createFamily = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'conflict'} end
 redis.call('HSET', KEYS[1], 'fam', ARGV[1], 'exp', ARGV[2], 'cur', ARGV[3], 'revoked', '0',
-  'ajti', ARGV[5], 'aexp', ARGV[6])
+  'ajti', ARGV[5], 'aexp', ARGV[6], 'client', ARGV[8], 'scope', ARGV[9])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
@@ -49,14 +53,23 @@ return {'ok'}
 `)
 
 // rotate: KEYS fam, used; ARGV presented, new, successor, ajti, aexp ms,
-// now ms, sliding ms, grace ms, max used.
-// Replies {'nf'} | {'revoked'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…}.
+// now ms, sliding ms, grace ms, max used, client, scope.
+// Replies {'nf'} | {'revoked'} | {'scope'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…}.
+// Another client's attempt is 'nf' before anything else is looked at.
 var rotate = redis.NewScript(familyReply + `
 local now = tonumber(ARGV[6])
-local f = redis.call('HMGET', KEYS[1], 'exp', 'revoked', 'cur', 'prev', 'rot', 'succ')
+local f = redis.call('HMGET', KEYS[1], 'exp', 'revoked', 'cur', 'prev', 'rot', 'succ', 'client', 'scope')
 if not f[1] or now >= tonumber(f[1]) then return {'nf'} end
+if ARGV[10] ~= '' and f[7] ~= ARGV[10] then return {'nf'} end
 if f[2] == '1' then return {'revoked'} end
 if ARGV[1] == f[3] then
+  if ARGV[11] ~= '' then
+    local granted = {}
+    for s in string.gmatch(f[8] or '', '%S+') do granted[s] = true end
+    for s in string.gmatch(ARGV[11], '%S+') do
+      if not granted[s] then return {'scope'} end
+    end
+  end
   if ARGV[2] == '' or redis.call('ZSCORE', KEYS[2], ARGV[2]) then return {'badnew'} end
   redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1], 'rot', ARGV[6], 'succ', ARGV[3],
     'ajti', ARGV[4], 'aexp', ARGV[5])
@@ -160,7 +173,7 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	}
 	_, status, err := s.runScript(ctx, createFamily, s.familyKeys(f.ID),
 		raw, unixMs(f.ExpiresAt), r.TokenHash, unixMs(now), f.AccessJTI, unixMs(f.AccessExpiresAt),
-		max(ttl.Milliseconds(), 1))
+		max(ttl.Milliseconds(), 1), f.ClientID, strings.Join(f.Scope, " "))
 	if err != nil {
 		return err
 	}
@@ -219,7 +232,8 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 	}
 	res, status, err := s.runScript(ctx, rotate, s.familyKeys(r.FamilyID),
 		r.PresentedHash, r.NewHash, r.Successor, r.AccessJTI, unixMs(r.AccessExpiresAt),
-		unixMs(now), r.Sliding.Milliseconds(), r.Grace.Milliseconds(), MaxUsedHashes)
+		unixMs(now), r.Sliding.Milliseconds(), r.Grace.Milliseconds(), MaxUsedHashes,
+		r.ClientID, strings.Join(r.Scope, " "))
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +242,8 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 		return nil, ErrNotFound
 	case "revoked":
 		return nil, ErrRevoked
+	case "scope":
+		return nil, ErrScopeExceedsGrant
 	case "badnew":
 		return nil, errors.New("storage: rotate: new hash is empty or was used before")
 	}

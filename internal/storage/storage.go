@@ -23,6 +23,9 @@ var (
 	ErrRefreshReused = errors.New("storage: refresh token reused; family revoked")
 	// ErrRevoked: the refresh-token family was revoked earlier.
 	ErrRevoked = errors.New("storage: revoked")
+	// ErrScopeExceedsGrant: a rotation asked for scope the family was never
+	// granted; nothing was changed (RFC 6749 §6).
+	ErrScopeExceedsGrant = errors.New("storage: requested scope exceeds the grant")
 )
 
 // Client is a registered OAuth client. The clear secret is never stored.
@@ -108,8 +111,14 @@ type NewRefresh struct {
 // Rotation replaces the current refresh token of a family with a new one,
 // in one atomic step.
 type Rotation struct {
-	FamilyID        string
-	PresentedHash   string // sha256 of the token the client sent
+	FamilyID      string
+	PresentedHash string // sha256 of the token the client sent
+	// ClientID, when set, must be the family's client: another client's
+	// attempt is ErrNotFound and leaves the family untouched.
+	ClientID string
+	// Scope, when set, must be a subset of the family's scope, else
+	// ErrScopeExceedsGrant and the family is untouched.
+	Scope           []string
 	NewHash         string // sha256 of the successor
 	Successor       []byte // opaque (the token layer encrypts the successor for the grace window)
 	AccessJTI       string // the access token issued with the successor
@@ -192,9 +201,10 @@ type RefreshStore interface {
 	// CheckRefresh reports whether tokenHash is the family's current token
 	// (introspection); ErrNotFound otherwise, ErrRevoked if revoked.
 	CheckRefresh(ctx context.Context, familyID, tokenHash string) (*RefreshFamily, error)
-	// Rotate: ErrNotFound for unknown/expired families or a hash that never
-	// belonged to the family, ErrRevoked for a revoked family,
-	// ErrRefreshReused (with the now-revoked family) for reuse.
+	// Rotate: ErrNotFound for unknown/expired families, another client's
+	// attempt or a hash that never belonged to the family, ErrRevoked for
+	// a revoked family, ErrScopeExceedsGrant for a widening (nothing
+	// changed), ErrRefreshReused (with the now-revoked family) for reuse.
 	Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 	// RevokeFamily marks the family revoked and returns it (ErrNotFound if
 	// unknown). Idempotent.

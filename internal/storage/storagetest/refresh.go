@@ -318,3 +318,45 @@ func sameIDs(fs []*storage.RefreshFamily, want ...string) bool {
 	}
 	return true
 }
+
+func testRotationChecks(t *testing.T, newStore NewStore) {
+	t.Run("another client cannot rotate", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		f, h0 := family(t, s, "u1", "web", time.Hour, time.Hour)
+		r := rotation(f.ID, h0, 0)
+		r.ClientID = "other"
+		if _, err := s.Rotate(ctx, r); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("rotation by another client = %v, want ErrNotFound", err)
+		}
+		if _, err := s.CheckRefresh(ctx, f.ID, h0); err != nil {
+			t.Fatalf("another client's attempt touched the family: %v", err)
+		}
+		r.ClientID = "web"
+		if _, err := s.Rotate(ctx, r); err != nil {
+			t.Fatalf("rotation by the family's client: %v", err)
+		}
+	})
+	t.Run("scope may narrow, never widen", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		f, h0 := family(t, s, "u1", "web", time.Hour, time.Hour) // scope: openid offline_access
+		wide := rotation(f.ID, h0, 0)
+		wide.ClientID, wide.Scope = "web", []string{"openid", "admin"}
+		if _, err := s.Rotate(ctx, wide); !errors.Is(err, storage.ErrScopeExceedsGrant) {
+			t.Fatalf("widening = %v, want ErrScopeExceedsGrant", err)
+		}
+		if _, err := s.CheckRefresh(ctx, f.ID, h0); err != nil {
+			t.Fatalf("a refused widening spent the token: %v", err)
+		}
+		narrow := rotation(f.ID, h0, 0)
+		narrow.ClientID, narrow.Scope = "web", []string{"openid"}
+		res, err := s.Rotate(ctx, narrow)
+		if err != nil {
+			t.Fatalf("narrowing: %v", err)
+		}
+		if len(res.Family.Scope) != 2 {
+			t.Fatalf("the family's own scope changed: %v", res.Family.Scope)
+		}
+	})
+}

@@ -24,6 +24,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Users", testUsers},
 		{"Codes", testCodes},
 		{"Refresh", testRefresh},
+		{"RotationChecks", testRotationChecks},
 		{"Revocations", testRevocations},
 		{"Consents", testConsents},
 		{"SigningKeys", testSigningKeys},

@@ -10,6 +10,7 @@
 #
 #   scripts/load.sh                 # 10 s per run, 64 connections
 #   DURATION=30s CONNECTIONS=128 scripts/load.sh
+#   KEEP_STATS=/tmp/redis-stats scripts/load.sh   # also keep Redis's per-command cost
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,7 @@ need curl curl
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { [ -n "${KEEP_STATS:-}" ] && redis-cli -p "$redis_port" info commandstats | grep -E "evalsha|hget|publish" >"$KEEP_STATS"; for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
 redis_port=$(free_port)

@@ -135,7 +135,10 @@ func (a *clientAuthenticator) authenticate(ctx context.Context, cc clientCredent
 		return nil, ErrServerError.Wrap(err)
 	}
 	if client.Public {
-		if cc.method != authMethodNone {
+		// Some libraries always send Basic, with an empty password for a
+		// public client: that identifies the client as client_id would.
+		// A non-empty secret is a confused client and is refused.
+		if cc.secret != "" {
 			return nil, ErrInvalidClient.WithDescription("a public client does not authenticate with a secret")
 		}
 		return client, nil

@@ -68,6 +68,7 @@ func TestClientAuthentication(t *testing.T) {
 		{"two methods at once", withBody(url.Values{"client_secret": {serviceSecret}}), serviceID, serviceSecret, 400, "invalid_request"},
 		{"body client_id differs from basic", withBody(url.Values{"client_id": {firstPartyID}}), serviceID, serviceSecret, 400, "invalid_request"},
 		{"public client with a secret", url.Values{"grant_type": {"password"}}, publicID, "guess", 401, "invalid_client"},
+		{"public client in basic with an empty password", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}}, publicID, "", 200, ""},
 		{"grant not registered for client", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}}, serviceID, serviceSecret, 400, "unauthorized_client"},
 		{"public client cannot use client credentials", withBody(url.Values{"client_id": {publicID}}), "", "", 400, "unauthorized_client"},
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -52,15 +53,18 @@ func (a *app) modules() ([]httpserver.Module, []httpserver.Check, error) {
 }
 
 // tokenEndpoints serves /oauth2/token, /revoke and /introspect, with client
-// lookups answered from a cache kept current over pub/sub.
+// and user lookups answered from caches kept current over pub/sub.
 func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limiter) (*oauth.Handler, error) {
 	cfg := a.cfg
 	clients := storage.NewClientCache(a.store, time.Minute)
-	go func() {
-		if err := clients.Run(a.ctx); err != nil {
-			a.logger.Warn("client cache disabled: every client lookup goes to Redis", "err", err)
-		}
-	}()
+	users := storage.NewUserCache(a.store, time.Minute)
+	for name, run := range map[string]func(context.Context) error{"client": clients.Run, "user": users.Run} {
+		go func() {
+			if err := run(a.ctx); err != nil {
+				a.logger.Warn("cache disabled: every lookup goes to Redis", "cache", name, "err", err)
+			}
+		}()
+	}
 	h, err := oauth.NewHandler(oauth.Deps{
 		Config: oauth.Config{
 			Issuer:          cfg.Issuer,
@@ -73,6 +77,7 @@ func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limite
 		},
 		Store:    a.store,
 		Clients:  clients,
+		Users:    users,
 		Minter:   token.NewMinter(a.keys, cfg.Issuer, cfg.Tokens.Audience, time.Now),
 		Verifier: verifier,
 		Limiter:  limiter,

@@ -52,7 +52,7 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	if e := checkPKCE(ac, client, f.get("code_verifier")); e != nil {
 		return nil, e
 	}
-	user, err := h.store.GetUser(ctx, ac.UserID)
+	user, err := h.users.GetUser(ctx, ac.UserID)
 	if err != nil {
 		return nil, storageGrantError(err)
 	}

@@ -60,7 +60,7 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 		in.accessJTI = secret.NewToken(16)
 	}
 	if res.Family.UserID != "" {
-		user, err := h.store.GetUser(ctx, res.Family.UserID)
+		user, err := h.users.GetUser(ctx, res.Family.UserID)
 		if errors.Is(err, storage.ErrNotFound) {
 			h.revokeFamilyOf(ctx, familyID, "user deleted")
 			return nil, ErrInvalidGrant

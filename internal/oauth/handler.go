@@ -32,6 +32,11 @@ type ClientLookup interface {
 	GetClient(ctx context.Context, id string) (*storage.Client, error)
 }
 
+// UserLookup finds users by id; storage.UserCache is the fast one.
+type UserLookup interface {
+	GetUser(ctx context.Context, id string) (*storage.User, error)
+}
+
 // Minter signs the tokens the server issues.
 type Minter interface {
 	MintAccess(req token.AccessRequest) (string, token.AccessClaims, error)
@@ -63,6 +68,7 @@ type Config struct {
 type Handler struct {
 	cfg      Config
 	store    Store
+	users    UserLookup
 	minter   Minter
 	verifier AccessVerifier
 	limiter  *ratelimit.Limiter
@@ -76,8 +82,9 @@ type Handler struct {
 type Deps struct {
 	Config Config
 	Store  Store
-	// Clients, if set, answers client lookups instead of Store.
+	// Clients and Users, if set, answer lookups by id instead of Store.
 	Clients  ClientLookup
+	Users    UserLookup
 	Minter   Minter
 	Verifier AccessVerifier
 	Limiter  *ratelimit.Limiter
@@ -89,6 +96,9 @@ type Deps struct {
 func NewHandler(d Deps) (*Handler, error) {
 	if d.Clients == nil {
 		d.Clients = d.Store
+	}
+	if d.Users == nil {
+		d.Users = d.Store
 	}
 	clients, err := newClientAuthenticator(d.Clients)
 	if err != nil {
@@ -106,7 +116,7 @@ func NewHandler(d Deps) (*Handler, error) {
 	if d.Config.MaxBodyBytes <= 0 {
 		d.Config.MaxBodyBytes = 64 << 10
 	}
-	h := &Handler{cfg: d.Config, store: d.Store, minter: d.Minter, verifier: d.Verifier,
+	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, minter: d.Minter, verifier: d.Verifier,
 		limiter: d.Limiter, clients: clients, log: d.Logger, now: d.Now}
 	h.grants = map[string]grantHandler{
 		GrantAuthorizationCode: h.authorizationCodeGrant,

@@ -92,11 +92,13 @@ func newServer(t testing.TB, opts ...serverOption) *server {
 		o(&cfg, &limits)
 	}
 	clients := storage.NewClientCache(store, time.Minute)
+	users := storage.NewUserCache(store, time.Minute)
 	cacheCtx, stopCache := context.WithCancel(context.Background())
 	go func() { _ = clients.Run(cacheCtx) }()
+	go func() { _ = users.Run(cacheCtx) }()
 	t.Cleanup(stopCache)
 	h, err := oauth.NewHandler(oauth.Deps{
-		Config: cfg, Store: store, Clients: clients, Minter: token.NewMinter(keys, issuer, audience, time.Now),
+		Config: cfg, Store: store, Clients: clients, Users: users, Minter: token.NewMinter(keys, issuer, audience, time.Now),
 		Verifier: verifier, Limiter: ratelimit.New(store.Redis(), rs.Prefix, limits), Logger: logger,
 	})
 	if err != nil {

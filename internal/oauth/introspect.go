@@ -85,7 +85,7 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) (*introspec
 		Sub: claims.Subject, Aud: claims.Audience, Iss: claims.Issuer, Jti: claims.JTI, Roles: claims.Roles,
 	}
 	if claims.Subject != claims.ClientID || len(claims.Roles) > 0 {
-		if u, err := h.store.GetUser(ctx, claims.Subject); err == nil {
+		if u, err := h.users.GetUser(ctx, claims.Subject); err == nil {
 			out.Username = u.Username
 		}
 	}

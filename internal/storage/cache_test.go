@@ -150,3 +150,48 @@ func TestClientCacheIsPassThroughUntilSubscribed(t *testing.T) {
 		t.Fatalf("served %q from memory without a subscription", got)
 	}
 }
+
+// The refresh grant reads users through the cache: a role change or a
+// deletion anywhere must reach it at once.
+func TestUserCacheFollowsChanges(t *testing.T) {
+	srv := testredis.New(t)
+	s := open(t, srv)
+	other := open(t, &testredis.Server{URL: srv.URL, Prefix: srv.Prefix})
+	ctx := context.Background()
+	cache := storage.NewUserCache(s, time.Minute)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- cache.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	u := &storage.User{Username: "carol", PasswordHash: "x", Roles: []string{"user"}}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	roles := func() string {
+		got, err := cache.GetUser(ctx, u.ID)
+		if err != nil {
+			return err.Error()
+		}
+		return got.Roles[0]
+	}
+	// Served from memory once a raw change stays invisible.
+	eventually(t, func() bool {
+		if err := s.UpsertUser(ctx, &storage.User{Username: "carol", PasswordHash: "x", Roles: []string{"user"}}); err != nil {
+			t.Fatal(err)
+		}
+		if roles() != "user" {
+			return false
+		}
+		s.Redis().HSet(ctx, s.Prefix()+"{users}:id", u.ID, `{"id":"`+u.ID+`","username":"carol","roles":["raw"]}`)
+		return roles() == "user"
+	})
+	if err := other.UpsertUser(ctx, &storage.User{Username: "carol", PasswordHash: "x", Roles: []string{"admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return roles() == "admin" })
+	if err := other.DeleteUser(ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return roles() == storage.ErrNotFound.Error() })
+}

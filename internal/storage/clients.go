@@ -33,7 +33,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 	if !ok {
 		return ErrConflict
 	}
-	s.announceClientChange(ctx, c.ID)
+	s.announce(ctx, s.kClientChanges(), c.ID)
 	return nil
 }
 
@@ -58,7 +58,7 @@ func (s *Store) UpsertClient(ctx context.Context, c *Client) error {
 	if err := s.rdb.HSet(ctx, s.kClients(), c.ID, raw).Err(); err != nil {
 		return fmt.Errorf("storage: upsert client: %w", err)
 	}
-	s.announceClientChange(ctx, c.ID)
+	s.announce(ctx, s.kClientChanges(), c.ID)
 	return nil
 }
 
@@ -83,6 +83,6 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	if err := hashDel(ctx, s.rdb, s.kClients(), id, "client"); err != nil {
 		return err
 	}
-	s.announceClientChange(ctx, id)
+	s.announce(ctx, s.kClientChanges(), id)
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 //	p revoked-jti              ZSET  jti scored by exp (unix ms) ; TTL = latest exp
 //	p revocations              pub/sub channel of RevokedJTI JSON
 //	p client-changes           pub/sub channel of changed client ids (ClientCache)
+//	p user-changes             pub/sub channel of changed user ids (UserCache)
 //	p signing-keys             HASH  kid -> SigningKey JSON
 //
 // Clients, users and signing keys are admin-scale data kept in one hash

@@ -105,6 +105,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 	if status == "conflict" {
 		return ErrConflict
 	}
+	s.announce(ctx, s.kUserChanges(), u.ID)
 	return nil
 }
 
@@ -133,6 +134,7 @@ func (s *Store) UpsertUser(ctx context.Context, u *User) error {
 			return err
 		}
 		if status == "ok" {
+			s.announce(ctx, s.kUserChanges(), u.ID)
 			return nil
 		}
 	}
@@ -177,6 +179,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if status != "ok" {
 		return ErrNotFound
 	}
+	s.announce(ctx, s.kUserChanges(), id)
 	if err := s.rdb.Del(ctx, s.kConsents(id)).Err(); err != nil {
 		return fmt.Errorf("storage: delete user consents: %w", err)
 	}

@@ -1,7 +1,8 @@
 // Package httpserver is oauth2d's HTTP shell: the gin engine with its
-// middleware (panic recovery, request ids, access log, body limit), the
-// health endpoints, one route table into which the oauth, web, resource
-// and admin packages register their routes, and graceful shutdown.
+// middleware (panic recovery, request ids, access log, metrics, body
+// limit), the health endpoints, Prometheus metrics on /metrics, one route
+// table into which the oauth, web, resource and admin packages register
+// their routes, and graceful shutdown.
 //
 // It implements no protocol itself; it gives every response a request id
 // (X-Request-Id) so that error bodies stay fixed and safe (RFC 6749 §5.2

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Module is a group of routes another package contributes: the OAuth
@@ -51,10 +52,17 @@ type Deps struct {
 	// NewRequestID makes an id for requests that bring none (or a bad
 	// one); default 128 random bits.
 	NewRequestID func() string
+	// Metrics is the registry /metrics serves; New adds the HTTP, Go and
+	// process collectors to it. Nil makes a fresh one, which is what
+	// most callers want; pass one to add collectors of your own (token
+	// counters, say). One registry serves one server: a second New on the
+	// same registry fails on the duplicate collectors.
+	Metrics *prometheus.Registry
 }
 
 // New builds the HTTP handler: a gin engine with the middleware and the
-// routes of routes.go. It fails only on a bad TrustedProxies entry.
+// routes of routes.go. It fails only on a bad TrustedProxies entry or a
+// Metrics registry that already holds the HTTP, Go or process collectors.
 func New(deps Deps) (http.Handler, error) {
 	if deps.ReadyTimeout <= 0 {
 		deps.ReadyTimeout = 2 * time.Second
@@ -64,6 +72,13 @@ func New(deps Deps) (http.Handler, error) {
 	}
 	if deps.NewRequestID == nil {
 		deps.NewRequestID = randomRequestID
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = prometheus.NewRegistry()
+	}
+	metrics, err := newHTTPMetrics(deps.Metrics)
+	if err != nil {
+		return nil, err
 	}
 	// Release mode keeps gin from printing its debug banner and route list;
 	// the mode is process-wide, but every caller wants the same value.
@@ -77,6 +92,6 @@ func New(deps Deps) (http.Handler, error) {
 	// Handlers wrapped with gin.WrapF read values through the request
 	// context; let gin's context fall back to it too.
 	engine.ContextWithFallback = true
-	routes(engine, deps)
+	routes(engine, deps, metrics)
 	return engine, nil
 }

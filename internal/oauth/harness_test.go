@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -18,6 +16,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testenv"
 	"github.com/oauth2d/oauth2d/internal/testredis"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -63,43 +62,26 @@ func withLimits(perUser, perIP int) serverOption {
 
 func newServer(t testing.TB, opts ...serverOption) *server {
 	t.Helper()
-	rs := testredis.New(t)
-	logger := slog.New(slog.DiscardHandler)
-	ctx := context.Background()
-	store, err := storage.Open(ctx, storage.Options{URL: rs.URL, Prefix: rs.Prefix, Logger: logger})
-	if err != nil {
-		t.Fatalf("open storage: %v", err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-
-	ts := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + ts.Listener.Addr().String()
-	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgRS256, logger, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	audience := []string{issuer + "/api"}
-	verifier, err := token.NewVerifier(keys, issuer, audience, 0, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := testenv.New(t)
 	cfg := oauth.Config{
-		Issuer: issuer, AccessTokenTTL: 15 * time.Minute, RefreshSliding: time.Hour,
+		Issuer: env.Issuer, AccessTokenTTL: 15 * time.Minute, RefreshSliding: time.Hour,
 		RefreshAbsolute: 24 * time.Hour, MaxBodyBytes: 4096,
 	}
 	limits := ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
 	for _, o := range opts {
 		o(&cfg, &limits)
 	}
-	clients := storage.NewClientCache(store, time.Minute)
-	users := storage.NewUserCache(store, time.Minute)
+	// Lookups go through the caches, as in cmd/oauth2d.
+	clients := storage.NewClientCache(env.Store, time.Minute)
+	users := storage.NewUserCache(env.Store, time.Minute)
 	cacheCtx, stopCache := context.WithCancel(context.Background())
 	go func() { _ = clients.Run(cacheCtx) }()
 	go func() { _ = users.Run(cacheCtx) }()
 	t.Cleanup(stopCache)
 	h, err := oauth.NewHandler(oauth.Deps{
-		Config: cfg, Store: store, Clients: clients, Users: users, Minter: token.NewMinter(keys, issuer, audience, time.Now),
-		Verifier: verifier, Limiter: ratelimit.New(store.Redis(), rs.Prefix, limits), Logger: logger,
+		Config: cfg, Store: env.Store, Clients: clients, Users: users,
+		Minter:   token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now),
+		Verifier: env.Verifier, Limiter: ratelimit.New(env.Store.Redis(), env.Prefix, limits), Logger: env.Logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -107,18 +89,16 @@ func newServer(t testing.TB, opts ...serverOption) *server {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	h.Register(r)
-	md := oauth.NewMetadata(issuer, []string{"openid", "profile", "offline_access"}, keys.IDTokenAlgorithm())
-	discovery, err := oauth.NewDiscovery(md, keys)
+	md := oauth.NewMetadata(env.Issuer, []string{"openid", "profile", "offline_access"}, env.Keys.IDTokenAlgorithm())
+	discovery, err := oauth.NewDiscovery(md, env.Keys)
 	if err != nil {
 		t.Fatal(err)
 	}
 	discovery.Register(r)
-	ts.Config.Handler = r
-	ts.Start()
-	t.Cleanup(ts.Close)
+	env.Start(t, r)
 
-	s := &server{t: t, URL: ts.URL, Issuer: issuer, Store: store, Keys: keys, Handler: h}
-	s.seed(ctx)
+	s := &server{t: t, URL: env.Server.URL, Issuer: env.Issuer, Store: env.Store, Keys: env.Keys, Handler: h}
+	s.seed(context.Background())
 	return s
 }
 

@@ -8,8 +8,6 @@ package webtest
 import (
 	"context"
 	"io/fs"
-	"log/slog"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -19,7 +17,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
-	"github.com/oauth2d/oauth2d/internal/testredis"
+	"github.com/oauth2d/oauth2d/internal/testenv"
 	"github.com/oauth2d/oauth2d/internal/token"
 	"github.com/oauth2d/oauth2d/internal/web"
 	"github.com/oauth2d/oauth2d/templates"
@@ -78,53 +76,26 @@ type Server struct {
 // New starts a server for t; it stops when t ends.
 func New(t testing.TB, o Options) *Server {
 	t.Helper()
-	rs := testredis.New(t)
-	logger := slog.New(slog.DiscardHandler)
-	ctx := context.Background()
-	store, err := storage.Open(ctx, storage.Options{URL: rs.URL, Prefix: rs.Prefix, Logger: logger})
-	if err != nil {
-		t.Fatalf("webtest: open storage: %v", err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-
-	ts := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + ts.Listener.Addr().String()
-	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgRS256, logger, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	audience := []string{issuer + "/api"}
-	verifier, err := token.NewVerifier(keys, issuer, audience, 0, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := testenv.New(t)
 	if o.Limits == (ratelimit.Limits{}) {
 		o.Limits = ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
 	}
-	limiter := ratelimit.New(store.Redis(), rs.Prefix, o.Limits)
+	limiter := ratelimit.New(env.Store.Redis(), env.Prefix, o.Limits)
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	wire(t, r, wiring{issuer: issuer, audience: audience, store: store, keys: keys, verifier: verifier,
-		limiter: limiter, logger: logger, o: o})
-	ts.Config.Handler = r
-	ts.Start()
-	t.Cleanup(ts.Close)
+	wire(t, r, wiring{Env: env, limiter: limiter, o: o})
+	env.Start(t, r)
 
-	s := &Server{t: t, URL: ts.URL, Issuer: issuer, Store: store, Keys: keys,
+	s := &Server{t: t, URL: env.Server.URL, Issuer: env.Issuer, Store: env.Store, Keys: env.Keys,
 		RedirectURI: orString(o.RedirectURI, DefaultRedirect), PostLogout: orString(o.PostLogoutURI, DefaultPostLogout)}
-	s.seed(ctx)
+	s.seed(context.Background())
 	return s
 }
 
 type wiring struct {
-	issuer   string
-	audience []string
-	store    *storage.Store
-	keys     *token.KeySet
-	verifier *token.Verifier
-	limiter  *ratelimit.Limiter
-	logger   *slog.Logger
-	o        Options
+	*testenv.Env
+	limiter *ratelimit.Limiter
+	o       Options
 }
 
 // wire mounts every part as cmd/oauth2d does.
@@ -135,10 +106,10 @@ func wire(t testing.TB, r *gin.Engine, w wiring) {
 		accessTTL = 15 * time.Minute
 	}
 	tokens, err := oauth.NewHandler(oauth.Deps{
-		Config: oauth.Config{Issuer: w.issuer, AccessTokenTTL: accessTTL, RefreshSliding: time.Hour,
+		Config: oauth.Config{Issuer: w.Issuer, AccessTokenTTL: accessTTL, RefreshSliding: time.Hour,
 			RefreshAbsolute: 24 * time.Hour, MaxBodyBytes: 64 << 10},
-		Store: w.store, Minter: token.NewMinter(w.keys, w.issuer, w.audience, time.Now),
-		Verifier: w.verifier, Limiter: w.limiter, Logger: w.logger,
+		Store: w.Store, Minter: token.NewMinter(w.Keys, w.Issuer, w.Audience, time.Now),
+		Verifier: w.Verifier, Limiter: w.limiter, Logger: w.Logger,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -148,21 +119,21 @@ func wire(t testing.TB, r *gin.Engine, w wiring) {
 		tmpl = templates.FS
 	}
 	pages, err := web.New(web.Deps{
-		Config: web.Config{Issuer: w.issuer, SessionIdleTTL: w.o.SessionIdleTTL, SessionAbsoluteTTL: w.o.SessionAbsolute},
-		Store:  w.store, Limiter: w.limiter, Keys: w.keys, Templates: tmpl, Logger: w.logger,
+		Config: web.Config{Issuer: w.Issuer, SessionIdleTTL: w.o.SessionIdleTTL, SessionAbsoluteTTL: w.o.SessionAbsolute},
+		Store:  w.Store, Limiter: w.limiter, Keys: w.Keys, Templates: tmpl, Logger: w.Logger,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	authz, err := oauth.NewAuthorizer(oauth.AuthorizerDeps{
-		Config: oauth.AuthorizerConfig{Issuer: w.issuer, PKCERequiredForAll: w.o.PKCERequiredForAll,
+		Config: oauth.AuthorizerConfig{Issuer: w.Issuer, PKCERequiredForAll: w.o.PKCERequiredForAll,
 			AuthRequestTTL: w.o.AuthRequestTTL},
-		Store: w.store, Sessions: pages, Pages: pages, Logger: w.logger,
+		Store: w.Store, Sessions: pages, Pages: pages, Logger: w.Logger,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	userinfo, err := oauth.NewUserinfo(w.verifier, w.store, w.logger)
+	userinfo, err := oauth.NewUserinfo(w.Verifier, w.Store, w.Logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,9 +141,9 @@ func wire(t testing.TB, r *gin.Engine, w wiring) {
 	authz.Register(r)
 	userinfo.Register(r)
 	pages.Register(r)
-	md := oauth.NewMetadata(w.issuer, AllScopes, w.keys.IDTokenAlgorithm())
+	md := oauth.NewMetadata(w.Issuer, AllScopes, w.Keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
-	disco, err := oauth.NewDiscovery(md, w.keys)
+	disco, err := oauth.NewDiscovery(md, w.Keys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,64 @@
+// Package testenv gives a test the parts every in-process oauth2d server
+// is built from: a Store on a real Redis under a key prefix of its own, an
+// unstarted loopback HTTP server whose address is the issuer, development
+// signing keys and a verifier for the issuer's access tokens. Each
+// package's harness mounts its own handlers on top.
+package testenv
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testredis"
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+// Env is one test server's parts. Everything is closed when the test ends.
+type Env struct {
+	Store    *storage.Store
+	Prefix   string           // the Store's key prefix
+	Server   *httptest.Server // not started: Start serves a handler on it
+	Issuer   string           // http://127.0.0.1:<port>
+	Audience []string         // Issuer + "/api"
+	Keys     *token.KeySet    // ES256 access tokens, RS256 ID tokens
+	Verifier *token.Verifier
+	Logger   *slog.Logger // discards
+}
+
+// New builds an Env for t.
+func New(t testing.TB) *Env {
+	t.Helper()
+	rs := testredis.New(t)
+	logger := slog.New(slog.DiscardHandler)
+	store, err := storage.Open(context.Background(), storage.Options{URL: rs.URL, Prefix: rs.Prefix, Logger: logger})
+	if err != nil {
+		t.Fatalf("testenv: open storage: %v", err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+
+	ts := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + ts.Listener.Addr().String()
+	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgRS256, logger, time.Now)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	audience := []string{issuer + "/api"}
+	verifier, err := token.NewVerifier(keys, issuer, audience, 0, time.Now)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return &Env{Store: store, Prefix: rs.Prefix, Server: ts, Issuer: issuer, Audience: audience,
+		Keys: keys, Verifier: verifier, Logger: logger}
+}
+
+// Start serves h on the Env's address until the test ends.
+func (e *Env) Start(t testing.TB, h http.Handler) {
+	e.Server.Config.Handler = h
+	e.Server.Start()
+	t.Cleanup(e.Server.Close)
+}

@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -147,6 +148,11 @@ func killPubSub(t *testing.T, ctx context.Context, rdb redis.UniversalClient) {
 		err = kill(ctx, c)
 	} else {
 		t.Skipf("cannot kill connections through %T", rdb)
+	}
+	if err != nil && strings.Contains(err.Error(), "unknown subcommand") {
+		// The embedded fallback of testredis on a machine without
+		// redis-server: it has no connections to kill.
+		t.Skip("this server cannot kill client connections")
 	}
 	if err != nil {
 		t.Fatalf("CLIENT KILL TYPE pubsub: %v", err)

@@ -9,6 +9,8 @@ import (
 	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/oauth2d/oauth2d/internal/bootstrap"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
@@ -25,6 +27,8 @@ type app struct {
 	logger *slog.Logger
 	store  *storage.Store
 	keys   *token.KeySet
+	// metrics is the registry /metrics serves; modules add their own.
+	metrics *prometheus.Registry
 }
 
 func serve(ctx context.Context, e env, args []string) error {
@@ -57,7 +61,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a := &app{ctx: ctx, cfg: cfg, logger: logger, store: store, keys: keys}
+	a := &app{ctx: ctx, cfg: cfg, logger: logger, store: store, keys: keys, metrics: prometheus.NewRegistry()}
 	mods, checks, err := a.modules()
 	if err != nil {
 		return err
@@ -68,8 +72,11 @@ func serve(ctx context.Context, e env, args []string) error {
 		Modules:        mods,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: cfg.HTTP.TrustedProxies,
+		Metrics:        a.metrics,
 	})
 	if err != nil {
+		// Metrics and modules are ours and valid; only the proxies come
+		// from the configuration.
 		return usage(fmt.Errorf("config: http.trusted_proxies: %w", err))
 	}
 

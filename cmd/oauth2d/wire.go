@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
 	"github.com/oauth2d/oauth2d/internal/oauth"
@@ -65,6 +67,13 @@ func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limite
 			}
 		}()
 	}
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "oauth2d_token_requests_total",
+		Help: "Token endpoint requests by grant type and outcome (ok or the RFC 6749 error code).",
+	}, []string{"grant_type", "outcome"})
+	if err := a.metrics.Register(requests); err != nil {
+		return nil, fmt.Errorf("serve: metrics: %w", err)
+	}
 	h, err := oauth.NewHandler(oauth.Deps{
 		Config: oauth.Config{
 			Issuer:          cfg.Issuer,
@@ -82,6 +91,9 @@ func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limite
 		Verifier: verifier,
 		Limiter:  limiter,
 		Logger:   a.logger,
+		Observe: func(grantType, outcome string) {
+			requests.WithLabelValues(grantType, outcome).Inc()
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)

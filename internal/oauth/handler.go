@@ -76,6 +76,7 @@ type Handler struct {
 	log      *slog.Logger
 	now      func() time.Time
 	grants   map[string]grantHandler
+	observe  func(grantType, outcome string)
 }
 
 // Deps are what NewHandler needs.
@@ -90,6 +91,10 @@ type Deps struct {
 	Limiter  *ratelimit.Limiter
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Observe, if set, is told the grant type ("unknown" when the request
+	// named none we implement) and the outcome ("ok" or the error code) of
+	// every token request, for metrics.
+	Observe func(grantType, outcome string)
 }
 
 // NewHandler builds the token endpoint and its companions.
@@ -117,7 +122,7 @@ func NewHandler(d Deps) (*Handler, error) {
 		d.Config.MaxBodyBytes = 64 << 10
 	}
 	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, minter: d.Minter, verifier: d.Verifier,
-		limiter: d.Limiter, clients: clients, log: d.Logger, now: d.Now}
+		limiter: d.Limiter, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe}
 	h.grants = map[string]grantHandler{
 		GrantAuthorizationCode: h.authorizationCodeGrant,
 		GrantPassword:          h.passwordGrant,

@@ -50,27 +50,23 @@ type server struct {
 	admin   *storage.User
 }
 
-type serverOption func(*oauth.Config, *ratelimit.Limits)
+type serverOption func(*oauth.Deps, *ratelimit.Limits)
 
-func withGrace(d time.Duration) serverOption {
-	return func(c *oauth.Config, _ *ratelimit.Limits) { c.RefreshGrace = d }
+func withGrace(grace time.Duration) serverOption {
+	return func(d *oauth.Deps, _ *ratelimit.Limits) { d.Config.RefreshGrace = grace }
 }
 
 func withLimits(perUser, perIP int) serverOption {
-	return func(_ *oauth.Config, l *ratelimit.Limits) { *l = ratelimit.Limits{PerUsername: perUser, PerIP: perIP} }
+	return func(_ *oauth.Deps, l *ratelimit.Limits) { *l = ratelimit.Limits{PerUsername: perUser, PerIP: perIP} }
+}
+
+func withObserver(f func(grantType, outcome string)) serverOption {
+	return func(d *oauth.Deps, _ *ratelimit.Limits) { d.Observe = f }
 }
 
 func newServer(t testing.TB, opts ...serverOption) *server {
 	t.Helper()
 	env := testenv.New(t)
-	cfg := oauth.Config{
-		Issuer: env.Issuer, AccessTokenTTL: 15 * time.Minute, RefreshSliding: time.Hour,
-		RefreshAbsolute: 24 * time.Hour, MaxBodyBytes: 4096,
-	}
-	limits := ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
-	for _, o := range opts {
-		o(&cfg, &limits)
-	}
 	// Lookups go through the caches, as in cmd/oauth2d.
 	clients := storage.NewClientCache(env.Store, time.Minute)
 	users := storage.NewUserCache(env.Store, time.Minute)
@@ -78,11 +74,21 @@ func newServer(t testing.TB, opts ...serverOption) *server {
 	go func() { _ = clients.Run(cacheCtx) }()
 	go func() { _ = users.Run(cacheCtx) }()
 	t.Cleanup(stopCache)
-	h, err := oauth.NewHandler(oauth.Deps{
-		Config: cfg, Store: env.Store, Clients: clients, Users: users,
+	deps := oauth.Deps{
+		Config: oauth.Config{
+			Issuer: env.Issuer, AccessTokenTTL: 15 * time.Minute, RefreshSliding: time.Hour,
+			RefreshAbsolute: 24 * time.Hour, MaxBodyBytes: 4096,
+		},
+		Store: env.Store, Clients: clients, Users: users,
 		Minter:   token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now),
-		Verifier: env.Verifier, Limiter: ratelimit.New(env.Store.Redis(), env.Prefix, limits), Logger: env.Logger,
-	})
+		Verifier: env.Verifier, Logger: env.Logger,
+	}
+	limits := ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
+	for _, o := range opts {
+		o(&deps, &limits)
+	}
+	deps.Limiter = ratelimit.New(env.Store.Redis(), env.Prefix, limits)
+	h, err := oauth.NewHandler(deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,15 +44,21 @@ type tokenResponse struct {
 // type checked before any grant is looked at, so that nothing about users
 // or tokens can be learned without valid client credentials.
 func (h *Handler) Token(w http.ResponseWriter, r *http.Request) {
-	resp, err := h.token(w, r)
+	grantType := "unknown" // a label for metrics: only grants we implement are named
+	resp, err := h.token(w, r, &grantType)
+	outcome := "ok"
 	if err != nil {
+		outcome = err.Code
 		h.writeError(w, r, err)
-		return
+	} else {
+		writeJSON(w, http.StatusOK, resp)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	if h.observe != nil {
+		h.observe(grantType, outcome)
+	}
 }
 
-func (h *Handler) token(w http.ResponseWriter, r *http.Request) (*tokenResponse, *Error) {
+func (h *Handler) token(w http.ResponseWriter, r *http.Request, grantType *string) (*tokenResponse, *Error) {
 	f, err := readForm(w, r, h.cfg.MaxBodyBytes)
 	if err != nil {
 		return nil, err
@@ -65,6 +71,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) (*tokenResponse,
 	if !implemented {
 		return nil, ErrUnsupportedGrantType
 	}
+	*grantType = gt
 	cc, err := readClientCredentials(r, f)
 	if err != nil {
 		return nil, err

@@ -209,3 +209,33 @@ func TestClientCredentialsGrant(t *testing.T) {
 	wantError(t, s.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"openid"}}, serviceID, serviceSecret), 400, "invalid_scope")
 	wantError(t, s.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"comments:write"}}, serviceID, serviceSecret), 400, "invalid_scope")
 }
+
+// Every token request is reported once, with a bounded grant label and the
+// outcome the client saw.
+func TestTokenRequestsAreObserved(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	s := newServer(t, withObserver(func(grant, outcome string) {
+		mu.Lock()
+		seen[grant+" "+outcome]++
+		mu.Unlock()
+	}))
+	s.passwordGrant("comments:read")
+	s.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, serviceID, "wrong")
+	s.post("/oauth2/token", url.Values{"grant_type": {"urn:example:made-up"}}, serviceID, serviceSecret)
+	s.post("/oauth2/token", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"x"}}, firstPartyID, firstPartySecret)
+	want := map[string]int{
+		"password ok": 1, "client_credentials invalid_client": 1,
+		"unknown unsupported_grant_type": 1, "password invalid_grant": 1,
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != len(want) {
+		t.Fatalf("observed %v, want %v", seen, want)
+	}
+	for k, n := range want {
+		if seen[k] != n {
+			t.Fatalf("observed %v, want %v", seen, want)
+		}
+	}
+}

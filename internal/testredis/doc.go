@@ -1,6 +1,7 @@
 // Package testredis gives tests a real Redis and a key prefix of their own.
 //
-// New uses, in order: OAUTH2D_TEST_REDIS_URL if set; a redis-server it
+// New uses, in order: a Cluster (below) when OAUTH2D_TEST_REDIS_TOPOLOGY
+// is "cluster"; OAUTH2D_TEST_REDIS_URL if set; a redis-server it
 // starts on a free loopback port (once per test binary) when one is on
 // PATH; else an embedded miniredis (and logs that it fell back). Cluster
 // starts a real 3-master Redis Cluster on loopback (or uses

@@ -30,6 +30,9 @@ const (
 const (
 	EnvURL        = "OAUTH2D_TEST_REDIS_URL"
 	EnvClusterURL = "OAUTH2D_TEST_REDIS_CLUSTER_URL" // comma-separated host:port seeds
+	// EnvTopology=cluster makes New return Cluster, so that whole suites
+	// written for one server also run on a Cluster (CI does).
+	EnvTopology = "OAUTH2D_TEST_REDIS_TOPOLOGY"
 )
 
 // Server is a Redis one test may use under its own key prefix.
@@ -114,6 +117,9 @@ func Main(m *testing.M) {
 // where it comes from).
 func New(t testing.TB) *Server {
 	t.Helper()
+	if os.Getenv(EnvTopology) == "cluster" {
+		return Cluster(t)
+	}
 	if url := os.Getenv(EnvURL); url != "" {
 		return &Server{URL: url, Prefix: newPrefix(), Kind: External}
 	}

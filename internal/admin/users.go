@@ -116,7 +116,13 @@ func (a *API) updateUser(c *gin.Context) {
 		invalid(c, "user", errs)
 		return
 	}
-	if err := a.d.Users.UpsertUser(ctx, u); err != nil {
+	// UpdateUser, not UpsertUser: a PATCH racing a DELETE must not bring
+	// the user back.
+	if err := a.d.Users.UpdateUser(ctx, u); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			a.lookup(c, err, "user")
+			return
+		}
 		a.internalError(c, "update user", err)
 		return
 	}

@@ -175,6 +175,7 @@ type ClientStore interface {
 type UserStore interface {
 	CreateUser(ctx context.Context, u *User) error // ErrConflict if the username is taken
 	UpsertUser(ctx context.Context, u *User) error // by username; keeps the existing ID
+	UpdateUser(ctx context.Context, u *User) error // by ID, never creates: ErrNotFound once deleted
 	GetUser(ctx context.Context, id string) (*User, error)
 	GetUserByUsername(ctx context.Context, username string) (*User, error)
 	ListUsers(ctx context.Context) ([]*User, error) // admin only, sorted by username

@@ -65,6 +65,15 @@ if redis.call('HGET', KEYS[2], name) == ARGV[1] then redis.call('HDEL', KEYS[2],
 return {'ok'}
 `)
 
+// updateUser: KEYS byid, byname; ARGV id, username, json. Replaces an
+// existing user whose username is unchanged; never creates one.
+var updateUser = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return {'nf'} end
+if redis.call('HGET', KEYS[2], ARGV[2]) ~= ARGV[1] then return {'conflict'} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return {'ok'}
+`)
+
 func (s *Store) userKeys() []string { return []string{s.kUsersByID(), s.kUsersByName()} }
 
 // prepareUser fills defaults and checks what the scripts rely on.
@@ -139,6 +148,33 @@ func (s *Store) UpsertUser(ctx context.Context, u *User) error {
 		}
 	}
 	return errors.New("storage: upsert user: username index kept changing")
+}
+
+// UpdateUser replaces the stored user u.ID, keeping its username: unlike
+// UpsertUser it never creates a user, so an update racing a delete cannot
+// bring the user back. ErrNotFound if the user is gone, ErrConflict if
+// u.Username is not the user's current username.
+func (s *Store) UpdateUser(ctx context.Context, u *User) error {
+	if err := s.prepareUser(u); err != nil {
+		return err
+	}
+	u.UpdatedAt = s.now().UTC()
+	raw, err := encode(u, "user")
+	if err != nil {
+		return err
+	}
+	_, status, err := s.runScript(ctx, updateUser, s.userKeys(), u.ID, u.Username, raw)
+	if err != nil {
+		return err
+	}
+	switch status {
+	case "nf":
+		return ErrNotFound
+	case "conflict":
+		return ErrConflict
+	}
+	s.announce(ctx, s.kUserChanges(), u.ID)
+	return nil
 }
 
 // GetUser returns the user or ErrNotFound.

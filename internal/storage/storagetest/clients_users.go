@@ -169,6 +169,36 @@ func testUsers(t *testing.T, newStore NewStore) {
 			t.Fatalf("new username: %+v, %v", got, err)
 		}
 	})
+	t.Run("update never recreates a deleted user", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		u := &storage.User{Username: "erin", PasswordHash: "h", Roles: []string{"user"}}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		upd := *u
+		upd.Roles = []string{"admin"}
+		if err := s.UpdateUser(ctx, &upd); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.GetUser(ctx, u.ID); err != nil || got.Roles[0] != "admin" {
+			t.Fatalf("after update: %+v, %v", got, err)
+		}
+		renamed := upd
+		renamed.Username = "erina"
+		if err := s.UpdateUser(ctx, &renamed); !errors.Is(err, storage.ErrConflict) {
+			t.Fatalf("update with another username = %v, want ErrConflict", err)
+		}
+		if err := s.DeleteUser(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpdateUser(ctx, &upd); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("update after delete = %v, want ErrNotFound", err)
+		}
+		if _, err := s.GetUser(ctx, u.ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("the update brought the user back: %v", err)
+		}
+	})
 	t.Run("delete removes the username", func(t *testing.T) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauth2d/oauth2d/internal/bootstrap"
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -118,20 +119,14 @@ func invalid(c *gin.Context, what string, errs []error) {
 	resource.WriteProblem(c, http.StatusBadRequest, fmt.Sprintf("the %s is invalid", what), fe...)
 }
 
-// fieldError splits a bootstrap validation error, `bootstrap: client
-// "id": field: detail` or `bootstrap: password: detail`, into its field
-// and detail; an error of another shape is kept whole as the detail.
+// fieldError reports a bootstrap validation error by its field; an error
+// of another kind is kept whole as the detail.
 func fieldError(err error) resource.FieldError {
-	msg := strings.TrimPrefix(err.Error(), "bootstrap: ")
-	rest := msg
-	if _, after, ok := strings.Cut(msg, `": `); ok {
-		rest = after
+	var fe *bootstrap.FieldError
+	if errors.As(err, &fe) {
+		return resource.FieldError{Field: fe.Field, Detail: fe.Detail}
 	}
-	field, detail, ok := strings.Cut(rest, ": ")
-	if !ok || field == "" || strings.Trim(field, "abcdefghijklmnopqrstuvwxyz_") != "" {
-		return resource.FieldError{Detail: msg}
-	}
-	return resource.FieldError{Field: field, Detail: detail}
+	return resource.FieldError{Detail: strings.TrimPrefix(err.Error(), "bootstrap: ")}
 }
 
 // lookup answers 404 or 500 for a failed read and reports whether it did.

@@ -37,49 +37,49 @@ var (
 // secret itself. dev allows plain-http redirect URIs on any host.
 func ValidateClient(c *storage.Client, dev bool) []error {
 	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("bootstrap: client %q: %s", c.ID, fmt.Sprintf(format, args...)))
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Subject: fmt.Sprintf("client %q", c.ID), Field: field, Detail: fmt.Sprintf(format, args...)})
 	}
 	if !clientIDPattern.MatchString(c.ID) {
-		bad("id: must be 1-128 characters of A-Z a-z 0-9 . _ ~ - starting with a letter or digit")
+		bad("id", "must be 1-128 characters of A-Z a-z 0-9 . _ ~ - starting with a letter or digit")
 	}
 	if len(c.GrantTypes) == 0 {
-		bad("grant_types: must name at least one of %s", strings.Join(oauth.SupportedGrantTypes, ", "))
+		bad("grant_types", "must name at least one of %s", strings.Join(oauth.SupportedGrantTypes, ", "))
 	}
 	for i, g := range c.GrantTypes {
 		switch {
 		case !slices.Contains(oauth.SupportedGrantTypes, g):
-			bad("grant_types: unknown grant type %q (supported: %s)", g, strings.Join(oauth.SupportedGrantTypes, ", "))
+			bad("grant_types", "unknown grant type %q (supported: %s)", g, strings.Join(oauth.SupportedGrantTypes, ", "))
 		case slices.Contains(c.GrantTypes[:i], g):
-			bad("grant_types: %q is listed twice", g)
+			bad("grant_types", "%q is listed twice", g)
 		}
 	}
 	has := func(g string) bool { return slices.Contains(c.GrantTypes, g) }
 	if c.Public && has(oauth.GrantClientCredentials) {
-		bad("grant_types: a public client cannot use client_credentials (it has no secret to authenticate with)")
+		bad("grant_types", "a public client cannot use client_credentials (it has no secret to authenticate with)")
 	}
 	if has(oauth.GrantPassword) && !c.FirstParty {
-		bad("grant_types: the password grant is for first-party clients only; set first_party: true or drop it")
+		bad("grant_types", "the password grant is for first-party clients only; set first_party: true or drop it")
 	}
 	if has(oauth.GrantRefreshToken) && !has(oauth.GrantAuthorizationCode) && !has(oauth.GrantPassword) {
-		bad("grant_types: refresh_token needs authorization_code or password to obtain a first refresh token")
+		bad("grant_types", "refresh_token needs authorization_code or password to obtain a first refresh token")
 	}
 	if has(oauth.GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
-		bad("redirect_uris: authorization_code needs at least one redirect URI")
+		bad("redirect_uris", "authorization_code needs at least one redirect URI")
 	}
 	for _, u := range c.RedirectURIs {
 		if err := checkRedirectURI(u, dev); err != nil {
-			bad("redirect_uris: %v", err)
+			bad("redirect_uris", "%v", err)
 		}
 	}
 	for _, u := range c.PostLogoutRedirectURIs {
 		if err := checkRedirectURI(u, dev); err != nil {
-			bad("post_logout_redirect_uris: %v", err)
+			bad("post_logout_redirect_uris", "%v", err)
 		}
 	}
 	for _, s := range c.Scopes {
 		if !scopePattern.MatchString(s) {
-			bad("scopes: %q is not a valid scope token (RFC 6749 §3.3)", s)
+			bad("scopes", "%q is not a valid scope token (RFC 6749 §3.3)", s)
 		}
 	}
 	return errs
@@ -120,26 +120,42 @@ func checkRedirectURI(raw string, dev bool) error {
 	return nil
 }
 
+// FieldError is one registration problem: which record (Subject, e.g.
+// `client "web"`; empty for a bare password), which field, and what is
+// wrong. The admin API reports Field and Detail separately.
+type FieldError struct {
+	Subject string
+	Field   string
+	Detail  string
+}
+
+func (e *FieldError) Error() string {
+	if e.Subject == "" {
+		return "bootstrap: " + e.Field + ": " + e.Detail
+	}
+	return "bootstrap: " + e.Subject + ": " + e.Field + ": " + e.Detail
+}
+
 // ValidateUser checks a user's username, roles and contact fields; the
 // password is checked by ValidatePassword before it is hashed.
 func ValidateUser(u *storage.User) []error {
 	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("bootstrap: user %q: %s", u.Username, fmt.Sprintf(format, args...)))
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Subject: fmt.Sprintf("user %q", u.Username), Field: field, Detail: fmt.Sprintf(format, args...)})
 	}
 	if !usernamePattern.MatchString(u.Username) {
-		bad("username: must be 1-128 printable characters without spaces")
+		bad("username", "must be 1-128 printable characters without spaces")
 	}
 	for i, r := range u.Roles {
 		switch {
 		case !rolePattern.MatchString(r):
-			bad("roles: %q must be lower-case letters, digits, _ : or -", r)
+			bad("roles", "%q must be lower-case letters, digits, _ : or -", r)
 		case slices.Contains(u.Roles[:i], r):
-			bad("roles: %q is listed twice", r)
+			bad("roles", "%q is listed twice", r)
 		}
 	}
 	if u.Email != "" && !strings.Contains(u.Email, "@") {
-		bad("email: %q is not an email address", u.Email)
+		bad("email", "%q is not an email address", u.Email)
 	}
 	return errs
 }
@@ -147,7 +163,7 @@ func ValidateUser(u *storage.User) []error {
 // ValidatePassword checks a new password's length.
 func ValidatePassword(password string) error {
 	if problem := passwordProblem(password); problem != "" {
-		return fmt.Errorf("bootstrap: password: %s", problem)
+		return &FieldError{Field: "password", Detail: problem}
 	}
 	return nil
 }

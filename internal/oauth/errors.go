@@ -58,8 +58,6 @@ var (
 		Description: "the grant type is not supported"}
 	ErrInvalidScope = &Error{Code: oerrors.ErrInvalidScope.Error(), Status: http.StatusBadRequest,
 		Description: "the requested scope is invalid, unknown, or exceeds what was granted"}
-	ErrUnsupportedTokenType = &Error{Code: "unsupported_token_type", Status: http.StatusBadRequest,
-		Description: "the token type cannot be revoked"}
 	ErrTooManyRequests = &Error{Code: oerrors.ErrInvalidRequest.Error(), Status: http.StatusTooManyRequests,
 		Description: "too many attempts; retry later"}
 	ErrRequestTooLarge = &Error{Code: oerrors.ErrInvalidRequest.Error(), Status: http.StatusRequestEntityTooLarge,

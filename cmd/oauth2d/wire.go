@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,11 +32,17 @@ func (a *app) modules() ([]httpserver.Module, []httpserver.Check, error) {
 	limiter := ratelimit.New(a.store.Redis(), a.store.Prefix(), ratelimit.Limits{
 		PerUsername: cfg.RateLimit.LoginPerUsername, PerIP: cfg.RateLimit.LoginPerIP,
 	})
-	tokens, err := a.tokenEndpoints(verifier, limiter)
+	// One checker for the token endpoint and the login page, so that its
+	// bound on password and secret checks in flight holds for both.
+	checker, err := secret.NewChecker(runtime.GOMAXPROCS(0), nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	tokens, err := a.tokenEndpoints(verifier, limiter, checker)
 	if err != nil {
 		return nil, nil, err
 	}
-	browser, err := a.browserFlow(verifier, limiter)
+	browser, err := a.browserFlow(verifier, limiter, checker)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -56,7 +63,7 @@ func (a *app) modules() ([]httpserver.Module, []httpserver.Check, error) {
 
 // tokenEndpoints serves /oauth2/token, /revoke and /introspect, with client
 // and user lookups answered from caches kept current over pub/sub.
-func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limiter) (*oauth.Handler, error) {
+func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker) (*oauth.Handler, error) {
 	cfg := a.cfg
 	clients := storage.NewClientCache(a.store, time.Minute)
 	users := storage.NewUserCache(a.store, time.Minute)
@@ -90,6 +97,7 @@ func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limite
 		Minter:   token.NewMinter(a.keys, cfg.Issuer, cfg.Tokens.Audience, time.Now),
 		Verifier: verifier,
 		Limiter:  limiter,
+		Checker:  checker,
 		Logger:   a.logger,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()
@@ -103,10 +111,10 @@ func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limite
 
 // browserFlow is "login with": the authorization endpoint, the login,
 // consent, account and logout pages, and userinfo.
-func (a *app) browserFlow(verifier *token.Verifier, limiter *ratelimit.Limiter) ([]httpserver.Module, error) {
+func (a *app) browserFlow(verifier *token.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker) ([]httpserver.Module, error) {
 	cfg := a.cfg
 	pages, err := web.New(web.Deps{
-		Config: web.Config{Issuer: cfg.Issuer}, Store: a.store, Limiter: limiter, Keys: a.keys,
+		Config: web.Config{Issuer: cfg.Issuer}, Store: a.store, Limiter: limiter, Checker: checker, Keys: a.keys,
 		Templates: templates.FS, Logger: a.logger,
 	})
 	if err != nil {

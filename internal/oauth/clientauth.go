@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
 	"sync"
 
@@ -82,19 +81,16 @@ func readClientCredentials(r *http.Request, f form) (clientCredentials, *Error) 
 // takes the full check, so guessing stays as slow as the hash makes it, and
 // a changed or deleted client misses the cache because its hash differs.
 //
-// Full checks are bounded in two ways. Concurrent requests presenting the
-// same client and secret share one check (a fleet of workers starting at
-// once would otherwise each pay for it), and at most one full check per
-// CPU runs at a time: each holds ~19 MiB, so wrong secrets sent in bulk
-// queue up instead of exhausting memory, while clients with a verified
-// secret never wait for a slot.
+// Concurrent requests presenting the same client and secret share one
+// full check (a fleet of workers starting at once would otherwise each pay
+// for it). Full checks go through the process's secret.Checker, which
+// bounds how many run at once and makes an unknown client cost what a
+// wrong secret costs; clients with a verified secret never wait for it.
 type clientAuthenticator struct {
-	clients   ClientLookup
-	key       [32]byte // per-process HMAC key for the verified-secret cache
-	dummyHash string
-	slots     chan struct{} // one token per full hash check in flight
-	flight    singleflight.Group
-	verify    func(hash, presented string) (bool, error) // secret.Verify; tests count calls
+	clients ClientLookup
+	key     [32]byte // per-process HMAC key for the verified-secret cache
+	checker *secret.Checker
+	flight  singleflight.Group
 
 	mu       sync.RWMutex
 	verified map[string]verifiedSecret // client id → last verified secret
@@ -106,15 +102,8 @@ type verifiedSecret struct {
 	mac        [sha256.Size]byte
 }
 
-func newClientAuthenticator(clients ClientLookup) (*clientAuthenticator, error) {
-	// dummyHash is checked when the client does not exist, so an unknown
-	// client id takes as long to refuse as a wrong secret.
-	dummy, err := secret.Hash(secret.NewToken(32))
-	if err != nil {
-		return nil, fmt.Errorf("oauth: %w", err)
-	}
-	a := &clientAuthenticator{clients: clients, dummyHash: dummy, verified: make(map[string]verifiedSecret),
-		maxCache: 10000, slots: make(chan struct{}, runtime.GOMAXPROCS(0)), verify: secret.Verify}
+func newClientAuthenticator(clients ClientLookup, checker *secret.Checker) (*clientAuthenticator, error) {
+	a := &clientAuthenticator{clients: clients, checker: checker, verified: make(map[string]verifiedSecret), maxCache: 10000}
 	if _, err := rand.Read(a.key[:]); err != nil {
 		return nil, fmt.Errorf("oauth: %w", err)
 	}
@@ -127,7 +116,7 @@ func (a *clientAuthenticator) authenticate(ctx context.Context, cc clientCredent
 	client, err := a.clients.GetClient(ctx, cc.id)
 	if errors.Is(err, storage.ErrNotFound) {
 		if cc.secret != "" {
-			_, _ = a.slowVerify(ctx, a.dummyHash, cc.secret)
+			_, _ = a.checker.Check(ctx, "", cc.secret)
 		}
 		return nil, ErrInvalidClient
 	}
@@ -169,7 +158,7 @@ func (a *clientAuthenticator) verifySecret(ctx context.Context, client *storage.
 	// that happened to start it went away.
 	shared := context.WithoutCancel(ctx)
 	res, err, _ := a.flight.Do(key, func() (any, error) {
-		return a.slowVerify(shared, client.SecretHash, presented)
+		return a.checker.Check(shared, client.SecretHash, presented)
 	})
 	if ok, _ := res.(bool); err != nil || !ok {
 		return false, err
@@ -181,17 +170,6 @@ func (a *clientAuthenticator) verifySecret(ctx context.Context, client *storage.
 	a.verified[client.ID] = verifiedSecret{storedHash: client.SecretHash, mac: mac}
 	a.mu.Unlock()
 	return true, nil
-}
-
-// slowVerify runs a full hash check once a slot is free.
-func (a *clientAuthenticator) slowVerify(ctx context.Context, hash, presented string) (bool, error) {
-	select {
-	case a.slots <- struct{}{}:
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	defer func() { <-a.slots }()
-	return a.verify(hash, presented)
 }
 
 func (a *clientAuthenticator) mac(s string) [sha256.Size]byte {

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,12 +30,8 @@ func newCountingAuthenticator(t *testing.T, clientSecret string, hold time.Durat
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newClientAuthenticator(oneClient{&storage.Client{ID: "app", SecretHash: hash}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var calls, inFlight, maxInFlight atomic.Int64
-	a.verify = func(h, p string) (bool, error) {
+	checker, err := secret.NewChecker(runtime.GOMAXPROCS(0), func(h, p string) (bool, error) {
 		calls.Add(1)
 		n := inFlight.Add(1)
 		for m := maxInFlight.Load(); n > m && !maxInFlight.CompareAndSwap(m, n); m = maxInFlight.Load() {
@@ -42,6 +39,13 @@ func newCountingAuthenticator(t *testing.T, clientSecret string, hold time.Durat
 		defer inFlight.Add(-1)
 		time.Sleep(hold)
 		return secret.Verify(h, p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newClientAuthenticator(oneClient{&storage.Client{ID: "app", SecretHash: hash}}, checker)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return a, &calls, &maxInFlight
 }
@@ -94,7 +98,43 @@ func TestWrongSecretsQueueForHashSlots(t *testing.T) {
 	if n := calls.Load(); n != 16 {
 		t.Fatalf("%d checks, want 16 (distinct wrong secrets must not share a result)", n)
 	}
-	if m := maxInFlight.Load(); m > int64(cap(a.slots)) {
-		t.Fatalf("%d checks ran at once, more than the %d slots", m, cap(a.slots))
+	if m := maxInFlight.Load(); m > int64(a.checker.MaxInFlight()) {
+		t.Fatalf("%d checks ran at once, more than the %d slots", m, a.checker.MaxInFlight())
+	}
+}
+
+// The verified-secret cache is bound to the stored hash: once a client's
+// secret is rotated (or the client replaced), the old secret fails at once.
+func TestRotatedSecretIsNotServedFromTheCache(t *testing.T) {
+	oldHash, err := secret.Hash("old-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &storage.Client{ID: "app", SecretHash: oldHash}
+	checker, err := secret.NewChecker(2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newClientAuthenticator(oneClient{client}, checker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := func(s string) *Error {
+		_, e := a.authenticate(context.Background(), clientCredentials{id: "app", secret: s, method: authMethodBasic})
+		return e
+	}
+	if e := auth("old-secret"); e != nil {
+		t.Fatalf("old secret before rotation: %v", e)
+	}
+	newHash, err := secret.Hash("new-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.SecretHash = newHash
+	if e := auth("old-secret"); e == nil || e.Code != "invalid_client" {
+		t.Fatalf("old secret after rotation: %v, want invalid_client", e)
+	}
+	if e := auth("new-secret"); e != nil {
+		t.Fatalf("new secret: %v", e)
 	}
 }

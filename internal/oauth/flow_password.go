@@ -52,14 +52,14 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 // password, and spends a hash check on both.
 func (h *Handler) checkPassword(ctx context.Context, username, password string) (*storage.User, *Error) {
 	user, err := h.store.GetUserByUsername(ctx, username)
-	if errors.Is(err, storage.ErrNotFound) {
-		_, _ = h.clients.slowVerify(ctx, h.clients.dummyHash, password)
-		return nil, ErrInvalidGrant.WithDescription("invalid username or password")
-	}
-	if err != nil {
+	stored := ""
+	switch {
+	case err == nil:
+		stored = user.PasswordHash
+	case !errors.Is(err, storage.ErrNotFound):
 		return nil, ErrServerError.Wrap(err)
 	}
-	ok, err := h.clients.slowVerify(ctx, user.PasswordHash, password)
+	ok, err := h.checker.Check(ctx, stored, password) // "" (no such user) still costs a check
 	if err != nil {
 		return nil, ErrServerError.Wrap(err)
 	}

@@ -3,13 +3,16 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -72,6 +75,7 @@ type Handler struct {
 	minter   Minter
 	verifier AccessVerifier
 	limiter  *ratelimit.Limiter
+	checker  *secret.Checker
 	clients  *clientAuthenticator
 	log      *slog.Logger
 	now      func() time.Time
@@ -89,8 +93,12 @@ type Deps struct {
 	Minter   Minter
 	Verifier AccessVerifier
 	Limiter  *ratelimit.Limiter
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Checker verifies client secrets and passwords; share one per process
+	// so that its bound on checks in flight holds for every endpoint.
+	// NewHandler makes one (one check per CPU) when nil.
+	Checker *secret.Checker
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// Observe, if set, is told the grant type ("unknown" when the request
 	// named none we implement) and the outcome ("ok" or the error code) of
 	// every token request, for metrics.
@@ -105,7 +113,14 @@ func NewHandler(d Deps) (*Handler, error) {
 	if d.Users == nil {
 		d.Users = d.Store
 	}
-	clients, err := newClientAuthenticator(d.Clients)
+	if d.Checker == nil {
+		checker, err := secret.NewChecker(runtime.GOMAXPROCS(0), nil)
+		if err != nil {
+			return nil, fmt.Errorf("oauth: %w", err)
+		}
+		d.Checker = checker
+	}
+	clients, err := newClientAuthenticator(d.Clients, d.Checker)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +137,7 @@ func NewHandler(d Deps) (*Handler, error) {
 		d.Config.MaxBodyBytes = 64 << 10
 	}
 	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, minter: d.Minter, verifier: d.Verifier,
-		limiter: d.Limiter, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe}
+		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe}
 	h.grants = map[string]grantHandler{
 		GrantAuthorizationCode: h.authorizationCodeGrant,
 		GrantPassword:          h.passwordGrant,

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -142,14 +141,14 @@ func (h *Handler) authenticate(ctx context.Context, username, password string) (
 		return nil, errBadCredentials
 	}
 	user, err := h.store.GetUserByUsername(ctx, username)
-	if errors.Is(err, storage.ErrNotFound) {
-		_, _ = secret.Verify(h.dummyHash, password)
-		return nil, errBadCredentials
-	}
-	if err != nil {
+	stored := ""
+	switch {
+	case err == nil:
+		stored = user.PasswordHash
+	case !errors.Is(err, storage.ErrNotFound):
 		return nil, err
 	}
-	ok, err := secret.Verify(user.PasswordHash, password)
+	ok, err := h.checker.Check(ctx, stored, password) // "" (no such user) still costs a check
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"runtime"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -81,6 +82,9 @@ type Deps struct {
 	Config  Config
 	Store   Store
 	Limiter LoginLimiter
+	// Checker verifies passwords; share the token endpoint's so that one
+	// bound on checks in flight covers both. New makes one when nil.
+	Checker *secret.Checker
 	// Keys verifies the id_token_hint of a logout request (*token.KeySet).
 	Keys token.KeyLookup
 	// Templates holds layout.html, the pages and static/oauth2d.css
@@ -100,7 +104,7 @@ type Handler struct {
 	pages      map[string]*template.Template
 	stylesheet []byte
 	cookie     cookieSpec
-	dummyHash  string
+	checker    *secret.Checker
 	log        *slog.Logger
 	now        func() time.Time
 }
@@ -129,14 +133,13 @@ func New(d Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: stylesheet: %w", err)
 	}
-	// A password check against this hash answers an unknown username as
-	// slowly as a wrong password, so timing does not reveal usernames.
-	dummy, err := secret.Hash(secret.NewToken(32))
-	if err != nil {
-		return nil, fmt.Errorf("web: %w", err)
+	if d.Checker == nil {
+		if d.Checker, err = secret.NewChecker(runtime.GOMAXPROCS(0), nil); err != nil {
+			return nil, fmt.Errorf("web: %w", err)
+		}
 	}
 	h := &Handler{cfg: cfg, store: d.Store, limiter: d.Limiter, keys: d.Keys, pages: pages, stylesheet: css,
-		cookie: newCookieSpec(iss.Scheme == "https"), dummyHash: dummy, log: d.Logger, now: d.Now}
+		cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

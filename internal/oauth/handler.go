@@ -24,9 +24,13 @@ type Store interface {
 	storage.CodeStore
 	storage.RefreshStore
 	storage.RevocationStore
-	// IsCutOff reports whether every token of the subject or the client
-	// issued before a moment was revoked (admin "revoke all tokens").
-	IsCutOff(ctx context.Context, subject, clientID string, issuedAt time.Time) (bool, error)
+	AccessRevocations
+}
+
+// AccessRevocations tells whether an access token was revoked, by its jti
+// or by a cutoff of its subject or client (admin "revoke all tokens").
+type AccessRevocations interface {
+	IsAccessRevoked(ctx context.Context, jti, subject, clientID string, issuedAt time.Time) (bool, error)
 }
 
 // ClientLookup finds registered clients; storage.ClientCache is the fast

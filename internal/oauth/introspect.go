@@ -68,15 +68,11 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) (*introspec
 	if verr != nil {
 		return &introspection{}, nil
 	}
-	revoked, rerr := h.store.IsRevokedJTI(ctx, claims.JTI)
+	revoked, rerr := h.store.IsAccessRevoked(ctx, claims.JTI, claims.Subject, claims.ClientID, claims.IssuedAt)
 	if rerr != nil {
 		return nil, ErrServerError.Wrap(rerr)
 	}
-	cutOff, rerr := h.store.IsCutOff(ctx, claims.Subject, claims.ClientID, claims.IssuedAt)
-	if rerr != nil {
-		return nil, ErrServerError.Wrap(rerr)
-	}
-	if revoked || cutOff {
+	if revoked {
 		return &introspection{}, nil
 	}
 	out := &introspection{

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,8 +20,7 @@ const UserinfoPath = "/oauth2/userinfo"
 // list of revoked access tokens and the per-user/per-client cutoffs.
 type UserinfoStore interface {
 	GetUser(ctx context.Context, id string) (*storage.User, error)
-	IsRevokedJTI(ctx context.Context, jti string) (bool, error)
-	IsCutOff(ctx context.Context, subject, clientID string, issuedAt time.Time) (bool, error)
+	AccessRevocations
 }
 
 var _ UserinfoStore = (*storage.Store)(nil)
@@ -99,10 +97,7 @@ func (u *Userinfo) authorize(r *http.Request) (map[string]any, *bearerError) {
 		return nil, errInvalidToken
 	}
 	ctx := r.Context()
-	revoked, err := u.store.IsRevokedJTI(ctx, at.JTI)
-	if err == nil && !revoked {
-		revoked, err = u.store.IsCutOff(ctx, at.Subject, at.ClientID, at.IssuedAt)
-	}
+	revoked, err := u.store.IsAccessRevoked(ctx, at.JTI, at.Subject, at.ClientID, at.IssuedAt)
 	if err != nil {
 		u.log.ErrorContext(ctx, "oauth: userinfo: revocation check", "err", err)
 		return nil, errServer

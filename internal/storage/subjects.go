@@ -163,16 +163,52 @@ func (s *Store) Cutoffs(ctx context.Context) (map[string]Cutoff, error) {
 // after issuedAt. An entry whose Until has passed may still be read here;
 // it can only match tokens that have expired anyway.
 func (s *Store) IsCutOff(ctx context.Context, subject, clientID string, issuedAt time.Time) (bool, error) {
-	vals, err := s.rdb.HMGet(ctx, s.cutoffKeys()[0], SubjectCutoff(subject), ClientCutoff(clientID)).Result()
+	vals, err := s.cutoffsOf(ctx, s.rdb, subject, clientID).Result()
 	if err != nil {
 		return false, fmt.Errorf("storage: cutoffs: %w", err)
 	}
+	return cutOff(vals, issuedAt), nil
+}
+
+// IsAccessRevoked reports whether an access token is revoked by its jti or
+// by a cutoff of its subject or client: both checks, one round trip (a
+// pipeline, so it also runs on Cluster where the keys sit in two slots).
+func (s *Store) IsAccessRevoked(ctx context.Context, jti, subject, clientID string, issuedAt time.Time) (bool, error) {
+	var score *redis.FloatCmd
+	var cuts *redis.SliceCmd
+	// Each command's own error is read below; Pipelined's is only the first.
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		score = p.ZScore(ctx, s.kRevokedJTI(), jti)
+		cuts = s.cutoffsOf(ctx, p, subject, clientID)
+		return nil
+	})
+	exp, err := score.Result()
+	switch {
+	case err == nil && int64(exp) > unixMs(s.now()):
+		return true, nil
+	case err != nil && !errors.Is(err, redis.Nil):
+		return false, fmt.Errorf("storage: revoked jti: %w", err)
+	}
+	vals, err := cuts.Result()
+	if err != nil {
+		return false, fmt.Errorf("storage: cutoffs: %w", err)
+	}
+	return cutOff(vals, issuedAt), nil
+}
+
+func (s *Store) cutoffsOf(ctx context.Context, c redis.Cmdable, subject, clientID string) *redis.SliceCmd {
+	return c.HMGet(ctx, s.cutoffKeys()[0], SubjectCutoff(subject), ClientCutoff(clientID))
+}
+
+// cutOff reports whether any of the cutoffs read (unix ms, nil when
+// absent) is after issuedAt.
+func cutOff(vals []any, issuedAt time.Time) bool {
 	for _, v := range vals {
 		if ms, ok := v.(string); ok && issuedAt.Before(fromMs(ms)) {
-			return true, nil
+			return true
 		}
 	}
-	return false, nil
+	return false
 }
 
 // scoreString reads a sorted-set score from a script reply: Redis gives it

@@ -158,3 +158,40 @@ func killPubSub(t *testing.T, ctx context.Context, rdb redis.UniversalClient) {
 		t.Fatalf("CLIENT KILL TYPE pubsub: %v", err)
 	}
 }
+
+// testAccessRevoked: the one-round-trip check that introspection and
+// userinfo make, across the deny list and the cutoffs (two slots on a
+// Cluster).
+func testAccessRevoked(t *testing.T, newStore NewStore) {
+	s, ctx := newStore(t), ctxFor(t)
+	now := time.Now()
+	issued := now.Add(-time.Minute)
+	check := func(name, jti, sub, client string, want bool) {
+		t.Helper()
+		got, err := s.IsAccessRevoked(ctx, jti, sub, client, issued)
+		if err != nil || got != want {
+			t.Fatalf("%s: IsAccessRevoked = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	check("nothing revoked", "j1", "u1", "c1", false)
+	if err := s.RevokeJTI(ctx, "j1", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	check("denied jti", "j1", "u1", "c1", true)
+	check("another jti", "j2", "u1", "c1", false)
+	if err := s.RevokeJTI(ctx, "j-expired", now.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	check("deny entry past the token's expiry", "j-expired", "u1", "c1", false)
+	if err := s.SetCutoff(ctx, storage.Cutoff{Principal: storage.SubjectCutoff("u2"), NotBefore: now, Until: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	check("subject cut off after issue", "j3", "u2", "c1", true)
+	if err := s.SetCutoff(ctx, storage.Cutoff{Principal: storage.ClientCutoff("c3"), NotBefore: now, Until: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	check("client cut off after issue", "j4", "u1", "c3", true)
+	if got, err := s.IsAccessRevoked(ctx, "j5", "u2", "c1", now.Add(time.Second)); err != nil || got {
+		t.Fatalf("token issued after the cutoff: %v, %v; want false", got, err)
+	}
+}

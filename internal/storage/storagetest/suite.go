@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Refresh", testRefresh},
 		{"RotationChecks", testRotationChecks},
 		{"Revocations", testRevocations},
+		{"AccessRevoked", testAccessRevoked},
 		{"Consents", testConsents},
 		{"SigningKeys", testSigningKeys},
 		{"Expiry", testExpiry},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -49,17 +50,9 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 }
 
 // checkPassword answers invalid_grant alike for an unknown user and a wrong
-// password, and spends a hash check on both.
+// password.
 func (h *Handler) checkPassword(ctx context.Context, username, password string) (*storage.User, *Error) {
-	user, err := h.store.GetUserByUsername(ctx, username)
-	stored := ""
-	switch {
-	case err == nil:
-		stored = user.PasswordHash
-	case !errors.Is(err, storage.ErrNotFound):
-		return nil, ErrServerError.Wrap(err)
-	}
-	ok, err := h.checker.Check(ctx, stored, password) // "" (no such user) still costs a check
+	user, ok, err := CheckPassword(ctx, h.store, h.checker, username, password)
 	if err != nil {
 		return nil, ErrServerError.Wrap(err)
 	}
@@ -67,4 +60,29 @@ func (h *Handler) checkPassword(ctx context.Context, username, password string) 
 		return nil, ErrInvalidGrant.WithDescription("invalid username or password")
 	}
 	return user, nil
+}
+
+// UserByUsername finds a user by login name.
+type UserByUsername interface {
+	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
+}
+
+// CheckPassword returns the user whose password this is. An unknown
+// username and a wrong password both answer ok=false and both cost one
+// hash check, so neither the answer nor its timing tells whether the
+// user exists. The password grant and the login page both use it.
+func CheckPassword(ctx context.Context, users UserByUsername, checker *secret.Checker, username, password string) (*storage.User, bool, error) {
+	user, err := users.GetUserByUsername(ctx, username)
+	stored := ""
+	switch {
+	case err == nil:
+		stored = user.PasswordHash
+	case !errors.Is(err, storage.ErrNotFound):
+		return nil, false, err
+	}
+	ok, err := checker.Check(ctx, stored, password) // "" (no such user) still costs a check
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return user, true, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -140,15 +141,7 @@ func (h *Handler) authenticate(ctx context.Context, username, password string) (
 	if len(password) > maxPasswordLen {
 		return nil, errBadCredentials
 	}
-	user, err := h.store.GetUserByUsername(ctx, username)
-	stored := ""
-	switch {
-	case err == nil:
-		stored = user.PasswordHash
-	case !errors.Is(err, storage.ErrNotFound):
-		return nil, err
-	}
-	ok, err := h.checker.Check(ctx, stored, password) // "" (no such user) still costs a check
+	user, ok, err := oauth.CheckPassword(ctx, h.store, h.checker, username, password)
 	if err != nil {
 		return nil, err
 	}

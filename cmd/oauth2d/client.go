@@ -11,9 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
-	"github.com/oauth2d/oauth2d/internal/bootstrap"
-	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -37,7 +36,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 	secretStdin := a.fs.Bool("secret-stdin", false, "read the secret from stdin instead of generating one")
 	a.fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	a.fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
-	a.fs.Var(&grants, "grant-type", "grant type (repeatable): "+strings.Join(oauth.SupportedGrantTypes, ", "))
+	a.fs.Var(&grants, "grant-type", "grant type (repeatable): "+strings.Join(account.SupportedGrantTypes, ", "))
 	a.fs.Var(&scopes, "scope", "allowed scope (repeatable, or space-separated)")
 	cfg, err := a.parse(e, args, 0)
 	if err != nil {
@@ -54,7 +53,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 	if c.ID == "" {
 		c.ID = newClientID()
 	}
-	if errs := bootstrap.ValidateClient(c, cfg.Dev); len(errs) > 0 {
+	if errs := account.ValidateClient(c, cfg.Dev); len(errs) > 0 {
 		return usage(errors.Join(errs...))
 	}
 	clear := ""
@@ -90,7 +89,7 @@ func clientSecret(stdin io.Reader, fromStdin bool) (string, error) {
 	if !fromStdin {
 		return secret.NewToken(32), nil
 	}
-	s, err := readSecretLine(stdin, "client secret", bootstrap.MaxPasswordLen)
+	s, err := readSecretLine(stdin, "client secret", account.MaxPasswordLen)
 	if err != nil {
 		return "", err
 	}

@@ -16,43 +16,46 @@ import (
 
 // loadKeys builds the signing key set from the configured source. With
 // keys in Redis it makes sure an active and a next key exist, loads them,
-// and keeps reloading until ctx ends so a rotation reaches this instance.
-func loadKeys(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) (*token.KeySet, error) {
+// and returns the worker that keeps reloading them, so that a rotation
+// reaches this instance.
+func loadKeys(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) (*token.KeySet, worker, error) {
 	k := cfg.Keys
 	switch k.Source {
 	case config.KeysDir:
 		set, err := token.LoadDir(k.Dir, k.Algorithm, k.IDTokenAlgorithm)
 		if err != nil {
-			return nil, usage(fmt.Errorf("config: keys.dir: %w", err))
+			return nil, nil, usage(fmt.Errorf("config: keys.dir: %w", err))
 		}
-		return set, nil
+		return set, nil, nil
 	case config.KeysRedis:
 		enc, err := token.ParseEncryptionKey(k.EncryptionKey)
 		if err != nil {
-			return nil, usage(fmt.Errorf("config: keys.encryption_key: %w", err))
+			return nil, nil, usage(fmt.Errorf("config: keys.encryption_key: %w", err))
 		}
 		set, err := token.NewKeySet(k.Algorithm, k.IDTokenAlgorithm)
 		if err != nil {
-			return nil, usage(fmt.Errorf("config: keys.algorithm: %w", err))
+			return nil, nil, usage(fmt.Errorf("config: keys.algorithm: %w", err))
 		}
 		if err := token.EnsureKeys(ctx, store, enc, set.SigningAlgorithms(), maxTokenLifetime(cfg), time.Now()); err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
+			return nil, nil, fmt.Errorf("serve: %w", err)
 		}
 		src, err := token.NewStoreSource(set, store, enc, logger, time.Now)
 		if err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
+			return nil, nil, fmt.Errorf("serve: %w", err)
 		}
 		if err := src.Reload(ctx); err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
+			return nil, nil, fmt.Errorf("serve: %w", err)
 		}
-		go src.Run(ctx, token.DefaultReloadInterval)
-		return set, nil
+		return set, func(ctx context.Context) error {
+			src.Run(ctx, token.DefaultReloadInterval)
+			return nil
+		}, nil
 	default:
 		set, err := token.NewDevKeySet(k.Algorithm, k.IDTokenAlgorithm, logger, time.Now)
 		if err != nil {
-			return nil, usage(fmt.Errorf("config: keys.algorithm: %w", err))
+			return nil, nil, usage(fmt.Errorf("config: keys.algorithm: %w", err))
 		}
-		return set, nil
+		return set, nil, nil
 	}
 }
 

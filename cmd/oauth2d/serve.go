@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/oauth2d/oauth2d/internal/bootstrap"
 	"github.com/oauth2d/oauth2d/internal/config"
@@ -19,15 +20,15 @@ import (
 	"github.com/oauth2d/oauth2d/internal/token"
 )
 
-// app is what serve builds before it listens: the pieces the HTTP modules
-// are made from.
+// app is what serve builds before it serves: the pieces the handlers are
+// made from.
 type app struct {
-	ctx    context.Context // ends when the server stops; background work follows it
+	ctx    context.Context // ends when the server stops; subscriptions follow it
 	cfg    *config.Config
 	logger *slog.Logger
 	store  *storage.Store
 	keys   *token.KeySet
-	// metrics is the registry /metrics serves; modules add their own.
+	// metrics is the registry /metrics serves; handlers add their own.
 	metrics *prometheus.Registry
 }
 
@@ -57,40 +58,54 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err := applyBootstrap(ctx, cfg, store, logger); err != nil {
 		return err
 	}
-	keys, err := loadKeys(ctx, cfg, store, logger)
+	// Listen before anything starts in the background, so that a busy port
+	// ends the run before there is background work to stop.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("serve: listen on %s (addr): %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	// Every goroutine that outlives a request runs in this group: it stops
+	// when the server stops (or any of them fails) and is waited for.
+	group, groupCtx := errgroup.WithContext(ctx)
+	var w wiring
+	keys, keyWorker, err := loadKeys(groupCtx, cfg, store, logger)
 	if err != nil {
 		return err
 	}
-	a := &app{ctx: ctx, cfg: cfg, logger: logger, store: store, keys: keys, metrics: prometheus.NewRegistry()}
-	mods, checks, err := a.modules()
+	if keyWorker != nil {
+		w.workers = append(w.workers, keyWorker)
+	}
+	a := &app{ctx: groupCtx, cfg: cfg, logger: logger, store: store, keys: keys, metrics: prometheus.NewRegistry()}
+	handlers, err := a.handlers(&w)
 	if err != nil {
 		return err
 	}
 	handler, err := httpserver.New(httpserver.Deps{
 		Logger:         logger,
-		Ready:          append([]httpserver.Check{{Name: "storage", Pinger: store}}, checks...),
-		Modules:        mods,
+		Ready:          append([]httpserver.Check{{Name: "storage", Pinger: store}}, w.checks...),
+		Handlers:       handlers,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: cfg.HTTP.TrustedProxies,
 		Metrics:        a.metrics,
 	})
 	if err != nil {
-		// Metrics and modules are ours and valid; only the proxies come
+		// Metrics and handlers are ours and valid; only the proxies come
 		// from the configuration.
 		return usage(fmt.Errorf("config: http.trusted_proxies: %w", err))
 	}
-
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("serve: listen on %s (addr): %w", cfg.Addr, err)
+	for _, run := range w.workers {
+		group.Go(func() error { return run(groupCtx) })
 	}
 	logger.Info("oauth2d listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
 		"tls", cfg.TLS.Enabled(), "embedded_redis", store.Embedded(), "dev", cfg.Dev,
 		"startup", time.Since(start).Round(time.Millisecond))
-	err = httpserver.Serve(ctx, httpserver.NewServer(handler, logger), ln, httpserver.ServeOptions{
-		CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, Drain: cfg.HTTP.ShutdownTimeout,
+	group.Go(func() error {
+		return httpserver.Serve(groupCtx, httpserver.NewServer(handler, logger), ln, httpserver.ServeOptions{
+			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, Drain: cfg.HTTP.ShutdownTimeout,
+		})
 	})
-	if err != nil {
+	if err := group.Wait(); err != nil {
 		return err
 	}
 	logger.Info("oauth2d stopped")

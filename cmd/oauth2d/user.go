@@ -7,8 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
-	"github.com/oauth2d/oauth2d/internal/bootstrap"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -38,14 +38,14 @@ func userCreate(ctx context.Context, e env, args []string) error {
 		return usagef("user create: --username is required")
 	}
 	u := &storage.User{Username: *username, Roles: roles, Name: *name, Email: *email}
-	if errs := bootstrap.ValidateUser(u); len(errs) > 0 {
+	if errs := account.ValidateUser(u); len(errs) > 0 {
 		return usage(errors.Join(errs...))
 	}
-	password, err := readSecretLine(e.stdin, "password", bootstrap.MaxPasswordLen)
+	password, err := readSecretLine(e.stdin, "password", account.MaxPasswordLen)
 	if err != nil {
 		return err
 	}
-	if err := bootstrap.ValidatePassword(password); err != nil {
+	if err := account.ValidatePassword(password); err != nil {
 		return usage(err)
 	}
 	store, err := a.connect(ctx, e, cfg)

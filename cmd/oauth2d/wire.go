@@ -8,7 +8,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
+	"github.com/oauth2d/oauth2d/internal/api"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
 	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
@@ -20,14 +22,27 @@ import (
 	"github.com/oauth2d/oauth2d/templates"
 )
 
-// modules builds the route groups mounted on the server, in order, and the
-// readiness checks they add. This is the one place where the oauth, web,
-// resource and admin packages are wired together.
-func (a *app) modules() ([]httpserver.Module, []httpserver.Check, error) {
+// worker is background work that lives as long as the server: serve runs
+// each under one errgroup, stops it on shutdown and waits for it.
+type worker func(ctx context.Context) error
+
+// wiring is what handlers builds besides the handlers: readiness checks
+// and background workers.
+type wiring struct {
+	checks  []httpserver.Check
+	workers []worker
+}
+
+// handlers builds every handler of the route table. This is the one place
+// where the oauth, web, resource, api and admin packages are wired
+// together. It loads the revocation state before it returns, so no
+// revoked token slips through a cold start.
+func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
+	var h httpserver.Handlers
 	cfg := a.cfg
 	verifier, err := token.NewVerifier(a.keys, cfg.Issuer, cfg.Tokens.Audience, 0, time.Now)
 	if err != nil {
-		return nil, nil, fmt.Errorf("serve: %w", err)
+		return h, fmt.Errorf("serve: %w", err)
 	}
 	limiter := ratelimit.New(a.store.Redis(), a.store.Prefix(), ratelimit.Limits{
 		PerUsername: cfg.RateLimit.LoginPerUsername, PerIP: cfg.RateLimit.LoginPerIP,
@@ -36,43 +51,59 @@ func (a *app) modules() ([]httpserver.Module, []httpserver.Check, error) {
 	// bound on password and secret checks in flight holds for both.
 	checker, err := secret.NewChecker(runtime.GOMAXPROCS(0), nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("serve: %w", err)
+		return h, fmt.Errorf("serve: %w", err)
 	}
-	tokens, err := a.tokenEndpoints(verifier, limiter, checker)
-	if err != nil {
-		return nil, nil, err
+	if h.Bearer, err = resource.NewAuthenticator(verifier, a.store, resource.Options{Realm: cfg.Issuer, Logger: a.logger}); err != nil {
+		return h, fmt.Errorf("serve: %w", err)
 	}
-	browser, err := a.browserFlow(verifier, limiter, checker)
+	if err := h.Bearer.Load(a.ctx); err != nil {
+		return h, fmt.Errorf("serve: %w", err)
+	}
+	w.workers = append(w.workers, h.Bearer.Follow)
+	w.checks = append(w.checks, httpserver.Check{Name: "revocations", Pinger: h.Bearer})
+	revoker, err := account.NewRevoker(a.store, h.Bearer, maxTokenLifetime(cfg), time.Now)
 	if err != nil {
-		return nil, nil, err
+		return h, fmt.Errorf("serve: %w", err)
+	}
+	if h.Tokens, err = a.tokenEndpoints(w, verifier, limiter, checker); err != nil {
+		return h, err
+	}
+	if err := a.browserFlow(&h, limiter, checker, revoker); err != nil {
+		return h, err
 	}
 	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, a.keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
-	discovery, err := oauth.NewDiscovery(md, a.keys)
-	if err != nil {
-		return nil, nil, fmt.Errorf("serve: %w", err)
+	if h.Discovery, err = oauth.NewDiscovery(md, a.keys); err != nil {
+		return h, fmt.Errorf("serve: %w", err)
 	}
-	auth, api, adm, err := a.resourceServer(verifier)
-	if err != nil {
-		return nil, nil, err
+	if h.API, err = api.New(api.Deps{Bearer: h.Bearer, Revoker: revoker, Comments: a.store, Users: a.store, Logger: a.logger}); err != nil {
+		return h, fmt.Errorf("serve: %w", err)
 	}
-	mods := append([]httpserver.Module{discovery, tokens}, browser...)
-	mods = append(mods, api, adm)
-	return mods, []httpserver.Check{{Name: "revocations", Pinger: auth}}, nil
+	h.Admin, err = admin.New(admin.Deps{
+		Revoker: revoker, Clients: a.store, Users: a.store,
+		Hasher: secret.NewHasher(secret.DefaultParams()), InsecureDev: cfg.Dev, Logger: a.logger,
+	})
+	if err != nil {
+		return h, fmt.Errorf("serve: %w", err)
+	}
+	return h, nil
 }
 
 // tokenEndpoints serves /oauth2/token, /revoke and /introspect, with client
 // and user lookups answered from caches kept current over pub/sub.
-func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker) (*oauth.Handler, error) {
+func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker) (*oauth.Handler, error) {
 	cfg := a.cfg
 	clients := storage.NewClientCache(a.store, time.Minute)
 	users := storage.NewUserCache(a.store, time.Minute)
 	for name, run := range map[string]func(context.Context) error{"client": clients.Run, "user": users.Run} {
-		go func() {
-			if err := run(a.ctx); err != nil {
+		w.workers = append(w.workers, func(ctx context.Context) error {
+			// A cache that cannot follow changes serves nothing; the
+			// server goes on without it.
+			if err := run(ctx); err != nil {
 				a.logger.Warn("cache disabled: every lookup goes to Redis", "cache", name, "err", err)
 			}
-		}()
+			return nil
+		})
 	}
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "oauth2d_token_requests_total",
@@ -91,14 +122,15 @@ func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limite
 			RefreshGrace:    cfg.Tokens.RefreshGrace,
 			MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
 		},
-		Store:    a.store,
-		Clients:  clients,
-		Users:    users,
-		Minter:   token.NewMinter(a.keys, cfg.Issuer, cfg.Tokens.Audience, time.Now),
-		Verifier: verifier,
-		Limiter:  limiter,
-		Checker:  checker,
-		Logger:   a.logger,
+		Store:     a.store,
+		Clients:   clients,
+		Users:     users,
+		Passwords: a.store,
+		Minter:    token.NewMinter(a.keys, cfg.Issuer, cfg.Tokens.Audience, time.Now),
+		Verifier:  verifier,
+		Limiter:   limiter,
+		Checker:   checker,
+		Logger:    a.logger,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()
 		},
@@ -111,56 +143,26 @@ func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limite
 
 // browserFlow is "login with": the authorization endpoint, the login,
 // consent, account and logout pages, and userinfo.
-func (a *app) browserFlow(verifier *token.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker) ([]httpserver.Module, error) {
+func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, checker *secret.Checker, revoker *account.Revoker) error {
 	cfg := a.cfg
-	pages, err := web.New(web.Deps{
-		Config: web.Config{Issuer: cfg.Issuer}, Store: a.store, Limiter: limiter, Checker: checker, Keys: a.keys,
-		Templates: templates.FS, Logger: a.logger,
+	var err error
+	h.Pages, err = web.New(web.Deps{
+		Config: web.Config{Issuer: cfg.Issuer, ResumePath: oauth.AuthorizeResumePath}, Store: a.store,
+		Limiter: limiter, Revoker: revoker, Checker: checker, Keys: a.keys, Templates: templates.FS, Logger: a.logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("serve: %w", err)
 	}
-	authz, err := oauth.NewAuthorizer(oauth.AuthorizerDeps{
-		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll},
-		Store:  a.store, Sessions: pages, Pages: pages, Logger: a.logger,
+	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
+		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
+			LoginPath: web.LoginPath, ConsentPath: web.ConsentPath},
+		Store: a.store, Sessions: h.Pages, Pages: h.Pages, Logger: a.logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("serve: %w", err)
 	}
-	userinfo, err := oauth.NewUserinfo(verifier, a.store, a.logger)
-	if err != nil {
-		return nil, fmt.Errorf("serve: %w", err)
+	if h.Userinfo, err = oauth.NewUserinfo(a.store, h.Bearer, a.logger); err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
-	return []httpserver.Module{authz, userinfo, pages}, nil
-}
-
-// resourceServer is the protected API and the admin API, behind a bearer
-// check whose deny list every instance keeps in memory. Start loads that
-// list before the server answers, so no revoked token slips through a
-// cold start.
-func (a *app) resourceServer(verifier *token.Verifier) (*resource.Authenticator, *resource.API, *admin.API, error) {
-	cfg := a.cfg
-	auth, err := resource.NewAuthenticator(verifier, a.store, resource.Options{Realm: cfg.Issuer, Logger: a.logger})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("serve: %w", err)
-	}
-	if err := auth.Start(a.ctx); err != nil {
-		return nil, nil, nil, fmt.Errorf("serve: %w", err)
-	}
-	revoker, err := resource.NewRevoker(a.store, auth, maxTokenLifetime(cfg), time.Now)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("serve: %w", err)
-	}
-	api, err := resource.NewAPI(resource.APIDeps{Auth: auth, Revoker: revoker, Comments: a.store, Users: a.store, Logger: a.logger})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("serve: %w", err)
-	}
-	adm, err := admin.New(admin.Deps{
-		Auth: auth, Revoker: revoker, Clients: a.store, Users: a.store,
-		Hasher: secret.NewHasher(secret.DefaultParams()), Dev: cfg.Dev, Logger: a.logger,
-	})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("serve: %w", err)
-	}
-	return auth, api, adm, nil
+	return nil
 }

@@ -14,7 +14,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
+	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -68,32 +71,48 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := auth.Start(ctx); err != nil {
+	if err := auth.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rev, err := resource.NewRevoker(store, auth, tokenTTL, time.Now)
+	go func() { _ = auth.Follow(ctx) }()
+	rev, err := account.NewRevoker(store, auth, tokenTTL, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hasher := secret.NewHasher(secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
-	api, err := admin.New(admin.Deps{Auth: auth, Revoker: rev, Clients: store, Users: store, Hasher: hasher})
+	adm, err := admin.New(admin.Deps{Revoker: rev, Clients: store, Users: store, Hasher: hasher})
 	if err != nil {
 		t.Fatal(err)
 	}
-	comments, err := resource.NewAPI(resource.APIDeps{Auth: auth, Revoker: rev, Comments: store, Users: store})
+	comments, err := api.New(api.Deps{Bearer: auth, Revoker: rev, Comments: store, Users: store})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The admin API and the comments routes the tests read, mounted as
+	// the route table (package httpserver) mounts them.
 	r := gin.New()
-	api.Register(r)
-	comments.Register(r)
+	g := r.Group("/admin/v1", auth.RequireScopes(account.ScopeAdmin), adm.Audit)
+	g.GET("/clients", adm.ListClients)
+	g.POST("/clients", adm.CreateClient)
+	g.GET("/clients/:id", adm.GetClient)
+	g.PUT("/clients/:id", adm.UpdateClient)
+	g.DELETE("/clients/:id", adm.DeleteClient)
+	g.POST("/clients/:id/secret", adm.RotateSecret)
+	g.GET("/users", adm.ListUsers)
+	g.POST("/users", adm.CreateUser)
+	g.GET("/users/:id", adm.GetUser)
+	g.PATCH("/users/:id", adm.UpdateUser)
+	g.DELETE("/users/:id", adm.DeleteUser)
+	g.POST("/users/:id/revoke-tokens", adm.RevokeUserTokens)
+	r.GET("/api/v1/me", auth.RequireScopes(api.ScopeProfile), comments.Me)
+	r.GET("/api/v1/comments", auth.RequireScopes(api.ScopeCommentsRead), comments.ListComments)
 	h := &harness{t: t, ctx: ctx, store: store, hasher: hasher, engine: r,
 		minter: token.NewMinter(keys, issuer, []string{audience}, time.Now)}
 	h.admin = &storage.User{Username: "root", PasswordHash: "x", Roles: []string{"admin"}}
 	if err := store.CreateUser(ctx, h.admin); err != nil {
 		t.Fatal(err)
 	}
-	h.bearer = h.token(h.admin.ID, "cli", admin.ScopeAdmin)
+	h.bearer = h.token(h.admin.ID, "cli", account.ScopeAdmin)
 	return h
 }
 
@@ -158,8 +177,8 @@ func (h *harness) expect(resp response, status int) response {
 		h.t.Fatalf("status %d, want %d: %s", resp.Code, status, resp.Body)
 	}
 	if status >= 400 && resp.Header.Get("WWW-Authenticate") == "" {
-		if ct := resp.Header.Get("Content-Type"); ct != resource.ProblemContentType {
-			h.t.Fatalf("error Content-Type %q, want %s", ct, resource.ProblemContentType)
+		if ct := resp.Header.Get("Content-Type"); ct != problem.ContentType {
+			h.t.Fatalf("error Content-Type %q, want %s", ct, problem.ContentType)
 		}
 	}
 	return resp
@@ -179,7 +198,7 @@ func TestAdminNeedsScopeAdmin(t *testing.T) {
 		{"forged token", "eyJhbGciOiJub25lIn0.e30.", 401,
 			`Bearer realm="` + issuer + `", error="invalid_token", error_description="the access token is invalid or expired"`},
 		{"admin token", h.bearer, 200, ""},
-		{"machine client with scope admin", h.token("ops-bot", "ops-bot", admin.ScopeAdmin), 200, ""},
+		{"machine client with scope admin", h.token("ops-bot", "ops-bot", account.ScopeAdmin), 200, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

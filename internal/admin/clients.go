@@ -9,8 +9,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/oauth2d/oauth2d/internal/bootstrap"
-	"github.com/oauth2d/oauth2d/internal/resource"
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -36,7 +36,8 @@ func (in *clientInput) record(id string) *storage.Client {
 	}
 }
 
-func (a *API) listClients(c *gin.Context) {
+// ListClients answers GET /admin/v1/clients, sorted by id.
+func (a *API) ListClients(c *gin.Context) {
 	clients, err := a.d.Clients.ListClients(c.Request.Context())
 	if err != nil {
 		a.internalError(c, "list clients", err)
@@ -50,7 +51,8 @@ func (a *API) listClients(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"clients": views})
 }
 
-func (a *API) getClient(c *gin.Context) {
+// GetClient answers GET /admin/v1/clients/:id.
+func (a *API) GetClient(c *gin.Context) {
 	cl, err := a.d.Clients.GetClient(c.Request.Context(), c.Param("id"))
 	if a.lookup(c, err, "client") {
 		return
@@ -59,12 +61,12 @@ func (a *API) getClient(c *gin.Context) {
 	c.JSON(http.StatusOK, ViewClient(cl))
 }
 
-// createClient registers a client; an empty id is generated, and a
+// CreateClient registers a client; an empty id is generated, and a
 // confidential client gets a generated secret, shown in this response
 // only.
-func (a *API) createClient(c *gin.Context) {
+func (a *API) CreateClient(c *gin.Context) {
 	var in clientInput
-	if !resource.DecodeJSON(c, &in, maxBody) {
+	if !problem.DecodeJSON(c, &in, maxBody) {
 		return
 	}
 	id := in.ID
@@ -72,7 +74,7 @@ func (a *API) createClient(c *gin.Context) {
 		id = newClientID()
 	}
 	cl := in.record(id)
-	if errs := bootstrap.ValidateClient(cl, a.d.Dev); len(errs) > 0 {
+	if errs := account.ValidateClient(cl, a.d.InsecureDev); len(errs) > 0 {
 		invalid(c, "client registration", errs)
 		return
 	}
@@ -82,7 +84,7 @@ func (a *API) createClient(c *gin.Context) {
 	}
 	err := a.d.Clients.CreateClient(c.Request.Context(), cl)
 	if errors.Is(err, storage.ErrConflict) {
-		resource.WriteProblem(c, http.StatusConflict, "a client with this id exists")
+		problem.Write(c, http.StatusConflict, "a client with this id exists")
 		return
 	}
 	if err != nil {
@@ -94,22 +96,22 @@ func (a *API) createClient(c *gin.Context) {
 	c.JSON(http.StatusCreated, clientWithSecret{Client: ViewClient(cl), ClientSecret: clear})
 }
 
-// updateClient replaces a client's registration. Its secret is kept; a
+// UpdateClient replaces a client's registration. Its secret is kept; a
 // client made public loses it, and a public client made confidential gets
 // a new one, shown in this response only.
-func (a *API) updateClient(c *gin.Context) {
+func (a *API) UpdateClient(c *gin.Context) {
 	ctx := c.Request.Context()
 	old, err := a.d.Clients.GetClient(ctx, c.Param("id"))
 	if a.lookup(c, err, "client") {
 		return
 	}
 	var in clientInput
-	if !resource.DecodeJSON(c, &in, maxBody) {
+	if !problem.DecodeJSON(c, &in, maxBody) {
 		return
 	}
 	if in.ID != "" && in.ID != old.ID {
-		resource.WriteProblem(c, http.StatusBadRequest, "the client registration is invalid",
-			resource.FieldError{Field: "id", Detail: "a client id cannot change; create a new client"})
+		problem.Write(c, http.StatusBadRequest, "the client registration is invalid",
+			problem.FieldError{Field: "id", Detail: "a client id cannot change; create a new client"})
 		return
 	}
 	cl := in.record(old.ID)
@@ -117,7 +119,7 @@ func (a *API) updateClient(c *gin.Context) {
 	if !cl.Public {
 		cl.SecretHash = old.SecretHash
 	}
-	if errs := bootstrap.ValidateClient(cl, a.d.Dev); len(errs) > 0 {
+	if errs := account.ValidateClient(cl, a.d.InsecureDev); len(errs) > 0 {
 		invalid(c, "client registration", errs)
 		return
 	}
@@ -136,16 +138,16 @@ func (a *API) updateClient(c *gin.Context) {
 	c.JSON(http.StatusOK, clientWithSecret{Client: ViewClient(cl), ClientSecret: clear})
 }
 
-// rotateSecret gives a confidential client a new secret; the old one
+// RotateSecret gives a confidential client a new secret; the old one
 // stops working at once.
-func (a *API) rotateSecret(c *gin.Context) {
+func (a *API) RotateSecret(c *gin.Context) {
 	ctx := c.Request.Context()
 	cl, err := a.d.Clients.GetClient(ctx, c.Param("id"))
 	if a.lookup(c, err, "client") {
 		return
 	}
 	if cl.Public {
-		resource.WriteProblem(c, http.StatusConflict, "a public client has no secret")
+		problem.Write(c, http.StatusConflict, "a public client has no secret")
 		return
 	}
 	clear, ok := a.newSecret(c, cl)
@@ -160,10 +162,10 @@ func (a *API) rotateSecret(c *gin.Context) {
 	c.JSON(http.StatusOK, clientWithSecret{Client: ViewClient(cl), ClientSecret: clear})
 }
 
-// deleteClient revokes every access token issued to the client, then
+// DeleteClient revokes every access token issued to the client, then
 // removes it (its refresh tokens die with it: the refresh grant
 // authenticates the client).
-func (a *API) deleteClient(c *gin.Context) {
+func (a *API) DeleteClient(c *gin.Context) {
 	ctx := c.Request.Context()
 	cl, err := a.d.Clients.GetClient(ctx, c.Param("id"))
 	if a.lookup(c, err, "client") {

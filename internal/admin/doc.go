@@ -11,7 +11,7 @@
 // credential: one mechanism, one audit trail (sub and client_id of every
 // call are logged).
 //
-// Input is validated by bootstrap.ValidateClient, ValidateUser and
+// Input is validated by account.ValidateClient, ValidateUser and
 // ValidatePassword, exactly as the bootstrap file and the CLI are.
 // Problems are RFC 9457 application/problem+json listing every invalid
 // field. Responses never carry a secret hash or a password hash; a client

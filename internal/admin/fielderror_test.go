@@ -4,23 +4,23 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/oauth2d/oauth2d/internal/bootstrap"
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
 func TestFieldErrorSplitsBootstrapErrors(t *testing.T) {
-	userErrs := bootstrap.ValidateUser(&storage.User{Username: "a b", Roles: []string{"x"}})
-	clientErrs := bootstrap.ValidateClient(&storage.Client{ID: "web", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"x"}}, false)
+	userErrs := account.ValidateUser(&storage.User{Username: "a b", Roles: []string{"x"}})
+	clientErrs := account.ValidateClient(&storage.Client{ID: "web", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"x"}}, false)
 	tests := []struct {
 		name          string
 		err           error
 		field, detail string
 	}{
-		{"client from the validator", clientErrs[0], "redirect_uris", clientErrs[0].(*bootstrap.FieldError).Detail},
+		{"client from the validator", clientErrs[0], "redirect_uris", clientErrs[0].(*account.FieldError).Detail},
 		{"user from the validator", userErrs[0], "username", "must be 1-128 printable characters without spaces"},
-		{"password from the validator", bootstrap.ValidatePassword("short"), "password", "must be at least 8 characters"},
+		{"password from the validator", account.ValidatePassword("short"), "password", "must be at least 8 characters"},
 		{"another shape", errors.New("something odd"), "", "something odd"},
-		{"not a field error", errors.New(`bootstrap: client "x": Some Thing: detail`), "", `client "x": Some Thing: detail`},
+		{"not a field error", errors.New(`client "x": Some Thing: detail`), "", `client "x": Some Thing: detail`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/oauth2d/oauth2d/internal/bootstrap"
-	"github.com/oauth2d/oauth2d/internal/resource"
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -32,7 +32,8 @@ type userPatch struct {
 	Email *string   `json:"email"`
 }
 
-func (a *API) listUsers(c *gin.Context) {
+// ListUsers answers GET /admin/v1/users, sorted by username.
+func (a *API) ListUsers(c *gin.Context) {
 	users, err := a.d.Users.ListUsers(c.Request.Context())
 	if err != nil {
 		a.internalError(c, "list users", err)
@@ -46,7 +47,8 @@ func (a *API) listUsers(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"users": views})
 }
 
-func (a *API) getUser(c *gin.Context) {
+// GetUser answers GET /admin/v1/users/:id.
+func (a *API) GetUser(c *gin.Context) {
 	u, err := a.d.Users.GetUser(c.Request.Context(), c.Param("id"))
 	if a.lookup(c, err, "user") {
 		return
@@ -55,14 +57,16 @@ func (a *API) getUser(c *gin.Context) {
 	c.JSON(http.StatusOK, ViewUser(u))
 }
 
-func (a *API) createUser(c *gin.Context) {
+// CreateUser adds a user with a password and roles; the username must be
+// free.
+func (a *API) CreateUser(c *gin.Context) {
 	var in newUserInput
-	if !resource.DecodeJSON(c, &in, maxBody) {
+	if !problem.DecodeJSON(c, &in, maxBody) {
 		return
 	}
 	u := &storage.User{Username: in.Username, Roles: in.Roles, Name: in.Name, Email: in.Email}
-	errs := bootstrap.ValidateUser(u)
-	if err := bootstrap.ValidatePassword(in.Password); err != nil {
+	errs := account.ValidateUser(u)
+	if err := account.ValidatePassword(in.Password); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
@@ -77,7 +81,7 @@ func (a *API) createUser(c *gin.Context) {
 	u.PasswordHash = hash
 	err = a.d.Users.CreateUser(c.Request.Context(), u)
 	if errors.Is(err, storage.ErrConflict) {
-		resource.WriteProblem(c, http.StatusConflict, "the username is taken")
+		problem.Write(c, http.StatusConflict, "the username is taken")
 		return
 	}
 	if err != nil {
@@ -89,17 +93,17 @@ func (a *API) createUser(c *gin.Context) {
 	c.JSON(http.StatusCreated, ViewUser(u))
 }
 
-// updateUser changes roles, name or email. A change of roles revokes the
+// UpdateUser changes roles, name or email. A change of roles revokes the
 // user's tokens: they carry the roles they were issued with, and a
 // demoted admin must not stay admin until they expire.
-func (a *API) updateUser(c *gin.Context) {
+func (a *API) UpdateUser(c *gin.Context) {
 	ctx := c.Request.Context()
 	u, err := a.d.Users.GetUser(ctx, c.Param("id"))
 	if a.lookup(c, err, "user") {
 		return
 	}
 	var p userPatch
-	if !resource.DecodeJSON(c, &p, maxBody) {
+	if !problem.DecodeJSON(c, &p, maxBody) {
 		return
 	}
 	rolesChanged := p.Roles != nil && !slices.Equal(*p.Roles, u.Roles)
@@ -112,7 +116,7 @@ func (a *API) updateUser(c *gin.Context) {
 	if p.Email != nil {
 		u.Email = *p.Email
 	}
-	if errs := bootstrap.ValidateUser(u); len(errs) > 0 {
+	if errs := account.ValidateUser(u); len(errs) > 0 {
 		invalid(c, "user", errs)
 		return
 	}
@@ -136,8 +140,8 @@ func (a *API) updateUser(c *gin.Context) {
 	c.JSON(http.StatusOK, ViewUser(u))
 }
 
-// deleteUser revokes every token of the user, then removes them.
-func (a *API) deleteUser(c *gin.Context) {
+// DeleteUser revokes every token of the user, then removes them.
+func (a *API) DeleteUser(c *gin.Context) {
 	ctx := c.Request.Context()
 	u, err := a.d.Users.GetUser(ctx, c.Param("id"))
 	if a.lookup(c, err, "user") {
@@ -161,9 +165,9 @@ type revokeResult struct {
 	RefreshFamilies int       `json:"revoked_refresh_families"`
 }
 
-// revokeUserTokens revokes every access and refresh token of the user, on
+// RevokeUserTokens revokes every access and refresh token of the user, on
 // every instance.
-func (a *API) revokeUserTokens(c *gin.Context) {
+func (a *API) RevokeUserTokens(c *gin.Context) {
 	ctx := c.Request.Context()
 	u, err := a.d.Users.GetUser(ctx, c.Param("id"))
 	if a.lookup(c, err, "user") {

@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -75,7 +76,7 @@ func (f *File) Validate(dev bool) error {
 		}
 		seen[c.ID] = true
 		sc := c.record()
-		errs = append(errs, ValidateClient(&sc, dev)...)
+		errs = append(errs, account.ValidateClient(&sc, dev)...)
 		switch {
 		case c.Public && c.Secret != "":
 			errs = append(errs, fmt.Errorf("bootstrap: client %q: secret: a public client must not have a secret", c.ID))
@@ -90,9 +91,10 @@ func (f *File) Validate(dev bool) error {
 		}
 		seen[u.Username] = true
 		su := u.record()
-		errs = append(errs, ValidateUser(&su)...)
-		if problem := passwordProblem(u.Password); problem != "" {
-			errs = append(errs, fmt.Errorf("bootstrap: user %q: password: %s", u.Username, problem))
+		errs = append(errs, account.ValidateUser(&su)...)
+		var fe *account.FieldError
+		if errors.As(account.ValidatePassword(u.Password), &fe) {
+			errs = append(errs, fmt.Errorf("bootstrap: user %q: password: %s", u.Username, fe.Detail))
 		}
 	}
 	return errors.Join(errs...)

@@ -80,11 +80,11 @@ func equalLabels(a, b map[string]string) bool {
 }
 
 func TestMetricsCountRequestsByRouteTemplate(t *testing.T) {
-	items := ModuleFunc(func(r gin.IRouter) {
+	items := routesFunc(func(r gin.IRouter) {
 		r.GET("/items/:id", func(c *gin.Context) { c.String(http.StatusOK, c.Param("id")) })
 		r.GET("/boom", func(*gin.Context) { panic("boom") })
 	})
-	h, _ := newHandler(t, Deps{Modules: []Module{items}})
+	h, _ := newHandler(t, Deps{}, items)
 	for _, req := range []struct{ method, path string }{
 		{http.MethodGet, "/items/1"},
 		{http.MethodGet, "/items/2"},
@@ -176,7 +176,7 @@ func TestMetricsPerServer(t *testing.T) {
 		if v := valueOf(scrape(t, h), "oauth2d_tokens_issued_total", map[string]string{}); v != 1 {
 			t.Errorf("caller's counter = %v on /metrics, want 1", v)
 		}
-		_, err := New(Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: reg})
+		_, err := newEngine(Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: reg})
 		if err == nil || !strings.HasPrefix(err.Error(), "httpserver: ") {
 			t.Fatalf("second New on one registry = %v, want an httpserver error", err)
 		}

@@ -1,39 +1,104 @@
 package httpserver
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/admin"
+	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/oauth"
+	"github.com/oauth2d/oauth2d/internal/resource"
+	"github.com/oauth2d/oauth2d/internal/web"
 )
 
-// routes is the one route table. The middleware order matters: the request
-// id comes first so the recovery and access log lines carry it; recovery
-// sits inside the access log and the metrics so a panic is logged and
-// counted as a 500.
-func routes(r *gin.Engine, deps Deps, metrics *httpMetrics) {
-	r.Use(
-		requestID(deps.NewRequestID),
-		accessLog(deps.Logger),
-		metrics.middleware(),
-		recovery(deps.Logger),
-		securityHeaders(),
-		limitBody(deps.MaxBodyBytes),
-	)
+// Handlers are the parts that serve the routes; every one is required.
+type Handlers struct {
+	Discovery  *oauth.Discovery
+	Tokens     *oauth.Handler // token, revocation, introspection
+	Authorizer *oauth.Authorizer
+	Userinfo   *oauth.Userinfo
+	Pages      *web.Handler // login, consent, logout, account pages
+	Bearer     *resource.Authenticator
+	API        *api.API
+	Admin      *admin.API
+}
 
-	r.GET("/healthz", healthz)
-	r.GET("/readyz", readyz(deps.Ready, deps.ReadyTimeout, deps.Logger))
-	// Always on, on the main listener like the health endpoints; deployments
-	// that must not expose it block the path at their proxy.
-	r.GET("/metrics", metricsHandler(deps.Metrics, deps.Logger))
+func (h Handlers) check() error {
+	if h.Discovery == nil || h.Tokens == nil || h.Authorizer == nil || h.Userinfo == nil ||
+		h.Pages == nil || h.Bearer == nil || h.API == nil || h.Admin == nil {
+		return errors.New("httpserver: every handler is required")
+	}
+	return nil
+}
 
-	// Everything else (/.well-known/*, /oauth2/*, /login, /consent,
-	// /logout, /api/v1/*, /admin/v1/*) is registered by the packages that
-	// implement it; cmd/oauth2d lists them in Deps.Modules.
-	for _, m := range deps.Modules {
-		m.Register(r)
+// routes is the one route table: every path the server serves beyond the
+// built-in /healthz, /readyz and /metrics (see newEngine), with the
+// middleware each needs. Reading this function tells what is served.
+func routes(r gin.IRouter, h Handlers) {
+	// Discovery (RFC 8414, OpenID Connect Discovery) and keys.
+	r.GET(oauth.OAuthMetadataPath, h.Discovery.ServeMetadata)
+	r.GET(oauth.OpenIDMetadataPath, h.Discovery.ServeMetadata)
+	r.GET(oauth.JWKSPath, h.Discovery.ServeJWKS)
+
+	// Token endpoint and its companions (RFC 6749 §3.2, RFC 7009, RFC
+	// 7662): client-authenticated, rate limited by client address.
+	r.POST(oauth.TokenPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Token))
+	r.POST(oauth.RevocationPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Revoke))
+	r.POST(oauth.IntrospectionPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Introspect))
+
+	// Authorization endpoint (RFC 6749 §3.1) and its return from the pages.
+	r.GET(oauth.AuthorizePath, gin.WrapF(h.Authorizer.Authorize))
+	r.POST(oauth.AuthorizePath, gin.WrapF(h.Authorizer.Authorize))
+	r.GET(oauth.AuthorizeResumePath, gin.WrapF(h.Authorizer.Resume))
+
+	// UserInfo (OIDC Core §5.3): a protected resource whose revocation is
+	// checked in Redis on every call.
+	userinfo := h.Bearer.RequireScopesNow(oauth.ScopeOpenID)
+	r.GET(oauth.UserinfoPath, userinfo, h.Userinfo.Serve)
+	r.POST(oauth.UserinfoPath, userinfo, h.Userinfo.Serve)
+
+	// The pages a person sees: login, consent, their consents, sign-out
+	// (also OIDC RP-Initiated Logout at EndSessionPath).
+	r.GET(web.StylesheetPath, h.Pages.Stylesheet)
+	r.GET(web.LoginPath, h.Pages.LoginPage)
+	r.POST(web.LoginPath, h.Pages.Login)
+	r.GET(web.ConsentPath, h.Pages.ConsentPage)
+	r.POST(web.ConsentPath, h.Pages.Consent)
+	r.GET(web.AccountConsentPath, h.Pages.AccountConsents)
+	r.POST(web.AccountConsentRevokePath, h.Pages.RevokeConsent)
+	for _, p := range []string{web.LogoutPath, web.EndSessionPath} {
+		r.GET(p, h.Pages.EndSession)
+		r.POST(p, h.Pages.EndSession)
 	}
 
-	r.NoRoute(func(c *gin.Context) {
-		c.JSON(http.StatusNotFound, gin.H{"error": "not_found"})
-	})
+	// The protected comments API (DESIGN.md §5), RFC 6750 bearer tokens.
+	v1 := r.Group("/api/v1")
+	v1.GET("/me", h.Bearer.RequireScopes(api.ScopeProfile), h.API.Me)
+	v1.GET("/comments", h.Bearer.RequireScopes(api.ScopeCommentsRead), h.API.ListComments)
+	v1.POST("/comments", h.Bearer.RequireScopes(api.ScopeCommentsWrite), h.API.PostComment)
+	v1.DELETE("/comments/:id", h.Bearer.RequireScopes(api.ScopeCommentsWrite), h.API.DeleteComment)
+	v1.POST("/logout", h.Bearer.RequireScopes(), h.API.Logout)
+
+	// The admin API: scope admin, every change audited.
+	adm := r.Group("/admin/v1", h.Bearer.RequireScopes(account.ScopeAdmin), h.Admin.Audit)
+	adm.GET("/clients", h.Admin.ListClients)
+	adm.POST("/clients", h.Admin.CreateClient)
+	adm.GET("/clients/:id", h.Admin.GetClient)
+	adm.PUT("/clients/:id", h.Admin.UpdateClient)
+	adm.DELETE("/clients/:id", h.Admin.DeleteClient)
+	adm.POST("/clients/:id/secret", h.Admin.RotateSecret)
+	adm.GET("/users", h.Admin.ListUsers)
+	adm.POST("/users", h.Admin.CreateUser)
+	adm.GET("/users/:id", h.Admin.GetUser)
+	adm.PATCH("/users/:id", h.Admin.UpdateUser)
+	adm.DELETE("/users/:id", h.Admin.DeleteUser)
+	adm.POST("/users/:id/revoke-tokens", h.Admin.RevokeUserTokens)
+}
+
+// notFound answers every unrouted path.
+func notFound(c *gin.Context) {
+	c.JSON(http.StatusNotFound, gin.H{"error": "not_found"})
 }

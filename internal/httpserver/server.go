@@ -11,20 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Module is a group of routes another package contributes: the OAuth
-// endpoints, the login and consent pages, the protected API, the admin
-// API. *oauth.Handler satisfies it with its Register method.
-type Module interface {
-	Register(r gin.IRouter)
-}
-
-// ModuleFunc lets a plain function be a Module.
-type ModuleFunc func(r gin.IRouter)
-
-// Register calls f.
-func (f ModuleFunc) Register(r gin.IRouter) { f(r) }
-
-// Pinger answers whether a dependency is usable; *storage.Store is one.
+// Pinger answers whether a dependency is usable; *storage.Store and
+// *resource.Authenticator are.
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
@@ -35,15 +23,16 @@ type Check struct {
 	Pinger Pinger
 }
 
-// Deps is everything the HTTP layer needs. Only Logger is required.
+// Deps is everything the HTTP layer needs. Logger and every one of
+// Handlers are required.
 type Deps struct {
 	Logger *slog.Logger
 	// Ready lists what /readyz pings (storage, at least).
 	Ready []Check
 	// ReadyTimeout bounds each readiness ping; default 2s.
 	ReadyTimeout time.Duration
-	// Modules register their routes, in order, after the built-in ones.
-	Modules []Module
+	// Handlers serve every route of the route table (routes.go).
+	Handlers Handlers
 	// MaxBodyBytes caps every request body; default 64 KiB.
 	MaxBodyBytes int64
 	// TrustedProxies are the proxies whose X-Forwarded-For gin believes
@@ -61,9 +50,25 @@ type Deps struct {
 }
 
 // New builds the HTTP handler: a gin engine with the middleware and the
-// routes of routes.go. It fails only on a bad TrustedProxies entry or a
-// Metrics registry that already holds the HTTP, Go or process collectors.
+// routes of routes.go. It fails on a missing handler, a bad TrustedProxies
+// entry or a Metrics registry that already holds the HTTP, Go or process
+// collectors.
 func New(deps Deps) (http.Handler, error) {
+	if err := deps.Handlers.check(); err != nil {
+		return nil, err
+	}
+	engine, err := newEngine(deps)
+	if err != nil {
+		return nil, err
+	}
+	routes(engine, deps.Handlers)
+	engine.NoRoute(notFound)
+	return engine, nil
+}
+
+// newEngine is the gin engine with the middleware and the built-in routes
+// (health, readiness, metrics), before the route table.
+func newEngine(deps Deps) (*gin.Engine, error) {
 	if deps.ReadyTimeout <= 0 {
 		deps.ReadyTimeout = 2 * time.Second
 	}
@@ -92,6 +97,6 @@ func New(deps Deps) (http.Handler, error) {
 	// Handlers wrapped with gin.WrapF read values through the request
 	// context; let gin's context fall back to it too.
 	engine.ContextWithFallback = true
-	routes(engine, deps, metrics)
+	builtins(engine, deps, metrics)
 	return engine, nil
 }

@@ -20,15 +20,24 @@ type pingFunc func(ctx context.Context) error
 
 func (f pingFunc) Ping(ctx context.Context) error { return f(ctx) }
 
-func newHandler(t *testing.T, deps Deps) (http.Handler, *bytes.Buffer) {
+// routesFunc mounts a test's own routes where the route table would go.
+type routesFunc func(r gin.IRouter)
+
+// newHandler is New with the test's routes in place of the route table:
+// the same middleware, built-in endpoints and not-found answer.
+func newHandler(t *testing.T, deps Deps, mounts ...routesFunc) (http.Handler, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
 	deps.Logger = slog.New(slog.NewTextHandler(&logs, nil))
-	h, err := New(deps)
+	engine, err := newEngine(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h, &logs
+	for _, mount := range mounts {
+		mount(engine)
+	}
+	engine.NoRoute(notFound)
+	return engine, &logs
 }
 
 func do(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
@@ -69,10 +78,10 @@ func TestHealthAndReadiness(t *testing.T) {
 
 func TestRequestID(t *testing.T) {
 	var seen string
-	echo := ModuleFunc(func(r gin.IRouter) {
+	echo := routesFunc(func(r gin.IRouter) {
 		r.GET("/echo", gin.WrapF(func(w http.ResponseWriter, r *http.Request) { seen = RequestID(r.Context()) }))
 	})
-	h, _ := newHandler(t, Deps{Modules: []Module{echo}, NewRequestID: func() string { return "generated" }})
+	h, _ := newHandler(t, Deps{NewRequestID: func() string { return "generated" }}, echo)
 	tests := []struct {
 		name, incoming, want string
 	}{
@@ -100,10 +109,10 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestRecoveryHidesDetail(t *testing.T) {
-	boom := ModuleFunc(func(r gin.IRouter) {
+	boom := routesFunc(func(r gin.IRouter) {
 		r.GET("/boom", func(*gin.Context) { panic("secret detail: db password is hunter2") })
 	})
-	h, logs := newHandler(t, Deps{Modules: []Module{boom}})
+	h, logs := newHandler(t, Deps{}, boom)
 	rec := do(h, httptest.NewRequest(http.MethodGet, "/boom", nil))
 	if rec.Code != http.StatusInternalServerError {
 		t.Fatalf("status = %d, want 500", rec.Code)
@@ -124,12 +133,12 @@ func TestRecoveryHidesDetail(t *testing.T) {
 	}
 }
 
-func TestModulesAndNotFound(t *testing.T) {
-	first := ModuleFunc(func(r gin.IRouter) { r.GET("/one", func(c *gin.Context) { c.String(200, "one") }) })
-	second := ModuleFunc(func(r gin.IRouter) {
+func TestRoutesAndNotFound(t *testing.T) {
+	first := routesFunc(func(r gin.IRouter) { r.GET("/one", func(c *gin.Context) { c.String(200, "one") }) })
+	second := routesFunc(func(r gin.IRouter) {
 		r.Group("/api/v1").GET("/two", func(c *gin.Context) { c.String(200, "two") })
 	})
-	h, _ := newHandler(t, Deps{Modules: []Module{first, second}})
+	h, _ := newHandler(t, Deps{}, first, second)
 	for path, want := range map[string]string{"/one": "one", "/api/v1/two": "two"} {
 		if rec := do(h, httptest.NewRequest(http.MethodGet, path, nil)); rec.Code != 200 || rec.Body.String() != want {
 			t.Errorf("GET %s = %d %q, want 200 %q", path, rec.Code, rec.Body, want)
@@ -145,7 +154,7 @@ func TestModulesAndNotFound(t *testing.T) {
 }
 
 func TestBodyLimit(t *testing.T) {
-	form := ModuleFunc(func(r gin.IRouter) {
+	form := routesFunc(func(r gin.IRouter) {
 		r.POST("/form", func(c *gin.Context) {
 			if err := c.Request.ParseForm(); err != nil {
 				c.String(http.StatusRequestEntityTooLarge, "too large")
@@ -154,7 +163,7 @@ func TestBodyLimit(t *testing.T) {
 			c.String(200, "ok")
 		})
 	})
-	h, _ := newHandler(t, Deps{Modules: []Module{form}, MaxBodyBytes: 1024})
+	h, _ := newHandler(t, Deps{MaxBodyBytes: 1024}, form)
 	for name, tc := range map[string]struct {
 		size int
 		want int
@@ -182,7 +191,7 @@ func TestAccessLogOmitsQuery(t *testing.T) {
 
 func TestClientIPIgnoresForwardedHeadersByDefault(t *testing.T) {
 	var ip string
-	mod := ModuleFunc(func(r gin.IRouter) { r.GET("/ip", func(c *gin.Context) { ip = c.ClientIP() }) })
+	mod := routesFunc(func(r gin.IRouter) { r.GET("/ip", func(c *gin.Context) { ip = c.ClientIP() }) })
 	tests := []struct {
 		name    string
 		proxies []string
@@ -193,7 +202,7 @@ func TestClientIPIgnoresForwardedHeadersByDefault(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h, _ := newHandler(t, Deps{Modules: []Module{mod}, TrustedProxies: tc.proxies})
+			h, _ := newHandler(t, Deps{TrustedProxies: tc.proxies}, mod)
 			req := httptest.NewRequest(http.MethodGet, "/ip", nil)
 			req.RemoteAddr = "192.0.2.1:5555"
 			req.Header.Set("X-Forwarded-For", "203.0.113.9")
@@ -206,8 +215,15 @@ func TestClientIPIgnoresForwardedHeadersByDefault(t *testing.T) {
 }
 
 func TestNewRejectsBadProxy(t *testing.T) {
-	_, err := New(Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TrustedProxies: []string{"not-an-ip"}})
+	_, err := newEngine(Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), TrustedProxies: []string{"not-an-ip"}})
 	if err == nil || !strings.HasPrefix(err.Error(), "httpserver: ") {
 		t.Fatalf("New = %v, want an httpserver error", err)
+	}
+}
+
+func TestNewNeedsEveryHandler(t *testing.T) {
+	_, err := New(Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil || err.Error() != "httpserver: every handler is required" {
+		t.Fatalf("New without handlers = %v, want the missing-handler error", err)
 	}
 }

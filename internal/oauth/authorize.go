@@ -10,17 +10,23 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
-// Paths of the authorization endpoint. The login and consent pages send
-// the browser to AuthorizeResumePath once the user has answered.
+// Paths of the OAuth and OpenID endpoints, defined once: the route table
+// mounts them and discovery advertises them. The login and consent pages
+// send the browser to AuthorizeResumePath once the user has answered.
 const (
 	AuthorizePath       = "/oauth2/authorize"
 	AuthorizeResumePath = "/oauth2/authorize/resume"
+	TokenPath           = "/oauth2/token"
+	RevocationPath      = "/oauth2/revoke"
+	IntrospectionPath   = "/oauth2/introspect"
+	UserinfoPath        = "/oauth2/userinfo"
+	JWKSPath            = "/.well-known/jwks.json"
+	OAuthMetadataPath   = "/.well-known/oauth-authorization-server"
+	OpenIDMetadataPath  = "/.well-known/openid-configuration"
 )
 
 // Defaults of AuthorizerConfig.
@@ -68,7 +74,7 @@ type AuthorizerConfig struct {
 	// always required from public clients.
 	PKCERequiredForAll bool
 	// LoginPath and ConsentPath are the pages the browser is sent to, with
-	// ?req=<pending request id> (defaults "/login" and "/consent").
+	// ?req=<pending request id> (web.LoginPath and web.ConsentPath).
 	LoginPath   string
 	ConsentPath string
 }
@@ -96,20 +102,15 @@ type Authorizer struct {
 
 // NewAuthorizer builds the authorization endpoint.
 func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
-	if d.Config.Issuer == "" || d.Store == nil || d.Sessions == nil || d.Pages == nil {
-		return nil, errors.New("oauth: authorizer needs an issuer, a store, browser sessions and error pages")
+	if d.Config.Issuer == "" || d.Config.LoginPath == "" || d.Config.ConsentPath == "" ||
+		d.Store == nil || d.Sessions == nil || d.Pages == nil {
+		return nil, errors.New("oauth: authorizer needs an issuer, the login and consent paths, a store, browser sessions and error pages")
 	}
 	if d.Config.CodeTTL <= 0 {
 		d.Config.CodeTTL = DefaultCodeTTL
 	}
 	if d.Config.AuthRequestTTL <= 0 {
 		d.Config.AuthRequestTTL = DefaultAuthRequestTTL
-	}
-	if d.Config.LoginPath == "" {
-		d.Config.LoginPath = "/login"
-	}
-	if d.Config.ConsentPath == "" {
-		d.Config.ConsentPath = "/consent"
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -118,13 +119,6 @@ func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 		d.Now = time.Now
 	}
 	return &Authorizer{cfg: d.Config, store: d.Store, sessions: d.Sessions, pages: d.Pages, log: d.Logger, now: d.Now}, nil
-}
-
-// Register mounts the endpoint on r.
-func (a *Authorizer) Register(r gin.IRouter) {
-	r.GET(AuthorizePath, gin.WrapF(a.Authorize))
-	r.POST(AuthorizePath, gin.WrapF(a.Authorize))
-	r.GET(AuthorizeResumePath, gin.WrapF(a.Resume))
 }
 
 // Authorize serves GET and POST /oauth2/authorize: it validates the whole

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -207,7 +208,7 @@ func (a *Authorizer) checkResponse(client *storage.Client, v url.Values) *Error 
 	if rm := v.Get("response_mode"); rm != "" && rm != "query" {
 		return ErrInvalidRequest.WithDescription("only response_mode=query is supported")
 	}
-	if !slices.Contains(client.GrantTypes, GrantAuthorizationCode) {
+	if !slices.Contains(client.GrantTypes, account.GrantAuthorizationCode) {
 		return ErrUnauthorizedClient
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-oauth2/oauth2/v4"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -58,7 +59,7 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	}
 	return h.issueTokens(ctx, issue{
 		client: client, user: user, scope: ac.Scope, authTime: ac.AuthTime, nonce: ac.Nonce,
-		refresh:  slices.Contains(ac.Scope, ScopeOfflineAccess) && hasGrant(client, GrantRefreshToken),
+		refresh:  slices.Contains(ac.Scope, ScopeOfflineAccess) && slices.Contains(client.GrantTypes, account.GrantRefreshToken),
 		familyID: planned.FamilyID, accessJTI: planned.AccessJTI, accessExp: planned.AccessExpiresAt,
 	})
 }

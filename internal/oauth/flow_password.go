@@ -2,10 +2,10 @@ package oauth
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"slices"
 
-	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -45,14 +45,14 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 	}
 	return h.issueTokens(ctx, issue{
 		client: client, user: user, scope: scope, authTime: h.now(),
-		refresh: hasGrant(client, GrantRefreshToken),
+		refresh: slices.Contains(client.GrantTypes, account.GrantRefreshToken),
 	})
 }
 
 // checkPassword answers invalid_grant alike for an unknown user and a wrong
 // password.
 func (h *Handler) checkPassword(ctx context.Context, username, password string) (*storage.User, *Error) {
-	user, ok, err := CheckPassword(ctx, h.store, h.checker, username, password)
+	user, ok, err := account.CheckPassword(ctx, h.passwords, h.checker, username, password)
 	if err != nil {
 		return nil, ErrServerError.Wrap(err)
 	}
@@ -60,29 +60,4 @@ func (h *Handler) checkPassword(ctx context.Context, username, password string) 
 		return nil, ErrInvalidGrant.WithDescription("invalid username or password")
 	}
 	return user, nil
-}
-
-// UserByUsername finds a user by login name.
-type UserByUsername interface {
-	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
-}
-
-// CheckPassword returns the user whose password this is. An unknown
-// username and a wrong password both answer ok=false and both cost one
-// hash check, so neither the answer nor its timing tells whether the
-// user exists. The password grant and the login page both use it.
-func CheckPassword(ctx context.Context, users UserByUsername, checker *secret.Checker, username, password string) (*storage.User, bool, error) {
-	user, err := users.GetUserByUsername(ctx, username)
-	stored := ""
-	switch {
-	case err == nil:
-		stored = user.PasswordHash
-	case !errors.Is(err, storage.ErrNotFound):
-		return nil, false, err
-	}
-	ok, err := checker.Check(ctx, stored, password) // "" (no such user) still costs a check
-	if err != nil || !ok {
-		return nil, false, err
-	}
-	return user, true, nil
 }

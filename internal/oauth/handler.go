@@ -3,35 +3,34 @@ package oauth
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
 
-// Store is the part of the data layer the authorization server uses.
-type Store interface {
-	storage.ClientStore
-	storage.UserStore
-	storage.CodeStore
-	storage.RefreshStore
-	storage.RevocationStore
-	AccessRevocations
-}
-
-// AccessRevocations tells whether an access token was revoked, by its jti
-// or by a cutoff of its subject or client (admin "revoke all tokens").
-type AccessRevocations interface {
+// GrantStore is what the token, revocation and introspection endpoints
+// change and read in the data layer: codes, refresh-token families and the
+// access-token deny list; *storage.Store is one.
+type GrantStore interface {
+	RedeemCode(ctx context.Context, codeHash string, issue storage.CodeRedemption) (*storage.AuthCode, *storage.CodeRedemption, error)
+	CreateFamily(ctx context.Context, r storage.NewRefresh) error
+	Rotate(ctx context.Context, r storage.Rotation) (*storage.RotationResult, error)
+	CheckRefresh(ctx context.Context, familyID, tokenHash string) (*storage.RefreshFamily, error)
+	RevokeFamily(ctx context.Context, familyID string) (*storage.RefreshFamily, error)
+	RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) error
+	// IsAccessRevoked tells whether an access token was revoked, by its
+	// jti or by a cutoff of its subject or client.
 	IsAccessRevoked(ctx context.Context, jti, subject, clientID string, issuedAt time.Time) (bool, error)
 }
+
+var _ GrantStore = (*storage.Store)(nil)
 
 // ClientLookup finds registered clients; storage.ClientCache is the fast
 // one.
@@ -73,33 +72,36 @@ type Config struct {
 
 // Handler serves /oauth2/token, /oauth2/revoke and /oauth2/introspect.
 type Handler struct {
-	cfg      Config
-	store    Store
-	users    UserLookup
-	minter   Minter
-	verifier AccessVerifier
-	limiter  *ratelimit.Limiter
-	checker  *secret.Checker
-	clients  *clientAuthenticator
-	log      *slog.Logger
-	now      func() time.Time
-	grants   map[string]grantHandler
-	observe  func(grantType, outcome string)
+	cfg       Config
+	store     GrantStore
+	users     UserLookup
+	passwords account.UserByUsername
+	minter    Minter
+	verifier  AccessVerifier
+	limiter   *ratelimit.Limiter
+	checker   *secret.Checker
+	clients   *clientAuthenticator
+	log       *slog.Logger
+	now       func() time.Time
+	grants    map[string]grantHandler
+	observe   func(grantType, outcome string)
 }
 
 // Deps are what NewHandler needs.
 type Deps struct {
 	Config Config
-	Store  Store
-	// Clients and Users, if set, answer lookups by id instead of Store.
-	Clients  ClientLookup
-	Users    UserLookup
-	Minter   Minter
-	Verifier AccessVerifier
-	Limiter  *ratelimit.Limiter
-	// Checker verifies client secrets and passwords; share one per process
+	Store  GrantStore
+	// Clients and Users answer lookups by id: storage.ClientCache and
+	// storage.UserCache in production, *storage.Store will do.
+	Clients ClientLookup
+	Users   UserLookup
+	// Passwords finds users by username for the password grant.
+	Passwords account.UserByUsername
+	Minter    Minter
+	Verifier  AccessVerifier
+	Limiter   *ratelimit.Limiter
+	// Checker verifies client secrets and passwords: the process-wide one,
 	// so that its bound on checks in flight holds for every endpoint.
-	// NewHandler makes one (one check per CPU) when nil.
 	Checker *secret.Checker
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -111,18 +113,9 @@ type Deps struct {
 
 // NewHandler builds the token endpoint and its companions.
 func NewHandler(d Deps) (*Handler, error) {
-	if d.Clients == nil {
-		d.Clients = d.Store
-	}
-	if d.Users == nil {
-		d.Users = d.Store
-	}
-	if d.Checker == nil {
-		checker, err := secret.NewChecker(runtime.GOMAXPROCS(0), nil)
-		if err != nil {
-			return nil, fmt.Errorf("oauth: %w", err)
-		}
-		d.Checker = checker
+	if d.Store == nil || d.Clients == nil || d.Users == nil || d.Passwords == nil || d.Minter == nil ||
+		d.Verifier == nil || d.Limiter == nil || d.Checker == nil {
+		return nil, errors.New("oauth: the token endpoint needs a store, client, user and password lookups, a minter, a verifier, a limiter and a checker")
 	}
 	clients, err := newClientAuthenticator(d.Clients, d.Checker)
 	if err != nil {
@@ -140,22 +133,15 @@ func NewHandler(d Deps) (*Handler, error) {
 	if d.Config.MaxBodyBytes <= 0 {
 		d.Config.MaxBodyBytes = 64 << 10
 	}
-	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, minter: d.Minter, verifier: d.Verifier,
+	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, passwords: d.Passwords, minter: d.Minter, verifier: d.Verifier,
 		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe}
 	h.grants = map[string]grantHandler{
-		GrantAuthorizationCode: h.authorizationCodeGrant,
-		GrantPassword:          h.passwordGrant,
-		GrantRefreshToken:      h.refreshTokenGrant,
-		GrantClientCredentials: h.clientCredentialsGrant,
+		account.GrantAuthorizationCode: h.authorizationCodeGrant,
+		account.GrantPassword:          h.passwordGrant,
+		account.GrantRefreshToken:      h.refreshTokenGrant,
+		account.GrantClientCredentials: h.clientCredentialsGrant,
 	}
 	return h, nil
-}
-
-// Register mounts the endpoints on r.
-func (h *Handler) Register(r gin.IRouter) {
-	r.POST("/oauth2/token", withClientIP(h.Token))
-	r.POST("/oauth2/revoke", withClientIP(h.Revoke))
-	r.POST("/oauth2/introspect", withClientIP(h.Introspect))
 }
 
 // writeError answers with a protocol error body (RFC 6749 §5.2). A

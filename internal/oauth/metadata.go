@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/oauth2d/oauth2d/internal/account"
 )
 
 // Metadata is the authorization server metadata (RFC 8414 §2), which is
@@ -40,13 +41,13 @@ type Metadata struct {
 func NewMetadata(issuer string, scopes []string, idTokenAlg string) *Metadata {
 	return &Metadata{
 		Issuer:                            issuer,
-		TokenEndpoint:                     issuer + "/oauth2/token",
-		JWKSURI:                           issuer + "/.well-known/jwks.json",
-		RevocationEndpoint:                issuer + "/oauth2/revoke",
-		IntrospectionEndpoint:             issuer + "/oauth2/introspect",
+		TokenEndpoint:                     issuer + TokenPath,
+		JWKSURI:                           issuer + JWKSPath,
+		RevocationEndpoint:                issuer + RevocationPath,
+		IntrospectionEndpoint:             issuer + IntrospectionPath,
 		ScopesSupported:                   scopes,
 		ResponseTypesSupported:            []string{"code"},
-		GrantTypesSupported:               SupportedGrantTypes,
+		GrantTypesSupported:               account.SupportedGrantTypes,
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{idTokenAlg},
 		TokenEndpointAuthMethodsSupported: []string{authMethodBasic, authMethodPost, authMethodNone},
@@ -90,18 +91,17 @@ func NewDiscovery(md *Metadata, keys JWKSSource) (*Discovery, error) {
 	return &Discovery{metadata: body, keys: keys}, nil
 }
 
-// Register mounts the documents on r.
-func (d *Discovery) Register(r gin.IRouter) {
-	serveMetadata := func(c *gin.Context) {
-		c.Header("Cache-Control", "public, max-age=3600")
-		c.Data(http.StatusOK, "application/json", d.metadata)
-	}
-	r.GET("/.well-known/oauth-authorization-server", serveMetadata)
-	r.GET("/.well-known/openid-configuration", serveMetadata)
-	// Short enough that a rotation's next key (published well ahead of its
-	// first use) reaches every cache before it signs.
-	r.GET("/.well-known/jwks.json", func(c *gin.Context) {
-		c.Header("Cache-Control", "public, max-age=300")
-		c.Data(http.StatusOK, "application/jwk-set+json", d.keys.JWKS())
-	})
+// ServeMetadata answers both metadata paths (RFC 8414 §3, OpenID
+// Connect Discovery §4) with the same document.
+func (d *Discovery) ServeMetadata(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=3600")
+	c.Data(http.StatusOK, "application/json", d.metadata)
+}
+
+// ServeJWKS answers the key set. The cache lifetime is short enough that a
+// rotation's next key (published well ahead of its first use) reaches
+// every cache before it signs.
+func (d *Discovery) ServeJWKS(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=300")
+	c.Data(http.StatusOK, "application/jwk-set+json", d.keys.JWKS())
 }

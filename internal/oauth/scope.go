@@ -3,20 +3,20 @@ package oauth
 import (
 	"slices"
 	"strings"
+
+	"github.com/oauth2d/oauth2d/internal/account"
 )
 
 // Scopes with a meaning to the server itself.
 const (
 	ScopeOpenID        = "openid"
 	ScopeOfflineAccess = "offline_access"
-	ScopeAdmin         = "admin"
-	RoleAdmin          = "admin"
 )
 
 // AdvertisedScopes are the scopes discovery lists: those the server and
 // its built-in API give a meaning to. Clients may be registered for others.
 var AdvertisedScopes = []string{
-	ScopeOpenID, "profile", "email", ScopeOfflineAccess, "comments:read", "comments:write", ScopeAdmin,
+	ScopeOpenID, "profile", "email", ScopeOfflineAccess, "comments:read", "comments:write", account.ScopeAdmin,
 }
 
 // parseScope splits a scope parameter (RFC 6749 §3.3) into its distinct
@@ -73,15 +73,15 @@ func resolveScope(requested string, allowed []string, userRoles []string, forUse
 	}
 	if len(want) == 0 {
 		want = allowed
-		if forUser && !slices.Contains(userRoles, RoleAdmin) {
-			want = without(want, ScopeAdmin)
+		if forUser && !slices.Contains(userRoles, account.RoleAdmin) {
+			want = without(want, account.ScopeAdmin)
 		}
 		return slices.Clone(want), nil
 	}
 	if !subset(want, allowed) {
 		return nil, ErrInvalidScope
 	}
-	if forUser && slices.Contains(want, ScopeAdmin) && !slices.Contains(userRoles, RoleAdmin) {
+	if forUser && slices.Contains(want, account.ScopeAdmin) && !slices.Contains(userRoles, account.RoleAdmin) {
 		return nil, ErrInvalidScope
 	}
 	return want, nil

@@ -6,24 +6,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/go-oauth2/oauth2/v4"
-
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
-
-// The grant types the server implements (RFC 6749 §4). The implicit grant
-// is not among them (RFC 9700 §2.1.2).
-const (
-	GrantAuthorizationCode = string(oauth2.AuthorizationCode)
-	GrantPassword          = string(oauth2.PasswordCredentials)
-	GrantRefreshToken      = string(oauth2.Refreshing)
-	GrantClientCredentials = string(oauth2.ClientCredentials)
-)
-
-// SupportedGrantTypes lists them in the order discovery shows them.
-var SupportedGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantClientCredentials}
 
 // A grantHandler runs one grant for an authenticated client that is
 // registered for it.

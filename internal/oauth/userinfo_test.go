@@ -99,7 +99,7 @@ func TestUserinfo(t *testing.T) {
 				t.Errorf("Cache-Control = %q", res.Header.Get("Cache-Control"))
 			}
 			challenge := res.Header.Get("WWW-Authenticate")
-			if tc.status != 200 && !strings.HasPrefix(challenge, `Bearer realm="oauth2d"`) {
+			if tc.status != 200 && !strings.HasPrefix(challenge, `Bearer realm="`+s.Issuer+`"`) {
 				t.Errorf("WWW-Authenticate = %q", challenge)
 			}
 			if tc.wantErr != "" && (!strings.Contains(challenge, `error="`+tc.wantErr+`"`) || body["error"] != tc.wantErr) {

@@ -31,8 +31,9 @@ type Verifier interface {
 var _ Verifier = (*token.Verifier)(nil)
 
 // RevocationFeed is where the revocation state comes from; *storage.Store
-// is one.
+// is one. IsAccessRevoked answers RequireScopesNow.
 type RevocationFeed interface {
+	IsAccessRevoked(ctx context.Context, jti, subject, clientID string, issuedAt time.Time) (bool, error)
 	RevokedJTIs(ctx context.Context) (map[string]time.Time, error)
 	SubscribeRevocations(ctx context.Context, onReconnect func()) (<-chan storage.RevokedJTI, error)
 	Cutoffs(ctx context.Context) (map[string]storage.Cutoff, error)
@@ -59,9 +60,10 @@ type Options struct {
 // state; pub/sub and the resync after a reconnect do the real work.
 const DefaultResyncInterval = time.Minute
 
-// Authenticator authenticates bearer tokens for gin routes. Call Start (or
-// Run) once before serving: until the revocation state is loaded, the
-// middleware answers 503 rather than let a revoked token through.
+// Authenticator authenticates bearer tokens for gin routes. Call Load once
+// before serving and run Follow for the server's lifetime: until the
+// revocation state is loaded, the middleware answers 503 rather than let a
+// revoked token through.
 type Authenticator struct {
 	verifier Verifier
 	feed     RevocationFeed
@@ -73,6 +75,7 @@ type Authenticator struct {
 	now      func() time.Time
 	started  atomic.Bool
 	ready    atomic.Bool
+	loop     func(context.Context) // set by Load, run by Follow
 }
 
 // NewAuthenticator returns an Authenticator verifying with verifier and
@@ -113,11 +116,30 @@ func ClaimsFrom(c *gin.Context) (*token.AccessClaims, bool) {
 	return claims, ok
 }
 
+// WithClaims stores claims as the middleware does, for tests and
+// benchmarks of handlers without a token.
+func WithClaims(c *gin.Context, claims *token.AccessClaims) { c.Set(claimsKey{}, claims) }
+
 // RequireScopes returns middleware that lets a request through only with
 // a valid, unrevoked bearer token granted every one of scopes (none: any
 // valid token). It stores the claims for ClaimsFrom; a second
 // RequireScopes on the same route reuses them and checks only its scopes.
+// Revocation is checked against this instance's in-memory copy, which
+// pub/sub keeps within about a second of Redis.
 func (a *Authenticator) RequireScopes(scopes ...string) gin.HandlerFunc {
+	return a.require(false, scopes)
+}
+
+// RequireScopesNow is RequireScopes that also asks Redis whether the token
+// was revoked, so that a revocation written on any instance holds from the
+// moment it is stored, at the price of one round trip per request. The
+// UserInfo endpoint uses it: relying parties call it to learn whether a
+// sign-in still stands.
+func (a *Authenticator) RequireScopesNow(scopes ...string) gin.HandlerFunc {
+	return a.require(true, scopes)
+}
+
+func (a *Authenticator) require(now bool, scopes []string) gin.HandlerFunc {
 	scopes = slices.Clone(scopes)
 	insufficient := &failure{status: http.StatusForbidden, code: errInsufficientScope,
 		desc: "the access token lacks a scope this request requires"}
@@ -126,11 +148,14 @@ func (a *Authenticator) RequireScopes(scopes ...string) gin.HandlerFunc {
 		claims, ok := ClaimsFrom(c)
 		if !ok {
 			var f *failure
-			if claims, f = a.authenticate(c.Request); f != nil {
+			if claims, f = a.authenticate(c.Request); f == nil && now {
+				f = a.checkStored(c.Request.Context(), claims)
+			}
+			if f != nil {
 				a.chal.abort(c, f, "")
 				return
 			}
-			c.Set(claimsKey{}, claims)
+			WithClaims(c, claims)
 		}
 		for _, s := range scopes {
 			if !slices.Contains(claims.Scope, s) {
@@ -140,6 +165,40 @@ func (a *Authenticator) RequireScopes(scopes ...string) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// checkStored asks Redis whether the token was revoked by jti or cutoff.
+func (a *Authenticator) checkStored(ctx context.Context, claims *token.AccessClaims) *failure {
+	revoked, err := a.feed.IsAccessRevoked(ctx, claims.JTI, claims.Subject, claims.ClientID, claims.IssuedAt)
+	switch {
+	case err != nil:
+		a.log.ErrorContext(ctx, "resource: revocation check", "err", err)
+		return failServer
+	case revoked:
+		return failRevoked
+	}
+	return nil
+}
+
+// Reason is why a handler behind the middleware refuses a token that the
+// middleware let through.
+type Reason int
+
+const (
+	// UnknownUser: the token's user no longer exists (401 invalid_token).
+	UnknownUser Reason = iota
+	// ServerError: the handler could not look the token's user up (500).
+	ServerError
+)
+
+// Reject answers as the middleware would for reason, so that every
+// protected route has the one RFC 6750 error shape.
+func (a *Authenticator) Reject(c *gin.Context, reason Reason) {
+	f := failServer
+	if reason == UnknownUser {
+		f = failUnknownUser
+	}
+	a.chal.abort(c, f, "")
 }
 
 // Authenticate checks the request's bearer token and returns its claims,
@@ -272,3 +331,11 @@ func (a *Authenticator) Ping(context.Context) error {
 	}
 	return nil
 }
+
+// DenyJTI applies a revocation made on this instance at once, before
+// pub/sub brings it back (account.LocalRevocations).
+func (a *Authenticator) DenyJTI(jti string, expiresAt time.Time) { a.deny.addJTI(jti, expiresAt) }
+
+// AddCutoff applies a cutoff made on this instance at once
+// (account.LocalRevocations).
+func (a *Authenticator) AddCutoff(c storage.Cutoff) { a.deny.addCutoff(c) }

@@ -292,13 +292,13 @@ func TestNotStartedIsUnavailable(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable || !c.IsAborted() {
 		t.Fatalf("before Start: %d (aborted %v), want 503", w.Code, c.IsAborted())
 	}
-	if err := auth.Start(h.ctx); err != nil {
+	if err := auth.Load(h.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := auth.Ping(h.ctx); err != nil {
 		t.Fatalf("Ping after Start: %v", err)
 	}
-	if err := auth.Start(h.ctx); err == nil {
-		t.Fatal("a second Start succeeded")
+	if err := auth.Load(h.ctx); err == nil {
+		t.Fatal("a second Load succeeded")
 	}
 }

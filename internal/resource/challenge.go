@@ -34,6 +34,8 @@ var (
 		desc: "the access token has been revoked"}
 	failUnknownUser = &failure{status: http.StatusUnauthorized, code: errInvalidToken,
 		desc: "the access token's user no longer exists"}
+	failServer = &failure{status: http.StatusInternalServerError, code: "server_error",
+		desc: "the server encountered an unexpected condition"}
 	failNotReady = &failure{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
 		desc: "the revocation list is not loaded yet"}
 )
@@ -81,6 +83,7 @@ func (ch *challenges) abort(c *gin.Context, f *failure, header string) {
 	if header != "" {
 		c.Header("WWW-Authenticate", header)
 	}
+	c.Header("Cache-Control", "no-store")
 	if f.code == "" {
 		c.AbortWithStatus(f.status)
 		return

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oauth2d/oauth2d/internal/resource"
+	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
 
@@ -105,7 +106,7 @@ func TestSeedScenario(t *testing.T) {
 func TestCommentValidation(t *testing.T) {
 	h := newHarness(t, token.AlgES256)
 	alice, _ := h.userToken(h.alice, allScopes...)
-	long := strings.Repeat("é", resource.DefaultMaxMessageLen+1)
+	long := strings.Repeat("é", api.DefaultMaxMessageLen+1)
 	tests := []struct {
 		name        string
 		contentType string
@@ -158,8 +159,8 @@ func TestCommentValidation(t *testing.T) {
 // checkProblem asserts an RFC 9457 body.
 func checkProblem(t *testing.T, resp response, status int) {
 	t.Helper()
-	if ct := resp.Header().Get("Content-Type"); ct != resource.ProblemContentType {
-		t.Errorf("Content-Type = %q, want %s", ct, resource.ProblemContentType)
+	if ct := resp.Header().Get("Content-Type"); ct != problem.ContentType {
+		t.Errorf("Content-Type = %q, want %s", ct, problem.ContentType)
 	}
 	if resp.JSON["type"] != "about:blank" || resp.JSON["status"] != float64(status) || resp.JSON["title"] != http.StatusText(status) {
 		t.Errorf("problem = %v", resp.JSON)
@@ -201,7 +202,7 @@ func TestCommentListPagination(t *testing.T) {
 
 	bad := []struct{ name, query, field string }{
 		{"limit zero", "?limit=0", "limit"},
-		{"limit too big", fmt.Sprintf("?limit=%d", resource.MaxPageSize+1), "limit"},
+		{"limit too big", fmt.Sprintf("?limit=%d", api.MaxPageSize+1), "limit"},
 		{"limit not a number", "?limit=ten", "limit"},
 		{"forged cursor", "?cursor=abc", "cursor"},
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/api"
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testredis"
@@ -81,7 +83,7 @@ func (c *clock) Advance(d time.Duration) {
 type instance struct {
 	Store   *storage.Store
 	Auth    *resource.Authenticator
-	Revoker *resource.Revoker
+	Revoker *account.Revoker
 	Engine  *gin.Engine
 }
 
@@ -115,7 +117,7 @@ func newHarness(t testing.TB, accessAlg string, opts ...harnessOption) *harness 
 		*u = &storage.User{PasswordHash: "x", Roles: []string{"user"}}
 	}
 	h.alice.Username, h.bob.Username, h.admin.Username = "alice", "bob", "admin"
-	h.admin.Roles = append(h.admin.Roles, resource.RoleAdmin)
+	h.admin.Roles = append(h.admin.Roles, account.RoleAdmin)
 	for _, u := range []*storage.User{h.alice, h.bob, h.admin} {
 		if err := h.Store.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
@@ -145,19 +147,26 @@ func (h *harness) newInstance(opts ...harnessOption) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := auth.Start(h.ctx); err != nil {
+	if err := auth.Load(h.ctx); err != nil {
 		t.Fatal(err)
 	}
-	rev, err := resource.NewRevoker(store, auth, tokenTTL, h.Clock.Now)
+	go func() { _ = auth.Follow(h.ctx) }()
+	rev, err := account.NewRevoker(store, auth, tokenTTL, h.Clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := resource.NewAPI(resource.APIDeps{Auth: auth, Revoker: rev, Comments: store, Users: store, Now: h.Clock.Now})
+	comments, err := api.New(api.Deps{Bearer: auth, Revoker: rev, Comments: store, Users: store, Now: h.Clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The protected API as the route table (package httpserver) mounts it.
 	r := gin.New()
-	api.Register(r)
+	v1 := r.Group("/api/v1")
+	v1.GET("/me", auth.RequireScopes(api.ScopeProfile), comments.Me)
+	v1.GET("/comments", auth.RequireScopes(api.ScopeCommentsRead), comments.ListComments)
+	v1.POST("/comments", auth.RequireScopes(api.ScopeCommentsWrite), comments.PostComment)
+	v1.DELETE("/comments/:id", auth.RequireScopes(api.ScopeCommentsWrite), comments.DeleteComment)
+	v1.POST("/logout", auth.RequireScopes(), comments.Logout)
 	return &instance{Store: store, Auth: auth, Revoker: rev, Engine: r}
 }
 

@@ -12,32 +12,32 @@ import (
 // resyncRetry is how soon a failed resync is tried again.
 const resyncRetry = time.Second
 
-// Start subscribes to revocations, loads the current revocation state and
-// then keeps it current in a goroutine until ctx ends. It returns once
-// the middleware can serve (or the error that kept it from loading).
-func (a *Authenticator) Start(ctx context.Context) error {
+// Load subscribes to revocations, loads the current revocation state and
+// returns once the middleware can serve (or with the error that kept it
+// from loading). ctx bounds the subscriptions: pass the server's
+// lifetime, and call Follow with it to keep the state current.
+func (a *Authenticator) Load(ctx context.Context) error {
 	loop, err := a.start(ctx)
 	if err != nil {
 		return err
 	}
-	go loop()
+	a.loop = loop
 	return nil
 }
 
-// Run is Start that blocks until ctx ends, for callers that run each
-// component in its own goroutine (an errgroup).
-func (a *Authenticator) Run(ctx context.Context) error {
-	loop, err := a.start(ctx)
-	if err != nil {
-		return err
+// Follow keeps the state Load loaded current until ctx ends; serve runs it
+// under its errgroup. It returns nil when ctx ends.
+func (a *Authenticator) Follow(ctx context.Context) error {
+	if a.loop == nil {
+		return errors.New("resource: Follow before Load")
 	}
-	loop()
+	a.loop(ctx)
 	return nil
 }
 
 // start subscribes before it loads: a revocation published between the
 // load and the subscription would otherwise be missed.
-func (a *Authenticator) start(ctx context.Context) (func(), error) {
+func (a *Authenticator) start(ctx context.Context) (func(context.Context), error) {
 	if !a.started.CompareAndSwap(false, true) {
 		return nil, errors.New("resource: authenticator already started")
 	}
@@ -64,8 +64,15 @@ func (a *Authenticator) start(ctx context.Context) (func(), error) {
 		return nil, err
 	}
 	a.ready.Store(true)
-	return func() {
+	return func(stop context.Context) {
 		defer cancel()
+		go func() {
+			select {
+			case <-stop.Done():
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		a.follow(ctx, jtis, cuts, reconnected)
 	}, nil
 }

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testredis"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -27,7 +29,10 @@ type Env struct {
 	Audience []string         // Issuer + "/api"
 	Keys     *token.KeySet    // ES256 access tokens, RS256 ID tokens
 	Verifier *token.Verifier
-	Logger   *slog.Logger // discards
+	// Checker is the one password and secret checker of this server, as
+	// serve shares one between the token endpoint and the login page.
+	Checker *secret.Checker
+	Logger  *slog.Logger // discards
 }
 
 // New builds an Env for t.
@@ -52,8 +57,12 @@ func New(t testing.TB) *Env {
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
+	checker, err := secret.NewChecker(runtime.GOMAXPROCS(0), nil)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
 	return &Env{Store: store, Prefix: rs.Prefix, Server: ts, Issuer: issuer, Audience: audience,
-		Keys: keys, Verifier: verifier, Logger: logger}
+		Keys: keys, Verifier: verifier, Checker: checker, Logger: logger}
 }
 
 // Start serves h on the Env's address until the test ends.

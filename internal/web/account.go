@@ -20,9 +20,9 @@ type consentLine struct {
 	Scopes                          []scopeLine
 }
 
-// accountConsents serves GET /account/consents: what the signed-in user
+// AccountConsents serves GET /account/consents: what the signed-in user
 // has allowed which application.
-func (h *Handler) accountConsents(c *gin.Context) {
+func (h *Handler) AccountConsents(c *gin.Context) {
 	r := c.Request
 	s, user, ok := h.signedInUser(c)
 	if !ok {
@@ -45,11 +45,11 @@ func (h *Handler) accountConsents(c *gin.Context) {
 	h.render(c.Writer, http.StatusOK, "consents", data)
 }
 
-// revokeConsent serves POST /account/consents/revoke (client_id,
+// RevokeConsent serves POST /account/consents/revoke (client_id,
 // csrf_token). Withdrawing consent also ends what it granted: the client's
 // refresh-token families for this user are revoked and their newest access
 // tokens denied, so the client cannot go on acting for the user.
-func (h *Handler) revokeConsent(c *gin.Context) {
+func (h *Handler) RevokeConsent(c *gin.Context) {
 	r := c.Request
 	if err := r.ParseForm(); err != nil {
 		h.errorPage(c, http.StatusBadRequest, "The form could not be read.")
@@ -73,21 +73,12 @@ func (h *Handler) revokeConsent(c *gin.Context) {
 		h.serverError(c, "delete consent", err)
 		return
 	}
-	families, err := h.store.RevokeUserFamilies(ctx, s.UserID, clientID)
+	families, err := h.revoker.RevokeGrant(ctx, s.UserID, clientID)
 	if err != nil {
-		h.serverError(c, "revoke refresh tokens", err)
+		h.serverError(c, "revoke the grant", err)
 		return
 	}
-	for _, f := range families {
-		if f.AccessJTI == "" {
-			continue
-		}
-		if err := h.store.RevokeJTI(ctx, f.AccessJTI, f.AccessExpiresAt); err != nil {
-			h.serverError(c, "deny access token", err)
-			return
-		}
-	}
-	h.log.InfoContext(ctx, "web: consent revoked", "user_id", s.UserID, "client_id", clientID, "families", len(families))
+	h.log.InfoContext(ctx, "web: consent revoked", "user_id", s.UserID, "client_id", clientID, "families", families)
 	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusSeeOther, AccountConsentPath)
 }

@@ -16,9 +16,9 @@ type consentData struct {
 	Scopes                                                     []scopeLine
 }
 
-// consentPage serves GET /consent?req=<id>. It shows what the stored
+// ConsentPage serves GET /consent?req=<id>. It shows what the stored
 // request asks for; nothing on the page or in the form can change that.
-func (h *Handler) consentPage(c *gin.Context) {
+func (h *Handler) ConsentPage(c *gin.Context) {
 	r := c.Request
 	reqID := c.Query("req")
 	s, err := h.load(r)
@@ -50,11 +50,11 @@ func (h *Handler) consentPage(c *gin.Context) {
 	h.render(c.Writer, http.StatusOK, "consent", data, ar.RedirectURI)
 }
 
-// consent serves POST /consent: csrf_token, req and decision=allow|deny
+// Consent serves POST /consent: csrf_token, req and decision=allow|deny
 // (DESIGN.md §6). It records the decision on the stored request, for the
 // signed-in user only, and hands back to the authorize endpoint, which
 // issues the code or the access_denied error.
-func (h *Handler) consent(c *gin.Context) {
+func (h *Handler) Consent(c *gin.Context) {
 	r := c.Request
 	if err := r.ParseForm(); err != nil {
 		h.errorPage(c, http.StatusBadRequest, "The form could not be read.")

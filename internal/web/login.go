@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/oauth2d/oauth2d/internal/oauth"
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -23,8 +23,8 @@ type loginData struct {
 	Title, CSRF, RequestID, ClientName, Username, Error string
 }
 
-// loginPage serves GET /login[?req=<pending authorization request>].
-func (h *Handler) loginPage(c *gin.Context) {
+// LoginPage serves GET /login[?req=<pending authorization request>].
+func (h *Handler) LoginPage(c *gin.Context) {
 	s, err := h.ensure(c.Writer, c.Request)
 	if err != nil {
 		h.serverError(c, "start session", err)
@@ -48,10 +48,10 @@ func (h *Handler) loginPage(c *gin.Context) {
 	h.render(c.Writer, http.StatusOK, "login", data, target)
 }
 
-// login serves POST /login: fields username, password, csrf_token and
+// Login serves POST /login: fields username, password, csrf_token and
 // req (DESIGN.md §6). Every failure says the same about the credentials,
 // so the page cannot be used to learn which usernames exist.
-func (h *Handler) login(c *gin.Context) {
+func (h *Handler) Login(c *gin.Context) {
 	r := c.Request
 	if err := r.ParseForm(); err != nil {
 		h.errorPage(c, http.StatusBadRequest, "The form could not be read.")
@@ -141,7 +141,7 @@ func (h *Handler) authenticate(ctx context.Context, username, password string) (
 	if len(password) > maxPasswordLen {
 		return nil, errBadCredentials
 	}
-	user, ok, err := oauth.CheckPassword(ctx, h.store, h.checker, username, password)
+	user, ok, err := account.CheckPassword(ctx, h.store, h.checker, username, password)
 	if err != nil {
 		return nil, err
 	}

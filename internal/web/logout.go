@@ -31,14 +31,14 @@ type logoutRequest struct {
 	state                           string
 }
 
-// endSession serves GET and POST on /logout and /oauth2/logout (the
+// EndSession serves GET and POST on /logout and /oauth2/logout (the
 // end_session_endpoint). Only a POST carrying the session's CSRF token
 // signs out; anything else, an RP's GET or auto-submitted form included,
 // gets a confirmation page first, so no other site can sign the user out
 // (logout CSRF, RP-Initiated Logout §2). post_logout_redirect_uri must
 // exactly match one the client registered, and the client must be named
 // by client_id or by an id_token_hint we signed.
-func (h *Handler) endSession(c *gin.Context) {
+func (h *Handler) EndSession(c *gin.Context) {
 	r := c.Request
 	v := r.URL.Query()
 	if r.Method == http.MethodPost {

@@ -111,7 +111,9 @@ func (h *Handler) serverError(c *gin.Context, what string, err error) {
 	h.errorPage(c, http.StatusInternalServerError, "Something went wrong on our side. Please try again later.")
 }
 
-func (h *Handler) serveStylesheet(c *gin.Context) {
+// Stylesheet serves the pages' one stylesheet; it changes only with a
+// release, so browsers may keep it an hour.
+func (h *Handler) Stylesheet(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=3600")
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Data(http.StatusOK, "text/css; charset=utf-8", h.stylesheet)

@@ -8,10 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
-	"runtime"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -25,16 +22,17 @@ const (
 	DefaultLoginFormTTL       = 30 * time.Minute
 )
 
-// Paths this package serves, and the one it sends the browser to after a
-// login or consent (package oauth's resume endpoint).
+// Paths this package serves, defined once: the route table mounts them,
+// the authorization endpoint sends the browser to the login and consent
+// pages, and discovery advertises EndSessionPath.
 const (
-	LoginPath          = "/login"
-	ConsentPath        = "/consent"
-	LogoutPath         = "/logout"
-	EndSessionPath     = "/oauth2/logout"
-	AccountConsentPath = "/account/consents"
-	DefaultResumePath  = "/oauth2/authorize/resume"
-	stylesheetPath     = "/static/oauth2d.css"
+	LoginPath                = "/login"
+	ConsentPath              = "/consent"
+	LogoutPath               = "/logout"
+	EndSessionPath           = "/oauth2/logout"
+	AccountConsentPath       = "/account/consents"
+	AccountConsentRevokePath = AccountConsentPath + "/revoke"
+	StylesheetPath           = "/static/oauth2d.css"
 )
 
 // Config holds the settings of the pages.
@@ -51,7 +49,7 @@ type Config struct {
 	// form's CSRF token.
 	LoginFormTTL time.Duration
 	// ResumePath is where the browser goes after login or consent, with
-	// ?req=<id> (DefaultResumePath if empty).
+	// ?req=<id>: oauth.AuthorizeResumePath. Required.
 	ResumePath string
 }
 
@@ -62,14 +60,18 @@ type Store interface {
 	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
 	ListConsents(ctx context.Context, userID string) ([]*storage.Consent, error)
 	DeleteConsent(ctx context.Context, userID, clientID string) error
-	RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*storage.RefreshFamily, error)
-	RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) error
 	GetAuthRequest(ctx context.Context, id string) (*storage.AuthRequest, error)
 	SaveAuthRequest(ctx context.Context, r *storage.AuthRequest) error
 	storage.SessionStore
 }
 
 var _ Store = (*storage.Store)(nil)
+
+// GrantRevoker ends every refresh-token family of a user with a client and
+// denies their newest access tokens; *account.Revoker is one.
+type GrantRevoker interface {
+	RevokeGrant(ctx context.Context, userID, clientID string) (int, error)
+}
 
 // LoginLimiter spends one password attempt for a username and a client IP
 // (*ratelimit.Limiter, shared with the password grant).
@@ -82,8 +84,10 @@ type Deps struct {
 	Config  Config
 	Store   Store
 	Limiter LoginLimiter
-	// Checker verifies passwords; share the token endpoint's so that one
-	// bound on checks in flight covers both. New makes one when nil.
+	// Revoker ends a client's grant when the user withdraws consent.
+	Revoker GrantRevoker
+	// Checker verifies passwords: the process-wide one, shared with the
+	// token endpoint so that one bound on checks in flight covers both.
 	Checker *secret.Checker
 	// Keys verifies the id_token_hint of a logout request (*token.KeySet).
 	Keys token.KeyLookup
@@ -100,6 +104,7 @@ type Handler struct {
 	cfg        Config
 	store      Store
 	limiter    LoginLimiter
+	revoker    GrantRevoker
 	keys       token.KeyLookup
 	pages      map[string]*template.Template
 	stylesheet []byte
@@ -111,8 +116,9 @@ type Handler struct {
 
 // New builds the pages.
 func New(d Deps) (*Handler, error) {
-	if d.Store == nil || d.Limiter == nil || d.Keys == nil || d.Templates == nil {
-		return nil, errors.New("web: needs a store, a login limiter, keys and templates")
+	if d.Store == nil || d.Limiter == nil || d.Revoker == nil || d.Checker == nil || d.Keys == nil ||
+		d.Templates == nil || d.Config.ResumePath == "" {
+		return nil, errors.New("web: needs a store, a login limiter, a revoker, a password checker, keys, templates and the resume path")
 	}
 	iss, err := url.Parse(d.Config.Issuer)
 	if err != nil || iss.Host == "" || (iss.Scheme != "https" && iss.Scheme != "http") {
@@ -122,9 +128,6 @@ func New(d Deps) (*Handler, error) {
 	cfg.SessionIdleTTL = orDefault(cfg.SessionIdleTTL, DefaultSessionIdleTTL)
 	cfg.SessionAbsoluteTTL = orDefault(cfg.SessionAbsoluteTTL, DefaultSessionAbsoluteTTL)
 	cfg.LoginFormTTL = orDefault(cfg.LoginFormTTL, DefaultLoginFormTTL)
-	if cfg.ResumePath == "" {
-		cfg.ResumePath = DefaultResumePath
-	}
 	pages, err := parsePages(d.Templates)
 	if err != nil {
 		return nil, err
@@ -133,12 +136,7 @@ func New(d Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: stylesheet: %w", err)
 	}
-	if d.Checker == nil {
-		if d.Checker, err = secret.NewChecker(runtime.GOMAXPROCS(0), nil); err != nil {
-			return nil, fmt.Errorf("web: %w", err)
-		}
-	}
-	h := &Handler{cfg: cfg, store: d.Store, limiter: d.Limiter, keys: d.Keys, pages: pages, stylesheet: css,
+	h := &Handler{cfg: cfg, store: d.Store, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages, stylesheet: css,
 		cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -154,19 +152,4 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
-}
-
-// Register mounts the pages on r.
-func (h *Handler) Register(r gin.IRouter) {
-	r.GET(stylesheetPath, h.serveStylesheet)
-	r.GET(LoginPath, h.loginPage)
-	r.POST(LoginPath, h.login)
-	r.GET(ConsentPath, h.consentPage)
-	r.POST(ConsentPath, h.consent)
-	r.GET(AccountConsentPath, h.accountConsents)
-	r.POST(AccountConsentPath+"/revoke", h.revokeConsent)
-	for _, p := range []string{LogoutPath, EndSessionPath} {
-		r.GET(p, h.endSession)
-		r.POST(p, h.endSession)
-	}
 }

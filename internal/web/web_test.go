@@ -13,7 +13,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testredis"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -166,14 +169,24 @@ func newHandler(t *testing.T, issuer string, fsys fs.FS) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := web.New(web.Deps{Config: web.Config{Issuer: issuer}, Store: store,
-		Limiter: ratelimit.New(store.Redis(), rs.Prefix, ratelimit.Limits{PerUsername: 5, PerIP: 5}), Keys: keys, Templates: fsys})
+	revoker, err := account.NewRevoker(store, nil, time.Hour, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := secret.NewChecker(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := web.New(web.Deps{Config: web.Config{Issuer: issuer, ResumePath: oauth.AuthorizeResumePath}, Store: store,
+		Limiter: ratelimit.New(store.Redis(), rs.Prefix, ratelimit.Limits{PerUsername: 5, PerIP: 5}),
+		Revoker: revoker, Checker: checker, Keys: keys, Templates: fsys})
 	if err != nil {
 		t.Fatal(err)
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	h.Register(r)
+	r.GET(web.LoginPath, h.LoginPage)
+	r.POST(web.LoginPath, h.Login)
 	return r
 }
 

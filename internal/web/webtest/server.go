@@ -8,13 +8,17 @@ package webtest
 import (
 	"context"
 	"io/fs"
+	"net/http"
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/admin"
+	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/httpserver"
 	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testenv"
@@ -80,74 +84,78 @@ func New(t testing.TB, o Options) *Server {
 	if o.Limits == (ratelimit.Limits{}) {
 		o.Limits = ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
 	}
-	limiter := ratelimit.New(env.Store.Redis(), env.Prefix, o.Limits)
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	wire(t, r, wiring{Env: env, limiter: limiter, o: o})
-	env.Start(t, r)
-
+	env.Start(t, handler(t, env, o))
 	s := &Server{t: t, URL: env.Server.URL, Issuer: env.Issuer, Store: env.Store, Keys: env.Keys,
 		RedirectURI: orString(o.RedirectURI, DefaultRedirect), PostLogout: orString(o.PostLogoutURI, DefaultPostLogout)}
 	s.seed(context.Background())
 	return s
 }
 
-type wiring struct {
-	*testenv.Env
-	limiter *ratelimit.Limiter
-	o       Options
-}
-
-// wire mounts every part as cmd/oauth2d does.
-func wire(t testing.TB, r *gin.Engine, w wiring) {
+// handler builds every part as cmd/oauth2d does and serves them through
+// the one route table (httpserver.New).
+func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	t.Helper()
-	accessTTL := w.o.AccessTokenTTL
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	accessTTL := o.AccessTokenTTL
 	if accessTTL == 0 {
 		accessTTL = 15 * time.Minute
 	}
-	tokens, err := oauth.NewHandler(oauth.Deps{
-		Config: oauth.Config{Issuer: w.Issuer, AccessTokenTTL: accessTTL, RefreshSliding: time.Hour,
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	limiter := ratelimit.New(env.Store.Redis(), env.Prefix, o.Limits)
+	bearer, err := resource.NewAuthenticator(env.Verifier, env.Store, resource.Options{Realm: env.Issuer, Logger: env.Logger})
+	must(err)
+	must(bearer.Load(ctx))
+	go func() { _ = bearer.Follow(ctx) }()
+	revoker, err := account.NewRevoker(env.Store, bearer, accessTTL, time.Now)
+	must(err)
+
+	var h httpserver.Handlers
+	h.Bearer = bearer
+	h.Tokens, err = oauth.NewHandler(oauth.Deps{
+		Config: oauth.Config{Issuer: env.Issuer, AccessTokenTTL: accessTTL, RefreshSliding: time.Hour,
 			RefreshAbsolute: 24 * time.Hour, MaxBodyBytes: 64 << 10},
-		Store: w.Store, Minter: token.NewMinter(w.Keys, w.Issuer, w.Audience, time.Now),
-		Verifier: w.Verifier, Limiter: w.limiter, Logger: w.Logger,
+		Store: env.Store, Clients: env.Store, Users: env.Store, Passwords: env.Store,
+		Minter:   token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now),
+		Verifier: env.Verifier, Limiter: limiter, Checker: env.Checker, Logger: env.Logger,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := w.o.Templates
+	must(err)
+	tmpl := o.Templates
 	if tmpl == nil {
 		tmpl = templates.FS
 	}
-	pages, err := web.New(web.Deps{
-		Config: web.Config{Issuer: w.Issuer, SessionIdleTTL: w.o.SessionIdleTTL, SessionAbsoluteTTL: w.o.SessionAbsolute},
-		Store:  w.Store, Limiter: w.limiter, Keys: w.Keys, Templates: tmpl, Logger: w.Logger,
+	h.Pages, err = web.New(web.Deps{
+		Config: web.Config{Issuer: env.Issuer, SessionIdleTTL: o.SessionIdleTTL, SessionAbsoluteTTL: o.SessionAbsolute,
+			ResumePath: oauth.AuthorizeResumePath},
+		Store: env.Store, Limiter: limiter, Revoker: revoker, Checker: env.Checker, Keys: env.Keys,
+		Templates: tmpl, Logger: env.Logger,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authz, err := oauth.NewAuthorizer(oauth.AuthorizerDeps{
-		Config: oauth.AuthorizerConfig{Issuer: w.Issuer, PKCERequiredForAll: w.o.PKCERequiredForAll,
-			AuthRequestTTL: w.o.AuthRequestTTL},
-		Store: w.Store, Sessions: pages, Pages: pages, Logger: w.Logger,
+	must(err)
+	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
+		Config: oauth.AuthorizerConfig{Issuer: env.Issuer, PKCERequiredForAll: o.PKCERequiredForAll,
+			AuthRequestTTL: o.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath},
+		Store: env.Store, Sessions: h.Pages, Pages: h.Pages, Logger: env.Logger,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	userinfo, err := oauth.NewUserinfo(w.Verifier, w.Store, w.Logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens.Register(r)
-	authz.Register(r)
-	userinfo.Register(r)
-	pages.Register(r)
-	md := oauth.NewMetadata(w.Issuer, AllScopes, w.Keys.IDTokenAlgorithm())
+	must(err)
+	h.Userinfo, err = oauth.NewUserinfo(env.Store, bearer, env.Logger)
+	must(err)
+	md := oauth.NewMetadata(env.Issuer, AllScopes, env.Keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
-	disco, err := oauth.NewDiscovery(md, w.Keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	disco.Register(r)
+	h.Discovery, err = oauth.NewDiscovery(md, env.Keys)
+	must(err)
+	h.API, err = api.New(api.Deps{Bearer: bearer, Revoker: revoker, Comments: env.Store, Users: env.Store, Logger: env.Logger})
+	must(err)
+	h.Admin, err = admin.New(admin.Deps{Revoker: revoker, Clients: env.Store, Users: env.Store,
+		Hasher: secret.NewHasher(secret.DefaultParams()), Logger: env.Logger})
+	must(err)
+	srv, err := httpserver.New(httpserver.Deps{Logger: env.Logger, Handlers: h})
+	must(err)
+	return srv
 }
 
 // seed registers the clients and users.

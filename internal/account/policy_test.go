@@ -1,12 +1,10 @@
-package bootstrap
+package account
 
 import (
 	"errors"
-	"io/fs"
 	"strings"
 	"testing"
 
-	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -14,7 +12,7 @@ func validClient() storage.Client {
 	return storage.Client{
 		ID:           "app",
 		RedirectURIs: []string{"https://app.example/callback"},
-		GrantTypes:   []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
+		GrantTypes:   []string{GrantAuthorizationCode, GrantRefreshToken},
 		Scopes:       []string{"openid", "comments:read"},
 	}
 }
@@ -32,16 +30,16 @@ func TestValidateClient(t *testing.T) {
 		{"id with space", func(c *storage.Client) { c.ID = "a b" }, false, "id: must be"},
 		{"no grants", func(c *storage.Client) { c.GrantTypes = nil }, false, "grant_types: must name"},
 		{"implicit", func(c *storage.Client) { c.GrantTypes = []string{"implicit"} }, false, `unknown grant type "implicit"`},
-		{"duplicate grant", func(c *storage.Client) { c.GrantTypes = append(c.GrantTypes, oauth.GrantRefreshToken) }, false, "listed twice"},
-		{"refresh alone", func(c *storage.Client) { c.GrantTypes = []string{oauth.GrantRefreshToken} }, false, "refresh_token needs"},
+		{"duplicate grant", func(c *storage.Client) { c.GrantTypes = append(c.GrantTypes, GrantRefreshToken) }, false, "listed twice"},
+		{"refresh alone", func(c *storage.Client) { c.GrantTypes = []string{GrantRefreshToken} }, false, "refresh_token needs"},
 		{"public client credentials", func(c *storage.Client) {
-			c.Public, c.GrantTypes = true, []string{oauth.GrantClientCredentials}
+			c.Public, c.GrantTypes = true, []string{GrantClientCredentials}
 		}, false, "public client cannot use client_credentials"},
-		{"confidential client credentials", func(c *storage.Client) { c.GrantTypes = []string{oauth.GrantClientCredentials} }, false, ""},
-		{"third-party password", func(c *storage.Client) { c.GrantTypes = []string{oauth.GrantPassword} }, false, "first-party clients only"},
-		{"first-party password", func(c *storage.Client) { c.FirstParty, c.GrantTypes = true, []string{oauth.GrantPassword} }, false, ""},
+		{"confidential client credentials", func(c *storage.Client) { c.GrantTypes = []string{GrantClientCredentials} }, false, ""},
+		{"third-party password", func(c *storage.Client) { c.GrantTypes = []string{GrantPassword} }, false, "first-party clients only"},
+		{"first-party password", func(c *storage.Client) { c.FirstParty, c.GrantTypes = true, []string{GrantPassword} }, false, ""},
 		{"public first-party password", func(c *storage.Client) {
-			c.Public, c.FirstParty, c.GrantTypes = true, true, []string{oauth.GrantPassword, oauth.GrantRefreshToken}
+			c.Public, c.FirstParty, c.GrantTypes = true, true, []string{GrantPassword, GrantRefreshToken}
 		}, false, ""},
 		{"code without redirect", func(c *storage.Client) { c.RedirectURIs = nil }, false, "redirect_uris: authorization_code needs"},
 		{"relative redirect", func(c *storage.Client) { c.RedirectURIs = []string{"/callback"} }, false, "must be an absolute URI"},
@@ -72,7 +70,7 @@ func TestValidateClient(t *testing.T) {
 				t.Fatalf("ValidateClient accepted it, want %q", tc.wantErr)
 			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
 				t.Fatalf("ValidateClient: %v\nwant it to contain %q", err, tc.wantErr)
-			case err != nil && !strings.HasPrefix(err.Error(), "bootstrap: client "):
+			case err != nil && !strings.HasPrefix(err.Error(), "account: client "):
 				t.Fatalf("error %q does not name the client", err)
 			}
 		})
@@ -121,74 +119,5 @@ func TestValidatePassword(t *testing.T) {
 				t.Fatalf("ValidatePassword = %v, want ok=%v", err, tc.ok)
 			}
 		})
-	}
-}
-
-func TestFileValidate(t *testing.T) {
-	doc := `
-clients:
-  - id: pub
-    public: true
-    secret: oops
-    redirect_uris: [https://a.example/cb]
-    grant_types: [authorization_code]
-  - id: conf
-    redirect_uris: [https://a.example/cb]
-    grant_types: [authorization_code]
-  - id: conf
-    secret: s3cret-s3cret
-    grant_types: [client_credentials, implicit]
-users:
-  - username: alice
-    password: short
-  - username: alice
-    password: long-enough
-`
-	f, err := Parse([]byte(doc), "test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = f.Validate(false)
-	if err == nil {
-		t.Fatal("Validate accepted a bad file")
-	}
-	for _, want := range []string{
-		`client "pub": secret: a public client must not have a secret`,
-		`client "conf": secret: a confidential client needs a secret`,
-		`client "conf": id: declared twice`,
-		`client "conf": grant_types: unknown grant type "implicit"`,
-		`user "alice": password: must be at least 8`,
-		`user "alice": username: declared twice`,
-	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("errors do not mention %q:\n%v", want, err)
-		}
-	}
-}
-
-func TestParseRejectsUnknownFields(t *testing.T) {
-	_, err := Parse([]byte("clients:\n  - id: a\n    redirect_uri: [https://a.example]\n"), "x.yaml")
-	if err == nil || !strings.Contains(err.Error(), "redirect_uri") {
-		t.Fatalf("Parse = %v, want an error about redirect_uri", err)
-	}
-}
-
-func TestShippedFileIsValid(t *testing.T) {
-	f, err := Load("../../configs/bootstrap.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Validate(false); err != nil {
-		t.Fatalf("configs/bootstrap.yaml: %v", err)
-	}
-	if len(f.Clients) < 4 || len(f.Users) < 2 {
-		t.Fatalf("configs/bootstrap.yaml has %d clients and %d users, want the demo set", len(f.Clients), len(f.Users))
-	}
-}
-
-func TestLoadMissingFile(t *testing.T) {
-	_, err := Load("/no/such/bootstrap.yaml")
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("Load = %v, want fs.ErrNotExist", err)
 	}
 }

@@ -1,4 +1,4 @@
-package bootstrap
+package account
 
 import (
 	"fmt"
@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/oauth2d/oauth2d/internal/config"
-	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -44,27 +43,27 @@ func ValidateClient(c *storage.Client, dev bool) []error {
 		bad("id", "must be 1-128 characters of A-Z a-z 0-9 . _ ~ - starting with a letter or digit")
 	}
 	if len(c.GrantTypes) == 0 {
-		bad("grant_types", "must name at least one of %s", strings.Join(oauth.SupportedGrantTypes, ", "))
+		bad("grant_types", "must name at least one of %s", strings.Join(SupportedGrantTypes, ", "))
 	}
 	for i, g := range c.GrantTypes {
 		switch {
-		case !slices.Contains(oauth.SupportedGrantTypes, g):
-			bad("grant_types", "unknown grant type %q (supported: %s)", g, strings.Join(oauth.SupportedGrantTypes, ", "))
+		case !slices.Contains(SupportedGrantTypes, g):
+			bad("grant_types", "unknown grant type %q (supported: %s)", g, strings.Join(SupportedGrantTypes, ", "))
 		case slices.Contains(c.GrantTypes[:i], g):
 			bad("grant_types", "%q is listed twice", g)
 		}
 	}
 	has := func(g string) bool { return slices.Contains(c.GrantTypes, g) }
-	if c.Public && has(oauth.GrantClientCredentials) {
+	if c.Public && has(GrantClientCredentials) {
 		bad("grant_types", "a public client cannot use client_credentials (it has no secret to authenticate with)")
 	}
-	if has(oauth.GrantPassword) && !c.FirstParty {
+	if has(GrantPassword) && !c.FirstParty {
 		bad("grant_types", "the password grant is for first-party clients only; set first_party: true or drop it")
 	}
-	if has(oauth.GrantRefreshToken) && !has(oauth.GrantAuthorizationCode) && !has(oauth.GrantPassword) {
+	if has(GrantRefreshToken) && !has(GrantAuthorizationCode) && !has(GrantPassword) {
 		bad("grant_types", "refresh_token needs authorization_code or password to obtain a first refresh token")
 	}
-	if has(oauth.GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
+	if has(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		bad("redirect_uris", "authorization_code needs at least one redirect URI")
 	}
 	for _, u := range c.RedirectURIs {
@@ -131,9 +130,9 @@ type FieldError struct {
 
 func (e *FieldError) Error() string {
 	if e.Subject == "" {
-		return "bootstrap: " + e.Field + ": " + e.Detail
+		return "account: " + e.Field + ": " + e.Detail
 	}
-	return "bootstrap: " + e.Subject + ": " + e.Field + ": " + e.Detail
+	return "account: " + e.Subject + ": " + e.Field + ": " + e.Detail
 }
 
 // ValidateUser checks a user's username, roles and contact fields; the

@@ -1,4 +1,4 @@
-package resource
+package api
 
 import (
 	"context"
@@ -11,17 +11,19 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/problem"
+	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
 
-// Scopes and the role the protected API knows.
+// Scopes the protected API knows. A user with account.RoleAdmin may post
+// on behalf of any user and delete any comment.
 const (
 	ScopeProfile       = "profile"
 	ScopeCommentsRead  = "comments:read"
 	ScopeCommentsWrite = "comments:write"
-	// RoleAdmin may post on behalf of any user and delete any comment.
-	RoleAdmin = "admin"
 )
 
 // UserGetter finds the user behind a token's subject; *storage.Store is
@@ -30,10 +32,22 @@ type UserGetter interface {
 	GetUser(ctx context.Context, id string) (*storage.User, error)
 }
 
-// APIDeps is what the protected API needs.
-type APIDeps struct {
-	Auth     *Authenticator
-	Revoker  *Revoker
+// Bearer answers for the bearer middleware when a handler finds that a
+// verified token no longer stands for anyone; *resource.Authenticator is
+// one, so the challenge has the one shape every protected route uses.
+type Bearer interface {
+	Reject(c *gin.Context, reason resource.Reason)
+}
+
+// Logouts ends a token and its grant; *account.Revoker is one.
+type Logouts interface {
+	Logout(ctx context.Context, claims *token.AccessClaims) (int, error)
+}
+
+// Deps is what the protected API needs.
+type Deps struct {
+	Bearer   Bearer
+	Revoker  Logouts
 	Comments storage.CommentStore
 	Users    UserGetter
 	Logger   *slog.Logger     // discards when nil
@@ -48,8 +62,8 @@ const DefaultMaxMessageLen = 2000
 
 // API is the protected comments API of DESIGN.md §5 and §6.
 type API struct {
-	auth     *Authenticator
-	revoker  *Revoker
+	bearer   Bearer
+	revoker  Logouts
 	comments storage.CommentStore
 	users    UserGetter
 	log      *slog.Logger
@@ -57,10 +71,11 @@ type API struct {
 	maxLen   int
 }
 
-// NewAPI returns the protected API.
-func NewAPI(d APIDeps) (*API, error) {
-	if d.Auth == nil || d.Revoker == nil || d.Comments == nil || d.Users == nil {
-		return nil, errors.New("resource: API needs an authenticator, a revoker, a comment store and a user store")
+// New returns the protected API. Its handlers expect the bearer
+// middleware (resource.Authenticator.RequireScopes) in front of them.
+func New(d Deps) (*API, error) {
+	if d.Bearer == nil || d.Revoker == nil || d.Comments == nil || d.Users == nil {
+		return nil, errors.New("api: needs a bearer authenticator, a revoker, a comment store and a user store")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -71,18 +86,8 @@ func NewAPI(d APIDeps) (*API, error) {
 	if d.MaxMessageLen <= 0 {
 		d.MaxMessageLen = DefaultMaxMessageLen
 	}
-	return &API{auth: d.Auth, revoker: d.Revoker, comments: d.Comments, users: d.Users,
+	return &API{bearer: d.Bearer, revoker: d.Revoker, comments: d.Comments, users: d.Users,
 		log: d.Logger, now: d.Now, maxLen: d.MaxMessageLen}, nil
-}
-
-// Register adds the /api/v1 routes.
-func (a *API) Register(r gin.IRouter) {
-	g := r.Group("/api/v1")
-	g.GET("/me", a.auth.RequireScopes(ScopeProfile), a.me)
-	g.GET("/comments", a.auth.RequireScopes(ScopeCommentsRead), a.listComments)
-	g.POST("/comments", a.auth.RequireScopes(ScopeCommentsWrite), a.postComment)
-	g.DELETE("/comments/:id", a.auth.RequireScopes(ScopeCommentsWrite), a.deleteComment)
-	g.POST("/logout", a.auth.RequireScopes(), a.logout)
 }
 
 // meResponse is DESIGN.md §6's GET /api/v1/me.
@@ -94,17 +99,18 @@ type meResponse struct {
 	ClientID string   `json:"client_id"`
 }
 
-func (a *API) me(c *gin.Context) {
+// Me answers GET /api/v1/me.
+func (a *API) Me(c *gin.Context) {
 	claims := mustClaims(c)
 	resp := meResponse{Sub: claims.Subject, Roles: claims.Roles, Scope: strings.Join(claims.Scope, " "), ClientID: claims.ClientID}
 	if resp.Roles == nil {
 		resp.Roles = []string{}
 	}
-	if !IsClientToken(claims) {
+	if !account.IsClientToken(claims) {
 		u, err := a.users.GetUser(c.Request.Context(), claims.Subject)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
-			a.auth.chal.abort(c, failUnknownUser, "")
+			a.bearer.Reject(c, resource.UnknownUser)
 			return
 		case err != nil:
 			a.internalError(c, "load user", err)
@@ -116,8 +122,9 @@ func (a *API) me(c *gin.Context) {
 	c.JSON(http.StatusOK, resp)
 }
 
-// logout ends the presented token and its grant on every instance.
-func (a *API) logout(c *gin.Context) {
+// Logout ends the presented token and its grant on every instance
+// (POST /api/v1/logout).
+func (a *API) Logout(c *gin.Context) {
 	claims := mustClaims(c)
 	if _, err := a.revoker.Logout(c.Request.Context(), claims); err != nil {
 		a.internalError(c, "logout", err)
@@ -130,17 +137,17 @@ func (a *API) logout(c *gin.Context) {
 // mustClaims returns the claims RequireScopes stored; a route without it
 // is a programming error.
 func mustClaims(c *gin.Context) *token.AccessClaims {
-	claims, ok := ClaimsFrom(c)
+	claims, ok := resource.ClaimsFrom(c)
 	if !ok {
-		panic("resource: handler reached without RequireScopes")
+		panic("api: handler reached without the bearer middleware")
 	}
 	return claims
 }
 
-func isAdmin(c *token.AccessClaims) bool { return slices.Contains(c.Roles, RoleAdmin) }
+func isAdmin(c *token.AccessClaims) bool { return slices.Contains(c.Roles, account.RoleAdmin) }
 
 // internalError answers 500 with a fixed text; the detail goes to the log.
 func (a *API) internalError(c *gin.Context, what string, err error) {
-	a.log.ErrorContext(c.Request.Context(), "resource: "+what, "err", err)
-	WriteProblem(c, http.StatusInternalServerError, "")
+	a.log.ErrorContext(c.Request.Context(), "api: "+what, "err", err)
+	problem.Write(c, http.StatusInternalServerError, "")
 }

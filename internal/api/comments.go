@@ -1,11 +1,8 @@
-package resource
+package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -16,6 +13,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -46,26 +45,26 @@ type commentList struct {
 	NextCursor string        `json:"next_cursor,omitempty"`
 }
 
-// listComments serves GET /api/v1/comments?limit=&cursor=, newest first.
+// ListComments serves GET /api/v1/comments?limit=&cursor=, newest first.
 // The next page's URL is also in a Link header (RFC 8288).
-func (a *API) listComments(c *gin.Context) {
+func (a *API) ListComments(c *gin.Context) {
 	limit, cursor := DefaultPageSize, c.Query("cursor")
-	var errs []FieldError
+	var errs []problem.FieldError
 	if s, ok := c.GetQuery("limit"); ok {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxPageSize {
-			errs = append(errs, FieldError{Field: "limit", Detail: fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize)})
+			errs = append(errs, problem.FieldError{Field: "limit", Detail: fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize)})
 		}
 		limit = n
 	}
 	if len(errs) > 0 {
-		WriteProblem(c, http.StatusBadRequest, "invalid query parameters", errs...)
+		problem.Write(c, http.StatusBadRequest, "invalid query parameters", errs...)
 		return
 	}
 	page, err := a.comments.ListComments(c.Request.Context(), limit, cursor)
 	if errors.Is(err, storage.ErrBadCursor) {
-		WriteProblem(c, http.StatusBadRequest, "invalid query parameters",
-			FieldError{Field: "cursor", Detail: "must be a next_cursor this API returned"})
+		problem.Write(c, http.StatusBadRequest, "invalid query parameters",
+			problem.FieldError{Field: "cursor", Detail: "must be a next_cursor this API returned"})
 		return
 	}
 	if err != nil {
@@ -90,32 +89,32 @@ type postCommentRequest struct {
 	UserID  *string `json:"user_id"`
 }
 
-// postComment serves POST /api/v1/comments. A user posts as themself; a
+// PostComment serves POST /api/v1/comments. A user posts as themself; a
 // user_id naming someone else needs role admin; a client acting for
 // itself has no user to post as.
-func (a *API) postComment(c *gin.Context) {
+func (a *API) PostComment(c *gin.Context) {
 	claims := mustClaims(c)
-	if IsClientToken(claims) {
-		WriteProblem(c, http.StatusForbidden, "a client acting for itself cannot post comments: use a token issued for a user")
+	if account.IsClientToken(claims) {
+		problem.Write(c, http.StatusForbidden, "a client acting for itself cannot post comments: use a token issued for a user")
 		return
 	}
 	var req postCommentRequest
-	if !DecodeJSON(c, &req, maxCommentBody) {
+	if !problem.DecodeJSON(c, &req, maxCommentBody) {
 		return
 	}
 	if errs := a.validateComment(&req); len(errs) > 0 {
-		WriteProblem(c, http.StatusBadRequest, "the comment is invalid", errs...)
+		problem.Write(c, http.StatusBadRequest, "the comment is invalid", errs...)
 		return
 	}
 	author := claims.Subject
 	if req.UserID != nil && *req.UserID != claims.Subject {
 		if !isAdmin(claims) {
-			WriteProblem(c, http.StatusForbidden, "only an admin may post on behalf of another user")
+			problem.Write(c, http.StatusForbidden, "only an admin may post on behalf of another user")
 			return
 		}
 		_, err := a.users.GetUser(c.Request.Context(), *req.UserID)
 		if errors.Is(err, storage.ErrNotFound) {
-			WriteProblem(c, http.StatusBadRequest, "the comment is invalid", FieldError{Field: "user_id", Detail: "no such user"})
+			problem.Write(c, http.StatusBadRequest, "the comment is invalid", problem.FieldError{Field: "user_id", Detail: "no such user"})
 			return
 		}
 		if err != nil {
@@ -137,20 +136,20 @@ func (a *API) postComment(c *gin.Context) {
 }
 
 // validateComment reports every problem with the body at once.
-func (a *API) validateComment(req *postCommentRequest) []FieldError {
-	var errs []FieldError
+func (a *API) validateComment(req *postCommentRequest) []problem.FieldError {
+	var errs []problem.FieldError
 	switch m := req.Message; {
 	case m == nil:
-		errs = append(errs, FieldError{Field: "message", Detail: "is required"})
+		errs = append(errs, problem.FieldError{Field: "message", Detail: "is required"})
 	case strings.TrimSpace(*m) == "":
-		errs = append(errs, FieldError{Field: "message", Detail: "must not be blank"})
+		errs = append(errs, problem.FieldError{Field: "message", Detail: "must not be blank"})
 	case utf8.RuneCountInString(*m) > a.maxLen:
-		errs = append(errs, FieldError{Field: "message", Detail: fmt.Sprintf("must be at most %d characters", a.maxLen)})
+		errs = append(errs, problem.FieldError{Field: "message", Detail: fmt.Sprintf("must be at most %d characters", a.maxLen)})
 	case strings.ContainsFunc(*m, isForbiddenControl):
-		errs = append(errs, FieldError{Field: "message", Detail: "must not contain control characters other than tab and newline"})
+		errs = append(errs, problem.FieldError{Field: "message", Detail: "must not contain control characters other than tab and newline"})
 	}
 	if req.UserID != nil && *req.UserID == "" {
-		errs = append(errs, FieldError{Field: "user_id", Detail: "must not be empty when given"})
+		errs = append(errs, problem.FieldError{Field: "user_id", Detail: "must not be empty when given"})
 	}
 	return errs
 }
@@ -159,23 +158,23 @@ func isForbiddenControl(r rune) bool {
 	return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
 }
 
-// deleteComment serves DELETE /api/v1/comments/:id: the comment's user or
+// DeleteComment serves DELETE /api/v1/comments/:id: the comment's user or
 // an admin.
-func (a *API) deleteComment(c *gin.Context) {
+func (a *API) DeleteComment(c *gin.Context) {
 	claims := mustClaims(c)
 	ctx := c.Request.Context()
 	cm, err := a.comments.GetComment(ctx, c.Param("id"))
 	if errors.Is(err, storage.ErrNotFound) {
-		WriteProblem(c, http.StatusNotFound, "no such comment")
+		problem.Write(c, http.StatusNotFound, "no such comment")
 		return
 	}
 	if err != nil {
 		a.internalError(c, "load comment", err)
 		return
 	}
-	owner := !IsClientToken(claims) && cm.UserID == claims.Subject
+	owner := !account.IsClientToken(claims) && cm.UserID == claims.Subject
 	if !owner && !isAdmin(claims) {
-		WriteProblem(c, http.StatusForbidden, "only the comment's user or an admin may delete it")
+		problem.Write(c, http.StatusForbidden, "only the comment's user or an admin may delete it")
 		return
 	}
 	err = a.comments.DeleteComment(ctx, cm.ID)
@@ -184,46 +183,4 @@ func (a *API) deleteComment(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
-}
-
-// DecodeJSON reads one JSON object into v, refusing other media types,
-// unknown members, trailing data and bodies over limit. It answers the
-// request itself when it returns false.
-func DecodeJSON(c *gin.Context, v any, limit int64) bool {
-	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || mt != "application/json" {
-		WriteProblem(c, http.StatusUnsupportedMediaType, "the body must be application/json")
-		return false
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
-	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
-		err = errors.New("trailing data after the JSON object")
-	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		WriteProblem(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body must be at most %d bytes", limit))
-		return false
-	case err != nil:
-		WriteProblem(c, http.StatusBadRequest, "the body is not a valid JSON object of the expected shape: "+jsonProblem(err))
-		return false
-	}
-	return true
-}
-
-// jsonProblem describes a decoding error without echoing the input.
-func jsonProblem(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return fmt.Sprintf("%s must be a %s", typeErr.Field, typeErr.Type)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return strings.TrimPrefix(err.Error(), "json: ")
-	case errors.Is(err, io.EOF):
-		return "empty body"
-	default:
-		return "malformed JSON"
-	}
 }

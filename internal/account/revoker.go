@@ -1,4 +1,4 @@
-package resource
+package account
 
 import (
 	"context"
@@ -19,13 +19,22 @@ type RevocationStore interface {
 
 var _ RevocationStore = (*storage.Store)(nil)
 
+// LocalRevocations is this instance's in-memory copy of the revocation
+// state; *resource.Authenticator is one. Applying a revocation to it at
+// once means the next request here already sees it, before pub/sub
+// delivers it.
+type LocalRevocations interface {
+	DenyJTI(jti string, expiresAt time.Time)
+	AddCutoff(c storage.Cutoff)
+}
+
 // Revoker ends sessions: one token and its grant (logout), every token of
 // a user, every token of a client. Each revocation is written to Redis,
 // which publishes it to every instance, and applied to the local
-// Authenticator at once so the next request here already sees it.
+// revocation state at once so the next request here already sees it.
 type Revoker struct {
 	store    RevocationStore
-	local    *Authenticator
+	local    LocalRevocations
 	lifetime time.Duration
 	now      func() time.Time
 }
@@ -33,9 +42,9 @@ type Revoker struct {
 // NewRevoker returns a Revoker. maxTokenLifetime is the longest access-token
 // lifetime the server issues (a cutoff is kept that long); local may be
 // nil.
-func NewRevoker(store RevocationStore, local *Authenticator, maxTokenLifetime time.Duration, now func() time.Time) (*Revoker, error) {
+func NewRevoker(store RevocationStore, local LocalRevocations, maxTokenLifetime time.Duration, now func() time.Time) (*Revoker, error) {
 	if store == nil || maxTokenLifetime <= 0 || now == nil {
-		return nil, errors.New("resource: revoker needs a store, the access-token lifetime and a clock")
+		return nil, errors.New("account: revoker needs a store, the access-token lifetime and a clock")
 	}
 	return &Revoker{store: store, local: local, lifetime: maxTokenLifetime, now: now}, nil
 }
@@ -55,7 +64,7 @@ func (r *Revoker) Logout(ctx context.Context, claims *token.AccessClaims) (int, 
 	if IsClientToken(claims) {
 		return 0, nil
 	}
-	return r.revokeFamilies(ctx, claims.Subject, claims.ClientID)
+	return r.RevokeGrant(ctx, claims.Subject, claims.ClientID)
 }
 
 // RevokeUser revokes every token of the user: a cutoff for access tokens
@@ -66,7 +75,7 @@ func (r *Revoker) RevokeUser(ctx context.Context, userID string) (time.Time, int
 	if err != nil {
 		return time.Time{}, 0, err
 	}
-	n, err := r.revokeFamilies(ctx, userID, "")
+	n, err := r.RevokeGrant(ctx, userID, "")
 	return nbf, n, err
 }
 
@@ -87,18 +96,22 @@ func (r *Revoker) cutoff(ctx context.Context, principal string) (time.Time, erro
 	nbf := r.now().Truncate(time.Second).Add(time.Second).UTC()
 	c := storage.Cutoff{Principal: principal, NotBefore: nbf, Until: nbf.Add(r.lifetime + token.DefaultLeeway)}
 	if err := r.store.SetCutoff(ctx, c); err != nil {
-		return time.Time{}, fmt.Errorf("resource: revoke %s: %w", principal, err)
+		return time.Time{}, fmt.Errorf("account: revoke %s: %w", principal, err)
 	}
 	if r.local != nil {
-		r.local.deny.addCutoff(c)
+		r.local.AddCutoff(c)
 	}
 	return nbf, nil
 }
 
-func (r *Revoker) revokeFamilies(ctx context.Context, userID, clientID string) (int, error) {
+// RevokeGrant revokes every refresh-token family of the user with the
+// client (every client when clientID is empty) and denies the newest
+// access token of each; it returns how many families were revoked. A
+// withdrawn consent ends the grant this way.
+func (r *Revoker) RevokeGrant(ctx context.Context, userID, clientID string) (int, error) {
 	fams, err := r.store.RevokeUserFamilies(ctx, userID, clientID)
 	if err != nil {
-		return 0, fmt.Errorf("resource: revoke refresh tokens: %w", err)
+		return 0, fmt.Errorf("account: revoke refresh tokens: %w", err)
 	}
 	for _, f := range fams {
 		if f.AccessJTI == "" {
@@ -113,10 +126,10 @@ func (r *Revoker) revokeFamilies(ctx context.Context, userID, clientID string) (
 
 func (r *Revoker) denyJTI(ctx context.Context, jti string, exp time.Time) error {
 	if err := r.store.RevokeJTI(ctx, jti, exp); err != nil {
-		return fmt.Errorf("resource: revoke token: %w", err)
+		return fmt.Errorf("account: revoke token: %w", err)
 	}
 	if r.local != nil {
-		r.local.deny.addJTI(jti, exp)
+		r.local.DenyJTI(jti, exp)
 	}
 	return nil
 }

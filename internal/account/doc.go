@@ -1,0 +1,19 @@
+// Package account holds the account rules that several handlers share, so
+// that each rule is written once:
+//   - CheckPassword, the one password check of the password grant (RFC 6749
+//     §4.3) and the login page, constant in cost whether or not the user
+//     exists;
+//   - the registration policy, ValidateClient and ValidateUser, so the
+//     bootstrap file, the CLI and the admin API refuse the same things:
+//     grant types authorization_code, refresh_token, password and
+//     client_credentials (no implicit grant, RFC 9700 §2.1.2); redirect URIs
+//     absolute, without fragment (RFC 6749 §3.1.2), https, or http on a
+//     loopback host (RFC 8252 §7.3), or a private-use scheme with a dot in it
+//     (RFC 8252 §7.1), with insecure dev mode also allowing http elsewhere;
+//     a public client has no secret and cannot use client_credentials (RFC
+//     6749 §4.4); the password grant is for first-party clients only (RFC
+//     9700 §2.4);
+//   - Revoker, which ends a session, a user's tokens or a client's tokens
+//     (jti deny list, per-subject cutoffs, refresh-token families);
+//   - the names of grants, the admin scope and the admin role.
+package account

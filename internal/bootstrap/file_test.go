@@ -1,0 +1,77 @@
+package bootstrap
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+func TestFileValidate(t *testing.T) {
+	doc := `
+clients:
+  - id: pub
+    public: true
+    secret: oops
+    redirect_uris: [https://a.example/cb]
+    grant_types: [authorization_code]
+  - id: conf
+    redirect_uris: [https://a.example/cb]
+    grant_types: [authorization_code]
+  - id: conf
+    secret: s3cret-s3cret
+    grant_types: [client_credentials, implicit]
+users:
+  - username: alice
+    password: short
+  - username: alice
+    password: long-enough
+`
+	f, err := Parse([]byte(doc), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.Validate(false)
+	if err == nil {
+		t.Fatal("Validate accepted a bad file")
+	}
+	for _, want := range []string{
+		`client "pub": secret: a public client must not have a secret`,
+		`client "conf": secret: a confidential client needs a secret`,
+		`client "conf": id: declared twice`,
+		`client "conf": grant_types: unknown grant type "implicit"`,
+		`user "alice": password: must be at least 8`,
+		`user "alice": username: declared twice`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("errors do not mention %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestParseRejectsUnknownFields(t *testing.T) {
+	_, err := Parse([]byte("clients:\n  - id: a\n    redirect_uri: [https://a.example]\n"), "x.yaml")
+	if err == nil || !strings.Contains(err.Error(), "redirect_uri") {
+		t.Fatalf("Parse = %v, want an error about redirect_uri", err)
+	}
+}
+
+func TestShippedFileIsValid(t *testing.T) {
+	f, err := Load("../../configs/bootstrap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(false); err != nil {
+		t.Fatalf("configs/bootstrap.yaml: %v", err)
+	}
+	if len(f.Clients) < 4 || len(f.Users) < 2 {
+		t.Fatalf("configs/bootstrap.yaml has %d clients and %d users, want the demo set", len(f.Clients), len(f.Users))
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("/no/such/bootstrap.yaml")
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load = %v, want fs.ErrNotExist", err)
+	}
+}

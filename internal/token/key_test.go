@@ -3,6 +3,7 @@ package token
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -28,12 +29,12 @@ func TestThumbprintRFC7638Example(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	members, err := publicJWKMembers(&rsa.PublicKey{N: new(big.Int).SetBytes(nb), E: 65537})
+	got, err := keyID(&rsa.PublicKey{N: new(big.Int).SetBytes(nb), E: 65537})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := thumbprint(members), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"; got != want {
-		t.Fatalf("thumbprint = %s, want %s", got, want)
+	if want := "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"; got != want {
+		t.Fatalf("kid = %s, want %s", got, want)
 	}
 }
 
@@ -163,5 +164,22 @@ func TestGenerateRSAKeyMinimum(t *testing.T) {
 	}
 	if _, err := GenerateKey("none"); !errors.Is(err, ErrUnsupportedAlgorithm) {
 		t.Fatalf("err = %v, want ErrUnsupportedAlgorithm", err)
+	}
+}
+
+// TestKeyIDRFC8037Example pins a whole Key's kid, not just the thumbprint
+// function, against the Ed25519 key of RFC 8037 Appendix A.1 and its
+// thumbprint in Appendix A.3.
+func TestKeyIDRFC8037Example(t *testing.T) {
+	seed, err := base64.RawURLEncoding.DecodeString("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewKey(ed25519.NewKeyFromSeed(seed), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := k.ID(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"; got != want {
+		t.Fatalf("kid = %s, want %s", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +86,16 @@ func TestVerifierAgainstOurJWKS(t *testing.T) {
 				t.Fatalf("body %s", w.Body)
 			}
 		})
+	}
+}
+
+// TestAcceptedAlgorithmsMatchOauth2d keeps the example's literal list (see
+// acceptedAlgorithms) in step with the algorithms oauth2d signs with.
+func TestAcceptedAlgorithmsMatchOauth2d(t *testing.T) {
+	got, want := acceptedAlgorithms(), token.Algorithms()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("example accepts %v, oauth2d signs with %v", got, want)
 	}
 }

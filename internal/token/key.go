@@ -16,15 +16,19 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/oauth2d/oauth2d/internal/config"
 )
 
-// Signing algorithms (RFC 7518 §3.1, RFC 8037 §3.1). Nothing else is
-// accepted anywhere in this package: no "none", no HMAC.
+// Signing algorithms. They are defined once, in config, which validates
+// the configured algorithm without importing this package; these names
+// let callers of token say token.AlgES256. Nothing else is accepted
+// anywhere in this package: no "none", no HMAC.
 const (
-	AlgES256 = "ES256" // ECDSA P-256 with SHA-256; the default for access tokens
-	AlgRS256 = "RS256" // RSASSA-PKCS1-v1_5 with SHA-256; OIDC's mandatory ID token alg
-	AlgPS256 = "PS256" // RSASSA-PSS with SHA-256
-	AlgEdDSA = "EdDSA" // Ed25519
+	AlgES256 = config.AlgES256
+	AlgRS256 = config.AlgRS256
+	AlgPS256 = config.AlgPS256
+	AlgEdDSA = config.AlgEdDSA
 )
 
 // RSA key sizes in bits. Below MinRSABits is refused (RFC 7518 §3.3).
@@ -33,8 +37,9 @@ const (
 	DefaultRSABits = 3072
 )
 
-// Algorithms lists the supported signing algorithms.
-func Algorithms() []string { return []string{AlgES256, AlgRS256, AlgPS256, AlgEdDSA} }
+// Algorithms lists the supported signing algorithms
+// (config.SigningAlgorithms).
+func Algorithms() []string { return config.SigningAlgorithms() }
 
 // ErrUnsupportedAlgorithm is returned for an algorithm outside Algorithms
 // or a key that does not fit the algorithm.

@@ -43,6 +43,18 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// checkErrorText fails t unless err reads exactly want, so that a case
+// passes only for the failure it is about, not for any failure.
+func checkErrorText(t testing.TB, err error, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %q", want)
+	}
+	if err.Error() != want {
+		t.Fatalf("err = %q, want %q", err, want)
+	}
+}
+
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // rsaTestKeys generates RSA keys once per test binary: 2048-bit generation

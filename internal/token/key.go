@@ -90,7 +90,7 @@ func GenerateRSAKey(alg string, rsaBits int) (*Key, error) {
 		signer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case AlgRS256, AlgPS256:
 		if rsaBits < MinRSABits {
-			return nil, fmt.Errorf("token: RSA key of %d bits is below the minimum %d", rsaBits, MinRSABits)
+			return nil, errRSATooSmall(rsaBits)
 		}
 		signer, err = rsa.GenerateKey(rand.Reader, rsaBits)
 	case AlgEdDSA:
@@ -147,7 +147,7 @@ func checkKeyFits(signer crypto.Signer, alg string) error {
 	case *rsa.PrivateKey:
 		if alg == AlgRS256 || alg == AlgPS256 {
 			if bits := key.N.BitLen(); bits < MinRSABits {
-				return fmt.Errorf("token: RSA key of %d bits is below the minimum %d", bits, MinRSABits)
+				return errRSATooSmall(bits)
 			}
 			return nil
 		}
@@ -157,6 +157,10 @@ func checkKeyFits(signer crypto.Signer, alg string) error {
 		}
 	}
 	return fmt.Errorf("%w: %q with a %T key", ErrUnsupportedAlgorithm, alg, signer)
+}
+
+func errRSATooSmall(bits int) error {
+	return fmt.Errorf("token: RSA key of %d bits is below the minimum %d", bits, MinRSABits)
 }
 
 // ParsePEM parses one PEM private key: PKCS#8 ("PRIVATE KEY"), SEC 1

@@ -124,21 +124,34 @@ func TestParsePEMRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, garbageErr := x509.ParsePKCS8PrivateKey([]byte{1, 2, 3})
 	tests := []struct {
-		name string
-		data []byte
+		name    string
+		data    []byte
+		wantErr string
 	}{
-		{"not PEM", []byte("hello")},
-		{"public key block", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}})},
-		{"garbage DER", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1, 2, 3}})},
-		{"RSA 1024", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(small)})},
-		{"P-384 as ES256", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: p384DER})},
+		{"not PEM", []byte("hello"), "token: no PEM block found"},
+		{
+			"public key block", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}}),
+			`token: unsupported PEM block "PUBLIC KEY" (want PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)`,
+		},
+		{
+			"garbage DER", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1, 2, 3}}),
+			"token: parse PRIVATE KEY: " + garbageErr.Error(),
+		},
+		{
+			"RSA 1024", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(small)}),
+			"token: RSA key of 1024 bits is below the minimum 2048",
+		},
+		{
+			"P-384 as ES256", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: p384DER}),
+			`token: unsupported signing algorithm: "ES256" with a *ecdsa.PrivateKey key`,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := ParsePEM(tc.data, ""); err == nil {
-				t.Fatal("parsed, want an error")
-			}
+			_, err := ParsePEM(tc.data, "")
+			checkErrorText(t, err, tc.wantErr)
 		})
 	}
 }
@@ -159,9 +172,8 @@ func TestKeyIDStableAcrossEncodings(t *testing.T) {
 }
 
 func TestGenerateRSAKeyMinimum(t *testing.T) {
-	if _, err := GenerateRSAKey(AlgRS256, 1024); err == nil {
-		t.Fatal("generated a 1024-bit RSA key")
-	}
+	_, err := GenerateRSAKey(AlgRS256, 1024)
+	checkErrorText(t, err, "token: RSA key of 1024 bits is below the minimum 2048")
 	if _, err := GenerateKey("none"); !errors.Is(err, ErrUnsupportedAlgorithm) {
 		t.Fatalf("err = %v, want ErrUnsupportedAlgorithm", err)
 	}

@@ -150,16 +150,25 @@ func TestReplaceRejectsBadEntries(t *testing.T) {
 	tests := []struct {
 		name    string
 		entries []KeyEntry
+		wantErr string
 	}{
-		{"duplicate kid", []KeyEntry{{Key: es, State: StateActive}, {Key: rs, State: StateActive}, {Key: es, State: StateNext}}},
-		{"unknown state", []KeyEntry{{Key: es, State: StateActive}, {Key: rs, State: "revoked"}}},
-		{"nil key", []KeyEntry{{Key: es, State: StateActive}, {State: StateActive}}},
+		{
+			"duplicate kid", []KeyEntry{{Key: es, State: StateActive}, {Key: rs, State: StateActive}, {Key: es, State: StateNext}},
+			"token: key " + es.ID() + " appears twice",
+		},
+		{
+			"unknown state", []KeyEntry{{Key: es, State: StateActive}, {Key: rs, State: "revoked"}},
+			"token: key " + rs.ID() + ` has unknown state "revoked"`,
+		},
+		{"nil key", []KeyEntry{{Key: es, State: StateActive}, {State: StateActive}}, "token: key entry without a key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			set := newTestSet(t, AlgES256)
-			if err := set.Replace(tc.entries, testStart); err == nil {
-				t.Fatal("Replace accepted bad entries")
+			before := string(set.JWKS())
+			checkErrorText(t, set.Replace(tc.entries, testStart), tc.wantErr)
+			if string(set.JWKS()) != before {
+				t.Fatal("a failed Replace changed the set")
 			}
 		})
 	}

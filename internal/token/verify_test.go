@@ -217,10 +217,19 @@ func TestVerifyAccessHonoursTheClock(t *testing.T) {
 func TestNewVerifierRequiresIssuerAndAudience(t *testing.T) {
 	set := newTestSet(t, AlgES256)
 	now := newClock().Now
-	if _, err := NewVerifier(set, "", []string{testAudience}, 0, now); err == nil {
-		t.Error("accepted an empty issuer")
+	const want = "token: verifier needs keys, an issuer, an audience and a clock"
+	tests := []struct {
+		name     string
+		issuer   string
+		audience []string
+	}{
+		{"empty issuer", "", []string{testAudience}},
+		{"no audience", testIssuer, nil},
 	}
-	if _, err := NewVerifier(set, testIssuer, nil, 0, now); err == nil {
-		t.Error("accepted no audience")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewVerifier(set, tc.issuer, tc.audience, 0, now)
+			checkErrorText(t, err, want)
+		})
 	}
 }

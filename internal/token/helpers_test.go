@@ -119,6 +119,18 @@ func newTestVerifier(t testing.TB, keys KeyLookup, clock *fakeClock) *Verifier {
 	return v
 }
 
+// mintAccess mints the plainest access token m can sign: sub user-1,
+// client_id client-1, one minute to live, for tests about everything but
+// its claims.
+func mintAccess(t testing.TB, m *Minter) string {
+	t.Helper()
+	raw, _, err := m.MintAccess(AccessRequest{Subject: "user-1", ClientID: "client-1", Lifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 // decodeSegment JSON-decodes segment i (0 header, 1 payload) of a JWS.
 func decodeSegment(t testing.TB, raw string, i int) map[string]any {
 	t.Helper()

@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -58,6 +63,10 @@ func TestVerifierAgainstOurJWKS(t *testing.T) {
 		t.Fatal(err)
 	}
 	parts := strings.Split(valid, ".")
+	signer, err := keys.Active(token.AlgES256)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		token  string
@@ -67,6 +76,11 @@ func TestVerifierAgainstOurJWKS(t *testing.T) {
 		{"wrong audience", access(wrongAud), 401},
 		{"expired", access(expired), 401},
 		{"id_token", idToken, 401},
+		// Valid in every way but typ, so only the typ check refuses them;
+		// the at+jwt row proves the re-signing itself is sound.
+		{"re-signed with typ at+jwt", retyped(t, signer, valid, "at+jwt"), 200},
+		{"typ JWT", retyped(t, signer, valid, "JWT"), 401},
+		{"no typ", retyped(t, signer, valid, ""), 401},
 		{"alg none", "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0." + parts[1] + ".", 401},
 		{"tampered", parts[0] + "." + parts[1] + "x." + parts[2], 401},
 		{"missing scope", access(noScope), 403},
@@ -78,6 +92,9 @@ func TestVerifierAgainstOurJWKS(t *testing.T) {
 			req.Header.Set("Authorization", "Bearer "+tc.token)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
+			if tc.status == 401 && !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="invalid_token"`) {
+				t.Fatalf("WWW-Authenticate %q, want invalid_token", w.Header().Get("WWW-Authenticate"))
+			}
 			if w.Code != tc.status {
 				t.Fatalf("status %d, want %d (WWW-Authenticate %q)", w.Code, tc.status, w.Header().Get("WWW-Authenticate"))
 			}
@@ -86,4 +103,35 @@ func TestVerifierAgainstOurJWKS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAcceptedAlgorithmsMatchOauth2d keeps the example's literal list (see
+// acceptedAlgorithms) in step with the algorithms oauth2d signs with.
+func TestAcceptedAlgorithmsMatchOauth2d(t *testing.T) {
+	got, want := acceptedAlgorithms(), token.Algorithms()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("example accepts %v, oauth2d signs with %v", got, want)
+	}
+}
+
+// retyped re-signs raw's payload, byte for byte, with key under a header
+// of alg, kid and typ (no typ when typ is "").
+func retyped(t *testing.T, key *token.Key, raw, typ string) string {
+	t.Helper()
+	header := map[string]string{"alg": key.Algorithm(), "kid": key.ID()}
+	if typ != "" {
+		header["typ"] = typ
+	}
+	h, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signing := base64.RawURLEncoding.EncodeToString(h) + "." + strings.Split(raw, ".")[1]
+	sig, err := jwt.GetSigningMethod(key.Algorithm()).Sign(signing, key.Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
 }

@@ -11,8 +11,22 @@ import (
 	"time"
 )
 
-// Algorithms lists the JWS algorithms oauth2d signs with.
-var algorithms = []string{"ES256", "RS256", "PS256", "EdDSA"}
+// The JWS algorithms oauth2d signs with (RFC 7518 §3.1, RFC 8037 §3.1),
+// defined here once. They live in config, not in token which implements
+// them, because config is the bottom layer: it must validate
+// keys.algorithm without importing token, while token may import config.
+// Adding an algorithm is one edit here; token's tests then run every entry
+// of SigningAlgorithms and fail until token implements it.
+const (
+	AlgES256 = "ES256" // ECDSA P-256 with SHA-256; the default for access tokens
+	AlgRS256 = "RS256" // RSASSA-PKCS1-v1_5 with SHA-256; OIDC's mandatory ID token alg
+	AlgPS256 = "PS256" // RSASSA-PSS with SHA-256
+	AlgEdDSA = "EdDSA" // Ed25519
+)
+
+// SigningAlgorithms lists the supported JWS algorithms, a fresh slice per
+// call so that no caller can change the list for the others.
+func SigningAlgorithms() []string { return []string{AlgES256, AlgRS256, AlgPS256, AlgEdDSA} }
 
 // maxCodeTTL is RFC 6749 §4.1.2's "maximum authorization code lifetime of
 // 10 minutes is RECOMMENDED".
@@ -109,11 +123,12 @@ func (c *Config) validateTokens(bad func(setting, format string, args ...any)) {
 
 func (c *Config) validateKeys(bad func(setting, format string, args ...any)) {
 	k := c.Keys
-	if !slices.Contains(algorithms, k.Algorithm) {
-		bad("keys.algorithm", "must be one of %s, not %q", strings.Join(algorithms, ", "), k.Algorithm)
+	algs := SigningAlgorithms()
+	if !slices.Contains(algs, k.Algorithm) {
+		bad("keys.algorithm", "must be one of %s, not %q", strings.Join(algs, ", "), k.Algorithm)
 	}
-	if !slices.Contains(algorithms, k.IDTokenAlgorithm) {
-		bad("keys.id_token_algorithm", "must be one of %s, not %q", strings.Join(algorithms, ", "), k.IDTokenAlgorithm)
+	if !slices.Contains(algs, k.IDTokenAlgorithm) {
+		bad("keys.id_token_algorithm", "must be one of %s, not %q", strings.Join(algs, ", "), k.IDTokenAlgorithm)
 	}
 	switch k.Source {
 	case KeysGenerate:

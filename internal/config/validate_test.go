@@ -113,3 +113,23 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateAcceptsEverySigningAlgorithm(t *testing.T) {
+	for _, alg := range SigningAlgorithms() {
+		t.Run(alg, func(t *testing.T) {
+			c := Default()
+			c.fillDerived()
+			c.Keys.Algorithm, c.Keys.IDTokenAlgorithm = alg, alg
+			if err := c.Validate(); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestSigningAlgorithmsCannotBeChangedByACaller(t *testing.T) {
+	SigningAlgorithms()[0] = "none"
+	if got := SigningAlgorithms()[0]; got != AlgES256 {
+		t.Fatalf("SigningAlgorithms()[0] = %q after a caller wrote to its copy", got)
+	}
+}

@@ -7,7 +7,8 @@
 //   - RFC 7517 JWK Set: KeySet.JWKS is the body of /.well-known/jwks.json,
 //     computed when the set changes, public members only, every key with
 //     kid, alg and use "sig".
-//   - RFC 7638 JWK thumbprints: a key's kid is its SHA-256 thumbprint,
+//   - RFC 7638 JWK thumbprints (computed by go-jose, as is the JWK
+//     serialization): a key's kid is its SHA-256 thumbprint,
 //     so it is derived from the key and identical on every instance.
 //   - RFC 9068 access tokens (typ "at+jwt", claims iss sub aud exp iat nbf
 //     jti client_id scope, plus roles and auth_time): Minter.MintAccess and

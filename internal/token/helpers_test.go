@@ -43,6 +43,18 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// checkErrorText fails t unless err reads exactly want, so that a case
+// passes only for the failure it is about, not for any failure.
+func checkErrorText(t testing.TB, err error, want string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %q", want)
+	}
+	if err.Error() != want {
+		t.Fatalf("err = %q, want %q", err, want)
+	}
+}
+
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // rsaTestKeys generates RSA keys once per test binary: 2048-bit generation
@@ -105,6 +117,18 @@ func newTestVerifier(t testing.TB, keys KeyLookup, clock *fakeClock) *Verifier {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// mintAccess mints the plainest access token m can sign: sub user-1,
+// client_id client-1, one minute to live, for tests about everything but
+// its claims.
+func mintAccess(t testing.TB, m *Minter) string {
+	t.Helper()
+	raw, _, err := m.MintAccess(AccessRequest{Subject: "user-1", ClientID: "client-1", Lifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // decodeSegment JSON-decodes segment i (0 header, 1 payload) of a JWS.

@@ -23,11 +23,7 @@ func TestGoJoseVerifiesAccessTokensWithOurJWKS(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			clock := newClock()
 			set := newTestSet(t, alg)
-			raw, _, err := NewMinter(set, testIssuer, []string{testAudience}, clock.Now).
-				MintAccess(AccessRequest{Subject: "user-1", ClientID: "client-1", Lifetime: time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := mintAccess(t, NewMinter(set, testIssuer, []string{testAudience}, clock.Now))
 			var jwks jose.JSONWebKeySet
 			if err := json.Unmarshal(set.JWKS(), &jwks); err != nil {
 				t.Fatal(err)
@@ -65,11 +61,8 @@ func TestKeyfuncVerifiesAccessTokensWithOurJWKS(t *testing.T) {
 	for _, alg := range Algorithms() {
 		t.Run(alg, func(t *testing.T) {
 			set := newTestSet(t, alg)
-			raw, _, err := NewMinter(set, testIssuer, []string{testAudience}, time.Now).
-				MintAccess(AccessRequest{Subject: "user-1", ClientID: "client-1", Lifetime: time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
+			// time.Now: keyfunc checks exp against the real clock.
+			raw := mintAccess(t, NewMinter(set, testIssuer, []string{testAudience}, time.Now))
 			kf, err := keyfunc.NewJWKSetJSON(set.JWKS())
 			if err != nil {
 				t.Fatal(err)
@@ -97,10 +90,7 @@ func TestGoOIDCVerifiesIDTokens(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
-			access, _, err := m.MintAccess(AccessRequest{Subject: "user-1", ClientID: "client-1", Lifetime: time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
+			access := mintAccess(t, m)
 			raw, err := m.MintIDToken(IDClaims{
 				Subject: "user-1", Audience: "client-1", Nonce: "n-1", AuthTime: clock.Now(),
 				AccessToken: access, Lifetime: 5 * time.Minute, Extra: map[string]any{"email": "a@example.com"},

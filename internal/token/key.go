@@ -7,25 +7,28 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/oauth2d/oauth2d/internal/config"
 )
 
-// Signing algorithms (RFC 7518 §3.1, RFC 8037 §3.1). Nothing else is
-// accepted anywhere in this package: no "none", no HMAC.
+// Signing algorithms. They are defined once, in config, which validates
+// the configured algorithm without importing this package; these names
+// let callers of token say token.AlgES256. Nothing else is accepted
+// anywhere in this package: no "none", no HMAC.
 const (
-	AlgES256 = "ES256" // ECDSA P-256 with SHA-256; the default for access tokens
-	AlgRS256 = "RS256" // RSASSA-PKCS1-v1_5 with SHA-256; OIDC's mandatory ID token alg
-	AlgPS256 = "PS256" // RSASSA-PSS with SHA-256
-	AlgEdDSA = "EdDSA" // Ed25519
+	AlgES256 = config.AlgES256
+	AlgRS256 = config.AlgRS256
+	AlgPS256 = config.AlgPS256
+	AlgEdDSA = config.AlgEdDSA
 )
 
 // RSA key sizes in bits. Below MinRSABits is refused (RFC 7518 §3.3).
@@ -34,8 +37,9 @@ const (
 	DefaultRSABits = 3072
 )
 
-// Algorithms lists the supported signing algorithms.
-func Algorithms() []string { return []string{AlgES256, AlgRS256, AlgPS256, AlgEdDSA} }
+// Algorithms lists the supported signing algorithms
+// (config.SigningAlgorithms).
+func Algorithms() []string { return config.SigningAlgorithms() }
 
 // ErrUnsupportedAlgorithm is returned for an algorithm outside Algorithms
 // or a key that does not fit the algorithm.
@@ -49,7 +53,7 @@ type Key struct {
 	signer crypto.Signer
 	public crypto.PublicKey
 	method jwt.SigningMethod
-	jwk    json.RawMessage // public JWK with kid, alg, use
+	jwk    jose.JSONWebKey // public key only, with kid, alg and use "sig"
 	// Precomputed base64url JOSE headers: the header never changes for a
 	// key, so it is not marshalled per token.
 	atHeader string // typ at+jwt
@@ -86,7 +90,7 @@ func GenerateRSAKey(alg string, rsaBits int) (*Key, error) {
 		signer, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case AlgRS256, AlgPS256:
 		if rsaBits < MinRSABits {
-			return nil, fmt.Errorf("token: RSA key of %d bits is below the minimum %d", rsaBits, MinRSABits)
+			return nil, errRSATooSmall(rsaBits)
 		}
 		signer, err = rsa.GenerateKey(rand.Reader, rsaBits)
 	case AlgEdDSA:
@@ -111,14 +115,12 @@ func NewKey(signer crypto.Signer, alg string) (*Key, error) {
 		return nil, err
 	}
 	k := &Key{alg: alg, signer: signer, public: signer.Public(), method: jwt.GetSigningMethod(alg)}
-	members, err := publicJWKMembers(k.public)
+	id, err := keyID(k.public)
 	if err != nil {
 		return nil, err
 	}
-	k.id = thumbprint(members)
-	if k.jwk, err = publicJWK(members, k.id, alg); err != nil {
-		return nil, err
-	}
+	k.id = id
+	k.jwk = jose.JSONWebKey{Key: k.public, KeyID: id, Algorithm: alg, Use: "sig"}
 	k.atHeader = encodeHeader(alg, k.id, "at+jwt")
 	k.idHeader = encodeHeader(alg, k.id, "JWT")
 	return k, nil
@@ -145,7 +147,7 @@ func checkKeyFits(signer crypto.Signer, alg string) error {
 	case *rsa.PrivateKey:
 		if alg == AlgRS256 || alg == AlgPS256 {
 			if bits := key.N.BitLen(); bits < MinRSABits {
-				return fmt.Errorf("token: RSA key of %d bits is below the minimum %d", bits, MinRSABits)
+				return errRSATooSmall(bits)
 			}
 			return nil
 		}
@@ -155,6 +157,10 @@ func checkKeyFits(signer crypto.Signer, alg string) error {
 		}
 	}
 	return fmt.Errorf("%w: %q with a %T key", ErrUnsupportedAlgorithm, alg, signer)
+}
+
+func errRSATooSmall(bits int) error {
+	return fmt.Errorf("token: RSA key of %d bits is below the minimum %d", bits, MinRSABits)
 }
 
 // ParsePEM parses one PEM private key: PKCS#8 ("PRIVATE KEY"), SEC 1
@@ -221,60 +227,15 @@ func (k *Key) MarshalPEM() ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-// jwkMembers are the required public members of a JWK in the
-// lexicographic order RFC 7638 §3.2 hashes them in.
-type jwkMembers [][2]string
-
-func publicJWKMembers(pub crypto.PublicKey) (jwkMembers, error) {
-	b64 := base64.RawURLEncoding.EncodeToString
-	switch key := pub.(type) {
-	case *ecdsa.PublicKey:
-		point, err := key.Bytes() // 0x04 || X || Y, fixed length
-		if err != nil {
-			return nil, fmt.Errorf("token: encode EC public key: %w", err)
-		}
-		size := (len(point) - 1) / 2
-		return jwkMembers{{"crv", "P-256"}, {"kty", "EC"}, {"x", b64(point[1 : 1+size])}, {"y", b64(point[1+size:])}}, nil
-	case *rsa.PublicKey:
-		e := big.NewInt(int64(key.E)).Bytes()
-		return jwkMembers{{"e", b64(e)}, {"kty", "RSA"}, {"n", b64(key.N.Bytes())}}, nil
-	case ed25519.PublicKey:
-		return jwkMembers{{"crv", "Ed25519"}, {"kty", "OKP"}, {"x", b64(key)}}, nil
-	}
-	return nil, fmt.Errorf("%w: public key %T", ErrUnsupportedAlgorithm, pub)
-}
-
-// thumbprint is RFC 7638: SHA-256 over the required members, serialized
-// with no whitespace in lexicographic order. The member values are
-// base64url or fixed names, so no JSON escaping is ever needed.
-func thumbprint(members jwkMembers) string {
-	buf := []byte{'{'}
-	for i, m := range members {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, '"')
-		buf = append(buf, m[0]...)
-		buf = append(buf, `":"`...)
-		buf = append(buf, m[1]...)
-		buf = append(buf, '"')
-	}
-	buf = append(buf, '}')
-	sum := sha256.Sum256(buf)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
-func publicJWK(members jwkMembers, kid, alg string) (json.RawMessage, error) {
-	m := make(map[string]string, len(members)+3)
-	for _, member := range members {
-		m[member[0]] = member[1]
-	}
-	m["kid"], m["alg"], m["use"] = kid, alg, "sig"
-	raw, err := json.Marshal(m)
+// keyID is the RFC 7638 SHA-256 thumbprint of the public key, base64url
+// without padding: derived from the key alone, so every instance names a
+// key alike without agreeing on anything.
+func keyID(pub crypto.PublicKey) (string, error) {
+	sum, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
 	if err != nil {
-		return nil, fmt.Errorf("token: marshal JWK: %w", err)
+		return "", fmt.Errorf("token: thumbprint of a %T key: %w", pub, err)
 	}
-	return raw, nil
+	return base64.RawURLEncoding.EncodeToString(sum), nil
 }
 
 func encodeHeader(alg, kid, typ string) string {

@@ -3,6 +3,7 @@ package token
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -28,12 +29,12 @@ func TestThumbprintRFC7638Example(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	members, err := publicJWKMembers(&rsa.PublicKey{N: new(big.Int).SetBytes(nb), E: 65537})
+	got, err := keyID(&rsa.PublicKey{N: new(big.Int).SetBytes(nb), E: 65537})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := thumbprint(members), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"; got != want {
-		t.Fatalf("thumbprint = %s, want %s", got, want)
+	if want := "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"; got != want {
+		t.Fatalf("kid = %s, want %s", got, want)
 	}
 }
 
@@ -123,21 +124,34 @@ func TestParsePEMRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, garbageErr := x509.ParsePKCS8PrivateKey([]byte{1, 2, 3})
 	tests := []struct {
-		name string
-		data []byte
+		name    string
+		data    []byte
+		wantErr string
 	}{
-		{"not PEM", []byte("hello")},
-		{"public key block", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}})},
-		{"garbage DER", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1, 2, 3}})},
-		{"RSA 1024", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(small)})},
-		{"P-384 as ES256", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: p384DER})},
+		{"not PEM", []byte("hello"), "token: no PEM block found"},
+		{
+			"public key block", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}}),
+			`token: unsupported PEM block "PUBLIC KEY" (want PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)`,
+		},
+		{
+			"garbage DER", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1, 2, 3}}),
+			"token: parse PRIVATE KEY: " + garbageErr.Error(),
+		},
+		{
+			"RSA 1024", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(small)}),
+			"token: RSA key of 1024 bits is below the minimum 2048",
+		},
+		{
+			"P-384 as ES256", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: p384DER}),
+			`token: unsupported signing algorithm: "ES256" with a *ecdsa.PrivateKey key`,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := ParsePEM(tc.data, ""); err == nil {
-				t.Fatal("parsed, want an error")
-			}
+			_, err := ParsePEM(tc.data, "")
+			checkErrorText(t, err, tc.wantErr)
 		})
 	}
 }
@@ -158,10 +172,26 @@ func TestKeyIDStableAcrossEncodings(t *testing.T) {
 }
 
 func TestGenerateRSAKeyMinimum(t *testing.T) {
-	if _, err := GenerateRSAKey(AlgRS256, 1024); err == nil {
-		t.Fatal("generated a 1024-bit RSA key")
-	}
+	_, err := GenerateRSAKey(AlgRS256, 1024)
+	checkErrorText(t, err, "token: RSA key of 1024 bits is below the minimum 2048")
 	if _, err := GenerateKey("none"); !errors.Is(err, ErrUnsupportedAlgorithm) {
 		t.Fatalf("err = %v, want ErrUnsupportedAlgorithm", err)
+	}
+}
+
+// TestKeyIDRFC8037Example pins a whole Key's kid, not just the thumbprint
+// function, against the Ed25519 key of RFC 8037 Appendix A.1 and its
+// thumbprint in Appendix A.3.
+func TestKeyIDRFC8037Example(t *testing.T) {
+	seed, err := base64.RawURLEncoding.DecodeString("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewKey(ed25519.NewKeyFromSeed(seed), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := k.ID(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"; got != want {
+		t.Fatalf("kid = %s, want %s", got, want)
 	}
 }

@@ -1,13 +1,15 @@
 package token
 
 import (
-	"bytes"
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // KeyState is where a key is in its life (storage.SigningKey.State).
@@ -120,7 +122,11 @@ func (s *KeySet) Replace(entries []KeyEntry, now time.Time) error {
 			return fmt.Errorf("%w for %s", ErrNoActiveKey, alg)
 		}
 	}
-	next.jwks = marshalJWKS(next.entries)
+	jwks, err := marshalJWKS(next.entries)
+	if err != nil {
+		return err
+	}
+	next.jwks = jwks
 	s.snap.Store(next)
 	return nil
 }
@@ -151,17 +157,17 @@ func stateRank(s KeyState) int {
 	return 2
 }
 
-func marshalJWKS(entries []KeyEntry) []byte {
-	var buf bytes.Buffer
-	buf.WriteString(`{"keys":[`)
-	for i, e := range entries {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		buf.Write(e.Key.jwk)
+func marshalJWKS(entries []KeyEntry) ([]byte, error) {
+	// Non-nil so that an empty set reads {"keys":[]}, not {"keys":null}.
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(entries))}
+	for _, e := range entries {
+		set.Keys = append(set.Keys, e.Key.jwk)
 	}
-	buf.WriteString(`]}`)
-	return buf.Bytes()
+	raw, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("token: marshal JWKS: %w", err)
+	}
+	return raw, nil
 }
 
 // JWKS returns the RFC 7517 JWK Set of every published key (next, active,

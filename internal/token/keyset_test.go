@@ -1,8 +1,13 @@
 package token
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -145,16 +150,25 @@ func TestReplaceRejectsBadEntries(t *testing.T) {
 	tests := []struct {
 		name    string
 		entries []KeyEntry
+		wantErr string
 	}{
-		{"duplicate kid", []KeyEntry{{Key: es, State: StateActive}, {Key: rs, State: StateActive}, {Key: es, State: StateNext}}},
-		{"unknown state", []KeyEntry{{Key: es, State: StateActive}, {Key: rs, State: "revoked"}}},
-		{"nil key", []KeyEntry{{Key: es, State: StateActive}, {State: StateActive}}},
+		{
+			"duplicate kid", []KeyEntry{{Key: es, State: StateActive}, {Key: rs, State: StateActive}, {Key: es, State: StateNext}},
+			"token: key " + es.ID() + " appears twice",
+		},
+		{
+			"unknown state", []KeyEntry{{Key: es, State: StateActive}, {Key: rs, State: "revoked"}},
+			"token: key " + rs.ID() + ` has unknown state "revoked"`,
+		},
+		{"nil key", []KeyEntry{{Key: es, State: StateActive}, {State: StateActive}}, "token: key entry without a key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			set := newTestSet(t, AlgES256)
-			if err := set.Replace(tc.entries, testStart); err == nil {
-				t.Fatal("Replace accepted bad entries")
+			before := string(set.JWKS())
+			checkErrorText(t, set.Replace(tc.entries, testStart), tc.wantErr)
+			if string(set.JWKS()) != before {
+				t.Fatal("a failed Replace changed the set")
 			}
 		})
 	}
@@ -165,5 +179,48 @@ func TestNewKeySetRejectsAlgorithms(t *testing.T) {
 		if _, err := NewKeySet(alg, AlgRS256); !errors.Is(err, ErrUnsupportedAlgorithm) {
 			t.Errorf("NewKeySet(%q) err = %v, want ErrUnsupportedAlgorithm", alg, err)
 		}
+	}
+}
+
+// TestJWKSMembersPerAlgorithm pins every member a resource server reads
+// from our JWKS, computed here from the public key without go-jose, so a
+// change of JWK library cannot silently change what we publish.
+func TestJWKSMembersPerAlgorithm(t *testing.T) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	for _, alg := range Algorithms() {
+		t.Run(alg, func(t *testing.T) {
+			k := newTestKey(t, alg, 0)
+			set, err := NewKeySet(alg, alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := set.Replace([]KeyEntry{{Key: k, State: StateActive}}, testStart); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]any{"kid": k.ID(), "alg": alg, "use": "sig"}
+			switch pub := k.Public().(type) {
+			case *ecdsa.PublicKey:
+				point, err := pub.Bytes() // 0x04 || X || Y
+				if err != nil {
+					t.Fatal(err)
+				}
+				want["kty"], want["crv"], want["x"], want["y"] = "EC", "P-256", b64(point[1:33]), b64(point[33:])
+			case *rsa.PublicKey:
+				want["kty"], want["n"], want["e"] = "RSA", b64(pub.N.Bytes()), "AQAB"
+			case ed25519.PublicKey:
+				want["kty"], want["crv"], want["x"] = "OKP", "Ed25519", b64(pub)
+			default:
+				t.Fatalf("unexpected public key %T", pub)
+			}
+			var doc struct {
+				Keys []map[string]any `json:"keys"`
+			}
+			if err := json.Unmarshal(set.JWKS(), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if len(doc.Keys) != 1 || !reflect.DeepEqual(doc.Keys[0], want) {
+				t.Fatalf("JWKS = %s\nwant one key %v", set.JWKS(), want)
+			}
+		})
 	}
 }

@@ -118,19 +118,20 @@ func TestMintAccessJTIsAreFreshAndLong(t *testing.T) {
 
 func TestMintAccessRejectsIncompleteRequests(t *testing.T) {
 	m := NewMinter(newTestSet(t, AlgES256), testIssuer, []string{testAudience}, newClock().Now)
+	const needsBoth = "token: access token needs a subject and a client id"
 	tests := []struct {
-		name string
-		req  AccessRequest
+		name    string
+		req     AccessRequest
+		wantErr string
 	}{
-		{"no subject", AccessRequest{ClientID: "c", Lifetime: time.Minute}},
-		{"no client", AccessRequest{Subject: "u", Lifetime: time.Minute}},
-		{"no lifetime", AccessRequest{Subject: "u", ClientID: "c"}},
+		{"no subject", AccessRequest{ClientID: "c", Lifetime: time.Minute}, needsBoth},
+		{"no client", AccessRequest{Subject: "u", Lifetime: time.Minute}, needsBoth},
+		{"no lifetime", AccessRequest{Subject: "u", ClientID: "c"}, "token: access token lifetime must be positive"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, _, err := m.MintAccess(tc.req); err == nil {
-				t.Fatal("minted, want an error")
-			}
+			_, _, err := m.MintAccess(tc.req)
+			checkErrorText(t, err, tc.wantErr)
 		})
 	}
 }
@@ -167,19 +168,25 @@ func TestMintIDToken(t *testing.T) {
 func TestMintIDTokenRejects(t *testing.T) {
 	m := NewMinter(newTestSet(t, AlgES256), testIssuer, []string{testAudience}, newClock().Now)
 	tests := []struct {
-		name string
-		in   IDClaims
+		name    string
+		in      IDClaims
+		wantErr string
 	}{
-		{"extra overrides sub", IDClaims{Subject: "u", Audience: "c", Lifetime: time.Minute, Extra: map[string]any{"sub": "admin"}}},
-		{"extra overrides at_hash", IDClaims{Subject: "u", Audience: "c", Lifetime: time.Minute, Extra: map[string]any{"at_hash": "x"}}},
-		{"no audience", IDClaims{Subject: "u", Lifetime: time.Minute}},
-		{"no lifetime", IDClaims{Subject: "u", Audience: "c"}},
+		{
+			"extra overrides sub", IDClaims{Subject: "u", Audience: "c", Lifetime: time.Minute, Extra: map[string]any{"sub": "admin"}},
+			`token: id token extra claim "sub" is reserved`,
+		},
+		{
+			"extra overrides at_hash", IDClaims{Subject: "u", Audience: "c", Lifetime: time.Minute, Extra: map[string]any{"at_hash": "x"}},
+			`token: id token extra claim "at_hash" is reserved`,
+		},
+		{"no audience", IDClaims{Subject: "u", Lifetime: time.Minute}, "token: id token needs a subject and an audience"},
+		{"no lifetime", IDClaims{Subject: "u", Audience: "c"}, "token: id token lifetime must be positive"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := m.MintIDToken(tc.in); err == nil {
-				t.Fatal("minted, want an error")
-			}
+			_, err := m.MintIDToken(tc.in)
+			checkErrorText(t, err, tc.wantErr)
 		})
 	}
 }

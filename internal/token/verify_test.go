@@ -70,10 +70,7 @@ func TestVerifyAccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	rsaPubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: rsaPub})
-	minted, _, err := minter.MintAccess(AccessRequest{Subject: "user-1", ClientID: "client-1", Lifetime: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	minted := mintAccess(t, minter)
 	idToken, err := minter.MintIDToken(IDClaims{Subject: "user-1", Audience: testAudience, Lifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -185,11 +182,7 @@ func TestVerifyAccessRejectsTokenForOtherAudienceOfSameIssuer(t *testing.T) {
 	// take its own tokens.
 	clock := newClock()
 	set := newTestSet(t, AlgES256)
-	m := NewMinter(set, testIssuer, []string{"https://other-api.example"}, clock.Now)
-	raw, _, err := m.MintAccess(AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := mintAccess(t, NewMinter(set, testIssuer, []string{"https://other-api.example"}, clock.Now))
 	if _, err := newTestVerifier(t, set, clock).VerifyAccess(raw); !errors.Is(err, jwt.ErrTokenInvalidAudience) {
 		t.Fatalf("err = %v, want invalid audience", err)
 	}
@@ -200,10 +193,7 @@ func TestVerifyAccessHonoursTheClock(t *testing.T) {
 	set := newTestSet(t, AlgEdDSA)
 	m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
 	v := newTestVerifier(t, set, clock)
-	raw, _, err := m.MintAccess(AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := mintAccess(t, m)
 	clock.Advance(time.Minute + DefaultLeeway - time.Second)
 	if _, err := v.VerifyAccess(raw); err != nil {
 		t.Fatalf("rejected inside the leeway: %v", err)
@@ -217,10 +207,19 @@ func TestVerifyAccessHonoursTheClock(t *testing.T) {
 func TestNewVerifierRequiresIssuerAndAudience(t *testing.T) {
 	set := newTestSet(t, AlgES256)
 	now := newClock().Now
-	if _, err := NewVerifier(set, "", []string{testAudience}, 0, now); err == nil {
-		t.Error("accepted an empty issuer")
+	const want = "token: verifier needs keys, an issuer, an audience and a clock"
+	tests := []struct {
+		name     string
+		issuer   string
+		audience []string
+	}{
+		{"empty issuer", "", []string{testAudience}},
+		{"no audience", testIssuer, nil},
 	}
-	if _, err := NewVerifier(set, testIssuer, nil, 0, now); err == nil {
-		t.Error("accepted no audience")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewVerifier(set, tc.issuer, tc.audience, 0, now)
+			checkErrorText(t, err, want)
+		})
 	}
 }

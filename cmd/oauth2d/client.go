@@ -54,7 +54,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 	if c.ID == "" {
 		c.ID = newClientID()
 	}
-	if errs := bootstrap.ValidateClient(c, cfg.Dev); len(errs) > 0 {
+	if errs := bootstrap.ValidateClient(c, cfg.InsecureDev); len(errs) > 0 {
 		return usage(errors.Join(errs...))
 	}
 	clear := ""

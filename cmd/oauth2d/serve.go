@@ -85,7 +85,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("serve: listen on %s (addr): %w", cfg.Addr, err)
 	}
 	logger.Info("oauth2d listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
-		"tls", cfg.TLS.Enabled(), "embedded_redis", store.Embedded(), "dev", cfg.Dev,
+		"tls", cfg.TLS.Enabled(), "embedded_redis", store.Embedded(), "insecure_dev", cfg.InsecureDev,
 		"startup", time.Since(start).Round(time.Millisecond))
 	err = httpserver.Serve(ctx, httpserver.NewServer(handler, logger), ln, httpserver.ServeOptions{
 		CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, Drain: cfg.HTTP.ShutdownTimeout,
@@ -112,15 +112,15 @@ func applyBootstrap(ctx context.Context, cfg *config.Config, store *storage.Stor
 	case err != nil:
 		return usage(fmt.Errorf("config: bootstrap: %w", err))
 	}
-	if err := f.Validate(cfg.Dev); err != nil {
+	if err := f.Validate(cfg.InsecureDev); err != nil {
 		return usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
 	}
-	if !cfg.Dev && cfg.Bootstrap == config.DefaultBootstrap {
+	if !cfg.InsecureDev && cfg.Bootstrap == config.DefaultBootstrap {
 		logger.Warn("loading the demo bootstrap file, whose secrets are public, outside dev mode; set bootstrap to your own file or \"\"",
 			"path", cfg.Bootstrap)
 	}
 	applier := bootstrap.NewApplier(store, secret.NewHasher(secret.DefaultParams()), logger, time.Now)
-	if _, err := applier.Apply(ctx, f, cfg.Dev); err != nil {
+	if _, err := applier.Apply(ctx, f, cfg.InsecureDev); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil

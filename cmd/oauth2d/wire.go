@@ -157,7 +157,7 @@ func (a *app) resourceServer(verifier *token.Verifier) (*resource.Authenticator,
 	}
 	adm, err := admin.New(admin.Deps{
 		Auth: auth, Revoker: revoker, Clients: a.store, Users: a.store,
-		Hasher: secret.NewHasher(secret.DefaultParams()), Dev: cfg.Dev, Logger: a.logger,
+		Hasher: secret.NewHasher(secret.DefaultParams()), Dev: cfg.InsecureDev, Logger: a.logger,
 	})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("serve: %w", err)

@@ -31,10 +31,12 @@ type Config struct {
 	// Issuer is the `iss` of every token and the base of discovery. It must
 	// be https, or http on a loopback host (DESIGN.md §8).
 	Issuer string `yaml:"issuer"`
-	// Dev relaxes checks meant for production: bootstrap and admin-created
-	// clients may register plain-http redirect URIs on any host. It is false
-	// by default and true in configs/oauth2d.yaml.
-	Dev bool `yaml:"dev"`
+	// InsecureDev relaxes checks meant for production: bootstrap and
+	// admin-created clients may register plain-http redirect URIs on any
+	// host, where a code could be read on the wire. It is false by default
+	// and true in configs/oauth2d.yaml (the development configuration).
+	// It was called "dev"; a file or variable that still says so is refused.
+	InsecureDev bool `yaml:"insecure_dev"`
 	// Bootstrap is the file of clients and users upserted at start-up; ""
 	// loads none. A missing file at the default path is skipped.
 	Bootstrap string `yaml:"bootstrap"`

@@ -31,7 +31,7 @@ func (c *Config) settings() []setting {
 	return []setting{
 		{"addr", "listen address host:port", (*stringValue)(&c.Addr)},
 		{"issuer", "issuer URL (https, or http on loopback)", (*stringValue)(&c.Issuer)},
-		{"dev", "development mode: allow plain-http redirect URIs on any host", (*boolValue)(&c.Dev)},
+		{"insecure_dev", "INSECURE development mode: allow plain-http redirect URIs on any host", (*boolValue)(&c.InsecureDev)},
 		{"bootstrap", "clients and users file upserted at start-up (\"\" for none)", (*stringValue)(&c.Bootstrap)},
 		{"pkce_required_for_all", "require PKCE from confidential clients too", (*boolValue)(&c.PKCERequiredForAll)},
 		{"redis.url", "Redis URL, comma list for Cluster, \"\" for embedded", (*stringValue)(&c.Redis.URL)},

@@ -86,7 +86,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	logger.Info("oauth2d listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
 		"tls", cfg.TLS.Enabled(), "embedded_redis", store.Embedded(), "insecure_dev", cfg.InsecureDev,
-		"startup", time.Since(start).Round(time.Millisecond))
+		"startup_ms", time.Since(start).Milliseconds())
 	err = httpserver.Serve(ctx, httpserver.NewServer(handler, logger), ln, httpserver.ServeOptions{
 		CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, Drain: cfg.HTTP.ShutdownTimeout,
 	})

@@ -59,6 +59,11 @@ type Redis struct {
 	// redis:// or rediss:// for one server, or a comma-separated list of
 	// addresses for a Cluster.
 	URL string `yaml:"url"`
+	// AllowEmbedded lets an empty URL mean the embedded Redis. True by
+	// default for the quick start; a production configuration (the Docker
+	// image's) sets it false so that a missing URL stops the start instead
+	// of silently keeping every client, user and token in memory.
+	AllowEmbedded bool `yaml:"allow_embedded"`
 	// Prefix starts every key, so tenants and tests can share one server.
 	Prefix string `yaml:"prefix"`
 }
@@ -159,7 +164,7 @@ func Default() Config {
 		Addr:      "127.0.0.1:8080",
 		Issuer:    "http://localhost:8080",
 		Bootstrap: DefaultBootstrap,
-		Redis:     Redis{Prefix: "oauth2d:"},
+		Redis:     Redis{Prefix: "oauth2d:", AllowEmbedded: true},
 		Tokens: Tokens{
 			AccessTTL:          15 * time.Minute,
 			RefreshSlidingTTL:  14 * 24 * time.Hour,

@@ -251,35 +251,60 @@ func TestBindFlagsPrefixes(t *testing.T) {
 	BindFlags(fs, "redis.", "insecure_dev")
 	var got []string
 	fs.VisitAll(func(f *flag.Flag) { got = append(got, f.Name) })
-	want(t, "flags", strings.Join(got, " "), "config insecure-dev redis-prefix redis-url")
+	want(t, "flags", strings.Join(got, " "), "config insecure-dev redis-allow-embedded redis-prefix redis-url")
 }
 
 func TestShippedConfigsAreValid(t *testing.T) {
+	containerEnv := map[string]string{
+		"OAUTH2D_ISSUER": "https://auth.example.com", "OAUTH2D_REDIS_URL": "redis://redis:6379/0",
+		EncryptionKeyEnv: "set-by-the-operator",
+	}
 	tests := []struct {
-		file    string
-		env     map[string]string
-		wantDev bool
+		file          string
+		env           map[string]string
+		wantDev       bool
+		wantBootstrap string
 	}{
-		{"../../configs/oauth2d.yaml", nil, true},
-		{"../../configs/oauth2d.production.yaml", map[string]string{EncryptionKeyEnv: "set-by-the-operator"}, false},
+		{"../../configs/oauth2d.yaml", nil, true, DefaultBootstrap},
+		{"../../configs/oauth2d.production.yaml", map[string]string{EncryptionKeyEnv: "set-by-the-operator"}, false, ""},
+		{"../../configs/oauth2d.container.yaml", containerEnv, false, ""},
 	}
 	for _, tc := range tests {
 		t.Run(filepath.Base(tc.file), func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			fl := BindFlags(fs)
-			if err := fs.Parse([]string{"--config", tc.file}); err != nil {
-				t.Fatal(err)
-			}
-			c, err := Load(fl, env(tc.env))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := loadFileForTest(t, tc.file, tc.env)
 			if err := c.Validate(); err != nil {
 				t.Fatalf("%s does not validate: %v", tc.file, err)
 			}
 			want(t, "insecure_dev", c.InsecureDev, tc.wantDev)
+			want(t, "bootstrap", c.Bootstrap, tc.wantBootstrap)
 		})
 	}
+}
+
+// The Docker image must not fall back to demo behaviour: without an
+// issuer, a Redis and a key encryption key it refuses to start, naming
+// each, and it logs JSON.
+func TestContainerConfigRequiresProductionSettings(t *testing.T) {
+	c := loadFileForTest(t, "../../configs/oauth2d.container.yaml", nil)
+	want(t, "log.format", c.Log.Format, "json")
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("the container configuration validates without an issuer, a Redis or a key")
+	}
+	for _, w := range []string{"config: issuer: must be set (OAUTH2D_ISSUER)", "config: redis.url: must be set (OAUTH2D_REDIS_URL)", "config: keys.encryption_key: must be set"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+}
+
+func loadFileForTest(t *testing.T, file string, env map[string]string) *Config {
+	t.Helper()
+	c, err := Load(&Flags{path: file}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // The README's configuration table is the reference users read: it must

@@ -190,7 +190,9 @@ func (c *Config) fillDerived() {
 	if c.Tokens.IDTokenTTL == 0 {
 		c.Tokens.IDTokenTTL = c.Tokens.AccessTTL
 	}
-	if len(c.Tokens.Audience) == 0 {
+	// Without an issuer (an error Validate reports) there is nothing to
+	// derive the audience from; "/api" would only add a second error.
+	if len(c.Tokens.Audience) == 0 && c.Issuer != "" {
 		c.Tokens.Audience = []string{strings.TrimSuffix(c.Issuer, "/") + "/api"}
 	}
 }

@@ -296,6 +296,9 @@ func TestContainerConfigRequiresProductionSettings(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, w)
 		}
 	}
+	if strings.Contains(err.Error(), "tokens.audience") {
+		t.Errorf("error %q blames the audience derived from the missing issuer", err)
+	}
 }
 
 func loadFileForTest(t *testing.T, file string, env map[string]string) *Config {

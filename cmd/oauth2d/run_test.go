@@ -101,6 +101,8 @@ func TestExitCodes(t *testing.T) {
 		{"port taken", []string{"serve"}, map[string]string{"OAUTH2D_ADDR": taken.Addr().String(), "OAUTH2D_BOOTSTRAP": ""}, "", 1, "(addr)"},
 		{"redis unreachable", []string{"serve"}, map[string]string{"OAUTH2D_REDIS_URL": "redis://127.0.0.1:1/0"}, "", 1, "does not answer"},
 		{"admin without redis", []string{"client", "list"}, nil, "", 2, "redis.url is empty"},
+		{"admin without redis names the admin API", []string{"user", "list"}, nil, "", 2, "/admin/v1/users"},
+		{"admin without redis names the bootstrap file", []string{"client", "create", "--grant-type", "client_credentials"}, nil, "", 2, "bootstrap file (OAUTH2D_BOOTSTRAP) and restart"},
 		{"keys without redis source", []string{"keys", "list"}, nil, "", 2, `keys.source is "generate"`},
 		{"client get without id", []string{"client", "get"}, nil, "", 2, "missing client id"},
 		{"client id twice", []string{"client", "delete", "--id", "a", "b"}, nil, "", 2, "give the client id once"},

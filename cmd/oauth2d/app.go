@@ -56,7 +56,10 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 // one here would silently change nothing.
 func openAdminStore(ctx context.Context, e env, cfg *config.Config, cmd string) (*storage.Store, error) {
 	if cfg.Redis.URL == "" {
-		return nil, usagef("%s: redis.url is empty: the embedded Redis exists only inside a running server; set OAUTH2D_REDIS_URL or --redis-url", cmd)
+		return nil, usagef("%s: redis.url is empty, and the embedded Redis exists only inside the running server, so this command would change nothing. "+
+			"To add clients or users to a running server that uses the embedded Redis, call its admin API (/admin/v1/clients, /admin/v1/users, "+
+			"with a token of scope admin), or add them to the bootstrap file (%s) and restart it; see \"Adding your own client\" in README.md. "+
+			"To manage a Redis server, set OAUTH2D_REDIS_URL or --redis-url", cmd, config.EnvName("bootstrap"))
 	}
 	store, err := openStore(ctx, cfg, newLogger(cfg, e.stderr))
 	if err != nil {
@@ -67,7 +70,7 @@ func openAdminStore(ctx context.Context, e env, cfg *config.Config, cmd string) 
 
 // adminFlagPrefixes are the settings admin commands accept as flags; the
 // rest still come from the file and the environment.
-func adminFlagPrefixes() []string { return []string{"redis.", "dev", "log."} }
+func adminFlagPrefixes() []string { return []string{"redis.", "insecure_dev", "log."} }
 
 // readSecretLine reads one line from r (a secret or password piped in, so
 // that it never appears in argv or the shell history).

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -122,6 +124,9 @@ func TestClientCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustRun(t, env, "", "client", "get", "--json", "--id", "web")), &got); err != nil || got.Name != "Web" {
 		t.Errorf("client get --json = %+v, %v", got, err)
 	}
+	if err := json.Unmarshal([]byte(mustRun(t, env, "", "client", "get", "web", "--json")), &got); err != nil || got.Name != "Web" {
+		t.Errorf("client get web --json = %+v, %v", got, err)
+	}
 
 	mustRun(t, env, "", "client", "delete", "web")
 	if _, err := st.GetClient(ctx, "web"); err == nil {
@@ -129,8 +134,9 @@ func TestClientCommands(t *testing.T) {
 	}
 	assertCutoff(t, st, storage.ClientCutoff("web"))
 	for _, args := range [][]string{{"client", "get", "web"}, {"client", "delete", "web"}} {
-		if res := runCmd(t, env, "", args...); exitCode(res.err) != 1 {
-			t.Errorf("%v on a deleted client = %v, want exit 1", args, res.err)
+		res := runCmd(t, env, "", args...)
+		if exitCode(res.err) != 1 || !errors.Is(res.err, storage.ErrNotFound) || !strings.Contains(res.err.Error(), `"web"`) {
+			t.Errorf("%v on a deleted client = %v, want exit 1 saying client \"web\" is not found", args, res.err)
 		}
 	}
 }
@@ -207,22 +213,45 @@ func TestKeysCommands(t *testing.T) {
 	if k := parse(mustRun(t, env, "", "keys", "list", "--json")); len(k.Keys) != 0 {
 		t.Fatalf("fresh prefix has keys: %+v", k)
 	}
-	first := parse(mustRun(t, env, "", "keys", "rotate", "--json"))
-	second := parse(mustRun(t, env, "", "keys", "rotate", "--json"))
 	states := func(k keysOut) map[string]string {
 		m := map[string]string{}
 		for _, key := range k.Keys {
+			if key.Alg != "ES256" {
+				t.Errorf("key %s has alg %q, want ES256", key.Kid, key.Alg)
+			}
 			m[key.Kid] = key.State
 		}
 		return m
 	}
-	s1, s2 := states(first), states(second)
+	count := func(m map[string]string, state string) int {
+		n := 0
+		for _, s := range m {
+			if s == state {
+				n++
+			}
+		}
+		return n
+	}
+	// On an empty store the first rotation makes an active key and
+	// pre-publishes the next one.
+	s1 := states(parse(mustRun(t, env, "", "keys", "rotate", "--json")))
+	if len(s1) != 2 || count(s1, "active") != 1 || count(s1, "next") != 1 {
+		t.Fatalf("first rotate = %v, want one active and one next key", s1)
+	}
+	// The second promotes the next key, retires the active one and
+	// publishes a fresh next key.
+	s2 := states(parse(mustRun(t, env, "", "keys", "rotate", "--json")))
+	if len(s2) != 3 || count(s2, "retired") != 1 || count(s2, "active") != 1 || count(s2, "next") != 1 {
+		t.Fatalf("second rotate = %v, want one retired, one active and one next key", s2)
+	}
 	for kid, state := range s1 {
-		// Rotation promotes the pre-published next key and retires the old.
 		want := map[string]string{"active": "retired", "next": "active"}[state]
 		if s2[kid] != want {
 			t.Errorf("key %s was %s, after rotation %q, want %q", kid, state, s2[kid], want)
 		}
+	}
+	if listed := states(parse(mustRun(t, env, "", "keys", "list", "--json"))); !maps.Equal(listed, s2) {
+		t.Errorf("keys list = %v, want what rotate printed: %v", listed, s2)
 	}
 	if out := mustRun(t, env, "", "keys", "list"); !strings.Contains(out, "ES256") || !strings.Contains(out, "retired") {
 		t.Errorf("keys list table:\n%s", out)

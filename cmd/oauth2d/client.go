@@ -53,7 +53,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 	if c.ID == "" {
 		c.ID = newClientID()
 	}
-	if errs := account.ValidateClient(c, cfg.Dev); len(errs) > 0 {
+	if errs := account.ValidateClient(c, cfg.InsecureDev); len(errs) > 0 {
 		return usage(errors.Join(errs...))
 	}
 	clear := ""

@@ -117,25 +117,72 @@ func subcommand(e env, group string, args []string, verbs map[string]func([]stri
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
+// Its name is the command without the program name ("client get"): main
+// already puts "oauth2d:" before every error, and errors carry the name.
 func newFlagSet(e env, name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("oauth2d "+name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage of oauth2d %s:\n", name)
+		fs.PrintDefaults()
+	}
 	return fs
 }
 
 // parseFlags parses args and turns a flag error into a usage error; extra
-// positional arguments are refused unless maxArgs allows them.
+// positional arguments are refused unless maxArgs allows them. Flags may
+// come before or after the positional arguments (`client get my-app
+// --json`); a "--" ends the flags. Afterwards fs.Args() holds the
+// positional arguments, as after flag.FlagSet.Parse.
 func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) error {
-	if err := fs.Parse(args); err != nil {
+	flagArgs, positional := splitFlags(fs, args)
+	if err := fs.Parse(flagArgs); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
+		return usage(fmt.Errorf("%s: %w", fs.Name(), err))
+	}
+	// Parse again with only the positional arguments, after a "--" so that
+	// none is read as a flag: this is how fs.Args() comes to hold them.
+	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
 		return usage(fmt.Errorf("%s: %w", fs.Name(), err))
 	}
 	if fs.NArg() > maxArgs {
 		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(maxArgs))
 	}
 	return nil
+}
+
+// splitFlags separates the flags of fs (with their values) from the
+// positional arguments, wherever they appear; the standard flag package
+// stops at the first positional one. Everything after "--" is positional.
+// An unknown flag is kept with the flags so that Parse reports it.
+func splitFlags(fs *flag.FlagSet, args []string) (flagArgs, positional []string) {
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case arg == "--":
+			return flagArgs, append(positional, args[i+1:]...)
+		case len(arg) < 2 || arg[0] != '-': // "-" alone is an argument too
+			positional = append(positional, arg)
+		default:
+			flagArgs = append(flagArgs, arg)
+			name := strings.TrimLeft(arg, "-")
+			if strings.Contains(name, "=") {
+				continue
+			}
+			if f := fs.Lookup(name); f != nil && !isBoolFlag(f) && i+1 < len(args) {
+				i++ // the flag's value, even if it looks like a flag or is "--"
+				flagArgs = append(flagArgs, args[i])
+			}
+		}
+	}
+	return flagArgs, positional
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // stringList is a repeatable flag.

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,6 +101,8 @@ func TestExitCodes(t *testing.T) {
 		{"port taken", []string{"serve"}, map[string]string{"OAUTH2D_ADDR": taken.Addr().String(), "OAUTH2D_BOOTSTRAP": ""}, "", 1, "(addr)"},
 		{"redis unreachable", []string{"serve"}, map[string]string{"OAUTH2D_REDIS_URL": "redis://127.0.0.1:1/0"}, "", 1, "does not answer"},
 		{"admin without redis", []string{"client", "list"}, nil, "", 2, "redis.url is empty"},
+		{"admin without redis names the admin API", []string{"user", "list"}, nil, "", 2, "/admin/v1/users"},
+		{"admin without redis names the bootstrap file", []string{"client", "create", "--grant-type", "client_credentials"}, nil, "", 2, "bootstrap file (OAUTH2D_BOOTSTRAP) and restart"},
 		{"keys without redis source", []string{"keys", "list"}, nil, "", 2, `keys.source is "generate"`},
 		{"client get without id", []string{"client", "get"}, nil, "", 2, "missing client id"},
 		{"client id twice", []string{"client", "delete", "--id", "a", "b"}, nil, "", 2, "give the client id once"},
@@ -138,6 +142,71 @@ func TestHelpListsCommands(t *testing.T) {
 	for _, cmd := range []string{"serve", "client create", "user create", "keys list"} {
 		if !strings.Contains(res.stdout, cmd) {
 			t.Errorf("help does not mention %q:\n%s", cmd, res.stdout)
+		}
+	}
+}
+
+// Flags may follow positional arguments, as the README writes them
+// (`oauth2d client get my-app --json`); "--" still ends the flags.
+func TestParseFlagsAnywhere(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      []string
+		maxArgs   int
+		wantJSON  bool
+		wantName  string
+		wantArgs  []string
+		wantError string // "" = no error
+	}{
+		{name: "flags first", args: []string{"--json", "--name", "n", "my-app"}, maxArgs: 1, wantJSON: true, wantName: "n", wantArgs: []string{"my-app"}},
+		{name: "flags after the argument", args: []string{"my-app", "--json", "--name", "n"}, maxArgs: 1, wantJSON: true, wantName: "n", wantArgs: []string{"my-app"}},
+		{name: "flags around the argument", args: []string{"-name=n", "my-app", "-json"}, maxArgs: 1, wantJSON: true, wantName: "n", wantArgs: []string{"my-app"}},
+		{name: "bool flag with value", args: []string{"my-app", "--json=false"}, maxArgs: 1, wantArgs: []string{"my-app"}},
+		{name: "value that looks like a flag", args: []string{"--name", "--json"}, wantName: "--json"},
+		{name: "value that is a double dash", args: []string{"--name", "--", "--json"}, wantJSON: true, wantName: "--"},
+		{name: "double dash ends the flags", args: []string{"--", "--json"}, maxArgs: 1, wantArgs: []string{"--json"}},
+		{name: "single dash is an argument", args: []string{"-", "--json"}, maxArgs: 1, wantJSON: true, wantArgs: []string{"-"}},
+		{name: "no arguments", args: nil},
+		{name: "too many arguments", args: []string{"a", "--json", "b"}, maxArgs: 1, wantError: `unexpected argument "b"`},
+		{name: "argument where none is allowed", args: []string{"extra", "--json"}, wantError: `unexpected argument "extra"`},
+		{name: "unknown flag after an argument", args: []string{"my-app", "--bogus"}, maxArgs: 1, wantError: "flag provided but not defined: -bogus"},
+		{name: "missing value at the end", args: []string{"my-app", "--name"}, maxArgs: 1, wantError: "flag needs an argument: -name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := newFlagSet(env{stderr: io.Discard}, "test")
+			asJSON := fs.Bool("json", false, "")
+			name := fs.String("name", "", "")
+			err := parseFlags(fs, tc.args, tc.maxArgs)
+			if tc.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantError) || exitCode(err) != exitUsage {
+					t.Fatalf("parseFlags(%q) = %v, want a usage error containing %q", tc.args, err, tc.wantError)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseFlags(%q): %v", tc.args, err)
+			}
+			if *asJSON != tc.wantJSON || *name != tc.wantName || !slices.Equal(fs.Args(), tc.wantArgs) {
+				t.Errorf("parseFlags(%q): json=%v name=%q args=%q, want json=%v name=%q args=%q",
+					tc.args, *asJSON, *name, fs.Args(), tc.wantJSON, tc.wantName, tc.wantArgs)
+			}
+		})
+	}
+}
+
+// main prints "oauth2d: " before the error; the error must not repeat it.
+func TestErrorsNameTheCommandOnce(t *testing.T) {
+	inEmptyDir(t)
+	for _, args := range [][]string{
+		{"client", "get", "a", "b"},
+		{"client", "list"},
+		{"user", "create", "--bogus"},
+		{"healthcheck", "extra"},
+	} {
+		res := runCmd(t, nil, "", args...)
+		if res.err == nil || strings.HasPrefix(errorMessage(res.err), "oauth2d") {
+			t.Errorf("oauth2d %s: error %q, want one that does not start with oauth2d", strings.Join(args, " "), res.err)
 		}
 	}
 }

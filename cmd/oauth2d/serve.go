@@ -98,8 +98,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		group.Go(func() error { return run(groupCtx) })
 	}
 	logger.Info("oauth2d listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
-		"tls", cfg.TLS.Enabled(), "embedded_redis", store.Embedded(), "dev", cfg.Dev,
-		"startup", time.Since(start).Round(time.Millisecond))
+		"tls", cfg.TLS.Enabled(), "embedded_redis", store.Embedded(), "insecure_dev", cfg.InsecureDev,
+		"startup_ms", time.Since(start).Milliseconds())
 	group.Go(func() error {
 		return httpserver.Serve(groupCtx, httpserver.NewServer(handler, logger), ln, httpserver.ServeOptions{
 			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, Drain: cfg.HTTP.ShutdownTimeout,
@@ -127,15 +127,15 @@ func applyBootstrap(ctx context.Context, cfg *config.Config, store *storage.Stor
 	case err != nil:
 		return usage(fmt.Errorf("config: bootstrap: %w", err))
 	}
-	if err := f.Validate(cfg.Dev); err != nil {
+	if err := f.Validate(cfg.InsecureDev); err != nil {
 		return usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
 	}
-	if !cfg.Dev && cfg.Bootstrap == config.DefaultBootstrap {
-		logger.Warn("loading the demo bootstrap file, whose secrets are public, outside dev mode; set bootstrap to your own file or \"\"",
+	if !cfg.InsecureDev && cfg.Bootstrap == config.DefaultBootstrap {
+		logger.Warn("loading the demo bootstrap file, whose secrets are public, without insecure_dev; set bootstrap to your own file or \"\"",
 			"path", cfg.Bootstrap)
 	}
 	applier := bootstrap.NewApplier(store, secret.NewHasher(secret.DefaultParams()), logger, time.Now)
-	if _, err := applier.Apply(ctx, f, cfg.Dev); err != nil {
+	if _, err := applier.Apply(ctx, f, cfg.InsecureDev); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil

@@ -81,7 +81,7 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	}
 	h.Admin, err = admin.New(admin.Deps{
 		Revoker: revoker, Clients: a.store, Users: a.store,
-		Hasher: secret.NewHasher(secret.DefaultParams()), InsecureDev: cfg.Dev, Logger: a.logger,
+		Hasher: secret.NewHasher(secret.DefaultParams()), InsecureDev: cfg.InsecureDev, Logger: a.logger,
 	})
 	if err != nil {
 		return h, fmt.Errorf("serve: %w", err)

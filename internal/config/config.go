@@ -31,10 +31,12 @@ type Config struct {
 	// Issuer is the `iss` of every token and the base of discovery. It must
 	// be https, or http on a loopback host (DESIGN.md §8).
 	Issuer string `yaml:"issuer"`
-	// Dev relaxes checks meant for production: bootstrap and admin-created
-	// clients may register plain-http redirect URIs on any host. It is false
-	// by default and true in configs/oauth2d.yaml.
-	Dev bool `yaml:"dev"`
+	// InsecureDev relaxes checks meant for production: bootstrap and
+	// admin-created clients may register plain-http redirect URIs on any
+	// host, where a code could be read on the wire. It is false by default
+	// and true in configs/oauth2d.yaml (the development configuration).
+	// It was called "dev"; a file or variable that still says so is refused.
+	InsecureDev bool `yaml:"insecure_dev"`
 	// Bootstrap is the file of clients and users upserted at start-up; ""
 	// loads none. A missing file at the default path is skipped.
 	Bootstrap string `yaml:"bootstrap"`
@@ -57,6 +59,11 @@ type Redis struct {
 	// redis:// or rediss:// for one server, or a comma-separated list of
 	// addresses for a Cluster.
 	URL string `yaml:"url"`
+	// AllowEmbedded lets an empty URL mean the embedded Redis. True by
+	// default for the quick start; a production configuration (the Docker
+	// image's) sets it false so that a missing URL stops the start instead
+	// of silently keeping every client, user and token in memory.
+	AllowEmbedded bool `yaml:"allow_embedded"`
 	// Prefix starts every key, so tenants and tests can share one server.
 	Prefix string `yaml:"prefix"`
 }
@@ -157,7 +164,7 @@ func Default() Config {
 		Addr:      "127.0.0.1:8080",
 		Issuer:    "http://localhost:8080",
 		Bootstrap: DefaultBootstrap,
-		Redis:     Redis{Prefix: "oauth2d:"},
+		Redis:     Redis{Prefix: "oauth2d:", AllowEmbedded: true},
 		Tokens: Tokens{
 			AccessTTL:          15 * time.Minute,
 			RefreshSlidingTTL:  14 * 24 * time.Hour,
@@ -183,7 +190,9 @@ func (c *Config) fillDerived() {
 	if c.Tokens.IDTokenTTL == 0 {
 		c.Tokens.IDTokenTTL = c.Tokens.AccessTTL
 	}
-	if len(c.Tokens.Audience) == 0 {
+	// Without an issuer (an error Validate reports) there is nothing to
+	// derive the audience from; "/api" would only add a second error.
+	if len(c.Tokens.Audience) == 0 && c.Issuer != "" {
 		c.Tokens.Audience = []string{strings.TrimSuffix(c.Issuer, "/") + "/api"}
 	}
 }

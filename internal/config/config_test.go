@@ -42,7 +42,7 @@ func TestLoadLayers(t *testing.T) {
 	file := writeFile(t, "oauth2d.yaml", `
 addr: 127.0.0.1:9999
 issuer: https://file.example
-dev: true
+insecure_dev: true
 redis:
   prefix: "file:"
 tokens:
@@ -63,7 +63,7 @@ log:
 			check: func(t *testing.T, c *Config) {
 				want(t, "addr", c.Addr, "127.0.0.1:9999")
 				want(t, "issuer", c.Issuer, "https://file.example")
-				want(t, "dev", c.Dev, true)
+				want(t, "insecure_dev", c.InsecureDev, true)
 				want(t, "redis.prefix", c.Redis.Prefix, "file:")
 				want(t, "tokens.access_ttl", c.Tokens.AccessTTL, 5*time.Minute)
 				want(t, "tokens.id_token_ttl", c.Tokens.IDTokenTTL, 5*time.Minute)
@@ -82,7 +82,7 @@ log:
 				"OAUTH2D_BOOTSTRAP":                "",
 				"OAUTH2D_TOKENS_ACCESS_TTL":        "1m",
 				"OAUTH2D_TOKENS_AUDIENCE":          "https://a.example, https://b.example",
-				"OAUTH2D_DEV":                      "false",
+				"OAUTH2D_INSECURE_DEV":             "false",
 				"OAUTH2D_RATE_LIMIT_LOGIN_PER_IP":  "42",
 				"OAUTH2D_HTTP_MAX_BODY_BYTES":      "2048",
 				"OAUTH2D_KEY_ENCRYPTION_KEY":       "from-env",
@@ -95,7 +95,7 @@ log:
 				want(t, "bootstrap (empty env is unset)", c.Bootstrap, DefaultBootstrap)
 				want(t, "tokens.access_ttl", c.Tokens.AccessTTL, time.Minute)
 				want(t, "tokens.audience", strings.Join(c.Tokens.Audience, ","), "https://a.example,https://b.example")
-				want(t, "dev", c.Dev, false)
+				want(t, "insecure_dev", c.InsecureDev, false)
 				want(t, "rate_limit.login_per_ip", c.RateLimit.LoginPerIP, 42)
 				want(t, "http.max_body_bytes", c.HTTP.MaxBodyBytes, int64(2048))
 				want(t, "keys.encryption_key", c.Keys.EncryptionKey, "from-env")
@@ -103,11 +103,11 @@ log:
 		},
 		{
 			name: "flags over env",
-			args: []string{"--config", file, "--addr", "127.0.0.1:1", "--dev=false", "--tokens-code-ttl", "30s"},
+			args: []string{"--config", file, "--addr", "127.0.0.1:1", "--insecure-dev=false", "--tokens-code-ttl", "30s"},
 			env:  map[string]string{"OAUTH2D_ADDR": "127.0.0.1:7777", "OAUTH2D_TOKENS_CODE_TTL": "45s"},
 			check: func(t *testing.T, c *Config) {
 				want(t, "addr", c.Addr, "127.0.0.1:1")
-				want(t, "dev", c.Dev, false)
+				want(t, "insecure_dev", c.InsecureDev, false)
 				want(t, "tokens.code_ttl", c.Tokens.CodeTTL, 30*time.Second)
 			},
 		},
@@ -186,15 +186,25 @@ func TestLoadErrors(t *testing.T) {
 			name: "bad env values all reported",
 			env: map[string]string{
 				"OAUTH2D_TOKENS_ACCESS_TTL":             "fifteen minutes",
-				"OAUTH2D_DEV":                           "yes please",
+				"OAUTH2D_INSECURE_DEV":                  "yes please",
 				"OAUTH2D_RATE_LIMIT_LOGIN_PER_USERNAME": "many",
 			},
-			wantErr: []string{"OAUTH2D_TOKENS_ACCESS_TTL", "OAUTH2D_DEV", "OAUTH2D_RATE_LIMIT_LOGIN_PER_USERNAME"},
+			wantErr: []string{"OAUTH2D_TOKENS_ACCESS_TTL", "OAUTH2D_INSECURE_DEV", "OAUTH2D_RATE_LIMIT_LOGIN_PER_USERNAME"},
 		},
 		{
 			name:    "bad flag value names the flag",
 			args:    []string{"--http-shutdown-timeout", "soon"},
 			wantErr: []string{"--http-shutdown-timeout", `"soon" is not a duration`},
+		},
+		{
+			name:    "old name of insecure_dev in file",
+			file:    "addr: 127.0.0.1:1\ndev: true\n",
+			wantErr: []string{"line 2: dev: renamed to insecure_dev"},
+		},
+		{
+			name:    "old name of insecure_dev in env",
+			env:     map[string]string{"OAUTH2D_DEV": "true"},
+			wantErr: []string{"config: OAUTH2D_DEV: renamed to OAUTH2D_INSECURE_DEV"},
 		},
 		{
 			name:    "missing encryption key file",
@@ -238,38 +248,66 @@ func TestEncryptionKeyFromFile(t *testing.T) {
 
 func TestBindFlagsPrefixes(t *testing.T) {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	BindFlags(fs, "redis.", "dev")
+	BindFlags(fs, "redis.", "insecure_dev")
 	var got []string
 	fs.VisitAll(func(f *flag.Flag) { got = append(got, f.Name) })
-	want(t, "flags", strings.Join(got, " "), "config dev redis-prefix redis-url")
+	want(t, "flags", strings.Join(got, " "), "config insecure-dev redis-allow-embedded redis-prefix redis-url")
 }
 
 func TestShippedConfigsAreValid(t *testing.T) {
+	containerEnv := map[string]string{
+		"OAUTH2D_ISSUER": "https://auth.example.com", "OAUTH2D_REDIS_URL": "redis://redis:6379/0",
+		EncryptionKeyEnv: "set-by-the-operator",
+	}
 	tests := []struct {
-		file    string
-		env     map[string]string
-		wantDev bool
+		file          string
+		env           map[string]string
+		wantDev       bool
+		wantBootstrap string
 	}{
-		{"../../configs/oauth2d.yaml", nil, true},
-		{"../../configs/oauth2d.production.yaml", map[string]string{EncryptionKeyEnv: "set-by-the-operator"}, false},
+		{"../../configs/oauth2d.yaml", nil, true, DefaultBootstrap},
+		{"../../configs/oauth2d.production.yaml", map[string]string{EncryptionKeyEnv: "set-by-the-operator"}, false, ""},
+		{"../../configs/oauth2d.container.yaml", containerEnv, false, ""},
 	}
 	for _, tc := range tests {
 		t.Run(filepath.Base(tc.file), func(t *testing.T) {
-			fs := flag.NewFlagSet("test", flag.ContinueOnError)
-			fl := BindFlags(fs)
-			if err := fs.Parse([]string{"--config", tc.file}); err != nil {
-				t.Fatal(err)
-			}
-			c, err := Load(fl, env(tc.env))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := loadFileForTest(t, tc.file, tc.env)
 			if err := c.Validate(); err != nil {
 				t.Fatalf("%s does not validate: %v", tc.file, err)
 			}
-			want(t, "dev", c.Dev, tc.wantDev)
+			want(t, "insecure_dev", c.InsecureDev, tc.wantDev)
+			want(t, "bootstrap", c.Bootstrap, tc.wantBootstrap)
 		})
 	}
+}
+
+// The Docker image must not fall back to demo behaviour: without an
+// issuer, a Redis and a key encryption key it refuses to start, naming
+// each, and it logs JSON.
+func TestContainerConfigRequiresProductionSettings(t *testing.T) {
+	c := loadFileForTest(t, "../../configs/oauth2d.container.yaml", nil)
+	want(t, "log.format", c.Log.Format, "json")
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("the container configuration validates without an issuer, a Redis or a key")
+	}
+	for _, w := range []string{"config: issuer: must be set (OAUTH2D_ISSUER)", "config: redis.url: must be set (OAUTH2D_REDIS_URL)", "config: keys.encryption_key: must be set"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "tokens.audience") {
+		t.Errorf("error %q blames the audience derived from the missing issuer", err)
+	}
+}
+
+func loadFileForTest(t *testing.T, file string, env map[string]string) *Config {
+	t.Helper()
+	c, err := Load(&Flags{path: file}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // The README's configuration table is the reference users read: it must
@@ -290,5 +328,22 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 		if !strings.Contains(string(readme), want) {
 			t.Errorf("README.md does not mention %s", want)
 		}
+	}
+}
+
+// The help of a flag must not present the built-in value as the value in
+// effect: the config file may set another (configs/oauth2d.yaml sets
+// insecure_dev: true).
+func TestFlagHelpNamesWhereValuesComeFrom(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	BindFlags(fs, "insecure_dev")
+	usage := fs.Lookup("insecure-dev").Usage
+	for _, want := range []string{"INSECURE", "$OAUTH2D_INSECURE_DEV", "config file", `built-in "false"`} {
+		if !strings.Contains(usage, want) {
+			t.Errorf("--insecure-dev help %q does not mention %s", usage, want)
+		}
+	}
+	if strings.Contains(usage, "default") {
+		t.Errorf("--insecure-dev help %q calls the built-in value the default", usage)
 	}
 }

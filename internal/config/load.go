@@ -40,8 +40,11 @@ func BindFlags(fs *flag.FlagSet, prefixes ...string) *Flags {
 		if !hasAnyPrefix(s.name, prefixes) {
 			continue
 		}
+		// The built-in default is only the last resort: the config file
+		// (configs/oauth2d.yaml sets insecure_dev: true, for one) and the
+		// variable come first, so the help must not call it "the default".
 		fs.Var(&recorder{setting: s.name, isBool: s.isBool(), into: &f.values},
-			FlagName(s.name), fmt.Sprintf("%s (default %q, $%s)", s.usage, s.value.String(), EnvName(s.name)))
+			FlagName(s.name), fmt.Sprintf("%s\n(unless given: $%s, else the config file, else built-in %q)", s.usage, EnvName(s.name), s.value.String()))
 	}
 	return f
 }
@@ -117,6 +120,11 @@ func Load(f *Flags, getenv func(string) string) (*Config, error) {
 			errs = append(errs, fmt.Errorf("config: --%s: %v", FlagName(fv.setting), err))
 		}
 	}
+	for old, now := range renamed {
+		if getenv(EnvName(old)) != "" {
+			errs = append(errs, fmt.Errorf("config: %s: renamed to %s (setting %s)", EnvName(old), EnvName(now), now))
+		}
+	}
 	if err := c.loadEncryptionKey(getenv); err != nil {
 		errs = append(errs, err)
 	}
@@ -134,6 +142,9 @@ func (c *Config) loadFile(path string, explicit bool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("config: config file: %w", err)
+	}
+	if err := checkRenamed(data, path); err != nil {
+		return err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true) // a misspelt setting must not be silently ignored
@@ -157,4 +168,30 @@ func (c *Config) loadEncryptionKey(getenv func(string) string) error {
 	}
 	c.Keys.EncryptionKey = strings.TrimSpace(string(data))
 	return nil
+}
+
+// renamed maps a setting's old name to its new one. A file or variable that
+// still uses an old name is an error naming the new one: ignoring it would
+// silently change the behaviour, and the unknown-key error alone would not
+// say what to write instead.
+var renamed = map[string]string{
+	"dev": "insecure_dev",
+}
+
+// checkRenamed reports every top-level key of the YAML document data that
+// has been renamed, with its line.
+func checkRenamed(data []byte, path string) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil // the decoder reports what is wrong with the file
+	}
+	var errs []error
+	top := doc.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		if now, ok := renamed[top[i].Value]; ok {
+			errs = append(errs, fmt.Errorf("config: %s: line %d: %s: renamed to %s (it is insecure: never set it in production)",
+				path, top[i].Line, top[i].Value, now))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -31,10 +31,11 @@ func (c *Config) settings() []setting {
 	return []setting{
 		{"addr", "listen address host:port", (*stringValue)(&c.Addr)},
 		{"issuer", "issuer URL (https, or http on loopback)", (*stringValue)(&c.Issuer)},
-		{"dev", "development mode: allow plain-http redirect URIs on any host", (*boolValue)(&c.Dev)},
+		{"insecure_dev", "INSECURE development mode: allow plain-http redirect URIs on any host", (*boolValue)(&c.InsecureDev)},
 		{"bootstrap", "clients and users file upserted at start-up (\"\" for none)", (*stringValue)(&c.Bootstrap)},
 		{"pkce_required_for_all", "require PKCE from confidential clients too", (*boolValue)(&c.PKCERequiredForAll)},
 		{"redis.url", "Redis URL, comma list for Cluster, \"\" for embedded", (*stringValue)(&c.Redis.URL)},
+		{"redis.allow_embedded", "an empty redis.url means the embedded Redis (data lost on exit); false makes redis.url required", (*boolValue)(&c.Redis.AllowEmbedded)},
 		{"redis.prefix", "prefix of every Redis key", (*stringValue)(&c.Redis.Prefix)},
 		{"tokens.access_ttl", "access token lifetime", (*durationValue)(&c.Tokens.AccessTTL)},
 		{"tokens.id_token_ttl", "ID token lifetime (0 = access_ttl)", (*durationValue)(&c.Tokens.IDTokenTTL)},

@@ -49,6 +49,9 @@ func (c *Config) Validate() error {
 	if err := checkRedisURL(c.Redis.URL); err != nil {
 		bad("redis.url", "%v", err)
 	}
+	if c.Redis.URL == "" && !c.Redis.AllowEmbedded {
+		bad("redis.url", "must be set (%s): redis.allow_embedded is false, so the in-memory Redis, which loses everything on exit, is not used", EnvName("redis.url"))
+	}
 	switch {
 	case c.Redis.Prefix == "":
 		bad("redis.prefix", "must not be empty (it keeps oauth2d's keys apart from others')")
@@ -157,6 +160,9 @@ func checkAddr(addr string) error {
 }
 
 func checkIssuer(issuer string) error {
+	if issuer == "" {
+		return fmt.Errorf("must be set (%s): the https URL clients reach this server at, e.g. https://auth.example.com", EnvName("issuer"))
+	}
 	u, err := url.Parse(issuer)
 	if err != nil || !u.IsAbs() || u.Host == "" {
 		return fmt.Errorf("must be an absolute URL, not %q", issuer)

@@ -9,8 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-var _ RefreshStore = (*Store)(nil)
-
 // MaxUsedHashes bounds how many rotated-out hashes a family remembers for
 // reuse detection (about 64 bytes each). Older ones are forgotten, and
 // presenting one then answers ErrNotFound instead of revoking the family.
@@ -183,7 +181,12 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	return nil
 }
 
-// GetFamily returns the family (revoked or not) or ErrNotFound.
+// GetFamily returns the family (revoked or not) or ErrNotFound. It is not
+// part of Storage: the server never reads a family without its token.
+//
+// Deprecated: kept for tests of other packages that check a family was
+// revoked; CheckRefresh answers ErrRevoked for a revoked family whatever
+// the hash presented.
 func (s *Store) GetFamily(ctx context.Context, familyID string) (*RefreshFamily, error) {
 	f, _, err := s.readFamily(ctx, familyID)
 	return f, err

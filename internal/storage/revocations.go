@@ -11,8 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-var _ RevocationStore = (*Store)(nil)
-
 // revokeJTI: KEYS deny set; ARGV jti, exp ms, now ms. Keeps the later exp
 // if the jti is denied twice, drops expired entries, and lets the key
 // live exactly as long as its latest entry.
@@ -53,18 +51,6 @@ func (s *Store) RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) 
 		return fmt.Errorf("storage: publish revocation: %w", err)
 	}
 	return nil
-}
-
-// IsRevokedJTI reports whether jti is denied now.
-func (s *Store) IsRevokedJTI(ctx context.Context, jti string) (bool, error) {
-	score, err := s.rdb.ZScore(ctx, s.kRevokedJTI(), jti).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("storage: revoked jti: %w", err)
-	}
-	return int64(score) > unixMs(s.now()), nil
 }
 
 // RevokedJTIs lists every jti still denied with its expiry.

@@ -12,8 +12,6 @@ import (
 	"github.com/oauth2d/oauth2d/internal/secret"
 )
 
-var _ UserStore = (*Store)(nil)
-
 // Both user hashes share the {users} tag, so each script below changes
 // the record and the username index together or not at all.
 

@@ -67,7 +67,7 @@ func TestCutoffsExpire(t *testing.T) {
 	if err := s.SetCutoff(ctx, storage.Cutoff{Principal: "client:long", NotBefore: now, Until: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.Redis().HLen(ctx, s.Prefix()+"{cutoffs}:nbf").Result()
+	n, err := s.Redis().HLen(ctx, s.CutoffsNBFKey()).Result()
 	if err != nil || n != 1 {
 		t.Fatalf("nbf hash has %d entries (%v), want 1", n, err)
 	}
@@ -110,35 +110,5 @@ func testSubscribeCutoffs(t *testing.T, rs *testredis.Server) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("no cutoff message within 2s")
-	}
-}
-
-func TestIsCutOff(t *testing.T) {
-	s, ctx := openStore(t, testredis.New(t))
-	nbf := time.Now().Truncate(time.Second).UTC()
-	for _, p := range []string{storage.SubjectCutoff("alice"), storage.ClientCutoff("app")} {
-		if err := s.SetCutoff(ctx, storage.Cutoff{Principal: p, NotBefore: nbf, Until: nbf.Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tests := []struct {
-		name          string
-		sub, clientID string
-		iat           time.Time
-		want          bool
-	}{
-		{"subject, before", "alice", "web", nbf.Add(-time.Second), true},
-		{"subject, at the cutoff", "alice", "web", nbf, false},
-		{"client, before", "bob", "app", nbf.Add(-time.Second), true},
-		{"neither", "bob", "web", nbf.Add(-time.Hour), false},
-		{"client id as subject", "app", "web", nbf.Add(-time.Second), false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.IsCutOff(ctx, tc.sub, tc.clientID, tc.iat)
-			if err != nil || got != tc.want {
-				t.Fatalf("IsCutOff = %v, %v; want %v", got, err, tc.want)
-			}
-		})
 	}
 }

@@ -9,9 +9,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// MaxUsedHashes bounds how many rotated-out hashes a family remembers for
-// reuse detection (about 64 bytes each). Older ones are forgotten, and
-// presenting one then answers ErrNotFound instead of revoking the family.
+// MaxUsedHashes bounds how many hashes a family remembers for reuse
+// detection (the current one included, about 64 bytes each), so a client
+// that refreshes for months cannot grow its family without end. Each
+// rotation drops only the oldest beyond the cap, so a token rotated out
+// recently is always recognised and revokes the family.
+//
+// A token more than MaxUsedHashes rotations old is forgotten: presenting
+// it answers ErrNotFound and leaves the family alone, as a token that was
+// never issued would. That gives up reuse detection only for a token the
+// legitimate client replaced a thousand refreshes ago; whoever holds it
+// still gets nothing. (storagetest: "reuse detected across the used-hash
+// cap".)
 const MaxUsedHashes = 1000
 
 // A family is the HASH rt:{id} with fields

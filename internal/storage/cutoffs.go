@@ -25,7 +25,7 @@ func cutoffOf(principal, nbfMs, untilMs string) Cutoff {
 // now ms. Keeps the later of each time, drops expired principals from
 // both keys, lets both keys live as long as the latest entry, and returns
 // the principal's cutoff as now stored.
-var setCutoff = redis.NewScript(`
+var setCutoff = redis.NewScript(expireWithLatest + `
 local nbf = redis.call('HGET', KEYS[1], ARGV[1])
 if not nbf or tonumber(nbf) < tonumber(ARGV[2]) then
   nbf = ARGV[2]
@@ -39,13 +39,7 @@ end
 local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
 for _, p in ipairs(gone) do redis.call('HDEL', KEYS[1], p) end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
-local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-if top[2] then
-  local ttl = tonumber(top[2]) - tonumber(ARGV[4])
-  if ttl < 1 then ttl = 1 end
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-end
+expire_with_latest(ARGV[4], KEYS[2], KEYS[1])
 return {'ok', tostring(nbf), tostring(untl)}
 `)
 

@@ -89,10 +89,12 @@ func testSigningKeys(t *testing.T, newStore NewStore) {
 }
 
 // testExpiry checks that everything with a lifetime leaves Redis when it
-// ends: after codes, families (with their user index) and deny-list
-// entries expire, no key is left under the prefix.
+// ends: after codes, families (with their user index), deny-list entries,
+// cutoffs, sessions and authorization requests expire, no key is left
+// under the prefix.
 func testExpiry(t *testing.T, newStore NewStore) {
 	s, ctx := newStore(t), ctxFor(t)
+	soon := time.Now().Add(time.Second)
 	h := newHash()
 	if err := s.SaveCode(ctx, h, newCode(time.Second)); err != nil {
 		t.Fatal(err)
@@ -104,7 +106,16 @@ func testExpiry(t *testing.T, newStore NewStore) {
 	if _, err := s.Rotate(ctx, rotation(f.ID, h0, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RevokeJTI(ctx, "j", time.Now().Add(time.Second)); err != nil {
+	if err := s.RevokeJTI(ctx, "j", soon); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCutoff(ctx, storage.Cutoff{Principal: storage.SubjectCutoff("u1"), NotBefore: time.Now(), Until: soon}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveSession(ctx, newHash(), &storage.BrowserSession{CSRFToken: "c", ExpiresAt: soon}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveAuthRequest(ctx, &storage.AuthRequest{ID: newID(), ClientID: "web", ExpiresAt: soon}); err != nil {
 		t.Fatal(err)
 	}
 	if keys := keysUnder(t, ctx, s); len(keys) == 0 {

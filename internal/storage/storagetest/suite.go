@@ -37,9 +37,11 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Refresh", testRefresh},
 		{"RotationChecks", testRotationChecks},
 		{"Revocations", testRevocations},
+		{"Cutoffs", testCutoffs},
 		{"AccessRevoked", testAccessRevoked},
 		{"Consents", testConsents},
 		{"SigningKeys", testSigningKeys},
+		{"Comments", testComments},
 		{"Expiry", testExpiry},
 	}
 	for _, g := range groups {

@@ -12,7 +12,8 @@ import (
 
 // Hot paths against a real Redis (testredis.New): one client lookup per
 // token request, one code redemption per code exchange, one rotation per
-// refresh. Run: go test -run '^$' -bench . -benchmem ./internal/storage/
+// refresh, one revocation check per introspection. Run:
+// go test -run '^$' -bench . -benchmem ./internal/storage/
 
 func benchStore(b *testing.B) *storage.Store {
 	srv := testredis.New(b)
@@ -78,13 +79,16 @@ func BenchmarkRotate(b *testing.B) {
 	}
 }
 
-func BenchmarkIsRevokedJTI(b *testing.B) {
+// One per introspection and userinfo request: deny list and cutoffs in
+// one round trip.
+func BenchmarkIsAccessRevoked(b *testing.B) {
 	s, ctx := benchStore(b), context.Background()
-	if err := s.RevokeJTI(ctx, "j1", time.Now().Add(time.Hour)); err != nil {
+	now := time.Now()
+	if err := s.RevokeJTI(ctx, "j1", now.Add(time.Hour)); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if ok, err := s.IsRevokedJTI(ctx, "j1"); err != nil || !ok {
+		if ok, err := s.IsAccessRevoked(ctx, "j1", "u1", "web", now); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
 	}

@@ -7,11 +7,6 @@ import (
 	"time"
 )
 
-// Pub/sub channels on which every write of a client or a user announces
-// its id, so that the caches of every instance drop their copy.
-func (s *Store) kClientChanges() string { return s.prefix + "client-changes" }
-func (s *Store) kUserChanges() string   { return s.prefix + "user-changes" }
-
 // announce tells every instance's cache on channel that id changed. A lost
 // announcement (the publisher died between write and publish) is bounded
 // by the caches' TTL.

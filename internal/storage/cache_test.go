@@ -28,7 +28,7 @@ func startCache(t *testing.T, s *storage.Store) *storage.ClientCache {
 		if _, err := c.GetClient(ctx, "probe"); err != nil {
 			return false
 		}
-		s.Redis().HDel(ctx, s.Prefix()+"clients", "probe")
+		s.Redis().HDel(ctx, s.ClientsKey(), "probe")
 		_, err := c.GetClient(ctx, "probe")
 		return err == nil
 	})
@@ -62,7 +62,7 @@ func drain(t *testing.T, s *storage.Store, c *storage.ClientCache) {
 		if scopesOf(t, c, "barrier") != marker+"a" {
 			return false
 		}
-		s.Redis().HSet(ctx, s.Prefix()+"clients", "barrier", `{"id":"barrier","scopes":["`+marker+`b"]}`)
+		s.Redis().HSet(ctx, s.ClientsKey(), "barrier", `{"id":"barrier","scopes":["`+marker+`b"]}`)
 		return scopesOf(t, c, "barrier") == marker+"a"
 	})
 	if err := s.UpsertClient(ctx, &storage.Client{ID: "barrier", Scopes: []string{marker + "c"}}); err != nil {
@@ -120,7 +120,7 @@ func TestClientCacheFollowsChanges(t *testing.T) {
 			t.Fatalf("got %q", got)
 		}
 		// Changed behind the cache's back: no announcement reaches it.
-		s.Redis().HSet(ctx, s.Prefix()+"clients", "quiet", `{"id":"quiet","scopes":["new"]}`)
+		s.Redis().HSet(ctx, s.ClientsKey(), "quiet", `{"id":"quiet","scopes":["new"]}`)
 		if got := scopesOf(t, cache, "quiet"); got != "old" {
 			t.Fatalf("expected the cached copy before the reconnect, got %q", got)
 		}
@@ -145,7 +145,7 @@ func TestClientCacheIsPassThroughUntilSubscribed(t *testing.T) {
 	if got := scopesOf(t, cache, "app"); got != "v1" {
 		t.Fatalf("got %q", got)
 	}
-	s.Redis().HDel(ctx, s.Prefix()+"clients", "app")
+	s.Redis().HDel(ctx, s.ClientsKey(), "app")
 	if got := scopesOf(t, cache, "app"); got != storage.ErrNotFound.Error() {
 		t.Fatalf("served %q from memory without a subscription", got)
 	}
@@ -183,7 +183,7 @@ func TestUserCacheFollowsChanges(t *testing.T) {
 		if roles() != "user" {
 			return false
 		}
-		s.Redis().HSet(ctx, s.Prefix()+"{users}:id", u.ID, `{"id":"`+u.ID+`","username":"carol","roles":["raw"]}`)
+		s.Redis().HSet(ctx, s.UsersByIDKey(), u.ID, `{"id":"`+u.ID+`","username":"carol","roles":["raw"]}`)
 		return roles() == "user"
 	})
 	if err := other.UpsertUser(ctx, &storage.User{Username: "carol", PasswordHash: "x", Roles: []string{"admin"}}); err != nil {

@@ -7,8 +7,6 @@ import (
 	"strings"
 )
 
-var _ ClientStore = (*Store)(nil)
-
 // CreateClient stores c unless its id exists (ErrConflict). Zero
 // CreatedAt/UpdatedAt are set to now.
 func (s *Store) CreateClient(ctx context.Context, c *Client) error {

@@ -8,8 +8,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-var _ CodeStore = (*Store)(nil)
-
 // RedeemedCodeRetention is the least time a redeemed code's record is
 // kept after redemption, so that a replay is recognised (and the tokens
 // of the first redemption revoked, RFC 6749 §4.1.2) rather than answered

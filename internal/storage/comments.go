@@ -4,60 +4,15 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oauth2d/oauth2d/internal/secret"
 )
 
-// Comment is one message of the protected comments API (DESIGN.md §5).
-type Comment struct {
-	ID        string    `json:"id"`
-	UserID    string    `json:"user_id"` // whom the comment is from
-	Message   string    `json:"message"`
-	CreatedAt time.Time `json:"created_at"`
-	// PostedBy is the subject that posted it: UserID itself, or an admin
-	// posting on the user's behalf (kept for audit, not shown by the API).
-	PostedBy string `json:"posted_by,omitempty"`
-	ClientID string `json:"client_id,omitempty"` // the client the token was issued to
-}
-
-// CommentPage is one page of comments, newest first. Next is the cursor of
-// the following page, empty on the last one.
-type CommentPage struct {
-	Comments []*Comment
-	Next     string
-}
-
-// ErrBadCursor: the pagination cursor was not made by ListComments.
-var ErrBadCursor = errors.New("storage: malformed comment cursor")
-
-// CommentStore keeps comments. Ordering and pagination come from a sorted
-// set scored by a per-store sequence number, so a page is one range read
-// and pages never skip or repeat a comment when others are posted or
-// deleted meanwhile.
-type CommentStore interface {
-	// CreateComment stores c, filling an empty ID and a zero CreatedAt.
-	CreateComment(ctx context.Context, c *Comment) error
-	GetComment(ctx context.Context, id string) (*Comment, error)
-	// ListComments returns up to limit comments older than cursor (the
-	// newest when cursor is empty); ErrBadCursor for a cursor it did not
-	// make.
-	ListComments(ctx context.Context, limit int, cursor string) (*CommentPage, error)
-	DeleteComment(ctx context.Context, id string) error // ErrNotFound if unknown
-}
-
-var _ CommentStore = (*Store)(nil)
-
-// Comment keys (p = prefix), one hash tag so each script runs on one
-// Cluster slot:
-//
-//	p {comments}:byid   HASH  id -> Comment JSON
-//	p {comments}:order  ZSET  id scored by its sequence number
-//	p {comments}:seq    STRING the last sequence number (INCR)
+// commentKeys are the keys the comment scripts take, in this order.
 func (s *Store) commentKeys() []string {
-	return []string{s.prefix + "{comments}:byid", s.prefix + "{comments}:order", s.prefix + "{comments}:seq"}
+	return []string{s.kCommentsByID(), s.kCommentsOrder(), s.kCommentsSeq()}
 }
 
 // createComment: KEYS byid, order, seq; ARGV id, json.
@@ -118,7 +73,7 @@ func (s *Store) CreateComment(ctx context.Context, c *Comment) error {
 
 // GetComment returns the comment or ErrNotFound.
 func (s *Store) GetComment(ctx context.Context, id string) (*Comment, error) {
-	return hashGet[Comment](ctx, s.rdb, s.commentKeys()[0], id, "comment")
+	return hashGet[Comment](ctx, s.rdb, s.kCommentsByID(), id, "comment")
 }
 
 // ListComments returns one page, newest first. The cursor is the sequence

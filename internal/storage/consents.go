@@ -7,8 +7,6 @@ import (
 	"strings"
 )
 
-var _ ConsentStore = (*Store)(nil)
-
 // SaveConsent replaces the user's consent for the client.
 func (s *Store) SaveConsent(ctx context.Context, c *Consent) error {
 	if c.UserID == "" || c.ClientID == "" {

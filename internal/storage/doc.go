@@ -2,9 +2,9 @@
 // UniversalClient: standalone, Sentinel or Cluster, or an embedded
 // in-process server for zero-setup runs; see Options.URL).
 //
-// storage.go is the contract: record types, small role interfaces and
-// sentinel errors. *Store implements all of them; storagetest is the one
-// conformance suite every topology runs.
+// storage.go is the contract: record types, small role interfaces,
+// Storage (all of them) and sentinel errors. *Store implements Storage;
+// storagetest is the one conformance suite every topology runs against it.
 //
 // Every key starts with a configurable prefix; keys one atomic step
 // touches share a hash tag so the Lua scripts run on Cluster (layout in

@@ -12,38 +12,70 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Key layout (p = prefix). A {…} hash tag appears only where one atomic
-// step touches several keys; single-key records need none.
+// Key layout (p = prefix). Every key and channel the package uses is
+// here, each built by the one helper below it; nothing else assembles a
+// key. A {…} hash tag appears only where one atomic step (a script)
+// touches several keys, so Cluster can run it on one slot.
 //
-//	p clients                  HASH  client id -> Client JSON
-//	p {users}:id               HASH  user id -> User JSON        } one slot: usernames are
-//	p {users}:name             HASH  username -> user id         } unique in one script
-//	p code:<sha256>            HASH  code, exp, red (redemption) ; TTL
-//	p rt:{<family>}            HASH  family record + current/previous hash ; TTL
-//	p rt:{<family>}:used       ZSET  every hash the family issued ; same TTL
-//	p user-families:<user id>  HASH  family id -> client id (RevokeUserFamilies) ; TTL
-//	p consent:<user id>        HASH  client id -> Consent JSON
-//	p revoked-jti              ZSET  jti scored by exp (unix ms) ; TTL = latest exp
-//	p revocations              pub/sub channel of RevokedJTI JSON
-//	p client-changes           pub/sub channel of changed client ids (ClientCache)
-//	p user-changes             pub/sub channel of changed user ids (UserCache)
-//	p signing-keys             HASH  kid -> SigningKey JSON
+//	key                        type     content ; lifetime
+//	p clients                  HASH     client id -> Client JSON ; kept
+//	p {users}:id               HASH     user id -> User JSON ; kept       } one slot: usernames
+//	p {users}:name             HASH     username -> user id ; kept        } are unique in one script
+//	p consent:<user id>        HASH     client id -> Consent JSON ; kept until DeleteUser
+//	p signing-keys             HASH     kid -> SigningKey JSON ; kept
+//	p code:<sha256>            HASH     code, exp, red (redemption) ; TTL to the code's expiry,
+//	                                    then at least RedeemedCodeRetention once redeemed
+//	p rt:{<family>}            HASH     family record, current/previous hash (refresh.go) ;
+//	                                    TTL = min(sliding, absolute expiry)
+//	p rt:{<family>}:used       ZSET     the family's last MaxUsedHashes hashes ; same TTL
+//	p user-families:<user id>  HASH     family id -> client id ; TTL = longest family's life
+//	p revoked-jti              ZSET     jti scored by exp (unix ms) ; TTL = latest exp
+//	p {cutoffs}:nbf            HASH     principal -> not-before (unix ms) } TTL = latest until
+//	p {cutoffs}:until          ZSET     principal scored by until (ms)    }
+//	p session:<sha256>         STRING   BrowserSession JSON ; TTL = idle ttl, capped by ExpiresAt
+//	p authreq:<id>             STRING   AuthRequest JSON ; TTL to ExpiresAt
+//	p {comments}:byid          HASH     comment id -> Comment JSON ; kept } one slot:
+//	p {comments}:order         ZSET     comment id scored by seq ; kept   } a page is
+//	p {comments}:seq           STRING   last sequence number (INCR) ; kept } one script
 //
-// Clients, users and signing keys are admin-scale data kept in one hash
-// each (one slot on Cluster): that buys atomic uniqueness without a
-// cross-slot protocol. The per-request data (codes, refresh families,
-// consents) is spread over the cluster by its own key.
+// Pub/sub channels (no data at rest):
+//
+//	p revocations              RevokedJTI JSON, one per RevokeJTI
+//	p cutoffs                  Cutoff JSON, one per SetCutoff
+//	p client-changes           changed client id (ClientCache)
+//	p user-changes             changed user id (UserCache)
+//
+// Clients, users, signing keys and comments are admin- or demo-scale data
+// kept in one hash each (one slot on Cluster): that buys atomic
+// uniqueness and ordering without a cross-slot protocol. The per-request
+// data (codes, refresh families, consents, sessions) is spread over the
+// cluster by its own key.
+//
+// Not written by this package: the password-attempt budgets of package
+// ratelimit (rate:<p>rl:user:<username>, rate:<p>rl:ip:<address>; STRING,
+// TTL until the budget refills), which it builds from Redis() and Prefix().
 func (s *Store) kClients() string                { return s.prefix + "clients" }
 func (s *Store) kUsersByID() string              { return s.prefix + "{users}:id" }
 func (s *Store) kUsersByName() string            { return s.prefix + "{users}:name" }
+func (s *Store) kConsents(uid string) string     { return s.prefix + "consent:" + uid }
+func (s *Store) kSigningKeys() string            { return s.prefix + "signing-keys" }
 func (s *Store) kCode(hash string) string        { return s.prefix + "code:" + hash }
 func (s *Store) kFamily(id string) string        { return s.prefix + "rt:{" + id + "}" }
 func (s *Store) kFamilyUsed(id string) string    { return s.prefix + "rt:{" + id + "}:used" }
 func (s *Store) kUserFamilies(uid string) string { return s.prefix + "user-families:" + uid }
-func (s *Store) kConsents(uid string) string     { return s.prefix + "consent:" + uid }
 func (s *Store) kRevokedJTI() string             { return s.prefix + "revoked-jti" }
-func (s *Store) kRevocations() string            { return s.prefix + "revocations" }
-func (s *Store) kSigningKeys() string            { return s.prefix + "signing-keys" }
+func (s *Store) kCutoffsNBF() string             { return s.prefix + "{cutoffs}:nbf" }
+func (s *Store) kCutoffsUntil() string           { return s.prefix + "{cutoffs}:until" }
+func (s *Store) kSession(hash string) string     { return s.prefix + "session:" + hash }
+func (s *Store) kAuthRequest(id string) string   { return s.prefix + "authreq:" + id }
+func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }
+func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }
+func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}:seq" }
+
+func (s *Store) kRevocations() string   { return s.prefix + "revocations" }
+func (s *Store) kCutoffChanges() string { return s.prefix + "cutoffs" }
+func (s *Store) kClientChanges() string { return s.prefix + "client-changes" }
+func (s *Store) kUserChanges() string   { return s.prefix + "user-changes" }
 
 // checkID rejects ids that would break a key or its hash tag.
 func checkID(what, id string) error {

@@ -53,6 +53,8 @@ type Store struct {
 	mini   *miniredis.Miniredis // non-nil when embedded
 }
 
+var _ Storage = (*Store)(nil)
+
 // Open connects to the Redis named by opts.URL (or starts the embedded
 // one) and checks that it answers.
 func Open(ctx context.Context, opts Options) (*Store, error) {
@@ -208,5 +210,3 @@ func (s *Store) Prefix() string { return s.prefix }
 
 // Embedded reports whether the store runs on the in-process server.
 func (s *Store) Embedded() bool { return s.mini != nil }
-
-var _ Pinger = (*Store)(nil)

@@ -9,11 +9,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-var _ RefreshStore = (*Store)(nil)
-
-// MaxUsedHashes bounds how many rotated-out hashes a family remembers for
-// reuse detection (about 64 bytes each). Older ones are forgotten, and
-// presenting one then answers ErrNotFound instead of revoking the family.
+// MaxUsedHashes bounds how many hashes a family remembers for reuse
+// detection (the current one included, about 64 bytes each), so a client
+// that refreshes for months cannot grow its family without end. Each
+// rotation drops only the oldest beyond the cap, so a token rotated out
+// recently is always recognised and revokes the family.
+//
+// A token more than MaxUsedHashes rotations old is forgotten: presenting
+// it answers ErrNotFound and leaves the family alone, as a token that was
+// never issued would. That gives up reuse detection only for a token the
+// legitimate client replaced a thousand refreshes ago; whoever holds it
+// still gets nothing. (storagetest: "reuse detected across the used-hash
+// cap".)
 const MaxUsedHashes = 1000
 
 // A family is the HASH rt:{id} with fields
@@ -183,7 +190,12 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	return nil
 }
 
-// GetFamily returns the family (revoked or not) or ErrNotFound.
+// GetFamily returns the family (revoked or not) or ErrNotFound. It is not
+// part of Storage: the server never reads a family without its token.
+//
+// Deprecated: kept for tests of other packages that check a family was
+// revoked; CheckRefresh answers ErrRevoked for a revoked family whatever
+// the hash presented.
 func (s *Store) GetFamily(ctx context.Context, familyID string) (*RefreshFamily, error) {
 	f, _, err := s.readFamily(ctx, familyID)
 	return f, err

@@ -11,21 +11,27 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-var _ RevocationStore = (*Store)(nil)
+// expireWithLatest is the Lua helper of the sets scored by an expiry (the
+// deny list, the cutoffs): set and the keys that go with it live exactly
+// as long as the set's latest entry, so revocations nobody adds to any
+// more leave Redis by themselves.
+const expireWithLatest = `
+local function expire_with_latest(now, set, ...)
+  local top = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
+  if not top[2] then return end
+  local ttl = math.max(tonumber(top[2]) - tonumber(now), 1)
+  for _, k in ipairs({set, ...}) do redis.call('PEXPIRE', k, ttl) end
+end
+`
 
 // revokeJTI: KEYS deny set; ARGV jti, exp ms, now ms. Keeps the later exp
 // if the jti is denied twice, drops expired entries, and lets the key
 // live exactly as long as its latest entry.
-var revokeJTI = redis.NewScript(`
+var revokeJTI = redis.NewScript(expireWithLatest + `
 local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not old or tonumber(old) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if top[2] then
-  local ttl = tonumber(top[2]) - tonumber(ARGV[3])
-  if ttl < 1 then ttl = 1 end
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
+expire_with_latest(ARGV[3], KEYS[1])
 return {'ok'}
 `)
 
@@ -53,18 +59,6 @@ func (s *Store) RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) 
 		return fmt.Errorf("storage: publish revocation: %w", err)
 	}
 	return nil
-}
-
-// IsRevokedJTI reports whether jti is denied now.
-func (s *Store) IsRevokedJTI(ctx context.Context, jti string) (bool, error) {
-	score, err := s.rdb.ZScore(ctx, s.kRevokedJTI(), jti).Result()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("storage: revoked jti: %w", err)
-	}
-	return int64(score) > unixMs(s.now()), nil
 }
 
 // RevokedJTIs lists every jti still denied with its expiry.

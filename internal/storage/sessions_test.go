@@ -12,25 +12,31 @@ import (
 	"github.com/oauth2d/oauth2d/internal/testredis"
 )
 
-// openAt opens a store on a fresh prefix whose clock reads *now.
-func openAt(t *testing.T, now *atomic.Pointer[time.Time]) *storage.Store {
+// fakeClock drives the store's expiry decisions; Redis TTLs still run
+// on real time.
+type fakeClock struct{ now atomic.Pointer[time.Time] }
+
+func (c *fakeClock) Now() time.Time  { return *c.now.Load() }
+func (c *fakeClock) Set(t time.Time) { c.now.Store(&t) }
+
+// openWithClock opens a store on a fresh prefix whose clock stands at t0
+// (now, to the millisecond, as records keep it) until the test moves it.
+func openWithClock(t *testing.T) (s *storage.Store, clock *fakeClock, t0 time.Time) {
 	t.Helper()
+	clock = &fakeClock{}
+	t0 = time.Now().UTC().Truncate(time.Millisecond)
+	clock.Set(t0)
 	rs := testredis.New(t)
-	s, err := storage.Open(context.Background(), storage.Options{
-		URL: rs.URL, Prefix: rs.Prefix, Now: func() time.Time { return *now.Load() },
-	})
+	s, err := storage.Open(context.Background(), storage.Options{URL: rs.URL, Prefix: rs.Prefix, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	return s
+	return s, clock, t0
 }
 
 func TestBrowserSessions(t *testing.T) {
-	var clock atomic.Pointer[time.Time]
-	t0 := time.Now().UTC().Truncate(time.Millisecond)
-	clock.Store(&t0)
-	s := openAt(t, &clock)
+	s, clock, t0 := openWithClock(t)
 	ctx := context.Background()
 	sess := &storage.BrowserSession{UserID: "u1", AuthTime: t0, CSRFToken: "csrf", CreatedAt: t0, LastSeen: t0, ExpiresAt: t0.Add(time.Hour)}
 
@@ -45,7 +51,7 @@ func TestBrowserSessions(t *testing.T) {
 		if got.UserID != "u1" || got.CSRFToken != "csrf" || !got.AuthTime.Equal(t0) {
 			t.Fatalf("got %+v", got)
 		}
-		ttl := s.Redis().PTTL(ctx, s.Prefix()+"session:h1").Val()
+		ttl := s.Redis().PTTL(ctx, s.SessionKey("h1")).Val()
 		if ttl <= 0 || ttl > time.Minute {
 			t.Fatalf("ttl = %v, want the idle ttl", ttl)
 		}
@@ -56,14 +62,13 @@ func TestBrowserSessions(t *testing.T) {
 		if err := s.SaveSession(ctx, "h2", &short, time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if ttl := s.Redis().PTTL(ctx, s.Prefix()+"session:h2").Val(); ttl > 10*time.Second {
+		if ttl := s.Redis().PTTL(ctx, s.SessionKey("h2")).Val(); ttl > 10*time.Second {
 			t.Fatalf("ttl = %v, want at most 10s", ttl)
 		}
 	})
 	t.Run("past absolute expiry is not found", func(t *testing.T) {
-		later := t0.Add(2 * time.Hour)
-		clock.Store(&later)
-		defer clock.Store(&t0)
+		clock.Set(t0.Add(2 * time.Hour))
+		defer clock.Set(t0)
 		if _, err := s.GetSession(ctx, "h1"); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
@@ -90,10 +95,7 @@ func TestBrowserSessions(t *testing.T) {
 }
 
 func TestAuthRequests(t *testing.T) {
-	var clock atomic.Pointer[time.Time]
-	t0 := time.Now().UTC().Truncate(time.Millisecond)
-	clock.Store(&t0)
-	s := openAt(t, &clock)
+	s, clock, t0 := openWithClock(t)
 	ctx := context.Background()
 	maxAge := 0
 	newReq := func(id string) *storage.AuthRequest {
@@ -142,9 +144,8 @@ func TestAuthRequests(t *testing.T) {
 		if err := s.SaveAuthRequest(ctx, newReq("r2")); err != nil {
 			t.Fatal(err)
 		}
-		later := t0.Add(11 * time.Minute)
-		clock.Store(&later)
-		defer clock.Store(&t0)
+		clock.Set(t0.Add(11 * time.Minute))
+		defer clock.Set(t0)
 		if _, err := s.GetAuthRequest(ctx, "r2"); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}

@@ -8,8 +8,6 @@ import (
 	"strings"
 )
 
-var _ KeyStore = (*Store)(nil)
-
 // ListSigningKeys returns every key sorted by CreatedAt (then id).
 func (s *Store) ListSigningKeys(ctx context.Context) ([]*SigningKey, error) {
 	out, err := hashValues[SigningKey](ctx, s.rdb, s.kSigningKeys(), "signing key")

@@ -1,3 +1,7 @@
+// This file is the storage contract: the record types, the role
+// interfaces and Storage, which gathers them, and the sentinel errors.
+// The Redis implementation lives in the per-area files.
+
 package storage
 
 import (
@@ -26,6 +30,8 @@ var (
 	// ErrScopeExceedsGrant: a rotation asked for scope the family was never
 	// granted; nothing was changed (RFC 6749 §6).
 	ErrScopeExceedsGrant = errors.New("storage: requested scope exceeds the grant")
+	// ErrBadCursor: the pagination cursor was not made by ListComments.
+	ErrBadCursor = errors.New("storage: malformed comment cursor")
 )
 
 // Client is a registered OAuth client. The clear secret is never stored.
@@ -162,6 +168,100 @@ type SigningKey struct {
 	NotAfter time.Time `json:"not_after"`
 }
 
+// RevokedJTI is one deny-list entry as published.
+type RevokedJTI struct {
+	JTI       string    `json:"jti"`
+	ExpiresAt time.Time `json:"exp"`
+}
+
+// Cutoff says: tokens of Principal issued (iat) before NotBefore are
+// revoked. Until is when the last of them expires; the entry goes then.
+//
+// Access tokens are self-contained JWTs, most of them tracked by no
+// refresh family, so "revoke everything of this user" cannot list their
+// jtis; a cutoff records the moment instead. Like the jti deny list,
+// cutoffs are few, short-lived and published so every instance keeps
+// them in memory.
+type Cutoff struct {
+	Principal string    `json:"principal"` // SubjectCutoff or ClientCutoff
+	NotBefore time.Time `json:"nbf"`
+	Until     time.Time `json:"until"`
+}
+
+// SubjectCutoff is the principal of a token subject (a user id, or the
+// client id of a client-credentials token).
+func SubjectCutoff(sub string) string { return "sub:" + sub }
+
+// ClientCutoff is the principal of every token issued to a client. A token
+// is checked against both its subject and its client principal.
+func ClientCutoff(clientID string) string { return "client:" + clientID }
+
+// BrowserSession is the server side of a browser's session cookie (the
+// login state of the authorization server's own pages). It is stored under
+// sha256 of the cookie value, so a copy of Redis holds no usable cookie.
+type BrowserSession struct {
+	// UserID is empty while the browser has not signed in: such a session
+	// only carries the CSRF token of the login form.
+	UserID string `json:"user_id,omitempty"`
+	// AuthTime is when the user last proved their password (OIDC auth_time).
+	AuthTime  time.Time `json:"auth_time"`
+	CSRFToken string    `json:"csrf"`
+	CreatedAt time.Time `json:"created_at"`
+	LastSeen  time.Time `json:"last_seen"`
+	// ExpiresAt is the absolute end of the session, however active it is.
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// AuthRequest is a validated authorization request (RFC 6749 §4.1.1) that
+// waits for the user to sign in or to consent. The login and consent forms
+// refer to it by ID only, so a replayed or forged form cannot change what
+// is asked (scope, redirect URI, PKCE challenge): those come from here.
+type AuthRequest struct {
+	ID                  string   `json:"id"`
+	ClientID            string   `json:"client_id"`
+	RedirectURI         string   `json:"redirect_uri"`
+	RedirectURIOmitted  bool     `json:"redirect_uri_omitted,omitempty"`
+	RequestedScope      []string `json:"requested_scope,omitempty"` // empty: the client's default
+	State               string   `json:"state,omitempty"`
+	Nonce               string   `json:"nonce,omitempty"`
+	CodeChallenge       string   `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
+	Prompt              []string `json:"prompt,omitempty"`
+	// MaxAge is the OIDC max_age in seconds; nil when the request had none.
+	MaxAge    *int      `json:"max_age,omitempty"`
+	LoginHint string    `json:"login_hint,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+
+	// Set by the authorize endpoint before it asks for consent: the scope
+	// that would be granted to UserID (it depends on the user's roles).
+	UserID string   `json:"user_id,omitempty"`
+	Scope  []string `json:"scope,omitempty"`
+
+	// Set by the consent page: "allow" or "deny", and by whom.
+	Decision  string `json:"decision,omitempty"`
+	DecidedBy string `json:"decided_by,omitempty"`
+}
+
+// Comment is one message of the protected comments API (DESIGN.md §5).
+type Comment struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"` // whom the comment is from
+	Message   string    `json:"message"`
+	CreatedAt time.Time `json:"created_at"`
+	// PostedBy is the subject that posted it: UserID itself, or an admin
+	// posting on the user's behalf (kept for audit, not shown by the API).
+	PostedBy string `json:"posted_by,omitempty"`
+	ClientID string `json:"client_id,omitempty"` // the client the token was issued to
+}
+
+// CommentPage is one page of comments, newest first. Next is the cursor of
+// the following page, empty on the last one.
+type CommentPage struct {
+	Comments []*Comment
+	Next     string
+}
+
 // ClientStore keeps registered clients.
 type ClientStore interface {
 	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the id exists
@@ -197,15 +297,16 @@ type CodeStore interface {
 // revocation are each one Lua script on the family's hash slot.
 type RefreshStore interface {
 	CreateFamily(ctx context.Context, r NewRefresh) error
-	// GetFamily returns the family without touching it (introspection).
-	GetFamily(ctx context.Context, familyID string) (*RefreshFamily, error)
-	// CheckRefresh reports whether tokenHash is the family's current token
-	// (introspection); ErrNotFound otherwise, ErrRevoked if revoked.
+	// CheckRefresh returns the family if tokenHash is its current token,
+	// without touching it (introspection, revocation). A revoked family is
+	// ErrRevoked whatever tokenHash is; anything else is ErrNotFound.
 	CheckRefresh(ctx context.Context, familyID, tokenHash string) (*RefreshFamily, error)
 	// Rotate: ErrNotFound for unknown/expired families, another client's
 	// attempt or a hash that never belonged to the family, ErrRevoked for
 	// a revoked family, ErrScopeExceedsGrant for a widening (nothing
-	// changed), ErrRefreshReused (with the now-revoked family) for reuse.
+	// changed), ErrRefreshReused (with the now-revoked family) for reuse
+	// of any of the family's last MaxUsedHashes tokens (older ones are
+	// forgotten: ErrNotFound, family untouched).
 	Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 	// RevokeFamily marks the family revoked and returns it (ErrNotFound if
 	// unknown). Idempotent.
@@ -228,7 +329,6 @@ type ConsentStore interface {
 type RevocationStore interface {
 	// RevokeJTI denies jti until expiresAt (the token's own exp).
 	RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) error
-	IsRevokedJTI(ctx context.Context, jti string) (bool, error)
 	// RevokedJTIs lists every jti still denied with its expiry (start-up
 	// and resync after a reconnect).
 	RevokedJTIs(ctx context.Context) (map[string]time.Time, error)
@@ -238,10 +338,29 @@ type RevocationStore interface {
 	SubscribeRevocations(ctx context.Context, onReconnect func()) (<-chan RevokedJTI, error)
 }
 
-// RevokedJTI is one deny-list entry as published.
-type RevokedJTI struct {
-	JTI       string    `json:"jti"`
-	ExpiresAt time.Time `json:"exp"`
+// CutoffStore keeps per-principal revocation cutoffs. Every change is
+// published so other instances learn of it at once.
+type CutoffStore interface {
+	// SetCutoff records c, keeping the later NotBefore and Until when the
+	// principal already has a cutoff. A cutoff whose Until has passed
+	// needs no entry.
+	SetCutoff(ctx context.Context, c Cutoff) error
+	// Cutoffs lists every cutoff still in force, by principal (start-up
+	// and resync after a reconnect).
+	Cutoffs(ctx context.Context) (map[string]Cutoff, error)
+	// SubscribeCutoffs delivers each cutoff set from now on until ctx
+	// ends, then closes the channel; onReconnect is called after the
+	// subscription was re-established (messages sent meanwhile are lost:
+	// resync with Cutoffs).
+	SubscribeCutoffs(ctx context.Context, onReconnect func()) (<-chan Cutoff, error)
+}
+
+// RevocationChecker answers the one question introspection and userinfo
+// ask of an access token: is it denied by its jti (RevokeJTI) or cut off
+// by a cutoff of its subject or client (SetCutoff)? Both in one round
+// trip.
+type RevocationChecker interface {
+	IsAccessRevoked(ctx context.Context, jti, subject, clientID string, issuedAt time.Time) (bool, error)
 }
 
 // KeyStore keeps signing keys (encrypted by the caller).
@@ -251,7 +370,55 @@ type KeyStore interface {
 	DeleteSigningKey(ctx context.Context, id string) error
 }
 
-// Pinger reports whether the backend answers (readiness).
-type Pinger interface {
-	Ping(ctx context.Context) error
+// SessionStore keeps browser sessions.
+type SessionStore interface {
+	// SaveSession creates or replaces the session stored under idHash. It
+	// expires after ttl, or at s.ExpiresAt if that comes first.
+	SaveSession(ctx context.Context, idHash string, s *BrowserSession, ttl time.Duration) error
+	GetSession(ctx context.Context, idHash string) (*BrowserSession, error) // ErrNotFound if absent or expired
+	DeleteSession(ctx context.Context, idHash string) error                 // idempotent
+}
+
+// AuthRequestStore keeps pending authorization requests.
+type AuthRequestStore interface {
+	// SaveAuthRequest creates or replaces r (by r.ID) until r.ExpiresAt.
+	SaveAuthRequest(ctx context.Context, r *AuthRequest) error
+	GetAuthRequest(ctx context.Context, id string) (*AuthRequest, error) // ErrNotFound if absent or expired
+	// TakeAuthRequest reads and deletes r in one step, so one request is
+	// answered once however often the browser comes back.
+	TakeAuthRequest(ctx context.Context, id string) (*AuthRequest, error)
+}
+
+// CommentStore keeps comments. Ordering and pagination come from a sorted
+// set scored by a per-store sequence number, so a page is one range read
+// and pages never skip or repeat a comment when others are posted or
+// deleted meanwhile.
+type CommentStore interface {
+	// CreateComment stores c, filling an empty ID and a zero CreatedAt;
+	// ErrConflict if c.ID is taken.
+	CreateComment(ctx context.Context, c *Comment) error
+	GetComment(ctx context.Context, id string) (*Comment, error)
+	// ListComments returns up to limit comments older than cursor (the
+	// newest when cursor is empty); ErrBadCursor for a cursor it did not
+	// make.
+	ListComments(ctx context.Context, limit int, cursor string) (*CommentPage, error)
+	DeleteComment(ctx context.Context, id string) error // ErrNotFound if unknown
+}
+
+// Storage is everything the data layer offers: what a backend must
+// implement and what storagetest checks. Consumers depend on the small
+// roles above, not on this.
+type Storage interface {
+	ClientStore
+	UserStore
+	ConsentStore
+	CodeStore
+	RefreshStore
+	RevocationStore
+	CutoffStore
+	RevocationChecker
+	KeyStore
+	SessionStore
+	AuthRequestStore
+	CommentStore
 }

@@ -13,19 +13,19 @@ import (
 // The conformance suite against every topology we support.
 
 func TestStandalone(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) *storage.Store {
+	storagetest.Run(t, func(t *testing.T) storage.Storage {
 		return open(t, testredis.New(t))
 	})
 }
 
 func TestCluster(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) *storage.Store {
+	storagetest.Run(t, func(t *testing.T) storage.Storage {
 		return open(t, testredis.Cluster(t))
 	})
 }
 
 func TestEmbedded(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T) *storage.Store {
+	storagetest.Run(t, func(t *testing.T) storage.Storage {
 		s, err := storage.Open(context.Background(), storage.Options{Prefix: "t-embedded:", Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)

@@ -12,8 +12,6 @@ import (
 	"github.com/oauth2d/oauth2d/internal/secret"
 )
 
-var _ UserStore = (*Store)(nil)
-
 // Both user hashes share the {users} tag, so each script below changes
 // the record and the username index together or not at all.
 
@@ -27,19 +25,26 @@ redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
 return {'ok'}
 `)
 
+// releaseName is the Lua helper of the scripts that drop a user's record
+// or rename it: the username in record goes, but only while it still
+// names user id, so that a name someone else holds now stays theirs.
+const releaseName = `
+local function release_name(id, record)
+  local name = cjson.decode(record)['username']
+  if redis.call('HGET', KEYS[2], name) == id then redis.call('HDEL', KEYS[2], name) end
+end
+`
+
 // upsertUser: KEYS byid, byname; ARGV username, expected id (” = none),
 // id, json. The caller read the username's id and built the record with
 // it; if the index moved meanwhile the script asks for a retry. A new
 // username for an existing id is a rename: the old name is released.
-var upsertUser = redis.NewScript(`
+var upsertUser = redis.NewScript(releaseName + `
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 if (cur or '') ~= ARGV[2] then return {'retry'} end
 if not cur then
   local old = redis.call('HGET', KEYS[1], ARGV[3])
-  if old then
-    local oldname = cjson.decode(old)['username']
-    if redis.call('HGET', KEYS[2], oldname) == ARGV[3] then redis.call('HDEL', KEYS[2], oldname) end
-  end
+  if old then release_name(ARGV[3], old) end
 end
 redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
@@ -56,12 +61,11 @@ return {'ok', u}
 `)
 
 // deleteUser: KEYS byid, byname; ARGV id.
-var deleteUser = redis.NewScript(`
+var deleteUser = redis.NewScript(releaseName + `
 local u = redis.call('HGET', KEYS[1], ARGV[1])
 if not u then return {'nf'} end
-local name = cjson.decode(u)['username']
 redis.call('HDEL', KEYS[1], ARGV[1])
-if redis.call('HGET', KEYS[2], name) == ARGV[1] then redis.call('HDEL', KEYS[2], name) end
+release_name(ARGV[1], u)
 return {'ok'}
 `)
 
@@ -103,19 +107,31 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 	if err := s.prepareUser(u); err != nil {
 		return err
 	}
-	raw, err := encode(u, "user")
-	if err != nil {
-		return err
-	}
-	_, status, err := s.runScript(ctx, createUser, s.userKeys(), u.ID, u.Username, raw)
+	status, err := s.writeUser(ctx, createUser, u, u.ID, u.Username)
 	if err != nil {
 		return err
 	}
 	if status == "conflict" {
 		return ErrConflict
 	}
-	s.announce(ctx, s.kUserChanges(), u.ID)
 	return nil
+}
+
+// writeUser runs a user script with args and u's JSON as its last
+// argument, and announces u.ID to the caches when the script wrote it.
+func (s *Store) writeUser(ctx context.Context, script *redis.Script, u *User, args ...any) (string, error) {
+	raw, err := encode(u, "user")
+	if err != nil {
+		return "", err
+	}
+	_, status, err := s.runScript(ctx, script, s.userKeys(), append(args, raw)...)
+	if err != nil {
+		return "", err
+	}
+	if status == "ok" {
+		s.announce(ctx, s.kUserChanges(), u.ID)
+	}
+	return status, nil
 }
 
 // UpsertUser creates u or replaces the user holding u.Username, keeping
@@ -134,17 +150,9 @@ func (s *Store) UpsertUser(ctx context.Context, u *User) error {
 			return err
 		}
 		u.UpdatedAt = s.now().UTC()
-		raw, err := encode(u, "user")
-		if err != nil {
+		status, err := s.writeUser(ctx, upsertUser, u, u.Username, expected, u.ID)
+		if err != nil || status == "ok" {
 			return err
-		}
-		_, status, err := s.runScript(ctx, upsertUser, s.userKeys(), u.Username, expected, u.ID, raw)
-		if err != nil {
-			return err
-		}
-		if status == "ok" {
-			s.announce(ctx, s.kUserChanges(), u.ID)
-			return nil
 		}
 	}
 	return errors.New("storage: upsert user: username index kept changing")
@@ -159,21 +167,15 @@ func (s *Store) UpdateUser(ctx context.Context, u *User) error {
 		return err
 	}
 	u.UpdatedAt = s.now().UTC()
-	raw, err := encode(u, "user")
-	if err != nil {
+	status, err := s.writeUser(ctx, updateUser, u, u.ID, u.Username)
+	switch {
+	case err != nil:
 		return err
-	}
-	_, status, err := s.runScript(ctx, updateUser, s.userKeys(), u.ID, u.Username, raw)
-	if err != nil {
-		return err
-	}
-	switch status {
-	case "nf":
+	case status == "nf":
 		return ErrNotFound
-	case "conflict":
+	case status == "conflict":
 		return ErrConflict
 	}
-	s.announce(ctx, s.kUserChanges(), u.ID)
 	return nil
 }
 

@@ -89,10 +89,12 @@ func testSigningKeys(t *testing.T, newStore NewStore) {
 }
 
 // testExpiry checks that everything with a lifetime leaves Redis when it
-// ends: after codes, families (with their user index) and deny-list
-// entries expire, no key is left under the prefix.
+// ends: after codes, families (with their user index), deny-list entries,
+// cutoffs, sessions and authorization requests expire, no key is left
+// under the prefix.
 func testExpiry(t *testing.T, newStore NewStore) {
 	s, ctx := newStore(t), ctxFor(t)
+	soon := time.Now().Add(time.Second)
 	h := newHash()
 	if err := s.SaveCode(ctx, h, newCode(time.Second)); err != nil {
 		t.Fatal(err)
@@ -104,28 +106,38 @@ func testExpiry(t *testing.T, newStore NewStore) {
 	if _, err := s.Rotate(ctx, rotation(f.ID, h0, 0)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RevokeJTI(ctx, "j", time.Now().Add(time.Second)); err != nil {
+	if err := s.RevokeJTI(ctx, "j", soon); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetCutoff(ctx, storage.Cutoff{Principal: storage.SubjectCutoff("u1"), NotBefore: time.Now(), Until: soon}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveSession(ctx, newHash(), &storage.BrowserSession{CSRFToken: "c", ExpiresAt: soon}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveAuthRequest(ctx, &storage.AuthRequest{ID: newID(), ClientID: "web", ExpiresAt: soon}); err != nil {
 		t.Fatal(err)
 	}
 	if keys := keysUnder(t, ctx, s); len(keys) == 0 {
 		t.Fatal("no keys under the prefix: the scan below proves nothing")
 	}
-	time.Sleep(1500 * time.Millisecond)
-	if keys := keysUnder(t, ctx, s); len(keys) != 0 {
-		t.Fatalf("keys left after everything expired: %v", keys)
+	var left []string
+	if !eventually(func() bool { left = keysUnder(t, ctx, s); return len(left) == 0 }) {
+		t.Fatalf("keys left after everything expired: %v", left)
 	}
 }
 
 // keysUnder lists the store's keys with SCAN on every node (tests only:
 // the store itself never scans).
-func keysUnder(t *testing.T, ctx context.Context, s *storage.Store) []string {
+func keysUnder(t *testing.T, ctx context.Context, s storage.Storage) []string {
 	t.Helper()
+	rb := redisOf(t, s)
 	var mu sync.Mutex // ForEachMaster scans the nodes concurrently
 	var out []string
 	scan := func(ctx context.Context, c *redis.Client) error {
-		iter := c.Scan(ctx, 0, s.Prefix()+"*", 100).Iterator()
+		iter := c.Scan(ctx, 0, rb.Prefix()+"*", 100).Iterator()
 		for iter.Next(ctx) {
-			if strings.HasPrefix(iter.Val(), s.Prefix()) {
+			if strings.HasPrefix(iter.Val(), rb.Prefix()) {
 				mu.Lock()
 				out = append(out, iter.Val())
 				mu.Unlock()
@@ -134,7 +146,7 @@ func keysUnder(t *testing.T, ctx context.Context, s *storage.Store) []string {
 		return iter.Err()
 	}
 	var err error
-	switch c := s.Redis().(type) {
+	switch c := rb.Redis().(type) {
 	case *redis.ClusterClient:
 		err = c.ForEachMaster(ctx, scan)
 	case *redis.Client:

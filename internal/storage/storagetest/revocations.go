@@ -3,7 +3,6 @@ package storagetest
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,9 +23,8 @@ func testRevocations(t *testing.T, newStore NewStore) {
 			t.Fatalf("revoking an expired token: %v", err)
 		}
 		for jti, want := range map[string]bool{"j1": true, "j2": false, "gone": false} {
-			got, err := s.IsRevokedJTI(ctx, jti)
-			if err != nil || got != want {
-				t.Fatalf("IsRevokedJTI(%s) = %v, %v; want %v", jti, got, err, want)
+			if got := jtiDenied(t, s, jti); got != want {
+				t.Fatalf("%s denied = %v, want %v", jti, got, want)
 			}
 		}
 		// Revoking again with an earlier exp keeps the later one.
@@ -50,9 +48,8 @@ func testRevocations(t *testing.T, newStore NewStore) {
 		if err := s.RevokeJTI(ctx, "long", time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(1100 * time.Millisecond)
-		if got, _ := s.IsRevokedJTI(ctx, "short"); got {
-			t.Fatal("expired jti still denied")
+		if !eventually(func() bool { return !jtiDenied(t, s, "short") }) {
+			t.Fatal("an expired jti is still denied")
 		}
 		all, err := s.RevokedJTIs(ctx)
 		if _, ok := all["short"]; err != nil || ok || len(all) != 1 {
@@ -88,22 +85,26 @@ func testRevocations(t *testing.T, newStore NewStore) {
 	t.Run("resubscribes after the connection is killed", func(t *testing.T) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)
-		if s.Embedded() {
+		rb := redisOf(t, s)
+		if rb.Embedded() {
 			t.Skip("the embedded server cannot kill client connections")
 		}
-		var reconnects atomic.Int32
-		reconnected := make(chan struct{}, 10)
+		// Other tests' kills may hit this subscription too: never block
+		// the delivery goroutine on a full channel.
+		reconnected := make(chan struct{}, 1)
 		ch, err := s.SubscribeRevocations(ctx, func() {
-			reconnects.Add(1)
-			reconnected <- struct{}{}
+			select {
+			case reconnected <- struct{}{}:
+			default:
+			}
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		killPubSub(t, ctx, s.Redis())
+		killPubSub(t, ctx, rb.Redis())
 		select {
 		case <-reconnected:
-		case <-time.After(10 * time.Second):
+		case <-ctx.Done():
 			t.Fatal("onReconnect not called after the subscription connection was killed")
 		}
 		if err := s.RevokeJTI(ctx, "after-kill", time.Now().Add(time.Hour)); err != nil {
@@ -114,9 +115,6 @@ func testRevocations(t *testing.T, newStore NewStore) {
 			if got := receive(t, ch); got.JTI == "after-kill" {
 				break
 			}
-		}
-		if reconnects.Load() < 1 {
-			t.Fatal("no reconnect seen")
 		}
 	})
 }
@@ -159,39 +157,63 @@ func killPubSub(t *testing.T, ctx context.Context, rdb redis.UniversalClient) {
 	}
 }
 
+// jtiDenied reports whether an otherwise clean token with this jti is
+// revoked, as introspection asks.
+func jtiDenied(t *testing.T, s storage.RevocationChecker, jti string) bool {
+	t.Helper()
+	got, err := s.IsAccessRevoked(ctxFor(t), jti, "nobody", "no-client", time.Now().Add(-time.Minute))
+	if err != nil {
+		t.Fatalf("IsAccessRevoked(%s): %v", jti, err)
+	}
+	return got
+}
+
 // testAccessRevoked: the one-round-trip check that introspection and
 // userinfo make, across the deny list and the cutoffs (two slots on a
 // Cluster).
 func testAccessRevoked(t *testing.T, newStore NewStore) {
 	s, ctx := newStore(t), ctxFor(t)
-	now := time.Now()
-	issued := now.Add(-time.Minute)
-	check := func(name, jti, sub, client string, want bool) {
-		t.Helper()
-		got, err := s.IsAccessRevoked(ctx, jti, sub, client, issued)
-		if err != nil || got != want {
-			t.Fatalf("%s: IsAccessRevoked = %v, %v; want %v", name, got, err, want)
+	nbf := ms(time.Now())
+	before := nbf.Add(-time.Second)
+	revocations := []struct {
+		jti string
+		exp time.Time
+	}{
+		{"j-denied", nbf.Add(time.Hour)},
+		{"j-expired", nbf.Add(-time.Second)}, // its token has expired: nothing to deny
+	}
+	for _, r := range revocations {
+		if err := s.RevokeJTI(ctx, r.jti, r.exp); err != nil {
+			t.Fatal(err)
 		}
 	}
-	check("nothing revoked", "j1", "u1", "c1", false)
-	if err := s.RevokeJTI(ctx, "j1", now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
+	for _, p := range []string{storage.SubjectCutoff("alice"), storage.ClientCutoff("app")} {
+		if err := s.SetCutoff(ctx, storage.Cutoff{Principal: p, NotBefore: nbf, Until: nbf.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	check("denied jti", "j1", "u1", "c1", true)
-	check("another jti", "j2", "u1", "c1", false)
-	if err := s.RevokeJTI(ctx, "j-expired", now.Add(-time.Second)); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name          string
+		jti           string
+		sub, clientID string
+		iat           time.Time
+		want          bool
+	}{
+		{"nothing revoked", "j1", "bob", "web", before, false},
+		{"denied jti", "j-denied", "bob", "web", before, true},
+		{"deny entry past the token's expiry", "j-expired", "bob", "web", before, false},
+		{"subject cut off after issue", "j2", "alice", "web", before, true},
+		{"subject, issued at the cutoff", "j3", "alice", "web", nbf, false},
+		{"subject, issued after the cutoff", "j4", "alice", "web", nbf.Add(time.Second), false},
+		{"client cut off after issue", "j5", "bob", "app", before, true},
+		{"a client's cutoff is not a subject's", "j6", "app", "web", before, false},
 	}
-	check("deny entry past the token's expiry", "j-expired", "u1", "c1", false)
-	if err := s.SetCutoff(ctx, storage.Cutoff{Principal: storage.SubjectCutoff("u2"), NotBefore: now, Until: now.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	check("subject cut off after issue", "j3", "u2", "c1", true)
-	if err := s.SetCutoff(ctx, storage.Cutoff{Principal: storage.ClientCutoff("c3"), NotBefore: now, Until: now.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	check("client cut off after issue", "j4", "u1", "c3", true)
-	if got, err := s.IsAccessRevoked(ctx, "j5", "u2", "c1", now.Add(time.Second)); err != nil || got {
-		t.Fatalf("token issued after the cutoff: %v, %v; want false", got, err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.IsAccessRevoked(ctx, tc.jti, tc.sub, tc.clientID, tc.iat)
+			if err != nil || got != tc.want {
+				t.Fatalf("IsAccessRevoked = %v, %v; want %v", got, err, tc.want)
+			}
+		})
 	}
 }

@@ -5,13 +5,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
 // NewStore returns a store on a fresh, empty key prefix, closed when t
 // ends.
-type NewStore func(t *testing.T) *storage.Store
+type NewStore func(t *testing.T) storage.Storage
+
+// redisBacked is what the few tests that look beneath the contract need:
+// the keys left behind, connections killed as a failover would.
+// *storage.Store has it; a backend without it skips those tests.
+type redisBacked interface {
+	Redis() redis.UniversalClient
+	Prefix() string
+	Embedded() bool
+}
 
 // Run runs the whole suite. Subtests run in parallel so the few real
 // waits for TTLs overlap.
@@ -26,9 +37,11 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Refresh", testRefresh},
 		{"RotationChecks", testRotationChecks},
 		{"Revocations", testRevocations},
+		{"Cutoffs", testCutoffs},
 		{"AccessRevoked", testAccessRevoked},
 		{"Consents", testConsents},
 		{"SigningKeys", testSigningKeys},
+		{"Comments", testComments},
 		{"Expiry", testExpiry},
 	}
 	for _, g := range groups {
@@ -44,6 +57,34 @@ func ctxFor(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// redisOf returns s as redisBacked, or skips t.
+func redisOf(t *testing.T, s storage.Storage) redisBacked {
+	t.Helper()
+	rb, ok := s.(redisBacked)
+	if !ok {
+		t.Skipf("%T does not expose its Redis", s)
+	}
+	return rb
+}
+
+// eventually polls cond until it holds and reports whether it did within
+// a deadline far beyond anything the condition should take: the tests
+// assert that things happen and in which order, not how fast.
+func eventually(cond func() bool) bool {
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// sleepUntil waits for the wall clock to pass at (a lower bound only:
+// waiting longer never changes an outcome).
+func sleepUntil(at time.Time) { time.Sleep(time.Until(at)) }
 
 // ms drops what JSON and Redis do not keep (monotonic clock, sub-ms), so
 // times compare with Equal after a round trip.

@@ -11,41 +11,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// A cutoff revokes every access token of a principal (a user or a client)
-// issued before a point in time. Access tokens are self-contained JWTs,
-// most of them tracked by no refresh family, so "revoke everything of this
-// user" cannot list their jtis; it records the moment instead, and
-// resource servers refuse a token whose iat is before it. Like the jti
-// deny list, cutoffs are few, short-lived (an entry is useless once the
-// longest-lived token it covers has expired) and published over pub/sub
-// so every instance keeps them in memory.
-
-// SubjectCutoff is the principal of a token subject (a user id, or the
-// client id of a client-credentials token).
-func SubjectCutoff(sub string) string { return "sub:" + sub }
-
-// ClientCutoff is the principal of every token issued to a client. A token
-// is checked against both its subject and its client principal.
-func ClientCutoff(clientID string) string { return "client:" + clientID }
-
-// Cutoff keys (p = prefix), one hash tag so the scripts run on one slot:
-//
-//	p {cutoffs}:nbf    HASH  principal -> not-before (unix ms)
-//	p {cutoffs}:until  ZSET  principal scored by until (unix ms) ; TTL = latest until
-//	p cutoffs          pub/sub channel of Cutoff JSON
-func (s *Store) cutoffKeys() []string {
-	return []string{s.prefix + "{cutoffs}:nbf", s.prefix + "{cutoffs}:until"}
-}
-
-func (s *Store) kCutoffChannel() string { return s.prefix + "cutoffs" }
-
-// Cutoff says: tokens of Principal issued (iat) before NotBefore are
-// revoked. Until is when the last of them expires; the entry goes then.
-type Cutoff struct {
-	Principal string    `json:"principal"`
-	NotBefore time.Time `json:"nbf"`
-	Until     time.Time `json:"until"`
-}
+// cutoffKeys are the keys both cutoff scripts take: the not-before hash
+// and the until set.
+func (s *Store) cutoffKeys() []string { return []string{s.kCutoffsNBF(), s.kCutoffsUntil()} }
 
 func (c Cutoff) valid() bool { return c.Principal != "" && !c.NotBefore.IsZero() }
 
@@ -53,33 +21,11 @@ func cutoffOf(principal, nbfMs, untilMs string) Cutoff {
 	return Cutoff{Principal: principal, NotBefore: fromMs(scoreString(nbfMs)), Until: fromMs(scoreString(untilMs))}
 }
 
-// CutoffStore keeps per-principal revocation cutoffs. Every change is
-// published so other instances learn of it at once.
-type CutoffStore interface {
-	// SetCutoff records c, keeping the later NotBefore and Until when the
-	// principal already has a cutoff. A cutoff whose Until has passed
-	// needs no entry.
-	SetCutoff(ctx context.Context, c Cutoff) error
-	// Cutoffs lists every cutoff still in force, by principal (start-up
-	// and resync after a reconnect).
-	Cutoffs(ctx context.Context) (map[string]Cutoff, error)
-	// SubscribeCutoffs delivers each cutoff set from now on until ctx
-	// ends, then closes the channel; onReconnect is called after the
-	// subscription was re-established (messages sent meanwhile are lost:
-	// resync with Cutoffs).
-	SubscribeCutoffs(ctx context.Context, onReconnect func()) (<-chan Cutoff, error)
-	// IsCutOff reports whether a token of subject and clientID issued at
-	// issuedAt is revoked by a cutoff (introspection: one round trip).
-	IsCutOff(ctx context.Context, subject, clientID string, issuedAt time.Time) (bool, error)
-}
-
-var _ CutoffStore = (*Store)(nil)
-
 // setCutoff: KEYS nbf hash, until zset; ARGV principal, nbf ms, until ms,
 // now ms. Keeps the later of each time, drops expired principals from
 // both keys, lets both keys live as long as the latest entry, and returns
 // the principal's cutoff as now stored.
-var setCutoff = redis.NewScript(`
+var setCutoff = redis.NewScript(expireWithLatest + `
 local nbf = redis.call('HGET', KEYS[1], ARGV[1])
 if not nbf or tonumber(nbf) < tonumber(ARGV[2]) then
   nbf = ARGV[2]
@@ -93,13 +39,7 @@ end
 local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
 for _, p in ipairs(gone) do redis.call('HDEL', KEYS[1], p) end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
-local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-if top[2] then
-  local ttl = tonumber(top[2]) - tonumber(ARGV[4])
-  if ttl < 1 then ttl = 1 end
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-end
+expire_with_latest(ARGV[4], KEYS[2], KEYS[1])
 return {'ok', tostring(nbf), tostring(untl)}
 `)
 
@@ -139,7 +79,7 @@ func (s *Store) SetCutoff(ctx context.Context, c Cutoff) error {
 	}
 	// Stored first: a subscriber that misses the message resyncs from the
 	// keys after reconnecting.
-	if err := s.rdb.Publish(ctx, s.kCutoffChannel(), msg).Err(); err != nil {
+	if err := s.rdb.Publish(ctx, s.kCutoffChanges(), msg).Err(); err != nil {
 		return fmt.Errorf("storage: publish cutoff: %w", err)
 	}
 	return nil
@@ -157,17 +97,6 @@ func (s *Store) Cutoffs(ctx context.Context) (map[string]Cutoff, error) {
 		out[c.Principal] = c
 	}
 	return out, nil
-}
-
-// IsCutOff reports whether a cutoff of the subject or of the client is
-// after issuedAt. An entry whose Until has passed may still be read here;
-// it can only match tokens that have expired anyway.
-func (s *Store) IsCutOff(ctx context.Context, subject, clientID string, issuedAt time.Time) (bool, error) {
-	vals, err := s.cutoffsOf(ctx, s.rdb, subject, clientID).Result()
-	if err != nil {
-		return false, fmt.Errorf("storage: cutoffs: %w", err)
-	}
-	return cutOff(vals, issuedAt), nil
 }
 
 // IsAccessRevoked reports whether an access token is revoked by its jti or
@@ -197,7 +126,7 @@ func (s *Store) IsAccessRevoked(ctx context.Context, jti, subject, clientID stri
 }
 
 func (s *Store) cutoffsOf(ctx context.Context, c redis.Cmdable, subject, clientID string) *redis.SliceCmd {
-	return c.HMGet(ctx, s.cutoffKeys()[0], SubjectCutoff(subject), ClientCutoff(clientID))
+	return c.HMGet(ctx, s.kCutoffsNBF(), SubjectCutoff(subject), ClientCutoff(clientID))
 }
 
 // cutOff reports whether any of the cutoffs read (unix ms, nil when
@@ -224,7 +153,7 @@ func scoreString(s string) string {
 // ends, then closes the channel. It returns once the subscription is
 // active; see SubscribeRevocations for how reconnects are reported.
 func (s *Store) SubscribeCutoffs(ctx context.Context, onReconnect func()) (<-chan Cutoff, error) {
-	return subscribe(ctx, s, s.kCutoffChannel(), onReconnect, func(payload string) (Cutoff, bool) {
+	return subscribe(ctx, s, s.kCutoffChanges(), onReconnect, func(payload string) (Cutoff, bool) {
 		var c Cutoff
 		err := json.Unmarshal([]byte(payload), &c)
 		return c, err == nil && c.valid()

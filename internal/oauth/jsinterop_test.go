@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oauth2d/oauth2d/internal/testenv/prereq"
 )
 
 // jsInteropDir holds the node script and its pinned dependencies, seen from
@@ -48,15 +50,11 @@ type jsRejection struct {
 // the same absence fails, so CI cannot pass without running it.
 func requireNode(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(jsInteropDir, "node_modules", "oauth4webapi"))
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but the JS interop check cannot run (run npm ci --prefix interop/js): %v", err)
+	node := prereq.LookPath(t, "apt-get install -y nodejs npm && npm ci --prefix interop/js", "node")
+	for _, pkg := range []string{"oauth4webapi", "jose"} {
+		if _, err := os.Stat(filepath.Join(jsInteropDir, "node_modules", pkg)); err != nil {
+			prereq.Missing(t, "the JS interop packages", err.Error(), "npm ci --prefix interop/js")
 		}
-		t.Skipf("JS interop check needs node and npm ci --prefix interop/js: %v", err)
 	}
 	return node
 }

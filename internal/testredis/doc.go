@@ -3,9 +3,12 @@
 // New uses, in order: a Cluster (below) when OAUTH2D_TEST_REDIS_TOPOLOGY
 // is "cluster"; OAUTH2D_TEST_REDIS_URL if set; a redis-server it
 // starts on a free loopback port (once per test binary) when one is on
-// PATH; else an embedded miniredis (and logs that it fell back). Cluster
+// PATH; else an embedded miniredis (and logs that it fell back), except
+// under CI, where the test fails instead: CI must test on a real Redis.
+// NewEmbedded gives the embedded Redis to a test that asks for it. Cluster
 // starts a real 3-master Redis Cluster on loopback (or uses
-// OAUTH2D_TEST_REDIS_CLUSTER_URL).
+// OAUTH2D_TEST_REDIS_CLUSTER_URL); without redis-server and redis-cli the
+// test skips, or fails under CI.
 //
 // Tests never flush anything: isolation comes from the unique prefix each
 // call returns. Servers this package starts die with the test binary: they

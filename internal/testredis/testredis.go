@@ -14,6 +14,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/oauth2d/oauth2d/internal/testenv/prereq"
 )
 
 // Kind says where a Server's Redis comes from.
@@ -114,7 +116,8 @@ func Main(m *testing.M) {
 }
 
 // New returns a Redis for t with a fresh prefix (see the package doc for
-// where it comes from).
+// where it comes from). Under CI it never falls back to the embedded
+// Redis: without redis-server the test fails (see prereq).
 func New(t testing.TB) *Server {
 	t.Helper()
 	if os.Getenv(EnvTopology) == "cluster" {
@@ -137,10 +140,22 @@ func New(t testing.TB) *Server {
 		}
 		return &Server{URL: shared.singleURL, Prefix: newPrefix(), Kind: Process}
 	}
-	return newEmbedded(t)
+	if prereq.CI() {
+		prereq.Missing(t, "redis-server", "not on PATH and "+EnvURL+" unset", redisInstall)
+		return nil
+	}
+	s := NewEmbedded(t)
+	t.Logf("testredis: redis-server not on PATH and %s unset: using embedded miniredis", EnvURL)
+	return s
 }
 
-func newEmbedded(t testing.TB) *Server {
+// redisInstall says how to get the programs New and Cluster start.
+const redisInstall = "apt-get install -y redis-server redis-tools"
+
+// NewEmbedded returns an in-process miniredis for t alone, for a test that
+// wants the embedded Redis whatever the machine has (New under CI never
+// gives it).
+func NewEmbedded(t testing.TB) *Server {
 	t.Helper()
 	m := miniredis.NewMiniRedis()
 	if err := m.Start(); err != nil {
@@ -149,14 +164,13 @@ func newEmbedded(t testing.TB) *Server {
 	// TTLs follow the wall clock, as on a real server.
 	m.ClockTTL(true)
 	t.Cleanup(m.Close)
-	t.Logf("testredis: redis-server not on PATH and %s unset: using embedded miniredis", EnvURL)
 	return &Server{URL: "redis://" + m.Addr() + "/0", Prefix: newPrefix(), Kind: Embedded, Mini: m}
 }
 
 // Cluster returns a real 3-master Redis Cluster with a fresh prefix:
 // OAUTH2D_TEST_REDIS_CLUSTER_URL if set, else one started (once per test
 // binary) from redis-server and redis-cli on PATH. Without them the test
-// is skipped, unless CI is set, where it fails instead.
+// is skipped, or fails under CI (see prereq).
 func Cluster(t testing.TB) *Server {
 	t.Helper()
 	if url := os.Getenv(EnvClusterURL); url != "" {
@@ -164,10 +178,8 @@ func Cluster(t testing.TB) *Server {
 	}
 	for _, bin := range []string{"redis-server", "redis-cli"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("testredis: CI is set but %s is not on PATH: cannot run the Cluster tests", bin)
-			}
-			t.Skipf("testredis: %s not on PATH: skipping Cluster test", bin)
+			prereq.Missing(t, bin, "not on PATH and "+EnvClusterURL+" unset: cannot start a Redis Cluster", redisInstall)
+			return nil
 		}
 	}
 	shared.cluster.Do(func() {

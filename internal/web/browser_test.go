@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/testenv/prereq"
 	"github.com/oauth2d/oauth2d/internal/web/webtest"
 )
 
@@ -98,16 +98,7 @@ func TestBrowserLoginWith(t *testing.T) {
 // except under CI, where it must run.
 func findChromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "/usr/bin/chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed (apt-get install -y chromium); CI must run the browser test")
-	}
-	t.Skip("chromium is not installed (apt-get install -y chromium)")
-	return ""
+	return prereq.LookPath(t, "apt-get install -y chromium", "chromium", "/usr/bin/chromium", "chromium-browser")
 }
 
 func newBrowser(parent context.Context, t *testing.T, execPath string) (context.Context, context.CancelFunc) {

@@ -324,7 +324,7 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{EncryptionKeyEnv, ConfigEnv, "go run ./cmd/oauth2d", "go test -race ./..."} {
+	for _, want := range []string{EncryptionKeyEnv, ConfigEnv, "go run ./cmd/oauth2d", "scripts/test"} {
 		if !strings.Contains(string(readme), want) {
 			t.Errorf("README.md does not mention %s", want)
 		}

@@ -1,6 +1,8 @@
-// Package resource is oauth2d's resource server: the bearer-token
-// middleware every protected route goes through (the /api/v1 comments API
-// here, and /admin/v1 in package admin), and the protected API itself.
+// Package resource is oauth2d's one RFC 6750 implementation: the
+// bearer-token middleware every protected route goes through (the comments
+// API of package api, /admin/v1 of package admin, and /oauth2/userinfo of
+// package oauth, which uses RequireScopesNow to check revocation in Redis
+// on every call).
 //
 // What it implements:
 //   - RFC 6750 §2.1: the access token comes only from the Authorization
@@ -16,8 +18,6 @@
 //   - RFC 9068 §4: tokens are checked by token.Verifier (pinned
 //     algorithms, typ at+jwt, issuer, audience, expiry), so an ID token or
 //     a token for another audience never passes.
-//   - RFC 9457: the comments API reports validation errors as
-//     application/problem+json.
 //
 // Verification is fast and still honours revocation. A verified token is
 // cached (bounded, keyed by SHA-256 of the token, never served past its

@@ -127,7 +127,7 @@ func TestClientCacheFollowsChanges(t *testing.T) {
 		if srv.Kind == testredis.Embedded {
 			t.Skip("the embedded server cannot kill connections")
 		}
-		if err := s.Redis().Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
+		if err := testredis.KillPubSub(ctx, s.Redis()); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, func() bool { return scopesOf(t, cache, "quiet") == "new" })

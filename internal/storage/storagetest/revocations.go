@@ -2,13 +2,14 @@ package storagetest
 
 import (
 	"context"
-	"strings"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testredis"
 )
 
 func testRevocations(t *testing.T, newStore NewStore) {
@@ -133,27 +134,16 @@ func receive(t *testing.T, ch <-chan storage.RevokedJTI) storage.RevokedJTI {
 	return storage.RevokedJTI{}
 }
 
-// killPubSub drops every pub/sub connection on every node.
+// killPubSub drops the subscriptions as a failover would, or skips t
+// where the server cannot.
 func killPubSub(t *testing.T, ctx context.Context, rdb redis.UniversalClient) {
 	t.Helper()
-	kill := func(ctx context.Context, c *redis.Client) error {
-		return c.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err()
-	}
-	var err error
-	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		err = cc.ForEachShard(ctx, kill)
-	} else if c, ok := rdb.(*redis.Client); ok {
-		err = kill(ctx, c)
-	} else {
-		t.Skipf("cannot kill connections through %T", rdb)
-	}
-	if err != nil && strings.Contains(err.Error(), "unknown subcommand") {
-		// The embedded fallback of testredis on a machine without
-		// redis-server: it has no connections to kill.
-		t.Skip("this server cannot kill client connections")
+	err := testredis.KillPubSub(ctx, rdb)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skip(err)
 	}
 	if err != nil {
-		t.Fatalf("CLIENT KILL TYPE pubsub: %v", err)
+		t.Fatal(err)
 	}
 }
 

@@ -185,8 +185,8 @@ func TestUserCommands(t *testing.T) {
 	if _, err := st.GetUserByUsername(ctx, "carol"); err == nil {
 		t.Fatal("user still stored after delete")
 	}
-	if f, err := st.GetFamily(ctx, "fam1"); err == nil && !f.Revoked {
-		t.Error("the user's refresh family was not revoked")
+	if _, err := st.CheckRefresh(ctx, "fam1", secret.SHA256("rt")); !errors.Is(err, storage.ErrRevoked) {
+		t.Errorf("the user's refresh family after delete: %v, want storage.ErrRevoked", err)
 	}
 	assertCutoff(t, st, storage.SubjectCutoff(carol.ID))
 	if res := runCmd(t, env, "", "user", "delete", "carol"); exitCode(res.err) != 1 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -456,8 +457,8 @@ func TestRevokeUserTokens(t *testing.T) {
 			h.expect(h.do(http.MethodGet, "/api/v1/comments", tc.bearer, nil), tc.status)
 		})
 	}
-	if f, err := h.store.GetFamily(h.ctx, "fam-erin"); err != nil || !f.Revoked {
-		t.Fatalf("family: %+v, %v; want revoked", f, err)
+	if _, err := h.store.CheckRefresh(h.ctx, "fam-erin", secret.SHA256("refresh")); !errors.Is(err, storage.ErrRevoked) {
+		t.Fatalf("family: %v, want storage.ErrRevoked", err)
 	}
 	h.expect(h.do(http.MethodPost, "/admin/v1/users/nope/revoke-tokens", h.bearer, nil), 404)
 }

@@ -1,6 +1,7 @@
 package resource_test
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"testing"
@@ -14,21 +15,25 @@ import (
 	"github.com/oauth2d/oauth2d/internal/token"
 )
 
+// family is a stored refresh-token family and the hash of its current
+// token.
+type family struct{ id, tokenHash string }
+
 // newFamily stores a refresh-token family of user with client whose
-// newest access token is a fresh one, and returns that token.
-func (h *harness) newFamily(t *testing.T, u *storage.User, clientID string) (familyID, access string) {
+// newest access token is a fresh one, and returns it with that token.
+func (h *harness) newFamily(t *testing.T, u *storage.User, clientID string) (family, string) {
 	t.Helper()
 	access, claims := h.mint(token.AccessRequest{Subject: u.ID, ClientID: clientID, Scope: allScopes, Roles: u.Roles, Lifetime: tokenTTL})
-	familyID = secret.NewToken(12)
+	f := family{id: secret.NewToken(12), tokenHash: secret.SHA256(secret.NewToken(32))}
 	err := h.Store.CreateFamily(h.ctx, storage.NewRefresh{
-		Family: storage.RefreshFamily{ID: familyID, ClientID: clientID, UserID: u.ID, Scope: allScopes,
+		Family: storage.RefreshFamily{ID: f.id, ClientID: clientID, UserID: u.ID, Scope: allScopes,
 			ExpiresAt: time.Now().Add(time.Hour), AccessJTI: claims.JTI, AccessExpiresAt: claims.ExpiresAt},
-		TokenHash: secret.SHA256(secret.NewToken(32)),
+		TokenHash: f.tokenHash,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return familyID, access
+	return f, access
 }
 
 func TestLogoutEverywhere(t *testing.T) {
@@ -58,11 +63,11 @@ func TestLogoutEverywhere(t *testing.T) {
 			}
 		})
 	}
-	for id, revoked := range map[string]bool{webFamily: true, otherFamily: false} {
-		f, err := h.Store.GetFamily(h.ctx, id)
-		if err != nil || f.Revoked != revoked {
-			t.Fatalf("family of client %s: revoked %v (%v), want %v", f.ClientID, f.Revoked, err, revoked)
-		}
+	if _, err := h.Store.CheckRefresh(h.ctx, webFamily.id, webFamily.tokenHash); !errors.Is(err, storage.ErrRevoked) {
+		t.Errorf("the logged-out client's family: %v, want storage.ErrRevoked", err)
+	}
+	if _, err := h.Store.CheckRefresh(h.ctx, otherFamily.id, otherFamily.tokenHash); err != nil {
+		t.Errorf("the other client's family: %v, want it untouched", err)
 	}
 	t.Run("client credentials token", func(t *testing.T) {
 		service := h.clientToken("comments:read")

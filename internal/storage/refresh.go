@@ -190,17 +190,6 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	return nil
 }
 
-// GetFamily returns the family (revoked or not) or ErrNotFound. It is not
-// part of Storage: the server never reads a family without its token.
-//
-// Deprecated: kept for tests of other packages that check a family was
-// revoked; CheckRefresh answers ErrRevoked for a revoked family whatever
-// the hash presented.
-func (s *Store) GetFamily(ctx context.Context, familyID string) (*RefreshFamily, error) {
-	f, _, err := s.readFamily(ctx, familyID)
-	return f, err
-}
-
 func (s *Store) readFamily(ctx context.Context, familyID string) (*RefreshFamily, string, error) {
 	if checkID("family id", familyID) != nil {
 		return nil, "", ErrNotFound

@@ -46,25 +46,29 @@ func (e *Error) Wrap(cause error) *Error {
 // same words; the statuses are ours, because the library's are off RFC 6749
 // §5.2 (it answers 401 for invalid_grant and unsupported_grant_type).
 var (
-	ErrInvalidRequest = &Error{Code: oerrors.ErrInvalidRequest.Error(), Status: http.StatusBadRequest,
-		Description: "the request is missing a required parameter, repeats a parameter, or is otherwise malformed"}
-	ErrInvalidClient = &Error{Code: oerrors.ErrInvalidClient.Error(), Status: http.StatusUnauthorized,
-		Description: "client authentication failed"}
-	ErrInvalidGrant = &Error{Code: oerrors.ErrInvalidGrant.Error(), Status: http.StatusBadRequest,
-		Description: "the grant or refresh token is invalid, expired, revoked, or was issued to another client"}
-	ErrUnauthorizedClient = &Error{Code: oerrors.ErrUnauthorizedClient.Error(), Status: http.StatusBadRequest,
-		Description: "the client is not allowed to use this grant type"}
-	ErrUnsupportedGrantType = &Error{Code: oerrors.ErrUnsupportedGrantType.Error(), Status: http.StatusBadRequest,
-		Description: "the grant type is not supported"}
-	ErrInvalidScope = &Error{Code: oerrors.ErrInvalidScope.Error(), Status: http.StatusBadRequest,
-		Description: "the requested scope is invalid, unknown, or exceeds what was granted"}
-	ErrTooManyRequests = &Error{Code: oerrors.ErrInvalidRequest.Error(), Status: http.StatusTooManyRequests,
-		Description: "too many attempts; retry later"}
-	ErrRequestTooLarge = &Error{Code: oerrors.ErrInvalidRequest.Error(), Status: http.StatusRequestEntityTooLarge,
-		Description: "the request body is too large"}
-	ErrServerError = &Error{Code: oerrors.ErrServerError.Error(), Status: http.StatusInternalServerError,
-		Description: "the server encountered an unexpected condition"}
+	ErrInvalidRequest = newError(oerrors.ErrInvalidRequest, http.StatusBadRequest,
+		"the request is missing a required parameter, repeats a parameter, or is otherwise malformed")
+	ErrInvalidClient = newError(oerrors.ErrInvalidClient, http.StatusUnauthorized,
+		"client authentication failed")
+	ErrInvalidGrant = newError(oerrors.ErrInvalidGrant, http.StatusBadRequest,
+		"the grant or refresh token is invalid, expired, revoked, or was issued to another client")
+	ErrUnauthorizedClient = newError(oerrors.ErrUnauthorizedClient, http.StatusBadRequest,
+		"the client is not allowed to use this grant type")
+	ErrUnsupportedGrantType = newError(oerrors.ErrUnsupportedGrantType, http.StatusBadRequest,
+		"the grant type is not supported")
+	ErrInvalidScope = newError(oerrors.ErrInvalidScope, http.StatusBadRequest,
+		"the requested scope is invalid, unknown, or exceeds what was granted")
+	ErrTooManyRequests = newError(oerrors.ErrInvalidRequest, http.StatusTooManyRequests,
+		"too many attempts; retry later")
+	ErrRequestTooLarge = newError(oerrors.ErrInvalidRequest, http.StatusRequestEntityTooLarge,
+		"the request body is too large")
+	ErrServerError = newError(oerrors.ErrServerError, http.StatusInternalServerError,
+		"the server encountered an unexpected condition")
 )
+
+func newError(code error, status int, description string) *Error {
+	return &Error{Code: code.Error(), Status: status, Description: description}
+}
 
 // asError turns any error into a protocol error; anything that is not
 // already one becomes server_error and keeps the original as its cause.

@@ -246,33 +246,3 @@ func newPrefix() string {
 	_, _ = rand.Read(b)
 	return "t-" + hex.EncodeToString(b) + ":"
 }
-
-// KillPubSub drops every pub/sub connection on the server (every node of
-// a cluster), as a network failure would, so that a test can check that
-// subscribers reconnect and catch up. It skips the test on the embedded
-// Redis, which has no connections to kill, and on an External server,
-// where it would cut other users' subscriptions.
-func (s *Server) KillPubSub(t testing.TB) {
-	t.Helper()
-	switch s.Kind {
-	case Embedded:
-		t.Skip("testredis: the embedded Redis has no connections to kill")
-	case External:
-		t.Skip("testredis: not killing connections on a server others may share (" + s.URL + ")")
-	}
-	kill := func(ctx context.Context, c *redis.Client) error {
-		return c.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var err error
-	switch c := s.Client(t).(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachShard(ctx, kill)
-	case *redis.Client:
-		err = kill(ctx, c)
-	}
-	if err != nil {
-		t.Fatalf("testredis: CLIENT KILL TYPE pubsub: %v", err)
-	}
-}

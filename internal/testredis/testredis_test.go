@@ -4,11 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/oauth2d/oauth2d/internal/testredis"
 )
@@ -115,81 +111,4 @@ func TestWithoutRedisServer(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestKillPubSub(t *testing.T) {
-	tests := []struct {
-		name string
-		get  func(testing.TB) *testredis.Server
-	}{
-		{name: "redis-server", get: testredis.New},
-		{name: "cluster", get: testredis.Cluster},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := tc.get(t)
-			ctx := context.Background()
-			c := s.Client(t)
-			sub := c.Subscribe(ctx, s.Prefix+"ch")
-			defer sub.Close()
-			if _, err := sub.Receive(ctx); err != nil { // the subscription is up
-				t.Fatal(err)
-			}
-			before := pubsubClients(t, c)
-			if len(before) == 0 {
-				t.Fatal("no pub/sub connection on the server")
-			}
-			s.KillPubSub(t)
-			for id := range pubsubClients(t, c) {
-				if before[id] {
-					t.Fatalf("pub/sub connection %s survived the kill", id)
-				}
-			}
-			// go-redis notices the kill, reconnects and resubscribes:
-			// a message published afterwards still arrives.
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				if err := c.Publish(ctx, s.Prefix+"ch", "after").Err(); err != nil {
-					t.Fatal(err)
-				}
-				msg, err := sub.ReceiveTimeout(ctx, 200*time.Millisecond)
-				if m, ok := msg.(*redis.Message); err == nil && ok && m.Payload == "after" {
-					return
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("no message after the kill: %v %v", msg, err)
-				}
-			}
-		})
-	}
-}
-
-// pubsubClients returns the ids of the pub/sub connections on every node.
-func pubsubClients(t *testing.T, c redis.UniversalClient) map[string]bool {
-	t.Helper()
-	ids := map[string]bool{}
-	list := func(ctx context.Context, c *redis.Client) error {
-		out, err := c.Do(ctx, "CLIENT", "LIST", "TYPE", "pubsub").Text()
-		for _, line := range strings.Split(out, "\n") {
-			if id, _, ok := strings.Cut(line, " "); ok {
-				ids[c.Options().Addr+"/"+id] = true
-			}
-		}
-		return err
-	}
-	var err error
-	if cc, ok := c.(*redis.ClusterClient); ok {
-		var mu sync.Mutex
-		err = cc.ForEachShard(context.Background(), func(ctx context.Context, c *redis.Client) error {
-			mu.Lock()
-			defer mu.Unlock()
-			return list(ctx, c)
-		})
-	} else {
-		err = list(context.Background(), c.(*redis.Client))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids
 }

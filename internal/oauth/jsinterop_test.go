@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +53,17 @@ type jsRejection struct {
 func requireNode(t *testing.T) string {
 	t.Helper()
 	node := prereq.LookPath(t, "apt-get install -y nodejs npm && npm ci --prefix interop/js", "node")
+	// jose and oauth4webapi need the global WebCrypto of Node 20 or later
+	// (interop/js/package.json "engines"); Debian 12's nodejs is 18.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, node, "-p", "process.versions.node").Output()
+	version := strings.TrimSpace(string(out))
+	major, _, _ := strings.Cut(version, ".")
+	if n, convErr := strconv.Atoi(major); err != nil || convErr != nil || n < 20 {
+		prereq.Missing(t, "Node.js 20 or later", fmt.Sprintf("%s is %q (%v)", node, version, err),
+			"Node.js 20 or later from Debian 13, or from nodejs.org")
+	}
 	for _, pkg := range []string{"oauth4webapi", "jose"} {
 		if _, err := os.Stat(filepath.Join(jsInteropDir, "node_modules", pkg)); err != nil {
 			prereq.Missing(t, "the JS interop packages", err.Error(), "npm ci --prefix interop/js")

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testenv"
 	"github.com/oauth2d/oauth2d/internal/testredis"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -31,11 +31,7 @@ func TestMain(m *testing.M) {
 	testredis.Main(m)
 }
 
-const (
-	issuer   = "http://localhost:8080"
-	audience = "http://localhost:8080/api"
-	tokenTTL = 15 * time.Minute
-)
+const tokenTTL = 15 * time.Minute
 
 // harness serves /admin/v1 and /api/v1 on one fresh Redis prefix, with an
 // admin user and an admin token.
@@ -46,6 +42,7 @@ type harness struct {
 	hasher *secret.Hasher
 	minter *token.Minter
 	engine *gin.Engine
+	issuer string
 	admin  *storage.User
 	bearer string // the admin's token, scope admin
 }
@@ -54,21 +51,9 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	rs := testredis.New(t)
-	store, err := storage.Open(ctx, storage.Options{URL: rs.URL, Prefix: rs.Prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgES256, slog.New(slog.DiscardHandler), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, err := token.NewVerifier(keys, issuer, []string{audience}, 0, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := resource.NewAuthenticator(verifier, store, resource.Options{Realm: issuer})
+	env := testenv.New(t)
+	store := env.Store
+	auth, err := resource.NewAuthenticator(env.Verifier, store, resource.Options{Realm: env.Issuer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +92,8 @@ func newHarness(t *testing.T) *harness {
 	g.POST("/users/:id/revoke-tokens", adm.RevokeUserTokens)
 	r.GET("/api/v1/me", auth.RequireScopes(api.ScopeProfile), comments.Me)
 	r.GET("/api/v1/comments", auth.RequireScopes(api.ScopeCommentsRead), comments.ListComments)
-	h := &harness{t: t, ctx: ctx, store: store, hasher: hasher, engine: r,
-		minter: token.NewMinter(keys, issuer, []string{audience}, time.Now)}
+	h := &harness{t: t, ctx: ctx, store: store, hasher: hasher, engine: r, issuer: env.Issuer,
+		minter: token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now)}
 	h.admin = &storage.User{Username: "root", PasswordHash: "x", Roles: []string{"admin"}}
 	if err := store.CreateUser(ctx, h.admin); err != nil {
 		t.Fatal(err)
@@ -193,11 +178,11 @@ func TestAdminNeedsScopeAdmin(t *testing.T) {
 		status    int
 		challenge string
 	}{
-		{"no token", "", 401, `Bearer realm="` + issuer + `"`},
+		{"no token", "", 401, `Bearer realm="` + h.issuer + `"`},
 		{"token without scope admin", h.token(h.admin.ID, "cli", "profile"), 403,
-			`Bearer realm="` + issuer + `", error="insufficient_scope", error_description="the access token lacks a scope this request requires", scope="admin"`},
+			`Bearer realm="` + h.issuer + `", error="insufficient_scope", error_description="the access token lacks a scope this request requires", scope="admin"`},
 		{"forged token", "eyJhbGciOiJub25lIn0.e30.", 401,
-			`Bearer realm="` + issuer + `", error="invalid_token", error_description="the access token is invalid or expired"`},
+			`Bearer realm="` + h.issuer + `", error="invalid_token", error_description="the access token is invalid or expired"`},
 		{"admin token", h.bearer, 200, ""},
 		{"machine client with scope admin", h.token("ops-bot", "ops-bot", account.ScopeAdmin), 200, ""},
 	}

@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/api"
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testenv"
 	"github.com/oauth2d/oauth2d/internal/testredis"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -36,19 +36,9 @@ func TestMain(m *testing.M) {
 //     for the middleware's relative cost.
 func BenchmarkProtectedAPI(b *testing.B) {
 	ctx := context.Background()
-	rs := testredis.New(b)
-	store, err := storage.Open(ctx, storage.Options{URL: rs.URL, Prefix: rs.Prefix})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = store.Close() })
-	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgES256, slog.New(slog.DiscardHandler), time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	const issuer, aud = "http://localhost:8080", "http://localhost:8080/api"
-	verifier, _ := token.NewVerifier(keys, issuer, []string{aud}, 0, time.Now)
-	auth, err := resource.NewAuthenticator(verifier, store, resource.Options{Realm: issuer})
+	env := testenv.New(b)
+	store := env.Store
+	auth, err := resource.NewAuthenticator(env.Verifier, store, resource.Options{Realm: env.Issuer})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,7 +47,7 @@ func BenchmarkProtectedAPI(b *testing.B) {
 	}
 	rev, _ := account.NewRevoker(store, auth, time.Hour, time.Now)
 	comments, _ := api.New(api.Deps{Bearer: auth, Revoker: rev, Comments: store, Users: store})
-	raw, claims, err := token.NewMinter(keys, issuer, []string{aud}, time.Now).MintAccess(token.AccessRequest{
+	raw, claims, err := token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now).MintAccess(token.AccessRequest{
 		Subject: "user-1", ClientID: "web", Scope: []string{"comments:read", "comments:write"}, Lifetime: time.Hour,
 	})
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
-	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testenv"
 	"github.com/oauth2d/oauth2d/internal/testredis"
@@ -117,13 +116,7 @@ func newServer(t testing.TB, opts ...serverOption) *server {
 // seed registers the clients and users the tests use.
 func (s *server) seed(ctx context.Context) {
 	t := s.t
-	hash := func(v string) string {
-		h, err := secret.Hash(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
+	hash := func(v string) string { return testenv.Hash(t, v) }
 	all := []string{"openid", "profile", "email", "offline_access", "comments:read", "comments:write", "admin"}
 	clients := []*storage.Client{
 		{ID: firstPartyID, SecretHash: hash(firstPartySecret), FirstParty: true,

@@ -71,3 +71,13 @@ func (e *Env) Start(t testing.TB, h http.Handler) {
 	e.Server.Start()
 	t.Cleanup(e.Server.Close)
 }
+
+// Hash is secret.Hash for seeding test records; it fails t on error.
+func Hash(t testing.TB, clear string) string {
+	t.Helper()
+	h, err := secret.Hash(clear)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return h
+}

@@ -161,13 +161,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 // seed registers the clients and users.
 func (s *Server) seed(ctx context.Context) {
 	t := s.t
-	hash := func(v string) string {
-		h, err := secret.Hash(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
+	hash := func(v string) string { return testenv.Hash(t, v) }
 	code := []string{"authorization_code", "refresh_token"}
 	one := []string{s.RedirectURI}
 	logout := []string{s.PostLogout}

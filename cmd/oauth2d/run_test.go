@@ -127,6 +127,27 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
+// A busy port ends serve before anything runs in the background, so the
+// only thing said is why it stopped: no error from a subscription or cache
+// torn down on the way out.
+func TestPortTakenSaysOnlyWhy(t *testing.T) {
+	inEmptyDir(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	res := runCmd(t, map[string]string{"OAUTH2D_ADDR": taken.Addr().String(), "OAUTH2D_BOOTSTRAP": ""}, "", "serve")
+	if exitCode(res.err) != 1 || !strings.Contains(res.err.Error(), "(addr)") {
+		t.Fatalf("serve on a busy port = %v, want exit 1 naming addr", res.err)
+	}
+	for _, line := range strings.Split(res.stderr, "\n") {
+		if strings.Contains(line, "level=ERROR") || strings.Contains(line, `"level":"ERROR"`) {
+			t.Errorf("serve logged an error on its way out: %s", line)
+		}
+	}
+}
+
 func TestEveryBadSettingReportedAtOnce(t *testing.T) {
 	inEmptyDir(t)
 	res := runCmd(t, map[string]string{"OAUTH2D_ISSUER": "http://auth.example.com"}, "", "serve", "--addr", "nope", "--log-format", "xml")

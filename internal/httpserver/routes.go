@@ -63,6 +63,7 @@ func routes(r gin.IRouter, h Handlers) {
 	// The pages a person sees: login, consent, their consents, sign-out
 	// (also OIDC RP-Initiated Logout at EndSessionPath).
 	r.GET(web.StylesheetPath, h.Pages.Stylesheet)
+	r.GET(web.FaviconPath, h.Pages.Favicon)
 	r.GET(web.LoginPath, h.Pages.LoginPage)
 	r.POST(web.LoginPath, h.Pages.Login)
 	r.GET(web.ConsentPath, h.Pages.ConsentPage)

@@ -111,6 +111,14 @@ func (h *Handler) serverError(c *gin.Context, what string, err error) {
 	h.errorPage(c, http.StatusInternalServerError, "Something went wrong on our side. Please try again later.")
 }
 
+// Favicon answers a browser's request for /favicon.ico with no content
+// rather than a 404 in every log: the pages have no icon, and saying so
+// for a day keeps browsers from asking on every page.
+func (h *Handler) Favicon(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=86400")
+	c.Status(http.StatusNoContent)
+}
+
 // Stylesheet serves the pages' one stylesheet; it changes only with a
 // release, so browsers may keep it an hour.
 func (h *Handler) Stylesheet(c *gin.Context) {

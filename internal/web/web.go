@@ -33,6 +33,7 @@ const (
 	AccountConsentPath       = "/account/consents"
 	AccountConsentRevokePath = AccountConsentPath + "/revoke"
 	StylesheetPath           = "/static/oauth2d.css"
+	FaviconPath              = "/favicon.ico"
 )
 
 // Config holds the settings of the pages.

@@ -17,24 +17,7 @@ import (
 
 // clientInput is a client registration as POST and PUT take it. The
 // secret is never an input: the server generates it.
-type clientInput struct {
-	ID                     string   `json:"id"`
-	Name                   string   `json:"name"`
-	Public                 bool     `json:"public"`
-	FirstParty             bool     `json:"first_party"`
-	RedirectURIs           []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
-	GrantTypes             []string `json:"grant_types"`
-	Scopes                 []string `json:"scopes"`
-}
-
-func (in *clientInput) record(id string) *storage.Client {
-	return &storage.Client{
-		ID: id, Name: in.Name, Public: in.Public, FirstParty: in.FirstParty,
-		RedirectURIs: in.RedirectURIs, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
-		GrantTypes: in.GrantTypes, Scopes: in.Scopes,
-	}
-}
+type clientInput = account.ClientRegistration
 
 // ListClients answers GET /admin/v1/clients, sorted by id.
 func (a *API) ListClients(c *gin.Context) {
@@ -69,11 +52,10 @@ func (a *API) CreateClient(c *gin.Context) {
 	if !problem.DecodeJSON(c, &in, maxBody) {
 		return
 	}
-	id := in.ID
-	if id == "" {
-		id = newClientID()
+	if in.ID == "" {
+		in.ID = newClientID()
 	}
-	cl := in.record(id)
+	cl := in.Record()
 	if errs := account.ValidateClient(cl, a.d.InsecureDev); len(errs) > 0 {
 		invalid(c, "client registration", errs)
 		return
@@ -114,7 +96,8 @@ func (a *API) UpdateClient(c *gin.Context) {
 			problem.FieldError{Field: "id", Detail: "a client id cannot change; create a new client"})
 		return
 	}
-	cl := in.record(old.ID)
+	in.ID = old.ID
+	cl := in.Record()
 	cl.CreatedAt = old.CreatedAt
 	if !cl.Public {
 		cl.SecretHash = old.SecretHash

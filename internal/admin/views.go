@@ -3,30 +3,22 @@ package admin
 import (
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
 // ClientView is a client as the admin API and `oauth2d client … --json`
 // show it: never its secret hash.
 type ClientView struct {
-	ID                     string    `json:"id"`
-	Name                   string    `json:"name,omitempty"`
-	Public                 bool      `json:"public"`
-	FirstParty             bool      `json:"first_party"`
-	RedirectURIs           []string  `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"`
-	GrantTypes             []string  `json:"grant_types"`
-	Scopes                 []string  `json:"scopes"`
-	CreatedAt              time.Time `json:"created_at"`
-	UpdatedAt              time.Time `json:"updated_at"`
+	account.ClientRegistration
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func ViewClient(c *storage.Client) ClientView {
-	return ClientView{
-		ID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty,
-		RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		GrantTypes: nonNil(c.GrantTypes), Scopes: nonNil(c.Scopes), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-	}
+	v := ClientView{ClientRegistration: account.RegistrationOf(c), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	v.RedirectURIs, v.GrantTypes, v.Scopes = nonNil(v.RedirectURIs), nonNil(v.GrantTypes), nonNil(v.Scopes)
+	return v
 }
 
 // clientWithSecret answers a request that generated a secret: the only

@@ -22,15 +22,8 @@ type File struct {
 // Client is one client as declared in the file; Secret is in clear and is
 // hashed before it is stored.
 type Client struct {
-	ID                     string   `yaml:"id"`
-	Name                   string   `yaml:"name"`
-	Secret                 string   `yaml:"secret"`
-	Public                 bool     `yaml:"public"`
-	FirstParty             bool     `yaml:"first_party"`
-	RedirectURIs           []string `yaml:"redirect_uris"`
-	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
-	GrantTypes             []string `yaml:"grant_types"`
-	Scopes                 []string `yaml:"scopes"`
+	account.ClientRegistration `yaml:",inline"`
+	Secret                     string `yaml:"secret"`
 }
 
 // User is one user as declared in the file; Password is in clear and is
@@ -101,18 +94,7 @@ func (f *File) Validate(dev bool) error {
 }
 
 // record is the client as stored, without its secret hash.
-func (c Client) record() storage.Client {
-	return storage.Client{
-		ID:                     c.ID,
-		Name:                   c.Name,
-		Public:                 c.Public,
-		FirstParty:             c.FirstParty,
-		RedirectURIs:           c.RedirectURIs,
-		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		GrantTypes:             c.GrantTypes,
-		Scopes:                 c.Scopes,
-	}
-}
+func (c Client) record() storage.Client { return *c.Record() }
 
 // record is the user as stored, without ID or password hash.
 func (u User) record() storage.User {

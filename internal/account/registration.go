@@ -1,0 +1,37 @@
+package account
+
+import "github.com/oauth2d/oauth2d/internal/storage"
+
+// ClientRegistration is what an operator declares about a client, in the
+// bootstrap file (YAML) and the admin API (JSON) alike; ValidateClient
+// checks its record. The secret is not part of it: the bootstrap file
+// carries one beside it, the CLI and the admin API generate it.
+type ClientRegistration struct {
+	ID                     string   `json:"id" yaml:"id"`
+	Name                   string   `json:"name,omitempty" yaml:"name"`
+	Public                 bool     `json:"public" yaml:"public"`
+	FirstParty             bool     `json:"first_party" yaml:"first_party"`
+	RedirectURIs           []string `json:"redirect_uris" yaml:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty" yaml:"post_logout_redirect_uris"`
+	GrantTypes             []string `json:"grant_types" yaml:"grant_types"`
+	Scopes                 []string `json:"scopes" yaml:"scopes"`
+}
+
+// Record is the client as stored, without a secret hash or timestamps.
+func (r *ClientRegistration) Record() *storage.Client {
+	return &storage.Client{
+		ID: r.ID, Name: r.Name, Public: r.Public, FirstParty: r.FirstParty,
+		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
+		GrantTypes: r.GrantTypes, Scopes: r.Scopes,
+	}
+}
+
+// RegistrationOf is the registration of a stored client, for views that
+// must not show its secret hash.
+func RegistrationOf(c *storage.Client) ClientRegistration {
+	return ClientRegistration{
+		ID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty,
+		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		GrantTypes: c.GrantTypes, Scopes: c.Scopes,
+	}
+}

@@ -94,11 +94,13 @@ type readmeShell struct {
 	given map[string]string // values for $(…), read, and our Redis
 	vars  map[string]string
 	ran   map[string]bool // "client get", ...
+	curl  *readmeCurl     // runs curl against a live server, when set
 }
 
 type word struct {
 	text       string
-	substitute bool // holds a $(…) the test does not run
+	substitute bool   // holds a $(…)
+	command    string // the command inside $(…)
 }
 
 func (sh *readmeShell) exec(line string) {
@@ -122,6 +124,8 @@ func (sh *readmeShell) exec(line string) {
 		}
 	case name == "read":
 		sh.set(line, words[len(words)-1].text, "")
+	case name == "curl" && sh.curl != nil:
+		sh.curl.run(line, words)
 	case name == "oauth2d":
 		stdin := ""
 		if pipe != nil {
@@ -166,7 +170,10 @@ func (sh *readmeShell) assign(line string, w word) {
 		sh.t.Fatalf("README: %s\n%q is not an assignment", line, w.text)
 	}
 	if w.substitute {
-		value = "" // computed by a command: the test supplies it
+		value = "" // computed by a command: the test supplies it, or runs it
+		if _, given := sh.given[name]; !given && sh.curl != nil {
+			value = sh.curl.capture(line, sh.split(w.command))
+		}
 	}
 	sh.set(line, name, value)
 }
@@ -191,13 +198,13 @@ func (sh *readmeShell) set(line, name, value string) {
 func (sh *readmeShell) split(line string) []word {
 	var words []word
 	var cur strings.Builder
-	inWord, subst := false, false
+	inWord, subst, cmd := false, false, ""
 	flush := func() {
 		if inWord {
-			words = append(words, word{cur.String(), subst})
+			words = append(words, word{cur.String(), subst, cmd})
 		}
 		cur.Reset()
-		inWord, subst = false, false
+		inWord, subst, cmd = false, false, ""
 	}
 	for i := 0; i < len(line); i++ {
 		c := line[i]
@@ -234,6 +241,7 @@ func (sh *readmeShell) split(line string) []word {
 					}
 				}
 			}
+			cmd = line[i+2 : min(j, len(line))]
 			inWord, subst, i = true, true, j
 		case c == '$':
 			m := regexp.MustCompile(`^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`).FindString(line[i:])

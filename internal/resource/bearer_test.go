@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -143,6 +144,11 @@ func TestForgedTokens(t *testing.T) {
 			if resp := h.serve(t, get(valid)); resp.Code != http.StatusOK {
 				t.Fatalf("the genuine token: %d %s", resp.Code, resp.Body)
 			}
+			// The typ forgeries are refused for their typ alone: the same
+			// payload re-signed the same way with typ at+jwt is accepted.
+			if resp := h.serve(t, get(resign(t, active, valid, "at+jwt"))); resp.Code != http.StatusOK {
+				t.Fatalf("the genuine payload re-signed with typ at+jwt: %d %s", resp.Code, resp.Body)
+			}
 		})
 	}
 }
@@ -205,6 +211,10 @@ func forgeries(t *testing.T, h *harness, valid, kid string) map[string]string {
 		t.Fatal(err)
 	}
 	return map[string]string{
+		// Valid in every way but typ (RFC 9068 §4): what tells an access
+		// token from an ID token or any other JWT we sign.
+		"typ JWT":                             resign(t, active, valid, "JWT"),
+		"no typ":                              resign(t, active, valid, ""),
 		"alg none":                            header("none") + "." + parts[1] + ".",
 		"alg none without signature part":     header("none") + "." + parts[1],
 		"HS256 keyed with the PEM public key": hmacSign(pemKey),
@@ -218,6 +228,26 @@ func forgeries(t *testing.T, h *harness, valid, kid string) map[string]string {
 		"wrong issuer":                        wrongIss,
 		"id_token as access token":            idToken,
 	}
+}
+
+// resign signs valid's payload, unchanged, with key under a header whose
+// typ is typ ("" leaves typ out).
+func resign(t *testing.T, key *token.Key, valid, typ string) string {
+	t.Helper()
+	header := map[string]any{"alg": key.Algorithm(), "kid": key.ID()}
+	if typ != "" {
+		header["typ"] = typ
+	}
+	hb, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signing := b64.EncodeToString(hb) + "." + strings.Split(valid, ".")[1]
+	sig, err := jwt.GetSigningMethod(key.Algorithm()).Sign(signing, key.Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + b64.EncodeToString(sig)
 }
 
 // TestCachedTokenDiesOnRevocation: a token whose verification is cached

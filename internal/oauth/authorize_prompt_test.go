@@ -131,19 +131,27 @@ func TestAuthorizeConsentFormIsBound(t *testing.T) {
 	}
 	req := consent.Hidden("req")
 
+	const (
+		csrfRefused  = "This form expired or was not sent from this site."
+		otherAccount = "This request was made for another account."
+	)
 	tests := []struct {
-		name string
-		by   *webtest.Browser
-		form url.Values
+		name    string
+		by      *webtest.Browser
+		form    url.Values
+		status  int
+		message string // on the error page
 	}{
-		{"no csrf token", alice, url.Values{"decision": {"allow"}, "req": {req}}},
-		{"wrong csrf token", alice, url.Values{"decision": {"allow"}, "req": {req}, "csrf_token": {"forged"}}},
+		{"no csrf token", alice, url.Values{"decision": {"allow"}, "req": {req}}, http.StatusForbidden, csrfRefused},
+		{"wrong csrf token", alice, url.Values{"decision": {"allow"}, "req": {req}, "csrf_token": {"forged"}},
+			http.StatusForbidden, csrfRefused},
 		{"another browser's token", func() *webtest.Browser {
 			bob := s.NewBrowser(t)
 			signIn(t, bob, "bob", webtest.BobPassword)
 			return bob
-		}(), url.Values{"decision": {"allow"}, "req": {req}}},
-		{"unknown decision", alice, url.Values{"decision": {"maybe"}, "req": {req}, "csrf_token": {consent.Hidden("csrf_token")}}},
+		}(), url.Values{"decision": {"allow"}, "req": {req}}, http.StatusForbidden, otherAccount},
+		{"unknown decision", alice, url.Values{"decision": {"maybe"}, "req": {req}, "csrf_token": {consent.Hidden("csrf_token")}},
+			http.StatusBadRequest, "Choose Allow or Deny."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,8 +160,11 @@ func TestAuthorizeConsentFormIsBound(t *testing.T) {
 				tc.form.Set("csrf_token", acct.Hidden("csrf_token"))
 			}
 			p := tc.by.Post("/consent", tc.form)
-			if p.Status < 400 || p.Header.Get("Location") != "" {
-				t.Fatalf("got %d Location=%q, want a refusal", p.Status, p.Header.Get("Location"))
+			if p.Status != tc.status || p.Header.Get("Location") != "" {
+				t.Fatalf("got %d Location=%q, want %d and no redirect", p.Status, p.Header.Get("Location"), tc.status)
+			}
+			if !strings.Contains(p.Body, tc.message) {
+				t.Errorf("error page lacks %q: %s", tc.message, p.Body)
 			}
 		})
 	}

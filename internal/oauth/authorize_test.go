@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -128,14 +129,6 @@ func TestAuthorizeUntrustedRequestsShowAPage(t *testing.T) {
 		{"unknown client", func(v url.Values) { v.Set("client_id", "nobody") }},
 		{"no client", func(v url.Values) { v.Del("client_id") }},
 		{"repeated client_id", func(v url.Values) { v.Add("client_id", webtest.FirstPartyID) }},
-		{"unregistered redirect", func(v url.Values) { v.Set("redirect_uri", "https://evil.example/callback") }},
-		{"trailing slash", func(v url.Values) { v.Set("redirect_uri", webtest.DefaultRedirect+"/") }},
-		{"extra path", func(v url.Values) { v.Set("redirect_uri", webtest.DefaultRedirect+"/../evil") }},
-		{"extra query", func(v url.Values) { v.Set("redirect_uri", webtest.DefaultRedirect+"?next=evil") }},
-		{"case change", func(v url.Values) { v.Set("redirect_uri", strings.ToUpper(webtest.DefaultRedirect)) }},
-		{"host suffix", func(v url.Values) { v.Set("redirect_uri", "http://localhost:9000.evil.example/callback") }},
-		{"userinfo trick", func(v url.Values) { v.Set("redirect_uri", "http://localhost:9000@evil.example/callback") }},
-		{"other port", func(v url.Values) { v.Set("redirect_uri", "http://localhost:9001/callback") }},
 		{"repeated redirect", func(v url.Values) { v.Add("redirect_uri", webtest.DefaultRedirect) }},
 		{"omitted with two registered", func(v url.Values) {
 			v.Set("client_id", webtest.MultiRedirectID)
@@ -146,17 +139,84 @@ func TestAuthorizeUntrustedRequestsShowAPage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			params, _ := webtest.CodeRequest(webtest.ThirdPartyID, "openid")
 			tc.change(params)
-			p := b.Get("/oauth2/authorize?" + params.Encode())
-			if p.Status != http.StatusBadRequest || p.Header.Get("Location") != "" {
-				t.Fatalf("got %d Location=%q, want 400 and no redirect", p.Status, p.Header.Get("Location"))
-			}
-			if !strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") || p.Header.Get("X-Frame-Options") != "DENY" {
-				t.Errorf("headers = %v", p.Header)
-			}
-			if strings.Contains(p.Body, "evil") {
-				t.Error("the error page repeats the untrusted redirect URI")
-			}
+			checkErrorPage(t, "GET", b.Get("/oauth2/authorize?"+params.Encode()))
 		})
+	}
+}
+
+// lookAlikeRedirects are redirect URIs that resemble the registered
+// DefaultRedirect (http://localhost:9000/callback) but are not it; each
+// would pass a prefix, host-suffix, case-insensitive or parsed-host match.
+var lookAlikeRedirects = []struct{ name, uri string }{
+	{"unregistered", "https://evil.example/callback"},
+	{"trailing slash", webtest.DefaultRedirect + "/"},
+	{"path traversal", webtest.DefaultRedirect + "/../evil"},
+	{"longer path", webtest.DefaultRedirect + "evil"},
+	{"extra query", webtest.DefaultRedirect + "?next=evil"},
+	{"fragment", webtest.DefaultRedirect + "#evil"},
+	{"case change", strings.ToUpper(webtest.DefaultRedirect)},
+	{"https instead of http", "https://localhost:9000/callback"},
+	{"host suffix", "http://localhost:9000.evil.example/callback"},
+	{"host prefix", "http://evil-localhost:9000/callback"},
+	{"subdomain", "http://evil.localhost:9000/callback"},
+	{"userinfo trick", "http://localhost:9000@evil.example/callback"},
+	{"backslash trick", `http://evil.example\@localhost:9000/callback`},
+	{"other port", "http://localhost:9001/callback"},
+	{"no port", "http://localhost/callback"},
+	{"percent-encoded path", "http://localhost:9000/%63allback"},
+}
+
+// TestAuthorizeLookAlikeRedirectShowsAPage sends every look-alike redirect
+// URI with requests that are otherwise valid and with requests that are
+// also wrong in a way that would be redirected back to a trusted URI (RFC
+// 6749 §4.1.2.1). None may produce a redirect: an error answered to an
+// address the client never registered is an open redirect.
+func TestAuthorizeLookAlikeRedirectShowsAPage(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	b := s.NewBrowser(t)
+	signIn(t, b, "alice", webtest.AlicePassword) // a signed-in user would get a code straight away
+	otherwise := []struct {
+		name   string
+		change func(url.Values)
+	}{
+		{"otherwise valid", func(url.Values) {}},
+		{"response_type token", func(v url.Values) { v.Set("response_type", "token") }},
+		{"no response_type", func(v url.Values) { v.Del("response_type") }},
+		{"scope the client may not ask for", func(v url.Values) { v.Set("scope", "openid launch-missiles") }},
+		{"no PKCE", func(v url.Values) {
+			v.Del("code_challenge")
+			v.Del("code_challenge_method")
+		}},
+		{"plain PKCE", func(v url.Values) { v.Set("code_challenge_method", "plain") }},
+		{"prompt none", func(v url.Values) { v.Set("prompt", "none") }},
+	}
+	for _, clientID := range []string{webtest.PublicID, webtest.ThirdPartyID} {
+		for _, redirect := range lookAlikeRedirects {
+			for _, tc := range otherwise {
+				t.Run(clientID+"/"+redirect.name+"/"+tc.name, func(t *testing.T) {
+					params, _ := webtest.CodeRequest(clientID, "openid")
+					params.Set("redirect_uri", redirect.uri)
+					tc.change(params)
+					checkErrorPage(t, "GET", b.Get("/oauth2/authorize?"+params.Encode()))
+					checkErrorPage(t, "POST", b.Post("/oauth2/authorize", params))
+				})
+			}
+		}
+	}
+}
+
+// checkErrorPage asserts the HTML error page of an untrusted request: 400,
+// no redirect, and nothing of the untrusted URI repeated.
+func checkErrorPage(t *testing.T, method string, p *webtest.Page) {
+	t.Helper()
+	if p.Status != http.StatusBadRequest || p.Header.Get("Location") != "" {
+		t.Fatalf("%s %s: got %d Location=%q, want 400 and no redirect", method, p.URL.Path, p.Status, p.Header.Get("Location"))
+	}
+	if !strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") || p.Header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("%s: headers = %v", method, p.Header)
+	}
+	if strings.Contains(p.Body, "evil") {
+		t.Errorf("%s: the error page repeats the untrusted redirect URI", method)
 	}
 }
 
@@ -267,24 +327,31 @@ func TestAuthorizeTokenEndpointChecks(t *testing.T) {
 	t.Run("20 concurrent redemptions, one winner", func(t *testing.T) {
 		c, v := code(t, "openid")
 		var wg sync.WaitGroup
-		statuses := make([]int, 20)
+		results := make([]webtest.TokenResponse, 20)
+		errs := make([]error, len(results))
 		start := make(chan struct{})
-		for i := range statuses {
+		for i := range results {
 			wg.Go(func() {
 				<-start
-				statuses[i] = s.Exchange(t, c, v, webtest.ThirdPartyID, webtest.ThirdPartySecret).Status
+				results[i], errs[i] = s.TryExchange(c, v, webtest.ThirdPartyID, webtest.ThirdPartySecret)
 			})
 		}
 		close(start)
 		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
 		wins := 0
-		for _, st := range statuses {
-			if st == http.StatusOK {
+		for _, r := range results {
+			switch {
+			case r.Status == http.StatusOK:
 				wins++
+			case r.Status != http.StatusBadRequest || r.Str("error") != "invalid_grant":
+				t.Errorf("loser got %d %s, want 400 invalid_grant", r.Status, r.Raw)
 			}
 		}
 		if wins != 1 {
-			t.Fatalf("%d redemptions succeeded (%v), want 1", wins, statuses)
+			t.Fatalf("%d redemptions succeeded, want 1", wins)
 		}
 	})
 	t.Run("omitted redirect_uri may be omitted at the token endpoint", func(t *testing.T) {

@@ -3,10 +3,13 @@ package oauth_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,30 +161,72 @@ func (r response) str(name string) string {
 // post sends a form to path, authenticating with Basic when user != "".
 func (s *server) post(path string, form url.Values, user, pass string) response {
 	s.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(form.Encode()))
+	return s.must(s.tryPost(path, form, user, pass))
+}
+
+func (s *server) do(req *http.Request) response {
+	s.t.Helper()
+	return s.must(s.tryDo(req))
+}
+
+// must fails the test on err. The try… helpers return their failure
+// instead, for goroutines other than the test's own: only the test
+// goroutine may call t.Fatal (testing.T.FailNow).
+func (s *server) must(res response, err error) response {
+	s.t.Helper()
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	return res
+}
+
+func (s *server) tryPost(path string, form url.Values, user, pass string) (response, error) {
+	req, err := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		return response{}, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if user != "" {
 		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
 	}
-	return s.do(req)
+	return s.tryDo(req)
 }
 
-func (s *server) do(req *http.Request) response {
-	s.t.Helper()
+func (s *server) tryDo(req *http.Request) (response, error) {
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatal(err)
+		return response{}, err
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	out := response{Status: res.StatusCode, Header: res.Header, Raw: string(raw)}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out.Body); err != nil && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
-			s.t.Fatalf("%s: body is not JSON: %q", req.URL.Path, raw)
+			return out, fmt.Errorf("%s: body is not JSON: %q", req.URL.Path, raw)
 		}
+	}
+	return out, nil
+}
+
+// race sends n requests at once, released together, and returns their
+// answers in order. A transport failure fails the test after all have
+// finished, from the test goroutine.
+func race(t *testing.T, n int, send func() (response, error)) []response {
+	t.Helper()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	out := make([]response, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			out[i], errs[i] = send()
+		})
+	}
+	close(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -203,7 +248,11 @@ func (s *server) passwordGrant(scope string) response {
 
 func (s *server) refresh(rt, clientID, clientSecret string) response {
 	s.t.Helper()
-	return s.post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, clientID, clientSecret)
+	return s.must(s.tryRefresh(rt, clientID, clientSecret))
+}
+
+func (s *server) tryRefresh(rt, clientID, clientSecret string) (response, error) {
+	return s.tryPost("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, clientID, clientSecret)
 }
 
 // introspect answers whether a token is active, asked by the service.

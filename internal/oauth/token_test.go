@@ -173,21 +173,13 @@ func TestPasswordGrantIssuesTokens(t *testing.T) {
 func TestPasswordGrantRateLimit(t *testing.T) {
 	s := newServer(t, withLimits(5, 1000))
 	const attempts = 20
-	var wg sync.WaitGroup
-	statuses := make(chan int, attempts)
-	for range attempts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"guess"}}
-			statuses <- s.post("/oauth2/token", f, firstPartyID, firstPartySecret).Status
-		}()
-	}
-	wg.Wait()
-	close(statuses)
+	results := race(t, attempts, func() (response, error) {
+		f := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"guess"}}
+		return s.tryPost("/oauth2/token", f, firstPartyID, firstPartySecret)
+	})
 	counts := map[int]int{}
-	for st := range statuses {
-		counts[st]++
+	for _, r := range results {
+		counts[r.Status]++
 	}
 	if counts[400] != 5 || counts[429] != attempts-5 {
 		t.Fatalf("statuses = %v, want 5×400 and %d×429", counts, attempts-5)

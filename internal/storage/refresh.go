@@ -36,7 +36,8 @@ const MaxUsedHashes = 1000
 //	         so that rotation checks both without decoding fam
 //
 // plus the ZSET rt:{id}:used of every hash the family issued, scored by
-// issue time. Both keys share the {id} tag and the same TTL.
+// issue time (unix ms, made strictly increasing so that the cap trims in
+// issue order). Both keys share the {id} tag and the same TTL.
 
 // familyReply is the Lua tail every family script returns after its
 // status word: fam, revoked, ajti, aexp.
@@ -80,7 +81,12 @@ if ARGV[1] == f[3] then
   if ARGV[2] == '' or redis.call('ZSCORE', KEYS[2], ARGV[2]) then return {'badnew'} end
   redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1], 'rot', ARGV[6], 'succ', ARGV[3],
     'ajti', ARGV[4], 'aexp', ARGV[5])
-  redis.call('ZADD', KEYS[2], now, ARGV[2])
+  -- Scores grow strictly: equal scores sort by hash, and the cap below
+  -- must drop the oldest hashes, not the lexicographically smallest.
+  local score = now
+  local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
+  redis.call('ZADD', KEYS[2], score, ARGV[2])
   local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[9])
   if extra > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1) end
   local ttl = tonumber(f[1]) - now

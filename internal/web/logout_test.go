@@ -58,8 +58,6 @@ func TestEndSession(t *testing.T) {
 	}{
 		{"unregistered post_logout_redirect_uri", url.Values{"client_id": {webtest.ThirdPartyID},
 			"post_logout_redirect_uri": {"https://evil.example/bye"}}},
-		{"look-alike post_logout_redirect_uri", url.Values{"client_id": {webtest.ThirdPartyID},
-			"post_logout_redirect_uri": {webtest.DefaultPostLogout + "/"}}},
 		{"redirect without a client", url.Values{"post_logout_redirect_uri": {webtest.DefaultPostLogout}}},
 		{"unknown client", url.Values{"client_id": {"nobody"}, "post_logout_redirect_uri": {webtest.DefaultPostLogout}}},
 		{"forged id_token_hint", url.Values{"id_token_hint": {idToken[:len(idToken)-6] + "AAAAAA"},
@@ -111,4 +109,94 @@ func TestEndSession(t *testing.T) {
 			t.Fatalf("got %d %s", confirm.Status, confirm.Body)
 		}
 	})
+}
+
+// lookAlikePostLogout are post_logout_redirect_uri values that resemble
+// the registered DefaultPostLogout (http://localhost:9000/signed-out) but
+// are not it; each would pass a prefix, host-suffix, case-insensitive or
+// parsed-host match.
+var lookAlikePostLogout = []struct{ name, uri string }{
+	{"trailing slash", webtest.DefaultPostLogout + "/"},
+	{"path traversal", webtest.DefaultPostLogout + "/../evil"},
+	{"longer path", webtest.DefaultPostLogout + "evil"},
+	{"extra query", webtest.DefaultPostLogout + "?next=evil"},
+	{"case change", strings.ToUpper(webtest.DefaultPostLogout)},
+	{"https instead of http", "https://localhost:9000/signed-out"},
+	{"host suffix", "http://localhost:9000.evil.example/signed-out"},
+	{"host prefix", "http://evil-localhost:9000/signed-out"},
+	{"subdomain", "http://evil.localhost:9000/signed-out"},
+	{"userinfo trick", "http://localhost:9000@evil.example/signed-out"},
+	{"other port", "http://localhost:9001/signed-out"},
+	{"percent-encoded path", "http://localhost:9000/%73igned-out"},
+}
+
+// TestEndSessionLookAlikeRedirectShowsAPage sends every look-alike
+// post_logout_redirect_uri, with the client named by client_id or by an
+// id_token_hint, in each state in which a valid one would send the browser
+// back at once (signed out already; a POST with the CSRF token) or after a
+// confirmation page. None may redirect: that would be an open redirect.
+func TestEndSessionLookAlikeRedirectShowsAPage(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	b := s.NewBrowser(t)
+	params, verifier := webtest.CodeRequest(webtest.ThirdPartyID, "openid")
+	consent := b.SubmitLogin(b.Authorize(params), "alice", webtest.AlicePassword)
+	cb := s.Callback(t, b.SubmitConsent(consent, "allow"))
+	idToken := s.Exchange(t, cb.Get("code"), verifier, webtest.ThirdPartyID, webtest.ThirdPartySecret).Str("id_token")
+	if idToken == "" {
+		t.Fatal("no id token")
+	}
+	csrf := b.Get("/account/consents").Hidden("csrf_token")
+	if csrf == "" {
+		t.Fatal("no CSRF token on the account page")
+	}
+	signedOut := s.NewBrowser(t)
+
+	namedBy := []struct {
+		name   string
+		params url.Values
+	}{
+		{"client_id", url.Values{"client_id": {webtest.ThirdPartyID}}},
+		{"id_token_hint", url.Values{"id_token_hint": {idToken}}},
+	}
+	send := []struct {
+		name string
+		do   func(v url.Values) *webtest.Page
+	}{
+		{"signed out, GET", func(v url.Values) *webtest.Page { return signedOut.Get("/oauth2/logout?" + v.Encode()) }},
+		{"signed out, POST", func(v url.Values) *webtest.Page { return signedOut.Post("/oauth2/logout", v) }},
+		{"signed in, GET", func(v url.Values) *webtest.Page { return b.Get("/oauth2/logout?" + v.Encode()) }},
+		{"signed in, POST with a forged CSRF token", func(v url.Values) *webtest.Page {
+			v.Set("csrf_token", "forged")
+			return b.Post("/oauth2/logout", v)
+		}},
+		{"signed in, POST with the CSRF token", func(v url.Values) *webtest.Page {
+			v.Set("csrf_token", csrf)
+			return b.Post("/oauth2/logout", v)
+		}},
+	}
+	for _, redirect := range lookAlikePostLogout {
+		for _, by := range namedBy {
+			for _, tc := range send {
+				t.Run(redirect.name+"/"+by.name+"/"+tc.name, func(t *testing.T) {
+					v := url.Values{"post_logout_redirect_uri": {redirect.uri}, "state": {"bye-1"}}
+					for name, vals := range by.params {
+						v[name] = vals
+					}
+					p := tc.do(v)
+					if p.Status != http.StatusBadRequest || p.Header.Get("Location") != "" {
+						t.Fatalf("got %d Location=%q, want 400 and no redirect", p.Status, p.Header.Get("Location"))
+					}
+					if !strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") {
+						t.Errorf("Content-Type = %q, want the HTML error page", p.Header.Get("Content-Type"))
+					}
+					if strings.Contains(p.Body, "evil") || strings.Contains(p.Header.Get("Content-Security-Policy"), "evil") {
+						t.Error("the error page repeats the untrusted address")
+					}
+				})
+			}
+		}
+	}
+	if !signedIn(t, b) {
+		t.Error("a refused sign-out request signed the user out")
+	}
 }

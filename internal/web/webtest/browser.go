@@ -202,29 +202,48 @@ func (r TokenResponse) Str(name string) string {
 // (or only client_id when clientSecret is empty).
 func (s *Server) PostToken(t testing.TB, form url.Values, clientID, clientSecret string) TokenResponse {
 	t.Helper()
+	res, err := s.TryPostToken(form, clientID, clientSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TryPostToken is PostToken for goroutines other than the test's own: it
+// returns its failure, as only the test goroutine may call t.Fatal.
+func (s *Server) TryPostToken(form url.Values, clientID, clientSecret string) (TokenResponse, error) {
 	form.Set("client_id", clientID)
 	if clientSecret != "" {
 		form.Set("client_secret", clientSecret)
 	}
 	res, err := http.PostForm(s.URL+"/oauth2/token", form)
 	if err != nil {
-		t.Fatal(err)
+		return TokenResponse{}, err
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	out := TokenResponse{Status: res.StatusCode, Raw: string(raw)}
 	_ = json.Unmarshal(raw, &out.Body)
-	return out
+	return out, nil
 }
 
 // Exchange redeems an authorization code.
 func (s *Server) Exchange(t testing.TB, code, verifier, clientID, clientSecret string) TokenResponse {
 	t.Helper()
+	return s.PostToken(t, s.exchangeForm(code, verifier), clientID, clientSecret)
+}
+
+// TryExchange is Exchange for goroutines other than the test's own.
+func (s *Server) TryExchange(code, verifier, clientID, clientSecret string) (TokenResponse, error) {
+	return s.TryPostToken(s.exchangeForm(code, verifier), clientID, clientSecret)
+}
+
+func (s *Server) exchangeForm(code, verifier string) url.Values {
 	f := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {s.RedirectURI}}
 	if verifier != "" {
 		f.Set("code_verifier", verifier)
 	}
-	return s.PostToken(t, f, clientID, clientSecret)
+	return f
 }
 
 // Active asks the introspection endpoint whether tok is active.

@@ -1,4 +1,4 @@
-package resource_test
+package api_test
 
 import (
 	"fmt"
@@ -10,18 +10,19 @@ import (
 
 	"github.com/oauth2d/oauth2d/internal/api"
 	"github.com/oauth2d/oauth2d/internal/problem"
+	"github.com/oauth2d/oauth2d/internal/testenv/resourcetest"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
 
 // TestSeedScenario is DESIGN.md §5's classic case: a normal user posts
 // only as themself; an admin posts for anyone and deletes anything.
 func TestSeedScenario(t *testing.T) {
-	h := newHarness(t, token.AlgES256)
-	alice, _ := h.userToken(h.alice, allScopes...)
-	bob, _ := h.userToken(h.bob, allScopes...)
-	admin, _ := h.userToken(h.admin, allScopes...)
-	readOnly, _ := h.userToken(h.alice, "comments:read")
-	service := h.clientToken("comments:read", "comments:write")
+	h := resourcetest.New(t, token.AlgES256)
+	alice, _ := h.UserToken(t, h.Alice, resourcetest.AllScopes...)
+	bob, _ := h.UserToken(t, h.Bob, resourcetest.AllScopes...)
+	admin, _ := h.UserToken(t, h.Admin, resourcetest.AllScopes...)
+	readOnly, _ := h.UserToken(t, h.Alice, "comments:read")
+	service := h.ClientToken(t, "comments:read", "comments:write")
 
 	ids := map[string]string{} // step name → comment id
 	post := []struct {
@@ -31,20 +32,20 @@ func TestSeedScenario(t *testing.T) {
 		status int
 		author string // expected user_id on 201
 	}{
-		{"alice as herself", alice, map[string]any{"message": "hi from alice"}, 201, h.alice.ID},
-		{"alice naming herself", alice, map[string]any{"message": "again", "user_id": h.alice.ID}, 201, h.alice.ID},
-		{"alice as bob", alice, map[string]any{"message": "I am bob", "user_id": h.bob.ID}, 403, ""},
-		{"bob as himself", bob, map[string]any{"message": "hi from bob"}, 201, h.bob.ID},
-		{"admin for bob", admin, map[string]any{"message": "on behalf of bob", "user_id": h.bob.ID}, 201, h.bob.ID},
+		{"alice as herself", alice, map[string]any{"message": "hi from alice"}, 201, h.Alice.ID},
+		{"alice naming herself", alice, map[string]any{"message": "again", "user_id": h.Alice.ID}, 201, h.Alice.ID},
+		{"alice as bob", alice, map[string]any{"message": "I am bob", "user_id": h.Bob.ID}, 403, ""},
+		{"bob as himself", bob, map[string]any{"message": "hi from bob"}, 201, h.Bob.ID},
+		{"admin for bob", admin, map[string]any{"message": "on behalf of bob", "user_id": h.Bob.ID}, 201, h.Bob.ID},
 		{"admin for nobody", admin, map[string]any{"message": "x", "user_id": "no-such-user"}, 400, ""},
-		{"admin as admin", admin, map[string]any{"message": "from the admin"}, 201, h.admin.ID},
+		{"admin as admin", admin, map[string]any{"message": "from the admin"}, 201, h.Admin.ID},
 		{"client credentials", service, map[string]any{"message": "machine"}, 403, ""},
-		{"client credentials naming a user", service, map[string]any{"message": "machine", "user_id": h.alice.ID}, 403, ""},
+		{"client credentials naming a user", service, map[string]any{"message": "machine", "user_id": h.Alice.ID}, 403, ""},
 		{"without comments:write", readOnly, map[string]any{"message": "x"}, 403, ""},
 	}
 	for _, tc := range post {
 		t.Run("post "+tc.name, func(t *testing.T) {
-			resp := h.do(t, http.MethodPost, commentsPath, tc.bearer, tc.body)
+			resp := h.Do(t, http.MethodPost, resourcetest.CommentsPath, tc.bearer, tc.body)
 			if resp.Code != tc.status {
 				t.Fatalf("status %d, want %d: %s", resp.Code, tc.status, resp.Body)
 			}
@@ -58,14 +59,14 @@ func TestSeedScenario(t *testing.T) {
 				t.Fatalf("response %v, want exactly id, user_id, message, created_at", resp.JSON)
 			}
 			id := resp.JSON["id"].(string)
-			if loc := resp.Header().Get("Location"); loc != commentsPath+"/"+url.PathEscape(id) {
+			if loc := resp.Header().Get("Location"); loc != resourcetest.CommentsPath+"/"+url.PathEscape(id) {
 				t.Errorf("Location = %q", loc)
 			}
 			ids[tc.name] = id
 		})
 	}
 
-	list := h.do(t, http.MethodGet, commentsPath, bob, nil)
+	list := h.Do(t, http.MethodGet, resourcetest.CommentsPath, bob, nil)
 	if list.Code != 200 || len(list.JSON["comments"].([]any)) != 5 {
 		t.Fatalf("list: %d %s, want the 5 comments", list.Code, list.Body)
 	}
@@ -81,7 +82,7 @@ func TestSeedScenario(t *testing.T) {
 	}{
 		{"alice deletes bob's (posted by admin)", alice, ids["admin for bob"], 403},
 		{"bob deletes alice's", bob, ids["alice as herself"], 403},
-		{"client credentials deletes", h.clientToken("comments:write"), ids["bob as himself"], 403},
+		{"client credentials deletes", h.ClientToken(t, "comments:write"), ids["bob as himself"], 403},
 		{"read-only token deletes", readOnly, ids["alice as herself"], 403},
 		{"alice deletes her own", alice, ids["alice as herself"], 204},
 		{"bob deletes his, posted by the admin", bob, ids["admin for bob"], 204},
@@ -92,20 +93,20 @@ func TestSeedScenario(t *testing.T) {
 	}
 	for _, tc := range del {
 		t.Run("delete "+tc.name, func(t *testing.T) {
-			resp := h.do(t, http.MethodDelete, commentsPath+"/"+tc.id, tc.bearer, nil)
+			resp := h.Do(t, http.MethodDelete, resourcetest.CommentsPath+"/"+tc.id, tc.bearer, nil)
 			if resp.Code != tc.status {
 				t.Fatalf("status %d, want %d: %s", resp.Code, tc.status, resp.Body)
 			}
 		})
 	}
-	if list := h.do(t, http.MethodGet, commentsPath, alice, nil); len(list.JSON["comments"].([]any)) != 1 {
+	if list := h.Do(t, http.MethodGet, resourcetest.CommentsPath, alice, nil); len(list.JSON["comments"].([]any)) != 1 {
 		t.Fatalf("after deletes: %s, want only the admin's own comment", list.Body)
 	}
 }
 
 func TestCommentValidation(t *testing.T) {
-	h := newHarness(t, token.AlgES256)
-	alice, _ := h.userToken(h.alice, allScopes...)
+	h := resourcetest.New(t, token.AlgES256)
+	alice, _ := h.UserToken(t, h.Alice, resourcetest.AllScopes...)
 	long := strings.Repeat("é", api.DefaultMaxMessageLen+1)
 	tests := []struct {
 		name        string
@@ -133,12 +134,12 @@ func TestCommentValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req := httptest.NewRequest(http.MethodPost, commentsPath, strings.NewReader(tc.body))
+			req := httptest.NewRequest(http.MethodPost, resourcetest.CommentsPath, strings.NewReader(tc.body))
 			if tc.contentType != "" {
 				req.Header.Set("Content-Type", tc.contentType)
 			}
 			req.Header.Set("Authorization", "Bearer "+alice)
-			resp := h.serve(t, req)
+			resp := h.Serve(t, req)
 			if resp.Code != tc.status {
 				t.Fatalf("status %d, want %d: %s", resp.Code, tc.status, resp.Body)
 			}
@@ -157,7 +158,7 @@ func TestCommentValidation(t *testing.T) {
 }
 
 // checkProblem asserts an RFC 9457 body.
-func checkProblem(t *testing.T, resp response, status int) {
+func checkProblem(t *testing.T, resp resourcetest.Response, status int) {
 	t.Helper()
 	if ct := resp.Header().Get("Content-Type"); ct != problem.ContentType {
 		t.Errorf("Content-Type = %q, want %s", ct, problem.ContentType)
@@ -168,20 +169,20 @@ func checkProblem(t *testing.T, resp response, status int) {
 }
 
 func TestCommentListPagination(t *testing.T) {
-	h := newHarness(t, token.AlgES256)
-	alice, _ := h.userToken(h.alice, allScopes...)
+	h := resourcetest.New(t, token.AlgES256)
+	alice, _ := h.UserToken(t, h.Alice, resourcetest.AllScopes...)
 	for i := range 5 {
-		if resp := h.do(t, http.MethodPost, commentsPath, alice, map[string]any{"message": fmt.Sprint(i)}); resp.Code != 201 {
+		if resp := h.Do(t, http.MethodPost, resourcetest.CommentsPath, alice, map[string]any{"message": fmt.Sprint(i)}); resp.Code != 201 {
 			t.Fatal(resp.Body)
 		}
 	}
 	var got []string
-	next := commentsPath + "?limit=2"
+	next := resourcetest.CommentsPath + "?limit=2"
 	for pages := 0; next != ""; pages++ {
 		if pages > 3 {
 			t.Fatal("more pages than comments")
 		}
-		resp := h.do(t, http.MethodGet, next, alice, nil)
+		resp := h.Do(t, http.MethodGet, next, alice, nil)
 		if resp.Code != 200 {
 			t.Fatalf("%s: %d %s", next, resp.Code, resp.Body)
 		}
@@ -208,7 +209,7 @@ func TestCommentListPagination(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := h.do(t, http.MethodGet, commentsPath+tc.query, alice, nil)
+			resp := h.Do(t, http.MethodGet, resourcetest.CommentsPath+tc.query, alice, nil)
 			if resp.Code != 400 {
 				t.Fatalf("status %d, want 400", resp.Code)
 			}
@@ -221,33 +222,33 @@ func TestCommentListPagination(t *testing.T) {
 }
 
 func TestMe(t *testing.T) {
-	h := newHarness(t, token.AlgES256)
-	admin, _ := h.userToken(h.admin, "openid", "profile")
-	service := h.clientToken("profile")
+	h := resourcetest.New(t, token.AlgES256)
+	admin, _ := h.UserToken(t, h.Admin, "openid", "profile")
+	service := h.ClientToken(t, "profile")
 	tests := []struct {
 		name   string
 		bearer string
 		want   map[string]any
 	}{
-		{"user", admin, map[string]any{"sub": h.admin.ID, "username": "admin", "roles": []any{"user", "admin"},
-			"scope": "openid profile", "client_id": webClient}},
-		{"client credentials", service, map[string]any{"sub": serviceID, "username": "", "roles": []any{},
-			"scope": "profile", "client_id": serviceID}},
+		{"user", admin, map[string]any{"sub": h.Admin.ID, "username": "admin", "roles": []any{"user", "admin"},
+			"scope": "openid profile", "client_id": resourcetest.WebClient}},
+		{"client credentials", service, map[string]any{"sub": resourcetest.ServiceID, "username": "", "roles": []any{},
+			"scope": "profile", "client_id": resourcetest.ServiceID}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := h.do(t, http.MethodGet, mePath, tc.bearer, nil)
+			resp := h.Do(t, http.MethodGet, resourcetest.MePath, tc.bearer, nil)
 			if resp.Code != 200 || fmt.Sprint(resp.JSON) != fmt.Sprint(tc.want) {
 				t.Fatalf("%d %v, want %v", resp.Code, resp.JSON, tc.want)
 			}
 		})
 	}
 	t.Run("deleted user", func(t *testing.T) {
-		bob, _ := h.userToken(h.bob, "profile")
-		if err := h.Store.DeleteUser(h.ctx, h.bob.ID); err != nil {
+		bob, _ := h.UserToken(t, h.Bob, "profile")
+		if err := h.Store.DeleteUser(h.Ctx, h.Bob.ID); err != nil {
 			t.Fatal(err)
 		}
-		resp := h.do(t, http.MethodGet, mePath, bob, nil)
+		resp := h.Do(t, http.MethodGet, resourcetest.MePath, bob, nil)
 		if resp.Code != 401 || !strings.Contains(resp.Header().Get("WWW-Authenticate"), `error="invalid_token"`) {
 			t.Fatalf("%d %q, want 401 invalid_token", resp.Code, resp.Header().Get("WWW-Authenticate"))
 		}

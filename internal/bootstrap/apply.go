@@ -178,7 +178,9 @@ func sameClient(a, b *storage.Client) bool {
 		slices.Equal(a.RedirectURIs, b.RedirectURIs) &&
 		slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) &&
 		slices.Equal(a.GrantTypes, b.GrantTypes) &&
-		slices.Equal(a.Scopes, b.Scopes)
+		slices.Equal(a.Scopes, b.Scopes) &&
+		a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
+		a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired
 }
 
 func sameUser(a, b *storage.User) bool {

@@ -140,7 +140,9 @@ func (a *API) UpdateUser(c *gin.Context) {
 	c.JSON(http.StatusOK, ViewUser(u))
 }
 
-// DeleteUser revokes every token of the user, then removes them.
+// DeleteUser revokes every token of the user, ends their browser sessions
+// (their relying parties are told over the back channel), then removes
+// them.
 func (a *API) DeleteUser(c *gin.Context) {
 	ctx := c.Request.Context()
 	u, err := a.d.Users.GetUser(ctx, c.Param("id"))
@@ -149,6 +151,9 @@ func (a *API) DeleteUser(c *gin.Context) {
 	}
 	if _, _, err := a.d.Revoker.RevokeUser(ctx, u.ID); err != nil {
 		a.internalError(c, "revoke user tokens", err)
+		return
+	}
+	if !a.signOut(c, u.ID) {
 		return
 	}
 	if err := a.d.Users.DeleteUser(ctx, u.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -166,7 +171,8 @@ type revokeResult struct {
 }
 
 // RevokeUserTokens revokes every access and refresh token of the user, on
-// every instance.
+// every instance, and signs them out of every browser session and, over
+// the back channel, of every relying party.
 func (a *API) RevokeUserTokens(c *gin.Context) {
 	ctx := c.Request.Context()
 	u, err := a.d.Users.GetUser(ctx, c.Param("id"))
@@ -178,6 +184,22 @@ func (a *API) RevokeUserTokens(c *gin.Context) {
 		a.internalError(c, "revoke user tokens", err)
 		return
 	}
+	if !a.signOut(c, u.ID) {
+		return
+	}
 	noStore(c)
 	c.JSON(http.StatusOK, revokeResult{NotBefore: nbf, RefreshFamilies: n})
+}
+
+// signOut ends the user's browser sessions and queues logout tokens for
+// the relying parties; it answers 500 and reports false when it cannot.
+func (a *API) signOut(c *gin.Context, userID string) bool {
+	if a.d.Logouts == nil {
+		return true
+	}
+	if err := a.d.Logouts.UserSignedOut(c.Request.Context(), userID); err != nil {
+		a.internalError(c, "sign the user out", err)
+		return false
+	}
+	return true
 }

@@ -181,6 +181,9 @@ func ValidateUser(u *storage.User) []error {
 	if u.Email != "" && !strings.Contains(u.Email, "@") {
 		bad("email", "%q is not an email address", u.Email)
 	}
+	if u.EmailVerified && u.Email == "" {
+		bad("email_verified", "needs an email")
+	}
 	return errs
 }
 

@@ -100,6 +100,8 @@ func TestValidateUser(t *testing.T) {
 		{"upper-case role", storage.User{Username: "a", Roles: []string{"Admin"}}, "roles:"},
 		{"duplicate role", storage.User{Username: "a", Roles: []string{"user", "user"}}, "listed twice"},
 		{"bad email", storage.User{Username: "a", Email: "nope"}, "email:"},
+		{"verified email", storage.User{Username: "a", Email: "a@example.com", EmailVerified: true}, ""},
+		{"verified without email", storage.User{Username: "a", EmailVerified: true}, "email_verified: needs an email"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -185,5 +185,5 @@ func sameClient(a, b *storage.Client) bool {
 
 func sameUser(a, b *storage.User) bool {
 	return a.PasswordHash == b.PasswordHash && slices.Equal(a.Roles, b.Roles) &&
-		a.Name == b.Name && a.Email == b.Email
+		a.Name == b.Name && a.Email == b.Email && a.EmailVerified == b.EmailVerified
 }

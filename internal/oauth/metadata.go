@@ -71,7 +71,7 @@ func (m *Metadata) AddBrowserFlow(endSessionPath string) {
 	m.PromptValuesSupported = PromptValuesSupported
 	m.AuthorizationResponseIssParam = true // RFC 9207
 	m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
-		"preferred_username", "name", "email"}
+		"preferred_username", "name", "email", "email_verified"}
 }
 
 // AddBackchannelLogout advertises OIDC Back-Channel Logout: call it when

@@ -166,6 +166,7 @@ func profileClaims(u *storage.User, scope []string) map[string]any {
 	}
 	if slices.Contains(scope, "email") && u.Email != "" {
 		claims["email"] = u.Email
+		claims["email_verified"] = u.EmailVerified
 	}
 	return claims
 }

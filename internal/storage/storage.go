@@ -58,14 +58,17 @@ type Client struct {
 // User is a resource owner. ID is the stable, opaque subject (`sub`);
 // Username is unique and may change.
 type User struct {
-	ID           string    `json:"id"`
-	Username     string    `json:"username"`
-	PasswordHash string    `json:"password_hash"` // secret.Hash output
-	Roles        []string  `json:"roles"`
-	Name         string    `json:"name,omitempty"`
-	Email        string    `json:"email,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string   `json:"id"`
+	Username     string   `json:"username"`
+	PasswordHash string   `json:"password_hash"` // secret.Hash output
+	Roles        []string `json:"roles"`
+	Name         string   `json:"name,omitempty"`
+	Email        string   `json:"email,omitempty"`
+	// EmailVerified: the operator vouches that Email belongs to the user
+	// (OIDC Core §5.1 email_verified).
+	EmailVerified bool      `json:"email_verified,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // AuthCode is what an authorization code stands for. It is stored under

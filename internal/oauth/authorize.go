@@ -168,7 +168,7 @@ func (a *Authorizer) Resume(w http.ResponseWriter, r *http.Request) {
 func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, stored bool) {
 	ctx := r.Context()
 	client, err := a.store.GetClient(ctx, req.ClientID)
-	if err != nil || !slices.Contains(client.RedirectURIs, req.RedirectURI) {
+	if err != nil || !redirectURIRegistered(client.RedirectURIs, req.RedirectURI) {
 		// The client was deleted or changed while the user signed in.
 		a.pages.RenderError(w, r, errPageUnknownClient.status, errPageUnknownClient.message)
 		return

@@ -36,39 +36,41 @@ var (
 
 // Client is a registered OAuth client. The clear secret is never stored.
 type Client struct {
-	ID                     string   `json:"id"`
-	Name                   string   `json:"name,omitempty"`
-	SecretHash             string   `json:"secret_hash,omitempty"` // secret.Hash output; empty for public clients
-	Public                 bool     `json:"public"`
-	FirstParty             bool     `json:"first_party"`
-	RedirectURIs           []string `json:"redirect_uris"`                       // exact-match list
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"` // exact-match list
+	ID                     string    `json:"id"`
+	Name                   string    `json:"name,omitempty"`
+	SecretHash             string    `json:"secret_hash,omitempty"` // secret.Hash output; empty for public clients
+	Public                 bool      `json:"public"`
+	FirstParty             bool      `json:"first_party"`
+	RedirectURIs           []string  `json:"redirect_uris"`                       // exact-match list
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris,omitempty"` // exact-match list
+	GrantTypes             []string  `json:"grant_types"`
+	Scopes                 []string  `json:"scopes"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
+
 	// BackchannelLogoutURI receives logout tokens (OIDC Back-Channel
 	// Logout 1.0 §2.2); empty: the client is not told of logouts.
 	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
 	// BackchannelLogoutSessionRequired: every logout token sent to the
 	// client must carry a sid.
-	BackchannelLogoutSessionRequired bool      `json:"backchannel_logout_session_required,omitempty"`
-	GrantTypes                       []string  `json:"grant_types"`
-	Scopes                           []string  `json:"scopes"`
-	CreatedAt                        time.Time `json:"created_at"`
-	UpdatedAt                        time.Time `json:"updated_at"`
+	BackchannelLogoutSessionRequired bool `json:"backchannel_logout_session_required,omitempty"`
 }
 
 // User is a resource owner. ID is the stable, opaque subject (`sub`);
 // Username is unique and may change.
 type User struct {
-	ID           string   `json:"id"`
-	Username     string   `json:"username"`
-	PasswordHash string   `json:"password_hash"` // secret.Hash output
-	Roles        []string `json:"roles"`
-	Name         string   `json:"name,omitempty"`
-	Email        string   `json:"email,omitempty"`
+	ID           string    `json:"id"`
+	Username     string    `json:"username"`
+	PasswordHash string    `json:"password_hash"` // secret.Hash output
+	Roles        []string  `json:"roles"`
+	Name         string    `json:"name,omitempty"`
+	Email        string    `json:"email,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+
 	// EmailVerified: the operator vouches that Email belongs to the user
 	// (OIDC Core §5.1 email_verified).
-	EmailVerified bool      `json:"email_verified,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	EmailVerified bool `json:"email_verified,omitempty"`
 }
 
 // AuthCode is what an authorization code stands for. It is stored under
@@ -216,17 +218,18 @@ type BrowserSession struct {
 	// only carries the CSRF token of the login form.
 	UserID string `json:"user_id,omitempty"`
 	// AuthTime is when the user last proved their password (OIDC auth_time).
-	AuthTime time.Time `json:"auth_time"`
-	// SID identifies a signed-in session in ID and logout tokens (OIDC
-	// Back-Channel Logout 1.0 §2.4). It is random and unrelated to the
-	// cookie, so a relying party that sees it learns nothing to sign in
-	// with.
-	SID       string    `json:"sid,omitempty"`
+	AuthTime  time.Time `json:"auth_time"`
 	CSRFToken string    `json:"csrf"`
 	CreatedAt time.Time `json:"created_at"`
 	LastSeen  time.Time `json:"last_seen"`
 	// ExpiresAt is the absolute end of the session, however active it is.
 	ExpiresAt time.Time `json:"expires_at"`
+
+	// SID identifies a signed-in session in ID and logout tokens (OIDC
+	// Back-Channel Logout 1.0 §2.4). It is random and unrelated to the
+	// cookie, so a relying party that sees it learns nothing to sign in
+	// with.
+	SID string `json:"sid,omitempty"`
 }
 
 // AuthRequest is a validated authorization request (RFC 6749 §4.1.1) that

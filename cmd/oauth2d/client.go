@@ -36,6 +36,8 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 	secretStdin := a.fs.Bool("secret-stdin", false, "read the secret from stdin instead of generating one")
 	a.fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	a.fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
+	bcl := a.fs.String("backchannel-logout-uri", "", "where logout tokens are POSTed (OIDC Back-Channel Logout)")
+	bclSession := a.fs.Bool("backchannel-logout-session-required", false, "every logout token must carry a sid")
 	a.fs.Var(&grants, "grant-type", "grant type (repeatable): "+strings.Join(account.SupportedGrantTypes, ", "))
 	a.fs.Var(&scopes, "scope", "allowed scope (repeatable, or space-separated)")
 	cfg, err := a.parse(e, args, 0)
@@ -49,6 +51,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 		ID: *id, Name: *name, Public: *public, FirstParty: *firstParty,
 		RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
 		GrantTypes: grants, Scopes: strings.Fields(strings.Join(scopes, " ")),
+		BackchannelLogoutURI: *bcl, BackchannelLogoutSessionRequired: *bclSession,
 	}
 	if c.ID == "" {
 		c.ID = newClientID()
@@ -183,6 +186,7 @@ func clientGet(ctx context.Context, e env, args []string) error {
 		{"scopes", strings.Join(v.Scopes, " ")},
 		{"redirect_uris", strings.Join(v.RedirectURIs, " ")},
 		{"post_logout_redirect_uris", strings.Join(v.PostLogoutRedirectURIs, " ")},
+		{"backchannel_logout_uri", v.BackchannelLogoutURI},
 		{"created_at", v.CreatedAt.UTC().Format(time.RFC3339)},
 		{"updated_at", v.UpdatedAt.UTC().Format(time.RFC3339)},
 	} {

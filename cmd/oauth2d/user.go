@@ -29,6 +29,7 @@ func userCreate(ctx context.Context, e env, args []string) error {
 	username := a.fs.String("username", "", "username (required)")
 	name := a.fs.String("name", "", "display name")
 	email := a.fs.String("email", "", "email address")
+	emailVerified := a.fs.Bool("email-verified", false, "the email address is known to be the user's (OIDC email_verified)")
 	a.fs.Var(&roles, "role", "role (repeatable), e.g. user or admin")
 	cfg, err := a.parse(e, args, 0)
 	if err != nil {
@@ -37,7 +38,7 @@ func userCreate(ctx context.Context, e env, args []string) error {
 	if *username == "" {
 		return usagef("user create: --username is required")
 	}
-	u := &storage.User{Username: *username, Roles: roles, Name: *name, Email: *email}
+	u := &storage.User{Username: *username, Roles: roles, Name: *name, Email: *email, EmailVerified: *emailVerified}
 	if errs := account.ValidateUser(u); len(errs) > 0 {
 		return usage(errors.Join(errs...))
 	}

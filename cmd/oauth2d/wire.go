@@ -11,6 +11,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/backchannel"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
 	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
@@ -68,11 +69,16 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	if h.Tokens, err = a.tokenEndpoints(w, verifier, limiter, checker); err != nil {
 		return h, err
 	}
-	if err := a.browserFlow(&h, limiter, checker, revoker); err != nil {
+	logouts, err := a.backchannelLogout(w)
+	if err != nil {
+		return h, err
+	}
+	if err := a.browserFlow(&h, limiter, checker, revoker, logouts); err != nil {
 		return h, err
 	}
 	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, a.keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
+	md.AddBackchannelLogout()
 	if h.Discovery, err = oauth.NewDiscovery(md, a.keys); err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
@@ -80,7 +86,7 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 		return h, fmt.Errorf("serve: %w", err)
 	}
 	h.Admin, err = admin.New(admin.Deps{
-		Revoker: revoker, Clients: a.store, Users: a.store,
+		Revoker: revoker, Logouts: logouts, Clients: a.store, Users: a.store,
 		Hasher: secret.NewHasher(secret.DefaultParams()), InsecureDev: cfg.InsecureDev, Logger: a.logger,
 	})
 	if err != nil {
@@ -141,14 +147,34 @@ func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratel
 	return h, nil
 }
 
+// backchannelLogout remembers which relying parties each browser session
+// reached and, as a worker, delivers their logout tokens from the queue
+// every instance shares.
+func (a *app) backchannelLogout(w *wiring) (*backchannel.Logouts, error) {
+	sender, err := backchannel.NewSender(backchannel.SenderDeps{
+		Store: a.store, Minter: token.NewMinter(a.keys, a.cfg.Issuer, a.cfg.Tokens.Audience, time.Now),
+		Metrics: a.metrics, Logger: a.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	w.workers = append(w.workers, sender.Run)
+	logouts, err := backchannel.NewLogouts(a.store, sender.Wake, a.logger, time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	return logouts, nil
+}
+
 // browserFlow is "login with": the authorization endpoint, the login,
 // consent, account and logout pages, and userinfo.
-func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, checker *secret.Checker, revoker *account.Revoker) error {
+func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, checker *secret.Checker, revoker *account.Revoker,
+	logouts *backchannel.Logouts) error {
 	cfg := a.cfg
 	var err error
 	h.Pages, err = web.New(web.Deps{
 		Config: web.Config{Issuer: cfg.Issuer, ResumePath: oauth.AuthorizeResumePath}, Store: a.store,
-		Limiter: limiter, Revoker: revoker, Checker: checker, Keys: a.keys, Templates: templates.FS, Logger: a.logger,
+		Limiter: limiter, Revoker: revoker, Logouts: logouts, Checker: checker, Keys: a.keys, Templates: templates.FS, Logger: a.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

@@ -76,6 +76,13 @@ func ValidateClient(c *storage.Client, dev bool) []error {
 			bad("post_logout_redirect_uris", "%v", err)
 		}
 	}
+	if c.BackchannelLogoutURI != "" {
+		if err := checkBackchannelLogoutURI(c.BackchannelLogoutURI, dev); err != nil {
+			bad("backchannel_logout_uri", "%v", err)
+		}
+	} else if c.BackchannelLogoutSessionRequired {
+		bad("backchannel_logout_session_required", "needs a backchannel_logout_uri")
+	}
 	for _, s := range c.Scopes {
 		if !scopePattern.MatchString(s) {
 			bad("scopes", "%q is not a valid scope token (RFC 6749 §3.3)", s)
@@ -119,6 +126,24 @@ func checkRedirectURI(raw string, dev bool) error {
 	return nil
 }
 
+// checkBackchannelLogoutURI: an absolute https URI (http on loopback, or
+// anywhere with dev) without a fragment (OIDC Back-Channel Logout 1.0
+// §2.2). The server POSTs logout tokens there itself, so no private-use
+// scheme.
+func checkBackchannelLogoutURI(raw string, dev bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("%q must be an absolute https URI", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%q must not have a fragment", raw)
+	}
+	if u.Scheme == "http" && !dev {
+		return config.CheckHTTPS(u)
+	}
+	return nil
+}
+
 // FieldError is one registration problem: which record (Subject, e.g.
 // `client "web"`; empty for a bare password), which field, and what is
 // wrong. The admin API reports Field and Detail separately.
@@ -155,6 +180,9 @@ func ValidateUser(u *storage.User) []error {
 	}
 	if u.Email != "" && !strings.Contains(u.Email, "@") {
 		bad("email", "%q is not an email address", u.Email)
+	}
+	if u.EmailVerified && u.Email == "" {
+		bad("email_verified", "needs an email")
 	}
 	return errs
 }

@@ -56,6 +56,16 @@ func TestValidateClient(t *testing.T) {
 		{"bad post-logout", func(c *storage.Client) { c.PostLogoutRedirectURIs = []string{"http://app.example/"} }, false, "post_logout_redirect_uris:"},
 		{"bad scope", func(c *storage.Client) { c.Scopes = []string{"comments read"} }, false, `scopes: "comments read"`},
 		{"scope with quote", func(c *storage.Client) { c.Scopes = []string{`a"b`} }, false, "scopes:"},
+		{"backchannel https", func(c *storage.Client) {
+			c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired = "https://app.example/bcl?x=1", true
+		}, false, ""},
+		{"backchannel http loopback", func(c *storage.Client) { c.BackchannelLogoutURI = "http://127.0.0.1:9000/bcl" }, false, ""},
+		{"backchannel http remote", func(c *storage.Client) { c.BackchannelLogoutURI = "http://app.example/bcl" }, false, "backchannel_logout_uri:"},
+		{"backchannel http remote in dev", func(c *storage.Client) { c.BackchannelLogoutURI = "http://app.example/bcl" }, true, ""},
+		{"backchannel fragment", func(c *storage.Client) { c.BackchannelLogoutURI = "https://app.example/bcl#" }, false, "must not have a fragment"},
+		{"backchannel relative", func(c *storage.Client) { c.BackchannelLogoutURI = "/bcl" }, false, "absolute https URI"},
+		{"backchannel private-use scheme", func(c *storage.Client) { c.BackchannelLogoutURI = "com.example.app:/bcl" }, true, "absolute https URI"},
+		{"session required without uri", func(c *storage.Client) { c.BackchannelLogoutSessionRequired = true }, false, "needs a backchannel_logout_uri"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,6 +100,8 @@ func TestValidateUser(t *testing.T) {
 		{"upper-case role", storage.User{Username: "a", Roles: []string{"Admin"}}, "roles:"},
 		{"duplicate role", storage.User{Username: "a", Roles: []string{"user", "user"}}, "listed twice"},
 		{"bad email", storage.User{Username: "a", Email: "nope"}, "email:"},
+		{"verified email", storage.User{Username: "a", Email: "a@example.com", EmailVerified: true}, ""},
+		{"verified without email", storage.User{Username: "a", EmailVerified: true}, "email_verified: needs an email"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

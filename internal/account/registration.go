@@ -15,6 +15,12 @@ type ClientRegistration struct {
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty" yaml:"post_logout_redirect_uris"`
 	GrantTypes             []string `json:"grant_types" yaml:"grant_types"`
 	Scopes                 []string `json:"scopes" yaml:"scopes"`
+	// BackchannelLogoutURI receives a logout token whenever a session the
+	// client signed in through ends (OIDC Back-Channel Logout 1.0 §2.2).
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty" yaml:"backchannel_logout_uri"`
+	// BackchannelLogoutSessionRequired: every logout token must name the
+	// session (sid); one naming only the user is not sent.
+	BackchannelLogoutSessionRequired bool `json:"backchannel_logout_session_required,omitempty" yaml:"backchannel_logout_session_required"`
 }
 
 // Record is the client as stored, without a secret hash or timestamps.
@@ -23,6 +29,7 @@ func (r *ClientRegistration) Record() *storage.Client {
 		ID: r.ID, Name: r.Name, Public: r.Public, FirstParty: r.FirstParty,
 		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
 		GrantTypes: r.GrantTypes, Scopes: r.Scopes,
+		BackchannelLogoutURI: r.BackchannelLogoutURI, BackchannelLogoutSessionRequired: r.BackchannelLogoutSessionRequired,
 	}
 }
 
@@ -33,5 +40,6 @@ func RegistrationOf(c *storage.Client) ClientRegistration {
 		ID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty,
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes,
+		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 	}
 }

@@ -35,9 +35,18 @@ type Revoker interface {
 
 var _ Revoker = (*account.Revoker)(nil)
 
+// UserLogouts ends every browser session of a user and tells the
+// relying parties (OIDC Back-Channel Logout); *backchannel.Logouts is one.
+type UserLogouts interface {
+	UserSignedOut(ctx context.Context, userID string) error
+}
+
 // Deps is what the admin API needs.
 type Deps struct {
 	Revoker Revoker
+	// Logouts signs a user out everywhere when an admin deletes them or
+	// revokes their tokens; nil: their sessions end only by themselves.
+	Logouts UserLogouts
 	Clients storage.ClientStore
 	Users   storage.UserStore
 	Hasher  Hasher

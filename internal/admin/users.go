@@ -22,6 +22,8 @@ type newUserInput struct {
 	Roles    []string `json:"roles"`
 	Name     string   `json:"name"`
 	Email    string   `json:"email"`
+	// EmailVerified: the operator vouches for Email (OIDC email_verified).
+	EmailVerified bool `json:"email_verified"`
 }
 
 // userPatch is PATCH /admin/v1/users/:id: members left out are kept.
@@ -30,6 +32,8 @@ type userPatch struct {
 	Roles *[]string `json:"roles"`
 	Name  *string   `json:"name"`
 	Email *string   `json:"email"`
+	// EmailVerified is set to false when Email changes unless given too.
+	EmailVerified *bool `json:"email_verified"`
 }
 
 // ListUsers answers GET /admin/v1/users, sorted by username.
@@ -64,7 +68,7 @@ func (a *API) CreateUser(c *gin.Context) {
 	if !problem.DecodeJSON(c, &in, maxBody) {
 		return
 	}
-	u := &storage.User{Username: in.Username, Roles: in.Roles, Name: in.Name, Email: in.Email}
+	u := &storage.User{Username: in.Username, Roles: in.Roles, Name: in.Name, Email: in.Email, EmailVerified: in.EmailVerified}
 	errs := account.ValidateUser(u)
 	if err := account.ValidatePassword(in.Password); err != nil {
 		errs = append(errs, err)
@@ -93,7 +97,7 @@ func (a *API) CreateUser(c *gin.Context) {
 	c.JSON(http.StatusCreated, ViewUser(u))
 }
 
-// UpdateUser changes roles, name or email. A change of roles revokes the
+// UpdateUser changes roles, name, email or email_verified. A change of roles revokes the
 // user's tokens: they carry the roles they were issued with, and a
 // demoted admin must not stay admin until they expire.
 func (a *API) UpdateUser(c *gin.Context) {
@@ -113,8 +117,12 @@ func (a *API) UpdateUser(c *gin.Context) {
 	if p.Name != nil {
 		u.Name = *p.Name
 	}
-	if p.Email != nil {
-		u.Email = *p.Email
+	if p.Email != nil && *p.Email != u.Email {
+		// A new address is unverified until the operator says otherwise.
+		u.Email, u.EmailVerified = *p.Email, false
+	}
+	if p.EmailVerified != nil {
+		u.EmailVerified = *p.EmailVerified
 	}
 	if errs := account.ValidateUser(u); len(errs) > 0 {
 		invalid(c, "user", errs)
@@ -140,7 +148,9 @@ func (a *API) UpdateUser(c *gin.Context) {
 	c.JSON(http.StatusOK, ViewUser(u))
 }
 
-// DeleteUser revokes every token of the user, then removes them.
+// DeleteUser revokes every token of the user, ends their browser sessions
+// (their relying parties are told over the back channel), then removes
+// them.
 func (a *API) DeleteUser(c *gin.Context) {
 	ctx := c.Request.Context()
 	u, err := a.d.Users.GetUser(ctx, c.Param("id"))
@@ -149,6 +159,9 @@ func (a *API) DeleteUser(c *gin.Context) {
 	}
 	if _, _, err := a.d.Revoker.RevokeUser(ctx, u.ID); err != nil {
 		a.internalError(c, "revoke user tokens", err)
+		return
+	}
+	if !a.signOut(c, u.ID) {
 		return
 	}
 	if err := a.d.Users.DeleteUser(ctx, u.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -166,7 +179,8 @@ type revokeResult struct {
 }
 
 // RevokeUserTokens revokes every access and refresh token of the user, on
-// every instance.
+// every instance, and signs them out of every browser session and, over
+// the back channel, of every relying party.
 func (a *API) RevokeUserTokens(c *gin.Context) {
 	ctx := c.Request.Context()
 	u, err := a.d.Users.GetUser(ctx, c.Param("id"))
@@ -178,6 +192,22 @@ func (a *API) RevokeUserTokens(c *gin.Context) {
 		a.internalError(c, "revoke user tokens", err)
 		return
 	}
+	if !a.signOut(c, u.ID) {
+		return
+	}
 	noStore(c)
 	c.JSON(http.StatusOK, revokeResult{NotBefore: nbf, RefreshFamilies: n})
+}
+
+// signOut ends the user's browser sessions and queues logout tokens for
+// the relying parties; it answers 500 and reports false when it cannot.
+func (a *API) signOut(c *gin.Context, userID string) bool {
+	if a.d.Logouts == nil {
+		return true
+	}
+	if err := a.d.Logouts.UserSignedOut(c.Request.Context(), userID); err != nil {
+		a.internalError(c, "sign the user out", err)
+		return false
+	}
+	return true
 }

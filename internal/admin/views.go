@@ -38,16 +38,23 @@ func nonNil(s []string) []string {
 // UserView is a user as the admin API and `oauth2d user … --json` show
 // it: never the password hash.
 type UserView struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	Roles     []string  `json:"roles"`
-	Name      string    `json:"name,omitempty"`
-	Email     string    `json:"email,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID       string   `json:"id"`
+	Username string   `json:"username"`
+	Roles    []string `json:"roles"`
+	Name     string   `json:"name,omitempty"`
+	Email    string   `json:"email,omitempty"`
+	// EmailVerified is shown whenever there is an email.
+	EmailVerified *bool     `json:"email_verified,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func ViewUser(u *storage.User) UserView {
-	return UserView{ID: u.ID, Username: u.Username, Roles: nonNil(u.Roles), Name: u.Name, Email: u.Email,
+	v := UserView{ID: u.ID, Username: u.Username, Roles: nonNil(u.Roles), Name: u.Name, Email: u.Email,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	if u.Email != "" {
+		verified := u.EmailVerified
+		v.EmailVerified = &verified
+	}
+	return v
 }

@@ -178,10 +178,12 @@ func sameClient(a, b *storage.Client) bool {
 		slices.Equal(a.RedirectURIs, b.RedirectURIs) &&
 		slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) &&
 		slices.Equal(a.GrantTypes, b.GrantTypes) &&
-		slices.Equal(a.Scopes, b.Scopes)
+		slices.Equal(a.Scopes, b.Scopes) &&
+		a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
+		a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired
 }
 
 func sameUser(a, b *storage.User) bool {
 	return a.PasswordHash == b.PasswordHash && slices.Equal(a.Roles, b.Roles) &&
-		a.Name == b.Name && a.Email == b.Email
+		a.Name == b.Name && a.Email == b.Email && a.EmailVerified == b.EmailVerified
 }

@@ -34,6 +34,8 @@ type User struct {
 	Roles    []string `yaml:"roles"`
 	Name     string   `yaml:"name"`
 	Email    string   `yaml:"email"`
+	// EmailVerified: the operator vouches for Email (OIDC email_verified).
+	EmailVerified bool `yaml:"email_verified"`
 }
 
 // Load reads and parses a bootstrap file. A missing file is an error that
@@ -98,5 +100,5 @@ func (c Client) record() storage.Client { return *c.Record() }
 
 // record is the user as stored, without ID or password hash.
 func (u User) record() storage.User {
-	return storage.User{Username: u.Username, Roles: u.Roles, Name: u.Name, Email: u.Email}
+	return storage.User{Username: u.Username, Roles: u.Roles, Name: u.Name, Email: u.Email, EmailVerified: u.EmailVerified}
 }

@@ -42,6 +42,9 @@ type AuthorizeStore interface {
 	GetConsent(ctx context.Context, userID, clientID string) (*storage.Consent, error)
 	SaveConsent(ctx context.Context, c *storage.Consent) error
 	SaveCode(ctx context.Context, codeHash string, code *storage.AuthCode) error
+	// AddSessionClient remembers that the client signed in through the
+	// session sid, for back-channel logout.
+	AddSessionClient(ctx context.Context, sid, clientID string) error
 	storage.AuthRequestStore
 }
 
@@ -165,7 +168,7 @@ func (a *Authorizer) Resume(w http.ResponseWriter, r *http.Request) {
 func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, stored bool) {
 	ctx := r.Context()
 	client, err := a.store.GetClient(ctx, req.ClientID)
-	if err != nil || !slices.Contains(client.RedirectURIs, req.RedirectURI) {
+	if err != nil || !redirectURIRegistered(client.RedirectURIs, req.RedirectURI) {
 		// The client was deleted or changed while the user signed in.
 		a.pages.RenderError(w, r, errPageUnknownClient.status, errPageUnknownClient.message)
 		return
@@ -210,7 +213,7 @@ func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storag
 			return
 		}
 	}
-	a.issueCode(w, r, req, stored, user, sess.AuthTime, scope, approved)
+	a.issueCode(w, r, req, stored, user, sess, scope, approved)
 }
 
 // signedInUser returns the browser's session and user, or nils when nobody
@@ -288,7 +291,7 @@ func (a *Authorizer) interact(w http.ResponseWriter, r *http.Request, req *stora
 // random bits, stored under their SHA-256 and bound to everything the token
 // endpoint checks (RFC 6749 §4.1.2, §10.5; RFC 7636 §4.4).
 func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, stored bool,
-	user *storage.User, authTime time.Time, scope []string, approved bool) {
+	user *storage.User, sess *storage.BrowserSession, scope []string, approved bool) {
 	ctx := r.Context()
 	if stored && !a.take(w, r, req) {
 		return
@@ -305,12 +308,13 @@ func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *stor
 		ClientID: req.ClientID, UserID: user.ID, RedirectURI: req.RedirectURI,
 		RedirectURIOmitted: req.RedirectURIOmitted, Scope: scope,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
-		Nonce: req.Nonce, AuthTime: authTime, ExpiresAt: now.Add(a.cfg.CodeTTL),
+		Nonce: req.Nonce, AuthTime: sess.AuthTime, ExpiresAt: now.Add(a.cfg.CodeTTL), SID: sess.SID,
 	})
 	if err != nil {
 		a.redirectError(w, r, req, ErrServerError.Wrap(err))
 		return
 	}
+	a.rememberSessionClient(ctx, sess, req.ClientID, scope)
 	a.redirectResponse(w, r, req, url.Values{"code": {code}})
 }
 

@@ -164,7 +164,8 @@ func (a *Authorizer) parseAuthorization(ctx context.Context, v url.Values) (*sto
 	return req, nil, nil
 }
 
-// resolveRedirectURI matches redirect_uri exactly against the client's list
+// resolveRedirectURI matches redirect_uri against the client's list, exactly
+// but for the port of a loopback IP URI (redirect_match.go)
 // (RFC 9700 §4.1.3); it may be left out only when exactly one is
 // registered (RFC 6749 §3.1.2.3).
 func resolveRedirectURI(client *storage.Client, v url.Values, req *storage.AuthRequest) *pageError {
@@ -176,7 +177,7 @@ func resolveRedirectURI(client *storage.Client, v url.Values, req *storage.AuthR
 		req.RedirectURI, req.RedirectURIOmitted = client.RedirectURIs[0], true
 	case raw == "":
 		return errPageNeedRedirect
-	case slices.Contains(client.RedirectURIs, raw):
+	case redirectURIRegistered(client.RedirectURIs, raw):
 		req.RedirectURI = raw
 	default:
 		return errPageRedirect

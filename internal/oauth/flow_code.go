@@ -58,7 +58,7 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 		return nil, storageGrantError(err)
 	}
 	return h.issueTokens(ctx, issue{
-		client: client, user: user, scope: ac.Scope, authTime: ac.AuthTime, nonce: ac.Nonce,
+		client: client, user: user, scope: ac.Scope, authTime: ac.AuthTime, nonce: ac.Nonce, sid: ac.SID,
 		refresh:  slices.Contains(ac.Scope, ScopeOfflineAccess) && slices.Contains(client.GrantTypes, account.GrantRefreshToken),
 		familyID: planned.FamilyID, accessJTI: planned.AccessJTI, accessExp: planned.AccessExpiresAt,
 	})

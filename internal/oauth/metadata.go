@@ -34,6 +34,10 @@ type Metadata struct {
 	ClaimsSupported                   []string `json:"claims_supported,omitempty"`
 	PromptValuesSupported             []string `json:"prompt_values_supported,omitempty"`
 	AuthorizationResponseIssParam     bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
+	// OIDC Back-Channel Logout 1.0 §2.1: logout tokens are sent, and
+	// they and ID tokens carry sid.
+	BackchannelLogoutSupported        bool `json:"backchannel_logout_supported,omitempty"`
+	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported,omitempty"`
 }
 
 // NewMetadata describes the token service at issuer. The authorize,
@@ -66,8 +70,15 @@ func (m *Metadata) AddBrowserFlow(endSessionPath string) {
 	m.ResponseModesSupported = []string{"query"}
 	m.PromptValuesSupported = PromptValuesSupported
 	m.AuthorizationResponseIssParam = true // RFC 9207
-	m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
-		"preferred_username", "name", "email"}
+	m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
+		"preferred_username", "name", "email", "email_verified"}
+}
+
+// AddBackchannelLogout advertises OIDC Back-Channel Logout: call it when
+// logout tokens are delivered (package backchannel's Sender runs).
+func (m *Metadata) AddBackchannelLogout() {
+	m.BackchannelLogoutSupported = true
+	m.BackchannelLogoutSessionSupported = true
 }
 
 // JWKSSource yields the current JSON Web Key Set document.

@@ -80,7 +80,8 @@ type issue struct {
 	scope    []string
 	authTime time.Time
 	nonce    string
-	refresh  bool // also start a refresh-token family
+	sid      string // the browser session, for the ID token's sid
+	refresh  bool   // also start a refresh-token family
 	// Set by the code grant, which fixes these ids before it redeems the
 	// code so that a replay can revoke them (RFC 6749 §4.1.2).
 	familyID  string
@@ -127,7 +128,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 	if in.user != nil && slices.Contains(in.scope, ScopeOpenID) {
 		idt, err := h.minter.MintIDToken(token.IDClaims{
 			Subject: in.user.ID, Audience: in.client.ID, Nonce: in.nonce, AuthTime: in.authTime,
-			AccessToken: access, IssuedAt: now, Lifetime: h.cfg.IDTokenTTL,
+			AccessToken: access, IssuedAt: now, Lifetime: h.cfg.IDTokenTTL, SessionID: in.sid,
 			Extra: profileClaims(in.user, in.scope),
 		})
 		if err != nil {
@@ -165,6 +166,7 @@ func profileClaims(u *storage.User, scope []string) map[string]any {
 	}
 	if slices.Contains(scope, "email") && u.Email != "" {
 		claims["email"] = u.Email
+		claims["email_verified"] = u.EmailVerified
 	}
 	return claims
 }

@@ -34,6 +34,12 @@ import (
 //	p {cutoffs}:until          ZSET     principal scored by until (ms)    }
 //	p session:<sha256>         STRING   BrowserSession JSON ; TTL = idle ttl, capped by ExpiresAt
 //	p authreq:<id>             STRING   AuthRequest JSON ; TTL to ExpiresAt
+//	p login:<sid>              HASH     user, session, exp, c:<client id> per client
+//	                                    signed in ; TTL to the session's ExpiresAt
+//	p user-logins:<user id>    ZSET     sid scored by its ExpiresAt (ms) ; TTL = latest
+//	p {logouts}:jobs           HASH     delivery id -> LogoutDelivery JSON } one slot: claims
+//	p {logouts}:due            ZSET     delivery id scored by due time (ms) } are one script ;
+//	                                    both kept until the queue drains
 //	p {comments}:byid          HASH     comment id -> Comment JSON ; kept } one slot:
 //	p {comments}:order         ZSET     comment id scored by seq ; kept   } a page is
 //	p {comments}:seq           STRING   last sequence number (INCR) ; kept } one script
@@ -68,6 +74,10 @@ func (s *Store) kCutoffsNBF() string             { return s.prefix + "{cutoffs}:
 func (s *Store) kCutoffsUntil() string           { return s.prefix + "{cutoffs}:until" }
 func (s *Store) kSession(hash string) string     { return s.prefix + "session:" + hash }
 func (s *Store) kAuthRequest(id string) string   { return s.prefix + "authreq:" + id }
+func (s *Store) kLogin(sid string) string        { return s.prefix + "login:" + sid }
+func (s *Store) kUserLogins(uid string) string   { return s.prefix + "user-logins:" + uid }
+func (s *Store) kLogoutJobs() string             { return s.prefix + "{logouts}:jobs" }
+func (s *Store) kLogoutDue() string              { return s.prefix + "{logouts}:due" }
 func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }
 func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }
 func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}:seq" }

@@ -47,6 +47,13 @@ type Client struct {
 	Scopes                 []string  `json:"scopes"`
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
+
+	// BackchannelLogoutURI receives logout tokens (OIDC Back-Channel
+	// Logout 1.0 §2.2); empty: the client is not told of logouts.
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+	// BackchannelLogoutSessionRequired: every logout token sent to the
+	// client must carry a sid.
+	BackchannelLogoutSessionRequired bool `json:"backchannel_logout_session_required,omitempty"`
 }
 
 // User is a resource owner. ID is the stable, opaque subject (`sub`);
@@ -60,6 +67,10 @@ type User struct {
 	Email        string    `json:"email,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+
+	// EmailVerified: the operator vouches that Email belongs to the user
+	// (OIDC Core §5.1 email_verified).
+	EmailVerified bool `json:"email_verified,omitempty"`
 }
 
 // AuthCode is what an authorization code stands for. It is stored under
@@ -78,6 +89,9 @@ type AuthCode struct {
 	Nonce               string    `json:"nonce,omitempty"`
 	AuthTime            time.Time `json:"auth_time"`
 	ExpiresAt           time.Time `json:"expires_at"`
+	// SID is the browser session the code was issued in; the ID token
+	// carries it.
+	SID string `json:"sid,omitempty"`
 }
 
 // CodeRedemption names the tokens issued from one authorization code. The
@@ -210,6 +224,12 @@ type BrowserSession struct {
 	LastSeen  time.Time `json:"last_seen"`
 	// ExpiresAt is the absolute end of the session, however active it is.
 	ExpiresAt time.Time `json:"expires_at"`
+
+	// SID identifies a signed-in session in ID and logout tokens (OIDC
+	// Back-Channel Logout 1.0 §2.4). It is random and unrelated to the
+	// cookie, so a relying party that sees it learns nothing to sign in
+	// with.
+	SID string `json:"sid,omitempty"`
 }
 
 // AuthRequest is a validated authorization request (RFC 6749 §4.1.1) that
@@ -419,6 +439,74 @@ type Storage interface {
 	RevocationChecker
 	KeyStore
 	SessionStore
+	SessionLoginStore
+	LogoutQueue
 	AuthRequestStore
 	CommentStore
+}
+
+// SessionLogin is a signed-in browser session as back-channel logout sees
+// it: whose it is, where its cookie record lives, and which clients were
+// issued an ID token in it (OIDC Back-Channel Logout 1.0 §2.3, "remembering
+// logged-in RPs").
+type SessionLogin struct {
+	SID         string    `json:"sid"`
+	UserID      string    `json:"user_id"`
+	SessionHash string    `json:"session"` // the BrowserSession's key (sha256 of the cookie)
+	Clients     []string  `json:"clients,omitempty"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// SessionLoginStore finds a signed-in session by its sid, and a user's
+// sessions, so that a logout can end them and tell their clients.
+type SessionLoginStore interface {
+	// SaveSessionLogin records a signed-in session until l.ExpiresAt;
+	// l.Clients is ignored (AddSessionClient fills it).
+	SaveSessionLogin(ctx context.Context, l *SessionLogin) error
+	// AddSessionClient notes that clientID was issued an ID token in sid;
+	// ErrNotFound when sid has ended. Idempotent.
+	AddSessionClient(ctx context.Context, sid, clientID string) error
+	GetSessionLogin(ctx context.Context, sid string) (*SessionLogin, error) // ErrNotFound if ended
+	// UserSessionLogins lists the user's sessions that have not ended.
+	UserSessionLogins(ctx context.Context, userID string) ([]*SessionLogin, error)
+	// DeleteSessionLogin forgets sid; idempotent.
+	DeleteSessionLogin(ctx context.Context, userID, sid string) error
+}
+
+// LogoutDelivery is one logout token still to be POSTed to one client's
+// backchannel_logout_uri. The token is minted when it is sent, so each
+// attempt carries a fresh iat and exp.
+type LogoutDelivery struct {
+	// ID is the logout token's jti. Callers derive it from what the
+	// delivery is about, so that enqueuing the same logout twice (a
+	// retried request) queues it once.
+	ID        string    `json:"id"`
+	ClientID  string    `json:"client_id"`
+	Subject   string    `json:"sub,omitempty"`
+	SID       string    `json:"sid,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	Attempts  int       `json:"attempts"` // claims so far, this one included
+	LastError string    `json:"last_error,omitempty"`
+	// Lease is set by ClaimLogouts: only its holder may retry or finish
+	// the delivery.
+	Lease string `json:"lease,omitempty"`
+}
+
+// LogoutQueue holds back-channel logout deliveries until they succeed or
+// are given up, shared by every instance. A claimed delivery is hidden
+// from other instances for the lease; if its holder dies, the lease runs
+// out and another instance claims it.
+type LogoutQueue interface {
+	// EnqueueLogouts adds the deliveries, due at `at`, in one atomic step;
+	// an ID already queued is left as it is.
+	EnqueueLogouts(ctx context.Context, ds []*LogoutDelivery, at time.Time) error
+	// ClaimLogouts takes up to max deliveries due at now, each leased for
+	// lease with a fresh Lease value and Attempts counted up.
+	ClaimLogouts(ctx context.Context, now time.Time, lease time.Duration, max int) ([]*LogoutDelivery, error)
+	// RetryLogout makes d due again at `at`, keeping its Attempts and
+	// LastError; ErrNotFound when d's lease is no longer held.
+	RetryLogout(ctx context.Context, d *LogoutDelivery, at time.Time) error
+	// FinishLogout removes d (delivered or given up); ErrNotFound when d's
+	// lease is no longer held.
+	FinishLogout(ctx context.Context, d *LogoutDelivery) error
 }

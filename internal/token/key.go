@@ -58,6 +58,7 @@ type Key struct {
 	// key, so it is not marshalled per token.
 	atHeader string // typ at+jwt
 	idHeader string // typ JWT
+	loHeader string // typ logout+jwt
 }
 
 // ID returns the key id (kid): the base64url RFC 7638 SHA-256 thumbprint.
@@ -123,6 +124,7 @@ func NewKey(signer crypto.Signer, alg string) (*Key, error) {
 	k.jwk = jose.JSONWebKey{Key: k.public, KeyID: id, Algorithm: alg, Use: "sig"}
 	k.atHeader = encodeHeader(alg, k.id, "at+jwt")
 	k.idHeader = encodeHeader(alg, k.id, "JWT")
+	k.loHeader = encodeHeader(alg, k.id, LogoutTokenType)
 	return k, nil
 }
 

@@ -171,6 +171,9 @@ type IDClaims struct {
 	AccessToken string        // issued alongside; sets at_hash (OIDC Core §3.1.3.6)
 	IssuedAt    time.Time     // zero: the Minter's now
 	Lifetime    time.Duration // required
+	// SessionID is the browser session's sid (OIDC Back-Channel Logout
+	// 1.0 §2.1); omitted if empty.
+	SessionID string
 	// Extra holds further claims (name, email, ...). It may not set a
 	// claim this package sets itself.
 	Extra map[string]any
@@ -180,7 +183,7 @@ type IDClaims struct {
 // them.
 func reservedIDClaim(name string) bool {
 	switch name {
-	case "iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "c_hash", "azp", "jti":
+	case "iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "c_hash", "azp", "jti", "sid":
 		return true
 	}
 	return false
@@ -217,6 +220,9 @@ func (m *Minter) MintIDToken(c IDClaims) (string, error) {
 	}
 	if c.Nonce != "" {
 		claims["nonce"] = c.Nonce
+	}
+	if c.SessionID != "" {
+		claims["sid"] = c.SessionID
 	}
 	if c.AccessToken != "" {
 		claims["at_hash"] = AccessTokenHash(key.Algorithm(), c.AccessToken)

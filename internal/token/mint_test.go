@@ -142,7 +142,7 @@ func TestMintIDToken(t *testing.T) {
 	m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
 	raw, err := m.MintIDToken(IDClaims{
 		Subject: "user-1", Audience: "client-1", Nonce: "n-0S6", AuthTime: testStart.Add(-time.Minute),
-		AccessToken: "some-access-token", Lifetime: 5 * time.Minute,
+		AccessToken: "some-access-token", Lifetime: 5 * time.Minute, SessionID: "sid-1",
 		Extra: map[string]any{"name": "Alice", "email": "alice@example.com"},
 	})
 	if err != nil {
@@ -158,7 +158,7 @@ func TestMintIDToken(t *testing.T) {
 		"iss": testIssuer, "sub": "user-1", "aud": "client-1", "nonce": "n-0S6", "name": "Alice",
 		"email": "alice@example.com", "at_hash": AccessTokenHash(AlgRS256, "some-access-token"),
 		"iat": num(testStart.Unix()), "exp": num(testStart.Add(5 * time.Minute).Unix()),
-		"auth_time": num(testStart.Add(-time.Minute).Unix()),
+		"auth_time": num(testStart.Add(-time.Minute).Unix()), "sid": "sid-1",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("claims\n%v\nwant\n%v", c, want)

@@ -78,6 +78,10 @@ func (h *Handler) RevokeConsent(c *gin.Context) {
 		h.serverError(c, "revoke the grant", err)
 		return
 	}
+	if err := h.logouts.GrantEnded(ctx, s.UserID, clientID); err != nil {
+		h.serverError(c, "tell the application of the logout", err)
+		return
+	}
 	h.log.InfoContext(ctx, "web: consent revoked", "user_id", s.UserID, "client_id", clientID, "families", families)
 	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusSeeOther, AccountConsentPath)

@@ -29,15 +29,19 @@ type logoutRequest struct {
 	client                          *storage.Client
 	clientID, idTokenHint, redirect string
 	state                           string
+	// hintSID is the sid of a valid id_token_hint, if it has one.
+	hintSID string
 }
 
 // EndSession serves GET and POST on /logout and /oauth2/logout (the
 // end_session_endpoint). Only a POST carrying the session's CSRF token
-// signs out; anything else, an RP's GET or auto-submitted form included,
-// gets a confirmation page first, so no other site can sign the user out
-// (logout CSRF, RP-Initiated Logout §2). post_logout_redirect_uri must
-// exactly match one the client registered, and the client must be named
-// by client_id or by an id_token_hint we signed.
+// signs the browser's session out; anything else, an RP's GET or
+// auto-submitted form included, gets a confirmation page first, so no other
+// site can sign the user out (logout CSRF, RP-Initiated Logout §2).
+// post_logout_redirect_uri must exactly match one the client registered,
+// and the client must be named by client_id or by an id_token_hint we
+// signed. A request without the session cookie is endWithoutCookie's.
+// Every ended session's relying parties are told over the back channel.
 func (h *Handler) EndSession(c *gin.Context) {
 	r := c.Request
 	v := r.URL.Query()
@@ -59,16 +63,20 @@ func (h *Handler) EndSession(c *gin.Context) {
 		return
 	}
 	if !s.signedIn() {
-		h.afterLogout(c, lr) // nothing to end
+		h.endWithoutCookie(c, lr)
 		return
 	}
 	if r.Method == http.MethodPost && validCSRF(s, r) {
+		if _, err := h.logouts.EndSession(r.Context(), s.SID); err != nil {
+			h.serverError(c, "end session", err)
+			return
+		}
 		if err := h.signOut(c.Writer, r, s); err != nil {
 			h.serverError(c, "sign out", err)
 			return
 		}
 		h.log.InfoContext(r.Context(), "web: user signed out", "user_id", s.UserID)
-		h.afterLogout(c, lr)
+		h.afterLogout(c, lr, true)
 		return
 	}
 	data := logoutData{Title: "Sign out", CSRF: s.CSRFToken, Action: r.URL.Path, ClientID: lr.clientID,
@@ -82,11 +90,52 @@ func (h *Handler) EndSession(c *gin.Context) {
 	h.render(c.Writer, http.StatusOK, "logout", data, lr.redirect)
 }
 
+// endWithoutCookie answers a logout request that does not carry a
+// signed-in session cookie: typically a relying party's server calling
+// the end_session_endpoint itself (oauth2-proxy's --backend-logout-url),
+// or a browser whose cookie is gone. A valid id_token_hint names the
+// session its ID token was issued in (sid): that session is ended
+// wherever its cookie is, and its relying parties are told. The hint is a
+// token we signed for that very session and gave only to that relying
+// party, which is what lets the OP act on it without asking (RP-Initiated
+// Logout §2 requires asking only when the hint does not belong to the
+// session in question; here the hint names it). Asking is no option for a
+// server-to-server call, and answering "signed out" without ending
+// anything would be false. Without a hint that names a live session,
+// nothing ends and the page says so.
+func (h *Handler) endWithoutCookie(c *gin.Context, lr *logoutRequest) {
+	ctx := c.Request.Context()
+	ended := false
+	if lr.hintSID != "" {
+		var err error
+		if ended, err = h.logouts.EndSession(ctx, lr.hintSID); err != nil {
+			h.serverError(c, "end session", err)
+			return
+		}
+		if ended {
+			h.log.InfoContext(ctx, "web: session ended by id_token_hint", "client_id", lr.clientID)
+		}
+	}
+	h.afterLogout(c, lr, ended)
+}
+
+// signedOutData is the page after a logout request.
+type signedOutData struct {
+	Title string
+	// NothingEnded: no session was signed in, so none was signed out.
+	NothingEnded bool
+}
+
 // afterLogout sends the browser to the client's registered
-// post_logout_redirect_uri with its state, or shows the signed-out page.
-func (h *Handler) afterLogout(c *gin.Context, lr *logoutRequest) {
+// post_logout_redirect_uri with its state, or shows whether a session was
+// ended.
+func (h *Handler) afterLogout(c *gin.Context, lr *logoutRequest, ended bool) {
 	if lr.redirect == "" {
-		h.render(c.Writer, http.StatusOK, "signedout", struct{ Title string }{"Signed out"})
+		title := "Signed out"
+		if !ended {
+			title = "Not signed in"
+		}
+		h.render(c.Writer, http.StatusOK, "signedout", signedOutData{Title: title, NothingEnded: !ended})
 		return
 	}
 	target := lr.redirect
@@ -113,7 +162,7 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 		return nil, bad, "The sign-out request is not valid (state)."
 	}
 	if lr.idTokenHint != "" {
-		aud, err := h.idTokenAudience(lr.idTokenHint)
+		aud, sid, err := h.idTokenHint(lr.idTokenHint)
 		if err != nil {
 			h.log.DebugContext(c.Request.Context(), "web: id_token_hint refused", "err", err)
 			return nil, bad, "The sign-out request is not valid (id_token_hint)."
@@ -126,6 +175,7 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 		case lr.clientID == "":
 			return nil, bad, "The sign-out request does not say which application sent it."
 		}
+		lr.hintSID = sid
 	}
 	if lr.clientID != "" {
 		client, err := h.store.GetClient(c.Request.Context(), lr.clientID)
@@ -149,16 +199,18 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 	return lr, 0, ""
 }
 
-// idTokenAudience checks that raw is an ID token we signed for our issuer
-// and returns its audience. An expired hint is accepted, as RP-Initiated
+// idTokenHint checks that raw is an ID token we signed for our issuer
+// and returns its audience and sid (empty if it has none). An expired hint is accepted, as RP-Initiated
 // Logout §2 asks: logging out is exactly when old tokens turn up. A hint
 // signed with a key since removed from the key set is refused.
-func (h *Handler) idTokenAudience(raw string) ([]string, error) {
+func (h *Handler) idTokenHint(raw string) ([]string, string, error) {
 	claims := jwt.MapClaims{}
 	parser := jwt.NewParser(jwt.WithValidMethods(token.Algorithms()), jwt.WithoutClaimsValidation())
 	_, err := parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
-		if typ, _ := t.Header["typ"].(string); strings.Contains(strings.ToLower(typ), "at+jwt") {
-			return nil, errors.New("web: an access token is not an id_token_hint")
+		// ID tokens are typ JWT; an access token (at+jwt) or a logout
+		// token (logout+jwt) is no hint.
+		if typ, _ := t.Header["typ"].(string); typ != "" && !strings.EqualFold(typ, "JWT") {
+			return nil, fmt.Errorf("web: a %q token is not an id_token_hint", typ)
 		}
 		kid, _ := t.Header["kid"].(string)
 		key, ok := h.keys.Lookup(kid)
@@ -171,14 +223,15 @@ func (h *Handler) idTokenAudience(raw string) ([]string, error) {
 		return key.Public(), nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if iss, _ := claims.GetIssuer(); iss != h.cfg.Issuer {
-		return nil, fmt.Errorf("web: id_token_hint issuer %q", iss)
+		return nil, "", fmt.Errorf("web: id_token_hint issuer %q", iss)
 	}
 	aud, err := claims.GetAudience()
 	if err != nil || len(aud) == 0 {
-		return nil, errors.New("web: id_token_hint without audience")
+		return nil, "", errors.New("web: id_token_hint without audience")
 	}
-	return aud, nil
+	sid, _ := claims["sid"].(string)
+	return aud, sid, nil
 }

@@ -96,8 +96,13 @@ func (h *Handler) ensure(w http.ResponseWriter, r *http.Request) (*session, erro
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, old *session, userID string) (*session, error) {
 	now := h.now()
 	s, err := h.start(w, r, &storage.BrowserSession{UserID: userID, AuthTime: now, CreatedAt: now, LastSeen: now,
-		ExpiresAt: now.Add(h.cfg.SessionAbsoluteTTL)})
+		ExpiresAt: now.Add(h.cfg.SessionAbsoluteTTL), SID: secret.NewToken(16)})
 	if err != nil {
+		return nil, err
+	}
+	// Remembered by sid, so that a logout without this cookie (an RP's
+	// id_token_hint, an admin) can end it and tell its relying parties.
+	if err := h.logouts.SessionStarted(r.Context(), s.SID, userID, secret.SHA256(s.id), s.ExpiresAt); err != nil {
 		return nil, err
 	}
 	if old != nil {

@@ -74,6 +74,18 @@ type GrantRevoker interface {
 	RevokeGrant(ctx context.Context, userID, clientID string) (int, error)
 }
 
+// SessionLogouts remembers signed-in sessions by sid and tells their
+// relying parties when they end (OIDC Back-Channel Logout 1.0);
+// *backchannel.Logouts is one.
+type SessionLogouts interface {
+	SessionStarted(ctx context.Context, sid, userID, sessionHash string, expiresAt time.Time) error
+	// EndSession ends sid's session wherever its cookie is, tells its
+	// clients, and reports whether it was still going.
+	EndSession(ctx context.Context, sid string) (bool, error)
+	// GrantEnded tells clientID that the user withdrew consent.
+	GrantEnded(ctx context.Context, userID, clientID string) error
+}
+
 // LoginLimiter spends one password attempt for a username and a client IP
 // (*ratelimit.Limiter, shared with the password grant).
 type LoginLimiter interface {
@@ -87,6 +99,9 @@ type Deps struct {
 	Limiter LoginLimiter
 	// Revoker ends a client's grant when the user withdraws consent.
 	Revoker GrantRevoker
+	// Logouts tells relying parties of ended sessions; nil: nobody is
+	// told (sessions still get a sid).
+	Logouts SessionLogouts
 	// Checker verifies passwords: the process-wide one, shared with the
 	// token endpoint so that one bound on checks in flight covers both.
 	Checker *secret.Checker
@@ -106,6 +121,7 @@ type Handler struct {
 	store      Store
 	limiter    LoginLimiter
 	revoker    GrantRevoker
+	logouts    SessionLogouts
 	keys       token.KeyLookup
 	pages      map[string]*template.Template
 	stylesheet []byte
@@ -142,11 +158,22 @@ func New(d Deps) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	if h.logouts = d.Logouts; h.logouts == nil {
+		h.logouts = noLogouts{}
+	}
 	if h.now == nil {
 		h.now = time.Now
 	}
 	return h, nil
 }
+
+// noLogouts keeps no index: without one, a session ends only where its
+// cookie is, and nobody is told.
+type noLogouts struct{}
+
+func (noLogouts) SessionStarted(context.Context, string, string, string, time.Time) error { return nil }
+func (noLogouts) EndSession(context.Context, string) (bool, error)                        { return false, nil }
+func (noLogouts) GrantEnded(context.Context, string, string) error                        { return nil }
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {

@@ -43,6 +43,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SigningKeys", testSigningKeys},
 		{"Comments", testComments},
 		{"Expiry", testExpiry},
+		{"SessionLogins", testSessionLogins},
+		{"LogoutQueue", testLogoutQueue},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -9,12 +9,14 @@ import (
 	"context"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/backchannel"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
 	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
@@ -62,6 +64,11 @@ type Options struct {
 	SessionAbsolute time.Duration
 	AccessTokenTTL  time.Duration
 	AuthRequestTTL  time.Duration
+	// Peer, when set, makes this server a second instance of Peer: the
+	// same Redis, key prefix, signing keys and issuer, its own handlers,
+	// caches and back-channel logout worker, on its own address. Nothing
+	// is seeded: Peer did that.
+	Peer *Server
 }
 
 // Server is a running authorization server.
@@ -75,18 +82,30 @@ type Server struct {
 	PostLogout  string
 	Alice, Bob  *storage.User
 	Admin       *storage.User
+	env         *testenv.Env
 }
 
 // New starts a server for t; it stops when t ends.
 func New(t testing.TB, o Options) *Server {
 	t.Helper()
-	env := testenv.New(t)
+	var env *testenv.Env
+	if o.Peer == nil {
+		env = testenv.New(t)
+	} else {
+		peer := *o.Peer.env
+		peer.Server = httptest.NewUnstartedServer(nil)
+		env = &peer
+	}
 	if o.Limits == (ratelimit.Limits{}) {
 		o.Limits = ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
 	}
 	env.Start(t, handler(t, env, o))
 	s := &Server{t: t, URL: env.Server.URL, Issuer: env.Issuer, Store: env.Store, Keys: env.Keys,
-		RedirectURI: orString(o.RedirectURI, DefaultRedirect), PostLogout: orString(o.PostLogoutURI, DefaultPostLogout)}
+		RedirectURI: orString(o.RedirectURI, DefaultRedirect), PostLogout: orString(o.PostLogoutURI, DefaultPostLogout), env: env}
+	if o.Peer != nil {
+		s.Alice, s.Bob, s.Admin = o.Peer.Alice, o.Peer.Bob, o.Peer.Admin
+		return s
+	}
 	s.seed(context.Background())
 	return s
 }
@@ -115,6 +134,15 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	revoker, err := account.NewRevoker(env.Store, bearer, accessTTL, time.Now)
 	must(err)
 
+	sender, err := backchannel.NewSender(backchannel.SenderDeps{
+		Config: backchannel.SenderConfig{Poll: 50 * time.Millisecond, Timeout: 2 * time.Second},
+		Store:  env.Store, Minter: token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now), Logger: env.Logger,
+	})
+	must(err)
+	go func() { _ = sender.Run(ctx) }()
+	logouts, err := backchannel.NewLogouts(env.Store, sender.Wake, env.Logger, time.Now)
+	must(err)
+
 	var h httpserver.Handlers
 	h.Bearer = bearer
 	h.Tokens, err = oauth.NewHandler(oauth.Deps{
@@ -132,7 +160,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	h.Pages, err = web.New(web.Deps{
 		Config: web.Config{Issuer: env.Issuer, SessionIdleTTL: o.SessionIdleTTL, SessionAbsoluteTTL: o.SessionAbsolute,
 			ResumePath: oauth.AuthorizeResumePath},
-		Store: env.Store, Limiter: limiter, Revoker: revoker, Checker: env.Checker, Keys: env.Keys,
+		Store: env.Store, Limiter: limiter, Revoker: revoker, Logouts: logouts, Checker: env.Checker, Keys: env.Keys,
 		Templates: tmpl, Logger: env.Logger,
 	})
 	must(err)
@@ -146,11 +174,12 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	must(err)
 	md := oauth.NewMetadata(env.Issuer, AllScopes, env.Keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
+	md.AddBackchannelLogout()
 	h.Discovery, err = oauth.NewDiscovery(md, env.Keys)
 	must(err)
 	h.API, err = api.New(api.Deps{Bearer: bearer, Revoker: revoker, Comments: env.Store, Users: env.Store, Logger: env.Logger})
 	must(err)
-	h.Admin, err = admin.New(admin.Deps{Revoker: revoker, Clients: env.Store, Users: env.Store,
+	h.Admin, err = admin.New(admin.Deps{Revoker: revoker, Logouts: logouts, Clients: env.Store, Users: env.Store,
 		Hasher: secret.NewHasher(secret.DefaultParams()), Logger: env.Logger})
 	must(err)
 	srv, err := httpserver.New(httpserver.Deps{Logger: env.Logger, Handlers: h})

@@ -1,0 +1,220 @@
+package backchannel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// Store is the part of the data layer Logouts uses; *storage.Store is one.
+type Store interface {
+	storage.SessionLoginStore
+	EnqueueLogouts(ctx context.Context, ds []*storage.LogoutDelivery, at time.Time) error
+	GetClient(ctx context.Context, id string) (*storage.Client, error)
+	ListConsents(ctx context.Context, userID string) ([]*storage.Consent, error)
+	DeleteSession(ctx context.Context, idHash string) error
+}
+
+var _ Store = (*storage.Store)(nil)
+
+// Logouts records which clients each signed-in session reached and queues
+// the logout tokens owed to them when a session or a grant ends. It is safe
+// for concurrent use.
+type Logouts struct {
+	store Store
+	wake  func()
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// NewLogouts returns a Logouts. wake (may be nil) is called after each
+// enqueue so that this instance's Sender need not wait for its next poll.
+func NewLogouts(store Store, wake func(), logger *slog.Logger, now func() time.Time) (*Logouts, error) {
+	if store == nil {
+		return nil, errors.New("backchannel: needs a store")
+	}
+	if wake == nil {
+		wake = func() {}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Logouts{store: store, wake: wake, log: logger, now: now}, nil
+}
+
+// NewSID returns a fresh session id: random, 128 bits, in the syntax of a
+// client id as §2.4 asks.
+func NewSID() string { return secret.NewToken(16) }
+
+// SessionStarted records a new signed-in session so that its sid can be
+// ended and its clients told later.
+func (l *Logouts) SessionStarted(ctx context.Context, sid, userID, sessionHash string, expiresAt time.Time) error {
+	return l.store.SaveSessionLogin(ctx, &storage.SessionLogin{SID: sid, UserID: userID, SessionHash: sessionHash, ExpiresAt: expiresAt})
+}
+
+// SessionEnded is called when the browser session sid was ended (sign-out
+// at /logout or RP-initiated logout): every client that was issued an ID
+// token in it is told.
+func (l *Logouts) SessionEnded(ctx context.Context, sid string) error {
+	_, err := l.EndSession(ctx, sid)
+	return err
+}
+
+// EndSession ends the browser session sid on the server, wherever its
+// cookie is, tells its clients, and reports whether it was still going.
+// RP-initiated logout without the browser's cookie uses it.
+func (l *Logouts) EndSession(ctx context.Context, sid string) (bool, error) {
+	login, err := l.store.GetSessionLogin(ctx, sid)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("backchannel: %w", err)
+	}
+	if err := l.end(ctx, []*storage.SessionLogin{login}, nil); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// UserSignedOut is called when an administrator deletes the user or
+// revokes their tokens: every browser session of the user ends, and every
+// client that signed in through one of them, or that the user consented
+// to, is told.
+func (l *Logouts) UserSignedOut(ctx context.Context, userID string) error {
+	logins, err := l.store.UserSessionLogins(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("backchannel: %w", err)
+	}
+	consents, err := l.store.ListConsents(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("backchannel: %w", err)
+	}
+	var others []string
+	for _, c := range consents {
+		others = append(others, c.ClientID)
+	}
+	return l.end(ctx, logins, &subjectLogout{userID: userID, clients: others})
+}
+
+// GrantEnded is called when the user withdrew consent from clientID: the
+// client is told, once for each of the user's sessions it signed in
+// through, or once for the user when there is none. The browser sessions
+// themselves go on.
+func (l *Logouts) GrantEnded(ctx context.Context, userID, clientID string) error {
+	logins, err := l.store.UserSessionLogins(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("backchannel: %w", err)
+	}
+	now := l.now()
+	var ds []*storage.LogoutDelivery
+	client, ok := l.receiver(ctx, clientID)
+	if !ok {
+		return nil
+	}
+	for _, login := range logins {
+		if slices.Contains(login.Clients, clientID) {
+			ds = append(ds, sessionDelivery(login, clientID, now))
+		}
+	}
+	if len(ds) == 0 && !client.BackchannelLogoutSessionRequired {
+		ds = append(ds, subjectDelivery(userID, clientID, now))
+	}
+	return l.enqueue(ctx, ds)
+}
+
+// subjectLogout: besides the sessions, these clients are told that the
+// user (not one session) is signed out.
+type subjectLogout struct {
+	userID  string
+	clients []string
+}
+
+// end ends the browser sessions of logins, queues a delivery for every
+// client of each that takes logout tokens, and then forgets the sessions.
+// Deliveries are queued before anything is forgotten and their ids are
+// derived from what they are about, so a retried call queues nothing
+// twice and a failed one loses nothing.
+func (l *Logouts) end(ctx context.Context, logins []*storage.SessionLogin, subj *subjectLogout) error {
+	now := l.now()
+	var ds []*storage.LogoutDelivery
+	told := map[string]bool{}
+	for _, login := range logins {
+		for _, clientID := range login.Clients {
+			if _, ok := l.receiver(ctx, clientID); ok {
+				ds = append(ds, sessionDelivery(login, clientID, now))
+				told[clientID] = true
+			}
+		}
+	}
+	if subj != nil {
+		for _, clientID := range subj.clients {
+			if client, ok := l.receiver(ctx, clientID); ok && !told[clientID] && !client.BackchannelLogoutSessionRequired {
+				ds = append(ds, subjectDelivery(subj.userID, clientID, now))
+				told[clientID] = true
+			}
+		}
+	}
+	if err := l.enqueue(ctx, ds); err != nil {
+		return err
+	}
+	for _, login := range logins {
+		if login.SessionHash != "" {
+			if err := l.store.DeleteSession(ctx, login.SessionHash); err != nil {
+				return fmt.Errorf("backchannel: end session: %w", err)
+			}
+		}
+		if err := l.store.DeleteSessionLogin(ctx, login.UserID, login.SID); err != nil {
+			return fmt.Errorf("backchannel: %w", err)
+		}
+	}
+	return nil
+}
+
+// receiver returns the client if it takes logout tokens.
+func (l *Logouts) receiver(ctx context.Context, clientID string) (*storage.Client, bool) {
+	c, err := l.store.GetClient(ctx, clientID)
+	if err != nil {
+		if !errors.Is(err, storage.ErrNotFound) {
+			l.log.WarnContext(ctx, "backchannel: load client; it is not told of the logout", "client_id", clientID, "err", err)
+		}
+		return nil, false
+	}
+	return c, c.BackchannelLogoutURI != ""
+}
+
+func (l *Logouts) enqueue(ctx context.Context, ds []*storage.LogoutDelivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := l.store.EnqueueLogouts(ctx, ds, l.now()); err != nil {
+		return fmt.Errorf("backchannel: %w", err)
+	}
+	l.wake()
+	return nil
+}
+
+// sessionDelivery tells clientID that the session ended. A sid ends once,
+// so (client, sid) identifies the delivery.
+func sessionDelivery(login *storage.SessionLogin, clientID string, now time.Time) *storage.LogoutDelivery {
+	return &storage.LogoutDelivery{ID: secret.SHA256("sid\x00" + clientID + "\x00" + login.SID), ClientID: clientID,
+		Subject: login.UserID, SID: login.SID, CreatedAt: now}
+}
+
+// subjectDelivery tells clientID that every session of the user ended.
+// The second is part of its identity: a retry of the same request queues
+// it once, a later sign-out queues it again.
+func subjectDelivery(userID, clientID string, now time.Time) *storage.LogoutDelivery {
+	return &storage.LogoutDelivery{ID: secret.SHA256("sub\x00" + clientID + "\x00" + userID + "\x00" + strconv.FormatInt(now.Unix(), 10)),
+		ClientID: clientID, Subject: userID, CreatedAt: now}
+}

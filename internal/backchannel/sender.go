@@ -1,0 +1,272 @@
+package backchannel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
+)
+
+// Defaults of SenderConfig.
+const (
+	DefaultPoll     = time.Second
+	DefaultTimeout  = 5 * time.Second
+	DefaultRetryFor = time.Hour
+	DefaultBatch    = 16
+	maxBackoff      = 5 * time.Minute
+	firstBackoff    = 2 * time.Second
+)
+
+// SenderConfig tunes the delivery worker; zero values take the defaults.
+type SenderConfig struct {
+	// Poll is how often the queue is looked at when nothing woke the
+	// Sender: deliveries queued by other instances, and retries, wait at
+	// most this long.
+	Poll time.Duration
+	// Timeout bounds one POST to a client.
+	Timeout time.Duration
+	// RetryFor is how long a delivery is retried after it was queued;
+	// then it is given up (logged and counted).
+	RetryFor time.Duration
+	// Batch is how many deliveries one claim takes; they are sent in
+	// parallel.
+	Batch int
+}
+
+// QueueStore is the queue and the client lookup the Sender uses;
+// *storage.Store is one.
+type QueueStore interface {
+	storage.LogoutQueue
+	GetClient(ctx context.Context, id string) (*storage.Client, error)
+}
+
+var _ QueueStore = (*storage.Store)(nil)
+
+// LogoutMinter signs logout tokens; *token.Minter is one.
+type LogoutMinter interface {
+	MintLogout(c token.LogoutClaims) (string, error)
+}
+
+var _ LogoutMinter = (*token.Minter)(nil)
+
+// SenderDeps are what NewSender needs.
+type SenderDeps struct {
+	Config SenderConfig
+	Store  QueueStore
+	Minter LogoutMinter
+	// HTTPClient sends the POSTs; nil: a client that follows no redirects.
+	HTTPClient *http.Client
+	// Metrics registers oauth2d_backchannel_logout_deliveries_total; nil:
+	// not registered.
+	Metrics prometheus.Registerer
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Sender delivers queued logout tokens. Run is its worker.
+type Sender struct {
+	cfg     SenderConfig
+	store   QueueStore
+	minter  LogoutMinter
+	http    *http.Client
+	outcome *prometheus.CounterVec
+	log     *slog.Logger
+	now     func() time.Time
+	wake    chan struct{}
+}
+
+// Outcomes counted in the metric's outcome label.
+const (
+	OutcomeDelivered = "delivered" // the client answered 2xx
+	OutcomeRetry     = "retry"     // failed (network, 5xx, 429); tried again later
+	OutcomeRejected  = "rejected"  // the client refused the token (other 4xx); given up
+	OutcomeExpired   = "expired"   // still failing after RetryFor; given up
+	OutcomeDropped   = "dropped"   // the client is gone or no longer takes logout tokens
+)
+
+// NewSender returns a Sender.
+func NewSender(d SenderDeps) (*Sender, error) {
+	if d.Store == nil || d.Minter == nil {
+		return nil, errors.New("backchannel: sender needs a store and a minter")
+	}
+	cfg := d.Config
+	cfg.Poll = orDefault(cfg.Poll, DefaultPoll)
+	cfg.Timeout = orDefault(cfg.Timeout, DefaultTimeout)
+	cfg.RetryFor = orDefault(cfg.RetryFor, DefaultRetryFor)
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	s := &Sender{cfg: cfg, store: d.Store, minter: d.Minter, http: d.HTTPClient, log: d.Logger, now: d.Now,
+		wake: make(chan struct{}, 1)}
+	if s.http == nil {
+		s.http = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.outcome = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "oauth2d_backchannel_logout_deliveries_total",
+		Help: "Back-channel logout token deliveries by outcome (delivered, retry, rejected, expired, dropped).",
+	}, []string{"outcome"})
+	if d.Metrics != nil {
+		if err := d.Metrics.Register(s.outcome); err != nil {
+			return nil, fmt.Errorf("backchannel: metrics: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Wake makes Run look at the queue now (something was just queued).
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// lease outlasts a whole batch of POSTs, so no other instance claims a
+// delivery while it is being sent.
+func (s *Sender) lease() time.Duration { return 2*s.cfg.Timeout + 10*time.Second }
+
+// Run delivers until ctx ends. A failing Redis is logged and tried again
+// at the next poll; Run returns only when ctx ends.
+func (s *Sender) Run(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.Poll)
+	defer t.Stop()
+	for {
+		for s.drainOnce(ctx) {
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// drainOnce claims and sends one batch; it reports whether the batch was
+// full (more may be due).
+func (s *Sender) drainOnce(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	ds, err := s.store.ClaimLogouts(ctx, s.now(), s.lease(), s.cfg.Batch)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.WarnContext(ctx, "backchannel: claim deliveries", "err", err)
+		}
+		return false
+	}
+	var wg sync.WaitGroup
+	for _, d := range ds {
+		wg.Go(func() { s.deliver(ctx, d) })
+	}
+	wg.Wait()
+	return len(ds) == s.cfg.Batch
+}
+
+// deliver sends one logout token and settles the delivery.
+func (s *Sender) deliver(ctx context.Context, d *storage.LogoutDelivery) {
+	client, err := s.store.GetClient(ctx, d.ClientID)
+	if errors.Is(err, storage.ErrNotFound) || err == nil && client.BackchannelLogoutURI == "" {
+		s.settle(ctx, d, OutcomeDropped, "the client no longer takes logout tokens")
+		return
+	}
+	if err != nil {
+		s.settle(ctx, d, OutcomeRetry, "load client: "+err.Error())
+		return
+	}
+	raw, err := s.minter.MintLogout(token.LogoutClaims{Audience: d.ClientID, Subject: d.Subject, SessionID: d.SID, JTI: token.NewJTI()})
+	if err != nil {
+		s.settle(ctx, d, OutcomeRetry, "mint: "+err.Error())
+		return
+	}
+	status, err := s.post(ctx, client.BackchannelLogoutURI, raw)
+	switch {
+	case err != nil:
+		s.settle(ctx, d, OutcomeRetry, err.Error())
+	case status >= 200 && status < 300:
+		s.settle(ctx, d, OutcomeDelivered, "")
+	case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
+		s.settle(ctx, d, OutcomeRetry, fmt.Sprintf("HTTP %d", status))
+	default:
+		s.settle(ctx, d, OutcomeRejected, fmt.Sprintf("HTTP %d", status))
+	}
+}
+
+// post sends logout_token=raw (§2.5) and returns the status.
+func (s *Sender) post(ctx context.Context, uri, raw string) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, strings.NewReader(url.Values{"logout_token": {raw}}.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// settle records the outcome: finished, or due again after a backoff that
+// doubles with each attempt, until RetryFor has passed.
+func (s *Sender) settle(ctx context.Context, d *storage.LogoutDelivery, outcome, why string) {
+	now := s.now()
+	if outcome == OutcomeRetry && now.Sub(d.CreatedAt) >= s.cfg.RetryFor {
+		outcome = OutcomeExpired
+	}
+	s.outcome.WithLabelValues(outcome).Inc()
+	attrs := []any{"client_id", d.ClientID, "attempt", d.Attempts, "outcome", outcome}
+	var err error
+	switch outcome {
+	case OutcomeDelivered:
+		s.log.DebugContext(ctx, "backchannel: logout token delivered", attrs...)
+		err = s.store.FinishLogout(ctx, d)
+	case OutcomeRetry:
+		d.LastError = why
+		s.log.WarnContext(ctx, "backchannel: logout token not delivered; will retry", append(attrs, "err", why)...)
+		err = s.store.RetryLogout(ctx, d, now.Add(backoff(d.Attempts)))
+	default:
+		s.log.ErrorContext(ctx, "backchannel: logout token given up", append(attrs, "err", why)...)
+		err = s.store.FinishLogout(ctx, d)
+	}
+	if err != nil && !errors.Is(err, storage.ErrNotFound) && ctx.Err() == nil {
+		// The lease runs out and the delivery is claimed again.
+		s.log.WarnContext(ctx, "backchannel: settle delivery", "client_id", d.ClientID, "err", err)
+	}
+}
+
+// backoff is 2s, 4s, 8s, … up to five minutes before attempt n+1.
+func backoff(attempts int) time.Duration {
+	d := firstBackoff
+	for i := 1; i < attempts && d < maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, maxBackoff)
+}

@@ -1,0 +1,142 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// addSessionClient: KEYS login; ARGV field. Only a session that has not
+// ended gains a client.
+var addSessionClient = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'nf'} end
+redis.call('HSET', KEYS[1], ARGV[1], '1')
+return {'ok'}
+`)
+
+// indexUserLogin: KEYS user-logins; ARGV sid, exp ms, now ms. Drops
+// sessions that have ended by now and keeps the index as long as its
+// latest session.
+var indexUserLogin = redis.NewScript(expireWithLatest + `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+expire_with_latest(ARGV[3], KEYS[1])
+return {'ok'}
+`)
+
+const loginClientField = "c:"
+
+// SaveSessionLogin records the session under its sid and in its user's
+// index. The two keys live in different slots: each write is idempotent,
+// and a sid missing from the index only means an admin's "sign this user
+// out everywhere" misses a session that the user is signing in to.
+func (s *Store) SaveSessionLogin(ctx context.Context, l *SessionLogin) error {
+	if err := checkID("sid", l.SID); err != nil {
+		return err
+	}
+	if err := checkID("user", l.UserID); err != nil {
+		return err
+	}
+	ttl := l.ExpiresAt.Sub(s.now())
+	if ttl <= 0 {
+		return errors.New("storage: session login already expired")
+	}
+	key := s.kLogin(l.SID)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, "user", l.UserID, "session", l.SessionHash, "exp", unixMs(l.ExpiresAt))
+		p.PExpire(ctx, key, ttl)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: save session login: %w", err)
+	}
+	if _, _, err := s.runScript(ctx, indexUserLogin, []string{s.kUserLogins(l.UserID)},
+		l.SID, unixMs(l.ExpiresAt), unixMs(s.now())); err != nil {
+		return err
+	}
+	return nil
+}
+
+// AddSessionClient notes clientID in sid's session.
+func (s *Store) AddSessionClient(ctx context.Context, sid, clientID string) error {
+	if checkID("sid", sid) != nil {
+		return ErrNotFound
+	}
+	_, status, err := s.runScript(ctx, addSessionClient, []string{s.kLogin(sid)}, loginClientField+clientID)
+	if err != nil {
+		return err
+	}
+	if status == "nf" {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// GetSessionLogin returns sid's session with its clients, sorted.
+func (s *Store) GetSessionLogin(ctx context.Context, sid string) (*SessionLogin, error) {
+	if checkID("sid", sid) != nil {
+		return nil, ErrNotFound
+	}
+	fields, err := s.rdb.HGetAll(ctx, s.kLogin(sid)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("storage: get session login: %w", err)
+	}
+	l := &SessionLogin{SID: sid, UserID: fields["user"], SessionHash: fields["session"], ExpiresAt: fromMs(fields["exp"])}
+	if l.UserID == "" || !s.now().Before(l.ExpiresAt) {
+		return nil, ErrNotFound
+	}
+	for f := range fields {
+		if c, ok := strings.CutPrefix(f, loginClientField); ok {
+			l.Clients = append(l.Clients, c)
+		}
+	}
+	sort.Strings(l.Clients)
+	return l, nil
+}
+
+// UserSessionLogins reads the user's index, then each session.
+func (s *Store) UserSessionLogins(ctx context.Context, userID string) ([]*SessionLogin, error) {
+	if checkID("user", userID) != nil {
+		return nil, nil
+	}
+	sids, err := s.rdb.ZRangeByScore(ctx, s.kUserLogins(userID), &redis.ZRangeBy{
+		Min: fmt.Sprint(unixMs(s.now()) + 1), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("storage: list session logins: %w", err)
+	}
+	var out []*SessionLogin
+	for _, sid := range sids {
+		l, err := s.GetSessionLogin(ctx, sid)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if l.UserID == userID {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// DeleteSessionLogin forgets sid and removes it from the user's index.
+func (s *Store) DeleteSessionLogin(ctx context.Context, userID, sid string) error {
+	if checkID("sid", sid) != nil {
+		return nil
+	}
+	if err := s.rdb.Del(ctx, s.kLogin(sid)).Err(); err != nil {
+		return fmt.Errorf("storage: delete session login: %w", err)
+	}
+	if userID == "" {
+		return nil
+	}
+	if err := s.rdb.ZRem(ctx, s.kUserLogins(userID), sid).Err(); err != nil {
+		return fmt.Errorf("storage: delete session login: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,363 @@
+package web_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
+	"github.com/oauth2d/oauth2d/internal/web/webtest"
+)
+
+// relyingPartyEndpoint is a relying party's backchannel_logout_uri: a real
+// HTTP server that verifies each logout token as OIDC Back-Channel Logout
+// 1.0 §2.6 asks (signature against the issuer's JWKS, typ, iss, aud, iat,
+// exp, events, no nonce) and keeps its claims.
+type relyingPartyEndpoint struct {
+	t        *testing.T
+	clientID string
+	issuer   string
+	keys     *oidc.RemoteKeySet
+	srv      *httptest.Server
+	mu       sync.Mutex
+	got      []logoutClaims
+}
+
+type logoutClaims struct {
+	Iss    string                    `json:"iss"`
+	Aud    string                    `json:"aud"`
+	Sub    string                    `json:"sub"`
+	Sid    string                    `json:"sid"`
+	Jti    string                    `json:"jti"`
+	Iat    int64                     `json:"iat"`
+	Exp    int64                     `json:"exp"`
+	Nonce  *string                   `json:"nonce"`
+	Events map[string]map[string]any `json:"events"`
+}
+
+func newRelyingPartyEndpoint(t *testing.T, s *webtest.Server, clientID string) *relyingPartyEndpoint {
+	rp := &relyingPartyEndpoint{t: t, clientID: clientID, issuer: s.Issuer,
+		keys: oidc.NewRemoteKeySet(context.Background(), s.URL+"/.well-known/jwks.json")}
+	rp.srv = httptest.NewServer(http.HandlerFunc(rp.serve))
+	t.Cleanup(rp.srv.Close)
+	return rp
+}
+
+func (rp *relyingPartyEndpoint) serve(w http.ResponseWriter, r *http.Request) {
+	raw := r.PostFormValue("logout_token")
+	c, problem := rp.verify(r.Context(), raw)
+	if problem != "" {
+		rp.t.Errorf("%s: bad logout token: %s", rp.clientID, problem)
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	rp.mu.Lock()
+	rp.got = append(rp.got, c)
+	rp.mu.Unlock()
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+func (rp *relyingPartyEndpoint) verify(ctx context.Context, raw string) (logoutClaims, string) {
+	var c logoutClaims
+	payload, err := rp.keys.VerifySignature(ctx, raw)
+	if err != nil {
+		return c, "signature: " + err.Error()
+	}
+	var header struct{ Typ string }
+	h, _ := base64.RawURLEncoding.DecodeString(strings.Split(raw, ".")[0])
+	if json.Unmarshal(h, &header) != nil || header.Typ != token.LogoutTokenType {
+		return c, "typ " + header.Typ
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return c, err.Error()
+	}
+	now := time.Now().Unix()
+	_, event := c.Events[token.BackchannelLogoutEvent]
+	switch {
+	case c.Iss != rp.issuer || c.Aud != rp.clientID:
+		return c, "iss/aud " + c.Iss + " " + c.Aud
+	case c.Iat > now+5 || c.Exp < now || c.Exp-c.Iat > 120:
+		return c, "iat/exp"
+	case !event || c.Jti == "" || c.Nonce != nil || c.Sub == "" && c.Sid == "":
+		return c, string(payload)
+	}
+	return c, ""
+}
+
+// wait returns the logout tokens once n have arrived, after making sure no
+// more follow (a duplicate delivery would).
+func (rp *relyingPartyEndpoint) wait(n int) []logoutClaims {
+	rp.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rp.mu.Lock()
+		got := len(rp.got)
+		rp.mu.Unlock()
+		if got >= n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if len(rp.got) != n {
+		rp.t.Fatalf("%s received %d logout tokens, want %d", rp.clientID, len(rp.got), n)
+	}
+	out := rp.got
+	rp.got = nil
+	return out
+}
+
+// bclWorld is two oauth2d instances on one Redis and three relying
+// parties registered for back-channel logout.
+type bclWorld struct {
+	a, b                         *webtest.Server
+	app, strict                  *relyingPartyEndpoint // first-party apps
+	consented                    *relyingPartyEndpoint // third-party app, asks for consent
+	appID, strictID, consentedID string
+}
+
+func newBCLWorld(t *testing.T) *bclWorld {
+	a := webtest.New(t, webtest.Options{})
+	w := &bclWorld{a: a, b: webtest.New(t, webtest.Options{Peer: a}), appID: "bcl-app", strictID: "bcl-strict", consentedID: "bcl-consented"}
+	w.app, w.strict, w.consented = newRelyingPartyEndpoint(t, a, w.appID), newRelyingPartyEndpoint(t, a, w.strictID),
+		newRelyingPartyEndpoint(t, a, w.consentedID)
+	for _, c := range []*storage.Client{
+		{ID: w.appID, FirstParty: true, BackchannelLogoutURI: w.app.srv.URL + "/bcl"},
+		{ID: w.strictID, FirstParty: true, BackchannelLogoutURI: w.strict.srv.URL + "/bcl", BackchannelLogoutSessionRequired: true},
+		{ID: w.consentedID, BackchannelLogoutURI: w.consented.srv.URL + "/bcl"},
+	} {
+		c.SecretHash, c.GrantTypes = hashOf(t, c.ID), []string{"authorization_code", "refresh_token"}
+		c.Scopes, c.RedirectURIs, c.PostLogoutRedirectURIs = webtest.AllScopes, []string{a.RedirectURI}, []string{a.PostLogout}
+		if err := a.Store.CreateClient(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+func hashOf(t *testing.T, clientID string) string {
+	h, err := secret.Hash(clientID + "-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// signInTo signs b in on instance A to the client (the consent page is
+// allowed if it comes) and returns the ID token's claims and raw token.
+func (w *bclWorld) signInTo(t *testing.T, b *webtest.Browser, clientID string) (map[string]any, string) {
+	t.Helper()
+	params, verifier := webtest.CodeRequest(clientID, "openid profile")
+	p := b.Authorize(params)
+	if strings.Contains(p.Body, `name="password"`) {
+		p = b.SubmitLogin(p, "alice", webtest.AlicePassword)
+	}
+	if strings.Contains(p.Body, `name="decision"`) {
+		p = b.SubmitConsent(p, "allow")
+	}
+	code := w.a.Callback(t, p).Get("code")
+	raw := w.b.Exchange(t, code, verifier, clientID, clientID+"-secret").Str("id_token")
+	seg := strings.Split(raw, ".")
+	body, _ := base64.RawURLEncoding.DecodeString(seg[1])
+	claims := map[string]any{}
+	if err := json.Unmarshal(body, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if sid, _ := claims["sid"].(string); sid == "" {
+		t.Fatalf("the ID token has no sid: %v", claims)
+	}
+	return claims, raw
+}
+
+// wantLogout checks that got names sub and exactly the sids, each once.
+func wantLogout(t *testing.T, got []logoutClaims, sub string, sids ...string) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, sid := range sids {
+		want[sid] = true
+	}
+	for _, c := range got {
+		if c.Sub != sub || !want[c.Sid] {
+			t.Fatalf("logout token for sub %q sid %q, want %q and one of %q", c.Sub, c.Sid, sub, sids)
+		}
+		delete(want, c.Sid)
+	}
+	if len(want) > 0 {
+		t.Fatalf("no logout token for %v", want)
+	}
+}
+
+// Signing out at oauth2d reaches every app registered for back-channel
+// logout, for each of the four triggers, with the session made on one
+// instance and ended on the other.
+func TestBackchannelLogout(t *testing.T) {
+	w := newBCLWorld(t)
+	alice := w.a.Alice.ID
+
+	t.Run("sign-out at /logout", func(t *testing.T) {
+		b := w.a.NewBrowser(t)
+		idt, _ := w.signInTo(t, b, w.appID)
+		idt2, _ := w.signInTo(t, b, w.strictID)
+		if idt["sid"] != idt2["sid"] {
+			t.Fatalf("one session, two sids: %v %v", idt["sid"], idt2["sid"])
+		}
+		onB := w.b.NewBrowser(t)
+		onB.Client.Jar = b.Client.Jar
+		confirm := onB.Get(w.b.URL + "/logout")
+		p := onB.Post(w.b.URL+"/logout", url.Values{"csrf_token": {confirm.Hidden("csrf_token")}})
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, "You are signed out") {
+			t.Fatalf("sign-out: %d", p.Status)
+		}
+		sid := idt["sid"].(string)
+		wantLogout(t, w.app.wait(1), alice, sid)
+		wantLogout(t, w.strict.wait(1), alice, sid)
+		w.consented.wait(0)
+	})
+	t.Run("RP-initiated logout", func(t *testing.T) {
+		b := w.a.NewBrowser(t)
+		idt, raw := w.signInTo(t, b, w.appID)
+		confirm := b.Get("/oauth2/logout?" + url.Values{"id_token_hint": {raw}}.Encode())
+		p := b.Post("/oauth2/logout", url.Values{"csrf_token": {confirm.Hidden("csrf_token")}, "id_token_hint": {raw}})
+		if p.Status != http.StatusOK || signedIn(t, b) {
+			t.Fatalf("RP-initiated logout: %d", p.Status)
+		}
+		wantLogout(t, w.app.wait(1), alice, idt["sid"].(string))
+	})
+	var stillSignedIn string // the consent subtest's session
+	t.Run("consent withdrawn", func(t *testing.T) {
+		b := w.a.NewBrowser(t)
+		w.signInTo(t, b, w.appID)
+		idt, _ := w.signInTo(t, b, w.consentedID)
+		page := b.Get("/account/consents")
+		p := b.Post(w.b.URL+"/account/consents/revoke", url.Values{"client_id": {w.consentedID}, "csrf_token": {page.Hidden("csrf_token")}})
+		if p.Status != http.StatusSeeOther {
+			t.Fatalf("revoke consent: %d", p.Status)
+		}
+		wantLogout(t, w.consented.wait(1), alice, idt["sid"].(string))
+		w.app.wait(0) // the other app stays signed in, and so does the browser
+		if !signedIn(t, b) {
+			t.Fatal("withdrawing one consent signed the browser out")
+		}
+		stillSignedIn = idt["sid"].(string)
+	})
+	t.Run("admin revokes the user's tokens", func(t *testing.T) {
+		b := w.a.NewBrowser(t)
+		idt, _ := w.signInTo(t, b, w.appID)
+		w.admin(t, http.MethodPost, "/admin/v1/users/"+alice+"/revoke-tokens", http.StatusOK)
+		// Every session of the user ends: this one and the consent
+		// subtest's, which reached the app and the consented app.
+		wantLogout(t, w.app.wait(2), alice, idt["sid"].(string), stillSignedIn)
+		wantLogout(t, w.consented.wait(1), alice, stillSignedIn)
+		if signedIn(t, b) {
+			t.Fatal("the browser session survived the revocation")
+		}
+	})
+	t.Run("admin deletes the user", func(t *testing.T) {
+		b := w.a.NewBrowser(t)
+		idt, _ := w.signInTo(t, b, w.appID)
+		idtC, _ := w.signInTo(t, b, w.consentedID)
+		b2 := w.a.NewBrowser(t)
+		idt2, _ := w.signInTo(t, b2, w.strictID)
+		w.admin(t, http.MethodDelete, "/admin/v1/users/"+alice, http.StatusNoContent)
+		wantLogout(t, w.app.wait(1), alice, idt["sid"].(string))
+		wantLogout(t, w.consented.wait(1), alice, idtC["sid"].(string))
+		wantLogout(t, w.strict.wait(1), alice, idt2["sid"].(string))
+	})
+}
+
+// admin calls the admin API on instance B with an admin's token.
+func (w *bclWorld) admin(t *testing.T, method, path string, want int) {
+	t.Helper()
+	m := token.NewMinter(w.a.Keys, w.a.Issuer, []string{w.a.Issuer + "/api"}, time.Now)
+	at, _, err := m.MintAccess(token.AccessRequest{Subject: w.a.Admin.ID, ClientID: webtest.FirstPartyID,
+		Scope: []string{"admin"}, Roles: []string{"admin"}, Lifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(method, w.b.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+at)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != want {
+		t.Fatalf("%s %s: %d, want %d", method, path, res.StatusCode, want)
+	}
+}
+
+// RP-initiated logout without the browser's cookie (a relying party's
+// server calling the end_session_endpoint, as oauth2-proxy's
+// --backend-logout-url does): a valid id_token_hint ends the session it
+// names, wherever its cookie is, and its apps are told; the answer never
+// says "signed out" when nothing was ended.
+func TestEndSessionWithoutCookie(t *testing.T) {
+	w := newBCLWorld(t)
+	b := w.a.NewBrowser(t)
+	idt, raw := w.signInTo(t, b, w.appID)
+	server := w.b.NewBrowser(t) // no cookies
+
+	p := server.Get(w.b.URL + "/oauth2/logout?" + url.Values{"id_token_hint": {raw}}.Encode())
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, "You are signed out") {
+		t.Fatalf("with a hint: %d %s", p.Status, p.Body)
+	}
+	if signedIn(t, b) {
+		t.Fatal("the browser session survived")
+	}
+	wantLogout(t, w.app.wait(1), w.a.Alice.ID, idt["sid"].(string))
+
+	for name, q := range map[string]url.Values{
+		"the same hint again": {"id_token_hint": {raw}},
+		"no hint":             {},
+		"client_id only":      {"client_id": {w.appID}},
+	} {
+		p := server.Get(w.b.URL + "/oauth2/logout?" + q.Encode())
+		if p.Status != http.StatusOK || strings.Contains(p.Body, "You are signed out") || !strings.Contains(p.Body, "nothing was signed out") {
+			t.Fatalf("%s: %d %s", name, p.Status, p.Body)
+		}
+	}
+	w.app.wait(0)
+
+	// With a post_logout_redirect_uri the RP gets its user back either way.
+	_, raw = w.signInTo(t, b, w.appID)
+	p = server.Get(w.b.URL + "/oauth2/logout?" + url.Values{"id_token_hint": {raw},
+		"post_logout_redirect_uri": {w.a.PostLogout}, "state": {"s1"}}.Encode())
+	if loc := p.Location(); p.Status != http.StatusFound || loc == nil || loc.Query().Get("state") != "s1" || signedIn(t, b) {
+		t.Fatalf("with a redirect: %d %v", p.Status, loc)
+	}
+	w.app.wait(1)
+}
+
+func TestDiscoveryAdvertisesBackchannelLogout(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	res, err := http.Get(s.URL + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var md struct {
+		Backchannel        bool     `json:"backchannel_logout_supported"`
+		BackchannelSession bool     `json:"backchannel_logout_session_supported"`
+		Claims             []string `json:"claims_supported"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&md); err != nil {
+		t.Fatal(err)
+	}
+	if !md.Backchannel || !md.BackchannelSession || !slices.Contains(md.Claims, "sid") {
+		t.Fatalf("metadata %+v", md)
+	}
+}

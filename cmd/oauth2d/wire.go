@@ -44,9 +44,16 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	if err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
+	throttled := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "oauth2d_login_throttled_total",
+		Help: "Password attempts (password grant and login page) refused with 429, by the budget that was spent: username_ip, ip or username.",
+	}, []string{"budget"})
+	if err := a.metrics.Register(throttled); err != nil {
+		return h, fmt.Errorf("serve: metrics: %w", err)
+	}
 	limiter := ratelimit.New(a.store.Redis(), a.store.Prefix(), ratelimit.Limits{
-		PerUsername: cfg.RateLimit.LoginPerUsername, PerIP: cfg.RateLimit.LoginPerIP,
-	})
+		PerUsernameIP: cfg.RateLimit.LoginPerUsernameIP, PerIP: cfg.RateLimit.LoginPerIP, PerUsername: cfg.RateLimit.LoginPerUsername,
+	}, ratelimit.WithThrottleObserver(func(budget string) { throttled.WithLabelValues(budget).Inc() }))
 	// One checker for the token endpoint and the login page, so that its
 	// bound on password and secret checks in flight holds for both.
 	checker, err := secret.NewChecker(runtime.GOMAXPROCS(0), nil)

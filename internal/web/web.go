@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -73,11 +74,9 @@ type GrantRevoker interface {
 	RevokeGrant(ctx context.Context, userID, clientID string) (int, error)
 }
 
-// LoginLimiter spends one password attempt for a username and a client IP
-// (*ratelimit.Limiter, shared with the password grant).
-type LoginLimiter interface {
-	Allow(ctx context.Context, username, ip string) (bool, time.Duration, error)
-}
+// LoginLimiter holds the brute-force budgets (*ratelimit.Limiter, shared
+// with the password grant).
+type LoginLimiter = account.Guard
 
 // Deps are what New needs.
 type Deps struct {

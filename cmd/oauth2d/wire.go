@@ -152,10 +152,17 @@ func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratel
 // consent, account and logout pages, and userinfo.
 func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, checker *secret.Checker, revoker *account.Revoker) error {
 	cfg := a.cfg
-	var err error
+	box, err := a.browserStateBox()
+	if err != nil {
+		return err
+	}
+	pending, err := oauth.NewPendingRequests(a.store, box, time.Now)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	h.Pages, err = web.New(web.Deps{
 		Config: web.Config{Issuer: cfg.Issuer, ResumePath: oauth.AuthorizeResumePath}, Store: a.store,
-		Limiter: limiter, Revoker: revoker, Checker: checker, Keys: a.keys, Templates: templates.FS, Logger: a.logger,
+		Pending: pending, Box: box, Limiter: limiter, Revoker: revoker, Checker: checker, Keys: a.keys, Templates: templates.FS, Logger: a.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -163,7 +170,7 @@ func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, ch
 	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
 		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
 			LoginPath: web.LoginPath, ConsentPath: web.ConsentPath},
-		Store: a.store, Sessions: h.Pages, Pages: h.Pages, Logger: a.logger,
+		Store: a.store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: a.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -172,4 +179,27 @@ func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, ch
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// browserStateBox seals what the browser keeps for an anonymous visitor
+// (the pending authorization request, the login form's CSRF token). Its key
+// is derived from the key encryption key (OAUTH2D_KEY_ENCRYPTION_KEY), which
+// every instance of one deployment already shares. Without one (the
+// development set-up), each process draws a random key: a single instance
+// works, but instances behind one load balancer cannot open each other's
+// login forms, and a restart sends signing-in users back to their app.
+func (a *app) browserStateBox() (*secret.Box, error) {
+	if a.cfg.Keys.EncryptionKey == "" {
+		a.logger.Warn("no key encryption key: login forms and pending authorization requests are sealed with a per-process key; set OAUTH2D_KEY_ENCRYPTION_KEY when running several instances")
+		return secret.NewRandomBox(), nil
+	}
+	kek, err := token.ParseEncryptionKey(a.cfg.Keys.EncryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	box, err := secret.NewBox(kek)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	return box, nil
 }

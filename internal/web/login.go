@@ -19,9 +19,9 @@ type loginData struct {
 
 // LoginPage serves GET /login[?req=<pending authorization request>].
 func (h *Handler) LoginPage(c *gin.Context) {
-	s, err := h.ensure(c.Writer, c.Request)
-	if err != nil {
-		h.serverError(c, "start session", err)
+	s, err := h.load(c.Request)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.serverError(c, "load session", err)
 		return
 	}
 	reqID := c.Query("req")
@@ -30,7 +30,12 @@ func (h *Handler) LoginPage(c *gin.Context) {
 		c.Redirect(http.StatusFound, AccountConsentPath)
 		return
 	}
-	data := loginData{Title: "Sign in", CSRF: s.CSRFToken}
+	csrf, err := h.formCSRF(c.Writer, c.Request, s)
+	if err != nil {
+		h.serverError(c, "login form", err)
+		return
+	}
+	data := loginData{Title: "Sign in", CSRF: csrf}
 	var target string
 	if reqID != "" {
 		ar, client, ok := h.pendingRequest(c, reqID)
@@ -66,18 +71,18 @@ func (h *Handler) Login(c *gin.Context) {
 		h.serverError(c, "load session", err)
 		return
 	}
-	if !validCSRF(s, r) {
+	if !h.validLoginCSRF(s, r) {
 		// An expired form or a post from elsewhere: offer a fresh form and
 		// do nothing else (login CSRF).
-		if s, err = h.ensure(c.Writer, r); err != nil {
-			h.serverError(c, "start session", err)
+		if data.CSRF, err = h.formCSRF(c.Writer, r, s); err != nil {
+			h.serverError(c, "login form", err)
 			return
 		}
-		data.CSRF, data.Error = s.CSRFToken, "Your sign-in form expired. Please try again."
+		data.Error = "Your sign-in form expired. Please try again."
 		h.render(c.Writer, http.StatusForbidden, "login", data, target)
 		return
 	}
-	data.CSRF = s.CSRFToken
+	data.CSRF = r.PostFormValue("csrf_token")
 	user, ok := h.checkCredentials(c, &data, target)
 	if !ok {
 		return
@@ -86,6 +91,7 @@ func (h *Handler) Login(c *gin.Context) {
 		h.serverError(c, "sign in", err)
 		return
 	}
+	h.clearLoginForm(c.Writer)
 	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", user.ID)
 	next := AccountConsentPath
 	if reqID != "" {
@@ -131,7 +137,7 @@ func (h *Handler) checkCredentials(c *gin.Context, data *loginData, target strin
 // client, or shows the error page and reports false.
 func (h *Handler) pendingRequest(c *gin.Context, id string) (*storage.AuthRequest, *storage.Client, bool) {
 	ctx := c.Request.Context()
-	ar, err := h.store.GetAuthRequest(ctx, id)
+	ar, err := h.pending.GetAuthRequest(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		h.errorPage(c, http.StatusBadRequest, "This sign-in request has expired or was already answered. Go back to the application and start again.")
 		return nil, nil, false

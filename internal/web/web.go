@@ -46,8 +46,8 @@ type Config struct {
 	// SessionAbsoluteTTL ends a session this long after the login, however
 	// active it is.
 	SessionAbsoluteTTL time.Duration
-	// LoginFormTTL bounds the anonymous session that carries the login
-	// form's CSRF token.
+	// LoginFormTTL bounds the sealed cookie that carries the login form's
+	// CSRF token for a visitor nobody has signed in as.
 	LoginFormTTL time.Duration
 	// ResumePath is where the browser goes after login or consent, with
 	// ?req=<id>: oauth.AuthorizeResumePath. Required.
@@ -61,7 +61,6 @@ type Store interface {
 	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
 	ListConsents(ctx context.Context, userID string) ([]*storage.Consent, error)
 	DeleteConsent(ctx context.Context, userID, clientID string) error
-	GetAuthRequest(ctx context.Context, id string) (*storage.AuthRequest, error)
 	SaveAuthRequest(ctx context.Context, r *storage.AuthRequest) error
 	storage.SessionStore
 }
@@ -74,6 +73,13 @@ type GrantRevoker interface {
 	RevokeGrant(ctx context.Context, userID, clientID string) (int, error)
 }
 
+// PendingRequests finds the authorization request a page works on by the
+// handle in ?req= (*oauth.PendingRequests: sealed in the handle while the
+// visitor is anonymous, stored once a user has signed in).
+type PendingRequests interface {
+	GetAuthRequest(ctx context.Context, handle string) (*storage.AuthRequest, error)
+}
+
 // LoginLimiter holds the brute-force budgets (*ratelimit.Limiter, shared
 // with the password grant).
 type LoginLimiter = account.Guard
@@ -82,6 +88,9 @@ type LoginLimiter = account.Guard
 type Deps struct {
 	Config  Config
 	Store   Store
+	Pending PendingRequests
+	// Box seals the login form cookie; every instance must share its key.
+	Box     *secret.Box
 	Limiter LoginLimiter
 	// Revoker ends a client's grant when the user withdraws consent.
 	Revoker GrantRevoker
@@ -102,6 +111,8 @@ type Deps struct {
 type Handler struct {
 	cfg        Config
 	store      Store
+	pending    PendingRequests
+	box        *secret.Box
 	limiter    LoginLimiter
 	revoker    GrantRevoker
 	keys       token.KeyLookup
@@ -115,9 +126,9 @@ type Handler struct {
 
 // New builds the pages.
 func New(d Deps) (*Handler, error) {
-	if d.Store == nil || d.Limiter == nil || d.Revoker == nil || d.Checker == nil || d.Keys == nil ||
+	if d.Store == nil || d.Pending == nil || d.Box == nil || d.Limiter == nil || d.Revoker == nil || d.Checker == nil || d.Keys == nil ||
 		d.Templates == nil || d.Config.ResumePath == "" {
-		return nil, errors.New("web: needs a store, a login limiter, a revoker, a password checker, keys, templates and the resume path")
+		return nil, errors.New("web: needs a store, pending requests, a box, a login limiter, a revoker, a password checker, keys, templates and the resume path")
 	}
 	iss, err := url.Parse(d.Config.Issuer)
 	if err != nil || iss.Host == "" || (iss.Scheme != "https" && iss.Scheme != "http") {
@@ -135,7 +146,7 @@ func New(d Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: stylesheet: %w", err)
 	}
-	h := &Handler{cfg: cfg, store: d.Store, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages, stylesheet: css,
+	h := &Handler{cfg: cfg, store: d.Store, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages, stylesheet: css,
 		cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

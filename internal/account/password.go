@@ -12,6 +12,10 @@ import (
 // a longer one cannot belong to anyone and is refused unchecked.
 const MaxUsernameLen = 128
 
+// MaxClientIDLen is the longest client id the registration policy
+// accepts (clientIDPattern).
+const MaxClientIDLen = 128
+
 // Errors of Login. A refusal for a spent budget is a *ratelimit.Throttled.
 var (
 	// ErrBadCredentials: the username and password do not match a user

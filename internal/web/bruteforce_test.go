@@ -262,18 +262,35 @@ func TestPerUsernameBudget(t *testing.T) {
 	checkThrottledPage(t, b.SubmitLogin(b.Get("/login"), "admin", "guess"))
 }
 
-// A username longer than any registered one is refused before any hash
-// or Redis work: 4xx, and no budget key.
+// Done when (issue 9): 50 password grants with 60,000-character usernames
+// are 4xx and grow Redis by at most 256 KiB. A username longer than any
+// registered one is refused before any hash or Redis work, so it makes no
+// budget key; the same at the login page.
 func TestOverlongUsername(t *testing.T) {
 	s := newBruteForceServer(t, productionLimits)
+	rdb := s.Store.Redis()
 	long := strings.Repeat("u", 60000)
-	for range 3 {
+	before := usedMemory(t, rdb)
+	for i := range 50 {
 		if a := passwordGrant(t, s, "127.0.0.1", long, "pw"); a.status != http.StatusBadRequest || a.errorCode != "invalid_request" {
-			t.Fatalf("token endpoint: %+v", a)
+			t.Fatalf("token endpoint #%d: %+v", i, a)
 		}
 	}
 	b := s.NewBrowser(t)
-	if p := b.SubmitLogin(b.Get("/login"), long, "pw"); p.Status != http.StatusBadRequest || strings.Contains(p.Body, long) {
-		t.Fatalf("login page: %d, %d bytes", p.Status, len(p.Body))
+	form := b.Get("/login")
+	for i := range 50 {
+		p := b.SubmitLogin(form, long, "pw")
+		if p.Status != http.StatusBadRequest || strings.Contains(p.Body, long) {
+			t.Fatalf("login page #%d: %d, %d bytes", i, p.Status, len(p.Body))
+		}
+	}
+	grown := usedMemory(t, rdb) - before
+	t.Logf("Redis used_memory grew by %d bytes over 50 password grants and 50 login posts with 60,000-character usernames", grown)
+	if grown > 256<<10 {
+		t.Fatalf("Redis grew by %d bytes, want at most 256 KiB", grown)
+	}
+	// Nor do they spend budget: the owner is not throttled.
+	if a := passwordGrant(t, s, "127.0.0.1", "alice", webtest.AlicePassword); a.status != http.StatusOK {
+		t.Fatalf("alice after the long names: %+v", a)
 	}
 }

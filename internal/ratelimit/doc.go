@@ -9,8 +9,9 @@
 // concurrent attempts cannot race past it: failures per (username, client
 // address), the strict one; failures per client address, against password
 // spraying; and failures per username from every address, a generous one
-// against distributed guessing. Usernames and addresses are hashed into
-// the keys, so what a caller sends never becomes a key of its own length.
+// against distributed guessing. An IPv6 client is counted by its /64.
+// Usernames and addresses are hashed into the keys, so what a caller sends
+// never becomes a key of its own length.
 //
 // The password grant (RFC 6749 §4.3, §10.10) and the login page both call
 // Limiter.Guard, through account.Login.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -124,6 +125,7 @@ type budget struct {
 // budgets are the keys of one attempt, strictest first so that the usual
 // refusal needs one round trip.
 func (l *Limiter) budgets(username, ip string) []budget {
+	ip = addressKey(ip)
 	all := []budget{
 		{BudgetUsernameIP, l.key("ui", username+"\x00"+ip), l.limits.PerUsernameIP},
 		{BudgetIP, l.key("ip", ip), l.limits.PerIP},
@@ -218,3 +220,23 @@ else
 end
 return 0
 `)
+
+// addressKey is the client address as the budgets count it: an IPv4
+// address as it is, an IPv6 address by its /64, since one subscriber is
+// usually given a whole /64 and could otherwise draw a fresh budget per
+// address. Anything unparsable is counted as given (it is hashed).
+func addressKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}

@@ -307,3 +307,25 @@ func allKeys(t *testing.T, rdb redis.UniversalClient) []string {
 	}
 	return keys
 }
+
+// An IPv6 client is counted by its /64: one subscriber's addresses share a
+// budget. IPv4, and IPv4-mapped IPv6, by the address.
+func TestIPv6CountedBySlash64(t *testing.T) {
+	f := newFixture(t, ratelimit.Limits{PerIP: 2})
+	f.attempt(t, "a", "2001:db8:1:2::1", fail)
+	f.attempt(t, "b", "2001:db8:1:2:ffff::9", fail)
+	if r := f.attempt(t, "c", "2001:db8:1:2:abcd::1", fail); r != ratelimit.BudgetIP {
+		t.Fatalf("third address of the /64: %s", r)
+	}
+	if r := f.attempt(t, "d", "2001:db8:1:3::1", fail); r != "bad" {
+		t.Fatalf("another /64: %s", r)
+	}
+	f.attempt(t, "e", "192.0.2.50", fail)
+	f.attempt(t, "f", "::ffff:192.0.2.50", fail)
+	if r := f.attempt(t, "g", "192.0.2.50", fail); r != ratelimit.BudgetIP {
+		t.Fatalf("IPv4-mapped address counted apart: %s", r)
+	}
+	if r := f.attempt(t, "h", "192.0.2.51", fail); r != "bad" {
+		t.Fatalf("the next IPv4 address: %s", r)
+	}
+}

@@ -55,14 +55,14 @@ func usedMemory(t *testing.T, rdb redis.UniversalClient) int64 {
 
 // Done when (issue 9): anonymous traffic from one address, 3,000 login page
 // views and 3,000 valid authorization requests, grows Redis by at most
-// 1 MiB and is never answered 5xx. Nothing is stored for an anonymous
+// 1 MiB and is never answered 5xx (and neither do failed logins). Nothing is stored for an anonymous
 // visitor: the login form's CSRF token is a sealed cookie, the pending
 // request a sealed handle.
 func TestAnonymousTrafficStoresNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("6,000 requests; run without -short")
 	}
-	s := webtest.New(t, webtest.Options{})
+	s := webtest.New(t, webtest.Options{Limits: productionLimits})
 	rdb := s.Store.Redis()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(path string) int {
@@ -87,8 +87,20 @@ func TestAnonymousTrafficStoresNothing(t *testing.T) {
 			t.Fatalf("authorization request #%d: %d", i, st)
 		}
 	}
+	// Failed logins, each for another username: only as many as the
+	// per-address budget allows are judged, and each leaves three
+	// fixed-size budget keys that expire within a minute.
+	b := s.NewBrowser(t)
+	form := b.Get("/login")
+	const failures = 300
+	for i := range failures {
+		p := b.SubmitLogin(form, "nobody"+strconv.Itoa(i), "wrong-password")
+		if p.Status != http.StatusBadRequest && p.Status != http.StatusTooManyRequests {
+			t.Fatalf("failed login #%d: %d", i, p.Status)
+		}
+	}
 	grown := usedMemory(t, rdb) - before
-	t.Logf("Redis used_memory grew by %d bytes over %d login page views and %d authorization requests", grown, n, n)
+	t.Logf("Redis used_memory grew by %d bytes over %d login page views, %d authorization requests and %d failed logins", grown, n, n, failures)
 	if grown > 1<<20 {
 		t.Fatalf("Redis grew by %d bytes, want at most 1 MiB", grown)
 	}

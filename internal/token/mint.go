@@ -162,11 +162,10 @@ func (k *Key) sign(header string, payload []byte) (string, error) {
 	buf[len(header)] = '.'
 	enc.Encode(buf[len(header)+1:], payload)
 	signing := string(buf)
-	sig, err := k.method.Sign(signing, k.signer)
+	sig, err := k.SignJWS(signing) // low-S: one string per token (lows.go)
 	if err != nil {
-		return "", fmt.Errorf("token: sign with %s: %w", k.id, err)
+		return "", err
 	}
-	lowS(k.method, sig) // one string per token (lows.go)
 	return signing + "." + enc.EncodeToString(sig), nil
 }
 

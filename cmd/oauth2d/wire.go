@@ -45,9 +45,16 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	if err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
+	throttled := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "oauth2d_login_throttled_total",
+		Help: "Password attempts (password grant and login page) refused with 429, by the budget that was spent: username_ip, ip or username.",
+	}, []string{"budget"})
+	if err := a.metrics.Register(throttled); err != nil {
+		return h, fmt.Errorf("serve: metrics: %w", err)
+	}
 	limiter := ratelimit.New(a.store.Redis(), a.store.Prefix(), ratelimit.Limits{
-		PerUsername: cfg.RateLimit.LoginPerUsername, PerIP: cfg.RateLimit.LoginPerIP,
-	})
+		PerUsernameIP: cfg.RateLimit.LoginPerUsernameIP, PerIP: cfg.RateLimit.LoginPerIP, PerUsername: cfg.RateLimit.LoginPerUsername,
+	}, ratelimit.WithThrottleObserver(func(budget string) { throttled.WithLabelValues(budget).Inc() }))
 	// One checker for the token endpoint and the login page, so that its
 	// bound on password and secret checks in flight holds for both.
 	checker, err := secret.NewChecker(runtime.GOMAXPROCS(0), nil)
@@ -171,10 +178,17 @@ func (a *app) backchannelLogout(w *wiring) (*backchannel.Logouts, error) {
 func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, checker *secret.Checker, revoker *account.Revoker,
 	logouts *backchannel.Logouts) error {
 	cfg := a.cfg
-	var err error
+	box, err := a.browserStateBox()
+	if err != nil {
+		return err
+	}
+	pending, err := oauth.NewPendingRequests(a.store, box, time.Now)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	h.Pages, err = web.New(web.Deps{
 		Config: web.Config{Issuer: cfg.Issuer, ResumePath: oauth.AuthorizeResumePath}, Store: a.store,
-		Limiter: limiter, Revoker: revoker, Logouts: logouts, Checker: checker, Keys: a.keys, Templates: templates.FS, Logger: a.logger,
+		Pending: pending, Box: box, Limiter: limiter, Revoker: revoker, Logouts: logouts, Checker: checker, Keys: a.keys, Templates: templates.FS, Logger: a.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -182,7 +196,7 @@ func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, ch
 	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
 		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
 			LoginPath: web.LoginPath, ConsentPath: web.ConsentPath},
-		Store: a.store, Sessions: h.Pages, Pages: h.Pages, Logger: a.logger,
+		Store: a.store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: a.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -191,4 +205,27 @@ func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, ch
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// browserStateBox seals what the browser keeps for an anonymous visitor
+// (the pending authorization request, the login form's CSRF token). Its key
+// is derived from the key encryption key (OAUTH2D_KEY_ENCRYPTION_KEY), which
+// every instance of one deployment already shares. Without one (the
+// development set-up), each process draws a random key: a single instance
+// works, but instances behind one load balancer cannot open each other's
+// login forms, and a restart sends signing-in users back to their app.
+func (a *app) browserStateBox() (*secret.Box, error) {
+	if a.cfg.Keys.EncryptionKey == "" {
+		a.logger.Warn("no key encryption key: login forms and pending authorization requests are sealed with a per-process key; set OAUTH2D_KEY_ENCRYPTION_KEY when running several instances")
+		return secret.NewRandomBox(), nil
+	}
+	kek, err := token.ParseEncryptionKey(a.cfg.Keys.EncryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	box, err := secret.NewBox(kek)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	return box, nil
 }

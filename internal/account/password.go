@@ -8,15 +8,64 @@ import (
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
+// MaxUsernameLen is the longest username the registration policy accepts;
+// a longer one cannot belong to anyone and is refused unchecked.
+const MaxUsernameLen = 128
+
+// MaxClientIDLen is the longest client id the registration policy
+// accepts (clientIDPattern).
+const MaxClientIDLen = 128
+
+// Errors of Login. A refusal for a spent budget is a *ratelimit.Throttled.
+var (
+	// ErrBadCredentials: the username and password do not match a user
+	// (an unknown user reads the same).
+	ErrBadCredentials = errors.New("account: invalid username or password")
+	// ErrCredentialsTooLong: a username or password longer than any the
+	// policy accepts. It is refused before any hash or Redis work and
+	// spends no budget: it cannot be anyone's password.
+	ErrCredentialsTooLong = errors.New("account: username or password too long")
+)
+
 // UserByUsername finds a user by login name.
 type UserByUsername interface {
 	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
 }
 
+// Guard runs a password check unless the brute-force budgets of username
+// and ip are spent; *ratelimit.Limiter is one.
+type Guard interface {
+	Guard(ctx context.Context, username, ip string, check func(context.Context) (bool, error)) (bool, error)
+}
+
+// Login is the one password login of the password grant and the login
+// page: bounded input, brute-force budgets (only failures spend them), then
+// CheckPassword. Its errors are ErrCredentialsTooLong, ErrBadCredentials,
+// a *ratelimit.Throttled, or a failure of Redis or the checker.
+func Login(ctx context.Context, guard Guard, users UserByUsername, checker *secret.Checker, username, password, ip string) (*storage.User, error) {
+	if len(username) > MaxUsernameLen || len(password) > MaxPasswordLen {
+		return nil, ErrCredentialsTooLong
+	}
+	var user *storage.User
+	ok, err := guard.Guard(ctx, username, ip, func(ctx context.Context) (bool, error) {
+		var ok bool
+		var err error
+		user, ok, err = CheckPassword(ctx, users, checker, username, password)
+		return ok, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrBadCredentials
+	}
+	return user, nil
+}
+
 // CheckPassword returns the user whose password this is. An unknown
 // username and a wrong password both answer ok=false and both cost one
 // hash check, so neither the answer nor its timing tells whether the
-// user exists. The password grant and the login page both use it.
+// user exists. Call it through Login, which adds the budgets.
 func CheckPassword(ctx context.Context, users UserByUsername, checker *secret.Checker, username, password string) (*storage.User, bool, error) {
 	user, err := users.GetUserByUsername(ctx, username)
 	stored := ""

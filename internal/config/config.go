@@ -151,10 +151,21 @@ type HTTP struct {
 }
 
 // RateLimit bounds password guessing at the login form and the password
-// grant (RFC 9700 §2.4, RFC 6749 §10.10), in attempts per minute.
+// grant (RFC 9700 §2.4, RFC 6749 §10.10). Each is failed password checks
+// per minute (also the burst); a success and a refused attempt count
+// nothing (package ratelimit).
 type RateLimit struct {
+	// LoginPerUsernameIP: failures for one username from one address, the
+	// strict budget against one attacker guessing one account; the owner
+	// at another address is unaffected.
+	LoginPerUsernameIP int `yaml:"login_per_username_ip"`
+	// LoginPerIP: failures from one address for any username, against
+	// password spraying (one guess at many accounts).
+	LoginPerIP int `yaml:"login_per_ip"`
+	// LoginPerUsername: failures for one username from all addresses,
+	// against distributed guessing. Generous: spending it locks the owner
+	// out, which takes LoginPerUsername/LoginPerUsernameIP addresses.
 	LoginPerUsername int `yaml:"login_per_username"`
-	LoginPerIP       int `yaml:"login_per_ip"`
 }
 
 // Default returns the built-in settings: a loopback development server with
@@ -178,7 +189,7 @@ func Default() Config {
 		},
 		Log:       Log{Level: "info", Format: "text"},
 		HTTP:      HTTP{ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10},
-		RateLimit: RateLimit{LoginPerUsername: 5, LoginPerIP: 10},
+		RateLimit: RateLimit{LoginPerUsernameIP: 5, LoginPerIP: 20, LoginPerUsername: 30},
 	}
 }
 

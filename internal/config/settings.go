@@ -56,8 +56,9 @@ func (c *Config) settings() []setting {
 		{"http.shutdown_timeout", "drain time for in-flight requests on shutdown", (*durationValue)(&c.HTTP.ShutdownTimeout)},
 		{"http.max_body_bytes", "largest accepted request body", (*int64Value)(&c.HTTP.MaxBodyBytes)},
 		{"http.trusted_proxies", "proxies (IPs or CIDRs) whose X-Forwarded-For is believed, comma-separated", (*listValue)(&c.HTTP.TrustedProxies)},
-		{"rate_limit.login_per_username", "password attempts per minute per username", (*intValue)(&c.RateLimit.LoginPerUsername)},
-		{"rate_limit.login_per_ip", "password attempts per minute per client IP", (*intValue)(&c.RateLimit.LoginPerIP)},
+		{"rate_limit.login_per_username_ip", "failed password checks per minute per username and client IP", (*intValue)(&c.RateLimit.LoginPerUsernameIP)},
+		{"rate_limit.login_per_ip", "failed password checks per minute per client IP", (*intValue)(&c.RateLimit.LoginPerIP)},
+		{"rate_limit.login_per_username", "failed password checks per minute per username, from all addresses", (*intValue)(&c.RateLimit.LoginPerUsername)},
 	}
 }
 

@@ -80,11 +80,15 @@ func (c *Config) Validate() error {
 			bad("http.trusted_proxies", "%q is neither an IP address nor a CIDR", p)
 		}
 	}
-	if c.RateLimit.LoginPerUsername < 1 {
-		bad("rate_limit.login_per_username", "must be at least 1 attempt per minute")
+	if c.RateLimit.LoginPerUsernameIP < 1 {
+		bad("rate_limit.login_per_username_ip", "must be at least 1 failure per minute")
 	}
 	if c.RateLimit.LoginPerIP < 1 {
-		bad("rate_limit.login_per_ip", "must be at least 1 attempt per minute")
+		bad("rate_limit.login_per_ip", "must be at least 1 failure per minute")
+	}
+	if c.RateLimit.LoginPerUsername < c.RateLimit.LoginPerUsernameIP {
+		// Else one address could lock the owner out everywhere.
+		bad("rate_limit.login_per_username", "must be at least rate_limit.login_per_username_ip")
 	}
 	return errors.Join(errs...)
 }

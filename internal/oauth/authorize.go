@@ -84,8 +84,11 @@ type AuthorizerConfig struct {
 
 // AuthorizerDeps are what NewAuthorizer needs.
 type AuthorizerDeps struct {
-	Config   AuthorizerConfig
-	Store    AuthorizeStore
+	Config AuthorizerConfig
+	Store  AuthorizeStore
+	// Pending keeps requests while the user signs in and consents; the
+	// pages read them through the same value.
+	Pending  *PendingRequests
 	Sessions BrowserSessions
 	Pages    ErrorPages
 	Logger   *slog.Logger
@@ -97,6 +100,7 @@ type AuthorizerDeps struct {
 type Authorizer struct {
 	cfg      AuthorizerConfig
 	store    AuthorizeStore
+	pending  *PendingRequests
 	sessions BrowserSessions
 	pages    ErrorPages
 	log      *slog.Logger
@@ -106,8 +110,8 @@ type Authorizer struct {
 // NewAuthorizer builds the authorization endpoint.
 func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 	if d.Config.Issuer == "" || d.Config.LoginPath == "" || d.Config.ConsentPath == "" ||
-		d.Store == nil || d.Sessions == nil || d.Pages == nil {
-		return nil, errors.New("oauth: authorizer needs an issuer, the login and consent paths, a store, browser sessions and error pages")
+		d.Store == nil || d.Pending == nil || d.Sessions == nil || d.Pages == nil {
+		return nil, errors.New("oauth: authorizer needs an issuer, the login and consent paths, a store, pending requests, browser sessions and error pages")
 	}
 	if d.Config.CodeTTL <= 0 {
 		d.Config.CodeTTL = DefaultCodeTTL
@@ -121,7 +125,7 @@ func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Authorizer{cfg: d.Config, store: d.Store, sessions: d.Sessions, pages: d.Pages, log: d.Logger, now: d.Now}, nil
+	return &Authorizer{cfg: d.Config, store: d.Store, pending: d.Pending, sessions: d.Sessions, pages: d.Pages, log: d.Logger, now: d.Now}, nil
 }
 
 // Authorize serves GET and POST /oauth2/authorize: it validates the whole
@@ -144,12 +148,13 @@ func (a *Authorizer) Authorize(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Resume serves GET /oauth2/authorize/resume?req=<id>, where the login and
-// consent pages send the browser back. It can do no more than the original
-// request could: everything it acts on is the stored, validated request,
-// and a consent decision counts only for the user who made it.
+// Resume serves GET /oauth2/authorize/resume?req=<handle>, where the login
+// and consent pages send the browser back. It can do no more than the
+// original request could: everything it acts on is the validated request,
+// sealed or stored (PendingRequests), and a consent decision counts only
+// for the user who made it.
 func (a *Authorizer) Resume(w http.ResponseWriter, r *http.Request) {
-	req, err := a.store.GetAuthRequest(r.Context(), r.URL.Query().Get("req"))
+	req, err := a.pending.GetAuthRequest(r.Context(), r.URL.Query().Get("req"))
 	if errors.Is(err, storage.ErrNotFound) {
 		a.pages.RenderError(w, r, errPageExpired.status, errPageExpired.message)
 		return
@@ -158,7 +163,7 @@ func (a *Authorizer) Resume(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	a.proceed(w, r, req, true)
+	a.proceed(w, r, req, !isSealed(req))
 }
 
 // proceed answers a valid request with a code when the browser's user has
@@ -273,12 +278,24 @@ func (a *Authorizer) consentKnown(ctx context.Context, client *storage.Client, u
 	return subset(scope, c.Scope), nil
 }
 
-// interact stores the request (it now carries everything the page needs)
-// and sends the browser to the page at path.
+// interact hands the request (it now carries everything the page needs) to
+// the page at path: sealed into the URL for the login page, where nobody
+// may be signed in yet, stored for the consent page (PendingRequests).
 func (a *Authorizer) interact(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, path string) {
-	if req.ID == "" {
-		req.ID = secret.NewToken(16)
+	if req.ExpiresAt.IsZero() {
 		req.ExpiresAt = req.CreatedAt.Add(a.cfg.AuthRequestTTL)
+	}
+	if path == a.cfg.LoginPath {
+		handle, err := a.pending.seal(req)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		redirect(w, r, path+"?req="+url.QueryEscape(handle))
+		return
+	}
+	if req.ID == "" || isSealed(req) {
+		req.ID = secret.NewToken(16)
 	}
 	if err := a.store.SaveAuthRequest(r.Context(), req); err != nil {
 		a.fail(w, r, err)

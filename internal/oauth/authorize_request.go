@@ -43,8 +43,9 @@ const (
 // PromptValuesSupported is what discovery advertises.
 var PromptValuesSupported = []string{PromptNone, PromptLogin, PromptConsent}
 
-// Limits on free-text parameters: the request is kept in Redis while the
-// user signs in, and state and nonce come back in redirects and tokens.
+// Limits on free-text parameters: the request is sealed into the login
+// page's URL (or kept in Redis) while the user signs in, and state and
+// nonce come back in redirects and tokens. See also limits.go.
 const (
 	maxStateLen     = 1024
 	maxNonceLen     = 512
@@ -77,6 +78,9 @@ var (
 // without a value count as absent (RFC 6749 §3.1).
 func authorizeParams(r *http.Request) (url.Values, *pageError) {
 	if r.Method == http.MethodGet {
+		if len(r.URL.RawQuery) > maxAuthorizeQueryLen {
+			return nil, errPageMalformed
+		}
 		v, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
 			return nil, errPageMalformed
@@ -87,6 +91,7 @@ func authorizeParams(r *http.Request) (url.Values, *pageError) {
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, errPageMalformed
 	}
+	r.Body = http.MaxBytesReader(nil, r.Body, maxAuthorizeQueryLen)
 	if err := r.ParseForm(); err != nil {
 		return nil, errPageMalformed
 	}
@@ -125,6 +130,9 @@ func (a *Authorizer) parseAuthorization(ctx context.Context, v url.Values) (*sto
 	if clientID == "" || rep {
 		return nil, nil, errPageNoClient
 	}
+	if len(clientID) > maxClientIDLen {
+		return nil, nil, errPageUnknownClient
+	}
 	client, err := a.store.GetClient(ctx, clientID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, errPageUnknownClient
@@ -144,9 +152,9 @@ func (a *Authorizer) parseAuthorization(ctx context.Context, v url.Values) (*sto
 		return req, ErrInvalidRequest.WithDescription("state is repeated, too long or holds invalid characters"), nil
 	}
 	req.State = state
-	for name, vals := range v {
+	for _, vals := range v {
 		if len(vals) > 1 {
-			return req, ErrInvalidRequest.WithDescription("parameter " + strconv.Quote(name) + " is repeated"), nil
+			return req, ErrInvalidRequest.WithDescription("a parameter is repeated"), nil
 		}
 	}
 	if e := a.checkResponse(client, v); e != nil {
@@ -177,6 +185,8 @@ func resolveRedirectURI(client *storage.Client, v url.Values, req *storage.AuthR
 		req.RedirectURI, req.RedirectURIOmitted = client.RedirectURIs[0], true
 	case raw == "":
 		return errPageNeedRedirect
+	case len(raw) > maxRedirectURILen:
+		return errPageRedirect
 	case redirectURIRegistered(client.RedirectURIs, raw):
 		req.RedirectURI = raw
 	default:
@@ -280,9 +290,11 @@ func checkOIDCParams(v url.Values, req *storage.AuthRequest) *Error {
 		return ErrInvalidRequest.WithDescription("nonce is too long or holds invalid characters")
 	}
 	req.Nonce = nonce
-	if hint := v.Get("login_hint"); len(hint) <= maxLoginHintLen {
-		req.LoginHint = hint
+	hint := v.Get("login_hint")
+	if len(hint) > maxLoginHintLen {
+		return ErrInvalidRequest.WithDescription("login_hint is too long")
 	}
+	req.LoginHint = hint
 	return nil
 }
 

@@ -53,6 +53,9 @@ func readClientCredentials(r *http.Request, f form) (clientCredentials, *Error) 
 		if !ok || errID != nil || errSecret != nil || id == "" {
 			return clientCredentials{}, ErrInvalidClient.WithDescription("malformed basic credentials")
 		}
+		if len(id) > maxClientIDLen || len(sec) > maxClientSecretLen {
+			return clientCredentials{}, ErrInvalidClient
+		}
 		if f.get("client_secret") != "" {
 			return clientCredentials{}, ErrInvalidRequest.WithDescription("more than one client authentication method was used")
 		}
@@ -64,6 +67,9 @@ func readClientCredentials(r *http.Request, f form) (clientCredentials, *Error) 
 	id := f.get("client_id")
 	if id == "" {
 		return clientCredentials{}, ErrInvalidClient.WithDescription("client authentication is required")
+	}
+	if len(id) > maxClientIDLen || len(f.get("client_secret")) > maxClientSecretLen {
+		return clientCredentials{}, ErrInvalidClient
 	}
 	if sec := f.get("client_secret"); sec != "" {
 		return clientCredentials{id: id, secret: sec, method: authMethodPost}, nil

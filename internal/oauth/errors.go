@@ -17,6 +17,8 @@ type Error struct {
 	Description string
 	Status      int
 	cause       error
+	// retryAfterSeconds, when set, is sent as Retry-After (throttle.go).
+	retryAfterSeconds string
 }
 
 func (e *Error) Error() string {

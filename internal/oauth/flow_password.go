@@ -2,18 +2,20 @@ package oauth
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 
 	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
 // passwordGrant is the resource owner password credentials grant (RFC 6749
 // §4.3), for first-party clients only. Client, grant type and scope are
-// settled before the password is looked at, and every attempt spends rate
-// budget before it is checked, so the endpoint is neither a password oracle
-// for other clients nor a fast one for this client.
+// settled before the password is looked at, and every failed attempt
+// spends brute-force budget (account.Login), so the endpoint is neither a
+// password oracle for other clients nor a fast one for this client.
 func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, client *storage.Client) (*tokenResponse, *Error) {
 	if !client.FirstParty {
 		return nil, ErrUnauthorizedClient
@@ -26,16 +28,7 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 	if !ok || !subset(requested, client.Scopes) {
 		return nil, ErrInvalidScope
 	}
-	if h.limiter != nil {
-		allowed, _, err := h.limiter.Allow(ctx, username, clientIP(r))
-		if err != nil {
-			return nil, ErrServerError.Wrap(err)
-		}
-		if !allowed {
-			return nil, ErrTooManyRequests
-		}
-	}
-	user, err := h.checkPassword(ctx, username, password)
+	user, err := h.login(ctx, r, username, password)
 	if err != nil {
 		return nil, err
 	}
@@ -49,15 +42,23 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 	})
 }
 
-// checkPassword answers invalid_grant alike for an unknown user and a wrong
-// password.
-func (h *Handler) checkPassword(ctx context.Context, username, password string) (*storage.User, *Error) {
-	user, ok, err := account.CheckPassword(ctx, h.passwords, h.checker, username, password)
-	if err != nil {
+// login checks the password through account.Login, the brute-force
+// budgets included. An unknown user and a wrong password answer
+// invalid_grant alike; a spent budget answers 429 with Retry-After (the
+// token endpoint's writeError sets it from the *Error).
+func (h *Handler) login(ctx context.Context, r *http.Request, username, password string) (*storage.User, *Error) {
+	user, err := account.Login(ctx, h.limiter, h.passwords, h.checker, username, password, clientIP(r))
+	var throttled *ratelimit.Throttled
+	switch {
+	case err == nil:
+		return user, nil
+	case errors.Is(err, account.ErrBadCredentials):
+		return nil, ErrInvalidGrant.WithDescription("invalid username or password")
+	case errors.Is(err, account.ErrCredentialsTooLong):
+		return nil, ErrInvalidRequest.WithDescription("username or password is too long")
+	case errors.As(err, &throttled):
+		return nil, ErrTooManyRequests.retryAfter(throttled.RetryAfterSeconds()).Wrap(err)
+	default:
 		return nil, ErrServerError.Wrap(err)
 	}
-	if !ok {
-		return nil, ErrInvalidGrant.WithDescription("invalid username or password")
-	}
-	return user, nil
 }

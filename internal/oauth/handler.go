@@ -155,6 +155,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		h.log.DebugContext(r.Context(), "oauth: request refused", "path", r.URL.Path, "err", e)
 	}
 	withChallenge(w, e)
+	if e.retryAfterSeconds != "" {
+		w.Header().Set("Retry-After", e.retryAfterSeconds)
+	}
 	writeJSON(w, e.Status, struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description,omitempty"`

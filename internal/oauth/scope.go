@@ -21,11 +21,20 @@ var AdvertisedScopes = []string{
 
 // parseScope splits a scope parameter (RFC 6749 §3.3) into its distinct
 // tokens, keeping their order. ok is false when a token holds a character
-// the grammar does not allow.
+// the grammar does not allow, or when the parameter is longer than
+// maxScopeLen or has more than maxScopes tokens. Those bounds, checked
+// first, keep the work linear in what a client may send: the duplicate
+// check is quadratic in the number of tokens, which is at most maxScopes.
 func parseScope(s string) (scopes []string, ok bool) {
+	if len(s) > maxScopeLen {
+		return nil, false
+	}
 	for _, tok := range strings.Split(s, " ") {
 		if tok == "" {
 			continue
+		}
+		if len(scopes) == maxScopes {
+			return nil, false
 		}
 		for i := 0; i < len(tok); i++ {
 			c := tok[i]

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/testenv/resourcetest"
@@ -239,7 +238,7 @@ func resign(t *testing.T, key *token.Key, valid, typ string) string {
 		t.Fatal(err)
 	}
 	signing := b64.EncodeToString(hb) + "." + strings.Split(valid, ".")[1]
-	sig, err := jwt.GetSigningMethod(key.Algorithm()).Sign(signing, key.Signer())
+	sig, err := key.SignJWS(signing)
 	if err != nil {
 		t.Fatal(err)
 	}

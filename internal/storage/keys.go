@@ -58,8 +58,11 @@ import (
 // cluster by its own key.
 //
 // Not written by this package: the password-attempt budgets of package
-// ratelimit (rate:<p>rl:user:<username>, rate:<p>rl:ip:<address>; STRING,
-// TTL until the budget refills), which it builds from Redis() and Prefix().
+// ratelimit (<p>rl:ui:<h>, <p>rl:ip:<h>, <p>rl:u:<h>, h the base64url
+// SHA-256 of username+address, address, username; STRING, the GCRA time in
+// ms, TTL until the budget is full again), which it builds from Redis()
+// and Prefix(). Pending authorization requests of anonymous visitors and
+// the login form's CSRF token are not stored at all (sealed in the browser).
 func (s *Store) kClients() string                { return s.prefix + "clients" }
 func (s *Store) kUsersByID() string              { return s.prefix + "{users}:id" }
 func (s *Store) kUsersByName() string            { return s.prefix + "{users}:name" }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // AccessClaims are the claims of an RFC 9068 access token. Times are
@@ -88,6 +89,12 @@ func (m *Minter) MintAccess(req AccessRequest) (string, AccessClaims, error) {
 	if req.Lifetime <= 0 {
 		return "", AccessClaims{}, errors.New("token: access token lifetime must be positive")
 	}
+	// JSON would replace invalid UTF-8 silently: the token would then say
+	// something other than what the caller decided (found by
+	// FuzzVerifyAccess).
+	if !validUTF8(req.Subject, req.ClientID, req.JTI) || !validUTF8(req.Scope...) || !validUTF8(req.Roles...) || !validUTF8(req.Audience...) {
+		return "", AccessClaims{}, errors.New("token: access token claims must be valid UTF-8")
+	}
 	key, err := m.keys.Active(m.keys.AccessAlgorithm())
 	if err != nil {
 		return "", AccessClaims{}, err
@@ -155,9 +162,9 @@ func (k *Key) sign(header string, payload []byte) (string, error) {
 	buf[len(header)] = '.'
 	enc.Encode(buf[len(header)+1:], payload)
 	signing := string(buf)
-	sig, err := k.method.Sign(signing, k.signer)
+	sig, err := k.SignJWS(signing) // low-S: one string per token (lows.go)
 	if err != nil {
-		return "", fmt.Errorf("token: sign with %s: %w", k.id, err)
+		return "", err
 	}
 	return signing + "." + enc.EncodeToString(sig), nil
 }
@@ -248,4 +255,13 @@ func AccessTokenHash(alg, accessToken string) string {
 	h.Write([]byte(accessToken))
 	sum := h.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+func validUTF8(ss ...string) bool {
+	for _, s := range ss {
+		if !utf8.ValidString(s) {
+			return false
+		}
+	}
+	return true
 }

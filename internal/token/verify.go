@@ -14,7 +14,11 @@ import (
 // not for the response.
 var ErrInvalidToken = errors.New("token: invalid token")
 
-// DefaultLeeway is the clock skew allowed on exp, nbf and iat.
+// DefaultLeeway is the clock skew allowed on nbf and iat: another instance
+// whose clock runs ahead may have issued the token. exp has none: every
+// endpoint that checks a token (the API, userinfo, introspection) calls it
+// expired at the same instant, and the deny list forgets a jti once its
+// token has expired.
 const DefaultLeeway = 30 * time.Second
 
 // KeyLookup finds a published key by kid. *KeySet implements it.
@@ -27,6 +31,7 @@ type KeyLookup interface {
 type Verifier struct {
 	keys   KeyLookup
 	parser *jwt.Parser
+	now    func() time.Time
 }
 
 // NewVerifier returns a Verifier that accepts tokens whose iss is exactly
@@ -40,7 +45,7 @@ func NewVerifier(keys KeyLookup, issuer string, audience []string, leeway time.D
 	if leeway == 0 {
 		leeway = DefaultLeeway
 	}
-	return &Verifier{keys: keys, parser: jwt.NewParser(
+	return &Verifier{keys: keys, now: now, parser: jwt.NewParser(
 		jwt.WithValidMethods(Algorithms()), // asymmetric only: never none or HS*
 		jwt.WithIssuer(issuer),
 		jwt.WithAudience(audience...),
@@ -59,6 +64,9 @@ func (v *Verifier) VerifyAccess(raw string) (*AccessClaims, error) {
 	var w accessWire
 	if _, err := v.parser.ParseWithClaims(raw, &w, v.keyFor); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if !v.now().Before(w.Exp.Time) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, jwt.ErrTokenExpired)
 	}
 	c := &AccessClaims{
 		Issuer: w.Iss, Subject: w.Sub, Audience: w.Aud, ClientID: w.ClientID,
@@ -96,6 +104,9 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 	}
 	if alg := t.Method.Alg(); alg != key.Algorithm() {
 		return nil, fmt.Errorf("token: alg %q does not match key %s (%s)", alg, kid, key.Algorithm())
+	}
+	if err := checkLowS(t.Method, t.Signature); err != nil {
+		return nil, err
 	}
 	return key.Public(), nil
 }

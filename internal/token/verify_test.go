@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,29 @@ func craft(t *testing.T, method jwt.SigningMethod, key any, header map[string]an
 	if err != nil {
 		t.Fatal(err)
 	}
-	return raw
+	return canonicalS(t, method, raw, false)
+}
+
+// canonicalS rewrites an ECDSA-signed JWS to its low-S form, or to its
+// high-S twin when high is set (the malleable second string of a token).
+func canonicalS(t *testing.T, method jwt.SigningMethod, raw string, high bool) string {
+	t.Helper()
+	n := ecdsaOrder(method)
+	if n == nil {
+		return raw
+	}
+	i := strings.LastIndexByte(raw, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(raw[i+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowS(method, sig)
+	if high {
+		half := len(sig) / 2
+		s := new(big.Int).SetBytes(sig[half:])
+		s.Sub(n, s).FillBytes(sig[half:])
+	}
+	return raw[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
 }
 
 func validClaims(now time.Time) jwt.MapClaims {
@@ -85,7 +108,9 @@ func TestVerifyAccess(t *testing.T) {
 		{"crafted valid token", signES(hdr(es), good), ""},
 		{"typ application/at+jwt", signES(map[string]any{"kid": es.ID(), "typ": "application/at+jwt"}, good), ""},
 		{"typ in upper case", signES(map[string]any{"kid": es.ID(), "typ": "AT+JWT"}, good), ""},
-		{"expired within leeway", signES(hdr(es), with(good, map[string]any{"exp": now.Add(-10 * time.Second).Unix()})), ""},
+		{"expired within the leeway", signES(hdr(es), with(good, map[string]any{"exp": now.Add(-10 * time.Second).Unix()})), "token is expired"},
+		{"expiring now", signES(hdr(es), with(good, map[string]any{"exp": now.Unix()})), "token is expired"},
+		{"issued within the leeway ahead", signES(hdr(es), with(good, map[string]any{"iat": now.Add(10 * time.Second).Unix(), "nbf": now.Add(10 * time.Second).Unix()})), ""},
 		{"alg none", noneToken(t, hdr(es), good), "signing method none is invalid"},
 		{"HS256 keyed with the RSA public key", craft(t, jwt.SigningMethodHS256, rsaPubPEM, hdr(rs), good), "signing method HS256 is invalid"},
 		{"HS256 keyed with the raw RSA public key", craft(t, jwt.SigningMethodHS256, rsaPub, hdr(rs), good), "signing method HS256 is invalid"},
@@ -93,6 +118,8 @@ func TestVerifyAccess(t *testing.T) {
 		{"ES256 header naming the RSA key", signES(hdr(rs), good), `alg "ES256" does not match`},
 		{"tampered payload", tamperPayload(t, signES(hdr(es), good)), "signature is invalid"},
 		{"tampered signature", tamperSignature(signES(hdr(es), good)), "signature is invalid"},
+		{"minted token's high-S twin", canonicalS(t, jwt.SigningMethodES256, minted, true), "low-S"},
+		{"crafted token's high-S twin", canonicalS(t, jwt.SigningMethodES256, signES(hdr(es), good), true), "low-S"},
 		{"unknown kid", craft(t, jwt.SigningMethodES256, stranger.Signer(), hdr(stranger), good), "unknown kid"},
 		{"our kid, another key", craft(t, jwt.SigningMethodES256, stranger.Signer(), hdr(es), good), "signature is invalid"},
 		{"no kid", signES(map[string]any{"typ": "at+jwt"}, good), "no kid"},
@@ -194,11 +221,13 @@ func TestVerifyAccessHonoursTheClock(t *testing.T) {
 	m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
 	v := newTestVerifier(t, set, clock)
 	raw := mintAccess(t, m)
-	clock.Advance(time.Minute + DefaultLeeway - time.Second)
+	clock.Advance(time.Minute - time.Second)
 	if _, err := v.VerifyAccess(raw); err != nil {
-		t.Fatalf("rejected inside the leeway: %v", err)
+		t.Fatalf("rejected a second before exp: %v", err)
 	}
-	clock.Advance(2 * time.Second)
+	// exp is strict, leeway or not: every endpoint (API, userinfo,
+	// introspection) calls a token expired at the same instant.
+	clock.Advance(time.Second)
 	if _, err := v.VerifyAccess(raw); !errors.Is(err, jwt.ErrTokenExpired) {
 		t.Fatalf("err = %v, want expired", err)
 	}

@@ -3,7 +3,13 @@
 // end_session_endpoint) and the account page where a user sees and revokes
 // the consents they gave.
 //
-// The browser session lives in Redis behind an opaque cookie (HttpOnly,
+// Nothing is stored for a visitor nobody has signed in as (DESIGN.md §4):
+// the login form's CSRF token is a sealed cookie (secret.Box, loginform.go)
+// and the pending authorization request travels sealed in ?req=
+// (oauth.PendingRequests).
+//
+// The browser session of a signed-in user lives in Redis behind an opaque
+// cookie (HttpOnly,
 // SameSite=Lax, Secure when the issuer is https, rotated at every login
 // against session fixation) with idle and absolute lifetimes. Every form
 // carries the session's CSRF token, compared in constant time. Pages send
@@ -15,6 +21,7 @@
 // the resource owner and obtaining authorization), RFC 9700 §4.7 (CSRF)
 // and §4.16 (clickjacking), OIDC Core §3.1.2.3–3.1.2.4, and OIDC
 // RP-Initiated Logout 1.0 §2–3. The protocol side of the authorization
-// endpoint is in package oauth; the two meet only through stored
-// storage.AuthRequest records and the paths they redirect to.
+// endpoint is in package oauth; the two meet only through
+// storage.AuthRequest records (sealed or stored, read through
+// PendingRequests) and the paths they redirect to.
 package web

@@ -1,22 +1,16 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
-
-// maxPasswordLen bounds the work one login attempt can cause.
-const maxPasswordLen = 1024
-
-var errBadCredentials = errors.New("web: bad credentials")
 
 // loginData is the login page.
 type loginData struct {
@@ -25,9 +19,9 @@ type loginData struct {
 
 // LoginPage serves GET /login[?req=<pending authorization request>].
 func (h *Handler) LoginPage(c *gin.Context) {
-	s, err := h.ensure(c.Writer, c.Request)
-	if err != nil {
-		h.serverError(c, "start session", err)
+	s, err := h.load(c.Request)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.serverError(c, "load session", err)
 		return
 	}
 	reqID := c.Query("req")
@@ -36,7 +30,12 @@ func (h *Handler) LoginPage(c *gin.Context) {
 		c.Redirect(http.StatusFound, AccountConsentPath)
 		return
 	}
-	data := loginData{Title: "Sign in", CSRF: s.CSRFToken}
+	csrf, err := h.formCSRF(c.Writer, c.Request, s)
+	if err != nil {
+		h.serverError(c, "login form", err)
+		return
+	}
+	data := loginData{Title: "Sign in", CSRF: csrf}
 	var target string
 	if reqID != "" {
 		ar, client, ok := h.pendingRequest(c, reqID)
@@ -72,18 +71,18 @@ func (h *Handler) Login(c *gin.Context) {
 		h.serverError(c, "load session", err)
 		return
 	}
-	if !validCSRF(s, r) {
+	if !h.validLoginCSRF(s, r) {
 		// An expired form or a post from elsewhere: offer a fresh form and
 		// do nothing else (login CSRF).
-		if s, err = h.ensure(c.Writer, r); err != nil {
-			h.serverError(c, "start session", err)
+		if data.CSRF, err = h.formCSRF(c.Writer, r, s); err != nil {
+			h.serverError(c, "login form", err)
 			return
 		}
-		data.CSRF, data.Error = s.CSRFToken, "Your sign-in form expired. Please try again."
+		data.Error = "Your sign-in form expired. Please try again."
 		h.render(c.Writer, http.StatusForbidden, "login", data, target)
 		return
 	}
-	data.CSRF = s.CSRFToken
+	data.CSRF = r.PostFormValue("csrf_token")
 	user, ok := h.checkCredentials(c, &data, target)
 	if !ok {
 		return
@@ -92,6 +91,7 @@ func (h *Handler) Login(c *gin.Context) {
 		h.serverError(c, "sign in", err)
 		return
 	}
+	h.clearLoginForm(c.Writer)
 	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", user.ID)
 	next := AccountConsentPath
 	if reqID != "" {
@@ -101,8 +101,9 @@ func (h *Handler) Login(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, next)
 }
 
-// checkCredentials spends a rate-limit attempt and checks the password,
-// or renders the login page again with the reason and reports false.
+// checkCredentials checks the password through account.Login (the
+// brute-force budgets included), or renders the login page again with the
+// reason and reports false.
 func (h *Handler) checkCredentials(c *gin.Context, data *loginData, target string) (*storage.User, bool) {
 	r := c.Request
 	username, password := r.PostFormValue("username"), r.PostFormValue("password")
@@ -111,51 +112,32 @@ func (h *Handler) checkCredentials(c *gin.Context, data *loginData, target strin
 		h.render(c.Writer, http.StatusBadRequest, "login", data, target)
 		return nil, false
 	}
-	allowed, wait, err := h.limiter.Allow(r.Context(), username, c.ClientIP())
-	if err != nil {
-		h.serverError(c, "rate limit", err)
-		return nil, false
+	if len(username) > account.MaxUsernameLen {
+		data.Username = "" // not worth showing back
 	}
-	if !allowed {
-		c.Header("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()+0.999))))
-		data.Error = "Too many sign-in attempts. Please wait a minute and try again."
-		h.render(c.Writer, http.StatusTooManyRequests, "login", data, target)
-		return nil, false
-	}
-	user, err := h.authenticate(r.Context(), username, password)
-	if errors.Is(err, errBadCredentials) {
+	user, err := account.Login(r.Context(), h.limiter, h.store, h.checker, username, password, c.ClientIP())
+	var throttled *ratelimit.Throttled
+	switch {
+	case err == nil:
+		return user, true
+	case errors.Is(err, account.ErrBadCredentials), errors.Is(err, account.ErrCredentialsTooLong):
 		data.Error = "Incorrect username or password."
 		h.render(c.Writer, http.StatusBadRequest, "login", data, target)
-		return nil, false
-	}
-	if err != nil {
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", throttled.RetryAfterSeconds())
+		data.Error = "Too many failed sign-in attempts. Please wait a minute and try again."
+		h.render(c.Writer, http.StatusTooManyRequests, "login", data, target)
+	default:
 		h.serverError(c, "check password", err)
-		return nil, false
 	}
-	return user, true
-}
-
-// authenticate checks a password; an unknown user costs as much time as a
-// wrong password.
-func (h *Handler) authenticate(ctx context.Context, username, password string) (*storage.User, error) {
-	if len(password) > maxPasswordLen {
-		return nil, errBadCredentials
-	}
-	user, ok, err := account.CheckPassword(ctx, h.store, h.checker, username, password)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, errBadCredentials
-	}
-	return user, nil
+	return nil, false
 }
 
 // pendingRequest loads the authorization request a page works on and its
 // client, or shows the error page and reports false.
 func (h *Handler) pendingRequest(c *gin.Context, id string) (*storage.AuthRequest, *storage.Client, bool) {
 	ctx := c.Request.Context()
-	ar, err := h.store.GetAuthRequest(ctx, id)
+	ar, err := h.pending.GetAuthRequest(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		h.errorPage(c, http.StatusBadRequest, "This sign-in request has expired or was already answered. Go back to the application and start again.")
 		return nil, nil, false

@@ -11,11 +11,16 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
 
-const maxLogoutStateLen = 1024
+// Bounds on what a logout request may send, checked before any lookup.
+const (
+	maxLogoutStateLen    = 1024
+	maxLogoutRedirectLen = 2048
+)
 
 // logoutData is the sign-out confirmation page.
 type logoutData struct {
@@ -176,6 +181,9 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 			return nil, bad, "The sign-out request does not say which application sent it."
 		}
 		lr.hintSID = sid
+	}
+	if len(lr.clientID) > account.MaxClientIDLen || len(lr.redirect) > maxLogoutRedirectLen {
+		return nil, bad, "The sign-out request is not valid."
 	}
 	if lr.clientID != "" {
 		client, err := h.store.GetClient(c.Request.Context(), lr.clientID)

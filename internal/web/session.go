@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/subtle"
-	"errors"
 	"net/http"
 	"time"
 
@@ -73,20 +72,6 @@ func (h *Handler) idleTTL(bs *storage.BrowserSession) time.Duration {
 		return h.cfg.LoginFormTTL
 	}
 	return h.cfg.SessionIdleTTL
-}
-
-// ensure returns the browser's session, starting an anonymous one (which
-// only carries a CSRF token for the login form) when it has none.
-func (h *Handler) ensure(w http.ResponseWriter, r *http.Request) (*session, error) {
-	s, err := h.load(r)
-	if err == nil {
-		return s, nil
-	}
-	if !errors.Is(err, storage.ErrNotFound) {
-		return nil, err
-	}
-	now := h.now()
-	return h.start(w, r, &storage.BrowserSession{CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(h.cfg.LoginFormTTL)})
 }
 
 // signIn replaces whatever session the browser had with a new one for

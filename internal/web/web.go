@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -46,8 +47,8 @@ type Config struct {
 	// SessionAbsoluteTTL ends a session this long after the login, however
 	// active it is.
 	SessionAbsoluteTTL time.Duration
-	// LoginFormTTL bounds the anonymous session that carries the login
-	// form's CSRF token.
+	// LoginFormTTL bounds the sealed cookie that carries the login form's
+	// CSRF token for a visitor nobody has signed in as.
 	LoginFormTTL time.Duration
 	// ResumePath is where the browser goes after login or consent, with
 	// ?req=<id>: oauth.AuthorizeResumePath. Required.
@@ -61,7 +62,6 @@ type Store interface {
 	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
 	ListConsents(ctx context.Context, userID string) ([]*storage.Consent, error)
 	DeleteConsent(ctx context.Context, userID, clientID string) error
-	GetAuthRequest(ctx context.Context, id string) (*storage.AuthRequest, error)
 	SaveAuthRequest(ctx context.Context, r *storage.AuthRequest) error
 	storage.SessionStore
 }
@@ -86,16 +86,24 @@ type SessionLogouts interface {
 	GrantEnded(ctx context.Context, userID, clientID string) error
 }
 
-// LoginLimiter spends one password attempt for a username and a client IP
-// (*ratelimit.Limiter, shared with the password grant).
-type LoginLimiter interface {
-	Allow(ctx context.Context, username, ip string) (bool, time.Duration, error)
+// PendingRequests finds the authorization request a page works on by the
+// handle in ?req= (*oauth.PendingRequests: sealed in the handle while the
+// visitor is anonymous, stored once a user has signed in).
+type PendingRequests interface {
+	GetAuthRequest(ctx context.Context, handle string) (*storage.AuthRequest, error)
 }
+
+// LoginLimiter holds the brute-force budgets (*ratelimit.Limiter, shared
+// with the password grant).
+type LoginLimiter = account.Guard
 
 // Deps are what New needs.
 type Deps struct {
 	Config  Config
 	Store   Store
+	Pending PendingRequests
+	// Box seals the login form cookie; every instance must share its key.
+	Box     *secret.Box
 	Limiter LoginLimiter
 	// Revoker ends a client's grant when the user withdraws consent.
 	Revoker GrantRevoker
@@ -119,6 +127,8 @@ type Deps struct {
 type Handler struct {
 	cfg        Config
 	store      Store
+	pending    PendingRequests
+	box        *secret.Box
 	limiter    LoginLimiter
 	revoker    GrantRevoker
 	logouts    SessionLogouts
@@ -133,9 +143,9 @@ type Handler struct {
 
 // New builds the pages.
 func New(d Deps) (*Handler, error) {
-	if d.Store == nil || d.Limiter == nil || d.Revoker == nil || d.Checker == nil || d.Keys == nil ||
+	if d.Store == nil || d.Pending == nil || d.Box == nil || d.Limiter == nil || d.Revoker == nil || d.Checker == nil || d.Keys == nil ||
 		d.Templates == nil || d.Config.ResumePath == "" {
-		return nil, errors.New("web: needs a store, a login limiter, a revoker, a password checker, keys, templates and the resume path")
+		return nil, errors.New("web: needs a store, pending requests, a box, a login limiter, a revoker, a password checker, keys, templates and the resume path")
 	}
 	iss, err := url.Parse(d.Config.Issuer)
 	if err != nil || iss.Host == "" || (iss.Scheme != "https" && iss.Scheme != "http") {
@@ -153,7 +163,7 @@ func New(d Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: stylesheet: %w", err)
 	}
-	h := &Handler{cfg: cfg, store: d.Store, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages, stylesheet: css,
+	h := &Handler{cfg: cfg, store: d.Store, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages, stylesheet: css,
 		cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

@@ -121,9 +121,12 @@ func TestPageSecurityHeaders(t *testing.T) {
 func TestSessionCookieAndRotation(t *testing.T) {
 	s := webtest.New(t, webtest.Options{})
 	b := s.NewBrowser(t)
+	u, _ := url.Parse(s.URL)
+	// A session id planted before the login (session fixation).
+	b.Client.Jar.SetCookies(u, []*http.Cookie{{Name: web.DevCookieName, Value: "planted-by-an-attacker", Path: "/"}})
 	form := b.Get("/login")
 	setCookie := form.Header.Get("Set-Cookie")
-	for _, want := range []string{web.DevCookieName + "=", "Path=/", "HttpOnly", "SameSite=Lax"} {
+	for _, want := range []string{web.DevLoginCookieName + "=", "Path=/", "HttpOnly", "SameSite=Lax"} {
 		if !strings.Contains(setCookie, want) {
 			t.Errorf("Set-Cookie %q lacks %q", setCookie, want)
 		}
@@ -131,24 +134,26 @@ func TestSessionCookieAndRotation(t *testing.T) {
 	if strings.Contains(setCookie, "Secure") {
 		t.Errorf("Secure cookie on an http issuer: %q", setCookie)
 	}
-	before := sessionCookie(t, s, b)
 	b.SubmitLogin(form, "alice", webtest.AlicePassword)
 	after := sessionCookie(t, s, b)
-	if before == nil || after == nil || before.Value == after.Value {
-		t.Fatal("the session id was not rotated at login")
+	if after == nil || after.Value == "planted-by-an-attacker" {
+		t.Fatal("the session id was not replaced at login")
+	}
+	for _, c := range b.Client.Jar.Cookies(u) {
+		if c.Name == web.DevLoginCookieName {
+			t.Error("the login form cookie outlived the login")
+		}
 	}
 
-	t.Run("the pre-login id is worthless", func(t *testing.T) {
+	t.Run("the planted id is worthless", func(t *testing.T) {
 		fixed := s.NewBrowser(t)
-		u, _ := url.Parse(s.URL)
-		fixed.Client.Jar.SetCookies(u, []*http.Cookie{{Name: web.DevCookieName, Value: before.Value, Path: "/"}})
+		fixed.Client.Jar.SetCookies(u, []*http.Cookie{{Name: web.DevCookieName, Value: "planted-by-an-attacker", Path: "/"}})
 		if signedIn(t, fixed) {
 			t.Fatal("the cookie planted before the login is signed in")
 		}
 	})
 	t.Run("the new id works in another jar", func(t *testing.T) {
 		stolen := s.NewBrowser(t)
-		u, _ := url.Parse(s.URL)
 		stolen.Client.Jar.SetCookies(u, []*http.Cookie{{Name: web.DevCookieName, Value: after.Value, Path: "/"}})
 		if !signedIn(t, stolen) {
 			t.Fatal("the session cookie does not identify the session")
@@ -177,7 +182,13 @@ func newHandler(t *testing.T, issuer string, fsys fs.FS) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
+	box := secret.NewRandomBox()
+	pending, err := oauth.NewPendingRequests(store, box, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := web.New(web.Deps{Config: web.Config{Issuer: issuer, ResumePath: oauth.AuthorizeResumePath}, Store: store,
+		Pending: pending, Box: box,
 		Limiter: ratelimit.New(store.Redis(), rs.Prefix, ratelimit.Limits{PerUsername: 5, PerIP: 5}),
 		Revoker: revoker, Checker: checker, Keys: keys, Templates: fsys})
 	if err != nil {
@@ -195,7 +206,7 @@ func TestSecureCookieOnHTTPSIssuer(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/login", nil))
 	setCookie := rec.Header().Get("Set-Cookie")
-	for _, want := range []string{web.SecureCookieName + "=", "Secure", "HttpOnly", "SameSite=Lax", "Path=/"} {
+	for _, want := range []string{web.SecureLoginCookieName + "=", "Secure", "HttpOnly", "SameSite=Lax", "Path=/"} {
 		if !strings.Contains(setCookie, want) {
 			t.Errorf("Set-Cookie %q lacks %q", setCookie, want)
 		}
@@ -222,6 +233,7 @@ func TestTemplatesFromAnyFS(t *testing.T) {
 	t.Run("a missing page is a start-up error", func(t *testing.T) {
 		delete(fsys, "consent.html")
 		_, err := web.New(web.Deps{Config: web.Config{Issuer: "http://localhost:8080"}, Store: &storage.Store{},
+			Pending: &oauth.PendingRequests{}, Box: secret.NewRandomBox(),
 			Limiter: ratelimit.New(nil, "", ratelimit.Limits{}), Keys: &token.KeySet{}, Templates: fsys})
 		if err == nil || !strings.HasPrefix(err.Error(), "web: ") {
 			t.Fatalf("err = %v", err)

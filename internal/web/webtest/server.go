@@ -157,17 +157,22 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	if tmpl == nil {
 		tmpl = templates.FS
 	}
+	// One box and one set of pending requests for the pages and the
+	// authorization endpoint, as cmd/oauth2d wires them.
+	box := secret.NewRandomBox()
+	pending, err := oauth.NewPendingRequests(env.Store, box, time.Now)
+	must(err)
 	h.Pages, err = web.New(web.Deps{
 		Config: web.Config{Issuer: env.Issuer, SessionIdleTTL: o.SessionIdleTTL, SessionAbsoluteTTL: o.SessionAbsolute,
 			ResumePath: oauth.AuthorizeResumePath},
-		Store: env.Store, Limiter: limiter, Revoker: revoker, Logouts: logouts, Checker: env.Checker, Keys: env.Keys,
+		Store: env.Store, Pending: pending, Box: box, Limiter: limiter, Revoker: revoker, Logouts: logouts, Checker: env.Checker, Keys: env.Keys,
 		Templates: tmpl, Logger: env.Logger,
 	})
 	must(err)
 	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
 		Config: oauth.AuthorizerConfig{Issuer: env.Issuer, PKCERequiredForAll: o.PKCERequiredForAll,
 			AuthRequestTTL: o.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath},
-		Store: env.Store, Sessions: h.Pages, Pages: h.Pages, Logger: env.Logger,
+		Store: env.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: env.Logger,
 	})
 	must(err)
 	h.Userinfo, err = oauth.NewUserinfo(env.Store, bearer, env.Logger)

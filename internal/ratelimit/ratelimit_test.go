@@ -1,0 +1,331 @@
+package ratelimit_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/testredis"
+)
+
+func TestMain(m *testing.M) { testredis.Main(m) }
+
+// clock is a fake clock the tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type fixture struct {
+	lim       *ratelimit.Limiter
+	clock     *clock
+	rs        *testredis.Server
+	throttled map[string]int
+	mu        sync.Mutex
+}
+
+func newFixture(t *testing.T, limits ratelimit.Limits) *fixture {
+	t.Helper()
+	rs := testredis.New(t)
+	f := &fixture{clock: &clock{t: time.Unix(1_700_000_000, 0)}, rs: rs, throttled: map[string]int{}}
+	f.lim = ratelimit.New(rs.Client(t), rs.Prefix, limits, ratelimit.WithClock(f.clock.now),
+		ratelimit.WithThrottleObserver(func(b string) { f.mu.Lock(); f.throttled[b]++; f.mu.Unlock() }))
+	return f
+}
+
+var (
+	pass = func(context.Context) (bool, error) { return true, nil }
+	fail = func(context.Context) (bool, error) { return false, nil }
+)
+
+// attempt runs one guarded check and says how it ended: "ok", "bad", or
+// the budget that throttled it.
+func (f *fixture) attempt(t *testing.T, user, ip string, check func(context.Context) (bool, error)) string {
+	t.Helper()
+	judged := false
+	ok, err := f.lim.Guard(context.Background(), user, ip, func(ctx context.Context) (bool, error) {
+		judged = true
+		return check(ctx)
+	})
+	var th *ratelimit.Throttled
+	switch {
+	case errors.As(err, &th):
+		if judged {
+			t.Fatal("a throttled attempt was judged")
+		}
+		if th.RetryAfter < time.Second || th.RetryAfter > time.Minute {
+			t.Fatalf("RetryAfter = %v", th.RetryAfter)
+		}
+		return th.Budget
+	case err != nil:
+		t.Fatal(err)
+	case ok:
+		return "ok"
+	}
+	return "bad"
+}
+
+func repeat(n int, s string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+func TestBudgets(t *testing.T) {
+	limits := ratelimit.Limits{PerUsernameIP: 3, PerIP: 5, PerUsername: 7}
+	t.Run("per username and address", func(t *testing.T) {
+		f := newFixture(t, limits)
+		var got []string
+		for range 5 {
+			got = append(got, f.attempt(t, "alice", "192.0.2.1", fail))
+		}
+		want := append(repeat(3, "bad"), repeat(2, ratelimit.BudgetUsernameIP)...)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+		// The right password from the same address waits too...
+		if r := f.attempt(t, "alice", "192.0.2.1", pass); r != ratelimit.BudgetUsernameIP {
+			t.Fatalf("right password from the guessing address: %s", r)
+		}
+		// ...but not from the owner's address: the refused attempts spent
+		// nothing of the per-username budget.
+		if r := f.attempt(t, "alice", "198.51.100.7", pass); r != "ok" {
+			t.Fatalf("owner from another address: %s", r)
+		}
+		// One failure regained every minute/limit.
+		f.clock.add(20 * time.Second)
+		if r := f.attempt(t, "alice", "192.0.2.1", fail); r != "bad" {
+			t.Fatalf("after 20s: %s", r)
+		}
+		if r := f.attempt(t, "alice", "192.0.2.1", fail); r != ratelimit.BudgetUsernameIP {
+			t.Fatalf("second after 20s: %s", r)
+		}
+	})
+	t.Run("per address across usernames", func(t *testing.T) {
+		f := newFixture(t, limits)
+		var got []string
+		for _, u := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+			got = append(got, f.attempt(t, u, "192.0.2.2", fail))
+		}
+		want := append(repeat(5, "bad"), repeat(2, ratelimit.BudgetIP)...)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+		if r := f.attempt(t, "h", "192.0.2.3", fail); r != "bad" {
+			t.Fatalf("another address: %s", r)
+		}
+		// A refused attempt gave back the per-(username, address) unit it
+		// had taken: "f" has its whole budget.
+		f.clock.add(time.Minute)
+		for range 3 {
+			if r := f.attempt(t, "f", "192.0.2.2", fail); r != "bad" {
+				t.Fatalf("f after a minute: %s", r)
+			}
+		}
+	})
+	t.Run("per username across addresses", func(t *testing.T) {
+		f := newFixture(t, limits)
+		var got []string
+		for i := range 9 {
+			got = append(got, f.attempt(t, "bob", "203.0.113."+string(rune('1'+i)), fail))
+		}
+		want := append(repeat(7, "bad"), repeat(2, ratelimit.BudgetUsername)...)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+		if f.throttled[ratelimit.BudgetUsername] != 2 {
+			t.Fatalf("observer saw %v", f.throttled)
+		}
+	})
+	t.Run("successes spend nothing", func(t *testing.T) {
+		f := newFixture(t, limits)
+		for i := range 50 {
+			if r := f.attempt(t, "user"+string(rune('A'+i)), "192.0.2.9", pass); r != "ok" {
+				t.Fatalf("success %d: %s", i, r)
+			}
+			if r := f.attempt(t, "alice", "192.0.2.9", pass); r != "ok" {
+				t.Fatalf("alice's success %d: %s", i, r)
+			}
+		}
+		for range 3 {
+			if r := f.attempt(t, "alice", "192.0.2.9", fail); r != "bad" {
+				t.Fatalf("failure after successes: %s", r)
+			}
+		}
+	})
+	t.Run("errors of the check spend nothing", func(t *testing.T) {
+		f := newFixture(t, limits)
+		boom := errors.New("boom")
+		for range 10 {
+			_, err := f.lim.Guard(context.Background(), "carol", "192.0.2.10", func(context.Context) (bool, error) { return false, boom })
+			if !errors.Is(err, boom) {
+				t.Fatalf("err = %v", err)
+			}
+		}
+		if r := f.attempt(t, "carol", "192.0.2.10", fail); r != "bad" {
+			t.Fatalf("after errors: %s", r)
+		}
+	})
+	t.Run("a zero budget is off", func(t *testing.T) {
+		f := newFixture(t, ratelimit.Limits{PerUsernameIP: 2})
+		for range 2 {
+			f.attempt(t, "dave", "192.0.2.11", fail)
+		}
+		if r := f.attempt(t, "dave", "192.0.2.11", fail); r != ratelimit.BudgetUsernameIP {
+			t.Fatalf("third: %s", r)
+		}
+		for i := range 20 {
+			if r := f.attempt(t, "dave"+string(rune('a'+i)), "192.0.2.11", fail); r != "bad" {
+				t.Fatalf("no per-address budget, attempt %d: %s", i, r)
+			}
+		}
+	})
+}
+
+func TestRetryAfter(t *testing.T) {
+	f := newFixture(t, ratelimit.Limits{PerUsernameIP: 2})
+	f.attempt(t, "erin", "192.0.2.12", fail)
+	f.attempt(t, "erin", "192.0.2.12", fail)
+	_, err := f.lim.Guard(context.Background(), "erin", "192.0.2.12", pass)
+	var th *ratelimit.Throttled
+	if !errors.As(err, &th) {
+		t.Fatalf("err = %v", err)
+	}
+	// Two failures at once: the next unit is free one interval (30s) on.
+	if th.RetryAfter != 30*time.Second || th.RetryAfterSeconds() != "30" {
+		t.Fatalf("RetryAfter = %v (%s)", th.RetryAfter, th.RetryAfterSeconds())
+	}
+	f.clock.add(29*time.Second + 500*time.Millisecond)
+	_, err = f.lim.Guard(context.Background(), "erin", "192.0.2.12", pass)
+	if !errors.As(err, &th) || th.RetryAfterSeconds() != "1" {
+		t.Fatalf("half a second before: %v", err)
+	}
+	f.clock.add(time.Second)
+	if r := f.attempt(t, "erin", "192.0.2.12", pass); r != "ok" {
+		t.Fatalf("after the wait: %s", r)
+	}
+}
+
+// Concurrent guesses cannot all pass a budget with room for a few: the
+// unit is taken before the check runs.
+func TestConcurrentFailuresStayWithinBudget(t *testing.T) {
+	f := newFixture(t, ratelimit.Limits{PerUsernameIP: 5, PerIP: 100, PerUsername: 100})
+	var judged atomic.Int32
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() {
+			_, _ = f.lim.Guard(context.Background(), "frank", "192.0.2.13", func(context.Context) (bool, error) {
+				judged.Add(1)
+				time.Sleep(5 * time.Millisecond) // a hash check takes a while
+				return false, nil
+			})
+		})
+	}
+	wg.Wait()
+	if n := judged.Load(); n != 5 {
+		t.Fatalf("%d of 40 concurrent guesses were judged, want 5", n)
+	}
+}
+
+// Keys live under the prefix, have a fixed length whatever the username,
+// never hold it in clear, and expire.
+func TestKeys(t *testing.T) {
+	f := newFixture(t, ratelimit.Limits{PerUsernameIP: 5, PerIP: 5, PerUsername: 5})
+	long := strings.Repeat("x", 60000) + "secret-name"
+	f.attempt(t, long, "192.0.2.14", fail)
+	f.attempt(t, "grace", "192.0.2.14", fail)
+	rdb := f.rs.Client(t)
+	ctx := context.Background()
+	keys := allKeys(t, rdb)
+	var mine int
+	for _, k := range keys {
+		if !strings.HasPrefix(k, f.rs.Prefix) {
+			continue
+		}
+		mine++
+		if !strings.HasPrefix(k, f.rs.Prefix+"rl:") || len(k) > len(f.rs.Prefix)+60 {
+			t.Errorf("key %.80q", k)
+		}
+		if strings.Contains(k, "grace") || strings.Contains(k, "secret-name") || strings.Contains(k, "192.0.2") {
+			t.Errorf("key holds the username or address: %q", k)
+		}
+		if ttl := rdb.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Minute {
+			t.Errorf("key %q has TTL %v", k, ttl)
+		}
+	}
+	// username_ip ×2, ip ×1, username ×2
+	if mine != 5 {
+		t.Fatalf("%d keys under the prefix, want 5: %v", mine, keys)
+	}
+	for _, k := range keys {
+		if strings.HasPrefix(k, "rate:") {
+			t.Errorf("a key outside the prefix: %q", k)
+		}
+	}
+}
+
+// allKeys lists every key, on every master of a Cluster.
+func allKeys(t *testing.T, rdb redis.UniversalClient) []string {
+	t.Helper()
+	ctx := context.Background()
+	var mu sync.Mutex
+	var keys []string
+	collect := func(ctx context.Context, c *redis.Client) error {
+		k, err := c.Keys(ctx, "*").Result()
+		mu.Lock()
+		keys = append(keys, k...)
+		mu.Unlock()
+		return err
+	}
+	var err error
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, collect)
+	case *redis.Client:
+		err = collect(ctx, c)
+	default:
+		t.Fatalf("unexpected client %T", rdb)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// An IPv6 client is counted by its /64: one subscriber's addresses share a
+// budget. IPv4, and IPv4-mapped IPv6, by the address.
+func TestIPv6CountedBySlash64(t *testing.T) {
+	f := newFixture(t, ratelimit.Limits{PerIP: 2})
+	f.attempt(t, "a", "2001:db8:1:2::1", fail)
+	f.attempt(t, "b", "2001:db8:1:2:ffff::9", fail)
+	if r := f.attempt(t, "c", "2001:db8:1:2:abcd::1", fail); r != ratelimit.BudgetIP {
+		t.Fatalf("third address of the /64: %s", r)
+	}
+	if r := f.attempt(t, "d", "2001:db8:1:3::1", fail); r != "bad" {
+		t.Fatalf("another /64: %s", r)
+	}
+	f.attempt(t, "e", "192.0.2.50", fail)
+	f.attempt(t, "f", "::ffff:192.0.2.50", fail)
+	if r := f.attempt(t, "g", "192.0.2.50", fail); r != ratelimit.BudgetIP {
+		t.Fatalf("IPv4-mapped address counted apart: %s", r)
+	}
+	if r := f.attempt(t, "h", "192.0.2.51", fail); r != "bad" {
+		t.Fatalf("the next IPv4 address: %s", r)
+	}
+}

@@ -34,6 +34,8 @@ import (
 //	p {cutoffs}:until          ZSET     principal scored by until (ms)    }
 //	p session:<sha256>         STRING   BrowserSession JSON ; TTL = idle ttl, capped by ExpiresAt
 //	p authreq:<id>             STRING   AuthRequest JSON ; TTL to ExpiresAt
+//	p dpop-jti:<sha256>        STRING   "1": a DPoP proof seen (key thumbprint + jti) ;
+//	                                    TTL until the proof is too old to accept
 //	p {comments}:byid          HASH     comment id -> Comment JSON ; kept } one slot:
 //	p {comments}:order         ZSET     comment id scored by seq ; kept   } a page is
 //	p {comments}:seq           STRING   last sequence number (INCR) ; kept } one script
@@ -68,6 +70,7 @@ func (s *Store) kCutoffsNBF() string             { return s.prefix + "{cutoffs}:
 func (s *Store) kCutoffsUntil() string           { return s.prefix + "{cutoffs}:until" }
 func (s *Store) kSession(hash string) string     { return s.prefix + "session:" + hash }
 func (s *Store) kAuthRequest(id string) string   { return s.prefix + "authreq:" + id }
+func (s *Store) kProof(hash string) string       { return s.prefix + "dpop-jti:" + hash }
 func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }
 func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }
 func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}:seq" }

@@ -389,6 +389,15 @@ type AuthRequestStore interface {
 	TakeAuthRequest(ctx context.Context, id string) (*AuthRequest, error)
 }
 
+// ProofReplayStore remembers DPoP proofs (RFC 9449 §11.1) so that each is
+// accepted once across every instance; dpop.ReplayGuard is its consumer.
+type ProofReplayStore interface {
+	// RecordProof records id for ttl (at most MaxProofTTL) and reports
+	// whether it was new: of concurrent calls with one id, exactly one
+	// sees true. O(1), and nothing outlives ttl.
+	RecordProof(ctx context.Context, id string, ttl time.Duration) (bool, error)
+}
+
 // CommentStore keeps comments. Ordering and pagination come from a sorted
 // set scored by a per-store sequence number, so a page is one range read
 // and pages never skip or repeat a comment when others are posted or
@@ -421,4 +430,5 @@ type Storage interface {
 	SessionStore
 	AuthRequestStore
 	CommentStore
+	ProofReplayStore
 }

@@ -30,6 +30,10 @@ var (
 	// ErrScopeExceedsGrant: a rotation asked for scope the family was never
 	// granted; nothing was changed (RFC 6749 §6).
 	ErrScopeExceedsGrant = errors.New("storage: requested scope exceeds the grant")
+	// ErrProofKeyMismatch: the refresh-token family is bound to a DPoP key
+	// (RefreshFamily.JKT) and the rotation named another key or none;
+	// nothing was changed (RFC 9449 §5).
+	ErrProofKeyMismatch = errors.New("storage: refresh token bound to another DPoP key")
 	// ErrBadCursor: the pagination cursor was not made by ListComments.
 	ErrBadCursor = errors.New("storage: malformed comment cursor")
 )
@@ -47,6 +51,10 @@ type Client struct {
 	Scopes                 []string  `json:"scopes"`
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
+
+	// DPoPBoundAccessTokens: the client must prove a DPoP key at the token
+	// endpoint, so every token it gets is bound (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
 }
 
 // User is a resource owner. ID is the stable, opaque subject (`sub`);
@@ -78,6 +86,9 @@ type AuthCode struct {
 	Nonce               string    `json:"nonce,omitempty"`
 	AuthTime            time.Time `json:"auth_time"`
 	ExpiresAt           time.Time `json:"expires_at"`
+	// DPoPJKT binds the code to a DPoP key (RFC 9449 §10, the dpop_jkt
+	// authorization request parameter): only a proof by that key redeems it.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 }
 
 // CodeRedemption names the tokens issued from one authorization code. The
@@ -105,6 +116,10 @@ type RefreshFamily struct {
 	// is revoked.
 	AccessJTI       string    `json:"access_jti,omitempty"`
 	AccessExpiresAt time.Time `json:"access_expires_at"`
+	// JKT, when set, binds every token of the family to the DPoP key with
+	// that RFC 7638 thumbprint (RFC 9449 §5, public clients): rotation
+	// needs a proof by that key, and keeps the binding.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // NewRefresh is the first token of a new family.
@@ -135,6 +150,11 @@ type Rotation struct {
 	// with the same Successor (two legitimate concurrent refreshes), never a
 	// second branch. 0 turns it off: any reuse revokes the family.
 	Grace time.Duration
+	// JKT is the thumbprint of the DPoP key the request proved, empty if
+	// none. A family bound to a key (RefreshFamily.JKT) answers
+	// ErrProofKeyMismatch to any other value before anything else but the
+	// client is checked, and stays untouched.
+	JKT string
 }
 
 // RotationResult is the family after rotation. GraceSuccessor is set when
@@ -226,6 +246,7 @@ type AuthRequest struct {
 	Nonce               string   `json:"nonce,omitempty"`
 	CodeChallenge       string   `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
+	DPoPJKT             string   `json:"dpop_jkt,omitempty"` // RFC 9449 §10
 	Prompt              []string `json:"prompt,omitempty"`
 	// MaxAge is the OIDC max_age in seconds; nil when the request had none.
 	MaxAge    *int      `json:"max_age,omitempty"`
@@ -302,7 +323,8 @@ type RefreshStore interface {
 	// ErrRevoked whatever tokenHash is; anything else is ErrNotFound.
 	CheckRefresh(ctx context.Context, familyID, tokenHash string) (*RefreshFamily, error)
 	// Rotate: ErrNotFound for unknown/expired families, another client's
-	// attempt or a hash that never belonged to the family, ErrRevoked for
+	// attempt or a hash that never belonged to the family,
+	// ErrProofKeyMismatch for a bound family without its key, ErrRevoked for
 	// a revoked family, ErrScopeExceedsGrant for a widening (nothing
 	// changed), ErrRefreshReused (with the now-revoked family) for reuse
 	// of any of the family's last MaxUsedHashes tokens (older ones are

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -81,4 +82,52 @@ func testProofReplay(t *testing.T, newStore NewStore) {
 			t.Fatalf("ttl %v, want (0, 30s]", ttl)
 		}
 	})
+}
+
+// testBoundFamily: a family bound to a DPoP key rotates only for that key
+// (RFC 9449 §5); another key or none changes nothing, not even reuse
+// detection, and the successor stays bound.
+func testBoundFamily(t *testing.T, newStore NewStore) {
+	s, ctx := newStore(t), ctxFor(t)
+	now := time.Now()
+	f := storage.RefreshFamily{
+		ID: newID(), ClientID: "spa", UserID: "u1", Scope: []string{"offline_access"},
+		AuthTime: ms(now), CreatedAt: ms(now), ExpiresAt: ms(now.Add(time.Hour)), JKT: "key-a",
+	}
+	cur := newHash()
+	if err := s.CreateFamily(ctx, storage.NewRefresh{Family: f, TokenHash: cur, Sliding: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	for _, jkt := range []string{"", "key-b"} {
+		r := rotation(f.ID, cur, 0)
+		r.JKT = jkt
+		if _, err := s.Rotate(ctx, r); !errors.Is(err, storage.ErrProofKeyMismatch) {
+			t.Fatalf("rotation with key %q = %v, want ErrProofKeyMismatch", jkt, err)
+		}
+	}
+	wantCheck(t, s, f.ID, cur, nil) // untouched
+	r := rotation(f.ID, cur, 0)
+	r.JKT = "key-a"
+	res, err := s.Rotate(ctx, r)
+	if err != nil || res.Family.JKT != "key-a" {
+		t.Fatalf("rotation with the bound key = %+v, %v", res, err)
+	}
+	// The successor is bound too; the rotated-out token, replayed without
+	// the key, neither works nor revokes the family.
+	next := rotation(f.ID, r.NewHash, 0)
+	if _, err := s.Rotate(ctx, next); !errors.Is(err, storage.ErrProofKeyMismatch) {
+		t.Fatalf("successor without the key = %v", err)
+	}
+	old := rotation(f.ID, cur, 0)
+	if _, err := s.Rotate(ctx, old); !errors.Is(err, storage.ErrProofKeyMismatch) {
+		t.Fatalf("old token without the key = %v", err)
+	}
+	wantCheck(t, s, f.ID, r.NewHash, nil)
+	// An unbound family accepts any key (confidential clients, §5).
+	free, h := family(t, s, "u1", "web", time.Hour, time.Hour)
+	fr := rotation(free.ID, h, 0)
+	fr.JKT = "key-c"
+	if _, err := s.Rotate(ctx, fr); err != nil {
+		t.Fatalf("unbound family with a key: %v", err)
+	}
 }

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Comments", testComments},
 		{"Expiry", testExpiry},
 		{"ProofReplay", testProofReplay},
+		{"BoundFamily", testBoundFamily},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

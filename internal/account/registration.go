@@ -15,6 +15,11 @@ type ClientRegistration struct {
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty" yaml:"post_logout_redirect_uris"`
 	GrantTypes             []string `json:"grant_types" yaml:"grant_types"`
 	Scopes                 []string `json:"scopes" yaml:"scopes"`
+
+	// DPoPBoundAccessTokens makes the client prove a DPoP key at the
+	// token endpoint (RFC 9449 §5.2), so none of its tokens is a bearer
+	// token.
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty" yaml:"dpop_bound_access_tokens"`
 }
 
 // Record is the client as stored, without a secret hash or timestamps.
@@ -22,7 +27,7 @@ func (r *ClientRegistration) Record() *storage.Client {
 	return &storage.Client{
 		ID: r.ID, Name: r.Name, Public: r.Public, FirstParty: r.FirstParty,
 		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
-		GrantTypes: r.GrantTypes, Scopes: r.Scopes,
+		GrantTypes: r.GrantTypes, Scopes: r.Scopes, DPoPBoundAccessTokens: r.DPoPBoundAccessTokens,
 	}
 }
 
@@ -32,6 +37,6 @@ func RegistrationOf(c *storage.Client) ClientRegistration {
 	return ClientRegistration{
 		ID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty,
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		GrantTypes: c.GrantTypes, Scopes: c.Scopes,
+		GrantTypes: c.GrantTypes, Scopes: c.Scopes, DPoPBoundAccessTokens: c.DPoPBoundAccessTokens,
 	}
 }

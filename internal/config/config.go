@@ -51,6 +51,7 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	HTTP      HTTP      `yaml:"http"`
 	RateLimit RateLimit `yaml:"rate_limit"`
+	DPoP      DPoP      `yaml:"dpop"`
 }
 
 // Redis says where state lives.
@@ -179,6 +180,7 @@ func Default() Config {
 		Log:       Log{Level: "info", Format: "text"},
 		HTTP:      HTTP{ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10},
 		RateLimit: RateLimit{LoginPerUsername: 5, LoginPerIP: 10},
+		DPoP:      defaultDPoP(),
 	}
 }
 

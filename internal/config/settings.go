@@ -28,7 +28,7 @@ func (s setting) isBool() bool {
 // settings lists every setting except the key encryption key, which is a
 // secret and never comes from a flag.
 func (c *Config) settings() []setting {
-	return []setting{
+	return append([]setting{
 		{"addr", "listen address host:port", (*stringValue)(&c.Addr)},
 		{"issuer", "issuer URL (https, or http on loopback)", (*stringValue)(&c.Issuer)},
 		{"insecure_dev", "INSECURE development mode: allow plain-http redirect URIs on any host", (*boolValue)(&c.InsecureDev)},
@@ -58,7 +58,7 @@ func (c *Config) settings() []setting {
 		{"http.trusted_proxies", "proxies (IPs or CIDRs) whose X-Forwarded-For is believed, comma-separated", (*listValue)(&c.HTTP.TrustedProxies)},
 		{"rate_limit.login_per_username", "password attempts per minute per username", (*intValue)(&c.RateLimit.LoginPerUsername)},
 		{"rate_limit.login_per_ip", "password attempts per minute per client IP", (*intValue)(&c.RateLimit.LoginPerIP)},
-	}
+	}, c.dpopSettings()...)
 }
 
 // SettingNames lists every setting name in documentation order (tests check

@@ -305,7 +305,7 @@ func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *stor
 		ClientID: req.ClientID, UserID: user.ID, RedirectURI: req.RedirectURI,
 		RedirectURIOmitted: req.RedirectURIOmitted, Scope: scope,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
-		Nonce: req.Nonce, AuthTime: authTime, ExpiresAt: now.Add(a.cfg.CodeTTL),
+		Nonce: req.Nonce, AuthTime: authTime, ExpiresAt: now.Add(a.cfg.CodeTTL), DPoPJKT: req.DPoPJKT,
 	})
 	if err != nil {
 		a.redirectError(w, r, req, ErrServerError.Wrap(err))

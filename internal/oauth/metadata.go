@@ -34,6 +34,7 @@ type Metadata struct {
 	ClaimsSupported                   []string `json:"claims_supported,omitempty"`
 	PromptValuesSupported             []string `json:"prompt_values_supported,omitempty"`
 	AuthorizationResponseIssParam     bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
+	DPoPSigningAlgValuesSupported     []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 // NewMetadata describes the token service at issuer. The authorize,

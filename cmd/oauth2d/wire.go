@@ -11,6 +11,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/dpop"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
 	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
@@ -53,7 +54,11 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	if err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
-	if h.Bearer, err = resource.NewAuthenticator(verifier, a.store, resource.Options{Realm: cfg.Issuer, Logger: a.logger}); err != nil {
+	proofs, err := a.proofVerifier()
+	if err != nil {
+		return h, err
+	}
+	if h.Bearer, err = resource.NewAuthenticator(verifier, a.store, resource.Options{Realm: cfg.Issuer, Logger: a.logger, DPoP: proofs}); err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
 	if err := h.Bearer.Load(a.ctx); err != nil {
@@ -65,7 +70,7 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	if err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
-	if h.Tokens, err = a.tokenEndpoints(w, verifier, limiter, checker); err != nil {
+	if h.Tokens, err = a.tokenEndpoints(w, verifier, proofs, limiter, checker); err != nil {
 		return h, err
 	}
 	if err := a.browserFlow(&h, limiter, checker, revoker); err != nil {
@@ -73,6 +78,7 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	}
 	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, a.keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
+	md.AddDPoP(proofs.Algorithms())
 	if h.Discovery, err = oauth.NewDiscovery(md, a.keys); err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
@@ -91,7 +97,7 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 
 // tokenEndpoints serves /oauth2/token, /revoke and /introspect, with client
 // and user lookups answered from caches kept current over pub/sub.
-func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker) (*oauth.Handler, error) {
+func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, proofs *dpop.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker) (*oauth.Handler, error) {
 	cfg := a.cfg
 	clients := storage.NewClientCache(a.store, time.Minute)
 	users := storage.NewUserCache(a.store, time.Minute)
@@ -121,6 +127,8 @@ func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratel
 			RefreshAbsolute: cfg.Tokens.RefreshAbsoluteTTL,
 			RefreshGrace:    cfg.Tokens.RefreshGrace,
 			MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
+
+			DPoPRequiredForPublic: cfg.DPoP.RequireForPublicClients,
 		},
 		Store:     a.store,
 		Clients:   clients,
@@ -131,6 +139,7 @@ func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratel
 		Limiter:   limiter,
 		Checker:   checker,
 		Logger:    a.logger,
+		DPoP:      proofs,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()
 		},

@@ -15,6 +15,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/dpop"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
 	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
@@ -108,7 +109,9 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	ctx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
 	limiter := ratelimit.New(env.Store.Redis(), env.Prefix, o.Limits)
-	bearer, err := resource.NewAuthenticator(env.Verifier, env.Store, resource.Options{Realm: env.Issuer, Logger: env.Logger})
+	proofs, err := dpop.NewVerifier(dpop.Options{Replay: env.Store}) // DPoP is on, as in cmd/oauth2d
+	must(err)
+	bearer, err := resource.NewAuthenticator(env.Verifier, env.Store, resource.Options{Realm: env.Issuer, Logger: env.Logger, DPoP: proofs})
 	must(err)
 	must(bearer.Load(ctx))
 	go func() { _ = bearer.Follow(ctx) }()
@@ -122,7 +125,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 			RefreshAbsolute: 24 * time.Hour, MaxBodyBytes: 64 << 10},
 		Store: env.Store, Clients: env.Store, Users: env.Store, Passwords: env.Store,
 		Minter:   token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now),
-		Verifier: env.Verifier, Limiter: limiter, Checker: env.Checker, Logger: env.Logger,
+		Verifier: env.Verifier, Limiter: limiter, Checker: env.Checker, Logger: env.Logger, DPoP: proofs,
 	})
 	must(err)
 	tmpl := o.Templates
@@ -146,6 +149,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	must(err)
 	md := oauth.NewMetadata(env.Issuer, AllScopes, env.Keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
+	md.AddDPoP(proofs.Algorithms())
 	h.Discovery, err = oauth.NewDiscovery(md, env.Keys)
 	must(err)
 	h.API, err = api.New(api.Deps{Bearer: bearer, Revoker: revoker, Comments: env.Store, Users: env.Store, Logger: env.Logger})

@@ -34,6 +34,7 @@ import (
 //	p {cutoffs}:until          ZSET     principal scored by until (ms)    }
 //	p session:<sha256>         STRING   BrowserSession JSON ; TTL = idle ttl, capped by ExpiresAt
 //	p authreq:<id>             STRING   AuthRequest JSON ; TTL to ExpiresAt
+//	p par:<sha256>             STRING   pushed AuthRequest JSON (RFC 9126) ; TTL to ExpiresAt
 //	p dpop-jti:<sha256>        STRING   "1": a DPoP proof seen (key thumbprint + jti) ;
 //	                                    TTL until the proof is too old to accept
 //	p {comments}:byid          HASH     comment id -> Comment JSON ; kept } one slot:
@@ -55,7 +56,8 @@ import (
 //
 // Not written by this package: the password-attempt budgets of package
 // ratelimit (rate:<p>rl:user:<username>, rate:<p>rl:ip:<address>; STRING,
-// TTL until the budget refills), which it builds from Redis() and Prefix().
+// TTL until the budget refills), which it builds from Redis() and Prefix(),
+// and the PAR budget of public clients (rate:<p>par:rl:ip:<address>).
 func (s *Store) kClients() string                { return s.prefix + "clients" }
 func (s *Store) kUsersByID() string              { return s.prefix + "{users}:id" }
 func (s *Store) kUsersByName() string            { return s.prefix + "{users}:name" }
@@ -71,6 +73,7 @@ func (s *Store) kCutoffsUntil() string           { return s.prefix + "{cutoffs}:
 func (s *Store) kSession(hash string) string     { return s.prefix + "session:" + hash }
 func (s *Store) kAuthRequest(id string) string   { return s.prefix + "authreq:" + id }
 func (s *Store) kProof(hash string) string       { return s.prefix + "dpop-jti:" + hash }
+func (s *Store) kPushed(hash string) string      { return s.prefix + "par:" + hash }
 func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }
 func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }
 func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}:seq" }

@@ -55,6 +55,9 @@ type Client struct {
 	// DPoPBoundAccessTokens: the client must prove a DPoP key at the token
 	// endpoint, so every token it gets is bound (RFC 9449 §5.2).
 	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
+	// RequirePushedAuthorizationRequests: the client's authorization
+	// requests must come through the PAR endpoint (RFC 9126 §6).
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
 }
 
 // User is a resource owner. ID is the stable, opaque subject (`sub`);
@@ -247,6 +250,7 @@ type AuthRequest struct {
 	CodeChallenge       string   `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
 	DPoPJKT             string   `json:"dpop_jkt,omitempty"` // RFC 9449 §10
+	Pushed              bool     `json:"pushed,omitempty"`   // came through the PAR endpoint (RFC 9126)
 	Prompt              []string `json:"prompt,omitempty"`
 	// MaxAge is the OIDC max_age in seconds; nil when the request had none.
 	MaxAge    *int      `json:"max_age,omitempty"`
@@ -411,6 +415,17 @@ type AuthRequestStore interface {
 	TakeAuthRequest(ctx context.Context, id string) (*AuthRequest, error)
 }
 
+// PushedRequestStore keeps pushed authorization requests (RFC 9126), each
+// under the SHA-256 of its request_uri, for one use.
+type PushedRequestStore interface {
+	// SavePushedRequest stores r until r.ExpiresAt; ErrConflict if the
+	// hash exists.
+	SavePushedRequest(ctx context.Context, refHash string, r *AuthRequest) error
+	// TakePushedRequest reads and deletes it in one step; ErrNotFound if
+	// unknown, taken or expired.
+	TakePushedRequest(ctx context.Context, refHash string) (*AuthRequest, error)
+}
+
 // ProofReplayStore remembers DPoP proofs (RFC 9449 §11.1) so that each is
 // accepted once across every instance; dpop.ReplayGuard is its consumer.
 type ProofReplayStore interface {
@@ -453,4 +468,5 @@ type Storage interface {
 	AuthRequestStore
 	CommentStore
 	ProofReplayStore
+	PushedRequestStore
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Expiry", testExpiry},
 		{"ProofReplay", testProofReplay},
 		{"BoundFamily", testBoundFamily},
+		{"PushedRequests", testPushedRequests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -6,14 +6,15 @@ import (
 	"testing"
 )
 
-// client create --dpop-bound registers dpop_bound_access_tokens, and
-// client get shows it.
+// client create --dpop-bound --require-par registers
+// dpop_bound_access_tokens and require_pushed_authorization_requests, and
+// client get shows them.
 func TestClientCreateDPoPBound(t *testing.T) {
 	env, st := adminEnv(t)
-	mustRun(t, env, "", "client", "create", "--id", "spa", "--public", "--dpop-bound",
+	mustRun(t, env, "", "client", "create", "--id", "spa", "--public", "--dpop-bound", "--require-par",
 		"--redirect-uri", "http://127.0.0.1:9001/cb", "--grant-type", "authorization_code")
 	c, err := st.GetClient(context.Background(), "spa")
-	if err != nil || !c.DPoPBoundAccessTokens {
+	if err != nil || !c.DPoPBoundAccessTokens || !c.RequirePushedAuthorizationRequests {
 		t.Fatalf("client = %+v, %v; want dpop_bound_access_tokens", c, err)
 	}
 	out := mustRun(t, env, "", "client", "get", "spa")

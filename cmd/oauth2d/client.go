@@ -35,6 +35,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 	firstParty := a.fs.Bool("first-party", false, "first-party client (no consent page; may use the password grant)")
 	secretStdin := a.fs.Bool("secret-stdin", false, "read the secret from stdin instead of generating one")
 	dpopBound := a.fs.Bool("dpop-bound", false, "every token request must carry a DPoP proof (dpop_bound_access_tokens, RFC 9449)")
+	requirePAR := a.fs.Bool("require-par", false, "authorization requests must be pushed first (require_pushed_authorization_requests, RFC 9126)")
 	a.fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	a.fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
 	a.fs.Var(&grants, "grant-type", "grant type (repeatable): "+strings.Join(account.SupportedGrantTypes, ", "))
@@ -50,7 +51,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 		ID: *id, Name: *name, Public: *public, FirstParty: *firstParty,
 		RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
 		GrantTypes: grants, Scopes: strings.Fields(strings.Join(scopes, " ")),
-		DPoPBoundAccessTokens: *dpopBound,
+		DPoPBoundAccessTokens: *dpopBound, RequirePushedAuthorizationRequests: *requirePAR,
 	}
 	if c.ID == "" {
 		c.ID = newClientID()
@@ -182,6 +183,7 @@ func clientGet(ctx context.Context, e env, args []string) error {
 		{"id", v.ID}, {"name", v.Name}, {"type", clientType(v.Public)},
 		{"first_party", fmt.Sprint(v.FirstParty)},
 		{"dpop_bound_access_tokens", fmt.Sprint(v.DPoPBoundAccessTokens)},
+		{"require_pushed_authorization_requests", fmt.Sprint(v.RequirePushedAuthorizationRequests)},
 		{"grant_types", strings.Join(v.GrantTypes, " ")},
 		{"scopes", strings.Join(v.Scopes, " ")},
 		{"redirect_uris", strings.Join(v.RedirectURIs, " ")},

@@ -20,6 +20,9 @@ type ClientRegistration struct {
 	// token endpoint (RFC 9449 §5.2), so none of its tokens is a bearer
 	// token.
 	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty" yaml:"dpop_bound_access_tokens"`
+	// RequirePushedAuthorizationRequests makes the client push every
+	// authorization request (RFC 9126 §6).
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty" yaml:"require_pushed_authorization_requests"`
 }
 
 // Record is the client as stored, without a secret hash or timestamps.
@@ -28,6 +31,7 @@ func (r *ClientRegistration) Record() *storage.Client {
 		ID: r.ID, Name: r.Name, Public: r.Public, FirstParty: r.FirstParty,
 		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
 		GrantTypes: r.GrantTypes, Scopes: r.Scopes, DPoPBoundAccessTokens: r.DPoPBoundAccessTokens,
+		RequirePushedAuthorizationRequests: r.RequirePushedAuthorizationRequests,
 	}
 }
 
@@ -38,5 +42,6 @@ func RegistrationOf(c *storage.Client) ClientRegistration {
 		ID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty,
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes, DPoPBoundAccessTokens: c.DPoPBoundAccessTokens,
+		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
 	}
 }

@@ -52,6 +52,7 @@ type Config struct {
 	HTTP      HTTP      `yaml:"http"`
 	RateLimit RateLimit `yaml:"rate_limit"`
 	DPoP      DPoP      `yaml:"dpop"`
+	PAR       PAR       `yaml:"par"`
 }
 
 // Redis says where state lives.
@@ -181,6 +182,7 @@ func Default() Config {
 		HTTP:      HTTP{ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10},
 		RateLimit: RateLimit{LoginPerUsername: 5, LoginPerIP: 10},
 		DPoP:      defaultDPoP(),
+		PAR:       defaultPAR(),
 	}
 }
 

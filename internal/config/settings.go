@@ -58,7 +58,7 @@ func (c *Config) settings() []setting {
 		{"http.trusted_proxies", "proxies (IPs or CIDRs) whose X-Forwarded-For is believed, comma-separated", (*listValue)(&c.HTTP.TrustedProxies)},
 		{"rate_limit.login_per_username", "password attempts per minute per username", (*intValue)(&c.RateLimit.LoginPerUsername)},
 		{"rate_limit.login_per_ip", "password attempts per minute per client IP", (*intValue)(&c.RateLimit.LoginPerIP)},
-	}, c.dpopSettings()...)
+	}, append(c.dpopSettings(), c.parSettings()...)...)
 }
 
 // SettingNames lists every setting name in documentation order (tests check

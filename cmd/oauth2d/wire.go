@@ -79,6 +79,7 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, a.keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
 	md.AddDPoP(proofs.Algorithms())
+	md.AddPAR(cfg.PAR.Required)
 	if h.Discovery, err = oauth.NewDiscovery(md, a.keys); err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
@@ -164,11 +165,14 @@ func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, ch
 	}
 	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
 		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
-			LoginPath: web.LoginPath, ConsentPath: web.ConsentPath},
-		Store: a.store, Sessions: h.Pages, Pages: h.Pages, Logger: a.logger,
+			LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required},
+		Store: a.store, Sessions: h.Pages, Pages: h.Pages, Logger: a.logger, Pushed: a.store,
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if h.Pusher, err = a.pusher(h); err != nil {
+		return err
 	}
 	if h.Userinfo, err = oauth.NewUserinfo(a.store, h.Bearer, a.logger); err != nil {
 		return fmt.Errorf("serve: %w", err)

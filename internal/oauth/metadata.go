@@ -35,6 +35,9 @@ type Metadata struct {
 	PromptValuesSupported             []string `json:"prompt_values_supported,omitempty"`
 	AuthorizationResponseIssParam     bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
 	DPoPSigningAlgValuesSupported     []string `json:"dpop_signing_alg_values_supported,omitempty"`
+
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
 }
 
 // NewMetadata describes the token service at issuer. The authorize,

@@ -63,6 +63,10 @@ type Options struct {
 	SessionAbsolute time.Duration
 	AccessTokenTTL  time.Duration
 	AuthRequestTTL  time.Duration
+	// PARRequestURITTL and PARPublicPerIP: see oauth.PusherDeps (zero:
+	// the default lifetime, no limit).
+	PARRequestURITTL time.Duration
+	PARPublicPerIP   int
 }
 
 // Server is a running authorization server.
@@ -142,14 +146,19 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
 		Config: oauth.AuthorizerConfig{Issuer: env.Issuer, PKCERequiredForAll: o.PKCERequiredForAll,
 			AuthRequestTTL: o.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath},
-		Store: env.Store, Sessions: h.Pages, Pages: h.Pages, Logger: env.Logger,
+		Store: env.Store, Sessions: h.Pages, Pages: h.Pages, Logger: env.Logger, Pushed: env.Store,
 	})
+	must(err)
+	h.Pusher, err = oauth.NewPusher(oauth.PusherDeps{Tokens: h.Tokens, Authorizer: h.Authorizer, Store: env.Store,
+		PublicLimiter: ratelimit.New(env.Store.Redis(), env.Prefix+"par:", ratelimit.Limits{PerIP: o.PARPublicPerIP}),
+		TTL:           o.PARRequestURITTL})
 	must(err)
 	h.Userinfo, err = oauth.NewUserinfo(env.Store, bearer, env.Logger)
 	must(err)
 	md := oauth.NewMetadata(env.Issuer, AllScopes, env.Keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
 	md.AddDPoP(proofs.Algorithms())
+	md.AddPAR(false)
 	h.Discovery, err = oauth.NewDiscovery(md, env.Keys)
 	must(err)
 	h.API, err = api.New(api.Deps{Bearer: bearer, Revoker: revoker, Comments: env.Store, Users: env.Store, Logger: env.Logger})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,10 +15,11 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/oauth2d/oauth2d/internal/dpop/dpoptest"
+	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/web/webtest"
 )
 
-// jsDPoPStep is one DPoP step of check.mjs's answer.
+// jsDPoPStep is one DPoP or PAR step of check.mjs's answer.
 type jsDPoPStep struct {
 	OK           bool   `json:"ok"`
 	Error        string `json:"error"`
@@ -30,9 +32,11 @@ type jsDPoPStep struct {
 	Body         struct {
 		Sub string `json:"sub"`
 	} `json:"body"`
-	AlgValues []string  `json:"dpop_signing_alg_values_supported"`
-	AsBearer  jsRefusal `json:"as_bearer"`
-	NoProof   jsRefusal `json:"without_proof"`
+	AlgValues  []string  `json:"dpop_signing_alg_values_supported"`
+	RequestURI string    `json:"request_uri"`
+	Endpoint   string    `json:"endpoint"`
+	AsBearer   jsRefusal `json:"as_bearer"`
+	NoProof    jsRefusal `json:"without_proof"`
 }
 
 type jsRefusal struct {
@@ -43,35 +47,17 @@ type jsRefusal struct {
 	} `json:"body"`
 }
 
-// TestJSInteropDPoP: oauth4webapi, with a key the test made, redeems a
-// code bound to that key (dpop_jkt) with PKCE and DPoP, calls the built-in
-// API with proofs, refreshes with DPoP, and the same token is refused as
-// a bearer token and without a proof. The whole server runs through the
-// real route table (webtest).
-func TestJSInteropDPoP(t *testing.T) {
-	node := requireNode(t)
-	s := webtest.New(t, webtest.Options{})
-	key := dpoptest.NewKey(t)
-	params, verifier := webtest.CodeRequest(webtest.PublicID, "openid profile offline_access")
-	params.Set("dpop_jkt", key.Thumbprint(t))
-	cb := codeFor(t, s, s.NewBrowser(t), params)
-	privateJWK, err := json.Marshal(jose.JSONWebKey{Key: key.Private, Algorithm: "ES256"})
-	if err != nil {
-		t.Fatal(err)
-	}
-
+// runCheck runs check.mjs against s with env and returns its steps; a
+// script that printed no JSON fails t.
+func runCheck(t *testing.T, node, issuer string, env ...string) map[string]jsDPoPStep {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(jsInteropDir, "check.mjs"), s.Issuer)
-	cmd.Env = append(os.Environ(),
-		"OAUTH2D_DPOP_CLIENT_ID="+webtest.PublicID, "OAUTH2D_DPOP_CODE="+cb.Get("code"),
-		"OAUTH2D_DPOP_CODE_VERIFIER="+verifier, "OAUTH2D_DPOP_NONCE="+params.Get("nonce"),
-		"OAUTH2D_REDIRECT_URI="+s.RedirectURI, "OAUTH2D_DPOP_PRIVATE_JWK="+string(privateJWK),
-		"OAUTH2D_DPOP_API="+s.URL+"/api/v1/me",
-	)
+	cmd := exec.CommandContext(ctx, node, filepath.Join(jsInteropDir, "check.mjs"), issuer)
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
+	runErr := cmd.Run() // exit 1 means a failed step, reported in the JSON
 	var out struct {
 		Error string                `json:"error"`
 		Steps map[string]jsDPoPStep `json:"steps"`
@@ -82,15 +68,48 @@ func TestJSInteropDPoP(t *testing.T) {
 	if out.Error != "" {
 		t.Fatalf("check.mjs: %s\nstderr: %s", out.Error, stderr.Bytes())
 	}
+	return out.Steps
+}
+
+// TestJSInteropDPoP: oauth4webapi, with a key the test made, pushes the
+// authorization request (PAR) with a DPoP proof, which binds the code to
+// the key; the test's browser signs in with the request_uri; then
+// oauth4webapi redeems the code with PKCE and DPoP, calls the built-in API
+// with proofs, refreshes with DPoP, and the same token is refused as a
+// bearer token and without a proof. The whole server runs through the
+// real route table (webtest).
+func TestJSInteropDPoP(t *testing.T) {
+	node := requireNode(t)
+	s := webtest.New(t, webtest.Options{})
+	key := dpoptest.NewKey(t)
+	_, verifier := webtest.CodeRequest(webtest.PublicID, "")
+	nonce := "n-" + key.Thumbprint(t)[:8]
+	privateJWK, err := json.Marshal(jose.JSONWebKey{Key: key.Private, Algorithm: "ES256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"OAUTH2D_DPOP_CLIENT_ID=" + webtest.PublicID, "OAUTH2D_DPOP_CODE_VERIFIER=" + verifier,
+		"OAUTH2D_DPOP_NONCE=" + nonce, "OAUTH2D_REDIRECT_URI=" + s.RedirectURI,
+		"OAUTH2D_DPOP_PRIVATE_JWK=" + string(privateJWK), "OAUTH2D_DPOP_API=" + s.URL + "/api/v1/me",
+	}
+
+	pushed := runCheck(t, node, s.Issuer, append(env, "OAUTH2D_PAR_PUSH=1")...)
+	p := pushed["par_push"]
+	if !p.OK || !strings.HasPrefix(p.RequestURI, oauth.RequestURIPrefix) || p.Endpoint != s.Issuer+oauth.PushedAuthorizationPath {
+		t.Fatalf("par_push: %+v", p)
+	}
+	cb := codeFor(t, s, s.NewBrowser(t), url.Values{"client_id": {webtest.PublicID}, "request_uri": {p.RequestURI}})
+
+	st := runCheck(t, node, s.Issuer, append(env, "OAUTH2D_DPOP_CODE="+cb.Get("code"))...)
 	for _, name := range []string{"discovery", "dpop_code", "dpop_api", "dpop_refresh", "dpop_refused"} {
-		if st, ok := out.Steps[name]; !ok || !st.OK {
-			t.Errorf("step %s failed: %s", name, st.Error)
+		if step, ok := st[name]; !ok || !step.OK {
+			t.Errorf("step %s failed: %s", name, step.Error)
 		}
 	}
 	if t.Failed() {
 		t.FailNow()
 	}
-	st := out.Steps
 	if algs := st["discovery"].AlgValues; len(algs) == 0 || algs[0] != "ES256" {
 		t.Errorf("dpop_signing_alg_values_supported = %v", algs)
 	}

@@ -66,7 +66,7 @@ async function main() {
   });
   // The DPoP checks run alone, against a server with the protected API,
   // when their inputs are set (see dpop.mjs).
-  if (process.env.OAUTH2D_DPOP_CODE) {
+  if (process.env.OAUTH2D_DPOP_CODE || process.env.OAUTH2D_PAR_PUSH) {
     if (!as) {
       skipped('dpop', 'no discovery');
       return;

@@ -1,9 +1,9 @@
-// dpop.mjs: the RFC 9449 steps of check.mjs. oauth4webapi makes every
-// proof (typ dpop+jwt, htm, htu, iat, jti, ath) with a key the Go test
-// generated, so that the Go side could bind the code to its thumbprint
-// with dpop_jkt before this script ran.
+// dpop.mjs: the RFC 9449 and RFC 9126 steps of check.mjs. oauth4webapi
+// makes every proof (typ dpop+jwt, htm, htu, iat, jti, ath) with a key the
+// Go test generated, so that both runs (push, then redeem) use one key.
 //
-// Inputs: OAUTH2D_DPOP_CLIENT_ID (a public client), OAUTH2D_DPOP_CODE,
+// Inputs: OAUTH2D_PAR_PUSH=1 for the push run, else OAUTH2D_DPOP_CODE;
+// OAUTH2D_DPOP_CLIENT_ID (a public client),
 // OAUTH2D_DPOP_CODE_VERIFIER, OAUTH2D_DPOP_NONCE, OAUTH2D_REDIRECT_URI,
 // OAUTH2D_DPOP_PRIVATE_JWK (the key, a JWK), OAUTH2D_DPOP_API (a URL of the
 // protected API that needs scope profile).
@@ -20,6 +20,24 @@ export async function checkDPoP(as, { issuer, env, step, skipped, insecure }) {
     publicKey: await jose.importJWK(publicJWK, 'ES256', { extractable: true }),
   };
   const DPoP = oauth.DPoP(client, keyPair);
+
+  // First run: push the authorization request (RFC 9126) with a DPoP
+  // proof, which binds the code to the key (RFC 9449 §10.1); the Go test
+  // then sends the browser to the authorization endpoint with the
+  // request_uri, and runs this script again with the code.
+  if (process.env.OAUTH2D_PAR_PUSH) {
+    await step('par_push', async () => {
+      const params = new URLSearchParams({
+        response_type: 'code', redirect_uri: env('OAUTH2D_REDIRECT_URI'), scope: 'openid profile offline_access',
+        nonce: env('OAUTH2D_DPOP_NONCE'), code_challenge_method: 'S256',
+        code_challenge: await oauth.calculatePKCECodeChallenge(env('OAUTH2D_DPOP_CODE_VERIFIER')),
+      });
+      const res = await oauth.pushedAuthorizationRequest(as, client, oauth.None(), params, { DPoP, ...insecure });
+      const par = await oauth.processPushedAuthorizationResponse(as, client, res);
+      return { request_uri: par.request_uri, expires_in: par.expires_in, endpoint: as.pushed_authorization_request_endpoint };
+    });
+    return;
+  }
 
   const code = await step('dpop_code', async () => {
     const callback = new URL(env('OAUTH2D_REDIRECT_URI'));

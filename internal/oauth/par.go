@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -24,6 +23,13 @@ const RequestURIPrefix = "urn:ietf:params:oauth:request_uri:"
 // DefaultRequestURITTL is how long a request_uri stays usable by default.
 const DefaultRequestURITTL = time.Minute
 
+// PushBudget spends one unit of a per-address budget and says whether it
+// was left, else how long to wait. *ratelimit.Limiter with only a PerIP
+// limit is one (the username is "").
+type PushBudget interface {
+	Allow(ctx context.Context, username, ip string) (bool, time.Duration, error)
+}
+
 // PusherDeps are what NewPusher needs.
 type PusherDeps struct {
 	// Tokens authenticates the client as the token endpoint does (RFC 9126
@@ -37,7 +43,7 @@ type PusherDeps struct {
 	// address (its PerIP budget, under a key prefix of its own): they
 	// authenticate with their id alone, so anyone can push as them, and
 	// each push is stored.
-	PublicLimiter *ratelimit.Limiter
+	PublicLimiter PushBudget
 	TTL           time.Duration // DefaultRequestURITTL if 0
 	Now           func() time.Time
 }
@@ -47,7 +53,7 @@ type Pusher struct {
 	tokens  *Handler
 	authz   *Authorizer
 	store   storage.PushedRequestStore
-	limiter *ratelimit.Limiter
+	limiter PushBudget
 	ttl     time.Duration
 	now     func() time.Time
 }

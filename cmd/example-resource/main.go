@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	audience := fs.String("audience", "", "expected aud (default: issuer + /api)")
 	addr := fs.String("addr", "127.0.0.1:9090", "listen address")
 	scope := fs.String("scope", "profile", "scope /hello requires")
+	publicURL := fs.String("url", "", "this service's public URL, the htu of DPoP proofs (default: http://<addr>)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,6 +55,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *publicURL == "" {
+		*publicURL = "http://" + *addr
+	}
+	v.Proofs = &ProofChecker{BaseURL: *publicURL, Now: time.Now}
 	srv := &http.Server{Addr: *addr, Handler: routes(v, *scope), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()

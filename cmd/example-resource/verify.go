@@ -19,6 +19,11 @@ type AccessClaims struct {
 	ClientID string   `json:"client_id"`
 	Scope    string   `json:"scope"`
 	Roles    []string `json:"roles,omitempty"`
+	// Cnf is set on a DPoP-bound token (RFC 9449 §6.1): only its key's
+	// holder may use it.
+	Cnf *struct {
+		JKT string `json:"jkt"`
+	} `json:"cnf,omitempty"`
 }
 
 // Verifier checks oauth2d access tokens against the issuer's JWKS.
@@ -26,6 +31,8 @@ type Verifier struct {
 	keys   keyfunc.Keyfunc
 	parser *jwt.Parser
 	realm  string
+	// Proofs checks the proofs of DPoP-bound tokens; nil refuses them.
+	Proofs *ProofChecker
 }
 
 // NewVerifier fetches the JWKS of issuer (refreshed hourly, and when a
@@ -81,6 +88,23 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 // packages. verify_test.go keeps the list equal to what oauth2d signs with.
 func acceptedAlgorithms() []string { return []string{"ES256", "RS256", "PS256", "EdDSA"} }
 
+var errBadProof = errors.New("invalid DPoP proof")
+
+// checkBinding: a token with cnf.jkt needs the DPoP scheme and a proof by
+// that key; a token without one must not come with the DPoP scheme.
+func (v *Verifier) checkBinding(r *http.Request, raw string, isDPoP bool, c *AccessClaims) error {
+	switch {
+	case c.Cnf == nil && !isDPoP:
+		return nil
+	case c.Cnf == nil || c.Cnf.JKT == "" || !isDPoP:
+		return errors.New("DPoP scheme and token binding disagree")
+	}
+	if err := v.Proofs.Check(r, raw, c.Cnf.JKT); err != nil {
+		return fmt.Errorf("%w: %w", errBadProof, err)
+	}
+	return nil
+}
+
 type claimsKey struct{}
 
 // ClaimsFrom returns the claims Require stored in the request context.
@@ -90,17 +114,31 @@ func ClaimsFrom(ctx context.Context) *AccessClaims {
 }
 
 // Require lets a request through with a valid bearer token (RFC 6750
-// §2.1, header only) granted scope, with RFC 6750 §3 errors otherwise.
+// §2.1, header only), or a DPoP-bound token with its proof (RFC 9449 §7),
+// granted scope, with RFC 6750 §3 / RFC 9449 §7 errors otherwise. A bound
+// token is never accepted as a bearer token.
 func (v *Verifier) Require(scope string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		challenge := `Bearer realm="` + v.realm + `"`
 		scheme, raw, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !strings.EqualFold(scheme, "Bearer") || raw == "" {
+		isDPoP := strings.EqualFold(scheme, "DPoP") && v.Proofs != nil
+		challenge := `Bearer realm="` + v.realm + `"`
+		if isDPoP {
+			challenge = `DPoP realm="` + v.realm + `", algs="ES256 ES384 PS256 RS256 EdDSA"`
+		}
+		if !strings.EqualFold(scheme, "Bearer") && !isDPoP || raw == "" {
 			w.Header().Set("WWW-Authenticate", challenge)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		c, err := v.Verify(raw)
+		if err == nil {
+			err = v.checkBinding(r, raw, isDPoP, c)
+		}
+		if errors.Is(err, errBadProof) {
+			w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_dpop_proof"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token"`)
 			w.WriteHeader(http.StatusUnauthorized)

@@ -34,6 +34,8 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 	public := a.fs.Bool("public", false, "public client (no secret; PKCE required)")
 	firstParty := a.fs.Bool("first-party", false, "first-party client (no consent page; may use the password grant)")
 	secretStdin := a.fs.Bool("secret-stdin", false, "read the secret from stdin instead of generating one")
+	dpopBound := a.fs.Bool("dpop-bound", false, "every token request must carry a DPoP proof (dpop_bound_access_tokens, RFC 9449)")
+	requirePAR := a.fs.Bool("require-par", false, "authorization requests must be pushed first (require_pushed_authorization_requests, RFC 9126)")
 	a.fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	a.fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
 	bcl := a.fs.String("backchannel-logout-uri", "", "where logout tokens are POSTed (OIDC Back-Channel Logout)")
@@ -52,6 +54,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 		RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
 		GrantTypes: grants, Scopes: strings.Fields(strings.Join(scopes, " ")),
 		BackchannelLogoutURI: *bcl, BackchannelLogoutSessionRequired: *bclSession,
+		DPoPBoundAccessTokens: *dpopBound, RequirePushedAuthorizationRequests: *requirePAR,
 	}
 	if c.ID == "" {
 		c.ID = newClientID()
@@ -182,6 +185,8 @@ func clientGet(ctx context.Context, e env, args []string) error {
 	for _, row := range [][2]string{
 		{"id", v.ID}, {"name", v.Name}, {"type", clientType(v.Public)},
 		{"first_party", fmt.Sprint(v.FirstParty)},
+		{"dpop_bound_access_tokens", fmt.Sprint(v.DPoPBoundAccessTokens)},
+		{"require_pushed_authorization_requests", fmt.Sprint(v.RequirePushedAuthorizationRequests)},
 		{"grant_types", strings.Join(v.GrantTypes, " ")},
 		{"scopes", strings.Join(v.Scopes, " ")},
 		{"redirect_uris", strings.Join(v.RedirectURIs, " ")},

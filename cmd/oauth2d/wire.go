@@ -12,6 +12,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/api"
 	"github.com/oauth2d/oauth2d/internal/backchannel"
+	"github.com/oauth2d/oauth2d/internal/dpop"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
 	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
@@ -61,7 +62,11 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	if err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
-	if h.Bearer, err = resource.NewAuthenticator(verifier, a.store, resource.Options{Realm: cfg.Issuer, Logger: a.logger}); err != nil {
+	proofs, err := a.proofVerifier()
+	if err != nil {
+		return h, err
+	}
+	if h.Bearer, err = resource.NewAuthenticator(verifier, a.store, resource.Options{Realm: cfg.Issuer, Logger: a.logger, DPoP: proofs}); err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
 	if err := h.Bearer.Load(a.ctx); err != nil {
@@ -73,7 +78,7 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	if err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
-	if h.Tokens, err = a.tokenEndpoints(w, verifier, limiter, checker); err != nil {
+	if h.Tokens, err = a.tokenEndpoints(w, verifier, proofs, limiter, checker); err != nil {
 		return h, err
 	}
 	logouts, err := a.backchannelLogout(w)
@@ -86,6 +91,8 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, a.keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
 	md.AddBackchannelLogout()
+	md.AddDPoP(proofs.Algorithms())
+	md.AddPAR(cfg.PAR.Required)
 	if h.Discovery, err = oauth.NewDiscovery(md, a.keys); err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
@@ -104,7 +111,7 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 
 // tokenEndpoints serves /oauth2/token, /revoke and /introspect, with client
 // and user lookups answered from caches kept current over pub/sub.
-func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker) (*oauth.Handler, error) {
+func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, proofs *dpop.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker) (*oauth.Handler, error) {
 	cfg := a.cfg
 	clients := storage.NewClientCache(a.store, time.Minute)
 	users := storage.NewUserCache(a.store, time.Minute)
@@ -134,6 +141,8 @@ func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratel
 			RefreshAbsolute: cfg.Tokens.RefreshAbsoluteTTL,
 			RefreshGrace:    cfg.Tokens.RefreshGrace,
 			MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
+
+			DPoPRequiredForPublic: cfg.DPoP.RequireForPublicClients,
 		},
 		Store:     a.store,
 		Clients:   clients,
@@ -144,6 +153,7 @@ func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratel
 		Limiter:   limiter,
 		Checker:   checker,
 		Logger:    a.logger,
+		DPoP:      proofs,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()
 		},
@@ -195,11 +205,14 @@ func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, ch
 	}
 	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
 		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
-			LoginPath: web.LoginPath, ConsentPath: web.ConsentPath},
-		Store: a.store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: a.logger,
+			LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required},
+		Store: a.store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: a.logger, Pushed: a.store,
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if h.Pusher, err = a.pusher(h); err != nil {
+		return err
 	}
 	if h.Userinfo, err = oauth.NewUserinfo(a.store, h.Bearer, a.logger); err != nil {
 		return fmt.Errorf("serve: %w", err)

@@ -21,6 +21,14 @@ type ClientRegistration struct {
 	// BackchannelLogoutSessionRequired: every logout token must name the
 	// session (sid); one naming only the user is not sent.
 	BackchannelLogoutSessionRequired bool `json:"backchannel_logout_session_required,omitempty" yaml:"backchannel_logout_session_required"`
+
+	// DPoPBoundAccessTokens makes the client prove a DPoP key at the
+	// token endpoint (RFC 9449 §5.2), so none of its tokens is a bearer
+	// token.
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty" yaml:"dpop_bound_access_tokens"`
+	// RequirePushedAuthorizationRequests makes the client push every
+	// authorization request (RFC 9126 §6).
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty" yaml:"require_pushed_authorization_requests"`
 }
 
 // Record is the client as stored, without a secret hash or timestamps.
@@ -30,6 +38,7 @@ func (r *ClientRegistration) Record() *storage.Client {
 		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
 		GrantTypes: r.GrantTypes, Scopes: r.Scopes,
 		BackchannelLogoutURI: r.BackchannelLogoutURI, BackchannelLogoutSessionRequired: r.BackchannelLogoutSessionRequired,
+		DPoPBoundAccessTokens: r.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: r.RequirePushedAuthorizationRequests,
 	}
 }
 
@@ -41,5 +50,6 @@ func RegistrationOf(c *storage.Client) ClientRegistration {
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
 	}
 }

@@ -51,6 +51,8 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	HTTP      HTTP      `yaml:"http"`
 	RateLimit RateLimit `yaml:"rate_limit"`
+	DPoP      DPoP      `yaml:"dpop"`
+	PAR       PAR       `yaml:"par"`
 }
 
 // Redis says where state lives.
@@ -190,6 +192,8 @@ func Default() Config {
 		Log:       Log{Level: "info", Format: "text"},
 		HTTP:      HTTP{ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10},
 		RateLimit: RateLimit{LoginPerUsernameIP: 5, LoginPerIP: 20, LoginPerUsername: 30},
+		DPoP:      defaultDPoP(),
+		PAR:       defaultPAR(),
 	}
 }
 

@@ -128,6 +128,9 @@ func Load(f *Flags, getenv func(string) string) (*Config, error) {
 	if err := c.loadEncryptionKey(getenv); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.loadDPoPNonceSecret(getenv); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -28,7 +28,7 @@ func (s setting) isBool() bool {
 // settings lists every setting except the key encryption key, which is a
 // secret and never comes from a flag.
 func (c *Config) settings() []setting {
-	return []setting{
+	return append([]setting{
 		{"addr", "listen address host:port", (*stringValue)(&c.Addr)},
 		{"issuer", "issuer URL (https, or http on loopback)", (*stringValue)(&c.Issuer)},
 		{"insecure_dev", "INSECURE development mode: allow plain-http redirect URIs on any host", (*boolValue)(&c.InsecureDev)},
@@ -59,7 +59,7 @@ func (c *Config) settings() []setting {
 		{"rate_limit.login_per_username_ip", "failed password checks per minute per username and client IP", (*intValue)(&c.RateLimit.LoginPerUsernameIP)},
 		{"rate_limit.login_per_ip", "failed password checks per minute per client IP", (*intValue)(&c.RateLimit.LoginPerIP)},
 		{"rate_limit.login_per_username", "failed password checks per minute per username, from all addresses", (*intValue)(&c.RateLimit.LoginPerUsername)},
-	}
+	}, append(c.dpopSettings(), c.parSettings()...)...)
 }
 
 // SettingNames lists every setting name in documentation order (tests check

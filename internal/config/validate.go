@@ -60,6 +60,8 @@ func (c *Config) Validate() error {
 	}
 	c.validateTokens(bad)
 	c.validateKeys(bad)
+	c.validateDPoP(bad)
+	c.validatePAR(bad)
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "cert_file and key_file must be set together")
 	}

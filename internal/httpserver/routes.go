@@ -19,6 +19,7 @@ type Handlers struct {
 	Discovery  *oauth.Discovery
 	Tokens     *oauth.Handler // token, revocation, introspection
 	Authorizer *oauth.Authorizer
+	Pusher     *oauth.Pusher // pushed authorization requests (RFC 9126)
 	Userinfo   *oauth.Userinfo
 	Pages      *web.Handler // login, consent, logout, account pages
 	Bearer     *resource.Authenticator
@@ -27,7 +28,7 @@ type Handlers struct {
 }
 
 func (h Handlers) check() error {
-	if h.Discovery == nil || h.Tokens == nil || h.Authorizer == nil || h.Userinfo == nil ||
+	if h.Discovery == nil || h.Tokens == nil || h.Authorizer == nil || h.Pusher == nil || h.Userinfo == nil ||
 		h.Pages == nil || h.Bearer == nil || h.API == nil || h.Admin == nil {
 		return errors.New("httpserver: every handler is required")
 	}
@@ -53,6 +54,9 @@ func routes(r gin.IRouter, h Handlers) {
 	r.GET(oauth.AuthorizePath, gin.WrapF(h.Authorizer.Authorize))
 	r.POST(oauth.AuthorizePath, gin.WrapF(h.Authorizer.Authorize))
 	r.GET(oauth.AuthorizeResumePath, gin.WrapF(h.Authorizer.Resume))
+	// Pushed authorization requests (RFC 9126): client-authenticated like
+	// the token endpoint; public clients' pushes are bounded per address.
+	r.POST(oauth.PushedAuthorizationPath, oauth.RecordClientIP, gin.WrapF(h.Pusher.Push))
 
 	// UserInfo (OIDC Core §5.3): a protected resource whose revocation is
 	// checked in Redis on every call.

@@ -80,6 +80,9 @@ type AuthorizerConfig struct {
 	// ?req=<pending request id> (web.LoginPath and web.ConsentPath).
 	LoginPath   string
 	ConsentPath string
+	// PARRequired refuses every request that did not come through the PAR
+	// endpoint (RFC 9126 §5).
+	PARRequired bool
 }
 
 // AuthorizerDeps are what NewAuthorizer needs.
@@ -93,6 +96,9 @@ type AuthorizerDeps struct {
 	Pages    ErrorPages
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Pushed holds pushed authorization requests (RFC 9126); nil: a
+	// request_uri is never accepted.
+	Pushed storage.PushedRequestStore
 }
 
 // Authorizer serves the authorization endpoint (RFC 6749 §3.1, §4.1.1–2;
@@ -105,6 +111,7 @@ type Authorizer struct {
 	pages    ErrorPages
 	log      *slog.Logger
 	now      func() time.Time
+	pushed   storage.PushedRequestStore
 }
 
 // NewAuthorizer builds the authorization endpoint.
@@ -125,7 +132,8 @@ func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Authorizer{cfg: d.Config, store: d.Store, pending: d.Pending, sessions: d.Sessions, pages: d.Pages, log: d.Logger, now: d.Now}, nil
+	return &Authorizer{cfg: d.Config, store: d.Store, pending: d.Pending, sessions: d.Sessions, pages: d.Pages, log: d.Logger, now: d.Now,
+		pushed: d.Pushed}, nil
 }
 
 // Authorize serves GET and POST /oauth2/authorize: it validates the whole
@@ -136,7 +144,7 @@ func (a *Authorizer) Authorize(w http.ResponseWriter, r *http.Request) {
 		a.pages.RenderError(w, r, pe.status, pe.message)
 		return
 	}
-	req, e, pe := a.parseAuthorization(r.Context(), v)
+	req, e, pe := a.parseOrTakePushed(r.Context(), v)
 	switch {
 	case pe != nil:
 		a.pages.RenderError(w, r, pe.status, pe.message)
@@ -176,6 +184,10 @@ func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storag
 	if err != nil || !redirectURIRegistered(client.RedirectURIs, req.RedirectURI) {
 		// The client was deleted or changed while the user signed in.
 		a.pages.RenderError(w, r, errPageUnknownClient.status, errPageUnknownClient.message)
+		return
+	}
+	if e := a.checkPushedRequired(client, req); e != nil {
+		a.finishWithError(w, r, req, stored, e)
 		return
 	}
 	sess, user, err := a.signedInUser(r)
@@ -325,7 +337,7 @@ func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *stor
 		ClientID: req.ClientID, UserID: user.ID, RedirectURI: req.RedirectURI,
 		RedirectURIOmitted: req.RedirectURIOmitted, Scope: scope,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
-		Nonce: req.Nonce, AuthTime: sess.AuthTime, ExpiresAt: now.Add(a.cfg.CodeTTL), SID: sess.SID,
+		Nonce: req.Nonce, AuthTime: sess.AuthTime, ExpiresAt: now.Add(a.cfg.CodeTTL), SID: sess.SID, DPoPJKT: req.DPoPJKT,
 	})
 	if err != nil {
 		a.redirectError(w, r, req, ErrServerError.Wrap(err))

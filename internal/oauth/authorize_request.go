@@ -169,6 +169,9 @@ func (a *Authorizer) parseAuthorization(ctx context.Context, v url.Values) (*sto
 	if e := checkOIDCParams(v, req); e != nil {
 		return req, e, nil
 	}
+	if e := checkDPoPJKT(v, req); e != nil {
+		return req, e, nil
+	}
 	return req, nil, nil
 }
 

@@ -13,7 +13,11 @@
 // (introspection); RFC 8414 and OIDC Discovery (metadata); RFC 9207 (iss
 // in the authorization response); OIDC Core §3.1.2 (authentication
 // request: prompt, max_age, nonce), §3.1.3.3 (id_token in the token
-// response) and §5.3 (userinfo).
+// response) and §5.3 (userinfo); RFC 9449 at the token endpoint (dpop.go:
+// proofs checked by package dpop before any grant runs, cnf.jkt and
+// token_type DPoP, public clients' refresh families bound to the key,
+// dpop_jkt §10, nonces §8, cnf in introspection §6.2); RFC 9126 (par.go:
+// pushed authorization requests, single-use request_uri).
 //
 // go-oauth2/oauth2/v4 supplies the grant-type and PKCE-method names and the
 // RFC 6749 error codes. Its server.Server is not used: its token flow

@@ -53,6 +53,9 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	if e := checkPKCE(ac, client, f.get("code_verifier")); e != nil {
 		return nil, e
 	}
+	if e := checkCodeBinding(ctx, ac); e != nil {
+		return nil, e
+	}
 	user, err := h.users.GetUser(ctx, ac.UserID)
 	if err != nil {
 		return nil, storageGrantError(err)

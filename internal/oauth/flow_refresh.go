@@ -36,7 +36,7 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 		FamilyID: familyID, PresentedHash: secret.SHA256(presented), NewHash: secret.SHA256(successor),
 		ClientID: client.ID, Scope: requested,
 		AccessJTI: secret.NewToken(16), AccessExpiresAt: now.Add(h.cfg.AccessTokenTTL),
-		Now: now, Sliding: h.cfg.RefreshSliding, Grace: h.cfg.RefreshGrace,
+		Now: now, Sliding: h.cfg.RefreshSliding, Grace: h.cfg.RefreshGrace, JKT: proofKey(ctx),
 	}
 	if h.cfg.RefreshGrace > 0 {
 		sealed, err := sealForGrace(presented, successor)
@@ -50,7 +50,7 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 		return nil, h.rotationError(ctx, familyID, client, res, err)
 	}
 	in := issue{client: client, scope: grantedScope(requested, res.Family.Scope, client), authTime: res.Family.AuthTime,
-		accessJTI: rot.AccessJTI, accessExp: rot.AccessExpiresAt}
+		accessJTI: rot.AccessJTI, accessExp: rot.AccessExpiresAt, jkt: rot.JKT}
 	if res.GraceSuccessor != nil {
 		// The same successor as the concurrent request that rotated, with
 		// an access token of this response's own.
@@ -118,7 +118,8 @@ func (h *Handler) revokeFamilyOf(ctx context.Context, familyID, why string) {
 // and anything else to server_error.
 func storageGrantError(err error) *Error {
 	if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrRevoked) ||
-		errors.Is(err, storage.ErrRefreshReused) || errors.Is(err, storage.ErrCodeReused) {
+		errors.Is(err, storage.ErrRefreshReused) || errors.Is(err, storage.ErrCodeReused) ||
+		errors.Is(err, storage.ErrProofKeyMismatch) {
 		return ErrInvalidGrant
 	}
 	return ErrServerError.Wrap(err)

@@ -68,6 +68,9 @@ type Config struct {
 	// reuse revokes the family.
 	RefreshGrace time.Duration
 	MaxBodyBytes int64
+	// DPoPRequiredForPublic makes every public client send a DPoP proof,
+	// as if registered with dpop_bound_access_tokens.
+	DPoPRequiredForPublic bool
 }
 
 // Handler serves /oauth2/token, /oauth2/revoke and /oauth2/introspect.
@@ -85,6 +88,7 @@ type Handler struct {
 	now       func() time.Time
 	grants    map[string]grantHandler
 	observe   func(grantType, outcome string)
+	dpop      ProofVerifier // nil: DPoP headers are ignored
 }
 
 // Deps are what NewHandler needs.
@@ -109,6 +113,8 @@ type Deps struct {
 	// named none we implement) and the outcome ("ok" or the error code) of
 	// every token request, for metrics.
 	Observe func(grantType, outcome string)
+	// DPoP verifies proofs of possession (RFC 9449); nil turns DPoP off.
+	DPoP ProofVerifier
 }
 
 // NewHandler builds the token endpoint and its companions.
@@ -134,7 +140,7 @@ func NewHandler(d Deps) (*Handler, error) {
 		d.Config.MaxBodyBytes = 64 << 10
 	}
 	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, passwords: d.Passwords, minter: d.Minter, verifier: d.Verifier,
-		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe}
+		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe, dpop: d.DPoP}
 	h.grants = map[string]grantHandler{
 		account.GrantAuthorizationCode: h.authorizationCodeGrant,
 		account.GrantPassword:          h.passwordGrant,

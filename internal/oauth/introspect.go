@@ -23,6 +23,7 @@ type introspection struct {
 	Iss       string   `json:"iss,omitempty"`
 	Jti       string   `json:"jti,omitempty"`
 	Roles     []string `json:"roles,omitempty"`
+	Cnf       *cnf     `json:"cnf,omitempty"` // RFC 9449 §6.2: the DPoP key a token is bound to
 }
 
 // Introspect serves POST /oauth2/introspect (RFC 7662). Only confidential
@@ -79,6 +80,9 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) (*introspec
 		Active: true, Scope: joinScope(claims.Scope), ClientID: claims.ClientID, TokenType: "Bearer",
 		Exp: claims.ExpiresAt.Unix(), Iat: claims.IssuedAt.Unix(), Nbf: claims.NotBefore.Unix(),
 		Sub: claims.Subject, Aud: claims.Audience, Iss: claims.Issuer, Jti: claims.JTI, Roles: claims.Roles,
+	}
+	if claims.JKT != "" {
+		out.TokenType, out.Cnf = TokenTypeDPoP, &cnf{JKT: claims.JKT}
 	}
 	if claims.Subject != claims.ClientID || len(claims.Roles) > 0 {
 		if u, err := h.users.GetUser(ctx, claims.Subject); err == nil {

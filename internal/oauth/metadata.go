@@ -36,8 +36,12 @@ type Metadata struct {
 	AuthorizationResponseIssParam     bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
 	// OIDC Back-Channel Logout 1.0 §2.1: logout tokens are sent, and
 	// they and ID tokens carry sid.
-	BackchannelLogoutSupported        bool `json:"backchannel_logout_supported,omitempty"`
-	BackchannelLogoutSessionSupported bool `json:"backchannel_logout_session_supported,omitempty"`
+	BackchannelLogoutSupported        bool     `json:"backchannel_logout_supported,omitempty"`
+	BackchannelLogoutSessionSupported bool     `json:"backchannel_logout_session_supported,omitempty"`
+	DPoPSigningAlgValuesSupported     []string `json:"dpop_signing_alg_values_supported,omitempty"`
+
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
 }
 
 // NewMetadata describes the token service at issuer. The authorize,

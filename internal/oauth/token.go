@@ -69,7 +69,15 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, grantType *strin
 	if !slices.Contains(client.GrantTypes, gt) {
 		return nil, ErrUnauthorizedClient
 	}
-	return grant(r.Context(), r, f, client)
+	ctx, err := h.tokenProof(w, r, client)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := grant(ctx, r, f, client)
+	if err == nil && proofKey(ctx) != "" {
+		resp.TokenType = TokenTypeDPoP
+	}
+	return resp, err
 }
 
 // issue is what a grant hands to issueTokens once it has decided who gets
@@ -87,12 +95,14 @@ type issue struct {
 	familyID  string
 	accessJTI string
 	accessExp time.Time
+	jkt       string // the proven DPoP key: binds the access token (and a public client's family)
 }
 
 // issueTokens mints the access token and, as asked, a new refresh-token
 // family and an ID token.
 func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *Error) {
 	now := h.now()
+	in.jkt = proofKey(ctx)
 	if in.accessJTI == "" {
 		in.accessJTI = secret.NewToken(16)
 		in.accessExp = now.Add(h.cfg.AccessTokenTTL)
@@ -120,6 +130,9 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 		if in.user != nil {
 			fam.UserID = in.user.ID
 		}
+		if in.client.Public {
+			fam.JKT = in.jkt // RFC 9449 §5: confidential clients' families stay unbound
+		}
 		if err := h.store.CreateFamily(ctx, storage.NewRefresh{Family: fam, TokenHash: secret.SHA256(raw), Sliding: h.cfg.RefreshSliding}); err != nil {
 			return nil, ErrServerError.Wrap(err)
 		}
@@ -142,7 +155,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 func (h *Handler) mintAccess(in issue, now time.Time) (string, *Error) {
 	ai := token.AccessRequest{
 		Subject: in.client.ID, ClientID: in.client.ID, Scope: in.scope, JTI: in.accessJTI,
-		IssuedAt: now, Lifetime: in.accessExp.Sub(now), AuthTime: in.authTime,
+		IssuedAt: now, Lifetime: in.accessExp.Sub(now), AuthTime: in.authTime, JKT: in.jkt,
 	}
 	if in.user != nil {
 		ai.Subject, ai.Roles = in.user.ID, in.user.Roles

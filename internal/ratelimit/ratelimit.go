@@ -116,6 +116,24 @@ func (l *Limiter) Guard(ctx context.Context, username, ip string, check func(con
 	return ok, err
 }
 
+// Spend takes one unit of the per-address budget for a request that is
+// counted whatever its outcome (a public client's pushed authorization
+// request), and says whether one was left, else how long until one is.
+// Only Limits.PerIP applies.
+func (l *Limiter) Spend(ctx context.Context, ip string) (bool, time.Duration, error) {
+	if l.limits.PerIP <= 0 {
+		return true, 0, nil
+	}
+	wait, err := l.run(ctx, budget{BudgetIP, l.key("ip", addressKey(ip)), l.limits.PerIP}, 1)
+	if err != nil {
+		return false, 0, err
+	}
+	if wait > 0 && l.observe != nil {
+		l.observe(BudgetIP)
+	}
+	return wait == 0, max(wait, 0), nil
+}
+
 type budget struct {
 	name  string
 	key   string

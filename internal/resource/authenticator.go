@@ -54,6 +54,13 @@ type Options struct {
 	ResyncInterval time.Duration
 	Logger         *slog.Logger     // discards when nil
 	Now            func() time.Time // time.Now when nil
+	// DPoP, when set, accepts DPoP-bound tokens (RFC 9449 §7) with the
+	// "DPoP" scheme and a proof, and refuses them as bearer tokens. Nil:
+	// the DPoP scheme is unknown, as before.
+	DPoP ProofVerifier
+	// PublicURL is the base URL clients address, the htu of a proof being
+	// PublicURL + path; Realm when empty.
+	PublicURL string
 }
 
 // DefaultResyncInterval is the periodic full reload of the revocation
@@ -76,6 +83,8 @@ type Authenticator struct {
 	started  atomic.Bool
 	ready    atomic.Bool
 	loop     func(context.Context) // set by Load, run by Follow
+	dpop     ProofVerifier         // nil: no DPoP
+	baseURL  string                // htu = baseURL + path
 }
 
 // NewAuthenticator returns an Authenticator verifying with verifier and
@@ -96,9 +105,18 @@ func NewAuthenticator(verifier Verifier, feed RevocationFeed, opts Options) (*Au
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.PublicURL == "" {
+		opts.PublicURL = opts.Realm
+	}
+	var algs []string
+	var nonce func() string
+	if opts.DPoP != nil {
+		algs, nonce = opts.DPoP.Algorithms(), opts.DPoP.Nonce
+	}
 	return &Authenticator{
 		verifier: verifier, feed: feed, cache: newTokenCache(opts.CacheSize), deny: newDenyList(),
-		chal: newChallenges(opts.Realm), resync: opts.ResyncInterval, log: opts.Logger, now: opts.Now,
+		chal: newChallenges(opts.Realm, algs, nonce), resync: opts.ResyncInterval, log: opts.Logger, now: opts.Now,
+		dpop: opts.DPoP, baseURL: strings.TrimSuffix(opts.PublicURL, "/"),
 	}, nil
 }
 
@@ -144,9 +162,11 @@ func (a *Authenticator) require(now bool, scopes []string) gin.HandlerFunc {
 	insufficient := &failure{status: http.StatusForbidden, code: errInsufficientScope,
 		desc: "the access token lacks a scope this request requires"}
 	header := a.chal.render(insufficient, strings.Join(scopes, " "))
+	headerDPoP := a.chal.renderScheme(schemeDPoP, insufficient, strings.Join(scopes, " "))
 	return func(c *gin.Context) {
 		claims, ok := ClaimsFrom(c)
 		if !ok {
+			a.markScheme(c)
 			var f *failure
 			if claims, f = a.authenticate(c.Request); f == nil && now {
 				f = a.checkStored(c.Request.Context(), claims)
@@ -159,7 +179,11 @@ func (a *Authenticator) require(now bool, scopes []string) gin.HandlerFunc {
 		}
 		for _, s := range scopes {
 			if !slices.Contains(claims.Scope, s) {
-				a.chal.abort(c, insufficient, header)
+				if usedDPoP(c) {
+					a.chal.abort(c, insufficient, headerDPoP)
+				} else {
+					a.chal.abort(c, insufficient, header)
+				}
 				return
 			}
 		}
@@ -210,7 +234,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*token.AccessClaims, *fai
 	if f := tokenOutsideHeader(r); f != nil {
 		return nil, f
 	}
-	raw, f := bearerToken(r.Header)
+	raw, scheme, f := a.accessToken(r.Header)
 	if f != nil {
 		return nil, f
 	}
@@ -236,32 +260,42 @@ func (a *Authenticator) authenticate(r *http.Request) (*token.AccessClaims, *fai
 	if a.deny.revoked(claims) {
 		return nil, failRevoked
 	}
+	if f := a.checkBinding(r, raw, scheme, claims); f != nil {
+		return nil, f
+	}
 	return claims, nil
 }
 
-// bearerToken extracts the token of an `Authorization: Bearer` header
-// (RFC 6750 §2.1). Another scheme, or no header, is no credentials.
-func bearerToken(h http.Header) (string, *failure) {
+// accessToken extracts the token of an `Authorization: Bearer` header
+// (RFC 6750 §2.1), or of an `Authorization: DPoP` one (RFC 9449 §7.1)
+// when DPoP is on, and says which scheme it came with. Another scheme, or
+// no header, is no credentials.
+func (a *Authenticator) accessToken(h http.Header) (string, string, *failure) {
 	values := h.Values("Authorization")
 	switch len(values) {
 	case 0:
-		return "", failNoToken
+		return "", "", failNoToken
 	case 1:
 	default:
-		return "", failMalformed
+		return "", "", failMalformed
 	}
 	scheme, rest, _ := strings.Cut(values[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", failNoToken
+	switch {
+	case strings.EqualFold(scheme, schemeBearer):
+		scheme = schemeBearer
+	case a.dpop != nil && strings.EqualFold(scheme, schemeDPoP):
+		scheme = schemeDPoP
+	default:
+		return "", "", failNoToken
 	}
 	raw := strings.TrimLeft(rest, " ")
 	if raw == "" {
-		return "", failMalformed
+		return "", "", failMalformed
 	}
 	if len(raw) > maxTokenLen {
-		return "", failInvalid
+		return "", "", failInvalid
 	}
-	return raw, nil
+	return raw, scheme, nil
 }
 
 // hashToken is the cache key of a token. Hashing from a stack buffer

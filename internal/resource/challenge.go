@@ -20,6 +20,7 @@ type failure struct {
 	status int
 	code   string // empty: no credentials, so no error code (RFC 6750 §3)
 	desc   string
+	dpop   bool // answered with a DPoP challenge whatever the request's scheme
 }
 
 var (
@@ -41,25 +42,51 @@ var (
 )
 
 // challenges renders WWW-Authenticate values for one realm; they are
-// computed once per failure kind, not per request.
+// computed once per failure kind and scheme, not per request.
 type challenges struct {
-	realm string // already quoted
-	fixed map[*failure]string
+	realm     string // already quoted
+	fixed     map[*failure]string
+	fixedDPoP map[*failure]string // answers to requests that used the DPoP scheme
+	algs      string              // quoted, space-separated; "" when DPoP is off
+	nonce     func() string       // the DPoP-Nonce of a use_dpop_nonce answer
 }
 
-func newChallenges(realm string) *challenges {
-	ch := &challenges{realm: quote(realm), fixed: map[*failure]string{}}
-	for _, f := range []*failure{failNoToken, failQuery, failMalformed, failInvalid, failRevoked, failUnknownUser} {
+// newChallenges renders the challenges of realm. dpopAlgs, when not
+// empty, turns the DPoP scheme on (RFC 9449 §7.1): its challenges name
+// the algorithms, and a request without credentials is offered both.
+func newChallenges(realm string, dpopAlgs []string, nonce func() string) *challenges {
+	ch := &challenges{realm: quote(realm), fixed: map[*failure]string{}, fixedDPoP: map[*failure]string{}, nonce: nonce}
+	if len(dpopAlgs) > 0 {
+		ch.algs = quote(strings.Join(dpopAlgs, " "))
+	}
+	for _, f := range []*failure{failNoToken, failQuery, failMalformed, failInvalid, failRevoked, failUnknownUser,
+		failProof, failProofNonce, failKeyBinding, failBoundAsBearer, failNotBound} {
 		ch.fixed[f] = ch.render(f, "")
+		ch.fixedDPoP[f] = ch.renderScheme(schemeDPoP, f, "")
 	}
 	return ch
 }
 
-// render builds `Bearer realm="…"[, error="…", error_description="…"][, scope="…"]`.
+// render builds `Bearer realm="…"[, error="…", error_description="…"][, scope="…"]`,
+// or the DPoP challenge for the failures only DPoP has.
 func (ch *challenges) render(f *failure, scope string) string {
+	if f.dpop {
+		return ch.renderScheme(schemeDPoP, f, scope)
+	}
+	return ch.renderScheme(schemeBearer, f, scope)
+}
+
+// renderScheme builds the challenge of scheme; a DPoP challenge also
+// names the accepted algorithms (algs="…").
+func (ch *challenges) renderScheme(scheme string, f *failure, scope string) string {
 	var b strings.Builder
-	b.WriteString(`Bearer realm=`)
+	b.WriteString(scheme)
+	b.WriteString(` realm=`)
 	b.WriteString(ch.realm)
+	if scheme == schemeDPoP && ch.algs != "" {
+		b.WriteString(`, algs=`)
+		b.WriteString(ch.algs)
+	}
 	if f.code != "" {
 		b.WriteString(`, error=`)
 		b.WriteString(quote(f.code))
@@ -79,9 +106,18 @@ func (ch *challenges) render(f *failure, scope string) string {
 func (ch *challenges) abort(c *gin.Context, f *failure, header string) {
 	if header == "" {
 		header = ch.fixed[f]
+		if usedDPoP(c) {
+			header = ch.fixedDPoP[f]
+		}
 	}
 	if header != "" {
 		c.Header("WWW-Authenticate", header)
+	}
+	if f == failNoToken && ch.algs != "" {
+		c.Writer.Header().Add("WWW-Authenticate", ch.fixedDPoP[f]) // RFC 9449 §7.1: both schemes are offered
+	}
+	if f == failProofNonce && ch.nonce != nil {
+		c.Header("DPoP-Nonce", ch.nonce())
 	}
 	c.Header("Cache-Control", "no-store")
 	if f.code == "" {

@@ -1,5 +1,5 @@
-// Package resource is oauth2d's one RFC 6750 implementation: the
-// bearer-token middleware every protected route goes through (the comments
+// Package resource is oauth2d's one RFC 6750 and RFC 9449 §7
+// implementation: the bearer- and DPoP-token middleware every protected route goes through (the comments
 // API of package api, /admin/v1 of package admin, and /oauth2/userinfo of
 // package oauth, which uses RequireScopesNow to check revocation in Redis
 // on every call).
@@ -15,6 +15,12 @@
 //     expired or revoked token gets 401 error="invalid_token"; a malformed
 //     request 400 error="invalid_request"; a missing scope 403
 //     error="insufficient_scope" with scope="<the scopes required>".
+//   - RFC 9449 §7 (dpop.go), when given a proof verifier: a DPoP-bound
+//     token (cnf.jkt) is taken only as `Authorization: DPoP` with a proof
+//     by its key for this request and token (ath), its jti spent once
+//     across instances; a bound token sent as Bearer is refused even
+//     without DPoP configured. DPoP challenges name the algorithms, and a
+//     request without credentials is offered both schemes.
 //   - RFC 9068 §4: tokens are checked by token.Verifier (pinned
 //     algorithms, typ at+jwt, issuer, audience, expiry), so an ID token or
 //     a token for another audience never passes.

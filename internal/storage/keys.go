@@ -40,6 +40,9 @@ import (
 //	p {logouts}:jobs           HASH     delivery id -> LogoutDelivery JSON } one slot: claims
 //	p {logouts}:due            ZSET     delivery id scored by due time (ms) } are one script ;
 //	                                    both kept until the queue drains
+//	p par:<sha256>             STRING   pushed AuthRequest JSON (RFC 9126) ; TTL to ExpiresAt
+//	p dpop-jti:<sha256>        STRING   "1": a DPoP proof seen (key thumbprint + jti) ;
+//	                                    TTL until the proof is too old to accept
 //	p {comments}:byid          HASH     comment id -> Comment JSON ; kept } one slot:
 //	p {comments}:order         ZSET     comment id scored by seq ; kept   } a page is
 //	p {comments}:seq           STRING   last sequence number (INCR) ; kept } one script
@@ -81,6 +84,8 @@ func (s *Store) kLogin(sid string) string        { return s.prefix + "login:" + 
 func (s *Store) kUserLogins(uid string) string   { return s.prefix + "user-logins:" + uid }
 func (s *Store) kLogoutJobs() string             { return s.prefix + "{logouts}:jobs" }
 func (s *Store) kLogoutDue() string              { return s.prefix + "{logouts}:due" }
+func (s *Store) kProof(hash string) string       { return s.prefix + "dpop-jti:" + hash }
+func (s *Store) kPushed(hash string) string      { return s.prefix + "par:" + hash }
 func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }
 func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }
 func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}:seq" }

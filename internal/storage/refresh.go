@@ -34,6 +34,7 @@ const MaxUsedHashes = 1000
 //	ajti     jti of the newest access token, aexp its expiry (unix ms)
 //	client   the family's client id, scope its scope (space-separated),
 //	         so that rotation checks both without decoding fam
+//	jkt      the DPoP key thumbprint the family is bound to, or empty
 //
 // plus the ZSET rt:{id}:used of every hash the family issued, scored by
 // issue time (unix ms, made strictly increasing so that the cap trims in
@@ -49,11 +50,11 @@ end
 `
 
 // createFamily: KEYS fam, used; ARGV json, exp ms, cur, now ms, ajti, aexp ms, ttl ms,
-// client, scope.
+// client, scope, jkt.
 var createFamily = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'conflict'} end
 redis.call('HSET', KEYS[1], 'fam', ARGV[1], 'exp', ARGV[2], 'cur', ARGV[3], 'revoked', '0',
-  'ajti', ARGV[5], 'aexp', ARGV[6], 'client', ARGV[8], 'scope', ARGV[9])
+  'ajti', ARGV[5], 'aexp', ARGV[6], 'client', ARGV[8], 'scope', ARGV[9], 'jkt', ARGV[10])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
@@ -61,14 +62,17 @@ return {'ok'}
 `)
 
 // rotate: KEYS fam, used; ARGV presented, new, successor, ajti, aexp ms,
-// now ms, sliding ms, grace ms, max used, client, scope.
-// Replies {'nf'} | {'revoked'} | {'scope'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…}.
-// Another client's attempt is 'nf' before anything else is looked at.
+// now ms, sliding ms, grace ms, max used, client, scope, jkt.
+// Replies {'nf'} | {'key'} | {'revoked'} | {'scope'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…}.
+// Another client's attempt is 'nf' before anything else is looked at; a
+// family bound to a DPoP key answers 'key' to any other key (or none) and
+// is left untouched.
 var rotate = redis.NewScript(familyReply + `
 local now = tonumber(ARGV[6])
-local f = redis.call('HMGET', KEYS[1], 'exp', 'revoked', 'cur', 'prev', 'rot', 'succ', 'client', 'scope')
+local f = redis.call('HMGET', KEYS[1], 'exp', 'revoked', 'cur', 'prev', 'rot', 'succ', 'client', 'scope', 'jkt')
 if not f[1] or now >= tonumber(f[1]) then return {'nf'} end
 if ARGV[10] ~= '' and f[7] ~= ARGV[10] then return {'nf'} end
+if f[9] and f[9] ~= '' and f[9] ~= ARGV[12] then return {'key'} end
 if f[2] == '1' then return {'revoked'} end
 if ARGV[1] == f[3] then
   if ARGV[11] ~= '' then
@@ -186,7 +190,7 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	}
 	_, status, err := s.runScript(ctx, createFamily, s.familyKeys(f.ID),
 		raw, unixMs(f.ExpiresAt), r.TokenHash, unixMs(now), f.AccessJTI, unixMs(f.AccessExpiresAt),
-		max(ttl.Milliseconds(), 1), f.ClientID, strings.Join(f.Scope, " "))
+		max(ttl.Milliseconds(), 1), f.ClientID, strings.Join(f.Scope, " "), f.JKT)
 	if err != nil {
 		return err
 	}
@@ -240,7 +244,7 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 	res, status, err := s.runScript(ctx, rotate, s.familyKeys(r.FamilyID),
 		r.PresentedHash, r.NewHash, r.Successor, r.AccessJTI, unixMs(r.AccessExpiresAt),
 		unixMs(now), r.Sliding.Milliseconds(), r.Grace.Milliseconds(), MaxUsedHashes,
-		r.ClientID, strings.Join(r.Scope, " "))
+		r.ClientID, strings.Join(r.Scope, " "), r.JKT)
 	if err != nil {
 		return nil, err
 	}
@@ -251,6 +255,8 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 		return nil, ErrRevoked
 	case "scope":
 		return nil, ErrScopeExceedsGrant
+	case "key":
+		return nil, ErrProofKeyMismatch
 	case "badnew":
 		return nil, errors.New("storage: rotate: new hash is empty or was used before")
 	}

@@ -30,6 +30,10 @@ var (
 	// ErrScopeExceedsGrant: a rotation asked for scope the family was never
 	// granted; nothing was changed (RFC 6749 §6).
 	ErrScopeExceedsGrant = errors.New("storage: requested scope exceeds the grant")
+	// ErrProofKeyMismatch: the refresh-token family is bound to a DPoP key
+	// (RefreshFamily.JKT) and the rotation named another key or none;
+	// nothing was changed (RFC 9449 §5).
+	ErrProofKeyMismatch = errors.New("storage: refresh token bound to another DPoP key")
 	// ErrBadCursor: the pagination cursor was not made by ListComments.
 	ErrBadCursor = errors.New("storage: malformed comment cursor")
 )
@@ -54,6 +58,12 @@ type Client struct {
 	// BackchannelLogoutSessionRequired: every logout token sent to the
 	// client must carry a sid.
 	BackchannelLogoutSessionRequired bool `json:"backchannel_logout_session_required,omitempty"`
+	// DPoPBoundAccessTokens: the client must prove a DPoP key at the token
+	// endpoint, so every token it gets is bound (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
+	// RequirePushedAuthorizationRequests: the client's authorization
+	// requests must come through the PAR endpoint (RFC 9126 §6).
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
 }
 
 // User is a resource owner. ID is the stable, opaque subject (`sub`);
@@ -92,6 +102,9 @@ type AuthCode struct {
 	// SID is the browser session the code was issued in; the ID token
 	// carries it.
 	SID string `json:"sid,omitempty"`
+	// DPoPJKT binds the code to a DPoP key (RFC 9449 §10, the dpop_jkt
+	// authorization request parameter): only a proof by that key redeems it.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 }
 
 // CodeRedemption names the tokens issued from one authorization code. The
@@ -119,6 +132,10 @@ type RefreshFamily struct {
 	// is revoked.
 	AccessJTI       string    `json:"access_jti,omitempty"`
 	AccessExpiresAt time.Time `json:"access_expires_at"`
+	// JKT, when set, binds every token of the family to the DPoP key with
+	// that RFC 7638 thumbprint (RFC 9449 §5, public clients): rotation
+	// needs a proof by that key, and keeps the binding.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // NewRefresh is the first token of a new family.
@@ -149,6 +166,11 @@ type Rotation struct {
 	// with the same Successor (two legitimate concurrent refreshes), never a
 	// second branch. 0 turns it off: any reuse revokes the family.
 	Grace time.Duration
+	// JKT is the thumbprint of the DPoP key the request proved, empty if
+	// none. A family bound to a key (RefreshFamily.JKT) answers
+	// ErrProofKeyMismatch to any other value before anything else but the
+	// client is checked, and stays untouched.
+	JKT string
 }
 
 // RotationResult is the family after rotation. GraceSuccessor is set when
@@ -246,6 +268,8 @@ type AuthRequest struct {
 	Nonce               string   `json:"nonce,omitempty"`
 	CodeChallenge       string   `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
+	DPoPJKT             string   `json:"dpop_jkt,omitempty"` // RFC 9449 §10
+	Pushed              bool     `json:"pushed,omitempty"`   // came through the PAR endpoint (RFC 9126)
 	Prompt              []string `json:"prompt,omitempty"`
 	// MaxAge is the OIDC max_age in seconds; nil when the request had none.
 	MaxAge    *int      `json:"max_age,omitempty"`
@@ -322,7 +346,8 @@ type RefreshStore interface {
 	// ErrRevoked whatever tokenHash is; anything else is ErrNotFound.
 	CheckRefresh(ctx context.Context, familyID, tokenHash string) (*RefreshFamily, error)
 	// Rotate: ErrNotFound for unknown/expired families, another client's
-	// attempt or a hash that never belonged to the family, ErrRevoked for
+	// attempt or a hash that never belonged to the family,
+	// ErrProofKeyMismatch for a bound family without its key, ErrRevoked for
 	// a revoked family, ErrScopeExceedsGrant for a widening (nothing
 	// changed), ErrRefreshReused (with the now-revoked family) for reuse
 	// of any of the family's last MaxUsedHashes tokens (older ones are
@@ -409,6 +434,26 @@ type AuthRequestStore interface {
 	TakeAuthRequest(ctx context.Context, id string) (*AuthRequest, error)
 }
 
+// PushedRequestStore keeps pushed authorization requests (RFC 9126), each
+// under the SHA-256 of its request_uri, for one use.
+type PushedRequestStore interface {
+	// SavePushedRequest stores r until r.ExpiresAt; ErrConflict if the
+	// hash exists.
+	SavePushedRequest(ctx context.Context, refHash string, r *AuthRequest) error
+	// TakePushedRequest reads and deletes it in one step; ErrNotFound if
+	// unknown, taken or expired.
+	TakePushedRequest(ctx context.Context, refHash string) (*AuthRequest, error)
+}
+
+// ProofReplayStore remembers DPoP proofs (RFC 9449 §11.1) so that each is
+// accepted once across every instance; dpop.ReplayGuard is its consumer.
+type ProofReplayStore interface {
+	// RecordProof records id for ttl (at most MaxProofTTL) and reports
+	// whether it was new: of concurrent calls with one id, exactly one
+	// sees true. O(1), and nothing outlives ttl.
+	RecordProof(ctx context.Context, id string, ttl time.Duration) (bool, error)
+}
+
 // CommentStore keeps comments. Ordering and pagination come from a sorted
 // set scored by a per-store sequence number, so a page is one range read
 // and pages never skip or repeat a comment when others are posted or
@@ -443,6 +488,8 @@ type Storage interface {
 	LogoutQueue
 	AuthRequestStore
 	CommentStore
+	ProofReplayStore
+	PushedRequestStore
 }
 
 // SessionLogin is a signed-in browser session as back-channel logout sees

@@ -29,6 +29,9 @@ type AccessClaims struct {
 	NotBefore time.Time
 	ExpiresAt time.Time
 	AuthTime  time.Time // zero when unknown (then omitted)
+	// JKT is cnf.jkt (RFC 9449 §6.1): the RFC 7638 thumbprint of the DPoP
+	// key the token is bound to; empty for a bearer token.
+	JKT string
 }
 
 // AccessRequest is what the caller decides about a new access token; the
@@ -43,6 +46,7 @@ type AccessRequest struct {
 	IssuedAt time.Time     // zero: the Minter's now; set it to know exp before minting
 	Lifetime time.Duration // required; exp = iat + Lifetime
 	AuthTime time.Time     // when the user authenticated; zero if unknown
+	JKT      string        // binds the token to a DPoP key (cnf.jkt); empty: a bearer token
 }
 
 // Minter issues access tokens and ID tokens signed by a KeySet's active
@@ -77,6 +81,12 @@ type accessPayload struct {
 	Scope    string   `json:"scope,omitempty"`
 	Roles    []string `json:"roles,omitempty"`
 	AuthTime int64    `json:"auth_time,omitempty"`
+	Cnf      *cnf     `json:"cnf,omitempty"`
+}
+
+// cnf is the confirmation claim (RFC 7800 §3.1) of a DPoP-bound token.
+type cnf struct {
+	JKT string `json:"jkt"`
 }
 
 // MintAccess signs an RFC 9068 access token (header typ "at+jwt") with
@@ -102,7 +112,7 @@ func (m *Minter) MintAccess(req AccessRequest) (string, AccessClaims, error) {
 	c := AccessClaims{
 		Issuer: m.issuer, Subject: req.Subject, Audience: req.Audience, ClientID: req.ClientID,
 		Scope: req.Scope, Roles: req.Roles, JTI: req.JTI, IssuedAt: req.IssuedAt,
-		AuthTime: utcSeconds(req.AuthTime),
+		AuthTime: utcSeconds(req.AuthTime), JKT: req.JKT,
 	}
 	if len(c.Audience) == 0 {
 		c.Audience = m.audience
@@ -121,6 +131,9 @@ func (m *Minter) MintAccess(req AccessRequest) (string, AccessClaims, error) {
 		Iss: c.Issuer, Sub: c.Subject, Aud: audienceClaim(c.Audience), Exp: c.ExpiresAt.Unix(),
 		Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix(), Jti: c.JTI, ClientID: c.ClientID,
 		Scope: strings.Join(c.Scope, " "), Roles: c.Roles, AuthTime: unixOrZero(c.AuthTime),
+	}
+	if c.JKT != "" {
+		p.Cnf = &cnf{JKT: c.JKT}
 	}
 	payload, err := json.Marshal(&p)
 	if err != nil {

@@ -79,6 +79,9 @@ func (v *Verifier) VerifyAccess(raw string) (*AccessClaims, error) {
 	if w.AuthTime != nil {
 		c.AuthTime = w.AuthTime.UTC()
 	}
+	if w.Cnf != nil {
+		c.JKT = w.Cnf.JKT
+	}
 	return c, nil
 }
 
@@ -124,6 +127,7 @@ type accessWire struct {
 	Scope    string           `json:"scope"`
 	Roles    []string         `json:"roles"`
 	AuthTime *jwt.NumericDate `json:"auth_time"`
+	Cnf      *cnf             `json:"cnf"`
 }
 
 var (

@@ -8,6 +8,7 @@
 // step failed, but always prints the JSON first so a caller can tell which.
 import * as oauth from 'oauth4webapi';
 import * as jose from 'jose';
+import { checkDPoP } from './dpop.mjs';
 
 const issuer = process.argv[2] || process.env.OAUTH2D_ISSUER;
 const env = (name) => {
@@ -58,8 +59,21 @@ async function main() {
   await step('discovery', async () => {
     const res = await oauth.discoveryRequest(issuerURL, { algorithm: 'oidc', ...insecure });
     as = await oauth.processDiscoveryResponse(issuerURL, res);
-    return { token_endpoint: as.token_endpoint, jwks_uri: as.jwks_uri };
+    return {
+      token_endpoint: as.token_endpoint, jwks_uri: as.jwks_uri,
+      dpop_signing_alg_values_supported: as.dpop_signing_alg_values_supported,
+    };
   });
+  // The DPoP checks run alone, against a server with the protected API,
+  // when their inputs are set (see dpop.mjs).
+  if (process.env.OAUTH2D_DPOP_CODE || process.env.OAUTH2D_PAR_PUSH) {
+    if (!as) {
+      skipped('dpop', 'no discovery');
+      return;
+    }
+    await checkDPoP(as, { issuer, env, step, skipped, insecure });
+    return;
+  }
   if (!as) {
     for (const s of ['client_credentials', 'authorization_code', 'refresh', 'jose']) skipped(s, 'no discovery');
     return;

@@ -45,6 +45,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Expiry", testExpiry},
 		{"SessionLogins", testSessionLogins},
 		{"LogoutQueue", testLogoutQueue},
+		{"ProofReplay", testProofReplay},
+		{"BoundFamily", testBoundFamily},
+		{"PushedRequests", testPushedRequests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -135,9 +135,15 @@ func WithResync(d time.Duration) Option {
 // New starts a harness whose access tokens are signed with accessAlg.
 func New(t testing.TB, accessAlg string, opts ...Option) *Harness {
 	t.Helper()
+	return NewOn(t, testredis.New(t), accessAlg, opts...)
+}
+
+// NewOn is New on the given Redis (a Cluster, say).
+func NewOn(t testing.TB, rs *testredis.Server, accessAlg string, opts ...Option) *Harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	h := &Harness{Redis: testredis.New(t), Keys: KeySet(t, accessAlg), Clock: &Clock{}, Ctx: ctx}
+	h := &Harness{Redis: rs, Keys: KeySet(t, accessAlg), Clock: &Clock{}, Ctx: ctx}
 	h.Minter = token.NewMinter(h.Keys, Issuer, []string{Audience}, h.Clock.Now)
 	h.Instance = h.NewInstance(t, opts...)
 	h.Alice = &storage.User{Username: "alice", PasswordHash: "x", Roles: []string{"user"}}

@@ -17,6 +17,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/api"
 	"github.com/oauth2d/oauth2d/internal/backchannel"
+	"github.com/oauth2d/oauth2d/internal/dpop"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
 	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
@@ -69,6 +70,10 @@ type Options struct {
 	// caches and back-channel logout worker, on its own address. Nothing
 	// is seeded: Peer did that.
 	Peer *Server
+	// PARRequestURITTL and PARPublicPerIP: see oauth.PusherDeps (zero:
+	// the default lifetime, no limit).
+	PARRequestURITTL time.Duration
+	PARPublicPerIP   int
 }
 
 // Server is a running authorization server.
@@ -127,7 +132,9 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	ctx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
 	limiter := ratelimit.New(env.Store.Redis(), env.Prefix, o.Limits)
-	bearer, err := resource.NewAuthenticator(env.Verifier, env.Store, resource.Options{Realm: env.Issuer, Logger: env.Logger})
+	proofs, err := dpop.NewVerifier(dpop.Options{Replay: env.Store}) // DPoP is on, as in cmd/oauth2d
+	must(err)
+	bearer, err := resource.NewAuthenticator(env.Verifier, env.Store, resource.Options{Realm: env.Issuer, Logger: env.Logger, DPoP: proofs})
 	must(err)
 	must(bearer.Load(ctx))
 	go func() { _ = bearer.Follow(ctx) }()
@@ -150,7 +157,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 			RefreshAbsolute: 24 * time.Hour, MaxBodyBytes: 64 << 10},
 		Store: env.Store, Clients: env.Store, Users: env.Store, Passwords: env.Store,
 		Minter:   token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now),
-		Verifier: env.Verifier, Limiter: limiter, Checker: env.Checker, Logger: env.Logger,
+		Verifier: env.Verifier, Limiter: limiter, Checker: env.Checker, Logger: env.Logger, DPoP: proofs,
 	})
 	must(err)
 	tmpl := o.Templates
@@ -172,14 +179,20 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
 		Config: oauth.AuthorizerConfig{Issuer: env.Issuer, PKCERequiredForAll: o.PKCERequiredForAll,
 			AuthRequestTTL: o.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath},
-		Store: env.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: env.Logger,
+		Store: env.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: env.Logger, Pushed: env.Store,
 	})
+	must(err)
+	h.Pusher, err = oauth.NewPusher(oauth.PusherDeps{Tokens: h.Tokens, Authorizer: h.Authorizer, Store: env.Store,
+		PublicLimiter: ratelimit.New(env.Store.Redis(), env.Prefix+"par:", ratelimit.Limits{PerIP: o.PARPublicPerIP}),
+		TTL:           o.PARRequestURITTL})
 	must(err)
 	h.Userinfo, err = oauth.NewUserinfo(env.Store, bearer, env.Logger)
 	must(err)
 	md := oauth.NewMetadata(env.Issuer, AllScopes, env.Keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
 	md.AddBackchannelLogout()
+	md.AddDPoP(proofs.Algorithms())
+	md.AddPAR(false)
 	h.Discovery, err = oauth.NewDiscovery(md, env.Keys)
 	must(err)
 	h.API, err = api.New(api.Deps{Bearer: bearer, Revoker: revoker, Comments: env.Store, Users: env.Store, Logger: env.Logger})

@@ -1,0 +1,32 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/secret"
+)
+
+// MaxProofTTL bounds how long RecordProof remembers a DPoP proof: proofs
+// are accepted for seconds or minutes, never for hours, so a larger ttl is
+// a caller's bug, refused rather than allowed to fill Redis.
+const MaxProofTTL = time.Hour
+
+// RecordProof remembers a DPoP proof id (RFC 9449 §11.1) for ttl and
+// reports whether it was new. One SET NX: of concurrent calls with the
+// same id on any instance, exactly one sees true, and a retry of a call
+// whose answer was lost sees false (the proof is then refused, which
+// costs the client one fresh proof and never admits a replay). The id is
+// hashed before it becomes part of a key.
+func (s *Store) RecordProof(ctx context.Context, id string, ttl time.Duration) (bool, error) {
+	if id == "" || ttl <= 0 || ttl > MaxProofTTL {
+		return false, errors.New("storage: a proof needs an id and a ttl of at most an hour")
+	}
+	ok, err := s.rdb.SetNX(ctx, s.kProof(secret.SHA256(id)), "1", ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("storage: record proof: %w", err)
+	}
+	return ok, nil
+}

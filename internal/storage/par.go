@@ -1,0 +1,48 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// SavePushedRequest stores a pushed authorization request (RFC 9126)
+// under refHash, the SHA-256 of its request_uri's random part, until
+// r.ExpiresAt. A hash is never overwritten.
+func (s *Store) SavePushedRequest(ctx context.Context, refHash string, r *AuthRequest) error {
+	if refHash == "" {
+		return errors.New("storage: empty pushed request hash")
+	}
+	ttl := r.ExpiresAt.Sub(s.now())
+	if ttl <= 0 {
+		return errors.New("storage: pushed request already expired")
+	}
+	raw, err := encode(r, "pushed request")
+	if err != nil {
+		return err
+	}
+	ok, err := s.rdb.SetNX(ctx, s.kPushed(refHash), raw, ttl).Result()
+	if err != nil {
+		return fmt.Errorf("storage: save pushed request: %w", err)
+	}
+	if !ok {
+		return ErrConflict
+	}
+	return nil
+}
+
+// TakePushedRequest returns the pushed request and deletes it (GETDEL):
+// a request_uri is used once, by one of any number of concurrent takers.
+// Unknown, used or expired: ErrNotFound.
+func (s *Store) TakePushedRequest(ctx context.Context, refHash string) (*AuthRequest, error) {
+	raw, err := s.rdb.GetDel(ctx, s.kPushed(refHash)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: take pushed request: %w", err)
+	}
+	return s.liveAuthRequest(decode[AuthRequest](raw, "pushed request"))
+}

@@ -108,9 +108,23 @@ func fromMs(v string) time.Time {
 // runScript runs a Lua script (EVALSHA, EVAL on NOSCRIPT) and returns its
 // reply as a list whose first element is a status word.
 func (s *Store) runScript(ctx context.Context, sc *redis.Script, keys []string, args ...any) ([]any, string, error) {
-	res, err := sc.Run(ctx, s.rdb, keys, args...).Slice()
+	return scriptOn(ctx, s.rdb, sc, keys, args...)
+}
+
+// runScriptOnce is runScript for a script that must never reach Redis
+// twice (redelivery.go).
+func (s *Store) runScriptOnce(ctx context.Context, sc *redis.Script, keys []string, args ...any) ([]any, string, error) {
+	c, err := s.noResend(ctx, keys[0])
 	if err != nil {
-		return nil, "", fmt.Errorf("storage: script: %w", err)
+		return nil, "", err
+	}
+	return scriptOn(ctx, c, sc, keys, args...)
+}
+
+func scriptOn(ctx context.Context, c redis.Scripter, sc *redis.Script, keys []string, args ...any) ([]any, string, error) {
+	res, err := sc.Run(ctx, c, keys, args...).Slice()
+	if err != nil {
+		return nil, "", fmt.Errorf("storage: script: %w", classify(err))
 	}
 	if len(res) == 0 {
 		return nil, "", errors.New("storage: script returned nothing")
@@ -173,11 +187,17 @@ func hashGet[T any](ctx context.Context, rdb redis.UniversalClient, key, field, 
 	return decode[T](raw, what)
 }
 
-// hashDel deletes one HASH field; ErrNotFound if it was absent.
-func hashDel(ctx context.Context, rdb redis.UniversalClient, key, field, what string) error {
+// hashDel deletes one HASH field; ErrNotFound if it was absent. It is
+// never re-sent (redelivery.go): a second delivery would answer
+// ErrNotFound for a record the first one deleted.
+func (s *Store) hashDel(ctx context.Context, key, field, what string) error {
+	rdb, err := s.noResend(ctx, key)
+	if err != nil {
+		return err
+	}
 	n, err := rdb.HDel(ctx, key, field).Result()
 	if err != nil {
-		return fmt.Errorf("storage: delete %s: %w", what, err)
+		return fmt.Errorf("storage: delete %s: %w", what, classify(err))
 	}
 	if n == 0 {
 		return ErrNotFound

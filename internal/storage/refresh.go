@@ -34,9 +34,11 @@ const MaxUsedHashes = 1000
 //	ajti     jti of the newest access token, aexp its expiry (unix ms)
 //	client   the family's client id, scope its scope (space-separated),
 //	         so that rotation checks both without decoding fam
+//	seq      how many rotations the family has had
 //
 // plus the ZSET rt:{id}:used of every hash the family issued, scored by
-// issue time. Both keys share the {id} tag and the same TTL.
+// its rotation number (seq; 0 for the first), so trimming the oldest by
+// rank never depends on two rotations falling in the same millisecond. Both keys share the {id} tag and the same TTL.
 
 // familyReply is the Lua tail every family script returns after its
 // status word: fam, revoked, ajti, aexp.
@@ -49,11 +51,19 @@ end
 
 // createFamily: KEYS fam, used; ARGV json, exp ms, cur, now ms, ajti, aexp ms, ttl ms,
 // client, scope.
+// A second delivery of the same call finds its own record (the family
+// JSON, random id included, and the first token's hash are the request's
+// identity) and answers 'ok'.
 var createFamily = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'conflict'} end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'fam') == ARGV[1] and redis.call('ZSCORE', KEYS[2], ARGV[3]) then
+    return {'ok'}
+  end
+  return {'conflict'}
+end
 redis.call('HSET', KEYS[1], 'fam', ARGV[1], 'exp', ARGV[2], 'cur', ARGV[3], 'revoked', '0',
   'ajti', ARGV[5], 'aexp', ARGV[6], 'client', ARGV[8], 'scope', ARGV[9])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+redis.call('ZADD', KEYS[2], 0, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
 return {'ok'}
@@ -63,12 +73,17 @@ return {'ok'}
 // now ms, sliding ms, grace ms, max used, client, scope.
 // Replies {'nf'} | {'revoked'} | {'scope'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…}.
 // Another client's attempt is 'nf' before anything else is looked at.
+// A second delivery of the same rotation (same presented and new hash:
+// the new hash is the request's identity) finds its own result, the new
+// hash current and the presented one previous, and answers 'ok' again
+// instead of seeing reuse.
 var rotate = redis.NewScript(familyReply + `
 local now = tonumber(ARGV[6])
 local f = redis.call('HMGET', KEYS[1], 'exp', 'revoked', 'cur', 'prev', 'rot', 'succ', 'client', 'scope')
 if not f[1] or now >= tonumber(f[1]) then return {'nf'} end
 if ARGV[10] ~= '' and f[7] ~= ARGV[10] then return {'nf'} end
 if f[2] == '1' then return {'revoked'} end
+if ARGV[2] ~= '' and ARGV[2] == f[3] and ARGV[1] == f[4] then return reply('ok') end
 if ARGV[1] == f[3] then
   if ARGV[11] ~= '' then
     local granted = {}
@@ -80,7 +95,7 @@ if ARGV[1] == f[3] then
   if ARGV[2] == '' or redis.call('ZSCORE', KEYS[2], ARGV[2]) then return {'badnew'} end
   redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1], 'rot', ARGV[6], 'succ', ARGV[3],
     'ajti', ARGV[4], 'aexp', ARGV[5])
-  redis.call('ZADD', KEYS[2], now, ARGV[2])
+  redis.call('ZADD', KEYS[2], redis.call('HINCRBY', KEYS[1], 'seq', 1), ARGV[2])
   local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[9])
   if extra > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1) end
   local ttl = tonumber(f[1]) - now

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SigningKeys", testSigningKeys},
 		{"Comments", testComments},
 		{"Expiry", testExpiry},
+		{"Redelivery", testRedelivery},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

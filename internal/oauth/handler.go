@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -148,7 +149,11 @@ func NewHandler(d Deps) (*Handler, error) {
 // server_error's cause goes to the log, never to the client.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)
-	if e.Status >= 500 {
+	if e.Status == http.StatusServiceUnavailable {
+		problem.SetRetryAfter(w.Header())
+		h.log.WarnContext(r.Context(), "oauth: storage unavailable", "path", r.URL.Path,
+			"request_id", w.Header().Get("X-Request-Id"), "err", e)
+	} else if e.Status >= 500 {
 		h.log.ErrorContext(r.Context(), "oauth: request failed", "path", r.URL.Path,
 			"request_id", w.Header().Get("X-Request-Id"), "err", e)
 	} else if e.cause != nil {

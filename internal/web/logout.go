@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -134,6 +135,10 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 		}
 		if err != nil {
 			h.log.ErrorContext(c.Request.Context(), "web: load client", "err", err)
+			if problem.Unavailable(err) {
+				problem.SetRetryAfter(c.Writer.Header())
+				return nil, http.StatusServiceUnavailable, unavailableMessage
+			}
 			return nil, http.StatusInternalServerError, "Something went wrong on our side. Please try again later."
 		}
 		lr.client = client

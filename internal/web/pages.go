@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/oauth2d/oauth2d/internal/problem"
 )
 
 // pageNames are the templates besides layout.html; each defines "content".
@@ -106,10 +107,20 @@ func (h *Handler) errorPage(c *gin.Context, status int, message string) {
 	h.RenderError(c.Writer, c.Request, status, message)
 }
 
+// serverError shows the error page for a failure the user cannot fix: 503
+// with Retry-After for a storage outage, else 500.
 func (h *Handler) serverError(c *gin.Context, what string, err error) {
 	h.log.ErrorContext(c.Request.Context(), "web: "+what, "request_id", c.Writer.Header().Get("X-Request-Id"), "err", err)
+	if problem.Unavailable(err) {
+		problem.SetRetryAfter(c.Writer.Header())
+		h.errorPage(c, http.StatusServiceUnavailable, unavailableMessage)
+		return
+	}
 	h.errorPage(c, http.StatusInternalServerError, "Something went wrong on our side. Please try again later.")
 }
+
+// unavailableMessage is the page text of a storage outage.
+const unavailableMessage = "The service is temporarily unavailable. Please try again in a moment."
 
 // Stylesheet serves the pages' one stylesheet; it changes only with a
 // release, so browsers may keep it an hour.

@@ -49,6 +49,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	logger := newLogger(cfg, e.stderr)
 	start := time.Now()
+	storage.LogRedisTo(logger)
 
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
@@ -69,7 +70,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	// when the server stops (or any of them fails) and is waited for.
 	group, groupCtx := errgroup.WithContext(ctx)
 	var w wiring
-	keys, keyWorker, err := loadKeys(groupCtx, cfg, store, logger)
+	keys, keyWorker, restoreKeys, err := loadKeys(groupCtx, cfg, store, logger)
 	if err != nil {
 		return err
 	}
@@ -81,9 +82,29 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	guard := newDataGuard(store, func(ctx context.Context) error {
+		if err := applyBootstrap(ctx, cfg, store, logger); err != nil {
+			return err
+		}
+		if restoreKeys != nil {
+			if err := restoreKeys(ctx); err != nil {
+				return err
+			}
+		}
+		for _, drop := range w.onDataLoss {
+			drop()
+		}
+		return nil
+	}, logger)
+	if err := guard.start(ctx); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	w.workers = append(w.workers, guard.Run)
+	draining := &httpserver.Draining{}
+	ready := []httpserver.Check{{Name: "shutdown", Pinger: draining}, {Name: "storage", Pinger: store}, {Name: "data", Pinger: guard}}
 	handler, err := httpserver.New(httpserver.Deps{
 		Logger:         logger,
-		Ready:          append([]httpserver.Check{{Name: "storage", Pinger: store}}, w.checks...),
+		Ready:          append(ready, w.checks...),
 		Handlers:       handlers,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: cfg.HTTP.TrustedProxies,
@@ -102,7 +123,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		"startup_ms", time.Since(start).Milliseconds())
 	group.Go(func() error {
 		return httpserver.Serve(groupCtx, httpserver.NewServer(handler, logger), ln, httpserver.ServeOptions{
-			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, Drain: cfg.HTTP.ShutdownTimeout,
+			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
+			Draining: draining, DrainDelay: cfg.HTTP.DrainDelay, Drain: cfg.HTTP.ShutdownTimeout,
 		})
 	})
 	if err := group.Wait(); err != nil {

@@ -31,6 +31,8 @@ type worker func(ctx context.Context) error
 type wiring struct {
 	checks  []httpserver.Check
 	workers []worker
+	// onDataLoss drops in-memory copies of what Redis lost (dataGuard).
+	onDataLoss []func()
 }
 
 // handlers builds every handler of the route table. This is the one place
@@ -95,6 +97,7 @@ func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratel
 	cfg := a.cfg
 	clients := storage.NewClientCache(a.store, time.Minute)
 	users := storage.NewUserCache(a.store, time.Minute)
+	w.onDataLoss = append(w.onDataLoss, clients.Clear, users.Clear)
 	for name, run := range map[string]func(context.Context) error{"client": clients.Run, "user": users.Run} {
 		w.workers = append(w.workers, func(ctx context.Context) error {
 			// A cache that cannot follow changes serves nothing; the

@@ -37,6 +37,9 @@ import (
 //	p {comments}:byid          HASH     comment id -> Comment JSON ; kept } one slot:
 //	p {comments}:order         ZSET     comment id scored by seq ; kept   } a page is
 //	p {comments}:seq           STRING   last sequence number (INCR) ; kept } one script
+//	{p clients}:marker         STRING   data epoch (heal.go) ; kept   } each on the slot of
+//	p {users}:marker           STRING   data epoch ; kept             } the data it guards,
+//	{p signing-keys}:marker    STRING   data epoch ; kept             } so its loss is theirs
 //
 // Pub/sub channels (no data at rest):
 //
@@ -71,6 +74,16 @@ func (s *Store) kAuthRequest(id string) string   { return s.prefix + "authreq:" 
 func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }
 func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }
 func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}:seq" }
+
+// The markers' hash tags put each on its guarded key's slot: the tag of a
+// key without braces is the whole key.
+func (s *Store) kMarkers() []string {
+	return []string{
+		"{" + s.kClients() + "}:marker",
+		s.prefix + "{users}:marker",
+		"{" + s.kSigningKeys() + "}:marker",
+	}
+}
 
 func (s *Store) kRevocations() string   { return s.prefix + "revocations" }
 func (s *Store) kCutoffChanges() string { return s.prefix + "cutoffs" }

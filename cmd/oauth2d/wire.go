@@ -67,10 +67,11 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	if err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
-	if h.Tokens, err = a.tokenEndpoints(w, verifier, limiter, checker); err != nil {
+	clients, users := a.caches(w)
+	if h.Tokens, err = a.tokenEndpoints(verifier, limiter, checker, clients, users); err != nil {
 		return h, err
 	}
-	if err := a.browserFlow(&h, limiter, checker, revoker); err != nil {
+	if err := a.browserFlow(&h, limiter, checker, revoker, users); err != nil {
 		return h, err
 	}
 	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, a.keys.IDTokenAlgorithm())
@@ -78,7 +79,7 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	if h.Discovery, err = oauth.NewDiscovery(md, a.keys); err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
-	if h.API, err = api.New(api.Deps{Bearer: h.Bearer, Revoker: revoker, Comments: a.store, Users: a.store, Logger: a.logger}); err != nil {
+	if h.API, err = api.New(api.Deps{Bearer: h.Bearer, Revoker: revoker, Comments: a.store, Users: users, Logger: a.logger}); err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
 	h.Admin, err = admin.New(admin.Deps{
@@ -91,10 +92,10 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	return h, nil
 }
 
-// tokenEndpoints serves /oauth2/token, /revoke and /introspect, with client
-// and user lookups answered from caches kept current over pub/sub.
-func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker) (*oauth.Handler, error) {
-	cfg := a.cfg
+// caches are the client and user lookups of the request paths, kept
+// current over pub/sub: a hit costs no round trip, and keeps answering
+// while Redis stalls.
+func (a *app) caches(w *wiring) (*storage.ClientCache, *storage.UserCache) {
 	clients := storage.NewClientCache(a.store, time.Minute)
 	users := storage.NewUserCache(a.store, time.Minute)
 	w.onDataLoss = append(w.onDataLoss, clients.Clear, users.Clear)
@@ -108,6 +109,13 @@ func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratel
 			return nil
 		})
 	}
+	return clients, users
+}
+
+// tokenEndpoints serves /oauth2/token, /revoke and /introspect, with client
+// and user lookups answered from the caches.
+func (a *app) tokenEndpoints(verifier *token.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker, clients *storage.ClientCache, users *storage.UserCache) (*oauth.Handler, error) {
+	cfg := a.cfg
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "oauth2d_token_requests_total",
 		Help: "Token endpoint requests by grant type and outcome (ok or the RFC 6749 error code).",
@@ -146,7 +154,7 @@ func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, limiter *ratel
 
 // browserFlow is "login with": the authorization endpoint, the login,
 // consent, account and logout pages, and userinfo.
-func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, checker *secret.Checker, revoker *account.Revoker) error {
+func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, checker *secret.Checker, revoker *account.Revoker, users *storage.UserCache) error {
 	cfg := a.cfg
 	var err error
 	h.Pages, err = web.New(web.Deps{
@@ -164,7 +172,7 @@ func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, ch
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	if h.Userinfo, err = oauth.NewUserinfo(a.store, h.Bearer, a.logger); err != nil {
+	if h.Userinfo, err = oauth.NewUserinfo(users, h.Bearer, a.logger); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil

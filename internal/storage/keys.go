@@ -27,7 +27,9 @@ import (
 //	                                    then at least RedeemedCodeRetention once redeemed
 //	p rt:{<family>}            HASH     family record, current/previous hash (refresh.go) ;
 //	                                    TTL = min(sliding, absolute expiry)
-//	p rt:{<family>}:used       ZSET     the family's last MaxUsedHashes hashes ; same TTL
+//	p rt:{<family>}:used       ZSET     the family's last MaxUsedHashes hashes ; same TTL (from
+//	                                    the first rotation)
+//	p rt:{<family>}:succ       STRING   sealed successor for the grace window ; 2 × the window
 //	p user-families:<user id>  HASH     family id -> client id ; TTL = longest family's life
 //	p revoked-jti              ZSET     jti scored by exp (unix ms) ; TTL = latest exp
 //	p {cutoffs}:nbf            HASH     principal -> not-before (unix ms) } TTL = latest until
@@ -65,6 +67,7 @@ func (s *Store) kSigningKeys() string            { return s.prefix + "signing-ke
 func (s *Store) kCode(hash string) string        { return s.prefix + "code:" + hash }
 func (s *Store) kFamily(id string) string        { return s.prefix + "rt:{" + id + "}" }
 func (s *Store) kFamilyUsed(id string) string    { return s.prefix + "rt:{" + id + "}:used" }
+func (s *Store) kFamilySucc(id string) string    { return s.prefix + "rt:{" + id + "}:succ" }
 func (s *Store) kUserFamilies(uid string) string { return s.prefix + "user-families:" + uid }
 func (s *Store) kRevokedJTI() string             { return s.prefix + "revoked-jti" }
 func (s *Store) kCutoffsNBF() string             { return s.prefix + "{cutoffs}:nbf" }

@@ -21,7 +21,7 @@ package storage
 // is also what protects them against a failover that replays a write.
 //
 //	command (file)              decision       identity / why
-//	createFamily (refresh.go)   idempotent     family JSON (random id): found → 'ok'
+//	createFamily (refresh.go)   idempotent     first token hash (current or issued since): found → 'ok'
 //	indexFamily (refresh.go)    idempotent     HSET of the same field; TTL only grows
 //	rotate (refresh.go)         idempotent     new hash: cur == new and prev == presented → 'ok' with the
 //	                                           same family; a rotated-out token presented by another

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,10 +56,10 @@ func newRotation(familyID, presented string) storage.Rotation {
 		Grace: 30 * time.Second}
 }
 
-// During a stall, a rotation fails fast with ErrUnavailable; its copies
-// (one request delivered twice, as a client re-send does) run when Redis
-// resumes; the client's retry with the same token then succeeds with the
-// successor Redis stored, and that successor works. No reuse, no
+// During a stall, a rotation fails fast with ErrUnavailable; a copy of it
+// queued on an open connection runs when Redis resumes and answers as
+// the rotation did; the client's retry with the same token then succeeds
+// with the successor Redis stored, and that successor works. No reuse, no
 // revocation.
 func TestStallRotationIsNotReuse(t *testing.T) {
 	srv := testredis.NewPrivate(t)
@@ -67,7 +68,24 @@ func TestStallRotationIsNotReuse(t *testing.T) {
 	f, h := newFamily(t, s)
 	r := newRotation(f.ID, h)
 
+	// A copy of the same request sent on a connection that stays open
+	// (as a client library's re-send does) waits in Redis's queue and
+	// runs when Redis resumes, after or alongside the first.
+	patient, err := storage.Open(ctx, storage.Options{URL: srv.URL, Prefix: srv.Prefix, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer patient.Close()
+	if _, err := patient.CheckRefresh(ctx, f.ID, h); err != nil { // a connection in its pool
+		t.Fatal(err)
+	}
+
 	srv.Pause(t)
+	queued := make(chan error, 1)
+	go func() {
+		_, err := patient.Rotate(ctx, r)
+		queued <- err
+	}()
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Add(1)
@@ -85,6 +103,9 @@ func TestStallRotationIsNotReuse(t *testing.T) {
 	}
 	wg.Wait()
 	srv.Resume(t)
+	if err := <-queued; err != nil {
+		t.Fatalf("the copy queued during the stall = %v, want the rotation's answer, not reuse", err)
+	}
 
 	retry := newRotation(f.ID, h) // the client's retry: a new request, the same token
 	res, err := s.Rotate(ctx, retry)
@@ -92,7 +113,9 @@ func TestStallRotationIsNotReuse(t *testing.T) {
 		t.Fatalf("retry after the stall = %v, want success", err)
 	}
 	successor := retry.NewHash
-	t.Logf("the stalled copies ran when Redis resumed: %v", res.GraceSuccessor != nil)
+	if res.GraceSuccessor == nil {
+		t.Fatal("retry rotated afresh, want the queued rotation's successor from the grace window")
+	}
 	if res.GraceSuccessor != nil {
 		if !bytes.Equal(res.GraceSuccessor, r.Successor) {
 			t.Fatalf("retry got successor %q, want the stalled rotation's %q", res.GraceSuccessor, r.Successor)
@@ -200,5 +223,38 @@ func TestRestartEmptyLosesTheDataEpoch(t *testing.T) {
 	}
 	if epochs[0] == "" || epochs[0] != epochs[1] || epochs[0] == first {
 		t.Fatalf("epochs after healing = %q; want one new epoch (was %q)", epochs, first)
+	}
+}
+
+type lockedWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// go-redis's own lines (here: dials that fail) reach the server's slog
+// logger. go-redis has one logger per process; it stays set to this
+// test's after it ends, which the other tests do not mind.
+func TestRedisLogsThroughSlog(t *testing.T) {
+	var out lockedWriter
+	storage.LogRedisTo(slog.New(slog.NewJSONHandler(&out, nil)))
+	s, err := storage.Open(context.Background(), storage.Options{URL: "redis://127.0.0.1:1", Timeout: time.Second})
+	if err == nil {
+		_ = s.Close()
+		t.Fatal("Open of a closed port succeeded")
+	}
+	if !strings.Contains(out.String(), `"component":"go-redis"`) {
+		t.Fatalf("no go-redis line in the slog output: %q (Open: %v)", out.String(), err)
 	}
 }

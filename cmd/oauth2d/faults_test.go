@@ -96,7 +96,7 @@ func do(req *http.Request) answer {
 
 func password(base string, i int) answer {
 	return tokenRequest(base, "app", "app-secret", url.Values{"grant_type": {"password"},
-		"username": {fmt.Sprintf("u%d", i)}, "password": {fmt.Sprintf("password-%d", i)}, "scope": {"openid profile offline_access"}})
+		"username": {fmt.Sprintf("u%d", i)}, "password": {fmt.Sprintf("password-%d", i)}, "scope": {"openid profile offline_access comments:read"}})
 }
 
 func refresh(base, rt string) answer {
@@ -127,6 +127,9 @@ func TestRedisStallDuringRefreshes(t *testing.T) {
 	}
 	if a := get(base, "/api/v1/me", access); a.status != 200 {
 		t.Fatalf("/api/v1/me before the stall = %d %v", a.status, a.body)
+	}
+	if a := tokenRequest(base, "service", "service-secret", url.Values{"grant_type": {"client_credentials"}}); a.status != 200 {
+		t.Fatalf("client_credentials before the stall = %d %v", a.status, a.body)
 	}
 
 	const stall = 12 * time.Second
@@ -166,6 +169,27 @@ func TestRedisStallDuringRefreshes(t *testing.T) {
 	} else {
 		t.Logf("/api/v1/me during the stall: %d in %v", me.status, me.took.Round(time.Millisecond))
 	}
+	// Every other kind of answer to a stall: a 503 of its own kind, fast.
+	for _, c := range []struct {
+		name, path, bearer, contentType string
+	}{
+		{"protected API", "/api/v1/comments", access, "application/problem+json"},
+		{"login page", "/login", "", "text/html"},
+	} {
+		a := get(base, c.path, c.bearer)
+		if a.status != http.StatusServiceUnavailable || a.took > 3*time.Second || a.header.Get("Retry-After") == "" ||
+			!strings.HasPrefix(a.header.Get("Content-Type"), c.contentType) {
+			t.Errorf("%s during the stall = %d %q in %v (Retry-After %q), want 503 %s within 3s", c.name,
+				a.status, a.header.Get("Content-Type"), a.took, a.header.Get("Retry-After"), c.contentType)
+		}
+		t.Logf("%s during the stall: %d in %v", c.name, a.status, a.took.Round(time.Millisecond))
+	}
+	// A machine client already cached needs no Redis for its token.
+	cc := tokenRequest(base, "service", "service-secret", url.Values{"grant_type": {"client_credentials"}})
+	if cc.status != 200 {
+		t.Errorf("client_credentials of a cached client during the stall = %d %v in %v, want 200 from memory", cc.status, cc.body, cc.took)
+	}
+	t.Logf("client_credentials during the stall: %d in %v", cc.status, cc.took.Round(time.Millisecond))
 	wg.Wait()
 	time.Sleep(time.Until(stalledAt.Add(stall)))
 	srv.Resume(t)

@@ -64,9 +64,11 @@ type Config struct {
 	RefreshSliding  time.Duration // idle lifetime of a refresh-token family
 	RefreshAbsolute time.Duration // hard lifetime of a family, however often it is used
 	// RefreshGrace, when > 0, lets a refresh token rotated out in the last
-	// RefreshGrace be presented once more and answered with the very same
-	// successor, for two legitimate concurrent refreshes. 0 (default): any
-	// reuse revokes the family.
+	// RefreshGrace be presented again, while its successor is unused, and
+	// answered with the very same successor: a client that never got the
+	// answer (5xx, timeout, dropped connection) may retry, and two
+	// concurrent refreshes both succeed. 0: any reuse revokes the family.
+	// The server's default is config.DefaultRefreshGrace.
 	RefreshGrace time.Duration
 	MaxBodyBytes int64
 }

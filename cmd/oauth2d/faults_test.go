@@ -267,11 +267,17 @@ func TestRedisRestartsEmpty(t *testing.T) {
 		}
 		t.Logf("instance %d serves the bootstrap clients and users %v after the empty restart", i, servedAt.Round(time.Millisecond))
 	}
-	// The key that signed the token before the loss is published again.
+	// The key that signed the token before the loss is published again,
+	// and its user is back under the same id: the token still works.
 	jwks := get(bases[1], "/.well-known/jwks.json", "")
 	kid := jwtKID(t, before.str("access_token"))
 	if keys, _ := jwks.body["keys"].([]any); !strings.Contains(fmt.Sprint(keys), kid) {
 		t.Errorf("kid %s of a token signed before the loss is not in the JWKS after healing: %v", kid, jwks.body)
+	}
+	for i, base := range bases {
+		if me := get(base, "/api/v1/me", before.str("access_token")); me.status != 200 {
+			t.Errorf("instance %d: access token from before the loss = %d %v, want 200", i, me.status, me.body)
+		}
 	}
 }
 

@@ -17,8 +17,9 @@ const dataCheckInterval = 2 * time.Second
 
 // dataGuard notices that Redis lost its data (restarted without
 // persistence, failed over to an empty replica) and heals what the
-// server itself put there: it re-applies the bootstrap file, puts the
-// signing keys back and drops the in-memory caches, then sets the data
+// server itself put there: it re-applies the bootstrap file (its users
+// under the ids they had, see bootstrap.Applier), puts the signing keys
+// back and drops the client and user caches, then sets the data
 // markers again (storage/heal.go). Until then the instance is not ready.
 // Every instance runs one; concurrent heals write the same records
 // (upserts by id and username), so none is duplicated.
@@ -26,7 +27,8 @@ const dataCheckInterval = 2 * time.Second
 // What the server cannot rebuild stays lost: refresh families, codes,
 // sessions, consents, comments. The in-memory deny list and cutoffs are
 // kept, not dropped: they only deny, and they are then the last copy of
-// revocations Redis forgot.
+// revocations Redis forgot. So is the bearer middleware's cache of
+// verified signatures: the keys that made them are put back.
 type dataGuard struct {
 	store    *storage.Store
 	heal     func(ctx context.Context) error

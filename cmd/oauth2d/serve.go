@@ -56,7 +56,11 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	if err := applyBootstrap(ctx, cfg, store, logger); err != nil {
+	bootstrapper, err := loadBootstrap(cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	if err := bootstrapper(ctx); err != nil {
 		return err
 	}
 	// Listen before anything starts in the background, so that a busy port
@@ -83,7 +87,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	guard := newDataGuard(store, func(ctx context.Context) error {
-		if err := applyBootstrap(ctx, cfg, store, logger); err != nil {
+		if err := bootstrapper(ctx); err != nil {
 			return err
 		}
 		if restoreKeys != nil {
@@ -134,31 +138,37 @@ func serve(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// applyBootstrap upserts the bootstrap file. A file that is missing at the
-// default path is skipped (the binary may run outside the repository); a
-// file that is named, unreadable or invalid is a configuration error.
-func applyBootstrap(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) error {
+// loadBootstrap reads and checks the bootstrap file and returns what
+// upserts it: at start-up, and again whenever Redis lost its data
+// (dataGuard), with one Applier so that users come back under their IDs.
+// A file that is missing at the default path is skipped (the binary may
+// run outside the repository); a file that is named, unreadable or invalid
+// is a configuration error.
+func loadBootstrap(cfg *config.Config, store *storage.Store, logger *slog.Logger) (func(context.Context) error, error) {
+	none := func(context.Context) error { return nil }
 	if cfg.Bootstrap == "" {
-		return nil
+		return none, nil
 	}
 	f, err := bootstrap.Load(cfg.Bootstrap)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && cfg.Bootstrap == config.DefaultBootstrap:
 		logger.Info("no bootstrap file; starting without predefined clients and users", "path", cfg.Bootstrap)
-		return nil
+		return none, nil
 	case err != nil:
-		return usage(fmt.Errorf("config: bootstrap: %w", err))
+		return nil, usage(fmt.Errorf("config: bootstrap: %w", err))
 	}
 	if err := f.Validate(cfg.InsecureDev); err != nil {
-		return usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
+		return nil, usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
 	}
 	if !cfg.InsecureDev && cfg.Bootstrap == config.DefaultBootstrap {
 		logger.Warn("loading the demo bootstrap file, whose secrets are public, without insecure_dev; set bootstrap to your own file or \"\"",
 			"path", cfg.Bootstrap)
 	}
 	applier := bootstrap.NewApplier(store, secret.NewHasher(secret.DefaultParams()), logger, time.Now)
-	if _, err := applier.Apply(ctx, f, cfg.InsecureDev); err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
+	return func(ctx context.Context) error {
+		if _, err := applier.Apply(ctx, f, cfg.InsecureDev); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	}, nil
 }

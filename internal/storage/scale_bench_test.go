@@ -26,6 +26,10 @@ import (
 //
 //	go test -run '^$' -bench 'AtScale' -benchtime 20000x ./internal/storage/ -families 10000
 //	go test -run '^$' -bench 'AtScale' -benchtime 20000x ./internal/storage/ -families 1000000
+//
+// or both at once, alternating, which a busy machine disturbs less:
+//
+//	go test -run '^$' -bench 'ScaleRatio' -benchtime 40000x -timeout 30m ./internal/storage/ -families 1000000
 var scaleFamilies = flag.Int("families", 10000, "live refresh families in Redis for BenchmarkRotateAtScale")
 
 func scaleStore(b *testing.B) (*storage.Store, redis.UniversalClient) {
@@ -92,60 +96,120 @@ func scaleFamily(i int) (storage.NewRefresh, string) {
 	}, TokenHash: h, Sliding: 14 * 24 * time.Hour}, h
 }
 
+// fleet is a Redis of its own filled with live families, and the current
+// token of each.
+type fleet struct {
+	s        *storage.Store
+	rdb      redis.UniversalClient
+	ids, cur []string
+	locks    [256]sync.Mutex // two goroutines may pick one family: one at a time
+	// perFamily is the growth of used_memory per family created.
+	perFamily float64
+}
+
+func newFleet(b *testing.B, n int) *fleet {
+	s, rdb := scaleStore(b)
+	f := &fleet{s: s, rdb: rdb, ids: make([]string, n), cur: make([]string, n)}
+	f.perFamily = fill(b, rdb, n, func(i int) error {
+		nr, h := scaleFamily(i)
+		f.ids[i], f.cur[i] = nr.Family.ID, h
+		return s.CreateFamily(context.Background(), nr)
+	})
+	return f
+}
+
+var sealedSuccessor = make([]byte, 120) // about a sealed refresh token
+
+func (f *fleet) rotate(i int, grace time.Duration) error {
+	mu := &f.locks[i%len(f.locks)]
+	mu.Lock()
+	defer mu.Unlock()
+	next := secret.SHA256(secret.NewToken(32))
+	_, err := f.s.Rotate(context.Background(), storage.Rotation{FamilyID: f.ids[i], PresentedHash: f.cur[i], NewHash: next,
+		ClientID: "demo-first-party", Successor: sealedSuccessor, AccessJTI: secret.NewToken(16),
+		AccessExpiresAt: time.Now().Add(15 * time.Minute), Now: time.Now(), Sliding: 14 * 24 * time.Hour,
+		Grace: grace})
+	if err != nil {
+		return fmt.Errorf("rotate %s: %w", f.ids[i], err)
+	}
+	f.cur[i] = next
+	return nil
+}
+
+// rotateRandom rotates count random families from 4 goroutines and
+// returns how long that took.
+func (f *fleet) rotateRandom(b *testing.B, count int) time.Duration {
+	start := time.Now()
+	var wg sync.WaitGroup
+	var left atomic.Int64
+	left.Store(int64(count))
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(rand.Uint64(), 0))
+			for left.Add(-1) >= 0 {
+				if err := f.rotate(r.IntN(len(f.ids)), 30*time.Second); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
 // BenchmarkRotateAtScale fills -families families, reports Redis bytes per
 // family (after one rotation each of a sample, as a family in use has a
 // previous token and a sealed successor), then measures rotations of
 // random families.
 func BenchmarkRotateAtScale(b *testing.B) {
-	s, rdb := scaleStore(b)
-	ctx := context.Background()
-	n := *scaleFamilies
-	ids, cur := make([]string, n), make([]string, n)
-	perFamily := fill(b, rdb, n, func(i int) error {
-		nr, h := scaleFamily(i)
-		ids[i], cur[i] = nr.Family.ID, h
-		return s.CreateFamily(ctx, nr)
-	})
-	successor := make([]byte, 120) // about a sealed refresh token
-	var locks [256]sync.Mutex      // two goroutines may pick one family: one at a time
-	rotateOne := func(i int, grace time.Duration) error {
-		mu := &locks[i%len(locks)]
-		mu.Lock()
-		defer mu.Unlock()
-		presented := cur[i]
-		next := secret.SHA256(secret.NewToken(32))
-		cur[i] = next
-		_, err := s.Rotate(ctx, storage.Rotation{FamilyID: ids[i], PresentedHash: presented, NewHash: next,
-			ClientID: "demo-first-party", Successor: successor, AccessJTI: secret.NewToken(16),
-			AccessExpiresAt: time.Now().Add(15 * time.Minute), Now: time.Now(), Sliding: 14 * 24 * time.Hour,
-			Grace: grace})
-		if err != nil {
-			return fmt.Errorf("rotate %s: %w", ids[i], err)
-		}
-		return nil
-	}
+	f := newFleet(b, *scaleFamilies)
 	// A family in use has been rotated: it has a previous token and the
 	// set of used hashes. Its sealed successor lives twice the grace
 	// window; the sample uses a short window and waits it out.
-	sample := min(n, 10000)
-	before := usedMemory(b, rdb)
-	fill(b, rdb, sample, func(i int) error { return rotateOne(i, 250*time.Millisecond) })
+	sample := min(len(f.ids), 10000)
+	before := usedMemory(b, f.rdb)
+	fill(b, f.rdb, sample, func(i int) error { return f.rotate(i, 250*time.Millisecond) })
 	time.Sleep(time.Second)
-	perRotation := float64(usedMemory(b, rdb)-before) / float64(sample)
+	perRotation := float64(usedMemory(b, f.rdb)-before) / float64(sample)
 	b.ResetTimer() // (it also drops metrics: they are reported after the loop)
 	b.SetParallelism(4)
 	b.RunParallel(func(pb *testing.PB) {
 		r := rand.New(rand.NewPCG(rand.Uint64(), 0))
 		for pb.Next() {
-			if err := rotateOne(r.IntN(n), 30*time.Second); err != nil {
+			if err := f.rotate(r.IntN(len(f.ids)), 30*time.Second); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
-	b.ReportMetric(perFamily, "B/family")
-	b.ReportMetric(perFamily+perRotation, "B/family-in-use")
-	b.ReportMetric(float64(n), "families")
+	b.ReportMetric(f.perFamily, "B/family")
+	b.ReportMetric(f.perFamily+perRotation, "B/family-in-use")
+	b.ReportMetric(float64(len(f.ids)), "families")
+}
+
+// BenchmarkRotateScaleRatio compares rotation time with 10 000 and with
+// -families live families on one loaded machine: two Redis servers, filled
+// once, then rounds of 200 rotations alternating between them, so that
+// whatever else the machine does weighs on both alike. It reports each
+// side's time per rotation and their ratio (the goal: at most 1.10).
+func BenchmarkRotateScaleRatio(b *testing.B) {
+	small, large := newFleet(b, 10000), newFleet(b, *scaleFamilies)
+	const round = 200
+	var tSmall, tLarge time.Duration
+	done := 0
+	b.ResetTimer()
+	for done < b.N {
+		n := min(round, b.N-done)
+		tSmall += small.rotateRandom(b, n)
+		tLarge += large.rotateRandom(b, n)
+		done += n
+	}
+	b.ReportMetric(float64(tSmall.Nanoseconds())/float64(b.N), "ns/rotation-10k")
+	b.ReportMetric(float64(tLarge.Nanoseconds())/float64(b.N), "ns/rotation-large")
+	b.ReportMetric(float64(tLarge)/float64(tSmall), "large/10k")
 }
 
 // BenchmarkRecordMemory reports Redis bytes per anonymous browser session

@@ -95,9 +95,11 @@ func (h deadlineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 }
 
 // failFast tunes go-redis for a bounded wait: deadlines from the context,
-// read/write/pool timeouts no longer than one command may take, and no
-// re-sending of a command after a failure (MaxRetries -1; see
-// redelivery.go). Settings given in the URL's query win.
+// read/write/pool/dial timeouts no longer than one command may take, and
+// no re-sending of a command after a failure (MaxRetries -1; see
+// redelivery.go). Settings given in the URL's query win. It takes the
+// fields one by one because Options, ClusterOptions and FailoverOptions
+// share them but no type.
 func failFast(read, write, pool, dial *time.Duration, retries *int, ctxTimeout *bool, timeout time.Duration) {
 	for _, d := range []*time.Duration{read, write, pool, dial} {
 		if *d == 0 {
@@ -110,7 +112,7 @@ func failFast(read, write, pool, dial *time.Duration, retries *int, ctxTimeout *
 	*ctxTimeout = true
 }
 
-// tune applies failFast and the deadline hook to a client newClient made.
+// tune adds the deadline hook to a client built with failFast options.
 func tune(rdb redis.UniversalClient, timeout time.Duration) {
 	rdb.AddHook(deadlineHook{timeout: timeout})
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // MaxUsedHashes bounds how many hashes a family remembers for reuse
-// detection (the current one included, about 64 bytes each), so a client
+// detection (the current one included, 32 bytes each), so a client
 // that refreshes for months cannot grow its family without end. Each
 // rotation drops only the oldest beyond the cap, so a token rotated out
 // recently is always recognised and revokes the family.
@@ -81,7 +81,7 @@ return {'ok'}
 
 // rotate: KEYS fam, used, succ; ARGV presented, new, successor, ajti,
 // aexp ms, now ms, sliding ms, grace ms, max used, client, scope.
-// Replies {'nf'} | {'r'} | {'s'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…}.
+// Replies {'nf'} | {'revoked'} | {'scope'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…}.
 // Another client's attempt is 'nf' before anything else is looked at.
 // A second delivery of the same rotation (same presented and new hash:
 // the new hash is the request's identity) finds its own result, the new

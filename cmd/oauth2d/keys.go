@@ -18,44 +18,61 @@ import (
 // keys in Redis it makes sure an active and a next key exist, loads them,
 // and returns the worker that keeps reloading them, so that a rotation
 // reaches this instance.
-func loadKeys(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) (*token.KeySet, worker, error) {
+//
+// The returned restore (nil unless keys.source is redis) puts the keys
+// back after Redis lost them (dataGuard).
+func loadKeys(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) (*token.KeySet, worker, func(context.Context) error, error) {
 	k := cfg.Keys
 	switch k.Source {
 	case config.KeysDir:
 		set, err := token.LoadDir(k.Dir, k.Algorithm, k.IDTokenAlgorithm)
 		if err != nil {
-			return nil, nil, usage(fmt.Errorf("config: keys.dir: %w", err))
+			return nil, nil, nil, usage(fmt.Errorf("config: keys.dir: %w", err))
 		}
-		return set, nil, nil
+		return set, nil, nil, nil
 	case config.KeysRedis:
 		enc, err := token.ParseEncryptionKey(k.EncryptionKey)
 		if err != nil {
-			return nil, nil, usage(fmt.Errorf("config: keys.encryption_key: %w", err))
+			return nil, nil, nil, usage(fmt.Errorf("config: keys.encryption_key: %w", err))
 		}
 		set, err := token.NewKeySet(k.Algorithm, k.IDTokenAlgorithm)
 		if err != nil {
-			return nil, nil, usage(fmt.Errorf("config: keys.algorithm: %w", err))
+			return nil, nil, nil, usage(fmt.Errorf("config: keys.algorithm: %w", err))
 		}
 		if err := token.EnsureKeys(ctx, store, enc, set.SigningAlgorithms(), maxTokenLifetime(cfg), time.Now()); err != nil {
-			return nil, nil, fmt.Errorf("serve: %w", err)
+			return nil, nil, nil, fmt.Errorf("serve: %w", err)
 		}
 		src, err := token.NewStoreSource(set, store, enc, logger, time.Now)
 		if err != nil {
-			return nil, nil, fmt.Errorf("serve: %w", err)
+			return nil, nil, nil, fmt.Errorf("serve: %w", err)
 		}
 		if err := src.Reload(ctx); err != nil {
-			return nil, nil, fmt.Errorf("serve: %w", err)
+			return nil, nil, nil, fmt.Errorf("serve: %w", err)
+		}
+		restore := func(ctx context.Context) error {
+			n, err := src.Restore(ctx)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				logger.Error("Redis lost the signing keys; put back the ones this instance holds, so tokens signed before stay valid", "restored", n)
+			}
+			// With none held, new keys: every token signed before is invalid.
+			if err := token.EnsureKeys(ctx, store, enc, set.SigningAlgorithms(), maxTokenLifetime(cfg), time.Now()); err != nil {
+				return err
+			}
+			return src.Reload(ctx)
 		}
 		return set, func(ctx context.Context) error {
 			src.Run(ctx, token.DefaultReloadInterval)
 			return nil
-		}, nil
+		}, restore, nil
 	default:
 		set, err := token.NewDevKeySet(k.Algorithm, k.IDTokenAlgorithm, logger, time.Now)
 		if err != nil {
-			return nil, nil, usage(fmt.Errorf("config: keys.algorithm: %w", err))
+			return nil, nil, nil, usage(fmt.Errorf("config: keys.algorithm: %w", err))
 		}
-		return set, nil, nil
+		return set, nil, nil, nil
 	}
 }
 

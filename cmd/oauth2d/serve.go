@@ -49,13 +49,18 @@ func serve(ctx context.Context, e env, args []string) error {
 	}
 	logger := newLogger(cfg, e.stderr)
 	start := time.Now()
+	storage.LogRedisTo(logger)
 
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := applyBootstrap(ctx, cfg, store, logger); err != nil {
+	bootstrapper, err := loadBootstrap(cfg, store, logger)
+	if err != nil {
+		return err
+	}
+	if err := bootstrapper(ctx); err != nil {
 		return err
 	}
 	// Listen before anything starts in the background, so that a busy port
@@ -69,7 +74,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	// when the server stops (or any of them fails) and is waited for.
 	group, groupCtx := errgroup.WithContext(ctx)
 	var w wiring
-	keys, keyWorker, err := loadKeys(groupCtx, cfg, store, logger)
+	keys, keyWorker, restoreKeys, err := loadKeys(groupCtx, cfg, store, logger)
 	if err != nil {
 		return err
 	}
@@ -81,9 +86,29 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	guard := newDataGuard(store, func(ctx context.Context) error {
+		if err := bootstrapper(ctx); err != nil {
+			return err
+		}
+		if restoreKeys != nil {
+			if err := restoreKeys(ctx); err != nil {
+				return err
+			}
+		}
+		for _, drop := range w.onDataLoss {
+			drop()
+		}
+		return nil
+	}, logger)
+	if err := guard.start(ctx); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	w.workers = append(w.workers, guard.Run)
+	draining := &httpserver.Draining{}
+	ready := []httpserver.Check{{Name: "shutdown", Pinger: draining}, {Name: "storage", Pinger: store}, {Name: "data", Pinger: guard}}
 	handler, err := httpserver.New(httpserver.Deps{
 		Logger:         logger,
-		Ready:          append([]httpserver.Check{{Name: "storage", Pinger: store}}, w.checks...),
+		Ready:          append(ready, w.checks...),
 		Handlers:       handlers,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: cfg.HTTP.TrustedProxies,
@@ -102,7 +127,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		"startup_ms", time.Since(start).Milliseconds())
 	group.Go(func() error {
 		return httpserver.Serve(groupCtx, httpserver.NewServer(handler, logger), ln, httpserver.ServeOptions{
-			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile, Drain: cfg.HTTP.ShutdownTimeout,
+			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
+			Draining: draining, DrainDelay: cfg.HTTP.DrainDelay, Drain: cfg.HTTP.ShutdownTimeout,
 		})
 	})
 	if err := group.Wait(); err != nil {
@@ -112,31 +138,37 @@ func serve(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// applyBootstrap upserts the bootstrap file. A file that is missing at the
-// default path is skipped (the binary may run outside the repository); a
-// file that is named, unreadable or invalid is a configuration error.
-func applyBootstrap(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) error {
+// loadBootstrap reads and checks the bootstrap file and returns what
+// upserts it: at start-up, and again whenever Redis lost its data
+// (dataGuard), with one Applier so that users come back under their IDs.
+// A file that is missing at the default path is skipped (the binary may
+// run outside the repository); a file that is named, unreadable or invalid
+// is a configuration error.
+func loadBootstrap(cfg *config.Config, store *storage.Store, logger *slog.Logger) (func(context.Context) error, error) {
+	none := func(context.Context) error { return nil }
 	if cfg.Bootstrap == "" {
-		return nil
+		return none, nil
 	}
 	f, err := bootstrap.Load(cfg.Bootstrap)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && cfg.Bootstrap == config.DefaultBootstrap:
 		logger.Info("no bootstrap file; starting without predefined clients and users", "path", cfg.Bootstrap)
-		return nil
+		return none, nil
 	case err != nil:
-		return usage(fmt.Errorf("config: bootstrap: %w", err))
+		return nil, usage(fmt.Errorf("config: bootstrap: %w", err))
 	}
 	if err := f.Validate(cfg.InsecureDev); err != nil {
-		return usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
+		return nil, usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
 	}
 	if !cfg.InsecureDev && cfg.Bootstrap == config.DefaultBootstrap {
 		logger.Warn("loading the demo bootstrap file, whose secrets are public, without insecure_dev; set bootstrap to your own file or \"\"",
 			"path", cfg.Bootstrap)
 	}
 	applier := bootstrap.NewApplier(store, secret.NewHasher(secret.DefaultParams()), logger, time.Now)
-	if _, err := applier.Apply(ctx, f, cfg.InsecureDev); err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
+	return func(ctx context.Context) error {
+		if _, err := applier.Apply(ctx, f, cfg.InsecureDev); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	}, nil
 }

@@ -20,6 +20,9 @@ func serveUntilReady(t *testing.T, env map[string]string) (string, *syncBuffer, 
 	t.Helper()
 	addr := freeAddr(t)
 	env["OAUTH2D_ADDR"] = addr
+	if _, ok := env["OAUTH2D_HTTP_DRAIN_DELAY"]; !ok {
+		env["OAUTH2D_HTTP_DRAIN_DELAY"] = "0s" // no load balancer to wait for
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	var stderr syncBuffer

@@ -33,6 +33,8 @@ type worker func(ctx context.Context) error
 type wiring struct {
 	checks  []httpserver.Check
 	workers []worker
+	// onDataLoss drops in-memory copies of what Redis lost (dataGuard).
+	onDataLoss []func()
 }
 
 // handlers builds every handler of the route table. This is the one place
@@ -78,14 +80,15 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	if err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
-	if h.Tokens, err = a.tokenEndpoints(w, verifier, proofs, limiter, checker); err != nil {
+	clients, users := a.caches(w)
+	if h.Tokens, err = a.tokenEndpoints(verifier, proofs, limiter, checker, clients, users); err != nil {
 		return h, err
 	}
 	logouts, err := a.backchannelLogout(w)
 	if err != nil {
 		return h, err
 	}
-	if err := a.browserFlow(&h, limiter, checker, revoker, logouts); err != nil {
+	if err := a.browserFlow(&h, limiter, checker, revoker, logouts, users); err != nil {
 		return h, err
 	}
 	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, a.keys.IDTokenAlgorithm())
@@ -96,7 +99,7 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	if h.Discovery, err = oauth.NewDiscovery(md, a.keys); err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
-	if h.API, err = api.New(api.Deps{Bearer: h.Bearer, Revoker: revoker, Comments: a.store, Users: a.store, Logger: a.logger}); err != nil {
+	if h.API, err = api.New(api.Deps{Bearer: h.Bearer, Revoker: revoker, Comments: a.store, Users: users, Logger: a.logger}); err != nil {
 		return h, fmt.Errorf("serve: %w", err)
 	}
 	h.Admin, err = admin.New(admin.Deps{
@@ -109,12 +112,13 @@ func (a *app) handlers(w *wiring) (httpserver.Handlers, error) {
 	return h, nil
 }
 
-// tokenEndpoints serves /oauth2/token, /revoke and /introspect, with client
-// and user lookups answered from caches kept current over pub/sub.
-func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, proofs *dpop.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker) (*oauth.Handler, error) {
-	cfg := a.cfg
+// caches are the client and user lookups of the request paths, kept
+// current over pub/sub: a hit costs no round trip, and keeps answering
+// while Redis stalls.
+func (a *app) caches(w *wiring) (*storage.ClientCache, *storage.UserCache) {
 	clients := storage.NewClientCache(a.store, time.Minute)
 	users := storage.NewUserCache(a.store, time.Minute)
+	w.onDataLoss = append(w.onDataLoss, clients.Clear, users.Clear)
 	for name, run := range map[string]func(context.Context) error{"client": clients.Run, "user": users.Run} {
 		w.workers = append(w.workers, func(ctx context.Context) error {
 			// A cache that cannot follow changes serves nothing; the
@@ -125,6 +129,14 @@ func (a *app) tokenEndpoints(w *wiring, verifier *token.Verifier, proofs *dpop.V
 			return nil
 		})
 	}
+	return clients, users
+}
+
+// tokenEndpoints serves /oauth2/token, /revoke and /introspect, with client
+// and user lookups answered from the caches.
+func (a *app) tokenEndpoints(verifier *token.Verifier, proofs *dpop.Verifier, limiter *ratelimit.Limiter, checker *secret.Checker,
+	clients *storage.ClientCache, users *storage.UserCache) (*oauth.Handler, error) {
+	cfg := a.cfg
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "oauth2d_token_requests_total",
 		Help: "Token endpoint requests by grant type and outcome (ok or the RFC 6749 error code).",
@@ -186,7 +198,7 @@ func (a *app) backchannelLogout(w *wiring) (*backchannel.Logouts, error) {
 // browserFlow is "login with": the authorization endpoint, the login,
 // consent, account and logout pages, and userinfo.
 func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, checker *secret.Checker, revoker *account.Revoker,
-	logouts *backchannel.Logouts) error {
+	logouts *backchannel.Logouts, users *storage.UserCache) error {
 	cfg := a.cfg
 	box, err := a.browserStateBox()
 	if err != nil {
@@ -214,7 +226,7 @@ func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, ch
 	if h.Pusher, err = a.pusher(h); err != nil {
 		return err
 	}
-	if h.Userinfo, err = oauth.NewUserinfo(a.store, h.Bearer, a.logger); err != nil {
+	if h.Userinfo, err = oauth.NewUserinfo(users, h.Bearer, a.logger); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil

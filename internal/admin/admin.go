@@ -96,7 +96,7 @@ func notFound(c *gin.Context, what string) {
 
 func (a *API) internalError(c *gin.Context, what string, err error) {
 	a.d.Logger.ErrorContext(c.Request.Context(), "admin: "+what, "err", err)
-	problem.Write(c, http.StatusInternalServerError, "")
+	problem.ServerError(c, err)
 }
 
 // invalid answers 400 listing every problem the validators found.

@@ -146,8 +146,9 @@ func mustClaims(c *gin.Context) *token.AccessClaims {
 
 func isAdmin(c *token.AccessClaims) bool { return slices.Contains(c.Roles, account.RoleAdmin) }
 
-// internalError answers 500 with a fixed text; the detail goes to the log.
+// internalError answers 500 (503 for a storage outage) with a fixed text;
+// the detail goes to the log.
 func (a *API) internalError(c *gin.Context, what string, err error) {
 	a.log.ErrorContext(c.Request.Context(), "api: "+what, "err", err)
-	problem.Write(c, http.StatusInternalServerError, "")
+	problem.ServerError(c, err)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/oauth2d/oauth2d/internal/secret"
@@ -28,17 +29,36 @@ type Hasher interface {
 
 var _ Hasher = (*secret.Hasher)(nil)
 
-// Applier upserts a bootstrap file into storage.
+// Applier upserts a bootstrap file into storage. It remembers the ID of
+// every user it wrote or found, so that applying the file again after
+// Redis lost its data recreates each user under the same ID: the tokens
+// issued to them before stay theirs, and instances healing at once write
+// the same records.
 type Applier struct {
 	store  Store
 	hasher Hasher
 	logger *slog.Logger
 	now    func() time.Time
+
+	mu  sync.Mutex
+	ids map[string]string // username → user ID
 }
 
 // NewApplier returns an Applier writing to store.
 func NewApplier(store Store, hasher Hasher, logger *slog.Logger, now func() time.Time) *Applier {
-	return &Applier{store: store, hasher: hasher, logger: logger, now: now}
+	return &Applier{store: store, hasher: hasher, logger: logger, now: now, ids: map[string]string{}}
+}
+
+func (a *Applier) knownID(username string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ids[username]
+}
+
+func (a *Applier) remember(username, id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ids[username] = id
 }
 
 // Result counts what Apply did.
@@ -141,10 +161,13 @@ func (a *Applier) applyUser(ctx context.Context, u User) (outcome, error) {
 		return 0, fmt.Errorf("bootstrap: user %q: %w", u.Username, err)
 	}
 	now := a.now().UTC()
-	// A new user gets its ID from storage; an existing one keeps it.
+	// A new user gets its ID from storage, or the one it had before Redis
+	// lost it; an existing one keeps its own.
+	want.ID = a.knownID(u.Username)
 	want.CreatedAt, want.UpdatedAt = now, now
 	result := created
 	if old != nil {
+		a.remember(u.Username, old.ID)
 		if sameUser(old, &want) {
 			return unchanged, nil
 		}
@@ -153,6 +176,7 @@ func (a *Applier) applyUser(ctx context.Context, u User) (outcome, error) {
 	if err := a.store.UpsertUser(ctx, &want); err != nil {
 		return 0, fmt.Errorf("bootstrap: user %q: %w", u.Username, err)
 	}
+	a.remember(u.Username, want.ID)
 	a.logger.Info("bootstrap user", "username", u.Username, "created", result == created)
 	return result, nil
 }

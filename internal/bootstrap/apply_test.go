@@ -133,3 +133,33 @@ func TestApplyIsIdempotent(t *testing.T) {
 		}
 	})
 }
+
+// After Redis lost its data, applying the file again with the same
+// Applier brings each user back under the ID it had, so tokens issued to
+// it before stay its own.
+func TestApplyAfterDataLossKeepsUserIDs(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	a := NewApplier(st, cheapHasher(), slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	f, err := Parse([]byte(applyDoc), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Apply(ctx, f, false); err != nil {
+		t.Fatal(err)
+	}
+	alice, err := st.GetUserByUsername(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteUser(ctx, alice.ID); err != nil { // what a lost Redis looks like to alice
+		t.Fatal(err)
+	}
+	if res, err := a.Apply(ctx, f, false); err != nil || res.Created != 1 {
+		t.Fatalf("apply after the loss = %+v, %v; want alice created", res, err)
+	}
+	again, err := st.GetUserByUsername(ctx, "alice")
+	if err != nil || again.ID != alice.ID {
+		t.Fatalf("alice after the loss = %+v, %v; want id %s", again, err, alice.ID)
+	}
+}

@@ -68,6 +68,9 @@ type Redis struct {
 	AllowEmbedded bool `yaml:"allow_embedded"`
 	// Prefix starts every key, so tenants and tests can share one server.
 	Prefix string `yaml:"prefix"`
+	// Timeout bounds every Redis command; a request that needs a Redis
+	// that does not answer in time gets 503 + Retry-After, not a hang.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Tokens holds lifetimes and the access-token audience.
@@ -82,7 +85,9 @@ type Tokens struct {
 	RefreshAbsoluteTTL time.Duration `yaml:"refresh_absolute_ttl"`
 	CodeTTL            time.Duration `yaml:"code_ttl"`
 	// RefreshGrace lets a just-rotated refresh token answer once more with
-	// the same successor (two concurrent refreshes of one client); zero
+	// the same successor while that successor is unused: a client that
+	// never got the answer (a 5xx, a timeout, a dropped connection) may
+	// retry, and two concurrent refreshes of one client both succeed. Zero
 	// turns it off so any reuse revokes the family.
 	RefreshGrace time.Duration `yaml:"refresh_grace"`
 	// Audience is the `aud` of access tokens (RFC 9068 §3: resource
@@ -142,6 +147,9 @@ func (l Log) SlogLevel() slog.Level {
 
 // HTTP tunes the HTTP server.
 type HTTP struct {
+	// DrainDelay is how long the server keeps serving after SIGTERM, with
+	// /readyz already 503, so that load balancers stop sending first.
+	DrainDelay time.Duration `yaml:"drain_delay"`
 	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// MaxBodyBytes caps form and JSON request bodies.
@@ -177,12 +185,13 @@ func Default() Config {
 		Addr:      "127.0.0.1:8080",
 		Issuer:    "http://localhost:8080",
 		Bootstrap: DefaultBootstrap,
-		Redis:     Redis{Prefix: "oauth2d:", AllowEmbedded: true},
+		Redis:     Redis{Prefix: "oauth2d:", AllowEmbedded: true, Timeout: 2 * time.Second},
 		Tokens: Tokens{
 			AccessTTL:          15 * time.Minute,
 			RefreshSlidingTTL:  14 * 24 * time.Hour,
 			RefreshAbsoluteTTL: 90 * 24 * time.Hour,
 			CodeTTL:            60 * time.Second,
+			RefreshGrace:       DefaultRefreshGrace,
 		},
 		Keys: Keys{
 			Algorithm:        "ES256",
@@ -190,12 +199,19 @@ func Default() Config {
 			Source:           KeysGenerate,
 		},
 		Log:       Log{Level: "info", Format: "text"},
-		HTTP:      HTTP{ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10},
+		HTTP:      HTTP{DrainDelay: 5 * time.Second, ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10},
 		RateLimit: RateLimit{LoginPerUsernameIP: 5, LoginPerIP: 20, LoginPerUsername: 30},
 		DPoP:      defaultDPoP(),
 		PAR:       defaultPAR(),
 	}
 }
+
+// DefaultRefreshGrace is the default retry window of a rotated refresh
+// token: long enough for a client to retry after a Redis stall or a
+// failover (typically 10-20 s) answered 503, short enough that a stolen
+// token is worth nothing once its owner has used the successor (which
+// ends the window at once).
+const DefaultRefreshGrace = 30 * time.Second
 
 // DefaultBootstrap is the bootstrap path that may be missing without error.
 const DefaultBootstrap = "configs/bootstrap.yaml"

@@ -71,6 +71,12 @@ func (c *Config) Validate() error {
 	if !slices.Contains([]string{"text", "json"}, c.Log.Format) {
 		bad("log.format", "must be text or json, not %q", c.Log.Format)
 	}
+	if c.Redis.Timeout <= 0 || c.Redis.Timeout > time.Minute {
+		bad("redis.timeout", "must be positive and at most 1m")
+	}
+	if c.HTTP.DrainDelay < 0 || c.HTTP.DrainDelay > time.Minute {
+		bad("http.drain_delay", "must be between 0 and 1m")
+	}
 	if c.HTTP.ShutdownTimeout <= 0 {
 		bad("http.shutdown_timeout", "must be positive")
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,14 +31,38 @@ func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
 type ServeOptions struct {
 	// CertFile and KeyFile, both set, make Serve terminate TLS.
 	CertFile, KeyFile string
-	// Drain bounds how long in-flight requests may finish after ctx ends.
+	// Draining, when set, is marked as soon as ctx ends, so that /readyz
+	// (which lists it among its checks) answers 503 from that moment.
+	Draining *Draining
+	// DrainDelay is how long Serve keeps serving after ctx ends, so that
+	// load balancers see /readyz fail and stop sending first.
+	DrainDelay time.Duration
+	// Drain bounds how long in-flight requests may finish after the
+	// delay, once the listener and idle connections are closed.
 	Drain time.Duration
 }
 
-// Serve serves srv on ln until ctx ends, then stops accepting connections
-// and waits up to opts.Drain for in-flight requests before closing the
-// rest. It returns nil after a clean drain, an error if serving failed or
-// the drain timed out.
+// Draining is the readiness check that fails once shutdown has begun.
+type Draining struct{ on atomic.Bool }
+
+// Start marks the server as shutting down.
+func (d *Draining) Start() { d.on.Store(true) }
+
+// Ping fails once Start was called.
+func (d *Draining) Ping(context.Context) error {
+	if d.on.Load() {
+		return errors.New("httpserver: shutting down")
+	}
+	return nil
+}
+
+// Serve serves srv on ln until ctx ends. Then it marks opts.Draining
+// (readiness fails at once), keeps serving for opts.DrainDelay while load
+// balancers take the instance out, and only then stops accepting
+// connections, closes idle keep-alive connections and waits up to
+// opts.Drain for in-flight requests before closing the rest. It returns
+// nil after a clean drain, an error if serving failed or the drain timed
+// out.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, opts ServeOptions) error {
 	served := make(chan error, 1)
 	go func() {
@@ -52,6 +77,16 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, opts ServeOpt
 	case err := <-served:
 		return fmt.Errorf("httpserver: serve: %w", err)
 	case <-ctx.Done():
+	}
+	if opts.Draining != nil {
+		opts.Draining.Start()
+	}
+	if opts.DrainDelay > 0 {
+		select {
+		case err := <-served:
+			return fmt.Errorf("httpserver: serve: %w", err)
+		case <-time.After(opts.DrainDelay):
+		}
 	}
 
 	// The parent ctx is done; the drain needs a deadline of its own.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -390,6 +391,7 @@ func (a *Authorizer) finishWithError(w http.ResponseWriter, r *http.Request, req
 // redirectError sends a protocol error to the trusted redirect URI (RFC
 // 6749 §4.1.2.1). A server error's cause goes to the log only.
 func (a *Authorizer) redirectError(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, e *Error) {
+	e = asError(e)
 	if e.Status >= 500 {
 		a.log.ErrorContext(r.Context(), "oauth: authorize failed", "client_id", req.ClientID,
 			"request_id", w.Header().Get("X-Request-Id"), "err", e)
@@ -417,7 +419,12 @@ func (a *Authorizer) redirectResponse(w http.ResponseWriter, r *http.Request, re
 // safely (the store is down). The cause goes to the log.
 func (a *Authorizer) fail(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.ErrorContext(r.Context(), "oauth: authorize failed", "request_id", w.Header().Get("X-Request-Id"), "err", err)
-	a.pages.RenderError(w, r, errPageServer.status, errPageServer.message)
+	page := errPageServer
+	if problem.Unavailable(err) {
+		page = errPageUnavailable
+		problem.SetRetryAfter(w.Header())
+	}
+	a.pages.RenderError(w, r, page.status, page.message)
 }
 
 // redirect answers a POST with 303 so the browser follows with a GET and

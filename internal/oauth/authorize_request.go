@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -71,6 +72,7 @@ var (
 	errPageMalformed     = &pageError{http.StatusBadRequest, "The authorization request could not be read."}
 	errPageExpired       = &pageError{http.StatusBadRequest, "This sign-in request has expired or was already answered. Go back to the application and start again."}
 	errPageServer        = &pageError{http.StatusInternalServerError, "Something went wrong on our side. Please try again later."}
+	errPageUnavailable   = &pageError{http.StatusServiceUnavailable, "The service is temporarily unavailable. Please try again in a moment."}
 )
 
 // authorizeParams reads the request's parameters: the query string of a
@@ -139,6 +141,9 @@ func (a *Authorizer) parseAuthorization(ctx context.Context, v url.Values) (*sto
 	}
 	if err != nil {
 		a.log.ErrorContext(ctx, "oauth: authorize: load client", "err", err)
+		if problem.Unavailable(err) {
+			return nil, nil, errPageUnavailable
+		}
 		return nil, nil, errPageServer
 	}
 	req := &storage.AuthRequest{ClientID: client.ID}

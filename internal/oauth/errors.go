@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+	"github.com/oauth2d/oauth2d/internal/problem"
 )
 
 // Error is the one protocol error of the authorization server (RFC 6749
@@ -66,6 +67,11 @@ var (
 		"the request body is too large")
 	ErrServerError = newError(oerrors.ErrServerError, http.StatusInternalServerError,
 		"the server encountered an unexpected condition")
+	// ErrTemporarilyUnavailable answers a storage outage (503 with
+	// Retry-After); the RFC 6749 §4.1.2.1 code, used at the token
+	// endpoint too, where a client library reads it as "retry".
+	ErrTemporarilyUnavailable = newError(oerrors.ErrTemporarilyUnavailable, http.StatusServiceUnavailable,
+		"the service is temporarily unavailable; retry later")
 )
 
 func newError(code error, status int, description string) *Error {
@@ -74,10 +80,16 @@ func newError(code error, status int, description string) *Error {
 
 // asError turns any error into a protocol error; anything that is not
 // already one becomes server_error and keeps the original as its cause.
+//
+// A storage outage, wrapped or not, becomes temporarily_unavailable: it
+// is no fault of the server's code and the client may retry.
 func asError(err error) *Error {
 	var e *Error
-	if errors.As(err, &e) {
-		return e
+	if !errors.As(err, &e) {
+		e = ErrServerError.Wrap(err)
 	}
-	return ErrServerError.Wrap(err)
+	if e.Status >= 500 && e.Status != http.StatusServiceUnavailable && problem.Unavailable(err) {
+		return ErrTemporarilyUnavailable.Wrap(err)
+	}
+	return e
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -63,9 +64,11 @@ type Config struct {
 	RefreshSliding  time.Duration // idle lifetime of a refresh-token family
 	RefreshAbsolute time.Duration // hard lifetime of a family, however often it is used
 	// RefreshGrace, when > 0, lets a refresh token rotated out in the last
-	// RefreshGrace be presented once more and answered with the very same
-	// successor, for two legitimate concurrent refreshes. 0 (default): any
-	// reuse revokes the family.
+	// RefreshGrace be presented again, while its successor is unused, and
+	// answered with the very same successor: a client that never got the
+	// answer (5xx, timeout, dropped connection) may retry, and two
+	// concurrent refreshes both succeed. 0: any reuse revokes the family.
+	// The server's default is config.DefaultRefreshGrace.
 	RefreshGrace time.Duration
 	MaxBodyBytes int64
 	// DPoPRequiredForPublic makes every public client send a DPoP proof,
@@ -154,7 +157,11 @@ func NewHandler(d Deps) (*Handler, error) {
 // server_error's cause goes to the log, never to the client.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)
-	if e.Status >= 500 {
+	if e.Status == http.StatusServiceUnavailable {
+		problem.SetRetryAfter(w.Header())
+		h.log.WarnContext(r.Context(), "oauth: storage unavailable", "path", r.URL.Path,
+			"request_id", w.Header().Get("X-Request-Id"), "err", e)
+	} else if e.Status >= 500 {
 		h.log.ErrorContext(r.Context(), "oauth: request failed", "path", r.URL.Path,
 			"request_id", w.Header().Get("X-Request-Id"), "err", e)
 	} else if e.cause != nil {

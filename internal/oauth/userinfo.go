@@ -54,7 +54,7 @@ func (u *Userinfo) Serve(c *gin.Context) {
 		return
 	case err != nil:
 		u.log.ErrorContext(ctx, "oauth: userinfo: load user", "err", err)
-		u.bearer.Reject(c, resource.ServerError)
+		u.bearer.Reject(c, resource.ReasonFor(err))
 		return
 	}
 	claims := profileClaims(user, at.Scope)

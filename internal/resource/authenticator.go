@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -195,6 +196,9 @@ func (a *Authenticator) require(now bool, scopes []string) gin.HandlerFunc {
 func (a *Authenticator) checkStored(ctx context.Context, claims *token.AccessClaims) *failure {
 	revoked, err := a.feed.IsAccessRevoked(ctx, claims.JTI, claims.Subject, claims.ClientID, claims.IssuedAt)
 	switch {
+	case problem.Unavailable(err):
+		a.log.WarnContext(ctx, "resource: revocation check: storage unavailable", "err", err)
+		return failUnavailable
 	case err != nil:
 		a.log.ErrorContext(ctx, "resource: revocation check", "err", err)
 		return failServer
@@ -213,14 +217,28 @@ const (
 	UnknownUser Reason = iota
 	// ServerError: the handler could not look the token's user up (500).
 	ServerError
+	// Unavailable: the storage did not answer in time (503, Retry-After).
+	Unavailable
 )
+
+// ReasonFor is the Reason to reject with when looking the token's user up
+// failed with err (not ErrNotFound): Unavailable for a storage outage.
+func ReasonFor(err error) Reason {
+	if problem.Unavailable(err) {
+		return Unavailable
+	}
+	return ServerError
+}
 
 // Reject answers as the middleware would for reason, so that every
 // protected route has the one RFC 6750 error shape.
 func (a *Authenticator) Reject(c *gin.Context, reason Reason) {
 	f := failServer
-	if reason == UnknownUser {
+	switch reason {
+	case UnknownUser:
 		f = failUnknownUser
+	case Unavailable:
+		f = failUnavailable
 	}
 	a.chal.abort(c, f, "")
 }

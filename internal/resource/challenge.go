@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/oauth2d/oauth2d/internal/problem"
 )
 
 // RFC 6750 §3.1 error codes.
@@ -39,6 +40,8 @@ var (
 		desc: "the server encountered an unexpected condition"}
 	failNotReady = &failure{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
 		desc: "the revocation list is not loaded yet"}
+	failUnavailable = &failure{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
+		desc: "the service is temporarily unavailable; retry later"}
 )
 
 // challenges renders WWW-Authenticate values for one realm; they are
@@ -120,6 +123,9 @@ func (ch *challenges) abort(c *gin.Context, f *failure, header string) {
 		c.Header("DPoP-Nonce", ch.nonce())
 	}
 	c.Header("Cache-Control", "no-store")
+	if f.status == http.StatusServiceUnavailable {
+		problem.SetRetryAfter(c.Writer.Header())
+	}
 	if f.code == "" {
 		c.AbortWithStatus(f.status)
 		return

@@ -137,3 +137,8 @@ func (c *cache[T]) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Clear drops every cached record, for when Redis lost its data: what is
+// cached may name records that no longer exist or have been recreated
+// under other ids.
+func (c *cache[T]) Clear() { c.invalidate("") }

@@ -5,7 +5,19 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
+
+// createClient: KEYS clients; ARGV id, json. HSETNX, except that a second
+// delivery of the same call finds its own record and answers 'ok'.
+var createClient = redis.NewScript(`
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old == ARGV[2] then return {'ok'} end
+if old then return {'conflict'} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {'ok'}
+`)
 
 // CreateClient stores c unless its id exists (ErrConflict). Zero
 // CreatedAt/UpdatedAt are set to now.
@@ -24,11 +36,11 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 	if err != nil {
 		return err
 	}
-	ok, err := s.rdb.HSetNX(ctx, s.kClients(), c.ID, raw).Result()
+	_, status, err := s.runScript(ctx, createClient, []string{s.kClients()}, c.ID, raw)
 	if err != nil {
-		return fmt.Errorf("storage: create client: %w", err)
+		return err
 	}
-	if !ok {
+	if status != "ok" {
 		return ErrConflict
 	}
 	s.announce(ctx, s.kClientChanges(), c.ID)
@@ -78,7 +90,7 @@ func (s *Store) ListClients(ctx context.Context) ([]*Client, error) {
 // DeleteClient removes the client (ErrNotFound if unknown). Tokens already
 // issued to it are the caller's to revoke.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	if err := hashDel(ctx, s.rdb, s.kClients(), id, "client"); err != nil {
+	if err := s.hashDel(ctx, s.kClients(), id, "client"); err != nil {
 		return err
 	}
 	s.announce(ctx, s.kClientChanges(), id)

@@ -16,19 +16,26 @@ import (
 const RedeemedCodeRetention = 10 * time.Minute
 
 // saveCode: KEYS code; ARGV json, exp ms, ttl ms. A hash is never
-// overwritten: that would reset a redemption.
+// overwritten: that would reset a redemption. A second delivery of the
+// same save finds its own record and answers 'ok'.
 var saveCode = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'conflict'} end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'code') == ARGV[1] then return {'ok'} end
+  return {'conflict'}
+end
 redis.call('HSET', KEYS[1], 'code', ARGV[1], 'exp', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {'ok'}
 `)
 
 // redeemCode: KEYS code; ARGV now ms, redemption json, keep ms.
-// Replies: {'nf'} | {'reused', code, redemption} | {'ok', code}.
+// Replies: {'nf'} | {'reused', code, redemption} | {'ok', code}. The
+// redemption (fresh token ids) is the request's identity: a second
+// delivery of the same redemption answers 'ok' again, not 'reused'.
 var redeemCode = redis.NewScript(`
 local f = redis.call('HMGET', KEYS[1], 'code', 'exp', 'red')
 if not f[1] then return {'nf'} end
+if f[3] == ARGV[2] then return {'ok', f[1]} end
 if f[3] then return {'reused', f[1], f[3]} end
 if tonumber(f[2]) <= tonumber(ARGV[1]) then return {'nf'} end
 redis.call('HSET', KEYS[1], 'red', ARGV[2])

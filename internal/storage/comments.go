@@ -15,9 +15,12 @@ func (s *Store) commentKeys() []string {
 	return []string{s.kCommentsByID(), s.kCommentsOrder(), s.kCommentsSeq()}
 }
 
-// createComment: KEYS byid, order, seq; ARGV id, json.
+// createComment: KEYS byid, order, seq; ARGV id, json. A second delivery
+// finds its own comment and answers 'ok' without taking a new number.
 var createComment = redis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {'conflict'} end
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old == ARGV[2] then return {'ok'} end
+if old then return {'conflict'} end
 local seq = redis.call('INCR', KEYS[3])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], seq, ARGV[1])
@@ -115,7 +118,7 @@ func (s *Store) ListComments(ctx context.Context, limit int, cursor string) (*Co
 
 // DeleteComment removes the comment; ErrNotFound if unknown.
 func (s *Store) DeleteComment(ctx context.Context, id string) error {
-	_, status, err := s.runScript(ctx, deleteComment, s.commentKeys()[:2], id)
+	_, status, err := s.runScriptOnce(ctx, deleteComment, s.commentKeys()[:2], id)
 	if err != nil {
 		return err
 	}

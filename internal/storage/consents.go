@@ -42,5 +42,5 @@ func (s *Store) ListConsents(ctx context.Context, userID string) ([]*Consent, er
 
 // DeleteConsent forgets the consent (ErrNotFound if there was none).
 func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) error {
-	return hashDel(ctx, s.rdb, s.kConsents(userID), clientID, "consent")
+	return s.hashDel(ctx, s.kConsents(userID), clientID, "consent")
 }

@@ -27,7 +27,9 @@ import (
 //	                                    then at least RedeemedCodeRetention once redeemed
 //	p rt:{<family>}            HASH     family record, current/previous hash (refresh.go) ;
 //	                                    TTL = min(sliding, absolute expiry)
-//	p rt:{<family>}:used       ZSET     the family's last MaxUsedHashes hashes ; same TTL
+//	p rt:{<family>}:used       ZSET     the family's last MaxUsedHashes hashes ; same TTL (from
+//	                                    the first rotation)
+//	p rt:{<family>}:succ       STRING   sealed successor for the grace window ; 2 × the window
 //	p user-families:<user id>  HASH     family id -> client id ; TTL = longest family's life
 //	p revoked-jti              ZSET     jti scored by exp (unix ms) ; TTL = latest exp
 //	p {cutoffs}:nbf            HASH     principal -> not-before (unix ms) } TTL = latest until
@@ -46,6 +48,9 @@ import (
 //	p {comments}:byid          HASH     comment id -> Comment JSON ; kept } one slot:
 //	p {comments}:order         ZSET     comment id scored by seq ; kept   } a page is
 //	p {comments}:seq           STRING   last sequence number (INCR) ; kept } one script
+//	{p clients}:marker         STRING   data epoch (heal.go) ; kept   } each on the slot of
+//	p {users}:marker           STRING   data epoch ; kept             } the data it guards,
+//	{p signing-keys}:marker    STRING   data epoch ; kept             } so its loss is theirs
 //
 // Pub/sub channels (no data at rest):
 //
@@ -74,6 +79,7 @@ func (s *Store) kSigningKeys() string            { return s.prefix + "signing-ke
 func (s *Store) kCode(hash string) string        { return s.prefix + "code:" + hash }
 func (s *Store) kFamily(id string) string        { return s.prefix + "rt:{" + id + "}" }
 func (s *Store) kFamilyUsed(id string) string    { return s.prefix + "rt:{" + id + "}:used" }
+func (s *Store) kFamilySucc(id string) string    { return s.prefix + "rt:{" + id + "}:succ" }
 func (s *Store) kUserFamilies(uid string) string { return s.prefix + "user-families:" + uid }
 func (s *Store) kRevokedJTI() string             { return s.prefix + "revoked-jti" }
 func (s *Store) kCutoffsNBF() string             { return s.prefix + "{cutoffs}:nbf" }
@@ -89,6 +95,16 @@ func (s *Store) kPushed(hash string) string      { return s.prefix + "par:" + ha
 func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }
 func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }
 func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}:seq" }
+
+// The markers' hash tags put each on its guarded key's slot: the tag of a
+// key without braces is the whole key.
+func (s *Store) kMarkers() []string {
+	return []string{
+		"{" + s.kClients() + "}:marker",
+		s.prefix + "{users}:marker",
+		"{" + s.kSigningKeys() + "}:marker",
+	}
+}
 
 func (s *Store) kRevocations() string   { return s.prefix + "revocations" }
 func (s *Store) kCutoffChanges() string { return s.prefix + "cutoffs" }
@@ -126,9 +142,23 @@ func fromMs(v string) time.Time {
 // runScript runs a Lua script (EVALSHA, EVAL on NOSCRIPT) and returns its
 // reply as a list whose first element is a status word.
 func (s *Store) runScript(ctx context.Context, sc *redis.Script, keys []string, args ...any) ([]any, string, error) {
-	res, err := sc.Run(ctx, s.rdb, keys, args...).Slice()
+	return scriptOn(ctx, s.rdb, sc, keys, args...)
+}
+
+// runScriptOnce is runScript for a script that must never reach Redis
+// twice (redelivery.go).
+func (s *Store) runScriptOnce(ctx context.Context, sc *redis.Script, keys []string, args ...any) ([]any, string, error) {
+	c, err := s.noResend(ctx, keys[0])
 	if err != nil {
-		return nil, "", fmt.Errorf("storage: script: %w", err)
+		return nil, "", err
+	}
+	return scriptOn(ctx, c, sc, keys, args...)
+}
+
+func scriptOn(ctx context.Context, c redis.Scripter, sc *redis.Script, keys []string, args ...any) ([]any, string, error) {
+	res, err := sc.Run(ctx, c, keys, args...).Slice()
+	if err != nil {
+		return nil, "", fmt.Errorf("storage: script: %w", classify(err))
 	}
 	if len(res) == 0 {
 		return nil, "", errors.New("storage: script returned nothing")
@@ -191,11 +221,17 @@ func hashGet[T any](ctx context.Context, rdb redis.UniversalClient, key, field, 
 	return decode[T](raw, what)
 }
 
-// hashDel deletes one HASH field; ErrNotFound if it was absent.
-func hashDel(ctx context.Context, rdb redis.UniversalClient, key, field, what string) error {
+// hashDel deletes one HASH field; ErrNotFound if it was absent. It is
+// never re-sent (redelivery.go): a second delivery would answer
+// ErrNotFound for a record the first one deleted.
+func (s *Store) hashDel(ctx context.Context, key, field, what string) error {
+	rdb, err := s.noResend(ctx, key)
+	if err != nil {
+		return err
+	}
 	n, err := rdb.HDel(ctx, key, field).Result()
 	if err != nil {
-		return fmt.Errorf("storage: delete %s: %w", what, err)
+		return fmt.Errorf("storage: delete %s: %w", what, classify(err))
 	}
 	if n == 0 {
 		return ErrNotFound

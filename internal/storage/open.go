@@ -42,6 +42,10 @@ type Options struct {
 	// Now is the clock for expiry decisions (time.Now when nil). Redis
 	// TTLs still run on the server's clock.
 	Now func() time.Time
+	// Timeout bounds each command, from sending it to reading its answer
+	// (DefaultTimeout when zero). A command that runs out of it fails with
+	// ErrUnavailable and is not re-sent.
+	Timeout time.Duration
 }
 
 // Store is oauth2d's Redis data layer. It is safe for concurrent use.
@@ -71,15 +75,20 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
 	if opts.URL == "" {
-		s.startEmbedded()
+		s.startEmbedded(timeout)
 	} else {
-		rdb, err := newClient(opts.URL)
+		rdb, err := newClient(opts.URL, timeout)
 		if err != nil {
 			return nil, fmt.Errorf("storage: redis url %q: %w", redactURL(opts.URL), err)
 		}
 		s.rdb = rdb
 	}
+	tune(s.rdb, timeout)
 	pctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
 	if err := s.rdb.Ping(pctx).Err(); err != nil {
@@ -92,25 +101,29 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // startEmbedded runs miniredis in-process. It is reached through an
 // in-memory pipe, so no port is opened. ClockTTL makes its TTLs follow the
 // wall clock like a real server (miniredis only moves TTLs on request).
-func (s *Store) startEmbedded() {
+func (s *Store) startEmbedded(timeout time.Duration) {
 	m := miniredis.NewMiniRedis()
 	m.ClockTTL(true)
 	s.mini = m
-	s.rdb = redis.NewClient(&redis.Options{
+	o := &redis.Options{
 		Addr:   "embedded",
 		Dialer: func(context.Context, string, string) (net.Conn, error) { return m.Dial() },
-	})
+	}
+	failFast(&o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialTimeout, &o.MaxRetries, &o.ContextTimeoutEnabled, timeout)
+	s.rdb = redis.NewClient(o)
 	s.log.Warn("storage: using the embedded in-process Redis: all data lives in memory and is lost on exit; set a Redis URL for anything but development")
 }
 
-// newClient builds the go-redis client for a non-empty URL.
-func newClient(raw string) (redis.UniversalClient, error) {
+// newClient builds the go-redis client for a non-empty URL, tuned to fail
+// within timeout (failFast).
+func newClient(raw string, timeout time.Duration) (redis.UniversalClient, error) {
 	if strings.Contains(raw, ",") {
-		opts, err := clusterOptions(raw)
+		o, err := clusterOptions(raw)
 		if err != nil {
 			return nil, err
 		}
-		return redis.NewClusterClient(opts), nil
+		failFast(&o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialTimeout, &o.MaxRetries, &o.ContextTimeoutEnabled, timeout)
+		return redis.NewClusterClient(o), nil
 	}
 	if !strings.Contains(raw, "://") {
 		raw = "redis://" + raw // bare host:port
@@ -120,17 +133,19 @@ func newClient(raw string) (redis.UniversalClient, error) {
 		return nil, errors.New("not a URL")
 	}
 	if u.Query().Has("master_name") {
-		opts, err := redis.ParseFailoverURL(raw)
+		o, err := redis.ParseFailoverURL(raw)
 		if err != nil {
 			return nil, err
 		}
-		return redis.NewFailoverClient(opts), nil
+		failFast(&o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialTimeout, &o.MaxRetries, &o.ContextTimeoutEnabled, timeout)
+		return redis.NewFailoverClient(o), nil
 	}
-	opts, err := redis.ParseURL(raw)
+	o, err := redis.ParseURL(raw)
 	if err != nil {
 		return nil, err
 	}
-	return redis.NewClient(opts), nil
+	failFast(&o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout, &o.DialTimeout, &o.MaxRetries, &o.ContextTimeoutEnabled, timeout)
+	return redis.NewClient(o), nil
 }
 
 func clusterOptions(raw string) (*redis.ClusterOptions, error) {

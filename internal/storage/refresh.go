@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,7 +11,7 @@ import (
 )
 
 // MaxUsedHashes bounds how many hashes a family remembers for reuse
-// detection (the current one included, about 64 bytes each), so a client
+// detection (the current one included, 32 bytes each), so a client
 // that refreshes for months cannot grow its family without end. Each
 // rotation drops only the oldest beyond the cap, so a token rotated out
 // recently is always recognised and revokes the family.
@@ -23,74 +24,97 @@ import (
 // cap".)
 const MaxUsedHashes = 1000
 
-// A family is the HASH rt:{id} with fields
+// A family is the HASH rt:{id} with one-letter fields (the names are
+// stored once per family, so they are kept short):
 //
-//	fam      RefreshFamily JSON as created (immutable parts)
-//	exp      absolute expiry, unix ms (checked against the caller's clock)
-//	revoked  "1" once revoked
-//	cur      hash of the current token
-//	prev     hash of the token rotated out last, rot: when (unix ms)
-//	succ     the opaque successor blob answered inside the grace window
-//	ajti     jti of the newest access token, aexp its expiry (unix ms)
-//	client   the family's client id, scope its scope (space-separated),
-//	         so that rotation checks both without decoding fam
-//	jkt      the DPoP key thumbprint the family is bound to, or empty
+//	c, u, s  the grant: client id, user id ("" for none), scope
+//	         space-separated
+//	a, m, e  auth time, creation, absolute expiry (unix ms; e is checked
+//	         against the caller's clock)
+//	r        "1" once revoked (absent before)
+//	h        the current token's hash
+//	p, t     the hash of the token rotated out last, and when (ms)
+//	n        how many rotations the family has had
+//	j, x     jti of the newest access token, its expiry (ms)
+//	k        the DPoP key thumbprint the family is bound to (absent:
+//	         unbound; RFC 9449 §5)
 //
-// plus the ZSET rt:{id}:used of every hash the family issued, scored by
-// issue time (unix ms, made strictly increasing so that the cap trims in
-// issue order). Both keys share the {id} tag and the same TTL.
+// Hashes are stored as their 32 raw bytes (rawHash), and every value is
+// short, so Redis keeps the hash in its compact listpack encoding. Two
+// more keys share the {id} tag:
+//
+//	rt:{id}:used  ZSET of every hash the family issued (the last
+//	              MaxUsedHashes), scored by rotation number; made at
+//	              the first rotation, same TTL as the family
+//	rt:{id}:succ  STRING, the opaque successor answered inside the grace
+//	              window; it expires after twice the window (Redis's
+//	              clock; the window itself is checked against the
+//	              caller's), so an idle family does not keep it
 
 // familyReply is the Lua tail every family script returns after its
-// status word: fam, revoked, ajti, aexp.
+// status word: client, user, scope, auth, made, exp, revoked, ajti,
+// aexp, jkt; extra values follow from index 11.
 const familyReply = `
 local function reply(status, ...)
-  local f = redis.call('HMGET', KEYS[1], 'fam', 'revoked', 'ajti', 'aexp')
-  return {status, f[1], f[2] or '', f[3] or '', f[4] or '', ...}
+  local f = redis.call('HMGET', KEYS[1], 'c', 'u', 's', 'a', 'm', 'e', 'r', 'j', 'x', 'k')
+  local out = {status}
+  for i = 1, 10 do out[i+1] = f[i] or '' end
+  for _, v in ipairs({...}) do out[#out+1] = v end
+  return out
 end
 `
 
-// createFamily: KEYS fam, used; ARGV json, exp ms, cur, now ms, ajti, aexp ms, ttl ms,
-// client, scope, jkt.
+// createFamily: KEYS fam, used; ARGV cur, exp ms, made ms, auth ms,
+// client, user, scope, ajti, aexp ms, ttl ms, jkt. A second delivery of the
+// same call finds its own token (current, or issued and rotated since)
+// and answers 'ok'; the same id with another token is 'conflict'.
 var createFamily = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'conflict'} end
-redis.call('HSET', KEYS[1], 'fam', ARGV[1], 'exp', ARGV[2], 'cur', ARGV[3], 'revoked', '0',
-  'ajti', ARGV[5], 'aexp', ARGV[6], 'client', ARGV[8], 'scope', ARGV[9], 'jkt', ARGV[10])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
-redis.call('PEXPIRE', KEYS[2], ARGV[7])
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'h') == ARGV[1] or redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+    return {'ok'}
+  end
+  return {'conflict'}
+end
+redis.call('HSET', KEYS[1], 'h', ARGV[1], 'e', ARGV[2], 'm', ARGV[3], 'a', ARGV[4],
+  'c', ARGV[5], 'u', ARGV[6], 's', ARGV[7], 'j', ARGV[8], 'x', ARGV[9])
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'k', ARGV[11]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[10])
 return {'ok'}
 `)
 
-// rotate: KEYS fam, used; ARGV presented, new, successor, ajti, aexp ms,
-// now ms, sliding ms, grace ms, max used, client, scope, jkt.
+// rotate: KEYS fam, used, succ; ARGV presented, new, successor, ajti,
+// aexp ms, now ms, sliding ms, grace ms, max used, client, scope, jkt.
 // Replies {'nf'} | {'key'} | {'revoked'} | {'scope'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…}.
 // Another client's attempt is 'nf' before anything else is looked at; a
 // family bound to a DPoP key answers 'key' to any other key (or none) and
-// is left untouched.
+// is left untouched, so a thief without the key cannot even set off reuse
+// detection.
+// A second delivery of the same rotation (same presented and new hash:
+// the new hash is the request's identity) finds its own result, the new
+// hash current and the presented one previous, and answers 'ok' again
+// instead of seeing reuse.
 var rotate = redis.NewScript(familyReply + `
 local now = tonumber(ARGV[6])
-local f = redis.call('HMGET', KEYS[1], 'exp', 'revoked', 'cur', 'prev', 'rot', 'succ', 'client', 'scope', 'jkt')
+local f = redis.call('HMGET', KEYS[1], 'e', 'r', 'h', 'p', 't', 'c', 's', 'n', 'k')
 if not f[1] or now >= tonumber(f[1]) then return {'nf'} end
-if ARGV[10] ~= '' and f[7] ~= ARGV[10] then return {'nf'} end
-if f[9] and f[9] ~= '' and f[9] ~= ARGV[12] then return {'key'} end
+if ARGV[10] ~= '' and f[6] ~= ARGV[10] then return {'nf'} end
+if f[9] and f[9] ~= ARGV[12] then return {'key'} end
 if f[2] == '1' then return {'revoked'} end
+if ARGV[2] ~= '' and ARGV[2] == f[3] and ARGV[1] == f[4] then return reply('ok') end
 if ARGV[1] == f[3] then
   if ARGV[11] ~= '' then
     local granted = {}
-    for s in string.gmatch(f[8] or '', '%S+') do granted[s] = true end
+    for s in string.gmatch(f[7] or '', '%S+') do granted[s] = true end
     for s in string.gmatch(ARGV[11], '%S+') do
       if not granted[s] then return {'scope'} end
     end
   end
-  if ARGV[2] == '' or redis.call('ZSCORE', KEYS[2], ARGV[2]) then return {'badnew'} end
-  redis.call('HSET', KEYS[1], 'cur', ARGV[2], 'prev', ARGV[1], 'rot', ARGV[6], 'succ', ARGV[3],
-    'ajti', ARGV[4], 'aexp', ARGV[5])
-  -- Scores grow strictly: equal scores sort by hash, and the cap below
-  -- must drop the oldest hashes, not the lexicographically smallest.
-  local score = now
-  local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-  if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 1 end
-  redis.call('ZADD', KEYS[2], score, ARGV[2])
+  if ARGV[2] == '' or ARGV[2] == f[3] or redis.call('ZSCORE', KEYS[2], ARGV[2]) then return {'badnew'} end
+  local seq = tonumber(f[8] or '0') + 1
+  redis.call('HSET', KEYS[1], 'h', ARGV[2], 'p', ARGV[1], 't', ARGV[6], 'n', seq,
+    'j', ARGV[4], 'x', ARGV[5])
+  if seq == 1 then redis.call('ZADD', KEYS[2], 0, ARGV[1]) end
+  redis.call('ZADD', KEYS[2], seq, ARGV[2])
   local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[9])
   if extra > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1) end
   local ttl = tonumber(f[1]) - now
@@ -98,14 +122,21 @@ if ARGV[1] == f[3] then
   if sliding > 0 and sliding < ttl then ttl = sliding end
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
+  local grace = tonumber(ARGV[8])
+  if grace > 0 and ARGV[3] ~= '' then
+    redis.call('SET', KEYS[3], ARGV[3], 'PX', math.min(2 * grace, ttl))
+  else
+    redis.call('DEL', KEYS[3])
+  end
   return reply('ok')
 end
 local grace = tonumber(ARGV[8])
 if f[4] and ARGV[1] == f[4] and grace > 0 and now - tonumber(f[5]) <= grace then
-  return reply('grace', f[6] or '')
+  local succ = redis.call('GET', KEYS[3])
+  if succ then return reply('grace', succ) end
 end
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-  redis.call('HSET', KEYS[1], 'revoked', '1')
+  redis.call('HSET', KEYS[1], 'r', '1')
   return reply('reused')
 end
 return {'nf'}
@@ -113,16 +144,16 @@ return {'nf'}
 
 // readFamily: KEYS fam; ARGV now ms. Replies {'nf'} | {'ok', fam…, cur}.
 var readFamily = redis.NewScript(familyReply + `
-local f = redis.call('HMGET', KEYS[1], 'exp', 'cur')
+local f = redis.call('HMGET', KEYS[1], 'e', 'h')
 if not f[1] or tonumber(ARGV[1]) >= tonumber(f[1]) then return {'nf'} end
 return reply('ok', f[2])
 `)
 
 // revokeFamily: KEYS fam; ARGV now ms. Replies {'nf'} | {'ok', fam…}.
 var revokeFamily = redis.NewScript(familyReply + `
-local exp = redis.call('HGET', KEYS[1], 'exp')
+local exp = redis.call('HGET', KEYS[1], 'e')
 if not exp or tonumber(ARGV[1]) >= tonumber(exp) then return {'nf'} end
-redis.call('HSET', KEYS[1], 'revoked', '1')
+redis.call('HSET', KEYS[1], 'r', '1')
 return reply('ok')
 `)
 
@@ -134,21 +165,33 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KE
 return {'ok'}
 `)
 
-func (s *Store) familyKeys(id string) []string {
-	return []string{s.kFamily(id), s.kFamilyUsed(id)}
+// rawHash is how a token hash is stored in a family: the 32 bytes a
+// 64-digit hex sha256 stands for, half its size. Anything else is kept as
+// it is.
+func rawHash(h string) string {
+	if len(h) != 64 {
+		return h
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return h
+	}
+	return string(b)
 }
 
-// familyFrom rebuilds a family from a script reply: res[1:5] are fam,
-// revoked, ajti, aexp.
-func familyFrom(res []any) (*RefreshFamily, error) {
-	f, err := decode[RefreshFamily](str(res, 1), "refresh family")
-	if err != nil {
-		return nil, err
+func (s *Store) familyKeys(id string) []string {
+	return []string{s.kFamily(id), s.kFamilyUsed(id), s.kFamilySucc(id)}
+}
+
+// familyFrom rebuilds family id from a script reply: res[1:10] are
+// client, user, scope, auth, made, exp, revoked, ajti, aexp.
+func familyFrom(id string, res []any) *RefreshFamily {
+	return &RefreshFamily{
+		ID: id, ClientID: str(res, 1), UserID: str(res, 2), Scope: strings.Fields(str(res, 3)),
+		AuthTime: fromMs(str(res, 4)), CreatedAt: fromMs(str(res, 5)), ExpiresAt: fromMs(str(res, 6)),
+		Revoked: str(res, 7) == "1", AccessJTI: str(res, 8), AccessExpiresAt: fromMs(str(res, 9)),
+		JKT: str(res, 10),
 	}
-	f.Revoked = str(res, 2) == "1"
-	f.AccessJTI = str(res, 3)
-	f.AccessExpiresAt = fromMs(str(res, 4))
-	return f, nil
 }
 
 // CreateFamily stores a new family with its first token. Its TTL is
@@ -174,11 +217,6 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = now.UTC()
 	}
-	f.Revoked = false
-	raw, err := encode(f, "refresh family")
-	if err != nil {
-		return err
-	}
 	// Index first: a family never exists unindexed, and an index entry
 	// whose family is gone is pruned by RevokeUserFamilies.
 	if f.UserID != "" {
@@ -188,9 +226,10 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 			return err
 		}
 	}
-	_, status, err := s.runScript(ctx, createFamily, s.familyKeys(f.ID),
-		raw, unixMs(f.ExpiresAt), r.TokenHash, unixMs(now), f.AccessJTI, unixMs(f.AccessExpiresAt),
-		max(ttl.Milliseconds(), 1), f.ClientID, strings.Join(f.Scope, " "), f.JKT)
+	_, status, err := s.runScript(ctx, createFamily, s.familyKeys(f.ID)[:2],
+		rawHash(r.TokenHash), unixMs(f.ExpiresAt), unixMs(f.CreatedAt), unixMs(f.AuthTime),
+		f.ClientID, f.UserID, strings.Join(f.Scope, " "), f.AccessJTI, unixMs(f.AccessExpiresAt),
+		max(ttl.Milliseconds(), 1), f.JKT)
 	if err != nil {
 		return err
 	}
@@ -211,8 +250,7 @@ func (s *Store) readFamily(ctx context.Context, familyID string) (*RefreshFamily
 	if status != "ok" {
 		return nil, "", ErrNotFound
 	}
-	f, err := familyFrom(res)
-	return f, str(res, 5), err
+	return familyFrom(familyID, res), str(res, 11), nil
 }
 
 // CheckRefresh returns the family if tokenHash is its current token:
@@ -225,7 +263,7 @@ func (s *Store) CheckRefresh(ctx context.Context, familyID, tokenHash string) (*
 	if f.Revoked {
 		return nil, ErrRevoked
 	}
-	if tokenHash == "" || tokenHash != cur {
+	if tokenHash == "" || rawHash(tokenHash) != cur {
 		return nil, ErrNotFound
 	}
 	return f, nil
@@ -242,7 +280,7 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 		now = s.now()
 	}
 	res, status, err := s.runScript(ctx, rotate, s.familyKeys(r.FamilyID),
-		r.PresentedHash, r.NewHash, r.Successor, r.AccessJTI, unixMs(r.AccessExpiresAt),
+		rawHash(r.PresentedHash), rawHash(r.NewHash), r.Successor, r.AccessJTI, unixMs(r.AccessExpiresAt),
 		unixMs(now), r.Sliding.Milliseconds(), r.Grace.Milliseconds(), MaxUsedHashes,
 		r.ClientID, strings.Join(r.Scope, " "), r.JKT)
 	if err != nil {
@@ -260,16 +298,12 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 	case "badnew":
 		return nil, errors.New("storage: rotate: new hash is empty or was used before")
 	}
-	f, err := familyFrom(res)
-	if err != nil {
-		return nil, err
-	}
-	out := &RotationResult{Family: *f}
+	out := &RotationResult{Family: *familyFrom(r.FamilyID, res)}
 	switch status {
 	case "ok":
 		return out, nil
 	case "grace":
-		out.GraceSuccessor = []byte(str(res, 5))
+		out.GraceSuccessor = []byte(str(res, 11))
 		return out, nil
 	case "reused":
 		return out, ErrRefreshReused
@@ -291,7 +325,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) (*RefreshFami
 	if status != "ok" {
 		return nil, ErrNotFound
 	}
-	return familyFrom(res)
+	return familyFrom(familyID, res), nil
 }
 
 // RevokeUserFamilies revokes the user's families for clientID (every

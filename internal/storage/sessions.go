@@ -84,12 +84,17 @@ func (s *Store) TakeAuthRequest(ctx context.Context, id string) (*AuthRequest, e
 	if checkID("authorization request", id) != nil {
 		return nil, ErrNotFound
 	}
-	raw, err := s.rdb.GetDel(ctx, s.kAuthRequest(id)).Result()
+	// Never re-sent (redelivery.go): a second GETDEL would find nothing.
+	rdb, err := s.noResend(ctx, s.kAuthRequest(id))
+	if err != nil {
+		return nil, err
+	}
+	raw, err := rdb.GetDel(ctx, s.kAuthRequest(id)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: take authorization request: %w", err)
+		return nil, fmt.Errorf("storage: take authorization request: %w", classify(err))
 	}
 	return s.liveAuthRequest(decode[AuthRequest](raw, "authorization request"))
 }

@@ -37,5 +37,5 @@ func (s *Store) PutSigningKey(ctx context.Context, k *SigningKey) error {
 
 // DeleteSigningKey removes the key (ErrNotFound if unknown).
 func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
-	return hashDel(ctx, s.rdb, s.kSigningKeys(), id, "signing key")
+	return s.hashDel(ctx, s.kSigningKeys(), id, "signing key")
 }

@@ -15,8 +15,10 @@ import (
 // Both user hashes share the {users} tag, so each script below changes
 // the record and the username index together or not at all.
 
-// createUser: KEYS byid, byname; ARGV id, username, json.
+// createUser: KEYS byid, byname; ARGV id, username, json. A second
+// delivery finds its own record (the same JSON) and answers 'ok'.
 var createUser = redis.NewScript(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[3] then return {'ok'} end
 if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
   return {'conflict'}
 end
@@ -38,8 +40,11 @@ end
 // upsertUser: KEYS byid, byname; ARGV username, expected id (” = none),
 // id, json. The caller read the username's id and built the record with
 // it; if the index moved meanwhile the script asks for a retry. A new
-// username for an existing id is a rename: the old name is released.
+// username for an existing id is a rename: the old name is released. A
+// second delivery finds its own record (UpdatedAt makes each call's JSON
+// its own) and answers 'ok'.
 var upsertUser = redis.NewScript(releaseName + `
+if redis.call('HGET', KEYS[1], ARGV[3]) == ARGV[4] then return {'ok'} end
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 if (cur or '') ~= ARGV[2] then return {'retry'} end
 if not cur then
@@ -210,7 +215,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]*User, error) {
 // then its remembered consents. Refresh families are the caller's to
 // revoke (RevokeUserFamilies) so it can deny their access tokens.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	_, status, err := s.runScript(ctx, deleteUser, s.userKeys(), id)
+	_, status, err := s.runScriptOnce(ctx, deleteUser, s.userKeys(), id)
 	if err != nil {
 		return err
 	}

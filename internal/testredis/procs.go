@@ -93,6 +93,12 @@ func (r *registry) tryStartRedis(needBusPort bool, extra ...string) (*proc, erro
 	if err != nil {
 		return nil, err
 	}
+	return r.startRedisOn(port, extra...)
+}
+
+// startRedisOn starts redis-server on port (persistence off) and waits
+// until it answers.
+func (r *registry) startRedisOn(port int, extra ...string) (*proc, error) {
 	dir, err := os.MkdirTemp("", "testredis-")
 	if err != nil {
 		return nil, fmt.Errorf("testredis: %w", err)

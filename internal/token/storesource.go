@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,8 +26,9 @@ type StoreSource struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	mu     sync.Mutex           // serialises reloads
-	parsed map[string]parsedKey // kid → decrypted key, so a reload decrypts only new keys
+	mu     sync.Mutex            // serialises reloads
+	parsed map[string]parsedKey  // kid → decrypted key, so a reload decrypts only new keys
+	stored []*storage.SigningKey // the records of the last good reload, for Restore
 }
 
 // parsedKey remembers the material a key was decrypted from: changed
@@ -80,7 +82,34 @@ func (s *StoreSource) Reload(ctx context.Context) error {
 		return err
 	}
 	s.parsed = parsed
+	s.stored = stored
 	return nil
+}
+
+// Restore puts back every key of the last good reload that the store no
+// longer has, and returns how many it put back: after Redis lost its data,
+// the instances still hold the shared keys in memory, and writing them
+// back (the same records from every instance, so concurrent restores
+// agree) keeps every token signed before valid. With nothing loaded yet
+// it restores nothing; EnsureKeys then makes new keys.
+func (s *StoreSource) Restore(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	have, err := s.store.ListSigningKeys(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("token: list keys: %w", err)
+	}
+	n := 0
+	for _, sk := range s.stored {
+		if slices.ContainsFunc(have, func(h *storage.SigningKey) bool { return h.ID == sk.ID }) {
+			continue
+		}
+		if err := s.store.PutSigningKey(ctx, sk); err != nil {
+			return n, fmt.Errorf("token: restore key %s: %w", sk.ID, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Run reloads every interval (DefaultReloadInterval if interval <= 0)

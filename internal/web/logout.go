@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -192,6 +193,10 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 		}
 		if err != nil {
 			h.log.ErrorContext(c.Request.Context(), "web: load client", "err", err)
+			if problem.Unavailable(err) {
+				problem.SetRetryAfter(c.Writer.Header())
+				return nil, http.StatusServiceUnavailable, unavailableMessage
+			}
 			return nil, http.StatusInternalServerError, "Something went wrong on our side. Please try again later."
 		}
 		lr.client = client

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/oauth2d/oauth2d/internal/problem"
 )
 
 // pageNames are the templates besides layout.html; each defines "content".
@@ -99,6 +100,11 @@ func (h *Handler) RenderError(w http.ResponseWriter, _ *http.Request, status int
 	if status >= 500 {
 		heading = "Something went wrong"
 	}
+	if status == http.StatusServiceUnavailable {
+		// The one 503 the pages show is a storage outage, whoever
+		// renders it (these pages or the authorization endpoint).
+		problem.SetRetryAfter(w.Header())
+	}
 	h.render(w, status, "error", errorData{Title: "Error", Heading: heading, Message: message})
 }
 
@@ -106,8 +112,14 @@ func (h *Handler) errorPage(c *gin.Context, status int, message string) {
 	h.RenderError(c.Writer, c.Request, status, message)
 }
 
+// serverError shows the error page for a failure the user cannot fix: 503
+// with Retry-After for a storage outage, else 500.
 func (h *Handler) serverError(c *gin.Context, what string, err error) {
 	h.log.ErrorContext(c.Request.Context(), "web: "+what, "request_id", c.Writer.Header().Get("X-Request-Id"), "err", err)
+	if problem.Unavailable(err) {
+		h.errorPage(c, http.StatusServiceUnavailable, unavailableMessage)
+		return
+	}
 	h.errorPage(c, http.StatusInternalServerError, "Something went wrong on our side. Please try again later.")
 }
 
@@ -118,6 +130,9 @@ func (h *Handler) Favicon(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=86400")
 	c.Status(http.StatusNoContent)
 }
+
+// unavailableMessage is the page text of a storage outage.
+const unavailableMessage = "The service is temporarily unavailable. Please try again in a moment."
 
 // Stylesheet serves the pages' one stylesheet; it changes only with a
 // release, so browsers may keep it an hour.

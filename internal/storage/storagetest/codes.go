@@ -60,7 +60,9 @@ func testCodes(t *testing.T, newStore NewStore) {
 		if err := s.SaveCode(ctx, h, newCode(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.SaveCode(ctx, h, newCode(time.Minute)); !errors.Is(err, storage.ErrConflict) {
+		other := newCode(time.Minute) // another code: the same one again is a re-delivery
+		other.Nonce = "other"
+		if err := s.SaveCode(ctx, h, other); !errors.Is(err, storage.ErrConflict) {
 			t.Fatalf("SaveCode twice err = %v, want ErrConflict", err)
 		}
 		if err := s.SaveCode(ctx, newHash(), newCode(-time.Second)); err == nil {

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ProofReplay", testProofReplay},
 		{"BoundFamily", testBoundFamily},
 		{"PushedRequests", testPushedRequests},
+		{"Redelivery", testRedelivery},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,75 @@
+package storage
+
+// Exactly once under re-delivery (DESIGN.md §4).
+//
+// A command can reach Redis twice for one call: a client library re-sends
+// it after a timeout or a dropped connection, and Redis, once it resumes
+// from a stall, runs every copy it received. For every command that
+// changes state this package decides one of two things:
+//
+//   - idempotent: the call carries its own identity (a fresh hash, token
+//     id or record JSON), and a second delivery that finds that identity
+//     already applied answers exactly what the first did, changing
+//     nothing; or
+//   - never re-sent: the store's client has MaxRetries -1 and a command
+//     deadline equal to its read deadline (faults.go), so go-redis never
+//     sends it again; on a Cluster it goes straight to the slot's master
+//     (noResend), because the cluster client re-sends to another node
+//     after a dropped connection.
+//
+// The idempotent scripts are re-sent safely whatever the topology; that
+// is also what protects them against a failover that replays a write.
+//
+//	command (file)              decision       identity / why
+//	createFamily (refresh.go)   idempotent     first token hash (current or issued since): found → 'ok'
+//	indexFamily (refresh.go)    idempotent     HSET of the same field; TTL only grows
+//	rotate (refresh.go)         idempotent     new hash: cur == new and prev == presented → 'ok' with the
+//	                                           same family; a rotated-out token presented by another
+//	                                           request is still reuse (or grace, see Rotation.Grace)
+//	revokeFamily (refresh.go)   idempotent     revoked stays revoked; same reply
+//	saveCode (codes.go)         idempotent     code JSON: found → 'ok'
+//	redeemCode (codes.go)       idempotent     redemption JSON (fresh jti and family id): the same
+//	                                           redemption → 'ok' again, another → ErrCodeReused
+//	createUser (users.go)       idempotent     user JSON: found → 'ok'
+//	upsertUser (users.go)       idempotent     user JSON (UpdatedAt is per call): found → 'ok'
+//	updateUser (users.go)       idempotent     writes the same JSON again
+//	deleteUser (users.go)       never re-sent  a second delivery would answer ErrNotFound
+//	createClient (clients.go)   idempotent     client JSON: found → 'ok'
+//	UpsertClient HSET           idempotent     plain overwrite with the same value
+//	DeleteClient HDEL           never re-sent  a second delivery would answer ErrNotFound
+//	SaveConsent HSET            idempotent     plain overwrite
+//	DeleteConsent HDEL          never re-sent  as DeleteClient
+//	DeleteUser consents DEL     idempotent     no answer depends on it
+//	PutSigningKey HSET          idempotent     plain overwrite
+//	DeleteSigningKey HDEL       never re-sent  as DeleteClient
+//	SaveSession SET             idempotent     plain overwrite
+//	DeleteSession DEL           idempotent     answers nil either way
+//	SaveAuthRequest SET         idempotent     plain overwrite
+//	TakeAuthRequest GETDEL      never re-sent  a second delivery would find nothing
+//	createComment (comments.go) idempotent     comment JSON: found → 'ok', no second sequence number
+//	deleteComment (comments.go) never re-sent  a second delivery would answer ErrNotFound
+//	revokeJTI (revocations.go)  idempotent     keeps the later expiry of the same jti
+//	setCutoff (cutoffs.go)      idempotent     keeps the later not-before and until
+//	RevokeUserFamilies HDEL     idempotent     prunes index entries whose family is gone
+//	PUBLISH (every channel)     idempotent     a duplicate message is applied twice by subscribers
+//	                                           that only add to a set, keep a maximum or drop a cache
+//	data-loss marker (heal.go)  idempotent     SET NX of this store's marker
+//	RecordProof SET NX (dpop.go)  never re-sent  a second delivery would call the proof a replay
+//	SavePushedRequest SET NX      never re-sent  a second delivery would answer ErrConflict
+//	TakePushedRequest GETDEL      never re-sent  a second delivery would find nothing
+//	SaveSessionLogin (logins.go)  idempotent     plain overwrite; the user's index keeps the later expiry
+//	addSessionClient (logins.go)  idempotent     HSET of the same field
+//	DeleteSessionLogin DEL, ZREM  idempotent     answers nil either way
+//	enqueueLogouts (logouts.go)   idempotent     HSETNX by delivery id: a second delivery keeps the first
+//	claimLogouts (logouts.go)     never re-sent  a second delivery claims nothing (the first pushed its
+//	                                             deliveries back by the lease); what a lost answer claimed
+//	                                             is claimed again when the lease lapses: late, never twice
+//	settleLogout (logouts.go)     idempotent     only the lease holder settles; the same JSON again, or the
+//	                                             delivery already gone
+//
+// Reads are re-sent freely. Package ratelimit keeps its own counters in
+// the same Redis through the same client, so they are never re-sent
+// either.
+//
+// storagetest's "Redelivery" group delivers each idempotent call twice
+// and checks the second answer and the state.

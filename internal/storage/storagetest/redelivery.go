@@ -1,0 +1,159 @@
+package storagetest
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// testRedelivery delivers the same call twice, as Redis sees it when a
+// client re-sends a command or runs the copies queued during a stall
+// (storage/redelivery.go): the second delivery must answer what the first
+// did and change nothing.
+func testRedelivery(t *testing.T, newStore NewStore) {
+	t.Run("rotation delivered twice is not reuse", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		f, h := family(t, s, "u1", "web", time.Hour, time.Hour)
+		r := rotation(f.ID, h, 0) // no grace: only the request's identity saves it
+		first, err := s.Rotate(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := s.Rotate(ctx, r)
+		if err != nil {
+			t.Fatalf("second delivery of one rotation = %v, want the first answer", err)
+		}
+		if second.GraceSuccessor != nil || second.Family.AccessJTI != first.Family.AccessJTI || second.Family.Revoked {
+			t.Fatalf("second delivery = %+v, want %+v", second, first)
+		}
+		// The family lives: the successor rotates, and only then is the
+		// presented token reuse.
+		next := rotate(t, s, f.ID, r.NewHash)
+		wantCheck(t, s, f.ID, next, nil)
+		if _, err := s.Rotate(ctx, rotation(f.ID, h, 0)); !errors.Is(err, storage.ErrRefreshReused) {
+			t.Fatalf("old token after its successor was used = %v, want ErrRefreshReused", err)
+		}
+	})
+	t.Run("redemption delivered twice is not reuse", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		h, code := newHash(), newCode(time.Minute)
+		if err := s.SaveCode(ctx, h, code); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveCode(ctx, h, code); err != nil {
+			t.Fatalf("SaveCode delivered twice = %v, want nil", err)
+		}
+		red := newRedemption()
+		if _, _, err := s.RedeemCode(ctx, h, red); err != nil {
+			t.Fatal(err)
+		}
+		got, again, err := s.RedeemCode(ctx, h, red)
+		if err != nil || got == nil || again == nil || *again != red {
+			t.Fatalf("same redemption delivered twice = %+v, %v; want the first answer", again, err)
+		}
+		if _, first, err := s.RedeemCode(ctx, h, newRedemption()); !errors.Is(err, storage.ErrCodeReused) || *first != red {
+			t.Fatalf("another redemption = %+v, %v; want ErrCodeReused naming the first", first, err)
+		}
+	})
+	t.Run("family created twice", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		now := time.Now()
+		nr := storage.NewRefresh{Family: storage.RefreshFamily{
+			ID: newID(), ClientID: "web", UserID: "u1", Scope: []string{"openid"},
+			AuthTime: ms(now), CreatedAt: ms(now), ExpiresAt: ms(now.Add(time.Hour)),
+		}, TokenHash: newHash(), Sliding: time.Hour}
+		for i := range 2 {
+			if err := s.CreateFamily(ctx, nr); err != nil {
+				t.Fatalf("CreateFamily delivery %d = %v", i+1, err)
+			}
+		}
+		other := nr
+		other.TokenHash = newHash()
+		if err := s.CreateFamily(ctx, other); !errors.Is(err, storage.ErrConflict) {
+			t.Fatalf("another family with the same id = %v, want ErrConflict", err)
+		}
+		wantCheck(t, s, nr.Family.ID, nr.TokenHash, nil)
+	})
+	t.Run("records created twice", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		c := &storage.Client{ID: "c-" + newID(), GrantTypes: []string{"client_credentials"}, Scopes: []string{"a"}}
+		u := &storage.User{Username: "u-" + newID(), PasswordHash: "x", Roles: []string{"user"}}
+		cm := &storage.Comment{UserID: "u1", Message: "once"}
+		for i := range 2 {
+			if err := s.CreateClient(ctx, c); err != nil {
+				t.Fatalf("CreateClient delivery %d = %v", i+1, err)
+			}
+			if err := s.CreateUser(ctx, u); err != nil {
+				t.Fatalf("CreateUser delivery %d = %v", i+1, err)
+			}
+			if err := s.CreateComment(ctx, cm); err != nil {
+				t.Fatalf("CreateComment delivery %d = %v", i+1, err)
+			}
+		}
+		page, err := s.ListComments(ctx, 10, "")
+		if err != nil || len(page.Comments) != 1 {
+			t.Fatalf("comments after a double delivery = %+v, %v; want one", page, err)
+		}
+		u2 := *u
+		u2.ID, u2.PasswordHash = "", "y"
+		if err := s.CreateUser(ctx, &u2); !errors.Is(err, storage.ErrConflict) {
+			t.Fatalf("another user with the same name = %v, want ErrConflict", err)
+		}
+	})
+	t.Run("revocations delivered twice", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		f, h := family(t, s, "u1", "web", time.Hour, time.Hour)
+		for range 2 {
+			if _, err := s.RevokeFamily(ctx, f.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantCheck(t, s, f.ID, h, storage.ErrRevoked)
+		jti, exp := newID(), time.Now().Add(time.Hour)
+		c := storage.Cutoff{Principal: storage.SubjectCutoff("u-" + newID()), NotBefore: time.Now(), Until: exp}
+		for range 2 {
+			if err := s.RevokeJTI(ctx, jti, exp); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SetCutoff(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cuts, err := s.Cutoffs(ctx)
+		if err != nil || !cuts[c.Principal].NotBefore.Equal(ms(c.NotBefore)) {
+			t.Fatalf("cutoff after a double delivery = %+v, %v", cuts[c.Principal], err)
+		}
+	})
+	t.Run("lost answer: a retry with the same token gets the same successor", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		f, h := family(t, s, "u1", "web", time.Hour, time.Hour)
+		grace := 30 * time.Second
+		r := rotation(f.ID, h, grace)
+		if _, err := s.Rotate(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		// The client never saw that answer and retries: a new request,
+		// with a new successor of its own, and the same old token.
+		retry := rotation(f.ID, h, grace)
+		res, err := s.Rotate(ctx, retry)
+		if err != nil || !bytes.Equal(res.GraceSuccessor, r.Successor) {
+			t.Fatalf("retry = %+v, %v; want the first rotation's successor", res, err)
+		}
+		wantCheck(t, s, f.ID, r.NewHash, nil)
+		next := rotate(t, s, f.ID, r.NewHash)
+		// Once the successor was used, the old token is reuse again.
+		if _, err := s.Rotate(ctx, rotation(f.ID, h, grace)); !errors.Is(err, storage.ErrRefreshReused) {
+			t.Fatalf("old token after its successor was used = %v, want ErrRefreshReused", err)
+		}
+		wantCheck(t, s, f.ID, next, storage.ErrRevoked)
+	})
+}

@@ -46,13 +46,9 @@ func (m *Minter) MintLogout(c LogoutClaims) (string, error) {
 	if c.Audience == "" || c.JTI == "" || (c.Subject == "" && c.SessionID == "") {
 		return "", errors.New("token: a logout token needs an audience, a jti and a subject or sid")
 	}
-	key, err := m.keys.Active(m.keys.IDTokenAlgorithm())
+	key, iat, err := m.idTokenKey(c.IssuedAt)
 	if err != nil {
 		return "", err
-	}
-	iat := c.IssuedAt
-	if iat.IsZero() {
-		iat = m.now()
 	}
 	life := c.Lifetime
 	if life <= 0 {

@@ -218,13 +218,9 @@ func (m *Minter) MintIDToken(c IDClaims) (string, error) {
 	if c.Lifetime <= 0 {
 		return "", errors.New("token: id token lifetime must be positive")
 	}
-	key, err := m.keys.Active(m.keys.IDTokenAlgorithm())
+	key, iat, err := m.idTokenKey(c.IssuedAt)
 	if err != nil {
 		return "", err
-	}
-	iat := c.IssuedAt
-	if iat.IsZero() {
-		iat = m.now()
 	}
 	claims := make(map[string]any, len(c.Extra)+8)
 	for name, v := range c.Extra {
@@ -252,6 +248,21 @@ func (m *Minter) MintIDToken(c IDClaims) (string, error) {
 		return "", fmt.Errorf("token: marshal id token claims: %w", err)
 	}
 	return key.sign(key.idHeader, payload)
+}
+
+// idTokenKey is the signing key and issue time shared by ID and logout
+// tokens: both are signed with the ID token algorithm's active key (a
+// relying party verifies them with the same keys), and a zero issuedAt
+// means now.
+func (m *Minter) idTokenKey(issuedAt time.Time) (*Key, time.Time, error) {
+	key, err := m.keys.Active(m.keys.IDTokenAlgorithm())
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if issuedAt.IsZero() {
+		issuedAt = m.now()
+	}
+	return key, issuedAt, nil
 }
 
 // AccessTokenHash is the at_hash of OIDC Core §3.1.3.6: the base64url

@@ -29,11 +29,14 @@ type answer struct {
 
 func (a answer) str(name string) string { v, _ := a.body[name].(string); return v }
 
-func (c *dpopClient) send(req *http.Request) answer {
-	c.t.Helper()
+// send is how the webtest-based tests put a request on the wire: as a
+// client library would, with the default client, reading back status,
+// header and (when it is JSON) body.
+func send(t *testing.T, req *http.Request) answer {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
@@ -51,7 +54,7 @@ func (c *dpopClient) token(form url.Values, bare bool) answer {
 	if !bare {
 		req.Header.Set("DPoP", c.key.Proof(c.t, dpoptest.For("POST", c.s.Issuer+"/oauth2/token")))
 	}
-	return c.send(req)
+	return send(c.t, req)
 }
 
 // get calls a protected resource with tok under scheme, with a proof by
@@ -63,7 +66,7 @@ func (c *dpopClient) get(path, scheme, tok string, key *dpoptest.Key) answer {
 	if key != nil {
 		req.Header.Set("DPoP", key.Proof(c.t, dpoptest.For("GET", c.s.Issuer+path).WithToken(tok)))
 	}
-	return c.send(req)
+	return send(c.t, req)
 }
 
 // TestDPoPEndToEnd drives the whole server through the real route table:

@@ -2,7 +2,6 @@ package oauth_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -33,15 +32,7 @@ func push(t *testing.T, s *webtest.Server, params url.Values, clientID, secret, 
 	if proof != "" {
 		req.Header.Set("DPoP", proof)
 	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	out := answer{status: res.StatusCode, header: res.Header}
-	_ = json.Unmarshal(raw, &out.body)
-	return out
+	return send(t, req)
 }
 
 // pushedRequest is the authorization request a client pushes: everything

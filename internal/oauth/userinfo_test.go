@@ -1,7 +1,6 @@
 package oauth_test
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -26,7 +25,7 @@ func TestUserinfo(t *testing.T) {
 		}
 		return raw, claims
 	}
-	call := func(t *testing.T, method, auth string, body url.Values, query string) (*http.Response, map[string]any) {
+	call := func(t *testing.T, method, auth string, body url.Values, query string) answer {
 		t.Helper()
 		var rd io.Reader
 		if body != nil {
@@ -39,14 +38,7 @@ func TestUserinfo(t *testing.T) {
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		return res, out
+		return send(t, req)
 	}
 	full, _ := mint(t, s.Alice.ID, "openid profile email")
 	revoked, revokedClaims := mint(t, s.Alice.ID, "openid")
@@ -91,14 +83,15 @@ func TestUserinfo(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res, body := call(t, tc.method, tc.auth, tc.body, tc.query)
-			if res.StatusCode != tc.status {
-				t.Fatalf("status = %d, want %d (%v)", res.StatusCode, tc.status, body)
+			res := call(t, tc.method, tc.auth, tc.body, tc.query)
+			body := res.body
+			if res.status != tc.status {
+				t.Fatalf("status = %d, want %d (%v)", res.status, tc.status, body)
 			}
-			if res.Header.Get("Cache-Control") != "no-store" {
-				t.Errorf("Cache-Control = %q", res.Header.Get("Cache-Control"))
+			if res.header.Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control = %q", res.header.Get("Cache-Control"))
 			}
-			challenge := res.Header.Get("WWW-Authenticate")
+			challenge := res.header.Get("WWW-Authenticate")
 			if tc.status != 200 && !strings.HasPrefix(challenge, `Bearer realm="`+s.Issuer+`"`) {
 				t.Errorf("WWW-Authenticate = %q", challenge)
 			}

@@ -1,13 +1,9 @@
 package admin_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -111,59 +107,26 @@ func (h *harness) token(sub, clientID string, scopes ...string) string {
 	return raw
 }
 
-type response struct {
-	Code   int
-	Header http.Header
-	Body   string
-	JSON   map[string]any
-}
-
-// do sends body (JSON-encoded unless it is a string) with bearer. Every
-// response is checked never to carry a hash or a password.
-func (h *harness) do(method, path, bearer string, body any) response {
+// do sends body with bearer (see testenv.Do). Every response is checked
+// never to carry a hash or a password.
+func (h *harness) do(method, path, bearer string, body any) testenv.Response {
 	h.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	w := httptest.NewRecorder()
-	h.engine.ServeHTTP(w, req)
-	resp := response{Code: w.Code, Header: w.Header(), Body: w.Body.String()}
-	if w.Body.Len() > 0 {
-		if err := json.Unmarshal(w.Body.Bytes(), &resp.JSON); err != nil {
-			h.t.Fatalf("%s %s: body is not JSON: %s", method, path, resp.Body)
-		}
-	}
+	resp := testenv.Do(h.t, h.engine, method, path, bearer, body)
 	for _, leak := range []string{"$argon2id$", `"secret_hash":`, `"password_hash":`, `"password":`, "carol-password"} {
-		if strings.Contains(resp.Body, leak) {
+		if strings.Contains(resp.Body.String(), leak) {
 			h.t.Fatalf("%s %s: response contains %q: %s", method, path, leak, resp.Body)
 		}
 	}
 	return resp
 }
 
-func (h *harness) expect(resp response, status int) response {
+func (h *harness) expect(resp testenv.Response, status int) testenv.Response {
 	h.t.Helper()
 	if resp.Code != status {
 		h.t.Fatalf("status %d, want %d: %s", resp.Code, status, resp.Body)
 	}
-	if status >= 400 && resp.Header.Get("WWW-Authenticate") == "" {
-		if ct := resp.Header.Get("Content-Type"); ct != problem.ContentType {
+	if status >= 400 && resp.Header().Get("WWW-Authenticate") == "" {
+		if ct := resp.Header().Get("Content-Type"); ct != problem.ContentType {
 			h.t.Fatalf("error Content-Type %q, want %s", ct, problem.ContentType)
 		}
 	}
@@ -190,8 +153,8 @@ func TestAdminNeedsScopeAdmin(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, path := range []string{"/admin/v1/clients", "/admin/v1/users"} {
 				resp := h.do(http.MethodGet, path, tc.bearer, nil)
-				if resp.Code != tc.status || resp.Header.Get("WWW-Authenticate") != tc.challenge {
-					t.Fatalf("GET %s: %d %q, want %d %q", path, resp.Code, resp.Header.Get("WWW-Authenticate"), tc.status, tc.challenge)
+				if resp.Code != tc.status || resp.Header().Get("WWW-Authenticate") != tc.challenge {
+					t.Fatalf("GET %s: %d %q, want %d %q", path, resp.Code, resp.Header().Get("WWW-Authenticate"), tc.status, tc.challenge)
 				}
 			}
 		})
@@ -264,8 +227,8 @@ func TestClientLifecycle(t *testing.T) {
 	h := newHarness(t)
 	created := h.expect(h.do(http.MethodPost, "/admin/v1/clients", h.bearer, validClient("app")), 201)
 	secret1, _ := created.JSON["client_secret"].(string)
-	if len(secret1) < 43 || created.Header.Get("Location") != "/admin/v1/clients/app" || created.Header.Get("Cache-Control") != "no-store" {
-		t.Fatalf("create: secret %q, headers %v", secret1, created.Header)
+	if len(secret1) < 43 || created.Header().Get("Location") != "/admin/v1/clients/app" || created.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("create: secret %q, headers %v", secret1, created.Header())
 	}
 	h.secretIs("app", secret1, true)
 

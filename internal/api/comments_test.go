@@ -10,6 +10,7 @@ import (
 
 	"github.com/oauth2d/oauth2d/internal/api"
 	"github.com/oauth2d/oauth2d/internal/problem"
+	"github.com/oauth2d/oauth2d/internal/testenv"
 	"github.com/oauth2d/oauth2d/internal/testenv/resourcetest"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -158,7 +159,7 @@ func TestCommentValidation(t *testing.T) {
 }
 
 // checkProblem asserts an RFC 9457 body.
-func checkProblem(t *testing.T, resp resourcetest.Response, status int) {
+func checkProblem(t *testing.T, resp testenv.Response, status int) {
 	t.Helper()
 	if ct := resp.Header().Get("Content-Type"); ct != problem.ContentType {
 		t.Errorf("Content-Type = %q, want %s", ct, problem.ContentType)

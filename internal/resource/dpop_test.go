@@ -11,6 +11,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/dpop/dpoptest"
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testenv"
 	"github.com/oauth2d/oauth2d/internal/testenv/resourcetest"
 	"github.com/oauth2d/oauth2d/internal/testredis"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -42,7 +43,7 @@ func boundToken(t testing.TB, h *resourcetest.Harness, key *dpoptest.Key, scopes
 }
 
 // doDPoP sends GET path with `Authorization: <scheme> tok` and the proofs.
-func doDPoP(t testing.TB, in *resourcetest.Instance, path, scheme, tok string, proofs ...string) resourcetest.Response {
+func doDPoP(t testing.TB, in *resourcetest.Instance, path, scheme, tok string, proofs ...string) testenv.Response {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	if tok != "" {

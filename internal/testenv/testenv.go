@@ -2,7 +2,8 @@
 // is built from: a Store on a real Redis under a key prefix of its own, an
 // unstarted loopback HTTP server whose address is the issuer, development
 // signing keys and a verifier for the issuer's access tokens. Each
-// package's harness mounts its own handlers on top.
+// package's harness mounts its own handlers on top, and sends them
+// requests in process with Do and Serve.
 package testenv
 
 import (

@@ -11,13 +11,9 @@
 package resourcetest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +25,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testenv"
 	"github.com/oauth2d/oauth2d/internal/testredis"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -248,45 +245,16 @@ func (h *Harness) NewFamily(t testing.TB, u *storage.User, clientID string) (Fam
 	return f, access
 }
 
-// Response is a recorded response with its JSON body decoded.
-type Response struct {
-	*httptest.ResponseRecorder
-	JSON map[string]any
+// Do sends a request to the instance: testenv.Do on its engine.
+func (in *Instance) Do(t testing.TB, method, path, bearer string, body any) testenv.Response {
+	t.Helper()
+	return testenv.Do(t, in.Engine, method, path, bearer, body)
 }
 
-// Do sends a request to the instance; body, when not nil, is sent as JSON.
-func (in *Instance) Do(t testing.TB, method, path, bearer string, body any) Response {
+// Serve sends req to the instance: testenv.Serve on its engine.
+func (in *Instance) Serve(t testing.TB, req *http.Request) testenv.Response {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	return in.Serve(t, req)
-}
-
-// Serve sends req to the instance; a body must be JSON.
-func (in *Instance) Serve(t testing.TB, req *http.Request) Response {
-	t.Helper()
-	w := httptest.NewRecorder()
-	in.Engine.ServeHTTP(w, req)
-	resp := Response{ResponseRecorder: w}
-	if w.Body.Len() > 0 {
-		if err := json.Unmarshal(w.Body.Bytes(), &resp.JSON); err != nil {
-			t.Fatalf("%s %s: body is not JSON: %q", req.Method, req.URL, w.Body.String())
-		}
-	}
-	return resp
+	return testenv.Serve(t, in.Engine, req)
 }
 
 // WaitStatus polls GET path until it answers want and returns how long

@@ -21,15 +21,7 @@ func TestREADMEAdminAPIExamples(t *testing.T) {
 	t.Cleanup(func() { _ = stop() })
 	sh := &readmeShell{t: t, env: env, given: map[string]string{}, vars: map[string]string{},
 		curl: &readmeCurl{t: t, base: base}}
-	blocks := shellBlocks(t, readme, "## Adding your own client")
-	if len(blocks) == 0 {
-		t.Fatal(`README.md has no sh block under "## Adding your own client"`)
-	}
-	for _, block := range blocks {
-		for _, line := range logicalLines(block) {
-			sh.exec(line)
-		}
-	}
+	sh.runSection(readme, "## Adding your own client")
 	for _, want := range []string{"POST /oauth2/token", "POST /admin/v1/clients", "GET /admin/v1/clients",
 		"PUT /admin/v1/clients/my-app", "DELETE /admin/v1/clients/my-app", "POST /admin/v1/users",
 		"PATCH /admin/v1/users/", "DELETE /admin/v1/users/"} {

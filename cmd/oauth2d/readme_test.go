@@ -29,20 +29,28 @@ func TestREADMECommandLineExamples(t *testing.T) {
 		},
 		vars: map[string]string{},
 	}
-	blocks := shellBlocks(t, readme, "## Command line")
-	if len(blocks) == 0 {
-		t.Fatal(`README.md has no sh block under "## Command line"`)
-	}
-	for _, block := range blocks {
-		for _, line := range logicalLines(block) {
-			sh.exec(line)
-		}
-	}
+	sh.runSection(readme, "## Command line")
 	// The examples must go on covering every admin command.
 	for _, want := range []string{"client create", "client list", "client get", "client delete",
 		"user create", "user list", "user delete", "keys list", "keys rotate"} {
 		if !sh.ran[want] {
 			t.Errorf("the README's command-line examples no longer run %q", want)
+		}
+	}
+}
+
+// runSection runs every command of the README section under heading, in
+// order; a section without an sh block fails, so that renaming or emptying
+// it cannot pass the test by running nothing.
+func (sh *readmeShell) runSection(readme, heading string) {
+	sh.t.Helper()
+	blocks := shellBlocks(sh.t, readme, heading)
+	if len(blocks) == 0 {
+		sh.t.Fatalf("README.md has no sh block under %q", heading)
+	}
+	for _, block := range blocks {
+		for _, line := range logicalLines(block) {
+			sh.exec(line)
 		}
 	}
 }

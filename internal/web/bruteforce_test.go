@@ -144,29 +144,41 @@ func TestManyUsersFromOneAddress(t *testing.T) {
 	}
 }
 
+// checkFewGuessesJudged makes 40 wrong guesses with guess, which checks
+// its answer and reports whether the password was judged (rather than
+// throttled), and fails unless 1 to 15 of them were: the budget lets a
+// few through, then throttles the rest.
+func checkFewGuessesJudged(t *testing.T, guess func(i int) (judged bool)) {
+	t.Helper()
+	judged := 0
+	for i := range 40 {
+		if guess(i) {
+			judged++
+		}
+	}
+	if judged > 15 || judged < 1 {
+		t.Fatalf("%d of 40 guesses judged, want 1..15", judged)
+	}
+	t.Logf("%d of 40 guesses judged", judged)
+}
+
 // Done when (issue 9): 40 wrong passwords in a row for one user from one
 // address are judged at most 15 times, the rest are 429 with Retry-After;
 // right afterwards the owner gets in from another address.
 func TestGuessingIsThrottledWithoutLockout(t *testing.T) {
 	s := newBruteForceServer(t, productionLimits)
 	t.Run("token endpoint", func(t *testing.T) {
-		judged := 0
-		for i := range 40 {
+		checkFewGuessesJudged(t, func(i int) bool {
 			a := passwordGrant(t, s, "127.0.0.1", "alice", fmt.Sprintf("guess-%d", i))
-			switch a.status {
-			case http.StatusBadRequest:
-				if a.errorCode != "invalid_grant" {
-					t.Fatalf("attempt %d: %+v", i, a)
-				}
-				judged++
-			default:
+			if a.status != http.StatusBadRequest {
 				checkThrottledToken(t, a)
+				return false
 			}
-		}
-		if judged > 15 || judged < 1 {
-			t.Fatalf("%d of 40 guesses judged, want 1..15", judged)
-		}
-		t.Logf("%d of 40 guesses judged", judged)
+			if a.errorCode != "invalid_grant" {
+				t.Fatalf("attempt %d: %+v", i, a)
+			}
+			return true
+		})
 		if a := passwordGrant(t, s, "127.0.0.1", "alice", webtest.AlicePassword); a.status != http.StatusTooManyRequests {
 			t.Fatalf("the right password from the guessing address passed: %+v", a)
 		}
@@ -176,23 +188,17 @@ func TestGuessingIsThrottledWithoutLockout(t *testing.T) {
 	})
 	t.Run("login page", func(t *testing.T) {
 		attacker := s.NewBrowser(t)
-		judged := 0
-		for i := range 40 {
+		checkFewGuessesJudged(t, func(i int) bool {
 			p := attacker.SubmitLogin(attacker.Get("/login"), "bob", fmt.Sprintf("guess-%d", i))
-			switch p.Status {
-			case http.StatusBadRequest:
-				if !strings.Contains(p.Body, "Incorrect username or password.") {
-					t.Fatalf("attempt %d: %.200q", i, p.Body)
-				}
-				judged++
-			default:
+			if p.Status != http.StatusBadRequest {
 				checkThrottledPage(t, p)
+				return false
 			}
-		}
-		if judged > 15 || judged < 1 {
-			t.Fatalf("%d of 40 guesses judged, want 1..15", judged)
-		}
-		t.Logf("%d of 40 guesses judged", judged)
+			if !strings.Contains(p.Body, "Incorrect username or password.") {
+				t.Fatalf("attempt %d: %.200q", i, p.Body)
+			}
+			return true
+		})
 		owner := browserFrom(t, s, "127.0.0.2")
 		if p := owner.SubmitLogin(owner.Get("/login"), "bob", webtest.BobPassword); p.Status != http.StatusOK || !signedIn(t, owner) {
 			t.Fatalf("the owner from another address: %d", p.Status)

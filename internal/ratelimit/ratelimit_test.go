@@ -311,21 +311,26 @@ func allKeys(t *testing.T, rdb redis.UniversalClient) []string {
 // An IPv6 client is counted by its /64: one subscriber's addresses share a
 // budget. IPv4, and IPv4-mapped IPv6, by the address.
 func TestIPv6CountedBySlash64(t *testing.T) {
-	f := newFixture(t, ratelimit.Limits{PerIP: 2})
-	f.attempt(t, "a", "2001:db8:1:2::1", fail)
-	f.attempt(t, "b", "2001:db8:1:2:ffff::9", fail)
-	if r := f.attempt(t, "c", "2001:db8:1:2:abcd::1", fail); r != ratelimit.BudgetIP {
-		t.Fatalf("third address of the /64: %s", r)
+	tests := []struct {
+		name    string
+		spend   [2]string // two failures that use up the budget of PerIP: 2
+		same    string    // counted with them: throttled
+		another string    // counted apart: judged
+	}{
+		{"IPv6 by the /64", [2]string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9"}, "2001:db8:1:2:abcd::1", "2001:db8:1:3::1"},
+		{"IPv4-mapped IPv6 as IPv4", [2]string{"192.0.2.50", "::ffff:192.0.2.50"}, "192.0.2.50", "192.0.2.51"},
 	}
-	if r := f.attempt(t, "d", "2001:db8:1:3::1", fail); r != "bad" {
-		t.Fatalf("another /64: %s", r)
-	}
-	f.attempt(t, "e", "192.0.2.50", fail)
-	f.attempt(t, "f", "::ffff:192.0.2.50", fail)
-	if r := f.attempt(t, "g", "192.0.2.50", fail); r != ratelimit.BudgetIP {
-		t.Fatalf("IPv4-mapped address counted apart: %s", r)
-	}
-	if r := f.attempt(t, "h", "192.0.2.51", fail); r != "bad" {
-		t.Fatalf("the next IPv4 address: %s", r)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, ratelimit.Limits{PerIP: 2})
+			f.attempt(t, "a", tc.spend[0], fail)
+			f.attempt(t, "b", tc.spend[1], fail)
+			if r := f.attempt(t, "c", tc.same, fail); r != ratelimit.BudgetIP {
+				t.Fatalf("%s after %v: %s, want %s", tc.same, tc.spend, r, ratelimit.BudgetIP)
+			}
+			if r := f.attempt(t, "d", tc.another, fail); r != "bad" {
+				t.Fatalf("%s after %v: %s, want bad", tc.another, tc.spend, r)
+			}
+		})
 	}
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,23 +14,10 @@ import (
 // TestDPoPBoundTokens runs the documented DPoP checks against tokens
 // oauth2d binds and proofs a client makes with go-jose.
 func TestDPoPBoundTokens(t *testing.T) {
-	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgRS256, slog.New(slog.DiscardHandler), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(keys.JWKS())
-	}))
-	defer jwks.Close()
-	issuer, audience := jwks.URL, jwks.URL+"/api"
-	v, err := NewVerifier(context.Background(), issuer, audience)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, minter, v := newOurIssuer(t)
 	const base = "https://api.example.com"
 	v.Proofs = &ProofChecker{BaseURL: base, Now: time.Now}
 	key, thief := dpoptest.NewKey(t), dpoptest.NewKey(t)
-	minter := token.NewMinter(keys, issuer, []string{audience}, time.Now)
 	bound, _, err := minter.MintAccess(token.AccessRequest{Subject: "user-1", ClientID: "spa", Scope: []string{"profile"},
 		Lifetime: time.Minute, JKT: key.Thumbprint(t)})
 	if err != nil {

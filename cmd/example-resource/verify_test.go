@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
@@ -17,10 +16,12 @@ import (
 	"github.com/oauth2d/oauth2d/internal/token"
 )
 
-// TestVerifierAgainstOurJWKS runs the documented verification against
-// tokens oauth2d mints and a JWKS served over HTTP, as a resource server
-// outside oauth2d would see them.
-func TestVerifierAgainstOurJWKS(t *testing.T) {
+// newOurIssuer stands in for oauth2d as a resource server outside it
+// sees it: fresh development keys whose JWKS is served over HTTP until
+// the test ends, a minter of oauth2d's access tokens for them, and this
+// package's verifier reading that JWKS.
+func newOurIssuer(t *testing.T) (*token.KeySet, *token.Minter, *Verifier) {
+	t.Helper()
 	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgRS256, slog.New(slog.DiscardHandler), time.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -33,15 +34,20 @@ func TestVerifierAgainstOurJWKS(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(keys.JWKS())
 	}))
-	defer jwks.Close()
+	t.Cleanup(jwks.Close)
 	issuer, audience := jwks.URL, jwks.URL+"/api"
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	v, err := NewVerifier(ctx, issuer, audience)
+	v, err := NewVerifier(t.Context(), issuer, audience)
 	if err != nil {
 		t.Fatal(err)
 	}
-	minter := token.NewMinter(keys, issuer, []string{audience}, time.Now)
+	return keys, token.NewMinter(keys, issuer, []string{audience}, time.Now), v
+}
+
+// TestVerifierAgainstOurJWKS runs the documented verification against
+// tokens oauth2d mints and a JWKS served over HTTP, as a resource server
+// outside oauth2d would see them.
+func TestVerifierAgainstOurJWKS(t *testing.T) {
+	keys, minter, v := newOurIssuer(t)
 	access := func(req token.AccessRequest) string {
 		raw, _, err := minter.MintAccess(req)
 		if err != nil {

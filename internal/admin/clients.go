@@ -113,12 +113,7 @@ func (a *API) UpdateClient(c *gin.Context) {
 			return
 		}
 	}
-	if err := a.d.Clients.UpsertClient(ctx, cl); err != nil {
-		a.internalError(c, "update client", err)
-		return
-	}
-	noStore(c)
-	c.JSON(http.StatusOK, clientWithSecret{Client: ViewClient(cl), ClientSecret: clear})
+	a.saveClient(c, cl, clear, "update client")
 }
 
 // RotateSecret gives a confidential client a new secret; the old one
@@ -137,8 +132,15 @@ func (a *API) RotateSecret(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if err := a.d.Clients.UpsertClient(ctx, cl); err != nil {
-		a.internalError(c, "rotate client secret", err)
+	a.saveClient(c, cl, clear, "rotate client secret")
+}
+
+// saveClient stores a changed client and answers with it; clear, when
+// set, is its new secret, which this answer is the only one to show.
+// action names the change in the log should storing fail.
+func (a *API) saveClient(c *gin.Context, cl *storage.Client, clear, action string) {
+	if err := a.d.Clients.UpsertClient(c.Request.Context(), cl); err != nil {
+		a.internalError(c, action, err)
 		return
 	}
 	noStore(c)

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -37,14 +39,25 @@ func startServe(t *testing.T, h http.Handler, drain time.Duration) (string, cont
 	return "http://" + ln.Addr().String(), cancel, done
 }
 
+// lateDrain is how long after shutdown begins (with no drain delay) the
+// listener may still accept connections. Closing it takes microseconds;
+// the bound is generous for a loaded machine and still fails a drain that
+// waits before it stops accepting.
+const lateDrain = 250 * time.Millisecond
+
 func TestServeDrainsInFlightRequests(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/slow" {
+			_, _ = io.WriteString(w, "ok")
+			return
+		}
 		close(started)
 		<-release
 		_, _ = io.WriteString(w, "finished")
 	})
 	base, cancel, done := startServe(t, h, 5*time.Second)
+	addr := strings.TrimPrefix(base, "http://")
 
 	got := make(chan string, 1)
 	go func() {
@@ -59,9 +72,25 @@ func TestServeDrainsInFlightRequests(t *testing.T) {
 	}()
 	<-started
 	cancel() // shutdown begins while the request is in flight
-	time.Sleep(50 * time.Millisecond)
-	if _, err := http.Get(base + "/new"); err == nil {
-		t.Error("a new connection was accepted after shutdown began")
+
+	// The listener must refuse new connections (not accept and drop them)
+	// soon after shutdown begins, while the in-flight request still runs.
+	deadline := time.Now().Add(lateDrain)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			// Refused, or reset when the dial raced the close and sat in
+			// the closing listener's backlog: either way not accepted.
+			if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ECONNRESET) {
+				t.Fatalf("dial after shutdown began: %v, want connection refused", err)
+			}
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("still accepting connections %v after shutdown began", lateDrain)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	close(release)
 	if body := <-got; body != "finished" {

@@ -17,10 +17,10 @@ import (
 // pageNames are the templates besides layout.html; each defines "content".
 var pageNames = []string{"login", "consent", "error", "logout", "signedout", "consents"}
 
-func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
+func parsePages(fsys fs.FS, brand Branding) (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.ParseFS(fsys, "layout.html", name+".html")
+		t, err := template.New("layout.html").Funcs(brandFuncs(brand)).ParseFS(fsys, "layout.html", name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
@@ -40,15 +40,16 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, data an
 		h.log.Error("web: render page", "page", name, "err", err)
 		status, buf = http.StatusInternalServerError, *bytes.NewBufferString("internal error")
 	}
-	setPageHeaders(w.Header(), formTargets)
+	setPageHeaders(w.Header(), h.imgSrc, formTargets)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 
 // setPageHeaders: no framing (RFC 9700 §4.16), no script or inline style at
 // all, no referrer (page URLs carry request ids), and no caching of pages
-// that hold CSRF tokens or personal data.
-func setPageHeaders(hdr http.Header, formTargets []string) {
+// that hold CSRF tokens or personal data. imgSrc is the img-src list:
+// 'self' and the origin of the operator's logo.
+func setPageHeaders(hdr http.Header, imgSrc string, formTargets []string) {
 	formAction := "'self'"
 	for _, t := range formTargets {
 		if src := cspSource(t); src != "" && !strings.Contains(formAction, " "+src) {
@@ -56,7 +57,7 @@ func setPageHeaders(hdr http.Header, formTargets []string) {
 		}
 	}
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
-	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action "+
+	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src "+imgSrc+"; form-action "+
 		formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	hdr.Set("X-Frame-Options", "DENY")
 	hdr.Set("X-Content-Type-Options", "nosniff")
@@ -134,8 +135,9 @@ func (h *Handler) Favicon(c *gin.Context) {
 // unavailableMessage is the page text of a storage outage.
 const unavailableMessage = "The service is temporarily unavailable. Please try again in a moment."
 
-// Stylesheet serves the pages' one stylesheet; it changes only with a
-// release, so browsers may keep it an hour.
+// Stylesheet serves the pages' one stylesheet, with the accent colour's
+// rule appended; it changes only with a release or a configuration
+// change, so browsers may keep it an hour.
 func (h *Handler) Stylesheet(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=3600")
 	c.Header("X-Content-Type-Options", "nosniff")

@@ -53,6 +53,9 @@ type Config struct {
 	// ResumePath is where the browser goes after login or consent, with
 	// ?req=<id>: oauth.AuthorizeResumePath. Required.
 	ResumePath string
+	// Branding is the operator's name, logo and colour; a zero value
+	// shows DefaultProductName.
+	Branding Branding
 }
 
 // Store is the part of the data layer the pages use.
@@ -135,6 +138,7 @@ type Handler struct {
 	keys       token.KeyLookup
 	pages      map[string]*template.Template
 	stylesheet []byte
+	imgSrc     string // the CSP's img-src: 'self' and the logo's origin
 	cookie     cookieSpec
 	checker    *secret.Checker
 	log        *slog.Logger
@@ -155,7 +159,18 @@ func New(d Deps) (*Handler, error) {
 	cfg.SessionIdleTTL = orDefault(cfg.SessionIdleTTL, DefaultSessionIdleTTL)
 	cfg.SessionAbsoluteTTL = orDefault(cfg.SessionAbsoluteTTL, DefaultSessionAbsoluteTTL)
 	cfg.LoginFormTTL = orDefault(cfg.LoginFormTTL, DefaultLoginFormTTL)
-	pages, err := parsePages(d.Templates)
+	if cfg.Branding.ProductName == "" {
+		cfg.Branding.ProductName = DefaultProductName
+	}
+	imgSrc := "'self'"
+	if cfg.Branding.LogoURL != "" {
+		src := cspSource(cfg.Branding.LogoURL)
+		if src == "" {
+			return nil, fmt.Errorf("web: logo URL %q has no origin a CSP can name", cfg.Branding.LogoURL)
+		}
+		imgSrc += " " + src
+	}
+	pages, err := parsePages(d.Templates, cfg.Branding)
 	if err != nil {
 		return nil, err
 	}
@@ -163,8 +178,13 @@ func New(d Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: stylesheet: %w", err)
 	}
-	h := &Handler{cfg: cfg, store: d.Store, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages, stylesheet: css,
-		cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
+	accent, err := accentRule(cfg.Branding.AccentColor)
+	if err != nil {
+		return nil, err
+	}
+	css = append(css, accent...)
+	h := &Handler{cfg: cfg, store: d.Store, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages,
+		stylesheet: css, imgSrc: imgSrc, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

@@ -43,7 +43,7 @@ func (h *Handler) ConsentPage(c *gin.Context) {
 		return
 	}
 	data := consentData{Title: "Allow access", CSRF: s.CSRFToken, RequestID: ar.ID, ClientName: clientName(client),
-		RedirectHost: redirectHost(ar.RedirectURI), Scopes: describeScopes(ar.Scope)}
+		RedirectHost: redirectHost(ar.RedirectURI), Scopes: h.describeScopes(ar.Scope)}
 	if user, err := h.store.GetUser(r.Context(), s.UserID); err == nil {
 		data.Username = user.Username
 	}

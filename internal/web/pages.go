@@ -144,31 +144,20 @@ func (h *Handler) Stylesheet(c *gin.Context) {
 	c.Data(http.StatusOK, "text/css; charset=utf-8", h.stylesheet)
 }
 
-// scopeTexts say in plain words what each scope lets a client do.
-var scopeTexts = map[string]string{
-	"openid":         "Confirm who you are (sign you in)",
-	"profile":        "See your username and name",
-	"email":          "See your email address",
-	"offline_access": "Keep access when you are not using it",
-	"comments:read":  "Read comments",
-	"comments:write": "Post comments as you",
-	"admin":          "Administer the server with your administrator rights",
-}
-
 // scopeLine is one scope on the consent and account pages. Raw is set
-// for a scope without a description, whose name is then all we can show.
+// for a scope nobody described, whose name is then all we can show.
 type scopeLine struct {
-	Name, Text string
-	Raw        bool
+	Name, Title, Description string
+	Raw                      bool
 }
 
-func describeScopes(scopes []string) []scopeLine {
+func (h *Handler) describeScopes(scopes []string) []scopeLine {
 	out := make([]scopeLine, 0, len(scopes))
 	for _, s := range scopes {
-		if text, ok := scopeTexts[s]; ok {
-			out = append(out, scopeLine{Name: s, Text: text})
+		if text, ok := h.scopeTexts[s]; ok {
+			out = append(out, scopeLine{Name: s, Title: text.Title, Description: text.Description})
 		} else {
-			out = append(out, scopeLine{Name: s, Text: "Use the permission", Raw: true})
+			out = append(out, scopeLine{Name: s, Title: "Use the permission", Raw: true})
 		}
 	}
 	return out

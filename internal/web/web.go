@@ -118,6 +118,10 @@ type Deps struct {
 	Checker *secret.Checker
 	// Keys verifies the id_token_hint of a logout request (*token.KeySet).
 	Keys token.KeyLookup
+	// ScopeTexts describe scopes on the consent and account pages, by
+	// name (the bootstrap file's, merged with account.BuiltinScopeTexts);
+	// nil: the built-in texts only.
+	ScopeTexts map[string]account.ScopeText
 	// Templates holds layout.html, the pages and static/oauth2d.css
 	// (templates.FS in production).
 	Templates fs.FS
@@ -139,6 +143,7 @@ type Handler struct {
 	pages      map[string]*template.Template
 	stylesheet []byte
 	imgSrc     string // the CSP's img-src: 'self' and the logo's origin
+	scopeTexts map[string]account.ScopeText
 	cookie     cookieSpec
 	checker    *secret.Checker
 	log        *slog.Logger
@@ -184,7 +189,7 @@ func New(d Deps) (*Handler, error) {
 	}
 	css = append(css, accent...)
 	h := &Handler{cfg: cfg, store: d.Store, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages,
-		stylesheet: css, imgSrc: imgSrc, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
+		stylesheet: css, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -193,6 +198,9 @@ func New(d Deps) (*Handler, error) {
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.scopeTexts == nil {
+		h.scopeTexts = account.MergeScopeTexts(nil)
 	}
 	return h, nil
 }

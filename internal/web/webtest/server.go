@@ -76,6 +76,8 @@ type Options struct {
 	PARPublicPerIP   int
 	// Branding of the pages (zero: oauth2d's own).
 	Branding web.Branding
+	// ScopeTexts stand for the bootstrap file's scopes: list.
+	ScopeTexts []account.ScopeText
 }
 
 // Server is a running authorization server.
@@ -175,7 +177,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 		Config: web.Config{Issuer: env.Issuer, SessionIdleTTL: o.SessionIdleTTL, SessionAbsoluteTTL: o.SessionAbsolute,
 			ResumePath: oauth.AuthorizeResumePath, Branding: o.Branding},
 		Store: env.Store, Pending: pending, Box: box, Limiter: limiter, Revoker: revoker, Logouts: logouts, Checker: env.Checker, Keys: env.Keys,
-		Templates: tmpl, Logger: env.Logger,
+		ScopeTexts: account.MergeScopeTexts(o.ScopeTexts), Templates: tmpl, Logger: env.Logger,
 	})
 	must(err)
 	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{

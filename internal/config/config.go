@@ -54,6 +54,7 @@ type Config struct {
 	DPoP      DPoP      `yaml:"dpop"`
 	PAR       PAR       `yaml:"par"`
 	Branding  Branding  `yaml:"branding"`
+	Consent   Consent   `yaml:"consent"`
 }
 
 // Redis says where state lives.
@@ -205,6 +206,7 @@ func Default() Config {
 		DPoP:      defaultDPoP(),
 		PAR:       defaultPAR(),
 		Branding:  defaultBranding(),
+		Consent:   defaultConsent(),
 	}
 }
 

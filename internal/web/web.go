@@ -56,6 +56,9 @@ type Config struct {
 	// Branding is the operator's name, logo and colour; a zero value
 	// shows DefaultProductName.
 	Branding Branding
+	// ConsentRememberUnticked makes the consent page's "remember this
+	// decision" box start unticked (consent.remember_by_default false).
+	ConsentRememberUnticked bool
 }
 
 // Store is the part of the data layer the pages use.

@@ -78,6 +78,8 @@ type Options struct {
 	Branding web.Branding
 	// ScopeTexts stand for the bootstrap file's scopes: list.
 	ScopeTexts []account.ScopeText
+	// ConsentRememberUnticked: see web.Config.
+	ConsentRememberUnticked bool
 }
 
 // Server is a running authorization server.
@@ -175,7 +177,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	must(err)
 	h.Pages, err = web.New(web.Deps{
 		Config: web.Config{Issuer: env.Issuer, SessionIdleTTL: o.SessionIdleTTL, SessionAbsoluteTTL: o.SessionAbsolute,
-			ResumePath: oauth.AuthorizeResumePath, Branding: o.Branding},
+			ResumePath: oauth.AuthorizeResumePath, Branding: o.Branding, ConsentRememberUnticked: o.ConsentRememberUnticked},
 		Store: env.Store, Pending: pending, Box: box, Limiter: limiter, Revoker: revoker, Logouts: logouts, Checker: env.Checker, Keys: env.Keys,
 		ScopeTexts: account.MergeScopeTexts(o.ScopeTexts), Templates: tmpl, Logger: env.Logger,
 	})

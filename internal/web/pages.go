@@ -88,9 +88,10 @@ func cspSource(raw string) string {
 	return src
 }
 
-// errorData is the error page.
+// errorData is the error page. RequestID is the response's X-Request-Id,
+// shown so that a user can quote it and the operator find the log line.
 type errorData struct {
-	Title, Heading, Message string
+	Title, Heading, Message, RequestID string
 }
 
 // RenderError shows a page for a request that cannot be answered any
@@ -106,7 +107,8 @@ func (h *Handler) RenderError(w http.ResponseWriter, _ *http.Request, status int
 		// renders it (these pages or the authorization endpoint).
 		problem.SetRetryAfter(w.Header())
 	}
-	h.render(w, status, "error", errorData{Title: "Error", Heading: heading, Message: message})
+	h.render(w, status, "error", errorData{Title: "Error", Heading: heading, Message: message,
+		RequestID: w.Header().Get(requestIDHeader)})
 }
 
 func (h *Handler) errorPage(c *gin.Context, status int, message string) {
@@ -116,7 +118,7 @@ func (h *Handler) errorPage(c *gin.Context, status int, message string) {
 // serverError shows the error page for a failure the user cannot fix: 503
 // with Retry-After for a storage outage, else 500.
 func (h *Handler) serverError(c *gin.Context, what string, err error) {
-	h.log.ErrorContext(c.Request.Context(), "web: "+what, "request_id", c.Writer.Header().Get("X-Request-Id"), "err", err)
+	h.log.ErrorContext(c.Request.Context(), "web: "+what, "request_id", c.Writer.Header().Get(requestIDHeader), "err", err)
 	if problem.Unavailable(err) {
 		h.errorPage(c, http.StatusServiceUnavailable, unavailableMessage)
 		return
@@ -131,6 +133,10 @@ func (h *Handler) Favicon(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=86400")
 	c.Status(http.StatusNoContent)
 }
+
+// requestIDHeader is the response header the request-id middleware sets
+// (httpserver.RequestIDHeader; web does not import httpserver).
+const requestIDHeader = "X-Request-Id"
 
 // unavailableMessage is the page text of a storage outage.
 const unavailableMessage = "The service is temporarily unavailable. Please try again in a moment."

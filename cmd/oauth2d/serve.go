@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/bootstrap"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
@@ -30,6 +31,9 @@ type app struct {
 	keys   *token.KeySet
 	// metrics is the registry /metrics serves; handlers add their own.
 	metrics *prometheus.Registry
+	// scopeTexts describe scopes on the consent page (the bootstrap
+	// file's over the built-in ones).
+	scopeTexts map[string]account.ScopeText
 }
 
 func serve(ctx context.Context, e env, args []string) error {
@@ -56,7 +60,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	bootstrapper, err := loadBootstrap(cfg, store, logger)
+	bootstrapper, scopeTexts, err := loadBootstrap(cfg, store, logger)
 	if err != nil {
 		return err
 	}
@@ -81,7 +85,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	if keyWorker != nil {
 		w.workers = append(w.workers, keyWorker)
 	}
-	a := &app{ctx: groupCtx, cfg: cfg, logger: logger, store: store, keys: keys, metrics: prometheus.NewRegistry()}
+	a := &app{ctx: groupCtx, cfg: cfg, logger: logger, store: store, keys: keys, metrics: prometheus.NewRegistry(), scopeTexts: scopeTexts}
 	handlers, err := a.handlers(&w)
 	if err != nil {
 		return err
@@ -143,22 +147,23 @@ func serve(ctx context.Context, e env, args []string) error {
 // (dataGuard), with one Applier so that users come back under their IDs.
 // A file that is missing at the default path is skipped (the binary may
 // run outside the repository); a file that is named, unreadable or invalid
-// is a configuration error.
-func loadBootstrap(cfg *config.Config, store *storage.Store, logger *slog.Logger) (func(context.Context) error, error) {
+// is a configuration error. It also returns the scope texts of the consent
+// page: the file's over the built-in ones.
+func loadBootstrap(cfg *config.Config, store *storage.Store, logger *slog.Logger) (func(context.Context) error, map[string]account.ScopeText, error) {
 	none := func(context.Context) error { return nil }
 	if cfg.Bootstrap == "" {
-		return none, nil
+		return none, account.MergeScopeTexts(nil), nil
 	}
 	f, err := bootstrap.Load(cfg.Bootstrap)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && cfg.Bootstrap == config.DefaultBootstrap:
 		logger.Info("no bootstrap file; starting without predefined clients and users", "path", cfg.Bootstrap)
-		return none, nil
+		return none, account.MergeScopeTexts(nil), nil
 	case err != nil:
-		return nil, usage(fmt.Errorf("config: bootstrap: %w", err))
+		return nil, nil, usage(fmt.Errorf("config: bootstrap: %w", err))
 	}
 	if err := f.Validate(cfg.InsecureDev); err != nil {
-		return nil, usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
+		return nil, nil, usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
 	}
 	if !cfg.InsecureDev && cfg.Bootstrap == config.DefaultBootstrap {
 		logger.Warn("loading the demo bootstrap file, whose secrets are public, without insecure_dev; set bootstrap to your own file or \"\"",
@@ -170,5 +175,5 @@ func loadBootstrap(cfg *config.Config, store *storage.Store, logger *slog.Logger
 			return fmt.Errorf("serve: %w", err)
 		}
 		return nil
-	}, nil
+	}, f.ScopeTexts(), nil
 }

@@ -209,8 +209,10 @@ func (a *app) browserFlow(h *httpserver.Handlers, limiter *ratelimit.Limiter, ch
 		return fmt.Errorf("serve: %w", err)
 	}
 	h.Pages, err = web.New(web.Deps{
-		Config: web.Config{Issuer: cfg.Issuer, ResumePath: oauth.AuthorizeResumePath}, Store: a.store,
-		Pending: pending, Box: box, Limiter: limiter, Revoker: revoker, Logouts: logouts, Checker: checker, Keys: a.keys, Templates: templates.FS, Logger: a.logger,
+		Config: web.Config{Issuer: cfg.Issuer, ResumePath: oauth.AuthorizeResumePath, Branding: web.Branding(cfg.Branding),
+			ConsentRememberUnticked: !cfg.Consent.RememberByDefault}, Store: a.store,
+		Pending: pending, Box: box, Limiter: limiter, Revoker: revoker, Logouts: logouts, Checker: checker, Keys: a.keys,
+		ScopeTexts: a.scopeTexts, Templates: templates.FS, Logger: a.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

@@ -133,3 +133,45 @@ func TestValidatePassword(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateScopeText(t *testing.T) {
+	tests := []struct {
+		name    string
+		scope   ScopeText
+		wantErr string // "" = valid
+	}{
+		{"custom", ScopeText{Name: "reports:read", Title: "Read your reports", Description: "See the monthly reports you can see."}, ""},
+		{"title only", ScopeText{Name: "x", Title: "Do x"}, ""},
+		{"no name", ScopeText{Title: "t"}, `scope "": name:`},
+		{"space in name", ScopeText{Name: "reports read", Title: "t"}, `scope "reports read": name: must be 1-128`},
+		{"quote in name", ScopeText{Name: `a"b`, Title: "t"}, "name:"},
+		{"long name", ScopeText{Name: strings.Repeat("s", 129), Title: "t"}, "name:"},
+		{"no title", ScopeText{Name: "x", Title: "  "}, `scope "x": title: must not be empty`},
+		{"long title", ScopeText{Name: "x", Title: strings.Repeat("é", 101)}, "title: must be at most 100"},
+		{"title with newline", ScopeText{Name: "x", Title: "a\nb"}, "title: must be UTF-8 text without control"},
+		{"long description", ScopeText{Name: "x", Title: "t", Description: strings.Repeat("d", 401)}, "description: must be at most 400"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := errors.Join(ValidateScopeText(tc.scope)...)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("err = %v, want none", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestBuiltinScopeTextsAreValid(t *testing.T) {
+	for _, s := range BuiltinScopeTexts() {
+		if err := errors.Join(ValidateScopeText(s)...); err != nil {
+			t.Error(err)
+		}
+	}
+	merged := MergeScopeTexts([]ScopeText{{Name: "email", Title: "Your work email"}, {Name: "reports:read", Title: "Read reports"}})
+	if merged["email"].Title != "Your work email" || merged["reports:read"].Title != "Read reports" || merged["openid"].Title == "" {
+		t.Fatalf("MergeScopeTexts = %v", merged)
+	}
+}

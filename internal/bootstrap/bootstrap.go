@@ -17,6 +17,15 @@ import (
 type File struct {
 	Clients []Client `yaml:"clients"`
 	Users   []User   `yaml:"users"`
+	// Scopes describe scopes on the consent page, replacing the built-in
+	// texts of a scope of the same name. They are not stored: every
+	// instance reads them from its own file.
+	Scopes []account.ScopeText `yaml:"scopes"`
+}
+
+// ScopeTexts are the built-in scope texts with the file's applied.
+func (f *File) ScopeTexts() map[string]account.ScopeText {
+	return account.MergeScopeTexts(f.Scopes)
 }
 
 // Client is one client as declared in the file; Secret is in clear and is
@@ -59,9 +68,9 @@ func Parse(data []byte, name string) (*File, error) {
 	return &f, nil
 }
 
-// Validate reports every problem in the file at once: each client and user
-// against the registration policy, duplicate ids and usernames, and secrets
-// that contradict the client type.
+// Validate reports every problem in the file at once: each client, user
+// and scope text against the policy, duplicate ids, usernames and scope
+// names, and secrets that contradict the client type.
 func (f *File) Validate(dev bool) error {
 	var errs []error
 	seen := map[string]bool{}
@@ -78,6 +87,14 @@ func (f *File) Validate(dev bool) error {
 		case !c.Public && c.Secret == "":
 			errs = append(errs, fmt.Errorf("bootstrap: client %q: secret: a confidential client needs a secret (or set public: true)", c.ID))
 		}
+	}
+	seen = map[string]bool{}
+	for _, sc := range f.Scopes {
+		if seen[sc.Name] {
+			errs = append(errs, fmt.Errorf("bootstrap: scope %q: name: declared twice", sc.Name))
+		}
+		seen[sc.Name] = true
+		errs = append(errs, account.ValidateScopeText(sc)...)
 	}
 	seen = map[string]bool{}
 	for _, u := range f.Users {

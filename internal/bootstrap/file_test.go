@@ -26,6 +26,12 @@ users:
     password: short
   - username: alice
     password: long-enough
+scopes:
+  - name: reports read
+    title: Read reports
+  - name: reports:read
+  - name: reports:read
+    title: Read your reports
 `
 	f, err := Parse([]byte(doc), "test.yaml")
 	if err != nil {
@@ -42,6 +48,9 @@ users:
 		`client "conf": grant_types: unknown grant type "implicit"`,
 		`user "alice": password: must be at least 8`,
 		`user "alice": username: declared twice`,
+		`scope "reports read": name: must be 1-128 characters of a scope token`,
+		`scope "reports:read": title: must not be empty`,
+		`scope "reports:read": name: declared twice`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("errors do not mention %q:\n%v", want, err)
@@ -73,5 +82,35 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := Load("/no/such/bootstrap.yaml")
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Load = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestScopeTexts(t *testing.T) {
+	doc := `
+scopes:
+  - name: reports:read
+    title: Read your reports
+    description: See the monthly sales reports of your team.
+  - name: email
+    title: See your work email address
+`
+	f, err := Parse([]byte(doc), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(false); err != nil {
+		t.Fatal(err)
+	}
+	texts := f.ScopeTexts()
+	if got := texts["reports:read"]; got.Title != "Read your reports" || got.Description != "See the monthly sales reports of your team." {
+		t.Errorf("reports:read = %+v", got)
+	}
+	if got := texts["email"]; got.Title != "See your work email address" || got.Description != "" {
+		t.Errorf("email = %+v, want the file's text in place of the built-in one", got)
+	}
+	for _, name := range []string{"openid", "profile", "email", "offline_access", "comments:read", "comments:write", "admin"} {
+		if texts[name].Title == "" {
+			t.Errorf("built-in scope %s has no title", name)
+		}
 	}
 }

@@ -53,6 +53,8 @@ type Config struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	DPoP      DPoP      `yaml:"dpop"`
 	PAR       PAR       `yaml:"par"`
+	Branding  Branding  `yaml:"branding"`
+	Consent   Consent   `yaml:"consent"`
 }
 
 // Redis says where state lives.
@@ -203,6 +205,8 @@ func Default() Config {
 		RateLimit: RateLimit{LoginPerUsernameIP: 5, LoginPerIP: 20, LoginPerUsername: 30},
 		DPoP:      defaultDPoP(),
 		PAR:       defaultPAR(),
+		Branding:  defaultBranding(),
+		Consent:   defaultConsent(),
 	}
 }
 

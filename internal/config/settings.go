@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +62,7 @@ func (c *Config) settings() []setting {
 		{"rate_limit.login_per_username_ip", "failed password checks per minute per username and client IP", (*intValue)(&c.RateLimit.LoginPerUsernameIP)},
 		{"rate_limit.login_per_ip", "failed password checks per minute per client IP", (*intValue)(&c.RateLimit.LoginPerIP)},
 		{"rate_limit.login_per_username", "failed password checks per minute per username, from all addresses", (*intValue)(&c.RateLimit.LoginPerUsername)},
-	}, append(c.dpopSettings(), c.parSettings()...)...)
+	}, slices.Concat(c.dpopSettings(), c.parSettings(), c.brandingSettings(), c.consentSettings())...)
 }
 
 // SettingNames lists every setting name in documentation order (tests check

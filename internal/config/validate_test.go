@@ -56,6 +56,18 @@ func TestValidate(t *testing.T) {
 		{"redis source without key", func(c *Config) { c.Keys.Source = KeysRedis }, "config: keys.encryption_key:"},
 		{"redis source", func(c *Config) { c.Keys.Source, c.Keys.EncryptionKey = KeysRedis, "k" }, ""},
 		{"half tls", func(c *Config) { c.TLS.CertFile = "cert.pem" }, "config: tls: cert_file and key_file"},
+		{"branding", func(c *Config) {
+			c.Branding = Branding{ProductName: "Example ID", LogoURL: "https://cdn.example.com/logo.svg", AccentColor: "#1A7f37"}
+		}, ""},
+		{"logo on loopback http", func(c *Config) { c.Branding.LogoURL = "http://127.0.0.1:9000/logo.png" }, ""},
+		{"empty product name", func(c *Config) { c.Branding.ProductName = " " }, "config: branding.product_name: must not be empty"},
+		{"long product name", func(c *Config) { c.Branding.ProductName = strings.Repeat("x", 65) }, "config: branding.product_name: must be at most 64"},
+		{"product name with a newline", func(c *Config) { c.Branding.ProductName = "a\nb" }, "config: branding.product_name: must not contain control"},
+		{"http logo elsewhere", func(c *Config) { c.Branding.LogoURL = "http://cdn.example.com/logo.png" }, "config: branding.logo_url: must be https"},
+		{"relative logo", func(c *Config) { c.Branding.LogoURL = "/logo.png" }, "config: branding.logo_url: must be an absolute URL"},
+		{"data logo", func(c *Config) { c.Branding.LogoURL = "data:image/png;base64,AAAA" }, "config: branding.logo_url:"},
+		{"short accent", func(c *Config) { c.Branding.AccentColor = "#abc" }, "config: branding.accent_color: must be #rrggbb"},
+		{"accent with css", func(c *Config) { c.Branding.AccentColor = "#000000;}body{display:none" }, "config: branding.accent_color:"},
 		{"bad log level", func(c *Config) { c.Log.Level = "loud" }, "config: log.level:"},
 		{"upper case log level", func(c *Config) { c.Log.Level = "DEBUG" }, ""},
 		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "config: log.format:"},

@@ -226,7 +226,7 @@ func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storag
 				a.finishWithError(w, r, req, stored, ErrConsentRequired)
 				return
 			}
-			req.UserID, req.Scope, req.Decision, req.DecidedBy = user.ID, scope, "", ""
+			req.UserID, req.Scope, req.Decision, req.DecidedBy, req.DecisionOnce = user.ID, scope, "", "", false
 			a.interact(w, r, req, a.cfg.ConsentPath)
 			return
 		}
@@ -326,7 +326,7 @@ func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *stor
 	if stored && !a.take(w, r, req) {
 		return
 	}
-	if approved {
+	if approved && !req.DecisionOnce {
 		if err := a.rememberConsent(ctx, req.ClientID, user.ID, scope); err != nil {
 			a.fail(w, r, err)
 			return

@@ -285,6 +285,10 @@ type AuthRequest struct {
 	// Set by the consent page: "allow" or "deny", and by whom.
 	Decision  string `json:"decision,omitempty"`
 	DecidedBy string `json:"decided_by,omitempty"`
+	// DecisionOnce: the user allowed this authorization only ("remember
+	// this decision" unticked), so the consent is not stored. False keeps
+	// the old behaviour of remembering it.
+	DecisionOnce bool `json:"decision_once,omitempty"`
 }
 
 // Comment is one message of the protected comments API (DESIGN.md §5).

@@ -40,7 +40,7 @@ func (h *Handler) AccountConsents(c *gin.Context) {
 			name = clientName(client)
 		}
 		data.Consents = append(data.Consents, consentLine{ClientID: cs.ClientID, ClientName: name,
-			GrantedAt: cs.GrantedAt.UTC().Format("2 January 2006"), Scopes: describeScopes(cs.Scope)})
+			GrantedAt: cs.GrantedAt.UTC().Format("2 January 2006"), Scopes: h.describeScopes(cs.Scope)})
 	}
 	h.render(c.Writer, http.StatusOK, "consents", data)
 }

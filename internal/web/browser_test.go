@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -17,8 +18,10 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/testenv/prereq"
+	"github.com/oauth2d/oauth2d/internal/web"
 	"github.com/oauth2d/oauth2d/internal/web/webtest"
 )
 
@@ -35,7 +38,13 @@ import (
 func TestBrowserLoginWith(t *testing.T) {
 	chromium := findChromium(t)
 	app := newRelyingParty(t)
-	s := webtest.New(t, webtest.Options{RedirectURI: app.URL + "/callback"})
+	// Branded as an operator would, with a scope of their own described in
+	// the bootstrap file: the screenshots in docs/ show both.
+	s := webtest.New(t, webtest.Options{RedirectURI: app.URL + "/callback",
+		Branding:   web.Branding{ProductName: "Example ID", LogoURL: app.URL + "/logo.svg", AccentColor: "#1a7f37"},
+		ScopeTexts: []account.ScopeText{{Name: "reports:read", Title: "Read your reports", Description: "See the monthly sales reports of your team."}},
+	})
+	allowScope(t, s, webtest.ThirdPartyID, "reports:read")
 	app.configure(t, s)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
@@ -53,6 +62,16 @@ func TestBrowserLoginWith(t *testing.T) {
 			return chromedp.Do(ctx, chromedp.Navigate(app.URL+"/"), chromedp.Click(chromedp.ID("login-with")),
 				chromedp.WaitVisible(chromedp.ID("username")))
 		}},
+		{"see the operator's logo", func() error {
+			width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelector("img.logo").naturalWidth`))
+			if err != nil {
+				return err
+			}
+			if width == 0 {
+				return errors.New("the logo did not load")
+			}
+			return nil
+		}},
 		{"screenshot the login page", func() (err error) {
 			loginShot, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
 			return err
@@ -61,6 +80,16 @@ func TestBrowserLoginWith(t *testing.T) {
 			return chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("username"), "alice"),
 				chromedp.SendKeys(chromedp.ID("password"), webtest.AlicePassword),
 				chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("allow")))
+		}},
+		{"read the custom scope's description", func() error {
+			text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("ul.scopes").innerText`))
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(text, "Read your reports") || !strings.Contains(text, "See the monthly sales reports of your team.") {
+				return fmt.Errorf("the consent page's scopes read %q", text)
+			}
+			return nil
 		}},
 		{"screenshot the consent page", func() (err error) {
 			consentShot, err = chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -92,6 +121,19 @@ func TestBrowserLoginWith(t *testing.T) {
 		t.Errorf("content security policy violations: %q", v)
 	}
 	saveScreenshots(t, map[string][]byte{"login.png": loginShot, "consent.png": consentShot})
+}
+
+// allowScope lets clientID ask for scope too.
+func allowScope(t *testing.T, s *webtest.Server, clientID, scope string) {
+	t.Helper()
+	c, err := s.Store.GetClient(t.Context(), clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Scopes = append(c.Scopes, scope)
+	if err := s.Store.UpsertClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // findChromium returns Debian's chromium. Without it the test is skipped,
@@ -187,6 +229,10 @@ func newRelyingParty(t *testing.T) *relyingParty {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `<!doctype html><title>Demo app</title><a id="login-with" href="/login">Log in with oauth2d</a>`)
 	})
+	mux.HandleFunc("GET /logo.svg", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		fmt.Fprint(w, exampleLogo)
+	})
 	mux.HandleFunc("GET /login", app.login)
 	mux.HandleFunc("GET /callback", app.callback)
 	app.srv = httptest.NewServer(mux)
@@ -194,6 +240,13 @@ func newRelyingParty(t *testing.T) *relyingParty {
 	app.URL = app.srv.URL
 	return app
 }
+
+// exampleLogo is the operator's logo of the browser test, served by the
+// relying party's server as a logo on another origin would be.
+const exampleLogo = `<svg xmlns="http://www.w3.org/2000/svg" width="168" height="40" viewBox="0 0 168 40">` +
+	`<rect x="0" y="4" width="32" height="32" rx="8" fill="#1a7f37"/>` +
+	`<path d="M9 20l5 5 9-10" stroke="#fff" stroke-width="3.5" fill="none" stroke-linecap="round" stroke-linejoin="round"/>` +
+	`<text x="42" y="28" font-family="system-ui, sans-serif" font-size="20" font-weight="700" fill="#1f2328">Example ID</text></svg>`
 
 // configure reads the server's discovery document, as a real client does.
 func (a *relyingParty) configure(t *testing.T, s *webtest.Server) {
@@ -204,7 +257,7 @@ func (a *relyingParty) configure(t *testing.T, s *webtest.Server) {
 	a.provider, a.issuer = provider, s.Issuer
 	a.conf = &oauth2.Config{ClientID: webtest.ThirdPartyID, ClientSecret: webtest.ThirdPartySecret,
 		Endpoint: provider.Endpoint(), RedirectURL: a.URL + "/callback",
-		Scopes: []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess}}
+		Scopes: []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess, "reports:read"}}
 }
 
 func (a *relyingParty) login(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -14,6 +15,8 @@ import (
 type consentData struct {
 	Title, CSRF, RequestID, ClientName, Username, RedirectHost string
 	Scopes                                                     []scopeLine
+	// RememberTicked: the "remember this decision" box starts ticked.
+	RememberTicked bool
 }
 
 // ConsentPage serves GET /consent?req=<id>. It shows what the stored
@@ -43,7 +46,8 @@ func (h *Handler) ConsentPage(c *gin.Context) {
 		return
 	}
 	data := consentData{Title: "Allow access", CSRF: s.CSRFToken, RequestID: ar.ID, ClientName: clientName(client),
-		RedirectHost: redirectHost(ar.RedirectURI), Scopes: describeScopes(ar.Scope)}
+		RedirectHost: redirectHost(ar.RedirectURI), Scopes: h.describeScopes(ar.Scope),
+		RememberTicked: !h.cfg.ConsentRememberUnticked}
 	if user, err := h.store.GetUser(r.Context(), s.UserID); err == nil {
 		data.Username = user.Username
 	}
@@ -51,9 +55,14 @@ func (h *Handler) ConsentPage(c *gin.Context) {
 }
 
 // Consent serves POST /consent: csrf_token, req and decision=allow|deny
-// (DESIGN.md §6). It records the decision on the stored request, for the
-// signed-in user only, and hands back to the authorize endpoint, which
-// issues the code or the access_denied error.
+// (DESIGN.md §6), and remember. It records the decision on the stored
+// request, for the signed-in user only, and hands back to the authorize
+// endpoint, which issues the code or the access_denied error.
+//
+// The page sends remember=no from a hidden input and remember=yes from the
+// ticked checkbox, so an unticked box is told apart from a client that
+// never sends the field: that one gets the decision remembered, as before
+// the box existed.
 func (h *Handler) Consent(c *gin.Context) {
 	r := c.Request
 	if err := r.ParseForm(); err != nil {
@@ -83,6 +92,8 @@ func (h *Handler) Consent(c *gin.Context) {
 		return
 	}
 	ar.Decision, ar.DecidedBy = decision, s.UserID
+	remember := r.PostForm["remember"]
+	ar.DecisionOnce = len(remember) > 0 && !slices.Contains(remember, "yes")
 	if err := h.store.SaveAuthRequest(r.Context(), ar); err != nil {
 		h.serverError(c, "save consent decision", err)
 		return

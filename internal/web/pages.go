@@ -17,10 +17,10 @@ import (
 // pageNames are the templates besides layout.html; each defines "content".
 var pageNames = []string{"login", "consent", "error", "logout", "signedout", "consents"}
 
-func parsePages(fsys fs.FS) (map[string]*template.Template, error) {
+func parsePages(fsys fs.FS, brand Branding) (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.ParseFS(fsys, "layout.html", name+".html")
+		t, err := template.New("layout.html").Funcs(brandFuncs(brand)).ParseFS(fsys, "layout.html", name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
@@ -40,15 +40,16 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, data an
 		h.log.Error("web: render page", "page", name, "err", err)
 		status, buf = http.StatusInternalServerError, *bytes.NewBufferString("internal error")
 	}
-	setPageHeaders(w.Header(), formTargets)
+	setPageHeaders(w.Header(), h.imgSrc, formTargets)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 
 // setPageHeaders: no framing (RFC 9700 §4.16), no script or inline style at
 // all, no referrer (page URLs carry request ids), and no caching of pages
-// that hold CSRF tokens or personal data.
-func setPageHeaders(hdr http.Header, formTargets []string) {
+// that hold CSRF tokens or personal data. imgSrc is the img-src list:
+// 'self' and the origin of the operator's logo.
+func setPageHeaders(hdr http.Header, imgSrc string, formTargets []string) {
 	formAction := "'self'"
 	for _, t := range formTargets {
 		if src := cspSource(t); src != "" && !strings.Contains(formAction, " "+src) {
@@ -56,7 +57,7 @@ func setPageHeaders(hdr http.Header, formTargets []string) {
 		}
 	}
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
-	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action "+
+	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src "+imgSrc+"; form-action "+
 		formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	hdr.Set("X-Frame-Options", "DENY")
 	hdr.Set("X-Content-Type-Options", "nosniff")
@@ -87,9 +88,10 @@ func cspSource(raw string) string {
 	return src
 }
 
-// errorData is the error page.
+// errorData is the error page. RequestID is the response's X-Request-Id,
+// shown so that a user can quote it and the operator find the log line.
 type errorData struct {
-	Title, Heading, Message string
+	Title, Heading, Message, RequestID string
 }
 
 // RenderError shows a page for a request that cannot be answered any
@@ -105,7 +107,8 @@ func (h *Handler) RenderError(w http.ResponseWriter, _ *http.Request, status int
 		// renders it (these pages or the authorization endpoint).
 		problem.SetRetryAfter(w.Header())
 	}
-	h.render(w, status, "error", errorData{Title: "Error", Heading: heading, Message: message})
+	h.render(w, status, "error", errorData{Title: "Error", Heading: heading, Message: message,
+		RequestID: w.Header().Get(requestIDHeader)})
 }
 
 func (h *Handler) errorPage(c *gin.Context, status int, message string) {
@@ -115,7 +118,7 @@ func (h *Handler) errorPage(c *gin.Context, status int, message string) {
 // serverError shows the error page for a failure the user cannot fix: 503
 // with Retry-After for a storage outage, else 500.
 func (h *Handler) serverError(c *gin.Context, what string, err error) {
-	h.log.ErrorContext(c.Request.Context(), "web: "+what, "request_id", c.Writer.Header().Get("X-Request-Id"), "err", err)
+	h.log.ErrorContext(c.Request.Context(), "web: "+what, "request_id", c.Writer.Header().Get(requestIDHeader), "err", err)
 	if problem.Unavailable(err) {
 		h.errorPage(c, http.StatusServiceUnavailable, unavailableMessage)
 		return
@@ -131,42 +134,36 @@ func (h *Handler) Favicon(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
+// requestIDHeader is the response header the request-id middleware sets
+// (httpserver.RequestIDHeader; web does not import httpserver).
+const requestIDHeader = "X-Request-Id"
+
 // unavailableMessage is the page text of a storage outage.
 const unavailableMessage = "The service is temporarily unavailable. Please try again in a moment."
 
-// Stylesheet serves the pages' one stylesheet; it changes only with a
-// release, so browsers may keep it an hour.
+// Stylesheet serves the pages' one stylesheet, with the accent colour's
+// rule appended; it changes only with a release or a configuration
+// change, so browsers may keep it an hour.
 func (h *Handler) Stylesheet(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=3600")
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Data(http.StatusOK, "text/css; charset=utf-8", h.stylesheet)
 }
 
-// scopeTexts say in plain words what each scope lets a client do.
-var scopeTexts = map[string]string{
-	"openid":         "Confirm who you are (sign you in)",
-	"profile":        "See your username and name",
-	"email":          "See your email address",
-	"offline_access": "Keep access when you are not using it",
-	"comments:read":  "Read comments",
-	"comments:write": "Post comments as you",
-	"admin":          "Administer the server with your administrator rights",
-}
-
 // scopeLine is one scope on the consent and account pages. Raw is set
-// for a scope without a description, whose name is then all we can show.
+// for a scope nobody described, whose name is then all we can show.
 type scopeLine struct {
-	Name, Text string
-	Raw        bool
+	Name, Title, Description string
+	Raw                      bool
 }
 
-func describeScopes(scopes []string) []scopeLine {
+func (h *Handler) describeScopes(scopes []string) []scopeLine {
 	out := make([]scopeLine, 0, len(scopes))
 	for _, s := range scopes {
-		if text, ok := scopeTexts[s]; ok {
-			out = append(out, scopeLine{Name: s, Text: text})
+		if text, ok := h.scopeTexts[s]; ok {
+			out = append(out, scopeLine{Name: s, Title: text.Title, Description: text.Description})
 		} else {
-			out = append(out, scopeLine{Name: s, Text: "Use the permission", Raw: true})
+			out = append(out, scopeLine{Name: s, Title: "Use the permission", Raw: true})
 		}
 	}
 	return out

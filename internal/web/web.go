@@ -53,6 +53,12 @@ type Config struct {
 	// ResumePath is where the browser goes after login or consent, with
 	// ?req=<id>: oauth.AuthorizeResumePath. Required.
 	ResumePath string
+	// Branding is the operator's name, logo and colour; a zero value
+	// shows DefaultProductName.
+	Branding Branding
+	// ConsentRememberUnticked makes the consent page's "remember this
+	// decision" box start unticked (consent.remember_by_default false).
+	ConsentRememberUnticked bool
 }
 
 // Store is the part of the data layer the pages use.
@@ -115,6 +121,10 @@ type Deps struct {
 	Checker *secret.Checker
 	// Keys verifies the id_token_hint of a logout request (*token.KeySet).
 	Keys token.KeyLookup
+	// ScopeTexts describe scopes on the consent and account pages, by
+	// name (the bootstrap file's, merged with account.BuiltinScopeTexts);
+	// nil: the built-in texts only.
+	ScopeTexts map[string]account.ScopeText
 	// Templates holds layout.html, the pages and static/oauth2d.css
 	// (templates.FS in production).
 	Templates fs.FS
@@ -135,6 +145,8 @@ type Handler struct {
 	keys       token.KeyLookup
 	pages      map[string]*template.Template
 	stylesheet []byte
+	imgSrc     string // the CSP's img-src: 'self' and the logo's origin
+	scopeTexts map[string]account.ScopeText
 	cookie     cookieSpec
 	checker    *secret.Checker
 	log        *slog.Logger
@@ -155,7 +167,18 @@ func New(d Deps) (*Handler, error) {
 	cfg.SessionIdleTTL = orDefault(cfg.SessionIdleTTL, DefaultSessionIdleTTL)
 	cfg.SessionAbsoluteTTL = orDefault(cfg.SessionAbsoluteTTL, DefaultSessionAbsoluteTTL)
 	cfg.LoginFormTTL = orDefault(cfg.LoginFormTTL, DefaultLoginFormTTL)
-	pages, err := parsePages(d.Templates)
+	if cfg.Branding.ProductName == "" {
+		cfg.Branding.ProductName = DefaultProductName
+	}
+	imgSrc := "'self'"
+	if cfg.Branding.LogoURL != "" {
+		src := cspSource(cfg.Branding.LogoURL)
+		if src == "" {
+			return nil, fmt.Errorf("web: logo URL %q has no origin a CSP can name", cfg.Branding.LogoURL)
+		}
+		imgSrc += " " + src
+	}
+	pages, err := parsePages(d.Templates, cfg.Branding)
 	if err != nil {
 		return nil, err
 	}
@@ -163,8 +186,13 @@ func New(d Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: stylesheet: %w", err)
 	}
-	h := &Handler{cfg: cfg, store: d.Store, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages, stylesheet: css,
-		cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
+	accent, err := accentRule(cfg.Branding.AccentColor)
+	if err != nil {
+		return nil, err
+	}
+	css = append(css, accent...)
+	h := &Handler{cfg: cfg, store: d.Store, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages,
+		stylesheet: css, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -173,6 +201,9 @@ func New(d Deps) (*Handler, error) {
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.scopeTexts == nil {
+		h.scopeTexts = account.MergeScopeTexts(nil)
 	}
 	return h, nil
 }

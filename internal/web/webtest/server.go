@@ -74,6 +74,12 @@ type Options struct {
 	// the default lifetime, no limit).
 	PARRequestURITTL time.Duration
 	PARPublicPerIP   int
+	// Branding of the pages (zero: oauth2d's own).
+	Branding web.Branding
+	// ScopeTexts stand for the bootstrap file's scopes: list.
+	ScopeTexts []account.ScopeText
+	// ConsentRememberUnticked: see web.Config.
+	ConsentRememberUnticked bool
 }
 
 // Server is a running authorization server.
@@ -171,9 +177,9 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	must(err)
 	h.Pages, err = web.New(web.Deps{
 		Config: web.Config{Issuer: env.Issuer, SessionIdleTTL: o.SessionIdleTTL, SessionAbsoluteTTL: o.SessionAbsolute,
-			ResumePath: oauth.AuthorizeResumePath},
+			ResumePath: oauth.AuthorizeResumePath, Branding: o.Branding, ConsentRememberUnticked: o.ConsentRememberUnticked},
 		Store: env.Store, Pending: pending, Box: box, Limiter: limiter, Revoker: revoker, Logouts: logouts, Checker: env.Checker, Keys: env.Keys,
-		Templates: tmpl, Logger: env.Logger,
+		ScopeTexts: account.MergeScopeTexts(o.ScopeTexts), Templates: tmpl, Logger: env.Logger,
 	})
 	must(err)
 	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{

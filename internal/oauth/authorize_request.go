@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/problem"
@@ -84,7 +85,7 @@ func authorizeParams(r *http.Request) (url.Values, *pageError) {
 			return nil, errPageMalformed
 		}
 		v, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
+		if err != nil || !validUTF8(v) {
 			return nil, errPageMalformed
 		}
 		return dropEmpty(v), nil
@@ -94,10 +95,28 @@ func authorizeParams(r *http.Request) (url.Values, *pageError) {
 		return nil, errPageMalformed
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, maxAuthorizeQueryLen)
-	if err := r.ParseForm(); err != nil {
+	if err := r.ParseForm(); err != nil || !validUTF8(r.PostForm) {
 		return nil, errPageMalformed
 	}
 	return dropEmpty(r.PostForm), nil
+}
+
+// validUTF8 reports whether every name and value is UTF-8 (RFC 6749
+// Appendix B): anything else could not travel unchanged through the
+// sealed pending request, the pages or the redirect back (a state the
+// client would not recognise).
+func validUTF8(v url.Values) bool {
+	for name, vals := range v {
+		if !utf8.ValidString(name) {
+			return false
+		}
+		for _, s := range vals {
+			if !utf8.ValidString(s) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func dropEmpty(v url.Values) url.Values {

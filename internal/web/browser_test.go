@@ -20,6 +20,7 @@ import (
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testenv/prereq"
 	"github.com/oauth2d/oauth2d/internal/web"
 	"github.com/oauth2d/oauth2d/internal/web/webtest"
@@ -220,6 +221,7 @@ type relyingParty struct {
 	state    string
 	nonce    string
 	verifier string
+	sid      string // of the last ID token
 	err      error
 }
 
@@ -248,16 +250,22 @@ const exampleLogo = `<svg xmlns="http://www.w3.org/2000/svg" width="168" height=
 	`<path d="M9 20l5 5 9-10" stroke="#fff" stroke-width="3.5" fill="none" stroke-linecap="round" stroke-linejoin="round"/>` +
 	`<text x="42" y="28" font-family="system-ui, sans-serif" font-size="20" font-weight="700" fill="#1f2328">Example ID</text></svg>`
 
-// configure reads the server's discovery document, as a real client does.
+// configure makes the app the third-party client of the server.
 func (a *relyingParty) configure(t *testing.T, s *webtest.Server) {
+	a.configureAs(t, s, webtest.ThirdPartyID, webtest.ThirdPartySecret,
+		oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess, "reports:read")
+}
+
+// configureAs reads the server's discovery document, as a real client
+// does, and makes the app the client clientID.
+func (a *relyingParty) configureAs(t *testing.T, s *webtest.Server, clientID, clientSecret string, scopes ...string) {
 	provider, err := oidc.NewProvider(t.Context(), s.Issuer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.provider, a.issuer = provider, s.Issuer
-	a.conf = &oauth2.Config{ClientID: webtest.ThirdPartyID, ClientSecret: webtest.ThirdPartySecret,
-		Endpoint: provider.Endpoint(), RedirectURL: a.URL + "/callback",
-		Scopes: []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess, "reports:read"}}
+	a.conf = &oauth2.Config{ClientID: clientID, ClientSecret: clientSecret,
+		Endpoint: provider.Endpoint(), RedirectURL: a.URL + "/callback", Scopes: scopes}
 }
 
 func (a *relyingParty) login(w http.ResponseWriter, r *http.Request) {
@@ -299,10 +307,19 @@ func (a *relyingParty) finish(r *http.Request) (string, error) {
 		return "", fmt.Errorf("exchange: %w", err)
 	}
 	rawID, _ := tok.Extra("id_token").(string)
-	idt, err := a.provider.Verifier(&oidc.Config{ClientID: webtest.ThirdPartyID}).Verify(ctx, rawID)
+	idt, err := a.provider.Verifier(&oidc.Config{ClientID: a.conf.ClientID}).Verify(ctx, rawID)
 	if err != nil {
 		return "", fmt.Errorf("id_token: %w", err)
 	}
+	var session struct {
+		Sid string `json:"sid"`
+	}
+	if err := idt.Claims(&session); err != nil {
+		return "", err
+	}
+	a.mu.Lock()
+	a.sid = session.Sid
+	a.mu.Unlock()
 	if idt.Nonce != nonce {
 		return "", fmt.Errorf("id_token nonce %q, want %q", idt.Nonce, nonce)
 	}
@@ -329,8 +346,76 @@ func (a *relyingParty) finish(r *http.Request) (string, error) {
 	return fmt.Sprintf("sub=%s preferred_username=%s email=%s refresh=%s", info.Subject, claims.PreferredUsername, info.Email, refresh), nil
 }
 
+func (a *relyingParty) sessionID() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sid
+}
+
 func (a *relyingParty) failure() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.err
+}
+
+// One person signs in to two apps in real Chromium, each app registered
+// for back-channel logout with its own receiver, then signs out at
+// oauth2d's /logout. Each receiver gets exactly one logout token for that
+// session, verified against the JWKS, and the browser is signed out.
+func TestBrowserSignOutReachesTwoApps(t *testing.T) {
+	chromium := findChromium(t)
+	s := webtest.New(t, webtest.Options{})
+	apps := []*relyingParty{newRelyingParty(t), newRelyingParty(t)}
+	receivers := make([]*relyingPartyEndpoint, len(apps))
+	for i, app := range apps {
+		id := fmt.Sprintf("browser-bcl-%d", i+1)
+		receivers[i] = newRelyingPartyEndpoint(t, s, id)
+		c := &storage.Client{ID: id, FirstParty: true, SecretHash: hashOf(t, id),
+			GrantTypes: []string{"authorization_code"}, Scopes: webtest.AllScopes,
+			RedirectURIs: []string{app.URL + "/callback"}, BackchannelLogoutURI: receivers[i].srv.URL + "/bcl"}
+		if err := s.Store.CreateClient(t.Context(), c); err != nil {
+			t.Fatal(err)
+		}
+		app.configureAs(t, s, id, id+"-secret", oidc.ScopeOpenID, "profile", "email")
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	ctx, stop := newBrowser(ctx, t, chromium)
+	defer stop()
+	// The browser belongs to the context that first runs it, so start it
+	// here rather than under a step's shorter one.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// step bounds each browser step; chromedp waits until the element shows.
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s: %v (browser at %s; apps: %v, %v)", name, err, loc, apps[0].failure(), apps[1].failure())
+		}
+	}
+
+	step("sign in to the first app", chromedp.Navigate(apps[0].URL+"/"), chromedp.Click(chromedp.ID("login-with")),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), "alice"), chromedp.SendKeys(chromedp.ID("password"), webtest.AlicePassword),
+		chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("result")))
+	// The session is already there: no login page the second time.
+	step("sign in to the second app", chromedp.Navigate(apps[1].URL+"/"), chromedp.Click(chromedp.ID("login-with")),
+		chromedp.WaitVisible(chromedp.ID("result")))
+	sid := apps[0].sessionID()
+	if sid == "" || apps[1].sessionID() != sid {
+		t.Fatalf("the apps' ID tokens carry sids %q and %q, want one session's", sid, apps[1].sessionID())
+	}
+
+	step("sign out at oauth2d", chromedp.Navigate(s.URL+"/logout"), chromedp.Click(chromedp.ID("sign-out")),
+		chromedp.WaitVisible(`//h1[text()="Signed out"]`))
+	for _, rp := range receivers {
+		wantLogout(t, rp.wait(1), s.Alice.ID, sid)
+	}
+	step("find the account pages closed", chromedp.Navigate(s.URL+"/account/consents"),
+		chromedp.WaitVisible(chromedp.ID("username")))
 }

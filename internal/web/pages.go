@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/oauth2d/oauth2d/internal/problem"
+	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
 // pageNames are the templates besides layout.html; each defines "content".
@@ -90,14 +91,22 @@ func cspSource(raw string) string {
 
 // errorData is the error page. RequestID is the response's X-Request-Id,
 // shown so that a user can quote it and the operator find the log line.
+// ClientName and ClientURI offer a way back to a client found by id.
 type errorData struct {
 	Title, Heading, Message, RequestID string
+	ClientName, ClientURI              string
 }
 
 // RenderError shows a page for a request that cannot be answered any
 // other way (package oauth calls it when the client or redirect URI is not
 // trusted). The message is fixed text chosen by the caller.
 func (h *Handler) RenderError(w http.ResponseWriter, _ *http.Request, status int, message string) {
+	h.renderError(w, status, message, nil)
+}
+
+// renderError is RenderError with a link back to client, when it is known
+// (found by id, so its client_uri was registered) and has a home page.
+func (h *Handler) renderError(w http.ResponseWriter, status int, message string, client *storage.Client) {
 	heading := "This request cannot be completed"
 	if status >= 500 {
 		heading = "Something went wrong"
@@ -107,8 +116,11 @@ func (h *Handler) RenderError(w http.ResponseWriter, _ *http.Request, status int
 		// renders it (these pages or the authorization endpoint).
 		problem.SetRetryAfter(w.Header())
 	}
-	h.render(w, status, "error", errorData{Title: "Error", Heading: heading, Message: message,
-		RequestID: w.Header().Get(requestIDHeader)})
+	data := errorData{Title: "Error", Heading: heading, Message: message, RequestID: w.Header().Get(requestIDHeader)}
+	if client != nil && client.ClientURI != "" {
+		data.ClientName, data.ClientURI = clientName(client), client.ClientURI
+	}
+	h.render(w, status, "error", data)
 }
 
 func (h *Handler) errorPage(c *gin.Context, status int, message string) {

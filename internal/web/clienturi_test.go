@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -77,10 +78,18 @@ func TestErrorPageLinksBackToKnownClient(t *testing.T) {
 	}
 
 	// Bob answers Alice's request: the client is known, the request is not his.
-	p := bob.Post("/consent", map[string][]string{"decision": {"allow"}, "csrf_token": {bobsConsent.Hidden("csrf_token")},
+	p := bob.Post("/consent", url.Values{"decision": {"allow"}, "csrf_token": {bobsConsent.Hidden("csrf_token")},
 		"req": {alicesConsent.Hidden("req")}})
 	if p.Status != http.StatusForbidden || !strings.Contains(p.Body, wantBackLink) {
 		t.Fatalf("got %d without the back link:\n%s", p.Status, p.Body)
+	}
+
+	// A known client with a redirect_uri it never registered: the page
+	// links to the registered client_uri, never to the request's URL.
+	p = s.NewBrowser(t).Get("/oauth2/authorize?response_type=code&client_id=" + linkedID +
+		"&redirect_uri=" + url.QueryEscape("https://evil.example/cb"))
+	if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, wantBackLink) || strings.Contains(p.Body, "evil.example") {
+		t.Fatalf("got %d, want 400 with the registered back link only:\n%s", p.Status, p.Body)
 	}
 
 	// An unknown client: nothing to link to.

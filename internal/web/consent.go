@@ -88,7 +88,7 @@ func (h *Handler) Consent(c *gin.Context) {
 		return
 	}
 	if ar.UserID != s.UserID {
-		h.renderError(c.Writer, http.StatusForbidden, "This request was made for another account. Go back to the application and start again.", client)
+		h.RenderError(c.Writer, r, http.StatusForbidden, "This request was made for another account. Go back to the application and start again.", client)
 		return
 	}
 	ar.Decision, ar.DecidedBy = decision, s.UserID

@@ -99,14 +99,10 @@ type errorData struct {
 
 // RenderError shows a page for a request that cannot be answered any
 // other way (package oauth calls it when the client or redirect URI is not
-// trusted). The message is fixed text chosen by the caller.
-func (h *Handler) RenderError(w http.ResponseWriter, _ *http.Request, status int, message string) {
-	h.renderError(w, status, message, nil)
-}
-
-// renderError is RenderError with a link back to client, when it is known
-// (found by id, so its client_uri was registered) and has a home page.
-func (h *Handler) renderError(w http.ResponseWriter, status int, message string, client *storage.Client) {
+// trusted). The message is fixed text chosen by the caller. client, when
+// the caller found it by id, gets a link back to its registered
+// client_uri; it is nil otherwise.
+func (h *Handler) RenderError(w http.ResponseWriter, _ *http.Request, status int, message string, client *storage.Client) {
 	heading := "This request cannot be completed"
 	if status >= 500 {
 		heading = "Something went wrong"
@@ -124,7 +120,7 @@ func (h *Handler) renderError(w http.ResponseWriter, status int, message string,
 }
 
 func (h *Handler) errorPage(c *gin.Context, status int, message string) {
-	h.RenderError(c.Writer, c.Request, status, message)
+	h.RenderError(c.Writer, c.Request, status, message, nil)
 }
 
 // serverError shows the error page for a failure the user cannot fix: 503

@@ -5,7 +5,8 @@ package templates
 
 import "embed"
 
-// FS holds layout.html, one file per page and static/oauth2d.css.
+// FS holds layout.html, one file per page, static/oauth2d.css and
+// static/favicon.png.
 //
-//go:embed *.html static/oauth2d.css
+//go:embed *.html static/oauth2d.css static/favicon.png
 var FS embed.FS

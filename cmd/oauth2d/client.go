@@ -38,6 +38,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 	requirePAR := a.fs.Bool("require-par", false, "authorization requests must be pushed first (require_pushed_authorization_requests, RFC 9126)")
 	a.fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	a.fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
+	clientURI := a.fs.String("client-uri", "", "the client's home page, linked from the login and error pages (client_uri, RFC 7591)")
 	bcl := a.fs.String("backchannel-logout-uri", "", "where logout tokens are POSTed (OIDC Back-Channel Logout)")
 	bclSession := a.fs.Bool("backchannel-logout-session-required", false, "every logout token must carry a sid")
 	a.fs.Var(&grants, "grant-type", "grant type (repeatable): "+strings.Join(account.SupportedGrantTypes, ", "))
@@ -53,7 +54,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 		ID: *id, Name: *name, Public: *public, FirstParty: *firstParty,
 		RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
 		GrantTypes: grants, Scopes: strings.Fields(strings.Join(scopes, " ")),
-		BackchannelLogoutURI: *bcl, BackchannelLogoutSessionRequired: *bclSession,
+		ClientURI: *clientURI, BackchannelLogoutURI: *bcl, BackchannelLogoutSessionRequired: *bclSession,
 		DPoPBoundAccessTokens: *dpopBound, RequirePushedAuthorizationRequests: *requirePAR,
 	}
 	if c.ID == "" {
@@ -191,6 +192,7 @@ func clientGet(ctx context.Context, e env, args []string) error {
 		{"scopes", strings.Join(v.Scopes, " ")},
 		{"redirect_uris", strings.Join(v.RedirectURIs, " ")},
 		{"post_logout_redirect_uris", strings.Join(v.PostLogoutRedirectURIs, " ")},
+		{"client_uri", v.ClientURI},
 		{"backchannel_logout_uri", v.BackchannelLogoutURI},
 		{"created_at", v.CreatedAt.UTC().Format(time.RFC3339)},
 		{"updated_at", v.UpdatedAt.UTC().Format(time.RFC3339)},

@@ -76,6 +76,11 @@ func ValidateClient(c *storage.Client, dev bool) []error {
 			bad("post_logout_redirect_uris", "%v", err)
 		}
 	}
+	if c.ClientURI != "" {
+		if err := checkClientURI(c.ClientURI, dev); err != nil {
+			bad("client_uri", "%v", err)
+		}
+	}
 	if c.BackchannelLogoutURI != "" {
 		if err := checkBackchannelLogoutURI(c.BackchannelLogoutURI, dev); err != nil {
 			bad("backchannel_logout_uri", "%v", err)
@@ -134,6 +139,33 @@ func checkBackchannelLogoutURI(raw string, dev bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return fmt.Errorf("%q must be an absolute https URI", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%q must not have a fragment", raw)
+	}
+	if u.Scheme == "http" && !dev {
+		return config.CheckHTTPS(u)
+	}
+	return nil
+}
+
+// MaxClientURILen bounds client_uri: it is rendered into every login page
+// of the client.
+const MaxClientURILen = 2048
+
+// checkClientURI: the client's home page is shown to users as a link, so
+// it must be a web page (https, or http on loopback or with dev) with no
+// userinfo to disguise the host and no fragment.
+func checkClientURI(raw string, dev bool) error {
+	if len(raw) > MaxClientURILen {
+		return fmt.Errorf("must be at most %d characters", MaxClientURILen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("%q must be an absolute https URL", raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%q must not have userinfo", raw)
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return fmt.Errorf("%q must not have a fragment", raw)

@@ -65,6 +65,23 @@ func TestValidateClient(t *testing.T) {
 		{"backchannel fragment", func(c *storage.Client) { c.BackchannelLogoutURI = "https://app.example/bcl#" }, false, "must not have a fragment"},
 		{"backchannel relative", func(c *storage.Client) { c.BackchannelLogoutURI = "/bcl" }, false, "absolute https URI"},
 		{"backchannel private-use scheme", func(c *storage.Client) { c.BackchannelLogoutURI = "com.example.app:/bcl" }, true, "absolute https URI"},
+		{"client_uri https", func(c *storage.Client) { c.ClientURI = "https://app.example/" }, false, ""},
+		{"client_uri http loopback", func(c *storage.Client) { c.ClientURI = "http://localhost:9000/" }, false, ""},
+		{"client_uri http remote", func(c *storage.Client) { c.ClientURI = "http://app.example/" }, false, "client_uri:"},
+		{"client_uri http remote in dev", func(c *storage.Client) { c.ClientURI = "http://app.example/" }, true, ""},
+		{"client_uri relative", func(c *storage.Client) { c.ClientURI = "/home" }, false, "client_uri: \"/home\" must be an absolute https URL"},
+		{"client_uri javascript", func(c *storage.Client) { c.ClientURI = "javascript:alert(1)" }, true, "must be an absolute https URL"},
+		{"client_uri private-use scheme", func(c *storage.Client) { c.ClientURI = "com.example.app:/home" }, true, "must be an absolute https URL"},
+		{"client_uri no host", func(c *storage.Client) { c.ClientURI = "https:///home" }, false, "must be an absolute https URL"},
+		{"client_uri userinfo", func(c *storage.Client) { c.ClientURI = "https://app.example@evil.example/" }, false, "must not have userinfo"},
+		{"client_uri fragment", func(c *storage.Client) { c.ClientURI = "https://app.example/#top" }, false, "client_uri: \"https://app.example/#top\" must not have a fragment"},
+		{"client_uri empty fragment", func(c *storage.Client) { c.ClientURI = "https://app.example/#" }, false, "must not have a fragment"},
+		{"client_uri at the length limit", func(c *storage.Client) {
+			c.ClientURI = "https://app.example/" + strings.Repeat("a", MaxClientURILen-len("https://app.example/"))
+		}, false, ""},
+		{"client_uri too long", func(c *storage.Client) {
+			c.ClientURI = "https://app.example/" + strings.Repeat("a", MaxClientURILen)
+		}, false, "client_uri: must be at most 2048 characters"},
 		{"session required without uri", func(c *storage.Client) { c.BackchannelLogoutSessionRequired = true }, false, "needs a backchannel_logout_uri"},
 	}
 	for _, tc := range tests {

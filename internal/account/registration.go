@@ -15,6 +15,9 @@ type ClientRegistration struct {
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty" yaml:"post_logout_redirect_uris"`
 	GrantTypes             []string `json:"grant_types" yaml:"grant_types"`
 	Scopes                 []string `json:"scopes" yaml:"scopes"`
+	// ClientURI is the client's home page (RFC 7591 §2): the login page
+	// and the error page offer a link back to it.
+	ClientURI string `json:"client_uri,omitempty" yaml:"client_uri"`
 	// BackchannelLogoutURI receives a logout token whenever a session the
 	// client signed in through ends (OIDC Back-Channel Logout 1.0 §2.2).
 	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty" yaml:"backchannel_logout_uri"`
@@ -36,7 +39,7 @@ func (r *ClientRegistration) Record() *storage.Client {
 	return &storage.Client{
 		ID: r.ID, Name: r.Name, Public: r.Public, FirstParty: r.FirstParty,
 		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
-		GrantTypes: r.GrantTypes, Scopes: r.Scopes,
+		GrantTypes: r.GrantTypes, Scopes: r.Scopes, ClientURI: r.ClientURI,
 		BackchannelLogoutURI: r.BackchannelLogoutURI, BackchannelLogoutSessionRequired: r.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens: r.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: r.RequirePushedAuthorizationRequests,
 	}
@@ -48,7 +51,7 @@ func RegistrationOf(c *storage.Client) ClientRegistration {
 	return ClientRegistration{
 		ID: c.ID, Name: c.Name, Public: c.Public, FirstParty: c.FirstParty,
 		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		GrantTypes: c.GrantTypes, Scopes: c.Scopes,
+		GrantTypes: c.GrantTypes, Scopes: c.Scopes, ClientURI: c.ClientURI,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
 	}

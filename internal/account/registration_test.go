@@ -28,3 +28,24 @@ func TestRegistrationDPoPBoundAccessTokens(t *testing.T) {
 		}
 	}
 }
+
+// client_uri reads the same in the bootstrap file and the admin API, and
+// survives the stored record both ways.
+func TestRegistrationClientURI(t *testing.T) {
+	var fromYAML, fromJSON ClientRegistration
+	if err := yaml.Unmarshal([]byte("id: web\nclient_uri: https://web.example/\n"), &fromYAML); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(`{"id":"web","client_uri":"https://web.example/"}`), &fromJSON); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []ClientRegistration{fromYAML, fromJSON} {
+		rec := r.Record()
+		if rec.ClientURI != "https://web.example/" {
+			t.Fatalf("Record of %+v: client_uri = %q", r, rec.ClientURI)
+		}
+		if back := RegistrationOf(rec); !reflect.DeepEqual(back, r) {
+			t.Fatalf("RegistrationOf(Record()) = %+v, want %+v", back, r)
+		}
+	}
+}

@@ -199,6 +199,9 @@ func TestCreateClientValidation(t *testing.T) {
 		{"redirect with fragment", with(validClient("x6"), "redirect_uris", []string{"https://app.example/cb#x"}), 400},
 		{"javascript redirect", with(validClient("x7"), "redirect_uris", []string{"javascript:alert(1)"}), 400},
 		{"bad scope", with(validClient("x8"), "scopes", []string{"a b"}), 400},
+		{"client_uri", with(validClient("x10"), "client_uri", "https://app.example/"), 201},
+		{"client_uri with userinfo", with(validClient("x11"), "client_uri", "https://app.example@evil.example/"), 400},
+		{"client_uri over http off loopback", with(validClient("x12"), "client_uri", "http://app.example/"), 400},
 		{"secret supplied", with(validClient("x9"), "client_secret", "mine"), 400},
 		{"not JSON", "id=x", 400},
 	}
@@ -232,8 +235,9 @@ func TestClientLifecycle(t *testing.T) {
 	}
 	h.secretIs("app", secret1, true)
 
+	h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "client_uri", "https://app.example/")), 200)
 	got := h.expect(h.do(http.MethodGet, "/admin/v1/clients/app", h.bearer, nil), 200)
-	if got.JSON["id"] != "app" || got.JSON["client_secret"] != nil {
+	if got.JSON["id"] != "app" || got.JSON["client_secret"] != nil || got.JSON["client_uri"] != "https://app.example/" {
 		t.Fatalf("get: %s", got.Body)
 	}
 	h.expect(h.do(http.MethodGet, "/admin/v1/clients/nope", h.bearer, nil), 404)

@@ -17,6 +17,7 @@ clients:
     grant_types: [authorization_code]
   - id: conf
     redirect_uris: [https://a.example/cb]
+    client_uri: https://a.example/#home
     grant_types: [authorization_code]
   - id: conf
     secret: s3cret-s3cret
@@ -45,6 +46,7 @@ scopes:
 		`client "pub": secret: a public client must not have a secret`,
 		`client "conf": secret: a confidential client needs a secret`,
 		`client "conf": id: declared twice`,
+		`client "conf": client_uri: "https://a.example/#home" must not have a fragment`,
 		`client "conf": grant_types: unknown grant type "implicit"`,
 		`user "alice": password: must be at least 8`,
 		`user "alice": username: declared twice`,

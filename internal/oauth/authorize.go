@@ -62,8 +62,10 @@ type BrowserSessions interface {
 // ErrorPages renders the HTML page shown instead of a redirect when the
 // client or its redirect URI cannot be trusted. The web package's Handler
 // implements it.
+// client is the client the page is about when it was found by id (nil
+// otherwise): the page may link back to its registered client_uri.
 type ErrorPages interface {
-	RenderError(w http.ResponseWriter, r *http.Request, status int, message string)
+	RenderError(w http.ResponseWriter, r *http.Request, status int, message string, client *storage.Client)
 }
 
 // AuthorizerConfig holds the settings of the authorization endpoint.
@@ -142,13 +144,13 @@ func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 func (a *Authorizer) Authorize(w http.ResponseWriter, r *http.Request) {
 	v, pe := authorizeParams(r)
 	if pe != nil {
-		a.pages.RenderError(w, r, pe.status, pe.message)
+		a.pages.RenderError(w, r, pe.status, pe.message, pe.client)
 		return
 	}
 	req, e, pe := a.parseOrTakePushed(r.Context(), v)
 	switch {
 	case pe != nil:
-		a.pages.RenderError(w, r, pe.status, pe.message)
+		a.pages.RenderError(w, r, pe.status, pe.message, pe.client)
 	case e != nil:
 		a.redirectError(w, r, req, e)
 	default:
@@ -165,7 +167,7 @@ func (a *Authorizer) Authorize(w http.ResponseWriter, r *http.Request) {
 func (a *Authorizer) Resume(w http.ResponseWriter, r *http.Request) {
 	req, err := a.pending.GetAuthRequest(r.Context(), r.URL.Query().Get("req"))
 	if errors.Is(err, storage.ErrNotFound) {
-		a.pages.RenderError(w, r, errPageExpired.status, errPageExpired.message)
+		a.pages.RenderError(w, r, errPageExpired.status, errPageExpired.message, nil)
 		return
 	}
 	if err != nil {
@@ -184,7 +186,7 @@ func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storag
 	client, err := a.store.GetClient(ctx, req.ClientID)
 	if err != nil || !redirectURIRegistered(client.RedirectURIs, req.RedirectURI) {
 		// The client was deleted or changed while the user signed in.
-		a.pages.RenderError(w, r, errPageUnknownClient.status, errPageUnknownClient.message)
+		a.pages.RenderError(w, r, errPageUnknownClient.status, errPageUnknownClient.message, nil)
 		return
 	}
 	if e := a.checkPushedRequired(client, req); e != nil {
@@ -371,7 +373,7 @@ func (a *Authorizer) rememberConsent(ctx context.Context, clientID, userID strin
 func (a *Authorizer) take(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest) bool {
 	_, err := a.store.TakeAuthRequest(r.Context(), req.ID)
 	if errors.Is(err, storage.ErrNotFound) {
-		a.pages.RenderError(w, r, errPageExpired.status, errPageExpired.message)
+		a.pages.RenderError(w, r, errPageExpired.status, errPageExpired.message, nil)
 		return false
 	}
 	if err != nil {
@@ -424,7 +426,7 @@ func (a *Authorizer) fail(w http.ResponseWriter, r *http.Request, err error) {
 		page = errPageUnavailable
 		problem.SetRetryAfter(w.Header())
 	}
-	a.pages.RenderError(w, r, page.status, page.message)
+	a.pages.RenderError(w, r, page.status, page.message, nil)
 }
 
 // redirect answers a POST with 303 so the browser follows with a GET and

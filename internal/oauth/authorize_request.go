@@ -63,17 +63,27 @@ var challengePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 type pageError struct {
 	status  int
 	message string
+	// client, when found by id, lets the page link back to its
+	// registered client_uri.
+	client *storage.Client
+}
+
+// about is pe about client: the shared errPage values are not changed.
+func (pe *pageError) about(client *storage.Client) *pageError {
+	c := *pe
+	c.client = client
+	return &c
 }
 
 var (
-	errPageNoClient      = &pageError{http.StatusBadRequest, "The request does not say which application it comes from (client_id is missing or repeated)."}
-	errPageUnknownClient = &pageError{http.StatusBadRequest, "The application that sent you here is not registered."}
-	errPageRedirect      = &pageError{http.StatusBadRequest, "The application asked to send you to an address it has not registered (redirect_uri). For your safety you were not sent there."}
-	errPageNeedRedirect  = &pageError{http.StatusBadRequest, "The application registered several return addresses and did not say which one to use (redirect_uri is missing or repeated)."}
-	errPageMalformed     = &pageError{http.StatusBadRequest, "The authorization request could not be read."}
-	errPageExpired       = &pageError{http.StatusBadRequest, "This sign-in request has expired or was already answered. Go back to the application and start again."}
-	errPageServer        = &pageError{http.StatusInternalServerError, "Something went wrong on our side. Please try again later."}
-	errPageUnavailable   = &pageError{http.StatusServiceUnavailable, "The service is temporarily unavailable. Please try again in a moment."}
+	errPageNoClient      = &pageError{status: http.StatusBadRequest, message: "The request does not say which application it comes from (client_id is missing or repeated)."}
+	errPageUnknownClient = &pageError{status: http.StatusBadRequest, message: "The application that sent you here is not registered."}
+	errPageRedirect      = &pageError{status: http.StatusBadRequest, message: "The application asked to send you to an address it has not registered (redirect_uri). For your safety you were not sent there."}
+	errPageNeedRedirect  = &pageError{status: http.StatusBadRequest, message: "The application registered several return addresses and did not say which one to use (redirect_uri is missing or repeated)."}
+	errPageMalformed     = &pageError{status: http.StatusBadRequest, message: "The authorization request could not be read."}
+	errPageExpired       = &pageError{status: http.StatusBadRequest, message: "This sign-in request has expired or was already answered. Go back to the application and start again."}
+	errPageServer        = &pageError{status: http.StatusInternalServerError, message: "Something went wrong on our side. Please try again later."}
+	errPageUnavailable   = &pageError{status: http.StatusServiceUnavailable, message: "The service is temporarily unavailable. Please try again in a moment."}
 )
 
 // authorizeParams reads the request's parameters: the query string of a
@@ -167,7 +177,7 @@ func (a *Authorizer) parseAuthorization(ctx context.Context, v url.Values) (*sto
 	}
 	req := &storage.AuthRequest{ClientID: client.ID}
 	if pe := resolveRedirectURI(client, v, req); pe != nil {
-		return nil, nil, pe
+		return nil, nil, pe.about(client)
 	}
 	// From here on errors go back to the client. state first, so that they
 	// can carry it; a malformed state is not echoed.

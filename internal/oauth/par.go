@@ -142,8 +142,7 @@ func (p *Pusher) push(w http.ResponseWriter, r *http.Request) (*pushResponse, *E
 	return &pushResponse{RequestURI: RequestURIPrefix + ref, ExpiresIn: int64(p.ttl / time.Second)}, nil
 }
 
-var errPageUnknownRequest = &pageError{http.StatusBadRequest,
-	"This sign-in request is unknown, has expired or was already used. Go back to the application and start again."}
+var errPageUnknownRequest = &pageError{status: http.StatusBadRequest, message: "This sign-in request is unknown, has expired or was already used. Go back to the application and start again."}
 
 // parseOrTakePushed is parseAuthorization, or, for a request naming a
 // request_uri of ours, the pushed request it stands for (RFC 9126 §4): only

@@ -52,6 +52,9 @@ type Client struct {
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
 
+	// ClientURI is the client's home page (RFC 7591 §2); the login and
+	// error pages link back to it.
+	ClientURI string `json:"client_uri,omitempty"`
 	// BackchannelLogoutURI receives logout tokens (OIDC Back-Channel
 	// Logout 1.0 §2.2); empty: the client is not told of logouts.
 	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`

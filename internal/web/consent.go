@@ -83,12 +83,12 @@ func (h *Handler) Consent(c *gin.Context) {
 		h.errorPage(c, http.StatusBadRequest, "Choose Allow or Deny.")
 		return
 	}
-	ar, _, ok := h.pendingRequest(c, r.PostFormValue("req"))
+	ar, client, ok := h.pendingRequest(c, r.PostFormValue("req"))
 	if !ok {
 		return
 	}
 	if ar.UserID != s.UserID {
-		h.errorPage(c, http.StatusForbidden, "This request was made for another account. Go back to the application and start again.")
+		h.RenderError(c.Writer, r, http.StatusForbidden, "This request was made for another account. Go back to the application and start again.", client)
 		return
 	}
 	ar.Decision, ar.DecidedBy = decision, s.UserID

@@ -15,6 +15,9 @@ import (
 // loginData is the login page.
 type loginData struct {
 	Title, CSRF, RequestID, ClientName, Username, Error string
+	// ClientURI is the registered home page of the client (never a URL
+	// from the request), shown as a way back to it.
+	ClientURI string
 }
 
 // LoginPage serves GET /login[?req=<pending authorization request>].
@@ -43,6 +46,7 @@ func (h *Handler) LoginPage(c *gin.Context) {
 			return
 		}
 		data.RequestID, data.ClientName, data.Username, target = ar.ID, clientName(client), ar.LoginHint, ar.RedirectURI
+		data.ClientURI = client.ClientURI
 	}
 	h.render(c.Writer, http.StatusOK, "login", data, target)
 }
@@ -64,7 +68,7 @@ func (h *Handler) Login(c *gin.Context) {
 		if !ok {
 			return
 		}
-		data.ClientName, target = clientName(client), ar.RedirectURI
+		data.ClientName, data.ClientURI, target = clientName(client), client.ClientURI, ar.RedirectURI
 	}
 	s, err := h.load(r)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {

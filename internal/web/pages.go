@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/oauth2d/oauth2d/internal/problem"
+	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
 // pageNames are the templates besides layout.html; each defines "content".
@@ -90,14 +91,18 @@ func cspSource(raw string) string {
 
 // errorData is the error page. RequestID is the response's X-Request-Id,
 // shown so that a user can quote it and the operator find the log line.
+// ClientName and ClientURI offer a way back to a client found by id.
 type errorData struct {
 	Title, Heading, Message, RequestID string
+	ClientName, ClientURI              string
 }
 
 // RenderError shows a page for a request that cannot be answered any
 // other way (package oauth calls it when the client or redirect URI is not
-// trusted). The message is fixed text chosen by the caller.
-func (h *Handler) RenderError(w http.ResponseWriter, _ *http.Request, status int, message string) {
+// trusted). The message is fixed text chosen by the caller. client, when
+// the caller found it by id, gets a link back to its registered
+// client_uri; it is nil otherwise.
+func (h *Handler) RenderError(w http.ResponseWriter, _ *http.Request, status int, message string, client *storage.Client) {
 	heading := "This request cannot be completed"
 	if status >= 500 {
 		heading = "Something went wrong"
@@ -107,12 +112,15 @@ func (h *Handler) RenderError(w http.ResponseWriter, _ *http.Request, status int
 		// renders it (these pages or the authorization endpoint).
 		problem.SetRetryAfter(w.Header())
 	}
-	h.render(w, status, "error", errorData{Title: "Error", Heading: heading, Message: message,
-		RequestID: w.Header().Get(requestIDHeader)})
+	data := errorData{Title: "Error", Heading: heading, Message: message, RequestID: w.Header().Get(requestIDHeader)}
+	if client != nil && client.ClientURI != "" {
+		data.ClientName, data.ClientURI = clientName(client), client.ClientURI
+	}
+	h.render(w, status, "error", data)
 }
 
 func (h *Handler) errorPage(c *gin.Context, status int, message string) {
-	h.RenderError(c.Writer, c.Request, status, message)
+	h.RenderError(c.Writer, c.Request, status, message, nil)
 }
 
 // serverError shows the error page for a failure the user cannot fix: 503
@@ -126,12 +134,13 @@ func (h *Handler) serverError(c *gin.Context, what string, err error) {
 	h.errorPage(c, http.StatusInternalServerError, "Something went wrong on our side. Please try again later.")
 }
 
-// Favicon answers a browser's request for /favicon.ico with no content
-// rather than a 404 in every log: the pages have no icon, and saying so
-// for a day keeps browsers from asking on every page.
+// Favicon answers a browser's request for /favicon.ico with the pages'
+// icon, a PNG (every browser takes one at that path); it changes only
+// with a release, so browsers may keep it a day.
 func (h *Handler) Favicon(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=86400")
-	c.Status(http.StatusNoContent)
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, "image/png", h.favicon)
 }
 
 // requestIDHeader is the response header the request-id middleware sets

@@ -125,7 +125,8 @@ type Deps struct {
 	// name (the bootstrap file's, merged with account.BuiltinScopeTexts);
 	// nil: the built-in texts only.
 	ScopeTexts map[string]account.ScopeText
-	// Templates holds layout.html, the pages and static/oauth2d.css
+	// Templates holds layout.html, the pages, static/oauth2d.css and
+	// static/favicon.png
 	// (templates.FS in production).
 	Templates fs.FS
 	Logger    *slog.Logger
@@ -145,6 +146,7 @@ type Handler struct {
 	keys       token.KeyLookup
 	pages      map[string]*template.Template
 	stylesheet []byte
+	favicon    []byte // static/favicon.png, served at /favicon.ico
 	imgSrc     string // the CSP's img-src: 'self' and the logo's origin
 	scopeTexts map[string]account.ScopeText
 	cookie     cookieSpec
@@ -186,13 +188,17 @@ func New(d Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: stylesheet: %w", err)
 	}
+	favicon, err := fs.ReadFile(d.Templates, "static/favicon.png")
+	if err != nil {
+		return nil, fmt.Errorf("web: favicon: %w", err)
+	}
 	accent, err := accentRule(cfg.Branding.AccentColor)
 	if err != nil {
 		return nil, err
 	}
 	css = append(css, accent...)
 	h := &Handler{cfg: cfg, store: d.Store, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages,
-		stylesheet: css, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
+		stylesheet: css, favicon: favicon, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

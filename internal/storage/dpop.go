@@ -24,9 +24,15 @@ func (s *Store) RecordProof(ctx context.Context, id string, ttl time.Duration) (
 	if id == "" || ttl <= 0 || ttl > MaxProofTTL {
 		return false, errors.New("storage: a proof needs an id and a ttl of at most an hour")
 	}
-	ok, err := s.rdb.SetNX(ctx, s.kProof(secret.SHA256(id)), "1", ttl).Result()
+	// Never re-sent (redelivery.go): a second SET NX would call the proof a replay.
+	key := s.kProof(secret.SHA256(id))
+	rdb, err := s.noResend(ctx, key)
 	if err != nil {
-		return false, fmt.Errorf("storage: record proof: %w", err)
+		return false, err
+	}
+	ok, err := rdb.SetNX(ctx, key, "1", ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("storage: record proof: %w", classify(err))
 	}
 	return ok, nil
 }

@@ -90,7 +90,7 @@ func (s *Store) ClaimLogouts(ctx context.Context, now time.Time, lease time.Dura
 	if lease <= 0 || max <= 0 {
 		return nil, errors.New("storage: claim needs a positive lease and batch size")
 	}
-	res, _, err := s.runScript(ctx, claimLogouts, []string{s.kLogoutJobs(), s.kLogoutDue()},
+	res, _, err := s.runScriptOnce(ctx, claimLogouts, []string{s.kLogoutJobs(), s.kLogoutDue()},
 		unixMs(now), lease.Milliseconds(), max, secret.NewToken(16))
 	if err != nil {
 		return nil, err

@@ -23,9 +23,14 @@ func (s *Store) SavePushedRequest(ctx context.Context, refHash string, r *AuthRe
 	if err != nil {
 		return err
 	}
-	ok, err := s.rdb.SetNX(ctx, s.kPushed(refHash), raw, ttl).Result()
+	// Never re-sent (redelivery.go): a second SET NX would answer ErrConflict.
+	rdb, err := s.noResend(ctx, s.kPushed(refHash))
 	if err != nil {
-		return fmt.Errorf("storage: save pushed request: %w", err)
+		return err
+	}
+	ok, err := rdb.SetNX(ctx, s.kPushed(refHash), raw, ttl).Result()
+	if err != nil {
+		return fmt.Errorf("storage: save pushed request: %w", classify(err))
 	}
 	if !ok {
 		return ErrConflict
@@ -37,12 +42,17 @@ func (s *Store) SavePushedRequest(ctx context.Context, refHash string, r *AuthRe
 // a request_uri is used once, by one of any number of concurrent takers.
 // Unknown, used or expired: ErrNotFound.
 func (s *Store) TakePushedRequest(ctx context.Context, refHash string) (*AuthRequest, error) {
-	raw, err := s.rdb.GetDel(ctx, s.kPushed(refHash)).Result()
+	// Never re-sent (redelivery.go): a second GETDEL would find nothing.
+	rdb, err := s.noResend(ctx, s.kPushed(refHash))
+	if err != nil {
+		return nil, err
+	}
+	raw, err := rdb.GetDel(ctx, s.kPushed(refHash)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: take pushed request: %w", err)
+		return nil, fmt.Errorf("storage: take pushed request: %w", classify(err))
 	}
 	return s.liveAuthRequest(decode[AuthRequest](raw, "pushed request"))
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // SavePushedRequest stores a pushed authorization request (RFC 9126)
@@ -42,17 +40,5 @@ func (s *Store) SavePushedRequest(ctx context.Context, refHash string, r *AuthRe
 // a request_uri is used once, by one of any number of concurrent takers.
 // Unknown, used or expired: ErrNotFound.
 func (s *Store) TakePushedRequest(ctx context.Context, refHash string) (*AuthRequest, error) {
-	// Never re-sent (redelivery.go): a second GETDEL would find nothing.
-	rdb, err := s.noResend(ctx, s.kPushed(refHash))
-	if err != nil {
-		return nil, err
-	}
-	raw, err := rdb.GetDel(ctx, s.kPushed(refHash)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("storage: take pushed request: %w", classify(err))
-	}
-	return s.liveAuthRequest(decode[AuthRequest](raw, "pushed request"))
+	return s.takeAuthRequest(ctx, s.kPushed(refHash), "pushed request")
 }

@@ -84,19 +84,25 @@ func (s *Store) TakeAuthRequest(ctx context.Context, id string) (*AuthRequest, e
 	if checkID("authorization request", id) != nil {
 		return nil, ErrNotFound
 	}
-	// Never re-sent (redelivery.go): a second GETDEL would find nothing.
-	rdb, err := s.noResend(ctx, s.kAuthRequest(id))
+	return s.takeAuthRequest(ctx, s.kAuthRequest(id), "authorization request")
+}
+
+// takeAuthRequest reads and deletes the AuthRequest at key (GETDEL);
+// ErrNotFound if it is gone or expired. Never re-sent (redelivery.go): a
+// second GETDEL would find nothing.
+func (s *Store) takeAuthRequest(ctx context.Context, key, what string) (*AuthRequest, error) {
+	rdb, err := s.noResend(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := rdb.GetDel(ctx, s.kAuthRequest(id)).Result()
+	raw, err := rdb.GetDel(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: take authorization request: %w", classify(err))
+		return nil, fmt.Errorf("storage: take %s: %w", what, classify(err))
 	}
-	return s.liveAuthRequest(decode[AuthRequest](raw, "authorization request"))
+	return s.liveAuthRequest(decode[AuthRequest](raw, what))
 }
 
 func (s *Store) liveAuthRequest(r *AuthRequest, err error) (*AuthRequest, error) {

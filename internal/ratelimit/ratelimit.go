@@ -105,11 +105,7 @@ func (l *Limiter) Guard(ctx context.Context, username, ip string, check func(con
 	ok, err := check(ctx)
 	if err != nil || ok {
 		// A success costs nothing; neither does a failure of ours.
-		// The refund uses its own deadline so a cancelled request does
-		// not keep the units it took.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		if rerr := l.refund(rctx, taken); rerr != nil && err == nil {
+		if rerr := l.refund(ctx, taken); rerr != nil && err == nil {
 			err = rerr
 		}
 	}
@@ -172,7 +168,7 @@ func (l *Limiter) take(ctx context.Context, username, ip string) ([]budget, erro
 	for _, b := range l.budgets(username, ip) {
 		wait, err := l.run(ctx, b, 1)
 		if err != nil {
-			_ = l.refund(context.WithoutCancel(ctx), taken)
+			_ = l.refund(ctx, taken)
 			return nil, err
 		}
 		if wait > 0 {
@@ -189,7 +185,18 @@ func (l *Limiter) take(ctx context.Context, username, ip string) ([]budget, erro
 	return taken, nil
 }
 
+// refundTimeout bounds a refund, which runs on its own deadline.
+const refundTimeout = 2 * time.Second
+
+// refund gives back one unit of each budget taken. It does not end with
+// ctx, so that a request cancelled between take and refund (or while
+// refused) does not keep the units it took.
 func (l *Limiter) refund(ctx context.Context, taken []budget) error {
+	if len(taken) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refundTimeout)
+	defer cancel()
 	var errs []error
 	for _, b := range taken {
 		if _, err := l.run(ctx, b, -1); err != nil {

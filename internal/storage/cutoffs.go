@@ -108,7 +108,7 @@ func (s *Store) IsAccessRevoked(ctx context.Context, jti, subject, clientID stri
 	// Each command's own error is read below; Pipelined's is only the first.
 	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		score = p.ZScore(ctx, s.kRevokedJTI(), jti)
-		cuts = s.cutoffsOf(ctx, p, subject, clientID)
+		cuts = p.HMGet(ctx, s.kCutoffsNBF(), SubjectCutoff(subject), ClientCutoff(clientID))
 		return nil
 	})
 	exp, err := score.Result()
@@ -123,10 +123,6 @@ func (s *Store) IsAccessRevoked(ctx context.Context, jti, subject, clientID stri
 		return false, fmt.Errorf("storage: cutoffs: %w", err)
 	}
 	return cutOff(vals, issuedAt), nil
-}
-
-func (s *Store) cutoffsOf(ctx context.Context, c redis.Cmdable, subject, clientID string) *redis.SliceCmd {
-	return c.HMGet(ctx, s.kCutoffsNBF(), SubjectCutoff(subject), ClientCutoff(clientID))
 }
 
 // cutOff reports whether any of the cutoffs read (unix ms, nil when

@@ -85,6 +85,12 @@ func (s *Store) GetSessionLogin(ctx context.Context, sid string) (*SessionLogin,
 	if err != nil {
 		return nil, fmt.Errorf("storage: get session login: %w", err)
 	}
+	return s.sessionLogin(sid, fields)
+}
+
+// sessionLogin builds sid's session from its HASH fields; ErrNotFound if
+// it has ended.
+func (s *Store) sessionLogin(sid string, fields map[string]string) (*SessionLogin, error) {
 	l := &SessionLogin{SID: sid, UserID: fields["user"], SessionHash: fields["session"], ExpiresAt: fromMs(fields["exp"])}
 	if l.UserID == "" || !s.now().Before(l.ExpiresAt) {
 		return nil, ErrNotFound
@@ -98,7 +104,8 @@ func (s *Store) GetSessionLogin(ctx context.Context, sid string) (*SessionLogin,
 	return l, nil
 }
 
-// UserSessionLogins reads the user's index, then each session.
+// UserSessionLogins reads the user's index, then every session in one
+// pipeline (the sessions live in different slots).
 func (s *Store) UserSessionLogins(ctx context.Context, userID string) ([]*SessionLogin, error) {
 	if checkID("user", userID) != nil {
 		return nil, nil
@@ -108,14 +115,24 @@ func (s *Store) UserSessionLogins(ctx context.Context, userID string) ([]*Sessio
 	if err != nil {
 		return nil, fmt.Errorf("storage: list session logins: %w", err)
 	}
-	var out []*SessionLogin
-	for _, sid := range sids {
-		l, err := s.GetSessionLogin(ctx, sid)
-		if errors.Is(err, ErrNotFound) {
-			continue
+	if len(sids) == 0 {
+		return nil, nil
+	}
+	cmds := make([]*redis.MapStringStringCmd, 0, len(sids))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, sid := range sids {
+			cmds = append(cmds, p.HGetAll(ctx, s.kLogin(sid)))
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: get session logins: %w", err)
+	}
+	var out []*SessionLogin
+	for i, sid := range sids {
+		l, err := s.sessionLogin(sid, cmds[i].Val())
 		if err != nil {
-			return nil, err
+			continue // ended (ErrNotFound is its only error)
 		}
 		if l.UserID == userID {
 			out = append(out, l)

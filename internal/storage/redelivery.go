@@ -68,8 +68,9 @@ package storage
 //	                                             delivery already gone
 //
 // Reads are re-sent freely. Package ratelimit keeps its own counters in
-// the same Redis through the same client, so they are never re-sent
-// either.
+// the same Redis through the same client: never re-sent on one server or
+// Sentinel; on a Cluster a re-sent GCRA step takes or gives back one unit
+// too many, which a rate limit tolerates (see its gcra script).
 //
 // storagetest's "Redelivery" group delivers each idempotent call twice
 // and checks the second answer and the state.

@@ -99,8 +99,7 @@ func (p *Pusher) push(w http.ResponseWriter, r *http.Request) (*pushResponse, *E
 			return nil, ErrServerError.Wrap(lerr)
 		}
 		if !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			return nil, ErrTooManyRequests
+			return nil, ErrTooManyRequests.retryAfter(strconv.Itoa(int(wait.Seconds()) + 1))
 		}
 	}
 	v := url.Values(f)

@@ -173,6 +173,9 @@ func (a *Authorizer) parseOrTakePushed(ctx context.Context, v url.Values) (*stor
 	case req.ClientID != clientID:
 		return nil, nil, errPageUnknownRequest // RFC 9126 §4: bound to the client that pushed it
 	}
+	// The push's expiry bounded the request_uri, which is now spent; the
+	// sign-in it starts gets AuthRequestTTL like any other (interact).
+	req.ExpiresAt = time.Time{}
 	return req, nil, nil
 }
 

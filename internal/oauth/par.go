@@ -111,10 +111,10 @@ func (p *Pusher) push(w http.ResponseWriter, r *http.Request) (*pushResponse, *E
 	}
 	v.Set("client_id", client.ID)
 	v.Del("client_secret")
-	req, e, pe := p.authz.parseAuthorization(ctx, v)
+	// The client was just authenticated: validate against it rather than
+	// load it again.
+	req, e, pe := p.authz.parseAuthorizationFor(client, v)
 	switch {
-	case pe == errPageServer:
-		return nil, ErrServerError
 	case pe != nil:
 		return nil, ErrInvalidRequest.WithDescription("redirect_uri is missing, repeated or not registered for this client")
 	case e != nil:

@@ -24,6 +24,10 @@ const (
 	MaxPageSize     = 100
 )
 
+// maxCommentIDLen bounds the id of DELETE /api/v1/comments/:id before it
+// is looked up: ids are 22 characters (storage.CreateComment).
+const maxCommentIDLen = 64
+
 // maxCommentBody bounds a POST body: a full-length message, every
 // character escaped, still fits.
 const maxCommentBody = 32 << 10
@@ -163,7 +167,12 @@ func isForbiddenControl(r rune) bool {
 func (a *API) DeleteComment(c *gin.Context) {
 	claims := mustClaims(c)
 	ctx := c.Request.Context()
-	cm, err := a.comments.GetComment(ctx, c.Param("id"))
+	id := c.Param("id")
+	if len(id) > maxCommentIDLen {
+		problem.Write(c, http.StatusNotFound, "no such comment") // names none: not looked up
+		return
+	}
+	cm, err := a.comments.GetComment(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		problem.Write(c, http.StatusNotFound, "no such comment")
 		return

@@ -175,6 +175,12 @@ func (a *Authorizer) parseAuthorization(ctx context.Context, v url.Values) (*sto
 		}
 		return nil, nil, errPageServer
 	}
+	return a.parseAuthorizationFor(client, v)
+}
+
+// parseAuthorizationFor is parseAuthorization once the client is known:
+// the PAR endpoint calls it with the client it has just authenticated.
+func (a *Authorizer) parseAuthorizationFor(client *storage.Client, v url.Values) (*storage.AuthRequest, *Error, *pageError) {
 	req := &storage.AuthRequest{ClientID: client.ID}
 	if pe := resolveRedirectURI(client, v, req); pe != nil {
 		return nil, nil, pe.about(client)

@@ -99,8 +99,7 @@ func (p *Pusher) push(w http.ResponseWriter, r *http.Request) (*pushResponse, *E
 			return nil, ErrServerError.Wrap(lerr)
 		}
 		if !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
-			return nil, ErrTooManyRequests
+			return nil, ErrTooManyRequests.retryAfter(strconv.Itoa(int(wait.Seconds()) + 1))
 		}
 	}
 	v := url.Values(f)
@@ -112,10 +111,10 @@ func (p *Pusher) push(w http.ResponseWriter, r *http.Request) (*pushResponse, *E
 	}
 	v.Set("client_id", client.ID)
 	v.Del("client_secret")
-	req, e, pe := p.authz.parseAuthorization(ctx, v)
+	// The client was just authenticated: validate against it rather than
+	// load it again.
+	req, e, pe := p.authz.parseAuthorizationFor(client, v)
 	switch {
-	case pe == errPageServer:
-		return nil, ErrServerError
 	case pe != nil:
 		return nil, ErrInvalidRequest.WithDescription("redirect_uri is missing, repeated or not registered for this client")
 	case e != nil:
@@ -174,6 +173,9 @@ func (a *Authorizer) parseOrTakePushed(ctx context.Context, v url.Values) (*stor
 	case req.ClientID != clientID:
 		return nil, nil, errPageUnknownRequest // RFC 9126 §4: bound to the client that pushed it
 	}
+	// The push's expiry bounded the request_uri, which is now spent; the
+	// sign-in it starts gets AuthRequestTTL like any other (interact).
+	req.ExpiresAt = time.Time{}
 	return req, nil, nil
 }
 

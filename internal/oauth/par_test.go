@@ -229,3 +229,25 @@ func TestPARDiscovery(t *testing.T) {
 		t.Errorf("require_pushed_authorization_requests advertised while false: %v", md["require_pushed_authorization_requests"])
 	}
 }
+
+// A pushed request's short lifetime bounds its request_uri, not the
+// sign-in it starts: the login page stays usable for AuthRequestTTL.
+func TestPARSignInOutlivesRequestURI(t *testing.T) {
+	s := webtest.New(t, webtest.Options{PARRequestURITTL: time.Second})
+	b := s.NewBrowser(t)
+	params, verifier := pushedRequest(webtest.ThirdPartyID, "openid")
+	uri := push(t, s, params, webtest.ThirdPartyID, webtest.ThirdPartySecret, "").str("request_uri")
+	login := b.Authorize(url.Values{"client_id": {webtest.ThirdPartyID}, "request_uri": {uri}})
+	if !strings.Contains(login.Body, `name="password"`) {
+		t.Fatalf("want the login page, got %d", login.Status)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	p := b.SubmitLogin(login, "alice", webtest.AlicePassword)
+	if strings.Contains(p.Body, `name="decision"`) {
+		p = b.SubmitConsent(p, "allow")
+	}
+	cb := s.Callback(t, p)
+	if tok := s.Exchange(t, cb.Get("code"), verifier, webtest.ThirdPartyID, webtest.ThirdPartySecret); tok.Status != 200 {
+		t.Fatalf("exchange: %d %s", tok.Status, tok.Raw)
+	}
+}

@@ -149,9 +149,23 @@ func (l *Logouts) end(ctx context.Context, logins []*storage.SessionLogin, subj 
 	now := l.now()
 	var ds []*storage.LogoutDelivery
 	told := map[string]bool{}
+	// A user's sessions mostly reached the same few clients: each is
+	// loaded once per call, not once per session.
+	loaded := map[string]*storage.Client{} // nil: takes no logout tokens
+	receiver := func(clientID string) (*storage.Client, bool) {
+		if c, seen := loaded[clientID]; seen {
+			return c, c != nil
+		}
+		c, ok := l.receiver(ctx, clientID)
+		if !ok {
+			c = nil
+		}
+		loaded[clientID] = c
+		return c, ok
+	}
 	for _, login := range logins {
 		for _, clientID := range login.Clients {
-			if _, ok := l.receiver(ctx, clientID); ok {
+			if _, ok := receiver(clientID); ok {
 				ds = append(ds, sessionDelivery(login, clientID, now))
 				told[clientID] = true
 			}
@@ -159,7 +173,10 @@ func (l *Logouts) end(ctx context.Context, logins []*storage.SessionLogin, subj 
 	}
 	if subj != nil {
 		for _, clientID := range subj.clients {
-			if client, ok := l.receiver(ctx, clientID); ok && !told[clientID] && !client.BackchannelLogoutSessionRequired {
+			if told[clientID] {
+				continue
+			}
+			if client, ok := receiver(clientID); ok && !client.BackchannelLogoutSessionRequired {
 				ds = append(ds, subjectDelivery(subj.userID, clientID, now))
 				told[clientID] = true
 			}

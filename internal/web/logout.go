@@ -76,11 +76,15 @@ func (h *Handler) EndSession(c *gin.Context) {
 		return
 	}
 	if r.Method == http.MethodPost && validCSRF(s, r) {
-		if _, err := h.logouts.EndSession(r.Context(), s.SID); err != nil {
+		ended, err := h.logouts.EndSession(r.Context(), s.SID)
+		if err != nil {
 			h.serverError(c, "end session", err)
 			return
 		}
-		if err := h.signOut(c.Writer, r, s); err != nil {
+		if ended {
+			// EndSession already deleted the stored session.
+			h.clearSessionCookie(c.Writer)
+		} else if err := h.signOut(c.Writer, r, s); err != nil {
 			h.serverError(c, "sign out", err)
 			return
 		}

@@ -52,22 +52,10 @@ func NewLogouts(store Store, wake func(), logger *slog.Logger, now func() time.T
 	return &Logouts{store: store, wake: wake, log: logger, now: now}, nil
 }
 
-// NewSID returns a fresh session id: random, 128 bits, in the syntax of a
-// client id as §2.4 asks.
-func NewSID() string { return secret.NewToken(16) }
-
 // SessionStarted records a new signed-in session so that its sid can be
 // ended and its clients told later.
 func (l *Logouts) SessionStarted(ctx context.Context, sid, userID, sessionHash string, expiresAt time.Time) error {
 	return l.store.SaveSessionLogin(ctx, &storage.SessionLogin{SID: sid, UserID: userID, SessionHash: sessionHash, ExpiresAt: expiresAt})
-}
-
-// SessionEnded is called when the browser session sid was ended (sign-out
-// at /logout or RP-initiated logout): every client that was issued an ID
-// token in it is told.
-func (l *Logouts) SessionEnded(ctx context.Context, sid string) error {
-	_, err := l.EndSession(ctx, sid)
-	return err
 }
 
 // EndSession ends the browser session sid on the server, wherever its

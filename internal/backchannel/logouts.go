@@ -100,16 +100,18 @@ func (l *Logouts) UserSignedOut(ctx context.Context, userID string) error {
 // through, or once for the user when there is none. The browser sessions
 // themselves go on.
 func (l *Logouts) GrantEnded(ctx context.Context, userID, clientID string) error {
+	// Most clients take no logout tokens: ask that before reading the
+	// user's sessions.
+	client, ok := l.receiver(ctx, clientID)
+	if !ok {
+		return nil
+	}
 	logins, err := l.store.UserSessionLogins(ctx, userID)
 	if err != nil {
 		return fmt.Errorf("backchannel: %w", err)
 	}
 	now := l.now()
 	var ds []*storage.LogoutDelivery
-	client, ok := l.receiver(ctx, clientID)
-	if !ok {
-		return nil
-	}
 	for _, login := range logins {
 		if slices.Contains(login.Clients, clientID) {
 			ds = append(ds, sessionDelivery(login, clientID, now))

@@ -52,22 +52,10 @@ func NewLogouts(store Store, wake func(), logger *slog.Logger, now func() time.T
 	return &Logouts{store: store, wake: wake, log: logger, now: now}, nil
 }
 
-// NewSID returns a fresh session id: random, 128 bits, in the syntax of a
-// client id as §2.4 asks.
-func NewSID() string { return secret.NewToken(16) }
-
 // SessionStarted records a new signed-in session so that its sid can be
 // ended and its clients told later.
 func (l *Logouts) SessionStarted(ctx context.Context, sid, userID, sessionHash string, expiresAt time.Time) error {
 	return l.store.SaveSessionLogin(ctx, &storage.SessionLogin{SID: sid, UserID: userID, SessionHash: sessionHash, ExpiresAt: expiresAt})
-}
-
-// SessionEnded is called when the browser session sid was ended (sign-out
-// at /logout or RP-initiated logout): every client that was issued an ID
-// token in it is told.
-func (l *Logouts) SessionEnded(ctx context.Context, sid string) error {
-	_, err := l.EndSession(ctx, sid)
-	return err
 }
 
 // EndSession ends the browser session sid on the server, wherever its
@@ -112,16 +100,18 @@ func (l *Logouts) UserSignedOut(ctx context.Context, userID string) error {
 // through, or once for the user when there is none. The browser sessions
 // themselves go on.
 func (l *Logouts) GrantEnded(ctx context.Context, userID, clientID string) error {
+	// Most clients take no logout tokens: ask that before reading the
+	// user's sessions.
+	client, ok := l.receiver(ctx, clientID)
+	if !ok {
+		return nil
+	}
 	logins, err := l.store.UserSessionLogins(ctx, userID)
 	if err != nil {
 		return fmt.Errorf("backchannel: %w", err)
 	}
 	now := l.now()
 	var ds []*storage.LogoutDelivery
-	client, ok := l.receiver(ctx, clientID)
-	if !ok {
-		return nil
-	}
 	for _, login := range logins {
 		if slices.Contains(login.Clients, clientID) {
 			ds = append(ds, sessionDelivery(login, clientID, now))
@@ -149,9 +139,23 @@ func (l *Logouts) end(ctx context.Context, logins []*storage.SessionLogin, subj 
 	now := l.now()
 	var ds []*storage.LogoutDelivery
 	told := map[string]bool{}
+	// A user's sessions mostly reached the same few clients: each is
+	// loaded once per call, not once per session.
+	loaded := map[string]*storage.Client{} // nil: takes no logout tokens
+	receiver := func(clientID string) (*storage.Client, bool) {
+		if c, seen := loaded[clientID]; seen {
+			return c, c != nil
+		}
+		c, ok := l.receiver(ctx, clientID)
+		if !ok {
+			c = nil
+		}
+		loaded[clientID] = c
+		return c, ok
+	}
 	for _, login := range logins {
 		for _, clientID := range login.Clients {
-			if _, ok := l.receiver(ctx, clientID); ok {
+			if _, ok := receiver(clientID); ok {
 				ds = append(ds, sessionDelivery(login, clientID, now))
 				told[clientID] = true
 			}
@@ -159,7 +163,10 @@ func (l *Logouts) end(ctx context.Context, logins []*storage.SessionLogin, subj 
 	}
 	if subj != nil {
 		for _, clientID := range subj.clients {
-			if client, ok := l.receiver(ctx, clientID); ok && !told[clientID] && !client.BackchannelLogoutSessionRequired {
+			if told[clientID] {
+				continue
+			}
+			if client, ok := receiver(clientID); ok && !client.BackchannelLogoutSessionRequired {
 				ds = append(ds, subjectDelivery(subj.userID, clientID, now))
 				told[clientID] = true
 			}

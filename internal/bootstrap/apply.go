@@ -203,8 +203,11 @@ func sameClient(a, b *storage.Client) bool {
 		slices.Equal(a.PostLogoutRedirectURIs, b.PostLogoutRedirectURIs) &&
 		slices.Equal(a.GrantTypes, b.GrantTypes) &&
 		slices.Equal(a.Scopes, b.Scopes) &&
+		a.ClientURI == b.ClientURI &&
 		a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
-		a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired
+		a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired &&
+		a.DPoPBoundAccessTokens == b.DPoPBoundAccessTokens &&
+		a.RequirePushedAuthorizationRequests == b.RequirePushedAuthorizationRequests
 }
 
 func sameUser(a, b *storage.User) bool {

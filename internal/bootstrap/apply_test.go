@@ -163,3 +163,42 @@ func TestApplyAfterDataLossKeepsUserIDs(t *testing.T) {
 		t.Fatalf("alice after the loss = %+v, %v; want id %s", again, err, alice.ID)
 	}
 }
+
+// Every registration field the file can set is compared: changing one of
+// those added after the first ones (client_uri, DPoP, PAR) on an existing
+// client updates it instead of being reported unchanged.
+func TestApplyUpdatesLaterClientFields(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	a := NewApplier(st, cheapHasher(), slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	base := `
+clients:
+  - id: web
+    secret: web-secret-1
+    redirect_uris: [https://web.example/cb]
+    grant_types: [authorization_code]
+    scopes: [openid]
+`
+	for i, extra := range []string{
+		"    client_uri: https://web.example/\n",
+		"    dpop_bound_access_tokens: true\n",
+		"    require_pushed_authorization_requests: true\n",
+	} {
+		for _, doc := range []string{base, base + extra} {
+			f, err := Parse([]byte(doc), "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Apply(ctx, f, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := st.GetClient(ctx, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := []bool{c.ClientURI != "", c.DPoPBoundAccessTokens, c.RequirePushedAuthorizationRequests}[i]; !got {
+			t.Fatalf("%q was not applied to the existing client: %+v", strings.TrimSpace(extra), c)
+		}
+	}
+}

@@ -21,6 +21,9 @@ import (
 const (
 	maxLogoutStateLen    = 1024
 	maxLogoutRedirectLen = 2048
+	// maxIDTokenHintLen: our ID tokens are a few hundred bytes to a few
+	// KiB; a longer hint is refused before it is decoded or verified.
+	maxIDTokenHintLen = 8 << 10
 )
 
 // logoutData is the sign-out confirmation page.
@@ -73,11 +76,15 @@ func (h *Handler) EndSession(c *gin.Context) {
 		return
 	}
 	if r.Method == http.MethodPost && validCSRF(s, r) {
-		if _, err := h.logouts.EndSession(r.Context(), s.SID); err != nil {
+		ended, err := h.logouts.EndSession(r.Context(), s.SID)
+		if err != nil {
 			h.serverError(c, "end session", err)
 			return
 		}
-		if err := h.signOut(c.Writer, r, s); err != nil {
+		if ended {
+			// EndSession already deleted the stored session.
+			h.clearSessionCookie(c.Writer)
+		} else if err := h.signOut(c.Writer, r, s); err != nil {
 			h.serverError(c, "sign out", err)
 			return
 		}
@@ -166,6 +173,9 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 		redirect: v.Get("post_logout_redirect_uri"), state: v.Get("state")}
 	if len(lr.state) > maxLogoutStateLen || strings.ContainsFunc(lr.state, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
 		return nil, bad, "The sign-out request is not valid (state)."
+	}
+	if len(lr.idTokenHint) > maxIDTokenHintLen {
+		return nil, bad, "The sign-out request is not valid (id_token_hint)."
 	}
 	if lr.idTokenHint != "" {
 		aud, sid, err := h.idTokenHint(lr.idTokenHint)

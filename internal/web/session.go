@@ -114,11 +114,16 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, bs *storage.Brow
 
 // signOut deletes the session and the cookie.
 func (h *Handler) signOut(w http.ResponseWriter, r *http.Request, s *session) error {
+	h.clearSessionCookie(w)
+	return h.store.DeleteSession(r.Context(), secret.SHA256(s.id))
+}
+
+// clearSessionCookie deletes the session cookie from the browser.
+func (h *Handler) clearSessionCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
 		Name: h.cookie.name, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: h.cookie.secure, SameSite: http.SameSiteLaxMode,
 	})
-	return h.store.DeleteSession(r.Context(), secret.SHA256(s.id))
 }
 
 // validCSRF compares the form's token with the session's in constant

@@ -114,7 +114,13 @@ func failFast(read, write, pool, dial *time.Duration, retries *int, ctxTimeout *
 
 // tune adds the deadline hook to a client built with failFast options.
 func tune(rdb redis.UniversalClient, timeout time.Duration) {
-	rdb.AddHook(deadlineHook{timeout: timeout})
+	h := deadlineHook{timeout: timeout}
+	rdb.AddHook(h)
+	// noResend talks to a Cluster's node clients directly; they get the
+	// same deadline, so those commands cannot wait out a stall either.
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		cc.OnNewNode(func(n *redis.Client) { n.AddHook(h) })
+	}
 }
 
 // noResend returns where to send a command that must never be sent twice

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/oauth2d/oauth2d/internal/dpop"
+	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
 
@@ -68,6 +69,9 @@ func (a *Authenticator) checkBinding(r *http.Request, raw, scheme string, claims
 	case errors.Is(err, dpop.ErrInvalidProof):
 		a.log.Debug("resource: DPoP proof rejected", "err", err)
 		return failProof
+	case problem.Unavailable(err):
+		a.log.WarnContext(r.Context(), "resource: DPoP replay check: storage unavailable", "err", err)
+		return failUnavailable
 	case err != nil:
 		a.log.ErrorContext(r.Context(), "resource: DPoP replay check", "err", err)
 		return failServer

@@ -95,6 +95,6 @@ func revokeAccessTokens(ctx context.Context, s sessionEnder, cfg *config.Config,
 	return s.SetCutoff(ctx, storage.Cutoff{
 		Principal: principal,
 		NotBefore: now,
-		Until:     now.Add(maxTokenLifetime(cfg) + token.RotationLeeway),
+		Until:     now.Add(cfg.Tokens.MaxLifetime() + token.RotationLeeway),
 	})
 }

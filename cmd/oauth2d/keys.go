@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/oauth2d/oauth2d/internal/config"
+	"github.com/oauth2d/oauth2d/internal/server"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -21,7 +22,7 @@ import (
 //
 // The returned restore (nil unless keys.source is redis) puts the keys
 // back after Redis lost them (dataGuard).
-func loadKeys(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) (*token.KeySet, worker, func(context.Context) error, error) {
+func loadKeys(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) (*token.KeySet, server.Worker, func(context.Context) error, error) {
 	k := cfg.Keys
 	switch k.Source {
 	case config.KeysDir:
@@ -39,7 +40,7 @@ func loadKeys(ctx context.Context, cfg *config.Config, store *storage.Store, log
 		if err != nil {
 			return nil, nil, nil, usage(fmt.Errorf("config: keys.algorithm: %w", err))
 		}
-		if err := token.EnsureKeys(ctx, store, enc, set.SigningAlgorithms(), maxTokenLifetime(cfg), time.Now()); err != nil {
+		if err := token.EnsureKeys(ctx, store, enc, set.SigningAlgorithms(), cfg.Tokens.MaxLifetime(), time.Now()); err != nil {
 			return nil, nil, nil, fmt.Errorf("serve: %w", err)
 		}
 		src, err := token.NewStoreSource(set, store, enc, logger, time.Now)
@@ -58,7 +59,7 @@ func loadKeys(ctx context.Context, cfg *config.Config, store *storage.Store, log
 				logger.Error("Redis lost the signing keys; put back the ones this instance holds, so tokens signed before stay valid", "restored", n)
 			}
 			// With none held, new keys: every token signed before is invalid.
-			if err := token.EnsureKeys(ctx, store, enc, set.SigningAlgorithms(), maxTokenLifetime(cfg), time.Now()); err != nil {
+			if err := token.EnsureKeys(ctx, store, enc, set.SigningAlgorithms(), cfg.Tokens.MaxLifetime(), time.Now()); err != nil {
 				return err
 			}
 			return src.Reload(ctx)
@@ -74,12 +75,6 @@ func loadKeys(ctx context.Context, cfg *config.Config, store *storage.Store, log
 		}
 		return set, nil, nil, nil
 	}
-}
-
-// maxTokenLifetime is the longest a signed token lives: a retired key must
-// stay published at least that long.
-func maxTokenLifetime(cfg *config.Config) time.Duration {
-	return max(cfg.Tokens.AccessTTL, cfg.Tokens.IDTokenTTL)
 }
 
 func keysCommand(ctx context.Context, e env, args []string) error {
@@ -142,7 +137,7 @@ func keysRotate(ctx context.Context, e env, args []string) error {
 	}
 	var infos []token.KeyInfo
 	for _, alg := range algs {
-		if infos, err = token.Rotate(ctx, store, enc, alg, maxTokenLifetime(cfg), time.Now()); err != nil {
+		if infos, err = token.Rotate(ctx, store, enc, alg, cfg.Tokens.MaxLifetime(), time.Now()); err != nil {
 			return fmt.Errorf("keys rotate: %s: %w", alg, err)
 		}
 	}

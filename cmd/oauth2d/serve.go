@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,24 +18,10 @@ import (
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
 	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/server"
 	"github.com/oauth2d/oauth2d/internal/storage"
-	"github.com/oauth2d/oauth2d/internal/token"
+	"github.com/oauth2d/oauth2d/templates"
 )
-
-// app is what serve builds before it serves: the pieces the handlers are
-// made from.
-type app struct {
-	ctx    context.Context // ends when the server stops; subscriptions follow it
-	cfg    *config.Config
-	logger *slog.Logger
-	store  *storage.Store
-	keys   *token.KeySet
-	// metrics is the registry /metrics serves; handlers add their own.
-	metrics *prometheus.Registry
-	// scopeTexts describe scopes on the consent page (the bootstrap
-	// file's over the built-in ones).
-	scopeTexts map[string]account.ScopeText
-}
 
 func serve(ctx context.Context, e env, args []string) error {
 	flags := newFlagSet(e, "serve")
@@ -77,18 +64,27 @@ func serve(ctx context.Context, e env, args []string) error {
 	// Every goroutine that outlives a request runs in this group: it stops
 	// when the server stops (or any of them fails) and is waited for.
 	group, groupCtx := errgroup.WithContext(ctx)
-	var w wiring
 	keys, keyWorker, restoreKeys, err := loadKeys(groupCtx, cfg, store, logger)
 	if err != nil {
 		return err
 	}
-	if keyWorker != nil {
-		w.workers = append(w.workers, keyWorker)
+	// One checker for the token endpoint and the login page, so that its
+	// bound on password and secret checks in flight holds for both.
+	checker, err := secret.NewChecker(runtime.GOMAXPROCS(0), nil)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
-	a := &app{ctx: groupCtx, cfg: cfg, logger: logger, store: store, keys: keys, metrics: prometheus.NewRegistry(), scopeTexts: scopeTexts}
-	handlers, err := a.handlers(&w)
+	metrics := prometheus.NewRegistry()
+	srv, err := server.New(groupCtx, server.Deps{
+		Config: cfg, Store: store, Keys: keys, Logger: logger, Metrics: metrics, Checker: checker,
+		ScopeTexts: scopeTexts, Templates: templates.FS,
+	})
 	if err != nil {
 		return err
+	}
+	workers := srv.Workers
+	if keyWorker != nil {
+		workers = append(workers, keyWorker)
 	}
 	guard := newDataGuard(store, func(ctx context.Context) error {
 		if err := bootstrapper(ctx); err != nil {
@@ -99,7 +95,7 @@ func serve(ctx context.Context, e env, args []string) error {
 				return err
 			}
 		}
-		for _, drop := range w.onDataLoss {
+		for _, drop := range srv.OnDataLoss {
 			drop()
 		}
 		return nil
@@ -107,23 +103,23 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err := guard.start(ctx); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	w.workers = append(w.workers, guard.Run)
+	workers = append(workers, guard.Run)
 	draining := &httpserver.Draining{}
 	ready := []httpserver.Check{{Name: "shutdown", Pinger: draining}, {Name: "storage", Pinger: store}, {Name: "data", Pinger: guard}}
 	handler, err := httpserver.New(httpserver.Deps{
 		Logger:         logger,
-		Ready:          append(ready, w.checks...),
-		Handlers:       handlers,
+		Ready:          append(ready, srv.Checks...),
+		Handlers:       srv.Handlers,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: cfg.HTTP.TrustedProxies,
-		Metrics:        a.metrics,
+		Metrics:        metrics,
 	})
 	if err != nil {
 		// Metrics and handlers are ours and valid; only the proxies come
 		// from the configuration.
 		return usage(fmt.Errorf("config: http.trusted_proxies: %w", err))
 	}
-	for _, run := range w.workers {
+	for _, run := range workers {
 		group.Go(func() error { return run(groupCtx) })
 	}
 	logger.Info("oauth2d listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,

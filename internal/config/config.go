@@ -97,6 +97,11 @@ type Tokens struct {
 	Audience []string `yaml:"audience"`
 }
 
+// MaxLifetime is the longest a signed token lives: a retired signing key
+// must stay published that long, and a revocation must be remembered that
+// long.
+func (t Tokens) MaxLifetime() time.Duration { return max(t.AccessTTL, t.IDTokenTTL) }
+
 // Keys says how tokens are signed.
 type Keys struct {
 	// Algorithm signs access tokens: ES256, RS256, PS256 or EdDSA.

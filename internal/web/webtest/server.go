@@ -10,24 +10,22 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/oauth2d/oauth2d/internal/account"
-	"github.com/oauth2d/oauth2d/internal/admin"
-	"github.com/oauth2d/oauth2d/internal/api"
 	"github.com/oauth2d/oauth2d/internal/backchannel"
-	"github.com/oauth2d/oauth2d/internal/dpop"
+	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
-	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
-	"github.com/oauth2d/oauth2d/internal/resource"
-	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/server"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testenv"
 	"github.com/oauth2d/oauth2d/internal/token"
 	"github.com/oauth2d/oauth2d/internal/web"
 	"github.com/oauth2d/oauth2d/templates"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Clients and users every server has.
@@ -121,94 +119,66 @@ func New(t testing.TB, o Options) *Server {
 	return s
 }
 
-// handler builds every part as cmd/oauth2d does and serves them through
-// the one route table (httpserver.New).
+// handler builds the server as cmd/oauth2d does (server.New, from a
+// configuration) and serves it through the one route table
+// (httpserver.New). Its workers run until the test ends and are waited for.
 func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	t.Helper()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
+	cfg := config.Default()
+	cfg.Issuer = env.Issuer
+	cfg.Tokens.Audience = env.Audience
+	cfg.Tokens.AccessTTL = 15 * time.Minute
+	if o.AccessTokenTTL != 0 {
+		cfg.Tokens.AccessTTL = o.AccessTokenTTL
 	}
-	accessTTL := o.AccessTokenTTL
-	if accessTTL == 0 {
-		accessTTL = 15 * time.Minute
+	cfg.Tokens.RefreshSlidingTTL = time.Hour
+	cfg.Tokens.RefreshAbsoluteTTL = 24 * time.Hour
+	// Reuse of a rotated refresh token revokes its family at once; the
+	// grace window has tests of its own (internal/oauth).
+	cfg.Tokens.RefreshGrace = 0
+	cfg.PKCERequiredForAll = o.PKCERequiredForAll
+	cfg.RateLimit = config.RateLimit{LoginPerUsernameIP: o.Limits.PerUsernameIP, LoginPerIP: o.Limits.PerIP, LoginPerUsername: o.Limits.PerUsername}
+	cfg.PAR.PublicPerIP = o.PARPublicPerIP
+	if o.PARRequestURITTL != 0 {
+		cfg.PAR.RequestURITTL = o.PARRequestURITTL
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	t.Cleanup(stop)
-	limiter := ratelimit.New(env.Store.Redis(), env.Prefix, o.Limits)
-	proofs, err := dpop.NewVerifier(dpop.Options{Replay: env.Store}) // DPoP is on, as in cmd/oauth2d
-	must(err)
-	bearer, err := resource.NewAuthenticator(env.Verifier, env.Store, resource.Options{Realm: env.Issuer, Logger: env.Logger, DPoP: proofs})
-	must(err)
-	must(bearer.Load(ctx))
-	go func() { _ = bearer.Follow(ctx) }()
-	revoker, err := account.NewRevoker(env.Store, bearer, accessTTL, time.Now)
-	must(err)
-
-	sender, err := backchannel.NewSender(backchannel.SenderDeps{
-		Config: backchannel.SenderConfig{Poll: 50 * time.Millisecond, Timeout: 2 * time.Second},
-		Store:  env.Store, Minter: token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now), Logger: env.Logger,
-	})
-	must(err)
-	go func() { _ = sender.Run(ctx) }()
-	logouts, err := backchannel.NewLogouts(env.Store, sender.Wake, env.Logger, time.Now)
-	must(err)
-
-	var h httpserver.Handlers
-	h.Bearer = bearer
-	h.Tokens, err = oauth.NewHandler(oauth.Deps{
-		Config: oauth.Config{Issuer: env.Issuer, AccessTokenTTL: accessTTL, RefreshSliding: time.Hour,
-			RefreshAbsolute: 24 * time.Hour, MaxBodyBytes: 64 << 10},
-		Store: env.Store, Clients: env.Store, Users: env.Store, Passwords: env.Store,
-		Minter:   token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now),
-		Verifier: env.Verifier, Limiter: limiter, Checker: env.Checker, Logger: env.Logger, DPoP: proofs,
-	})
-	must(err)
+	if o.Branding != (web.Branding{}) {
+		cfg.Branding = config.Branding(o.Branding)
+	}
+	cfg.Consent.RememberByDefault = !o.ConsentRememberUnticked
 	tmpl := o.Templates
 	if tmpl == nil {
 		tmpl = templates.FS
 	}
-	// One box and one set of pending requests for the pages and the
-	// authorization endpoint, as cmd/oauth2d wires them.
-	box := secret.NewRandomBox()
-	pending, err := oauth.NewPendingRequests(env.Store, box, time.Now)
-	must(err)
-	h.Pages, err = web.New(web.Deps{
-		Config: web.Config{Issuer: env.Issuer, SessionIdleTTL: o.SessionIdleTTL, SessionAbsoluteTTL: o.SessionAbsolute,
-			ResumePath: oauth.AuthorizeResumePath, Branding: o.Branding, ConsentRememberUnticked: o.ConsentRememberUnticked},
-		Store: env.Store, Pending: pending, Box: box, Limiter: limiter, Revoker: revoker, Logouts: logouts, Checker: env.Checker, Keys: env.Keys,
-		ScopeTexts: account.MergeScopeTexts(o.ScopeTexts), Templates: tmpl, Logger: env.Logger,
+	ctx, stop := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, server.Deps{
+		Config: &cfg, Store: env.Store, Keys: env.Keys, Logger: env.Logger, Metrics: prometheus.NewRegistry(),
+		Checker: env.Checker, ScopeTexts: account.MergeScopeTexts(o.ScopeTexts), Templates: tmpl,
+		Tuning: server.Tuning{
+			SessionIdleTTL: o.SessionIdleTTL, SessionAbsoluteTTL: o.SessionAbsolute, AuthRequestTTL: o.AuthRequestTTL,
+			Sender: backchannel.SenderConfig{Poll: 50 * time.Millisecond, Timeout: 2 * time.Second},
+			// Tests write clients and users straight into the store and
+			// expect the next request to see them.
+			NoCaches: true,
+		},
 	})
-	must(err)
-	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
-		Config: oauth.AuthorizerConfig{Issuer: env.Issuer, PKCERequiredForAll: o.PKCERequiredForAll,
-			AuthRequestTTL: o.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath},
-		Store: env.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: env.Logger, Pushed: env.Store,
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	var workers sync.WaitGroup
+	for _, run := range srv.Workers {
+		workers.Go(func() { _ = run(ctx) })
+	}
+	t.Cleanup(func() {
+		stop()
+		workers.Wait()
 	})
-	must(err)
-	h.Pusher, err = oauth.NewPusher(oauth.PusherDeps{Tokens: h.Tokens, Authorizer: h.Authorizer, Store: env.Store,
-		PublicLimiter: ratelimit.New(env.Store.Redis(), env.Prefix+"par:", ratelimit.Limits{PerIP: o.PARPublicPerIP}),
-		TTL:           o.PARRequestURITTL})
-	must(err)
-	h.Userinfo, err = oauth.NewUserinfo(env.Store, bearer, env.Logger)
-	must(err)
-	md := oauth.NewMetadata(env.Issuer, AllScopes, env.Keys.IDTokenAlgorithm())
-	md.AddBrowserFlow(web.EndSessionPath)
-	md.AddBackchannelLogout()
-	md.AddDPoP(proofs.Algorithms())
-	md.AddPAR(false)
-	h.Discovery, err = oauth.NewDiscovery(md, env.Keys)
-	must(err)
-	h.API, err = api.New(api.Deps{Bearer: bearer, Revoker: revoker, Comments: env.Store, Users: env.Store, Logger: env.Logger})
-	must(err)
-	h.Admin, err = admin.New(admin.Deps{Revoker: revoker, Logouts: logouts, Clients: env.Store, Users: env.Store,
-		Hasher: secret.NewHasher(secret.DefaultParams()), Logger: env.Logger})
-	must(err)
-	srv, err := httpserver.New(httpserver.Deps{Logger: env.Logger, Handlers: h})
-	must(err)
-	return srv
+	h, err := httpserver.New(httpserver.Deps{Logger: env.Logger, Handlers: srv.Handlers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // seed registers the clients and users.

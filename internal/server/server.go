@@ -1,0 +1,338 @@
+// Package server composes the authorization server: from a configuration,
+// a store and the signing keys it builds every handler of the route table
+// (httpserver.Handlers), and says which background workers, readiness
+// checks and data-loss hooks those handlers need. It is the one place
+// where the oauth, web, resource, api, admin and backchannel packages are
+// wired together, as dex's server.NewServer is: cmd/oauth2d serves what it
+// builds, and webtest runs the same composition in tests.
+package server
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/admin"
+	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/backchannel"
+	"github.com/oauth2d/oauth2d/internal/config"
+	"github.com/oauth2d/oauth2d/internal/dpop"
+	"github.com/oauth2d/oauth2d/internal/httpserver"
+	"github.com/oauth2d/oauth2d/internal/oauth"
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/resource"
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
+	"github.com/oauth2d/oauth2d/internal/web"
+)
+
+// Deps are what the server is built from. All are required.
+type Deps struct {
+	Config *config.Config // validated
+	Store  *storage.Store
+	Keys   *token.KeySet
+	Logger *slog.Logger
+	// Metrics is the registry /metrics serves; the handlers add theirs.
+	Metrics prometheus.Registerer
+	// Checker bounds the password and secret checks in flight; the token
+	// endpoint and the login page share it, so the bound holds for both.
+	Checker *secret.Checker
+	// ScopeTexts describe scopes on the consent and account pages (the
+	// bootstrap file's merged over account.BuiltinScopeTexts).
+	ScopeTexts map[string]account.ScopeText
+	// Templates are the pages' HTML templates (templates.FS).
+	Templates fs.FS
+	Tuning    Tuning
+}
+
+// Tuning holds what the configuration file does not set: in production
+// each is zero, meaning its package's default; tests shorten them.
+type Tuning struct {
+	SessionIdleTTL     time.Duration // web.Config
+	SessionAbsoluteTTL time.Duration // web.Config
+	AuthRequestTTL     time.Duration // oauth.AuthorizerConfig
+	Sender             backchannel.SenderConfig
+	// NoCaches sends every client and user lookup to Redis, for tests that
+	// write records straight into the store and expect the next request
+	// to see them (a cache learns of a change over pub/sub, a moment
+	// later).
+	NoCaches bool
+}
+
+// Worker is background work that lives as long as the server: the caller
+// runs each until ctx ends and waits for it.
+type Worker func(ctx context.Context) error
+
+// Server is the composed server.
+type Server struct {
+	Handlers httpserver.Handlers
+	// Checks are the readiness checks the handlers add to /readyz.
+	Checks  []httpserver.Check
+	Workers []Worker
+	// OnDataLoss drops the in-memory copies of what Redis lost.
+	OnDataLoss []func()
+}
+
+// New builds the server. It loads the revocation state before it returns,
+// so that no revoked token slips through a cold start; ctx bounds that
+// load and the subscriptions the workers later follow.
+func New(ctx context.Context, d Deps) (*Server, error) {
+	if d.Config == nil || d.Store == nil || d.Keys == nil || d.Logger == nil || d.Metrics == nil || d.Checker == nil ||
+		d.ScopeTexts == nil || d.Templates == nil {
+		return nil, fmt.Errorf("server: incomplete dependencies")
+	}
+	b := &builder{Deps: d, cfg: d.Config, srv: &Server{}}
+	if err := b.build(ctx); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	return b.srv, nil
+}
+
+// builder holds what the parts of New share while they are built.
+type builder struct {
+	Deps
+	cfg *config.Config
+	srv *Server
+
+	verifier *token.Verifier
+	proofs   *dpop.Verifier
+	limiter  *ratelimit.Limiter
+	revoker  *account.Revoker
+	logouts  *backchannel.Logouts
+	// clients and users answer the request paths' lookups by id: the
+	// caches, or the store itself (Tuning.NoCaches).
+	clients oauth.ClientLookup
+	users   oauth.UserLookup
+}
+
+func (b *builder) build(ctx context.Context) error {
+	cfg, h := b.cfg, &b.srv.Handlers
+	var err error
+	if b.verifier, err = token.NewVerifier(b.Keys, cfg.Issuer, cfg.Tokens.Audience, 0, time.Now); err != nil {
+		return err
+	}
+	if b.limiter, err = b.loginLimiter(); err != nil {
+		return err
+	}
+	if b.proofs, err = b.proofVerifier(); err != nil {
+		return err
+	}
+	if h.Bearer, err = resource.NewAuthenticator(b.verifier, b.Store, resource.Options{Realm: cfg.Issuer, Logger: b.Logger, DPoP: b.proofs}); err != nil {
+		return err
+	}
+	if err := h.Bearer.Load(ctx); err != nil {
+		return err
+	}
+	b.srv.Workers = append(b.srv.Workers, h.Bearer.Follow)
+	b.srv.Checks = append(b.srv.Checks, httpserver.Check{Name: "revocations", Pinger: h.Bearer})
+	if b.revoker, err = account.NewRevoker(b.Store, h.Bearer, cfg.Tokens.MaxLifetime(), time.Now); err != nil {
+		return err
+	}
+	b.lookups()
+	if h.Tokens, err = b.tokenEndpoints(); err != nil {
+		return err
+	}
+	if b.logouts, err = b.backchannelLogout(); err != nil {
+		return err
+	}
+	if err := b.browserFlow(h); err != nil {
+		return err
+	}
+	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, b.Keys.IDTokenAlgorithm())
+	md.AddBrowserFlow(web.EndSessionPath)
+	md.AddBackchannelLogout()
+	md.AddDPoP(b.proofs.Algorithms())
+	md.AddPAR(cfg.PAR.Required)
+	if h.Discovery, err = oauth.NewDiscovery(md, b.Keys); err != nil {
+		return err
+	}
+	if h.API, err = api.New(api.Deps{Bearer: h.Bearer, Revoker: b.revoker, Comments: b.Store, Users: b.users, Logger: b.Logger}); err != nil {
+		return err
+	}
+	h.Admin, err = admin.New(admin.Deps{
+		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store,
+		Hasher: secret.NewHasher(secret.DefaultParams()), InsecureDev: cfg.InsecureDev, Logger: b.Logger,
+	})
+	return err
+}
+
+// loginLimiter is the budget of failed password checks that the password
+// grant and the login page share (package ratelimit).
+func (b *builder) loginLimiter() (*ratelimit.Limiter, error) {
+	throttled := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "oauth2d_login_throttled_total",
+		Help: "Password attempts (password grant and login page) refused with 429, by the budget that was spent: username_ip, ip or username.",
+	}, []string{"budget"})
+	if err := b.Metrics.Register(throttled); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	rl := b.cfg.RateLimit
+	return ratelimit.New(b.Store.Redis(), b.Store.Prefix(), ratelimit.Limits{
+		PerUsernameIP: rl.LoginPerUsernameIP, PerIP: rl.LoginPerIP, PerUsername: rl.LoginPerUsername,
+	}, ratelimit.WithThrottleObserver(func(budget string) { throttled.WithLabelValues(budget).Inc() })), nil
+}
+
+// proofVerifier is the one DPoP verifier (RFC 9449) of this instance,
+// shared by the token endpoint and the resource middleware; its replay
+// records are in Redis, so a proof is accepted once across instances.
+func (b *builder) proofVerifier() (*dpop.Verifier, error) {
+	d := b.cfg.DPoP
+	var nonces *dpop.Nonces
+	if d.Nonces {
+		var err error
+		if nonces, err = dpop.NewNonces([]byte(d.NonceSecret), d.NonceLifetime, time.Now); err != nil {
+			return nil, err
+		}
+	}
+	return dpop.NewVerifier(dpop.Options{Algorithms: d.Algorithms, MaxAge: d.MaxAge, Nonces: nonces, Replay: b.Store})
+}
+
+// lookups are the client and user lookups of the request paths: caches
+// kept current over pub/sub, so that a hit costs no round trip and keeps
+// answering while Redis stalls.
+func (b *builder) lookups() {
+	if b.Tuning.NoCaches {
+		b.clients, b.users = b.Store, b.Store
+		return
+	}
+	clients := storage.NewClientCache(b.Store, time.Minute)
+	users := storage.NewUserCache(b.Store, time.Minute)
+	b.clients, b.users = clients, users
+	b.srv.OnDataLoss = append(b.srv.OnDataLoss, clients.Clear, users.Clear)
+	for name, run := range map[string]func(context.Context) error{"client": clients.Run, "user": users.Run} {
+		b.srv.Workers = append(b.srv.Workers, func(ctx context.Context) error {
+			// A cache that cannot follow changes serves nothing; the
+			// server goes on without it.
+			if err := run(ctx); err != nil {
+				b.Logger.Warn("cache disabled: every lookup goes to Redis", "cache", name, "err", err)
+			}
+			return nil
+		})
+	}
+}
+
+// tokenEndpoints serves /oauth2/token, /revoke and /introspect.
+func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
+	cfg := b.cfg
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "oauth2d_token_requests_total",
+		Help: "Token endpoint requests by grant type and outcome (ok or the RFC 6749 error code).",
+	}, []string{"grant_type", "outcome"})
+	if err := b.Metrics.Register(requests); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return oauth.NewHandler(oauth.Deps{
+		Config: oauth.Config{
+			Issuer:          cfg.Issuer,
+			AccessTokenTTL:  cfg.Tokens.AccessTTL,
+			IDTokenTTL:      cfg.Tokens.IDTokenTTL,
+			RefreshSliding:  cfg.Tokens.RefreshSlidingTTL,
+			RefreshAbsolute: cfg.Tokens.RefreshAbsoluteTTL,
+			RefreshGrace:    cfg.Tokens.RefreshGrace,
+			MaxBodyBytes:    cfg.HTTP.MaxBodyBytes,
+
+			DPoPRequiredForPublic: cfg.DPoP.RequireForPublicClients,
+		},
+		Store:     b.Store,
+		Clients:   b.clients,
+		Users:     b.users,
+		Passwords: b.Store,
+		Minter:    b.minter(),
+		Verifier:  b.verifier,
+		Limiter:   b.limiter,
+		Checker:   b.Checker,
+		Logger:    b.Logger,
+		DPoP:      b.proofs,
+		Observe: func(grantType, outcome string) {
+			requests.WithLabelValues(grantType, outcome).Inc()
+		},
+	})
+}
+
+func (b *builder) minter() *token.Minter {
+	return token.NewMinter(b.Keys, b.cfg.Issuer, b.cfg.Tokens.Audience, time.Now)
+}
+
+// backchannelLogout remembers which relying parties each browser session
+// reached and, as a worker, delivers their logout tokens from the queue
+// every instance shares.
+func (b *builder) backchannelLogout() (*backchannel.Logouts, error) {
+	sender, err := backchannel.NewSender(backchannel.SenderDeps{
+		Config: b.Tuning.Sender, Store: b.Store, Minter: b.minter(), Metrics: b.Metrics, Logger: b.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.srv.Workers = append(b.srv.Workers, sender.Run)
+	return backchannel.NewLogouts(b.Store, sender.Wake, b.Logger, time.Now)
+}
+
+// browserFlow is "login with": the authorization endpoint, the login,
+// consent, account and logout pages, pushed requests and userinfo.
+func (b *builder) browserFlow(h *httpserver.Handlers) error {
+	cfg := b.cfg
+	box, err := b.browserStateBox()
+	if err != nil {
+		return err
+	}
+	// One box and one set of pending requests for the pages and the
+	// authorization endpoint.
+	pending, err := oauth.NewPendingRequests(b.Store, box, time.Now)
+	if err != nil {
+		return err
+	}
+	h.Pages, err = web.New(web.Deps{
+		Config: web.Config{Issuer: cfg.Issuer, ResumePath: oauth.AuthorizeResumePath, Branding: web.Branding(cfg.Branding),
+			SessionIdleTTL: b.Tuning.SessionIdleTTL, SessionAbsoluteTTL: b.Tuning.SessionAbsoluteTTL,
+			ConsentRememberUnticked: !cfg.Consent.RememberByDefault},
+		Store: b.Store, Pending: pending, Box: box, Limiter: b.limiter, Revoker: b.revoker, Logouts: b.logouts, Checker: b.Checker,
+		Keys: b.Keys, ScopeTexts: b.ScopeTexts, Templates: b.Templates, Logger: b.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
+		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
+			AuthRequestTTL: b.Tuning.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required},
+		Store: b.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: b.Logger, Pushed: b.Store,
+	})
+	if err != nil {
+		return err
+	}
+	// Pushed requests (RFC 9126) use the token endpoint's client
+	// authentication and the authorization endpoint's checks.
+	h.Pusher, err = oauth.NewPusher(oauth.PusherDeps{
+		Tokens: h.Tokens, Authorizer: h.Authorizer, Store: b.Store, TTL: cfg.PAR.RequestURITTL,
+		PublicLimiter: ratelimit.New(b.Store.Redis(), b.Store.Prefix()+"par:", ratelimit.Limits{PerIP: cfg.PAR.PublicPerIP}),
+	})
+	if err != nil {
+		return err
+	}
+	h.Userinfo, err = oauth.NewUserinfo(b.users, h.Bearer, b.Logger)
+	return err
+}
+
+// browserStateBox seals what the browser keeps for an anonymous visitor
+// (the pending authorization request, the login form's CSRF token). Its key
+// is derived from the key encryption key (OAUTH2D_KEY_ENCRYPTION_KEY), which
+// every instance of one deployment already shares. Without one (the
+// development set-up), each process draws a random key: a single instance
+// works, but instances behind one load balancer cannot open each other's
+// login forms, and a restart sends signing-in users back to their app.
+func (b *builder) browserStateBox() (*secret.Box, error) {
+	if b.cfg.Keys.EncryptionKey == "" {
+		b.Logger.Warn("no key encryption key: login forms and pending authorization requests are sealed with a per-process key; set OAUTH2D_KEY_ENCRYPTION_KEY when running several instances")
+		return secret.NewRandomBox(), nil
+	}
+	kek, err := token.ParseEncryptionKey(b.cfg.Keys.EncryptionKey)
+	if err != nil {
+		return nil, err
+	}
+	return secret.NewBox(kek)
+}

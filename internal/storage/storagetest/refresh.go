@@ -3,7 +3,6 @@ package storagetest
 import (
 	"bytes"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -315,17 +314,10 @@ func rotateConcurrently(t *testing.T, s storage.RefreshStore, familyID, presente
 		attempts[i].rot = rotation(familyID, presented, grace)
 	}
 	ctx := ctxFor(t)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range attempts {
+	race(len(attempts), func(i int) {
 		a := &attempts[i]
-		wg.Go(func() {
-			<-start
-			a.res, a.err = s.Rotate(ctx, a.rot)
-		})
-	}
-	close(start)
-	wg.Wait()
+		a.res, a.err = s.Rotate(ctx, a.rot)
+	})
 	return attempts
 }
 

@@ -113,10 +113,26 @@ func (s *Store) kCutoffChanges() string { return s.prefix + "cutoffs" }
 func (s *Store) kClientChanges() string { return s.prefix + "client-changes" }
 func (s *Store) kUserChanges() string   { return s.prefix + "user-changes" }
 
-// checkID rejects ids that would break a key or its hash tag.
+// MaxIDLen bounds every id or handle that names a key (checkID), so that
+// no caller, however anonymous, can make the store build a huge key: the
+// length is checked before anything else. The longest legitimate one is
+// a client id (the registration policy accepts 128 characters); family
+// ids, sids and the ids of users, requests and comments are 22-character
+// tokens and session hashes 64 hex digits. A family id is cut from a
+// refresh token, which package oauth refuses above 256 characters in
+// all; a sealed authorization handle (kilobytes) never names a key, as
+// oauth.PendingRequests opens it without the store. Twice the longest
+// legitimate id leaves room without letting keys grow.
+const MaxIDLen = 256
+
+// checkID rejects ids that would break a key or its hash tag, or that
+// are longer than MaxIDLen. Reads answer such an id as an unknown one.
 func checkID(what, id string) error {
 	if id == "" {
 		return fmt.Errorf("storage: empty %s", what)
+	}
+	if len(id) > MaxIDLen {
+		return fmt.Errorf("storage: %s of %d bytes, longer than %d", what, len(id), MaxIDLen)
 	}
 	if strings.ContainsAny(id, "{}") {
 		return fmt.Errorf("storage: %s %q must not contain '{' or '}'", what, id)

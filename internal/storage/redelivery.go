@@ -49,7 +49,7 @@ package storage
 //	createComment (comments.go) idempotent     comment JSON: found → 'ok', no second sequence number
 //	deleteComment (comments.go) never re-sent  a second delivery would answer ErrNotFound
 //	revokeJTI (revocations.go)  idempotent     keeps the later expiry of the same jti
-//	setCutoff (cutoffs.go)      idempotent     keeps the later not-before and until
+//	setCutoff (revocations.go)  idempotent     keeps the later not-before and until
 //	RevokeUserFamilies HDEL     idempotent     prunes index entries whose family is gone
 //	PUBLISH (every channel)     idempotent     a duplicate message is applied twice by subscribers
 //	                                           that only add to a set, keep a maximum or drop a cache

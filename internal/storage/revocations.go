@@ -89,3 +89,148 @@ func (s *Store) SubscribeRevocations(ctx context.Context, onReconnect func()) (<
 		return r, err == nil && r.JTI != ""
 	})
 }
+
+// cutoffKeys are the keys both cutoff scripts take: the not-before hash
+// and the until set.
+func (s *Store) cutoffKeys() []string { return []string{s.kCutoffsNBF(), s.kCutoffsUntil()} }
+
+func (c Cutoff) valid() bool { return c.Principal != "" && !c.NotBefore.IsZero() }
+
+func cutoffOf(principal, nbfMs, untilMs string) Cutoff {
+	return Cutoff{Principal: principal, NotBefore: fromMs(scoreString(nbfMs)), Until: fromMs(scoreString(untilMs))}
+}
+
+// setCutoff: KEYS nbf hash, until zset; ARGV principal, nbf ms, until ms,
+// now ms. Keeps the later of each time, drops expired principals from
+// both keys, lets both keys live as long as the latest entry, and returns
+// the principal's cutoff as now stored.
+var setCutoff = redis.NewScript(expireWithLatest + `
+local nbf = redis.call('HGET', KEYS[1], ARGV[1])
+if not nbf or tonumber(nbf) < tonumber(ARGV[2]) then
+  nbf = ARGV[2]
+  redis.call('HSET', KEYS[1], ARGV[1], nbf)
+end
+local untl = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not untl or tonumber(untl) < tonumber(ARGV[3]) then
+  untl = ARGV[3]
+  redis.call('ZADD', KEYS[2], untl, ARGV[1])
+end
+local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+for _, p in ipairs(gone) do redis.call('HDEL', KEYS[1], p) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+expire_with_latest(ARGV[4], KEYS[2], KEYS[1])
+return {'ok', tostring(nbf), tostring(untl)}
+`)
+
+// listCutoffs: KEYS nbf hash, until zset; ARGV now ms. Returns 'ok' then
+// principal, nbf, until triples.
+var listCutoffs = redis.NewScript(`
+local live = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'WITHSCORES')
+local out = {'ok'}
+for i = 1, #live, 2 do
+  local nbf = redis.call('HGET', KEYS[1], live[i])
+  if nbf then
+    out[#out+1] = live[i]
+    out[#out+1] = nbf
+    out[#out+1] = live[i+1]
+  end
+end
+return out
+`)
+
+// SetCutoff records c and publishes the principal's resulting cutoff.
+func (s *Store) SetCutoff(ctx context.Context, c Cutoff) error {
+	if !c.valid() {
+		return errors.New("storage: cutoff needs a principal and a time")
+	}
+	now := s.now()
+	if !c.Until.After(now) {
+		return nil
+	}
+	res, _, err := s.runScript(ctx, setCutoff, s.cutoffKeys(),
+		c.Principal, unixMs(c.NotBefore), unixMs(c.Until), unixMs(now))
+	if err != nil {
+		return err
+	}
+	msg, err := encode(cutoffOf(c.Principal, str(res, 1), str(res, 2)), "cutoff")
+	if err != nil {
+		return err
+	}
+	// Stored first: a subscriber that misses the message resyncs from the
+	// keys after reconnecting.
+	if err := s.rdb.Publish(ctx, s.kCutoffChanges(), msg).Err(); err != nil {
+		return fmt.Errorf("storage: publish cutoff: %w", err)
+	}
+	return nil
+}
+
+// Cutoffs lists every cutoff still in force.
+func (s *Store) Cutoffs(ctx context.Context) (map[string]Cutoff, error) {
+	res, _, err := s.runScript(ctx, listCutoffs, s.cutoffKeys(), unixMs(s.now()))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Cutoff, (len(res)-1)/3)
+	for i := 1; i+2 < len(res); i += 3 {
+		c := cutoffOf(str(res, i), str(res, i+1), str(res, i+2))
+		out[c.Principal] = c
+	}
+	return out, nil
+}
+
+// IsAccessRevoked reports whether an access token is revoked by its jti or
+// by a cutoff of its subject or client: both checks, one round trip (a
+// pipeline, so it also runs on Cluster where the keys sit in two slots).
+func (s *Store) IsAccessRevoked(ctx context.Context, jti, subject, clientID string, issuedAt time.Time) (bool, error) {
+	var score *redis.FloatCmd
+	var cuts *redis.SliceCmd
+	// Each command's own error is read below; Pipelined's is only the first.
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		score = p.ZScore(ctx, s.kRevokedJTI(), jti)
+		cuts = p.HMGet(ctx, s.kCutoffsNBF(), SubjectCutoff(subject), ClientCutoff(clientID))
+		return nil
+	})
+	exp, err := score.Result()
+	switch {
+	case err == nil && int64(exp) > unixMs(s.now()):
+		return true, nil
+	case err != nil && !errors.Is(err, redis.Nil):
+		return false, fmt.Errorf("storage: revoked jti: %w", err)
+	}
+	vals, err := cuts.Result()
+	if err != nil {
+		return false, fmt.Errorf("storage: cutoffs: %w", err)
+	}
+	return cutOff(vals, issuedAt), nil
+}
+
+// cutOff reports whether any of the cutoffs read (unix ms, nil when
+// absent) is after issuedAt.
+func cutOff(vals []any, issuedAt time.Time) bool {
+	for _, v := range vals {
+		if ms, ok := v.(string); ok && issuedAt.Before(fromMs(ms)) {
+			return true
+		}
+	}
+	return false
+}
+
+// scoreString reads a sorted-set score from a script reply: Redis gives it
+// as a string that may be in exponent form for large values.
+func scoreString(s string) string {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return s
+}
+
+// SubscribeCutoffs delivers each cutoff published from now on until ctx
+// ends, then closes the channel. It returns once the subscription is
+// active; see SubscribeRevocations for how reconnects are reported.
+func (s *Store) SubscribeCutoffs(ctx context.Context, onReconnect func()) (<-chan Cutoff, error) {
+	return subscribe(ctx, s, s.kCutoffChanges(), onReconnect, func(payload string) (Cutoff, bool) {
+		var c Cutoff
+		err := json.Unmarshal([]byte(payload), &c)
+		return c, err == nil && c.valid()
+	})
+}

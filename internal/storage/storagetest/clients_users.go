@@ -3,7 +3,6 @@ package storagetest
 import (
 	"errors"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -249,14 +248,12 @@ func testUsers(t *testing.T, newStore NewStore) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)
 		const n = 20
-		var wg sync.WaitGroup
 		errs := make([]error, n)
 		users := make([]*storage.User, n)
 		for i := range n {
 			users[i] = &storage.User{Username: "eve", PasswordHash: "h"}
-			wg.Go(func() { errs[i] = s.CreateUser(ctx, users[i]) })
 		}
-		wg.Wait()
+		race(n, func(i int) { errs[i] = s.CreateUser(ctx, users[i]) })
 		winner := -1
 		for i, err := range errs {
 			switch {

@@ -3,7 +3,6 @@ package storagetest
 import (
 	"errors"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
@@ -111,17 +110,10 @@ func testCodes(t *testing.T, newStore NewStore) {
 		issues := make([]storage.CodeRedemption, n)
 		reds := make([]*storage.CodeRedemption, n)
 		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
 		for i := range n {
 			issues[i] = newRedemption()
-			wg.Go(func() {
-				<-start
-				_, reds[i], errs[i] = s.RedeemCode(ctx, h, issues[i])
-			})
 		}
-		close(start)
-		wg.Wait()
+		race(n, func(i int) { _, reds[i], errs[i] = s.RedeemCode(ctx, h, issues[i]) })
 		winner, reused := -1, 0
 		for i, err := range errs {
 			switch {

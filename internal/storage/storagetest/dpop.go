@@ -2,8 +2,6 @@ package storagetest
 
 import (
 	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,22 +17,9 @@ func testProofReplay(t *testing.T, newStore NewStore) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)
 		id := "thumbprint " + newID()
-		var wins atomic.Int32
-		var wg sync.WaitGroup
-		for range 32 {
-			wg.Go(func() {
-				first, err := s.RecordProof(ctx, id, time.Minute)
-				if err != nil {
-					t.Error(err)
-				}
-				if first {
-					wins.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		if wins.Load() != 1 {
-			t.Fatalf("%d callers saw the proof as new, want exactly 1", wins.Load())
+		wins := raceWins(t, 32, func() (bool, error) { return s.RecordProof(ctx, id, time.Minute) })
+		if wins != 1 {
+			t.Fatalf("%d callers saw the proof as new, want exactly 1", wins)
 		}
 		if first, err := s.RecordProof(ctx, "thumbprint "+newID(), time.Minute); err != nil || !first {
 			t.Fatalf("another proof: %v, %v", first, err)

@@ -126,27 +126,23 @@ func testLogoutQueue(t *testing.T, newStore NewStore) {
 		}
 		var mu sync.Mutex
 		seen := map[string]int{}
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Go(func() {
-				for {
-					got, err := s.ClaimLogouts(ctx, now, time.Minute, 3)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if len(got) == 0 {
-						return
-					}
-					mu.Lock()
-					for _, d := range got {
-						seen[d.ID]++
-					}
-					mu.Unlock()
+		race(8, func(int) {
+			for {
+				got, err := s.ClaimLogouts(ctx, now, time.Minute, 3)
+				if err != nil {
+					t.Error(err)
+					return
 				}
-			})
-		}
-		wg.Wait()
+				if len(got) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, d := range got {
+					seen[d.ID]++
+				}
+				mu.Unlock()
+			}
+		})
 		if len(seen) != len(ds) {
 			t.Fatalf("claimed %d distinct deliveries, want %d", len(seen), len(ds))
 		}

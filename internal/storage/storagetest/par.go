@@ -2,8 +2,6 @@ package storagetest
 
 import (
 	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,25 +21,18 @@ func testPushedRequests(t *testing.T, newStore NewStore) {
 	if err := s.SavePushedRequest(ctx, h, r); !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("second save = %v, want ErrConflict", err)
 	}
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			got, err := s.TakePushedRequest(ctx, h)
-			switch {
-			case err == nil:
-				wins.Add(1)
-				if got.ClientID != "web" || got.DPoPJKT != "jkt" || got.State != "st" {
-					t.Errorf("taken %+v", got)
-				}
-			case !errors.Is(err, storage.ErrNotFound):
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("%d takers got the request, want 1", wins.Load())
+	wins := raceWins(t, 16, func() (bool, error) {
+		got, err := s.TakePushedRequest(ctx, h)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			return false, nil
+		case err == nil && (got.ClientID != "web" || got.DPoPJKT != "jkt" || got.State != "st"):
+			t.Errorf("taken %+v", got)
+		}
+		return err == nil, err
+	})
+	if wins != 1 {
+		t.Fatalf("%d takers got the request, want 1", wins)
 	}
 	short := *r
 	short.ExpiresAt = ms(time.Now().Add(150 * time.Millisecond))

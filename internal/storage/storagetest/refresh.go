@@ -3,7 +3,7 @@ package storagetest
 import (
 	"bytes"
 	"errors"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,17 +14,23 @@ import (
 // with the token's hash.
 func family(t *testing.T, s storage.RefreshStore, userID, clientID string, life, sliding time.Duration) (storage.RefreshFamily, string) {
 	t.Helper()
-	now := time.Now()
-	f := storage.RefreshFamily{
-		ID: newID(), ClientID: clientID, UserID: userID, Scope: []string{"openid", "offline_access"},
-		AuthTime: ms(now), CreatedAt: ms(now), ExpiresAt: ms(now.Add(life)),
-		AccessJTI: newID(), AccessExpiresAt: ms(now.Add(5 * time.Minute)),
-	}
+	f := familyRecord(userID, clientID, life)
 	h := newHash()
 	if err := s.CreateFamily(ctxFor(t), storage.NewRefresh{Family: f, TokenHash: h, Sliding: sliding}); err != nil {
 		t.Fatal(err)
 	}
 	return f, h
+}
+
+// familyRecord is a family of user/client that lives for life, not yet
+// stored.
+func familyRecord(userID, clientID string, life time.Duration) storage.RefreshFamily {
+	now := time.Now()
+	return storage.RefreshFamily{
+		ID: newID(), ClientID: clientID, UserID: userID, Scope: []string{"openid", "offline_access"},
+		AuthTime: ms(now), CreatedAt: ms(now), ExpiresAt: ms(now.Add(life)),
+		AccessJTI: newID(), AccessExpiresAt: ms(now.Add(5 * time.Minute)),
+	}
 }
 
 func rotation(familyID, presented string, grace time.Duration) storage.Rotation {
@@ -90,6 +96,25 @@ func testRefresh(t *testing.T, newStore NewStore) {
 		err = s.CreateFamily(ctx, storage.NewRefresh{Family: f, TokenHash: newHash(), Sliding: time.Hour})
 		if !errors.Is(err, storage.ErrConflict) {
 			t.Fatalf("CreateFamily twice = %v, want ErrConflict", err)
+		}
+	})
+	t.Run("family ids up to MaxIDLen, none longer", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		for _, tc := range []struct {
+			id   string
+			want error // of CheckRefresh after CreateFamily
+		}{
+			{strings.Repeat("a", storage.MaxIDLen), nil},
+			{strings.Repeat("b", storage.MaxIDLen+1), storage.ErrNotFound},
+		} {
+			f, h := familyRecord("u1", "web", time.Hour), newHash()
+			f.ID = tc.id
+			err := s.CreateFamily(ctx, storage.NewRefresh{Family: f, TokenHash: h, Sliding: time.Hour})
+			if (err == nil) != (tc.want == nil) {
+				t.Fatalf("CreateFamily(id of %d bytes) = %v", len(tc.id), err)
+			}
+			wantCheck(t, s, tc.id, h, tc.want)
 		}
 	})
 	t.Run("rotate chain then reuse revokes", func(t *testing.T) {
@@ -315,17 +340,10 @@ func rotateConcurrently(t *testing.T, s storage.RefreshStore, familyID, presente
 		attempts[i].rot = rotation(familyID, presented, grace)
 	}
 	ctx := ctxFor(t)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range attempts {
+	race(len(attempts), func(i int) {
 		a := &attempts[i]
-		wg.Go(func() {
-			<-start
-			a.res, a.err = s.Rotate(ctx, a.rot)
-		})
-	}
-	close(start)
-	wg.Wait()
+		a.res, a.err = s.Rotate(ctx, a.rot)
+	})
 	return attempts
 }
 

@@ -2,6 +2,8 @@ package storagetest
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,6 +89,37 @@ func eventually(cond func() bool) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return true
+}
+
+// race calls f(0) … f(n-1), each in its own goroutine, all released at
+// once so they really contend, and returns when every call has returned.
+func race(n int, f func(i int)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+}
+
+// raceWins races n calls of try (see race) and returns how many won:
+// try reports a win, a plain loss, or an error, which fails t.
+func raceWins(t *testing.T, n int, try func() (won bool, err error)) int {
+	var wins atomic.Int32
+	race(n, func(int) {
+		won, err := try()
+		if err != nil {
+			t.Error(err)
+		}
+		if won {
+			wins.Add(1)
+		}
+	})
+	return int(wins.Load())
 }
 
 // sleepUntil waits for the wall clock to pass at (a lower bound only:

@@ -66,6 +66,17 @@ func (p *PendingRequests) GetAuthRequest(ctx context.Context, handle string) (*s
 	return p.store.GetAuthRequest(ctx, handle)
 }
 
+// SaveDecision records the user's consent decision on a stored request.
+// A sealed request has nowhere to keep one (it is stored the moment a
+// signed-in user must consent, so only a forged or replayed form carries a
+// sealed handle here): storage.ErrNotFound, as for an expired request.
+func (p *PendingRequests) SaveDecision(ctx context.Context, req *storage.AuthRequest) error {
+	if isSealed(req) {
+		return storage.ErrNotFound
+	}
+	return p.store.SaveAuthRequest(ctx, req)
+}
+
 // isSealed reports whether req came from a sealed handle.
 func isSealed(req *storage.AuthRequest) bool { return strings.HasPrefix(req.ID, sealedPrefix) }
 

@@ -94,7 +94,11 @@ func (h *Handler) Consent(c *gin.Context) {
 	ar.Decision, ar.DecidedBy = decision, s.UserID
 	remember := r.PostForm["remember"]
 	ar.DecisionOnce = len(remember) > 0 && !slices.Contains(remember, "yes")
-	if err := h.store.SaveAuthRequest(r.Context(), ar); err != nil {
+	switch err := h.pending.SaveDecision(r.Context(), ar); {
+	case errors.Is(err, storage.ErrNotFound):
+		h.errorPage(c, http.StatusBadRequest, "This sign-in request has expired or was already answered. Go back to the application and start again.")
+		return
+	case err != nil:
 		h.serverError(c, "save consent decision", err)
 		return
 	}

@@ -68,7 +68,6 @@ type Store interface {
 	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
 	ListConsents(ctx context.Context, userID string) ([]*storage.Consent, error)
 	DeleteConsent(ctx context.Context, userID, clientID string) error
-	SaveAuthRequest(ctx context.Context, r *storage.AuthRequest) error
 	storage.SessionStore
 }
 
@@ -97,6 +96,7 @@ type SessionLogouts interface {
 // visitor is anonymous, stored once a user has signed in).
 type PendingRequests interface {
 	GetAuthRequest(ctx context.Context, handle string) (*storage.AuthRequest, error)
+	SaveDecision(ctx context.Context, req *storage.AuthRequest) error
 }
 
 // LoginLimiter holds the brute-force budgets (*ratelimit.Limiter, shared

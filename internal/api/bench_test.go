@@ -16,8 +16,6 @@ import (
 	"github.com/oauth2d/oauth2d/internal/token"
 )
 
-func TestMain(m *testing.M) { resourcetest.Main(m) }
-
 // BenchmarkProtectedAPI compares one handler behind RequireScopes (valid
 // token, warm cache) with the same handler behind a stub that only puts
 // the claims in the context. The two are interleaved request by request,

@@ -1,79 +1,42 @@
 package admin_test
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
-	"github.com/oauth2d/oauth2d/internal/api"
 	"github.com/oauth2d/oauth2d/internal/problem"
-	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testenv"
-	"github.com/oauth2d/oauth2d/internal/testredis"
+	"github.com/oauth2d/oauth2d/internal/testenv/resourcetest"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
 
-func TestMain(m *testing.M) {
-	gin.SetMode(gin.ReleaseMode)
-	testredis.Main(m)
-}
+func TestMain(m *testing.M) { resourcetest.Main(m) }
 
-const tokenTTL = 15 * time.Minute
-
-// harness serves /admin/v1 and /api/v1 on one fresh Redis prefix, with an
-// admin user and an admin token.
+// harness is resourcetest's harness with the admin API mounted beside
+// /api/v1 as the route table (package httpserver) mounts it, and a token
+// with scope admin for its user Admin.
 type harness struct {
+	*resourcetest.Harness
 	t      *testing.T
-	ctx    context.Context
-	store  *storage.Store
 	hasher *secret.Hasher
-	minter *token.Minter
-	engine *gin.Engine
-	issuer string
-	admin  *storage.User
 	bearer string // the admin's token, scope admin
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	env := testenv.New(t)
-	store := env.Store
-	auth, err := resource.NewAuthenticator(env.Verifier, store, resource.Options{Realm: env.Issuer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := auth.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = auth.Follow(ctx) }()
-	rev, err := account.NewRevoker(store, auth, tokenTTL, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rh := resourcetest.New(t, token.AlgES256)
 	hasher := secret.NewHasher(secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
-	adm, err := admin.New(admin.Deps{Revoker: rev, Clients: store, Users: store, Hasher: hasher})
+	adm, err := admin.New(admin.Deps{Revoker: rh.Revoker, Clients: rh.Store, Users: rh.Store, Hasher: hasher})
 	if err != nil {
 		t.Fatal(err)
 	}
-	comments, err := api.New(api.Deps{Bearer: auth, Revoker: rev, Comments: store, Users: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The admin API and the comments routes the tests read, mounted as
-	// the route table (package httpserver) mounts them.
-	r := gin.New()
-	g := r.Group("/admin/v1", auth.RequireScopes(account.ScopeAdmin), adm.Audit)
+	g := rh.Engine.Group("/admin/v1", rh.Auth.RequireScopes(account.ScopeAdmin), adm.Audit)
 	g.GET("/clients", adm.ListClients)
 	g.POST("/clients", adm.CreateClient)
 	g.GET("/clients/:id", adm.GetClient)
@@ -86,24 +49,14 @@ func newHarness(t *testing.T) *harness {
 	g.PATCH("/users/:id", adm.UpdateUser)
 	g.DELETE("/users/:id", adm.DeleteUser)
 	g.POST("/users/:id/revoke-tokens", adm.RevokeUserTokens)
-	r.GET("/api/v1/me", auth.RequireScopes(api.ScopeProfile), comments.Me)
-	r.GET("/api/v1/comments", auth.RequireScopes(api.ScopeCommentsRead), comments.ListComments)
-	h := &harness{t: t, ctx: ctx, store: store, hasher: hasher, engine: r, issuer: env.Issuer,
-		minter: token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now)}
-	h.admin = &storage.User{Username: "root", PasswordHash: "x", Roles: []string{"admin"}}
-	if err := store.CreateUser(ctx, h.admin); err != nil {
-		t.Fatal(err)
-	}
-	h.bearer = h.token(h.admin.ID, "cli", account.ScopeAdmin)
+	h := &harness{Harness: rh, t: t, hasher: hasher}
+	h.bearer = h.token(h.Admin.ID, "cli", account.ScopeAdmin)
 	return h
 }
 
 func (h *harness) token(sub, clientID string, scopes ...string) string {
 	h.t.Helper()
-	raw, _, err := h.minter.MintAccess(token.AccessRequest{Subject: sub, ClientID: clientID, Scope: scopes, Lifetime: tokenTTL})
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	raw, _ := h.Mint(h.t, token.AccessRequest{Subject: sub, ClientID: clientID, Scope: scopes, Lifetime: resourcetest.TokenTTL})
 	return raw
 }
 
@@ -111,7 +64,7 @@ func (h *harness) token(sub, clientID string, scopes ...string) string {
 // never to carry a hash or a password.
 func (h *harness) do(method, path, bearer string, body any) testenv.Response {
 	h.t.Helper()
-	resp := testenv.Do(h.t, h.engine, method, path, bearer, body)
+	resp := h.Do(h.t, method, path, bearer, body)
 	for _, leak := range []string{"$argon2id$", `"secret_hash":`, `"password_hash":`, `"password":`, "carol-password"} {
 		if strings.Contains(resp.Body.String(), leak) {
 			h.t.Fatalf("%s %s: response contains %q: %s", method, path, leak, resp.Body)
@@ -141,11 +94,11 @@ func TestAdminNeedsScopeAdmin(t *testing.T) {
 		status    int
 		challenge string
 	}{
-		{"no token", "", 401, `Bearer realm="` + h.issuer + `"`},
-		{"token without scope admin", h.token(h.admin.ID, "cli", "profile"), 403,
-			`Bearer realm="` + h.issuer + `", error="insufficient_scope", error_description="the access token lacks a scope this request requires", scope="admin"`},
+		{"no token", "", 401, `Bearer realm="` + resourcetest.Issuer + `"`},
+		{"token without scope admin", h.token(h.Admin.ID, "cli", "profile"), 403,
+			`Bearer realm="` + resourcetest.Issuer + `", error="insufficient_scope", error_description="the access token lacks a scope this request requires", scope="admin"`},
 		{"forged token", "eyJhbGciOiJub25lIn0.e30.", 401,
-			`Bearer realm="` + h.issuer + `", error="invalid_token", error_description="the access token is invalid or expired"`},
+			`Bearer realm="` + resourcetest.Issuer + `", error="invalid_token", error_description="the access token is invalid or expired"`},
 		{"admin token", h.bearer, 200, ""},
 		{"machine client with scope admin", h.token("ops-bot", "ops-bot", account.ScopeAdmin), 200, ""},
 	}
@@ -269,7 +222,7 @@ func TestClientLifecycle(t *testing.T) {
 
 	// Public and back: the secret goes, and a new one is issued.
 	h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "public", true)), 200)
-	if c, _ := h.store.GetClient(h.ctx, "app"); c.SecretHash != "" {
+	if c, _ := h.Store.GetClient(h.Ctx, "app"); c.SecretHash != "" {
 		t.Fatal("a public client kept its secret hash")
 	}
 	back := h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, validClient("")), 200)
@@ -288,7 +241,7 @@ func TestClientLifecycle(t *testing.T) {
 // secretIs checks clear against the client's stored hash.
 func (h *harness) secretIs(id, clear string, want bool) {
 	h.t.Helper()
-	c, err := h.store.GetClient(h.ctx, id)
+	c, err := h.Store.GetClient(h.Ctx, id)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -325,7 +278,7 @@ func TestUserLifecycle(t *testing.T) {
 			}
 		})
 	}
-	carol, err := h.store.GetUser(h.ctx, carolID)
+	carol, err := h.Store.GetUser(h.Ctx, carolID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +290,11 @@ func TestUserLifecycle(t *testing.T) {
 		t.Fatalf("get: %s", got.Body)
 	}
 	list := h.expect(h.do(http.MethodGet, "/admin/v1/users", h.bearer, nil), 200)
-	if users := list.JSON["users"].([]any); len(users) != 2 || users[0].(map[string]any)["username"] != "carol" {
+	var names []string
+	for _, u := range list.JSON["users"].([]any) {
+		names = append(names, u.(map[string]any)["username"].(string))
+	}
+	if strings.Join(names, ",") != "admin,alice,bob,carol" { // the harness's users and carol, by username
 		t.Fatalf("list: %s", list.Body)
 	}
 
@@ -370,29 +327,11 @@ func TestUserLifecycle(t *testing.T) {
 
 func TestRevokeUserTokens(t *testing.T) {
 	h := newHarness(t)
-	erin := &storage.User{Username: "erin", PasswordHash: "x", Roles: []string{"user"}}
-	frank := &storage.User{Username: "frank", PasswordHash: "x", Roles: []string{"user"}}
-	for _, u := range []*storage.User{erin, frank} {
-		if err := h.store.CreateUser(h.ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	erinAccess := h.token(erin.ID, "web", "comments:read")
-	familyAccess, claims, err := h.minter.MintAccess(token.AccessRequest{Subject: erin.ID, ClientID: "mobile", Scope: []string{"comments:read"}, Lifetime: tokenTTL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = h.store.CreateFamily(h.ctx, storage.NewRefresh{
-		Family: storage.RefreshFamily{ID: "fam-erin", ClientID: "mobile", UserID: erin.ID,
-			ExpiresAt: time.Now().Add(time.Hour), AccessJTI: claims.JTI, AccessExpiresAt: claims.ExpiresAt},
-		TokenHash: secret.SHA256("refresh"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	frankAccess := h.token(frank.ID, "web", "comments:read")
+	aliceAccess := h.token(h.Alice.ID, "web", "comments:read")
+	family, familyAccess := h.NewFamily(t, h.Alice, "mobile")
+	bobAccess := h.token(h.Bob.ID, "web", "comments:read")
 
-	resp := h.expect(h.do(http.MethodPost, "/admin/v1/users/"+erin.ID+"/revoke-tokens", h.bearer, nil), 200)
+	resp := h.expect(h.do(http.MethodPost, "/admin/v1/users/"+h.Alice.ID+"/revoke-tokens", h.bearer, nil), 200)
 	if resp.JSON["revoked_refresh_families"] != float64(1) || resp.JSON["not_before"] == nil {
 		t.Fatalf("revoke-tokens: %s", resp.Body)
 	}
@@ -401,15 +340,15 @@ func TestRevokeUserTokens(t *testing.T) {
 		bearer string
 		status int
 	}{
-		{"erin's access token", erinAccess, 401},
-		{"erin's refreshable session", familyAccess, 401},
-		{"frank's token", frankAccess, 200},
+		{"alice's access token", aliceAccess, 401},
+		{"alice's refreshable session", familyAccess, 401},
+		{"bob's token", bobAccess, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h.expect(h.do(http.MethodGet, "/api/v1/comments", tc.bearer, nil), tc.status)
 		})
 	}
-	if _, err := h.store.CheckRefresh(h.ctx, "fam-erin", secret.SHA256("refresh")); !errors.Is(err, storage.ErrRevoked) {
+	if _, err := h.Store.CheckRefresh(h.Ctx, family.ID, family.TokenHash); !errors.Is(err, storage.ErrRevoked) {
 		t.Fatalf("family: %v, want storage.ErrRevoked", err)
 	}
 	h.expect(h.do(http.MethodPost, "/admin/v1/users/nope/revoke-tokens", h.bearer, nil), 404)

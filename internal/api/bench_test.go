@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -10,19 +9,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/api"
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/storage"
-	"github.com/oauth2d/oauth2d/internal/testenv"
-	"github.com/oauth2d/oauth2d/internal/testredis"
+	"github.com/oauth2d/oauth2d/internal/testenv/resourcetest"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
-
-func TestMain(m *testing.M) {
-	gin.SetMode(gin.ReleaseMode)
-	testredis.Main(m)
-}
 
 // BenchmarkProtectedAPI compares one handler behind RequireScopes (valid
 // token, warm cache) with the same handler behind a stub that only puts
@@ -35,26 +27,16 @@ func TestMain(m *testing.M) {
 //   - echo: a handler that only writes two claims as JSON, the worst case
 //     for the middleware's relative cost.
 func BenchmarkProtectedAPI(b *testing.B) {
-	ctx := context.Background()
-	env := testenv.New(b)
-	store := env.Store
-	auth, err := resource.NewAuthenticator(env.Verifier, store, resource.Options{Realm: env.Issuer})
+	h := resourcetest.New(b, token.AlgES256)
+	comments, err := api.New(api.Deps{Bearer: h.Auth, Revoker: h.Revoker, Comments: h.Store, Users: h.Store})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := auth.Load(b.Context()); err != nil {
-		b.Fatal(err)
-	}
-	rev, _ := account.NewRevoker(store, auth, time.Hour, time.Now)
-	comments, _ := api.New(api.Deps{Bearer: auth, Revoker: rev, Comments: store, Users: store})
-	raw, claims, err := token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now).MintAccess(token.AccessRequest{
+	raw, claims := h.Mint(b, token.AccessRequest{
 		Subject: "user-1", ClientID: "web", Scope: []string{"comments:read", "comments:write"}, Lifetime: time.Hour,
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
 	for i := range 20 {
-		if err := store.CreateComment(ctx, &storage.Comment{UserID: "user-1", Message: fmt.Sprint("comment ", i)}); err != nil {
+		if err := h.Store.CreateComment(h.Ctx, &storage.Comment{UserID: "user-1", Message: fmt.Sprint("comment ", i)}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -77,7 +59,7 @@ func BenchmarkProtectedAPI(b *testing.B) {
 			if i := len("/api/v1/comments"); len(path) > i && path[i] == '?' {
 				path = path[:i]
 			}
-			withAuth.GET(path, auth.RequireScopes(api.ScopeCommentsRead), bc.handler)
+			withAuth.GET(path, h.Auth.RequireScopes(api.ScopeCommentsRead), bc.handler)
 			bare.GET(path, stub, bc.handler)
 			req := httptest.NewRequest(http.MethodGet, bc.path, nil)
 			req.Header.Set("Authorization", "Bearer "+raw)

@@ -46,6 +46,15 @@ const (
 // AllScopes are the scopes the comments API knows.
 var AllScopes = []string{"openid", "profile", "comments:read", "comments:write"}
 
+// Main is TestMain for a package whose tests run on the harness: gin in
+// release mode, then testredis.Main.
+//
+//	func TestMain(m *testing.M) { resourcetest.Main(m) }
+func Main(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	testredis.Main(m)
+}
+
 // WaitBound is how long WaitStatus polls. It is generous on purpose: a
 // test asserts that a change arrives, and in which order, not how fast.
 const WaitBound = 10 * time.Second

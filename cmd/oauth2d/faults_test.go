@@ -63,6 +63,7 @@ type answer struct {
 	status int
 	body   map[string]any
 	header http.Header
+	url    *url.URL // where the redirects ended
 	took   time.Duration
 	err    error
 }
@@ -94,7 +95,7 @@ func do(req *http.Request) answer {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	a := answer{status: resp.StatusCode, header: resp.Header, took: time.Since(start)}
+	a := answer{status: resp.StatusCode, header: resp.Header, url: resp.Request.URL, took: time.Since(start)}
 	_ = json.Unmarshal(raw, &a.body)
 	return a
 }
@@ -135,6 +136,15 @@ func TestRedisStallDuringRefreshes(t *testing.T) {
 	}
 	if a := tokenRequest(base, "service", "service-secret", url.Values{"grant_type": {"client_credentials"}}); a.status != 200 {
 		t.Fatalf("client_credentials before the stall = %d %v", a.status, a.body)
+	}
+	authorize := "/oauth2/authorize?client_id=web&response_type=code&scope=openid&redirect_uri=" +
+		url.QueryEscape("http://localhost:9000/callback") +
+		"&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+	// A visitor on their way to sign in: the login page of a pending
+	// request (the request sealed in its URL, its client now cached).
+	signingIn := get(base, authorize, "")
+	if signingIn.status != 200 || signingIn.url.Path != "/login" || signingIn.url.Query().Get("req") == "" {
+		t.Fatalf("authorization request before the stall ended at %d %v", signingIn.status, signingIn.url)
 	}
 
 	const stall = 12 * time.Second
@@ -179,10 +189,11 @@ func TestRedisStallDuringRefreshes(t *testing.T) {
 	if login := get(base, "/login", ""); login.status != 200 || login.took > time.Second {
 		t.Errorf("login page during the stall = %d in %v, want 200 without Redis", login.status, login.took)
 	}
+	// Nor does the login page of a pending request whose client is cached.
+	if login := get(base, signingIn.url.RequestURI(), ""); login.status != 200 || login.took > time.Second {
+		t.Errorf("login page of a pending request during the stall = %d in %v, want 200 from the caches", login.status, login.took)
+	}
 	// Every other kind of answer to a stall: a 503 of its own kind, fast.
-	authorize := "/oauth2/authorize?client_id=web&response_type=code&scope=openid&redirect_uri=" +
-		url.QueryEscape("http://localhost:9000/callback") +
-		"&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
 	for _, c := range []struct {
 		name, path, bearer, contentType string
 	}{

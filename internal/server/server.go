@@ -291,7 +291,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 		Config: web.Config{Issuer: cfg.Issuer, ResumePath: oauth.AuthorizeResumePath, Branding: web.Branding(cfg.Branding),
 			SessionIdleTTL: b.Tuning.SessionIdleTTL, SessionAbsoluteTTL: b.Tuning.SessionAbsoluteTTL,
 			ConsentRememberUnticked: !cfg.Consent.RememberByDefault},
-		Store: b.Store, Pending: pending, Box: box, Limiter: b.limiter, Revoker: b.revoker, Logouts: b.logouts, Checker: b.Checker,
+		Store: b.Store, Clients: b.clients, Users: b.users, Pending: pending, Box: box, Limiter: b.limiter, Revoker: b.revoker, Logouts: b.logouts, Checker: b.Checker,
 		Keys: b.Keys, ScopeTexts: b.ScopeTexts, Templates: b.Templates, Logger: b.Logger,
 	})
 	if err != nil {

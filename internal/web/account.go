@@ -36,7 +36,7 @@ func (h *Handler) AccountConsents(c *gin.Context) {
 	data := consentsData{Title: "Connected applications", CSRF: s.CSRFToken, Username: user.Username}
 	for _, cs := range consents {
 		name := cs.ClientID
-		if client, err := h.store.GetClient(r.Context(), cs.ClientID); err == nil {
+		if client, err := h.clients.GetClient(r.Context(), cs.ClientID); err == nil {
 			name = clientName(client)
 		}
 		data.Consents = append(data.Consents, consentLine{ClientID: cs.ClientID, ClientName: name,
@@ -96,7 +96,7 @@ func (h *Handler) signedInUser(c *gin.Context) (*session, *storage.User, bool) {
 		return nil, nil, false
 	}
 	if s.signedIn() {
-		user, err := h.store.GetUser(c.Request.Context(), s.UserID)
+		user, err := h.users.GetUser(c.Request.Context(), s.UserID)
 		if err == nil {
 			return s, user, true
 		}

@@ -48,7 +48,7 @@ func (h *Handler) ConsentPage(c *gin.Context) {
 	data := consentData{Title: "Allow access", CSRF: s.CSRFToken, RequestID: ar.ID, ClientName: clientName(client),
 		RedirectHost: redirectHost(ar.RedirectURI), Scopes: h.describeScopes(ar.Scope),
 		RememberTicked: !h.cfg.ConsentRememberUnticked}
-	if user, err := h.store.GetUser(r.Context(), s.UserID); err == nil {
+	if user, err := h.users.GetUser(r.Context(), s.UserID); err == nil {
 		data.Username = user.Username
 	}
 	h.render(c.Writer, http.StatusOK, "consent", data, ar.RedirectURI)

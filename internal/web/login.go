@@ -150,7 +150,7 @@ func (h *Handler) pendingRequest(c *gin.Context, id string) (*storage.AuthReques
 		h.serverError(c, "load authorization request", err)
 		return nil, nil, false
 	}
-	client, err := h.store.GetClient(ctx, ar.ClientID)
+	client, err := h.clients.GetClient(ctx, ar.ClientID)
 	if errors.Is(err, storage.ErrNotFound) {
 		h.errorPage(c, http.StatusBadRequest, "The application that sent you here is not registered.")
 		return nil, nil, false

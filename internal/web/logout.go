@@ -97,7 +97,7 @@ func (h *Handler) EndSession(c *gin.Context) {
 	if lr.client != nil {
 		data.ClientName = clientName(lr.client)
 	}
-	if user, err := h.store.GetUser(r.Context(), s.UserID); err == nil {
+	if user, err := h.users.GetUser(r.Context(), s.UserID); err == nil {
 		data.Username = user.Username
 	}
 	h.render(c.Writer, http.StatusOK, "logout", data, lr.redirect)
@@ -197,7 +197,7 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 		return nil, bad, "The sign-out request is not valid."
 	}
 	if lr.clientID != "" {
-		client, err := h.store.GetClient(c.Request.Context(), lr.clientID)
+		client, err := h.clients.GetClient(c.Request.Context(), lr.clientID)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil, bad, "The application that sent you here is not registered."
 		}

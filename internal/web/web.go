@@ -63,8 +63,6 @@ type Config struct {
 
 // Store is the part of the data layer the pages use.
 type Store interface {
-	GetClient(ctx context.Context, id string) (*storage.Client, error)
-	GetUser(ctx context.Context, id string) (*storage.User, error)
 	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
 	ListConsents(ctx context.Context, userID string) ([]*storage.Consent, error)
 	DeleteConsent(ctx context.Context, userID, clientID string) error
@@ -91,6 +89,17 @@ type SessionLogouts interface {
 	GrantEnded(ctx context.Context, userID, clientID string) error
 }
 
+// ClientLookup finds clients by id; UserLookup finds users by id. The
+// returned records are shared: the pages must not modify them.
+type ClientLookup interface {
+	GetClient(ctx context.Context, id string) (*storage.Client, error)
+}
+
+// UserLookup: see ClientLookup.
+type UserLookup interface {
+	GetUser(ctx context.Context, id string) (*storage.User, error)
+}
+
 // PendingRequests finds the authorization request a page works on by the
 // handle in ?req= (*oauth.PendingRequests: sealed in the handle while the
 // visitor is anonymous, stored once a user has signed in).
@@ -105,8 +114,13 @@ type LoginLimiter = account.Guard
 
 // Deps are what New needs.
 type Deps struct {
-	Config  Config
-	Store   Store
+	Config Config
+	Store  Store
+	// Clients and Users answer lookups by id: storage.ClientCache and
+	// storage.UserCache in production, so that the pages of a signed-in
+	// user and the login page keep answering while Redis stalls.
+	Clients ClientLookup
+	Users   UserLookup
 	Pending PendingRequests
 	// Box seals the login form cookie; every instance must share its key.
 	Box     *secret.Box
@@ -138,6 +152,8 @@ type Deps struct {
 type Handler struct {
 	cfg        Config
 	store      Store
+	clients    ClientLookup
+	users      UserLookup
 	pending    PendingRequests
 	box        *secret.Box
 	limiter    LoginLimiter
@@ -157,9 +173,9 @@ type Handler struct {
 
 // New builds the pages.
 func New(d Deps) (*Handler, error) {
-	if d.Store == nil || d.Pending == nil || d.Box == nil || d.Limiter == nil || d.Revoker == nil || d.Checker == nil || d.Keys == nil ||
+	if d.Store == nil || d.Clients == nil || d.Users == nil || d.Pending == nil || d.Box == nil || d.Limiter == nil || d.Revoker == nil || d.Checker == nil || d.Keys == nil ||
 		d.Templates == nil || d.Config.ResumePath == "" {
-		return nil, errors.New("web: needs a store, pending requests, a box, a login limiter, a revoker, a password checker, keys, templates and the resume path")
+		return nil, errors.New("web: needs a store, client and user lookups, pending requests, a box, a login limiter, a revoker, a password checker, keys, templates and the resume path")
 	}
 	iss, err := url.Parse(d.Config.Issuer)
 	if err != nil || iss.Host == "" || (iss.Scheme != "https" && iss.Scheme != "http") {
@@ -197,7 +213,7 @@ func New(d Deps) (*Handler, error) {
 		return nil, err
 	}
 	css = append(css, accent...)
-	h := &Handler{cfg: cfg, store: d.Store, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages,
+	h := &Handler{cfg: cfg, store: d.Store, clients: d.Clients, users: d.Users, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages,
 		stylesheet: css, favicon: favicon, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

@@ -188,7 +188,7 @@ func newHandler(t *testing.T, issuer string, fsys fs.FS) http.Handler {
 		t.Fatal(err)
 	}
 	h, err := web.New(web.Deps{Config: web.Config{Issuer: issuer, ResumePath: oauth.AuthorizeResumePath}, Store: store,
-		Pending: pending, Box: box,
+		Clients: store, Users: store, Pending: pending, Box: box,
 		Limiter: ratelimit.New(store.Redis(), rs.Prefix, ratelimit.Limits{PerUsername: 5, PerIP: 5}),
 		Revoker: revoker, Checker: checker, Keys: keys, Templates: fsys})
 	if err != nil {
@@ -233,7 +233,7 @@ func TestTemplatesFromAnyFS(t *testing.T) {
 	t.Run("a missing page is a start-up error", func(t *testing.T) {
 		delete(fsys, "consent.html")
 		_, err := web.New(web.Deps{Config: web.Config{Issuer: "http://localhost:8080"}, Store: &storage.Store{},
-			Pending: &oauth.PendingRequests{}, Box: secret.NewRandomBox(),
+			Clients: &storage.Store{}, Users: &storage.Store{}, Pending: &oauth.PendingRequests{}, Box: secret.NewRandomBox(),
 			Limiter: ratelimit.New(nil, "", ratelimit.Limits{}), Keys: &token.KeySet{}, Templates: fsys})
 		if err == nil || !strings.HasPrefix(err.Error(), "web: ") {
 			t.Fatalf("err = %v", err)

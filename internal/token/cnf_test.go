@@ -10,7 +10,7 @@ import (
 func TestMintAccessConfirmation(t *testing.T) {
 	clock := newClock()
 	set := newTestSet(t, AlgES256)
-	m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+	m := newTestMinter(set, clock.Now)
 	v := newTestVerifier(t, set, clock)
 	for _, jkt := range []string{"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", ""} {
 		raw, minted, err := m.MintAccess(AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Minute, JKT: jkt})

@@ -13,7 +13,7 @@ func TestMintAccessRoundTripEveryAlgorithm(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			clock := newClock()
 			set := newTestSet(t, alg)
-			m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+			m := newTestMinter(set, clock.Now)
 			raw, minted, err := m.MintAccess(AccessRequest{
 				Subject: "user-1", ClientID: "client-1", Scope: []string{"openid", "comments:read"},
 				Roles: []string{"admin"}, Lifetime: 10 * time.Minute, AuthTime: testStart.Add(-time.Minute),
@@ -40,7 +40,7 @@ func TestMintAccessRoundTripEveryAlgorithm(t *testing.T) {
 func TestMintAccessWireClaims(t *testing.T) {
 	clock := newClock()
 	set := newTestSet(t, AlgES256)
-	m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+	m := newTestMinter(set, clock.Now)
 	tests := []struct {
 		name  string
 		req   AccessRequest
@@ -102,7 +102,7 @@ func TestMintAccessWireClaims(t *testing.T) {
 func num(n int64) json.Number { return json.Number(strconv.FormatInt(n, 10)) }
 
 func TestMintAccessJTIsAreFreshAndLong(t *testing.T) {
-	m := NewMinter(newTestSet(t, AlgEdDSA), testIssuer, []string{testAudience}, newClock().Now)
+	m := newTestMinter(newTestSet(t, AlgEdDSA), newClock().Now)
 	seen := map[string]bool{}
 	for range 100 {
 		_, c, err := m.MintAccess(AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Minute})
@@ -117,7 +117,7 @@ func TestMintAccessJTIsAreFreshAndLong(t *testing.T) {
 }
 
 func TestMintAccessRejectsIncompleteRequests(t *testing.T) {
-	m := NewMinter(newTestSet(t, AlgES256), testIssuer, []string{testAudience}, newClock().Now)
+	m := newTestMinter(newTestSet(t, AlgES256), newClock().Now)
 	const needsBoth = "token: access token needs a subject and a client id"
 	tests := []struct {
 		name    string
@@ -139,7 +139,7 @@ func TestMintAccessRejectsIncompleteRequests(t *testing.T) {
 func TestMintIDToken(t *testing.T) {
 	clock := newClock()
 	set := newTestSet(t, AlgES256)
-	m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+	m := newTestMinter(set, clock.Now)
 	raw, err := m.MintIDToken(IDClaims{
 		Subject: "user-1", Audience: "client-1", Nonce: "n-0S6", AuthTime: testStart.Add(-time.Minute),
 		AccessToken: "some-access-token", Lifetime: 5 * time.Minute, SessionID: "sid-1",
@@ -166,7 +166,7 @@ func TestMintIDToken(t *testing.T) {
 }
 
 func TestMintIDTokenRejects(t *testing.T) {
-	m := NewMinter(newTestSet(t, AlgES256), testIssuer, []string{testAudience}, newClock().Now)
+	m := newTestMinter(newTestSet(t, AlgES256), newClock().Now)
 	tests := []struct {
 		name    string
 		in      IDClaims

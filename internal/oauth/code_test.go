@@ -23,13 +23,18 @@ func (s *server) newCode(clientID, scope string, pkce bool) (code, verifier stri
 	}
 	if pkce {
 		verifier = secret.NewToken(32)
-		sum := sha256.Sum256([]byte(verifier))
-		ac.CodeChallenge, ac.CodeChallengeMethod = base64.RawURLEncoding.EncodeToString(sum[:]), "S256"
+		ac.CodeChallenge, ac.CodeChallengeMethod = challengeOf(verifier), "S256"
 	}
 	if err := s.Store.SaveCode(s.t.Context(), secret.SHA256(code), ac); err != nil {
 		s.t.Fatal(err)
 	}
 	return code, verifier
+}
+
+// challengeOf is verifier's S256 code challenge (RFC 7636 §4.2).
+func challengeOf(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 func (s *server) redeem(code, verifier, clientID, clientSecret, redirect string) response {

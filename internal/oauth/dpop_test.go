@@ -1,8 +1,6 @@
 package oauth_test
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,11 +22,6 @@ func (s *server) verify(raw string) (*token.AccessClaims, error) {
 		s.t.Fatal(err)
 	}
 	return v.VerifyAccess(raw)
-}
-
-func challengeOf(verifier string) string {
-	sum := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // withDPoP turns DPoP on, its replay guard in the server's own Redis.

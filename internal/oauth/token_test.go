@@ -52,13 +52,7 @@ func TestClientAuthentication(t *testing.T) {
 		}
 		return f
 	}
-	cases := []struct {
-		name       string
-		form       url.Values
-		user, pass string
-		status     int
-		code       string
-	}{
+	s.runTokenCases(t, []tokenCase{
 		{"basic ok", cc, serviceID, serviceSecret, 200, ""},
 		{"post ok", withBody(url.Values{"client_id": {serviceID}, "client_secret": {serviceSecret}}), "", "", 200, ""},
 		{"wrong secret", cc, serviceID, "wrong", 401, "invalid_client"},
@@ -71,19 +65,7 @@ func TestClientAuthentication(t *testing.T) {
 		{"public client in basic with an empty password", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}}, publicID, "", 200, ""},
 		{"grant not registered for client", url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}}, serviceID, serviceSecret, 400, "unauthorized_client"},
 		{"public client cannot use client credentials", withBody(url.Values{"client_id": {publicID}}), "", "", 400, "unauthorized_client"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			res := s.post("/oauth2/token", tc.form, tc.user, tc.pass)
-			if tc.status == 200 {
-				if res.Status != 200 || res.str("access_token") == "" {
-					t.Fatalf("got %d %s", res.Status, res.Raw)
-				}
-				return
-			}
-			wantError(t, res, tc.status, tc.code)
-		})
-	}
+	})
 	t.Run("secret with reserved characters is form-decoded from basic", func(t *testing.T) {
 		// RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic.
 		res := s.post("/oauth2/token", cc, serviceID, serviceSecret) // post() escapes both
@@ -100,13 +82,7 @@ func TestPasswordGrantIsNoOracle(t *testing.T) {
 	good := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}}
 	bad := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wrong"}}
 	ghost := url.Values{"grant_type": {"password"}, "username": {"nobody"}, "password": {"wrong"}}
-	cases := []struct {
-		name       string
-		form       url.Values
-		user, pass string
-		status     int
-		code       string
-	}{
+	s.runTokenCases(t, []tokenCase{
 		{"right password, wrong client secret", good, firstPartyID, "wrong", 401, "invalid_client"},
 		{"right password, third-party client", good, thirdPartyID, thirdPartySecret, 400, "unauthorized_client"},
 		{"right password, scope the client lacks", withScope(good, "payments"), firstPartyID, firstPartySecret, 400, "invalid_scope"},
@@ -114,12 +90,7 @@ func TestPasswordGrantIsNoOracle(t *testing.T) {
 		{"unknown user", ghost, firstPartyID, firstPartySecret, 400, "invalid_grant"},
 		{"missing password", url.Values{"grant_type": {"password"}, "username": {"alice"}}, firstPartyID, firstPartySecret, 400, "invalid_request"},
 		{"admin scope without admin role", withScope(good, "admin"), firstPartyID, firstPartySecret, 400, "invalid_scope"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			wantError(t, s.post("/oauth2/token", tc.form, tc.user, tc.pass), tc.status, tc.code)
-		})
-	}
+	})
 	t.Run("unknown user and wrong password read the same", func(t *testing.T) {
 		a := s.post("/oauth2/token", bad, firstPartyID, firstPartySecret)
 		b := s.post("/oauth2/token", ghost, firstPartyID, firstPartySecret)
@@ -127,6 +98,33 @@ func TestPasswordGrantIsNoOracle(t *testing.T) {
 			t.Fatalf("bodies differ: %s vs %s", a.Raw, b.Raw)
 		}
 	})
+}
+
+// tokenCase is a token request, its form sent with Basic credentials
+// user and pass (none when user is empty), and the answer it must get:
+// status 200 with an access token, or the error status and code.
+type tokenCase struct {
+	name       string
+	form       url.Values
+	user, pass string
+	status     int
+	code       string
+}
+
+func (s *server) runTokenCases(t *testing.T, cases []tokenCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := s.post("/oauth2/token", tc.form, tc.user, tc.pass)
+			if tc.status == 200 {
+				if res.Status != 200 || res.str("access_token") == "" {
+					t.Fatalf("got %d %s", res.Status, res.Raw)
+				}
+				return
+			}
+			wantError(t, res, tc.status, tc.code)
+		})
+	}
 }
 
 func withScope(f url.Values, scope string) url.Values {

@@ -50,7 +50,7 @@ func BenchmarkVerifyES256(b *testing.B) {
 }
 
 func BenchmarkMintAccessES256(b *testing.B) {
-	m := NewMinter(newTestSet(b, AlgES256), testIssuer, []string{testAudience}, time.Now)
+	m := newTestMinter(newTestSet(b, AlgES256), time.Now)
 	req := benchRequest()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -89,7 +89,7 @@ func BenchmarkMintAccessRS256(b *testing.B) {
 	if err := set.Replace([]KeyEntry{{Key: key, State: StateActive}}, testStart); err != nil {
 		b.Fatal(err)
 	}
-	m := NewMinter(set, testIssuer, []string{testAudience}, time.Now)
+	m := newTestMinter(set, time.Now)
 	req := benchRequest()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -101,7 +101,7 @@ func BenchmarkMintAccessRS256(b *testing.B) {
 
 func BenchmarkVerifyAccessES256(b *testing.B) {
 	set := newTestSet(b, AlgES256)
-	raw, _, err := NewMinter(set, testIssuer, []string{testAudience}, time.Now).MintAccess(benchRequest())
+	raw, _, err := newTestMinter(set, time.Now).MintAccess(benchRequest())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 func FuzzVerifyAccess(f *testing.F) {
 	clock := newClock()
 	set := newTestSet(f, AlgES256)
-	minter := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+	minter := newTestMinter(set, clock.Now)
 	v := newTestVerifier(f, set, clock)
 	var mu sync.Mutex
 	minted := map[string]bool{}

@@ -110,6 +110,11 @@ func newTestSet(t testing.TB, accessAlg string) *KeySet {
 	return set
 }
 
+// newTestMinter mints for testIssuer and testAudience with set's keys.
+func newTestMinter(set *KeySet, now func() time.Time) *Minter {
+	return NewMinter(set, testIssuer, []string{testAudience}, now)
+}
+
 func newTestVerifier(t testing.TB, keys KeyLookup, clock *fakeClock) *Verifier {
 	t.Helper()
 	v, err := NewVerifier(keys, testIssuer, []string{testAudience}, 0, clock.Now)

@@ -23,7 +23,7 @@ func TestGoJoseVerifiesAccessTokensWithOurJWKS(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			clock := newClock()
 			set := newTestSet(t, alg)
-			raw := mintAccess(t, NewMinter(set, testIssuer, []string{testAudience}, clock.Now))
+			raw := mintAccess(t, newTestMinter(set, clock.Now))
 			var jwks jose.JSONWebKeySet
 			if err := json.Unmarshal(set.JWKS(), &jwks); err != nil {
 				t.Fatal(err)
@@ -62,7 +62,7 @@ func TestKeyfuncVerifiesAccessTokensWithOurJWKS(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			set := newTestSet(t, alg)
 			// time.Now: keyfunc checks exp against the real clock.
-			raw := mintAccess(t, NewMinter(set, testIssuer, []string{testAudience}, time.Now))
+			raw := mintAccess(t, newTestMinter(set, time.Now))
 			kf, err := keyfunc.NewJWKSetJSON(set.JWKS())
 			if err != nil {
 				t.Fatal(err)
@@ -89,7 +89,7 @@ func TestGoOIDCVerifiesIDTokens(t *testing.T) {
 			if err := set.Replace(entries, clock.Now()); err != nil {
 				t.Fatal(err)
 			}
-			m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+			m := newTestMinter(set, clock.Now)
 			access := mintAccess(t, m)
 			raw, err := m.MintIDToken(IDClaims{
 				Subject: "user-1", Audience: "client-1", Nonce: "n-1", AuthTime: clock.Now(),

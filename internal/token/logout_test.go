@@ -10,7 +10,7 @@ import (
 func TestMintLogout(t *testing.T) {
 	clock := newClock()
 	set := newTestSet(t, AlgES256)
-	m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+	m := newTestMinter(set, clock.Now)
 	raw, err := m.MintLogout(LogoutClaims{Audience: "client-1", Subject: "user-1", SessionID: "sid-1", JTI: "j-1"})
 	if err != nil {
 		t.Fatal(err)

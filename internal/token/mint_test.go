@@ -13,7 +13,7 @@ func TestMintAccessRoundTripEveryAlgorithm(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			clock := newClock()
 			set := newTestSet(t, alg)
-			m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+			m := newTestMinter(set, clock.Now)
 			raw, minted, err := m.MintAccess(AccessRequest{
 				Subject: "user-1", ClientID: "client-1", Scope: []string{"openid", "comments:read"},
 				Roles: []string{"admin"}, Lifetime: 10 * time.Minute, AuthTime: testStart.Add(-time.Minute),
@@ -40,7 +40,7 @@ func TestMintAccessRoundTripEveryAlgorithm(t *testing.T) {
 func TestMintAccessWireClaims(t *testing.T) {
 	clock := newClock()
 	set := newTestSet(t, AlgES256)
-	m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+	m := newTestMinter(set, clock.Now)
 	tests := []struct {
 		name  string
 		req   AccessRequest
@@ -98,11 +98,35 @@ func TestMintAccessWireClaims(t *testing.T) {
 	}
 }
 
+// A DPoP-bound token carries cnf.jkt (RFC 9449 §6.1) and the verifier
+// reads it back; a bearer token has no cnf at all.
+func TestMintAccessConfirmation(t *testing.T) {
+	clock := newClock()
+	set := newTestSet(t, AlgES256)
+	m := newTestMinter(set, clock.Now)
+	v := newTestVerifier(t, set, clock)
+	for _, jkt := range []string{"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", ""} {
+		raw, minted, err := m.MintAccess(AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Minute, JKT: jkt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims := decodeSegment(t, raw, 1)
+		cnf, has := claims["cnf"].(map[string]any)
+		if jkt == "" && has || jkt != "" && (!has || cnf["jkt"] != jkt) {
+			t.Errorf("jkt %q: cnf claim = %v", jkt, claims["cnf"])
+		}
+		got, err := v.VerifyAccess(raw)
+		if err != nil || got.JKT != jkt || minted.JKT != jkt {
+			t.Errorf("jkt %q: verified %+v, minted %+v, %v", jkt, got, minted, err)
+		}
+	}
+}
+
 // num is how decodeSegment returns a JSON number.
 func num(n int64) json.Number { return json.Number(strconv.FormatInt(n, 10)) }
 
 func TestMintAccessJTIsAreFreshAndLong(t *testing.T) {
-	m := NewMinter(newTestSet(t, AlgEdDSA), testIssuer, []string{testAudience}, newClock().Now)
+	m := newTestMinter(newTestSet(t, AlgEdDSA), newClock().Now)
 	seen := map[string]bool{}
 	for range 100 {
 		_, c, err := m.MintAccess(AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Minute})
@@ -117,7 +141,7 @@ func TestMintAccessJTIsAreFreshAndLong(t *testing.T) {
 }
 
 func TestMintAccessRejectsIncompleteRequests(t *testing.T) {
-	m := NewMinter(newTestSet(t, AlgES256), testIssuer, []string{testAudience}, newClock().Now)
+	m := newTestMinter(newTestSet(t, AlgES256), newClock().Now)
 	const needsBoth = "token: access token needs a subject and a client id"
 	tests := []struct {
 		name    string
@@ -139,7 +163,7 @@ func TestMintAccessRejectsIncompleteRequests(t *testing.T) {
 func TestMintIDToken(t *testing.T) {
 	clock := newClock()
 	set := newTestSet(t, AlgES256)
-	m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+	m := newTestMinter(set, clock.Now)
 	raw, err := m.MintIDToken(IDClaims{
 		Subject: "user-1", Audience: "client-1", Nonce: "n-0S6", AuthTime: testStart.Add(-time.Minute),
 		AccessToken: "some-access-token", Lifetime: 5 * time.Minute, SessionID: "sid-1",
@@ -166,7 +190,7 @@ func TestMintIDToken(t *testing.T) {
 }
 
 func TestMintIDTokenRejects(t *testing.T) {
-	m := NewMinter(newTestSet(t, AlgES256), testIssuer, []string{testAudience}, newClock().Now)
+	m := newTestMinter(newTestSet(t, AlgES256), newClock().Now)
 	tests := []struct {
 		name    string
 		in      IDClaims

@@ -35,7 +35,7 @@ func newInstance(t *testing.T, store storage.KeyStore, enc []byte, clock *fakeCl
 	}
 	return &instance{
 		set: set, source: src,
-		minter: NewMinter(set, testIssuer, []string{testAudience}, clock.Now),
+		minter: newTestMinter(set, clock.Now),
 		verify: newTestVerifier(t, set, clock),
 	}
 }

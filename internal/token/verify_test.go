@@ -80,7 +80,7 @@ func TestVerifyAccess(t *testing.T) {
 	es, _ := set.Active(AlgES256)
 	rs, _ := set.Active(AlgRS256)
 	stranger := newTestKey(t, AlgES256, 0) // not in the set
-	minter := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+	minter := newTestMinter(set, clock.Now)
 	v := newTestVerifier(t, set, clock)
 
 	hdr := func(k *Key) map[string]any { return map[string]any{"kid": k.ID(), "typ": "at+jwt"} }
@@ -218,7 +218,7 @@ func TestVerifyAccessRejectsTokenForOtherAudienceOfSameIssuer(t *testing.T) {
 func TestVerifyAccessHonoursTheClock(t *testing.T) {
 	clock := newClock()
 	set := newTestSet(t, AlgEdDSA)
-	m := NewMinter(set, testIssuer, []string{testAudience}, clock.Now)
+	m := newTestMinter(set, clock.Now)
 	v := newTestVerifier(t, set, clock)
 	raw := mintAccess(t, m)
 	clock.Advance(time.Minute - time.Second)

@@ -61,26 +61,27 @@ func (h *harness) token(sub, clientID string, scopes ...string) string {
 }
 
 // do sends body with bearer (see testenv.Do). Every response is checked
-// never to carry a hash or a password.
-func (h *harness) do(method, path, bearer string, body any) testenv.Response {
-	h.t.Helper()
-	resp := h.Do(h.t, method, path, bearer, body)
+// never to carry a hash or a password. Like expect and secretIs, it fails
+// the t it is given: a subtest's own, where it runs in one.
+func (h *harness) do(t testing.TB, method, path, bearer string, body any) testenv.Response {
+	t.Helper()
+	resp := h.Do(t, method, path, bearer, body)
 	for _, leak := range []string{"$argon2id$", `"secret_hash":`, `"password_hash":`, `"password":`, "carol-password"} {
 		if strings.Contains(resp.Body.String(), leak) {
-			h.t.Fatalf("%s %s: response contains %q: %s", method, path, leak, resp.Body)
+			t.Fatalf("%s %s: response contains %q: %s", method, path, leak, resp.Body)
 		}
 	}
 	return resp
 }
 
-func (h *harness) expect(resp testenv.Response, status int) testenv.Response {
-	h.t.Helper()
+func (h *harness) expect(t testing.TB, resp testenv.Response, status int) testenv.Response {
+	t.Helper()
 	if resp.Code != status {
-		h.t.Fatalf("status %d, want %d: %s", resp.Code, status, resp.Body)
+		t.Fatalf("status %d, want %d: %s", resp.Code, status, resp.Body)
 	}
 	if status >= 400 && resp.Header().Get("WWW-Authenticate") == "" {
 		if ct := resp.Header().Get("Content-Type"); ct != problem.ContentType {
-			h.t.Fatalf("error Content-Type %q, want %s", ct, problem.ContentType)
+			t.Fatalf("error Content-Type %q, want %s", ct, problem.ContentType)
 		}
 	}
 	return resp
@@ -105,7 +106,7 @@ func TestAdminNeedsScopeAdmin(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, path := range []string{"/admin/v1/clients", "/admin/v1/users"} {
-				resp := h.do(http.MethodGet, path, tc.bearer, nil)
+				resp := h.do(t, http.MethodGet, path, tc.bearer, nil)
 				if resp.Code != tc.status || resp.Header().Get("WWW-Authenticate") != tc.challenge {
 					t.Fatalf("GET %s: %d %q, want %d %q", path, resp.Code, resp.Header().Get("WWW-Authenticate"), tc.status, tc.challenge)
 				}
@@ -160,7 +161,7 @@ func TestCreateClientValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := h.expect(h.do(http.MethodPost, "/admin/v1/clients", h.bearer, tc.body), tc.status)
+			resp := h.expect(t, h.do(t, http.MethodPost, "/admin/v1/clients", h.bearer, tc.body), tc.status)
 			if tc.status == 400 && resp.JSON["detail"] == nil {
 				t.Fatalf("problem without detail: %s", resp.Body)
 			}
@@ -168,7 +169,7 @@ func TestCreateClientValidation(t *testing.T) {
 	}
 	t.Run("every problem at once", func(t *testing.T) {
 		body := with(validClient("bad id"), "grant_types", []string{"implicit", "password"}, "scopes", []string{"a\"b"})
-		resp := h.expect(h.do(http.MethodPost, "/admin/v1/clients", h.bearer, body), 400)
+		resp := h.expect(t, h.do(t, http.MethodPost, "/admin/v1/clients", h.bearer, body), 400)
 		var fields []string
 		for _, e := range resp.JSON["errors"].([]any) {
 			fields = append(fields, e.(map[string]any)["field"].(string))
@@ -181,73 +182,73 @@ func TestCreateClientValidation(t *testing.T) {
 
 func TestClientLifecycle(t *testing.T) {
 	h := newHarness(t)
-	created := h.expect(h.do(http.MethodPost, "/admin/v1/clients", h.bearer, validClient("app")), 201)
+	created := h.expect(t, h.do(t, http.MethodPost, "/admin/v1/clients", h.bearer, validClient("app")), 201)
 	secret1, _ := created.JSON["client_secret"].(string)
 	if len(secret1) < 43 || created.Header().Get("Location") != "/admin/v1/clients/app" || created.Header().Get("Cache-Control") != "no-store" {
 		t.Fatalf("create: secret %q, headers %v", secret1, created.Header())
 	}
-	h.secretIs("app", secret1, true)
+	h.secretIs(t, "app", secret1, true)
 
-	h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "client_uri", "https://app.example/")), 200)
-	got := h.expect(h.do(http.MethodGet, "/admin/v1/clients/app", h.bearer, nil), 200)
+	h.expect(t, h.do(t, http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "client_uri", "https://app.example/")), 200)
+	got := h.expect(t, h.do(t, http.MethodGet, "/admin/v1/clients/app", h.bearer, nil), 200)
 	if got.JSON["id"] != "app" || got.JSON["client_secret"] != nil || got.JSON["client_uri"] != "https://app.example/" {
 		t.Fatalf("get: %s", got.Body)
 	}
-	h.expect(h.do(http.MethodGet, "/admin/v1/clients/nope", h.bearer, nil), 404)
-	h.expect(h.do(http.MethodPost, "/admin/v1/clients", h.bearer, with(validClient("web"), "public", true)), 201)
-	list := h.expect(h.do(http.MethodGet, "/admin/v1/clients", h.bearer, nil), 200)
+	h.expect(t, h.do(t, http.MethodGet, "/admin/v1/clients/nope", h.bearer, nil), 404)
+	h.expect(t, h.do(t, http.MethodPost, "/admin/v1/clients", h.bearer, with(validClient("web"), "public", true)), 201)
+	list := h.expect(t, h.do(t, http.MethodGet, "/admin/v1/clients", h.bearer, nil), 200)
 	if clients := list.JSON["clients"].([]any); len(clients) != 2 || clients[0].(map[string]any)["id"] != "app" {
 		t.Fatalf("list: %s", list.Body)
 	}
 
 	// Update keeps the secret; the id cannot change.
-	upd := h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "scopes", []string{"openid"})), 200)
+	upd := h.expect(t, h.do(t, http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "scopes", []string{"openid"})), 200)
 	if upd.JSON["client_secret"] != nil || upd.JSON["client"].(map[string]any)["scopes"].([]any)[0] != "openid" {
 		t.Fatalf("update: %s", upd.Body)
 	}
-	h.secretIs("app", secret1, true)
-	h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, validClient("other")), 400)
-	h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "grant_types", []string{"bogus"})), 400)
-	h.expect(h.do(http.MethodPut, "/admin/v1/clients/nope", h.bearer, validClient("")), 404)
+	h.secretIs(t, "app", secret1, true)
+	h.expect(t, h.do(t, http.MethodPut, "/admin/v1/clients/app", h.bearer, validClient("other")), 400)
+	h.expect(t, h.do(t, http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "grant_types", []string{"bogus"})), 400)
+	h.expect(t, h.do(t, http.MethodPut, "/admin/v1/clients/nope", h.bearer, validClient("")), 404)
 
 	// Rotation: the new secret works, the old one no longer does.
-	rot := h.expect(h.do(http.MethodPost, "/admin/v1/clients/app/secret", h.bearer, nil), 200)
+	rot := h.expect(t, h.do(t, http.MethodPost, "/admin/v1/clients/app/secret", h.bearer, nil), 200)
 	secret2, _ := rot.JSON["client_secret"].(string)
 	if secret2 == "" || secret2 == secret1 {
 		t.Fatalf("rotate: %s", rot.Body)
 	}
-	h.secretIs("app", secret2, true)
-	h.secretIs("app", secret1, false)
-	h.expect(h.do(http.MethodPost, "/admin/v1/clients/web/secret", h.bearer, nil), 409)
+	h.secretIs(t, "app", secret2, true)
+	h.secretIs(t, "app", secret1, false)
+	h.expect(t, h.do(t, http.MethodPost, "/admin/v1/clients/web/secret", h.bearer, nil), 409)
 
 	// Public and back: the secret goes, and a new one is issued.
-	h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "public", true)), 200)
+	h.expect(t, h.do(t, http.MethodPut, "/admin/v1/clients/app", h.bearer, with(validClient(""), "public", true)), 200)
 	if c, _ := h.Store.GetClient(h.Ctx, "app"); c.SecretHash != "" {
 		t.Fatal("a public client kept its secret hash")
 	}
-	back := h.expect(h.do(http.MethodPut, "/admin/v1/clients/app", h.bearer, validClient("")), 200)
+	back := h.expect(t, h.do(t, http.MethodPut, "/admin/v1/clients/app", h.bearer, validClient("")), 200)
 	secret3, _ := back.JSON["client_secret"].(string)
-	h.secretIs("app", secret3, true)
+	h.secretIs(t, "app", secret3, true)
 
 	// Delete revokes the tokens already issued to the client.
 	appToken := h.token("someone", "app", "comments:read")
-	h.expect(h.do(http.MethodGet, "/api/v1/comments", appToken, nil), 200)
-	h.expect(h.do(http.MethodDelete, "/admin/v1/clients/app", h.bearer, nil), 204)
-	h.expect(h.do(http.MethodGet, "/admin/v1/clients/app", h.bearer, nil), 404)
-	h.expect(h.do(http.MethodDelete, "/admin/v1/clients/app", h.bearer, nil), 404)
-	h.expect(h.do(http.MethodGet, "/api/v1/comments", appToken, nil), 401)
+	h.expect(t, h.do(t, http.MethodGet, "/api/v1/comments", appToken, nil), 200)
+	h.expect(t, h.do(t, http.MethodDelete, "/admin/v1/clients/app", h.bearer, nil), 204)
+	h.expect(t, h.do(t, http.MethodGet, "/admin/v1/clients/app", h.bearer, nil), 404)
+	h.expect(t, h.do(t, http.MethodDelete, "/admin/v1/clients/app", h.bearer, nil), 404)
+	h.expect(t, h.do(t, http.MethodGet, "/api/v1/comments", appToken, nil), 401)
 }
 
 // secretIs checks clear against the client's stored hash.
-func (h *harness) secretIs(id, clear string, want bool) {
-	h.t.Helper()
+func (h *harness) secretIs(t testing.TB, id, clear string, want bool) {
+	t.Helper()
 	c, err := h.Store.GetClient(h.Ctx, id)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	ok, err := h.hasher.Verify(c.SecretHash, clear)
 	if err != nil || ok != want {
-		h.t.Fatalf("secret of %s verifies: %v (%v), want %v", id, ok, err, want)
+		t.Fatalf("secret of %s verifies: %v (%v), want %v", id, ok, err, want)
 	}
 }
 
@@ -272,7 +273,7 @@ func TestUserLifecycle(t *testing.T) {
 	var carolID string
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := h.expect(h.do(http.MethodPost, "/admin/v1/users", h.bearer, tc.body), tc.status)
+			resp := h.expect(t, h.do(t, http.MethodPost, "/admin/v1/users", h.bearer, tc.body), tc.status)
 			if tc.status == 201 {
 				carolID, _ = resp.JSON["id"].(string)
 			}
@@ -285,11 +286,11 @@ func TestUserLifecycle(t *testing.T) {
 	if ok, _ := h.hasher.Verify(carol.PasswordHash, "carol-password"); !ok {
 		t.Fatal("the stored hash does not verify the password")
 	}
-	got := h.expect(h.do(http.MethodGet, "/admin/v1/users/"+carolID, h.bearer, nil), 200)
+	got := h.expect(t, h.do(t, http.MethodGet, "/admin/v1/users/"+carolID, h.bearer, nil), 200)
 	if got.JSON["username"] != "carol" || got.JSON["email"] != "carol@example.com" {
 		t.Fatalf("get: %s", got.Body)
 	}
-	list := h.expect(h.do(http.MethodGet, "/admin/v1/users", h.bearer, nil), 200)
+	list := h.expect(t, h.do(t, http.MethodGet, "/admin/v1/users", h.bearer, nil), 200)
 	var names []string
 	for _, u := range list.JSON["users"].([]any) {
 		names = append(names, u.(map[string]any)["username"].(string))
@@ -300,14 +301,14 @@ func TestUserLifecycle(t *testing.T) {
 
 	// A role change revokes the tokens that carry the old roles.
 	carolToken := h.token(carolID, "web", "comments:read")
-	h.expect(h.do(http.MethodGet, "/api/v1/comments", carolToken, nil), 200)
-	h.expect(h.do(http.MethodPatch, "/admin/v1/users/"+carolID, h.bearer, map[string]any{"name": "Carol"}), 200)
-	h.expect(h.do(http.MethodGet, "/api/v1/comments", carolToken, nil), 200)
-	patched := h.expect(h.do(http.MethodPatch, "/admin/v1/users/"+carolID, h.bearer, map[string]any{"roles": []string{"user", "admin"}}), 200)
+	h.expect(t, h.do(t, http.MethodGet, "/api/v1/comments", carolToken, nil), 200)
+	h.expect(t, h.do(t, http.MethodPatch, "/admin/v1/users/"+carolID, h.bearer, map[string]any{"name": "Carol"}), 200)
+	h.expect(t, h.do(t, http.MethodGet, "/api/v1/comments", carolToken, nil), 200)
+	patched := h.expect(t, h.do(t, http.MethodPatch, "/admin/v1/users/"+carolID, h.bearer, map[string]any{"roles": []string{"user", "admin"}}), 200)
 	if roles := patched.JSON["roles"].([]any); len(roles) != 2 || patched.JSON["name"] != "Carol" {
 		t.Fatalf("patch: %s", patched.Body)
 	}
-	h.expect(h.do(http.MethodGet, "/api/v1/comments", carolToken, nil), 401)
+	h.expect(t, h.do(t, http.MethodGet, "/api/v1/comments", carolToken, nil), 401)
 	for name, body := range map[string]any{
 		"bad role":           map[string]any{"roles": []string{"ROOT"}},
 		"password not here":  map[string]any{"password": "new-password"},
@@ -315,14 +316,14 @@ func TestUserLifecycle(t *testing.T) {
 		"roles not an array": map[string]any{"roles": "admin"},
 	} {
 		t.Run("patch "+name, func(t *testing.T) {
-			h.expect(h.do(http.MethodPatch, "/admin/v1/users/"+carolID, h.bearer, body), 400)
+			h.expect(t, h.do(t, http.MethodPatch, "/admin/v1/users/"+carolID, h.bearer, body), 400)
 		})
 	}
-	h.expect(h.do(http.MethodPatch, "/admin/v1/users/nope", h.bearer, map[string]any{"name": "x"}), 404)
+	h.expect(t, h.do(t, http.MethodPatch, "/admin/v1/users/nope", h.bearer, map[string]any{"name": "x"}), 404)
 
-	h.expect(h.do(http.MethodDelete, "/admin/v1/users/"+carolID, h.bearer, nil), 204)
-	h.expect(h.do(http.MethodGet, "/admin/v1/users/"+carolID, h.bearer, nil), 404)
-	h.expect(h.do(http.MethodDelete, "/admin/v1/users/"+carolID, h.bearer, nil), 404)
+	h.expect(t, h.do(t, http.MethodDelete, "/admin/v1/users/"+carolID, h.bearer, nil), 204)
+	h.expect(t, h.do(t, http.MethodGet, "/admin/v1/users/"+carolID, h.bearer, nil), 404)
+	h.expect(t, h.do(t, http.MethodDelete, "/admin/v1/users/"+carolID, h.bearer, nil), 404)
 }
 
 func TestRevokeUserTokens(t *testing.T) {
@@ -331,7 +332,7 @@ func TestRevokeUserTokens(t *testing.T) {
 	family, familyAccess := h.NewFamily(t, h.Alice, "mobile")
 	bobAccess := h.token(h.Bob.ID, "web", "comments:read")
 
-	resp := h.expect(h.do(http.MethodPost, "/admin/v1/users/"+h.Alice.ID+"/revoke-tokens", h.bearer, nil), 200)
+	resp := h.expect(t, h.do(t, http.MethodPost, "/admin/v1/users/"+h.Alice.ID+"/revoke-tokens", h.bearer, nil), 200)
 	if resp.JSON["revoked_refresh_families"] != float64(1) || resp.JSON["not_before"] == nil {
 		t.Fatalf("revoke-tokens: %s", resp.Body)
 	}
@@ -345,11 +346,11 @@ func TestRevokeUserTokens(t *testing.T) {
 		{"bob's token", bobAccess, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h.expect(h.do(http.MethodGet, "/api/v1/comments", tc.bearer, nil), tc.status)
+			h.expect(t, h.do(t, http.MethodGet, "/api/v1/comments", tc.bearer, nil), tc.status)
 		})
 	}
 	if _, err := h.Store.CheckRefresh(h.Ctx, family.ID, family.TokenHash); !errors.Is(err, storage.ErrRevoked) {
 		t.Fatalf("family: %v, want storage.ErrRevoked", err)
 	}
-	h.expect(h.do(http.MethodPost, "/admin/v1/users/nope/revoke-tokens", h.bearer, nil), 404)
+	h.expect(t, h.do(t, http.MethodPost, "/admin/v1/users/nope/revoke-tokens", h.bearer, nil), 404)
 }

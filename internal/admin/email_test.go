@@ -10,20 +10,20 @@ import (
 func TestEmailVerified(t *testing.T) {
 	h := newHarness(t)
 	path := "/admin/v1/users"
-	created := h.expect(h.do(http.MethodPost, path, h.bearer, map[string]any{"username": "dora", "password": "dora-password",
+	created := h.expect(t, h.do(t, http.MethodPost, path, h.bearer, map[string]any{"username": "dora", "password": "dora-password",
 		"roles": []string{"user"}, "email": "dora@example.com", "email_verified": true}), 201)
 	if created.JSON["email_verified"] != true {
 		t.Fatalf("create: %s", created.Body)
 	}
 	user := path + "/" + created.JSON["id"].(string)
-	moved := h.expect(h.do(http.MethodPatch, user, h.bearer, map[string]any{"email": "dora@example.org"}), 200)
+	moved := h.expect(t, h.do(t, http.MethodPatch, user, h.bearer, map[string]any{"email": "dora@example.org"}), 200)
 	if moved.JSON["email_verified"] != false {
 		t.Fatalf("a new address stayed verified: %s", moved.Body)
 	}
-	same := h.expect(h.do(http.MethodPatch, user, h.bearer, map[string]any{"email": "dora@example.org", "email_verified": true}), 200)
+	same := h.expect(t, h.do(t, http.MethodPatch, user, h.bearer, map[string]any{"email": "dora@example.org", "email_verified": true}), 200)
 	if same.JSON["email_verified"] != true {
 		t.Fatalf("patch: %s", same.Body)
 	}
-	h.expect(h.do(http.MethodPost, path, h.bearer, map[string]any{"username": "eve", "password": "eve-password",
+	h.expect(t, h.do(t, http.MethodPost, path, h.bearer, map[string]any{"username": "eve", "password": "eve-password",
 		"email_verified": true}), 400)
 }

@@ -24,9 +24,17 @@ type Branding struct {
 // maxProductName keeps the heading and the title bar readable.
 const maxProductName = 64
 
+// DefaultProductName heads the pages unless branding.product_name says
+// otherwise.
+const DefaultProductName = "oauth2d"
+
 var accentPattern = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
 
-func defaultBranding() Branding { return Branding{ProductName: "oauth2d"} }
+// ValidAccentColor reports whether c is the #rrggbb that
+// branding.accent_color takes.
+func ValidAccentColor(c string) bool { return accentPattern.MatchString(c) }
+
+func defaultBranding() Branding { return Branding{ProductName: DefaultProductName} }
 
 func (c *Config) brandingSettings() []setting {
 	return []setting{
@@ -60,7 +68,7 @@ func (c *Config) validateBranding(bad func(setting, format string, args ...any))
 			}
 		}
 	}
-	if b.AccentColor != "" && !accentPattern.MatchString(b.AccentColor) {
+	if b.AccentColor != "" && !ValidAccentColor(b.AccentColor) {
 		bad("branding.accent_color", "must be #rrggbb (six hex digits), not %q", b.AccentColor)
 	}
 }

@@ -288,7 +288,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 		return err
 	}
 	h.Pages, err = web.New(web.Deps{
-		Config: web.Config{Issuer: cfg.Issuer, ResumePath: oauth.AuthorizeResumePath, Branding: web.Branding(cfg.Branding),
+		Config: web.Config{Issuer: cfg.Issuer, ResumePath: oauth.AuthorizeResumePath, Branding: cfg.Branding,
 			SessionIdleTTL: b.Tuning.SessionIdleTTL, SessionAbsoluteTTL: b.Tuning.SessionAbsoluteTTL,
 			ConsentRememberUnticked: !cfg.Consent.RememberByDefault},
 		Store: b.Store, Clients: b.clients, Users: b.users, Pending: pending, Box: box, Limiter: b.limiter, Revoker: b.revoker, Logouts: b.logouts, Checker: b.Checker,

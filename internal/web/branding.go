@@ -3,26 +3,18 @@ package web
 import (
 	"fmt"
 	"html/template"
-	"regexp"
 	"strconv"
+
+	"github.com/oauth2d/oauth2d/internal/config"
 )
 
-// DefaultProductName is what the pages are headed with when Branding
-// names no product.
-const DefaultProductName = "oauth2d"
-
-// Branding is the operator's name, logo and colour on every page
-// (config.Branding, validated there).
-type Branding struct {
-	ProductName string
-	// LogoURL replaces the name at the top of the page with an image whose
-	// alt text is the name; its origin is added to the CSP's img-src.
-	LogoURL string
-	// AccentColor is #rrggbb or "" for the stylesheet's own.
-	AccentColor string
-}
-
-var accentColor = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
+// Branding is the operator's name, logo and colour on every page, as
+// configured (config.Branding, validated there): LogoURL replaces the name
+// at the top of the page with an image whose alt text is the name, and its
+// origin is added to the CSP's img-src; AccentColor is #rrggbb or "" for
+// the stylesheet's own; an empty ProductName shows
+// config.DefaultProductName.
+type Branding = config.Branding
 
 // brandFuncs give every template {{brand}}, so the layout reads the
 // branding without each page's data carrying it.
@@ -37,7 +29,7 @@ func accentRule(color string) ([]byte, error) {
 	if color == "" {
 		return nil, nil
 	}
-	if !accentColor.MatchString(color) {
+	if !config.ValidAccentColor(color) {
 		return nil, fmt.Errorf("web: accent colour %q is not #rrggbb", color)
 	}
 	rgb, _ := strconv.ParseUint(color[1:], 16, 32)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -54,7 +55,7 @@ type Config struct {
 	// ?req=<id>: oauth.AuthorizeResumePath. Required.
 	ResumePath string
 	// Branding is the operator's name, logo and colour; a zero value
-	// shows DefaultProductName.
+	// shows config.DefaultProductName.
 	Branding Branding
 	// ConsentRememberUnticked makes the consent page's "remember this
 	// decision" box start unticked (consent.remember_by_default false).
@@ -186,7 +187,7 @@ func New(d Deps) (*Handler, error) {
 	cfg.SessionAbsoluteTTL = orDefault(cfg.SessionAbsoluteTTL, DefaultSessionAbsoluteTTL)
 	cfg.LoginFormTTL = orDefault(cfg.LoginFormTTL, DefaultLoginFormTTL)
 	if cfg.Branding.ProductName == "" {
-		cfg.Branding.ProductName = DefaultProductName
+		cfg.Branding.ProductName = config.DefaultProductName
 	}
 	imgSrc := "'self'"
 	if cfg.Branding.LogoURL != "" {

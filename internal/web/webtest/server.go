@@ -143,7 +143,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 		cfg.PAR.RequestURITTL = o.PARRequestURITTL
 	}
 	if o.Branding != (web.Branding{}) {
-		cfg.Branding = config.Branding(o.Branding)
+		cfg.Branding = o.Branding
 	}
 	cfg.Consent.RememberByDefault = !o.ConsentRememberUnticked
 	tmpl := o.Templates

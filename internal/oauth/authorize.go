@@ -21,13 +21,15 @@ import (
 const (
 	AuthorizePath       = "/oauth2/authorize"
 	AuthorizeResumePath = "/oauth2/authorize/resume"
-	TokenPath           = "/oauth2/token"
-	RevocationPath      = "/oauth2/revoke"
-	IntrospectionPath   = "/oauth2/introspect"
-	UserinfoPath        = "/oauth2/userinfo"
-	JWKSPath            = "/.well-known/jwks.json"
-	OAuthMetadataPath   = "/.well-known/oauth-authorization-server"
-	OpenIDMetadataPath  = "/.well-known/openid-configuration"
+	// PushedAuthorizationPath is the PAR endpoint (RFC 9126 §2).
+	PushedAuthorizationPath = "/oauth2/par"
+	TokenPath               = "/oauth2/token"
+	RevocationPath          = "/oauth2/revoke"
+	IntrospectionPath       = "/oauth2/introspect"
+	UserinfoPath            = "/oauth2/userinfo"
+	JWKSPath                = "/.well-known/jwks.json"
+	OAuthMetadataPath       = "/.well-known/oauth-authorization-server"
+	OpenIDMetadataPath      = "/.well-known/openid-configuration"
 )
 
 // Defaults of AuthorizerConfig.

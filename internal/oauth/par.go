@@ -13,9 +13,6 @@ import (
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
-// PushedAuthorizationPath is the PAR endpoint (RFC 9126 §2).
-const PushedAuthorizationPath = "/oauth2/par"
-
 // RequestURIPrefix starts every request_uri the PAR endpoint hands out
 // (RFC 9126 §2.2); 256 random bits follow, stored only as their SHA-256.
 const RequestURIPrefix = "urn:ietf:params:oauth:request_uri:"

@@ -268,8 +268,9 @@ func (a *Authenticator) authenticate(r *http.Request) (*token.AccessClaims, *fai
 			a.log.Debug("resource: token rejected", "err", err)
 			return nil, failInvalid
 		}
-		// Strict on exp even where the verifier allows clock leeway: the
-		// deny list forgets a jti once its token has expired.
+		// exp by this middleware's clock, which the deny list and the
+		// cache also go by (the verifier is strict on exp too, by its
+		// own): the deny list forgets a jti once its token has expired.
 		if !now.Before(claims.ExpiresAt) {
 			return nil, failInvalid
 		}

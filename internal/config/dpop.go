@@ -37,6 +37,12 @@ type DPoP struct {
 	// NonceSecret keys the nonces; every instance needs the same one. A
 	// secret, so it comes only from the environment or NonceSecretFile.
 	NonceSecret string `yaml:"-"`
+	// PublicPerIP bounds, per client address and minute, the proofs public
+	// clients (which authenticate with nothing but their id) may send to
+	// the token endpoint: each proof's jti is stored for MaxAge before the
+	// grant is checked, so anonymous callers could otherwise fill Redis.
+	// 0 turns it off.
+	PublicPerIP int `yaml:"public_per_ip"`
 }
 
 // DPoPAlgorithms lists what dpop.algorithms may name.
@@ -49,6 +55,14 @@ func defaultDPoP() DPoP {
 		Algorithms:    []string{"ES256", "ES384", "PS256", "RS256", "EdDSA"},
 		MaxAge:        time.Minute,
 		NonceLifetime: 2 * time.Minute,
+		// An honest public client spends one unit per token request (two
+		// when it must first learn a nonce): a sign-in, then a refresh
+		// per access-token lifetime (15m by default). 300 a minute is
+		// then thousands of active users behind one carrier-grade NAT,
+		// or a burst of 300 sign-ins at once, while one address keeps at
+		// most about 300 × (1 + max_age/1m) replay records alive (600
+		// with the 1m default).
+		PublicPerIP: 300,
 	}
 }
 
@@ -60,6 +74,7 @@ func (c *Config) dpopSettings() []setting {
 		{"dpop.nonces", "DPoP proofs must carry a server nonce (needs $" + DPoPNonceSecretEnv + " or dpop.nonce_secret_file)", (*boolValue)(&c.DPoP.Nonces)},
 		{"dpop.nonce_lifetime", "how often the DPoP nonce changes", (*durationValue)(&c.DPoP.NonceLifetime)},
 		{"dpop.nonce_secret_file", "file holding the DPoP nonce secret (else $" + DPoPNonceSecretEnv + ")", (*stringValue)(&c.DPoP.NonceSecretFile)},
+		{"dpop.public_per_ip", "DPoP proofs per minute per address from public clients at the token endpoint (0 = unlimited)", (*intValue)(&c.DPoP.PublicPerIP)},
 	}
 }
 
@@ -88,6 +103,9 @@ func (c *Config) validateDPoP(bad func(setting, format string, args ...any)) {
 		if !slices.Contains(DPoPAlgorithms(), a) {
 			bad("dpop.algorithms", "%q is not one of %s (asymmetric algorithms only: RFC 9449 §4.2)", a, strings.Join(DPoPAlgorithms(), ", "))
 		}
+	}
+	if d.PublicPerIP < 0 {
+		bad("dpop.public_per_ip", "must not be negative")
 	}
 	if d.MaxAge < time.Second || d.MaxAge > 10*time.Minute {
 		bad("dpop.max_age", "must be from 1s to 10m, not %v", d.MaxAge)

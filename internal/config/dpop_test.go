@@ -19,6 +19,8 @@ func TestValidateDPoP(t *testing.T) {
 		{"nonces without a secret", func(c *Config) { c.DPoP.Nonces = true }, "dpop.nonce_secret"},
 		{"nonces with a short secret", func(c *Config) { c.DPoP.Nonces = true; c.DPoP.NonceSecret = "short" }, "dpop.nonce_secret"},
 		{"nonces with a secret", func(c *Config) { c.DPoP.Nonces = true; c.DPoP.NonceSecret = strings.Repeat("s", 32) }, ""},
+		{"negative public budget", func(c *Config) { c.DPoP.PublicPerIP = -1 }, "dpop.public_per_ip"},
+		{"no public budget", func(c *Config) { c.DPoP.PublicPerIP = 0 }, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,12 +39,12 @@ func TestValidateDPoP(t *testing.T) {
 }
 
 func TestLoadDPoPNonceSecretFromEnv(t *testing.T) {
-	env := map[string]string{DPoPNonceSecretEnv: strings.Repeat("x", 40), "OAUTH2D_DPOP_NONCES": "true"}
+	env := map[string]string{DPoPNonceSecretEnv: strings.Repeat("x", 40), "OAUTH2D_DPOP_NONCES": "true", "OAUTH2D_DPOP_PUBLIC_PER_IP": "12"}
 	c, err := Load(nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.DPoP.Nonces || c.DPoP.NonceSecret != env[DPoPNonceSecretEnv] {
+	if !c.DPoP.Nonces || c.DPoP.NonceSecret != env[DPoPNonceSecretEnv] || c.DPoP.PublicPerIP != 12 {
 		t.Fatalf("DPoP = %+v", c.DPoP)
 	}
 }

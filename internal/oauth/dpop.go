@@ -47,7 +47,13 @@ func proofKey(ctx context.Context) string {
 // any public client when DPoPRequiredForPublic is set) must send one.
 // When nonces are on, every answer to a request with a proof carries the
 // next nonce.
-func (h *Handler) tokenProof(w http.ResponseWriter, r *http.Request, client *storage.Client) (context.Context, *Error) {
+//
+// A public client's proof first spends one unit of publicBudget (nil: no
+// limit): verifying it records its jti in Redis, and a public client is
+// anyone who knows its id, so without the budget an anonymous caller
+// could have one record stored per request (DESIGN §4). A confidential
+// client was authenticated before this runs and is not counted.
+func (h *Handler) tokenProof(w http.ResponseWriter, r *http.Request, client *storage.Client, publicBudget AddressBudget) (context.Context, *Error) {
 	ctx := r.Context()
 	if h.dpop == nil {
 		return ctx, nil // DPoP off: the header is ignored (RFC 9449 §5)
@@ -64,6 +70,11 @@ func (h *Handler) tokenProof(w http.ResponseWriter, r *http.Request, client *sto
 	}
 	if nonce := h.dpop.Nonce(); nonce != "" {
 		w.Header().Set(dpop.NonceHeader, nonce)
+	}
+	if client.Public {
+		if err := spend(r, publicBudget); err != nil {
+			return ctx, err
+		}
 	}
 	proof, err := h.dpop.Verify(ctx, raw, dpop.Request{Method: r.Method, URL: h.cfg.Issuer + r.URL.Path})
 	switch {

@@ -149,3 +149,21 @@ func TestDPoPEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestDPoPPublicProofLimitWired: dpop.public_per_ip reaches the token
+// endpoint of the server cmd/oauth2d builds; TestDPoPPublicProofLimit
+// has the details.
+func TestDPoPPublicProofLimitWired(t *testing.T) {
+	s := webtest.New(t, webtest.Options{DPoPPublicPerIP: 2})
+	bad := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"garbage.garbage"}}
+	for range 2 {
+		c := &dpopClient{t: t, s: s, key: dpoptest.NewKey(t)}
+		if r := c.token(bad, false); r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" {
+			t.Fatalf("public proof within the budget: %d %v", r.status, r.body)
+		}
+	}
+	c := &dpopClient{t: t, s: s, key: dpoptest.NewKey(t)}
+	if r := c.token(bad, false); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Fatalf("third public proof in a minute, budget 2: %d %v", r.status, r.body)
+	}
+}

@@ -226,3 +226,69 @@ func TestDPoPCodeBinding(t *testing.T) {
 		t.Fatalf("redeemed with the bound key: %d %s", res.Status, res.Raw)
 	}
 }
+
+// withPublicProofLimit bounds public clients' proofs to perMinute per
+// address, under the key prefix server.New gives that budget.
+func withPublicProofLimit(perMinute int) serverOption {
+	return func(d *oauth.Deps, _ *ratelimit.Limits) {
+		st := d.Store.(*storage.Store)
+		d.PublicProofLimiter = ratelimit.New(st.Redis(), st.Prefix()+"dpop:", ratelimit.Limits{PerIP: perMinute})
+	}
+}
+
+// proofRecords counts the DPoP replay records (storage's dpop-jti: keys)
+// of this server's prefix.
+func (s *server) proofRecords() int {
+	s.t.Helper()
+	n := 0
+	iter := s.Store.Redis().Scan(s.t.Context(), 0, s.Store.Prefix()+"dpop-jti:*", 100).Iterator()
+	for iter.Next(s.t.Context()) {
+		n++
+	}
+	if err := iter.Err(); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+// TestDPoPPublicProofLimit: a public client authenticates with its id
+// alone, so anyone can send proofs in its name, and each is recorded
+// before the grant is looked at. Past the per-address budget the token
+// endpoint answers 429 and records nothing (DESIGN §4: nothing unbounded
+// for anonymous callers); confidential clients and bearer requests are
+// not counted.
+func TestDPoPPublicProofLimit(t *testing.T) {
+	const budget = 3
+	s := newServer(t, withDPoP(nil, false), withPublicProofLimit(budget))
+	refresh := func(user, pass string, proofs ...string) response {
+		f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"garbage.garbage"}}
+		if user == "" {
+			f.Set("client_id", publicID)
+		}
+		return s.postProof(oauth.TokenPath, f, user, pass, proofs...)
+	}
+	// Each request a fresh key and jti, as an attacker would send.
+	for i := range budget {
+		wantError(t, refresh("", "", s.tokenProof(dpoptest.NewKey(t))), 400, "invalid_grant")
+		if n := s.proofRecords(); n != i+1 {
+			t.Fatalf("after %d public proofs, %d replay records", i+1, n)
+		}
+	}
+	res := refresh("", "", s.tokenProof(dpoptest.NewKey(t)))
+	wantError(t, res, http.StatusTooManyRequests, "invalid_request")
+	if ra := res.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After = %q, want a positive number of seconds", ra)
+	}
+	if n := s.proofRecords(); n != budget {
+		t.Fatalf("a throttled proof was recorded: %d replay records, want %d", n, budget)
+	}
+	// Bearer requests of the public client store nothing and are not
+	// counted; a confidential client was authenticated and is not either.
+	wantError(t, refresh("", ""), 400, "invalid_grant")
+	for range budget + 1 {
+		wantError(t, refresh(thirdPartyID, thirdPartySecret, s.tokenProof(dpoptest.NewKey(t))), 400, "invalid_grant")
+	}
+	if n := s.proofRecords(); n != 2*budget+1 {
+		t.Fatalf("%d replay records, want %d: the confidential client's proofs are checked as before", n, 2*budget+1)
+	}
+}

@@ -92,6 +92,7 @@ type Handler struct {
 	grants    map[string]grantHandler
 	observe   func(grantType, outcome string)
 	dpop      ProofVerifier // nil: DPoP headers are ignored
+	proofs    AddressBudget // public clients' proofs per address; nil: no limit
 }
 
 // Deps are what NewHandler needs.
@@ -118,6 +119,13 @@ type Deps struct {
 	Observe func(grantType, outcome string)
 	// DPoP verifies proofs of possession (RFC 9449); nil turns DPoP off.
 	DPoP ProofVerifier
+	// PublicProofLimiter, if set, bounds per client address the DPoP
+	// proofs of public clients at the token endpoint (its PerIP budget,
+	// under a key prefix of its own). They authenticate with their id
+	// alone, so anyone can send proofs as them, and every proof is
+	// recorded against replay before the grant is looked at. nil: no
+	// limit, as PusherDeps.PublicLimiter.
+	PublicProofLimiter AddressBudget
 }
 
 // NewHandler builds the token endpoint and its companions.
@@ -143,7 +151,8 @@ func NewHandler(d Deps) (*Handler, error) {
 		d.Config.MaxBodyBytes = 64 << 10
 	}
 	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, passwords: d.Passwords, minter: d.Minter, verifier: d.Verifier,
-		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe, dpop: d.DPoP}
+		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe, dpop: d.DPoP,
+		proofs: d.PublicProofLimiter}
 	h.grants = map[string]grantHandler{
 		account.GrantAuthorizationCode: h.authorizationCodeGrant,
 		account.GrantPassword:          h.passwordGrant,

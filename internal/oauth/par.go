@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,9 +19,11 @@ const RequestURIPrefix = "urn:ietf:params:oauth:request_uri:"
 // DefaultRequestURITTL is how long a request_uri stays usable by default.
 const DefaultRequestURITTL = time.Minute
 
-// PushBudget spends one unit of a per-address budget and says whether it
-// was left, else how long to wait; *ratelimit.Limiter is one.
-type PushBudget interface {
+// AddressBudget spends one unit of a per-address budget and says whether
+// it was left, else how long to wait; *ratelimit.Limiter is one. It bounds
+// what anonymous callers (public clients, whom anyone can act as) make the
+// server store.
+type AddressBudget interface {
 	Spend(ctx context.Context, ip string) (bool, time.Duration, error)
 }
 
@@ -39,7 +40,7 @@ type PusherDeps struct {
 	// address (its PerIP budget, under a key prefix of its own): they
 	// authenticate with their id alone, so anyone can push as them, and
 	// each push is stored.
-	PublicLimiter PushBudget
+	PublicLimiter AddressBudget
 	TTL           time.Duration // DefaultRequestURITTL if 0
 	Now           func() time.Time
 }
@@ -49,7 +50,7 @@ type Pusher struct {
 	tokens  *Handler
 	authz   *Authorizer
 	store   storage.PushedRequestStore
-	limiter PushBudget
+	limiter AddressBudget
 	ttl     time.Duration
 	now     func() time.Time
 }
@@ -90,13 +91,9 @@ func (p *Pusher) push(w http.ResponseWriter, r *http.Request) (*pushResponse, *E
 		return nil, err
 	}
 	ctx := r.Context()
-	if client.Public && p.limiter != nil {
-		ok, wait, lerr := p.limiter.Spend(ctx, clientIP(r))
-		if lerr != nil {
-			return nil, ErrServerError.Wrap(lerr)
-		}
-		if !ok {
-			return nil, ErrTooManyRequests.retryAfter(strconv.Itoa(int(wait.Seconds()) + 1))
+	if client.Public {
+		if err := spend(r, p.limiter); err != nil {
+			return nil, err
 		}
 	}
 	v := url.Values(f)
@@ -117,7 +114,8 @@ func (p *Pusher) push(w http.ResponseWriter, r *http.Request) (*pushResponse, *E
 	case e != nil:
 		return nil, e
 	}
-	proofCtx, e := p.tokens.tokenProof(w, r, client)
+	// The push budget, spent above, also bounds the proofs recorded here.
+	proofCtx, e := p.tokens.tokenProof(w, r, client, nil)
 	if e != nil {
 		return nil, e
 	}

@@ -69,7 +69,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, grantType *strin
 	if !slices.Contains(client.GrantTypes, gt) {
 		return nil, ErrUnauthorizedClient
 	}
-	ctx, err := h.tokenProof(w, r, client)
+	ctx, err := h.tokenProof(w, r, client, h.proofs)
 	if err != nil {
 		return nil, err
 	}

@@ -249,6 +249,9 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 		Checker:   b.Checker,
 		Logger:    b.Logger,
 		DPoP:      b.proofs,
+		// A second budget of the same kind as the PAR endpoint's, under
+		// its own prefix: public clients' proofs per address.
+		PublicProofLimiter: ratelimit.New(b.Store.Redis(), b.Store.Prefix()+"dpop:", ratelimit.Limits{PerIP: cfg.DPoP.PublicPerIP}),
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()
 		},

@@ -68,9 +68,11 @@ package storage
 //	                                             delivery already gone
 //
 // Reads are re-sent freely. Package ratelimit keeps its own counters in
-// the same Redis through the same client: never re-sent on one server or
-// Sentinel; on a Cluster a re-sent GCRA step takes or gives back one unit
-// too many, which a rate limit tolerates (see its gcra script).
+// the same Redis through the same client (the password budgets, and the
+// per-address budgets of public clients' pushes and DPoP proofs, whose
+// Spend is one GCRA step): never re-sent on one server or Sentinel; on a
+// Cluster a re-sent GCRA step takes or gives back one unit too many,
+// which a rate limit tolerates (see its gcra script).
 //
 // storagetest's "Redelivery" group delivers each idempotent call twice
 // and checks the second answer and the state.

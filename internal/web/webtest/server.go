@@ -72,6 +72,8 @@ type Options struct {
 	// the default lifetime, no limit).
 	PARRequestURITTL time.Duration
 	PARPublicPerIP   int
+	// DPoPPublicPerIP: see oauth.Deps.PublicProofLimiter (zero: no limit).
+	DPoPPublicPerIP int
 	// Branding of the pages (zero: oauth2d's own).
 	Branding web.Branding
 	// ScopeTexts stand for the bootstrap file's scopes: list.
@@ -139,6 +141,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	cfg.PKCERequiredForAll = o.PKCERequiredForAll
 	cfg.RateLimit = config.RateLimit{LoginPerUsernameIP: o.Limits.PerUsernameIP, LoginPerIP: o.Limits.PerIP, LoginPerUsername: o.Limits.PerUsername}
 	cfg.PAR.PublicPerIP = o.PARPublicPerIP
+	cfg.DPoP.PublicPerIP = o.DPoPPublicPerIP
 	if o.PARRequestURITTL != 0 {
 		cfg.PAR.RequestURITTL = o.PARRequestURITTL
 	}

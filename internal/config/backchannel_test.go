@@ -45,7 +45,7 @@ func TestBackchannelDefaults(t *testing.T) {
 }
 
 // The two settings come from the YAML file, the environment and flags, a
-// later layer winning; a bad value is refused with the setting's name.
+// later layer winning; Validate refuses a bad value by the setting's name.
 func TestLoadBackchannel(t *testing.T) {
 	t.Chdir(t.TempDir())
 	file := writeFile(t, "oauth2d.yaml", "backchannel:\n  timeout: 7s\n  retry_for: 2h\n")
@@ -72,8 +72,11 @@ func TestLoadBackchannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, "flags", c.Backchannel, Backchannel{Timeout: 2 * time.Second, RetryFor: 15 * time.Minute})
-	_, err = load(map[string]string{"OAUTH2D_BACKCHANNEL_RETRY_FOR": "48h"})
-	if err == nil || !strings.Contains(err.Error(), "backchannel.retry_for") || !strings.Contains(err.Error(), "10s to 24h") {
+	c, err = load(map[string]string{"OAUTH2D_BACKCHANNEL_RETRY_FOR": "48h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "backchannel.retry_for") || !strings.Contains(err.Error(), "10s to 24h") {
 		t.Fatalf("retry_for of 48h: %v", err)
 	}
 }

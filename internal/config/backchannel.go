@@ -15,7 +15,7 @@ type Backchannel struct {
 
 // defaultBackchannel equals backchannel.DefaultTimeout and
 // DefaultRetryFor (config does not import the package it configures; a
-// test in package server keeps the two equal).
+// test in package backchannel keeps the two equal).
 func defaultBackchannel() Backchannel {
 	return Backchannel{Timeout: 5 * time.Second, RetryFor: time.Hour}
 }

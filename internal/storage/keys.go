@@ -42,7 +42,8 @@ import (
 //	p user-clients:<user id>   ZSET     client id scored by until (ms): relying parties the
 //	                                    user signed in to, which may outlive the session
 //	                                    (userclients.go) ; at most MaxUserClients, pruned
-//	                                    on write ; TTL = latest, at most MaxUserClientLife
+//	                                    on write ; TTL = latest, at most MaxUserClientLife;
+//	                                    deleted by DeleteUser
 //	p {logouts}:jobs           HASH     delivery id -> LogoutDelivery JSON } one slot: claims
 //	p {logouts}:due            ZSET     delivery id scored by due time (ms) } are one script ;
 //	                                    both kept until the queue drains

@@ -16,6 +16,8 @@ import (
 // Store is the part of the data layer Logouts uses; *storage.Store is one.
 type Store interface {
 	storage.SessionLoginStore
+	UserClients(ctx context.Context, userID string) ([]storage.UserClient, error)
+	ForgetUserClients(ctx context.Context, userID string, cs []storage.UserClient) error
 	EnqueueLogouts(ctx context.Context, ds []*storage.LogoutDelivery, at time.Time) error
 	GetClient(ctx context.Context, id string) (*storage.Client, error)
 	ListConsents(ctx context.Context, userID string) ([]*storage.Consent, error)
@@ -77,8 +79,11 @@ func (l *Logouts) EndSession(ctx context.Context, sid string) (bool, error) {
 
 // UserSignedOut is called when an administrator deletes the user or
 // revokes their tokens: every browser session of the user ends, and every
-// client that signed in through one of them, or that the user consented
-// to, is told.
+// client that signed in through one of them, that the user consented to,
+// or that the user signed in to while its session there may still last
+// (storage.UserClientStore: its session may outlive ours) is told, each
+// once: with the sid of a live session where it has one, else with the
+// user's sub alone.
 func (l *Logouts) UserSignedOut(ctx context.Context, userID string) error {
 	logins, err := l.store.UserSessionLogins(ctx, userID)
 	if err != nil {
@@ -88,11 +93,33 @@ func (l *Logouts) UserSignedOut(ctx context.Context, userID string) error {
 	if err != nil {
 		return fmt.Errorf("backchannel: %w", err)
 	}
-	var others []string
-	for _, c := range consents {
-		others = append(others, c.ClientID)
+	remembered, err := l.store.UserClients(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("backchannel: %w", err)
 	}
-	return l.end(ctx, logins, &subjectLogout{userID: userID, clients: others})
+	subj := &subjectLogout{userID: userID}
+	for _, c := range consents {
+		subj.clients = append(subj.clients, c.ClientID)
+	}
+	for _, c := range remembered {
+		subj.clients = append(subj.clients, c.ClientID)
+	}
+	if err := l.end(ctx, logins, subj); err != nil {
+		return err
+	}
+	// A client told that the user is signed out (sub alone) has nothing
+	// left of theirs to end; one told of a session only keeps its entry,
+	// since its session there may be an older one.
+	var told []storage.UserClient
+	for _, c := range remembered {
+		if subj.toldSub[c.ClientID] {
+			told = append(told, c)
+		}
+	}
+	if err := l.store.ForgetUserClients(ctx, userID, told); err != nil {
+		return fmt.Errorf("backchannel: %w", err)
+	}
+	return nil
 }
 
 // GrantEnded is called when the user withdrew consent from clientID: the
@@ -127,7 +154,8 @@ func (l *Logouts) GrantEnded(ctx context.Context, userID, clientID string) error
 // user (not one session) is signed out.
 type subjectLogout struct {
 	userID  string
-	clients []string
+	clients []string        // may repeat
+	toldSub map[string]bool // set by end: the clients queued a sub-only token
 }
 
 // end ends the browser sessions of logins, queues a delivery for every
@@ -162,6 +190,7 @@ func (l *Logouts) end(ctx context.Context, logins []*storage.SessionLogin, subj 
 		}
 	}
 	if subj != nil {
+		subj.toldSub = map[string]bool{}
 		for _, clientID := range subj.clients {
 			if told[clientID] {
 				continue
@@ -169,6 +198,7 @@ func (l *Logouts) end(ctx context.Context, logins []*storage.SessionLogin, subj 
 			if client, ok := receiver(clientID); ok && !client.BackchannelLogoutSessionRequired {
 				ds = append(ds, subjectDelivery(subj.userID, clientID, now))
 				told[clientID] = true
+				subj.toldSub[clientID] = true
 			}
 		}
 	}

@@ -53,8 +53,10 @@ type Config struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	DPoP      DPoP      `yaml:"dpop"`
 	PAR       PAR       `yaml:"par"`
-	Branding  Branding  `yaml:"branding"`
-	Consent   Consent   `yaml:"consent"`
+	// Backchannel tunes the delivery of back-channel logout tokens.
+	Backchannel Backchannel `yaml:"backchannel"`
+	Branding    Branding    `yaml:"branding"`
+	Consent     Consent     `yaml:"consent"`
 }
 
 // Redis says where state lives.
@@ -205,13 +207,14 @@ func Default() Config {
 			IDTokenAlgorithm: "RS256",
 			Source:           KeysGenerate,
 		},
-		Log:       Log{Level: "info", Format: "text"},
-		HTTP:      HTTP{DrainDelay: 5 * time.Second, ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10},
-		RateLimit: RateLimit{LoginPerUsernameIP: 5, LoginPerIP: 20, LoginPerUsername: 30},
-		DPoP:      defaultDPoP(),
-		PAR:       defaultPAR(),
-		Branding:  defaultBranding(),
-		Consent:   defaultConsent(),
+		Log:         Log{Level: "info", Format: "text"},
+		HTTP:        HTTP{DrainDelay: 5 * time.Second, ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10},
+		RateLimit:   RateLimit{LoginPerUsernameIP: 5, LoginPerIP: 20, LoginPerUsername: 30},
+		DPoP:        defaultDPoP(),
+		PAR:         defaultPAR(),
+		Backchannel: defaultBackchannel(),
+		Branding:    defaultBranding(),
+		Consent:     defaultConsent(),
 	}
 }
 

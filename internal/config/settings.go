@@ -62,7 +62,7 @@ func (c *Config) settings() []setting {
 		{"rate_limit.login_per_username_ip", "failed password checks per minute per username and client IP", (*intValue)(&c.RateLimit.LoginPerUsernameIP)},
 		{"rate_limit.login_per_ip", "failed password checks per minute per client IP", (*intValue)(&c.RateLimit.LoginPerIP)},
 		{"rate_limit.login_per_username", "failed password checks per minute per username, from all addresses", (*intValue)(&c.RateLimit.LoginPerUsername)},
-	}, slices.Concat(c.dpopSettings(), c.parSettings(), c.brandingSettings(), c.consentSettings())...)
+	}, slices.Concat(c.dpopSettings(), c.parSettings(), c.backchannelSettings(), c.brandingSettings(), c.consentSettings())...)
 }
 
 // SettingNames lists every setting name in documentation order (tests check

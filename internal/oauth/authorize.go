@@ -342,7 +342,8 @@ func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *stor
 		ClientID: req.ClientID, UserID: user.ID, RedirectURI: req.RedirectURI,
 		RedirectURIOmitted: req.RedirectURIOmitted, Scope: scope,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
-		Nonce: req.Nonce, AuthTime: sess.AuthTime, ExpiresAt: now.Add(a.cfg.CodeTTL), SID: sess.SID, DPoPJKT: req.DPoPJKT,
+		Nonce: req.Nonce, AuthTime: sess.AuthTime, ExpiresAt: now.Add(a.cfg.CodeTTL), SID: sess.SID, SessionExpiresAt: sess.ExpiresAt,
+		DPoPJKT: req.DPoPJKT,
 	})
 	if err != nil {
 		a.redirectError(w, r, req, ErrServerError.Wrap(err))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/go-oauth2/oauth2/v4"
 
@@ -60,11 +61,42 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	if err != nil {
 		return nil, storageGrantError(err)
 	}
-	return h.issueTokens(ctx, issue{
+	in := issue{
 		client: client, user: user, scope: ac.Scope, authTime: ac.AuthTime, nonce: ac.Nonce, sid: ac.SID,
 		refresh:  slices.Contains(ac.Scope, ScopeOfflineAccess) && slices.Contains(client.GrantTypes, account.GrantRefreshToken),
 		familyID: planned.FamilyID, accessJTI: planned.AccessJTI, accessExp: planned.AccessExpiresAt,
-	})
+	}
+	resp, e := h.issueTokens(ctx, in)
+	if e == nil && resp.IDToken != "" {
+		h.rememberUserClient(ctx, ac, in, now)
+	}
+	return resp, e
+}
+
+// rememberUserClient notes, for the user, that a client taking logout
+// tokens signed them in through the browser (an ID token with a sid), for
+// as long as the client's own session may last: until the latest expiry
+// of what it received, the refresh family's absolute expiry when one was
+// issued, else the ID token's or the browser session's. An administrator
+// who signs the user out then reaches the client even after that browser
+// session has ended (backchannel.Logouts.UserSignedOut). The code proves
+// the user authenticated; a failure costs the client that logout token,
+// not the user their sign-in: it is logged.
+func (h *Handler) rememberUserClient(ctx context.Context, ac *storage.AuthCode, in issue, now time.Time) {
+	if ac.SID == "" || in.client.BackchannelLogoutURI == "" {
+		return
+	}
+	until := now.Add(h.cfg.IDTokenTTL)
+	if ac.SessionExpiresAt.After(until) {
+		until = ac.SessionExpiresAt
+	}
+	if fam := now.Add(h.cfg.RefreshAbsolute); in.refresh && fam.After(until) {
+		until = fam
+	}
+	if err := h.store.RememberUserClient(ctx, in.user.ID, in.client.ID, until); err != nil {
+		h.log.WarnContext(ctx, "oauth: remember the user's client; an administrator's sign-out may not reach it",
+			"client_id", in.client.ID, "err", err)
+	}
 }
 
 // checkPKCE verifies code_verifier against the stored S256 challenge. A

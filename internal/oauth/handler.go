@@ -29,6 +29,9 @@ type GrantStore interface {
 	// IsAccessRevoked tells whether an access token was revoked, by its
 	// jti or by a cutoff of its subject or client.
 	IsAccessRevoked(ctx context.Context, jti, subject, clientID string, issuedAt time.Time) (bool, error)
+	// RememberUserClient remembers that the user signed in to a client
+	// that takes logout tokens, until its session there may have ended.
+	RememberUserClient(ctx context.Context, userID, clientID string, until time.Time) error
 }
 
 var _ GrantStore = (*storage.Store)(nil)

@@ -57,7 +57,9 @@ type Tuning struct {
 	SessionIdleTTL     time.Duration // web.Config
 	SessionAbsoluteTTL time.Duration // web.Config
 	AuthRequestTTL     time.Duration // oauth.AuthorizerConfig
-	Sender             backchannel.SenderConfig
+	// Sender's Poll and Batch; its Timeout and RetryFor are the
+	// configuration's backchannel settings.
+	Sender backchannel.SenderConfig
 	// NoCaches sends every client and user lookup to Redis, for tests that
 	// write records straight into the store and expect the next request
 	// to see them (a cache learns of a change over pub/sub, a moment
@@ -266,8 +268,10 @@ func (b *builder) minter() *token.Minter {
 // reached and, as a worker, delivers their logout tokens from the queue
 // every instance shares.
 func (b *builder) backchannelLogout() (*backchannel.Logouts, error) {
+	sc := b.Tuning.Sender
+	sc.Timeout, sc.RetryFor = b.cfg.Backchannel.Timeout, b.cfg.Backchannel.RetryFor
 	sender, err := backchannel.NewSender(backchannel.SenderDeps{
-		Config: b.Tuning.Sender, Store: b.Store, Minter: b.minter(), Metrics: b.Metrics, Logger: b.Logger,
+		Config: sc, Store: b.Store, Minter: b.minter(), Metrics: b.Metrics, Logger: b.Logger,
 	})
 	if err != nil {
 		return nil, err

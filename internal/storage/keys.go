@@ -39,6 +39,11 @@ import (
 //	p login:<sid>              HASH     user, session, exp, c:<client id> per client
 //	                                    signed in ; TTL to the session's ExpiresAt
 //	p user-logins:<user id>    ZSET     sid scored by its ExpiresAt (ms) ; TTL = latest
+//	p user-clients:<user id>   ZSET     client id scored by until (ms): relying parties the
+//	                                    user signed in to, which may outlive the session
+//	                                    (userclients.go) ; at most MaxUserClients, pruned
+//	                                    on write ; TTL = latest, at most MaxUserClientLife;
+//	                                    deleted by DeleteUser
 //	p {logouts}:jobs           HASH     delivery id -> LogoutDelivery JSON } one slot: claims
 //	p {logouts}:due            ZSET     delivery id scored by due time (ms) } are one script ;
 //	                                    both kept until the queue drains
@@ -93,6 +98,7 @@ func (s *Store) kSession(hash string) string     { return s.prefix + "session:" 
 func (s *Store) kAuthRequest(id string) string   { return s.prefix + "authreq:" + id }
 func (s *Store) kLogin(sid string) string        { return s.prefix + "login:" + sid }
 func (s *Store) kUserLogins(uid string) string   { return s.prefix + "user-logins:" + uid }
+func (s *Store) kUserClients(uid string) string  { return s.prefix + "user-clients:" + uid }
 func (s *Store) kLogoutJobs() string             { return s.prefix + "{logouts}:jobs" }
 func (s *Store) kLogoutDue() string              { return s.prefix + "{logouts}:due" }
 func (s *Store) kProof(hash string) string       { return s.prefix + "dpop-jti:" + hash }

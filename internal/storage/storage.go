@@ -105,6 +105,9 @@ type AuthCode struct {
 	// SID is the browser session the code was issued in; the ID token
 	// carries it.
 	SID string `json:"sid,omitempty"`
+	// SessionExpiresAt is that session's absolute end: the relying party
+	// is remembered for the user at least that long (UserClientStore).
+	SessionExpiresAt time.Time `json:"session_expires_at,omitzero"`
 	// DPoPJKT binds the code to a DPoP key (RFC 9449 §10, the dpop_jkt
 	// authorization request parameter): only a proof by that key redeems it.
 	DPoPJKT string `json:"dpop_jkt,omitempty"`
@@ -492,6 +495,7 @@ type Storage interface {
 	KeyStore
 	SessionStore
 	SessionLoginStore
+	UserClientStore
 	LogoutQueue
 	AuthRequestStore
 	CommentStore
@@ -525,6 +529,37 @@ type SessionLoginStore interface {
 	UserSessionLogins(ctx context.Context, userID string) ([]*SessionLogin, error)
 	// DeleteSessionLogin forgets sid; idempotent.
 	DeleteSessionLogin(ctx context.Context, userID, sid string) error
+}
+
+// UserClient is a relying party the user signed in to through the browser
+// flow (it was issued an ID token), remembered until Until: the latest
+// expiry of what it received (its refresh-token family's absolute expiry,
+// else the ID token's or the browser session's, whichever is later).
+type UserClient struct {
+	ClientID string
+	Until    time.Time
+}
+
+// UserClientStore remembers, per user, the relying parties that may still
+// hold a session of the user's after the oauth2d browser session through
+// which they signed in has ended, so that an administrator's "sign this
+// user out everywhere" reaches them too (OIDC Back-Channel Logout 1.0,
+// logout tokens carrying sub alone). The memory is bounded per user: at
+// most MaxUserClients entries, none kept past MaxUserClientLife.
+type UserClientStore interface {
+	// RememberUserClient notes clientID for userID until `until` (capped
+	// at now + MaxUserClientLife); an entry already there keeps the later
+	// time. Ended entries are dropped, and beyond MaxUserClients those
+	// ending soonest. Only call it for a user who has authenticated.
+	// Idempotent.
+	RememberUserClient(ctx context.Context, userID, clientID string, until time.Time) error
+	// UserClients lists the user's entries that have not ended, sorted by
+	// client id.
+	UserClients(ctx context.Context, userID string) ([]UserClient, error)
+	// ForgetUserClients removes each of cs whose entry has not been
+	// extended past cs[i].Until since it was read (a sign-in meanwhile
+	// keeps it). Idempotent.
+	ForgetUserClients(ctx context.Context, userID string, cs []UserClient) error
 }
 
 // LogoutDelivery is one logout token still to be POSTed to one client's

@@ -226,5 +226,8 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if err := s.rdb.Del(ctx, s.kConsents(id)).Err(); err != nil {
 		return fmt.Errorf("storage: delete user consents: %w", err)
 	}
+	if err := s.rdb.Del(ctx, s.kUserClients(id)).Err(); err != nil {
+		return fmt.Errorf("storage: delete user clients: %w", err)
+	}
 	return nil
 }

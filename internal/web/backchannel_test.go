@@ -130,9 +130,13 @@ type bclWorld struct {
 	appID, strictID, consentedID string
 }
 
-func newBCLWorld(t *testing.T) *bclWorld {
-	a := webtest.New(t, webtest.Options{})
-	w := &bclWorld{a: a, b: webtest.New(t, webtest.Options{Peer: a}), appID: "bcl-app", strictID: "bcl-strict", consentedID: "bcl-consented"}
+func newBCLWorld(t *testing.T) *bclWorld { return newBCLWorldWith(t, webtest.Options{}) }
+
+// newBCLWorldWith is newBCLWorld with both instances built with o.
+func newBCLWorldWith(t *testing.T, o webtest.Options) *bclWorld {
+	a := webtest.New(t, o)
+	o.Peer = a
+	w := &bclWorld{a: a, b: webtest.New(t, o), appID: "bcl-app", strictID: "bcl-strict", consentedID: "bcl-consented"}
 	w.app, w.strict, w.consented = newRelyingPartyEndpoint(t, a, w.appID), newRelyingPartyEndpoint(t, a, w.strictID),
 		newRelyingPartyEndpoint(t, a, w.consentedID)
 	for _, c := range []*storage.Client{
@@ -276,6 +280,69 @@ func TestBackchannelLogout(t *testing.T) {
 		wantLogout(t, w.app.wait(1), alice, idt["sid"].(string))
 		wantLogout(t, w.consented.wait(1), alice, idtC["sid"].(string))
 		wantLogout(t, w.strict.wait(1), alice, idt2["sid"].(string))
+	})
+}
+
+// An app keeps its own session after the user's oauth2d browser session
+// has ended (a first-party app, no consent remembered): an administrator
+// who revokes the user's tokens or deletes the user still reaches it, with
+// a logout token naming the user alone, once, and only once per action
+// when it also signed in through a live session (that one names the sid).
+// The app that requires a sid gets nothing for an ended session.
+func TestAdminSignOutReachesAppsOfEndedSessions(t *testing.T) {
+	const absolute = 2 * time.Second
+	w := newBCLWorldWith(t, webtest.Options{SessionAbsolute: absolute})
+	alice := w.a.Alice.ID
+	// signInAndOutlive signs a new browser in to the apps and waits until
+	// its oauth2d session has ended.
+	signInAndOutlive := func(t *testing.T, clientIDs ...string) {
+		t.Helper()
+		b := w.a.NewBrowser(t)
+		start := time.Now()
+		for _, c := range clientIDs {
+			w.signInTo(t, b, c)
+		}
+		time.Sleep(time.Until(start.Add(absolute + 300*time.Millisecond)))
+		if signedIn(t, b) {
+			t.Fatal("the browser session outlived its absolute lifetime")
+		}
+	}
+
+	t.Run("revoked: the live session's sid, once", func(t *testing.T) {
+		signInAndOutlive(t, w.appID, w.strictID)
+		b := w.a.NewBrowser(t)
+		idt, _ := w.signInTo(t, b, w.appID)
+		w.admin(t, http.MethodPost, "/admin/v1/users/"+alice+"/revoke-tokens", http.StatusOK)
+		wantLogout(t, w.app.wait(1), alice, idt["sid"].(string))
+		w.strict.wait(0)
+		w.consented.wait(0)
+	})
+	t.Run("revoked again: the user alone, then nothing more", func(t *testing.T) {
+		// Told of one session only, the app may still hold an older one.
+		w.admin(t, http.MethodPost, "/admin/v1/users/"+alice+"/revoke-tokens", http.StatusOK)
+		wantLogout(t, w.app.wait(1), alice, "")
+		// Told that the user is signed out, it is forgotten.
+		w.admin(t, http.MethodPost, "/admin/v1/users/"+alice+"/revoke-tokens", http.StatusOK)
+		w.app.wait(0)
+		w.strict.wait(0)
+	})
+	t.Run("the user's own sign-out tells only its session's apps", func(t *testing.T) {
+		signInAndOutlive(t, w.appID)
+		b := w.a.NewBrowser(t)
+		idt, _ := w.signInTo(t, b, w.strictID)
+		confirm := b.Get("/logout")
+		if p := b.Post("/logout", url.Values{"csrf_token": {confirm.Hidden("csrf_token")}}); p.Status != http.StatusOK {
+			t.Fatalf("sign-out: %d", p.Status)
+		}
+		wantLogout(t, w.strict.wait(1), alice, idt["sid"].(string))
+		w.app.wait(0)
+	})
+	t.Run("deleted", func(t *testing.T) {
+		signInAndOutlive(t, w.appID, w.strictID)
+		w.admin(t, http.MethodDelete, "/admin/v1/users/"+alice, http.StatusNoContent)
+		wantLogout(t, w.app.wait(1), alice, "")
+		w.strict.wait(0)
+		w.consented.wait(0)
 	})
 }
 

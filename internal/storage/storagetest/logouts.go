@@ -2,7 +2,9 @@ package storagetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -194,6 +196,100 @@ func testLogoutQueue(t *testing.T, newStore NewStore) {
 		}
 		if got, _ := s.ClaimLogouts(ctx, now.Add(time.Hour), time.Second, 1); len(got) != 0 {
 			t.Fatal("a finished delivery came back")
+		}
+	})
+}
+
+// testUserClients: the per-user memory of relying parties that may
+// outlive the browser session they signed in through.
+func testUserClients(t *testing.T, newStore NewStore) {
+	t.Run("remembered until the latest until, sorted, then forgotten", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		uid := newID()
+		later, sooner := ms(time.Now().Add(2*time.Hour)), ms(time.Now().Add(time.Hour))
+		for _, c := range []storage.UserClient{{ClientID: "b", Until: sooner}, {ClientID: "a", Until: sooner}, {ClientID: "b", Until: later}, {ClientID: "a", Until: sooner.Add(-time.Minute)}} {
+			if err := s.RememberUserClient(ctx, uid, c.ClientID, c.Until); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.UserClients(ctx, uid)
+		want := []storage.UserClient{{ClientID: "a", Until: sooner}, {ClientID: "b", Until: later}}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("UserClients = %+v, %v; want %+v", got, err, want)
+		}
+		if other, _ := s.UserClients(ctx, newID()); len(other) != 0 {
+			t.Fatalf("another user's: %+v", other)
+		}
+		// b signed in again after it was read: forgetting what was read
+		// keeps it.
+		if err := s.RememberUserClient(ctx, uid, "b", later.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ForgetUserClients(ctx, uid, got); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.UserClients(ctx, uid)
+		if err != nil || !slices.Equal(got, []storage.UserClient{{ClientID: "b", Until: later.Add(time.Minute)}}) {
+			t.Fatalf("after forgetting: %+v, %v", got, err)
+		}
+	})
+	t.Run("bounded in time and number", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		uid := newID()
+		if err := s.RememberUserClient(ctx, uid, "far", time.Now().Add(100*storage.MaxUserClientLife)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RememberUserClient(ctx, uid, "past", time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.UserClients(ctx, uid)
+		if len(got) != 1 || got[0].ClientID != "far" || got[0].Until.After(time.Now().Add(storage.MaxUserClientLife)) {
+			t.Fatalf("UserClients = %+v, want far, capped", got)
+		}
+		rb := redisOf(t, s)
+		ttl, err := rb.Redis().PTTL(ctx, rb.Prefix()+"user-clients:"+uid).Result()
+		if err != nil || ttl <= 0 || ttl > storage.MaxUserClientLife {
+			t.Fatalf("TTL %v, %v", ttl, err)
+		}
+		base := time.Now().Add(time.Hour)
+		for i := range storage.MaxUserClients + 5 {
+			if err := s.RememberUserClient(ctx, uid, fmt.Sprintf("c%03d", i), base.Add(time.Duration(i)*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, _ = s.UserClients(ctx, uid)
+		if len(got) != storage.MaxUserClients || !slices.ContainsFunc(got, func(c storage.UserClient) bool { return c.ClientID == "far" }) ||
+			slices.ContainsFunc(got, func(c storage.UserClient) bool { return c.ClientID == "c005" }) {
+			t.Fatalf("%d entries %+v; want the %d ending last", len(got), got, storage.MaxUserClients)
+		}
+	})
+	t.Run("an ended entry is gone and the key with it", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		uid := newID()
+		until := time.Now().Add(300 * time.Millisecond)
+		if err := s.RememberUserClient(ctx, uid, "a", until); err != nil {
+			t.Fatal(err)
+		}
+		sleepUntil(until.Add(50 * time.Millisecond))
+		if got, _ := s.UserClients(ctx, uid); len(got) != 0 {
+			t.Fatalf("UserClients = %+v", got)
+		}
+		rb := redisOf(t, s)
+		if !eventually(func() bool { return rb.Redis().Exists(ctx, rb.Prefix()+"user-clients:"+uid).Val() == 0 }) {
+			t.Fatal("the key outlived its entries")
+		}
+	})
+	t.Run("refused ids", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		if err := s.RememberUserClient(ctx, "", "a", time.Now().Add(time.Hour)); err == nil {
+			t.Fatal("empty user accepted")
+		}
+		if err := s.RememberUserClient(ctx, "u", strings.Repeat("c", storage.MaxIDLen+1), time.Now().Add(time.Hour)); err == nil {
+			t.Fatal("a client id longer than MaxIDLen accepted")
 		}
 	})
 }

@@ -156,4 +156,26 @@ func testRedelivery(t *testing.T, newStore NewStore) {
 		}
 		wantCheck(t, s, f.ID, next, storage.ErrRevoked)
 	})
+	t.Run("user clients remembered and forgotten twice", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		uid, until := newID(), ms(time.Now().Add(time.Hour))
+		for range 2 {
+			if err := s.RememberUserClient(ctx, uid, "web", until); err != nil {
+				t.Fatalf("remember delivered again = %v", err)
+			}
+		}
+		got, err := s.UserClients(ctx, uid)
+		if err != nil || len(got) != 1 || got[0] != (storage.UserClient{ClientID: "web", Until: until}) {
+			t.Fatalf("after a double delivery = %+v, %v", got, err)
+		}
+		for range 2 {
+			if err := s.ForgetUserClients(ctx, uid, got); err != nil {
+				t.Fatalf("forget delivered again = %v", err)
+			}
+		}
+		if got, _ := s.UserClients(ctx, uid); len(got) != 0 {
+			t.Fatalf("after forgetting twice = %+v", got)
+		}
+	})
 }

@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Comments", testComments},
 		{"Expiry", testExpiry},
 		{"SessionLogins", testSessionLogins},
+		{"UserClients", testUserClients},
 		{"LogoutQueue", testLogoutQueue},
 		{"ProofReplay", testProofReplay},
 		{"BoundFamily", testBoundFamily},

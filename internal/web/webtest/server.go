@@ -139,6 +139,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	// grace window has tests of its own (internal/oauth).
 	cfg.Tokens.RefreshGrace = 0
 	cfg.PKCERequiredForAll = o.PKCERequiredForAll
+	cfg.Backchannel.Timeout = 2 * time.Second
 	cfg.RateLimit = config.RateLimit{LoginPerUsernameIP: o.Limits.PerUsernameIP, LoginPerIP: o.Limits.PerIP, LoginPerUsername: o.Limits.PerUsername}
 	cfg.PAR.PublicPerIP = o.PARPublicPerIP
 	cfg.DPoP.PublicPerIP = o.DPoPPublicPerIP
@@ -159,7 +160,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 		Checker: env.Checker, ScopeTexts: account.MergeScopeTexts(o.ScopeTexts), Templates: tmpl,
 		Tuning: server.Tuning{
 			SessionIdleTTL: o.SessionIdleTTL, SessionAbsoluteTTL: o.SessionAbsolute, AuthRequestTTL: o.AuthRequestTTL,
-			Sender: backchannel.SenderConfig{Poll: 50 * time.Millisecond, Timeout: 2 * time.Second},
+			Sender: backchannel.SenderConfig{Poll: 50 * time.Millisecond},
 			// Tests write clients and users straight into the store and
 			// expect the next request to see them.
 			NoCaches: true,

@@ -1,0 +1,81 @@
+package oauth_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testenv"
+)
+
+// Redeeming a code of the browser flow for an ID token remembers, for
+// the user, a client that takes logout tokens, until the latest expiry of
+// what it received, so that an administrator's sign-out reaches it after
+// the browser session has ended (package backchannel).
+func TestCodeRedemptionRemembersTheUsersClient(t *testing.T) {
+	s := newServer(t)
+	ctx := t.Context()
+	const bcl, bclSecret = "bcl-app", "bcl-app-secret-0123456789"
+	err := s.Store.CreateClient(ctx, &storage.Client{ID: bcl, SecretHash: testenv.Hash(t, bclSecret), FirstParty: true,
+		GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "profile", "offline_access"},
+		RedirectURIs: []string{redirectURI}, BackchannelLogoutURI: "https://app.example/bcl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	redeem := func(clientID, clientSecret, scope, sid string, sessionExp time.Time) {
+		t.Helper()
+		code := secret.NewToken(32)
+		err := s.Store.SaveCode(ctx, secret.SHA256(code), &storage.AuthCode{
+			ClientID: clientID, UserID: s.alice.ID, RedirectURI: redirectURI, Scope: strings.Fields(scope),
+			AuthTime: time.Now(), ExpiresAt: time.Now().Add(time.Minute), SID: sid, SessionExpiresAt: sessionExp,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := s.redeem(code, "", clientID, clientSecret, redirectURI); res.Status != 200 {
+			t.Fatalf("redeem: %d %s", res.Status, res.Body)
+		}
+	}
+	// remembered returns the user's entries and forgets them for the next
+	// case.
+	remembered := func() []storage.UserClient {
+		t.Helper()
+		got, err := s.Store.UserClients(ctx, s.alice.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Store.ForgetUserClients(ctx, s.alice.ID, got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	near := func(got storage.UserClient, want time.Time) bool {
+		d := got.Until.Sub(want)
+		return got.ClientID == bcl && d > -10*time.Second && d < 10*time.Second
+	}
+
+	redeem(bcl, bclSecret, "openid offline_access", "sid-1", time.Now().Add(time.Hour))
+	if got := remembered(); len(got) != 1 || !near(got[0], time.Now().Add(24*time.Hour)) {
+		t.Fatalf("with a refresh token: %+v, want until the family's absolute expiry", got)
+	}
+	redeem(bcl, bclSecret, "openid", "sid-2", time.Now().Add(2*time.Hour))
+	if got := remembered(); len(got) != 1 || !near(got[0], time.Now().Add(2*time.Hour)) {
+		t.Fatalf("a session outliving the ID token: %+v, want until the session's end", got)
+	}
+	redeem(bcl, bclSecret, "openid", "sid-3", time.Now().Add(time.Minute))
+	if got := remembered(); len(got) != 1 || !near(got[0], time.Now().Add(15*time.Minute)) {
+		t.Fatalf("an ID token outliving the session: %+v, want until the ID token's expiry", got)
+	}
+	for name, redeemIt := range map[string]func(){
+		"no ID token":                   func() { redeem(bcl, bclSecret, "profile", "sid-4", time.Now().Add(time.Hour)) },
+		"no browser session":            func() { redeem(bcl, bclSecret, "openid", "", time.Time{}) },
+		"a client without a logout URI": func() { redeem(firstPartyID, firstPartySecret, "openid", "sid-5", time.Now().Add(time.Hour)) },
+	} {
+		redeemIt()
+		if got := remembered(); len(got) != 0 {
+			t.Fatalf("%s: remembered %+v", name, got)
+		}
+	}
+}

@@ -77,6 +77,21 @@ func TestValidate(t *testing.T) {
 		{"bad trusted proxy", func(c *Config) { c.HTTP.TrustedProxies = []string{"lb.internal"} }, "config: http.trusted_proxies:"},
 		{"no username limit", func(c *Config) { c.RateLimit.LoginPerUsername = 0 }, "config: rate_limit.login_per_username:"},
 		{"no ip limit", func(c *Config) { c.RateLimit.LoginPerIP = -1 }, "config: rate_limit.login_per_ip:"},
+		{"a symmetric algorithm", func(c *Config) { c.DPoP.Algorithms = []string{"ES256", "HS256"} }, "config: dpop.algorithms:"},
+		{"no algorithm", func(c *Config) { c.DPoP.Algorithms = nil }, "config: dpop.algorithms:"},
+		{"max age of an hour", func(c *Config) { c.DPoP.MaxAge = time.Hour }, "config: dpop.max_age:"},
+		{"nonces without a secret", func(c *Config) { c.DPoP.Nonces = true }, "config: dpop.nonce_secret:"},
+		{"nonces with a short secret", func(c *Config) { c.DPoP.Nonces = true; c.DPoP.NonceSecret = "short" }, "config: dpop.nonce_secret:"},
+		{"nonces with a secret", func(c *Config) { c.DPoP.Nonces = true; c.DPoP.NonceSecret = strings.Repeat("s", 32) }, ""},
+		{"negative public budget", func(c *Config) { c.DPoP.PublicPerIP = -1 }, "config: dpop.public_per_ip:"},
+		{"no public budget", func(c *Config) { c.DPoP.PublicPerIP = 0 }, ""},
+		{"shortest", func(c *Config) { c.Backchannel = Backchannel{Timeout: time.Second, RetryFor: 10 * time.Second} }, ""},
+		{"longest", func(c *Config) { c.Backchannel = Backchannel{Timeout: time.Minute, RetryFor: 24 * time.Hour} }, ""},
+		{"no timeout", func(c *Config) { c.Backchannel.Timeout = 0 }, "config: backchannel.timeout:"},
+		{"timeout under a second", func(c *Config) { c.Backchannel.Timeout = 500 * time.Millisecond }, "config: backchannel.timeout:"},
+		{"timeout over a minute", func(c *Config) { c.Backchannel.Timeout = 2 * time.Minute }, "config: backchannel.timeout:"},
+		{"no retries", func(c *Config) { c.Backchannel.RetryFor = 0 }, "config: backchannel.retry_for:"},
+		{"retry for a week", func(c *Config) { c.Backchannel.RetryFor = 7 * 24 * time.Hour }, "config: backchannel.retry_for:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

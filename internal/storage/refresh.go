@@ -157,13 +157,70 @@ redis.call('HSET', KEYS[1], 'r', '1')
 return reply('ok')
 `)
 
-// indexFamily: KEYS user-families; ARGV family, client, ttl ms. The index
-// lives as long as the longest family in it could.
-var indexFamily = redis.NewScript(`
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+// The user's family index, user-families:<uid>, is a ZSET with one
+// member "<family id> <client id>" per family of the user, scored by the
+// family's absolute expiry (unix ms): the latest moment it can live, as
+// sliding only shortens a family's life and the absolute expiry never
+// moves. Every script that touches the index first drops the members
+// whose score is past (their family is gone whatever happened to it), so
+// the index holds at most the families that can still be alive, and then
+// sets the key's TTL to the latest score. The family keys live in other
+// slots, so a family that died early (sliding TTL) keeps its member
+// until its score passes or RevokeUserFamilies finds it gone.
+//
+// familyIndex is the Lua both index scripts share; KEYS[1] is the index
+// and ARGV[1] the caller's now (ms). openIndex converts the index an
+// older version left, a HASH family id -> client id, in place: that
+// version extended the hash's TTL to its longest family's life, so now +
+// its PTTL is a bound no entry outlives; a hash without TTL (never
+// written so) keeps its entries unbounded ('+inf'), and they go when
+// RevokeUserFamilies finds their family gone. closeIndex prunes and sets
+// the TTL (none while an unbounded entry is left).
+const familyIndex = `
+local now = tonumber(ARGV[1])
+local function openIndex()
+  if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return end
+  local pttl = redis.call('PTTL', KEYS[1])
+  local bound = '+inf'
+  if pttl > 0 then bound = now + pttl end
+  local old = redis.call('HGETALL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  for i = 1, #old, 2 do redis.call('ZADD', KEYS[1], bound, old[i] .. ' ' .. old[i+1]) end
+end
+local function closeIndex()
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  if top[2] and redis.call('ZCOUNT', KEYS[1], '+inf', '+inf') == 0 then
+    redis.call('PEXPIRE', KEYS[1], tonumber(top[2]) - now)
+  end
+end
+`
+
+// indexFamily: KEYS user-families; ARGV now ms, member, absolute expiry
+// ms. A second delivery adds the same member with the same score again
+// and prunes with the same now: nothing changes but the TTL, which is
+// set again from the same scores.
+var indexFamily = redis.NewScript(familyIndex + `
+openIndex()
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+closeIndex()
 return {'ok'}
 `)
+
+// userFamilies: KEYS user-families; ARGV now ms. Replies {'ok', member…}:
+// the members that can still be alive (after converting and pruning, as
+// indexFamily does).
+var userFamilies = redis.NewScript(familyIndex + `
+openIndex()
+closeIndex()
+local out = redis.call('ZRANGE', KEYS[1], 0, -1)
+table.insert(out, 1, 'ok')
+return out
+`)
+
+// indexMember is a family's member in its user's index; a family id has
+// no space (CreateFamily), so the first space ends it.
+func indexMember(familyID, clientID string) string { return familyID + " " + clientID }
 
 // rawHash is how a token hash is stored in a family: the 32 bytes a
 // 64-digit hex sha256 stands for, half its size. Anything else is kept as
@@ -196,11 +253,16 @@ func familyFrom(id string, res []any) *RefreshFamily {
 
 // CreateFamily stores a new family with its first token. Its TTL is
 // min(Sliding, Family.ExpiresAt-now); Sliding 0 means only the absolute
-// expiry. An existing id is ErrConflict.
+// expiry. An existing id is ErrConflict. A family of a user is also added
+// to the user's index (indexFamily) until its ExpiresAt; its id must not
+// hold a space (ids are tokens; the index member is "<id> <client>").
 func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	f := r.Family
 	if err := checkID("family id", f.ID); err != nil {
 		return err
+	}
+	if strings.Contains(f.ID, " ") {
+		return fmt.Errorf("storage: family id %q must not contain a space", f.ID)
 	}
 	if r.TokenHash == "" {
 		return errors.New("storage: empty refresh token hash")
@@ -217,11 +279,12 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = now.UTC()
 	}
-	// Index first: a family never exists unindexed, and an index entry
-	// whose family is gone is pruned by RevokeUserFamilies.
+	// Index first: a family never exists unindexed. Its member goes once
+	// the absolute expiry has passed, or earlier when RevokeUserFamilies
+	// finds the family gone.
 	if f.UserID != "" {
 		_, _, err := s.runScript(ctx, indexFamily, []string{s.kUserFamilies(f.UserID)},
-			f.ID, f.ClientID, life.Milliseconds())
+			unixMs(now), indexMember(f.ID, f.ClientID), unixMs(f.ExpiresAt))
 		if err != nil {
 			return err
 		}
@@ -330,24 +393,28 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) (*RefreshFami
 
 // RevokeUserFamilies revokes the user's families for clientID (every
 // client when empty) one by one, each through the single-family script
-// (families live in different slots), and prunes index entries whose
-// family is gone.
+// (families live in different slots). It reads only the index members
+// that can still be alive (userFamilies prunes the rest), so its work is
+// bounded by the user's live logins, and drops the members whose family
+// is gone already (sliding expiry).
 func (s *Store) RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*RefreshFamily, error) {
 	idx := s.kUserFamilies(userID)
-	entries, err := s.rdb.HGetAll(ctx, idx).Result()
+	res, _, err := s.runScript(ctx, userFamilies, []string{idx}, unixMs(s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("storage: user families: %w", err)
 	}
 	var out []*RefreshFamily
-	var gone []string
-	for id, client := range entries {
+	var gone []any
+	for i := 1; i < len(res); i++ {
+		member := str(res, i)
+		id, client, _ := strings.Cut(member, " ")
 		if clientID != "" && client != clientID {
 			continue
 		}
 		f, err := s.RevokeFamily(ctx, id)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			gone = append(gone, id)
+			gone = append(gone, member)
 		case err != nil:
 			return out, err
 		default:
@@ -355,7 +422,7 @@ func (s *Store) RevokeUserFamilies(ctx context.Context, userID, clientID string)
 		}
 	}
 	if len(gone) > 0 {
-		if err := s.rdb.HDel(ctx, idx, gone...).Err(); err != nil {
+		if err := s.rdb.ZRem(ctx, idx, gone...).Err(); err != nil {
 			return out, fmt.Errorf("storage: prune user families: %w", err)
 		}
 	}

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -79,6 +80,38 @@ func testRedelivery(t *testing.T, newStore NewStore) {
 			t.Fatalf("another family with the same id = %v, want ErrConflict", err)
 		}
 		wantCheck(t, s, nr.Family.ID, nr.TokenHash, nil)
+	})
+	t.Run("family index delivered twice", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		rdb, key := indexOf(t, s, "u1")
+		now := time.Now()
+		nr := storage.NewRefresh{Family: storage.RefreshFamily{
+			ID: newID(), ClientID: "web", UserID: "u1", Scope: []string{"openid"},
+			AuthTime: ms(now), CreatedAt: ms(now), ExpiresAt: ms(now.Add(time.Hour)),
+		}, TokenHash: newHash(), Sliding: time.Hour}
+		// An older version's index, so that the conversion is delivered
+		// twice as well.
+		gone := newID()
+		legacyIndex(t, rdb, key, time.Hour, gone, "web")
+		for i := range 2 { // indexFamily (and createFamily) twice
+			if err := s.CreateFamily(ctx, nr); err != nil {
+				t.Fatalf("CreateFamily delivery %d = %v", i+1, err)
+			}
+		}
+		if got, want := indexedIDs(t, rdb, key), sortedIDs(nr.Family.ID, gone); !slices.Equal(got, want) {
+			t.Fatalf("index after a double delivery = %v, want %v", got, want)
+		}
+		for i := range 2 { // userFamilies, the revocation and the prune twice
+			revoked, err := s.RevokeUserFamilies(ctx, "u1", "")
+			if err != nil || !sameIDs(revoked, nr.Family.ID) {
+				t.Fatalf("RevokeUserFamilies delivery %d = %v, %v; want %s", i+1, familyIDs(revoked), err, nr.Family.ID)
+			}
+		}
+		if got, want := indexedIDs(t, rdb, key), sortedIDs(nr.Family.ID); !slices.Equal(got, want) {
+			t.Fatalf("index after revoking twice = %v, want %v", got, want)
+		}
+		wantCheck(t, s, nr.Family.ID, nr.TokenHash, storage.ErrRevoked)
 	})
 	t.Run("records created twice", func(t *testing.T) {
 		parallel(t)

@@ -30,9 +30,9 @@ import (
 //	p rt:{<family>}:used       ZSET     the family's last MaxUsedHashes hashes ; same TTL (from
 //	                                    the first rotation)
 //	p rt:{<family>}:succ       STRING   sealed successor for the grace window ; 2 × the window
-//	p user-families:<user id>  ZSET     "<family id> <client id>" scored by the family's absolute
-//	                                    expiry (ms); members past it pruned on every write
-//	                                    (refresh.go) ; TTL = latest score
+//	p user-families:<user id>  ZSET     family id scored by its absolute expiry (ms); members
+//	                                    past it pruned on every write (refresh.go) ;
+//	                                    TTL = latest score
 //	p revoked-jti              ZSET     jti scored by exp (unix ms) ; TTL = latest exp
 //	p {cutoffs}:nbf            HASH     principal -> not-before (unix ms) } TTL = latest until
 //	p {cutoffs}:until          ZSET     principal scored by until (ms)    }

@@ -30,7 +30,8 @@ package storage
 //	rotate (refresh.go)         idempotent     new hash: cur == new and prev == presented → 'ok' with the
 //	                                           same family; a rotated-out token presented by another
 //	                                           request is still reuse (or grace, see Rotation.Grace)
-//	revokeFamily (refresh.go)   idempotent     revoked stays revoked; same reply
+//	revokeFamily (refresh.go)   idempotent     revoked stays revoked; same reply (another client's
+//	                                           family: 'other' again, untouched)
 //	saveCode (codes.go)         idempotent     code JSON: found → 'ok'
 //	redeemCode (codes.go)       idempotent     redemption JSON (fresh jti and family id): the same
 //	                                           redemption → 'ok' again, another → ErrCodeReused

@@ -149,19 +149,22 @@ if not f[1] or tonumber(ARGV[1]) >= tonumber(f[1]) then return {'nf'} end
 return reply('ok', f[2])
 `)
 
-// revokeFamily: KEYS fam; ARGV now ms. Replies {'nf'} | {'ok', fam…}.
+// revokeFamily: KEYS fam; ARGV now ms, client (empty for any). Replies
+// {'nf'} | {'other'} (another client's family, untouched) | {'ok', fam…}.
 var revokeFamily = redis.NewScript(familyReply + `
-local exp = redis.call('HGET', KEYS[1], 'e')
-if not exp or tonumber(ARGV[1]) >= tonumber(exp) then return {'nf'} end
+local f = redis.call('HMGET', KEYS[1], 'e', 'c')
+if not f[1] or tonumber(ARGV[1]) >= tonumber(f[1]) then return {'nf'} end
+if ARGV[2] ~= '' and f[2] ~= ARGV[2] then return {'other'} end
 redis.call('HSET', KEYS[1], 'r', '1')
 return reply('ok')
 `)
 
-// The user's family index, user-families:<uid>, is a ZSET with one
-// member "<family id> <client id>" per family of the user, scored by the
-// family's absolute expiry (unix ms): the latest moment it can live, as
-// sliding only shortens a family's life and the absolute expiry never
-// moves. Every script that touches the index first drops the members
+// The user's family index, user-families:<uid>, is a ZSET of the ids of
+// the user's families, each scored by the family's absolute expiry (unix
+// ms): the latest moment it can live, as sliding only shortens a family's
+// life and the absolute expiry never moves. The client is not repeated
+// there (the family record has it; revokeFamily checks it), which keeps
+// an entry at the id and an integer. Every script that touches the index first drops the members
 // whose score is past (their family is gone whatever happened to it), so
 // the index holds at most the families that can still be alive, and then
 // sets the key's TTL to the latest score. The family keys live in other
@@ -170,7 +173,8 @@ return reply('ok')
 //
 // familyIndex is the Lua both index scripts share; KEYS[1] is the index
 // and ARGV[1] the caller's now (ms). openIndex converts the index an
-// older version left, a HASH family id -> client id, in place: that
+// older version left, a HASH family id -> client id, in place (the
+// clients are dropped): that
 // version extended the hash's TTL to its longest family's life, so now +
 // its PTTL is a bound no entry outlives; a hash without TTL (never
 // written so) keeps its entries unbounded ('+inf'), and they go when
@@ -185,7 +189,7 @@ local function openIndex()
   if pttl > 0 then bound = now + pttl end
   local old = redis.call('HGETALL', KEYS[1])
   redis.call('DEL', KEYS[1])
-  for i = 1, #old, 2 do redis.call('ZADD', KEYS[1], bound, old[i] .. ' ' .. old[i+1]) end
+  for i = 1, #old, 2 do redis.call('ZADD', KEYS[1], bound, old[i]) end
 end
 local function closeIndex()
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -196,8 +200,8 @@ local function closeIndex()
 end
 `
 
-// indexFamily: KEYS user-families; ARGV now ms, member, absolute expiry
-// ms. A second delivery adds the same member with the same score again
+// indexFamily: KEYS user-families; ARGV now ms, family id, absolute
+// expiry ms. A second delivery adds the same member with the same score again
 // and prunes with the same now: nothing changes but the TTL, which is
 // set again from the same scores.
 var indexFamily = redis.NewScript(familyIndex + `
@@ -207,8 +211,8 @@ closeIndex()
 return {'ok'}
 `)
 
-// userFamilies: KEYS user-families; ARGV now ms. Replies {'ok', member…}:
-// the members that can still be alive (after converting and pruning, as
+// userFamilies: KEYS user-families; ARGV now ms. Replies {'ok', id…}:
+// the families that can still be alive (after converting and pruning, as
 // indexFamily does).
 var userFamilies = redis.NewScript(familyIndex + `
 openIndex()
@@ -217,10 +221,6 @@ local out = redis.call('ZRANGE', KEYS[1], 0, -1)
 table.insert(out, 1, 'ok')
 return out
 `)
-
-// indexMember is a family's member in its user's index; a family id has
-// no space (CreateFamily), so the first space ends it.
-func indexMember(familyID, clientID string) string { return familyID + " " + clientID }
 
 // rawHash is how a token hash is stored in a family: the 32 bytes a
 // 64-digit hex sha256 stands for, half its size. Anything else is kept as
@@ -253,16 +253,12 @@ func familyFrom(id string, res []any) *RefreshFamily {
 
 // CreateFamily stores a new family with its first token. Its TTL is
 // min(Sliding, Family.ExpiresAt-now); Sliding 0 means only the absolute
-// expiry. An existing id is ErrConflict. A family of a user is also added
-// to the user's index (indexFamily) until its ExpiresAt; its id must not
-// hold a space (ids are tokens; the index member is "<id> <client>").
+// expiry. An existing id is ErrConflict. A family of a user is also in
+// the user's index (indexFamily) until its ExpiresAt.
 func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	f := r.Family
 	if err := checkID("family id", f.ID); err != nil {
 		return err
-	}
-	if strings.Contains(f.ID, " ") {
-		return fmt.Errorf("storage: family id %q must not contain a space", f.ID)
 	}
 	if r.TokenHash == "" {
 		return errors.New("storage: empty refresh token hash")
@@ -284,7 +280,7 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	// finds the family gone.
 	if f.UserID != "" {
 		_, _, err := s.runScript(ctx, indexFamily, []string{s.kUserFamilies(f.UserID)},
-			unixMs(now), indexMember(f.ID, f.ClientID), unixMs(f.ExpiresAt))
+			unixMs(now), f.ID, unixMs(f.ExpiresAt))
 		if err != nil {
 			return err
 		}
@@ -378,25 +374,35 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 // unknown or expired. Idempotent. The keys keep their TTL so a later
 // presentation answers ErrRevoked.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string) (*RefreshFamily, error) {
+	f, _, err := s.revokeFamilyOf(ctx, familyID, "")
+	return f, err
+}
+
+// revokeFamilyOf is RevokeFamily for a family of clientID only (any when
+// empty): another client's family is left alone and answers other.
+func (s *Store) revokeFamilyOf(ctx context.Context, familyID, clientID string) (f *RefreshFamily, other bool, err error) {
 	if checkID("family id", familyID) != nil {
-		return nil, ErrNotFound
+		return nil, false, ErrNotFound
 	}
-	res, status, err := s.runScript(ctx, revokeFamily, []string{s.kFamily(familyID)}, unixMs(s.now()))
-	if err != nil {
-		return nil, err
+	res, status, err := s.runScript(ctx, revokeFamily, []string{s.kFamily(familyID)}, unixMs(s.now()), clientID)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case status == "other":
+		return nil, true, nil
+	case status != "ok":
+		return nil, false, ErrNotFound
 	}
-	if status != "ok" {
-		return nil, ErrNotFound
-	}
-	return familyFrom(familyID, res), nil
+	return familyFrom(familyID, res), false, nil
 }
 
 // RevokeUserFamilies revokes the user's families for clientID (every
 // client when empty) one by one, each through the single-family script
-// (families live in different slots). It reads only the index members
-// that can still be alive (userFamilies prunes the rest), so its work is
-// bounded by the user's live logins, and drops the members whose family
-// is gone already (sliding expiry).
+// (families live in different slots), which leaves another client's
+// family alone. It reads only the index members that can still be alive
+// (userFamilies prunes the rest), so its work is bounded by the user's
+// live logins, and drops the members whose family is gone already
+// (sliding expiry).
 func (s *Store) RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*RefreshFamily, error) {
 	idx := s.kUserFamilies(userID)
 	res, _, err := s.runScript(ctx, userFamilies, []string{idx}, unixMs(s.now()))
@@ -406,18 +412,14 @@ func (s *Store) RevokeUserFamilies(ctx context.Context, userID, clientID string)
 	var out []*RefreshFamily
 	var gone []any
 	for i := 1; i < len(res); i++ {
-		member := str(res, i)
-		id, client, _ := strings.Cut(member, " ")
-		if clientID != "" && client != clientID {
-			continue
-		}
-		f, err := s.RevokeFamily(ctx, id)
+		id := str(res, i)
+		f, other, err := s.revokeFamilyOf(ctx, id, clientID)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			gone = append(gone, member)
+			gone = append(gone, id)
 		case err != nil:
 			return out, err
-		default:
+		case !other:
 			out = append(out, f)
 		}
 	}

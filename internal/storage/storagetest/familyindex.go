@@ -2,7 +2,6 @@ package storagetest
 
 import (
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,8 +11,8 @@ import (
 )
 
 // testFamilyIndex checks the per-user family index beneath the contract
-// (storage/keys.go: user-families:<uid>, a ZSET of "<family> <client>"
-// scored by absolute expiry): it holds only families that can still be
+// (storage/keys.go: user-families:<uid>, a ZSET of family ids scored by
+// absolute expiry): it holds only families that can still be
 // alive, whatever the user did before, and an index an older version left
 // (a HASH family -> client) keeps working. Time moves on the store's clock.
 func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
@@ -96,7 +95,7 @@ func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
 		// An old entry's bound is the old index's end: now + its PTTL,
 		// here its family's end less the real time the test took since
 		// legacyIndex (the store's clock stood still meanwhile).
-		if score := rdb.ZScore(ctx, key, a.ID+" web").Val(); score < float64(a.ExpiresAt.Add(-time.Second).UnixMilli()) {
+		if score := rdb.ZScore(ctx, key, a.ID).Val(); score < float64(a.ExpiresAt.Add(-time.Second).UnixMilli()) {
 			t.Fatalf("converted entry scored %v, before its family's expiry %d", score, a.ExpiresAt.UnixMilli())
 		}
 		if ttl := rdb.PTTL(ctx, key).Val(); ttl < 47*time.Hour {
@@ -179,9 +178,6 @@ func indexedIDs(t *testing.T, rdb redis.UniversalClient, key string) []string {
 	members, err := rdb.ZRange(ctxFor(t), key, 0, -1).Result()
 	if err != nil {
 		t.Fatal(err)
-	}
-	for i, m := range members {
-		members[i], _, _ = strings.Cut(m, " ")
 	}
 	slices.Sort(members)
 	return members

@@ -164,22 +164,22 @@ return reply('ok')
 // ms): the latest moment it can live, as sliding only shortens a family's
 // life and the absolute expiry never moves. The client is not repeated
 // there (the family record has it; revokeFamily checks it), which keeps
-// an entry at the id and an integer. Every script that touches the index first drops the members
-// whose score is past (their family is gone whatever happened to it), so
-// the index holds at most the families that can still be alive, and then
-// sets the key's TTL to the latest score. The family keys live in other
-// slots, so a family that died early (sliding TTL) keeps its member
-// until its score passes or RevokeUserFamilies finds it gone.
+// an entry at an id and an integer. Every script that touches the index
+// drops the members whose score is not after the caller's now (their
+// family has expired whatever else happened to it), so the index holds
+// at most the families that can still be alive, and sets the key's TTL
+// to the latest score. The family keys live in other slots, so a family
+// that died early (sliding TTL) keeps its member until its score passes
+// or RevokeUserFamilies finds it gone.
 //
 // familyIndex is the Lua both index scripts share; KEYS[1] is the index
-// and ARGV[1] the caller's now (ms). openIndex converts the index an
-// older version left, a HASH family id -> client id, in place (the
-// clients are dropped): that
-// version extended the hash's TTL to its longest family's life, so now +
-// its PTTL is a bound no entry outlives; a hash without TTL (never
-// written so) keeps its entries unbounded ('+inf'), and they go when
-// RevokeUserFamilies finds their family gone. closeIndex prunes and sets
-// the TTL (none while an unbounded entry is left).
+// and ARGV[1] the caller's now (ms). openIndex converts, in place, the
+// index an older version left: a HASH family id -> client id (the clients
+// are dropped). That version extended the hash's TTL to its longest
+// family's life, so now + its PTTL is a bound no entry outlives; a hash
+// without TTL (never written so) keeps its entries unbounded ('+inf'),
+// and they go when RevokeUserFamilies finds their family gone. closeIndex
+// prunes and sets the TTL (none while an unbounded entry is left).
 const familyIndex = `
 local now = tonumber(ARGV[1])
 local function openIndex()
@@ -201,9 +201,9 @@ end
 `
 
 // indexFamily: KEYS user-families; ARGV now ms, family id, absolute
-// expiry ms. A second delivery adds the same member with the same score again
-// and prunes with the same now: nothing changes but the TTL, which is
-// set again from the same scores.
+// expiry ms. A second delivery adds the same member with the same score
+// again and prunes with the same now: nothing changes but the TTL, which
+// is set again from the same scores.
 var indexFamily = redis.NewScript(familyIndex + `
 openIndex()
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])

@@ -24,9 +24,9 @@ package storage
 //	createFamily (refresh.go)   idempotent     first token hash (current or issued since): found → 'ok'
 //	indexFamily (refresh.go)    idempotent     ZADD of the same member and score (the family's absolute
 //	                                           expiry); the prune drops only scores before the call's
-//	                                           now, and the TTL is set again from the same scores; an
-//	                                           older version's HASH is converted once, then is a ZSET
-//	userFamilies (refresh.go)   idempotent     the same conversion and prune; answers the live members
+//	                                           now, and the TTL is set again from the same scores
+//	userFamilies (refresh.go)   idempotent     the same prune; the legacy ids it folds in only raise a
+//	                                           score to the same bound; answers the live members
 //	rotate (refresh.go)         idempotent     new hash: cur == new and prev == presented → 'ok' with the
 //	                                           same family; a rotated-out token presented by another
 //	                                           request is still reuse (or grace, see Rotation.Grace)
@@ -55,6 +55,9 @@ package storage
 //	deleteComment (comments.go) never re-sent  a second delivery would answer ErrNotFound
 //	revokeJTI (revocations.go)  idempotent     keeps the later expiry of the same jti
 //	setCutoff (revocations.go)  idempotent     keeps the later not-before and until
+//	RevokeUserFamilies HDEL     idempotent     deletes from the legacy HASH only the fields read from it
+//	                                           (legacyFamilies, a read) and folded into the ZSET by
+//	                                           userFamilies before the HDEL is sent
 //	RevokeUserFamilies ZREM     idempotent     prunes index members whose family is gone
 //	PUBLISH (every channel)     idempotent     a duplicate message is applied twice by subscribers
 //	                                           that only add to a set, keep a maximum or drop a cache

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -159,12 +161,12 @@ redis.call('HSET', KEYS[1], 'r', '1')
 return reply('ok')
 `)
 
-// The user's family index, user-families:<uid>, is a ZSET of the ids of
-// the user's families, each scored by the family's absolute expiry (unix
-// ms): the latest moment it can live, as sliding only shortens a family's
-// life and the absolute expiry never moves. The client is not repeated
-// there (the family record has it; revokeFamily checks it), which keeps
-// an entry at an id and an integer. Every script that touches the index
+// The user's family index, user-fams:<uid>, is a ZSET of the ids of the
+// user's families, each scored by the family's absolute expiry (unix ms):
+// the latest moment it can live, as sliding only shortens a family's life
+// and the absolute expiry never moves. The client is not repeated there
+// (the family record has it; revokeFamily checks it), which keeps an
+// entry at an id and an integer. Every script that touches the index
 // drops the members whose score is not after the caller's now (their
 // family has expired whatever else happened to it), so the index holds
 // at most the families that can still be alive, and sets the key's TTL
@@ -172,25 +174,22 @@ return reply('ok')
 // that died early (sliding TTL) keeps its member until its score passes
 // or RevokeUserFamilies finds it gone.
 //
+// The legacy index, user-families:<uid> (keys.go), is the HASH family id
+// -> client id older versions write (HSET) and read (HGETALL, HDEL). It
+// keeps its name and type so that, during a rolling upgrade, an older
+// instance's login and revocation of a user never meet this ZSET
+// (WRONGTYPE). This version never writes it; RevokeUserFamilies folds
+// its entries into the ZSET (userFamilies) and then deletes those fields.
+// The older version extended the hash's TTL to its longest family's
+// absolute life, so now + its PTTL is a bound no entry outlives; a hash
+// without TTL (never written so) gives unbounded entries ('+inf'), which
+// go when RevokeUserFamilies finds their family gone.
+//
 // familyIndex is the Lua both index scripts share; KEYS[1] is the index
-// and ARGV[1] the caller's now (ms). openIndex converts, in place, the
-// index an older version left: a HASH family id -> client id (the clients
-// are dropped). That version extended the hash's TTL to its longest
-// family's life, so now + its PTTL is a bound no entry outlives; a hash
-// without TTL (never written so) keeps its entries unbounded ('+inf'),
-// and they go when RevokeUserFamilies finds their family gone. closeIndex
-// prunes and sets the TTL (none while an unbounded entry is left).
+// and ARGV[1] the caller's now (ms). closeIndex prunes and sets the TTL
+// (none while an unbounded entry is left).
 const familyIndex = `
 local now = tonumber(ARGV[1])
-local function openIndex()
-  if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return end
-  local pttl = redis.call('PTTL', KEYS[1])
-  local bound = '+inf'
-  if pttl > 0 then bound = now + pttl end
-  local old = redis.call('HGETALL', KEYS[1])
-  redis.call('DEL', KEYS[1])
-  for i = 1, #old, 2 do redis.call('ZADD', KEYS[1], bound, old[i]) end
-end
 local function closeIndex()
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
   local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
@@ -200,24 +199,44 @@ local function closeIndex()
 end
 `
 
-// indexFamily: KEYS user-families; ARGV now ms, family id, absolute
-// expiry ms. A second delivery adds the same member with the same score
-// again and prunes with the same now: nothing changes but the TTL, which
-// is set again from the same scores.
+// indexFamily: KEYS user-fams; ARGV now ms, family id, absolute expiry
+// ms. A second delivery adds the same member with the same score again
+// and prunes with the same now: nothing changes but the TTL, which is set
+// again from the same scores.
 var indexFamily = redis.NewScript(familyIndex + `
-openIndex()
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
 closeIndex()
 return {'ok'}
 `)
 
-// userFamilies: KEYS user-families; ARGV now ms. Replies {'ok', id…}:
-// the families that can still be alive (after converting and pruning, as
-// indexFamily does).
+// userFamilies: KEYS user-fams; ARGV now ms, bound, id…: the ids read
+// from the legacy hash, added with the score bound ('+inf' for none) or
+// kept at a higher one they have. Replies {'ok', id…}: the families that
+// can still be alive (after pruning, as indexFamily does). A second
+// delivery adds nothing new: a score only ever rises to the same bound.
 var userFamilies = redis.NewScript(familyIndex + `
-openIndex()
+local bound = ARGV[2]
+for i = 3, #ARGV do
+  local cur = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if not cur or (cur ~= 'inf' and (bound == '+inf' or tonumber(cur) < tonumber(bound))) then
+    redis.call('ZADD', KEYS[1], bound, ARGV[i])
+  end
+end
 closeIndex()
 local out = redis.call('ZRANGE', KEYS[1], 0, -1)
+table.insert(out, 1, 'ok')
+return out
+`)
+
+// legacyFamilies: KEYS user-families (the legacy hash); no ARGV. Replies
+// {'ok', pttl, id…}: the family ids an older version indexed and the
+// hash's PTTL, read together so the bound covers every id read (the
+// older version's writes only ever raised the TTL). Anything but a hash
+// reads as empty. Read-only.
+var legacyFamilies = redis.NewScript(`
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return {'ok', -2} end
+local out = redis.call('HKEYS', KEYS[1])
+table.insert(out, 1, redis.call('PTTL', KEYS[1]))
 table.insert(out, 1, 'ok')
 return out
 `)
@@ -403,11 +422,34 @@ func (s *Store) revokeFamilyOf(ctx context.Context, familyID, clientID string) (
 // (userFamilies prunes the rest), so its work is bounded by the user's
 // live logins, and drops the members whose family is gone already
 // (sliding expiry).
+//
+// Families an older version indexed in the legacy hash (an older
+// instance may still be writing it during a rolling upgrade) are folded
+// into the index first, by the same userFamilies call, and only then
+// deleted from the hash, field by field: the two keys are in different
+// slots, so a crash between the steps leaves the ids in both, and the
+// next call folds them again; a field an older instance adds meanwhile
+// stays for the next call. Once folded, a legacy family is revoked (and
+// answered again on a second delivery) like any other.
 func (s *Store) RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*RefreshFamily, error) {
+	now := s.now()
+	legacy, bound, err := s.legacyUserFamilies(ctx, userID, now)
+	if err != nil {
+		return nil, err
+	}
 	idx := s.kUserFamilies(userID)
-	res, _, err := s.runScript(ctx, userFamilies, []string{idx}, unixMs(s.now()))
+	args := []any{unixMs(now), bound}
+	for _, id := range legacy {
+		args = append(args, id)
+	}
+	res, _, err := s.runScript(ctx, userFamilies, []string{idx}, args...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: user families: %w", err)
+	}
+	if len(legacy) > 0 {
+		if err := s.rdb.HDel(ctx, s.kLegacyUserFamilies(userID), legacy...).Err(); err != nil {
+			return nil, fmt.Errorf("storage: legacy user families: %w", classify(err))
+		}
 	}
 	var out []*RefreshFamily
 	var gone []any
@@ -429,4 +471,22 @@ func (s *Store) RevokeUserFamilies(ctx context.Context, userID, clientID string)
 		}
 	}
 	return out, nil
+}
+
+// legacyUserFamilies reads the legacy hash index of the user: the family
+// ids in it and the score bound for them, now + the hash's PTTL ('+inf'
+// when it has none). No ids: nothing to fold.
+func (s *Store) legacyUserFamilies(ctx context.Context, userID string, now time.Time) (ids []string, bound string, err error) {
+	res, _, err := s.runScript(ctx, legacyFamilies, []string{s.kLegacyUserFamilies(userID)})
+	if err != nil {
+		return nil, "", fmt.Errorf("storage: legacy user families: %w", err)
+	}
+	bound = "+inf"
+	if pttl, _ := res[1].(int64); pttl > 0 {
+		bound = strconv.FormatInt(unixMs(now)+pttl, 10)
+	}
+	for i := 2; i < len(res); i++ {
+		ids = append(ids, str(res, i))
+	}
+	return ids, bound, nil
 }

@@ -11,10 +11,12 @@ import (
 )
 
 // testFamilyIndex checks the per-user family index beneath the contract
-// (storage/keys.go: user-families:<uid>, a ZSET of family ids scored by
-// absolute expiry): it holds only families that can still be
-// alive, whatever the user did before, and an index an older version left
-// (a HASH family -> client) keeps working. Time moves on the store's clock.
+// (storage/keys.go: user-fams:<uid>, a ZSET of family ids scored by
+// absolute expiry): it holds only families that can still be alive,
+// whatever the user did before, and the index older versions write
+// (user-families:<uid>, a HASH family -> client) is left to them and
+// honoured by revocations, as in a rolling upgrade where both run side by
+// side. Time moves on the store's clock.
 func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
 	t.Run("expired families leave the index at the next login", func(t *testing.T) {
 		parallel(t)
@@ -77,29 +79,18 @@ func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
 			c.add(24 * time.Hour)
 		}
 	})
-	t.Run("an older version's hash index is converted by a login", func(t *testing.T) {
+	t.Run("an older version's index is honoured by a revocation", func(t *testing.T) {
 		parallel(t)
 		c := newClock()
 		s, ctx := newStoreAt(t, c.Now), ctxFor(t)
 		rdb, key := indexOf(t, s, "u1")
-		a, aHash := familyAt(t, s, c, "u1", "web", 48*time.Hour)
-		b, bHash := familyAt(t, s, c, "u1", "cli", 48*time.Hour)
-		legacyIndex(t, rdb, key, 48*time.Hour, a.ID, "web", b.ID, "cli", newID(), "web")
+		legacy := legacyKeyOf(t, s, "u1")
+		a, aHash := oldLogin(t, s, c, "u1", "web", 48*time.Hour)
+		b, bHash := oldLogin(t, s, c, "u1", "cli", 24*time.Hour)
+		legacyHSet(t, rdb, legacy, time.Hour, newID(), "web") // its family is gone
 		fresh, freshHash := familyAt(t, s, c, "u1", "web", time.Hour)
-		if typ := rdb.Type(ctx, key).Val(); typ != "zset" {
-			t.Fatalf("index is a %s after a login, want zset", typ)
-		}
-		if n := rdb.ZCard(ctx, key).Val(); n != 4 {
-			t.Fatalf("converted index holds %d, want the 3 old entries and the new one", n)
-		}
-		// An old entry's bound is the old index's end: now + its PTTL,
-		// here its family's end less the real time the test took since
-		// legacyIndex (the store's clock stood still meanwhile).
-		if score := rdb.ZScore(ctx, key, a.ID).Val(); score < float64(a.ExpiresAt.Add(-time.Second).UnixMilli()) {
-			t.Fatalf("converted entry scored %v, before its family's expiry %d", score, a.ExpiresAt.UnixMilli())
-		}
-		if ttl := rdb.PTTL(ctx, key).Val(); ttl < 47*time.Hour {
-			t.Fatalf("converted index TTL = %v, want the old one's (48h)", ttl)
+		if typ, n := rdb.Type(ctx, legacy).Val(), rdb.HLen(ctx, legacy).Val(); typ != "hash" || n != 3 {
+			t.Fatalf("legacy index after a new login is a %s of %d, want the hash of 3 left alone", typ, n)
 		}
 		revoked, err := s.RevokeUserFamilies(ctx, "u1", "web")
 		if err != nil || !sameIDs(revoked, a.ID, fresh.ID) {
@@ -107,49 +98,115 @@ func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
 		}
 		wantCheck(t, s, a.ID, aHash, storage.ErrRevoked)
 		wantCheck(t, s, fresh.ID, freshHash, storage.ErrRevoked)
-		wantCheck(t, s, b.ID, bHash, nil)
-		if n := rdb.ZCard(ctx, key).Val(); n != 3 {
-			t.Fatalf("index holds %d after revoking, want 3 (the gone entry pruned)", n)
+		wantCheck(t, s, b.ID, bHash, nil) // another client's family
+		if n := rdb.Exists(ctx, legacy).Val(); n != 0 {
+			t.Fatalf("legacy index left after a revocation: %v", rdb.HGetAll(ctx, legacy).Val())
 		}
+		// Its entries are in the index now (the gone one pruned), bounded
+		// by the old hash's end: now + its PTTL, here the longest old
+		// family's end less the real time the test took since (the
+		// store's clock stood still meanwhile).
+		if got, want := indexedIDs(t, rdb, key), sortedIDs(a.ID, b.ID, fresh.ID); !slices.Equal(got, want) {
+			t.Fatalf("index after the revocation = %v, want %v", got, want)
+		}
+		for _, id := range []string{a.ID, b.ID} {
+			if score := rdb.ZScore(ctx, key, id).Val(); score < float64(a.ExpiresAt.Add(-time.Second).UnixMilli()) {
+				t.Fatalf("folded entry %s scored %v, before the old index's end %d", id, score, a.ExpiresAt.UnixMilli())
+			}
+		}
+		if ttl := rdb.PTTL(ctx, key).Val(); ttl < 47*time.Hour {
+			t.Fatalf("index TTL = %v, want the old index's (48h)", ttl)
+		}
+		revoked, err = s.RevokeUserFamilies(ctx, "u1", "")
+		if err != nil || !sameIDs(revoked, a.ID, b.ID, fresh.ID) {
+			t.Fatalf("RevokeUserFamilies(u1, all) = %v, %v; want %s %s %s", familyIDs(revoked), err, a.ID, b.ID, fresh.ID)
+		}
+		wantCheck(t, s, b.ID, bHash, storage.ErrRevoked)
 	})
-	t.Run("an older version's hash index is converted by a revocation", func(t *testing.T) {
+	t.Run("an older instance logs in and revokes beside a new one", func(t *testing.T) {
 		parallel(t)
 		c := newClock()
 		s, ctx := newStoreAt(t, c.Now), ctxFor(t)
-		rdb, key := indexOf(t, s, "u1")
-		a, aHash := familyAt(t, s, c, "u1", "web", 48*time.Hour)
-		b, bHash := familyAt(t, s, c, "u1", "cli", 48*time.Hour)
-		legacyIndex(t, rdb, key, 48*time.Hour, a.ID, "web", b.ID, "cli", newID(), "web")
-		for i := range 2 { // the second call finds it converted
-			revoked, err := s.RevokeUserFamilies(ctx, "u1", "")
-			if err != nil || !sameIDs(revoked, a.ID, b.ID) {
-				t.Fatalf("RevokeUserFamilies call %d = %v, %v; want %s %s", i+1, familyIDs(revoked), err, a.ID, b.ID)
-			}
+		rdb, _ := indexOf(t, s, "u1")
+		legacy := legacyKeyOf(t, s, "u1")
+		fresh, freshHash := familyAt(t, s, c, "u1", "web", 48*time.Hour) // a new instance
+		old1, old1Hash := oldLogin(t, s, c, "u1", "web", 24*time.Hour)   // then an older one
+		// The older instance's revocation reads its hash as it always did.
+		if got, err := rdb.HGetAll(ctx, legacy).Result(); err != nil || len(got) != 1 || got[old1.ID] != "web" {
+			t.Fatalf("older instance's HGETALL = %v, %v; want its one entry", got, err)
 		}
-		wantCheck(t, s, a.ID, aHash, storage.ErrRevoked)
-		wantCheck(t, s, b.ID, bHash, storage.ErrRevoked)
-		if typ, n := rdb.Type(ctx, key).Val(), rdb.ZCard(ctx, key).Val(); typ != "zset" || n != 2 {
-			t.Fatalf("index is a %s of %d, want a zset of 2", typ, n)
+		revoked, err := s.RevokeUserFamilies(ctx, "u1", "")
+		if err != nil || !sameIDs(revoked, fresh.ID, old1.ID) {
+			t.Fatalf("RevokeUserFamilies = %v, %v; want %s %s", familyIDs(revoked), err, fresh.ID, old1.ID)
 		}
-		if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 0 {
-			t.Fatalf("converted index TTL = %v, want one", ttl)
+		// The older instance logs the user in again: the hash it
+		// re-creates is honoured by the next revocation.
+		old2, old2Hash := oldLogin(t, s, c, "u1", "cli", 24*time.Hour)
+		revoked, err = s.RevokeUserFamilies(ctx, "u1", "")
+		if err != nil || !sameIDs(revoked, fresh.ID, old1.ID, old2.ID) {
+			t.Fatalf("RevokeUserFamilies after another old login = %v, %v; want %s %s %s",
+				familyIDs(revoked), err, fresh.ID, old1.ID, old2.ID)
 		}
+		wantCheck(t, s, fresh.ID, freshHash, storage.ErrRevoked)
+		wantCheck(t, s, old1.ID, old1Hash, storage.ErrRevoked)
+		wantCheck(t, s, old2.ID, old2Hash, storage.ErrRevoked)
+		if n := rdb.Exists(ctx, legacy).Val(); n != 0 {
+			t.Fatalf("legacy index left after a revocation: %v", rdb.HGetAll(ctx, legacy).Val())
+		}
+	})
+	t.Run("an older version's index without TTL goes with its families", func(t *testing.T) {
+		parallel(t)
+		c := newClock()
+		s, ctx := newStoreAt(t, c.Now), ctxFor(t)
+		rdb, key := indexOf(t, s, "u2")
+		legacy := legacyKeyOf(t, s, "u2")
 		// A hash without TTL (the older version always set one) keeps
 		// its entries until they are found gone.
-		nottl, nottlHash := familyAt(t, s, c, "u2", "web", 48*time.Hour)
-		_, key2 := indexOf(t, s, "u2")
-		legacyIndex(t, rdb, key2, 0, nottl.ID, "web", newID(), "web")
+		nottl, nottlHash := oldLogin(t, s, c, "u2", "web", 48*time.Hour)
+		rdb.Persist(ctx, legacy)
+		legacyHSet(t, rdb, legacy, 0, newID(), "web")
 		c.add(72 * time.Hour)
 		revoked, err := s.RevokeUserFamilies(ctx, "u2", "")
 		if err != nil || len(revoked) != 0 {
 			t.Fatalf("RevokeUserFamilies(u2) past every family = %v, %v; want none", familyIDs(revoked), err)
 		}
 		c.add(-72 * time.Hour)
-		if n := rdb.Exists(ctx, key2).Val(); n != 0 {
-			t.Fatalf("index of gone families still exists")
+		if n := rdb.Exists(ctx, key, legacy).Val(); n != 0 {
+			t.Fatalf("an index of gone families still exists")
 		}
 		wantCheck(t, s, nottl.ID, nottlHash, nil)
 	})
+}
+
+// oldLogin is a login on an older instance: the family as CreateFamily
+// stores it, but indexed only in the legacy hash, the way the older
+// indexFamily did it.
+func oldLogin(t *testing.T, s storage.Storage, c *clock, userID, clientID string, life time.Duration) (storage.RefreshFamily, string) {
+	t.Helper()
+	f, h := familyAt(t, s, c, userID, clientID, life)
+	rdb, key := indexOf(t, s, userID)
+	if err := rdb.ZRem(ctxFor(t), key, f.ID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	legacyHSet(t, rdb, legacyKeyOf(t, s, userID), life, f.ID, clientID)
+	return f, h
+}
+
+// legacyHSet writes to the legacy index at key what the older
+// indexFamily wrote, with the same commands: HSET family id -> client id,
+// then the TTL raised to ttl (0: left alone). It fails the test on any
+// error, WRONGTYPE above all.
+func legacyHSet(t *testing.T, rdb redis.UniversalClient, key string, ttl time.Duration, familyClient ...any) {
+	t.Helper()
+	ctx := ctxFor(t)
+	if err := rdb.HSet(ctx, key, familyClient...).Err(); err != nil {
+		t.Fatalf("older version's HSET: %v", err)
+	}
+	if ttl > 0 && rdb.PTTL(ctx, key).Val() < ttl {
+		if err := rdb.PExpire(ctx, key, ttl).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // familyAt is family on the store's clock c: it lives for life from now.
@@ -169,7 +226,13 @@ func familyAt(t *testing.T, s storage.RefreshStore, c *clock, userID, clientID s
 // indexOf returns the store's Redis and the key of the user's index.
 func indexOf(t *testing.T, s storage.Storage, userID string) (redis.UniversalClient, string) {
 	rb := redisOf(t, s)
-	return rb.Redis(), rb.Prefix() + "user-families:" + userID
+	return rb.Redis(), rb.Prefix() + "user-fams:" + userID
+}
+
+// legacyKeyOf returns the key of the user's index as older versions
+// wrote it (storage/keys.go: user-families:<uid>, a HASH).
+func legacyKeyOf(t *testing.T, s storage.Storage, userID string) string {
+	return redisOf(t, s).Prefix() + "user-families:" + userID
 }
 
 // indexedIDs returns the family ids in the index, sorted.
@@ -183,15 +246,10 @@ func indexedIDs(t *testing.T, rdb redis.UniversalClient, key string) []string {
 	return members
 }
 
-// indexLen counts the index's entries in either form, so that a test
-// fails on the count, not on the type, where an index keeps dead entries.
+// indexLen counts the index's entries.
 func indexLen(t *testing.T, rdb redis.UniversalClient, key string) int64 {
 	t.Helper()
-	ctx := ctxFor(t)
-	if rdb.Type(ctx, key).Val() == "hash" {
-		return rdb.HLen(ctx, key).Val()
-	}
-	n, err := rdb.ZCard(ctx, key).Result()
+	n, err := rdb.ZCard(ctxFor(t), key).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,22 +257,3 @@ func indexLen(t *testing.T, rdb redis.UniversalClient, key string) int64 {
 }
 
 func sortedIDs(ids ...string) []string { slices.Sort(ids); return ids }
-
-// legacyIndex replaces the index at key with the form an older version
-// wrote: a HASH family id -> client id whose TTL (0: none) was its
-// longest family's life.
-func legacyIndex(t *testing.T, rdb redis.UniversalClient, key string, ttl time.Duration, familyClient ...any) {
-	t.Helper()
-	ctx := ctxFor(t)
-	if err := rdb.Del(ctx, key).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := rdb.HSet(ctx, key, familyClient...).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if ttl > 0 {
-		if err := rdb.PExpire(ctx, key, ttl).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-}

@@ -30,7 +30,17 @@ import (
 //	p rt:{<family>}:used       ZSET     the family's last MaxUsedHashes hashes ; same TTL (from
 //	                                    the first rotation)
 //	p rt:{<family>}:succ       STRING   sealed successor for the grace window ; 2 × the window
-//	p user-families:<user id>  HASH     family id -> client id ; TTL = longest family's life
+//	p user-fams:<user id>      ZSET     family id scored by its absolute expiry (ms); members
+//	                                    past it pruned on every write (refresh.go) ;
+//	                                    TTL = latest score
+//	p user-families:<user id>  HASH     legacy: family id -> client id, written (HSET) by
+//	                                    versions before user-fams; only read and emptied
+//	                                    here (RevokeUserFamilies) ; TTL = its longest
+//	                                    family's absolute life, set by those versions.
+//	                                    Drop it (kLegacyUserFamilies and its reads) once
+//	                                    no such version runs and the longest refresh
+//	                                    family life (absolute) has passed since the last
+//	                                    one stopped: every such hash has expired by then
 //	p revoked-jti              ZSET     jti scored by exp (unix ms) ; TTL = latest exp
 //	p {cutoffs}:nbf            HASH     principal -> not-before (unix ms) } TTL = latest until
 //	p {cutoffs}:until          ZSET     principal scored by until (ms)    }
@@ -90,7 +100,7 @@ func (s *Store) kCode(hash string) string        { return s.prefix + "code:" + h
 func (s *Store) kFamily(id string) string        { return s.prefix + "rt:{" + id + "}" }
 func (s *Store) kFamilyUsed(id string) string    { return s.prefix + "rt:{" + id + "}:used" }
 func (s *Store) kFamilySucc(id string) string    { return s.prefix + "rt:{" + id + "}:succ" }
-func (s *Store) kUserFamilies(uid string) string { return s.prefix + "user-families:" + uid }
+func (s *Store) kUserFamilies(uid string) string { return s.prefix + "user-fams:" + uid }
 func (s *Store) kRevokedJTI() string             { return s.prefix + "revoked-jti" }
 func (s *Store) kCutoffsNBF() string             { return s.prefix + "{cutoffs}:nbf" }
 func (s *Store) kCutoffsUntil() string           { return s.prefix + "{cutoffs}:until" }
@@ -106,6 +116,12 @@ func (s *Store) kPushed(hash string) string      { return s.prefix + "par:" + ha
 func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }
 func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }
 func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}:seq" }
+
+// kLegacyUserFamilies is the family index older versions write (see the
+// table above for when it can go).
+func (s *Store) kLegacyUserFamilies(uid string) string {
+	return s.prefix + "user-families:" + uid
+}
 
 // The markers' hash tags put each on its guarded key's slot: the tag of a
 // key without braces is the whole key.

@@ -22,11 +22,16 @@ package storage
 //
 //	command (file)              decision       identity / why
 //	createFamily (refresh.go)   idempotent     first token hash (current or issued since): found → 'ok'
-//	indexFamily (refresh.go)    idempotent     HSET of the same field; TTL only grows
+//	indexFamily (refresh.go)    idempotent     ZADD of the same member and score (the family's absolute
+//	                                           expiry); the prune drops only scores before the call's
+//	                                           now, and the TTL is set again from the same scores
+//	userFamilies (refresh.go)   idempotent     the same prune; the legacy ids it folds in only raise a
+//	                                           score to the same bound; answers the live members
 //	rotate (refresh.go)         idempotent     new hash: cur == new and prev == presented → 'ok' with the
 //	                                           same family; a rotated-out token presented by another
 //	                                           request is still reuse (or grace, see Rotation.Grace)
-//	revokeFamily (refresh.go)   idempotent     revoked stays revoked; same reply
+//	revokeFamily (refresh.go)   idempotent     revoked stays revoked; same reply (another client's
+//	                                           family: 'other' again, untouched)
 //	saveCode (codes.go)         idempotent     code JSON: found → 'ok'
 //	redeemCode (codes.go)       idempotent     redemption JSON (fresh jti and family id): the same
 //	                                           redemption → 'ok' again, another → ErrCodeReused
@@ -50,7 +55,10 @@ package storage
 //	deleteComment (comments.go) never re-sent  a second delivery would answer ErrNotFound
 //	revokeJTI (revocations.go)  idempotent     keeps the later expiry of the same jti
 //	setCutoff (revocations.go)  idempotent     keeps the later not-before and until
-//	RevokeUserFamilies HDEL     idempotent     prunes index entries whose family is gone
+//	RevokeUserFamilies HDEL     idempotent     deletes from the legacy HASH only the fields read from it
+//	                                           (legacyFamilies, a read) and folded into the ZSET by
+//	                                           userFamilies before the HDEL is sent
+//	RevokeUserFamilies ZREM     idempotent     prunes index members whose family is gone
 //	PUBLISH (every channel)     idempotent     a duplicate message is applied twice by subscribers
 //	                                           that only add to a set, keep a maximum or drop a cache
 //	data-loss marker (heal.go)  idempotent     SET NX of this store's marker

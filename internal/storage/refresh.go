@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -149,20 +151,94 @@ if not f[1] or tonumber(ARGV[1]) >= tonumber(f[1]) then return {'nf'} end
 return reply('ok', f[2])
 `)
 
-// revokeFamily: KEYS fam; ARGV now ms. Replies {'nf'} | {'ok', fam…}.
+// revokeFamily: KEYS fam; ARGV now ms, client (empty for any). Replies
+// {'nf'} | {'other'} (another client's family, untouched) | {'ok', fam…}.
 var revokeFamily = redis.NewScript(familyReply + `
-local exp = redis.call('HGET', KEYS[1], 'e')
-if not exp or tonumber(ARGV[1]) >= tonumber(exp) then return {'nf'} end
+local f = redis.call('HMGET', KEYS[1], 'e', 'c')
+if not f[1] or tonumber(ARGV[1]) >= tonumber(f[1]) then return {'nf'} end
+if ARGV[2] ~= '' and f[2] ~= ARGV[2] then return {'other'} end
 redis.call('HSET', KEYS[1], 'r', '1')
 return reply('ok')
 `)
 
-// indexFamily: KEYS user-families; ARGV family, client, ttl ms. The index
-// lives as long as the longest family in it could.
-var indexFamily = redis.NewScript(`
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+// The user's family index, user-fams:<uid>, is a ZSET of the ids of the
+// user's families, each scored by the family's absolute expiry (unix ms):
+// the latest moment it can live, as sliding only shortens a family's life
+// and the absolute expiry never moves. The client is not repeated there
+// (the family record has it; revokeFamily checks it), which keeps an
+// entry at an id and an integer. Every script that touches the index
+// drops the members whose score is not after the caller's now (their
+// family has expired whatever else happened to it), so the index holds
+// at most the families that can still be alive, and sets the key's TTL
+// to the latest score. The family keys live in other slots, so a family
+// that died early (sliding TTL) keeps its member until its score passes
+// or RevokeUserFamilies finds it gone.
+//
+// The legacy index, user-families:<uid> (keys.go), is the HASH family id
+// -> client id older versions write (HSET) and read (HGETALL, HDEL). It
+// keeps its name and type so that, during a rolling upgrade, an older
+// instance's login and revocation of a user never meet this ZSET
+// (WRONGTYPE). This version never writes it; RevokeUserFamilies folds
+// its entries into the ZSET (userFamilies) and then deletes those fields.
+// The older version extended the hash's TTL to its longest family's
+// absolute life, so now + its PTTL is a bound no entry outlives; a hash
+// without TTL (never written so) gives unbounded entries ('+inf'), which
+// go when RevokeUserFamilies finds their family gone.
+//
+// familyIndex is the Lua both index scripts share; KEYS[1] is the index
+// and ARGV[1] the caller's now (ms). closeIndex prunes and sets the TTL
+// (none while an unbounded entry is left).
+const familyIndex = `
+local now = tonumber(ARGV[1])
+local function closeIndex()
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  if top[2] and redis.call('ZCOUNT', KEYS[1], '+inf', '+inf') == 0 then
+    redis.call('PEXPIRE', KEYS[1], tonumber(top[2]) - now)
+  end
+end
+`
+
+// indexFamily: KEYS user-fams; ARGV now ms, family id, absolute expiry
+// ms. A second delivery adds the same member with the same score again
+// and prunes with the same now: nothing changes but the TTL, which is set
+// again from the same scores.
+var indexFamily = redis.NewScript(familyIndex + `
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+closeIndex()
 return {'ok'}
+`)
+
+// userFamilies: KEYS user-fams; ARGV now ms, bound, id…: the ids read
+// from the legacy hash, added with the score bound ('+inf' for none) or
+// kept at a higher one they have. Replies {'ok', id…}: the families that
+// can still be alive (after pruning, as indexFamily does). A second
+// delivery adds nothing new: a score only ever rises to the same bound.
+var userFamilies = redis.NewScript(familyIndex + `
+local bound = ARGV[2]
+for i = 3, #ARGV do
+  local cur = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if not cur or (cur ~= 'inf' and (bound == '+inf' or tonumber(cur) < tonumber(bound))) then
+    redis.call('ZADD', KEYS[1], bound, ARGV[i])
+  end
+end
+closeIndex()
+local out = redis.call('ZRANGE', KEYS[1], 0, -1)
+table.insert(out, 1, 'ok')
+return out
+`)
+
+// legacyFamilies: KEYS user-families (the legacy hash); no ARGV. Replies
+// {'ok', pttl, id…}: the family ids an older version indexed and the
+// hash's PTTL, read together so the bound covers every id read (the
+// older version's writes only ever raised the TTL). Anything but a hash
+// reads as empty. Read-only.
+var legacyFamilies = redis.NewScript(`
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return {'ok', -2} end
+local out = redis.call('HKEYS', KEYS[1])
+table.insert(out, 1, redis.call('PTTL', KEYS[1]))
+table.insert(out, 1, 'ok')
+return out
 `)
 
 // rawHash is how a token hash is stored in a family: the 32 bytes a
@@ -196,7 +272,8 @@ func familyFrom(id string, res []any) *RefreshFamily {
 
 // CreateFamily stores a new family with its first token. Its TTL is
 // min(Sliding, Family.ExpiresAt-now); Sliding 0 means only the absolute
-// expiry. An existing id is ErrConflict.
+// expiry. An existing id is ErrConflict. A family of a user is also in
+// the user's index (indexFamily) until its ExpiresAt.
 func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	f := r.Family
 	if err := checkID("family id", f.ID); err != nil {
@@ -217,11 +294,12 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = now.UTC()
 	}
-	// Index first: a family never exists unindexed, and an index entry
-	// whose family is gone is pruned by RevokeUserFamilies.
+	// Index first: a family never exists unindexed. Its member goes once
+	// the absolute expiry has passed, or earlier when RevokeUserFamilies
+	// finds the family gone.
 	if f.UserID != "" {
 		_, _, err := s.runScript(ctx, indexFamily, []string{s.kUserFamilies(f.UserID)},
-			f.ID, f.ClientID, life.Milliseconds())
+			unixMs(now), f.ID, unixMs(f.ExpiresAt))
 		if err != nil {
 			return err
 		}
@@ -315,49 +393,100 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 // unknown or expired. Idempotent. The keys keep their TTL so a later
 // presentation answers ErrRevoked.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string) (*RefreshFamily, error) {
+	f, _, err := s.revokeFamilyOf(ctx, familyID, "")
+	return f, err
+}
+
+// revokeFamilyOf is RevokeFamily for a family of clientID only (any when
+// empty): another client's family is left alone and answers other.
+func (s *Store) revokeFamilyOf(ctx context.Context, familyID, clientID string) (f *RefreshFamily, other bool, err error) {
 	if checkID("family id", familyID) != nil {
-		return nil, ErrNotFound
+		return nil, false, ErrNotFound
 	}
-	res, status, err := s.runScript(ctx, revokeFamily, []string{s.kFamily(familyID)}, unixMs(s.now()))
-	if err != nil {
-		return nil, err
+	res, status, err := s.runScript(ctx, revokeFamily, []string{s.kFamily(familyID)}, unixMs(s.now()), clientID)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case status == "other":
+		return nil, true, nil
+	case status != "ok":
+		return nil, false, ErrNotFound
 	}
-	if status != "ok" {
-		return nil, ErrNotFound
-	}
-	return familyFrom(familyID, res), nil
+	return familyFrom(familyID, res), false, nil
 }
 
 // RevokeUserFamilies revokes the user's families for clientID (every
 // client when empty) one by one, each through the single-family script
-// (families live in different slots), and prunes index entries whose
-// family is gone.
+// (families live in different slots), which leaves another client's
+// family alone. It reads only the index members that can still be alive
+// (userFamilies prunes the rest), so its work is bounded by the user's
+// live logins, and drops the members whose family is gone already
+// (sliding expiry).
+//
+// Families an older version indexed in the legacy hash (an older
+// instance may still be writing it during a rolling upgrade) are folded
+// into the index first, by the same userFamilies call, and only then
+// deleted from the hash, field by field: the two keys are in different
+// slots, so a crash between the steps leaves the ids in both, and the
+// next call folds them again; a field an older instance adds meanwhile
+// stays for the next call. Once folded, a legacy family is revoked (and
+// answered again on a second delivery) like any other.
 func (s *Store) RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*RefreshFamily, error) {
+	now := s.now()
+	legacy, bound, err := s.legacyUserFamilies(ctx, userID, now)
+	if err != nil {
+		return nil, err
+	}
 	idx := s.kUserFamilies(userID)
-	entries, err := s.rdb.HGetAll(ctx, idx).Result()
+	args := []any{unixMs(now), bound}
+	for _, id := range legacy {
+		args = append(args, id)
+	}
+	res, _, err := s.runScript(ctx, userFamilies, []string{idx}, args...)
 	if err != nil {
 		return nil, fmt.Errorf("storage: user families: %w", err)
 	}
-	var out []*RefreshFamily
-	var gone []string
-	for id, client := range entries {
-		if clientID != "" && client != clientID {
-			continue
+	if len(legacy) > 0 {
+		if err := s.rdb.HDel(ctx, s.kLegacyUserFamilies(userID), legacy...).Err(); err != nil {
+			return nil, fmt.Errorf("storage: legacy user families: %w", classify(err))
 		}
-		f, err := s.RevokeFamily(ctx, id)
+	}
+	var out []*RefreshFamily
+	var gone []any
+	for i := 1; i < len(res); i++ {
+		id := str(res, i)
+		f, other, err := s.revokeFamilyOf(ctx, id, clientID)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			gone = append(gone, id)
 		case err != nil:
 			return out, err
-		default:
+		case !other:
 			out = append(out, f)
 		}
 	}
 	if len(gone) > 0 {
-		if err := s.rdb.HDel(ctx, idx, gone...).Err(); err != nil {
+		if err := s.rdb.ZRem(ctx, idx, gone...).Err(); err != nil {
 			return out, fmt.Errorf("storage: prune user families: %w", err)
 		}
 	}
 	return out, nil
+}
+
+// legacyUserFamilies reads the legacy hash index of the user: the family
+// ids in it and the score bound for them, now + the hash's PTTL ('+inf'
+// when it has none). No ids: nothing to fold.
+func (s *Store) legacyUserFamilies(ctx context.Context, userID string, now time.Time) (ids []string, bound string, err error) {
+	res, _, err := s.runScript(ctx, legacyFamilies, []string{s.kLegacyUserFamilies(userID)})
+	if err != nil {
+		return nil, "", fmt.Errorf("storage: legacy user families: %w", err)
+	}
+	bound = "+inf"
+	if pttl, _ := res[1].(int64); pttl > 0 {
+		bound = strconv.FormatInt(unixMs(now)+pttl, 10)
+	}
+	for i := 2; i < len(res); i++ {
+		ids = append(ids, str(res, i))
+	}
+	return ids, bound, nil
 }

@@ -367,7 +367,11 @@ type RefreshStore interface {
 	// unknown). Idempotent.
 	RevokeFamily(ctx context.Context, familyID string) (*RefreshFamily, error)
 	// RevokeUserFamilies revokes every family of the user for the client
-	// (all clients when clientID is empty) and returns them.
+	// (all clients when clientID is empty) and returns them. Its work is
+	// bounded by the user's families that can still be alive: families
+	// past their absolute expiry are forgotten, not visited. Families an
+	// older version indexed (during a rolling upgrade it may still be
+	// indexing them) are revoked as well.
 	RevokeUserFamilies(ctx context.Context, userID, clientID string) ([]*RefreshFamily, error)
 }
 

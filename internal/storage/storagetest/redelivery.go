@@ -3,6 +3,7 @@ package storagetest
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -79,6 +80,69 @@ func testRedelivery(t *testing.T, newStore NewStore) {
 			t.Fatalf("another family with the same id = %v, want ErrConflict", err)
 		}
 		wantCheck(t, s, nr.Family.ID, nr.TokenHash, nil)
+	})
+	t.Run("family index delivered twice", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		rdb, key := indexOf(t, s, "u1")
+		legacy := legacyKeyOf(t, s, "u1")
+		now := time.Now()
+		nr := storage.NewRefresh{Family: storage.RefreshFamily{
+			ID: newID(), ClientID: "web", UserID: "u1", Scope: []string{"openid"},
+			AuthTime: ms(now), CreatedAt: ms(now), ExpiresAt: ms(now.Add(time.Hour)),
+		}, TokenHash: newHash(), Sliding: time.Hour}
+		for i := range 2 { // indexFamily (and createFamily) twice
+			if err := s.CreateFamily(ctx, nr); err != nil {
+				t.Fatalf("CreateFamily delivery %d = %v", i+1, err)
+			}
+		}
+		if got, want := indexedIDs(t, rdb, key), sortedIDs(nr.Family.ID); !slices.Equal(got, want) {
+			t.Fatalf("index after a double delivery = %v, want %v", got, want)
+		}
+		// An older instance's families, in the legacy hash: one alive,
+		// one gone.
+		old, oldHash := oldLogin(t, s, newClock(), "u1", "web", time.Hour)
+		gone := newID()
+		legacyHSet(t, rdb, legacy, time.Hour, gone, "web")
+		for i := range 2 { // the fold, the HDEL, the revocations and the prune twice
+			revoked, err := s.RevokeUserFamilies(ctx, "u1", "")
+			if err != nil || !sameIDs(revoked, nr.Family.ID, old.ID) {
+				t.Fatalf("RevokeUserFamilies delivery %d = %v, %v; want %s %s", i+1, familyIDs(revoked), err, nr.Family.ID, old.ID)
+			}
+		}
+		if got, want := indexedIDs(t, rdb, key), sortedIDs(nr.Family.ID, old.ID); !slices.Equal(got, want) {
+			t.Fatalf("index after revoking twice = %v, want %v", got, want)
+		}
+		if n := rdb.Exists(ctx, legacy).Val(); n != 0 {
+			t.Fatalf("legacy index left after revoking: %v", rdb.HGetAll(ctx, legacy).Val())
+		}
+		// The fold delivered again, its HDEL not (a crash between the
+		// two, which are in different slots): the ids are in both keys,
+		// and the next call folds them once more and empties the hash.
+		legacyHSet(t, rdb, legacy, time.Hour, old.ID, "web", gone, "web")
+		revoked, err := s.RevokeUserFamilies(ctx, "u1", "")
+		if err != nil || !sameIDs(revoked, nr.Family.ID, old.ID) {
+			t.Fatalf("RevokeUserFamilies after an unfinished one = %v, %v; want %s %s", familyIDs(revoked), err, nr.Family.ID, old.ID)
+		}
+		if got, want := indexedIDs(t, rdb, key), sortedIDs(nr.Family.ID, old.ID); !slices.Equal(got, want) {
+			t.Fatalf("index after folding twice = %v, want %v", got, want)
+		}
+		// The HDEL delivered again after an older instance indexed
+		// another family: it deletes only the fields it names.
+		later, laterHash := oldLogin(t, s, newClock(), "u1", "cli", time.Hour)
+		if err := rdb.HDel(ctx, legacy, old.ID, gone).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got := rdb.HGetAll(ctx, legacy).Val(); len(got) != 1 || got[later.ID] != "cli" {
+			t.Fatalf("legacy index after a second HDEL = %v, want the later family", got)
+		}
+		revoked, err = s.RevokeUserFamilies(ctx, "u1", "")
+		if err != nil || !sameIDs(revoked, nr.Family.ID, old.ID, later.ID) {
+			t.Fatalf("RevokeUserFamilies = %v, %v; want %s %s %s", familyIDs(revoked), err, nr.Family.ID, old.ID, later.ID)
+		}
+		wantCheck(t, s, nr.Family.ID, nr.TokenHash, storage.ErrRevoked)
+		wantCheck(t, s, old.ID, oldHash, storage.ErrRevoked)
+		wantCheck(t, s, later.ID, laterHash, storage.ErrRevoked)
 	})
 	t.Run("records created twice", func(t *testing.T) {
 		parallel(t)

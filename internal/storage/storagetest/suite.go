@@ -17,6 +17,10 @@ import (
 // ends.
 type NewStore func(t *testing.T) storage.Storage
 
+// NewStoreAt is NewStore for a store whose clock (storage.Options.Now) is
+// now; nil means time.Now. Redis's own TTLs still run on real time.
+type NewStoreAt func(t *testing.T, now func() time.Time) storage.Storage
+
 // redisBacked is what the few tests that look beneath the contract need:
 // the keys left behind, connections killed as a failover would.
 // *storage.Store, the one backend, has it.
@@ -27,8 +31,10 @@ type redisBacked interface {
 }
 
 // Run runs the whole suite. Subtests run in parallel so the few real
-// waits for TTLs overlap.
-func Run(t *testing.T, newStore NewStore) {
+// waits for TTLs overlap. Most groups use the real clock; those that
+// move time get the store's clock.
+func Run(t *testing.T, newStoreAt NewStoreAt) {
+	newStore := func(t *testing.T) storage.Storage { return newStoreAt(t, nil) }
 	groups := []struct {
 		name string
 		run  func(t *testing.T, newStore NewStore)
@@ -52,6 +58,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"BoundFamily", testBoundFamily},
 		{"PushedRequests", testPushedRequests},
 		{"Redelivery", testRedelivery},
+		{"FamilyIndex", func(t *testing.T, _ NewStore) { testFamilyIndex(t, newStoreAt) }},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -60,6 +67,20 @@ func Run(t *testing.T, newStore NewStore) {
 		})
 	}
 }
+
+// clock is a store's clock that a test moves by hand.
+type clock struct{ ms atomic.Int64 }
+
+// newClock returns a clock standing at now, to the millisecond.
+func newClock() *clock {
+	c := &clock{}
+	c.set(time.Now())
+	return c
+}
+
+func (c *clock) Now() time.Time      { return time.UnixMilli(c.ms.Load()).UTC() }
+func (c *clock) set(t time.Time)     { c.ms.Store(t.UnixMilli()) }
+func (c *clock) add(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 
 func ctxFor(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

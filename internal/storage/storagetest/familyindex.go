@@ -1,0 +1,259 @@
+package storagetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// testFamilyIndex checks the per-user family index beneath the contract
+// (storage/keys.go: user-fams:<uid>, a ZSET of family ids scored by
+// absolute expiry): it holds only families that can still be alive,
+// whatever the user did before, and the index older versions write
+// (user-families:<uid>, a HASH family -> client) is left to them and
+// honoured by revocations, as in a rolling upgrade where both run side by
+// side. Time moves on the store's clock.
+func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
+	t.Run("expired families leave the index at the next login", func(t *testing.T) {
+		parallel(t)
+		c := newClock()
+		s, ctx := newStoreAt(t, c.Now), ctxFor(t)
+		rdb, key := indexOf(t, s, "u1")
+		var dead []storage.RefreshFamily
+		for range 30 {
+			f, _ := familyAt(t, s, c, "u1", "web", time.Hour)
+			dead = append(dead, f)
+		}
+		longWeb, longWebHash := familyAt(t, s, c, "u1", "web", 48*time.Hour)
+		longCLI, longCLIHash := familyAt(t, s, c, "u1", "cli", 48*time.Hour)
+		other, otherHash := familyAt(t, s, c, "u2", "web", 48*time.Hour)
+		if n := indexLen(t, rdb, key); n != 32 {
+			t.Fatalf("index of 32 live families holds %d", n)
+		}
+		c.add(2 * time.Hour) // the 30 are past their absolute expiry
+		fresh, freshHash := familyAt(t, s, c, "u1", "web", time.Hour)
+		if n := indexLen(t, rdb, key); n != 3 {
+			t.Fatalf("index after a login holds %d, want the 3 live families", n)
+		}
+		if got, want := indexedIDs(t, rdb, key), sortedIDs(longWeb.ID, longCLI.ID, fresh.ID); !slices.Equal(got, want) {
+			t.Fatalf("index after a login = %v, want only the live %v", got, want)
+		}
+		if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 45*time.Hour || ttl > 46*time.Hour {
+			t.Fatalf("index TTL = %v, want the longest family's remaining 46h", ttl)
+		}
+		revoked, err := s.RevokeUserFamilies(ctx, "u1", "web")
+		if err != nil || !sameIDs(revoked, longWeb.ID, fresh.ID) {
+			t.Fatalf("RevokeUserFamilies(u1, web) = %v, %v; want %s %s", familyIDs(revoked), err, longWeb.ID, fresh.ID)
+		}
+		wantCheck(t, s, longWeb.ID, longWebHash, storage.ErrRevoked)
+		wantCheck(t, s, fresh.ID, freshHash, storage.ErrRevoked)
+		wantCheck(t, s, longCLI.ID, longCLIHash, nil) // another client's family
+		revoked, err = s.RevokeUserFamilies(ctx, "u1", "")
+		if err != nil || !sameIDs(revoked, longWeb.ID, fresh.ID, longCLI.ID) {
+			t.Fatalf("RevokeUserFamilies(u1, all) = %v, %v", familyIDs(revoked), err)
+		}
+		wantCheck(t, s, other.ID, otherHash, nil) // another user's family
+		// The dead families were not even looked at: their records (still
+		// in Redis, whose TTLs run on real time) were never marked.
+		for _, f := range dead {
+			if r := rdb.HGet(ctx, redisOf(t, s).Prefix()+"rt:{"+f.ID+"}", "r").Val(); r != "" {
+				t.Fatalf("expired family %s was revoked (r=%q)", f.ID, r)
+			}
+		}
+	})
+	t.Run("a daily login keeps the index at the families alive", func(t *testing.T) {
+		parallel(t)
+		c := newClock()
+		s := newStoreAt(t, c.Now)
+		rdb, key := indexOf(t, s, "u1")
+		for day := range 20 {
+			// Each login lives 3 days: the one of 3 days ago ends now.
+			familyAt(t, s, c, "u1", "web", 72*time.Hour)
+			if n, want := indexLen(t, rdb, key), int64(min(day+1, 3)); n != want {
+				t.Fatalf("day %d: index holds %d families, want %d", day, n, want)
+			}
+			c.add(24 * time.Hour)
+		}
+	})
+	t.Run("an older version's index is honoured by a revocation", func(t *testing.T) {
+		parallel(t)
+		c := newClock()
+		s, ctx := newStoreAt(t, c.Now), ctxFor(t)
+		rdb, key := indexOf(t, s, "u1")
+		legacy := legacyKeyOf(t, s, "u1")
+		a, aHash := oldLogin(t, s, c, "u1", "web", 48*time.Hour)
+		b, bHash := oldLogin(t, s, c, "u1", "cli", 24*time.Hour)
+		legacyHSet(t, rdb, legacy, time.Hour, newID(), "web") // its family is gone
+		fresh, freshHash := familyAt(t, s, c, "u1", "web", time.Hour)
+		if typ, n := rdb.Type(ctx, legacy).Val(), rdb.HLen(ctx, legacy).Val(); typ != "hash" || n != 3 {
+			t.Fatalf("legacy index after a new login is a %s of %d, want the hash of 3 left alone", typ, n)
+		}
+		revoked, err := s.RevokeUserFamilies(ctx, "u1", "web")
+		if err != nil || !sameIDs(revoked, a.ID, fresh.ID) {
+			t.Fatalf("RevokeUserFamilies(u1, web) = %v, %v; want %s %s", familyIDs(revoked), err, a.ID, fresh.ID)
+		}
+		wantCheck(t, s, a.ID, aHash, storage.ErrRevoked)
+		wantCheck(t, s, fresh.ID, freshHash, storage.ErrRevoked)
+		wantCheck(t, s, b.ID, bHash, nil) // another client's family
+		if n := rdb.Exists(ctx, legacy).Val(); n != 0 {
+			t.Fatalf("legacy index left after a revocation: %v", rdb.HGetAll(ctx, legacy).Val())
+		}
+		// Its entries are in the index now (the gone one pruned), bounded
+		// by the old hash's end: now + its PTTL, here the longest old
+		// family's end less the real time the test took since (the
+		// store's clock stood still meanwhile).
+		if got, want := indexedIDs(t, rdb, key), sortedIDs(a.ID, b.ID, fresh.ID); !slices.Equal(got, want) {
+			t.Fatalf("index after the revocation = %v, want %v", got, want)
+		}
+		for _, id := range []string{a.ID, b.ID} {
+			if score := rdb.ZScore(ctx, key, id).Val(); score < float64(a.ExpiresAt.Add(-time.Second).UnixMilli()) {
+				t.Fatalf("folded entry %s scored %v, before the old index's end %d", id, score, a.ExpiresAt.UnixMilli())
+			}
+		}
+		if ttl := rdb.PTTL(ctx, key).Val(); ttl < 47*time.Hour {
+			t.Fatalf("index TTL = %v, want the old index's (48h)", ttl)
+		}
+		revoked, err = s.RevokeUserFamilies(ctx, "u1", "")
+		if err != nil || !sameIDs(revoked, a.ID, b.ID, fresh.ID) {
+			t.Fatalf("RevokeUserFamilies(u1, all) = %v, %v; want %s %s %s", familyIDs(revoked), err, a.ID, b.ID, fresh.ID)
+		}
+		wantCheck(t, s, b.ID, bHash, storage.ErrRevoked)
+	})
+	t.Run("an older instance logs in and revokes beside a new one", func(t *testing.T) {
+		parallel(t)
+		c := newClock()
+		s, ctx := newStoreAt(t, c.Now), ctxFor(t)
+		rdb, _ := indexOf(t, s, "u1")
+		legacy := legacyKeyOf(t, s, "u1")
+		fresh, freshHash := familyAt(t, s, c, "u1", "web", 48*time.Hour) // a new instance
+		old1, old1Hash := oldLogin(t, s, c, "u1", "web", 24*time.Hour)   // then an older one
+		// The older instance's revocation reads its hash as it always did.
+		if got, err := rdb.HGetAll(ctx, legacy).Result(); err != nil || len(got) != 1 || got[old1.ID] != "web" {
+			t.Fatalf("older instance's HGETALL = %v, %v; want its one entry", got, err)
+		}
+		revoked, err := s.RevokeUserFamilies(ctx, "u1", "")
+		if err != nil || !sameIDs(revoked, fresh.ID, old1.ID) {
+			t.Fatalf("RevokeUserFamilies = %v, %v; want %s %s", familyIDs(revoked), err, fresh.ID, old1.ID)
+		}
+		// The older instance logs the user in again: the hash it
+		// re-creates is honoured by the next revocation.
+		old2, old2Hash := oldLogin(t, s, c, "u1", "cli", 24*time.Hour)
+		revoked, err = s.RevokeUserFamilies(ctx, "u1", "")
+		if err != nil || !sameIDs(revoked, fresh.ID, old1.ID, old2.ID) {
+			t.Fatalf("RevokeUserFamilies after another old login = %v, %v; want %s %s %s",
+				familyIDs(revoked), err, fresh.ID, old1.ID, old2.ID)
+		}
+		wantCheck(t, s, fresh.ID, freshHash, storage.ErrRevoked)
+		wantCheck(t, s, old1.ID, old1Hash, storage.ErrRevoked)
+		wantCheck(t, s, old2.ID, old2Hash, storage.ErrRevoked)
+		if n := rdb.Exists(ctx, legacy).Val(); n != 0 {
+			t.Fatalf("legacy index left after a revocation: %v", rdb.HGetAll(ctx, legacy).Val())
+		}
+	})
+	t.Run("an older version's index without TTL goes with its families", func(t *testing.T) {
+		parallel(t)
+		c := newClock()
+		s, ctx := newStoreAt(t, c.Now), ctxFor(t)
+		rdb, key := indexOf(t, s, "u2")
+		legacy := legacyKeyOf(t, s, "u2")
+		// A hash without TTL (the older version always set one) keeps
+		// its entries until they are found gone.
+		nottl, nottlHash := oldLogin(t, s, c, "u2", "web", 48*time.Hour)
+		rdb.Persist(ctx, legacy)
+		legacyHSet(t, rdb, legacy, 0, newID(), "web")
+		c.add(72 * time.Hour)
+		revoked, err := s.RevokeUserFamilies(ctx, "u2", "")
+		if err != nil || len(revoked) != 0 {
+			t.Fatalf("RevokeUserFamilies(u2) past every family = %v, %v; want none", familyIDs(revoked), err)
+		}
+		c.add(-72 * time.Hour)
+		if n := rdb.Exists(ctx, key, legacy).Val(); n != 0 {
+			t.Fatalf("an index of gone families still exists")
+		}
+		wantCheck(t, s, nottl.ID, nottlHash, nil)
+	})
+}
+
+// oldLogin is a login on an older instance: the family as CreateFamily
+// stores it, but indexed only in the legacy hash, the way the older
+// indexFamily did it.
+func oldLogin(t *testing.T, s storage.Storage, c *clock, userID, clientID string, life time.Duration) (storage.RefreshFamily, string) {
+	t.Helper()
+	f, h := familyAt(t, s, c, userID, clientID, life)
+	rdb, key := indexOf(t, s, userID)
+	if err := rdb.ZRem(ctxFor(t), key, f.ID).Err(); err != nil {
+		t.Fatal(err)
+	}
+	legacyHSet(t, rdb, legacyKeyOf(t, s, userID), life, f.ID, clientID)
+	return f, h
+}
+
+// legacyHSet writes to the legacy index at key what the older
+// indexFamily wrote, with the same commands: HSET family id -> client id,
+// then the TTL raised to ttl (0: left alone). It fails the test on any
+// error, WRONGTYPE above all.
+func legacyHSet(t *testing.T, rdb redis.UniversalClient, key string, ttl time.Duration, familyClient ...any) {
+	t.Helper()
+	ctx := ctxFor(t)
+	if err := rdb.HSet(ctx, key, familyClient...).Err(); err != nil {
+		t.Fatalf("older version's HSET: %v", err)
+	}
+	if ttl > 0 && rdb.PTTL(ctx, key).Val() < ttl {
+		if err := rdb.PExpire(ctx, key, ttl).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// familyAt is family on the store's clock c: it lives for life from now.
+func familyAt(t *testing.T, s storage.RefreshStore, c *clock, userID, clientID string, life time.Duration) (storage.RefreshFamily, string) {
+	t.Helper()
+	now := c.Now()
+	f := familyRecord(userID, clientID, life)
+	f.AuthTime, f.CreatedAt, f.ExpiresAt = now, now, now.Add(life)
+	f.AccessExpiresAt = now.Add(5 * time.Minute)
+	h := newHash()
+	if err := s.CreateFamily(ctxFor(t), storage.NewRefresh{Family: f, TokenHash: h, Sliding: life}); err != nil {
+		t.Fatal(err)
+	}
+	return f, h
+}
+
+// indexOf returns the store's Redis and the key of the user's index.
+func indexOf(t *testing.T, s storage.Storage, userID string) (redis.UniversalClient, string) {
+	rb := redisOf(t, s)
+	return rb.Redis(), rb.Prefix() + "user-fams:" + userID
+}
+
+// legacyKeyOf returns the key of the user's index as older versions
+// wrote it (storage/keys.go: user-families:<uid>, a HASH).
+func legacyKeyOf(t *testing.T, s storage.Storage, userID string) string {
+	return redisOf(t, s).Prefix() + "user-families:" + userID
+}
+
+// indexedIDs returns the family ids in the index, sorted.
+func indexedIDs(t *testing.T, rdb redis.UniversalClient, key string) []string {
+	t.Helper()
+	members, err := rdb.ZRange(ctxFor(t), key, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(members)
+	return members
+}
+
+// indexLen counts the index's entries.
+func indexLen(t *testing.T, rdb redis.UniversalClient, key string) int64 {
+	t.Helper()
+	n, err := rdb.ZCard(ctxFor(t), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func sortedIDs(ids ...string) []string { slices.Sort(ids); return ids }

@@ -45,17 +45,11 @@ func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
 		if ttl := rdb.PTTL(ctx, key).Val(); ttl <= 45*time.Hour || ttl > 46*time.Hour {
 			t.Fatalf("index TTL = %v, want the longest family's remaining 46h", ttl)
 		}
-		revoked, err := s.RevokeUserFamilies(ctx, "u1", "web")
-		if err != nil || !sameIDs(revoked, longWeb.ID, fresh.ID) {
-			t.Fatalf("RevokeUserFamilies(u1, web) = %v, %v; want %s %s", familyIDs(revoked), err, longWeb.ID, fresh.ID)
-		}
+		wantRevoked(t, s, "u1", "web", longWeb.ID, fresh.ID)
 		wantCheck(t, s, longWeb.ID, longWebHash, storage.ErrRevoked)
 		wantCheck(t, s, fresh.ID, freshHash, storage.ErrRevoked)
 		wantCheck(t, s, longCLI.ID, longCLIHash, nil) // another client's family
-		revoked, err = s.RevokeUserFamilies(ctx, "u1", "")
-		if err != nil || !sameIDs(revoked, longWeb.ID, fresh.ID, longCLI.ID) {
-			t.Fatalf("RevokeUserFamilies(u1, all) = %v, %v", familyIDs(revoked), err)
-		}
+		wantRevoked(t, s, "u1", "", longWeb.ID, fresh.ID, longCLI.ID)
 		wantCheck(t, s, other.ID, otherHash, nil) // another user's family
 		// The dead families were not even looked at: their records (still
 		// in Redis, whose TTLs run on real time) were never marked.
@@ -92,10 +86,7 @@ func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
 		if typ, n := rdb.Type(ctx, legacy).Val(), rdb.HLen(ctx, legacy).Val(); typ != "hash" || n != 3 {
 			t.Fatalf("legacy index after a new login is a %s of %d, want the hash of 3 left alone", typ, n)
 		}
-		revoked, err := s.RevokeUserFamilies(ctx, "u1", "web")
-		if err != nil || !sameIDs(revoked, a.ID, fresh.ID) {
-			t.Fatalf("RevokeUserFamilies(u1, web) = %v, %v; want %s %s", familyIDs(revoked), err, a.ID, fresh.ID)
-		}
+		wantRevoked(t, s, "u1", "web", a.ID, fresh.ID)
 		wantCheck(t, s, a.ID, aHash, storage.ErrRevoked)
 		wantCheck(t, s, fresh.ID, freshHash, storage.ErrRevoked)
 		wantCheck(t, s, b.ID, bHash, nil) // another client's family
@@ -117,10 +108,7 @@ func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
 		if ttl := rdb.PTTL(ctx, key).Val(); ttl < 47*time.Hour {
 			t.Fatalf("index TTL = %v, want the old index's (48h)", ttl)
 		}
-		revoked, err = s.RevokeUserFamilies(ctx, "u1", "")
-		if err != nil || !sameIDs(revoked, a.ID, b.ID, fresh.ID) {
-			t.Fatalf("RevokeUserFamilies(u1, all) = %v, %v; want %s %s %s", familyIDs(revoked), err, a.ID, b.ID, fresh.ID)
-		}
+		wantRevoked(t, s, "u1", "", a.ID, b.ID, fresh.ID)
 		wantCheck(t, s, b.ID, bHash, storage.ErrRevoked)
 	})
 	t.Run("an older instance logs in and revokes beside a new one", func(t *testing.T) {
@@ -135,18 +123,11 @@ func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
 		if got, err := rdb.HGetAll(ctx, legacy).Result(); err != nil || len(got) != 1 || got[old1.ID] != "web" {
 			t.Fatalf("older instance's HGETALL = %v, %v; want its one entry", got, err)
 		}
-		revoked, err := s.RevokeUserFamilies(ctx, "u1", "")
-		if err != nil || !sameIDs(revoked, fresh.ID, old1.ID) {
-			t.Fatalf("RevokeUserFamilies = %v, %v; want %s %s", familyIDs(revoked), err, fresh.ID, old1.ID)
-		}
+		wantRevoked(t, s, "u1", "", fresh.ID, old1.ID)
 		// The older instance logs the user in again: the hash it
 		// re-creates is honoured by the next revocation.
 		old2, old2Hash := oldLogin(t, s, c, "u1", "cli", 24*time.Hour)
-		revoked, err = s.RevokeUserFamilies(ctx, "u1", "")
-		if err != nil || !sameIDs(revoked, fresh.ID, old1.ID, old2.ID) {
-			t.Fatalf("RevokeUserFamilies after another old login = %v, %v; want %s %s %s",
-				familyIDs(revoked), err, fresh.ID, old1.ID, old2.ID)
-		}
+		wantRevoked(t, s, "u1", "", fresh.ID, old1.ID, old2.ID)
 		wantCheck(t, s, fresh.ID, freshHash, storage.ErrRevoked)
 		wantCheck(t, s, old1.ID, old1Hash, storage.ErrRevoked)
 		wantCheck(t, s, old2.ID, old2Hash, storage.ErrRevoked)
@@ -166,10 +147,7 @@ func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
 		rdb.Persist(ctx, legacy)
 		legacyHSet(t, rdb, legacy, 0, newID(), "web")
 		c.add(72 * time.Hour)
-		revoked, err := s.RevokeUserFamilies(ctx, "u2", "")
-		if err != nil || len(revoked) != 0 {
-			t.Fatalf("RevokeUserFamilies(u2) past every family = %v, %v; want none", familyIDs(revoked), err)
-		}
+		wantRevoked(t, s, "u2", "") // past every family: none
 		c.add(-72 * time.Hour)
 		if n := rdb.Exists(ctx, key, legacy).Val(); n != 0 {
 			t.Fatalf("an index of gone families still exists")
@@ -257,3 +235,13 @@ func indexLen(t *testing.T, rdb redis.UniversalClient, key string) int64 {
 }
 
 func sortedIDs(ids ...string) []string { slices.Sort(ids); return ids }
+
+// wantRevoked revokes user's families at client ("" for every client) and
+// checks that exactly want were revoked.
+func wantRevoked(t *testing.T, s storage.Storage, user, client string, want ...string) {
+	t.Helper()
+	revoked, err := s.RevokeUserFamilies(ctxFor(t), user, client)
+	if err != nil || !sameIDs(revoked, want...) {
+		t.Fatalf("RevokeUserFamilies(%s, %q) = %v, %v; want %v", user, client, familyIDs(revoked), err, want)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testredis"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
 
@@ -237,18 +238,14 @@ func withPublicProofLimit(perMinute int) serverOption {
 }
 
 // proofRecords counts the DPoP replay records (storage's dpop-jti: keys)
-// of this server's prefix.
+// of this server's prefix, on every node.
 func (s *server) proofRecords() int {
 	s.t.Helper()
-	n := 0
-	iter := s.Store.Redis().Scan(s.t.Context(), 0, s.Store.Prefix()+"dpop-jti:*", 100).Iterator()
-	for iter.Next(s.t.Context()) {
-		n++
-	}
-	if err := iter.Err(); err != nil {
+	keys, err := testredis.Keys(s.t.Context(), s.Store.Redis(), s.Store.Prefix()+"dpop-jti:*")
+	if err != nil {
 		s.t.Fatal(err)
 	}
-	return n
+	return len(keys)
 }
 
 // TestDPoPPublicProofLimit: a public client authenticates with its id

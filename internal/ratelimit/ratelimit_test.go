@@ -283,25 +283,7 @@ func TestKeys(t *testing.T) {
 // allKeys lists every key, on every master of a Cluster.
 func allKeys(t *testing.T, rdb redis.UniversalClient) []string {
 	t.Helper()
-	ctx := context.Background()
-	var mu sync.Mutex
-	var keys []string
-	collect := func(ctx context.Context, c *redis.Client) error {
-		k, err := c.Keys(ctx, "*").Result()
-		mu.Lock()
-		keys = append(keys, k...)
-		mu.Unlock()
-		return err
-	}
-	var err error
-	switch c := rdb.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, collect)
-	case *redis.Client:
-		err = collect(ctx, c)
-	default:
-		t.Fatalf("unexpected client %T", rdb)
-	}
+	keys, err := testredis.Keys(context.Background(), rdb, "*")
 	if err != nil {
 		t.Fatal(err)
 	}

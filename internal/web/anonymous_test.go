@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/oauth2d/oauth2d/internal/testredis"
 	"github.com/oauth2d/oauth2d/internal/web/webtest"
 )
 
@@ -38,15 +39,7 @@ func usedMemory(t *testing.T, rdb redis.UniversalClient) int64 {
 		}
 		return nil
 	}
-	var err error
-	switch c := rdb.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, read)
-	case *redis.Client:
-		err = read(ctx, c)
-	default:
-		t.Fatalf("unexpected client %T", rdb)
-	}
+	err := testredis.ForEachMaster(ctx, rdb, read)
 	if err != nil {
 		t.Fatal(err)
 	}

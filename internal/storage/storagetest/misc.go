@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"reflect"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/testredis"
 )
 
 func testConsents(t *testing.T, newStore NewStore) {
@@ -132,30 +129,9 @@ func testExpiry(t *testing.T, newStore NewStore) {
 func keysUnder(t *testing.T, ctx context.Context, s storage.Storage) []string {
 	t.Helper()
 	rb := redisOf(t, s)
-	var mu sync.Mutex // ForEachMaster scans the nodes concurrently
-	var out []string
-	scan := func(ctx context.Context, c *redis.Client) error {
-		iter := c.Scan(ctx, 0, rb.Prefix()+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			if strings.HasPrefix(iter.Val(), rb.Prefix()) {
-				mu.Lock()
-				out = append(out, iter.Val())
-				mu.Unlock()
-			}
-		}
-		return iter.Err()
-	}
-	var err error
-	switch c := rb.Redis().(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, scan)
-	case *redis.Client:
-		err = scan(ctx, c)
-	default:
-		t.Fatalf("storagetest: cannot scan through %T", c) // storage.Open returns only these two
-	}
+	keys, err := testredis.Keys(ctx, rb.Redis(), rb.Prefix()+"*")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return keys
 }

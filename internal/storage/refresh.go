@@ -187,7 +187,8 @@ return reply('ok')
 //
 // familyIndex is the Lua both index scripts share; KEYS[1] is the index
 // and ARGV[1] the caller's now (ms). closeIndex prunes and sets the TTL
-// (none while an unbounded entry is left).
+// (none while an unbounded entry is left: a TTL set before it was folded
+// in must not take it away).
 const familyIndex = `
 local now = tonumber(ARGV[1])
 local function closeIndex()
@@ -195,6 +196,8 @@ local function closeIndex()
   local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
   if top[2] and redis.call('ZCOUNT', KEYS[1], '+inf', '+inf') == 0 then
     redis.call('PEXPIRE', KEYS[1], tonumber(top[2]) - now)
+  elseif top[2] then
+    redis.call('PERSIST', KEYS[1])
   end
 end
 `

@@ -154,6 +154,22 @@ func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
 		}
 		wantCheck(t, s, nottl.ID, nottlHash, nil)
 	})
+	t.Run("an unbounded entry keeps the index from expiring", func(t *testing.T) {
+		parallel(t)
+		c := newClock()
+		s, ctx := newStoreAt(t, c.Now), ctxFor(t)
+		rdb, key := indexOf(t, s, "u3")
+		old, _ := oldLogin(t, s, c, "u3", "web", 48*time.Hour)
+		rdb.Persist(ctx, legacyKeyOf(t, s, "u3"))
+		fresh, _ := familyAt(t, s, c, "u3", "web", time.Hour) // the index expires in 1h
+		wantRevoked(t, s, "u3", "cli")                        // folds the old entry in, revokes nothing
+		// The old family lives 48h: an index that expired in 1h would
+		// forget it, and a later revocation would miss it.
+		if ttl := rdb.PTTL(ctx, key).Val(); ttl >= 0 {
+			t.Fatalf("index TTL = %v while it holds an unbounded entry, want none", ttl)
+		}
+		wantRevoked(t, s, "u3", "web", old.ID, fresh.ID)
+	})
 }
 
 // oldLogin is a login on an older instance: the family as CreateFamily

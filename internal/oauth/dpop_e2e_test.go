@@ -11,6 +11,7 @@ import (
 
 	"github.com/oauth2d/oauth2d/internal/dpop/dpoptest"
 	"github.com/oauth2d/oauth2d/internal/web/webtest"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // dpopClient is a public client holding a DPoP key, speaking HTTP as a
@@ -154,7 +155,8 @@ func TestDPoPEndToEnd(t *testing.T) {
 // endpoint of the server cmd/oauth2d builds; TestDPoPPublicProofLimit
 // has the details.
 func TestDPoPPublicProofLimitWired(t *testing.T) {
-	s := webtest.New(t, webtest.Options{DPoPPublicPerIP: 2})
+	metrics := prometheus.NewRegistry()
+	s := webtest.New(t, webtest.Options{DPoPPublicPerIP: 2, Metrics: metrics})
 	bad := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"garbage.garbage"}}
 	for range 2 {
 		c := &dpopClient{t: t, s: s, key: dpoptest.NewKey(t)}
@@ -166,4 +168,30 @@ func TestDPoPPublicProofLimitWired(t *testing.T) {
 	if r := c.token(bad, false); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Fatalf("third public proof in a minute, budget 2: %d %v", r.status, r.body)
 	}
+	if n := counterValue(t, metrics, "oauth2d_public_client_throttled_total", "budget", "dpop"); n != 1 {
+		t.Fatalf("oauth2d_public_client_throttled_total{budget=dpop} = %v, want 1", n)
+	}
+}
+
+// counterValue reads the counter name{label=value} from reg (0 when it
+// has no such series).
+func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -105,8 +105,11 @@ type builder struct {
 	verifier *token.Verifier
 	proofs   *dpop.Verifier
 	limiter  *ratelimit.Limiter
-	revoker  *account.Revoker
-	logouts  *backchannel.Logouts
+	// parBudget and proofBudget are public clients' per-address budgets
+	// (publicBudgets).
+	parBudget, proofBudget *ratelimit.Limiter
+	revoker                *account.Revoker
+	logouts                *backchannel.Logouts
 	// clients and users answer the request paths' lookups by id: the
 	// caches, or the store itself (Tuning.NoCaches).
 	clients oauth.ClientLookup
@@ -123,6 +126,9 @@ func (b *builder) build(ctx context.Context) error {
 		return err
 	}
 	if b.proofs, err = b.proofVerifier(); err != nil {
+		return err
+	}
+	if err := b.publicBudgets(); err != nil {
 		return err
 	}
 	if h.Bearer, err = resource.NewAuthenticator(b.verifier, b.Store, resource.Options{Realm: cfg.Issuer, Logger: b.Logger, DPoP: b.proofs}); err != nil {
@@ -178,6 +184,28 @@ func (b *builder) loginLimiter() (*ratelimit.Limiter, error) {
 	return ratelimit.New(b.Store.Redis(), b.Store.Prefix(), ratelimit.Limits{
 		PerUsernameIP: rl.LoginPerUsernameIP, PerIP: rl.LoginPerIP, PerUsername: rl.LoginPerUsername,
 	}, ratelimit.WithThrottleObserver(func(budget string) { throttled.WithLabelValues(budget).Inc() })), nil
+}
+
+// publicBudgets are the per-address budgets of public clients, who
+// authenticate with their id alone, so that anyone can act as one: pushed
+// requests (par.public_per_ip) and DPoP proofs at the token endpoint
+// (dpop.public_per_ip), each under a key prefix of its own.
+func (b *builder) publicBudgets() error {
+	throttled := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "oauth2d_public_client_throttled_total",
+		Help: "Requests of public clients refused with 429 because their address spent its budget: par (pushed requests) or dpop (DPoP proofs at the token endpoint).",
+	}, []string{"budget"})
+	if err := b.Metrics.Register(throttled); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	budget := func(name string, perIP int) *ratelimit.Limiter {
+		count := throttled.WithLabelValues(name)
+		return ratelimit.New(b.Store.Redis(), b.Store.Prefix()+name+":", ratelimit.Limits{PerIP: perIP},
+			ratelimit.WithThrottleObserver(func(string) { count.Inc() }))
+	}
+	b.parBudget = budget("par", b.cfg.PAR.PublicPerIP)
+	b.proofBudget = budget("dpop", b.cfg.DPoP.PublicPerIP)
+	return nil
 }
 
 // proofVerifier is the one DPoP verifier (RFC 9449) of this instance,
@@ -241,19 +269,17 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 
 			DPoPRequiredForPublic: cfg.DPoP.RequireForPublicClients,
 		},
-		Store:     b.Store,
-		Clients:   b.clients,
-		Users:     b.users,
-		Passwords: b.Store,
-		Minter:    b.minter(),
-		Verifier:  b.verifier,
-		Limiter:   b.limiter,
-		Checker:   b.Checker,
-		Logger:    b.Logger,
-		DPoP:      b.proofs,
-		// A second budget of the same kind as the PAR endpoint's, under
-		// its own prefix: public clients' proofs per address.
-		PublicProofLimiter: ratelimit.New(b.Store.Redis(), b.Store.Prefix()+"dpop:", ratelimit.Limits{PerIP: cfg.DPoP.PublicPerIP}),
+		Store:              b.Store,
+		Clients:            b.clients,
+		Users:              b.users,
+		Passwords:          b.Store,
+		Minter:             b.minter(),
+		Verifier:           b.verifier,
+		Limiter:            b.limiter,
+		Checker:            b.Checker,
+		Logger:             b.Logger,
+		DPoP:               b.proofs,
+		PublicProofLimiter: b.proofBudget,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()
 		},
@@ -316,7 +342,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 	// authentication and the authorization endpoint's checks.
 	h.Pusher, err = oauth.NewPusher(oauth.PusherDeps{
 		Tokens: h.Tokens, Authorizer: h.Authorizer, Store: b.Store, TTL: cfg.PAR.RequestURITTL,
-		PublicLimiter: ratelimit.New(b.Store.Redis(), b.Store.Prefix()+"par:", ratelimit.Limits{PerIP: cfg.PAR.PublicPerIP}),
+		PublicLimiter: b.parBudget,
 	})
 	if err != nil {
 		return err

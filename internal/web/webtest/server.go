@@ -80,6 +80,9 @@ type Options struct {
 	ScopeTexts []account.ScopeText
 	// ConsentRememberUnticked: see web.Config.
 	ConsentRememberUnticked bool
+	// Metrics receives the server's metrics (nil: a registry of its own
+	// that nobody reads).
+	Metrics *prometheus.Registry
 }
 
 // Server is a running authorization server.
@@ -154,9 +157,13 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	if tmpl == nil {
 		tmpl = templates.FS
 	}
+	metrics := o.Metrics
+	if metrics == nil {
+		metrics = prometheus.NewRegistry()
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, server.Deps{
-		Config: &cfg, Store: env.Store, Keys: env.Keys, Logger: env.Logger, Metrics: prometheus.NewRegistry(),
+		Config: &cfg, Store: env.Store, Keys: env.Keys, Logger: env.Logger, Metrics: metrics,
 		Checker: env.Checker, ScopeTexts: account.MergeScopeTexts(o.ScopeTexts), Templates: tmpl,
 		Tuning: server.Tuning{
 			SessionIdleTTL: o.SessionIdleTTL, SessionAbsoluteTTL: o.SessionAbsolute, AuthRequestTTL: o.AuthRequestTTL,

@@ -97,9 +97,10 @@ func (rp *relyingPartyEndpoint) verify(ctx context.Context, raw string) (logoutC
 }
 
 // wait returns the logout tokens once n have arrived, after making sure no
-// more follow (a duplicate delivery would).
-func (rp *relyingPartyEndpoint) wait(n int) []logoutClaims {
-	rp.t.Helper()
+// more follow (a duplicate delivery would); otherwise it fails t, the
+// (sub)test that waits.
+func (rp *relyingPartyEndpoint) wait(t testing.TB, n int) []logoutClaims {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		rp.mu.Lock()
@@ -114,7 +115,7 @@ func (rp *relyingPartyEndpoint) wait(n int) []logoutClaims {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
 	if len(rp.got) != n {
-		rp.t.Fatalf("%s received %d logout tokens, want %d", rp.clientID, len(rp.got), n)
+		t.Fatalf("%s received %d logout tokens, want %d", rp.clientID, len(rp.got), n)
 	}
 	out := rp.got
 	rp.got = nil
@@ -227,9 +228,9 @@ func TestBackchannelLogout(t *testing.T) {
 			t.Fatalf("sign-out: %d", p.Status)
 		}
 		sid := idt["sid"].(string)
-		wantLogout(t, w.app.wait(1), alice, sid)
-		wantLogout(t, w.strict.wait(1), alice, sid)
-		w.consented.wait(0)
+		wantLogout(t, w.app.wait(t, 1), alice, sid)
+		wantLogout(t, w.strict.wait(t, 1), alice, sid)
+		w.consented.wait(t, 0)
 	})
 	t.Run("RP-initiated logout", func(t *testing.T) {
 		b := w.a.NewBrowser(t)
@@ -239,7 +240,7 @@ func TestBackchannelLogout(t *testing.T) {
 		if p.Status != http.StatusOK || signedIn(t, b) {
 			t.Fatalf("RP-initiated logout: %d", p.Status)
 		}
-		wantLogout(t, w.app.wait(1), alice, idt["sid"].(string))
+		wantLogout(t, w.app.wait(t, 1), alice, idt["sid"].(string))
 	})
 	var stillSignedIn string // the consent subtest's session
 	t.Run("consent withdrawn", func(t *testing.T) {
@@ -251,8 +252,8 @@ func TestBackchannelLogout(t *testing.T) {
 		if p.Status != http.StatusSeeOther {
 			t.Fatalf("revoke consent: %d", p.Status)
 		}
-		wantLogout(t, w.consented.wait(1), alice, idt["sid"].(string))
-		w.app.wait(0) // the other app stays signed in, and so does the browser
+		wantLogout(t, w.consented.wait(t, 1), alice, idt["sid"].(string))
+		w.app.wait(t, 0) // the other app stays signed in, and so does the browser
 		if !signedIn(t, b) {
 			t.Fatal("withdrawing one consent signed the browser out")
 		}
@@ -264,8 +265,8 @@ func TestBackchannelLogout(t *testing.T) {
 		w.admin(t, http.MethodPost, "/admin/v1/users/"+alice+"/revoke-tokens", http.StatusOK)
 		// Every session of the user ends: this one and the consent
 		// subtest's, which reached the app and the consented app.
-		wantLogout(t, w.app.wait(2), alice, idt["sid"].(string), stillSignedIn)
-		wantLogout(t, w.consented.wait(1), alice, stillSignedIn)
+		wantLogout(t, w.app.wait(t, 2), alice, idt["sid"].(string), stillSignedIn)
+		wantLogout(t, w.consented.wait(t, 1), alice, stillSignedIn)
 		if signedIn(t, b) {
 			t.Fatal("the browser session survived the revocation")
 		}
@@ -277,9 +278,9 @@ func TestBackchannelLogout(t *testing.T) {
 		b2 := w.a.NewBrowser(t)
 		idt2, _ := w.signInTo(t, b2, w.strictID)
 		w.admin(t, http.MethodDelete, "/admin/v1/users/"+alice, http.StatusNoContent)
-		wantLogout(t, w.app.wait(1), alice, idt["sid"].(string))
-		wantLogout(t, w.consented.wait(1), alice, idtC["sid"].(string))
-		wantLogout(t, w.strict.wait(1), alice, idt2["sid"].(string))
+		wantLogout(t, w.app.wait(t, 1), alice, idt["sid"].(string))
+		wantLogout(t, w.consented.wait(t, 1), alice, idtC["sid"].(string))
+		wantLogout(t, w.strict.wait(t, 1), alice, idt2["sid"].(string))
 	})
 }
 
@@ -313,18 +314,18 @@ func TestAdminSignOutReachesAppsOfEndedSessions(t *testing.T) {
 		b := w.a.NewBrowser(t)
 		idt, _ := w.signInTo(t, b, w.appID)
 		w.admin(t, http.MethodPost, "/admin/v1/users/"+alice+"/revoke-tokens", http.StatusOK)
-		wantLogout(t, w.app.wait(1), alice, idt["sid"].(string))
-		w.strict.wait(0)
-		w.consented.wait(0)
+		wantLogout(t, w.app.wait(t, 1), alice, idt["sid"].(string))
+		w.strict.wait(t, 0)
+		w.consented.wait(t, 0)
 	})
 	t.Run("revoked again: the user alone, then nothing more", func(t *testing.T) {
 		// Told of one session only, the app may still hold an older one.
 		w.admin(t, http.MethodPost, "/admin/v1/users/"+alice+"/revoke-tokens", http.StatusOK)
-		wantLogout(t, w.app.wait(1), alice, "")
+		wantLogout(t, w.app.wait(t, 1), alice, "")
 		// Told that the user is signed out, it is forgotten.
 		w.admin(t, http.MethodPost, "/admin/v1/users/"+alice+"/revoke-tokens", http.StatusOK)
-		w.app.wait(0)
-		w.strict.wait(0)
+		w.app.wait(t, 0)
+		w.strict.wait(t, 0)
 	})
 	t.Run("the user's own sign-out tells only its session's apps", func(t *testing.T) {
 		signInAndOutlive(t, w.appID)
@@ -334,15 +335,15 @@ func TestAdminSignOutReachesAppsOfEndedSessions(t *testing.T) {
 		if p := b.Post("/logout", url.Values{"csrf_token": {confirm.Hidden("csrf_token")}}); p.Status != http.StatusOK {
 			t.Fatalf("sign-out: %d", p.Status)
 		}
-		wantLogout(t, w.strict.wait(1), alice, idt["sid"].(string))
-		w.app.wait(0)
+		wantLogout(t, w.strict.wait(t, 1), alice, idt["sid"].(string))
+		w.app.wait(t, 0)
 	})
 	t.Run("deleted", func(t *testing.T) {
 		signInAndOutlive(t, w.appID, w.strictID)
 		w.admin(t, http.MethodDelete, "/admin/v1/users/"+alice, http.StatusNoContent)
-		wantLogout(t, w.app.wait(1), alice, "")
-		w.strict.wait(0)
-		w.consented.wait(0)
+		wantLogout(t, w.app.wait(t, 1), alice, "")
+		w.strict.wait(t, 0)
+		w.consented.wait(t, 0)
 	})
 }
 
@@ -385,7 +386,7 @@ func TestEndSessionWithoutCookie(t *testing.T) {
 	if signedIn(t, b) {
 		t.Fatal("the browser session survived")
 	}
-	wantLogout(t, w.app.wait(1), w.a.Alice.ID, idt["sid"].(string))
+	wantLogout(t, w.app.wait(t, 1), w.a.Alice.ID, idt["sid"].(string))
 
 	for name, q := range map[string]url.Values{
 		"the same hint again": {"id_token_hint": {raw}},
@@ -397,7 +398,7 @@ func TestEndSessionWithoutCookie(t *testing.T) {
 			t.Fatalf("%s: %d %s", name, p.Status, p.Body)
 		}
 	}
-	w.app.wait(0)
+	w.app.wait(t, 0)
 
 	// With a post_logout_redirect_uri the RP gets its user back either way.
 	_, raw = w.signInTo(t, b, w.appID)
@@ -406,7 +407,7 @@ func TestEndSessionWithoutCookie(t *testing.T) {
 	if loc := p.Location(); p.Status != http.StatusFound || loc == nil || loc.Query().Get("state") != "s1" || signedIn(t, b) {
 		t.Fatalf("with a redirect: %d %v", p.Status, loc)
 	}
-	w.app.wait(1)
+	w.app.wait(t, 1)
 }
 
 func TestDiscoveryAdvertisesBackchannelLogout(t *testing.T) {

@@ -414,7 +414,7 @@ func TestBrowserSignOutReachesTwoApps(t *testing.T) {
 	step("sign out at oauth2d", chromedp.Navigate(s.URL+"/logout"), chromedp.Click(chromedp.ID("sign-out")),
 		chromedp.WaitVisible(`//h1[text()="Signed out"]`))
 	for _, rp := range receivers {
-		wantLogout(t, rp.wait(1), s.Alice.ID, sid)
+		wantLogout(t, rp.wait(t, 1), s.Alice.ID, sid)
 	}
 	step("find the account pages closed", chromedp.Navigate(s.URL+"/account/consents"),
 		chromedp.WaitVisible(chromedp.ID("username")))

@@ -67,28 +67,29 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 		familyID: planned.FamilyID, accessJTI: planned.AccessJTI, accessExp: planned.AccessExpiresAt,
 	}
 	resp, e := h.issueTokens(ctx, in)
-	if e == nil && resp.IDToken != "" {
-		h.rememberUserClient(ctx, ac, in, now)
+	if e == nil && resp.IDToken != "" && ac.SID != "" {
+		h.rememberUserClient(ctx, in, ac.SessionExpiresAt, now)
 	}
 	return resp, e
 }
 
 // rememberUserClient notes, for the user, that a client taking logout
-// tokens signed them in through the browser (an ID token with a sid), for
-// as long as the client's own session may last: until the latest expiry
-// of what it received, the refresh family's absolute expiry when one was
-// issued, else the ID token's or the browser session's. An administrator
-// who signs the user out then reaches the client even after that browser
-// session has ended (backchannel.Logouts.UserSignedOut). The code proves
-// the user authenticated; a failure costs the client that logout token,
+// tokens signed them in (got an ID token: through the browser, or with
+// the password grant), for as long as the client's own session may last:
+// until the latest expiry of what it received, the refresh family's
+// absolute expiry when one was issued, else the ID token's or the browser
+// session's (sessionExp; zero without one). An administrator who signs
+// the user out then reaches the client even when no oauth2d browser
+// session of theirs is left (backchannel.Logouts.UserSignedOut). The user
+// has just authenticated; a failure costs the client that logout token,
 // not the user their sign-in: it is logged.
-func (h *Handler) rememberUserClient(ctx context.Context, ac *storage.AuthCode, in issue, now time.Time) {
-	if ac.SID == "" || in.client.BackchannelLogoutURI == "" {
+func (h *Handler) rememberUserClient(ctx context.Context, in issue, sessionExp, now time.Time) {
+	if in.client.BackchannelLogoutURI == "" {
 		return
 	}
 	until := now.Add(h.cfg.IDTokenTTL)
-	if ac.SessionExpiresAt.After(until) {
-		until = ac.SessionExpiresAt
+	if sessionExp.After(until) {
+		until = sessionExp
 	}
 	if fam := now.Add(h.cfg.RefreshAbsolute); in.refresh && fam.After(until) {
 		until = fam

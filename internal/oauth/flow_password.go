@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
@@ -36,10 +37,19 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 	if err != nil {
 		return nil, err
 	}
-	return h.issueTokens(ctx, issue{
-		client: client, user: user, scope: scope, authTime: h.now(),
+	now := h.now()
+	in := issue{
+		client: client, user: user, scope: scope, authTime: now,
 		refresh: slices.Contains(client.GrantTypes, account.GrantRefreshToken),
-	})
+	}
+	resp, e := h.issueTokens(ctx, in)
+	if e == nil && resp.IDToken != "" {
+		// A first-party app that signs users in this way has no browser
+		// session here: only this tells an administrator's sign-out
+		// about it.
+		h.rememberUserClient(ctx, in, time.Time{}, now)
+	}
+	return resp, e
 }
 
 // login checks the password through account.Login, the brute-force

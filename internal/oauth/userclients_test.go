@@ -1,25 +1,28 @@
 package oauth_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testenv"
 )
 
-// Redeeming a code of the browser flow for an ID token remembers, for
-// the user, a client that takes logout tokens, until the latest expiry of
-// what it received, so that an administrator's sign-out reaches it after
-// the browser session has ended (package backchannel).
-func TestCodeRedemptionRemembersTheUsersClient(t *testing.T) {
+// Signing a user in to a client that takes logout tokens (an ID token
+// from a browser-flow code, or from the password grant) remembers the
+// client for the user, until the latest expiry of what it received, so
+// that an administrator's sign-out reaches it when no browser session of
+// the user is left (package backchannel).
+func TestSignInRemembersTheUsersClient(t *testing.T) {
 	s := newServer(t)
 	ctx := t.Context()
 	const bcl, bclSecret = "bcl-app", "bcl-app-secret-0123456789"
 	err := s.Store.CreateClient(ctx, &storage.Client{ID: bcl, SecretHash: testenv.Hash(t, bclSecret), FirstParty: true,
-		GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "profile", "offline_access"},
+		GrantTypes: []string{"authorization_code", "password", "refresh_token"}, Scopes: []string{"openid", "profile", "offline_access"},
 		RedirectURIs: []string{redirectURI}, BackchannelLogoutURI: "https://app.example/bcl"})
 	if err != nil {
 		t.Fatal(err)
@@ -68,10 +71,23 @@ func TestCodeRedemptionRemembersTheUsersClient(t *testing.T) {
 	if got := remembered(); len(got) != 1 || !near(got[0], time.Now().Add(15*time.Minute)) {
 		t.Fatalf("an ID token outliving the session: %+v, want until the ID token's expiry", got)
 	}
+	// The password grant: a first-party app with no browser session here.
+	signIn := func(clientID, clientSecret, scope string) {
+		t.Helper()
+		f := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}, "scope": {scope}}
+		if res := s.post(oauth.TokenPath, f, clientID, clientSecret); res.Status != 200 {
+			t.Fatalf("password grant: %d %s", res.Status, res.Raw)
+		}
+	}
+	signIn(bcl, bclSecret, "openid offline_access")
+	if got := remembered(); len(got) != 1 || !near(got[0], time.Now().Add(24*time.Hour)) {
+		t.Fatalf("password grant with a refresh token: %+v, want until the family's absolute expiry", got)
+	}
 	for name, redeemIt := range map[string]func(){
-		"no ID token":                   func() { redeem(bcl, bclSecret, "profile", "sid-4", time.Now().Add(time.Hour)) },
-		"no browser session":            func() { redeem(bcl, bclSecret, "openid", "", time.Time{}) },
-		"a client without a logout URI": func() { redeem(firstPartyID, firstPartySecret, "openid", "sid-5", time.Now().Add(time.Hour)) },
+		"password grant without an ID token": func() { signIn(bcl, bclSecret, "profile") },
+		"no ID token":                        func() { redeem(bcl, bclSecret, "profile", "sid-4", time.Now().Add(time.Hour)) },
+		"no browser session":                 func() { redeem(bcl, bclSecret, "openid", "", time.Time{}) },
+		"a client without a logout URI":      func() { redeem(firstPartyID, firstPartySecret, "openid", "sid-5", time.Now().Add(time.Hour)) },
 	} {
 		redeemIt()
 		if got := remembered(); len(got) != 0 {

@@ -71,8 +71,25 @@ func (l *Logouts) EndSession(ctx context.Context, sid string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("backchannel: %w", err)
 	}
-	if err := l.end(ctx, []*storage.SessionLogin{login}, nil); err != nil {
+	// The clients told of this session are then forgotten for it, so
+	// that an administrator's sign-out does not tell them of it again
+	// (UserSignedOut). What is remembered is read before they are told:
+	// an entry written since stays. Failing to read or forget costs them
+	// a second token for an ended session, not the user their sign-out.
+	var remembered []storage.UserClient
+	if len(login.Clients) > 0 {
+		if remembered, err = l.store.UserClients(ctx, login.UserID); err != nil {
+			l.log.WarnContext(ctx, "backchannel: read the user's clients; an administrator's sign-out may tell them of this session again",
+				"err", err)
+		}
+	}
+	told, err := l.end(ctx, []*storage.SessionLogin{login}, nil)
+	if err != nil {
 		return false, err
+	}
+	if err := l.forgetTold(ctx, login.UserID, remembered, told); err != nil {
+		l.log.WarnContext(ctx, "backchannel: forget the clients told of the session; an administrator's sign-out may tell them of it again",
+			"err", err)
 	}
 	return true, nil
 }
@@ -81,9 +98,11 @@ func (l *Logouts) EndSession(ctx context.Context, sid string) (bool, error) {
 // revokes their tokens: every browser session of the user ends, and every
 // client that signed in through one of them, that the user consented to,
 // or that the user signed in to while its session there may still last
-// (storage.UserClientStore: its session may outlive ours) is told, each
-// once: with the sid of a live session where it has one, else with the
-// user's sub alone.
+// (storage.UserClientStore: its session may outlive ours) is told: with
+// the sid of each live session it signed in through; a client that
+// requires a sid also with the sid of each ended session it is
+// remembered for; any other client not told of a live session, once,
+// with the user's sub alone. No (client, sid) is told twice in one call.
 func (l *Logouts) UserSignedOut(ctx context.Context, userID string) error {
 	logins, err := l.store.UserSessionLogins(ctx, userID)
 	if err != nil {
@@ -97,26 +116,34 @@ func (l *Logouts) UserSignedOut(ctx context.Context, userID string) error {
 	if err != nil {
 		return fmt.Errorf("backchannel: %w", err)
 	}
-	subj := &subjectLogout{userID: userID}
+	subj := &subjectLogout{userID: userID, remembered: remembered}
 	for _, c := range consents {
 		subj.clients = append(subj.clients, c.ClientID)
 	}
 	for _, c := range remembered {
 		subj.clients = append(subj.clients, c.ClientID)
 	}
-	if err := l.end(ctx, logins, subj); err != nil {
+	told, err := l.end(ctx, logins, subj)
+	if err != nil {
 		return err
 	}
-	// A client told that the user is signed out (sub alone) has nothing
-	// left of theirs to end; one told of a session only keeps its entry,
-	// since its session there may be an older one.
-	var told []storage.UserClient
+	return l.forgetTold(ctx, userID, remembered, told)
+}
+
+// forgetTold forgets the user's remembered entries that told covers:
+// every entry of a client told that the user is signed out (sub alone:
+// nothing of theirs is left to end), and each entry (client, sid) whose
+// session the client was told of. A client told only of some sessions
+// keeps its other entries: its session there may be an older one.
+// remembered is what was read before told was queued.
+func (l *Logouts) forgetTold(ctx context.Context, userID string, remembered []storage.UserClient, told *toldClients) error {
+	var forget []storage.UserClient
 	for _, c := range remembered {
-		if subj.toldSub[c.ClientID] {
-			told = append(told, c)
+		if told.sub[c.ClientID] || c.SID != "" && told.sids[clientSID{c.ClientID, c.SID}] {
+			forget = append(forget, c)
 		}
 	}
-	if err := l.store.ForgetUserClients(ctx, userID, told); err != nil {
+	if err := l.store.ForgetUserClients(ctx, userID, forget); err != nil {
 		return fmt.Errorf("backchannel: %w", err)
 	}
 	return nil
@@ -141,7 +168,7 @@ func (l *Logouts) GrantEnded(ctx context.Context, userID, clientID string) error
 	var ds []*storage.LogoutDelivery
 	for _, login := range logins {
 		if slices.Contains(login.Clients, clientID) {
-			ds = append(ds, sessionDelivery(login, clientID, now))
+			ds = append(ds, sessionDelivery(login.UserID, login.SID, clientID, now))
 		}
 	}
 	if len(ds) == 0 && !client.BackchannelLogoutSessionRequired {
@@ -151,22 +178,33 @@ func (l *Logouts) GrantEnded(ctx context.Context, userID, clientID string) error
 }
 
 // subjectLogout: besides the sessions, these clients are told that the
-// user (not one session) is signed out.
+// user (not one session) is signed out, and the remembered sessions of
+// those that require a sid are told.
 type subjectLogout struct {
-	userID  string
-	clients []string        // may repeat
-	toldSub map[string]bool // set by end: the clients queued a sub-only token
+	userID     string
+	clients    []string // may repeat
+	remembered []storage.UserClient
+}
+
+// clientSID is one (client, sid) told.
+type clientSID struct{ clientID, sid string }
+
+// toldClients is what one call of end queued.
+type toldClients struct {
+	reached map[string]bool    // the clients queued any token
+	sub     map[string]bool    // the clients queued a sub-only token
+	sids    map[clientSID]bool // the sessions each client was told of
 }
 
 // end ends the browser sessions of logins, queues a delivery for every
-// client of each that takes logout tokens, and then forgets the sessions.
-// Deliveries are queued before anything is forgotten and their ids are
-// derived from what they are about, so a retried call queues nothing
-// twice and a failed one loses nothing.
-func (l *Logouts) end(ctx context.Context, logins []*storage.SessionLogin, subj *subjectLogout) error {
+// client of each that takes logout tokens (and those subj adds), and then
+// forgets the sessions. Deliveries are queued before anything is
+// forgotten and their ids are derived from what they are about, so a
+// retried call queues nothing twice and a failed one loses nothing.
+func (l *Logouts) end(ctx context.Context, logins []*storage.SessionLogin, subj *subjectLogout) (*toldClients, error) {
 	now := l.now()
 	var ds []*storage.LogoutDelivery
-	told := map[string]bool{}
+	told := &toldClients{reached: map[string]bool{}, sub: map[string]bool{}, sids: map[clientSID]bool{}}
 	// A user's sessions mostly reached the same few clients: each is
 	// loaded once per call, not once per session.
 	loaded := map[string]*storage.Client{} // nil: takes no logout tokens
@@ -181,41 +219,54 @@ func (l *Logouts) end(ctx context.Context, logins []*storage.SessionLogin, subj 
 		loaded[clientID] = c
 		return c, ok
 	}
+	tellSession := func(userID, sid, clientID string) {
+		ds = append(ds, sessionDelivery(userID, sid, clientID, now))
+		told.reached[clientID] = true
+		told.sids[clientSID{clientID, sid}] = true
+	}
 	for _, login := range logins {
 		for _, clientID := range login.Clients {
-			if _, ok := receiver(clientID); ok {
-				ds = append(ds, sessionDelivery(login, clientID, now))
-				told[clientID] = true
+			if _, ok := receiver(clientID); ok && !told.sids[clientSID{clientID, login.SID}] {
+				tellSession(login.UserID, login.SID, clientID)
 			}
 		}
 	}
 	if subj != nil {
-		subj.toldSub = map[string]bool{}
+		// A client that requires a sid hears of each session it signed
+		// in through that ended before (a live one was told above).
+		for _, c := range subj.remembered {
+			if c.SID == "" || told.sids[clientSID{c.ClientID, c.SID}] {
+				continue
+			}
+			if client, ok := receiver(c.ClientID); ok && client.BackchannelLogoutSessionRequired {
+				tellSession(subj.userID, c.SID, c.ClientID)
+			}
+		}
 		for _, clientID := range subj.clients {
-			if told[clientID] {
+			if told.reached[clientID] {
 				continue
 			}
 			if client, ok := receiver(clientID); ok && !client.BackchannelLogoutSessionRequired {
 				ds = append(ds, subjectDelivery(subj.userID, clientID, now))
-				told[clientID] = true
-				subj.toldSub[clientID] = true
+				told.reached[clientID] = true
+				told.sub[clientID] = true
 			}
 		}
 	}
 	if err := l.enqueue(ctx, ds); err != nil {
-		return err
+		return nil, err
 	}
 	for _, login := range logins {
 		if login.SessionHash != "" {
 			if err := l.store.DeleteSession(ctx, login.SessionHash); err != nil {
-				return fmt.Errorf("backchannel: end session: %w", err)
+				return nil, fmt.Errorf("backchannel: end session: %w", err)
 			}
 		}
 		if err := l.store.DeleteSessionLogin(ctx, login.UserID, login.SID); err != nil {
-			return fmt.Errorf("backchannel: %w", err)
+			return nil, fmt.Errorf("backchannel: %w", err)
 		}
 	}
-	return nil
+	return told, nil
 }
 
 // receiver returns the client if it takes logout tokens.
@@ -241,11 +292,11 @@ func (l *Logouts) enqueue(ctx context.Context, ds []*storage.LogoutDelivery) err
 	return nil
 }
 
-// sessionDelivery tells clientID that the session ended. A sid ends once,
-// so (client, sid) identifies the delivery.
-func sessionDelivery(login *storage.SessionLogin, clientID string, now time.Time) *storage.LogoutDelivery {
-	return &storage.LogoutDelivery{ID: secret.SHA256("sid\x00" + clientID + "\x00" + login.SID), ClientID: clientID,
-		Subject: login.UserID, SID: login.SID, CreatedAt: now}
+// sessionDelivery tells clientID that the user's session sid ended. A
+// sid ends once, so (client, sid) identifies the delivery.
+func sessionDelivery(userID, sid, clientID string, now time.Time) *storage.LogoutDelivery {
+	return &storage.LogoutDelivery{ID: secret.SHA256("sid\x00" + clientID + "\x00" + sid), ClientID: clientID,
+		Subject: userID, SID: sid, CreatedAt: now}
 }
 
 // subjectDelivery tells clientID that every session of the user ended.

@@ -74,15 +74,17 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 }
 
 // rememberUserClient notes, for the user, that a client taking logout
-// tokens signed them in (got an ID token: through the browser, or with
-// the password grant), for as long as the client's own session may last:
-// until the latest expiry of what it received, the refresh family's
-// absolute expiry when one was issued, else the ID token's or the browser
-// session's (sessionExp; zero without one). An administrator who signs
-// the user out then reaches the client even when no oauth2d browser
-// session of theirs is left (backchannel.Logouts.UserSignedOut). The user
-// has just authenticated; a failure costs the client that logout token,
-// not the user their sign-in: it is logged.
+// tokens signed them in (got an ID token: through the browser session
+// in.sid, or with the password grant, without one), for as long as the
+// client's own session may last: until the latest expiry of what it
+// received, the refresh family's absolute expiry when one was issued,
+// else the ID token's or the browser session's (sessionExp; zero without
+// one). An administrator who signs the user out then reaches the client
+// even when no oauth2d browser session of theirs is left
+// (backchannel.Logouts.UserSignedOut), with the ended session's sid when
+// the client requires one. The user has just authenticated; a failure
+// costs the client that logout token, not the user their sign-in: it is
+// logged.
 func (h *Handler) rememberUserClient(ctx context.Context, in issue, sessionExp, now time.Time) {
 	if in.client.BackchannelLogoutURI == "" {
 		return
@@ -94,7 +96,7 @@ func (h *Handler) rememberUserClient(ctx context.Context, in issue, sessionExp, 
 	if fam := now.Add(h.cfg.RefreshAbsolute); in.refresh && fam.After(until) {
 		until = fam
 	}
-	if err := h.store.RememberUserClient(ctx, in.user.ID, in.client.ID, until); err != nil {
+	if err := h.store.RememberUserClient(ctx, in.user.ID, in.client.ID, in.sid, until); err != nil {
 		h.log.WarnContext(ctx, "oauth: remember the user's client; an administrator's sign-out may not reach it",
 			"client_id", in.client.ID, "err", err)
 	}

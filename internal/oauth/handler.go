@@ -30,8 +30,9 @@ type GrantStore interface {
 	// jti or by a cutoff of its subject or client.
 	IsAccessRevoked(ctx context.Context, jti, subject, clientID string, issuedAt time.Time) (bool, error)
 	// RememberUserClient remembers that the user signed in to a client
-	// that takes logout tokens, until its session there may have ended.
-	RememberUserClient(ctx context.Context, userID, clientID string, until time.Time) error
+	// that takes logout tokens, through the browser session sid ("" for
+	// none), until its session there may have ended.
+	RememberUserClient(ctx context.Context, userID, clientID, sid string, until time.Time) error
 }
 
 var _ GrantStore = (*storage.Store)(nil)

@@ -14,7 +14,8 @@ import (
 
 // Signing a user in to a client that takes logout tokens (an ID token
 // from a browser-flow code, or from the password grant) remembers the
-// client for the user, until the latest expiry of what it received, so
+// client for the user, with the browser session's sid (none for the
+// password grant), until the latest expiry of what it received, so
 // that an administrator's sign-out reaches it when no browser session of
 // the user is left (package backchannel).
 func TestSignInRemembersTheUsersClient(t *testing.T) {
@@ -54,22 +55,29 @@ func TestSignInRemembersTheUsersClient(t *testing.T) {
 		}
 		return got
 	}
-	near := func(got storage.UserClient, want time.Time) bool {
+	near := func(got storage.UserClient, sid string, want time.Time) bool {
 		d := got.Until.Sub(want)
-		return got.ClientID == bcl && d > -10*time.Second && d < 10*time.Second
+		return got.ClientID == bcl && got.SID == sid && d > -10*time.Second && d < 10*time.Second
 	}
 
 	redeem(bcl, bclSecret, "openid offline_access", "sid-1", time.Now().Add(time.Hour))
-	if got := remembered(); len(got) != 1 || !near(got[0], time.Now().Add(24*time.Hour)) {
+	if got := remembered(); len(got) != 1 || !near(got[0], "sid-1", time.Now().Add(24*time.Hour)) {
 		t.Fatalf("with a refresh token: %+v, want until the family's absolute expiry", got)
 	}
 	redeem(bcl, bclSecret, "openid", "sid-2", time.Now().Add(2*time.Hour))
-	if got := remembered(); len(got) != 1 || !near(got[0], time.Now().Add(2*time.Hour)) {
+	if got := remembered(); len(got) != 1 || !near(got[0], "sid-2", time.Now().Add(2*time.Hour)) {
 		t.Fatalf("a session outliving the ID token: %+v, want until the session's end", got)
 	}
 	redeem(bcl, bclSecret, "openid", "sid-3", time.Now().Add(time.Minute))
-	if got := remembered(); len(got) != 1 || !near(got[0], time.Now().Add(15*time.Minute)) {
+	if got := remembered(); len(got) != 1 || !near(got[0], "sid-3", time.Now().Add(15*time.Minute)) {
 		t.Fatalf("an ID token outliving the session: %+v, want until the ID token's expiry", got)
+	}
+	// Each browser session it signed in through is remembered apart, so
+	// that a client requiring a sid can be told of each.
+	redeem(bcl, bclSecret, "openid", "sid-6", time.Now().Add(time.Hour))
+	redeem(bcl, bclSecret, "openid", "sid-7", time.Now().Add(time.Hour))
+	if got := remembered(); len(got) != 2 || !near(got[0], "sid-6", time.Now().Add(time.Hour)) || !near(got[1], "sid-7", time.Now().Add(time.Hour)) {
+		t.Fatalf("two sessions: %+v, want one entry each", got)
 	}
 	// The password grant: a first-party app with no browser session here.
 	signIn := func(clientID, clientSecret, scope string) {
@@ -80,7 +88,7 @@ func TestSignInRemembersTheUsersClient(t *testing.T) {
 		}
 	}
 	signIn(bcl, bclSecret, "openid offline_access")
-	if got := remembered(); len(got) != 1 || !near(got[0], time.Now().Add(24*time.Hour)) {
+	if got := remembered(); len(got) != 1 || !near(got[0], "", time.Now().Add(24*time.Hour)) {
 		t.Fatalf("password grant with a refresh token: %+v, want until the family's absolute expiry", got)
 	}
 	for name, redeemIt := range map[string]func(){

@@ -49,9 +49,11 @@ import (
 //	p login:<sid>              HASH     user, session, exp, c:<client id> per client
 //	                                    signed in ; TTL to the session's ExpiresAt
 //	p user-logins:<user id>    ZSET     sid scored by its ExpiresAt (ms) ; TTL = latest
-//	p user-clients:<user id>   ZSET     client id scored by until (ms): relying parties the
-//	                                    user signed in to, which may outlive the session
-//	                                    (userclients.go) ; at most MaxUserClients, pruned
+//	p user-clients:<user id>   ZSET     "<client id> <sid>" scored by until (ms), sid ""
+//	                                    for the password grant: relying parties the user
+//	                                    signed in to, and through which browser session;
+//	                                    they may outlive that session (userclients.go) ;
+//	                                    at most MaxUserClients members in all, pruned
 //	                                    on write ; TTL = latest, at most MaxUserClientLife;
 //	                                    deleted by DeleteUser
 //	p {logouts}:jobs           HASH     delivery id -> LogoutDelivery JSON } one slot: claims

@@ -68,10 +68,11 @@ package storage
 //	SaveSessionLogin (logins.go)  idempotent     plain overwrite; the user's index keeps the later expiry
 //	addSessionClient (logins.go)  idempotent     HSET of the same field
 //	DeleteSessionLogin DEL, ZREM  idempotent     answers nil either way
-//	rememberUserClient            idempotent     keeps the later until of the same client; pruning by
-//	  (userclients.go)                           the call's own now and count gives the same set again
-//	forgetUserClients             idempotent     ZREM only of entries not extended since they were read;
-//	  (userclients.go)                           answers 'ok' either way
+//	rememberUserClient            idempotent     keeps the later until of the same member (client and
+//	  (userclients.go)                           sid); pruning by the call's own now and count gives the
+//	                                             same set again
+//	forgetUserClients             idempotent     ZREM only of members (client and sid) not extended since
+//	  (userclients.go)                           they were read; answers 'ok' either way
 //	DeleteUser user-clients DEL   idempotent     no answer depends on it
 //	enqueueLogouts (logouts.go)   idempotent     HSETNX by delivery id: a second delivery keeps the first
 //	claimLogouts (logouts.go)     never re-sent  a second delivery claims nothing (the first pushed its

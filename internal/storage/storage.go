@@ -535,34 +535,40 @@ type SessionLoginStore interface {
 	DeleteSessionLogin(ctx context.Context, userID, sid string) error
 }
 
-// UserClient is a relying party the user signed in to through the browser
-// flow (it was issued an ID token), remembered until Until: the latest
-// expiry of what it received (its refresh-token family's absolute expiry,
-// else the ID token's or the browser session's, whichever is later).
+// UserClient is a relying party the user signed in to (it was issued an
+// ID token), through the browser session SID ("" without one: the
+// password grant), remembered until Until: the latest expiry of what it
+// received (its refresh-token family's absolute expiry, else the ID
+// token's or the browser session's, whichever is later). A client that
+// signed in through several sessions has one entry for each.
 type UserClient struct {
 	ClientID string
+	SID      string
 	Until    time.Time
 }
 
 // UserClientStore remembers, per user, the relying parties that may still
 // hold a session of the user's after the oauth2d browser session through
-// which they signed in has ended, so that an administrator's "sign this
-// user out everywhere" reaches them too (OIDC Back-Channel Logout 1.0,
-// logout tokens carrying sub alone). The memory is bounded per user: at
-// most MaxUserClients entries, none kept past MaxUserClientLife.
+// which they signed in has ended, and that session's sid, so that an
+// administrator's "sign this user out everywhere" reaches them too (OIDC
+// Back-Channel Logout 1.0: logout tokens carrying sub alone, or sub and
+// the ended session's sid for a client that requires one). The memory is
+// bounded per user: at most MaxUserClients entries (client, sid) in all,
+// none kept past MaxUserClientLife.
 type UserClientStore interface {
-	// RememberUserClient notes clientID for userID until `until` (capped
-	// at now + MaxUserClientLife); an entry already there keeps the later
-	// time. Ended entries are dropped, and beyond MaxUserClients those
-	// ending soonest. Only call it for a user who has authenticated.
-	// Idempotent.
-	RememberUserClient(ctx context.Context, userID, clientID string, until time.Time) error
+	// RememberUserClient notes (clientID, sid) for userID until `until`
+	// (capped at now + MaxUserClientLife); an entry already there keeps
+	// the later time. sid is "" for a sign-in without a browser session,
+	// and never holds a space. Ended entries are dropped, and beyond
+	// MaxUserClients those ending soonest. Only call it for a user who
+	// has authenticated. Idempotent.
+	RememberUserClient(ctx context.Context, userID, clientID, sid string, until time.Time) error
 	// UserClients lists the user's entries that have not ended, sorted by
-	// client id.
+	// client id, then sid.
 	UserClients(ctx context.Context, userID string) ([]UserClient, error)
-	// ForgetUserClients removes each of cs whose entry has not been
-	// extended past cs[i].Until since it was read (a sign-in meanwhile
-	// keeps it). Idempotent.
+	// ForgetUserClients removes each of cs (by client and sid) whose
+	// entry has not been extended past cs[i].Until since it was read (a
+	// sign-in meanwhile keeps it). Idempotent.
 	ForgetUserClients(ctx context.Context, userID string, cs []UserClient) error
 }
 

@@ -289,33 +289,38 @@ func TestBackchannelLogout(t *testing.T) {
 // who revokes the user's tokens or deletes the user still reaches it, with
 // a logout token naming the user alone, once, and only once per action
 // when it also signed in through a live session (that one names the sid).
-// The app that requires a sid gets nothing for an ended session.
+// The app that requires a sid gets one naming each ended session it
+// signed in through, once: not again after it was told of that session.
 func TestAdminSignOutReachesAppsOfEndedSessions(t *testing.T) {
 	const absolute = 2 * time.Second
 	w := newBCLWorldWith(t, webtest.Options{SessionAbsolute: absolute})
 	alice := w.a.Alice.ID
-	// signInAndOutlive signs a new browser in to the apps and waits until
-	// its oauth2d session has ended.
-	signInAndOutlive := func(t *testing.T, clientIDs ...string) {
+	// signInAndOutlive signs a new browser in to the apps, waits until
+	// its oauth2d session has ended, and returns that session's sid.
+	signInAndOutlive := func(t *testing.T, clientIDs ...string) (sid string) {
 		t.Helper()
 		b := w.a.NewBrowser(t)
 		start := time.Now()
 		for _, c := range clientIDs {
-			w.signInTo(t, b, c)
+			idt, _ := w.signInTo(t, b, c)
+			if sid, _ = idt["sid"].(string); sid == "" {
+				t.Fatalf("an ID token for %s without a sid", c)
+			}
 		}
 		time.Sleep(time.Until(start.Add(absolute + 300*time.Millisecond)))
 		if signedIn(t, b) {
 			t.Fatal("the browser session outlived its absolute lifetime")
 		}
+		return sid
 	}
 
-	t.Run("revoked: the live session's sid, once", func(t *testing.T) {
-		signInAndOutlive(t, w.appID, w.strictID)
+	t.Run("revoked: the live session's sid, once; the ended one's to the strict app", func(t *testing.T) {
+		ended := signInAndOutlive(t, w.appID, w.strictID)
 		b := w.a.NewBrowser(t)
 		idt, _ := w.signInTo(t, b, w.appID)
 		w.admin(t, http.MethodPost, "/admin/v1/users/"+alice+"/revoke-tokens", http.StatusOK)
 		wantLogout(t, w.app.wait(t, 1), alice, idt["sid"].(string))
-		w.strict.wait(t, 0)
+		wantLogout(t, w.strict.wait(t, 1), alice, ended)
 		w.consented.wait(t, 0)
 	})
 	t.Run("revoked again: the user alone, then nothing more", func(t *testing.T) {
@@ -327,7 +332,7 @@ func TestAdminSignOutReachesAppsOfEndedSessions(t *testing.T) {
 		w.app.wait(t, 0)
 		w.strict.wait(t, 0)
 	})
-	t.Run("the user's own sign-out tells only its session's apps", func(t *testing.T) {
+	t.Run("the user's own sign-out tells only its session's apps, once", func(t *testing.T) {
 		signInAndOutlive(t, w.appID)
 		b := w.a.NewBrowser(t)
 		idt, _ := w.signInTo(t, b, w.strictID)
@@ -339,10 +344,12 @@ func TestAdminSignOutReachesAppsOfEndedSessions(t *testing.T) {
 		w.app.wait(t, 0)
 	})
 	t.Run("deleted", func(t *testing.T) {
-		signInAndOutlive(t, w.appID, w.strictID)
+		// The strict app was told of the session the user signed out of
+		// above: only the one that ended since is named.
+		ended := signInAndOutlive(t, w.appID, w.strictID)
 		w.admin(t, http.MethodDelete, "/admin/v1/users/"+alice, http.StatusNoContent)
 		wantLogout(t, w.app.wait(t, 1), alice, "")
-		w.strict.wait(t, 0)
+		wantLogout(t, w.strict.wait(t, 1), alice, ended)
 		w.consented.wait(t, 0)
 	})
 }

@@ -209,7 +209,7 @@ func testUserClients(t *testing.T, newStore NewStore) {
 		uid := newID()
 		later, sooner := ms(time.Now().Add(2*time.Hour)), ms(time.Now().Add(time.Hour))
 		for _, c := range []storage.UserClient{{ClientID: "b", Until: sooner}, {ClientID: "a", Until: sooner}, {ClientID: "b", Until: later}, {ClientID: "a", Until: sooner.Add(-time.Minute)}} {
-			if err := s.RememberUserClient(ctx, uid, c.ClientID, c.Until); err != nil {
+			if err := s.RememberUserClient(ctx, uid, c.ClientID, c.SID, c.Until); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -223,7 +223,7 @@ func testUserClients(t *testing.T, newStore NewStore) {
 		}
 		// b signed in again after it was read: forgetting what was read
 		// keeps it.
-		if err := s.RememberUserClient(ctx, uid, "b", later.Add(time.Minute)); err != nil {
+		if err := s.RememberUserClient(ctx, uid, "b", "", later.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.ForgetUserClients(ctx, uid, got); err != nil {
@@ -234,14 +234,57 @@ func testUserClients(t *testing.T, newStore NewStore) {
 			t.Fatalf("after forgetting: %+v, %v", got, err)
 		}
 	})
+	t.Run("one entry per client and sid, sids kept apart", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		uid := newID()
+		later, sooner := ms(time.Now().Add(2*time.Hour)), ms(time.Now().Add(time.Hour))
+		// A client id may hold a space: the sid, which never does, is
+		// what follows the last one.
+		for _, c := range []storage.UserClient{
+			{ClientID: "web", SID: "s2", Until: sooner}, {ClientID: "web", SID: "s1", Until: later},
+			{ClientID: "web", Until: sooner}, {ClientID: "my app", SID: "s1", Until: sooner},
+			{ClientID: "web", SID: "s2", Until: later}, {ClientID: "web", SID: "s1", Until: sooner},
+		} {
+			if err := s.RememberUserClient(ctx, uid, c.ClientID, c.SID, c.Until); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.UserClients(ctx, uid)
+		want := []storage.UserClient{{ClientID: "my app", SID: "s1", Until: sooner},
+			{ClientID: "web", Until: sooner}, {ClientID: "web", SID: "s1", Until: later}, {ClientID: "web", SID: "s2", Until: later}}
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("UserClients = %+v, %v; want %+v", got, err, want)
+		}
+		// Forgetting one session's entry keeps the client's others, and
+		// the same sid of another client.
+		if err := s.ForgetUserClients(ctx, uid, []storage.UserClient{got[2]}); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.UserClients(ctx, uid)
+		if want := slices.Delete(slices.Clone(want), 2, 3); err != nil || !slices.Equal(got, want) {
+			t.Fatalf("after forgetting (web, s1): %+v, %v; want %+v", got, err, want)
+		}
+		// The count bounds entries, not clients.
+		base := time.Now().Add(3 * time.Hour)
+		for i := range storage.MaxUserClients {
+			if err := s.RememberUserClient(ctx, uid, "web", fmt.Sprintf("x%03d", i), base.Add(time.Duration(i)*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, _ = s.UserClients(ctx, uid)
+		if len(got) != storage.MaxUserClients || slices.ContainsFunc(got, func(c storage.UserClient) bool { return c.SID == "s2" || c.ClientID == "my app" }) {
+			t.Fatalf("%d entries %+v; want the %d ending last", len(got), got, storage.MaxUserClients)
+		}
+	})
 	t.Run("bounded in time and number", func(t *testing.T) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)
 		uid := newID()
-		if err := s.RememberUserClient(ctx, uid, "far", time.Now().Add(100*storage.MaxUserClientLife)); err != nil {
+		if err := s.RememberUserClient(ctx, uid, "far", "", time.Now().Add(100*storage.MaxUserClientLife)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.RememberUserClient(ctx, uid, "past", time.Now().Add(-time.Second)); err != nil {
+		if err := s.RememberUserClient(ctx, uid, "past", "", time.Now().Add(-time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := s.UserClients(ctx, uid)
@@ -255,7 +298,7 @@ func testUserClients(t *testing.T, newStore NewStore) {
 		}
 		base := time.Now().Add(time.Hour)
 		for i := range storage.MaxUserClients + 5 {
-			if err := s.RememberUserClient(ctx, uid, fmt.Sprintf("c%03d", i), base.Add(time.Duration(i)*time.Second)); err != nil {
+			if err := s.RememberUserClient(ctx, uid, fmt.Sprintf("c%03d", i), "", base.Add(time.Duration(i)*time.Second)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -270,7 +313,7 @@ func testUserClients(t *testing.T, newStore NewStore) {
 		s, ctx := newStore(t), ctxFor(t)
 		uid := newID()
 		until := time.Now().Add(300 * time.Millisecond)
-		if err := s.RememberUserClient(ctx, uid, "a", until); err != nil {
+		if err := s.RememberUserClient(ctx, uid, "a", "", until); err != nil {
 			t.Fatal(err)
 		}
 		sleepUntil(until.Add(50 * time.Millisecond))
@@ -285,11 +328,17 @@ func testUserClients(t *testing.T, newStore NewStore) {
 	t.Run("refused ids", func(t *testing.T) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)
-		if err := s.RememberUserClient(ctx, "", "a", time.Now().Add(time.Hour)); err == nil {
+		if err := s.RememberUserClient(ctx, "", "a", "", time.Now().Add(time.Hour)); err == nil {
 			t.Fatal("empty user accepted")
 		}
-		if err := s.RememberUserClient(ctx, "u", strings.Repeat("c", storage.MaxIDLen+1), time.Now().Add(time.Hour)); err == nil {
+		if err := s.RememberUserClient(ctx, "u", strings.Repeat("c", storage.MaxIDLen+1), "", time.Now().Add(time.Hour)); err == nil {
 			t.Fatal("a client id longer than MaxIDLen accepted")
+		}
+		if err := s.RememberUserClient(ctx, "u", "a", strings.Repeat("s", storage.MaxIDLen+1), time.Now().Add(time.Hour)); err == nil {
+			t.Fatal("a sid longer than MaxIDLen accepted")
+		}
+		if err := s.RememberUserClient(ctx, "u", "a", "s 1", time.Now().Add(time.Hour)); err == nil {
+			t.Fatal("a sid with a space accepted")
 		}
 	})
 }

@@ -224,14 +224,17 @@ func testRedelivery(t *testing.T, newStore NewStore) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)
 		uid, until := newID(), ms(time.Now().Add(time.Hour))
-		for range 2 {
-			if err := s.RememberUserClient(ctx, uid, "web", until); err != nil {
-				t.Fatalf("remember delivered again = %v", err)
+		want := []storage.UserClient{{ClientID: "web", Until: until}, {ClientID: "web", SID: "s1", Until: until}}
+		for _, c := range want {
+			for range 2 {
+				if err := s.RememberUserClient(ctx, uid, c.ClientID, c.SID, c.Until); err != nil {
+					t.Fatalf("remember delivered again = %v", err)
+				}
 			}
 		}
 		got, err := s.UserClients(ctx, uid)
-		if err != nil || len(got) != 1 || got[0] != (storage.UserClient{ClientID: "web", Until: until}) {
-			t.Fatalf("after a double delivery = %+v, %v", got, err)
+		if err != nil || !slices.Equal(got, want) {
+			t.Fatalf("after a double delivery = %+v, %v; want %+v", got, err, want)
 		}
 		for range 2 {
 			if err := s.ForgetUserClients(ctx, uid, got); err != nil {

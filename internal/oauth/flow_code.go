@@ -82,7 +82,8 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 // one). An administrator who signs the user out then reaches the client
 // even when no oauth2d browser session of theirs is left
 // (backchannel.Logouts.UserSignedOut), with the ended session's sid when
-// the client requires one. The user has just authenticated; a failure
+// the client requires one (a sign-in without a session is then not
+// remembered). The user has just authenticated; a failure
 // costs the client that logout token, not the user their sign-in: it is
 // logged.
 func (h *Handler) rememberUserClient(ctx context.Context, in issue, sessionExp, now time.Time) {
@@ -96,7 +97,18 @@ func (h *Handler) rememberUserClient(ctx context.Context, in issue, sessionExp, 
 	if fam := now.Add(h.cfg.RefreshAbsolute); in.refresh && fam.After(until) {
 		until = fam
 	}
-	if err := h.store.RememberUserClient(ctx, in.user.ID, in.client.ID, in.sid, until); err != nil {
+	// Only a client that requires a sid is remembered per session: one that
+	// does not is told with sub alone, so one entry covers all its
+	// sign-ins, and frequent sign-ins to it cannot crowd other clients out
+	// of the user's MaxUserClients entries.
+	sid := ""
+	if in.client.BackchannelLogoutSessionRequired {
+		if in.sid == "" {
+			return // it could never be told of this sign-in
+		}
+		sid = in.sid
+	}
+	if err := h.store.RememberUserClient(ctx, in.user.ID, in.client.ID, sid, until); err != nil {
 		h.log.WarnContext(ctx, "oauth: remember the user's client; an administrator's sign-out may not reach it",
 			"client_id", in.client.ID, "err", err)
 	}

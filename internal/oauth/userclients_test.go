@@ -21,12 +21,18 @@ import (
 func TestSignInRemembersTheUsersClient(t *testing.T) {
 	s := newServer(t)
 	ctx := t.Context()
-	const bcl, bclSecret = "bcl-app", "bcl-app-secret-0123456789"
-	err := s.Store.CreateClient(ctx, &storage.Client{ID: bcl, SecretHash: testenv.Hash(t, bclSecret), FirstParty: true,
-		GrantTypes: []string{"authorization_code", "password", "refresh_token"}, Scopes: []string{"openid", "profile", "offline_access"},
-		RedirectURIs: []string{redirectURI}, BackchannelLogoutURI: "https://app.example/bcl"})
-	if err != nil {
-		t.Fatal(err)
+	// bcl requires a sid in its logout tokens, bclAny does not.
+	const bcl, bclAny, bclSecret = "bcl-app", "bcl-any", "bcl-app-secret-0123456789"
+	for _, c := range []*storage.Client{
+		{ID: bcl, BackchannelLogoutSessionRequired: true},
+		{ID: bclAny},
+	} {
+		c.SecretHash, c.FirstParty = testenv.Hash(t, bclSecret), true
+		c.GrantTypes, c.Scopes = []string{"authorization_code", "password", "refresh_token"}, []string{"openid", "profile", "offline_access"}
+		c.RedirectURIs, c.BackchannelLogoutURI = []string{redirectURI}, "https://app.example/bcl"
+		if err := s.Store.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
 	}
 	redeem := func(clientID, clientSecret, scope, sid string, sessionExp time.Time) {
 		t.Helper()
@@ -55,10 +61,11 @@ func TestSignInRemembersTheUsersClient(t *testing.T) {
 		}
 		return got
 	}
-	near := func(got storage.UserClient, sid string, want time.Time) bool {
+	nearOf := func(got storage.UserClient, clientID, sid string, want time.Time) bool {
 		d := got.Until.Sub(want)
-		return got.ClientID == bcl && got.SID == sid && d > -10*time.Second && d < 10*time.Second
+		return got.ClientID == clientID && got.SID == sid && d > -10*time.Second && d < 10*time.Second
 	}
+	near := func(got storage.UserClient, sid string, want time.Time) bool { return nearOf(got, bcl, sid, want) }
 
 	redeem(bcl, bclSecret, "openid offline_access", "sid-1", time.Now().Add(time.Hour))
 	if got := remembered(); len(got) != 1 || !near(got[0], "sid-1", time.Now().Add(24*time.Hour)) {
@@ -79,6 +86,12 @@ func TestSignInRemembersTheUsersClient(t *testing.T) {
 	if got := remembered(); len(got) != 2 || !near(got[0], "sid-6", time.Now().Add(time.Hour)) || !near(got[1], "sid-7", time.Now().Add(time.Hour)) {
 		t.Fatalf("two sessions: %+v, want one entry each", got)
 	}
+	// A client told with sub alone needs one entry, whatever the session.
+	redeem(bclAny, bclSecret, "openid", "sid-8", time.Now().Add(time.Hour))
+	redeem(bclAny, bclSecret, "openid", "sid-9", time.Now().Add(time.Hour))
+	if got := remembered(); len(got) != 1 || !nearOf(got[0], bclAny, "", time.Now().Add(time.Hour)) {
+		t.Fatalf("two sessions of a client not requiring a sid: %+v, want one entry without a sid", got)
+	}
 	// The password grant: a first-party app with no browser session here.
 	signIn := func(clientID, clientSecret, scope string) {
 		t.Helper()
@@ -87,15 +100,16 @@ func TestSignInRemembersTheUsersClient(t *testing.T) {
 			t.Fatalf("password grant: %d %s", res.Status, res.Raw)
 		}
 	}
-	signIn(bcl, bclSecret, "openid offline_access")
-	if got := remembered(); len(got) != 1 || !near(got[0], "", time.Now().Add(24*time.Hour)) {
+	signIn(bclAny, bclSecret, "openid offline_access")
+	if got := remembered(); len(got) != 1 || !nearOf(got[0], bclAny, "", time.Now().Add(24*time.Hour)) {
 		t.Fatalf("password grant with a refresh token: %+v, want until the family's absolute expiry", got)
 	}
 	for name, redeemIt := range map[string]func(){
-		"password grant without an ID token": func() { signIn(bcl, bclSecret, "profile") },
-		"no ID token":                        func() { redeem(bcl, bclSecret, "profile", "sid-4", time.Now().Add(time.Hour)) },
-		"no browser session":                 func() { redeem(bcl, bclSecret, "openid", "", time.Time{}) },
-		"a client without a logout URI":      func() { redeem(firstPartyID, firstPartySecret, "openid", "sid-5", time.Now().Add(time.Hour)) },
+		"password grant without an ID token":         func() { signIn(bclAny, bclSecret, "profile") },
+		"password grant to a client requiring a sid": func() { signIn(bcl, bclSecret, "openid") },
+		"no ID token":                   func() { redeem(bcl, bclSecret, "profile", "sid-4", time.Now().Add(time.Hour)) },
+		"no browser session":            func() { redeem(bcl, bclSecret, "openid", "", time.Time{}) },
+		"a client without a logout URI": func() { redeem(firstPartyID, firstPartySecret, "openid", "sid-5", time.Now().Add(time.Hour)) },
 	} {
 		redeemIt()
 		if got := remembered(); len(got) != 0 {

@@ -48,10 +48,17 @@ return out
 `)
 
 // settleLogout: KEYS jobs, due; ARGV id, lease, JSON (empty: remove), due
-// ms. Only the holder of the current lease settles a delivery.
+// ms. Only the holder of the current lease settles a delivery. A second
+// delivery of the same settling answers 'ok' again: a retry finds its own
+// JSON (it differs from any other holder's in Attempts), a finish finds
+// the delivery gone, which leaves nothing for anyone to settle.
 var settleLogout = redis.NewScript(`
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return {'nf'} end
+if not raw then
+  if ARGV[3] == '' then return {'ok'} end
+  return {'nf'}
+end
+if raw == ARGV[3] then return {'ok'} end
 if cjson.decode(raw)['lease'] ~= ARGV[2] then return {'nf'} end
 if ARGV[3] == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])

@@ -78,8 +78,9 @@ package storage
 //	claimLogouts (logouts.go)     never re-sent  a second delivery claims nothing (the first pushed its
 //	                                             deliveries back by the lease); what a lost answer claimed
 //	                                             is claimed again when the lease lapses: late, never twice
-//	settleLogout (logouts.go)     idempotent     only the lease holder settles; the same JSON again, or the
-//	                                             delivery already gone
+//	settleLogout (logouts.go)     idempotent     only the lease holder settles; a retry that finds its own
+//	                                             JSON, or a finish that finds the delivery gone, answers 'ok'
+//	                                             again
 //
 // Reads are re-sent freely. Package ratelimit keeps its own counters in
 // the same Redis through the same client (the password budgets, and the

@@ -605,7 +605,7 @@ type LogoutQueue interface {
 	// RetryLogout makes d due again at `at`, keeping its Attempts and
 	// LastError; ErrNotFound when d's lease is no longer held.
 	RetryLogout(ctx context.Context, d *LogoutDelivery, at time.Time) error
-	// FinishLogout removes d (delivered or given up); ErrNotFound when d's
-	// lease is no longer held.
+	// FinishLogout removes d (delivered or given up); ErrNotFound when
+	// another holds d's lease now (nil when d is gone already).
 	FinishLogout(ctx context.Context, d *LogoutDelivery) error
 }

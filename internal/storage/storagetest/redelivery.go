@@ -220,6 +220,42 @@ func testRedelivery(t *testing.T, newStore NewStore) {
 		}
 		wantCheck(t, s, f.ID, next, storage.ErrRevoked)
 	})
+	t.Run("logout settled twice", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		now := time.Now()
+		d := &storage.LogoutDelivery{ID: newID(), ClientID: "web", Subject: "u1", CreatedAt: now.UTC()}
+		if err := s.EnqueueLogouts(ctx, []*storage.LogoutDelivery{d}, now); err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := s.ClaimLogouts(ctx, now, time.Minute, 1)
+		if err != nil || len(claimed) != 1 {
+			t.Fatalf("claim = %v, %v", claimed, err)
+		}
+		c := claimed[0]
+		c.LastError = "503"
+		for i := range 2 {
+			if err := s.RetryLogout(ctx, c, now.Add(time.Second)); err != nil {
+				t.Fatalf("retry delivery %d = %v, want the first answer", i+1, err)
+			}
+		}
+		again, err := s.ClaimLogouts(ctx, now.Add(time.Second), time.Minute, 1)
+		if err != nil || len(again) != 1 || again[0].Attempts != 2 || again[0].LastError != "503" {
+			t.Fatalf("claim after a retry delivered twice = %+v, %v", again, err)
+		}
+		// The first holder's settling is refused now that another holds it.
+		if err := s.RetryLogout(ctx, c, now.Add(time.Second)); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("retry by the old holder = %v, want ErrNotFound", err)
+		}
+		for i := range 2 {
+			if err := s.FinishLogout(ctx, again[0]); err != nil {
+				t.Fatalf("finish delivery %d = %v, want the first answer", i+1, err)
+			}
+		}
+		if got, _ := s.ClaimLogouts(ctx, now.Add(time.Hour), time.Minute, 1); len(got) != 0 {
+			t.Fatalf("a finished delivery came back: %+v", got)
+		}
+	})
 	t.Run("user clients remembered and forgotten twice", func(t *testing.T) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)

@@ -297,16 +297,6 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = now.UTC()
 	}
-	// Index first: a family never exists unindexed. Its member goes once
-	// the absolute expiry has passed, or earlier when RevokeUserFamilies
-	// finds the family gone.
-	if f.UserID != "" {
-		_, _, err := s.runScript(ctx, indexFamily, []string{s.kUserFamilies(f.UserID)},
-			unixMs(now), f.ID, unixMs(f.ExpiresAt))
-		if err != nil {
-			return err
-		}
-	}
 	_, status, err := s.runScript(ctx, createFamily, s.familyKeys(f.ID)[:2],
 		rawHash(r.TokenHash), unixMs(f.ExpiresAt), unixMs(f.CreatedAt), unixMs(f.AuthTime),
 		f.ClientID, f.UserID, strings.Join(f.Scope, " "), f.AccessJTI, unixMs(f.AccessExpiresAt),
@@ -316,6 +306,21 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	}
 	if status == "conflict" {
 		return ErrConflict
+	}
+	// Index second: an index member always has its record, so a member
+	// RevokeUserFamilies finds without one is gone for good and can be
+	// pruned. (Indexed first, a revocation between the two steps pruned
+	// the member of a family about to be written, which no later
+	// revocation would then find.) A family left unindexed by a failure
+	// here was never handed out: CreateFamily returns the error before
+	// its token is issued. The member goes once the absolute expiry has
+	// passed, or earlier when RevokeUserFamilies finds the family gone.
+	if f.UserID != "" {
+		_, _, err := s.runScript(ctx, indexFamily, []string{s.kUserFamilies(f.UserID)},
+			unixMs(now), f.ID, unixMs(f.ExpiresAt))
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,7 +1,9 @@
 package storagetest
 
 import (
+	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,6 +60,36 @@ func testFamilyIndex(t *testing.T, newStoreAt NewStoreAt) {
 				t.Fatalf("expired family %s was revoked (r=%q)", f.ID, r)
 			}
 		}
+	})
+	t.Run("a revocation during a login leaves the new family indexed", func(t *testing.T) {
+		parallel(t)
+		c := newClock()
+		s := newStoreAt(t, c.Now)
+		rdb, _ := indexOf(t, s, "u1")
+		f := familyRecord("u1", "web", time.Hour)
+		now := c.Now()
+		f.AuthTime, f.CreatedAt, f.ExpiresAt = now, now, now.Add(time.Hour)
+		f.AccessExpiresAt = now.Add(5 * time.Minute)
+		// An administrator's revocation runs just before the family's
+		// record is written.
+		var hits atomic.Int32
+		rdb.AddHook(interleave{key: redisOf(t, s).Prefix() + "rt:{" + f.ID + "}", fn: func() {
+			if hits.Add(1) == 1 {
+				if _, err := s.RevokeUserFamilies(ctxFor(t), "u1", ""); err != nil {
+					t.Error(err)
+				}
+			}
+		}})
+		h := newHash()
+		if err := s.CreateFamily(ctxFor(t), storage.NewRefresh{Family: f, TokenHash: h, Sliding: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		if hits.Load() == 0 {
+			t.Fatal("the family's record was never written")
+		}
+		// The family the login made is found by the next revocation.
+		wantRevoked(t, s, "u1", "", f.ID)
+		wantCheck(t, s, f.ID, h, storage.ErrRevoked)
 	})
 	t.Run("a daily login keeps the index at the families alive", func(t *testing.T) {
 		parallel(t)
@@ -260,4 +292,26 @@ func wantRevoked(t *testing.T, s storage.Storage, user, client string, want ...s
 	if err != nil || !sameIDs(revoked, want...) {
 		t.Fatalf("RevokeUserFamilies(%s, %q) = %v, %v; want %v", user, client, familyIDs(revoked), err, want)
 	}
+}
+
+// interleave is a go-redis hook that calls fn before any command whose
+// first key is key goes out: another request's work, run at that point.
+type interleave struct {
+	key string
+	fn  func()
+}
+
+func (h interleave) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h interleave) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if args := cmd.Args(); len(args) > 3 && (args[0] == "evalsha" || args[0] == "eval") && args[3] == h.key {
+			h.fn()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h interleave) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }

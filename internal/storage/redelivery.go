@@ -65,7 +65,8 @@ package storage
 //	RecordProof SET NX (dpop.go)  never re-sent  a second delivery would call the proof a replay
 //	SavePushedRequest SET NX      never re-sent  a second delivery would answer ErrConflict
 //	TakePushedRequest GETDEL      never re-sent  a second delivery would find nothing
-//	SaveSessionLogin (logins.go)  idempotent     plain overwrite; the user's index keeps the later expiry
+//	SaveSessionLogin (logins.go)  idempotent     plain overwrite; indexUserLogin ZADDs the same sid with the
+//	                                             same expiry again and prunes by the call's own now
 //	addSessionClient (logins.go)  idempotent     HSET of the same field
 //	DeleteSessionLogin DEL, ZREM  idempotent     answers nil either way
 //	rememberUserClient            idempotent     keeps the later until of the same member (client and

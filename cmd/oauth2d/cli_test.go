@@ -181,7 +181,23 @@ func TestUserCommands(t *testing.T) {
 	if err := st.CreateFamily(ctx, storage.NewRefresh{Family: family, TokenHash: secret.SHA256("rt"), Sliding: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
+	// ... and signs them out of their browser sessions, as the admin API
+	// does (the relying parties are told over the back channel).
+	if err := st.SaveSession(ctx, secret.SHA256("carol-cookie"), &storage.BrowserSession{UserID: carol.ID, SID: "carol-sid",
+		CSRFToken: "x", CreatedAt: time.Now(), LastSeen: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveSessionLogin(ctx, &storage.SessionLogin{SID: "carol-sid", UserID: carol.ID, SessionHash: secret.SHA256("carol-cookie"),
+		ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	mustRun(t, env, "", "user", "delete", "carol")
+	if _, err := st.GetSession(ctx, secret.SHA256("carol-cookie")); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the user's browser session after delete: %v, want storage.ErrNotFound", err)
+	}
+	if _, err := st.GetSessionLogin(ctx, "carol-sid"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the user's session login after delete: %v, want storage.ErrNotFound", err)
+	}
 	if _, err := st.GetUserByUsername(ctx, "carol"); err == nil {
 		t.Fatal("user still stored after delete")
 	}

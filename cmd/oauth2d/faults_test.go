@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testredis"
 )
 
@@ -384,5 +385,54 @@ func TestDrainUnderLoad(t *testing.T) {
 	t.Logf("%d requests, %d failed; /readyz 503 %v after SIGTERM", sent.Load(), failed.Load(), readyTurned.Round(time.Millisecond))
 	if readyTurned > 500*time.Millisecond {
 		t.Errorf("/readyz turned 503 %v after SIGTERM, want at once", readyTurned)
+	}
+}
+
+// While it drains (http.drain_delay), an instance still answers requests,
+// so it must still learn of revocations made elsewhere: a token revoked
+// during the drain is refused by the draining instance too.
+func TestRevocationsFollowedWhileDraining(t *testing.T) {
+	srv := testredis.NewPrivate(t)
+	env := faultEnv(t, srv)
+	env["OAUTH2D_HTTP_DRAIN_DELAY"] = "3s"
+	base, _, stop := serveUntilReady(t, env)
+	access := password(base, 1).str("access_token")
+	if me := get(base, "/api/v1/me", access); me.status != http.StatusOK {
+		t.Fatalf("/api/v1/me = %d %v", me.status, me.body)
+	}
+	st, err := storage.Open(context.Background(), storage.Options{URL: srv.URL, Prefix: srv.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.GetUserByUsername(context.Background(), "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	for get(base, "/readyz", "").status != http.StatusServiceUnavailable {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Another instance revokes every token of the user.
+	nbf := time.Now().Truncate(time.Second).Add(time.Second)
+	if err := st.SetCutoff(context.Background(), storage.Cutoff{Principal: storage.SubjectCutoff(u.ID), NotBefore: nbf, Until: nbf.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for {
+		me := get(base, "/api/v1/me", access)
+		if me.status == http.StatusUnauthorized {
+			break
+		}
+		if me.err != nil || time.Now().After(deadline) {
+			t.Errorf("a token revoked during the drain: %d %v %v, want 401", me.status, me.body, me.err)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("serve after SIGTERM: %v", err)
 	}
 }

@@ -64,7 +64,14 @@ func serve(ctx context.Context, e env, args []string) error {
 	// Every goroutine that outlives a request runs in this group: it stops
 	// when the server stops (or any of them fails) and is waited for.
 	group, groupCtx := errgroup.WithContext(ctx)
-	keys, keyWorker, restoreKeys, err := loadKeys(groupCtx, cfg, store, logger)
+	// The workers and subscriptions live until Serve has returned, not
+	// until the signal: the instance answers requests through its drain,
+	// and must keep learning of revocations and changes while it does.
+	// A failing goroutine still stops everything: groupCtx ends Serve,
+	// whose return ends them.
+	life, endLife := context.WithCancel(context.WithoutCancel(groupCtx))
+	defer endLife()
+	keys, keyWorker, restoreKeys, err := loadKeys(life, cfg, store, logger)
 	if err != nil {
 		return err
 	}
@@ -75,7 +82,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	metrics := prometheus.NewRegistry()
-	srv, err := server.New(groupCtx, server.Deps{
+	srv, err := server.New(life, server.Deps{
 		Config: cfg, Store: store, Keys: keys, Logger: logger, Metrics: metrics, Checker: checker,
 		ScopeTexts: scopeTexts, Templates: templates.FS,
 	})
@@ -120,12 +127,13 @@ func serve(ctx context.Context, e env, args []string) error {
 		return usage(fmt.Errorf("config: http.trusted_proxies: %w", err))
 	}
 	for _, run := range workers {
-		group.Go(func() error { return run(groupCtx) })
+		group.Go(func() error { return run(life) })
 	}
 	logger.Info("oauth2d listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
 		"tls", cfg.TLS.Enabled(), "embedded_redis", store.Embedded(), "insecure_dev", cfg.InsecureDev,
 		"startup_ms", time.Since(start).Milliseconds())
 	group.Go(func() error {
+		defer endLife()
 		return httpserver.Serve(groupCtx, httpserver.NewServer(handler, logger), ln, httpserver.ServeOptions{
 			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
 			Draining: draining, DrainDelay: cfg.HTTP.DrainDelay, Drain: cfg.HTTP.ShutdownTimeout,

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
+	"github.com/oauth2d/oauth2d/internal/backchannel"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -113,6 +115,16 @@ func userDelete(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("user delete: %q: %w", username, err)
 	}
 	if err := revokeAccessTokens(ctx, store, a.cfg, storage.SubjectCutoff(u.ID)); err != nil {
+		return fmt.Errorf("user delete: %q: %w", username, err)
+	}
+	// Their browser sessions end and their relying parties are told, as
+	// when the admin API deletes a user: the running servers' back-channel
+	// workers deliver what this queues.
+	logouts, err := backchannel.NewLogouts(store, nil, nil, time.Now)
+	if err != nil {
+		return err
+	}
+	if err := logouts.UserSignedOut(ctx, u.ID); err != nil {
 		return fmt.Errorf("user delete: %q: %w", username, err)
 	}
 	if err := store.DeleteUser(ctx, u.ID); err != nil {

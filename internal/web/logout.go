@@ -203,8 +203,7 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 		}
 		if err != nil {
 			h.log.ErrorContext(c.Request.Context(), "web: load client", "err", err)
-			if problem.Unavailable(err) {
-				problem.SetRetryAfter(c.Writer.Header())
+			if problem.Unavailable(err) { // RenderError adds Retry-After
 				return nil, http.StatusServiceUnavailable, unavailableMessage
 			}
 			return nil, http.StatusInternalServerError, "Something went wrong on our side. Please try again later."

@@ -80,14 +80,18 @@ func (h *Handler) idleTTL(bs *storage.BrowserSession) time.Duration {
 // fixation, RFC 9700 §4.7 / OWASP).
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, old *session, userID string) (*session, error) {
 	now := h.now()
-	s, err := h.start(w, r, &storage.BrowserSession{UserID: userID, AuthTime: now, CreatedAt: now, LastSeen: now,
-		ExpiresAt: now.Add(h.cfg.SessionAbsoluteTTL), SID: secret.NewToken(16)})
-	if err != nil {
+	id := secret.NewToken(32)
+	bs := &storage.BrowserSession{UserID: userID, AuthTime: now, CreatedAt: now, LastSeen: now,
+		ExpiresAt: now.Add(h.cfg.SessionAbsoluteTTL), SID: secret.NewToken(16)}
+	// Remembered by sid, so that a logout without this cookie (an RP's
+	// id_token_hint, an admin) can end it and tell its relying parties;
+	// remembered before the session exists, so that no signed-in session
+	// escapes them. An entry whose session was never stored ends nothing.
+	if err := h.logouts.SessionStarted(r.Context(), bs.SID, userID, secret.SHA256(id), bs.ExpiresAt); err != nil {
 		return nil, err
 	}
-	// Remembered by sid, so that a logout without this cookie (an RP's
-	// id_token_hint, an admin) can end it and tell its relying parties.
-	if err := h.logouts.SessionStarted(r.Context(), s.SID, userID, secret.SHA256(s.id), s.ExpiresAt); err != nil {
+	s, err := h.start(w, r, id, bs)
+	if err != nil {
 		return nil, err
 	}
 	if old != nil {
@@ -98,9 +102,8 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, old *session, u
 	return s, nil
 }
 
-// start stores bs under a fresh id and sets the cookie.
-func (h *Handler) start(w http.ResponseWriter, r *http.Request, bs *storage.BrowserSession) (*session, error) {
-	id := secret.NewToken(32)
+// start stores bs under id and sets the cookie.
+func (h *Handler) start(w http.ResponseWriter, r *http.Request, id string, bs *storage.BrowserSession) (*session, error) {
 	bs.CSRFToken = secret.NewToken(32)
 	if err := h.store.SaveSession(r.Context(), secret.SHA256(id), bs, h.idleTTL(bs)); err != nil {
 		return nil, err

@@ -164,6 +164,14 @@ func TestSessionCookieAndRotation(t *testing.T) {
 // newHandler builds the pages alone, for what the full server cannot show.
 func newHandler(t *testing.T, issuer string, fsys fs.FS) http.Handler {
 	t.Helper()
+	h, _ := newHandlerWith(t, issuer, fsys, nil)
+	return h
+}
+
+// newHandlerWith is newHandler with the session index given (nil: none)
+// and the store returned.
+func newHandlerWith(t *testing.T, issuer string, fsys fs.FS, logouts web.SessionLogouts) (http.Handler, *storage.Store) {
+	t.Helper()
 	rs := testredis.New(t)
 	store, err := storage.Open(context.Background(), storage.Options{URL: rs.URL, Prefix: rs.Prefix})
 	if err != nil {
@@ -190,7 +198,7 @@ func newHandler(t *testing.T, issuer string, fsys fs.FS) http.Handler {
 	h, err := web.New(web.Deps{Config: web.Config{Issuer: issuer, ResumePath: oauth.AuthorizeResumePath}, Store: store,
 		Clients: store, Users: store, Pending: pending, Box: box,
 		Limiter: ratelimit.New(store.Redis(), rs.Prefix, ratelimit.Limits{PerUsername: 5, PerIP: 5}),
-		Revoker: revoker, Checker: checker, Keys: keys, Templates: fsys})
+		Revoker: revoker, Logouts: logouts, Checker: checker, Keys: keys, Templates: fsys})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +206,8 @@ func newHandler(t *testing.T, issuer string, fsys fs.FS) http.Handler {
 	r := gin.New()
 	r.GET(web.LoginPath, h.LoginPage)
 	r.POST(web.LoginPath, h.Login)
-	return r
+	r.GET(web.AccountConsentPath, h.AccountConsents)
+	return r, store
 }
 
 func TestSecureCookieOnHTTPSIssuer(t *testing.T) {

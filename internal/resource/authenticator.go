@@ -279,7 +279,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*token.AccessClaims, *fai
 	if a.deny.revoked(claims) {
 		return nil, failRevoked
 	}
-	if f := a.checkBinding(r, raw, scheme, claims); f != nil {
+	if f := a.checkBinding(r, key, scheme, claims); f != nil {
 		return nil, f
 	}
 	return claims, nil

@@ -85,7 +85,7 @@ type Authenticator struct {
 	ready    atomic.Bool
 	loop     func(context.Context) // set by Load, run by Follow
 	dpop     ProofVerifier         // nil: no DPoP
-	baseURL  string                // htu = baseURL + path
+	baseURL  string                // htu = baseURL + escaped path
 }
 
 // NewAuthenticator returns an Authenticator verifying with verifier and

@@ -64,7 +64,7 @@ func (a *Authenticator) checkBinding(r *http.Request, key cacheKey, scheme strin
 		return failProof
 	}
 	ath := key // a copy here, so that a bearer request does not put key on the heap
-	proof, err := a.dpop.Verify(r.Context(), proofJWT, dpop.Request{Method: r.Method, URL: a.baseURL + r.URL.Path, AccessTokenHash: ath[:]})
+	proof, err := a.dpop.Verify(r.Context(), proofJWT, dpop.Request{Method: r.Method, URL: a.baseURL + r.URL.EscapedPath(), AccessTokenHash: ath[:]})
 	switch {
 	case errors.Is(err, dpop.ErrUseNonce):
 		return failProofNonce

@@ -1,8 +1,8 @@
 // Package account holds the account rules that several handlers share, so
 // that each rule is written once:
-//   - CheckPassword, the one password check of the password grant (RFC 6749
-//     §4.3) and the login page, constant in cost whether or not the user
-//     exists;
+//   - Login, the one password check of the password grant (RFC 6749
+//     §4.3) and the login page, with the brute-force budgets, constant in
+//     cost whether or not the user exists;
 //   - the registration policy, ValidateClient and ValidateUser, so the
 //     bootstrap file, the CLI and the admin API refuse the same things:
 //     grant types authorization_code, refresh_token, password and

@@ -40,7 +40,7 @@ type Guard interface {
 
 // Login is the one password login of the password grant and the login
 // page: bounded input, brute-force budgets (only failures spend them), then
-// CheckPassword. Its errors are ErrCredentialsTooLong, ErrBadCredentials,
+// checkPassword. Its errors are ErrCredentialsTooLong, ErrBadCredentials,
 // a *ratelimit.Throttled, or a failure of Redis or the checker.
 func Login(ctx context.Context, guard Guard, users UserByUsername, checker *secret.Checker, username, password, ip string) (*storage.User, error) {
 	if len(username) > MaxUsernameLen || len(password) > MaxPasswordLen {
@@ -50,7 +50,7 @@ func Login(ctx context.Context, guard Guard, users UserByUsername, checker *secr
 	ok, err := guard.Guard(ctx, username, ip, func(ctx context.Context) (bool, error) {
 		var ok bool
 		var err error
-		user, ok, err = CheckPassword(ctx, users, checker, username, password)
+		user, ok, err = checkPassword(ctx, users, checker, username, password)
 		return ok, err
 	})
 	if err != nil {
@@ -62,11 +62,12 @@ func Login(ctx context.Context, guard Guard, users UserByUsername, checker *secr
 	return user, nil
 }
 
-// CheckPassword returns the user whose password this is. An unknown
+// checkPassword returns the user whose password this is. An unknown
 // username and a wrong password both answer ok=false and both cost one
 // hash check, so neither the answer nor its timing tells whether the
-// user exists. Call it through Login, which adds the budgets.
-func CheckPassword(ctx context.Context, users UserByUsername, checker *secret.Checker, username, password string) (*storage.User, bool, error) {
+// user exists. It is Login's alone: unexported so that no caller can skip
+// the brute-force budgets.
+func checkPassword(ctx context.Context, users UserByUsername, checker *secret.Checker, username, password string) (*storage.User, bool, error) {
 	user, err := users.GetUserByUsername(ctx, username)
 	stored := ""
 	switch {

@@ -146,8 +146,8 @@ func TestVerifyRefuses(t *testing.T) {
 		{"signature altered", altered(key.Proof(t, good.At(now))), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"JSON serialization", `{"payload":"e30","protected":"e30","signature":""}`, dpop.Request{Method: "POST", URL: tokenURL}},
 		{"too large", strings.Repeat("a", dpop.MaxProofBytes) + ".b.c", dpop.Request{Method: "POST", URL: tokenURL}},
-		{"no ath with a token", key.Proof(t, good.At(now)), dpop.Request{Method: "POST", URL: tokenURL, AccessToken: "tok"}},
-		{"ath of another token", key.Proof(t, good.At(now).WithToken("other")), dpop.Request{Method: "POST", URL: tokenURL, AccessToken: "tok"}},
+		{"no ath with a token", key.Proof(t, good.At(now)), dpop.Request{Method: "POST", URL: tokenURL, AccessTokenHash: tokenHash("tok")}},
+		{"ath of another token", key.Proof(t, good.At(now).WithToken("other")), dpop.Request{Method: "POST", URL: tokenURL, AccessTokenHash: tokenHash("tok")}},
 		{"garbage", "not a proof", dpop.Request{Method: "POST", URL: tokenURL}},
 	}
 	for _, tc := range cases {
@@ -333,4 +333,10 @@ func withClaims(t *testing.T, key *dpoptest.Key, claims map[string]any) string {
 	}
 	raw, _ := jws.CompactSerialize()
 	return raw
+}
+
+// tokenHash is the SHA-256 of an access token, as dpop.Request takes it.
+func tokenHash(tok string) []byte {
+	sum := sha256.Sum256([]byte(tok))
+	return sum[:]
 }

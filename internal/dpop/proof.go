@@ -3,7 +3,6 @@ package dpop
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -153,10 +152,12 @@ type Request struct {
 	// base URL (its issuer) and the request path. Query and fragment are
 	// ignored.
 	URL string
-	// AccessToken is the token presented with the proof at a protected
-	// resource: the proof's ath must be its hash. Empty at the token
-	// endpoint, where no ath is checked.
-	AccessToken string
+	// AccessTokenHash is the SHA-256 of the access token presented with
+	// the proof at a protected resource: the proof's ath must be its
+	// base64url. The caller passes the hash, not the token, because it has
+	// usually hashed the token already (the resource middleware's cache
+	// key). Nil at the token endpoint, where no ath is checked.
+	AccessTokenHash []byte
 }
 
 // Proof is an accepted proof.
@@ -244,9 +245,8 @@ func (v *Verifier) check(raw string, req Request) (*parsed, error) {
 	if p.IssuedAt.Before(now.Add(-v.maxAge)) || p.IssuedAt.After(now.Add(v.skew)) {
 		return nil, fmt.Errorf("%w: iat outside the accepted window", ErrInvalidProof)
 	}
-	if req.AccessToken != "" {
-		sum := sha256.Sum256([]byte(req.AccessToken))
-		want := base64.RawURLEncoding.EncodeToString(sum[:])
+	if req.AccessTokenHash != nil {
+		want := base64.RawURLEncoding.EncodeToString(req.AccessTokenHash)
 		if subtle.ConstantTimeCompare([]byte(p.ath), []byte(want)) != 1 {
 			return nil, fmt.Errorf("%w: ath is not the access token's hash", ErrInvalidProof)
 		}

@@ -424,9 +424,8 @@ func (a *Authorizer) redirectResponse(w http.ResponseWriter, r *http.Request, re
 // safely (the store is down). The cause goes to the log.
 func (a *Authorizer) fail(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.ErrorContext(r.Context(), "oauth: authorize failed", "request_id", w.Header().Get("X-Request-Id"), "err", err)
-	page := errPageServer
-	if problem.Unavailable(err) {
-		page = errPageUnavailable
+	page := serverPage(err)
+	if page == errPageUnavailable {
 		problem.SetRetryAfter(w.Header())
 	}
 	a.pages.RenderError(w, r, page.status, page.message, nil)

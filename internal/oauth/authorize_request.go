@@ -86,6 +86,15 @@ var (
 	errPageUnavailable   = &pageError{status: http.StatusServiceUnavailable, message: "The service is temporarily unavailable. Please try again in a moment."}
 )
 
+// serverPage is the page for a failure of ours: 503 (its Retry-After set
+// by the page) for a storage outage, never 500 (DESIGN §8), else 500.
+func serverPage(err error) *pageError {
+	if problem.Unavailable(err) {
+		return errPageUnavailable
+	}
+	return errPageServer
+}
+
 // authorizeParams reads the request's parameters: the query string of a
 // GET, the form body of a POST (OIDC Core §3.1.2.1). Parameters sent
 // without a value count as absent (RFC 6749 §3.1).
@@ -170,10 +179,7 @@ func (a *Authorizer) parseAuthorization(ctx context.Context, v url.Values) (*sto
 	}
 	if err != nil {
 		a.log.ErrorContext(ctx, "oauth: authorize: load client", "err", err)
-		if problem.Unavailable(err) {
-			return nil, nil, errPageUnavailable
-		}
-		return nil, nil, errPageServer
+		return nil, nil, serverPage(err)
 	}
 	return a.parseAuthorizationFor(client, v)
 }

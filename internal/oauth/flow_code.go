@@ -34,6 +34,9 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	if code == "" {
 		return nil, ErrInvalidRequest.WithDescription("code is required")
 	}
+	if len(code) > maxCodeLen {
+		return nil, ErrInvalidGrant // not one of ours: answered as an unknown code
+	}
 	now := h.now()
 	planned := storage.CodeRedemption{
 		FamilyID:        secret.NewToken(16),

@@ -21,6 +21,10 @@ const (
 	maxClientSecretLen = 1024
 	// maxRedirectURILen bounds redirect_uri; a registered one is shorter.
 	maxRedirectURILen = 2048
+	// maxCodeLen bounds an authorization code at the token endpoint: ours
+	// are 43 characters, so a longer one is unknown and is neither hashed
+	// nor looked up in Redis.
+	maxCodeLen = 256
 	// maxAuthorizeQueryLen bounds the whole authorization request (query
 	// string or form body) before it is parsed.
 	maxAuthorizeQueryLen = 16 << 10

@@ -164,7 +164,7 @@ func (a *Authorizer) parseOrTakePushed(ctx context.Context, v url.Values) (*stor
 		return nil, nil, errPageUnknownRequest
 	case err != nil:
 		a.log.ErrorContext(ctx, "oauth: authorize: take pushed request", "err", err)
-		return nil, nil, errPageServer
+		return nil, nil, serverPage(err)
 	case req.ClientID != clientID:
 		return nil, nil, errPageUnknownRequest // RFC 9126 §4: bound to the client that pushed it
 	}

@@ -85,7 +85,7 @@ type Authenticator struct {
 	ready    atomic.Bool
 	loop     func(context.Context) // set by Load, run by Follow
 	dpop     ProofVerifier         // nil: no DPoP
-	baseURL  string                // htu = baseURL + path
+	baseURL  string                // htu = baseURL + escaped path
 }
 
 // NewAuthenticator returns an Authenticator verifying with verifier and
@@ -279,7 +279,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*token.AccessClaims, *fai
 	if a.deny.revoked(claims) {
 		return nil, failRevoked
 	}
-	if f := a.checkBinding(r, raw, scheme, claims); f != nil {
+	if f := a.checkBinding(r, key, scheme, claims); f != nil {
 		return nil, f
 	}
 	return claims, nil

@@ -47,8 +47,9 @@ var (
 // checkBinding applies RFC 9449 §7 to a verified token: a bound token
 // (cnf.jkt) comes only with the DPoP scheme and a fresh proof by its key
 // for this request and this token (ath); a bearer token never comes with
-// the DPoP scheme.
-func (a *Authenticator) checkBinding(r *http.Request, raw, scheme string, claims *token.AccessClaims) *failure {
+// the DPoP scheme. key is the token's SHA-256 (its cache key), which is
+// what ath is checked against.
+func (a *Authenticator) checkBinding(r *http.Request, key cacheKey, scheme string, claims *token.AccessClaims) *failure {
 	if scheme == schemeBearer {
 		if claims.JKT != "" {
 			return failBoundAsBearer
@@ -62,7 +63,8 @@ func (a *Authenticator) checkBinding(r *http.Request, raw, scheme string, claims
 	if err != nil || proofJWT == "" {
 		return failProof
 	}
-	proof, err := a.dpop.Verify(r.Context(), proofJWT, dpop.Request{Method: r.Method, URL: a.baseURL + r.URL.Path, AccessToken: raw})
+	ath := key // a copy here, so that a bearer request does not put key on the heap
+	proof, err := a.dpop.Verify(r.Context(), proofJWT, dpop.Request{Method: r.Method, URL: a.baseURL + r.URL.EscapedPath(), AccessTokenHash: ath[:]})
 	switch {
 	case errors.Is(err, dpop.ErrUseNonce):
 		return failProofNonce

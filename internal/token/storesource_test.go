@@ -245,3 +245,48 @@ func TestRunPicksUpARotationMadeElsewhere(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// After Redis lost its data, Restore puts back the keys the instance last
+// loaded, so tokens signed before stay valid after the next reload; keys
+// the store still has are left alone.
+func TestRestorePutsBackLostKeys(t *testing.T) {
+	ctx, store, enc, clock := context.Background(), newFakeKeyStore(), testEncKey(7), newClock()
+	if err := EnsureKeys(ctx, store, enc, []string{AlgES256, AlgEdDSA}, testLifetime, clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	a := newInstance(t, store, enc, clock)
+	before := a.mint(t)
+	all, _ := store.ListSigningKeys(ctx)
+	// The one key the store kept was changed there since the last load:
+	// Restore must not put the instance's older copy over it.
+	kept := *all[0]
+	kept.NotAfter = clock.Now().Add(time.Hour)
+	if err := store.PutSigningKey(ctx, &kept); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range all[1:] {
+		if err := store.DeleteSigningKey(ctx, k.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := a.source.Restore(ctx)
+	if err != nil || n != len(all)-1 {
+		t.Fatalf("Restore = %d, %v; want %d restored", n, err, len(all)-1)
+	}
+	after, _ := store.ListSigningKeys(ctx)
+	if len(after) != len(all) {
+		t.Fatalf("%d keys stored after Restore, want %d", len(after), len(all))
+	}
+	if got, _ := store.get(kept.ID); !got.NotAfter.Equal(kept.NotAfter) {
+		t.Fatal("a key the store still had was overwritten")
+	}
+	if err := a.source.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.verify.VerifyAccess(before); err != nil {
+		t.Fatalf("token signed before the loss: %v", err)
+	}
+	if n, err := a.source.Restore(ctx); err != nil || n != 0 {
+		t.Fatalf("second Restore = %d, %v; want 0", n, err)
+	}
+}

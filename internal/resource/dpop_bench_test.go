@@ -18,6 +18,27 @@ import (
 
 type acceptAll struct{}
 
+// dpopAuthenticator is a ready middleware for issuer https://i and
+// audience https://a that checks DPoP proofs with proofs, and the minter
+// of its tokens.
+func dpopAuthenticator(tb testing.TB, proofs *dpop.Verifier) (*Authenticator, *token.Minter) {
+	tb.Helper()
+	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgES256, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	verifier, err := token.NewVerifier(keys, "https://i", []string{"https://a"}, 0, time.Now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, err := NewAuthenticator(verifier, nopFeed{}, Options{Realm: "https://i", DPoP: proofs})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a.ready.Store(true)
+	return a, token.NewMinter(keys, "https://i", []string{"https://a"}, time.Now)
+}
+
 func (acceptAll) RecordProof(context.Context, string, time.Duration) (bool, error) { return true, nil }
 
 // BenchmarkAuthenticateDPoPVsBearer (issue 12 item 7) alternates, in one
@@ -39,14 +60,7 @@ func BenchmarkAuthenticateDPoPVsBearer(b *testing.B) {
 		b.Fatal(err)
 	}
 	bare, _ := dpop.NewVerifier(dpop.Options{Replay: acceptAll{}})
-	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgES256, slog.New(slog.DiscardHandler), time.Now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	verifier, _ := token.NewVerifier(keys, "https://i", []string{"https://a"}, 0, time.Now)
-	a, _ := NewAuthenticator(verifier, nopFeed{}, Options{Realm: "https://i", DPoP: proofs})
-	a.ready.Store(true)
-	minter := token.NewMinter(keys, "https://i", []string{"https://a"}, time.Now)
+	a, minter := dpopAuthenticator(b, proofs)
 	key := dpoptest.NewKey(b)
 	bearerTok, _, _ := minter.MintAccess(token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour})
 	boundTok, _, _ := minter.MintAccess(token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour, JKT: key.Thumbprint(b)})

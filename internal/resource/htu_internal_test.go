@@ -1,7 +1,6 @@
 package resource
 
 import (
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -18,14 +17,7 @@ import (
 // proof for /x/a%2Fb does.
 func TestProofNamesTheEscapedPath(t *testing.T) {
 	proofs, _ := dpop.NewVerifier(dpop.Options{Replay: acceptAll{}})
-	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgES256, slog.New(slog.DiscardHandler), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, _ := token.NewVerifier(keys, "https://i", []string{"https://a"}, 0, time.Now)
-	a, _ := NewAuthenticator(verifier, nopFeed{}, Options{Realm: "https://i", DPoP: proofs})
-	a.ready.Store(true)
-	minter := token.NewMinter(keys, "https://i", []string{"https://a"}, time.Now)
+	a, minter := dpopAuthenticator(t, proofs)
 	key := dpoptest.NewKey(t)
 	tok, _, _ := minter.MintAccess(token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour, JKT: key.Thumbprint(t)})
 	for _, tc := range []struct {

@@ -14,10 +14,15 @@ func (h *Handler) clientCredentialsGrant(ctx context.Context, _ *http.Request, f
 	if client.Public {
 		return nil, ErrUnauthorizedClient
 	}
-	allowed := without(client.Scopes, ScopeOpenID, ScopeOfflineAccess)
-	scope, err := resolveScope(f.get("scope"), allowed, nil, false)
-	if err != nil {
-		return nil, err
+	requested, ok := parseScope(f.get("scope"))
+	if !ok {
+		return nil, ErrInvalidScope
 	}
-	return h.issueTokens(ctx, issue{client: client, scope: scope})
+	// The client's registration is all the grant holds; the policy keeps
+	// the user-only scopes out.
+	dec, e := decide(ctx, grantClaim{client: client, requested: requested, held: client.Scopes})
+	if e != nil {
+		return nil, e
+	}
+	return h.issueTokens(ctx, issue{issuance: dec})
 }

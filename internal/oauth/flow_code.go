@@ -64,9 +64,13 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	if err != nil {
 		return nil, storageGrantError(err)
 	}
+	dec, e := decide(ctx, grantClaim{client: client, user: user, held: ac.Scope, heldKey: ac.DPoPJKT})
+	if e != nil {
+		return nil, e
+	}
 	in := issue{
-		client: client, user: user, scope: ac.Scope, authTime: ac.AuthTime, nonce: ac.Nonce, sid: ac.SID,
-		refresh:  slices.Contains(ac.Scope, ScopeOfflineAccess) && slices.Contains(client.GrantTypes, account.GrantRefreshToken),
+		issuance: dec, authTime: ac.AuthTime, nonce: ac.Nonce, sid: ac.SID,
+		refresh:  slices.Contains(dec.scope, ScopeOfflineAccess) && slices.Contains(client.GrantTypes, account.GrantRefreshToken),
 		familyID: planned.FamilyID, accessJTI: planned.AccessJTI, accessExp: planned.AccessExpiresAt,
 	}
 	resp, e := h.issueTokens(ctx, in)

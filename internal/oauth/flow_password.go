@@ -25,6 +25,8 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 	if username == "" || password == "" {
 		return nil, ErrInvalidRequest.WithDescription("username and password are required")
 	}
+	// A scope the client may never have is refused before the password
+	// is looked at; the policy decides the rest once the user is known.
 	requested, ok := parseScope(f.get("scope"))
 	if !ok || !subset(requested, client.Scopes) {
 		return nil, ErrInvalidScope
@@ -33,13 +35,12 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 	if err != nil {
 		return nil, err
 	}
-	scope, err := resolveScope(f.get("scope"), client.Scopes, user.Roles, true)
+	dec, err := decide(ctx, grantClaim{client: client, user: user, requested: requested, held: client.Scopes})
 	if err != nil {
 		return nil, err
 	}
-	now := h.now()
 	in := issue{
-		client: client, user: user, scope: scope, authTime: now,
+		issuance: dec, authTime: h.now(),
 		refresh: slices.Contains(client.GrantTypes, account.GrantRefreshToken),
 	}
 	resp, e := h.issueTokens(ctx, in)
@@ -47,7 +48,7 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 		// A first-party app that signs users in this way has no browser
 		// session here: only this tells an administrator's sign-out
 		// about it.
-		h.rememberUserClient(ctx, in, time.Time{}, now)
+		h.rememberUserClient(ctx, in, time.Time{}, in.authTime)
 	}
 	return resp, e
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -12,11 +11,14 @@ import (
 
 // refreshTokenGrant (RFC 6749 §6) rotates the refresh token on every use
 // (RFC 9700 §4.14.2). One atomic storage step checks that the token is the
-// family's current one, that the family belongs to the authenticated
-// client and that the requested scope only narrows it, and swaps in the
-// successor; a rotated-out token revokes the family instead. Only then
-// is the user looked up (a deleted user ends the family) and the access
-// token signed.
+// family's current one (or the previous one inside the grace window, or
+// this very request delivered twice), that the family belongs to the
+// authenticated client and to the proven DPoP key, and swaps in the
+// successor; a rotated-out token revokes the family instead. A public
+// client's unbound family is bound to the key of its first refresh that
+// carries a proof (RFC 9449 §5). Only then is the user looked up (a
+// deleted user ends the family), and the issuance policy decides what the
+// access token carries, on every one of those branches alike.
 func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form, client *storage.Client) (*tokenResponse, *Error) {
 	presented := f.get("refresh_token")
 	if presented == "" {
@@ -36,7 +38,8 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 		FamilyID: familyID, PresentedHash: secret.SHA256(presented), NewHash: secret.SHA256(successor),
 		ClientID: client.ID, Scope: requested,
 		AccessJTI: secret.NewToken(16), AccessExpiresAt: now.Add(h.cfg.AccessTokenTTL),
-		Now: now, Sliding: h.cfg.RefreshSliding, Grace: h.cfg.RefreshGrace, JKT: proofKey(ctx),
+		Now: now, Sliding: h.cfg.RefreshSliding, Grace: h.cfg.RefreshGrace,
+		JKT: proofKey(ctx), BindKey: client.Public,
 	}
 	if h.cfg.RefreshGrace > 0 {
 		sealed, err := sealForGrace(presented, successor)
@@ -49,18 +52,18 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 	if err != nil {
 		return nil, h.rotationError(ctx, familyID, client, res, err)
 	}
-	in := issue{client: client, scope: grantedScope(requested, res.Family.Scope, client), authTime: res.Family.AuthTime,
-		accessJTI: rot.AccessJTI, accessExp: rot.AccessExpiresAt, jkt: rot.JKT}
+	accessJTI := rot.AccessJTI
 	if res.GraceSuccessor != nil {
 		// The same successor as the concurrent request that rotated, with
 		// an access token of this response's own.
 		if successor, err = openForGrace(presented, res.GraceSuccessor); err != nil {
 			return nil, ErrServerError.Wrap(err)
 		}
-		in.accessJTI = secret.NewToken(16)
+		accessJTI = secret.NewToken(16)
 	}
+	var user *storage.User
 	if res.Family.UserID != "" {
-		user, err := h.users.GetUser(ctx, res.Family.UserID)
+		user, err = h.users.GetUser(ctx, res.Family.UserID)
 		if errors.Is(err, storage.ErrNotFound) {
 			h.revokeFamilyOf(ctx, familyID, "user deleted")
 			return nil, ErrInvalidGrant
@@ -68,8 +71,13 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 		if err != nil {
 			return nil, ErrServerError.Wrap(err)
 		}
-		in.user = user
 	}
+	dec, e := decide(ctx, grantClaim{client: client, user: user, requested: requested,
+		held: res.Family.Scope, heldKey: res.Family.JKT})
+	if e != nil {
+		return nil, e
+	}
+	in := issue{issuance: dec, authTime: res.Family.AuthTime, accessJTI: accessJTI, accessExp: rot.AccessExpiresAt}
 	access, e := h.mintAccess(in, now)
 	if e != nil {
 		return nil, e
@@ -78,16 +86,6 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 		AccessToken: access, TokenType: "Bearer", RefreshToken: successor,
 		ExpiresIn: int64(h.cfg.AccessTokenTTL.Seconds()), Scope: joinScope(in.scope),
 	}, nil
-}
-
-// grantedScope is the requested scope, or the family's when none was
-// asked for, less anything the client is no longer registered for.
-func grantedScope(requested, family []string, client *storage.Client) []string {
-	scope := requested
-	if len(scope) == 0 {
-		scope = family
-	}
-	return slices.DeleteFunc(slices.Clone(scope), func(s string) bool { return !slices.Contains(client.Scopes, s) })
 }
 
 // rotationError maps a failed rotation to the client's answer. On reuse the

@@ -59,41 +59,4 @@ func subset(want, have []string) bool {
 	return true
 }
 
-// without returns scopes minus drop, in order.
-func without(scopes []string, drop ...string) []string {
-	out := make([]string, 0, len(scopes))
-	for _, s := range scopes {
-		if !slices.Contains(drop, s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// resolveScope decides the scope of a new grant: the requested scope when
-// given (it must be a subset of what the client is registered for), else
-// the client's registered scopes (RFC 6749 §3.3 lets the server pick a
-// default). The admin scope is given to a user only when they hold the
-// admin role, so a client registered for it cannot lend it to anyone.
-func resolveScope(requested string, allowed []string, userRoles []string, forUser bool) ([]string, *Error) {
-	want, ok := parseScope(requested)
-	if !ok {
-		return nil, ErrInvalidScope
-	}
-	if len(want) == 0 {
-		want = allowed
-		if forUser && !slices.Contains(userRoles, account.RoleAdmin) {
-			want = without(want, account.ScopeAdmin)
-		}
-		return slices.Clone(want), nil
-	}
-	if !subset(want, allowed) {
-		return nil, ErrInvalidScope
-	}
-	if forUser && slices.Contains(want, account.ScopeAdmin) && !slices.Contains(userRoles, account.RoleAdmin) {
-		return nil, ErrInvalidScope
-	}
-	return want, nil
-}
-
 func joinScope(scopes []string) string { return strings.Join(scopes, " ") }

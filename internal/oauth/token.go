@@ -80,12 +80,10 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, grantType *strin
 	return resp, err
 }
 
-// issue is what a grant hands to issueTokens once it has decided who gets
-// what.
+// issue is what a grant hands to issueTokens: the policy's decision
+// (decideIssuance) and what else the tokens record.
 type issue struct {
-	client   *storage.Client
-	user     *storage.User // nil for client credentials
-	scope    []string
+	issuance
 	authTime time.Time
 	nonce    string
 	sid      string // the browser session, for the ID token's sid
@@ -95,14 +93,12 @@ type issue struct {
 	familyID  string
 	accessJTI string
 	accessExp time.Time
-	jkt       string // the proven DPoP key: binds the access token (and a public client's family)
 }
 
 // issueTokens mints the access token and, as asked, a new refresh-token
 // family and an ID token.
 func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *Error) {
 	now := h.now()
-	in.jkt = proofKey(ctx)
 	if in.accessJTI == "" {
 		in.accessJTI = secret.NewToken(16)
 		in.accessExp = now.Add(h.cfg.AccessTokenTTL)
@@ -158,7 +154,7 @@ func (h *Handler) mintAccess(in issue, now time.Time) (string, *Error) {
 		IssuedAt: now, Lifetime: in.accessExp.Sub(now), AuthTime: in.authTime, JKT: in.jkt,
 	}
 	if in.user != nil {
-		ai.Subject, ai.Roles = in.user.ID, in.user.Roles
+		ai.Subject, ai.Roles = in.user.ID, in.roles
 	}
 	raw, _, err := h.minter.MintAccess(ai)
 	if err != nil {

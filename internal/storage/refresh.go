@@ -85,7 +85,8 @@ return {'ok'}
 `)
 
 // rotate: KEYS fam, used, succ; ARGV presented, new, successor, ajti,
-// aexp ms, now ms, sliding ms, grace ms, max used, client, scope, jkt.
+// aexp ms, now ms, sliding ms, grace ms, max used, client, scope, jkt,
+// bind ('1': an unbound family is bound to jkt by this rotation).
 // Replies {'nf'} | {'key'} | {'revoked'} | {'scope'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…}.
 // Another client's attempt is 'nf' before anything else is looked at; a
 // family bound to a DPoP key answers 'key' to any other key (or none) and
@@ -115,6 +116,7 @@ if ARGV[1] == f[3] then
   local seq = tonumber(f[8] or '0') + 1
   redis.call('HSET', KEYS[1], 'h', ARGV[2], 'p', ARGV[1], 't', ARGV[6], 'n', seq,
     'j', ARGV[4], 'x', ARGV[5])
+  if not f[9] and ARGV[13] == '1' and ARGV[12] ~= '' then redis.call('HSET', KEYS[1], 'k', ARGV[12]) end
   if seq == 1 then redis.call('ZADD', KEYS[2], 0, ARGV[1]) end
   redis.call('ZADD', KEYS[2], seq, ARGV[2])
   local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[9])
@@ -368,7 +370,7 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 	res, status, err := s.runScript(ctx, rotate, s.familyKeys(r.FamilyID),
 		rawHash(r.PresentedHash), rawHash(r.NewHash), r.Successor, r.AccessJTI, unixMs(r.AccessExpiresAt),
 		unixMs(now), r.Sliding.Milliseconds(), r.Grace.Milliseconds(), MaxUsedHashes,
-		r.ClientID, strings.Join(r.Scope, " "), r.JKT)
+		r.ClientID, strings.Join(r.Scope, " "), r.JKT, boolArg(r.BindKey))
 	if err != nil {
 		return nil, err
 	}
@@ -497,4 +499,12 @@ func (s *Store) legacyUserFamilies(ctx context.Context, userID string, now time.
 		ids = append(ids, str(res, i))
 	}
 	return ids, bound, nil
+}
+
+// boolArg is how a script argument says yes ("1") or no ("").
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
 }

@@ -177,6 +177,11 @@ type Rotation struct {
 	// ErrProofKeyMismatch to any other value before anything else but the
 	// client is checked, and stays untouched.
 	JKT string
+	// BindKey: an unbound family becomes bound to JKT (when set) by this
+	// rotation, and from then on answers as one bound at birth (RFC 9449
+	// §5: a public client's refresh tokens are bound to the key its first
+	// proof shows).
+	BindKey bool
 }
 
 // RotationResult is the family after rotation. GraceSuccessor is set when

@@ -1,0 +1,107 @@
+package oauth
+
+import (
+	"context"
+	"slices"
+
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+// The issuance policy (DESIGN §9.1). What a token carries is decided here
+// and nowhere else, from the request and the current records, on every
+// grant and every branch of a grant: a code, a password, client
+// credentials, and a refresh presented as the current token, as the
+// previous one inside the grace window, or delivered twice. Storage
+// scripts check what they must to stay atomic (a rotation refuses a
+// wider scope before it swaps tokens), but the answer a client gets is
+// the one decideIssuance returns.
+
+// A grantClaim is what a token request holds, for the policy to decide
+// from.
+type grantClaim struct {
+	client *storage.Client // the client's current registration
+	user   *storage.User   // the user's current record; nil: the client acts for itself
+	// requested is the request's scope parameter, parsed; empty asks for
+	// everything the grant holds.
+	requested []string
+	// held is what the grant holds: the code's scope, the refresh
+	// family's, or, for the password and client-credentials grants, which
+	// hold no earlier grant, the client's registration.
+	held []string
+	// heldKey is the DPoP key thumbprint the grant is bound to ("":
+	// unbound); proofKey is the one the request proved ("": none).
+	heldKey, proofKey string
+}
+
+// An issuance is the policy's decision: the only input the minting code
+// (mintAccess, issueTokens) accepts, so no token is made without it.
+type issuance struct {
+	client *storage.Client
+	user   *storage.User
+	scope  []string
+	roles  []string // the user's current roles; none for a client's own token
+	jkt    string   // the DPoP key the access token is bound to ("": bearer)
+}
+
+// decideIssuance is the issuance policy. The scope is the requested one
+// (or, when none is asked for, everything the grant holds) within the
+// grant, the client's current registration and what the user's current
+// roles allow. An explicit request for anything beyond that is
+// invalid_scope (RFC 6749 §3.3, §6), wherever it comes from: a refresh
+// can only narrow the family's grant, and a default quietly drops what
+// the client or the user has since lost, so that a demotion or a scope
+// removed from the client takes effect at the next refresh without a
+// revocation. A grant bound to a DPoP key issues only to a proof by that
+// key (RFC 9449 §5, §10).
+func decideIssuance(g grantClaim) (issuance, *Error) {
+	if g.heldKey != "" && g.heldKey != g.proofKey {
+		return issuance{}, ErrInvalidGrant.WithDescription("the grant is bound to another DPoP key")
+	}
+	scope, e := decideScope(g.requested, g.held, g.client, g.user)
+	if e != nil {
+		return issuance{}, e
+	}
+	dec := issuance{client: g.client, user: g.user, scope: scope, jkt: g.proofKey}
+	if g.user != nil {
+		dec.roles = slices.Clone(g.user.Roles)
+	}
+	return dec, nil
+}
+
+// decideScope is the policy's scope rule, which the authorize endpoint
+// also applies when it fixes the scope of a code (held: the client's
+// registration).
+func decideScope(requested, held []string, client *storage.Client, user *storage.User) ([]string, *Error) {
+	allowed := allowedScopes(held, client, user)
+	if len(requested) == 0 {
+		return allowed, nil
+	}
+	if !subset(requested, allowed) {
+		return nil, ErrInvalidScope
+	}
+	return slices.Clone(requested), nil
+}
+
+// allowedScopes is held ∩ the client's current scopes ∩ what the user's
+// roles allow, in held's order. A client acting for itself gets no
+// user-only scope.
+func allowedScopes(held []string, client *storage.Client, user *storage.User) []string {
+	out := make([]string, 0, len(held))
+	for _, s := range held {
+		switch {
+		case !slices.Contains(client.Scopes, s), slices.Contains(out, s):
+		case user == nil && (s == ScopeOpenID || s == ScopeOfflineAccess):
+		case user != nil && !account.RolesAllowScope(user.Roles, s):
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// decide runs the policy with the DPoP key the token request proved.
+func decide(ctx context.Context, g grantClaim) (issuance, *Error) {
+	g.proofKey = proofKey(ctx)
+	return decideIssuance(g)
+}

@@ -1,0 +1,50 @@
+package oauth
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
+
+func TestDecideIssuance(t *testing.T) {
+	all := []string{"openid", "profile", "offline_access", "comments:read", "comments:write", "admin"}
+	client := &storage.Client{ID: "c", Scopes: all}
+	narrowed := &storage.Client{ID: "c", Scopes: []string{"openid", "comments:read"}}
+	alice := &storage.User{ID: "u", Roles: []string{"user"}}
+	admin := &storage.User{ID: "a", Roles: []string{"admin"}}
+	cases := []struct {
+		name string
+		g    grantClaim
+		want string // the scope, or "error:<code>"
+	}{
+		{"default is the grant", grantClaim{client: client, user: alice, held: []string{"openid", "comments:read"}}, "openid comments:read"},
+		{"request narrows", grantClaim{client: client, user: alice, requested: []string{"openid"}, held: []string{"openid", "comments:read"}}, "openid"},
+		{"request beyond the grant", grantClaim{client: client, user: alice, requested: []string{"comments:write"}, held: []string{"openid"}}, "error:invalid_scope"},
+		{"admin beyond the user's roles", grantClaim{client: client, user: alice, requested: []string{"admin"}, held: all}, "error:invalid_scope"},
+		{"admin held but no longer allowed: dropped by default", grantClaim{client: client, user: alice, held: []string{"admin", "openid"}}, "openid"},
+		{"admin for an admin", grantClaim{client: client, user: admin, requested: []string{"admin"}, held: all}, "admin"},
+		{"client no longer registered: dropped by default", grantClaim{client: narrowed, user: alice, held: []string{"openid", "comments:write"}}, "openid"},
+		{"client no longer registered: refused when asked", grantClaim{client: narrowed, user: alice, requested: []string{"comments:write"}, held: all}, "error:invalid_scope"},
+		{"client credentials: no user-only scopes", grantClaim{client: client, held: all}, "profile comments:read comments:write admin"},
+		{"client credentials: openid refused", grantClaim{client: client, requested: []string{"openid"}, held: all}, "error:invalid_scope"},
+		{"bound grant without its key", grantClaim{client: client, user: alice, held: all, heldKey: "k"}, "error:invalid_grant"},
+		{"bound grant with another key", grantClaim{client: client, user: alice, held: all, heldKey: "k", proofKey: "other"}, "error:invalid_grant"},
+		{"bound grant with its key", grantClaim{client: client, user: alice, held: []string{"openid"}, heldKey: "k", proofKey: "k"}, "openid"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dec, e := decideIssuance(tc.g)
+			got := strings.Join(dec.scope, " ")
+			if e != nil {
+				got = "error:" + e.Code
+			}
+			if got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			if e == nil && dec.jkt != tc.g.proofKey {
+				t.Fatalf("bound to %q, want the proven key %q", dec.jkt, tc.g.proofKey)
+			}
+		})
+	}
+}

@@ -65,6 +65,10 @@ type Tuning struct {
 	// to see them (a cache learns of a change over pub/sub, a moment
 	// later).
 	NoCaches bool
+	// Now is the clock of every decision about time the handlers make
+	// (time.Now when nil), for tests that move time forward. DPoP proofs
+	// are checked against the real clock: their iat is the client's.
+	Now func() time.Time
 }
 
 // Worker is background work that lives as long as the server: the caller
@@ -116,10 +120,18 @@ type builder struct {
 	users   oauth.UserLookup
 }
 
+// now is the handlers' clock (Tuning.Now).
+func (b *builder) now() time.Time {
+	if b.Tuning.Now != nil {
+		return b.Tuning.Now()
+	}
+	return time.Now()
+}
+
 func (b *builder) build(ctx context.Context) error {
 	cfg, h := b.cfg, &b.srv.Handlers
 	var err error
-	if b.verifier, err = token.NewVerifier(b.Keys, cfg.Issuer, cfg.Tokens.Audience, 0, time.Now); err != nil {
+	if b.verifier, err = token.NewVerifier(b.Keys, cfg.Issuer, cfg.Tokens.Audience, 0, b.now); err != nil {
 		return err
 	}
 	if b.limiter, err = b.loginLimiter(); err != nil {
@@ -131,7 +143,7 @@ func (b *builder) build(ctx context.Context) error {
 	if err := b.publicBudgets(); err != nil {
 		return err
 	}
-	if h.Bearer, err = resource.NewAuthenticator(b.verifier, b.Store, resource.Options{Realm: cfg.Issuer, Logger: b.Logger, DPoP: b.proofs}); err != nil {
+	if h.Bearer, err = resource.NewAuthenticator(b.verifier, b.Store, resource.Options{Realm: cfg.Issuer, Logger: b.Logger, DPoP: b.proofs, Now: b.now}); err != nil {
 		return err
 	}
 	if err := h.Bearer.Load(ctx); err != nil {
@@ -139,7 +151,7 @@ func (b *builder) build(ctx context.Context) error {
 	}
 	b.srv.Workers = append(b.srv.Workers, h.Bearer.Follow)
 	b.srv.Checks = append(b.srv.Checks, httpserver.Check{Name: "revocations", Pinger: h.Bearer})
-	if b.revoker, err = account.NewRevoker(b.Store, h.Bearer, cfg.Tokens.MaxLifetime(), time.Now); err != nil {
+	if b.revoker, err = account.NewRevoker(b.Store, h.Bearer, cfg.Tokens.MaxLifetime(), b.now); err != nil {
 		return err
 	}
 	b.lookups()
@@ -165,7 +177,7 @@ func (b *builder) build(ctx context.Context) error {
 	}
 	h.Admin, err = admin.New(admin.Deps{
 		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store,
-		Hasher: secret.NewHasher(secret.DefaultParams()), InsecureDev: cfg.InsecureDev, Logger: b.Logger,
+		Hasher: secret.NewHasher(secret.DefaultParams()), InsecureDev: cfg.InsecureDev, Logger: b.Logger, Now: b.now,
 	})
 	return err
 }
@@ -280,6 +292,7 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 		Logger:             b.Logger,
 		DPoP:               b.proofs,
 		PublicProofLimiter: b.proofBudget,
+		Now:                b.now,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()
 		},
@@ -287,7 +300,7 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 }
 
 func (b *builder) minter() *token.Minter {
-	return token.NewMinter(b.Keys, b.cfg.Issuer, b.cfg.Tokens.Audience, time.Now)
+	return token.NewMinter(b.Keys, b.cfg.Issuer, b.cfg.Tokens.Audience, b.now)
 }
 
 // backchannelLogout remembers which relying parties each browser session
@@ -303,7 +316,7 @@ func (b *builder) backchannelLogout() (*backchannel.Logouts, error) {
 		return nil, err
 	}
 	b.srv.Workers = append(b.srv.Workers, sender.Run)
-	return backchannel.NewLogouts(b.Store, sender.Wake, b.Logger, time.Now)
+	return backchannel.NewLogouts(b.Store, sender.Wake, b.Logger, b.now)
 }
 
 // browserFlow is "login with": the authorization endpoint, the login,
@@ -316,7 +329,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 	}
 	// One box and one set of pending requests for the pages and the
 	// authorization endpoint.
-	pending, err := oauth.NewPendingRequests(b.Store, box, time.Now)
+	pending, err := oauth.NewPendingRequests(b.Store, box, b.now)
 	if err != nil {
 		return err
 	}
@@ -325,7 +338,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 			SessionIdleTTL: b.Tuning.SessionIdleTTL, SessionAbsoluteTTL: b.Tuning.SessionAbsoluteTTL,
 			ConsentRememberUnticked: !cfg.Consent.RememberByDefault},
 		Store: b.Store, Clients: b.clients, Users: b.users, Pending: pending, Box: box, Limiter: b.limiter, Revoker: b.revoker, Logouts: b.logouts, Checker: b.Checker,
-		Keys: b.Keys, ScopeTexts: b.ScopeTexts, Templates: b.Templates, Logger: b.Logger,
+		Keys: b.Keys, ScopeTexts: b.ScopeTexts, Templates: b.Templates, Logger: b.Logger, Now: b.now,
 	})
 	if err != nil {
 		return err
@@ -333,7 +346,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
 		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
 			AuthRequestTTL: b.Tuning.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required},
-		Store: b.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: b.Logger, Pushed: b.Store,
+		Store: b.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: b.Logger, Pushed: b.Store, Now: b.now,
 	})
 	if err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 type Env struct {
 	Store    *storage.Store
 	Prefix   string           // the Store's key prefix
+	RedisURL string           // the Store's Redis
 	Server   *httptest.Server // not started: Start serves a handler on it
 	Issuer   string           // http://127.0.0.1:<port>
 	Audience []string         // Issuer + "/api"
@@ -62,8 +63,20 @@ func New(t testing.TB) *Env {
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
-	return &Env{Store: store, Prefix: rs.Prefix, Server: ts, Issuer: issuer, Audience: audience,
+	return &Env{Store: store, Prefix: rs.Prefix, RedisURL: rs.URL, Server: ts, Issuer: issuer, Audience: audience,
 		Keys: keys, Verifier: verifier, Checker: checker, Logger: logger}
+}
+
+// WithClock replaces the Store with one on the same data whose expiry
+// decisions follow now (the handlers' clock, in tests that move time).
+func (e *Env) WithClock(t testing.TB, now func() time.Time) {
+	t.Helper()
+	store, err := storage.Open(context.Background(), storage.Options{URL: e.RedisURL, Prefix: e.Prefix, Logger: e.Logger, Now: now})
+	if err != nil {
+		t.Fatalf("testenv: open storage: %v", err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	e.Store = store
 }
 
 // Start serves h on the Env's address until the test ends.

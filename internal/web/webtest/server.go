@@ -83,6 +83,12 @@ type Options struct {
 	// Metrics receives the server's metrics (nil: a registry of its own
 	// that nobody reads).
 	Metrics *prometheus.Registry
+	// Now is the clock of the handlers and the store (nil: time.Now), for
+	// tests that move time forward.
+	Now func() time.Time
+	// RefreshGrace is tokens.refresh_grace (zero: off, as reuse then
+	// revokes at once).
+	RefreshGrace time.Duration
 }
 
 // Server is a running authorization server.
@@ -109,6 +115,9 @@ func New(t testing.TB, o Options) *Server {
 		peer := *o.Peer.env
 		peer.Server = httptest.NewUnstartedServer(nil)
 		env = &peer
+	}
+	if o.Now != nil && o.Peer == nil {
+		env.WithClock(t, o.Now)
 	}
 	if o.Limits == (ratelimit.Limits{}) {
 		o.Limits = ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
@@ -140,7 +149,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	cfg.Tokens.RefreshAbsoluteTTL = 24 * time.Hour
 	// Reuse of a rotated refresh token revokes its family at once; the
 	// grace window has tests of its own (internal/oauth).
-	cfg.Tokens.RefreshGrace = 0
+	cfg.Tokens.RefreshGrace = o.RefreshGrace
 	cfg.PKCERequiredForAll = o.PKCERequiredForAll
 	cfg.Backchannel.Timeout = 2 * time.Second
 	cfg.RateLimit = config.RateLimit{LoginPerUsernameIP: o.Limits.PerUsernameIP, LoginPerIP: o.Limits.PerIP, LoginPerUsername: o.Limits.PerUsername}
@@ -171,6 +180,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 			// Tests write clients and users straight into the store and
 			// expect the next request to see them.
 			NoCaches: true,
+			Now:      o.Now,
 		},
 	})
 	if err != nil {

@@ -153,11 +153,21 @@ func clientList(ctx context.Context, e env, args []string) error {
 		return writeJSON(e.stdout, map[string]any{"clients": views})
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tFIRST-PARTY\tGRANT TYPES\tNAME")
+	fmt.Fprintln(tw, "ID\tTYPE\tFIRST-PARTY\tGRANT TYPES\tMANAGED-BY\tNAME")
 	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\n", v.ID, clientType(v.Public), v.FirstParty, strings.Join(v.GrantTypes, ","), v.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\t%s\n", v.ID, clientType(v.Public), v.FirstParty, strings.Join(v.GrantTypes, ","),
+			managedBy(v.ManagedBy), v.Name)
 	}
 	return tw.Flush()
+}
+
+// managedBy names a record's owner for the tables: "-" when an
+// administrator manages it.
+func managedBy(owner string) string {
+	if owner == "" {
+		return "-"
+	}
+	return owner
 }
 
 func clientType(public bool) string {
@@ -194,6 +204,7 @@ func clientGet(ctx context.Context, e env, args []string) error {
 		{"post_logout_redirect_uris", strings.Join(v.PostLogoutRedirectURIs, " ")},
 		{"client_uri", v.ClientURI},
 		{"backchannel_logout_uri", v.BackchannelLogoutURI},
+		{"managed_by", managedBy(v.ManagedBy)},
 		{"created_at", v.CreatedAt.UTC().Format(time.RFC3339)},
 		{"updated_at", v.UpdatedAt.UTC().Format(time.RFC3339)},
 	} {
@@ -209,8 +220,12 @@ func clientDelete(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	if _, err := store.GetClient(ctx, id); err != nil {
+	c, err := store.GetClient(ctx, id)
+	if err != nil {
 		return fmt.Errorf("client delete: %q: %w", id, err)
+	}
+	if c.ManagedBy == storage.ManagedByBootstrap {
+		return usagef("client delete: %s", admin.ManagedDetail("client", id))
 	}
 	// Its refresh tokens die with it (the token endpoint no longer knows
 	// the client); its access tokens are cut off before the record goes,

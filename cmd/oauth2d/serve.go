@@ -151,27 +151,14 @@ func serve(ctx context.Context, e env, args []string) error {
 // (dataGuard), with one Applier so that users come back under their IDs.
 // A file that is missing at the default path is skipped (the binary may
 // run outside the repository); a file that is named, unreadable or invalid
-// is a configuration error. It also returns the scope texts of the consent
-// page: the file's over the built-in ones.
+// is a configuration error. Without a file an empty one is applied, so
+// that what an earlier file declared is released to the admin API. It
+// also returns the scope texts of the consent page: the file's over the
+// built-in ones.
 func loadBootstrap(cfg *config.Config, store *storage.Store, logger *slog.Logger) (func(context.Context) error, map[string]account.ScopeText, error) {
-	none := func(context.Context) error { return nil }
-	if cfg.Bootstrap == "" {
-		return none, account.MergeScopeTexts(nil), nil
-	}
-	f, err := bootstrap.Load(cfg.Bootstrap)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && cfg.Bootstrap == config.DefaultBootstrap:
-		logger.Info("no bootstrap file; starting without predefined clients and users", "path", cfg.Bootstrap)
-		return none, account.MergeScopeTexts(nil), nil
-	case err != nil:
-		return nil, nil, usage(fmt.Errorf("config: bootstrap: %w", err))
-	}
-	if err := f.Validate(cfg.InsecureDev); err != nil {
-		return nil, nil, usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
-	}
-	if !cfg.InsecureDev && cfg.Bootstrap == config.DefaultBootstrap {
-		logger.Warn("loading the demo bootstrap file, whose secrets are public, without insecure_dev; set bootstrap to your own file or \"\"",
-			"path", cfg.Bootstrap)
+	f, err := readBootstrap(cfg, logger)
+	if err != nil {
+		return nil, nil, err
 	}
 	applier := bootstrap.NewApplier(store, secret.NewHasher(secret.DefaultParams()), logger, time.Now)
 	return func(ctx context.Context) error {
@@ -180,4 +167,28 @@ func loadBootstrap(cfg *config.Config, store *storage.Store, logger *slog.Logger
 		}
 		return nil
 	}, f.ScopeTexts(), nil
+}
+
+// readBootstrap loads and checks the configured bootstrap file; an empty
+// one when there is none.
+func readBootstrap(cfg *config.Config, logger *slog.Logger) (*bootstrap.File, error) {
+	if cfg.Bootstrap == "" {
+		return &bootstrap.File{}, nil
+	}
+	f, err := bootstrap.Load(cfg.Bootstrap)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && cfg.Bootstrap == config.DefaultBootstrap:
+		logger.Info("no bootstrap file; starting without predefined clients and users", "path", cfg.Bootstrap)
+		return &bootstrap.File{}, nil
+	case err != nil:
+		return nil, usage(fmt.Errorf("config: bootstrap: %w", err))
+	}
+	if err := f.Validate(cfg.InsecureDev); err != nil {
+		return nil, usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
+	}
+	if !cfg.InsecureDev && cfg.Bootstrap == config.DefaultBootstrap {
+		logger.Warn("loading the demo bootstrap file, whose secrets are public, without insecure_dev; set bootstrap to your own file or \"\"",
+			"path", cfg.Bootstrap)
+	}
+	return f, nil
 }

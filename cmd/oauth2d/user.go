@@ -91,9 +91,9 @@ func userList(ctx context.Context, e env, args []string) error {
 		return writeJSON(e.stdout, map[string]any{"users": views})
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tID\tROLES\tNAME")
+	fmt.Fprintln(tw, "USERNAME\tID\tROLES\tMANAGED-BY\tNAME")
 	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Username, v.ID, strings.Join(v.Roles, ","), v.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Username, v.ID, strings.Join(v.Roles, ","), managedBy(v.ManagedBy), v.Name)
 	}
 	return tw.Flush()
 }
@@ -108,6 +108,9 @@ func userDelete(ctx context.Context, e env, args []string) error {
 	u, err := store.GetUserByUsername(ctx, username)
 	if err != nil {
 		return fmt.Errorf("user delete: %q: %w", username, err)
+	}
+	if u.ManagedBy == storage.ManagedByBootstrap {
+		return usagef("user delete: %s", admin.ManagedDetail("user", username))
 	}
 	// Sessions end before the record goes, so a failure leaves the user
 	// in place for a retry.

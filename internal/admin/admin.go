@@ -132,3 +132,22 @@ func (a *API) lookup(c *gin.Context, err error, what string) bool {
 }
 
 func noStore(c *gin.Context) { c.Header("Cache-Control", "no-store") }
+
+// ManagedDetail says why a record the bootstrap file declares cannot be
+// changed or deleted through the admin API or the CLI: the next apply of
+// the file (every start, and after Redis lost its data) would undo it.
+// what is "client" or "user"; name its id or username.
+func ManagedDetail(what, name string) string {
+	return fmt.Sprintf("%s %q is managed by the bootstrap file (OAUTH2D_BOOTSTRAP): change it there, "+
+		"or remove it from the file to manage it here", what, name)
+}
+
+// refuseManaged answers 409 and reports true for a record the bootstrap
+// file declares.
+func refuseManaged(c *gin.Context, managedBy, what, name string) bool {
+	if managedBy != storage.ManagedByBootstrap {
+		return false
+	}
+	problem.Write(c, http.StatusConflict, ManagedDetail(what, name))
+	return true
+}

@@ -80,11 +80,12 @@ func (a *API) CreateClient(c *gin.Context) {
 
 // UpdateClient replaces a client's registration. Its secret is kept; a
 // client made public loses it, and a public client made confidential gets
-// a new one, shown in this response only.
+// a new one, shown in this response only. A client of the bootstrap file
+// is refused (409).
 func (a *API) UpdateClient(c *gin.Context) {
 	ctx := c.Request.Context()
 	old, err := a.d.Clients.GetClient(ctx, c.Param("id"))
-	if a.lookup(c, err, "client") {
+	if a.lookup(c, err, "client") || refuseManaged(c, old.ManagedBy, "client", old.ID) {
 		return
 	}
 	var in clientInput
@@ -117,11 +118,12 @@ func (a *API) UpdateClient(c *gin.Context) {
 }
 
 // RotateSecret gives a confidential client a new secret; the old one
-// stops working at once.
+// stops working at once. The bootstrap file's clients keep the file's
+// secret (409).
 func (a *API) RotateSecret(c *gin.Context) {
 	ctx := c.Request.Context()
 	cl, err := a.d.Clients.GetClient(ctx, c.Param("id"))
-	if a.lookup(c, err, "client") {
+	if a.lookup(c, err, "client") || refuseManaged(c, cl.ManagedBy, "client", cl.ID) {
 		return
 	}
 	if cl.Public {
@@ -149,11 +151,12 @@ func (a *API) saveClient(c *gin.Context, cl *storage.Client, clear, action strin
 
 // DeleteClient revokes every access token issued to the client, then
 // removes it (its refresh tokens die with it: the refresh grant
-// authenticates the client).
+// authenticates the client). A client of the bootstrap file is refused
+// (409): the next apply would bring it back.
 func (a *API) DeleteClient(c *gin.Context) {
 	ctx := c.Request.Context()
 	cl, err := a.d.Clients.GetClient(ctx, c.Param("id"))
-	if a.lookup(c, err, "client") {
+	if a.lookup(c, err, "client") || refuseManaged(c, cl.ManagedBy, "client", cl.ID) {
 		return
 	}
 	if err := a.d.Revoker.RevokeClient(ctx, cl.ID); err != nil {

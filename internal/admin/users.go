@@ -99,11 +99,12 @@ func (a *API) CreateUser(c *gin.Context) {
 
 // UpdateUser changes roles, name, email or email_verified. A change of roles revokes the
 // user's tokens: they carry the roles they were issued with, and a
-// demoted admin must not stay admin until they expire.
+// demoted admin must not stay admin until they expire. A user of the
+// bootstrap file is refused (409).
 func (a *API) UpdateUser(c *gin.Context) {
 	ctx := c.Request.Context()
 	u, err := a.d.Users.GetUser(ctx, c.Param("id"))
-	if a.lookup(c, err, "user") {
+	if a.lookup(c, err, "user") || refuseManaged(c, u.ManagedBy, "user", u.Username) {
 		return
 	}
 	var p userPatch
@@ -150,11 +151,12 @@ func (a *API) UpdateUser(c *gin.Context) {
 
 // DeleteUser revokes every token of the user, ends their browser sessions
 // (their relying parties are told over the back channel), then removes
-// them.
+// them. A user of the bootstrap file is refused (409); revoking their
+// tokens (RevokeUserTokens) changes nothing of the record and stays open.
 func (a *API) DeleteUser(c *gin.Context) {
 	ctx := c.Request.Context()
 	u, err := a.d.Users.GetUser(ctx, c.Param("id"))
-	if a.lookup(c, err, "user") {
+	if a.lookup(c, err, "user") || refuseManaged(c, u.ManagedBy, "user", u.Username) {
 		return
 	}
 	if _, _, err := a.d.Revoker.RevokeUser(ctx, u.ID); err != nil {

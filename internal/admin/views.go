@@ -11,12 +11,15 @@ import (
 // show it: never its secret hash.
 type ClientView struct {
 	account.ClientRegistration
+	// ManagedBy is "bootstrap" for a client of the bootstrap file, which
+	// cannot be changed or deleted here; absent otherwise.
+	ManagedBy string    `json:"managed_by,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func ViewClient(c *storage.Client) ClientView {
-	v := ClientView{ClientRegistration: account.RegistrationOf(c), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	v := ClientView{ClientRegistration: account.RegistrationOf(c), ManagedBy: c.ManagedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	v.RedirectURIs, v.GrantTypes, v.Scopes = nonNil(v.RedirectURIs), nonNil(v.GrantTypes), nonNil(v.Scopes)
 	return v
 }
@@ -44,14 +47,16 @@ type UserView struct {
 	Name     string   `json:"name,omitempty"`
 	Email    string   `json:"email,omitempty"`
 	// EmailVerified is shown whenever there is an email.
-	EmailVerified *bool     `json:"email_verified,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	EmailVerified *bool `json:"email_verified,omitempty"`
+	// ManagedBy: as ClientView.ManagedBy.
+	ManagedBy string    `json:"managed_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func ViewUser(u *storage.User) UserView {
 	v := UserView{ID: u.ID, Username: u.Username, Roles: nonNil(u.Roles), Name: u.Name, Email: u.Email,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		ManagedBy: u.ManagedBy, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 	if u.Email != "" {
 		verified := u.EmailVerified
 		v.EmailVerified = &verified

@@ -159,8 +159,8 @@ func TestApplyAfterDataLossKeepsUserIDs(t *testing.T) {
 		t.Fatalf("apply after the loss = %+v, %v; want alice created", res, err)
 	}
 	again, err := st.GetUserByUsername(ctx, "alice")
-	if err != nil || again.ID != alice.ID {
-		t.Fatalf("alice after the loss = %+v, %v; want id %s", again, err, alice.ID)
+	if err != nil || again.ID != alice.ID || again.ManagedBy != storage.ManagedByBootstrap {
+		t.Fatalf("alice after the loss = %+v, %v; want id %s, managed by the file", again, err, alice.ID)
 	}
 }
 

@@ -112,10 +112,15 @@ func (f *File) Validate(dev bool) error {
 	return errors.Join(errs...)
 }
 
-// record is the client as stored, without its secret hash.
-func (c Client) record() storage.Client { return *c.Record() }
+// record is the client as stored, the file's, without its secret hash.
+func (c Client) record() storage.Client {
+	r := *c.Record()
+	r.ManagedBy = storage.ManagedByBootstrap
+	return r
+}
 
-// record is the user as stored, without ID or password hash.
+// record is the user as stored, the file's, without ID or password hash.
 func (u User) record() storage.User {
-	return storage.User{Username: u.Username, Roles: u.Roles, Name: u.Name, Email: u.Email, EmailVerified: u.EmailVerified}
+	return storage.User{Username: u.Username, Roles: u.Roles, Name: u.Name, Email: u.Email, EmailVerified: u.EmailVerified,
+		ManagedBy: storage.ManagedByBootstrap}
 }

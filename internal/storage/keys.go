@@ -21,6 +21,9 @@ import (
 //	p clients                  HASH     client id -> Client JSON ; kept
 //	p {users}:id               HASH     user id -> User JSON ; kept       } one slot: usernames
 //	p {users}:name             HASH     username -> user id ; kept        } are unique in one script
+//	{p clients}:bootstrap      STRING   JSON list of the client ids the bootstrap file declared
+//	                                    when last applied (bootstrap.go) ; kept
+//	p {users}:bootstrap        STRING   JSON list of the usernames it declared ; kept
 //	p consent:<user id>        HASH     client id -> Consent JSON ; kept until DeleteUser
 //	p signing-keys             HASH     kid -> SigningKey JSON ; kept
 //	p code:<sha256>            HASH     code, exp, red (redemption) ; TTL to the code's expiry,
@@ -96,6 +99,8 @@ import (
 func (s *Store) kClients() string                { return s.prefix + "clients" }
 func (s *Store) kUsersByID() string              { return s.prefix + "{users}:id" }
 func (s *Store) kUsersByName() string            { return s.prefix + "{users}:name" }
+func (s *Store) kBootstrapClients() string       { return "{" + s.kClients() + "}:bootstrap" }
+func (s *Store) kBootstrapUsers() string         { return s.prefix + "{users}:bootstrap" }
 func (s *Store) kConsents(uid string) string     { return s.prefix + "consent:" + uid }
 func (s *Store) kSigningKeys() string            { return s.prefix + "signing-keys" }
 func (s *Store) kCode(hash string) string        { return s.prefix + "code:" + hash }

@@ -67,7 +67,17 @@ type Client struct {
 	// RequirePushedAuthorizationRequests: the client's authorization
 	// requests must come through the PAR endpoint (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
+
+	// ManagedBy names who owns the record: ManagedByBootstrap for one the
+	// bootstrap file declares, which the admin API and the CLI must not
+	// change or delete; empty (also in records written before the field
+	// existed) for one an administrator made.
+	ManagedBy string `json:"managed_by,omitempty"`
 }
+
+// ManagedByBootstrap marks a client or user that the bootstrap file
+// declares: the file is its source of truth.
+const ManagedByBootstrap = "bootstrap"
 
 // User is a resource owner. ID is the stable, opaque subject (`sub`);
 // Username is unique and may change.
@@ -84,6 +94,9 @@ type User struct {
 	// EmailVerified: the operator vouches that Email belongs to the user
 	// (OIDC Core §5.1 email_verified).
 	EmailVerified bool `json:"email_verified,omitempty"`
+
+	// ManagedBy: as Client.ManagedBy.
+	ManagedBy string `json:"managed_by,omitempty"`
 }
 
 // AuthCode is what an authorization code stands for. It is stored under
@@ -341,6 +354,16 @@ type UserStore interface {
 	DeleteUser(ctx context.Context, id string) error
 }
 
+// BootstrapStore remembers which clients and users the bootstrap file
+// declared when it was last applied, so that applying a file that no
+// longer declares one can release it without reading every record.
+type BootstrapStore interface {
+	// BootstrapDeclared returns what SetBootstrapDeclared last stored;
+	// empty lists when nothing was.
+	BootstrapDeclared(ctx context.Context) (clientIDs, usernames []string, err error)
+	SetBootstrapDeclared(ctx context.Context, clientIDs, usernames []string) error
+}
+
 // CodeStore keeps authorization codes, single-use.
 type CodeStore interface {
 	// SaveCode stores code under codeHash with a TTL up to code.ExpiresAt.
@@ -495,6 +518,7 @@ type CommentStore interface {
 type Storage interface {
 	ClientStore
 	UserStore
+	BootstrapStore
 	ConsentStore
 	CodeStore
 	RefreshStore

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 	}{
 		{"Clients", testClients},
 		{"Users", testUsers},
+		{"Bootstrap", testBootstrap},
 		{"Codes", testCodes},
 		{"Refresh", testRefresh},
 		{"RotationChecks", testRotationChecks},

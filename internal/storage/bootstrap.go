@@ -1,0 +1,64 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Each list lives on the slot of the records it names, so that on Cluster
+// it is lost together with them or not at all.
+
+// BootstrapDeclared returns the client ids and usernames SetBootstrapDeclared
+// last stored.
+func (s *Store) BootstrapDeclared(ctx context.Context) (clientIDs, usernames []string, err error) {
+	if clientIDs, err = s.getNames(ctx, s.kBootstrapClients()); err != nil {
+		return nil, nil, err
+	}
+	if usernames, err = s.getNames(ctx, s.kBootstrapUsers()); err != nil {
+		return nil, nil, err
+	}
+	return clientIDs, usernames, nil
+}
+
+// SetBootstrapDeclared replaces both lists. Each is written whole by one
+// SET; the two are independent, so one written without the other leaves
+// nothing inconsistent.
+func (s *Store) SetBootstrapDeclared(ctx context.Context, clientIDs, usernames []string) error {
+	if err := s.setNames(ctx, s.kBootstrapClients(), clientIDs); err != nil {
+		return err
+	}
+	return s.setNames(ctx, s.kBootstrapUsers(), usernames)
+}
+
+func (s *Store) getNames(ctx context.Context, key string) ([]string, error) {
+	raw, err := s.rdb.Get(ctx, key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: get bootstrap names: %w", err)
+	}
+	var names []string
+	if err := json.Unmarshal(raw, &names); err != nil {
+		return nil, fmt.Errorf("storage: decode bootstrap names: %w", err)
+	}
+	return names, nil
+}
+
+func (s *Store) setNames(ctx context.Context, key string, names []string) error {
+	if names == nil {
+		names = []string{}
+	}
+	raw, err := json.Marshal(names)
+	if err != nil {
+		return fmt.Errorf("storage: encode bootstrap names: %w", err)
+	}
+	if err := s.rdb.Set(ctx, key, raw, 0).Err(); err != nil {
+		return fmt.Errorf("storage: set bootstrap names: %w", err)
+	}
+	return nil
+}

@@ -19,6 +19,7 @@ import (
 const (
 	PurposeAuthRequest = "oauth2d pending authorization request v1"
 	PurposeLoginForm   = "oauth2d login form v1"
+	PurposeLogoutForm  = "oauth2d logout confirmation form v1"
 )
 
 // MaxSealedLen bounds what Open reads: a value from the browser longer than
@@ -32,7 +33,8 @@ var ErrUnsealable = errors.New("secret: sealed value invalid or expired")
 
 // Box seals small values that the browser keeps for the server instead of
 // Redis (the pending authorization request of an anonymous visitor, the
-// login form's CSRF token), so that anonymous traffic stores nothing
+// login form's CSRF token, the token of a sign-out confirmation shown
+// without a session), so that anonymous traffic stores nothing
 // (DESIGN.md §4). A sealed value is AES-256-GCM over its expiry and JSON,
 // with the purpose as additional data: the browser can neither read nor
 // change it, nor move it to another purpose. Every instance behind one

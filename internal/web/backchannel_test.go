@@ -375,48 +375,6 @@ func (w *bclWorld) admin(t *testing.T, method, path string, want int) {
 	}
 }
 
-// RP-initiated logout without the browser's cookie (a relying party's
-// server calling the end_session_endpoint, as oauth2-proxy's
-// --backend-logout-url does): a valid id_token_hint ends the session it
-// names, wherever its cookie is, and its apps are told; the answer never
-// says "signed out" when nothing was ended.
-func TestEndSessionWithoutCookie(t *testing.T) {
-	w := newBCLWorld(t)
-	b := w.a.NewBrowser(t)
-	idt, raw := w.signInTo(t, b, w.appID)
-	server := w.b.NewBrowser(t) // no cookies
-
-	p := server.Get(w.b.URL + "/oauth2/logout?" + url.Values{"id_token_hint": {raw}}.Encode())
-	if p.Status != http.StatusOK || !strings.Contains(p.Body, "You are signed out") {
-		t.Fatalf("with a hint: %d %s", p.Status, p.Body)
-	}
-	if signedIn(t, b) {
-		t.Fatal("the browser session survived")
-	}
-	wantLogout(t, w.app.wait(t, 1), w.a.Alice.ID, idt["sid"].(string))
-
-	for name, q := range map[string]url.Values{
-		"the same hint again": {"id_token_hint": {raw}},
-		"no hint":             {},
-		"client_id only":      {"client_id": {w.appID}},
-	} {
-		p := server.Get(w.b.URL + "/oauth2/logout?" + q.Encode())
-		if p.Status != http.StatusOK || strings.Contains(p.Body, "You are signed out") || !strings.Contains(p.Body, "nothing was signed out") {
-			t.Fatalf("%s: %d %s", name, p.Status, p.Body)
-		}
-	}
-	w.app.wait(t, 0)
-
-	// With a post_logout_redirect_uri the RP gets its user back either way.
-	_, raw = w.signInTo(t, b, w.appID)
-	p = server.Get(w.b.URL + "/oauth2/logout?" + url.Values{"id_token_hint": {raw},
-		"post_logout_redirect_uri": {w.a.PostLogout}, "state": {"s1"}}.Encode())
-	if loc := p.Location(); p.Status != http.StatusFound || loc == nil || loc.Query().Get("state") != "s1" || signedIn(t, b) {
-		t.Fatalf("with a redirect: %d %v", p.Status, loc)
-	}
-	w.app.wait(t, 1)
-}
-
 func TestDiscoveryAdvertisesBackchannelLogout(t *testing.T) {
 	s := webtest.New(t, webtest.Options{})
 	res, err := http.Get(s.URL + "/.well-known/openid-configuration")

@@ -30,6 +30,15 @@ const (
 type logoutData struct {
 	Title, CSRF, Action, Username                                   string
 	ClientID, ClientName, IDTokenHint, PostLogoutRedirectURI, State string
+	// ClientURI is the client's registered home page (never a URL from
+	// the request): the way back for a person who did not mean to sign out.
+	ClientURI string
+	// WithoutSession: the browser did not send the cookie of the session
+	// that ends, so the page says what ends and that nothing does unless
+	// the person confirms.
+	WithoutSession bool
+	// Error says why the previous answer to the page was refused.
+	Error string
 }
 
 // logoutRequest is a validated RP-initiated logout request (OIDC
@@ -76,6 +85,17 @@ func (h *Handler) EndSession(c *gin.Context) {
 		return
 	}
 	if r.Method == http.MethodPost && validCSRF(s, r) {
+		// A hint of another session (one this browser had before, or
+		// another browser's) names the session the relying party signed
+		// in through: it ends too. The person confirmed on a form that no
+		// other site can submit, which is what endWithoutCookie asks for
+		// before it ends a hinted session.
+		if lr.hintSID != "" && lr.hintSID != s.SID {
+			if _, err := h.logouts.EndSession(r.Context(), lr.hintSID); err != nil {
+				h.serverError(c, "end hinted session", err)
+				return
+			}
+		}
 		ended, err := h.logouts.EndSession(r.Context(), s.SID)
 		if err != nil {
 			h.serverError(c, "end session", err)
@@ -92,44 +112,76 @@ func (h *Handler) EndSession(c *gin.Context) {
 		h.afterLogout(c, lr, true)
 		return
 	}
-	data := logoutData{Title: "Sign out", CSRF: s.CSRFToken, Action: r.URL.Path, ClientID: lr.clientID,
-		IDTokenHint: lr.idTokenHint, PostLogoutRedirectURI: lr.redirect, State: lr.state}
-	if lr.client != nil {
-		data.ClientName = clientName(lr.client)
-	}
+	data := h.logoutPage(r, lr)
+	data.CSRF = s.CSRFToken
 	if user, err := h.users.GetUser(r.Context(), s.UserID); err == nil {
 		data.Username = user.Username
 	}
 	h.render(c.Writer, http.StatusOK, "logout", data, lr.redirect)
 }
 
+// logoutPage is the confirmation page of lr, without its CSRF token.
+func (h *Handler) logoutPage(r *http.Request, lr *logoutRequest) logoutData {
+	data := logoutData{Title: "Sign out", Action: r.URL.Path, ClientID: lr.clientID,
+		IDTokenHint: lr.idTokenHint, PostLogoutRedirectURI: lr.redirect, State: lr.state}
+	if lr.client != nil {
+		data.ClientName, data.ClientURI = clientName(lr.client), lr.client.ClientURI
+	}
+	return data
+}
+
 // endWithoutCookie answers a logout request that does not carry a
-// signed-in session cookie: typically a relying party's server calling
-// the end_session_endpoint itself (oauth2-proxy's --backend-logout-url),
-// or a browser whose cookie is gone. A valid id_token_hint names the
-// session its ID token was issued in (sid): that session is ended
-// wherever its cookie is, and its relying parties are told. The hint is a
-// token we signed for that very session and gave only to that relying
-// party, which is what lets the OP act on it without asking (RP-Initiated
-// Logout §2 requires asking only when the hint does not belong to the
-// session in question; here the hint names it). Asking is no option for a
-// server-to-server call, and answering "signed out" without ending
-// anything would be false. Without a hint that names a live session,
-// nothing ends and the page says so.
+// signed-in session cookie: a browser whose cookie is gone or was not
+// sent, or a relying party's server calling the end_session_endpoint
+// itself. A valid id_token_hint names the session its ID token was issued
+// in (sid), but without that session's cookie the request may come from
+// any site: a cross-site <img> or auto-submitted form never carries the
+// SameSite=Lax cookie, and any relying party's ID token for the user,
+// however old, would do. So the person is asked first (RP-Initiated
+// Logout §2 and §6: the OP must ask when the hint does not belong to the
+// browser's current session, and here there is none), and the session
+// ends, wherever its cookie is, and its relying parties are told, only on
+// the POST of that page with its token (logoutform.go). A POST without a
+// csrf_token is an RP's logout request and is asked too; one with a token
+// that does not hold is refused with a fresh page. Without a hint that
+// names a session, nothing ends and the page says so.
 func (h *Handler) endWithoutCookie(c *gin.Context, lr *logoutRequest) {
-	ctx := c.Request.Context()
-	ended := false
-	if lr.hintSID != "" {
-		var err error
-		if ended, err = h.logouts.EndSession(ctx, lr.hintSID); err != nil {
-			h.serverError(c, "end session", err)
-			return
-		}
-		if ended {
-			h.log.InfoContext(ctx, "web: session ended by id_token_hint", "client_id", lr.clientID)
-		}
+	r := c.Request
+	if lr.hintSID == "" {
+		h.afterLogout(c, lr, false)
+		return
+	}
+	if r.Method != http.MethodPost || !r.PostForm.Has("csrf_token") {
+		h.askWithoutCookie(c, lr, http.StatusOK, "")
+		return
+	}
+	if !h.validLogoutForm(r, lr.hintSID) {
+		h.askWithoutCookie(c, lr, http.StatusForbidden,
+			"This sign-out form has expired or did not come from this page, so nothing was signed out.")
+		return
+	}
+	ended, err := h.logouts.EndSession(r.Context(), lr.hintSID)
+	if err != nil {
+		h.serverError(c, "end session", err)
+		return
+	}
+	if ended {
+		h.log.InfoContext(r.Context(), "web: session ended by confirmed id_token_hint", "client_id", lr.clientID)
 	}
 	h.afterLogout(c, lr, ended)
+}
+
+// askWithoutCookie shows the confirmation that ends the hinted session,
+// with a fresh token for it.
+func (h *Handler) askWithoutCookie(c *gin.Context, lr *logoutRequest, status int, refusal string) {
+	data := h.logoutPage(c.Request, lr)
+	data.WithoutSession, data.Error = true, refusal
+	var err error
+	if data.CSRF, err = h.logoutFormToken(c.Writer, c.Request, lr.hintSID); err != nil {
+		h.serverError(c, "logout form", err)
+		return
+	}
+	h.render(c.Writer, status, "logout", data, lr.redirect)
 }
 
 // signedOutData is the page after a logout request.

@@ -200,3 +200,169 @@ func TestEndSessionLookAlikeRedirectShowsAPage(t *testing.T) {
 		t.Error("a refused sign-out request signed the user out")
 	}
 }
+
+// logoutForm is what pressing Sign out on the confirmation page p sends.
+func logoutForm(p *webtest.Page) url.Values {
+	f := url.Values{}
+	for _, name := range []string{"csrf_token", "client_id", "id_token_hint", "post_logout_redirect_uri", "state"} {
+		if v := p.Hidden(name); v != "" {
+			f.Set(name, v)
+		}
+	}
+	return f
+}
+
+// isLogoutConfirmation: p is the sign-out page, asking, with a token.
+func isLogoutConfirmation(p *webtest.Page, status int) bool {
+	return p.Status == status && strings.Contains(p.Body, "<h1>Sign out?</h1>") && p.Hidden("csrf_token") != "" &&
+		p.Header.Get("Location") == ""
+}
+
+// RP-initiated logout without the cookie of the session the id_token_hint
+// names (OIDC RP-Initiated Logout 1.0 §2, §6). A cross-site <img> or form
+// never carries the SameSite=Lax session cookie, and any relying party's
+// ID token for the user, however old, is a valid hint: so the hint alone
+// only asks, and the session ends, wherever its cookie is, and its apps
+// are told, only when the page's own form is posted back with its token
+// and the cookie the page set. The session is made on instance A and ended
+// through instance B.
+func TestEndSessionWithoutTheSessionCookie(t *testing.T) {
+	w := newBCLWorld(t)
+	alice := w.a.Alice.ID
+	endSession := w.b.URL + "/oauth2/logout"
+	hinted := func(raw string) string { return endSession + "?" + url.Values{"id_token_hint": {raw}}.Encode() }
+
+	t.Run("the hint alone only asks", func(t *testing.T) {
+		b := w.a.NewBrowser(t)
+		_, raw := w.signInTo(t, b, w.appID)
+		for name, p := range map[string]*webtest.Page{
+			"GET (an <img>, a link, a server)": w.b.NewBrowser(t).Get(hinted(raw)),
+			"POST (an RP's form)":              w.b.NewBrowser(t).Post(endSession, url.Values{"id_token_hint": {raw}}),
+		} {
+			if !isLogoutConfirmation(p, http.StatusOK) || !strings.Contains(p.Body, "<strong>"+w.appID+"</strong> asks you to sign out") {
+				t.Fatalf("%s: got %d %s, want the confirmation naming the app", name, p.Status, p.Body)
+			}
+			if strings.Contains(p.Body, " of <strong>") {
+				t.Errorf("%s: the page names the user to whoever holds the hint", name)
+			}
+		}
+		if !signedIn(t, b) {
+			t.Fatal("the hint alone ended the session")
+		}
+		w.app.wait(t, 0)
+	})
+
+	t.Run("a token that does not hold is refused", func(t *testing.T) {
+		b := w.a.NewBrowser(t)
+		_, raw := w.signInTo(t, b, w.appID)
+		_, otherRaw := w.signInTo(t, w.a.NewBrowser(t), w.appID) // another session of alice
+		forger := w.b.NewBrowser(t)
+		page := forger.Get(hinted(raw))
+		otherPage := forger.Get(hinted(otherRaw))
+		ownCookie := w.b.NewBrowser(t)
+		ownCookie.Get(w.b.URL + "/login") // a login form cookie of its own
+		for name, send := range map[string]func() *webtest.Page{
+			"a forged token": func() *webtest.Page {
+				return forger.Post(endSession, url.Values{"id_token_hint": {raw}, "csrf_token": {"forged"}})
+			},
+			"an empty token": func() *webtest.Page {
+				return forger.Post(endSession, url.Values{"id_token_hint": {raw}, "csrf_token": {""}})
+			},
+			"the token of another session's page": func() *webtest.Page {
+				return forger.Post(endSession, url.Values{"id_token_hint": {raw}, "csrf_token": {otherPage.Hidden("csrf_token")}})
+			},
+			"the page's token without the page's cookie": func() *webtest.Page {
+				return w.b.NewBrowser(t).Post(endSession, logoutForm(page))
+			},
+			"the page's token with another browser's cookie": func() *webtest.Page {
+				return ownCookie.Post(endSession, logoutForm(page))
+			},
+		} {
+			if p := send(); !isLogoutConfirmation(p, http.StatusForbidden) || !strings.Contains(p.Body, "nothing was signed out") {
+				t.Fatalf("%s: got %d %s, want 403 and the page again", name, p.Status, p.Body)
+			}
+		}
+		if !signedIn(t, b) {
+			t.Fatal("a refused confirmation ended the session")
+		}
+		w.app.wait(t, 0)
+	})
+
+	t.Run("confirmed: the session ends and its apps are told", func(t *testing.T) {
+		b := w.a.NewBrowser(t)
+		idt, raw := w.signInTo(t, b, w.appID)
+		m := w.b.NewBrowser(t)
+		p := m.Post(endSession, logoutForm(m.Get(hinted(raw))))
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, "You are signed out") {
+			t.Fatalf("got %d %s", p.Status, p.Body)
+		}
+		if signedIn(t, b) {
+			t.Fatal("the session survived the confirmation")
+		}
+		wantLogout(t, w.app.wait(t, 1), alice, idt["sid"].(string))
+
+		// The session has ended: asked again, nothing ends, and the page
+		// says so.
+		p = m.Post(endSession, logoutForm(m.Get(hinted(raw))))
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, "nothing was signed out") {
+			t.Fatalf("the same hint again: %d %s", p.Status, p.Body)
+		}
+		w.app.wait(t, 0)
+	})
+
+	t.Run("confirmed with a redirect: back to the app with state", func(t *testing.T) {
+		b := w.a.NewBrowser(t)
+		_, raw := w.signInTo(t, b, w.appID)
+		m := w.b.NewBrowser(t)
+		confirm := m.Get(endSession + "?" + url.Values{"id_token_hint": {raw}, "post_logout_redirect_uri": {w.a.PostLogout},
+			"state": {"s1"}}.Encode())
+		if !isLogoutConfirmation(confirm, http.StatusOK) || !signedIn(t, b) {
+			t.Fatalf("got %d, signed in %v", confirm.Status, signedIn(t, b))
+		}
+		p := m.Post(endSession, logoutForm(confirm))
+		if p.Status != http.StatusSeeOther || p.Location().String() != w.a.PostLogout+"?state=s1" || signedIn(t, b) {
+			t.Fatalf("got %d %v", p.Status, p.Location())
+		}
+		w.app.wait(t, 1)
+	})
+
+	t.Run("no hint that names a session: nothing to end", func(t *testing.T) {
+		for name, q := range map[string]url.Values{"no hint": {}, "client_id only": {"client_id": {w.appID}}} {
+			p := w.b.NewBrowser(t).Get(endSession + "?" + q.Encode())
+			if p.Status != http.StatusOK || !strings.Contains(p.Body, "nothing was signed out") {
+				t.Fatalf("%s: %d %s", name, p.Status, p.Body)
+			}
+		}
+	})
+
+	t.Run("the session's own cookie: its CSRF token ends it at once", func(t *testing.T) {
+		b := w.a.NewBrowser(t)
+		idt, raw := w.signInTo(t, b, w.appID)
+		csrf := b.Get("/account/consents").Hidden("csrf_token")
+		p := b.Post("/oauth2/logout", url.Values{"id_token_hint": {raw}, "csrf_token": {csrf}})
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, "You are signed out") || signedIn(t, b) {
+			t.Fatalf("got %d %s", p.Status, p.Body)
+		}
+		wantLogout(t, w.app.wait(t, 1), alice, idt["sid"].(string))
+	})
+
+	t.Run("another session's cookie: asks, then ends both", func(t *testing.T) {
+		hintedBrowser := w.a.NewBrowser(t)
+		idtA, rawA := w.signInTo(t, hintedBrowser, w.appID)
+		b := w.a.NewBrowser(t)
+		idtB, _ := w.signInTo(t, b, w.appID)
+		confirm := b.Get("/oauth2/logout?" + url.Values{"id_token_hint": {rawA}}.Encode())
+		if !isLogoutConfirmation(confirm, http.StatusOK) || !signedIn(t, hintedBrowser) || !signedIn(t, b) {
+			t.Fatalf("got %d %s", confirm.Status, confirm.Body)
+		}
+		w.app.wait(t, 0)
+		p := b.Post("/oauth2/logout", logoutForm(confirm))
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, "You are signed out") {
+			t.Fatalf("got %d %s", p.Status, p.Body)
+		}
+		if signedIn(t, b) || signedIn(t, hintedBrowser) {
+			t.Fatalf("signed in: this browser %v, the hinted session %v", signedIn(t, b), signedIn(t, hintedBrowser))
+		}
+		wantLogout(t, w.app.wait(t, 2), alice, idtA["sid"].(string), idtB["sid"].(string))
+	})
+}

@@ -208,7 +208,7 @@ func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storag
 		a.interact(w, r, req, a.cfg.LoginPath)
 		return
 	}
-	scope, e := decideScope(req.RequestedScope, client.Scopes, client, user)
+	scope, e := decideScope(req.RequestedScope, allowedScopes(client.Scopes, client, user), client, user)
 	if e != nil {
 		a.finishWithError(w, r, req, stored, e)
 		return

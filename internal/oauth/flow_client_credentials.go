@@ -18,9 +18,7 @@ func (h *Handler) clientCredentialsGrant(ctx context.Context, _ *http.Request, f
 	if !ok {
 		return nil, ErrInvalidScope
 	}
-	// The client's registration is all the grant holds; the policy keeps
-	// the user-only scopes out.
-	dec, e := decide(ctx, grantClaim{client: client, requested: requested, held: client.Scopes})
+	dec, e := decide(ctx, grantClaim{client: client, requested: requested, newGrant: true})
 	if e != nil {
 		return nil, e
 	}

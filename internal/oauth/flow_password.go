@@ -35,7 +35,7 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 	if err != nil {
 		return nil, err
 	}
-	dec, err := decide(ctx, grantClaim{client: client, user: user, requested: requested, held: client.Scopes})
+	dec, err := decide(ctx, grantClaim{client: client, user: user, requested: requested, newGrant: true})
 	if err != nil {
 		return nil, err
 	}

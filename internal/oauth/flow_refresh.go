@@ -39,7 +39,7 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 		ClientID: client.ID, Scope: requested,
 		AccessJTI: secret.NewToken(16), AccessExpiresAt: now.Add(h.cfg.AccessTokenTTL),
 		Now: now, Sliding: h.cfg.RefreshSliding, Grace: h.cfg.RefreshGrace,
-		JKT: proofKey(ctx), BindKey: client.Public,
+		JKT: proofKey(ctx), BindKey: client.Public, GraceAccessJTI: secret.NewToken(16),
 	}
 	if h.cfg.RefreshGrace > 0 {
 		sealed, err := sealForGrace(presented, successor)
@@ -59,7 +59,7 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 		if successor, err = openForGrace(presented, res.GraceSuccessor); err != nil {
 			return nil, ErrServerError.Wrap(err)
 		}
-		accessJTI = secret.NewToken(16)
+		accessJTI = rot.GraceAccessJTI
 	}
 	var user *storage.User
 	if res.Family.UserID != "" {
@@ -95,9 +95,15 @@ func (h *Handler) rotationError(ctx context.Context, familyID string, client *st
 	case errors.Is(err, storage.ErrScopeExceedsGrant):
 		return ErrInvalidScope
 	case errors.Is(err, storage.ErrRefreshReused):
-		if res != nil && res.Family.AccessJTI != "" {
-			if err := h.store.RevokeJTI(ctx, res.Family.AccessJTI, res.Family.AccessExpiresAt); err != nil {
-				h.log.ErrorContext(ctx, "oauth: deny access token of reused family", "family", familyID, "err", err)
+		if res != nil {
+			newest := append([]storage.AccessRef{{JTI: res.Family.AccessJTI, ExpiresAt: res.Family.AccessExpiresAt}}, res.GraceAccess...)
+			for _, a := range newest {
+				if a.JTI == "" {
+					continue
+				}
+				if err := h.store.RevokeJTI(ctx, a.JTI, a.ExpiresAt); err != nil {
+					h.log.ErrorContext(ctx, "oauth: deny access token of reused family", "family", familyID, "err", err)
+				}
 			}
 		}
 		h.log.WarnContext(ctx, "oauth: refresh token reused; family revoked", "family", familyID, "client", client.ID)

@@ -25,10 +25,12 @@ type grantClaim struct {
 	// requested is the request's scope parameter, parsed; empty asks for
 	// everything the grant holds.
 	requested []string
-	// held is what the grant holds: the code's scope, the refresh
-	// family's, or, for the password and client-credentials grants, which
-	// hold no earlier grant, the client's registration.
-	held []string
+	// held is what an earlier grant holds: the code's scope, the refresh
+	// family's. A new grant (password, client credentials, the
+	// authorization request that makes a code) holds what the client's
+	// registration and the user's roles allow now.
+	held     []string
+	newGrant bool
 	// heldKey is the DPoP key thumbprint the grant is bound to ("":
 	// unbound); proofKey is the one the request proved ("": none).
 	heldKey, proofKey string
@@ -47,18 +49,25 @@ type issuance struct {
 // decideIssuance is the issuance policy. The scope is the requested one
 // (or, when none is asked for, everything the grant holds) within the
 // grant, the client's current registration and what the user's current
-// roles allow. An explicit request for anything beyond that is
-// invalid_scope (RFC 6749 §3.3, §6), wherever it comes from: a refresh
-// can only narrow the family's grant, and a default quietly drops what
-// the client or the user has since lost, so that a demotion or a scope
-// removed from the client takes effect at the next refresh without a
-// revocation. A grant bound to a DPoP key issues only to a proof by that
-// key (RFC 9449 §5, §10).
+// roles allow. A request for anything the grant does not hold is
+// invalid_scope (RFC 6749 §3.3, §6), wherever it comes from: a refresh,
+// the grace repeat included, can only narrow the family's grant. What
+// the grant holds but the client or the user has since lost is dropped
+// from the answer (RFC 6749 §3.3 lets the server issue less than asked,
+// and the scope member then says what was issued), so that a demotion or
+// a scope taken from the client takes effect at the next refresh without
+// a revocation, and so that a refresh never fails after its rotation,
+// which would cost the client its family. A grant bound to a DPoP key
+// issues only to a proof by that key (RFC 9449 §5, §10).
 func decideIssuance(g grantClaim) (issuance, *Error) {
 	if g.heldKey != "" && g.heldKey != g.proofKey {
 		return issuance{}, ErrInvalidGrant.WithDescription("the grant is bound to another DPoP key")
 	}
-	scope, e := decideScope(g.requested, g.held, g.client, g.user)
+	held := g.held
+	if g.newGrant {
+		held = allowedScopes(g.client.Scopes, g.client, g.user)
+	}
+	scope, e := decideScope(g.requested, held, g.client, g.user)
 	if e != nil {
 		return issuance{}, e
 	}
@@ -70,17 +79,18 @@ func decideIssuance(g grantClaim) (issuance, *Error) {
 }
 
 // decideScope is the policy's scope rule, which the authorize endpoint
-// also applies when it fixes the scope of a code (held: the client's
-// registration).
+// also applies when it fixes the scope of a code (held: what the
+// client's registration and the user's roles allow, as for any new
+// grant).
 func decideScope(requested, held []string, client *storage.Client, user *storage.User) ([]string, *Error) {
 	allowed := allowedScopes(held, client, user)
 	if len(requested) == 0 {
 		return allowed, nil
 	}
-	if !subset(requested, allowed) {
+	if !subset(requested, held) {
 		return nil, ErrInvalidScope
 	}
-	return slices.Clone(requested), nil
+	return slices.DeleteFunc(slices.Clone(requested), func(s string) bool { return !slices.Contains(allowed, s) }), nil
 }
 
 // allowedScopes is held ∩ the client's current scopes ∩ what the user's

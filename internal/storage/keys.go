@@ -33,6 +33,9 @@ import (
 //	p rt:{<family>}:used       ZSET     the family's last MaxUsedHashes hashes ; same TTL (from
 //	                                    the first rotation)
 //	p rt:{<family>}:succ       STRING   sealed successor for the grace window ; 2 × the window
+//	p rt:{<family>}:grace      LIST     "<jti> <exp ms>" of the access tokens the grace window
+//	                                    answered since the last rotation (at most 16) ; the
+//	                                    family's TTL
 //	p user-fams:<user id>      ZSET     family id scored by its absolute expiry (ms); members
 //	                                    past it pruned on every write (refresh.go) ;
 //	                                    TTL = latest score
@@ -107,6 +110,7 @@ func (s *Store) kCode(hash string) string        { return s.prefix + "code:" + h
 func (s *Store) kFamily(id string) string        { return s.prefix + "rt:{" + id + "}" }
 func (s *Store) kFamilyUsed(id string) string    { return s.prefix + "rt:{" + id + "}:used" }
 func (s *Store) kFamilySucc(id string) string    { return s.prefix + "rt:{" + id + "}:succ" }
+func (s *Store) kFamilyGrace(id string) string   { return s.prefix + "rt:{" + id + "}:grace" }
 func (s *Store) kUserFamilies(uid string) string { return s.prefix + "user-fams:" + uid }
 func (s *Store) kRevokedJTI() string             { return s.prefix + "revoked-jti" }
 func (s *Store) kCutoffsNBF() string             { return s.prefix + "{cutoffs}:nbf" }

@@ -84,10 +84,15 @@ redis.call('PEXPIRE', KEYS[1], ARGV[10])
 return {'ok'}
 `)
 
-// rotate: KEYS fam, used, succ; ARGV presented, new, successor, ajti,
-// aexp ms, now ms, sliding ms, grace ms, max used, client, scope, jkt,
-// bind ('1': an unbound family is bound to jkt by this rotation).
-// Replies {'nf'} | {'key'} | {'revoked'} | {'scope'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…}.
+// rotate: KEYS fam, used, succ, grace; ARGV presented, new, successor,
+// ajti, aexp ms, now ms, sliding ms, grace ms, max used, client, scope,
+// jkt, bind ('1': an unbound family is bound to jkt by this rotation),
+// grace ajti (the access token a grace answer carries).
+// A grace answer records its access token in the grace list, and reuse
+// answers that list after the family, so that revoking a reused family
+// denies every access token of its newest generation, the grace
+// answers' too; a rotation starts the list anew.
+// Replies {'nf'} | {'key'} | {'revoked'} | {'scope'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…, "ajti aexp"…}.
 // Another client's attempt is 'nf' before anything else is looked at; a
 // family bound to a DPoP key answers 'key' to any other key (or none) and
 // is left untouched, so a thief without the key cannot even set off reuse
@@ -126,6 +131,7 @@ if ARGV[1] == f[3] then
   if sliding > 0 and sliding < ttl then ttl = sliding end
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('DEL', KEYS[4])
   local grace = tonumber(ARGV[8])
   if grace > 0 and ARGV[3] ~= '' then
     redis.call('SET', KEYS[3], ARGV[3], 'PX', math.min(2 * grace, ttl))
@@ -137,11 +143,18 @@ end
 local grace = tonumber(ARGV[8])
 if f[4] and ARGV[1] == f[4] and grace > 0 and now - tonumber(f[5]) <= grace then
   local succ = redis.call('GET', KEYS[3])
-  if succ then return reply('grace', succ) end
+  if succ then
+    if ARGV[14] ~= '' then
+      redis.call('RPUSH', KEYS[4], ARGV[14] .. ' ' .. ARGV[5])
+      redis.call('LTRIM', KEYS[4], -16, -1)
+      redis.call('PEXPIRE', KEYS[4], math.max(redis.call('PTTL', KEYS[1]), 1))
+    end
+    return reply('grace', succ)
+  end
 end
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   redis.call('HSET', KEYS[1], 'r', '1')
-  return reply('reused')
+  return reply('reused', unpack(redis.call('LRANGE', KEYS[4], 0, -1)))
 end
 return {'nf'}
 `)
@@ -261,7 +274,7 @@ func rawHash(h string) string {
 }
 
 func (s *Store) familyKeys(id string) []string {
-	return []string{s.kFamily(id), s.kFamilyUsed(id), s.kFamilySucc(id)}
+	return []string{s.kFamily(id), s.kFamilyUsed(id), s.kFamilySucc(id), s.kFamilyGrace(id)}
 }
 
 // familyFrom rebuilds family id from a script reply: res[1:10] are
@@ -370,7 +383,7 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 	res, status, err := s.runScript(ctx, rotate, s.familyKeys(r.FamilyID),
 		rawHash(r.PresentedHash), rawHash(r.NewHash), r.Successor, r.AccessJTI, unixMs(r.AccessExpiresAt),
 		unixMs(now), r.Sliding.Milliseconds(), r.Grace.Milliseconds(), MaxUsedHashes,
-		r.ClientID, strings.Join(r.Scope, " "), r.JKT, boolArg(r.BindKey))
+		r.ClientID, strings.Join(r.Scope, " "), r.JKT, boolArg(r.BindKey), r.GraceAccessJTI)
 	if err != nil {
 		return nil, err
 	}
@@ -394,6 +407,10 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 		out.GraceSuccessor = []byte(str(res, 11))
 		return out, nil
 	case "reused":
+		for i := 11; i < len(res); i++ {
+			jti, exp, _ := strings.Cut(str(res, i), " ")
+			out.GraceAccess = append(out.GraceAccess, AccessRef{JTI: jti, ExpiresAt: fromMs(exp)})
+		}
 		return out, ErrRefreshReused
 	}
 	return nil, fmt.Errorf("storage: rotate: unexpected reply %q", status)

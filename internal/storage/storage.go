@@ -195,6 +195,10 @@ type Rotation struct {
 	// §5: a public client's refresh tokens are bound to the key its first
 	// proof shows).
 	BindKey bool
+	// GraceAccessJTI is the jti of the access token a grace answer
+	// carries (AccessExpiresAt its expiry): recorded so that reuse can
+	// deny it (RotationResult.GraceAccess).
+	GraceAccessJTI string
 }
 
 // RotationResult is the family after rotation. GraceSuccessor is set when
@@ -203,6 +207,16 @@ type Rotation struct {
 type RotationResult struct {
 	Family         RefreshFamily
 	GraceSuccessor []byte
+	// GraceAccess, on ErrRefreshReused, are the access tokens the grace
+	// window answered since the family's last rotation: with
+	// Family.AccessJTI, its newest generation, which reuse denies.
+	GraceAccess []AccessRef
+}
+
+// AccessRef names an issued access token: its jti and expiry.
+type AccessRef struct {
+	JTI       string
+	ExpiresAt time.Time
 }
 
 // Consent is a user's remembered approval of scopes for a client.

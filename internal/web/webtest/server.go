@@ -97,6 +97,7 @@ type Server struct {
 	URL         string // == Issuer
 	Issuer      string
 	Store       *storage.Store
+	RedisURL    string // the Store's Redis, for a second process's commands
 	Keys        *token.KeySet
 	RedirectURI string
 	PostLogout  string
@@ -123,7 +124,7 @@ func New(t testing.TB, o Options) *Server {
 		o.Limits = ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
 	}
 	env.Start(t, handler(t, env, o))
-	s := &Server{t: t, URL: env.Server.URL, Issuer: env.Issuer, Store: env.Store, Keys: env.Keys,
+	s := &Server{t: t, URL: env.Server.URL, Issuer: env.Issuer, Store: env.Store, RedisURL: env.RedisURL, Keys: env.Keys,
 		RedirectURI: orString(o.RedirectURI, DefaultRedirect), PostLogout: orString(o.PostLogoutURI, DefaultPostLogout), env: env}
 	if o.Peer != nil {
 		s.Alice, s.Bob, s.Admin = o.Peer.Alice, o.Peer.Bob, o.Peer.Admin

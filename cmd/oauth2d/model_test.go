@@ -1,0 +1,1049 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"pgregory.net/rapid"
+
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/bootstrap"
+	"github.com/oauth2d/oauth2d/internal/dpop/dpoptest"
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
+	"github.com/oauth2d/oauth2d/internal/web/webtest"
+)
+
+// The model test of DESIGN §9 (issue 17): seeded, reproducible random
+// sequences of requests against the whole server (webtest: server.New,
+// the route table, real Redis) with an injected clock, and after every
+// step the invariants that must hold whatever happened before:
+//
+//  1. every issued access token's scope ⊆ what the grant holds ∩ the
+//     client's current scopes ∩ what the user's current roles allow, and
+//     it carries the user's current roles;
+//  2. a revoked family, a deleted user or a withdrawn consent never
+//     yields another token; reuse outside the grace window revokes the
+//     family and denies its newest access token;
+//  3. a DPoP-bound family never issues without its key;
+//  4. a code is redeemed at most once;
+//  5. no request answers 5xx.
+//
+// CI runs modelChecks sequences (rapid's -rapid.checks, when given,
+// wins): go test -run TestIssuanceModel -rapid.checks=2000 ./cmd/oauth2d/
+// runs many more, -rapid.seed=N replays one.
+
+const (
+	modelChecks = 40
+	modelGrace  = 30 * time.Second
+	modelAccess = 15 * time.Minute
+	modelAbs    = 24 * time.Hour // webtest's absolute family lifetime
+)
+
+// clock is the server's injected clock: it only moves forward.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// modelScopes are what the model's clients may be registered for; "x:tp"
+// only the third-party client is, at first.
+var modelScopes = []string{"openid", "profile", "offline_access", "comments:read", "comments:write", "admin", "x:tp"}
+
+type modelClient struct {
+	key, id, secret string
+	public, first   bool
+	grants          []string
+	scopes          []string // the registration now
+}
+
+type modelUser struct {
+	key, id, username string
+	roles             []string
+	deleted           bool
+	managed           bool // by the bootstrap file: roles change by re-applying it
+	browser           *browser
+}
+
+type family struct {
+	id           string
+	client       *modelClient
+	user         *modelUser
+	held         []string // the family's grant
+	tokens       []string // every refresh token, oldest first; the last is current
+	rotatedAt    time.Time
+	born         time.Time
+	key          *dpoptest.Key // the bound key, nil: unbound
+	dead         bool          // revoked, or its user or consent gone
+	lastAccess   string
+	accessBearer bool // lastAccess is a bearer token
+}
+
+// expired: past the family's absolute expiry, which the rotate script
+// checks against the server's clock. The sliding expiry is a Redis TTL,
+// on Redis's own clock, which the injected one does not move.
+func (f *family) expired(now time.Time) bool {
+	return !now.Before(f.born.Add(modelAbs))
+}
+
+type code struct {
+	value, verifier string
+	client          *modelClient
+	user            *modelUser
+	scope           []string
+	redeemed        *family // nil before; a placeholder family when no refresh was issued
+	redeemedAccess  string
+	spent           bool
+}
+
+// model is one sequence's expected state.
+type model struct {
+	t       *rapid.T
+	tb      testing.TB // the test's own, for helpers that take one (dpoptest: they fail only on a broken RNG)
+	srv     *webtest.Server
+	clk     *clock
+	ver     *token.Verifier
+	admin   *adminAPI
+	applier *bootstrap.Applier
+	cliEnv  map[string]string
+	hash    string
+
+	clients  []*modelClient
+	users    []*modelUser
+	families []*family
+	codes    []*code
+	consents map[[2]string][]string // (user key, client key) → remembered scopes
+	n        int                    // requests sent, for the log
+}
+
+var modelSeq int64
+var modelSeqMu sync.Mutex
+
+func nextSeq() int64 {
+	modelSeqMu.Lock()
+	defer modelSeqMu.Unlock()
+	modelSeq++
+	return modelSeq
+}
+
+func TestIssuanceModel(t *testing.T) {
+	if f := flag.Lookup("rapid.checks"); f != nil && !isFlagSet("rapid.checks") {
+		_ = f.Value.Set(fmt.Sprint(modelChecks))
+	}
+	clk := &clock{now: time.Now()}
+	srv := webtest.New(t, webtest.Options{Now: clk.Now, RefreshGrace: modelGrace, AccessTokenTTL: modelAccess})
+	ver, err := token.NewVerifier(srv.Keys, srv.Issuer, []string{srv.Issuer + "/api"}, 0, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// bcrypt at its lowest cost: the model signs people in thousands of
+	// times, and what it tests is who gets which token, not hashing.
+	h, err := bcrypt.GenerateFromPassword([]byte("model-password"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminHash, err := bcrypt.GenerateFromPassword([]byte(modelAdminSecret), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Store.CreateClient(t.Context(), &storage.Client{ID: modelAdminID, SecretHash: string(adminHash),
+		GrantTypes: []string{"client_credentials"}, Scopes: []string{"admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	adm := &adminAPI{srv: srv, clk: clk}
+	applier := bootstrap.NewApplier(srv.Store, secret.NewHasher(secret.DefaultParams()), slog.New(slog.DiscardHandler), clk.Now)
+	cliEnv := map[string]string{"OAUTH2D_REDIS_URL": srv.RedisURL, "OAUTH2D_REDIS_PREFIX": srv.Store.Prefix()}
+	inEmptyDir(t)
+
+	rapid.Check(t, func(rt *rapid.T) {
+		m := &model{t: rt, tb: t, srv: srv, clk: clk, ver: ver, admin: adm, applier: applier, cliEnv: cliEnv,
+			hash: string(h), consents: map[[2]string][]string{}}
+		m.seed()
+		rt.Repeat(map[string]func(*rapid.T){
+			"":                 m.checkAll,
+			"password":         m.passwordGrant,
+			"codeFlow":         m.codeFlow,
+			"redeemAgain":      m.redeemAgain,
+			"refresh":          m.refresh,
+			"refreshRace":      m.refreshRace,
+			"setRolesAdminAPI": m.setRolesAdminAPI,
+			"setRolesFile":     m.setRolesFile,
+			"withdrawConsent":  m.withdrawConsent,
+			"deleteUser":       m.deleteUser,
+			"editClientScopes": m.editClientScopes,
+			"revokeUser":       m.revokeUser,
+			"advance":          m.advance,
+		})
+	})
+}
+
+func isFlagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func (m *model) seed() {
+	ctx := context.Background()
+	seq := nextSeq()
+	sfx := fmt.Sprintf("-%d", seq)
+	m.clients = []*modelClient{
+		{key: "fp", id: "fp" + sfx, secret: "fp-secret-0123456789", first: true,
+			grants: []string{"password", "refresh_token", "authorization_code"}, scopes: without(modelScopes, "x:tp")},
+		{key: "tp", id: "tp" + sfx, secret: "tp-secret-0123456789",
+			grants: []string{"authorization_code", "refresh_token"}, scopes: slices.Clone(modelScopes)},
+		{key: "pub", id: "pub" + sfx, public: true, first: true,
+			grants: []string{"password", "refresh_token", "authorization_code"}, scopes: without(modelScopes, "x:tp")},
+	}
+	for _, c := range m.clients {
+		sc := &storage.Client{ID: c.id, Public: c.public, FirstParty: c.first, GrantTypes: c.grants,
+			Scopes: slices.Clone(c.scopes), RedirectURIs: []string{m.srv.RedirectURI}}
+		if !c.public {
+			sc.SecretHash = m.hash
+			if hashed, err := bcrypt.GenerateFromPassword([]byte(c.secret), bcrypt.MinCost); err == nil {
+				sc.SecretHash = string(hashed)
+			}
+		}
+		if err := m.srv.Store.CreateClient(ctx, sc); err != nil {
+			m.t.Fatal(err)
+		}
+	}
+	m.users = []*modelUser{
+		{key: "alice", username: "alice" + sfx, roles: []string{"user"}},
+		{key: "boss", username: "boss" + sfx, roles: []string{"admin"}},
+	}
+	for _, u := range m.users {
+		su := &storage.User{Username: u.username, PasswordHash: m.hash, Roles: slices.Clone(u.roles)}
+		if err := m.srv.Store.CreateUser(ctx, su); err != nil {
+			m.t.Fatal(err)
+		}
+		u.id = su.ID
+	}
+	// carol comes from the bootstrap file: her roles change by editing
+	// the file and applying it again, which revokes nothing.
+	carol := &modelUser{key: "carol", username: "carol" + sfx, roles: []string{"user"}, managed: true}
+	m.users = append(m.users, carol)
+	m.applyFile(carol)
+}
+
+// applyFile applies a bootstrap file that declares u as the model has it.
+func (m *model) applyFile(u *modelUser) {
+	ctx := context.Background()
+	f := &bootstrap.File{Users: []bootstrap.User{{Username: u.username, Password: "model-password", Roles: slices.Clone(u.roles)}}}
+	if _, err := m.applier.Apply(ctx, f, true); err != nil {
+		m.t.Fatalf("apply the bootstrap file: %v", err)
+	}
+	su, err := m.srv.Store.GetUserByUsername(ctx, u.username)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	u.id = su.ID
+}
+
+// ---- operations ----
+
+// pickUser and pickClient draw by key, so that a failing sequence reads
+// as names.
+func (m *model) pickUser(t *rapid.T) *modelUser {
+	keys := make([]string, len(m.users))
+	for i, u := range m.users {
+		keys[i] = u.key
+	}
+	k := rapid.SampledFrom(keys).Draw(t, "user")
+	return m.users[slices.Index(keys, k)]
+}
+
+func (m *model) pickClient(t *rapid.T, grant string) *modelClient {
+	var cs []*modelClient
+	for _, c := range m.clients {
+		if slices.Contains(c.grants, grant) {
+			cs = append(cs, c)
+		}
+	}
+	return m.drawClient(t, "client", cs)
+}
+
+func (m *model) drawClient(t *rapid.T, label string, cs []*modelClient) *modelClient {
+	keys := make([]string, len(cs))
+	for i, c := range cs {
+		keys[i] = c.key
+	}
+	k := rapid.SampledFrom(keys).Draw(t, label)
+	return cs[slices.Index(keys, k)]
+}
+
+// drawScope is a scope parameter: none, a subset of base, base and one
+// more, or something only another client or role may have.
+func drawScope(t *rapid.T, label string, base []string) []string {
+	switch rapid.IntRange(0, 4).Draw(t, label+" kind") {
+	case 0:
+		return nil
+	case 1, 2:
+		if len(base) == 0 {
+			return nil
+		}
+		return rapid.SliceOfNDistinct(rapid.SampledFrom(base), 1, len(base), rapid.ID[string]).Draw(t, label)
+	case 3:
+		extra := rapid.SampledFrom(modelScopes).Draw(t, label+" extra")
+		if slices.Contains(base, extra) {
+			return slices.Clone(base)
+		}
+		return append(slices.Clone(base), extra)
+	default:
+		return []string{rapid.SampledFrom([]string{"admin", "x:tp", "comments:write"}).Draw(t, label)}
+	}
+}
+
+func (m *model) passwordGrant(t *rapid.T) {
+	c := m.pickClient(t, "password")
+	u := m.pickUser(t)
+	scope := drawScope(t, "scope", c.scopes)
+	var key *dpoptest.Key
+	if c.public && rapid.Bool().Draw(t, "dpop") {
+		key = dpoptest.NewKey(m.tb)
+	}
+	f := url.Values{"grant_type": {"password"}, "username": {u.username}, "password": {"model-password"}}
+	if scope != nil {
+		f.Set("scope", strings.Join(scope, " "))
+	}
+	res := m.token(c, f, key)
+	if res.status != 200 {
+		if !u.deleted && subset(scope, m.allowed(c, u, c.scopes)) && res.status != 429 {
+			t.Fatalf("password grant for %s within the policy refused: %d %s", u.key, res.status, res.raw)
+		}
+		return
+	}
+	if u.deleted {
+		t.Fatalf("a deleted user signed in: %s", res.raw)
+	}
+	m.checkIssued(res, c, u, c.scopes, scope, key)
+	m.startFamily(res, c, u, key)
+}
+
+func (m *model) codeFlow(t *rapid.T) {
+	c := m.pickClient(t, "authorization_code")
+	u := m.pickUser(t)
+	scope := drawScope(t, "scope", c.scopes)
+	decision := rapid.SampledFrom([]string{"allow", "deny"}).Draw(t, "decision")
+	remember := rapid.Bool().Draw(t, "remember")
+	if u.deleted {
+		return // the login page refuses; nothing to check beyond no 5xx
+	}
+	b := m.browserOf(u)
+	params, verifier := webtest.CodeRequest(c.id, strings.Join(scope, " "))
+	params.Set("redirect_uri", m.srv.RedirectURI)
+	p := b.follow(b.get("/oauth2/authorize?" + params.Encode()))
+	asked := false
+	if strings.Contains(p.body, `name="password"`) {
+		p = b.follow(b.post("/login", url.Values{"username": {u.username}, "password": {"model-password"},
+			"csrf_token": {p.hidden("csrf_token")}, "req": {p.hidden("req")}}))
+	}
+	if strings.Contains(p.body, `name="decision"`) {
+		asked = true
+		f := url.Values{"decision": {decision}, "csrf_token": {p.hidden("csrf_token")}, "req": {p.hidden("req")}, "remember": {"no"}}
+		if remember {
+			f["remember"] = []string{"no", "yes"}
+		}
+		p = b.follow(b.post("/consent", f))
+	}
+	loc := p.location()
+	if loc == nil {
+		if !subset(scope, m.allowed(c, u, c.scopes)) {
+			return // an invalid_scope request with no redirect is allowed too
+		}
+		t.Fatalf("authorization ended on %d, not at the client: %.300s", p.status, p.body)
+	}
+	q := loc.Query()
+	if q.Get("code") == "" {
+		if q.Get("error") == "" {
+			t.Fatalf("redirect without code or error: %s", loc)
+		}
+		return
+	}
+	if asked && decision == "deny" {
+		t.Fatalf("a code after the person denied: %s", loc)
+	}
+	// What the code may hold: the request within the policy; without the
+	// page, a remembered consent (or a first-party client) must cover it.
+	allowed := m.allowed(c, u, c.scopes)
+	want := scope
+	if len(want) == 0 {
+		want = allowed
+	}
+	if !subset(want, allowed) {
+		t.Fatalf("code for %v beyond what %s may grant %s: %v", want, u.key, c.key, allowed)
+	}
+	if !asked && !c.first && !subset(want, m.consents[[2]string{u.key, c.key}]) {
+		t.Fatalf("code for %v without asking; remembered consent %v", want, m.consents[[2]string{u.key, c.key}])
+	}
+	if asked && decision == "allow" && remember && !c.first {
+		k := [2]string{u.key, c.key}
+		for _, s := range want {
+			if !slices.Contains(m.consents[k], s) {
+				m.consents[k] = append(m.consents[k], s)
+			}
+		}
+	}
+	cd := &code{value: q.Get("code"), verifier: verifier, client: c, user: u, scope: want}
+	m.codes = append(m.codes, cd)
+	m.redeem(t, cd)
+}
+
+func (m *model) redeem(t *rapid.T, cd *code) {
+	c := cd.client
+	var key *dpoptest.Key
+	if c.public && rapid.Bool().Draw(t, "dpop") {
+		key = dpoptest.NewKey(m.tb)
+	}
+	f := url.Values{"grant_type": {"authorization_code"}, "code": {cd.value}, "redirect_uri": {m.srv.RedirectURI}, "code_verifier": {cd.verifier}}
+	res := m.token(c, f, key)
+	if cd.spent {
+		if res.status == 200 {
+			t.Fatalf("code redeemed twice: %s", res.raw)
+		}
+		// A replay revokes what the first redemption issued.
+		if cd.redeemed != nil {
+			cd.redeemed.dead = true
+			m.wantDenied(t, cd.redeemedAccess, cd.redeemed.key, "the access token of a replayed code")
+		}
+		return
+	}
+	cd.spent = true
+	if res.status != 200 {
+		if !cd.user.deleted && m.userAlive(cd.user) && subset(cd.scope, c.scopes) && res.status != 400 {
+			t.Fatalf("redeeming a fresh code: %d %s", res.status, res.raw)
+		}
+		return
+	}
+	if cd.user.deleted {
+		t.Fatalf("a deleted user's code was redeemed: %s", res.raw)
+	}
+	m.checkIssued(res, c, cd.user, cd.scope, nil, key)
+	cd.redeemedAccess = res.str("access_token")
+	cd.redeemed = m.startFamily(res, c, cd.user, key)
+	if cd.redeemed == nil {
+		cd.redeemed = &family{client: c, user: cd.user, key: keyIfBound(c, key)}
+	}
+}
+
+func (m *model) userAlive(u *modelUser) bool { return !u.deleted }
+
+func (m *model) redeemAgain(t *rapid.T) {
+	if len(m.codes) == 0 {
+		t.Skip("no code yet")
+	}
+	m.redeem(t, m.codes[rapid.IntRange(0, len(m.codes)-1).Draw(t, "code")])
+}
+
+// refresh presents one of a family's tokens: the current one, the one
+// before it (inside or outside the grace window, as the clock has it),
+// or an older one; with or without scope, with the right, another or no
+// DPoP key, by the family's client or another.
+func (m *model) refresh(t *rapid.T) {
+	if len(m.families) == 0 {
+		t.Skip("no family yet")
+	}
+	fam := m.families[rapid.IntRange(0, len(m.families)-1).Draw(t, "family")]
+	back := rapid.IntRange(0, min(len(fam.tokens)-1, 3)).Draw(t, "tokens back")
+	presented := fam.tokens[len(fam.tokens)-1-back]
+	scope := drawScope(t, "scope", fam.held)
+	key := fam.key
+	switch rapid.IntRange(0, 5).Draw(t, "key") {
+	case 0:
+		key = nil
+	case 1:
+		key = dpoptest.NewKey(m.tb)
+	}
+	c := fam.client
+	if rapid.IntRange(0, 7).Draw(t, "other client") == 0 {
+		c = m.drawClient(t, "client", m.clients)
+	}
+	f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {presented}}
+	if scope != nil {
+		f.Set("scope", strings.Join(scope, " "))
+	}
+	now := m.clk.Now()
+	res := m.token(c, f, key)
+	m.judgeRefresh(t, fam, back, c, scope, key, now, []response{res})
+}
+
+// refreshRace sends the current token of a family several times at once:
+// one rotation, the others the grace repeat of it.
+func (m *model) refreshRace(t *rapid.T) {
+	if len(m.families) == 0 {
+		t.Skip("no family yet")
+	}
+	fam := m.families[rapid.IntRange(0, len(m.families)-1).Draw(t, "family")]
+	n := rapid.IntRange(2, 6).Draw(t, "n")
+	f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {fam.tokens[len(fam.tokens)-1]}}
+	now := m.clk.Now()
+	out := make([]response, n)
+	proofs := make([]string, n)
+	for i := range proofs {
+		if fam.key != nil {
+			proofs[i] = fam.key.Proof(m.tb, dpoptest.For("POST", m.srv.Issuer+"/oauth2/token"))
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { out[i] = m.tryToken(fam.client, cloneValues(f), proofs[i]) })
+	}
+	wg.Wait()
+	m.judgeRefresh(t, fam, 0, fam.client, nil, fam.key, now, out)
+}
+
+// judgeRefresh checks the answers to refreshes of fam and moves the model
+// on.
+func (m *model) judgeRefresh(t *rapid.T, fam *family, back int, c *modelClient, scope []string,
+	key *dpoptest.Key, now time.Time, answers []response) {
+	var successors []string
+	for _, res := range answers {
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		m.no5xx(res)
+		if res.status == 200 {
+			successors = append(successors, res.str("refresh_token"))
+		}
+	}
+	usable := !fam.dead && !fam.expired(now) && !fam.user.deleted && c == fam.client &&
+		(fam.key == nil || key == fam.key)
+	inGrace := back == 1 && now.Sub(fam.rotatedAt) <= modelGrace
+	if len(successors) == 0 {
+		switch {
+		case !usable:
+		case back == 0 && subset(scope, fam.held):
+			t.Fatalf("refresh of a live family with its current token refused: %d %s", answers[0].status, answers[0].raw)
+		case back > 0 && !inGrace:
+			// Reuse: the family is revoked and its newest access token denied.
+			fam.dead = true
+			m.wantDenied(t, fam.lastAccess, fam.key, "the newest access token of a reused family")
+		}
+		return
+	}
+	if !usable {
+		t.Fatalf("refresh answered 200 for a family that must not issue (dead=%v expired=%v user deleted=%v client=%s bound=%v key=%v): %s",
+			fam.dead, fam.expired(now), fam.user.deleted, c.key, fam.key != nil, key != nil, answers[0].raw)
+	}
+	if back > 1 || back == 1 && !inGrace {
+		t.Fatalf("a token %d rotations old answered 200 (grace: %v): %s", back, inGrace, answers[0].raw)
+	}
+	for _, s := range successors[1:] {
+		if s != successors[0] {
+			t.Fatalf("one token rotated into two successors: %q, %q", successors[0], s)
+		}
+	}
+	for _, res := range answers {
+		if res.status == 200 {
+			m.checkIssued(res, c, fam.user, fam.held, scope, key)
+			fam.lastAccess = res.str("access_token")
+		}
+	}
+	if back == 1 {
+		if successors[0] != fam.tokens[len(fam.tokens)-1] {
+			t.Fatalf("the grace repeat answered another successor than the rotation")
+		}
+		return
+	}
+	fam.tokens = append(fam.tokens, successors[0])
+	fam.rotatedAt = now
+	if fam.key == nil && fam.client.public && key != nil {
+		fam.key = key // RFC 9449 §5: bound at its first refresh with a proof
+	}
+}
+
+func (m *model) setRolesAdminAPI(t *rapid.T) {
+	u := m.pickUser(t)
+	roles := rapid.SampledFrom([][]string{{"user"}, {"admin"}, {"user", "admin"}, {}}).Draw(t, "roles")
+	if u.deleted || u.managed {
+		return
+	}
+	changed := !slices.Equal(roles, u.roles)
+	st, body := m.admin.do(t, http.MethodPatch, "/admin/v1/users/"+u.id, map[string]any{"roles": roles})
+	if st != 200 {
+		t.Fatalf("admin PATCH roles: %d %s", st, body)
+	}
+	u.roles = slices.Clone(roles)
+	if changed { // a change of roles through the admin API revokes every token of the user
+		m.userRevoked(u)
+	}
+}
+
+func (m *model) setRolesFile(t *rapid.T) {
+	var managed []*modelUser
+	for _, u := range m.users {
+		if u.managed && !u.deleted {
+			managed = append(managed, u)
+		}
+	}
+	if len(managed) == 0 {
+		t.Skip("no file user")
+	}
+	u := managed[rapid.IntRange(0, len(managed)-1).Draw(t, "file user")]
+	u.roles = rapid.SampledFrom([][]string{{"user"}, {"admin"}}).Draw(t, "roles")
+	m.applyFile(u)
+}
+
+func (m *model) withdrawConsent(t *rapid.T) {
+	u := m.pickUser(t)
+	c := m.drawClient(t, "client", m.clients)
+	if u.deleted {
+		return
+	}
+	b := m.browserOf(u)
+	p := b.follow(b.get("/account/consents"))
+	if strings.Contains(p.body, `name="password"`) {
+		p = b.follow(b.post("/login", url.Values{"username": {u.username}, "password": {"model-password"},
+			"csrf_token": {p.hidden("csrf_token")}, "req": {p.hidden("req")}}))
+		p = b.follow(b.get("/account/consents"))
+	}
+	csrf := p.hidden("csrf_token")
+	if csrf == "" {
+		t.Fatalf("no CSRF token on the account page: %d %.300s", p.status, p.body)
+	}
+	p = b.post("/account/consents/revoke", url.Values{"client_id": {c.id}, "csrf_token": {csrf}})
+	if p.status >= 400 {
+		t.Fatalf("withdraw consent: %d %.300s", p.status, p.body)
+	}
+	delete(m.consents, [2]string{u.key, c.key})
+	for _, f := range m.families {
+		if f.user == u && f.client == c {
+			f.dead = true
+		}
+	}
+}
+
+func (m *model) deleteUser(t *rapid.T) {
+	u := m.pickUser(t)
+	if u.deleted || u.managed {
+		return
+	}
+	if rapid.Bool().Draw(t, "by CLI") {
+		var stdout, stderr syncBuffer
+		err := run(context.Background(), []string{"user", "delete", "--username", u.username},
+			func(k string) string { return m.cliEnv[k] }, strings.NewReader(""), &stdout, &stderr)
+		if err != nil {
+			t.Fatalf("oauth2d user delete: %v %s", err, stderr.String())
+		}
+	} else if st, body := m.admin.do(t, http.MethodDelete, "/admin/v1/users/"+u.id, nil); st != 204 {
+		t.Fatalf("admin DELETE user: %d %s", st, body)
+	}
+	u.deleted = true
+	for _, f := range m.families {
+		if f.user == u {
+			f.dead = true
+		}
+	}
+}
+
+func (m *model) editClientScopes(t *rapid.T) {
+	c := m.drawClient(t, "client", m.clients)
+	scopes := rapid.SliceOfDistinct(rapid.SampledFrom(modelScopes), rapid.ID[string]).Draw(t, "scopes")
+	reg := account.ClientRegistration{ID: c.id, Public: c.public, FirstParty: c.first,
+		RedirectURIs: []string{m.srv.RedirectURI}, GrantTypes: c.grants, Scopes: scopes}
+	st, body := m.admin.do(t, http.MethodPut, "/admin/v1/clients/"+c.id, reg)
+	if st != 200 {
+		t.Fatalf("admin PUT client: %d %s", st, body)
+	}
+	c.scopes = slices.Clone(scopes)
+}
+
+func (m *model) revokeUser(t *rapid.T) {
+	u := m.pickUser(t)
+	if u.deleted {
+		return
+	}
+	if st, body := m.admin.do(t, http.MethodPost, "/admin/v1/users/"+u.id+"/revoke-tokens", nil); st != 200 {
+		t.Fatalf("admin revoke-tokens: %d %s", st, body)
+	}
+	m.userRevoked(u)
+}
+
+// userRevoked: every family of u is dead, and every access token u has
+// is denied.
+func (m *model) userRevoked(u *modelUser) {
+	for _, f := range m.families {
+		if f.user == u {
+			f.dead = true
+		}
+	}
+	// A cut-off is a whole second: what is issued from the next one on
+	// is not touched by it.
+	m.clk.Advance(time.Second)
+}
+
+func (m *model) advance(t *rapid.T) {
+	d := rapid.SampledFrom([]time.Duration{time.Second, 10 * time.Second, modelGrace + time.Second, 20 * time.Minute, modelAbs}).Draw(t, "advance")
+	m.clk.Advance(d)
+}
+
+// checkAll runs after every step: every family the model believes dead
+// has its newest access token denied, once it is known to be dead through
+// a revocation that denies it.
+func (m *model) checkAll(t *rapid.T) {
+	m.clk.Advance(time.Second)
+}
+
+// ---- invariants on an answer ----
+
+// allowed is held ∩ the client's current scopes ∩ what u's current roles
+// allow: the most any token of this grant may carry now.
+func (m *model) allowed(c *modelClient, u *modelUser, held []string) []string {
+	var out []string
+	for _, s := range held {
+		if slices.Contains(c.scopes, s) && account.RolesAllowScope(u.roles, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// checkIssued checks a 200 token answer: invariants 1 and 3 (the access
+// token is bound to the proven key, if any).
+func (m *model) checkIssued(res response, c *modelClient, u *modelUser, held, requested []string, key *dpoptest.Key) {
+	t := m.t
+	claims, err := m.ver.VerifyAccess(res.str("access_token"))
+	if err != nil {
+		t.Fatalf("issued access token does not verify: %v", err)
+	}
+	allowed := m.allowed(c, u, held)
+	if !subset(claims.Scope, allowed) {
+		t.Fatalf("INVARIANT 1: token for %s via %s carries scope %v; held %v ∩ client %v ∩ roles %v allow only %v",
+			u.key, c.key, claims.Scope, held, c.scopes, u.roles, allowed)
+	}
+	// Asked for a scope, the answer is that scope less what is no longer
+	// allowed; asked for none, everything allowed.
+	want := allowed
+	if requested != nil {
+		want = slices.DeleteFunc(slices.Clone(requested), func(s string) bool { return !slices.Contains(allowed, s) })
+	}
+	if !slices.Equal(claims.Scope, want) && !(len(claims.Scope) == 0 && len(want) == 0) {
+		t.Fatalf("asked for %v (allowed %v), got %v", requested, allowed, claims.Scope)
+	}
+	if got := strings.Fields(res.str("scope")); !slices.Equal(got, claims.Scope) {
+		t.Fatalf("scope answered %v, token carries %v", got, claims.Scope)
+	}
+	if !slices.Equal(claims.Roles, u.roles) && !(len(claims.Roles) == 0 && len(u.roles) == 0) {
+		t.Fatalf("INVARIANT 1: token carries roles %v, the user has %v", claims.Roles, u.roles)
+	}
+	if claims.Subject != u.id || claims.ClientID != c.id {
+		t.Fatalf("token for sub %s client %s, want %s %s", claims.Subject, claims.ClientID, u.id, c.id)
+	}
+	wantJKT := ""
+	if key != nil {
+		wantJKT = key.Thumbprint(m.tb)
+	}
+	if claims.JKT != wantJKT {
+		t.Fatalf("INVARIANT 3: token bound to %q, want %q", claims.JKT, wantJKT)
+	}
+}
+
+// startFamily records the family a 200 answer started, if it did.
+func (m *model) startFamily(res response, c *modelClient, u *modelUser, key *dpoptest.Key) *family {
+	rt := res.str("refresh_token")
+	if rt == "" {
+		return nil
+	}
+	id, _, _ := strings.Cut(rt, ".")
+	now := m.clk.Now()
+	claims, _ := m.ver.VerifyAccess(res.str("access_token"))
+	f := &family{id: id, client: c, user: u, held: claims.Scope, tokens: []string{rt}, born: now,
+		rotatedAt: now.Add(-time.Hour), key: keyIfBound(c, key), lastAccess: res.str("access_token")}
+	m.families = append(m.families, f)
+	return f
+}
+
+func keyIfBound(c *modelClient, key *dpoptest.Key) *dpoptest.Key {
+	if c.public {
+		return key
+	}
+	return nil // RFC 9449 §5: a confidential client's family is not bound
+}
+
+// wantDenied checks that an access token is refused at the protected API
+// (401 invalid_token), as a revoked one must be.
+func (m *model) wantDenied(t *rapid.T, access string, key *dpoptest.Key, what string) {
+	if access == "" {
+		return
+	}
+	claims, err := m.ver.VerifyAccess(access)
+	if err != nil {
+		return // expired, say: denied anyway
+	}
+	// Revocations reach the API's in-memory deny list over pub/sub, a
+	// moment after they are stored: the probe waits for it, boundedly.
+	var res response
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		req, _ := http.NewRequest(http.MethodGet, m.srv.URL+"/api/v1/me", nil)
+		scheme := "Bearer"
+		if claims.JKT != "" {
+			if key == nil {
+				return // the model no longer holds the key: nobody can use it
+			}
+			scheme = "DPoP"
+			req.Header.Set("DPoP", key.Proof(m.tb, dpoptest.For("GET", m.srv.Issuer+"/api/v1/me").WithToken(access)))
+		}
+		req.Header.Set("Authorization", scheme+" "+access)
+		if res = m.send(req); res.status == http.StatusUnauthorized || time.Now().After(deadline) {
+			break
+		}
+	}
+	if res.status != http.StatusUnauthorized {
+		t.Fatalf("INVARIANT 2: %s is still accepted: %d %s", what, res.status, res.raw)
+	}
+}
+
+func (m *model) no5xx(res response) {
+	if res.status >= 500 {
+		m.t.Fatalf("INVARIANT 5: %d %s", res.status, res.raw)
+	}
+}
+
+// ---- HTTP ----
+
+type response struct {
+	status int
+	body   map[string]any
+	raw    string
+	err    error
+}
+
+func (r response) str(k string) string { s, _ := r.body[k].(string); return s }
+
+func (m *model) token(c *modelClient, f url.Values, key *dpoptest.Key) response {
+	proof := ""
+	if key != nil {
+		proof = key.Proof(m.tb, dpoptest.For("POST", m.srv.Issuer+"/oauth2/token"))
+	}
+	res := m.tryToken(c, f, proof)
+	if res.err != nil {
+		m.t.Fatal(res.err)
+	}
+	m.no5xx(res)
+	return res
+}
+
+func (m *model) tryToken(c *modelClient, f url.Values, proof string) response {
+	req, _ := http.NewRequest(http.MethodPost, m.srv.URL+"/oauth2/token", strings.NewReader(""))
+	if c.public {
+		f.Set("client_id", c.id)
+	} else {
+		req.SetBasicAuth(c.id, c.secret)
+	}
+	req.Body = io.NopCloser(strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if proof != "" {
+		req.Header.Set("DPoP", proof)
+	}
+	return m.send(req)
+}
+
+func (m *model) send(req *http.Request) response {
+	m.n++
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return response{err: err}
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	out := response{status: res.StatusCode, raw: string(raw)}
+	_ = json.Unmarshal(raw, &out.body)
+	return out
+}
+
+// The machine client the model administers the server with.
+const (
+	modelAdminID     = "model-admin"
+	modelAdminSecret = "model-admin-secret-0123456789"
+)
+
+// adminAPI calls /admin/v1 with a client-credentials token of a machine
+// client registered for the admin scope.
+type adminAPI struct {
+	srv     *webtest.Server
+	clk     *clock
+	mu      sync.Mutex
+	token   string
+	expires time.Time
+}
+
+func (a *adminAPI) do(t *rapid.T, method, path string, body any) (int, string) {
+	a.mu.Lock()
+	if a.token == "" || !a.clk.Now().Before(a.expires.Add(-time.Minute)) {
+		res, err := a.srv.TryPostToken(url.Values{"grant_type": {"client_credentials"}, "scope": {"admin"}},
+			modelAdminID, modelAdminSecret)
+		if err != nil || res.Status != 200 {
+			a.mu.Unlock()
+			t.Fatalf("admin token: %v %d %s", err, res.Status, res.Raw)
+		}
+		a.token, a.expires = res.Str("access_token"), a.clk.Now().Add(modelAccess)
+	}
+	a.mu.Unlock()
+	a.mu.Lock()
+	tok := a.token
+	a.mu.Unlock()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = strings.NewReader(string(b))
+	}
+	req, _ := http.NewRequest(method, a.srv.URL+path, rd)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 500 {
+		t.Fatalf("INVARIANT 5: admin %s %s: %d %s", method, path, res.StatusCode, raw)
+	}
+	return res.StatusCode, string(raw)
+}
+
+// browser is a person's browser without JavaScript: a cookie jar, no
+// automatic redirects.
+type browser struct {
+	m *model
+	c *http.Client
+}
+
+type page struct {
+	status int
+	body   string
+	header http.Header
+	url    string
+}
+
+func (m *model) browserOf(u *modelUser) *browser {
+	if u.browser == nil {
+		jar, _ := cookiejar.New(nil)
+		u.browser = &browser{m: m, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}}
+	}
+	return u.browser
+}
+
+func (b *browser) get(path string) *page  { return b.do(http.MethodGet, path, nil) }
+func (b *browser) post(path string, f url.Values) *page {
+	return b.do(http.MethodPost, path, f)
+}
+
+func (b *browser) do(method, path string, f url.Values) *page {
+	t := b.m.t
+	u := path
+	if !strings.HasPrefix(u, "http") {
+		u = b.m.srv.URL + path
+	}
+	var body io.Reader
+	if f != nil {
+		body = strings.NewReader(f.Encode())
+	}
+	req, _ := http.NewRequest(method, u, body)
+	if f != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	b.m.n++
+	res, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if res.StatusCode >= 500 {
+		t.Fatalf("INVARIANT 5: %s %s: %d %.300s", method, path, res.StatusCode, raw)
+	}
+	return &page{status: res.StatusCode, body: string(raw), header: res.Header, url: u}
+}
+
+// follow follows redirects within the server; a redirect to the client
+// is where it stops.
+func (b *browser) follow(p *page) *page {
+	for range 10 {
+		loc := p.location()
+		if loc == nil || !strings.HasPrefix(loc.String(), b.m.srv.URL) {
+			return p
+		}
+		p = b.get(loc.String())
+	}
+	b.m.t.Fatalf("too many redirects, last %s", p.url)
+	return nil
+}
+
+func (p *page) location() *url.URL {
+	if p.status < 300 || p.status > 399 {
+		return nil
+	}
+	loc, err := url.Parse(p.header.Get("Location"))
+	if err != nil {
+		return nil
+	}
+	base, _ := url.Parse(p.url)
+	return base.ResolveReference(loc)
+}
+
+var hiddenInput = regexp.MustCompile(`<input[^>]*type="hidden"[^>]*>`)
+var nameAttr = regexp.MustCompile(`name="([^"]*)"`)
+var valueAttr = regexp.MustCompile(`value="([^"]*)"`)
+
+func (p *page) hidden(name string) string {
+	for _, in := range hiddenInput.FindAllString(p.body, -1) {
+		if n := nameAttr.FindStringSubmatch(in); n != nil && n[1] == name {
+			if v := valueAttr.FindStringSubmatch(in); v != nil {
+				return htmlUnescape(v[1])
+			}
+		}
+	}
+	return ""
+}
+
+func htmlUnescape(s string) string {
+	return strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#61;", "=", "&lt;", "<", "&gt;", ">", "&#34;", `"`, "&#39;", "'").Replace(s)
+}
+
+// ---- small helpers ----
+
+func subset(want, have []string) bool {
+	for _, s := range want {
+		if !slices.Contains(have, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func without(s []string, drop ...string) []string {
+	return slices.DeleteFunc(slices.Clone(s), func(x string) bool { return slices.Contains(drop, x) })
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
+}

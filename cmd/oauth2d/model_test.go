@@ -948,7 +948,7 @@ func (m *model) browserOf(u *modelUser) *browser {
 	return u.browser
 }
 
-func (b *browser) get(path string) *page  { return b.do(http.MethodGet, path, nil) }
+func (b *browser) get(path string) *page { return b.do(http.MethodGet, path, nil) }
 func (b *browser) post(path string, f url.Values) *page {
 	return b.do(http.MethodPost, path, f)
 }

@@ -34,7 +34,11 @@ package storage
 //	                                           family: 'other' again, untouched)
 //	saveCode (codes.go)         idempotent     code JSON: found → 'ok'
 //	redeemCode (codes.go)       idempotent     redemption JSON (fresh jti and family id): the same
-//	                                           redemption → 'ok' again, another → ErrCodeReused
+//	                                           redemption → 'ok' again, another → ErrCodeReused. It is
+//	                                           sent only after the presenter passed every check on the
+//	                                           record GetCode read (a read), which never changes: a
+//	                                           re-sent claim is the same presenter's, a refused
+//	                                           presenter sends none
 //	createUser (users.go)       idempotent     user JSON: found → 'ok'
 //	upsertUser (users.go)       idempotent     user JSON (UpdatedAt is per call): found → 'ok'
 //	updateUser (users.go)       idempotent     writes the same JSON again

@@ -68,7 +68,8 @@ package storage
 //	data-loss marker (heal.go)  idempotent     SET NX of this store's marker
 //	RecordProof SET NX (dpop.go)  never re-sent  a second delivery would call the proof a replay
 //	SavePushedRequest SET NX      never re-sent  a second delivery would answer ErrConflict
-//	TakePushedRequest GETDEL      never re-sent  a second delivery would find nothing
+//	TakePushedRequest GETDEL      never re-sent  a second delivery would find nothing; sent only after
+//	                                             GetPushedRequest (a read) found the presenter's client
 //	SaveSessionLogin (logins.go)  idempotent     plain overwrite; indexUserLogin ZADDs the same sid with the
 //	                                             same expiry again and prunes by the call's own now
 //	addSessionClient (logins.go)  idempotent     HSET of the same field

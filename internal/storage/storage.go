@@ -461,8 +461,12 @@ type PushedRequestStore interface {
 	// SavePushedRequest stores r until r.ExpiresAt; ErrConflict if the
 	// hash exists.
 	SavePushedRequest(ctx context.Context, refHash string, r *AuthRequest) error
+	// GetPushedRequest reads it without using it up, so that a presenter
+	// who fails a check (another client_id) leaves it to the client that
+	// pushed it; ErrNotFound if unknown, taken or expired.
+	GetPushedRequest(ctx context.Context, refHash string) (*AuthRequest, error)
 	// TakePushedRequest reads and deletes it in one step; ErrNotFound if
-	// unknown, taken or expired.
+	// unknown, taken or expired. Of concurrent takers, one gets it.
 	TakePushedRequest(ctx context.Context, refHash string) (*AuthRequest, error)
 }
 

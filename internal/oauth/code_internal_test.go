@@ -9,21 +9,21 @@ import (
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
-// redeemCounter is a GrantStore that only counts code redemptions.
-type redeemCounter struct {
+// lookupCounter is a GrantStore that only counts code lookups.
+type lookupCounter struct {
 	GrantStore
 	calls int
 }
 
-func (s *redeemCounter) RedeemCode(context.Context, string, storage.CodeRedemption) (*storage.AuthCode, *storage.CodeRedemption, error) {
+func (s *lookupCounter) GetCode(context.Context, string) (*storage.AuthCode, error) {
 	s.calls++
-	return nil, nil, storage.ErrNotFound
+	return nil, storage.ErrNotFound
 }
 
 // An overlong code is answered like an unknown one, before it is hashed
 // or looked up (limits.go).
 func TestOverlongCodeNotLookedUp(t *testing.T) {
-	store := &redeemCounter{}
+	store := &lookupCounter{}
 	h := &Handler{store: store, now: time.Now}
 	client := &storage.Client{ID: "app"}
 	for _, code := range []string{strings.Repeat("a", 43), strings.Repeat("a", 60<<10)} {

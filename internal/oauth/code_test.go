@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,4 +151,124 @@ func TestConcurrentCodeRedemptionHasOneWinner(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d redemptions succeeded, want 1", wins)
 	}
+}
+
+// wrongPresenters present a code issued to the third-party client (with
+// verifier) as someone who intercepted it would: each fails one check of
+// RFC 6749 §4.1.3 or RFC 7636 §4.6.
+func (s *server) wrongPresenters() []struct {
+	name    string
+	present func(code, verifier string) (response, error)
+} {
+	return []struct {
+		name    string
+		present func(code, verifier string) (response, error)
+	}{
+		{"another client", func(code, verifier string) (response, error) {
+			return s.tryRedeem(code, verifier, firstPartyID, firstPartySecret, redirectURI)
+		}},
+		{"a public client", func(code, verifier string) (response, error) {
+			return s.tryRedeem(code, verifier, publicID, "", redirectURI)
+		}},
+		{"wrong verifier", func(code, _ string) (response, error) {
+			return s.tryRedeem(code, secret.NewToken(32), thirdPartyID, thirdPartySecret, redirectURI)
+		}},
+		{"no verifier", func(code, _ string) (response, error) {
+			return s.tryRedeem(code, "", thirdPartyID, thirdPartySecret, redirectURI)
+		}},
+		{"other redirect uri", func(code, verifier string) (response, error) {
+			return s.tryRedeem(code, verifier, thirdPartyID, thirdPartySecret, redirectURI+"/x")
+		}},
+		{"no redirect uri", func(code, verifier string) (response, error) {
+			return s.tryRedeem(code, verifier, thirdPartyID, thirdPartySecret, "")
+		}},
+	}
+}
+
+// A presenter who fails a check gets invalid_grant and leaves the code to
+// the client it was issued to (DESIGN §9.4); after that client redeemed
+// it, such a presenter is no replay either: what the client got stays
+// valid.
+func TestWrongPresenterLeavesCode(t *testing.T) {
+	s := newServer(t)
+	for _, wrong := range s.wrongPresenters() {
+		t.Run(wrong.name, func(t *testing.T) {
+			code, verifier := s.newCode(thirdPartyID, "profile offline_access", true)
+			wantError(t, s.must(wrong.present(code, verifier)), 400, "invalid_grant")
+			got := s.redeem(code, verifier, thirdPartyID, thirdPartySecret, redirectURI)
+			if got.Status != 200 {
+				t.Fatalf("the rightful client after a wrong presenter: %d %s", got.Status, got.Raw)
+			}
+			wantError(t, s.must(wrong.present(code, verifier)), 400, "invalid_grant")
+			if !s.active(got.str("access_token")) {
+				t.Error("a wrong presenter's attempt revoked the rightful client's access token")
+			}
+			if res := s.refresh(got.str("refresh_token"), thirdPartyID, thirdPartySecret); res.Status != 200 {
+				t.Errorf("a wrong presenter's attempt revoked the refresh token: %d %s", res.Status, res.Raw)
+			}
+		})
+	}
+}
+
+// Racing presenters of one code, wrong ones among them: the rightful
+// client alone among wrong presenters always wins, and of several
+// rightful presentations exactly one does.
+func TestCodeRaceWithWrongPresenters(t *testing.T) {
+	s := newServer(t)
+	wrong := s.wrongPresenters()
+	present := func(code, verifier string, i int) (response, error) {
+		if i < 0 {
+			return s.tryRedeem(code, verifier, thirdPartyID, thirdPartySecret, redirectURI)
+		}
+		return wrong[i%len(wrong)].present(code, verifier)
+	}
+	t.Run("one rightful presenter", func(t *testing.T) {
+		const n = 24
+		code, verifier := s.newCode(thirdPartyID, "profile", true)
+		results := race(t, n, func() func() (response, error) {
+			var next atomic.Int32
+			return func() (response, error) { return present(code, verifier, int(next.Add(1))-2) }
+		}())
+		wins := 0
+		for _, r := range results {
+			switch {
+			case r.Status == 200:
+				wins++
+				if !s.active(r.str("access_token")) {
+					t.Error("the rightful client's access token was revoked")
+				}
+			case r.Status != 400 || r.str("error") != "invalid_grant":
+				t.Errorf("wrong presenter got %d %s, want 400 invalid_grant", r.Status, r.Raw)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d redemptions succeeded, want the rightful client's", wins)
+		}
+	})
+	t.Run("several rightful presenters", func(t *testing.T) {
+		const n = 24
+		code, verifier := s.newCode(thirdPartyID, "profile", true)
+		results := race(t, n, func() func() (response, error) {
+			var next atomic.Int32
+			return func() (response, error) {
+				i := int(next.Add(1))
+				if i%2 == 0 {
+					i = -1
+				}
+				return present(code, verifier, i)
+			}
+		}())
+		wins := 0
+		for _, r := range results {
+			switch {
+			case r.Status == 200:
+				wins++
+			case r.Status != 400 || r.str("error") != "invalid_grant":
+				t.Errorf("loser got %d %s, want 400 invalid_grant", r.Status, r.Raw)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d redemptions succeeded, want 1", wins)
+		}
+	})
 }

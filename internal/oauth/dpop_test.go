@@ -228,6 +228,38 @@ func TestDPoPCodeBinding(t *testing.T) {
 	}
 }
 
+// A proof by another key, or none, does not use up a bound code: its
+// key's holder redeems it afterwards, and such attempts after that are no
+// replay revoking what it got (DESIGN §9.4).
+func TestDPoPWrongKeyLeavesCode(t *testing.T) {
+	s := newServer(t, withDPoP(nil, false))
+	key, other := dpoptest.NewKey(t), dpoptest.NewKey(t)
+	verifier := secret.NewToken(32)
+	ac := &storage.AuthCode{ClientID: publicID, UserID: s.alice.ID, RedirectURI: redirectURI, Scope: []string{"openid"},
+		AuthTime: time.Now(), ExpiresAt: time.Now().Add(time.Minute), DPoPJKT: key.Thumbprint(t),
+		CodeChallenge: challengeOf(verifier), CodeChallengeMethod: "S256"}
+	code := secret.NewToken(32)
+	if err := s.Store.SaveCode(t.Context(), secret.SHA256(code), ac); err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI},
+		"code_verifier": {verifier}, "client_id": {publicID}}
+	wrong := func() {
+		t.Helper()
+		wantError(t, s.postProof(oauth.TokenPath, form, "", "", s.tokenProof(other)), 400, "invalid_grant")
+		wantError(t, s.postProof(oauth.TokenPath, form, "", ""), 400, "invalid_grant")
+	}
+	wrong()
+	res := s.postProof(oauth.TokenPath, form, "", "", s.tokenProof(key))
+	if res.Status != 200 {
+		t.Fatalf("redeemed with the bound key after wrong keys: %d %s", res.Status, res.Raw)
+	}
+	wrong()
+	if !s.active(res.str("access_token")) {
+		t.Error("a wrong key's attempt revoked the access token")
+	}
+}
+
 // withPublicProofLimit bounds public clients' proofs to perMinute per
 // address, under the key prefix server.New gives that budget.
 func withPublicProofLimit(perMinute int) serverOption {

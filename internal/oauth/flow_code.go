@@ -25,10 +25,14 @@ const PKCEMethodS256 = string(oauth2.CodeChallengeS256)
 // RFC 7636 §4.1: 43 to 128 unreserved characters.
 var verifierPattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
 
-// authorizationCodeGrant redeems a code (RFC 6749 §4.1.3). The ids of the
-// tokens to issue are fixed first and recorded by the same atomic step that
-// marks the code used, so a replayed code finds and revokes exactly what
-// the first redemption issued (RFC 6749 §4.1.2, RFC 9700 §4.2.4).
+// authorizationCodeGrant redeems a code (RFC 6749 §4.1.3). The presenter
+// is checked against the code before the code is used up, so whoever
+// intercepts a code cannot burn it for the client it was issued to, nor
+// have the rightful client's tokens revoked as a replay (DESIGN §9.4). The
+// ids of the tokens to issue are fixed first and recorded by the same
+// atomic step that marks the code used, so a replayed code finds and
+// revokes exactly what the first redemption issued (RFC 6749 §4.1.2, RFC
+// 9700 §4.2.4).
 func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f form, client *storage.Client) (*tokenResponse, *Error) {
 	code := f.get("code")
 	if code == "" {
@@ -37,28 +41,27 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	if len(code) > maxCodeLen {
 		return nil, ErrInvalidGrant // not one of ours: answered as an unknown code
 	}
+	codeHash := secret.SHA256(code)
+	ac, err := h.store.GetCode(ctx, codeHash)
+	if err != nil {
+		return nil, storageGrantError(err)
+	}
+	if e := checkCodePresenter(ctx, ac, client, f); e != nil {
+		return nil, e
+	}
 	now := h.now()
 	planned := storage.CodeRedemption{
 		FamilyID:        secret.NewToken(16),
 		AccessJTI:       secret.NewToken(16),
 		AccessExpiresAt: now.Add(h.cfg.AccessTokenTTL),
 	}
-	ac, first, err := h.store.RedeemCode(ctx, secret.SHA256(code), planned)
+	first, err := h.store.RedeemCode(ctx, codeHash, planned)
 	if errors.Is(err, storage.ErrCodeReused) {
 		h.revokeRedemption(ctx, first)
 		return nil, ErrInvalidGrant
 	}
 	if err != nil {
 		return nil, storageGrantError(err)
-	}
-	if ac.ClientID != client.ID || ac.RedirectURI != f.get("redirect_uri") && !(ac.RedirectURIOmitted && f.get("redirect_uri") == "") {
-		return nil, ErrInvalidGrant
-	}
-	if e := checkPKCE(ac, client, f.get("code_verifier")); e != nil {
-		return nil, e
-	}
-	if e := checkCodeBinding(ctx, ac); e != nil {
-		return nil, e
 	}
 	user, err := h.users.GetUser(ctx, ac.UserID)
 	if err != nil {
@@ -119,6 +122,20 @@ func (h *Handler) rememberUserClient(ctx context.Context, in issue, sessionExp, 
 		h.log.WarnContext(ctx, "oauth: remember the user's client; an administrator's sign-out may not reach it",
 			"client_id", in.client.ID, "err", err)
 	}
+}
+
+// checkCodePresenter makes every check that decides whether the token
+// request may use the code up: the client it was issued to, the same
+// redirect_uri, the PKCE verifier and the DPoP key it is bound to.
+func checkCodePresenter(ctx context.Context, ac *storage.AuthCode, client *storage.Client, f form) *Error {
+	redirect := f.get("redirect_uri")
+	if ac.ClientID != client.ID || ac.RedirectURI != redirect && !(ac.RedirectURIOmitted && redirect == "") {
+		return ErrInvalidGrant
+	}
+	if e := checkPKCE(ac, client, f.get("code_verifier")); e != nil {
+		return e
+	}
+	return checkCodeBinding(ctx, ac)
 }
 
 // checkPKCE verifies code_verifier against the stored S256 challenge. A

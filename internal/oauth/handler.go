@@ -20,7 +20,8 @@ import (
 // change and read in the data layer: codes, refresh-token families and the
 // access-token deny list; *storage.Store is one.
 type GrantStore interface {
-	RedeemCode(ctx context.Context, codeHash string, issue storage.CodeRedemption) (*storage.AuthCode, *storage.CodeRedemption, error)
+	GetCode(ctx context.Context, codeHash string) (*storage.AuthCode, error)
+	RedeemCode(ctx context.Context, codeHash string, issue storage.CodeRedemption) (*storage.CodeRedemption, error)
 	CreateFamily(ctx context.Context, r storage.NewRefresh) error
 	Rotate(ctx context.Context, r storage.Rotation) (*storage.RotationResult, error)
 	CheckRefresh(ctx context.Context, familyID, tokenHash string) (*storage.RefreshFamily, error)

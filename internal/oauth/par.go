@@ -140,8 +140,10 @@ var errPageUnknownRequest = &pageError{status: http.StatusBadRequest, message: "
 
 // parseOrTakePushed is parseAuthorization, or, for a request naming a
 // request_uri of ours, the pushed request it stands for (RFC 9126 §4): only
-// client_id and request_uri are read from the browser, and the request_uri
-// is spent whatever happens next.
+// client_id and request_uri are read from the browser. The request_uri is
+// spent only once client_id names the client that pushed it, so that
+// whoever sees it cannot burn it for that client; from then on it is
+// spent whatever happens next.
 func (a *Authorizer) parseOrTakePushed(ctx context.Context, v url.Values) (*storage.AuthRequest, *Error, *pageError) {
 	if !strings.HasPrefix(v.Get("request_uri"), RequestURIPrefix) {
 		// No request_uri, or one we did not hand out (a request object by
@@ -158,12 +160,17 @@ func (a *Authorizer) parseOrTakePushed(ctx context.Context, v url.Values) (*stor
 	if rep || !ok || ref == "" || len(ref) > 128 || a.pushed == nil {
 		return nil, nil, errPageUnknownRequest
 	}
-	req, err := a.pushed.TakePushedRequest(ctx, secret.SHA256(ref))
+	refHash := secret.SHA256(ref)
+	req, err := a.pushed.GetPushedRequest(ctx, refHash)
+	if err == nil && req.ClientID == clientID {
+		// Of concurrent presenters that passed the check, one takes it.
+		req, err = a.pushed.TakePushedRequest(ctx, refHash)
+	}
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return nil, nil, errPageUnknownRequest
 	case err != nil:
-		a.log.ErrorContext(ctx, "oauth: authorize: take pushed request", "err", err)
+		a.log.ErrorContext(ctx, "oauth: authorize: read or take pushed request", "err", err)
 		return nil, nil, serverPage(err)
 	case req.ClientID != clientID:
 		return nil, nil, errPageUnknownRequest // RFC 9126 §4: bound to the client that pushed it

@@ -18,6 +18,10 @@ func (downPushed) SavePushedRequest(context.Context, string, *storage.AuthReques
 	return fmt.Errorf("storage: save pushed request: %w", storage.ErrUnavailable)
 }
 
+func (downPushed) GetPushedRequest(context.Context, string) (*storage.AuthRequest, error) {
+	return nil, fmt.Errorf("storage: get pushed request: %w", storage.ErrUnavailable)
+}
+
 func (downPushed) TakePushedRequest(context.Context, string) (*storage.AuthRequest, error) {
 	return nil, fmt.Errorf("storage: take pushed request: %w", storage.ErrUnavailable)
 }

@@ -2,9 +2,11 @@ package oauth_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,16 +76,21 @@ func TestPAREndToEnd(t *testing.T) {
 		}
 	})
 	t.Run("request_uri of another client", func(t *testing.T) {
-		params, _ := pushedRequest(webtest.ThirdPartyID, "openid")
+		params, verifier := pushedRequest(webtest.ThirdPartyID, "openid")
 		uri := push(t, s, params, webtest.ThirdPartyID, webtest.ThirdPartySecret, "").str("request_uri")
-		p := b.Authorize(url.Values{"client_id": {webtest.FirstPartyID}, "request_uri": {uri}})
-		if p.Status != http.StatusBadRequest || p.Header.Get("Location") != "" {
-			t.Fatalf("got %d %s", p.Status, p.Header.Get("Location"))
+		for _, other := range []string{webtest.FirstPartyID, webtest.PublicID, "no-such-client"} {
+			p := b.Authorize(url.Values{"client_id": {other}, "request_uri": {uri}})
+			if p.Status != http.StatusBadRequest || p.Header.Get("Location") != "" {
+				t.Fatalf("client_id %s: got %d %s", other, p.Status, p.Header.Get("Location"))
+			}
 		}
-		// Spent: the right client cannot use it after the attempt either.
-		p = b.Authorize(url.Values{"client_id": {webtest.ThirdPartyID}, "request_uri": {uri}})
-		if p.Status != http.StatusBadRequest {
-			t.Fatalf("after another client's attempt: %d", p.Status)
+		// Not spent (DESIGN §9.4): the client that pushed it still can.
+		cb := codeFor(t, s, b, url.Values{"client_id": {webtest.ThirdPartyID}, "request_uri": {uri}})
+		if cb.Get("code") == "" || cb.Get("state") != params.Get("state") {
+			t.Fatalf("the pushing client after others' attempts: %v", cb)
+		}
+		if tok := s.Exchange(t, cb.Get("code"), verifier, webtest.ThirdPartyID, webtest.ThirdPartySecret); tok.Status != 200 {
+			t.Fatalf("exchange: %d %s", tok.Status, tok.Raw)
 		}
 	})
 	t.Run("unknown request_uri", func(t *testing.T) {
@@ -249,5 +256,58 @@ func TestPARSignInOutlivesRequestURI(t *testing.T) {
 	cb := s.Callback(t, p)
 	if tok := s.Exchange(t, cb.Get("code"), verifier, webtest.ThirdPartyID, webtest.ThirdPartySecret); tok.Status != 200 {
 		t.Fatalf("exchange: %d %s", tok.Status, tok.Raw)
+	}
+}
+
+// Browsers racing to open one request_uri, most of them naming another
+// client: those are refused without spending it, and of the ones naming
+// the client that pushed it exactly one gets the sign-in (RFC 9126 §4).
+func TestPARRaceWithWrongClients(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	params, _ := pushedRequest(webtest.ThirdPartyID, "openid")
+	uri := push(t, s, params, webtest.ThirdPartyID, webtest.ThirdPartySecret, "").str("request_uri")
+	const n = 24
+	status := make([]int, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		clientID := webtest.FirstPartyID
+		if i%4 == 0 {
+			clientID = webtest.ThirdPartyID
+		}
+		wg.Go(func() {
+			<-start
+			q := url.Values{"client_id": {clientID}, "request_uri": {uri}}
+			// A browser of its own, not following the redirect to the
+			// login page: that redirect is the sign-in starting.
+			res, err := s.NewBrowser(t).Client.Get(s.URL + oauth.AuthorizePath + "?" + q.Encode())
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			status[i] = res.StatusCode
+			errs[i] = res.Body.Close()
+		})
+	}
+	close(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	wins := 0
+	for i, st := range status {
+		switch {
+		case st == http.StatusFound || st == http.StatusSeeOther:
+			if i%4 != 0 {
+				t.Errorf("another client (racer %d) started the sign-in", i)
+			}
+			wins++
+		case st != http.StatusBadRequest:
+			t.Errorf("racer %d: status %d, want 400", i, st)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d browsers started the sign-in, want 1", wins)
 	}
 }

@@ -3,6 +3,8 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,19 +31,22 @@ return {'ok'}
 `)
 
 // redeemCode: KEYS code; ARGV now ms, redemption json, keep ms.
-// Replies: {'nf'} | {'reused', code, redemption} | {'ok', code}. The
-// redemption (fresh token ids) is the request's identity: a second
+// Replies: {'nf'} | {'reused', redemption} | {'ok'}. It runs only after
+// the presenter passed every check on the record GetCode read, which
+// cannot have changed since (saveCode never overwrites, and the key is
+// the hash of 256 random bits): the claim is "mark used if still unused".
+// The redemption (fresh token ids) is the request's identity: a second
 // delivery of the same redemption answers 'ok' again, not 'reused'.
 var redeemCode = redis.NewScript(`
 local f = redis.call('HMGET', KEYS[1], 'code', 'exp', 'red')
 if not f[1] then return {'nf'} end
-if f[3] == ARGV[2] then return {'ok', f[1]} end
-if f[3] then return {'reused', f[1], f[3]} end
+if f[3] == ARGV[2] then return {'ok'} end
+if f[3] then return {'reused', f[3]} end
 if tonumber(f[2]) <= tonumber(ARGV[1]) then return {'nf'} end
 redis.call('HSET', KEYS[1], 'red', ARGV[2])
 local keep = tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[1]) < keep then redis.call('PEXPIRE', KEYS[1], keep) end
-return {'ok', f[1]}
+return {'ok'}
 `)
 
 // SaveCode stores code under codeHash until code.ExpiresAt. Saving the
@@ -69,39 +74,58 @@ func (s *Store) SaveCode(ctx context.Context, codeHash string, code *AuthCode) e
 	return nil
 }
 
-// RedeemCode consumes the code in one script. The first call returns the
-// code; later calls return the code, the first call's redemption and
-// ErrCodeReused; unknown or expired codes return ErrNotFound.
-func (s *Store) RedeemCode(ctx context.Context, codeHash string, issue CodeRedemption) (*AuthCode, *CodeRedemption, error) {
+// GetCode reads the code without using it up, so that the token endpoint
+// can check its presenter (client, redirect_uri, PKCE verifier, DPoP key)
+// before RedeemCode: a presenter who fails a check must leave the code to
+// the client it was issued to. A redeemed code is returned while its
+// record is kept (RedeemedCodeRetention), so that its rightful presenter
+// replaying it reaches RedeemCode and ErrCodeReused; an unknown code, or
+// an expired one never redeemed, is ErrNotFound.
+func (s *Store) GetCode(ctx context.Context, codeHash string) (*AuthCode, error) {
+	f, err := s.rdb.HMGet(ctx, s.kCode(codeHash), "code", "exp", "red").Result()
+	if err != nil {
+		return nil, fmt.Errorf("storage: get code: %w", classify(err))
+	}
+	raw, _ := f[0].(string)
+	if raw == "" {
+		return nil, ErrNotFound
+	}
+	if redeemed, _ := f[2].(string); redeemed == "" {
+		exp, _ := f[1].(string)
+		if ms, err := strconv.ParseInt(exp, 10, 64); err != nil || ms <= unixMs(s.now()) {
+			return nil, ErrNotFound
+		}
+	}
+	return decode[AuthCode](raw, "code")
+}
+
+// RedeemCode marks the code used in one script and records what is issued
+// from it; call it only once the presenter passed every check on the
+// record GetCode returned. The first call returns issue; a later one
+// returns the first call's redemption and ErrCodeReused; an unknown or
+// expired code is ErrNotFound.
+func (s *Store) RedeemCode(ctx context.Context, codeHash string, issue CodeRedemption) (*CodeRedemption, error) {
 	now := s.now()
 	raw, err := encode(issue, "redemption")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	keep := max(RedeemedCodeRetention, issue.AccessExpiresAt.Sub(now))
 	res, status, err := s.runScript(ctx, redeemCode, []string{s.kCode(codeHash)},
 		unixMs(now), raw, keep.Milliseconds())
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	switch status {
 	case "ok":
-		code, err := decode[AuthCode](str(res, 1), "code")
-		if err != nil {
-			return nil, nil, err
-		}
-		return code, &issue, nil
+		return &issue, nil
 	case "reused":
-		code, err := decode[AuthCode](str(res, 1), "code")
+		first, err := decode[CodeRedemption](str(res, 1), "redemption")
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		first, err := decode[CodeRedemption](str(res, 2), "redemption")
-		if err != nil {
-			return nil, nil, err
-		}
-		return code, first, ErrCodeReused
+		return first, ErrCodeReused
 	default:
-		return nil, nil, ErrNotFound
+		return nil, ErrNotFound
 	}
 }

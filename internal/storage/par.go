@@ -36,6 +36,14 @@ func (s *Store) SavePushedRequest(ctx context.Context, refHash string, r *AuthRe
 	return nil
 }
 
+// GetPushedRequest returns the pushed request without using it up: the
+// authorization endpoint checks its presenter first (RFC 9126 §4: only
+// the client that pushed it may use it) and takes it only then.
+// Unknown, used or expired: ErrNotFound.
+func (s *Store) GetPushedRequest(ctx context.Context, refHash string) (*AuthRequest, error) {
+	return s.liveAuthRequest(getStringRecord[AuthRequest](ctx, s.rdb, s.kPushed(refHash), "pushed request"))
+}
+
 // TakePushedRequest returns the pushed request and deletes it (GETDEL):
 // a request_uri is used once, by one of any number of concurrent takers.
 // Unknown, used or expired: ErrNotFound.

@@ -34,7 +34,11 @@ package storage
 //	                                           family: 'other' again, untouched)
 //	saveCode (codes.go)         idempotent     code JSON: found → 'ok'
 //	redeemCode (codes.go)       idempotent     redemption JSON (fresh jti and family id): the same
-//	                                           redemption → 'ok' again, another → ErrCodeReused
+//	                                           redemption → 'ok' again, another → ErrCodeReused. It is
+//	                                           sent only after the presenter passed every check on the
+//	                                           record GetCode read (a read), which never changes: a
+//	                                           re-sent claim is the same presenter's, a refused
+//	                                           presenter sends none
 //	createUser (users.go)       idempotent     user JSON: found → 'ok'
 //	upsertUser (users.go)       idempotent     user JSON (UpdatedAt is per call): found → 'ok'
 //	updateUser (users.go)       idempotent     writes the same JSON again
@@ -64,7 +68,8 @@ package storage
 //	data-loss marker (heal.go)  idempotent     SET NX of this store's marker
 //	RecordProof SET NX (dpop.go)  never re-sent  a second delivery would call the proof a replay
 //	SavePushedRequest SET NX      never re-sent  a second delivery would answer ErrConflict
-//	TakePushedRequest GETDEL      never re-sent  a second delivery would find nothing
+//	TakePushedRequest GETDEL      never re-sent  a second delivery would find nothing; sent only after
+//	                                             GetPushedRequest (a read) found the presenter's client
 //	SaveSessionLogin (logins.go)  idempotent     plain overwrite; indexUserLogin ZADDs the same sid with the
 //	                                             same expiry again and prunes by the call's own now
 //	addSessionClient (logins.go)  idempotent     HSET of the same field

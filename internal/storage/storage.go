@@ -378,15 +378,22 @@ type BootstrapStore interface {
 	SetBootstrapDeclared(ctx context.Context, clientIDs, usernames []string) error
 }
 
-// CodeStore keeps authorization codes, single-use.
+// CodeStore keeps authorization codes, single-use. Redeeming is two
+// steps so that only a presenter who passes every check uses a code up
+// (DESIGN §9.4): GetCode reads it, the caller checks the presenter against
+// it, and RedeemCode then claims it atomically.
 type CodeStore interface {
 	// SaveCode stores code under codeHash with a TTL up to code.ExpiresAt.
 	SaveCode(ctx context.Context, codeHash string, code *AuthCode) error
-	// RedeemCode atomically marks the code used and records what is issued
-	// from it. The first call returns the code; later calls return
-	// ErrCodeReused with the first call's redemption; unknown or expired
-	// codes return ErrNotFound.
-	RedeemCode(ctx context.Context, codeHash string, issue CodeRedemption) (*AuthCode, *CodeRedemption, error)
+	// GetCode returns the code without touching it, redeemed or not (a
+	// redeemed one while its record is kept, so that a replay is still
+	// recognised); ErrNotFound if unknown, or expired and never redeemed.
+	GetCode(ctx context.Context, codeHash string) (*AuthCode, error)
+	// RedeemCode atomically marks the code used, if it is not yet, and
+	// records what is issued from it. The first call returns issue; later
+	// calls return ErrCodeReused with the first call's redemption; unknown
+	// or expired codes return ErrNotFound.
+	RedeemCode(ctx context.Context, codeHash string, issue CodeRedemption) (*CodeRedemption, error)
 }
 
 // RefreshStore keeps refresh-token families. Rotation, reuse detection and
@@ -496,8 +503,12 @@ type PushedRequestStore interface {
 	// SavePushedRequest stores r until r.ExpiresAt; ErrConflict if the
 	// hash exists.
 	SavePushedRequest(ctx context.Context, refHash string, r *AuthRequest) error
+	// GetPushedRequest reads it without using it up, so that a presenter
+	// who fails a check (another client_id) leaves it to the client that
+	// pushed it; ErrNotFound if unknown, taken or expired.
+	GetPushedRequest(ctx context.Context, refHash string) (*AuthRequest, error)
 	// TakePushedRequest reads and deletes it in one step; ErrNotFound if
-	// unknown, taken or expired.
+	// unknown, taken or expired. Of concurrent takers, one gets it.
 	TakePushedRequest(ctx context.Context, refHash string) (*AuthRequest, error)
 }
 

@@ -96,7 +96,7 @@ func testExpiry(t *testing.T, newStore NewStore) {
 	if err := s.SaveCode(ctx, h, newCode(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.RedeemCode(ctx, newHash(), newRedemption()); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := s.RedeemCode(ctx, newHash(), newRedemption()); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatal(err)
 	}
 	f, h0 := family(t, s, "u1", "web", time.Second, time.Second)

@@ -8,8 +8,8 @@ import (
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
-// testPushedRequests: a pushed request is taken once, by one of many
-// racing takers, and not after it expires.
+// testPushedRequests: a pushed request is read any number of times, taken
+// once, by one of many racing takers, and neither after it expires.
 func testPushedRequests(t *testing.T, newStore NewStore) {
 	s, ctx := newStore(t), ctxFor(t)
 	r := &storage.AuthRequest{ClientID: "web", RedirectURI: "https://web.example/cb", State: "st",
@@ -20,6 +20,13 @@ func testPushedRequests(t *testing.T, newStore NewStore) {
 	}
 	if err := s.SavePushedRequest(ctx, h, r); !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("second save = %v, want ErrConflict", err)
+	}
+	// Reading does not use it up: the authorization endpoint reads it to
+	// check its presenter before it takes it.
+	for range 2 {
+		if got, err := s.GetPushedRequest(ctx, h); err != nil || got.ClientID != "web" || got.State != "st" {
+			t.Fatalf("GetPushedRequest = %+v, %v; want the request", got, err)
+		}
 	}
 	wins := raceWins(t, 16, func() (bool, error) {
 		got, err := s.TakePushedRequest(ctx, h)
@@ -34,6 +41,9 @@ func testPushedRequests(t *testing.T, newStore NewStore) {
 	if wins != 1 {
 		t.Fatalf("%d takers got the request, want 1", wins)
 	}
+	if _, err := s.GetPushedRequest(ctx, h); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetPushedRequest of a taken request = %v, want ErrNotFound", err)
+	}
 	short := *r
 	short.ExpiresAt = ms(time.Now().Add(150 * time.Millisecond))
 	h2 := newHash()
@@ -41,6 +51,9 @@ func testPushedRequests(t *testing.T, newStore NewStore) {
 		t.Fatal(err)
 	}
 	sleepUntil(short.ExpiresAt.Add(10 * time.Millisecond))
+	if _, err := s.GetPushedRequest(ctx, h2); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("expired request read: %v", err)
+	}
 	if _, err := s.TakePushedRequest(ctx, h2); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("expired request taken: %v", err)
 	}

@@ -18,6 +18,25 @@ import (
 // the context and returns run's error.
 func serveUntilReady(t *testing.T, env map[string]string) (string, *syncBuffer, func() error) {
 	t.Helper()
+	s := startServe(t, env)
+	s.waitReady(t, 20*time.Second)
+	return s.base, &s.logs, s.stop
+}
+
+// serving is one `oauth2d serve` that startServe started.
+type serving struct {
+	t     *testing.T
+	base  string
+	logs  syncBuffer
+	done  chan error
+	start time.Time
+	end   context.CancelFunc
+}
+
+// startServe starts `oauth2d serve` through run and returns at once, so
+// that several instances can start together; waitReady waits for one.
+func startServe(t *testing.T, env map[string]string) *serving {
+	t.Helper()
 	addr := freeAddr(t)
 	env["OAUTH2D_ADDR"] = addr
 	if _, ok := env["OAUTH2D_HTTP_DRAIN_DELAY"]; !ok {
@@ -25,45 +44,47 @@ func serveUntilReady(t *testing.T, env map[string]string) (string, *syncBuffer, 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	var stderr syncBuffer
-	done := make(chan error, 1)
-	start := time.Now()
+	s := &serving{t: t, base: "http://" + addr, done: make(chan error, 1), start: time.Now(), end: cancel}
 	go func() {
-		done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &stderr)
+		s.done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, &s.logs)
 	}()
+	return s
+}
 
-	base := "http://" + addr
+// waitReady waits until /readyz answers 200, at most within.
+func (s *serving) waitReady(t *testing.T, within time.Duration) {
+	t.Helper()
 	client := &http.Client{Timeout: time.Second}
 	for {
 		select {
-		case err := <-done:
-			t.Fatalf("serve exited before it was ready: %v\n%s", err, stderr.String())
+		case err := <-s.done:
+			t.Fatalf("serve exited before it was ready: %v\n%s", err, s.logs.String())
 		default:
 		}
-		if resp, err := client.Get(base + "/readyz"); err == nil {
+		if resp, err := client.Get(s.base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				break
 			}
 		}
-		if time.Since(start) > 20*time.Second {
-			t.Fatalf("not ready after 20s:\n%s", stderr.String())
+		if time.Since(s.start) > within {
+			t.Fatalf("not ready after %v:\n%s", within, s.logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Logf("ready after %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("ready after %v", time.Since(s.start).Round(time.Millisecond))
+}
 
-	stop := func() error {
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(15 * time.Second):
-			t.Fatal("serve did not stop within 15s of cancel")
-			return nil
-		}
+// stop cancels run's context and returns run's error.
+func (s *serving) stop() error {
+	s.end()
+	select {
+	case err := <-s.done:
+		return err
+	case <-time.After(15 * time.Second):
+		s.t.Fatal("serve did not stop within 15s of cancel")
+		return nil
 	}
-	return base, &stderr, stop
 }
 
 func TestServeZeroSetup(t *testing.T) {

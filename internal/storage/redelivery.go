@@ -50,6 +50,8 @@ package storage
 //	DeleteConsent HDEL          never re-sent  as DeleteClient
 //	DeleteUser consents DEL     idempotent     no answer depends on it
 //	PutSigningKey HSET          idempotent     plain overwrite
+//	putSigningKeysUnless        idempotent     the first record's JSON (a fresh key): found → 'ok'
+//	  (signingkeys.go)
 //	DeleteSigningKey HDEL       never re-sent  as DeleteClient
 //	SaveSession SET             idempotent     plain overwrite
 //	DeleteSession DEL           idempotent     answers nil either way

@@ -475,6 +475,10 @@ type RevocationChecker interface {
 type KeyStore interface {
 	ListSigningKeys(ctx context.Context) ([]*SigningKey, error) // sorted by CreatedAt
 	PutSigningKey(ctx context.Context, k *SigningKey) error     // create or replace by ID
+	// PutSigningKeysUnless creates or replaces keys (all of alg) in one
+	// step unless a key of alg in state is stored, and reports whether it
+	// wrote them: how instances agree on the keys they create.
+	PutSigningKeysUnless(ctx context.Context, alg, state string, keys ...*SigningKey) (bool, error)
 	DeleteSigningKey(ctx context.Context, id string) error
 }
 

@@ -24,5 +24,7 @@
 // key before the first token it signs reaches them. Keys come from one of
 // three sources: NewDevKeySet (ephemeral, generated at start), LoadDir (PEM
 // files) or a storage.KeyStore (StoreSource, Rotate, EnsureKeys), where
-// the private key is kept AES-256-GCM encrypted.
+// the private key is kept AES-256-GCM encrypted. EnsureKeys creates each
+// algorithm's keys by one decision in the store, so instances that start
+// together sign with keys that all of them publish.
 package token

@@ -198,6 +198,22 @@ func (s *fakeKeyStore) PutSigningKey(_ context.Context, k *storage.SigningKey) e
 	return nil
 }
 
+func (s *fakeKeyStore) PutSigningKeysUnless(_ context.Context, alg, state string, keys ...*storage.SigningKey) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.keys {
+		if k.Algorithm == alg && k.State == state {
+			return false, nil
+		}
+	}
+	for _, k := range keys {
+		c := *k
+		c.Material = bytes.Clone(k.Material)
+		s.keys[k.ID] = c
+	}
+	return true, nil
+}
+
 func (s *fakeKeyStore) DeleteSigningKey(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

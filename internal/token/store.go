@@ -170,12 +170,30 @@ func List(ctx context.Context, store storage.KeyStore) ([]KeyInfo, error) {
 // half-way leaves a usable set. Rotate is not safe to run concurrently
 // with itself; run it from one place (the `keys rotate` command).
 func Rotate(ctx context.Context, store storage.KeyStore, enc []byte, alg string, maxTokenLifetime time.Duration, now time.Time) ([]KeyInfo, error) {
-	if maxTokenLifetime <= 0 {
-		return nil, errors.New("token: rotate: max token lifetime must be positive")
-	}
 	all, err := store.ListSigningKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("token: list keys: %w", err)
+	}
+	records, err := rotation(enc, all, alg, maxTokenLifetime, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range records {
+		if err := store.PutSigningKey(ctx, k); err != nil {
+			return nil, fmt.Errorf("token: store key: %w", err)
+		}
+	}
+	if err := deleteExpired(ctx, store, all, now); err != nil {
+		return nil, err
+	}
+	return List(ctx, store)
+}
+
+// rotation returns the records that rotate alg's keys in all (see Rotate),
+// in the order they are to be written.
+func rotation(enc []byte, all []*storage.SigningKey, alg string, maxTokenLifetime time.Duration, now time.Time) ([]*storage.SigningKey, error) {
+	if maxTokenLifetime <= 0 {
+		return nil, errors.New("token: rotate: max token lifetime must be positive")
 	}
 	promote, err := pickNext(enc, all, alg)
 	if err != nil {
@@ -185,32 +203,24 @@ func Rotate(ctx context.Context, store storage.KeyStore, enc []byte, alg string,
 	if err != nil {
 		return nil, err
 	}
-	if err := store.PutSigningKey(ctx, fresh); err != nil {
-		return nil, fmt.Errorf("token: store key: %w", err)
-	}
 	if promote == nil {
 		if promote, err = newStoredKey(enc, alg, StateNext, now); err != nil {
 			return nil, err
 		}
 	}
-	promote.State, promote.ActivatedAt = string(StateActive), now
-	if err := store.PutSigningKey(ctx, promote); err != nil {
-		return nil, fmt.Errorf("token: store key: %w", err)
-	}
+	promoted := *promote
+	promoted.State, promoted.ActivatedAt = string(StateActive), now
+	records := []*storage.SigningKey{fresh, &promoted}
 	notAfter := now.Add(maxTokenLifetime + RotationLeeway)
 	for _, k := range all {
-		if k.Algorithm != alg || k.ID == promote.ID || k.State == string(StateRetired) {
+		if k.Algorithm != alg || k.ID == promoted.ID || k.State == string(StateRetired) {
 			continue
 		}
-		k.State, k.RetiredAt, k.NotAfter = string(StateRetired), now, notAfter
-		if err := store.PutSigningKey(ctx, k); err != nil {
-			return nil, fmt.Errorf("token: store key: %w", err)
-		}
+		retired := *k
+		retired.State, retired.RetiredAt, retired.NotAfter = string(StateRetired), now, notAfter
+		records = append(records, &retired)
 	}
-	if err := deleteExpired(ctx, store, all, now); err != nil {
-		return nil, err
-	}
-	return List(ctx, store)
+	return records, nil
 }
 
 // pickNext returns the newest next key of alg (nil if none) after checking
@@ -249,6 +259,11 @@ func deleteExpired(ctx context.Context, store storage.KeyStore, all []*storage.S
 // active key it rotates (creating active and next keys), and it adds a
 // next key where one is missing. Start-up calls it with the set's
 // SigningAlgorithms; it changes nothing when the keys are in place.
+//
+// Each of these is one decision in the store (PutSigningKeysUnless):
+// instances that start at the same moment each propose keys, the first
+// proposal is stored, and the others keep theirs to themselves, so every
+// instance then loads, signs with and publishes the same keys.
 func EnsureKeys(ctx context.Context, store storage.KeyStore, enc []byte, algs []string, maxTokenLifetime time.Duration, now time.Time) error {
 	all, err := store.ListSigningKeys(ctx)
 	if err != nil {
@@ -262,15 +277,25 @@ func EnsureKeys(ctx context.Context, store storage.KeyStore, enc []byte, algs []
 		}
 		switch {
 		case !has(StateActive):
-			if _, err := Rotate(ctx, store, enc, alg, maxTokenLifetime, now); err != nil {
+			records, err := rotation(enc, all, alg, maxTokenLifetime, now)
+			if err != nil {
 				return err
+			}
+			stored, err := store.PutSigningKeysUnless(ctx, alg, string(StateActive), records...)
+			if err != nil {
+				return fmt.Errorf("token: store keys: %w", err)
+			}
+			if stored {
+				if err := deleteExpired(ctx, store, all, now); err != nil {
+					return err
+				}
 			}
 		case !has(StateNext):
 			next, err := newStoredKey(enc, alg, StateNext, now)
 			if err != nil {
 				return err
 			}
-			if err := store.PutSigningKey(ctx, next); err != nil {
+			if _, err := store.PutSigningKeysUnless(ctx, alg, string(StateNext), next); err != nil {
 				return fmt.Errorf("token: store key: %w", err)
 			}
 		}

@@ -3,7 +3,10 @@ package storagetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +85,65 @@ func testSigningKeys(t *testing.T, newStore NewStore) {
 	}
 	if list, _ := s.ListSigningKeys(ctx); len(list) != 2 {
 		t.Fatalf("%d keys after delete, want 2", len(list))
+	}
+	t.Run("created together, decided once", func(t *testing.T) { testSigningKeysDecidedOnce(t, newStore) })
+}
+
+// testSigningKeysDecidedOnce races instances that each propose an active
+// and a next key for an algorithm that has none: exactly one proposal is
+// stored whole, and the others change nothing.
+func testSigningKeysDecidedOnce(t *testing.T, newStore NewStore) {
+	s, ctx := newStore(t), ctxFor(t)
+	now := ms(time.Now())
+	other := &storage.SigningKey{ID: "es-active", Algorithm: "ES256", State: "active", Material: []byte{1}, CreatedAt: now}
+	if err := s.PutSigningKey(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	proposals := make([][]*storage.SigningKey, n)
+	for i := range proposals {
+		proposals[i] = []*storage.SigningKey{
+			{ID: fmt.Sprintf("rs-next-%d", i), Algorithm: "RS256", State: "next", Material: []byte{byte(i)}, CreatedAt: now},
+			{ID: fmt.Sprintf("rs-active-%d", i), Algorithm: "RS256", State: "active", Material: []byte{byte(i)}, CreatedAt: now, ActivatedAt: now},
+		}
+	}
+	won := make([]bool, n)
+	race(n, func(i int) {
+		var err error
+		if won[i], err = s.PutSigningKeysUnless(ctx, "RS256", "active", proposals[i]...); err != nil {
+			t.Error(err)
+		}
+	})
+	winner, winners := -1, 0
+	for i, w := range won {
+		if w {
+			winner, winners = i, winners+1
+		}
+	}
+	if winners != 1 {
+		t.Fatalf("%d proposals stored, want exactly 1", winners)
+	}
+	list, err := s.ListSigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]*storage.SigningKey{other}, proposals[winner]...)
+	slices.SortFunc(want, func(a, b *storage.SigningKey) int { return strings.Compare(a.ID, b.ID) })
+	if !reflect.DeepEqual(list, want) {
+		t.Fatalf("keys after the race = %+v, want the ES256 key and the winner's %+v", list, want)
+	}
+	// A next key is decided the same way, per algorithm and state.
+	late := &storage.SigningKey{ID: "es-next", Algorithm: "ES256", State: "next", Material: []byte{2}, CreatedAt: now}
+	if won, err := s.PutSigningKeysUnless(ctx, "ES256", "next", late); err != nil || !won {
+		t.Fatalf("first ES256 next key = %v, %v; want stored", won, err)
+	}
+	again := *late
+	again.ID, again.Material = "es-next-2", []byte{3}
+	if won, err := s.PutSigningKeysUnless(ctx, "ES256", "next", &again); err != nil || won {
+		t.Fatalf("second ES256 next key = %v, %v; want not stored", won, err)
+	}
+	if _, err := s.PutSigningKeysUnless(ctx, "ES256", "next", proposals[0][0]); err == nil {
+		t.Fatal("stored an RS256 key in a decision about ES256")
 	}
 }
 

@@ -171,6 +171,23 @@ func testRedelivery(t *testing.T, newStore NewStore) {
 			t.Fatalf("another user with the same name = %v, want ErrConflict", err)
 		}
 	})
+	t.Run("signing keys decided twice", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		now := ms(time.Now())
+		proposal := []*storage.SigningKey{
+			{ID: "next-" + newID(), Algorithm: "RS256", State: "next", Material: []byte{1}, CreatedAt: now},
+			{ID: "active-" + newID(), Algorithm: "RS256", State: "active", Material: []byte{2}, CreatedAt: now, ActivatedAt: now},
+		}
+		for i := range 2 {
+			if won, err := s.PutSigningKeysUnless(ctx, "RS256", "active", proposal...); err != nil || !won {
+				t.Fatalf("delivery %d = %v, %v; want stored", i+1, won, err)
+			}
+		}
+		if list, err := s.ListSigningKeys(ctx); err != nil || len(list) != 2 {
+			t.Fatalf("keys after a double delivery = %+v, %v; want the two proposed", list, err)
+		}
+	})
 	t.Run("revocations delivered twice", func(t *testing.T) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)

@@ -134,10 +134,10 @@ func TestVerifyRefuses(t *testing.T) {
 		{"typ JWT", withHeader(func(h map[string]any) { h["typ"] = "JWT" }), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"no typ", withHeader(func(h map[string]any) { delete(h, "typ") }), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"a crit header", withHeader(func(h map[string]any) { h["crit"] = []string{"exp"}; h["exp"] = 1 }), dpop.Request{Method: "POST", URL: tokenURL}},
-		{"no jti", withClaims(t, key, map[string]any{"htm": "POST", "htu": tokenURL, "iat": now.Unix()}), dpop.Request{Method: "POST", URL: tokenURL}},
+		{"no jti", key.SignClaims(t, map[string]any{"htm": "POST", "htu": tokenURL, "iat": now.Unix()}), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"jti too long", key.Proof(t, dpoptest.Claims{JTI: strings.Repeat("a", dpop.MaxJTIBytes+1), HTM: "POST", HTU: tokenURL, IAT: now.Unix()}), dpop.Request{Method: "POST", URL: tokenURL}},
-		{"no iat", withClaims(t, key, map[string]any{"jti": "j", "htm": "POST", "htu": tokenURL}), dpop.Request{Method: "POST", URL: tokenURL}},
-		{"iat a string", withClaims(t, key, map[string]any{"jti": "j", "htm": "POST", "htu": tokenURL, "iat": strconv.FormatInt(now.Unix(), 10)}), dpop.Request{Method: "POST", URL: tokenURL}},
+		{"no iat", key.SignClaims(t, map[string]any{"jti": "j", "htm": "POST", "htu": tokenURL}), dpop.Request{Method: "POST", URL: tokenURL}},
+		{"iat a string", key.SignClaims(t, map[string]any{"jti": "j", "htm": "POST", "htu": tokenURL, "iat": strconv.FormatInt(now.Unix(), 10)}), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"signature altered", altered(key.Proof(t, good.At(now))), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"JSON serialization", `{"payload":"e30","protected":"e30","signature":""}`, dpop.Request{Method: "POST", URL: tokenURL}},
 		{"too large", strings.Repeat("a", dpop.MaxProofBytes) + ".b.c", dpop.Request{Method: "POST", URL: tokenURL}},
@@ -176,7 +176,7 @@ func TestVerifyIATMustBeANumber(t *testing.T) {
 		{"boolean", true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			raw := withClaims(t, key, map[string]any{"jti": rand.Text(), "htm": "POST", "htu": tokenURL, "iat": tc.iat})
+			raw := key.SignClaims(t, map[string]any{"jti": rand.Text(), "htm": "POST", "htu": tokenURL, "iat": tc.iat})
 			_, err := v.Verify(context.Background(), raw, req)
 			switch {
 			case tc.ok && err != nil:
@@ -400,23 +400,6 @@ func altered(raw string) string {
 	sig, _ := base64.RawURLEncoding.DecodeString(raw[i+1:])
 	sig[0] ^= 1
 	return raw[:i+1] + b64(sig)
-}
-
-// withClaims signs arbitrary claims with key under an honest header.
-func withClaims(t *testing.T, key *dpoptest.Key, claims map[string]any) string {
-	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key.Private},
-		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := jws.CompactSerialize()
-	return raw
 }
 
 // tokenHash is the SHA-256 of an access token, as dpop.Request takes it.

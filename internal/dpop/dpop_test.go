@@ -2,6 +2,7 @@ package dpop_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -9,7 +10,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -97,10 +100,6 @@ func TestVerifyRefuses(t *testing.T) {
 		_ = json.Unmarshal(b, &m)
 		return m
 	}
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
 	hs256 := func() string {
 		h := map[string]any{"typ": "dpop+jwt", "alg": "HS256", "jwk": map[string]any{"kty": "oct", "k": "c2VjcmV0"}}
 		unsigned := strings.TrimSuffix(dpoptest.Raw(t, h, good.At(now), nil), ".")
@@ -130,19 +129,15 @@ func TestVerifyRefuses(t *testing.T) {
 		{"alg HS256 with an oct jwk", hs256(), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"alg HS256 over a public jwk", withHeader(func(h map[string]any) { h["alg"] = "HS256" }), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"private key in the jwk", withHeader(func(h map[string]any) { h["jwk"] = privateJWK() }), dpop.Request{Method: "POST", URL: tokenURL}},
-		{"RSA primes in the jwk", withHeader(func(h map[string]any) {
-			h["jwk"] = map[string]any{"kty": "RSA", "n": b64(rsaKey.N.Bytes()), "e": "AQAB",
-				"p": b64(rsaKey.Primes[0].Bytes()), "q": b64(rsaKey.Primes[1].Bytes())}
-		}), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"no jwk", withHeader(func(h map[string]any) { delete(h, "jwk") }), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"jwk of another key", withHeader(func(h map[string]any) { h["jwk"] = other.Header(t)["jwk"] }), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"typ JWT", withHeader(func(h map[string]any) { h["typ"] = "JWT" }), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"no typ", withHeader(func(h map[string]any) { delete(h, "typ") }), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"a crit header", withHeader(func(h map[string]any) { h["crit"] = []string{"exp"}; h["exp"] = 1 }), dpop.Request{Method: "POST", URL: tokenURL}},
-		{"no jti", withClaims(t, key, map[string]any{"htm": "POST", "htu": tokenURL, "iat": now.Unix()}), dpop.Request{Method: "POST", URL: tokenURL}},
+		{"no jti", key.SignClaims(t, map[string]any{"htm": "POST", "htu": tokenURL, "iat": now.Unix()}), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"jti too long", key.Proof(t, dpoptest.Claims{JTI: strings.Repeat("a", dpop.MaxJTIBytes+1), HTM: "POST", HTU: tokenURL, IAT: now.Unix()}), dpop.Request{Method: "POST", URL: tokenURL}},
-		{"no iat", withClaims(t, key, map[string]any{"jti": "j", "htm": "POST", "htu": tokenURL}), dpop.Request{Method: "POST", URL: tokenURL}},
-		{"iat a string", withClaims(t, key, map[string]any{"jti": "j", "htm": "POST", "htu": tokenURL, "iat": "1"}), dpop.Request{Method: "POST", URL: tokenURL}},
+		{"no iat", key.SignClaims(t, map[string]any{"jti": "j", "htm": "POST", "htu": tokenURL}), dpop.Request{Method: "POST", URL: tokenURL}},
+		{"iat a string", key.SignClaims(t, map[string]any{"jti": "j", "htm": "POST", "htu": tokenURL, "iat": strconv.FormatInt(now.Unix(), 10)}), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"signature altered", altered(key.Proof(t, good.At(now))), dpop.Request{Method: "POST", URL: tokenURL}},
 		{"JSON serialization", `{"payload":"e30","protected":"e30","signature":""}`, dpop.Request{Method: "POST", URL: tokenURL}},
 		{"too large", strings.Repeat("a", dpop.MaxProofBytes) + ".b.c", dpop.Request{Method: "POST", URL: tokenURL}},
@@ -158,6 +153,95 @@ func TestVerifyRefuses(t *testing.T) {
 				t.Fatalf("Verify = %v, want ErrInvalidProof", err)
 			}
 			t.Log(err)
+		})
+	}
+}
+
+// TestVerifyIATMustBeANumber: iat is a NumericDate (RFC 7519 §2), a JSON
+// number; a string holding the same digits is refused, not read as one.
+func TestVerifyIATMustBeANumber(t *testing.T) {
+	key := dpoptest.NewKey(t)
+	at := time.Unix(1700000000, 0)
+	v := newVerifier(t, &memGuard{}, func(o *dpop.Options) { o.Now = func() time.Time { return at } })
+	req := dpop.Request{Method: "POST", URL: tokenURL}
+	for _, tc := range []struct {
+		name string
+		iat  any
+		ok   bool
+	}{
+		{"number", json.Number("1700000000"), true},
+		{"number with a fraction", json.Number("1700000000.5"), true},
+		{"string", "1700000000", false},
+		{"null", nil, false},
+		{"boolean", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := key.SignClaims(t, map[string]any{"jti": rand.Text(), "htm": "POST", "htu": tokenURL, "iat": tc.iat})
+			_, err := v.Verify(context.Background(), raw, req)
+			switch {
+			case tc.ok && err != nil:
+				t.Fatalf("Verify = %v, want the proof accepted", err)
+			case !tc.ok && (!errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "iat is not a number")):
+				t.Fatalf("Verify = %v, want ErrInvalidProof because iat is not a number", err)
+			}
+		})
+	}
+}
+
+// TestVerifyRefusesPrivateJWKMembers signs each proof with the very key
+// its jwk describes, so that the signature is good and only a rule on
+// private members can refuse it, and checks that our own rule does: go-jose
+// v4 refuses most private members too, but reads a jwk with oth as the
+// public key and would accept that proof.
+func TestVerifyRefusesPrivateJWKMembers(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey := dpoptest.NewKey(t)
+	ecPrivate := func() map[string]any {
+		b, _ := json.Marshal(jose.JSONWebKey{Key: ecKey.Private, Algorithm: "ES256"})
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		return m
+	}()
+	rsaPublic := map[string]any{"kty": "RSA", "n": b64(rsaKey.N.Bytes()), "e": "AQAB"}
+	with := func(extra map[string]any) map[string]any {
+		m := maps.Clone(rsaPublic)
+		maps.Copy(m, extra)
+		return m
+	}
+	primes := map[string]any{"p": b64(rsaKey.Primes[0].Bytes()), "q": b64(rsaKey.Primes[1].Bytes())}
+	signRS256 := func(jwk map[string]any) string {
+		claims := dpoptest.For("POST", tokenURL).At(now)
+		claims.JTI = rand.Text()
+		unsigned := strings.TrimSuffix(dpoptest.Raw(t, map[string]any{"typ": "dpop+jwt", "alg": "RS256", "jwk": jwk}, claims, nil), ".")
+		sum := sha256.Sum256([]byte(unsigned))
+		sig, err := rsa.SignPKCS1v15(rand.Reader, rsaKey, crypto.SHA256, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return unsigned + "." + b64(sig)
+	}
+	req := dpop.Request{Method: "POST", URL: tokenURL}
+	// The control: the same key without its primes makes a good proof.
+	if _, err := newVerifier(t, &memGuard{}).Verify(context.Background(), signRS256(rsaPublic), req); err != nil {
+		t.Fatalf("RS256 proof with a public jwk: %v", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		proof string
+	}{
+		{"RSA primes", signRS256(with(primes))},
+		{"RSA other primes", signRS256(with(map[string]any{"oth": []map[string]any{{"r": b64(rsaKey.Primes[0].Bytes()), "d": "AQAB", "t": "AQAB"}}}))},
+		{"RSA CRT exponent", signRS256(with(map[string]any{"dp": b64(rsaKey.Precomputed.Dp.Bytes())}))},
+		{"EC private key", ecKey.SignHeader(t, map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": ecPrivate}, dpoptest.For("POST", tokenURL).At(now))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := newVerifier(t, &memGuard{}).Verify(context.Background(), tc.proof, req)
+			if !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "private member") {
+				t.Fatalf("Verify = %v, want ErrInvalidProof for a private member of the jwk", err)
+			}
 		})
 	}
 }
@@ -316,23 +400,6 @@ func altered(raw string) string {
 	sig, _ := base64.RawURLEncoding.DecodeString(raw[i+1:])
 	sig[0] ^= 1
 	return raw[:i+1] + b64(sig)
-}
-
-// withClaims signs arbitrary claims with key under an honest header.
-func withClaims(t *testing.T, key *dpoptest.Key, claims map[string]any) string {
-	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key.Private},
-		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(claims)
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := jws.CompactSerialize()
-	return raw
 }
 
 // tokenHash is the SHA-256 of an access token, as dpop.Request takes it.

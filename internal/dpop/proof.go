@@ -217,12 +217,12 @@ type parsed struct {
 
 // claims is a proof's payload.
 type claims struct {
-	JTI   string      `json:"jti"`
-	HTM   string      `json:"htm"`
-	HTU   string      `json:"htu"`
-	IAT   json.Number `json:"iat"`
-	ATH   *string     `json:"ath"`
-	Nonce *string     `json:"nonce"`
+	JTI   string          `json:"jti"`
+	HTM   string          `json:"htm"`
+	HTU   string          `json:"htu"`
+	IAT   json.RawMessage `json:"iat"` // not json.Number, which also takes a string holding a number
+	ATH   *string         `json:"ath"`
+	Nonce *string         `json:"nonce"`
 }
 
 func (v *Verifier) check(raw string, req Request) (*parsed, error) {
@@ -293,7 +293,8 @@ func (v *Verifier) parse(raw string) (*parsed, error) {
 	if c.JTI == "" || len(c.JTI) > MaxJTIBytes || c.HTM == "" || c.HTU == "" || len(c.IAT) == 0 {
 		return nil, errors.New("jti, htm, htu or iat missing or too long")
 	}
-	// iat is a NumericDate: a JSON number, never a string.
+	// iat is a NumericDate: a JSON number, never a string. Of the JSON
+	// values a RawMessage can hold, only a number parses as a float.
 	iat, err := strconv.ParseFloat(string(c.IAT), 64)
 	if err != nil || math.IsNaN(iat) || iat < 0 || iat > 1<<40 {
 		return nil, errors.New("iat is not a number of seconds")
@@ -315,9 +316,10 @@ func (v *Verifier) parse(raw string) (*parsed, error) {
 	return p, nil
 }
 
-// checkHeader refuses a jwk with any private member, including the ones
-// go-jose would ignore when it reads a public key (an RSA key's p and q
-// without d).
+// checkHeader refuses a jwk with any private member before go-jose reads
+// it. go-jose v4 refuses an embedded jwk with k, d, p, q, dp, dq or qi as
+// well, but not one with oth (the other primes of a multi-prime RSA key),
+// which it ignores; this check does not lean on the library for the rule.
 func (v *Verifier) checkHeader(seg string) error {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(seg)
 	if err != nil {

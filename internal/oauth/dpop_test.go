@@ -1,8 +1,10 @@
 package oauth_test
 
 import (
+	"crypto/rand"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -140,6 +142,8 @@ func TestDPoPTokenEndpointRefusals(t *testing.T) {
 		{"old iat", []string{key.Proof(t, dpoptest.For("POST", s.Issuer+oauth.TokenPath).At(time.Now().Add(-time.Hour)))}},
 		{"two DPoP headers", []string{s.tokenProof(key), s.tokenProof(key)}},
 		{"alg none", []string{dpoptest.Raw(t, map[string]any{"typ": "dpop+jwt", "alg": "none", "jwk": key.Header(t)["jwk"]}, dpoptest.For("POST", s.Issuer+oauth.TokenPath), nil)}},
+		{"iat a string", []string{key.SignClaims(t, map[string]any{"jti": rand.Text(), "htm": "POST", "htu": s.Issuer + oauth.TokenPath,
+			"iat": strconv.FormatInt(time.Now().Unix(), 10)})}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -98,4 +98,6 @@ package storage
 // which a rate limit tolerates (see its gcra script).
 //
 // storagetest's "Redelivery" group delivers each idempotent call twice
-// and checks the second answer and the state.
+// and checks the second answer and the state. TestClaimWithLostAnswerIsNotResent
+// loses the answer of a claim, which only a Cluster would re-send, and
+// checks that it ran once.

@@ -276,6 +276,33 @@ func TestLoginFailures(t *testing.T) {
 			t.Fatalf("got %d, signed in %v", p.Status, signedIn(t, b))
 		}
 	})
+	// A cross-site login CSRF comes from a browser that has never loaded
+	// the login page: no login cookie, so no token to match, and an empty
+	// token must not match that empty one.
+	for name, form := range map[string]url.Values{
+		"no login cookie, empty csrf token": {"csrf_token": {""}},
+		"no login cookie, no csrf field":    {},
+		"no login cookie, another browser's csrf token": {
+			"csrf_token": {s.NewBrowser(t).Get("/login").Hidden("csrf_token")}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := s.NewBrowser(t)
+			form.Set("username", "alice")
+			form.Set("password", webtest.AlicePassword)
+			p := b.Post("/login", form)
+			if p.Status != http.StatusForbidden {
+				t.Fatalf("got %d, want 403", p.Status)
+			}
+			for _, c := range (&http.Response{Header: p.Header}).Cookies() {
+				if c.Name == web.DevCookieName && c.Value != "" {
+					t.Fatalf("a session cookie was set: %v", c)
+				}
+			}
+			if signedIn(t, b) {
+				t.Fatal("signed in without a login form")
+			}
+		})
+	}
 	t.Run("another browser's csrf token", func(t *testing.T) {
 		token := s.NewBrowser(t).Get("/login").Hidden("csrf_token")
 		b := s.NewBrowser(t)

@@ -102,6 +102,30 @@ func (k *Key) Proof(t testing.TB, c Claims) string {
 	return raw
 }
 
+// SignClaims signs arbitrary claims with k under an honest header, for
+// claims of the wrong type or missing ones, which Claims cannot express.
+func (k *Key) SignClaims(t testing.TB, claims map[string]any) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.Alg, Key: k.Private},
+		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 // Header is the JOSE header an honest client sends with k, as a map a
 // test can bend before SignHeader.
 func (k *Key) Header(t testing.TB) map[string]any {

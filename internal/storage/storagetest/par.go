@@ -9,7 +9,8 @@ import (
 )
 
 // testPushedRequests: a pushed request is read any number of times, taken
-// once, by one of many racing takers, and neither after it expires.
+// once, by one of many racing takers, and not after it expires; Redis
+// forgets it by itself.
 func testPushedRequests(t *testing.T, newStore NewStore) {
 	s, ctx := newStore(t), ctxFor(t)
 	r := &storage.AuthRequest{ClientID: "web", RedirectURI: "https://web.example/cb", State: "st",
@@ -17,6 +18,15 @@ func testPushedRequests(t *testing.T, newStore NewStore) {
 	h := newHash()
 	if err := s.SavePushedRequest(ctx, h, r); err != nil {
 		t.Fatal(err)
+	}
+	// Taking checks ExpiresAt too, so only the key's own TTL shows that a
+	// push nobody takes does not stay in Redis for ever.
+	keys := keysUnder(t, ctx, s)
+	if len(keys) != 1 {
+		t.Fatalf("keys after one push = %q, want one", keys)
+	}
+	if ttl := redisOf(t, s).Redis().PTTL(ctx, keys[0]).Val(); ttl <= 0 || ttl > time.Minute {
+		t.Fatalf("pushed request %s has ttl %v, want (0, 1m]", keys[0], ttl)
 	}
 	if err := s.SavePushedRequest(ctx, h, r); !errors.Is(err, storage.ErrConflict) {
 		t.Fatalf("second save = %v, want ErrConflict", err)

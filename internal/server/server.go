@@ -112,7 +112,7 @@ type builder struct {
 	revoker                *account.Revoker
 	logouts                *backchannel.Logouts
 	// outbound guards every request the server sends (back-channel
-	// logout).
+	// logout) and the registrations that name where they go.
 	outbound *outbound.Guard
 	// clients and users answer the request paths' lookups by id: the
 	// caches, or the store itself (Tuning.NoCaches).
@@ -172,7 +172,8 @@ func (b *builder) build(ctx context.Context) error {
 	}
 	h.Admin, err = admin.New(admin.Deps{
 		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store,
-		Hasher: secret.NewHasher(secret.DefaultParams()), InsecureDev: cfg.InsecureDev, Logger: b.Logger,
+		Hasher:       secret.NewHasher(secret.DefaultParams()),
+		Registration: account.Policy{InsecureDev: cfg.InsecureDev, Outbound: b.outbound}, Logger: b.Logger,
 	})
 	return err
 }

@@ -71,7 +71,7 @@ func openAdminStore(ctx context.Context, e env, cfg *config.Config, cmd string) 
 
 // adminFlagPrefixes are the settings admin commands accept as flags; the
 // rest still come from the file and the environment.
-func adminFlagPrefixes() []string { return []string{"redis.", "insecure_dev", "log."} }
+func adminFlagPrefixes() []string { return []string{"redis.", "insecure_dev", "outbound.", "log."} }
 
 // readSecretLine reads one line from r (a secret or password piped in, so
 // that it never appears in argv or the shell history).

@@ -60,7 +60,11 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 	if c.ID == "" {
 		c.ID = newClientID()
 	}
-	if errs := account.ValidateClient(c, cfg.InsecureDev); len(errs) > 0 {
+	policy, err := account.PolicyOf(cfg)
+	if err != nil {
+		return usage(err)
+	}
+	if errs := account.ValidateClient(c, policy); len(errs) > 0 {
 		return usage(errors.Join(errs...))
 	}
 	clear := ""

@@ -252,7 +252,7 @@ func (m *model) seed() {
 func (m *model) applyFile(u *modelUser) {
 	ctx := context.Background()
 	f := &bootstrap.File{Users: []bootstrap.User{{Username: u.username, Password: "model-password", Roles: slices.Clone(u.roles)}}}
-	if _, err := m.applier.Apply(ctx, f, true); err != nil {
+	if _, err := m.applier.Apply(ctx, f, account.Policy{InsecureDev: true}); err != nil {
 		m.t.Fatalf("apply the bootstrap file: %v", err)
 	}
 	su, err := m.srv.Store.GetUserByUsername(ctx, u.username)

@@ -72,6 +72,9 @@ func TestExitCodes(t *testing.T) {
 	defer taken.Close()
 	badBootstrap := t.TempDir() + "/bootstrap.yaml"
 	writeFile(t, badBootstrap, "clients:\n  - id: x\n    grant_types: [implicit]\n")
+	internalLogout := t.TempDir() + "/bootstrap.yaml"
+	writeFile(t, internalLogout, "clients:\n  - id: x\n    secret: x-secret-0123456789\n    grant_types: [client_credentials]\n    backchannel_logout_uri: https://169.254.169.254/\n")
+	internalBCL := []string{"client", "create", "--grant-type", "client_credentials", "--backchannel-logout-uri", "http://127.0.0.1:6379/"}
 
 	tests := []struct {
 		name     string
@@ -108,6 +111,11 @@ func TestExitCodes(t *testing.T) {
 		{"client id twice", []string{"client", "delete", "--id", "a", "b"}, nil, "", 2, "give the client id once"},
 		{"unknown grant type", []string{"client", "create", "--grant-type", "implicit", "--redirect-uri", "https://a.example/cb"}, nil, "", 2, `grant_types: unknown grant type "implicit"`},
 		{"public with secret", []string{"client", "create", "--public", "--secret-stdin"}, nil, "", 2, "a public client has no secret"},
+		{"internal backchannel logout uri", internalBCL, nil, "", 2, "backchannel_logout_uri: \"http://127.0.0.1:6379/\" points at 127.0.0.1 (loopback)"},
+		// Allowed, it gets as far as the missing Redis.
+		{"allowed internal backchannel logout uri", append(internalBCL, "--outbound-allow-internal", "127.0.0.1"), nil, "", 2, "redis.url is empty"},
+		{"bootstrap with internal backchannel logout uri", []string{"serve"}, map[string]string{"OAUTH2D_BOOTSTRAP": internalLogout, "OAUTH2D_ADDR": "127.0.0.1:0"}, "", 2,
+			"outbound.allow_internal"},
 		{"short piped secret", []string{"client", "create", "--secret-stdin", "--grant-type", "client_credentials", "--redis-url", "redis://127.0.0.1:1"}, nil, "short\n", 2, "at least 16"},
 		{"user without username", []string{"user", "create"}, nil, "pw-long-enough\n", 2, "--username is required"},
 		{"user without password", []string{"user", "create", "--username", "carol"}, nil, "", 2, "password: expected on stdin"},

@@ -160,9 +160,13 @@ func loadBootstrap(cfg *config.Config, store *storage.Store, logger *slog.Logger
 	if err != nil {
 		return nil, nil, err
 	}
+	policy, err := account.PolicyOf(cfg)
+	if err != nil {
+		return nil, nil, usage(err)
+	}
 	applier := bootstrap.NewApplier(store, secret.NewHasher(secret.DefaultParams()), logger, time.Now)
 	return func(ctx context.Context) error {
-		if _, err := applier.Apply(ctx, f, cfg.InsecureDev); err != nil {
+		if _, err := applier.Apply(ctx, f, policy); err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
 		return nil
@@ -183,7 +187,11 @@ func readBootstrap(cfg *config.Config, logger *slog.Logger) (*bootstrap.File, er
 	case err != nil:
 		return nil, usage(fmt.Errorf("config: bootstrap: %w", err))
 	}
-	if err := f.Validate(cfg.InsecureDev); err != nil {
+	policy, err := account.PolicyOf(cfg)
+	if err != nil {
+		return nil, usage(err)
+	}
+	if err := f.Validate(policy); err != nil {
 		return nil, usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
 	}
 	if !cfg.InsecureDev && cfg.Bootstrap == config.DefaultBootstrap {

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/oauth2d/oauth2d/internal/config"
+	"github.com/oauth2d/oauth2d/internal/outbound"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -29,12 +31,44 @@ var (
 	rolePattern     = regexp.MustCompile(`^[a-z][a-z0-9_:-]{0,63}$`)
 )
 
+// Policy is what a deployment's configuration changes in ValidateClient.
+// The bootstrap file, the admin API and the CLI each validate with the
+// policy of the same configuration (PolicyOf).
+type Policy struct {
+	// InsecureDev (insecure_dev) accepts plain-http URIs on any host.
+	InsecureDev bool
+	// Outbound is the guard the server sends its own requests through: a
+	// backchannel_logout_uri must name a host it lets through. Nil: the
+	// guard of a configuration with this InsecureDev and no
+	// outbound.allow_internal.
+	Outbound *outbound.Guard
+}
+
+// PolicyOf is the registration policy of a validated configuration.
+func PolicyOf(cfg *config.Config) (Policy, error) {
+	guard, err := outbound.New(cfg)
+	if err != nil {
+		return Policy{}, err
+	}
+	return Policy{InsecureDev: cfg.InsecureDev, Outbound: guard}, nil
+}
+
+func (p Policy) outbound() *outbound.Guard {
+	if p.Outbound != nil {
+		return p.Outbound
+	}
+	// A configuration without allow_internal parses without error.
+	guard, _ := outbound.New(&config.Config{InsecureDev: p.InsecureDev})
+	return guard
+}
+
 // ValidateClient checks a client registration against oauth2d's policy and
 // returns every problem, each naming the client and the field. It does not
 // look at the secret: whether a client has one follows from Public (the CLI
 // and the admin API generate it), and the bootstrap file checks its clear
-// secret itself. dev allows plain-http redirect URIs on any host.
-func ValidateClient(c *storage.Client, dev bool) []error {
+// secret itself.
+func ValidateClient(c *storage.Client, p Policy) []error {
+	dev := p.InsecureDev
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &FieldError{Subject: fmt.Sprintf("client %q", c.ID), Field: field, Detail: fmt.Sprintf(format, args...)})
@@ -82,7 +116,7 @@ func ValidateClient(c *storage.Client, dev bool) []error {
 		}
 	}
 	if c.BackchannelLogoutURI != "" {
-		if err := checkBackchannelLogoutURI(c.BackchannelLogoutURI, dev); err != nil {
+		if err := checkBackchannelLogoutURI(c.BackchannelLogoutURI, p); err != nil {
 			bad("backchannel_logout_uri", "%v", err)
 		}
 	} else if c.BackchannelLogoutSessionRequired {
@@ -134,8 +168,10 @@ func checkRedirectURI(raw string, dev bool) error {
 // checkBackchannelLogoutURI: an absolute https URI (http on loopback, or
 // anywhere with dev) without a fragment (OIDC Back-Channel Logout 1.0
 // §2.2). The server POSTs logout tokens there itself, so no private-use
-// scheme.
-func checkBackchannelLogoutURI(raw string, dev bool) error {
+// scheme, and no internal host that the outbound guard would refuse: the
+// guard refuses it again when connecting, where a name that resolves to
+// an internal address is caught too, but a plain mistake is best told now.
+func checkBackchannelLogoutURI(raw string, p Policy) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return fmt.Errorf("%q must be an absolute https URI", raw)
@@ -143,8 +179,15 @@ func checkBackchannelLogoutURI(raw string, dev bool) error {
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return fmt.Errorf("%q must not have a fragment", raw)
 	}
-	if u.Scheme == "http" && !dev {
-		return config.CheckHTTPS(u)
+	if u.Scheme == "http" && !p.InsecureDev {
+		if err := config.CheckHTTPS(u); err != nil {
+			return err
+		}
+	}
+	var refused *outbound.RefusedError
+	if errors.As(p.outbound().CheckHost(u.Hostname()), &refused) {
+		return fmt.Errorf("%q points at %s (%s): the server sends nothing to internal destinations unless %s lists them (or insecure_dev is on, for development only)",
+			raw, refused.Destination, refused.Why, config.OutboundAllowSetting)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -59,7 +60,8 @@ func TestValidateClient(t *testing.T) {
 		{"backchannel https", func(c *storage.Client) {
 			c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired = "https://app.example/bcl?x=1", true
 		}, false, ""},
-		{"backchannel http loopback", func(c *storage.Client) { c.BackchannelLogoutURI = "http://127.0.0.1:9000/bcl" }, false, ""},
+		{"backchannel http loopback", func(c *storage.Client) { c.BackchannelLogoutURI = "http://127.0.0.1:9000/bcl" }, false, "outbound.allow_internal"},
+		{"backchannel http loopback in dev", func(c *storage.Client) { c.BackchannelLogoutURI = "http://127.0.0.1:9000/bcl" }, true, ""},
 		{"backchannel http remote", func(c *storage.Client) { c.BackchannelLogoutURI = "http://app.example/bcl" }, false, "backchannel_logout_uri:"},
 		{"backchannel http remote in dev", func(c *storage.Client) { c.BackchannelLogoutURI = "http://app.example/bcl" }, true, ""},
 		{"backchannel fragment", func(c *storage.Client) { c.BackchannelLogoutURI = "https://app.example/bcl#" }, false, "must not have a fragment"},
@@ -88,7 +90,7 @@ func TestValidateClient(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validClient()
 			tc.mutate(&c)
-			errs := ValidateClient(&c, tc.dev)
+			errs := ValidateClient(&c, Policy{InsecureDev: tc.dev})
 			err := errors.Join(errs...)
 			switch {
 			case tc.wantErr == "" && err != nil:
@@ -99,6 +101,61 @@ func TestValidateClient(t *testing.T) {
 				t.Fatalf("ValidateClient: %v\nwant it to contain %q", err, tc.wantErr)
 			case err != nil && !strings.HasPrefix(err.Error(), "account: client "):
 				t.Fatalf("error %q does not name the client", err)
+			}
+		})
+	}
+}
+
+// A backchannel_logout_uri on an internal host is refused at registration,
+// with the setting that allows it, unless that setting or insecure_dev
+// does: the server would POST there itself (SSRF).
+func TestValidateClientBackchannelDestination(t *testing.T) {
+	policy := func(dev bool, allowInternal ...string) Policy {
+		cfg := config.Default()
+		cfg.InsecureDev, cfg.Outbound.AllowInternal = dev, allowInternal
+		p, err := PolicyOf(&cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	strict, allowing, dev := policy(false), policy(false, "127.0.0.1", "10.0.0.0/8", "bcl.internal"), policy(true)
+	for _, tc := range []struct {
+		uri             string
+		strict, allowed bool // accepted by strict, by allowing (dev accepts all)
+		why             string
+	}{
+		{"https://app.example/bcl", true, true, ""},
+		{"https://bcl.internal/logout", true, true, ""}, // a name: the guard checks it when connecting
+		{"http://127.0.0.1:6379/", false, true, "127.0.0.1 (loopback)"},
+		{"http://localhost:9000/bcl", false, true, "localhost (loopback)"},
+		{"https://169.254.169.254/latest/meta-data/", false, false, "169.254.169.254 (link-local)"},
+		{"https://10.0.0.1/", false, true, "10.0.0.1 (private)"},
+		{"https://[::1]:9200/", false, false, "::1 (loopback)"},
+		{"https://[::ffff:127.0.0.1]/", false, true, "127.0.0.1 (loopback)"},
+		{"https://100.64.0.1/", false, false, "100.64.0.1 (shared address space"},
+		{"https://0.0.0.0/", false, false, "0.0.0.0 (unspecified)"},
+		{"https://[fe80::1]/", false, false, "fe80::1 (link-local)"},
+		{"https://2130706433/", false, false, "2130706433 (a numeric name"},
+	} {
+		t.Run(tc.uri, func(t *testing.T) {
+			for _, p := range []struct {
+				name   string
+				policy Policy
+				accept bool
+			}{{"strict", strict, tc.strict}, {"allow_internal", allowing, tc.allowed}, {"insecure_dev", dev, true}} {
+				c := validClient()
+				c.BackchannelLogoutURI = tc.uri
+				err := errors.Join(ValidateClient(&c, p.policy)...)
+				if (err == nil) != p.accept {
+					t.Errorf("%s: %v, want accepted %v", p.name, err, p.accept)
+					continue
+				}
+				var fe *FieldError
+				if err != nil && (!errors.As(err, &fe) || fe.Field != "backchannel_logout_uri" ||
+					!strings.Contains(fe.Detail, tc.why) || !strings.Contains(fe.Detail, "outbound.allow_internal") || !strings.Contains(fe.Detail, "insecure_dev")) {
+					t.Errorf("%s: %v, want a backchannel_logout_uri error saying %q and naming the settings", p.name, err, tc.why)
+				}
 			}
 		})
 	}

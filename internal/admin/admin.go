@@ -50,11 +50,11 @@ type Deps struct {
 	Clients storage.ClientStore
 	Users   storage.UserStore
 	Hasher  Hasher
-	// InsecureDev allows plain-http redirect URIs on any host, as for the
-	// bootstrap file.
-	InsecureDev bool
-	Logger      *slog.Logger     // discards when nil
-	Now         func() time.Time // time.Now when nil
+	// Registration is the configuration's say in client registrations,
+	// as for the bootstrap file (insecure_dev, outbound.allow_internal).
+	Registration account.Policy
+	Logger       *slog.Logger     // discards when nil
+	Now          func() time.Time // time.Now when nil
 }
 
 // API serves /admin/v1.

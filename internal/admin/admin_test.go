@@ -2,12 +2,14 @@ package admin_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
+	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -30,9 +32,16 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, account.Policy{})
+}
+
+// newHarnessWith is newHarness with the registration policy of a
+// configuration.
+func newHarnessWith(t *testing.T, registration account.Policy) *harness {
+	t.Helper()
 	rh := resourcetest.New(t, token.AlgES256)
 	hasher := secret.NewHasher(secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
-	adm, err := admin.New(admin.Deps{Revoker: rh.Revoker, Clients: rh.Store, Users: rh.Store, Hasher: hasher})
+	adm, err := admin.New(admin.Deps{Revoker: rh.Revoker, Clients: rh.Store, Users: rh.Store, Hasher: hasher, Registration: registration})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +187,41 @@ func TestCreateClientValidation(t *testing.T) {
 			t.Fatalf("error fields %v in %s, want id, grant_types twice, scopes", fields, resp.Body)
 		}
 	})
+}
+
+// A backchannel_logout_uri on an internal host is a 400 with a field error
+// that names the setting allowing it; with that setting, it registers.
+func TestClientBackchannelURIMustNotBeInternal(t *testing.T) {
+	internal := []string{"http://127.0.0.1:6379/", "https://169.254.169.254/latest/meta-data/", "https://10.0.0.1/", "https://[::1]:9200/", "http://localhost:9200/"}
+	h := newHarness(t)
+	h.expect(t, h.do(t, http.MethodPost, "/admin/v1/clients", h.bearer, validClient("app")), 201)
+	for _, uri := range internal {
+		for _, req := range []struct{ method, path, id string }{
+			{http.MethodPost, "/admin/v1/clients", "new"},
+			{http.MethodPut, "/admin/v1/clients/app", "app"},
+		} {
+			resp := h.expect(t, h.do(t, req.method, req.path, h.bearer, with(validClient(req.id), "backchannel_logout_uri", uri)), 400)
+			errs, _ := resp.JSON["errors"].([]any)
+			if len(errs) != 1 {
+				t.Fatalf("%s %s: errors %s", req.method, uri, resp.Body)
+			}
+			fe := errs[0].(map[string]any)
+			if detail, _ := fe["detail"].(string); fe["field"] != "backchannel_logout_uri" || !strings.Contains(detail, "outbound.allow_internal") {
+				t.Fatalf("%s %s: error %v, want field backchannel_logout_uri naming outbound.allow_internal", req.method, uri, fe)
+			}
+		}
+	}
+
+	cfg := config.Default()
+	cfg.Outbound.AllowInternal = []string{"127.0.0.1", "::1", "10.0.0.0/8", "169.254.169.254"}
+	policy, err := account.PolicyOf(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = newHarnessWith(t, policy)
+	for i, uri := range internal {
+		h.expect(t, h.do(t, http.MethodPost, "/admin/v1/clients", h.bearer, with(validClient(fmt.Sprint("app-", i)), "backchannel_logout_uri", uri)), 201)
+	}
 }
 
 func TestClientLifecycle(t *testing.T) {

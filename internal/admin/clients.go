@@ -56,7 +56,7 @@ func (a *API) CreateClient(c *gin.Context) {
 		in.ID = newClientID()
 	}
 	cl := in.Record()
-	if errs := account.ValidateClient(cl, a.d.InsecureDev); len(errs) > 0 {
+	if errs := account.ValidateClient(cl, a.d.Registration); len(errs) > 0 {
 		invalid(c, "client registration", errs)
 		return
 	}
@@ -103,7 +103,7 @@ func (a *API) UpdateClient(c *gin.Context) {
 	if !cl.Public {
 		cl.SecretHash = old.SecretHash
 	}
-	if errs := account.ValidateClient(cl, a.d.InsecureDev); len(errs) > 0 {
+	if errs := account.ValidateClient(cl, a.d.Registration); len(errs) > 0 {
 		invalid(c, "client registration", errs)
 		return
 	}

@@ -10,7 +10,7 @@ import (
 
 func TestFieldErrorSplitsBootstrapErrors(t *testing.T) {
 	userErrs := account.ValidateUser(&storage.User{Username: "a b", Roles: []string{"x"}})
-	clientErrs := account.ValidateClient(&storage.Client{ID: "web", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"x"}}, false)
+	clientErrs := account.ValidateClient(&storage.Client{ID: "web", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"x"}}, account.Policy{})
 	tests := []struct {
 		name          string
 		err           error

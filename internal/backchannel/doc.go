@@ -8,6 +8,9 @@
 // background worker that claims due deliveries, mints each logout token
 // (§2.4, package token) and POSTs it as logout_token=… to the client's
 // backchannel_logout_uri (§2.5), retrying with backoff for a bounded time.
+// Every POST goes through the outbound guard (package outbound): a URI
+// that leads to an internal address the configuration does not allow is
+// refused when connecting and given up, and no redirect is followed.
 // The queue is shared by every instance: a claim is a lease, so two
 // instances never send the same delivery, and a delivery queued by an
 // instance that stops is sent by another.

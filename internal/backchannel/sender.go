@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/oauth2d/oauth2d/internal/outbound"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -65,8 +66,10 @@ type SenderDeps struct {
 	Config SenderConfig
 	Store  QueueStore
 	Minter LogoutMinter
-	// HTTPClient sends the POSTs; nil: a client that follows no redirects.
-	HTTPClient *http.Client
+	// Outbound is the guard every POST goes through: no internal
+	// destination unless the configuration allows it, no redirect,
+	// bounded time and size.
+	Outbound *outbound.Guard
 	// Metrics registers oauth2d_backchannel_logout_deliveries_total; nil:
 	// not registered.
 	Metrics prometheus.Registerer
@@ -93,12 +96,13 @@ const (
 	OutcomeRejected  = "rejected"  // the client refused the token (other 4xx); given up
 	OutcomeExpired   = "expired"   // still failing after RetryFor; given up
 	OutcomeDropped   = "dropped"   // the client is gone or no longer takes logout tokens
+	OutcomeRefused   = "refused"   // the URI leads to an internal address the guard refuses; given up
 )
 
 // NewSender returns a Sender.
 func NewSender(d SenderDeps) (*Sender, error) {
-	if d.Store == nil || d.Minter == nil {
-		return nil, errors.New("backchannel: sender needs a store and a minter")
+	if d.Store == nil || d.Minter == nil || d.Outbound == nil {
+		return nil, errors.New("backchannel: sender needs a store, a minter and an outbound guard")
 	}
 	cfg := d.Config
 	cfg.Poll = orDefault(cfg.Poll, DefaultPoll)
@@ -107,11 +111,8 @@ func NewSender(d SenderDeps) (*Sender, error) {
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultBatch
 	}
-	s := &Sender{cfg: cfg, store: d.Store, minter: d.Minter, http: d.HTTPClient, log: d.Logger, now: d.Now,
+	s := &Sender{cfg: cfg, store: d.Store, minter: d.Minter, http: d.Outbound.Client(cfg.Timeout), log: d.Logger, now: d.Now,
 		wake: make(chan struct{}, 1)}
-	if s.http == nil {
-		s.http = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -120,7 +121,7 @@ func NewSender(d SenderDeps) (*Sender, error) {
 	}
 	s.outcome = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "oauth2d_backchannel_logout_deliveries_total",
-		Help: "Back-channel logout token deliveries by outcome (delivered, retry, rejected, expired, dropped).",
+		Help: "Back-channel logout token deliveries by outcome (delivered, retry, rejected, expired, dropped, refused).",
 	}, []string{"outcome"})
 	if d.Metrics != nil {
 		if err := d.Metrics.Register(s.outcome); err != nil {
@@ -205,6 +206,11 @@ func (s *Sender) deliver(ctx context.Context, d *storage.LogoutDelivery) {
 	}
 	status, err := s.post(ctx, client.BackchannelLogoutURI, raw)
 	switch {
+	case errors.Is(err, outbound.ErrRefused):
+		// The URI's host resolves to an internal address (it was
+		// registered as a name, or the configuration changed): trying
+		// again would only be refused again.
+		s.settle(ctx, d, OutcomeRefused, err.Error())
 	case err != nil:
 		s.settle(ctx, d, OutcomeRetry, err.Error())
 	case status >= 200 && status < 300:

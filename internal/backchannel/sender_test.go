@@ -14,6 +14,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/oauth2d/oauth2d/internal/config"
+	"github.com/oauth2d/oauth2d/internal/outbound"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testredis"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -72,6 +74,22 @@ type fixture struct {
 	store *storage.Store
 	keys  *token.KeySet
 	clock *clock
+	// guard lets the sender reach the test receivers on 127.0.0.1, as an
+	// operator lists an internal receiver in outbound.allow_internal.
+	guard *outbound.Guard
+}
+
+// guard is the outbound guard of a configuration with these
+// outbound.allow_internal entries.
+func guard(t *testing.T, allowInternal ...string) *outbound.Guard {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Outbound.AllowInternal = allowInternal
+	g, err := outbound.New(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 func newFixture(t *testing.T, clients map[string]string) *fixture {
@@ -91,11 +109,11 @@ func newFixture(t *testing.T, clients map[string]string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{store: store, keys: keys, clock: newClock()}
+	return &fixture{store: store, keys: keys, clock: newClock(), guard: guard(t, "127.0.0.1")}
 }
 
 func (f *fixture) sender(t *testing.T, cfg SenderConfig) *Sender {
-	s, err := NewSender(SenderDeps{Config: cfg, Store: f.store, Minter: token.NewMinter(f.keys, issuer, nil, f.clock.Now), Now: f.clock.Now})
+	s, err := NewSender(SenderDeps{Config: cfg, Store: f.store, Minter: token.NewMinter(f.keys, issuer, nil, f.clock.Now), Outbound: f.guard, Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,6 +262,63 @@ func TestTwoSendersShareTheQueue(t *testing.T) {
 	b.drainOnce(context.Background())
 	if hits.Load() != 30 || dup.Load() != 0 {
 		t.Fatalf("after the lease: hits %d (want 30), duplicates %d", hits.Load(), dup.Load())
+	}
+}
+
+// A logout token goes to an internal address only when the configuration
+// allows it, checked when connecting: a registered name that resolves to
+// loopback ("localhost" here, as a DNS name rebound to 127.0.0.1 would)
+// is refused as the literal address is. A refusal is final.
+func TestSenderRefusesInternalDestinations(t *testing.T) {
+	rp := newReceiver(t)
+	byName := strings.Replace(rp.URL, "127.0.0.1", "localhost", 1) + "/bcl"
+	for _, tc := range []struct {
+		name  string
+		guard *outbound.Guard
+		uri   string
+		want  string
+	}{
+		{"loopback address", guard(t), rp.URL + "/bcl", OutcomeRefused},
+		{"name resolving to loopback", guard(t), byName, OutcomeRefused},
+		{"another internal address allowed", guard(t, "10.0.0.0/8"), rp.URL + "/bcl", OutcomeRefused},
+		{"loopback address allowed", guard(t, "127.0.0.1"), rp.URL + "/bcl", OutcomeDelivered},
+		{"name resolving to an allowed address", guard(t, "127.0.0.1"), byName, OutcomeDelivered},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, map[string]string{"app": tc.uri})
+			f.guard = tc.guard
+			s := f.sender(t, SenderConfig{})
+			before := len(rp.got())
+			f.enqueue(t, delivery("d1", "app"))
+			s.drainOnce(context.Background())
+			if n := testutil.ToFloat64(s.outcome.WithLabelValues(tc.want)); n != 1 {
+				t.Fatalf("%s = %v, want 1", tc.want, n)
+			}
+			if sent := len(rp.got()) - before; sent != map[bool]int{true: 1}[tc.want == OutcomeDelivered] {
+				t.Fatalf("the receiver got %d tokens", sent)
+			}
+			f.clock.Add(time.Hour)
+			if left, _ := f.store.ClaimLogouts(context.Background(), f.clock.Now(), time.Minute, 10); len(left) != 0 {
+				t.Fatalf("%d deliveries left in the queue: a refusal is final", len(left))
+			}
+		})
+	}
+}
+
+// A redirect is the receiver's answer, not a place to send the token to.
+func TestSenderFollowsNoRedirect(t *testing.T) {
+	target := newReceiver(t)
+	redirector := httptest.NewServer(http.RedirectHandler(target.URL, http.StatusTemporaryRedirect))
+	t.Cleanup(redirector.Close)
+	f := newFixture(t, map[string]string{"app": redirector.URL})
+	s := f.sender(t, SenderConfig{})
+	f.enqueue(t, delivery("d1", "app"))
+	s.drainOnce(context.Background())
+	if len(target.got()) != 0 {
+		t.Fatal("the redirect was followed")
+	}
+	if n := testutil.ToFloat64(s.outcome.WithLabelValues(OutcomeRejected)); n != 1 {
+		t.Fatalf("rejected = %v, want 1", n)
 	}
 }
 

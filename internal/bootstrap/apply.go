@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -83,9 +84,9 @@ type Result struct {
 // Running it again with the same file writes nothing: a stored hash that
 // still verifies against the clear secret is kept (hashes are salted, so
 // re-hashing would change them needlessly), and a user keeps its ID.
-func (a *Applier) Apply(ctx context.Context, f *File, dev bool) (Result, error) {
+func (a *Applier) Apply(ctx context.Context, f *File, p account.Policy) (Result, error) {
 	var res Result
-	if err := f.Validate(dev); err != nil {
+	if err := f.Validate(p); err != nil {
 		return res, err
 	}
 	prevClients, prevUsers, err := a.store.BootstrapDeclared(ctx)

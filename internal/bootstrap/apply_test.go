@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testredis"
@@ -59,7 +60,7 @@ func TestApplyIsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := a.Apply(ctx, f, false)
+		res, err := a.Apply(ctx, f, account.Policy{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +126,7 @@ func TestApplyIsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.Apply(ctx, f, false); err == nil {
+		if _, err := a.Apply(ctx, f, account.Policy{}); err == nil {
 			t.Fatal("Apply accepted an invalid file")
 		}
 		if web, _ := st.GetClient(ctx, "web"); strings.Join(web.GrantTypes, ",") != "authorization_code,refresh_token" {
@@ -145,7 +146,7 @@ func TestApplyAfterDataLossKeepsUserIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Apply(ctx, f, false); err != nil {
+	if _, err := a.Apply(ctx, f, account.Policy{}); err != nil {
 		t.Fatal(err)
 	}
 	alice, err := st.GetUserByUsername(ctx, "alice")
@@ -155,7 +156,7 @@ func TestApplyAfterDataLossKeepsUserIDs(t *testing.T) {
 	if err := st.DeleteUser(ctx, alice.ID); err != nil { // what a lost Redis looks like to alice
 		t.Fatal(err)
 	}
-	if res, err := a.Apply(ctx, f, false); err != nil || res.Created != 1 {
+	if res, err := a.Apply(ctx, f, account.Policy{}); err != nil || res.Created != 1 {
 		t.Fatalf("apply after the loss = %+v, %v; want alice created", res, err)
 	}
 	again, err := st.GetUserByUsername(ctx, "alice")
@@ -189,7 +190,7 @@ clients:
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.Apply(ctx, f, false); err != nil {
+			if _, err := a.Apply(ctx, f, account.Policy{}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -71,7 +71,7 @@ func Parse(data []byte, name string) (*File, error) {
 // Validate reports every problem in the file at once: each client, user
 // and scope text against the policy, duplicate ids, usernames and scope
 // names, and secrets that contradict the client type.
-func (f *File) Validate(dev bool) error {
+func (f *File) Validate(p account.Policy) error {
 	var errs []error
 	seen := map[string]bool{}
 	for _, c := range f.Clients {
@@ -80,7 +80,7 @@ func (f *File) Validate(dev bool) error {
 		}
 		seen[c.ID] = true
 		sc := c.record()
-		errs = append(errs, account.ValidateClient(&sc, dev)...)
+		errs = append(errs, account.ValidateClient(&sc, p)...)
 		switch {
 		case c.Public && c.Secret != "":
 			errs = append(errs, fmt.Errorf("bootstrap: client %q: secret: a public client must not have a secret", c.ID))

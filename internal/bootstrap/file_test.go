@@ -5,6 +5,9 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/config"
 )
 
 func TestFileValidate(t *testing.T) {
@@ -38,7 +41,7 @@ scopes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = f.Validate(false)
+	err = f.Validate(account.Policy{})
 	if err == nil {
 		t.Fatal("Validate accepted a bad file")
 	}
@@ -72,7 +75,7 @@ func TestShippedFileIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Validate(false); err != nil {
+	if err := f.Validate(account.Policy{}); err != nil {
 		t.Fatalf("configs/bootstrap.yaml: %v", err)
 	}
 	if len(f.Clients) < 4 || len(f.Users) < 2 {
@@ -100,7 +103,7 @@ scopes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Validate(false); err != nil {
+	if err := f.Validate(account.Policy{}); err != nil {
 		t.Fatal(err)
 	}
 	texts := f.ScopeTexts()
@@ -114,5 +117,35 @@ scopes:
 		if texts[name].Title == "" {
 			t.Errorf("built-in scope %s has no title", name)
 		}
+	}
+}
+
+// The file is validated with the configuration's registration policy: an
+// internal backchannel_logout_uri is refused unless outbound.allow_internal
+// lists it.
+func TestFileValidateBackchannelDestination(t *testing.T) {
+	f, err := Parse([]byte(`
+clients:
+  - id: app
+    secret: app-secret-0123456789
+    grant_types: [client_credentials]
+    backchannel_logout_uri: https://10.1.2.3/logout
+`), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.Validate(account.Policy{})
+	if err == nil || !strings.Contains(err.Error(), `client "app": backchannel_logout_uri: "https://10.1.2.3/logout" points at 10.1.2.3 (private)`) ||
+		!strings.Contains(err.Error(), "outbound.allow_internal") {
+		t.Fatalf("Validate: %v", err)
+	}
+	cfg := config.Default()
+	cfg.Outbound.AllowInternal = []string{"10.1.0.0/16"}
+	policy, err := account.PolicyOf(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Validate(policy); err != nil {
+		t.Fatalf("allowed by outbound.allow_internal: %v", err)
 	}
 }

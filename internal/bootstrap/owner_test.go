@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -28,7 +29,7 @@ func mustApply(t *testing.T, a *Applier, doc string) Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.Apply(context.Background(), f, false)
+	res, err := a.Apply(context.Background(), f, account.Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +198,7 @@ func TestApplyCutShortStillReleasesLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newTestApplier(failingUsers{st}).Apply(context.Background(), f, false); err == nil {
+	if _, err := newTestApplier(failingUsers{st}).Apply(context.Background(), f, account.Policy{}); err == nil {
 		t.Fatal("apply with failing user writes succeeded")
 	}
 	if web, _ := st.GetClient(context.Background(), "web"); web.ManagedBy != storage.ManagedByBootstrap {

@@ -33,7 +33,9 @@ type Config struct {
 	Issuer string `yaml:"issuer"`
 	// InsecureDev relaxes checks meant for production: bootstrap and
 	// admin-created clients may register plain-http redirect URIs on any
-	// host, where a code could be read on the wire. It is false by default
+	// host, where a code could be read on the wire, and the server's own
+	// requests (back-channel logout) may reach any address, loopback and
+	// private networks included (package outbound). It is false by default
 	// and true in configs/oauth2d.yaml (the development configuration).
 	// It was called "dev"; a file or variable that still says so is refused.
 	InsecureDev bool `yaml:"insecure_dev"`
@@ -55,8 +57,11 @@ type Config struct {
 	PAR       PAR       `yaml:"par"`
 	// Backchannel tunes the delivery of back-channel logout tokens.
 	Backchannel Backchannel `yaml:"backchannel"`
-	Branding    Branding    `yaml:"branding"`
-	Consent     Consent     `yaml:"consent"`
+	// Outbound says which internal destinations the server's own requests
+	// may reach.
+	Outbound Outbound `yaml:"outbound"`
+	Branding Branding `yaml:"branding"`
+	Consent  Consent  `yaml:"consent"`
 }
 
 // Redis says where state lives.

@@ -32,7 +32,7 @@ func (c *Config) settings() []setting {
 	return append([]setting{
 		{"addr", "listen address host:port", (*stringValue)(&c.Addr)},
 		{"issuer", "issuer URL (https, or http on loopback)", (*stringValue)(&c.Issuer)},
-		{"insecure_dev", "INSECURE development mode: allow plain-http redirect URIs on any host", (*boolValue)(&c.InsecureDev)},
+		{"insecure_dev", "INSECURE development mode: allow plain-http redirect URIs on any host and outbound requests to internal addresses", (*boolValue)(&c.InsecureDev)},
 		{"bootstrap", "clients and users file upserted at start-up (\"\" for none)", (*stringValue)(&c.Bootstrap)},
 		{"pkce_required_for_all", "require PKCE from confidential clients too", (*boolValue)(&c.PKCERequiredForAll)},
 		{"redis.url", "Redis URL, comma list for Cluster, \"\" for embedded", (*stringValue)(&c.Redis.URL)},
@@ -62,7 +62,7 @@ func (c *Config) settings() []setting {
 		{"rate_limit.login_per_username_ip", "failed password checks per minute per username and client IP", (*intValue)(&c.RateLimit.LoginPerUsernameIP)},
 		{"rate_limit.login_per_ip", "failed password checks per minute per client IP", (*intValue)(&c.RateLimit.LoginPerIP)},
 		{"rate_limit.login_per_username", "failed password checks per minute per username, from all addresses", (*intValue)(&c.RateLimit.LoginPerUsername)},
-	}, slices.Concat(c.dpopSettings(), c.parSettings(), c.backchannelSettings(), c.brandingSettings(), c.consentSettings())...)
+	}, slices.Concat(c.dpopSettings(), c.parSettings(), c.backchannelSettings(), c.outboundSettings(), c.brandingSettings(), c.consentSettings())...)
 }
 
 // SettingNames lists every setting name in documentation order (tests check

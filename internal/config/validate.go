@@ -63,6 +63,7 @@ func (c *Config) Validate() error {
 	c.validateDPoP(bad)
 	c.validatePAR(bad)
 	c.validateBackchannel(bad)
+	c.validateOutbound(bad)
 	c.validateBranding(bad)
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "cert_file and key_file must be set together")

@@ -24,6 +24,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/dpop"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
 	"github.com/oauth2d/oauth2d/internal/oauth"
+	"github.com/oauth2d/oauth2d/internal/outbound"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/secret"
@@ -114,6 +115,9 @@ type builder struct {
 	parBudget, proofBudget *ratelimit.Limiter
 	revoker                *account.Revoker
 	logouts                *backchannel.Logouts
+	// outbound guards every request the server sends (back-channel
+	// logout) and the registrations that name where they go.
+	outbound *outbound.Guard
 	// clients and users answer the request paths' lookups by id: the
 	// caches, or the store itself (Tuning.NoCaches).
 	clients oauth.ClientLookup
@@ -131,6 +135,9 @@ func (b *builder) now() time.Time {
 func (b *builder) build(ctx context.Context) error {
 	cfg, h := b.cfg, &b.srv.Handlers
 	var err error
+	if b.outbound, err = outbound.New(cfg); err != nil {
+		return err
+	}
 	if b.verifier, err = token.NewVerifier(b.Keys, cfg.Issuer, cfg.Tokens.Audience, 0, b.now); err != nil {
 		return err
 	}
@@ -177,7 +184,8 @@ func (b *builder) build(ctx context.Context) error {
 	}
 	h.Admin, err = admin.New(admin.Deps{
 		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store,
-		Hasher: secret.NewHasher(secret.DefaultParams()), InsecureDev: cfg.InsecureDev, Logger: b.Logger, Now: b.now,
+		Hasher:       secret.NewHasher(secret.DefaultParams()),
+		Registration: account.Policy{InsecureDev: cfg.InsecureDev, Outbound: b.outbound}, Logger: b.Logger, Now: b.now,
 	})
 	return err
 }
@@ -310,7 +318,7 @@ func (b *builder) backchannelLogout() (*backchannel.Logouts, error) {
 	sc := b.Tuning.Sender
 	sc.Timeout, sc.RetryFor = b.cfg.Backchannel.Timeout, b.cfg.Backchannel.RetryFor
 	sender, err := backchannel.NewSender(backchannel.SenderDeps{
-		Config: sc, Store: b.Store, Minter: b.minter(), Metrics: b.Metrics, Logger: b.Logger,
+		Config: sc, Store: b.Store, Minter: b.minter(), Outbound: b.outbound, Metrics: b.Metrics, Logger: b.Logger,
 	})
 	if err != nil {
 		return nil, err

@@ -153,6 +153,9 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	cfg.Tokens.RefreshGrace = o.RefreshGrace
 	cfg.PKCERequiredForAll = o.PKCERequiredForAll
 	cfg.Backchannel.Timeout = 2 * time.Second
+	// The tests' relying parties take logout tokens on 127.0.0.1, an
+	// internal address an operator would list the same way.
+	cfg.Outbound.AllowInternal = []string{"127.0.0.1"}
 	cfg.RateLimit = config.RateLimit{LoginPerUsernameIP: o.Limits.PerUsernameIP, LoginPerIP: o.Limits.PerIP, LoginPerUsername: o.Limits.PerUsername}
 	cfg.PAR.PublicPerIP = o.PARPublicPerIP
 	cfg.DPoP.PublicPerIP = o.DPoPPublicPerIP

@@ -417,6 +417,23 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 	if c.public && rapid.Bool().Draw(t, "dpop") {
 		key = dpoptest.NewKey(m.tb)
 	}
+	// A presenter that fails a check (another client, another verifier,
+	// another redirect_uri) gets nothing and uses nothing up (DESIGN §9.4).
+	if !cd.spent && rapid.Bool().Draw(t, "wrong presenter first") {
+		wrong := url.Values{"grant_type": {"authorization_code"}, "code": {cd.value}, "redirect_uri": {m.srv.RedirectURI}, "code_verifier": {cd.verifier}}
+		by := c
+		switch rapid.IntRange(0, 2).Draw(t, "wrong how") {
+		case 0:
+			by = m.drawClient(t, "wrong client", without(m.clients, c))
+		case 1:
+			wrong.Set("code_verifier", strings.Repeat("v", 43))
+		default:
+			wrong.Set("redirect_uri", m.srv.RedirectURI+"/other")
+		}
+		if res := m.token(by, wrong, nil); res.status == 200 {
+			t.Fatalf("INVARIANT 4: a wrong presenter redeemed a code: %s", res.raw)
+		}
+	}
 	f := url.Values{"grant_type": {"authorization_code"}, "code": {cd.value}, "redirect_uri": {m.srv.RedirectURI}, "code_verifier": {cd.verifier}}
 	res := m.token(c, f, key)
 	if cd.spent {
@@ -432,8 +449,8 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 	}
 	cd.spent = true
 	if res.status != 200 {
-		if !cd.user.deleted && m.userAlive(cd.user) && subset(cd.scope, c.scopes) && res.status != 400 {
-			t.Fatalf("redeeming a fresh code: %d %s", res.status, res.raw)
+		if !cd.user.deleted {
+			t.Fatalf("the rightful presenter of a fresh code was refused: %d %s", res.status, res.raw)
 		}
 		return
 	}
@@ -447,8 +464,6 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 		cd.redeemed = &family{client: c, user: cd.user, key: keyIfBound(c, key)}
 	}
 }
-
-func (m *model) userAlive(u *modelUser) bool { return !u.deleted }
 
 func (m *model) redeemAgain(t *rapid.T) {
 	if len(m.codes) == 0 {
@@ -1036,8 +1051,8 @@ func subset(want, have []string) bool {
 	return true
 }
 
-func without(s []string, drop ...string) []string {
-	return slices.DeleteFunc(slices.Clone(s), func(x string) bool { return slices.Contains(drop, x) })
+func without[T comparable](s []T, drop ...T) []T {
+	return slices.DeleteFunc(slices.Clone(s), func(x T) bool { return slices.Contains(drop, x) })
 }
 
 func cloneValues(v url.Values) url.Values {

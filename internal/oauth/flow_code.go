@@ -49,6 +49,16 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	if e := checkCodePresenter(ctx, ac, client, f); e != nil {
 		return nil, e
 	}
+	// Everything that can refuse is decided before the claim: a lookup
+	// that Redis cannot answer leaves the code for the client's retry.
+	user, err := h.users.GetUser(ctx, ac.UserID)
+	if err != nil {
+		return nil, storageGrantError(err)
+	}
+	dec, e := decide(ctx, grantClaim{client: client, user: user, held: ac.Scope, heldKey: ac.DPoPJKT})
+	if e != nil {
+		return nil, e
+	}
 	now := h.now()
 	planned := storage.CodeRedemption{
 		FamilyID:        secret.NewToken(16),
@@ -62,14 +72,6 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	}
 	if err != nil {
 		return nil, storageGrantError(err)
-	}
-	user, err := h.users.GetUser(ctx, ac.UserID)
-	if err != nil {
-		return nil, storageGrantError(err)
-	}
-	dec, e := decide(ctx, grantClaim{client: client, user: user, held: ac.Scope, heldKey: ac.DPoPJKT})
-	if e != nil {
-		return nil, e
 	}
 	in := issue{
 		issuance: dec, authTime: ac.AuthTime, nonce: ac.Nonce, sid: ac.SID,

@@ -135,7 +135,6 @@ type model struct {
 	families []*family
 	codes    []*code
 	consents map[[2]string][]string // (user key, client key) → remembered scopes
-	n        int                    // requests sent, for the log
 }
 
 var modelSeq int64
@@ -876,7 +875,6 @@ func (m *model) tryToken(c *modelClient, f url.Values, proof string) response {
 }
 
 func (m *model) send(req *http.Request) response {
-	m.n++
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return response{err: err}
@@ -982,7 +980,6 @@ func (b *browser) do(method, path string, f url.Values) *page {
 	if f != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	b.m.n++
 	res, err := b.c.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -82,29 +82,19 @@ func (k *Key) Proof(t testing.TB, c Claims) string {
 	if c.IAT == 0 {
 		c.IAT = time.Now().Unix()
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.Alg, Key: k.Private},
-		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return k.sign(t, c)
 }
 
 // SignClaims signs arbitrary claims with k under an honest header, for
 // claims of the wrong type or missing ones, which Claims cannot express.
 func (k *Key) SignClaims(t testing.TB, claims map[string]any) string {
+	t.Helper()
+	return k.sign(t, claims)
+}
+
+// sign signs the JSON of claims with k, typ dpop+jwt and k's public jwk
+// in the header.
+func (k *Key) sign(t testing.TB, claims any) string {
 	t.Helper()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.Alg, Key: k.Private},
 		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -27,13 +28,25 @@ var (
 	ErrCredentialsTooLong = errors.New("account: username or password too long")
 )
 
+// overloaded is Login's error for ratelimit.ErrBusy: too many password
+// attempts at once on this instance, or one waited too long for its turn.
+// Nothing was judged. It is answered as a storage outage is, 503 with
+// Retry-After (problem.Unavailable holds for it), at the token endpoint
+// (temporarily_unavailable) and the login page alike: the client may
+// retry, and it must not read as a wrong password or a spent budget.
+type overloaded struct{ err error }
+
+func (e overloaded) Error() string   { return "account: password checks overloaded: " + e.err.Error() }
+func (e overloaded) Unwrap() []error { return []error{e.err, storage.ErrUnavailable} }
+
 // UserByUsername finds a user by login name.
 type UserByUsername interface {
 	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
 }
 
 // Guard runs a password check unless the brute-force budgets of username
-// and ip are spent; *ratelimit.Limiter is one.
+// and ip are spent, or answers ratelimit.ErrBusy when overloaded;
+// *ratelimit.Limiter is one.
 type Guard interface {
 	Guard(ctx context.Context, username, ip string, check func(context.Context) (bool, error)) (bool, error)
 }
@@ -41,7 +54,8 @@ type Guard interface {
 // Login is the one password login of the password grant and the login
 // page: bounded input, brute-force budgets (only failures spend them), then
 // checkPassword. Its errors are ErrCredentialsTooLong, ErrBadCredentials,
-// a *ratelimit.Throttled, or a failure of Redis or the checker.
+// a *ratelimit.Throttled, an overload (errors.Is ratelimit.ErrBusy and
+// storage.ErrUnavailable), or a failure of Redis or the checker.
 func Login(ctx context.Context, guard Guard, users UserByUsername, checker *secret.Checker, username, password, ip string) (*storage.User, error) {
 	if len(username) > MaxUsernameLen || len(password) > MaxPasswordLen {
 		return nil, ErrCredentialsTooLong
@@ -53,6 +67,9 @@ func Login(ctx context.Context, guard Guard, users UserByUsername, checker *secr
 		user, ok, err = checkPassword(ctx, users, checker, username, password)
 		return ok, err
 	})
+	if errors.Is(err, ratelimit.ErrBusy) {
+		return nil, overloaded{err}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -175,9 +175,14 @@ type HTTP struct {
 }
 
 // RateLimit bounds password guessing at the login form and the password
-// grant (RFC 9700 §2.4, RFC 6749 §10.10). Each is failed password checks
-// per minute (also the burst); a success and a refused attempt count
-// nothing (package ratelimit).
+// grant (RFC 9700 §2.4, RFC 6749 §10.10). The Login* budgets are failed
+// password checks per minute (also the burst); a success and a refused
+// attempt count nothing (package ratelimit). An attempt takes a place in
+// each budget while its password is checked; attempts in flight that fill
+// a budget make the next one wait, not fail, so concurrent right
+// passwords are never answered 429 and concurrent wrong ones never get
+// more checks than the budget. LoginMaxPending and LoginMaxWait bound
+// that waiting: past them the answer is 503 with Retry-After.
 type RateLimit struct {
 	// LoginPerUsernameIP: failures for one username from one address, the
 	// strict budget against one attacker guessing one account; the owner
@@ -190,6 +195,14 @@ type RateLimit struct {
 	// against distributed guessing. Generous: spending it locks the owner
 	// out, which takes LoginPerUsername/LoginPerUsernameIP addresses.
 	LoginPerUsername int `yaml:"login_per_username"`
+	// LoginMaxPending: password attempts one instance holds at once,
+	// waiting for their turn or being checked; one more is answered 503
+	// with Retry-After at once. It bounds what a flood costs an instance.
+	LoginMaxPending int `yaml:"login_max_pending"`
+	// LoginMaxWait: longest an attempt waits for its turn (a free password
+	// checker, or attempts in flight on its budgets to end) before it is
+	// answered 503 with Retry-After.
+	LoginMaxWait time.Duration `yaml:"login_max_wait"`
 }
 
 // Default returns the built-in settings: a loopback development server with
@@ -212,9 +225,10 @@ func Default() Config {
 			IDTokenAlgorithm: "RS256",
 			Source:           KeysGenerate,
 		},
-		Log:         Log{Level: "info", Format: "text"},
-		HTTP:        HTTP{DrainDelay: 5 * time.Second, ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10},
-		RateLimit:   RateLimit{LoginPerUsernameIP: 5, LoginPerIP: 20, LoginPerUsername: 30},
+		Log:  Log{Level: "info", Format: "text"},
+		HTTP: HTTP{DrainDelay: 5 * time.Second, ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10},
+		RateLimit: RateLimit{LoginPerUsernameIP: 5, LoginPerIP: 20, LoginPerUsername: 30,
+			LoginMaxPending: 256, LoginMaxWait: 5 * time.Second},
 		DPoP:        defaultDPoP(),
 		PAR:         defaultPAR(),
 		Backchannel: defaultBackchannel(),

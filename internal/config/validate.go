@@ -101,6 +101,12 @@ func (c *Config) Validate() error {
 		// Else one address could lock the owner out everywhere.
 		bad("rate_limit.login_per_username", "must be at least rate_limit.login_per_username_ip")
 	}
+	if c.RateLimit.LoginMaxPending < 1 {
+		bad("rate_limit.login_max_pending", "must be at least 1")
+	}
+	if c.RateLimit.LoginMaxWait < 100*time.Millisecond || c.RateLimit.LoginMaxWait > time.Minute {
+		bad("rate_limit.login_max_wait", "must be between 100ms and 1m")
+	}
 	return errors.Join(errs...)
 }
 

@@ -89,7 +89,9 @@ func newServer(t testing.TB, opts ...serverOption) *server {
 	for _, o := range opts {
 		o(&deps, &limits)
 	}
-	deps.Limiter = ratelimit.New(env.Store.Redis(), env.Prefix, limits)
+	if deps.Limiter == nil { // an option may have built its own
+		deps.Limiter = ratelimit.New(env.Store.Redis(), env.Prefix, limits)
+	}
 	h, err := oauth.NewHandler(deps)
 	if err != nil {
 		t.Fatal(err)

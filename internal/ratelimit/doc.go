@@ -13,6 +13,15 @@
 // Usernames and addresses are hashed into the keys, so what a caller sends
 // never becomes a key of its own length.
 //
+// An attempt holds a place in each budget while its password is checked.
+// Places of attempts in flight make the next attempt wait for one of them
+// to end, never refuse it: only failures that happened answer 429, so a
+// backend signing many users in at once from one address is not
+// throttled, while the failed checks within a window stay within the
+// budget, with no allowance for attempts in flight. Waiting is bounded
+// (WithMaxPending, WithMaxWait): past the bounds Guard answers ErrBusy,
+// overload, which callers answer 503 with Retry-After.
+//
 // The password grant (RFC 6749 §4.3, §10.10) and the login page both call
 // Limiter.Guard, through account.Login.
 package ratelimit

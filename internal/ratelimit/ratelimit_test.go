@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -222,27 +223,6 @@ func TestRetryAfter(t *testing.T) {
 	}
 }
 
-// Concurrent guesses cannot all pass a budget with room for a few: the
-// unit is taken before the check runs.
-func TestConcurrentFailuresStayWithinBudget(t *testing.T) {
-	f := newFixture(t, ratelimit.Limits{PerUsernameIP: 5, PerIP: 100, PerUsername: 100})
-	var judged atomic.Int32
-	var wg sync.WaitGroup
-	for range 40 {
-		wg.Go(func() {
-			_, _ = f.lim.Guard(context.Background(), "frank", "192.0.2.13", func(context.Context) (bool, error) {
-				judged.Add(1)
-				time.Sleep(5 * time.Millisecond) // a hash check takes a while
-				return false, nil
-			})
-		})
-	}
-	wg.Wait()
-	if n := judged.Load(); n != 5 {
-		t.Fatalf("%d of 40 concurrent guesses were judged, want 5", n)
-	}
-}
-
 // Keys live under the prefix, have a fixed length whatever the username,
 // never hold it in clear, and expire.
 func TestKeys(t *testing.T) {
@@ -259,7 +239,7 @@ func TestKeys(t *testing.T) {
 			continue
 		}
 		mine++
-		if !strings.HasPrefix(k, f.rs.Prefix+"rl:") || len(k) > len(f.rs.Prefix)+60 {
+		if !strings.HasPrefix(k, f.rs.Prefix+"budget:") || len(k) > len(f.rs.Prefix)+60 {
 			t.Errorf("key %.80q", k)
 		}
 		if strings.Contains(k, "grace") || strings.Contains(k, "secret-name") || strings.Contains(k, "192.0.2") {
@@ -312,6 +292,167 @@ func TestIPv6CountedBySlash64(t *testing.T) {
 			}
 			if r := f.attempt(t, "d", tc.another, fail); r != "bad" {
 				t.Fatalf("%s after %v: %s, want bad", tc.another, tc.spend, r)
+			}
+		})
+	}
+}
+
+// The same budgets kept by several instances: attempts of all of them,
+// at once, still get no more failed checks than the budget, and a right
+// password among them is never refused for the others still in flight.
+func TestConcurrentAttemptsAcrossInstances(t *testing.T) {
+	limits := ratelimit.Limits{PerUsernameIP: 5, PerIP: 20, PerUsername: 30}
+	tests := []struct {
+		name      string
+		user, ip  func(i int) string
+		right     bool
+		maxJudged int // failed checks the budget allows; 0: every attempt is judged
+	}{
+		{"wrong guesses at one account from one address",
+			func(int) string { return "frank" }, func(int) string { return "192.0.2.13" }, false, 5},
+		{"wrong guesses at many accounts from one address",
+			func(i int) string { return fmt.Sprint("user", i) }, func(int) string { return "192.0.2.14" }, false, 20},
+		{"wrong guesses at one account from many addresses",
+			func(int) string { return "grace" }, func(i int) string { return fmt.Sprint("198.51.100.", i%8) }, false, 30},
+		{"right passwords of one account from one address",
+			func(int) string { return "heidi" }, func(int) string { return "192.0.2.15" }, true, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, limits)
+			// A second instance: its own Limiter on the same keys.
+			other := ratelimit.New(f.rs.Client(t), f.rs.Prefix, limits, ratelimit.WithClock(f.clock.now))
+			var judged, inCheck, mostInCheck atomic.Int32
+			var wg sync.WaitGroup
+			const attempts = 120
+			outcomes := make([]error, attempts)
+			for i := range attempts {
+				lim := f.lim
+				if i%2 == 1 {
+					lim = other
+				}
+				wg.Go(func() {
+					_, outcomes[i] = lim.Guard(context.Background(), tc.user(i), tc.ip(i), func(context.Context) (bool, error) {
+						judged.Add(1)
+						n := inCheck.Add(1)
+						for m := mostInCheck.Load(); n > m && !mostInCheck.CompareAndSwap(m, n); m = mostInCheck.Load() {
+						}
+						time.Sleep(5 * time.Millisecond) // a hash check takes a while
+						inCheck.Add(-1)
+						return tc.right, nil
+					})
+				})
+			}
+			wg.Wait()
+			for _, err := range outcomes {
+				var th *ratelimit.Throttled
+				if err != nil && (tc.right || !errors.As(err, &th)) {
+					t.Fatalf("an attempt ended with %v", err)
+				}
+			}
+			if tc.right {
+				if n := judged.Load(); n != attempts {
+					t.Fatalf("%d of %d right passwords were judged", n, attempts)
+				}
+				// They took turns: never more in flight than the budget.
+				if m := mostInCheck.Load(); int(m) > limits.PerUsernameIP {
+					t.Fatalf("%d checks ran at once, budget %d", m, limits.PerUsernameIP)
+				}
+				return
+			}
+			if n := judged.Load(); int(n) != tc.maxJudged {
+				t.Fatalf("%d of %d concurrent wrong guesses were checked, want the budget, %d", n, attempts, tc.maxJudged)
+			}
+		})
+	}
+}
+
+// An instance that dies during a check holds its place in the budgets
+// until the place's lease (a minute past the wait bound) runs out: the
+// place is not a failure, and then it is not held any more.
+func TestPlaceOfAVanishedAttemptExpires(t *testing.T) {
+	f := newFixture(t, ratelimit.Limits{PerUsernameIP: 1})
+	lim := ratelimit.New(f.rs.Client(t), f.rs.Prefix, ratelimit.Limits{PerUsernameIP: 1},
+		ratelimit.WithClock(f.clock.now), ratelimit.WithMaxWait(time.Second))
+	entered, hang := make(chan struct{}), make(chan struct{})
+	defer close(hang)
+	go func() {
+		_, _ = f.lim.Guard(context.Background(), "ivan", "192.0.2.16", func(context.Context) (bool, error) {
+			close(entered)
+			<-hang // never ends while the test runs: its instance is gone
+			return false, nil
+		})
+	}()
+	<-entered
+	if _, err := lim.Guard(context.Background(), "ivan", "192.0.2.16", pass); !errors.Is(err, ratelimit.ErrBusy) {
+		t.Fatalf("while the only place is held: %v, want ErrBusy", err)
+	}
+	f.clock.add(time.Minute + time.Second + time.Millisecond) // the lease: wait bound + a minute
+	if ok, err := lim.Guard(context.Background(), "ivan", "192.0.2.16", pass); !ok || err != nil {
+		t.Fatalf("after the lease: %v, %v", ok, err)
+	}
+}
+
+// Overload is ErrBusy, never a spent budget, and spends nothing: too many
+// attempts held at once, or a wait for a turn past the bound (for places
+// held by attempts in flight, or inside the check, where the password
+// checker's queue takes Guard's context).
+func TestOverloadIsBusy(t *testing.T) {
+	limits := ratelimit.Limits{PerUsernameIP: 1, PerIP: 10, PerUsername: 10}
+	blocked := func(entered chan<- struct{}, release <-chan struct{}) func(context.Context) (bool, error) {
+		return func(context.Context) (bool, error) {
+			entered <- struct{}{}
+			<-release
+			return true, nil
+		}
+	}
+	tests := []struct {
+		name   string
+		opts   []ratelimit.Option
+		second func(ctx context.Context) (bool, error) // the second attempt's check, from the same user and address
+	}{
+		{"more attempts than max pending", []ratelimit.Option{ratelimit.WithMaxPending(1)}, pass},
+		{"waiting for a place past max wait", []ratelimit.Option{ratelimit.WithMaxWait(100 * time.Millisecond)}, pass},
+		{"waiting in the check past max wait", []ratelimit.Option{ratelimit.WithMaxWait(100 * time.Millisecond)},
+			func(ctx context.Context) (bool, error) { <-ctx.Done(); return false, ctx.Err() }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, limits)
+			lim := ratelimit.New(f.rs.Client(t), f.rs.Prefix, limits, append(tc.opts, ratelimit.WithClock(f.clock.now))...)
+			entered, release := make(chan struct{}), make(chan struct{})
+			var freeOnce sync.Once
+			free := func() { freeOnce.Do(func() { close(release) }) }
+			t.Cleanup(free)
+			first := make(chan error, 1)
+			go func() {
+				_, err := lim.Guard(context.Background(), "judy", "192.0.2.17", blocked(entered, release))
+				first <- err
+			}()
+			<-entered
+			user := "judy"
+			if strings.Contains(tc.name, "in the check") {
+				user = "judy2" // a place of its own, so that it reaches its check
+			}
+			// Bounded here too, so that a Limiter that never sheds fails
+			// the test instead of hanging it.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			start := time.Now()
+			ok, err := lim.Guard(ctx, user, "192.0.2.17", tc.second)
+			if ok || !errors.Is(err, ratelimit.ErrBusy) {
+				t.Fatalf("second attempt: %v, %v; want ErrBusy", ok, err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("ErrBusy after %v", d)
+			}
+			free()
+			if err := <-first; err != nil {
+				t.Fatal(err)
+			}
+			// Nothing was spent: the budget of one failure is whole.
+			if r := f.attempt(t, "judy", "192.0.2.17", fail); r != "bad" {
+				t.Fatalf("after the overload: %s", r)
 			}
 		})
 	}

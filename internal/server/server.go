@@ -203,7 +203,8 @@ func (b *builder) loginLimiter() (*ratelimit.Limiter, error) {
 	rl := b.cfg.RateLimit
 	return ratelimit.New(b.Store.Redis(), b.Store.Prefix(), ratelimit.Limits{
 		PerUsernameIP: rl.LoginPerUsernameIP, PerIP: rl.LoginPerIP, PerUsername: rl.LoginPerUsername,
-	}, ratelimit.WithThrottleObserver(func(budget string) { throttled.WithLabelValues(budget).Inc() })), nil
+	}, ratelimit.WithThrottleObserver(func(budget string) { throttled.WithLabelValues(budget).Inc() }),
+		ratelimit.WithMaxPending(rl.LoginMaxPending), ratelimit.WithMaxWait(rl.LoginMaxWait)), nil
 }
 
 // publicBudgets are the per-address budgets of public clients, who

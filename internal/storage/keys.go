@@ -89,14 +89,16 @@ import (
 // cluster by its own key.
 //
 // Not written by this package: the password-attempt budgets of package
-// ratelimit (<p>rl:ui:<h>, <p>rl:ip:<h>, <p>rl:u:<h>, h the base64url
-// SHA-256 of username+address, address, username; STRING, the GCRA time in
-// ms, TTL until the budget is full again), which it builds from Redis()
-// and Prefix(), and the same per-address budgets of public clients' pushed
-// requests under <p>par:rl:ip:<h> (a second Limiter, prefix <p>par:) and
-// of their DPoP proofs at the token endpoint under <p>dpop:rl:ip:<h> (a
-// third, prefix <p>dpop:), which bound the par: and dpop-jti: records
-// anonymous callers can make.
+// ratelimit (<p>budget:ui:<h>, <p>budget:ip:<h>, <p>budget:u:<h>, h the
+// base64url SHA-256 of username+address, address, username; ZSET, member
+// "tat" the GCRA time in ms and one member per attempt in flight scored
+// with its lease end, at most the budget's burst of them; TTL until its
+// last entry passes), which it builds from Redis() and Prefix(), and the
+// same per-address budgets of public clients' pushed requests under
+// <p>par:budget:ip:<h> (a second Limiter, prefix <p>par:) and of their
+// DPoP proofs at the token endpoint under <p>dpop:budget:ip:<h> (a third,
+// prefix <p>dpop:), which bound the par: and dpop-jti: records anonymous
+// callers can make.
 // Pending authorization requests of anonymous visitors and
 // the login form's CSRF token are not stored at all (sealed in the browser).
 func (s *Store) kClients() string                { return s.prefix + "clients" }

@@ -49,15 +49,20 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	if e := checkCodePresenter(ctx, ac, client, f); e != nil {
 		return nil, e
 	}
-	// Everything that can refuse is decided before the claim: a lookup
-	// that Redis cannot answer leaves the code for the client's retry.
+	// What can refuse is decided before the claim, so that a lookup Redis
+	// cannot answer leaves the code for the client's retry; a deleted user
+	// is refused after it, so that a replay is still seen as one and
+	// revokes what the first redemption issued.
 	user, err := h.users.GetUser(ctx, ac.UserID)
-	if err != nil {
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return nil, storageGrantError(err)
 	}
-	dec, e := decide(ctx, grantClaim{client: client, user: user, held: ac.Scope, heldKey: ac.DPoPJKT})
-	if e != nil {
-		return nil, e
+	var dec issuance
+	if user != nil {
+		var e *Error
+		if dec, e = decide(ctx, grantClaim{client: client, user: user, held: ac.Scope, heldKey: ac.DPoPJKT}); e != nil {
+			return nil, e
+		}
 	}
 	now := h.now()
 	planned := storage.CodeRedemption{
@@ -72,6 +77,9 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	}
 	if err != nil {
 		return nil, storageGrantError(err)
+	}
+	if user == nil {
+		return nil, ErrInvalidGrant
 	}
 	in := issue{
 		issuance: dec, authTime: ac.AuthTime, nonce: ac.Nonce, sid: ac.SID,

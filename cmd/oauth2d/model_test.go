@@ -36,7 +36,8 @@ import (
 //
 //  1. every issued access token's scope ⊆ what the grant holds ∩ the
 //     client's current scopes ∩ what the user's current roles allow, and
-//     it carries the user's current roles;
+//     it carries the user's current roles that its scope carries (a role
+//     with powers only through a scope that uses them);
 //  2. a revoked family, a deleted user or a withdrawn consent never
 //     yields another token; reuse outside the grace window revokes the
 //     family and denies its newest access token;
@@ -70,7 +71,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // modelScopes are what the model's clients may be registered for; "x:tp"
 // only the third-party client is, at first.
-var modelScopes = []string{"openid", "profile", "offline_access", "comments:read", "comments:write", "admin", "x:tp"}
+var modelScopes = []string{"openid", "profile", "offline_access", "comments:read", "comments:write", "comments:moderate", "admin", "x:tp"}
 
 type modelClient struct {
 	key, id, secret string
@@ -311,7 +312,7 @@ func drawScope(t *rapid.T, label string, base []string) []string {
 		}
 		return append(slices.Clone(base), extra)
 	default:
-		return []string{rapid.SampledFrom([]string{"admin", "x:tp", "comments:write"}).Draw(t, label)}
+		return []string{rapid.SampledFrom([]string{"admin", "comments:moderate", "x:tp", "comments:write"}).Draw(t, label)}
 	}
 }
 
@@ -759,8 +760,11 @@ func (m *model) checkIssued(res response, c *modelClient, u *modelUser, held, re
 	if got := strings.Fields(res.str("scope")); !slices.Equal(got, claims.Scope) {
 		t.Fatalf("scope answered %v, token carries %v", got, claims.Scope)
 	}
-	if !slices.Equal(claims.Roles, u.roles) && !(len(claims.Roles) == 0 && len(u.roles) == 0) {
-		t.Fatalf("INVARIANT 1: token carries roles %v, the user has %v", claims.Roles, u.roles)
+	// The user's current roles, a role with powers only through a scope
+	// that carries it (issue 22: consent bounds roles).
+	if wantRoles := account.RolesCarried(u.roles, claims.Scope); !slices.Equal(claims.Roles, wantRoles) && len(claims.Roles)+len(wantRoles) > 0 {
+		t.Fatalf("INVARIANT 1: token with scope %v carries roles %v; the user has %v, of which the scope carries %v",
+			claims.Scope, claims.Roles, u.roles, wantRoles)
 	}
 	if claims.Subject != u.id || claims.ClientID != c.id {
 		t.Fatalf("token for sub %s client %s, want %s %s", claims.Subject, claims.ClientID, u.id, c.id)

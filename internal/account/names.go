@@ -23,16 +23,42 @@ var SupportedGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, Gr
 // RoleAdmin (and machine clients registered for it) are granted it.
 const ScopeAdmin = "admin"
 
-// RoleAdmin is the role that may be granted ScopeAdmin and that may act on
-// behalf of other users in the comments API.
+// ScopeCommentsModerate lets a token use its user's RoleAdmin in the
+// comments API: post on behalf of another user, delete anyone's comment.
+const ScopeCommentsModerate = "comments:moderate"
+
+// RoleAdmin is the role that may be granted ScopeAdmin and
+// ScopeCommentsModerate.
 const RoleAdmin = "admin"
 
-// scopeRoles names the scopes a user is granted only while holding a role:
-// a client registered for one cannot lend it to anybody else.
-var scopeRoles = map[string]string{ScopeAdmin: RoleAdmin}
+// roleScopes names, for each role that carries powers, the scopes through
+// which a token may use them (RFC 9700 §2.3): a user's role reaches an
+// API only through a scope the user consented to for that client. A role
+// listed here is granted those scopes only to its holders, and is carried
+// in a token only when the token has one of them; a role not listed
+// carries no power and is always carried.
+var roleScopes = map[string][]string{RoleAdmin: {ScopeAdmin, ScopeCommentsModerate}}
 
-// RolesAllowScope reports whether a user with roles may be granted scope.
+// RolesAllowScope reports whether a user with roles may be granted scope:
+// a scope some role's powers go through needs that role.
 func RolesAllowScope(roles []string, scope string) bool {
-	role, gated := scopeRoles[scope]
-	return !gated || slices.Contains(roles, role)
+	for role, scopes := range roleScopes {
+		if slices.Contains(scopes, scope) && !slices.Contains(roles, role) {
+			return false
+		}
+	}
+	return true
+}
+
+// RolesCarried is what of roles a token with scope carries: every role
+// whose powers go through a scope only when the scope has one of them.
+func RolesCarried(roles, scope []string) []string {
+	out := make([]string, 0, len(roles))
+	for _, role := range roles {
+		gates, gated := roleScopes[role]
+		if !gated || slices.ContainsFunc(gates, func(s string) bool { return slices.Contains(scope, s) }) {
+			out = append(out, role)
+		}
+	}
+	return out
 }

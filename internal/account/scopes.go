@@ -35,6 +35,7 @@ func BuiltinScopeTexts() []ScopeText {
 		{"offline_access", "Keep access when you are not using it", "Stay connected after you close the application, until you remove its access."},
 		{"comments:read", "Read comments", "Read the comments in the comments service."},
 		{"comments:write", "Post comments as you", "Post and delete comments in your name."},
+		{"comments:moderate", "Moderate comments with your administrator rights", "Post comments in other people's names and delete anyone's comments, as you can."},
 		{"admin", "Administer the server with your administrator rights", "Manage clients and users of this server, as you can."},
 	}
 }

@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -45,7 +46,7 @@ func newHarnessWith(t *testing.T, registration account.Policy) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := rh.Engine.Group("/admin/v1", rh.Auth.RequireScopes(account.ScopeAdmin), adm.Audit)
+	g := rh.Engine.Group("/admin/v1", rh.Auth.RequireScopes(account.ScopeAdmin), adm.RequireAdmin, adm.Audit)
 	g.GET("/clients", adm.ListClients)
 	g.POST("/clients", adm.CreateClient)
 	g.GET("/clients/:id", adm.GetClient)
@@ -63,9 +64,15 @@ func newHarnessWith(t *testing.T, registration account.Policy) *harness {
 	return h
 }
 
+// token mints what the issuance policy would for sub: a user's roles as
+// the scopes carry them (account.RolesCarried), none for a client.
 func (h *harness) token(sub, clientID string, scopes ...string) string {
 	h.t.Helper()
-	raw, _ := h.Mint(h.t, token.AccessRequest{Subject: sub, ClientID: clientID, Scope: scopes, Lifetime: resourcetest.TokenTTL})
+	req := token.AccessRequest{Subject: sub, ClientID: clientID, Scope: scopes, Lifetime: resourcetest.TokenTTL}
+	if u, err := h.Store.GetUser(context.Background(), sub); err == nil {
+		req.Roles = account.RolesCarried(u.Roles, scopes)
+	}
+	raw, _ := h.Mint(h.t, req)
 	return raw
 }
 

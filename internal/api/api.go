@@ -19,7 +19,8 @@ import (
 )
 
 // Scopes the protected API knows. A user with account.RoleAdmin may post
-// on behalf of any user and delete any comment.
+// on behalf of any user and delete any comment, through a token that has
+// account.ScopeCommentsModerate (moderates) too.
 const (
 	ScopeProfile       = "profile"
 	ScopeCommentsRead  = "comments:read"
@@ -144,7 +145,13 @@ func mustClaims(c *gin.Context) *token.AccessClaims {
 	return claims
 }
 
-func isAdmin(c *token.AccessClaims) bool { return slices.Contains(c.Roles, account.RoleAdmin) }
+// moderates reports whether the token may use its user's admin role in
+// this API: the role, carried only through a scope the user consented to
+// for the client (account.RolesCarried), and the moderation scope itself,
+// checked here too so that the API does not rest on the issuer alone.
+func moderates(c *token.AccessClaims) bool {
+	return slices.Contains(c.Roles, account.RoleAdmin) && slices.Contains(c.Scope, account.ScopeCommentsModerate)
+}
 
 // internalError answers 500 (503 for a storage outage) with a fixed text;
 // the detail goes to the log.

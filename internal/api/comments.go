@@ -94,8 +94,8 @@ type postCommentRequest struct {
 }
 
 // PostComment serves POST /api/v1/comments. A user posts as themself; a
-// user_id naming someone else needs role admin; a client acting for
-// itself has no user to post as.
+// user_id naming someone else needs role admin and scope
+// comments:moderate; a client acting for itself has no user to post as.
 func (a *API) PostComment(c *gin.Context) {
 	claims := mustClaims(c)
 	if account.IsClientToken(claims) {
@@ -112,8 +112,8 @@ func (a *API) PostComment(c *gin.Context) {
 	}
 	author := claims.Subject
 	if req.UserID != nil && *req.UserID != claims.Subject {
-		if !isAdmin(claims) {
-			problem.Write(c, http.StatusForbidden, "only an admin may post on behalf of another user")
+		if !moderates(claims) {
+			problem.Write(c, http.StatusForbidden, "only an admin, with a token that has scope comments:moderate, may post on behalf of another user")
 			return
 		}
 		_, err := a.users.GetUser(c.Request.Context(), *req.UserID)
@@ -162,8 +162,8 @@ func isForbiddenControl(r rune) bool {
 	return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
 }
 
-// DeleteComment serves DELETE /api/v1/comments/:id: the comment's user or
-// an admin.
+// DeleteComment serves DELETE /api/v1/comments/:id: the comment's user, or
+// an admin with scope comments:moderate.
 func (a *API) DeleteComment(c *gin.Context) {
 	claims := mustClaims(c)
 	ctx := c.Request.Context()
@@ -182,8 +182,8 @@ func (a *API) DeleteComment(c *gin.Context) {
 		return
 	}
 	owner := !account.IsClientToken(claims) && cm.UserID == claims.Subject
-	if !owner && !isAdmin(claims) {
-		problem.Write(c, http.StatusForbidden, "only the comment's user or an admin may delete it")
+	if !owner && !moderates(claims) {
+		problem.Write(c, http.StatusForbidden, "only the comment's user, or an admin with a token that has scope comments:moderate, may delete it")
 		return
 	}
 	err = a.comments.DeleteComment(ctx, cm.ID)

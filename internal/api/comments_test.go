@@ -16,7 +16,8 @@ import (
 )
 
 // TestSeedScenario is DESIGN.md §5's classic case: a normal user posts
-// only as themself; an admin posts for anyone and deletes anything.
+// only as themself; an admin posts for anyone and deletes anything, with a
+// token that has comments:moderate.
 func TestSeedScenario(t *testing.T) {
 	h := resourcetest.New(t, token.AlgES256)
 	alice, _ := h.UserToken(t, h.Alice, resourcetest.AllScopes...)
@@ -24,6 +25,13 @@ func TestSeedScenario(t *testing.T) {
 	admin, _ := h.UserToken(t, h.Admin, resourcetest.AllScopes...)
 	readOnly, _ := h.UserToken(t, h.Alice, "comments:read")
 	service := h.ClientToken(t, "comments:read", "comments:write")
+	// The admin consented to an app for comments:write only (issue 22): the
+	// token does not carry the role, and the app cannot moderate.
+	adminWrite, _ := h.UserToken(t, h.Admin, "comments:read", "comments:write")
+	// A token that carries the role without comments:moderate is refused
+	// too: the API checks the scope, not only the issuer's choice of roles.
+	roleOnly, _ := h.Mint(t, token.AccessRequest{Subject: h.Admin.ID, ClientID: resourcetest.WebClient,
+		Scope: []string{"comments:write"}, Roles: h.Admin.Roles, Lifetime: resourcetest.TokenTTL})
 
 	ids := map[string]string{} // step name → comment id
 	post := []struct {
@@ -38,6 +46,8 @@ func TestSeedScenario(t *testing.T) {
 		{"alice as bob", alice, map[string]any{"message": "I am bob", "user_id": h.Bob.ID}, 403, ""},
 		{"bob as himself", bob, map[string]any{"message": "hi from bob"}, 201, h.Bob.ID},
 		{"admin for bob", admin, map[string]any{"message": "on behalf of bob", "user_id": h.Bob.ID}, 201, h.Bob.ID},
+		{"admin's comments:write app for bob", adminWrite, map[string]any{"message": "x", "user_id": h.Bob.ID}, 403, ""},
+		{"admin role without comments:moderate for bob", roleOnly, map[string]any{"message": "x", "user_id": h.Bob.ID}, 403, ""},
 		{"admin for nobody", admin, map[string]any{"message": "x", "user_id": "no-such-user"}, 400, ""},
 		{"admin as admin", admin, map[string]any{"message": "from the admin"}, 201, h.Admin.ID},
 		{"client credentials", service, map[string]any{"message": "machine"}, 403, ""},
@@ -87,6 +97,8 @@ func TestSeedScenario(t *testing.T) {
 		{"read-only token deletes", readOnly, ids["alice as herself"], 403},
 		{"alice deletes her own", alice, ids["alice as herself"], 204},
 		{"bob deletes his, posted by the admin", bob, ids["admin for bob"], 204},
+		{"admin's comments:write app deletes alice's", adminWrite, ids["alice naming herself"], 403},
+		{"admin role without comments:moderate deletes alice's", roleOnly, ids["alice naming herself"], 403},
 		{"admin deletes alice's", admin, ids["alice naming herself"], 204},
 		{"admin deletes bob's", admin, ids["bob as himself"], 204},
 		{"deleted again", admin, ids["bob as himself"], 404},
@@ -231,7 +243,8 @@ func TestMe(t *testing.T) {
 		bearer string
 		want   map[string]any
 	}{
-		{"user", admin, map[string]any{"sub": h.Admin.ID, "username": "admin", "roles": []any{"user", "admin"},
+		// The admin role is carried only through admin or comments:moderate.
+		{"user", admin, map[string]any{"sub": h.Admin.ID, "username": "admin", "roles": []any{"user"},
 			"scope": "openid profile", "client_id": resourcetest.WebClient}},
 		{"client credentials", service, map[string]any{"sub": resourcetest.ServiceID, "username": "", "roles": []any{},
 			"scope": "profile", "client_id": resourcetest.ServiceID}},

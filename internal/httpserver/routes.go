@@ -88,7 +88,7 @@ func routes(r gin.IRouter, h Handlers) {
 	v1.POST("/logout", h.Bearer.RequireScopes(), h.API.Logout)
 
 	// The admin API: scope admin, every change audited.
-	adm := r.Group("/admin/v1", h.Bearer.RequireScopes(account.ScopeAdmin), h.Admin.Audit)
+	adm := r.Group("/admin/v1", h.Bearer.RequireScopes(account.ScopeAdmin), h.Admin.RequireAdmin, h.Admin.Audit)
 	adm.GET("/clients", h.Admin.ListClients)
 	adm.POST("/clients", h.Admin.CreateClient)
 	adm.GET("/clients/:id", h.Admin.GetClient)

@@ -42,7 +42,7 @@ type issuance struct {
 	client *storage.Client
 	user   *storage.User
 	scope  []string
-	roles  []string // the user's current roles; none for a client's own token
+	roles  []string // the user's current roles that the scope carries; none for a client's own token
 	jkt    string   // the DPoP key the access token is bound to ("": bearer)
 }
 
@@ -57,8 +57,12 @@ type issuance struct {
 // and the scope member then says what was issued), so that a demotion or
 // a scope taken from the client takes effect at the next refresh without
 // a revocation, and so that a refresh never fails after its rotation,
-// which would cost the client its family. A grant bound to a DPoP key
-// issues only to a proof by that key (RFC 9449 §5, §10).
+// which would cost the client its family. The token carries the user's
+// current roles, a role whose powers go through a scope only with such a
+// scope (account.RolesCarried): an administrator who consents to an app
+// for comments:write does not lend it the admin role (RFC 9700 §2.3). A
+// grant bound to a DPoP key issues only to a proof by that key (RFC 9449
+// §5, §10).
 func decideIssuance(g grantClaim) (issuance, *Error) {
 	if g.heldKey != "" && g.heldKey != g.proofKey {
 		return issuance{}, ErrInvalidGrant.WithDescription("the grant is bound to another DPoP key")
@@ -73,7 +77,7 @@ func decideIssuance(g grantClaim) (issuance, *Error) {
 	}
 	dec := issuance{client: g.client, user: g.user, scope: scope, jkt: g.proofKey}
 	if g.user != nil {
-		dec.roles = slices.Clone(g.user.Roles)
+		dec.roles = account.RolesCarried(g.user.Roles, scope)
 	}
 	return dec, nil
 }

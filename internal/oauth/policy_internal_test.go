@@ -52,3 +52,30 @@ func TestDecideIssuance(t *testing.T) {
 		})
 	}
 }
+
+// A role's powers reach an app only through a scope the user consented
+// to for it (issue 22): the admin role rides on admin or
+// comments:moderate alone; a role that carries no power always rides.
+func TestDecideIssuanceRoles(t *testing.T) {
+	client := &storage.Client{ID: "c", Scopes: []string{"openid", "comments:write", "comments:moderate", "admin"}}
+	admin := &storage.User{ID: "a", Roles: []string{"user", "admin"}}
+	cases := []struct {
+		requested, want string
+	}{
+		{"comments:write", "user"},
+		{"openid comments:write", "user"},
+		{"comments:write comments:moderate", "user admin"},
+		{"admin", "user admin"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.requested, func(t *testing.T) {
+			dec, e := decideIssuance(grantClaim{client: client, user: admin, requested: strings.Fields(tc.requested), newGrant: true})
+			if e != nil {
+				t.Fatal(e)
+			}
+			if got := strings.Join(dec.roles, " "); got != tc.want {
+				t.Fatalf("roles %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

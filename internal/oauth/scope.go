@@ -16,7 +16,7 @@ const (
 // AdvertisedScopes are the scopes discovery lists: those the server and
 // its built-in API give a meaning to. Clients may be registered for others.
 var AdvertisedScopes = []string{
-	ScopeOpenID, "profile", "email", ScopeOfflineAccess, "comments:read", "comments:write", account.ScopeAdmin,
+	ScopeOpenID, "profile", "email", ScopeOfflineAccess, "comments:read", "comments:write", account.ScopeCommentsModerate, account.ScopeAdmin,
 }
 
 // parseScope splits a scope parameter (RFC 6749 §3.3) into its distinct

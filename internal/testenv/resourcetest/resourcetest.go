@@ -44,7 +44,7 @@ const (
 )
 
 // AllScopes are the scopes the comments API knows.
-var AllScopes = []string{"openid", "profile", "comments:read", "comments:write"}
+var AllScopes = []string{"openid", "profile", "comments:read", "comments:write", "comments:moderate"}
 
 // Main is TestMain for a package whose tests run on the harness: gin in
 // release mode, then testredis.Main.
@@ -213,7 +213,7 @@ func (h *Harness) NewInstance(t testing.TB, opts ...Option) *Instance {
 // UserToken mints an access token for u with the web client.
 func (h *Harness) UserToken(t testing.TB, u *storage.User, scopes ...string) (string, token.AccessClaims) {
 	t.Helper()
-	return h.Mint(t, token.AccessRequest{Subject: u.ID, ClientID: WebClient, Scope: scopes, Roles: u.Roles, Lifetime: TokenTTL})
+	return h.Mint(t, token.AccessRequest{Subject: u.ID, ClientID: WebClient, Scope: scopes, Roles: account.RolesCarried(u.Roles, scopes), Lifetime: TokenTTL})
 }
 
 // ClientToken mints a client-credentials token (the client is the subject).
@@ -241,7 +241,7 @@ type Family struct{ ID, TokenHash string }
 // access token is a fresh one, and returns it with that token.
 func (h *Harness) NewFamily(t testing.TB, u *storage.User, clientID string) (Family, string) {
 	t.Helper()
-	access, claims := h.Mint(t, token.AccessRequest{Subject: u.ID, ClientID: clientID, Scope: AllScopes, Roles: u.Roles, Lifetime: TokenTTL})
+	access, claims := h.Mint(t, token.AccessRequest{Subject: u.ID, ClientID: clientID, Scope: AllScopes, Roles: account.RolesCarried(u.Roles, AllScopes), Lifetime: TokenTTL})
 	f := Family{ID: secret.NewToken(12), TokenHash: secret.SHA256(secret.NewToken(32))}
 	err := h.Store.CreateFamily(h.Ctx, storage.NewRefresh{
 		Family: storage.RefreshFamily{ID: f.ID, ClientID: clientID, UserID: u.ID, Scope: AllScopes,

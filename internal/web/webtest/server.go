@@ -48,7 +48,7 @@ const (
 )
 
 // AllScopes is what the test clients may ask for.
-var AllScopes = []string{"openid", "profile", "email", "offline_access", "comments:read", "comments:write", "admin"}
+var AllScopes = []string{"openid", "profile", "email", "offline_access", "comments:read", "comments:write", "comments:moderate", "admin"}
 
 // Options change the server.
 type Options struct {

@@ -28,7 +28,7 @@ func clientCommand(ctx context.Context, e env, args []string) error {
 
 func clientCreate(ctx context.Context, e env, args []string) error {
 	a := newAdminCmd(e, "client create")
-	var redirects, postLogout, grants, scopes stringList
+	var redirects, postLogout, grants, scopes, introspectionAuds stringList
 	id := a.fs.String("id", "", "client id (generated when empty)")
 	name := a.fs.String("name", "", "display name shown on the consent page")
 	public := a.fs.Bool("public", false, "public client (no secret; PKCE required)")
@@ -43,6 +43,8 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 	bclSession := a.fs.Bool("backchannel-logout-session-required", false, "every logout token must carry a sid")
 	a.fs.Var(&grants, "grant-type", "grant type (repeatable): "+strings.Join(account.SupportedGrantTypes, ", "))
 	a.fs.Var(&scopes, "scope", "allowed scope (repeatable, or space-separated)")
+	a.fs.Var(&introspectionAuds, "introspection-audience",
+		"an access-token audience (aud) whose tokens the client may introspect, as a resource server (repeatable; RFC 7662)")
 	cfg, err := a.parse(e, args, 0)
 	if err != nil {
 		return err
@@ -56,6 +58,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 		GrantTypes: grants, Scopes: strings.Fields(strings.Join(scopes, " ")),
 		ClientURI: *clientURI, BackchannelLogoutURI: *bcl, BackchannelLogoutSessionRequired: *bclSession,
 		DPoPBoundAccessTokens: *dpopBound, RequirePushedAuthorizationRequests: *requirePAR,
+		IntrospectionAudiences: introspectionAuds,
 	}
 	if c.ID == "" {
 		c.ID = newClientID()
@@ -208,6 +211,7 @@ func clientGet(ctx context.Context, e env, args []string) error {
 		{"post_logout_redirect_uris", strings.Join(v.PostLogoutRedirectURIs, " ")},
 		{"client_uri", v.ClientURI},
 		{"backchannel_logout_uri", v.BackchannelLogoutURI},
+		{"introspection_audiences", strings.Join(v.IntrospectionAudiences, " ")},
 		{"managed_by", managedBy(v.ManagedBy)},
 		{"created_at", v.CreatedAt.UTC().Format(time.RFC3339)},
 		{"updated_at", v.UpdatedAt.UTC().Format(time.RFC3339)},

@@ -42,6 +42,10 @@ type Policy struct {
 	// guard of a configuration with this InsecureDev and no
 	// outbound.allow_internal.
 	Outbound *outbound.Guard
+	// Audiences are the server's own access-token audiences
+	// (tokens.audience): an introspection audience may name one of them
+	// whatever its form, as it is what the server puts in aud.
+	Audiences []string
 }
 
 // PolicyOf is the registration policy of a validated configuration.
@@ -50,7 +54,7 @@ func PolicyOf(cfg *config.Config) (Policy, error) {
 	if err != nil {
 		return Policy{}, err
 	}
-	return Policy{InsecureDev: cfg.InsecureDev, Outbound: guard}, nil
+	return Policy{InsecureDev: cfg.InsecureDev, Outbound: guard, Audiences: cfg.Tokens.Audience}, nil
 }
 
 func (p Policy) outbound() *outbound.Guard {
@@ -127,7 +131,68 @@ func ValidateClient(c *storage.Client, p Policy) []error {
 			bad("scopes", "%q is not a valid scope token (RFC 6749 §3.3)", s)
 		}
 	}
+	for _, problem := range introspectionAudienceProblems(c, p) {
+		bad("introspection_audiences", "%s", problem)
+	}
 	return errs
+}
+
+// Bounds of introspection_audiences: each client record is read on every
+// introspection request, and the list is compared with every token's aud.
+const (
+	MaxIntrospectionAudiences   = 16
+	MaxIntrospectionAudienceLen = 512
+)
+
+// introspectionAudienceProblems checks the audiences a client may
+// introspect for: only a confidential client can introspect at all, and
+// each value is an audience the server issues (tokens.audience) or a
+// resource identifier a later registration can issue for (RFC 8707 §2:
+// an absolute URI without fragment; https, as a token for it is sent
+// there).
+func introspectionAudienceProblems(c *storage.Client, p Policy) []string {
+	auds := c.IntrospectionAudiences
+	if len(auds) == 0 {
+		return nil
+	}
+	if c.Public {
+		return []string{"a public client cannot introspect tokens (it has no secret to authenticate with)"}
+	}
+	if len(auds) > MaxIntrospectionAudiences {
+		return []string{fmt.Sprintf("must list at most %d audiences", MaxIntrospectionAudiences)}
+	}
+	var problems []string
+	for i, aud := range auds {
+		switch {
+		case len(aud) > MaxIntrospectionAudienceLen:
+			problems = append(problems, fmt.Sprintf("%.40q...: must be at most %d characters", aud, MaxIntrospectionAudienceLen))
+		case slices.Contains(auds[:i], aud):
+			problems = append(problems, fmt.Sprintf("%q is listed twice", aud))
+		case slices.Contains(p.Audiences, aud):
+		default:
+			if err := checkResourceURI(aud, p.InsecureDev); err != nil {
+				problems = append(problems, err.Error())
+			}
+		}
+	}
+	return problems
+}
+
+// checkResourceURI: a resource identifier (RFC 8707 §2) that is not the
+// server's own audience must be an absolute https URI (http on loopback,
+// or anywhere with dev) without userinfo, query or fragment.
+func checkResourceURI(raw string, dev bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("%q must be the server's access-token audience (tokens.audience) or an absolute https URI", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%q must not have userinfo, a query or a fragment", raw)
+	}
+	if u.Scheme == "http" && !dev {
+		return config.CheckHTTPS(u)
+	}
+	return nil
 }
 
 // checkRedirectURI applies RFC 6749 §3.1.2 and the HTTPS posture of

@@ -2,6 +2,7 @@ package account
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -159,6 +160,69 @@ func TestValidateClientBackchannelDestination(t *testing.T) {
 			}
 		})
 	}
+}
+
+// introspection_audiences: a resource identifier (RFC 8707 §2) or the
+// server's own audience, for confidential clients only, bounded.
+func TestValidateClientIntrospectionAudiences(t *testing.T) {
+	serverAudience := "urn:oauth2d:api" // not https, but what the server puts in aud
+	many := make([]string, MaxIntrospectionAudiences+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("https://api%d.example/", i)
+	}
+	tests := []struct {
+		name    string
+		auds    []string
+		public  bool
+		dev     bool
+		wantErr string // "" = valid
+	}{
+		{"none", nil, false, false, ""},
+		{"the server's audience", []string{serverAudience}, false, false, ""},
+		{"https resource", []string{"https://api.example/", "https://api.example/reports"}, false, false, ""},
+		{"http loopback", []string{"http://localhost:8080/api"}, false, false, ""},
+		{"http remote", []string{"http://api.example/"}, false, false, "must be https"},
+		{"http remote in dev", []string{"http://api.example/"}, false, true, ""},
+		{"another urn", []string{"urn:other:api"}, false, false, "tokens.audience"},
+		{"relative", []string{"/api"}, false, false, "absolute https URI"},
+		{"fragment", []string{"https://api.example/#x"}, false, false, "a query or a fragment"},
+		{"query", []string{"https://api.example/?x=1"}, false, false, "a query or a fragment"},
+		{"userinfo", []string{"https://api.example@evil.example/"}, false, false, "userinfo"},
+		{"empty", []string{""}, false, false, "absolute https URI"},
+		{"twice", []string{"https://api.example/", "https://api.example/"}, false, false, "listed twice"},
+		{"too many", many, false, false, fmt.Sprintf("at most %d audiences", MaxIntrospectionAudiences)},
+		{"at the length limit", []string{"https://api.example/" + strings.Repeat("a", MaxIntrospectionAudienceLen-len("https://api.example/"))}, false, false, ""},
+		{"too long", []string{"https://api.example/" + strings.Repeat("a", MaxIntrospectionAudienceLen)}, false, false, "at most 512 characters"},
+		{"public client", []string{serverAudience}, true, false, "a public client cannot introspect"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validClient()
+			c.Public, c.IntrospectionAudiences = tc.public, tc.auds
+			err := errors.Join(ValidateClient(&c, Policy{InsecureDev: tc.dev, Audiences: []string{serverAudience}})...)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("ValidateClient: %v", err)
+			case tc.wantErr != "" && err == nil:
+				t.Fatalf("ValidateClient accepted it, want %q", tc.wantErr)
+			case tc.wantErr != "" && (!strings.Contains(err.Error(), "introspection_audiences: ") || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("ValidateClient: %v\nwant an introspection_audiences error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+	t.Run("PolicyOf takes tokens.audience", func(t *testing.T) {
+		cfg := config.Default()
+		cfg.Tokens.Audience = []string{serverAudience}
+		p, err := PolicyOf(&cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := validClient()
+		c.IntrospectionAudiences = []string{serverAudience}
+		if err := errors.Join(ValidateClient(&c, p)...); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestValidateUser(t *testing.T) {

@@ -32,6 +32,11 @@ type ClientRegistration struct {
 	// RequirePushedAuthorizationRequests makes the client push every
 	// authorization request (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty" yaml:"require_pushed_authorization_requests"`
+	// IntrospectionAudiences makes the client a resource server at the
+	// introspection endpoint: it gets an active answer for any access
+	// token whose aud names one of these, not only for its own tokens
+	// (RFC 7662 §4). Refresh tokens stay their own client's business.
+	IntrospectionAudiences []string `json:"introspection_audiences,omitempty" yaml:"introspection_audiences"`
 }
 
 // Record is the client as stored, without a secret hash or timestamps.
@@ -42,6 +47,7 @@ func (r *ClientRegistration) Record() *storage.Client {
 		GrantTypes: r.GrantTypes, Scopes: r.Scopes, ClientURI: r.ClientURI,
 		BackchannelLogoutURI: r.BackchannelLogoutURI, BackchannelLogoutSessionRequired: r.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens: r.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: r.RequirePushedAuthorizationRequests,
+		IntrospectionAudiences: r.IntrospectionAudiences,
 	}
 }
 
@@ -54,5 +60,6 @@ func RegistrationOf(c *storage.Client) ClientRegistration {
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes, ClientURI: c.ClientURI,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
+		IntrospectionAudiences: c.IntrospectionAudiences,
 	}
 }

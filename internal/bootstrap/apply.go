@@ -371,6 +371,7 @@ func sameClient(a, b *storage.Client) bool {
 		a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired &&
 		a.DPoPBoundAccessTokens == b.DPoPBoundAccessTokens &&
 		a.RequirePushedAuthorizationRequests == b.RequirePushedAuthorizationRequests &&
+		slices.Equal(a.IntrospectionAudiences, b.IntrospectionAudiences) &&
 		a.ManagedBy == b.ManagedBy
 }
 

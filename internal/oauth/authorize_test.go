@@ -320,7 +320,7 @@ func TestAuthorizeTokenEndpointChecks(t *testing.T) {
 		if s.Active(t, first.Str("access_token")) {
 			t.Error("the first exchange's access token is still active")
 		}
-		if s.Active(t, first.Str("refresh_token")) {
+		if s.ActiveFor(t, first.Str("refresh_token"), webtest.ThirdPartyID, webtest.ThirdPartySecret) {
 			t.Error("the first exchange's refresh token is still active")
 		}
 	})

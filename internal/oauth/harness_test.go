@@ -42,14 +42,17 @@ const (
 // server is an authorization server on 127.0.0.1 with its own Redis
 // prefix, its store and its keys.
 type server struct {
-	t       testing.TB
-	URL     string
-	Issuer  string
-	Store   *storage.Store
-	Keys    *token.KeySet
-	Handler *oauth.Handler
-	alice   *storage.User
-	admin   *storage.User
+	t      testing.TB
+	URL    string
+	Issuer string
+	// Audience is the aud of the server's access tokens; the service
+	// client is registered to introspect for it, as a resource server.
+	Audience []string
+	Store    *storage.Store
+	Keys     *token.KeySet
+	Handler  *oauth.Handler
+	alice    *storage.User
+	admin    *storage.User
 }
 
 type serverOption func(*oauth.Deps, *ratelimit.Limits)
@@ -113,7 +116,7 @@ func newServer(t testing.TB, opts ...serverOption) *server {
 	r.GET(oauth.JWKSPath, discovery.ServeJWKS)
 	env.Start(t, r)
 
-	s := &server{t: t, URL: env.Server.URL, Issuer: env.Issuer, Store: env.Store, Keys: env.Keys, Handler: h}
+	s := &server{t: t, URL: env.Server.URL, Issuer: env.Issuer, Audience: env.Audience, Store: env.Store, Keys: env.Keys, Handler: h}
 	s.seed(context.Background())
 	return s
 }
@@ -131,7 +134,8 @@ func (s *server) seed(ctx context.Context) {
 		{ID: publicID, Public: true, FirstParty: true,
 			GrantTypes: []string{"authorization_code", "refresh_token", "password"}, Scopes: all, RedirectURIs: []string{redirectURI}},
 		{ID: serviceID, SecretHash: hash(serviceSecret),
-			GrantTypes: []string{"client_credentials"}, Scopes: []string{"comments:read", "openid"}},
+			GrantTypes: []string{"client_credentials"}, Scopes: []string{"comments:read", "openid"},
+			IntrospectionAudiences: s.Audience},
 	}
 	for _, c := range clients {
 		if err := s.Store.CreateClient(ctx, c); err != nil {
@@ -257,10 +261,22 @@ func (s *server) tryRefresh(rt, clientID, clientSecret string) (response, error)
 	return s.tryPost("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, clientID, clientSecret)
 }
 
-// introspect answers whether a token is active, asked by the service.
+// active answers whether an access token is active, asked by the
+// service, a resource server registered for the server's audience.
 func (s *server) active(tok string) bool {
 	s.t.Helper()
-	res := s.post("/oauth2/introspect", url.Values{"token": {tok}}, serviceID, serviceSecret)
+	if strings.Count(tok, ".") != 2 {
+		// Only its own client learns about a refresh token: asked by the
+		// service, it would be inactive whatever its state.
+		s.t.Fatal("active: not an access token; ask about a refresh token with activeFor and its client")
+	}
+	return s.activeFor(tok, serviceID, serviceSecret)
+}
+
+// activeFor answers whether a token is active, asked by the client id.
+func (s *server) activeFor(tok, id, secret string) bool {
+	s.t.Helper()
+	res := s.post("/oauth2/introspect", url.Values{"token": {tok}}, id, secret)
 	if res.Status != http.StatusOK {
 		s.t.Fatalf("introspect: %d %s", res.Status, res.Raw)
 	}

@@ -3,9 +3,11 @@ package oauth
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
 )
 
 // introspection is the RFC 7662 §2.2 response.
@@ -29,7 +31,10 @@ type introspection struct {
 // Introspect serves POST /oauth2/introspect (RFC 7662). Only confidential
 // clients may ask (§2.1: the endpoint must be protected, and a public
 // client's id proves nothing). Anything invalid, expired or revoked is
-// {"active": false} and nothing more (§2.2).
+// {"active": false} and nothing more (§2.2), and so is a live token the
+// caller has no business with (§4: no scanning for valid tokens, no
+// learning whose they are): see mayIntrospectAccess and
+// mayIntrospectRefresh.
 func (h *Handler) Introspect(w http.ResponseWriter, r *http.Request) {
 	resp, err := h.introspect(w, r)
 	if err != nil {
@@ -60,13 +65,16 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) (*introspec
 		if err != nil {
 			return nil, ErrServerError.Wrap(err)
 		}
+		if !mayIntrospectRefresh(client, fam) {
+			return &introspection{}, nil
+		}
 		return &introspection{
 			Active: true, Scope: joinScope(fam.Scope), ClientID: fam.ClientID, Sub: fam.UserID,
 			TokenType: "refresh_token", Exp: fam.ExpiresAt.Unix(), Iat: fam.CreatedAt.Unix(), Iss: h.cfg.Issuer,
 		}, nil
 	}
 	claims, verr := h.verifier.VerifyAccess(raw)
-	if verr != nil {
+	if verr != nil || !mayIntrospectAccess(client, claims) {
 		return &introspection{}, nil
 	}
 	revoked, rerr := h.store.IsAccessRevoked(ctx, claims.JTI, claims.Subject, claims.ClientID, claims.IssuedAt)
@@ -90,4 +98,24 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) (*introspec
 		}
 	}
 	return out, nil
+}
+
+// mayIntrospectAccess: an access token's own client may ask about it, and
+// so may a resource server that the token is for, that is a client
+// registered with an introspection audience the token's aud names.
+// Everyone else is told what an unknown token would tell them.
+func mayIntrospectAccess(client *storage.Client, claims *token.AccessClaims) bool {
+	if claims.ClientID == client.ID {
+		return true
+	}
+	return slices.ContainsFunc(claims.Audience, func(aud string) bool {
+		return slices.Contains(client.IntrospectionAudiences, aud)
+	})
+}
+
+// mayIntrospectRefresh: a refresh token is presented only to the token
+// endpoint, by its own client, so no resource server has a reason to
+// see one; only its client may ask about it.
+func mayIntrospectRefresh(client *storage.Client, fam *storage.RefreshFamily) bool {
+	return fam.ClientID == client.ID
 }

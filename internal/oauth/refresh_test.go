@@ -23,7 +23,7 @@ func TestRefreshGrant(t *testing.T) {
 		if res.str("refresh_token") == first.str("refresh_token") || res.str("refresh_token") == "" {
 			t.Fatal("refresh token was not rotated")
 		}
-		if s.active(first.str("refresh_token")) || !s.active(res.str("refresh_token")) {
+		if s.activeFor(first.str("refresh_token"), firstPartyID, firstPartySecret) || !s.activeFor(res.str("refresh_token"), firstPartyID, firstPartySecret) {
 			t.Fatal("only the successor may be active after rotation")
 		}
 	})

@@ -37,7 +37,7 @@ func TestRevocation(t *testing.T) {
 		if s.active(first.str("access_token")) {
 			t.Fatal("revoked access token is active")
 		}
-		if !s.active(first.str("refresh_token")) {
+		if !s.activeFor(first.str("refresh_token"), firstPartyID, firstPartySecret) {
 			t.Fatal("revoking the access token must leave the refresh token alone")
 		}
 	})
@@ -52,7 +52,7 @@ func TestRevocation(t *testing.T) {
 		first := s.passwordGrant("comments:read")
 		wantError(t, revoke(first.str("refresh_token"), "", serviceID, serviceSecret), 400, "unauthorized_client")
 		wantError(t, revoke(first.str("access_token"), "", serviceID, serviceSecret), 400, "unauthorized_client")
-		if !s.active(first.str("refresh_token")) || !s.active(first.str("access_token")) {
+		if !s.activeFor(first.str("refresh_token"), firstPartyID, firstPartySecret) || !s.active(first.str("access_token")) {
 			t.Fatal("another client revoked the tokens")
 		}
 	})

@@ -148,7 +148,7 @@ func TestPasswordGrantIssuesTokens(t *testing.T) {
 	if res.Header.Get("Cache-Control") != "no-store" || res.Header.Get("Pragma") != "no-cache" {
 		t.Errorf("token response is cacheable: %v", res.Header)
 	}
-	if !s.active(res.str("access_token")) || !s.active(res.str("refresh_token")) {
+	if !s.active(res.str("access_token")) || !s.activeFor(res.str("refresh_token"), firstPartyID, firstPartySecret) {
 		t.Fatal("fresh tokens are not active")
 	}
 	t.Run("admin scope for an admin", func(t *testing.T) {

@@ -67,6 +67,10 @@ type Client struct {
 	// RequirePushedAuthorizationRequests: the client's authorization
 	// requests must come through the PAR endpoint (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
+	// IntrospectionAudiences lets a resource server introspect other
+	// clients' access tokens: those whose aud names one of these (RFC 7662
+	// §4). Without it a client learns about its own tokens only.
+	IntrospectionAudiences []string `json:"introspection_audiences,omitempty"`
 
 	// ManagedBy names who owns the record: ManagedByBootstrap for one the
 	// bootstrap file declares, which the admin API and the CLI must not

@@ -246,12 +246,26 @@ func (s *Server) exchangeForm(code, verifier string) url.Values {
 	return f
 }
 
-// Active asks the introspection endpoint whether tok is active.
+// Active asks the introspection endpoint whether the access token tok is
+// active, as the service: a resource server registered for the server's
+// audience.
 func (s *Server) Active(t testing.TB, tok string) bool {
+	t.Helper()
+	if strings.Count(tok, ".") != 2 {
+		// Only its own client learns about a refresh token: asked by the
+		// service, it would be inactive whatever its state.
+		t.Fatal("webtest: Active: not an access token; ask about a refresh token with ActiveFor and its client")
+	}
+	return s.ActiveFor(t, tok, ServiceID, ServiceSecret)
+}
+
+// ActiveFor asks the introspection endpoint whether tok is active, as the
+// client id.
+func (s *Server) ActiveFor(t testing.TB, tok, id, secret string) bool {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(ServiceID, ServiceSecret)
+	req.SetBasicAuth(id, secret)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

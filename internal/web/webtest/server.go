@@ -222,7 +222,7 @@ func (s *Server) seed(ctx context.Context) {
 		{ID: MultiRedirectID, SecretHash: hash(MultiSecret), GrantTypes: code, Scopes: []string{"openid", "profile"},
 			RedirectURIs: []string{s.RedirectURI, SecondRedirect}},
 		{ID: ServiceID, SecretHash: hash(ServiceSecret), GrantTypes: []string{"client_credentials"},
-			Scopes: []string{"openid", "comments:read"}, RedirectURIs: one},
+			Scopes: []string{"openid", "comments:read"}, RedirectURIs: one, IntrospectionAudiences: s.env.Audience},
 	}
 	for _, c := range clients {
 		if err := s.Store.CreateClient(ctx, c); err != nil {

@@ -195,6 +195,7 @@ func TestIssuanceModel(t *testing.T) {
 			"editClientScopes": m.editClientScopes,
 			"revokeUser":       m.revokeUser,
 			"advance":          m.advance,
+			"introspect":       m.introspect,
 		})
 	})
 }
@@ -694,6 +695,49 @@ func (m *model) revokeUser(t *rapid.T) {
 		t.Fatalf("admin revoke-tokens: %d %s", st, body)
 	}
 	m.userRevoked(u)
+}
+
+// introspect asks the introspection endpoint about a family's newest
+// access token or one of its refresh tokens, as a confidential client: the
+// family's own, or another (issue 22: only the token's own client, or one
+// registered for its audience, may learn anything; the model's clients
+// list no audience).
+func (m *model) introspect(t *rapid.T) {
+	if len(m.families) == 0 {
+		t.Skip("no family yet")
+	}
+	fam := m.families[rapid.IntRange(0, len(m.families)-1).Draw(t, "family")]
+	var confidential []*modelClient
+	for _, c := range m.clients {
+		if !c.public {
+			confidential = append(confidential, c)
+		}
+	}
+	asker := m.drawClient(t, "asker", confidential)
+	back := rapid.IntRange(0, min(len(fam.tokens)-1, 2)).Draw(t, "tokens back")
+	tok := fam.tokens[len(fam.tokens)-1-back]
+	if rapid.Bool().Draw(t, "access token") {
+		tok = fam.lastAccess
+	}
+	req, _ := http.NewRequest(http.MethodPost, m.srv.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(asker.id, asker.secret)
+	res := m.send(req)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	m.no5xx(res)
+	if res.status != 200 {
+		t.Fatalf("introspection: %d %s", res.status, res.raw)
+	}
+	active := res.body["active"] == true
+	switch {
+	case asker != fam.client && (active || len(res.body) != 1):
+		t.Fatalf("INVARIANT: %s learned about %s's token: %s", asker.key, fam.client.key, res.raw)
+	case active && tok != fam.lastAccess && (back > 0 || fam.dead || fam.user.deleted || fam.expired(m.clk.Now())):
+		t.Fatalf("INVARIANT 2: a refresh token the model holds dead is active (back %d, dead %v, user deleted %v): %s",
+			back, fam.dead, fam.user.deleted, res.raw)
+	}
 }
 
 // userRevoked: every family of u is dead, and every access token u has

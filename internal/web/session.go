@@ -100,7 +100,9 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, old *session, u
 // out does: its sid is never seen again, so the relying parties that
 // signed in under it are told now (back-channel logout) or never, whether
 // the same person signs in again or another one. It runs before the new
-// session exists, so that a failure leaves no browser with two.
+// session exists: if it fails, the sign-in fails and the browser keeps the
+// old cookie, so the next attempt ends the old session instead of
+// forgetting it beside a new one.
 func (h *Handler) endReplaced(r *http.Request, old *session) error {
 	if old == nil {
 		return nil

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/oauth2d/oauth2d/internal/config"
 )
 
 // The build image must be the Go release go.mod asks for.
@@ -61,6 +64,13 @@ func TestDockerDefaultsAreProductionSafe(t *testing.T) {
 	}
 	if got := demo.Services["oauth2d"].Environment["OAUTH2D_CONFIG"]; got != "/app/configs/oauth2d.yaml" {
 		t.Errorf("docker-compose.demo.yml runs config %q, want the development configuration", got)
+	}
+	// The development configuration and the demo file start only on a
+	// loopback issuer, so the demo setup must set one, not pass the
+	// shell's through.
+	demoIssuer := demo.Services["oauth2d"].Environment["OAUTH2D_ISSUER"]
+	if u, err := url.Parse(demoIssuer); err != nil || !config.IsLoopback(u.Hostname()) {
+		t.Errorf("docker-compose.demo.yml sets issuer %q, want one on a loopback host", demoIssuer)
 	}
 	if !strings.Contains(readRepoFile(t, ".dockerignore"), "**/node_modules") {
 		t.Error(".dockerignore does not exclude nested node_modules")

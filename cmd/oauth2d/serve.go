@@ -42,12 +42,18 @@ func serve(ctx context.Context, e env, args []string) error {
 	start := time.Now()
 	storage.LogRedisTo(logger)
 
+	// The bootstrap file is configuration too: read and checked before
+	// anything is connected to.
+	bootstrapFile, err := readBootstrap(cfg, logger)
+	if err != nil {
+		return err
+	}
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	bootstrapper, scopeTexts, err := loadBootstrap(cfg, store, logger)
+	bootstrapper, err := newBootstrapper(cfg, bootstrapFile, store, logger)
 	if err != nil {
 		return err
 	}
@@ -84,7 +90,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	metrics := prometheus.NewRegistry()
 	srv, err := server.New(life, server.Deps{
 		Config: cfg, Store: store, Keys: keys, Logger: logger, Metrics: metrics, Checker: checker,
-		ScopeTexts: scopeTexts, Templates: templates.FS,
+		ScopeTexts: bootstrapFile.ScopeTexts(), Templates: templates.FS,
 	})
 	if err != nil {
 		return err
@@ -146,23 +152,15 @@ func serve(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// loadBootstrap reads and checks the bootstrap file and returns what
-// upserts it: at start-up, and again whenever Redis lost its data
-// (dataGuard), with one Applier so that users come back under their IDs.
-// A file that is missing at the default path is skipped (the binary may
-// run outside the repository); a file that is named, unreadable or invalid
-// is a configuration error. Without a file an empty one is applied, so
-// that what an earlier file declared is released to the admin API. It
-// also returns the scope texts of the consent page: the file's over the
-// built-in ones.
-func loadBootstrap(cfg *config.Config, store *storage.Store, logger *slog.Logger) (func(context.Context) error, map[string]account.ScopeText, error) {
-	f, err := readBootstrap(cfg, logger)
-	if err != nil {
-		return nil, nil, err
-	}
+// newBootstrapper returns what upserts the bootstrap file f: at start-up,
+// and again whenever Redis lost its data (dataGuard), with one Applier so
+// that users come back under their IDs. Without a file an empty one is
+// applied, so that what an earlier file declared is released to the
+// admin API.
+func newBootstrapper(cfg *config.Config, f *bootstrap.File, store *storage.Store, logger *slog.Logger) (func(context.Context) error, error) {
 	policy, err := account.PolicyOf(cfg)
 	if err != nil {
-		return nil, nil, usage(err)
+		return nil, usage(err)
 	}
 	applier := bootstrap.NewApplier(store, secret.NewHasher(secret.DefaultParams()), logger, time.Now)
 	return func(ctx context.Context) error {
@@ -170,11 +168,14 @@ func loadBootstrap(cfg *config.Config, store *storage.Store, logger *slog.Logger
 			return fmt.Errorf("serve: %w", err)
 		}
 		return nil
-	}, f.ScopeTexts(), nil
+	}, nil
 }
 
 // readBootstrap loads and checks the configured bootstrap file; an empty
-// one when there is none.
+// one when there is none. A file that is missing at the default path is
+// skipped (the binary may run outside the repository); a file that is
+// named, unreadable or invalid is a configuration error, and so is a demo
+// file (demo: true, public passwords) on an issuer others reach.
 func readBootstrap(cfg *config.Config, logger *slog.Logger) (*bootstrap.File, error) {
 	if cfg.Bootstrap == "" {
 		return &bootstrap.File{}, nil
@@ -187,16 +188,19 @@ func readBootstrap(cfg *config.Config, logger *slog.Logger) (*bootstrap.File, er
 	case err != nil:
 		return nil, usage(fmt.Errorf("config: bootstrap: %w", err))
 	}
+	var errs []error
+	if f.Demo {
+		errs = append(errs, cfg.CheckDemoBootstrap(cfg.Bootstrap))
+	}
 	policy, err := account.PolicyOf(cfg)
 	if err != nil {
 		return nil, usage(err)
 	}
 	if err := f.Validate(policy); err != nil {
-		return nil, usage(fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
+		errs = append(errs, fmt.Errorf("config: bootstrap: %s: %w", cfg.Bootstrap, err))
 	}
-	if !cfg.InsecureDev && cfg.Bootstrap == config.DefaultBootstrap {
-		logger.Warn("loading the demo bootstrap file, whose secrets are public, without insecure_dev; set bootstrap to your own file or \"\"",
-			"path", cfg.Bootstrap)
+	if err := errors.Join(errs...); err != nil {
+		return nil, usage(err)
 	}
 	return f, nil
 }

@@ -15,6 +15,12 @@ import (
 
 // File is the bootstrap YAML (DESIGN.md §6).
 type File struct {
+	// Demo marks demonstration data whose secrets and passwords are
+	// public, as in the shipped configs/bootstrap.yaml: the server loads
+	// such a file only for an issuer on a loopback host
+	// (config.CheckDemoBootstrap). The mark travels with a copy of the
+	// file, wherever it is put, which its path or content would not.
+	Demo    bool     `yaml:"demo"`
 	Clients []Client `yaml:"clients"`
 	Users   []User   `yaml:"users"`
 	// Scopes describe scopes on the consent page, replacing the built-in

@@ -81,6 +81,9 @@ func TestShippedFileIsValid(t *testing.T) {
 	if len(f.Clients) < 4 || len(f.Users) < 2 {
 		t.Fatalf("configs/bootstrap.yaml has %d clients and %d users, want the demo set", len(f.Clients), len(f.Users))
 	}
+	if !f.Demo {
+		t.Fatal("configs/bootstrap.yaml is not marked demo: true, so it would load on a real issuer")
+	}
 }
 
 func TestLoadMissingFile(t *testing.T) {

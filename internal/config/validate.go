@@ -45,6 +45,8 @@ func (c *Config) Validate() error {
 	}
 	if err := checkIssuer(c.Issuer); err != nil {
 		bad("issuer", "%v", err)
+	} else if c.InsecureDev && !c.LoopbackIssuer() {
+		bad("insecure_dev", "must be false when the issuer (%s) is not on a loopback host: %s", c.Issuer, devOnlyAdvice)
 	}
 	if err := checkRedisURL(c.Redis.URL); err != nil {
 		bad("redis.url", "%v", err)
@@ -200,6 +202,37 @@ func checkIssuer(issuer string) error {
 		return errors.New("must not end with /")
 	}
 	return nil
+}
+
+// ProductionConfig is the example configuration to start from for an
+// issuer that others reach.
+const ProductionConfig = "configs/oauth2d.production.yaml"
+
+// devOnlyAdvice ends the refusals of development settings on an issuer
+// that others reach, naming both settings and what to use instead.
+const devOnlyAdvice = "insecure_dev and a demo bootstrap file (bootstrap, such as configs/bootstrap.yaml, whose passwords are public) " +
+	"are for an issuer on localhost, 127.0.0.1 or [::1] only; start from " + ProductionConfig +
+	` (insecure_dev: false, bootstrap: "" or your own file)`
+
+// LoopbackIssuer reports whether the issuer is on a loopback host, the
+// only place where insecure_dev and demo credentials are acceptable: no
+// one else reaches the server there. It is false for an issuer that does
+// not parse (which Validate reports).
+func (c *Config) LoopbackIssuer() bool {
+	u, err := url.Parse(c.Issuer)
+	return err == nil && IsLoopback(u.Hostname())
+}
+
+// CheckDemoBootstrap refuses the demo bootstrap file at path (a file
+// marked `demo: true`: its secrets and passwords are public, so anyone
+// could sign in as its admin) unless the issuer is on a loopback host.
+// Validate cannot tell, since only the file says whether it is a demo.
+func (c *Config) CheckDemoBootstrap(path string) error {
+	if c.LoopbackIssuer() {
+		return nil
+	}
+	return fmt.Errorf("config: bootstrap: %s is a demo file (demo: true) and must not be loaded when the issuer (%s) is not on a loopback host: %s",
+		path, c.Issuer, devOnlyAdvice)
 }
 
 // CheckHTTPS applies the HTTPS posture of DESIGN.md §8 to an issuer or

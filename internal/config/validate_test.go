@@ -25,6 +25,12 @@ func TestValidate(t *testing.T) {
 		{"issuer with trailing slash", func(c *Config) { c.Issuer = "https://auth.example.com/" }, "config: issuer: must not end with /"},
 		{"issuer with query", func(c *Config) { c.Issuer = "https://auth.example.com?a=b" }, "config: issuer: must not carry a query"},
 		{"ftp issuer", func(c *Config) { c.Issuer = "ftp://auth.example.com" }, "config: issuer: must be an https URL"},
+		{"insecure_dev on localhost", func(c *Config) { c.InsecureDev = true }, ""},
+		{"insecure_dev on https localhost", func(c *Config) { c.InsecureDev, c.Issuer = true, "https://localhost:8443" }, ""},
+		{"insecure_dev on ::1", func(c *Config) { c.InsecureDev, c.Issuer = true, "http://[::1]:8080" }, ""},
+		{"insecure_dev on a real issuer", func(c *Config) { c.InsecureDev, c.Issuer = true, "https://auth.example.com" },
+			"config: insecure_dev: must be false when the issuer (https://auth.example.com) is not on a loopback host: insecure_dev and a demo bootstrap file (bootstrap,"},
+		{"insecure_dev on a lookalike host", func(c *Config) { c.InsecureDev, c.Issuer = true, "https://localhost.example.com" }, "config: insecure_dev:"},
 		{"addr without port", func(c *Config) { c.Addr = "localhost" }, "config: addr: must be host:port"},
 		{"addr with bad port", func(c *Config) { c.Addr = "localhost:http2" }, "config: addr: port"},
 		{"addr any interface", func(c *Config) { c.Addr = ":8080" }, ""},
@@ -164,5 +170,43 @@ func TestSigningAlgorithmsCannotBeChangedByACaller(t *testing.T) {
 	SigningAlgorithms()[0] = "none"
 	if got := SigningAlgorithms()[0]; got != AlgES256 {
 		t.Fatalf("SigningAlgorithms()[0] = %q after a caller wrote to its copy", got)
+	}
+}
+
+// From a checkout, setting only the issuer to a real host must not start
+// with the development configuration's insecure_dev: the refusal names
+// both development settings and the configuration to use instead.
+func TestDevelopmentConfigRefusedOnARealIssuer(t *testing.T) {
+	c := loadFileForTest(t, "../../configs/oauth2d.yaml", map[string]string{"OAUTH2D_ISSUER": "https://auth.example.com"})
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("configs/oauth2d.yaml validates with issuer https://auth.example.com")
+	}
+	for _, w := range []string{"config: insecure_dev:", "https://auth.example.com", "bootstrap", ProductionConfig} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+}
+
+func TestCheckDemoBootstrap(t *testing.T) {
+	for issuer, wantRefused := range map[string]bool{
+		"http://localhost:8080": false, "http://127.0.0.1:8080": false, "http://[::1]:8080": false, "https://localhost": false,
+		"https://auth.example.com": true, "https://localhost.example.com": true, "https://10.0.0.1": true,
+	} {
+		c := Default()
+		c.Issuer = issuer
+		err := c.CheckDemoBootstrap("configs/bootstrap.yaml")
+		if (err != nil) != wantRefused {
+			t.Errorf("issuer %s: CheckDemoBootstrap = %v, want refused %v", issuer, err, wantRefused)
+			continue
+		}
+		if err != nil {
+			for _, w := range []string{"config: bootstrap: configs/bootstrap.yaml is a demo file", "insecure_dev", issuer, ProductionConfig} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		}
 	}
 }

@@ -167,9 +167,27 @@ func hashOf(t *testing.T, clientID string) string {
 func (w *bclWorld) signInTo(t *testing.T, b *webtest.Browser, clientID string) (map[string]any, string) {
 	t.Helper()
 	params, verifier := webtest.CodeRequest(clientID, "openid profile")
+	return w.authorize(t, b, clientID, params, verifier, "alice", webtest.AlicePassword)
+}
+
+// signInAgainAs is signInTo with prompt=login: the browser's session, if
+// it has one, is replaced by a new sign-in of username.
+func (w *bclWorld) signInAgainAs(t *testing.T, b *webtest.Browser, clientID, username, password string) map[string]any {
+	t.Helper()
+	params, verifier := webtest.CodeRequest(clientID, "openid profile")
+	params.Set("prompt", "login")
+	claims, _ := w.authorize(t, b, clientID, params, verifier, username, password)
+	return claims
+}
+
+// authorize runs the code flow of params on instance A, signing in as
+// username if asked, and exchanges the code on instance B.
+func (w *bclWorld) authorize(t *testing.T, b *webtest.Browser, clientID string, params url.Values, verifier,
+	username, password string) (map[string]any, string) {
+	t.Helper()
 	p := b.Authorize(params)
 	if strings.Contains(p.Body, `name="password"`) {
-		p = b.SubmitLogin(p, "alice", webtest.AlicePassword)
+		p = b.SubmitLogin(p, username, password)
 	}
 	if strings.Contains(p.Body, `name="decision"`) {
 		p = b.SubmitConsent(p, "allow")
@@ -282,6 +300,38 @@ func TestBackchannelLogout(t *testing.T) {
 		wantLogout(t, w.consented.wait(t, 1), alice, idtC["sid"].(string))
 		wantLogout(t, w.strict.wait(t, 1), alice, idt2["sid"].(string))
 	})
+}
+
+// Signing in over a signed-in session replaces it with a new sid: the old
+// one ends as on signing out, so the apps that signed in under it are
+// told, whoever signs in now. The new session's apps are not.
+func TestSigningInAgainEndsTheReplacedSession(t *testing.T) {
+	w := newBCLWorld(t)
+	alice, bob := w.a.Alice.ID, w.a.Bob.ID
+	for _, tc := range []struct {
+		name, username, password, wantSub string
+	}{
+		{"same user", "alice", webtest.AlicePassword, alice},
+		{"another user", "bob", webtest.BobPassword, bob},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := w.a.NewBrowser(t)
+			idt, _ := w.signInTo(t, b, w.appID)
+			w.signInTo(t, b, w.strictID)
+			replaced := idt["sid"].(string)
+
+			again := w.signInAgainAs(t, b, w.appID, tc.username, tc.password)
+			if again["sid"] == replaced || again["sub"] != tc.wantSub {
+				t.Fatalf("after signing in again: sid %v sub %v, want a new sid for %s", again["sid"], again["sub"], tc.wantSub)
+			}
+			wantLogout(t, w.app.wait(t, 1), alice, replaced)
+			wantLogout(t, w.strict.wait(t, 1), alice, replaced)
+			w.consented.wait(t, 0)
+			if !signedIn(t, b) {
+				t.Fatal("the new sign-in did not keep the browser signed in")
+			}
+		})
+	}
 }
 
 // An app keeps its own session after the user's oauth2d browser session

@@ -77,8 +77,11 @@ func (h *Handler) idleTTL(bs *storage.BrowserSession) time.Duration {
 // signIn replaces whatever session the browser had with a new one for
 // user: a new cookie value and a new CSRF token, so that a session id an
 // attacker planted before the login is worth nothing after it (session
-// fixation, RFC 9700 §4.7 / OWASP).
+// fixation, RFC 9700 §4.7 / OWASP), and a new sid.
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, old *session, userID string) (*session, error) {
+	if err := h.endReplaced(r, old); err != nil {
+		return nil, err
+	}
 	now := h.now()
 	id := secret.NewToken(32)
 	bs := &storage.BrowserSession{UserID: userID, AuthTime: now, CreatedAt: now, LastSeen: now,
@@ -90,16 +93,30 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, old *session, u
 	if err := h.logouts.SessionStarted(r.Context(), bs.SID, userID, secret.SHA256(id), bs.ExpiresAt); err != nil {
 		return nil, err
 	}
-	s, err := h.start(w, r, id, bs)
-	if err != nil {
-		return nil, err
+	return h.start(w, r, id, bs)
+}
+
+// endReplaced ends the session a new sign-in replaces, the way signing
+// out does: its sid is never seen again, so the relying parties that
+// signed in under it are told now (back-channel logout) or never, whether
+// the same person signs in again or another one. It runs before the new
+// session exists: if it fails, the sign-in fails and the browser keeps the
+// old cookie, so the next attempt ends the old session instead of
+// forgetting it beside a new one.
+func (h *Handler) endReplaced(r *http.Request, old *session) error {
+	if old == nil {
+		return nil
 	}
-	if old != nil {
-		if err := h.store.DeleteSession(r.Context(), secret.SHA256(old.id)); err != nil {
-			h.log.WarnContext(r.Context(), "web: delete the pre-login session", "err", err)
+	if old.signedIn() && old.SID != "" {
+		ended, err := h.logouts.EndSession(r.Context(), old.SID)
+		if err != nil {
+			return err
+		}
+		if ended {
+			return nil // EndSession deleted the stored session too
 		}
 	}
-	return s, nil
+	return h.store.DeleteSession(r.Context(), secret.SHA256(old.id))
 }
 
 // start stores bs under id and sets the cookie.

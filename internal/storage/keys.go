@@ -37,7 +37,9 @@ import (
 //	                                    answered since the last rotation (at most 16) ; the
 //	                                    family's TTL
 //	p user-fams:<user id>      ZSET     family id scored by its absolute expiry (ms); members
-//	                                    past it pruned on every write (refresh.go) ;
+//	                                    past it pruned on every write (refresh.go); read
+//	                                    with consent:<user id> by UserGrants (grants.go), at
+//	                                    most MaxGrantFamilies members, latest first ;
 //	                                    TTL = latest score
 //	p user-families:<user id>  HASH     legacy: family id -> client id, written (HSET) by
 //	                                    versions before user-fams; only read and emptied

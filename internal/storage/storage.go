@@ -231,6 +231,37 @@ type Consent struct {
 	GrantedAt time.Time `json:"granted_at"`
 }
 
+// Grant is what a user has granted one client, whatever made it: a
+// remembered consent, live refresh-token families (a first-party client,
+// whose consent is skipped, or a consent not remembered, leaves only
+// these), or both.
+type Grant struct {
+	ClientID string
+	// Scope is the union of the consent's scope and every live family's:
+	// the consent's first, in its order, then what the families add.
+	Scope []string
+	// Remembered: a consent is stored for the client (ConsentStore).
+	Remembered bool
+	// GrantedAt is the consent's time when Remembered, else the creation
+	// of the oldest live family.
+	GrantedAt time.Time
+	// Families counts the client's live (unrevoked, unexpired) refresh
+	// families of the user; LastAuth is the latest sign-in among them
+	// (zero when there is none).
+	Families int
+	LastAuth time.Time
+}
+
+// GrantList is a user's grants, sorted by client id.
+type GrantList struct {
+	Grants []Grant
+	// Partial: the user has more families that can still be alive than
+	// MaxGrantFamilies. Those that expire first were not read, so a client
+	// holding only such families may be missing (its remembered consent
+	// is always listed) and the counts are low.
+	Partial bool
+}
+
 // SigningKey is one JWT signing key as kept in Redis. Material is opaque
 // here: the token package encrypts it before it is stored.
 type SigningKey struct {
@@ -436,6 +467,17 @@ type ConsentStore interface {
 	DeleteConsent(ctx context.Context, userID, clientID string) error
 }
 
+// GrantStore answers what a user has granted which client, for the
+// person's own account page.
+type GrantStore interface {
+	// UserGrants lists the user's live grants by client: every
+	// remembered consent, and every client of a live refresh-token family
+	// of the user (at most MaxGrantFamilies families read, those that
+	// expire last; families an older version indexed are read too). It
+	// changes nothing. A user without any has an empty list.
+	UserGrants(ctx context.Context, userID string) (*GrantList, error)
+}
+
 // RevocationStore is the deny list of access-token ids (jti). Every
 // revocation is also published so other instances learn of it at once.
 type RevocationStore interface {
@@ -553,6 +595,7 @@ type Storage interface {
 	UserStore
 	BootstrapStore
 	ConsentStore
+	GrantStore
 	CodeStore
 	RefreshStore
 	RevocationStore

@@ -3,52 +3,79 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
-// consentsData is the account page listing remembered consents.
-type consentsData struct {
+// grantsData is the account page listing the applications the user
+// has given access to.
+type grantsData struct {
 	Title, CSRF, Username string
-	Consents              []consentLine
+	Grants                []grantLine
+	// Partial: the user has more live logins than the store reads
+	// (storage.MaxGrantFamilies); the page says some may be missing.
+	Partial bool
 }
 
-type consentLine struct {
+// grantLine is one application. Sessions says how many of its logins
+// can still refresh ("" without any), LastSignIn when the latest was.
+type grantLine struct {
 	ClientID, ClientName, GrantedAt string
 	Scopes                          []scopeLine
+	Sessions, LastSignIn            string
 }
 
-// AccountConsents serves GET /account/consents: what the signed-in user
-// has allowed which application.
+// AccountConsents serves GET /account/consents: every application that
+// holds access to the signed-in user's account, whatever gave it: a
+// remembered consent, or refresh tokens of a first-party app (never
+// asked) or of a consent the user chose not to remember. Each can be
+// removed (RevokeConsent).
 func (h *Handler) AccountConsents(c *gin.Context) {
 	r := c.Request
 	s, user, ok := h.signedInUser(c)
 	if !ok {
 		return
 	}
-	consents, err := h.store.ListConsents(r.Context(), s.UserID)
+	grants, err := h.store.UserGrants(r.Context(), s.UserID)
 	if err != nil {
-		h.serverError(c, "list consents", err)
+		h.serverError(c, "list grants", err)
 		return
 	}
-	data := consentsData{Title: "Connected applications", CSRF: s.CSRFToken, Username: user.Username}
-	for _, cs := range consents {
-		name := cs.ClientID
-		if client, err := h.clients.GetClient(r.Context(), cs.ClientID); err == nil {
+	data := grantsData{Title: "Connected applications", CSRF: s.CSRFToken, Username: user.Username, Partial: grants.Partial}
+	for _, g := range grants.Grants {
+		name := g.ClientID
+		if client, err := h.clients.GetClient(r.Context(), g.ClientID); err == nil {
 			name = clientName(client)
 		}
-		data.Consents = append(data.Consents, consentLine{ClientID: cs.ClientID, ClientName: name,
-			GrantedAt: cs.GrantedAt.UTC().Format("2 January 2006"), Scopes: h.describeScopes(cs.Scope)})
+		line := grantLine{ClientID: g.ClientID, ClientName: name, GrantedAt: pageDate(g.GrantedAt), Scopes: h.describeScopes(g.Scope)}
+		if g.Families > 0 {
+			line.Sessions, line.LastSignIn = plural(g.Families, "active sign-in", "active sign-ins"), pageDate(g.LastAuth)
+		}
+		data.Grants = append(data.Grants, line)
 	}
 	h.render(c.Writer, http.StatusOK, "consents", data)
 }
 
+// pageDate is how the account page writes a day.
+func pageDate(t time.Time) string { return t.UTC().Format("2 January 2006") }
+
+// plural writes n with the noun that fits it.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
 // RevokeConsent serves POST /account/consents/revoke (client_id,
-// csrf_token). Withdrawing consent also ends what it granted: the client's
-// refresh-token families for this user are revoked and their newest access
-// tokens denied, so the client cannot go on acting for the user.
+// csrf_token): the user removes an application's access, whatever gave
+// it. The remembered consent, if any, is forgotten, and the client's
+// refresh-token families for this user are revoked and their newest
+// access tokens denied, so the client cannot go on acting for the user.
 func (h *Handler) RevokeConsent(c *gin.Context) {
 	r := c.Request
 	if err := r.ParseForm(); err != nil {
@@ -82,7 +109,7 @@ func (h *Handler) RevokeConsent(c *gin.Context) {
 		h.serverError(c, "tell the application of the logout", err)
 		return
 	}
-	h.log.InfoContext(ctx, "web: consent revoked", "user_id", s.UserID, "client_id", clientID, "families", families)
+	h.log.InfoContext(ctx, "web: grant revoked", "user_id", s.UserID, "client_id", clientID, "families", families)
 	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusSeeOther, AccountConsentPath)
 }

@@ -1,7 +1,8 @@
 // Package web serves the authorization server's own pages: login, consent,
 // sign-out (including OpenID Connect RP-Initiated Logout 1.0 at the
-// end_session_endpoint) and the account page where a user sees and revokes
-// the consents they gave.
+// end_session_endpoint) and the account page where a user sees and removes
+// every application that holds access to their account: remembered
+// consents and live refresh tokens alike (storage.GrantStore).
 //
 // Nothing is stored for a visitor nobody has signed in as (DESIGN.md §4):
 // the login form's CSRF token is a sealed cookie (secret.Box, loginform.go)

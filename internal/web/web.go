@@ -65,7 +65,7 @@ type Config struct {
 // Store is the part of the data layer the pages use.
 type Store interface {
 	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
-	ListConsents(ctx context.Context, userID string) ([]*storage.Consent, error)
+	storage.GrantStore
 	DeleteConsent(ctx context.Context, userID, clientID string) error
 	storage.SessionStore
 }

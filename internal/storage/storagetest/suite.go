@@ -60,6 +60,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 		{"PushedRequests", testPushedRequests},
 		{"Redelivery", testRedelivery},
 		{"FamilyIndex", func(t *testing.T, _ NewStore) { testFamilyIndex(t, newStoreAt) }},
+		{"Grants", func(t *testing.T, _ NewStore) { testGrants(t, newStoreAt) }},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

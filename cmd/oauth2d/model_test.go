@@ -401,6 +401,9 @@ func (m *model) codeFlow(t *rapid.T) {
 	}
 	if asked && decision == "allow" && remember && !c.first {
 		k := [2]string{u.key, c.key}
+		if m.consents[k] == nil {
+			m.consents[k] = []string{} // remembered, even for no scope at all
+		}
 		for _, s := range want {
 			if !slices.Contains(m.consents[k], s) {
 				m.consents[k] = append(m.consents[k], s)
@@ -638,6 +641,18 @@ func (m *model) withdrawConsent(t *rapid.T) {
 	csrf := p.hidden("csrf_token")
 	if csrf == "" {
 		t.Fatalf("no CSRF token on the account page: %d %.300s", p.status, p.body)
+	}
+	// The page lists every application that holds access: a remembered
+	// consent or a live refresh family, whatever made it (issue 22).
+	listed := p.hiddenAll("client_id")
+	for _, mc := range m.clients {
+		_, want := m.consents[[2]string{u.key, mc.key}]
+		for _, f := range m.families {
+			want = want || f.user == u && f.client == mc && !f.dead && !f.expired(m.clk.Now())
+		}
+		if got := slices.Contains(listed, mc.id); got != want {
+			t.Fatalf("the account page of %s lists %s: %v, want %v (listed %v)", u.key, mc.key, got, want, listed)
+		}
 	}
 	p = b.post("/account/consents/revoke", url.Values{"client_id": {c.id}, "csrf_token": {csrf}})
 	if p.status >= 400 {
@@ -1079,6 +1094,19 @@ func (p *page) hidden(name string) string {
 		}
 	}
 	return ""
+}
+
+// hiddenAll is every value of the hidden inputs named name.
+func (p *page) hiddenAll(name string) []string {
+	var out []string
+	for _, in := range hiddenInput.FindAllString(p.body, -1) {
+		if n := nameAttr.FindStringSubmatch(in); n != nil && n[1] == name {
+			if v := valueAttr.FindStringSubmatch(in); v != nil {
+				out = append(out, htmlUnescape(v[1]))
+			}
+		}
+	}
+	return out
 }
 
 func htmlUnescape(s string) string {

@@ -310,10 +310,13 @@ type AuthRequest struct {
 	Pushed              bool     `json:"pushed,omitempty"`   // came through the PAR endpoint (RFC 9126)
 	Prompt              []string `json:"prompt,omitempty"`
 	// MaxAge is the OIDC max_age in seconds; nil when the request had none.
-	MaxAge    *int      `json:"max_age,omitempty"`
-	LoginHint string    `json:"login_hint,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
+	MaxAge    *int   `json:"max_age,omitempty"`
+	LoginHint string `json:"login_hint,omitempty"`
+	// IDTokenHintSubject is the sub of the request's verified
+	// id_token_hint: only that user may be answered (OIDC Core §3.1.2.1).
+	IDTokenHintSubject string    `json:"id_token_hint_sub,omitempty"`
+	CreatedAt          time.Time `json:"created_at"`
+	ExpiresAt          time.Time `json:"expires_at"`
 
 	// Set by the authorize endpoint before it asks for consent: the scope
 	// that would be granted to UserID (it depends on the user's roles).

@@ -32,6 +32,15 @@ type ClientRegistration struct {
 	// RequirePushedAuthorizationRequests makes the client push every
 	// authorization request (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty" yaml:"require_pushed_authorization_requests"`
+	// InsecureSkipConsentForNativeRedirects: a public client is asked for
+	// consent on every authorization request whose redirect URI is not
+	// https (loopback, localhost, a private-use scheme), first party or
+	// remembered consent notwithstanding, because another app on the same
+	// device can receive such a redirect and pass for this one (RFC 8252
+	// §8.6). true restores skipping the page, and with it lets any local
+	// app obtain the person's tokens silently (prompt=none) once they
+	// consented. Public clients only.
+	InsecureSkipConsentForNativeRedirects bool `json:"insecure_skip_consent_for_native_redirects,omitempty" yaml:"insecure_skip_consent_for_native_redirects"`
 }
 
 // Record is the client as stored, without a secret hash or timestamps.
@@ -42,6 +51,7 @@ func (r *ClientRegistration) Record() *storage.Client {
 		GrantTypes: r.GrantTypes, Scopes: r.Scopes, ClientURI: r.ClientURI,
 		BackchannelLogoutURI: r.BackchannelLogoutURI, BackchannelLogoutSessionRequired: r.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens: r.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: r.RequirePushedAuthorizationRequests,
+		InsecureSkipConsentForNativeRedirects: r.InsecureSkipConsentForNativeRedirects,
 	}
 }
 
@@ -54,5 +64,6 @@ func RegistrationOf(c *storage.Client) ClientRegistration {
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes, ClientURI: c.ClientURI,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
+		InsecureSkipConsentForNativeRedirects: c.InsecureSkipConsentForNativeRedirects,
 	}
 }

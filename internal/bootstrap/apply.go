@@ -371,6 +371,7 @@ func sameClient(a, b *storage.Client) bool {
 		a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired &&
 		a.DPoPBoundAccessTokens == b.DPoPBoundAccessTokens &&
 		a.RequirePushedAuthorizationRequests == b.RequirePushedAuthorizationRequests &&
+		a.InsecureSkipConsentForNativeRedirects == b.InsecureSkipConsentForNativeRedirects &&
 		a.ManagedBy == b.ManagedBy
 }
 

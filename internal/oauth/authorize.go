@@ -300,9 +300,10 @@ func hintedUser(req *storage.AuthRequest, user *storage.User) bool {
 
 // consentKnown reports whether the user need not be asked: first-party
 // clients are trusted, and a remembered consent covers the same or fewer
-// scopes. prompt=consent always asks.
+// scopes. prompt=consent always asks, and so does a request that cannot
+// show which app will receive the answer (alwaysAsk).
 func (a *Authorizer) consentKnown(ctx context.Context, client *storage.Client, user *storage.User, scope []string, req *storage.AuthRequest) (bool, error) {
-	if hasPrompt(req, PromptConsent) {
+	if hasPrompt(req, PromptConsent) || alwaysAsk(client, req.RedirectURI) {
 		return false, nil
 	}
 	if client.FirstParty {
@@ -316,6 +317,26 @@ func (a *Authorizer) consentKnown(ctx context.Context, client *storage.Client, u
 		return false, err
 	}
 	return subset(scope, c.Scope), nil
+}
+
+// alwaysAsk reports whether the person must see the consent page on
+// every request, first party or remembered consent notwithstanding: a
+// public client has no secret, so only its redirect URI can show who gets
+// the code, and a loopback (any port, RFC 8252 §7.3), localhost or
+// private-use scheme redirect can be received by any app on the device
+// (RFC 8252 §8.6, RFC 6749 §10.2). Only an https redirect URI, which just
+// its owner can serve, shows it. The consent is still remembered, for
+// /account/consents and for when the client is reached over https; the
+// client's registration may turn this off, insecurely.
+func alwaysAsk(client *storage.Client, redirectURI string) bool {
+	return client.Public && !client.InsecureSkipConsentForNativeRedirects && !redirectIdentifiesClient(redirectURI)
+}
+
+// redirectIdentifiesClient reports whether only the client's owner can
+// receive a redirect to uri: an https URI with a host.
+func redirectIdentifiesClient(uri string) bool {
+	u, err := url.Parse(uri)
+	return err == nil && u.Scheme == "https" && u.Host != ""
 }
 
 // interact hands the request (it now carries everything the page needs) to

@@ -67,6 +67,12 @@ type Client struct {
 	// RequirePushedAuthorizationRequests: the client's authorization
 	// requests must come through the PAR endpoint (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
+	// InsecureSkipConsentForNativeRedirects lets a public client skip the
+	// consent page (first party or remembered consent) also when its
+	// redirect URI is a loopback, localhost or private-use one, which any
+	// app on the device can receive (RFC 8252 §8.6); see
+	// account.ClientRegistration.
+	InsecureSkipConsentForNativeRedirects bool `json:"insecure_skip_consent_for_native_redirects,omitempty"`
 
 	// ManagedBy names who owns the record: ManagedByBootstrap for one the
 	// bootstrap file declares, which the admin API and the CLI must not

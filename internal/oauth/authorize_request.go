@@ -29,14 +29,15 @@ var (
 		Description: "the user must sign in, which prompt=none does not allow"}
 	ErrConsentRequired = &Error{Code: "consent_required", Status: http.StatusBadRequest,
 		Description: "the user must consent, which prompt=none does not allow"}
-	// errNotHintedUser: another user than the id_token_hint names is
-	// signed in (OIDC Core §3.1.2.1, §3.1.2.6).
-	errNotHintedUser       = ErrLoginRequired.WithDescription("the signed-in user is not the one id_token_hint names")
 	ErrRequestNotSupported = &Error{Code: "request_not_supported", Status: http.StatusBadRequest,
 		Description: "request objects are not supported"}
 	ErrRequestURINotSupported = &Error{Code: "request_uri_not_supported", Status: http.StatusBadRequest,
 		Description: "request_uri is not supported"}
 )
+
+// errNotHintedUser: another user than the id_token_hint names is signed
+// in (OIDC Core §3.1.2.1, §3.1.2.6).
+var errNotHintedUser = ErrLoginRequired.WithDescription("the signed-in user is not the one id_token_hint names")
 
 // Prompt values (OIDC Core §3.1.2.1) the server honours. select_account and
 // create are not offered, so they are refused rather than ignored.

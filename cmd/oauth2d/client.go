@@ -36,6 +36,8 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 	secretStdin := a.fs.Bool("secret-stdin", false, "read the secret from stdin instead of generating one")
 	dpopBound := a.fs.Bool("dpop-bound", false, "every token request must carry a DPoP proof (dpop_bound_access_tokens, RFC 9449)")
 	requirePAR := a.fs.Bool("require-par", false, "authorization requests must be pushed first (require_pushed_authorization_requests, RFC 9126)")
+	skipNativeConsent := a.fs.Bool("insecure-skip-consent-for-native-redirects", false,
+		"INSECURE: a public client skips the consent page (first party, remembered consent) also on a loopback, localhost or private-use redirect URI, which any local app can receive (RFC 8252 §8.6)")
 	a.fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 	a.fs.Var(&postLogout, "post-logout-redirect-uri", "post-logout redirect URI (repeatable)")
 	clientURI := a.fs.String("client-uri", "", "the client's home page, linked from the login and error pages (client_uri, RFC 7591)")
@@ -58,7 +60,8 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 		GrantTypes: grants, Scopes: strings.Fields(strings.Join(scopes, " ")),
 		ClientURI: *clientURI, BackchannelLogoutURI: *bcl, BackchannelLogoutSessionRequired: *bclSession,
 		DPoPBoundAccessTokens: *dpopBound, RequirePushedAuthorizationRequests: *requirePAR,
-		IntrospectionAudiences: introspectionAuds,
+		IntrospectionAudiences:                introspectionAuds,
+		InsecureSkipConsentForNativeRedirects: *skipNativeConsent,
 	}
 	if c.ID == "" {
 		c.ID = newClientID()
@@ -205,6 +208,7 @@ func clientGet(ctx context.Context, e env, args []string) error {
 		{"first_party", fmt.Sprint(v.FirstParty)},
 		{"dpop_bound_access_tokens", fmt.Sprint(v.DPoPBoundAccessTokens)},
 		{"require_pushed_authorization_requests", fmt.Sprint(v.RequirePushedAuthorizationRequests)},
+		{"insecure_skip_consent_for_native_redirects", fmt.Sprint(v.InsecureSkipConsentForNativeRedirects)},
 		{"grant_types", strings.Join(v.GrantTypes, " ")},
 		{"scopes", strings.Join(v.Scopes, " ")},
 		{"redirect_uris", strings.Join(v.RedirectURIs, " ")},

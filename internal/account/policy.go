@@ -98,6 +98,9 @@ func ValidateClient(c *storage.Client, p Policy) []error {
 	if has(GrantPassword) && !c.FirstParty {
 		bad("grant_types", "the password grant is for first-party clients only; set first_party: true or drop it")
 	}
+	if c.InsecureSkipConsentForNativeRedirects && !c.Public {
+		bad("insecure_skip_consent_for_native_redirects", "applies to public clients only (a confidential client proves itself with its secret)")
+	}
 	if has(GrantRefreshToken) && !has(GrantAuthorizationCode) && !has(GrantPassword) {
 		bad("grant_types", "refresh_token needs authorization_code or password to obtain a first refresh token")
 	}

@@ -43,6 +43,11 @@ func TestValidateClient(t *testing.T) {
 		{"public first-party password", func(c *storage.Client) {
 			c.Public, c.FirstParty, c.GrantTypes = true, true, []string{GrantPassword, GrantRefreshToken}
 		}, false, ""},
+		{"skip native consent on a confidential client", func(c *storage.Client) { c.InsecureSkipConsentForNativeRedirects = true }, false,
+			"insecure_skip_consent_for_native_redirects: applies to public clients only"},
+		{"skip native consent on a public client", func(c *storage.Client) {
+			c.Public, c.InsecureSkipConsentForNativeRedirects = true, true
+		}, false, ""},
 		{"code without redirect", func(c *storage.Client) { c.RedirectURIs = nil }, false, "redirect_uris: authorization_code needs"},
 		{"relative redirect", func(c *storage.Client) { c.RedirectURIs = []string{"/callback"} }, false, "must be an absolute URI"},
 		{"redirect with fragment", func(c *storage.Client) { c.RedirectURIs = []string{"https://app.example/cb#x"} }, false, "must not have a fragment"},

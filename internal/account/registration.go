@@ -37,6 +37,16 @@ type ClientRegistration struct {
 	// token whose aud names one of these, not only for its own tokens
 	// (RFC 7662 §4). Refresh tokens stay their own client's business.
 	IntrospectionAudiences []string `json:"introspection_audiences,omitempty" yaml:"introspection_audiences"`
+
+	// InsecureSkipConsentForNativeRedirects: a public client is asked for
+	// consent on every authorization request whose redirect URI is not
+	// https (loopback, localhost, a private-use scheme), first party or
+	// remembered consent notwithstanding, because another app on the same
+	// device can receive such a redirect and pass for this one (RFC 8252
+	// §8.6). true restores skipping the page, and with it lets any local
+	// app obtain the person's tokens silently (prompt=none) once they
+	// consented. Public clients only.
+	InsecureSkipConsentForNativeRedirects bool `json:"insecure_skip_consent_for_native_redirects,omitempty" yaml:"insecure_skip_consent_for_native_redirects"`
 }
 
 // Record is the client as stored, without a secret hash or timestamps.
@@ -47,7 +57,8 @@ func (r *ClientRegistration) Record() *storage.Client {
 		GrantTypes: r.GrantTypes, Scopes: r.Scopes, ClientURI: r.ClientURI,
 		BackchannelLogoutURI: r.BackchannelLogoutURI, BackchannelLogoutSessionRequired: r.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens: r.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: r.RequirePushedAuthorizationRequests,
-		IntrospectionAudiences: r.IntrospectionAudiences,
+		IntrospectionAudiences:                r.IntrospectionAudiences,
+		InsecureSkipConsentForNativeRedirects: r.InsecureSkipConsentForNativeRedirects,
 	}
 }
 
@@ -60,6 +71,7 @@ func RegistrationOf(c *storage.Client) ClientRegistration {
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes, ClientURI: c.ClientURI,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
-		IntrospectionAudiences: c.IntrospectionAudiences,
+		IntrospectionAudiences:                c.IntrospectionAudiences,
+		InsecureSkipConsentForNativeRedirects: c.InsecureSkipConsentForNativeRedirects,
 	}
 }

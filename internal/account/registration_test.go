@@ -49,3 +49,25 @@ func TestRegistrationClientURI(t *testing.T) {
 		}
 	}
 }
+
+// insecure_skip_consent_for_native_redirects reads the same in the
+// bootstrap file and the admin API, and survives the stored record both
+// ways.
+func TestRegistrationInsecureSkipConsentForNativeRedirects(t *testing.T) {
+	var fromYAML, fromJSON ClientRegistration
+	if err := yaml.Unmarshal([]byte("id: cli\npublic: true\ninsecure_skip_consent_for_native_redirects: true\n"), &fromYAML); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(`{"id":"cli","public":true,"insecure_skip_consent_for_native_redirects":true}`), &fromJSON); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []ClientRegistration{fromYAML, fromJSON} {
+		rec := r.Record()
+		if !rec.InsecureSkipConsentForNativeRedirects {
+			t.Fatalf("Record of %+v lost insecure_skip_consent_for_native_redirects", r)
+		}
+		if back := RegistrationOf(rec); !reflect.DeepEqual(back, r) {
+			t.Fatalf("RegistrationOf(Record()) = %+v, want %+v", back, r)
+		}
+	}
+}

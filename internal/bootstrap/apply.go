@@ -372,6 +372,7 @@ func sameClient(a, b *storage.Client) bool {
 		a.DPoPBoundAccessTokens == b.DPoPBoundAccessTokens &&
 		a.RequirePushedAuthorizationRequests == b.RequirePushedAuthorizationRequests &&
 		slices.Equal(a.IntrospectionAudiences, b.IntrospectionAudiences) &&
+		a.InsecureSkipConsentForNativeRedirects == b.InsecureSkipConsentForNativeRedirects &&
 		a.ManagedBy == b.ManagedBy
 }
 

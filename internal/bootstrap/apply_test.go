@@ -203,3 +203,39 @@ clients:
 		}
 	}
 }
+
+// insecure_skip_consent_for_native_redirects added to a public client of
+// the file updates the stored client, and removing it updates it back.
+func TestApplyUpdatesSkipNativeConsent(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	a := NewApplier(st, cheapHasher(), slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	base := `
+clients:
+  - id: cli
+    public: true
+    redirect_uris: [http://127.0.0.1/cb]
+    grant_types: [authorization_code]
+    scopes: [openid]
+`
+	flag := base + "    insecure_skip_consent_for_native_redirects: true\n"
+	for _, step := range []struct {
+		doc  string
+		want bool
+	}{{base, false}, {flag, true}, {base, false}} {
+		f, err := Parse([]byte(step.doc), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Apply(ctx, f, account.Policy{}); err != nil {
+			t.Fatal(err)
+		}
+		c, err := st.GetClient(ctx, "cli")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.InsecureSkipConsentForNativeRedirects != step.want {
+			t.Fatalf("after applying %q: flag = %v, want %v", step.doc, c.InsecureSkipConsentForNativeRedirects, step.want)
+		}
+	}
+}

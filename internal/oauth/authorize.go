@@ -13,6 +13,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
 )
 
 // Paths of the OAuth and OpenID endpoints, defined once: the route table
@@ -104,6 +105,8 @@ type AuthorizerDeps struct {
 	// Pushed holds pushed authorization requests (RFC 9126); nil: a
 	// request_uri is never accepted.
 	Pushed storage.PushedRequestStore
+	// Keys verifies id_token_hint (*token.KeySet).
+	Keys token.KeyLookup
 }
 
 // Authorizer serves the authorization endpoint (RFC 6749 §3.1, §4.1.1–2;
@@ -117,13 +120,14 @@ type Authorizer struct {
 	log      *slog.Logger
 	now      func() time.Time
 	pushed   storage.PushedRequestStore
+	keys     token.KeyLookup
 }
 
 // NewAuthorizer builds the authorization endpoint.
 func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 	if d.Config.Issuer == "" || d.Config.LoginPath == "" || d.Config.ConsentPath == "" ||
-		d.Store == nil || d.Pending == nil || d.Sessions == nil || d.Pages == nil {
-		return nil, errors.New("oauth: authorizer needs an issuer, the login and consent paths, a store, pending requests, browser sessions and error pages")
+		d.Store == nil || d.Pending == nil || d.Sessions == nil || d.Pages == nil || d.Keys == nil {
+		return nil, errors.New("oauth: authorizer needs an issuer, the login and consent paths, a store, pending requests, browser sessions, error pages and keys")
 	}
 	if d.Config.CodeTTL <= 0 {
 		d.Config.CodeTTL = DefaultCodeTTL
@@ -138,7 +142,7 @@ func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 		d.Now = time.Now
 	}
 	return &Authorizer{cfg: d.Config, store: d.Store, pending: d.Pending, sessions: d.Sessions, pages: d.Pages, log: d.Logger, now: d.Now,
-		pushed: d.Pushed}, nil
+		pushed: d.Pushed, keys: d.Keys}, nil
 }
 
 // Authorize serves GET and POST /oauth2/authorize: it validates the whole
@@ -200,7 +204,14 @@ func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storag
 		a.fail(w, r, err)
 		return
 	}
-	if user == nil || !a.loginFresh(req, sess) {
+	if user != nil && !hintedUser(req, user) && (hasPrompt(req, PromptNone) || signedInDuring(req, sess)) {
+		// Someone else than the id_token_hint names is signed in, and may
+		// not be asked to sign in again, or just did so and chose to be
+		// someone else: no answer for another user (OIDC Core §3.1.2.1).
+		a.finishWithError(w, r, req, stored, errNotHintedUser)
+		return
+	}
+	if user == nil || !a.loginFresh(req, sess) || !hintedUser(req, user) {
 		if hasPrompt(req, PromptNone) {
 			a.finishWithError(w, r, req, stored, ErrLoginRequired)
 			return
@@ -263,7 +274,7 @@ func (a *Authorizer) signedInUser(r *http.Request) (*storage.BrowserSession, *st
 // asks for a new one and max_age bounds the login's age (OIDC Core
 // §3.1.2.1). max_age=0 thus behaves like prompt=login.
 func (a *Authorizer) loginFresh(req *storage.AuthRequest, sess *storage.BrowserSession) bool {
-	if !sess.AuthTime.Before(req.CreatedAt) {
+	if signedInDuring(req, sess) {
 		return true
 	}
 	if hasPrompt(req, PromptLogin) {
@@ -275,11 +286,24 @@ func (a *Authorizer) loginFresh(req *storage.AuthRequest, sess *storage.BrowserS
 	return true
 }
 
+// signedInDuring reports whether the session's login happened during this
+// authorization request (on the login page it was sent to).
+func signedInDuring(req *storage.AuthRequest, sess *storage.BrowserSession) bool {
+	return !sess.AuthTime.Before(req.CreatedAt)
+}
+
+// hintedUser reports whether user is the one the request's id_token_hint
+// names, or the request had none.
+func hintedUser(req *storage.AuthRequest, user *storage.User) bool {
+	return req.IDTokenHintSubject == "" || req.IDTokenHintSubject == user.ID
+}
+
 // consentKnown reports whether the user need not be asked: first-party
 // clients are trusted, and a remembered consent covers the same or fewer
-// scopes. prompt=consent always asks.
+// scopes. prompt=consent always asks, and so does a request that cannot
+// show which app will receive the answer (alwaysAsk).
 func (a *Authorizer) consentKnown(ctx context.Context, client *storage.Client, user *storage.User, scope []string, req *storage.AuthRequest) (bool, error) {
-	if hasPrompt(req, PromptConsent) {
+	if hasPrompt(req, PromptConsent) || alwaysAsk(client, req.RedirectURI) {
 		return false, nil
 	}
 	if client.FirstParty {
@@ -293,6 +317,26 @@ func (a *Authorizer) consentKnown(ctx context.Context, client *storage.Client, u
 		return false, err
 	}
 	return subset(scope, c.Scope), nil
+}
+
+// alwaysAsk reports whether the person must see the consent page on
+// every request, first party or remembered consent notwithstanding: a
+// public client has no secret, so only its redirect URI can show who gets
+// the code, and a loopback (any port, RFC 8252 §7.3), localhost or
+// private-use scheme redirect can be received by any app on the device
+// (RFC 8252 §8.6, RFC 6749 §10.2). Only an https redirect URI, which just
+// its owner can serve, shows it. The consent is still remembered, for
+// /account/consents and for when the client is reached over https; the
+// client's registration may turn this off, insecurely.
+func alwaysAsk(client *storage.Client, redirectURI string) bool {
+	return client.Public && !client.InsecureSkipConsentForNativeRedirects && !redirectIdentifiesClient(redirectURI)
+}
+
+// redirectIdentifiesClient reports whether only the client's owner can
+// receive a redirect to uri: an https URI with a host.
+func redirectIdentifiesClient(uri string) bool {
+	u, err := url.Parse(uri)
+	return err == nil && u.Scheme == "https" && u.Host != ""
 }
 
 // interact hands the request (it now carries everything the page needs) to

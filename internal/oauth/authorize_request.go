@@ -15,6 +15,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
 )
 
 // Errors of the authorization endpoint (RFC 6749 §4.1.2.1, OIDC Core
@@ -33,6 +34,10 @@ var (
 	ErrRequestURINotSupported = &Error{Code: "request_uri_not_supported", Status: http.StatusBadRequest,
 		Description: "request_uri is not supported"}
 )
+
+// errNotHintedUser: another user than the id_token_hint names is signed
+// in (OIDC Core §3.1.2.1, §3.1.2.6).
+var errNotHintedUser = ErrLoginRequired.WithDescription("the signed-in user is not the one id_token_hint names")
 
 // Prompt values (OIDC Core §3.1.2.1) the server honours. select_account and
 // create are not offered, so they are refused rather than ignored.
@@ -215,6 +220,9 @@ func (a *Authorizer) parseAuthorizationFor(client *storage.Client, v url.Values)
 	if e := checkOIDCParams(v, req); e != nil {
 		return req, e, nil
 	}
+	if e := a.checkIDTokenHint(client, v, req); e != nil {
+		return req, e, nil
+	}
 	if e := checkDPoPJKT(v, req); e != nil {
 		return req, e, nil
 	}
@@ -312,9 +320,7 @@ func (a *Authorizer) checkPKCEChallenge(client *storage.Client, v url.Values, re
 }
 
 // checkOIDCParams reads prompt, max_age, nonce and login_hint (OIDC Core
-// §3.1.2.1). id_token_hint is accepted and ignored: the signed-in browser
-// session decides who the user is, and prompt=none answers login_required
-// when there is none.
+// §3.1.2.1); checkIDTokenHint reads id_token_hint.
 func checkOIDCParams(v url.Values, req *storage.AuthRequest) *Error {
 	for _, p := range strings.Fields(v.Get("prompt")) {
 		if !slices.Contains(PromptValuesSupported, p) {
@@ -344,6 +350,32 @@ func checkOIDCParams(v url.Values, req *storage.AuthRequest) *Error {
 		return ErrInvalidRequest.WithDescription("login_hint is too long")
 	}
 	req.LoginHint = hint
+	return nil
+}
+
+// checkIDTokenHint reads id_token_hint (OIDC Core §3.1.2.1): an ID token
+// this server issued to this client, expired or not, whose sub is then the
+// only user the request may be answered for (proceed). A hint issued to
+// another client is refused: the parameter is about the person's session
+// "with the Client", and a client holds no other client's ID tokens
+// unless they leaked. The hint is bounded before it is decoded.
+func (a *Authorizer) checkIDTokenHint(client *storage.Client, v url.Values, req *storage.AuthRequest) *Error {
+	raw := v.Get("id_token_hint")
+	if raw == "" {
+		return nil
+	}
+	if len(raw) > token.MaxIDTokenHintLen {
+		return ErrInvalidRequest.WithDescription("id_token_hint is too long")
+	}
+	hint, err := token.VerifyIDTokenHint(a.keys, a.cfg.Issuer, raw)
+	if err != nil {
+		a.log.Debug("oauth: id_token_hint refused", "client_id", client.ID, "err", err)
+		return ErrInvalidRequest.WithDescription("id_token_hint is not an ID token of this server")
+	}
+	if !slices.Contains(hint.Audience, client.ID) {
+		return ErrInvalidRequest.WithDescription("id_token_hint was not issued to this client")
+	}
+	req.IDTokenHintSubject = hint.Subject
 	return nil
 }
 

@@ -12,12 +12,14 @@
 // RFC 7636 (PKCE, S256 only); RFC 7009 (revocation); RFC 7662
 // (introspection); RFC 8414 and OIDC Discovery (metadata); RFC 9207 (iss
 // in the authorization response); OIDC Core §3.1.2 (authentication
-// request: prompt, max_age, nonce), §3.1.3.3 (id_token in the token
+// request: prompt, max_age, nonce, id_token_hint), §3.1.3.3 (id_token in the token
 // response) and §5.3 (userinfo); RFC 9449 at the token endpoint (dpop.go:
 // proofs checked by package dpop before any grant runs, cnf.jkt and
 // token_type DPoP, public clients' refresh families bound to the key,
 // dpop_jkt §10, nonces §8, cnf in introspection §6.2); RFC 9126 (par.go:
-// pushed authorization requests, single-use request_uri).
+// pushed authorization requests, single-use request_uri); RFC 8252 §8.6
+// (a public client on a loopback, localhost or private-use redirect URI
+// is asked for consent every time: authorize.go alwaysAsk).
 //
 // go-oauth2/oauth2/v4 supplies the grant-type and PKCE-method names and the
 // RFC 6749 error codes. Its server.Server is not used: its token flow

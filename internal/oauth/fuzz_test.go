@@ -15,6 +15,7 @@ import (
 
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/token"
 )
 
 // Native fuzz targets (go test -fuzz). Their seed corpora are in
@@ -191,12 +192,13 @@ func FuzzAuthorizationRequest(f *testing.F) {
 	f.Add("response_type=code&client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid&state=s")
 	f.Add("response_type=code&client_id=spa&scope=openid+profile&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&nonce=n&prompt=login&max_age=0&login_hint=alice")
 	f.Add("client_id=app&client_id=app")
+	f.Add("response_type=code&client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&id_token_hint=eyJhbGciOiJFUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJ1In0.AAAA")
 	pending, err := NewPendingRequests(fuzzClientStore{}, secret.NewRandomBox(), nil)
 	if err != nil {
 		f.Fatal(err)
 	}
 	a := &Authorizer{cfg: AuthorizerConfig{Issuer: "https://issuer.example", AuthRequestTTL: time.Minute},
-		store: fuzzClientStore{}, pending: pending, log: slog.New(slog.DiscardHandler), now: time.Now}
+		store: fuzzClientStore{}, pending: pending, log: slog.New(slog.DiscardHandler), now: time.Now, keys: noKeys{}}
 	f.Fuzz(func(t *testing.T, query string) {
 		r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: AuthorizePath, RawQuery: query}, Header: http.Header{}}
 		v, pe := authorizeParams(r)
@@ -226,6 +228,9 @@ func FuzzAuthorizationRequest(f *testing.F) {
 		if !subset(req.RequestedScope, client.Scopes) || len(req.RequestedScope) > maxScopes {
 			t.Fatalf("scope %q for a client registered for %q", req.RequestedScope, client.Scopes)
 		}
+		if req.IDTokenHintSubject != "" {
+			t.Fatalf("id_token_hint for %q accepted with no key published", req.IDTokenHintSubject)
+		}
 		if len(req.Nonce) > maxNonceLen || len(req.LoginHint) > maxLoginHintLen {
 			t.Fatalf("nonce %d, login_hint %d bytes", len(req.Nonce), len(req.LoginHint))
 		}
@@ -248,3 +253,8 @@ func FuzzAuthorizationRequest(f *testing.F) {
 		}
 	})
 }
+
+// noKeys publishes no key: every id_token_hint is refused.
+type noKeys struct{}
+
+func (noKeys) Lookup(string) (*token.Key, bool) { return nil, false }

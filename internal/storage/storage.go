@@ -72,6 +72,13 @@ type Client struct {
 	// §4). Without it a client learns about its own tokens only.
 	IntrospectionAudiences []string `json:"introspection_audiences,omitempty"`
 
+	// InsecureSkipConsentForNativeRedirects lets a public client skip the
+	// consent page (first party or remembered consent) also when its
+	// redirect URI is a loopback, localhost or private-use one, which any
+	// app on the device can receive (RFC 8252 §8.6); see
+	// account.ClientRegistration.
+	InsecureSkipConsentForNativeRedirects bool `json:"insecure_skip_consent_for_native_redirects,omitempty"`
+
 	// ManagedBy names who owns the record: ManagedByBootstrap for one the
 	// bootstrap file declares, which the admin API and the CLI must not
 	// change or delete; empty (also in records written before the field
@@ -345,10 +352,13 @@ type AuthRequest struct {
 	Pushed              bool     `json:"pushed,omitempty"`   // came through the PAR endpoint (RFC 9126)
 	Prompt              []string `json:"prompt,omitempty"`
 	// MaxAge is the OIDC max_age in seconds; nil when the request had none.
-	MaxAge    *int      `json:"max_age,omitempty"`
-	LoginHint string    `json:"login_hint,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
+	MaxAge    *int   `json:"max_age,omitempty"`
+	LoginHint string `json:"login_hint,omitempty"`
+	// IDTokenHintSubject is the sub of the request's verified
+	// id_token_hint: only that user may be answered (OIDC Core §3.1.2.1).
+	IDTokenHintSubject string    `json:"id_token_hint_sub,omitempty"`
+	CreatedAt          time.Time `json:"created_at"`
+	ExpiresAt          time.Time `json:"expires_at"`
 
 	// Set by the authorize endpoint before it asks for consent: the scope
 	// that would be granted to UserID (it depends on the user's roles).

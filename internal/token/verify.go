@@ -87,21 +87,28 @@ func (v *Verifier) VerifyAccess(raw string) (*AccessClaims, error) {
 
 // keyFor checks the JOSE header before any signature work: typ at+jwt
 // (RFC 9068 §4, which is what stops an ID token passing as an access
-// token), a kid we publish, and an alg equal to that key's own alg, so a
-// header cannot make us use an RSA public key as an HMAC secret.
+// token), then what publishedKey checks.
 func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
-	if _, ok := t.Header["crit"]; ok {
-		return nil, errors.New("token: unsupported crit header") // RFC 7515 §4.1.11
-	}
 	typ, _ := t.Header["typ"].(string)
 	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
 		return nil, fmt.Errorf("token: typ %q is not at+jwt", typ)
+	}
+	return publishedKey(v.keys, t)
+}
+
+// publishedKey is the public key that verifies t: no crit header, a kid
+// we publish, and an alg equal to that key's own alg, so a header cannot
+// make us use an RSA public key as an HMAC secret; an ECDSA signature
+// must be in low-S form, so that no token has two encodings.
+func publishedKey(keys KeyLookup, t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errors.New("token: unsupported crit header") // RFC 7515 §4.1.11
 	}
 	kid, _ := t.Header["kid"].(string)
 	if kid == "" {
 		return nil, errors.New("token: no kid in header")
 	}
-	key, ok := v.keys.Lookup(kid)
+	key, ok := keys.Lookup(kid)
 	if !ok {
 		return nil, fmt.Errorf("token: unknown kid %q", kid)
 	}

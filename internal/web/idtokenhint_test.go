@@ -103,7 +103,7 @@ func TestEndSessionHintSizeLimit(t *testing.T) {
 		}
 		return raw
 	}
-	const limit = 8 << 10 // web.maxIDTokenHintLen
+	const limit = token.MaxIDTokenHintLen
 	long := mint(limit)
 	if len(long) <= limit {
 		t.Fatalf("hint of %d bytes is not over the limit", len(long))

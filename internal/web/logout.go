@@ -2,14 +2,12 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/problem"
@@ -21,9 +19,6 @@ import (
 const (
 	maxLogoutStateLen    = 1024
 	maxLogoutRedirectLen = 2048
-	// maxIDTokenHintLen: our ID tokens are a few hundred bytes to a few
-	// KiB; a longer hint is refused before it is decoded or verified.
-	maxIDTokenHintLen = 8 << 10
 )
 
 // logoutData is the sign-out confirmation page.
@@ -226,15 +221,13 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 	if len(lr.state) > maxLogoutStateLen || strings.ContainsFunc(lr.state, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
 		return nil, bad, "The sign-out request is not valid (state)."
 	}
-	if len(lr.idTokenHint) > maxIDTokenHintLen {
-		return nil, bad, "The sign-out request is not valid (id_token_hint)."
-	}
 	if lr.idTokenHint != "" {
-		aud, sid, err := h.idTokenHint(lr.idTokenHint)
+		hint, err := token.VerifyIDTokenHint(h.keys, h.cfg.Issuer, lr.idTokenHint)
 		if err != nil {
 			h.log.DebugContext(c.Request.Context(), "web: id_token_hint refused", "err", err)
 			return nil, bad, "The sign-out request is not valid (id_token_hint)."
 		}
+		aud := hint.Audience
 		switch {
 		case lr.clientID != "" && !slices.Contains(aud, lr.clientID):
 			return nil, bad, "The sign-out request is not valid (client_id does not match id_token_hint)."
@@ -243,7 +236,7 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 		case lr.clientID == "":
 			return nil, bad, "The sign-out request does not say which application sent it."
 		}
-		lr.hintSID = sid
+		lr.hintSID = hint.SessionID
 	}
 	if len(lr.clientID) > account.MaxClientIDLen || len(lr.redirect) > maxLogoutRedirectLen {
 		return nil, bad, "The sign-out request is not valid."
@@ -271,41 +264,4 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 		}
 	}
 	return lr, 0, ""
-}
-
-// idTokenHint checks that raw is an ID token we signed for our issuer
-// and returns its audience and sid (empty if it has none). An expired hint is accepted, as RP-Initiated
-// Logout §2 asks: logging out is exactly when old tokens turn up. A hint
-// signed with a key since removed from the key set is refused.
-func (h *Handler) idTokenHint(raw string) ([]string, string, error) {
-	claims := jwt.MapClaims{}
-	parser := jwt.NewParser(jwt.WithValidMethods(token.Algorithms()), jwt.WithoutClaimsValidation())
-	_, err := parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
-		// ID tokens are typ JWT; an access token (at+jwt) or a logout
-		// token (logout+jwt) is no hint.
-		if typ, _ := t.Header["typ"].(string); typ != "" && !strings.EqualFold(typ, "JWT") {
-			return nil, fmt.Errorf("web: a %q token is not an id_token_hint", typ)
-		}
-		kid, _ := t.Header["kid"].(string)
-		key, ok := h.keys.Lookup(kid)
-		if !ok {
-			return nil, fmt.Errorf("web: unknown kid %q", kid)
-		}
-		if t.Method.Alg() != key.Algorithm() {
-			return nil, fmt.Errorf("web: alg %q does not match key %s", t.Method.Alg(), kid)
-		}
-		return key.Public(), nil
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	if iss, _ := claims.GetIssuer(); iss != h.cfg.Issuer {
-		return nil, "", fmt.Errorf("web: id_token_hint issuer %q", iss)
-	}
-	aud, err := claims.GetAudience()
-	if err != nil || len(aud) == 0 {
-		return nil, "", errors.New("web: id_token_hint without audience")
-	}
-	sid, _ := claims["sid"].(string)
-	return aud, sid, nil
 }

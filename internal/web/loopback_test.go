@@ -24,7 +24,9 @@ func TestLoopbackRedirectAnyPort(t *testing.T) {
 	b := s.NewBrowser(t)
 	params, verifier := webtest.CodeRequest(c.ID, "openid")
 	params.Set("redirect_uri", used)
-	p := b.SubmitLogin(b.Authorize(params), "alice", webtest.AlicePassword)
+	// A public app on a loopback redirect is asked every time (RFC 8252
+	// §8.6), first party or not.
+	p := b.SubmitConsent(b.SubmitLogin(b.Authorize(params), "alice", webtest.AlicePassword), "allow")
 	loc := p.Location()
 	if p.Status != http.StatusFound || loc == nil || loc.Scheme+"://"+loc.Host+loc.Path != used {
 		t.Fatalf("want a redirect to %s, got %d %v", used, p.Status, loc)
@@ -39,7 +41,7 @@ func TestLoopbackRedirectAnyPort(t *testing.T) {
 	}
 
 	// A fresh code: the failed exchange above used up the first one.
-	p = b.Authorize(params)
+	p = b.SubmitConsent(b.Authorize(params), "allow")
 	code = p.Location().Query().Get("code")
 	if tr := exchange(used); tr.Str("id_token") == "" {
 		t.Fatalf("exchange with %s: %v", used, tr)

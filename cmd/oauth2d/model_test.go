@@ -399,7 +399,12 @@ func (m *model) codeFlow(t *rapid.T) {
 	if !asked && !c.first && !subset(want, m.consents[[2]string{u.key, c.key}]) {
 		t.Fatalf("code for %v without asking; remembered consent %v", want, m.consents[[2]string{u.key, c.key}])
 	}
-	if asked && decision == "allow" && remember && !c.first {
+	// A public client on a redirect that proves nothing of who receives
+	// it (here http://localhost) is asked every time (RFC 8252 §8.6).
+	if !asked && c.public {
+		t.Fatalf("INVARIANT: a code for public native client %s without the consent page", c.key)
+	}
+	if asked && decision == "allow" && remember {
 		k := [2]string{u.key, c.key}
 		if m.consents[k] == nil {
 			m.consents[k] = []string{} // remembered, even for no scope at all

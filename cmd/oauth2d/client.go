@@ -231,9 +231,10 @@ func clientDelete(ctx context.Context, e env, args []string) error {
 	if c.ManagedBy == storage.ManagedByBootstrap {
 		return usagef("client delete: %s", admin.ManagedDetail("client", id))
 	}
-	// Its refresh tokens die with it (the token endpoint no longer knows
-	// the client); its access tokens are cut off before the record goes,
-	// so a failure leaves the client in place for a retry.
+	// Its refresh tokens, codes and consents die with the record, also
+	// when the id is registered again (storage.Client.Generation); its
+	// access tokens are cut off before the record goes, so a failure
+	// leaves the client in place for a retry.
 	if err := revokeAccessTokens(ctx, store, a.cfg, storage.ClientCutoff(id)); err != nil {
 		return fmt.Errorf("client delete: %q: %w", id, err)
 	}

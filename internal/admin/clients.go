@@ -150,8 +150,10 @@ func (a *API) saveClient(c *gin.Context, cl *storage.Client, clear, action strin
 }
 
 // DeleteClient revokes every access token issued to the client, then
-// removes it (its refresh tokens die with it: the refresh grant
-// authenticates the client). A client of the bootstrap file is refused
+// removes it. Its refresh tokens, codes and the consents given to it die
+// with the record, also when the id is registered again: each records
+// the client's generation (storage.Client.Generation), which a new
+// registration does not share. A client of the bootstrap file is refused
 // (409): the next apply would bring it back.
 func (a *API) DeleteClient(c *gin.Context) {
 	ctx := c.Request.Context()

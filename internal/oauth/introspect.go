@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -60,6 +61,9 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) (*introspec
 		if err != nil {
 			return nil, ErrServerError.Wrap(err)
 		}
+		if live, e := h.familyClientLive(ctx, fam, client); e != nil || !live {
+			return &introspection{}, e
+		}
 		return &introspection{
 			Active: true, Scope: joinScope(fam.Scope), ClientID: fam.ClientID, Sub: fam.UserID,
 			TokenType: "refresh_token", Exp: fam.ExpiresAt.Unix(), Iat: fam.CreatedAt.Unix(), Iss: h.cfg.Issuer,
@@ -90,4 +94,23 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) (*introspec
 		}
 	}
 	return out, nil
+}
+
+// familyClientLive reports whether the family's client is still the
+// registration it was granted to: a family of a deleted client, or of a
+// deleted one whose id was registered again, is dead (RFC 6749 §10.4).
+// asking is the authenticated client, looked up already.
+func (h *Handler) familyClientLive(ctx context.Context, fam *storage.RefreshFamily, asking *storage.Client) (bool, *Error) {
+	owner := asking
+	if fam.ClientID != asking.ID {
+		var err error
+		owner, err = h.clients.clients.GetClient(ctx, fam.ClientID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, ErrServerError.Wrap(err)
+		}
+	}
+	return owner.OwnsGrant(fam.ClientGeneration), nil
 }

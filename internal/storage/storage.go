@@ -73,7 +73,22 @@ type Client struct {
 	// change or delete; empty (also in records written before the field
 	// existed) for one an administrator made.
 	ManagedBy string `json:"managed_by,omitempty"`
+
+	// Generation is random and set by the store when the id is
+	// registered (CreateClient, or UpsertClient of an unknown id), and
+	// kept by every later UpsertClient. Every grant made to the client
+	// (authorization code, consent, refresh family) records it, and one
+	// recorded with another generation was made to an earlier client of
+	// the same id: deleted, so dead (RFC 6749 §10.4). Deleting the record
+	// is then the one atomic step that ends every grant, although they
+	// live in other slots. Records written before the field existed have
+	// none, and so match their grants, which have none either.
+	Generation string `json:"generation,omitempty"`
 }
+
+// OwnsGrant reports whether a grant that recorded generation was made to
+// this registration of the client, not to a deleted one of the same id.
+func (c *Client) OwnsGrant(generation string) bool { return generation == c.Generation }
 
 // ManagedByBootstrap marks a client or user that the bootstrap file
 // declares: the file is its source of truth.
@@ -124,6 +139,10 @@ type AuthCode struct {
 	// DPoPJKT binds the code to a DPoP key (RFC 9449 §10, the dpop_jkt
 	// authorization request parameter): only a proof by that key redeems it.
 	DPoPJKT string `json:"dpop_jkt,omitempty"`
+	// ClientGeneration is the client's Generation when the code was
+	// issued: a code of a deleted client is never redeemed by a new
+	// client of the same id.
+	ClientGeneration string `json:"client_generation,omitempty"`
 }
 
 // CodeRedemption names the tokens issued from one authorization code. The
@@ -155,6 +174,9 @@ type RefreshFamily struct {
 	// that RFC 7638 thumbprint (RFC 9449 §5, public clients): rotation
 	// needs a proof by that key, and keeps the binding.
 	JKT string `json:"jkt,omitempty"`
+	// ClientGeneration is the client's Generation when the family began
+	// (Client.OwnsGrant).
+	ClientGeneration string `json:"client_generation,omitempty"`
 }
 
 // NewRefresh is the first token of a new family.
@@ -172,6 +194,10 @@ type Rotation struct {
 	// ClientID, when set, must be the family's client: another client's
 	// attempt is ErrNotFound and leaves the family untouched.
 	ClientID string
+	// ClientGeneration is that client's current Generation; with ClientID
+	// set, a family begun under another generation (a deleted client of
+	// the same id) is ErrNotFound and left untouched.
+	ClientGeneration string
 	// Scope, when set, must be a subset of the family's scope, else
 	// ErrScopeExceedsGrant and the family is untouched.
 	Scope           []string
@@ -225,6 +251,10 @@ type Consent struct {
 	ClientID  string    `json:"client_id"`
 	Scope     []string  `json:"scope"`
 	GrantedAt time.Time `json:"granted_at"`
+	// ClientGeneration is the client's Generation when the user
+	// consented: a consent given to a deleted client does not hold for a
+	// new client of the same id (Client.OwnsGrant).
+	ClientGeneration string `json:"client_generation,omitempty"`
 }
 
 // SigningKey is one JWT signing key as kept in Redis. Material is opaque
@@ -350,8 +380,8 @@ type CommentPage struct {
 
 // ClientStore keeps registered clients.
 type ClientStore interface {
-	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the id exists
-	UpsertClient(ctx context.Context, c *Client) error // create or replace (bootstrap, admin update)
+	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the id exists; sets a fresh Generation
+	UpsertClient(ctx context.Context, c *Client) error // create or replace (bootstrap, admin update); keeps the stored Generation
 	GetClient(ctx context.Context, id string) (*Client, error)
 	ListClients(ctx context.Context) ([]*Client, error) // admin only, sorted by id
 	DeleteClient(ctx context.Context, id string) error

@@ -37,6 +37,9 @@ func (h *Handler) AccountConsents(c *gin.Context) {
 	for _, cs := range consents {
 		name := cs.ClientID
 		if client, err := h.clients.GetClient(r.Context(), cs.ClientID); err == nil {
+			if !client.OwnsGrant(cs.ClientGeneration) {
+				continue // given to a deleted client of the same id: it holds nothing
+			}
 			name = clientName(client)
 		}
 		data.Consents = append(data.Consents, consentLine{ClientID: cs.ClientID, ClientName: name,

@@ -26,7 +26,7 @@ func clientCommand(ctx context.Context, e env, args []string) error {
 	})
 }
 
-func clientCreate(ctx context.Context, e env, args []string) error {
+func clientCreate(ctx context.Context, e env, args []string) (err error) {
 	a := newAdminCmd(e, "client create")
 	var redirects, postLogout, grants, scopes stringList
 	id := a.fs.String("id", "", "client id (generated when empty)")
@@ -78,6 +78,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
+	defer func() { auditChange(ctx, e, cfg, "client create", err, "client", c.ID) }()
 	if clear != "" {
 		if c.SecretHash, err = secret.NewHasher(secret.DefaultParams()).Hash(clear); err != nil {
 			return fmt.Errorf("client create: %w", err)
@@ -217,13 +218,14 @@ func clientGet(ctx context.Context, e env, args []string) error {
 	return tw.Flush()
 }
 
-func clientDelete(ctx context.Context, e env, args []string) error {
+func clientDelete(ctx context.Context, e env, args []string) (err error) {
 	a := newAdminCmd(e, "client delete")
 	id, store, err := a.openNamed(ctx, e, args, "id", "client id")
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	defer func() { auditChange(ctx, e, a.cfg, "client delete", err, "client", id) }()
 	c, err := store.GetClient(ctx, id)
 	if err != nil {
 		return fmt.Errorf("client delete: %q: %w", id, err)

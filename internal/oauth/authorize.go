@@ -47,7 +47,7 @@ type AuthorizeStore interface {
 	SaveCode(ctx context.Context, codeHash string, code *storage.AuthCode) error
 	// AddSessionClient remembers that the client signed in through the
 	// session sid, for back-channel logout.
-	AddSessionClient(ctx context.Context, sid, clientID string) error
+	AddSessionClient(ctx context.Context, sid, clientID, generation string) error
 	storage.AuthRequestStore
 }
 
@@ -350,7 +350,7 @@ func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *stor
 		a.redirectError(w, r, req, ErrServerError.Wrap(err))
 		return
 	}
-	a.rememberSessionClient(ctx, sess, req.ClientID, scope)
+	a.rememberSessionClient(ctx, sess, client, scope)
 	a.redirectResponse(w, r, req, url.Values{"code": {code}})
 }
 

@@ -7,6 +7,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -605,6 +606,23 @@ type SessionLogin struct {
 	SessionHash string    `json:"session"` // the BrowserSession's key (sha256 of the cookie)
 	Clients     []string  `json:"clients,omitempty"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	// ClientGenerations holds, for each of Clients whose entry records it
+	// (not those an older version wrote), the client's Generation when it
+	// signed in: a deleted client of the same id is not told of the
+	// session (SignedIn).
+	ClientGenerations map[string]string `json:"client_generations,omitempty"`
+}
+
+// SignedIn reports whether c, this registration of its id, signed in
+// through the session: a deleted client of the same id may have, and
+// the one registered since must not learn of the session. An entry of
+// unknown generation (an older version's) counts as c's.
+func (l *SessionLogin) SignedIn(c *Client) bool {
+	if !slices.Contains(l.Clients, c.ID) {
+		return false
+	}
+	g, known := l.ClientGenerations[c.ID]
+	return !known || c.OwnsGrant(g)
 }
 
 // SessionLoginStore finds a signed-in session by its sid, and a user's
@@ -613,9 +631,10 @@ type SessionLoginStore interface {
 	// SaveSessionLogin records a signed-in session until l.ExpiresAt;
 	// l.Clients is ignored (AddSessionClient fills it).
 	SaveSessionLogin(ctx context.Context, l *SessionLogin) error
-	// AddSessionClient notes that clientID was issued an ID token in sid;
-	// ErrNotFound when sid has ended. Idempotent.
-	AddSessionClient(ctx context.Context, sid, clientID string) error
+	// AddSessionClient notes that clientID, of Client.Generation
+	// generation, was issued an ID token in sid; ErrNotFound when sid has
+	// ended. Idempotent.
+	AddSessionClient(ctx context.Context, sid, clientID, generation string) error
 	GetSessionLogin(ctx context.Context, sid string) (*SessionLogin, error) // ErrNotFound if ended
 	// UserSessionLogins lists the user's sessions that have not ended.
 	UserSessionLogins(ctx context.Context, userID string) ([]*SessionLogin, error)

@@ -78,6 +78,13 @@ func TestReusedClientIDStartsEmpty(t *testing.T) {
 
 			tc.deleteIt(t, id)
 			newSecret := tc.create(t, id)
+			// Nothing of the old grants was cleaned up (as after a crash
+			// right after the deletion): what kills them is the record.
+			if c, err := s.Store.GetConsent(t.Context(), s.Alice.ID, id); err != nil {
+				t.Fatalf("the old consent is gone (%v): this test would not show that the grants die without cleanup", err)
+			} else if now, _ := s.Store.GetClient(t.Context(), id); now.OwnsGrant(c.ClientGeneration) {
+				t.Fatal("the client registered again owns the old consent")
+			}
 
 			// The CLI's store tells the server's client cache over pub/sub:
 			// wait until the server knows the new secret.

@@ -436,7 +436,9 @@ type RefreshStore interface {
 	// ErrRevoked whatever tokenHash is; anything else is ErrNotFound.
 	CheckRefresh(ctx context.Context, familyID, tokenHash string) (*RefreshFamily, error)
 	// Rotate: ErrNotFound for unknown/expired families, another client's
-	// attempt or a hash that never belonged to the family,
+	// attempt (or one under another Rotation.ClientGeneration: a family of
+	// a deleted client of the same id) or a hash that never belonged to
+	// the family,
 	// ErrProofKeyMismatch for a bound family without its key, ErrRevoked for
 	// a revoked family, ErrScopeExceedsGrant for a widening (nothing
 	// changed), ErrRefreshReused (with the now-revoked family) for reuse

@@ -78,6 +78,21 @@ func idArg(fs *flag.FlagSet, flagValue, what string) (string, error) {
 	}
 }
 
+// auditChange logs a change an admin command made, or tried to make
+// once connected, as the admin API's Audit does ("admin: change"), on
+// stderr in the configured log format (log.format), so that a log
+// collector keeps CLI changes in the same trail as the API's: the
+// command, the record, who ran it (the OS user: the CLI has no token),
+// and how it ended.
+func auditChange(ctx context.Context, e env, cfg *config.Config, command string, change error, attrs ...any) {
+	outcome := "ok"
+	if change != nil {
+		outcome = change.Error()
+	}
+	args := append([]any{"via", "cli", "command", command, "os_user", e.getenv("USER"), "outcome", outcome}, attrs...)
+	newLogger(cfg, e.stderr).InfoContext(ctx, "admin: change", args...)
+}
+
 // sessionEnder is what deleting a user or a client needs to end what was
 // issued to it.
 type sessionEnder interface {

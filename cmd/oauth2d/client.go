@@ -26,7 +26,7 @@ func clientCommand(ctx context.Context, e env, args []string) error {
 	})
 }
 
-func clientCreate(ctx context.Context, e env, args []string) error {
+func clientCreate(ctx context.Context, e env, args []string) (err error) {
 	a := newAdminCmd(e, "client create")
 	var redirects, postLogout, grants, scopes, introspectionAuds stringList
 	id := a.fs.String("id", "", "client id (generated when empty)")
@@ -84,6 +84,7 @@ func clientCreate(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
+	defer func() { auditChange(ctx, e, cfg, "client create", err, "client", c.ID) }()
 	if clear != "" {
 		if c.SecretHash, err = secret.NewHasher(secret.DefaultParams()).Hash(clear); err != nil {
 			return fmt.Errorf("client create: %w", err)
@@ -225,13 +226,14 @@ func clientGet(ctx context.Context, e env, args []string) error {
 	return tw.Flush()
 }
 
-func clientDelete(ctx context.Context, e env, args []string) error {
+func clientDelete(ctx context.Context, e env, args []string) (err error) {
 	a := newAdminCmd(e, "client delete")
 	id, store, err := a.openNamed(ctx, e, args, "id", "client id")
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	defer func() { auditChange(ctx, e, a.cfg, "client delete", err, "client", id) }()
 	c, err := store.GetClient(ctx, id)
 	if err != nil {
 		return fmt.Errorf("client delete: %q: %w", id, err)
@@ -239,9 +241,10 @@ func clientDelete(ctx context.Context, e env, args []string) error {
 	if c.ManagedBy == storage.ManagedByBootstrap {
 		return usagef("client delete: %s", admin.ManagedDetail("client", id))
 	}
-	// Its refresh tokens die with it (the token endpoint no longer knows
-	// the client); its access tokens are cut off before the record goes,
-	// so a failure leaves the client in place for a retry.
+	// Its refresh tokens, codes and consents die with the record, also
+	// when the id is registered again (storage.Client.Generation); its
+	// access tokens are cut off before the record goes, so a failure
+	// leaves the client in place for a retry.
 	if err := revokeAccessTokens(ctx, store, a.cfg, storage.ClientCutoff(id)); err != nil {
 		return fmt.Errorf("client delete: %q: %w", id, err)
 	}

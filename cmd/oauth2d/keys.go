@@ -121,12 +121,13 @@ func keysList(ctx context.Context, e env, args []string) error {
 	return printKeys(e.stdout, infos, asJSON)
 }
 
-func keysRotate(ctx context.Context, e env, args []string) error {
+func keysRotate(ctx context.Context, e env, args []string) (err error) {
 	cfg, store, asJSON, err := keysSetup(ctx, e, "keys rotate", args)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	defer func() { auditChange(ctx, e, cfg, "keys rotate", err) }()
 	enc, err := token.ParseEncryptionKey(cfg.Keys.EncryptionKey)
 	if err != nil {
 		return usage(fmt.Errorf("config: keys.encryption_key: %w", err))

@@ -25,7 +25,7 @@ func userCommand(ctx context.Context, e env, args []string) error {
 
 // userCreate reads the password from stdin so it never shows in argv, the
 // process list or the shell history.
-func userCreate(ctx context.Context, e env, args []string) error {
+func userCreate(ctx context.Context, e env, args []string) (err error) {
 	a := newAdminCmd(e, "user create")
 	var roles stringList
 	username := a.fs.String("username", "", "username (required)")
@@ -56,6 +56,7 @@ func userCreate(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
+	defer func() { auditChange(ctx, e, cfg, "user create", err, "username", u.Username) }()
 	if u.PasswordHash, err = secret.NewHasher(secret.DefaultParams()).Hash(password); err != nil {
 		return fmt.Errorf("user create: %w", err)
 	}
@@ -98,13 +99,14 @@ func userList(ctx context.Context, e env, args []string) error {
 	return tw.Flush()
 }
 
-func userDelete(ctx context.Context, e env, args []string) error {
+func userDelete(ctx context.Context, e env, args []string) (err error) {
 	a := newAdminCmd(e, "user delete")
 	username, store, err := a.openNamed(ctx, e, args, "username", "username")
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	defer func() { auditChange(ctx, e, a.cfg, "user delete", err, "username", username) }()
 	u, err := store.GetUserByUsername(ctx, username)
 	if err != nil {
 		return fmt.Errorf("user delete: %q: %w", username, err)

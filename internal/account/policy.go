@@ -80,6 +80,9 @@ func ValidateClient(c *storage.Client, p Policy) []error {
 	if !clientIDPattern.MatchString(c.ID) {
 		bad("id", "must be 1-128 characters of A-Z a-z 0-9 . _ ~ - starting with a letter or digit")
 	}
+	if problem := checkDisplayText(c.Name, MaxClientNameLen); problem != "" {
+		bad("name", "%s", problem)
+	}
 	if len(c.GrantTypes) == 0 {
 		bad("grant_types", "must name at least one of %s", strings.Join(SupportedGrantTypes, ", "))
 	}

@@ -91,6 +91,14 @@ func TestValidateClient(t *testing.T) {
 			c.ClientURI = "https://app.example/" + strings.Repeat("a", MaxClientURILen)
 		}, false, "client_uri: must be at most 2048 characters"},
 		{"session required without uri", func(c *storage.Client) { c.BackchannelLogoutSessionRequired = true }, false, "needs a backchannel_logout_uri"},
+		{"name at the length limit", func(c *storage.Client) { c.Name = strings.Repeat("é", MaxClientNameLen) }, false, ""},
+		{"name too long", func(c *storage.Client) { c.Name = strings.Repeat("n", MaxClientNameLen+1) }, false, "name: must be at most 100 characters"},
+		{"name with newline", func(c *storage.Client) { c.Name = "My App\nSign in as admin" }, false, "name: must be UTF-8 text without control"},
+		{"name with NUL", func(c *storage.Client) { c.Name = "My\x00App" }, false, "name: must be UTF-8 text without control"},
+		{"name not UTF-8", func(c *storage.Client) { c.Name = "My\xffApp" }, false, "name: must be UTF-8 text"},
+		{"name with right-to-left override", func(c *storage.Client) { c.Name = "Bank\u202egnp.exe" }, false, "name: must not contain bidirectional"},
+		{"name with isolate", func(c *storage.Client) { c.Name = "App\u2067x\u2069" }, false, "name: must not contain bidirectional"},
+		{"name in Arabic", func(c *storage.Client) { c.Name = "تطبيقي" }, false, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -292,6 +300,7 @@ func TestValidateScopeText(t *testing.T) {
 		{"no title", ScopeText{Name: "x", Title: "  "}, `scope "x": title: must not be empty`},
 		{"long title", ScopeText{Name: "x", Title: strings.Repeat("é", 101)}, "title: must be at most 100"},
 		{"title with newline", ScopeText{Name: "x", Title: "a\nb"}, "title: must be UTF-8 text without control"},
+		{"title with bidi override", ScopeText{Name: "x", Title: "Read \u202etropper"}, "title: must not contain bidirectional"},
 		{"long description", ScopeText{Name: "x", Title: "t", Description: strings.Repeat("d", 401)}, "description: must be at most 400"},
 	}
 	for _, tc := range tests {

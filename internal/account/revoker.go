@@ -80,8 +80,8 @@ func (r *Revoker) RevokeUser(ctx context.Context, userID string) (time.Time, int
 }
 
 // RevokeClient revokes every access token issued to the client so far
-// (for a deleted client: its refresh tokens die with it, since the
-// refresh grant authenticates the client).
+// (for a deleted client: its other grants die with its record, see
+// storage.Client.Generation).
 func (r *Revoker) RevokeClient(ctx context.Context, clientID string) error {
 	_, err := r.cutoff(ctx, storage.ClientCutoff(clientID))
 	return err

@@ -13,6 +13,9 @@ const (
 	MaxScopeNameLen        = 128
 	MaxScopeTitleLen       = 100
 	MaxScopeDescriptionLen = 400
+	// MaxClientNameLen bounds a client's name, shown on one line of the
+	// login and consent pages.
+	MaxClientNameLen = 100
 )
 
 // ScopeText says in plain words what a scope lets a client do, for the
@@ -65,18 +68,37 @@ func ValidateScopeText(s ScopeText) []error {
 		bad("name", "must be 1-%d characters of a scope token (RFC 6749 §3.3: printable ASCII without space, \" or \\)", MaxScopeNameLen)
 	}
 	checkText := func(field, text string, max int, required bool) {
-		switch {
-		case strings.TrimSpace(text) == "":
+		if strings.TrimSpace(text) == "" {
 			if required {
 				bad(field, "must not be empty")
 			}
-		case !utf8.ValidString(text) || strings.IndexFunc(text, unicode.IsControl) >= 0:
-			bad(field, "must be UTF-8 text without control characters (one line)")
-		case utf8.RuneCountInString(text) > max:
-			bad(field, "must be at most %d characters", max)
+			return
+		}
+		if problem := checkDisplayText(text, max); problem != "" {
+			bad(field, "%s", problem)
 		}
 	}
 	checkText("title", s.Title, MaxScopeTitleLen, true)
 	checkText("description", s.Description, MaxScopeDescriptionLen, false)
 	return errs
 }
+
+// checkDisplayText checks words an operator or administrator gives for
+// the pages (a scope's title, a client's name): one line of UTF-8 of at
+// most max characters, without control characters, nor bidirectional
+// formatting ones, which could make the consent page read otherwise than
+// the text is (a client named "Bank\u202e..." shown backwards). It
+// returns what is wrong, or "".
+func checkDisplayText(text string, max int) string {
+	switch {
+	case !utf8.ValidString(text) || strings.IndexFunc(text, unicode.IsControl) >= 0:
+		return "must be UTF-8 text without control characters (one line)"
+	case strings.IndexFunc(text, isBidiControl) >= 0:
+		return "must not contain bidirectional formatting characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C)"
+	case utf8.RuneCountInString(text) > max:
+		return fmt.Sprintf("must be at most %d characters", max)
+	}
+	return ""
+}
+
+func isBidiControl(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/problem"
-	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -75,18 +74,6 @@ func New(d Deps) (*API, error) {
 		d.Now = time.Now
 	}
 	return &API{d: d}, nil
-}
-
-// Audit logs who changed what; reads are not logged.
-func (a *API) Audit(c *gin.Context) {
-	c.Next()
-	if c.Request.Method == http.MethodGet {
-		return
-	}
-	claims, _ := resource.ClaimsFrom(c)
-	a.d.Logger.InfoContext(c.Request.Context(), "admin: change",
-		"method", c.Request.Method, "path", c.Request.URL.Path, "status", c.Writer.Status(),
-		"sub", claims.Subject, "client_id", claims.ClientID)
 }
 
 // notFound and friends answer with RFC 9457 problems.

@@ -19,19 +19,31 @@ import (
 // secret is never an input: the server generates it.
 type clientInput = account.ClientRegistration
 
-// ListClients answers GET /admin/v1/clients, sorted by id.
+// ListClients answers GET /admin/v1/clients, sorted by id, a page at a
+// time (readPage).
 func (a *API) ListClients(c *gin.Context) {
+	p, ok := readPage(c)
+	if !ok {
+		return
+	}
 	clients, err := a.d.Clients.ListClients(c.Request.Context())
 	if err != nil {
 		a.internalError(c, "list clients", err)
 		return
 	}
-	views := make([]ClientView, 0, len(clients))
-	for _, cl := range clients {
+	page, next := pageOf(clients, func(cl *storage.Client) string { return cl.ID }, p)
+	views := make([]ClientView, 0, len(page))
+	for _, cl := range page {
 		views = append(views, ViewClient(cl))
 	}
 	noStore(c)
-	c.JSON(http.StatusOK, gin.H{"clients": views})
+	c.JSON(http.StatusOK, clientList{Clients: views, NextCursor: next})
+}
+
+// clientList is a page of GET /admin/v1/clients.
+type clientList struct {
+	Clients    []ClientView `json:"clients"`
+	NextCursor string       `json:"next_cursor,omitempty"` // absent on the last page
 }
 
 // GetClient answers GET /admin/v1/clients/:id.
@@ -150,8 +162,10 @@ func (a *API) saveClient(c *gin.Context, cl *storage.Client, clear, action strin
 }
 
 // DeleteClient revokes every access token issued to the client, then
-// removes it (its refresh tokens die with it: the refresh grant
-// authenticates the client). A client of the bootstrap file is refused
+// removes it. Its refresh tokens, codes and the consents given to it die
+// with the record, also when the id is registered again: each records
+// the client's generation (storage.Client.Generation), which a new
+// registration does not share. A client of the bootstrap file is refused
 // (409): the next apply would bring it back.
 func (a *API) DeleteClient(c *gin.Context) {
 	ctx := c.Request.Context()

@@ -36,19 +36,31 @@ type userPatch struct {
 	EmailVerified *bool `json:"email_verified"`
 }
 
-// ListUsers answers GET /admin/v1/users, sorted by username.
+// ListUsers answers GET /admin/v1/users, sorted by username, a page at a
+// time (readPage).
 func (a *API) ListUsers(c *gin.Context) {
+	p, ok := readPage(c)
+	if !ok {
+		return
+	}
 	users, err := a.d.Users.ListUsers(c.Request.Context())
 	if err != nil {
 		a.internalError(c, "list users", err)
 		return
 	}
-	views := make([]UserView, 0, len(users))
-	for _, u := range users {
+	page, next := pageOf(users, func(u *storage.User) string { return u.Username }, p)
+	views := make([]UserView, 0, len(page))
+	for _, u := range page {
 		views = append(views, ViewUser(u))
 	}
 	noStore(c)
-	c.JSON(http.StatusOK, gin.H{"users": views})
+	c.JSON(http.StatusOK, userList{Users: views, NextCursor: next})
+}
+
+// userList is a page of GET /admin/v1/users.
+type userList struct {
+	Users      []UserView `json:"users"`
+	NextCursor string     `json:"next_cursor,omitempty"` // absent on the last page
 }
 
 // GetUser answers GET /admin/v1/users/:id.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"time"
 
@@ -118,7 +117,11 @@ func (l *Logouts) UserSignedOut(ctx context.Context, userID string) error {
 	}
 	subj := &subjectLogout{userID: userID, remembered: remembered}
 	for _, c := range consents {
-		subj.clients = append(subj.clients, c.ClientID)
+		// A consent given to a deleted client of the same id tells the
+		// client registered since of nobody.
+		if client, ok := l.receiver(ctx, c.ClientID); ok && client.OwnsGrant(c.ClientGeneration) {
+			subj.clients = append(subj.clients, c.ClientID)
+		}
 	}
 	for _, c := range remembered {
 		subj.clients = append(subj.clients, c.ClientID)
@@ -167,7 +170,7 @@ func (l *Logouts) GrantEnded(ctx context.Context, userID, clientID string) error
 	now := l.now()
 	var ds []*storage.LogoutDelivery
 	for _, login := range logins {
-		if slices.Contains(login.Clients, clientID) {
+		if login.SignedIn(client) {
 			ds = append(ds, sessionDelivery(login.UserID, login.SID, clientID, now))
 		}
 	}
@@ -226,7 +229,8 @@ func (l *Logouts) end(ctx context.Context, logins []*storage.SessionLogin, subj 
 	}
 	for _, login := range logins {
 		for _, clientID := range login.Clients {
-			if _, ok := receiver(clientID); ok && !told.sids[clientSID{clientID, login.SID}] {
+			// A deleted client of the same id signed in, not this one.
+			if client, ok := receiver(clientID); ok && login.SignedIn(client) && !told.sids[clientSID{clientID, login.SID}] {
 				tellSession(login.UserID, login.SID, clientID)
 			}
 		}

@@ -195,6 +195,12 @@ func (s *Sender) deliver(ctx context.Context, d *storage.LogoutDelivery) {
 		s.settle(ctx, d, OutcomeDropped, "the client no longer takes logout tokens")
 		return
 	}
+	if err == nil && d.CreatedAt.Before(client.CreatedAt) {
+		// Queued for a deleted client of the same id: the one registered
+		// since must not learn of that client's users.
+		s.settle(ctx, d, OutcomeDropped, "queued for a deleted client of the same id")
+		return
+	}
 	if err != nil {
 		s.settle(ctx, d, OutcomeRetry, "load client: "+err.Error())
 		return

@@ -48,7 +48,7 @@ type AuthorizeStore interface {
 	SaveCode(ctx context.Context, codeHash string, code *storage.AuthCode) error
 	// AddSessionClient remembers that the client signed in through the
 	// session sid, for back-channel logout.
-	AddSessionClient(ctx context.Context, sid, clientID string) error
+	AddSessionClient(ctx context.Context, sid, clientID, generation string) error
 	storage.AuthRequestStore
 }
 
@@ -246,7 +246,7 @@ func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storag
 			return
 		}
 	}
-	a.issueCode(w, r, req, stored, user, sess, scope, approved)
+	a.issueCode(w, r, req, stored, client, user, sess, scope, approved)
 }
 
 // signedInUser returns the browser's session and user, or nils when nobody
@@ -316,7 +316,8 @@ func (a *Authorizer) consentKnown(ctx context.Context, client *storage.Client, u
 	if err != nil {
 		return false, err
 	}
-	return subset(scope, c.Scope), nil
+	// A consent given to a deleted client of the same id holds nothing.
+	return client.OwnsGrant(c.ClientGeneration) && subset(scope, c.Scope), nil
 }
 
 // alwaysAsk reports whether the person must see the consent page on
@@ -369,13 +370,13 @@ func (a *Authorizer) interact(w http.ResponseWriter, r *http.Request, req *stora
 // random bits, stored under their SHA-256 and bound to everything the token
 // endpoint checks (RFC 6749 §4.1.2, §10.5; RFC 7636 §4.4).
 func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, stored bool,
-	user *storage.User, sess *storage.BrowserSession, scope []string, approved bool) {
+	client *storage.Client, user *storage.User, sess *storage.BrowserSession, scope []string, approved bool) {
 	ctx := r.Context()
 	if stored && !a.take(w, r, req) {
 		return
 	}
 	if approved && !req.DecisionOnce {
-		if err := a.rememberConsent(ctx, req.ClientID, user.ID, scope); err != nil {
+		if err := a.rememberConsent(ctx, client, user.ID, scope); err != nil {
 			a.fail(w, r, err)
 			return
 		}
@@ -387,22 +388,24 @@ func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *stor
 		RedirectURIOmitted: req.RedirectURIOmitted, Scope: scope,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
 		Nonce: req.Nonce, AuthTime: sess.AuthTime, ExpiresAt: now.Add(a.cfg.CodeTTL), SID: sess.SID, SessionExpiresAt: sess.ExpiresAt,
-		DPoPJKT: req.DPoPJKT,
+		DPoPJKT: req.DPoPJKT, ClientGeneration: client.Generation,
 	})
 	if err != nil {
 		a.redirectError(w, r, req, ErrServerError.Wrap(err))
 		return
 	}
-	a.rememberSessionClient(ctx, sess, req.ClientID, scope)
+	a.rememberSessionClient(ctx, sess, client, scope)
 	a.redirectResponse(w, r, req, url.Values{"code": {code}})
 }
 
 // rememberConsent adds scope to what the user has granted the client, so
-// the next request for the same or fewer scopes skips the page.
-func (a *Authorizer) rememberConsent(ctx context.Context, clientID, userID string, scope []string) error {
+// the next request for the same or fewer scopes skips the page. What a
+// deleted client of the same id was granted is not added.
+func (a *Authorizer) rememberConsent(ctx context.Context, client *storage.Client, userID string, scope []string) error {
 	granted := slices.Clone(scope)
-	old, err := a.store.GetConsent(ctx, userID, clientID)
+	old, err := a.store.GetConsent(ctx, userID, client.ID)
 	switch {
+	case err == nil && !client.OwnsGrant(old.ClientGeneration):
 	case err == nil:
 		for _, s := range old.Scope {
 			if !slices.Contains(granted, s) {
@@ -412,7 +415,8 @@ func (a *Authorizer) rememberConsent(ctx context.Context, clientID, userID strin
 	case !errors.Is(err, storage.ErrNotFound):
 		return err
 	}
-	return a.store.SaveConsent(ctx, &storage.Consent{UserID: userID, ClientID: clientID, Scope: granted, GrantedAt: a.now().UTC()})
+	return a.store.SaveConsent(ctx, &storage.Consent{UserID: userID, ClientID: client.ID, Scope: granted,
+		GrantedAt: a.now().UTC(), ClientGeneration: client.Generation})
 }
 
 // take consumes a stored request so it is answered exactly once, whatever

@@ -21,6 +21,7 @@ func (s *server) newCode(clientID, scope string, pkce bool) (code, verifier stri
 	ac := &storage.AuthCode{
 		ClientID: clientID, UserID: s.alice.ID, RedirectURI: redirectURI, Scope: strings.Fields(scope),
 		Nonce: "n-0S6_WzA2Mj", AuthTime: time.Now(), ExpiresAt: time.Now().Add(time.Minute),
+		ClientGeneration: s.generation(clientID),
 	}
 	if pkce {
 		verifier = secret.NewToken(32)
@@ -30,6 +31,17 @@ func (s *server) newCode(clientID, scope string, pkce bool) (code, verifier stri
 		s.t.Fatal(err)
 	}
 	return code, verifier
+}
+
+// generation is the stored client's generation, which a code or family
+// made outside the authorize endpoint must record as that endpoint does.
+func (s *server) generation(clientID string) string {
+	s.t.Helper()
+	c, err := s.Store.GetClient(s.t.Context(), clientID)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c.Generation
 }
 
 // challengeOf is verifier's S256 code challenge (RFC 7636 §4.2).

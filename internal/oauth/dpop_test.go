@@ -210,7 +210,7 @@ func TestDPoPCodeBinding(t *testing.T) {
 	bound := func() (string, string) {
 		verifier := secret.NewToken(32)
 		ac := &storage.AuthCode{ClientID: publicID, UserID: s.alice.ID, RedirectURI: redirectURI, Scope: []string{"openid"},
-			AuthTime: time.Now(), ExpiresAt: time.Now().Add(time.Minute), DPoPJKT: key.Thumbprint(t)}
+			AuthTime: time.Now(), ExpiresAt: time.Now().Add(time.Minute), DPoPJKT: key.Thumbprint(t), ClientGeneration: s.generation(publicID)}
 		ac.CodeChallenge, ac.CodeChallengeMethod = challengeOf(verifier), "S256"
 		code := secret.NewToken(32)
 		if err := s.Store.SaveCode(t.Context(), secret.SHA256(code), ac); err != nil {
@@ -241,7 +241,7 @@ func TestDPoPWrongKeyLeavesCode(t *testing.T) {
 	verifier := secret.NewToken(32)
 	ac := &storage.AuthCode{ClientID: publicID, UserID: s.alice.ID, RedirectURI: redirectURI, Scope: []string{"openid"},
 		AuthTime: time.Now(), ExpiresAt: time.Now().Add(time.Minute), DPoPJKT: key.Thumbprint(t),
-		CodeChallenge: challengeOf(verifier), CodeChallengeMethod: "S256"}
+		CodeChallenge: challengeOf(verifier), CodeChallengeMethod: "S256", ClientGeneration: s.generation(publicID)}
 	code := secret.NewToken(32)
 	if err := s.Store.SaveCode(t.Context(), secret.SHA256(code), ac); err != nil {
 		t.Fatal(err)

@@ -135,11 +135,13 @@ func (h *Handler) rememberUserClient(ctx context.Context, in issue, sessionExp, 
 }
 
 // checkCodePresenter makes every check that decides whether the token
-// request may use the code up: the client it was issued to, the same
-// redirect_uri, the PKCE verifier and the DPoP key it is bound to.
+// request may use the code up: the client it was issued to (not a
+// deleted one of the same id), the same redirect_uri, the PKCE verifier
+// and the DPoP key it is bound to.
 func checkCodePresenter(ctx context.Context, ac *storage.AuthCode, client *storage.Client, f form) *Error {
 	redirect := f.get("redirect_uri")
-	if ac.ClientID != client.ID || ac.RedirectURI != redirect && !(ac.RedirectURIOmitted && redirect == "") {
+	if ac.ClientID != client.ID || !client.OwnsGrant(ac.ClientGeneration) ||
+		ac.RedirectURI != redirect && !(ac.RedirectURIOmitted && redirect == "") {
 		return ErrInvalidGrant
 	}
 	if e := checkPKCE(ac, client, f.get("code_verifier")); e != nil {

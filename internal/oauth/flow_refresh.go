@@ -36,7 +36,7 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 	successor := newRefreshToken(familyID)
 	rot := storage.Rotation{
 		FamilyID: familyID, PresentedHash: secret.SHA256(presented), NewHash: secret.SHA256(successor),
-		ClientID: client.ID, Scope: requested,
+		ClientID: client.ID, ClientGeneration: client.Generation, Scope: requested,
 		AccessJTI: secret.NewToken(16), AccessExpiresAt: now.Add(h.cfg.AccessTokenTTL),
 		Now: now, Sliding: h.cfg.RefreshSliding, Grace: h.cfg.RefreshGrace,
 		JKT: proofKey(ctx), BindKey: client.Public, GraceAccessJTI: secret.NewToken(16),

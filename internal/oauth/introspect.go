@@ -65,7 +65,7 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) (*introspec
 		if err != nil {
 			return nil, ErrServerError.Wrap(err)
 		}
-		if !mayIntrospectRefresh(client, fam) {
+		if !mayIntrospectRefresh(client, fam) || !client.OwnsGrant(fam.ClientGeneration) {
 			return &introspection{}, nil
 		}
 		return &introspection{

@@ -121,7 +121,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 		fam := storage.RefreshFamily{
 			ID: in.familyID, ClientID: in.client.ID, Scope: in.scope, AuthTime: in.authTime,
 			CreatedAt: now, ExpiresAt: now.Add(h.cfg.RefreshAbsolute),
-			AccessJTI: in.accessJTI, AccessExpiresAt: in.accessExp,
+			AccessJTI: in.accessJTI, AccessExpiresAt: in.accessExp, ClientGeneration: in.client.Generation,
 		}
 		if in.user != nil {
 			fam.UserID = in.user.ID

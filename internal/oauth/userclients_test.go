@@ -40,6 +40,7 @@ func TestSignInRemembersTheUsersClient(t *testing.T) {
 		err := s.Store.SaveCode(ctx, secret.SHA256(code), &storage.AuthCode{
 			ClientID: clientID, UserID: s.alice.ID, RedirectURI: redirectURI, Scope: strings.Fields(scope),
 			AuthTime: time.Now(), ExpiresAt: time.Now().Add(time.Minute), SID: sid, SessionExpiresAt: sessionExp,
+			ClientGeneration: s.generation(clientID),
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -41,6 +41,10 @@ func (s *Store) UserGrants(ctx context.Context, userID string) (*GrantList, erro
 	if err != nil {
 		return nil, err
 	}
+	consents, fams, err = s.ownedByCurrentClients(ctx, consents, fams)
+	if err != nil {
+		return nil, err
+	}
 	list := &GrantList{Partial: partial}
 	// Grants grow in a slice, so they are found again by index: a
 	// pointer into it would go stale at the next append.
@@ -160,4 +164,50 @@ func unionScope(have, add []string) []string {
 		}
 	}
 	return have
+}
+
+// ownedByCurrentClients drops the consents and families made to an
+// earlier registration of their client's id: one given to a deleted
+// client whose id was registered again holds nothing (Client.OwnsGrant)
+// and is not listed. Those of a client that is gone are kept, so that the
+// person still sees and may remove them. One HMGET reads every client
+// involved.
+func (s *Store) ownedByCurrentClients(ctx context.Context, consents []*Consent, fams []*RefreshFamily) ([]*Consent, []*RefreshFamily, error) {
+	var ids []string
+	for _, c := range consents {
+		ids = append(ids, c.ClientID)
+	}
+	for _, f := range fams {
+		ids = append(ids, f.ClientID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) == 0 {
+		return consents, fams, nil
+	}
+	raws, err := s.rdb.HMGet(ctx, s.kClients(), ids...).Result()
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage: user grants: clients: %w", classify(err))
+	}
+	current := make(map[string]*Client, len(ids))
+	for i, raw := range raws {
+		str, ok := raw.(string)
+		if !ok {
+			continue // deleted
+		}
+		c, err := decode[Client](str, "client")
+		if err != nil {
+			return nil, nil, err
+		}
+		current[ids[i]] = c
+	}
+	consents = slices.DeleteFunc(consents, func(c *Consent) bool {
+		cl := current[c.ClientID]
+		return cl != nil && !cl.OwnsGrant(c.ClientGeneration)
+	})
+	fams = slices.DeleteFunc(fams, func(f *RefreshFamily) bool {
+		cl := current[f.ClientID]
+		return cl != nil && !cl.OwnsGrant(f.ClientGeneration)
+	})
+	return consents, fams, nil
 }

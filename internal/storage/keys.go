@@ -25,6 +25,9 @@ import (
 //	                                    when last applied (bootstrap.go) ; kept
 //	p {users}:bootstrap        STRING   JSON list of the usernames it declared ; kept
 //	p consent:<user id>        HASH     client id -> Consent JSON ; kept until DeleteUser
+//	                                    (one given to a deleted client, of another
+//	                                    generation than its id's client now, holds
+//	                                    nothing and stays until the user consents again)
 //	p signing-keys             HASH     kid -> SigningKey JSON ; kept
 //	p code:<sha256>            HASH     code, exp, red (redemption) ; TTL to the code's expiry,
 //	                                    then at least RedeemedCodeRetention once redeemed
@@ -55,7 +58,8 @@ import (
 //	p session:<sha256>         STRING   BrowserSession JSON ; TTL = idle ttl, capped by ExpiresAt
 //	p authreq:<id>             STRING   AuthRequest JSON ; TTL to ExpiresAt
 //	p login:<sid>              HASH     user, session, exp, c:<client id> per client
-//	                                    signed in ; TTL to the session's ExpiresAt
+//	                                    signed in ("g:<its generation>", "1" from
+//	                                    older versions) ; TTL to the session's ExpiresAt
 //	p user-logins:<user id>    ZSET     sid scored by its ExpiresAt (ms) ; TTL = latest
 //	p user-clients:<user id>   ZSET     "<client id> <sid>" scored by until (ms), sid ""
 //	                                    for the password grant: relying parties the user

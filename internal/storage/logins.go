@@ -10,11 +10,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// addSessionClient: KEYS login; ARGV field. Only a session that has not
-// ended gains a client.
+// addSessionClient: KEYS login; ARGV field, value. Only a session that
+// has not ended gains a client.
 var addSessionClient = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'nf'} end
-redis.call('HSET', KEYS[1], ARGV[1], '1')
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return {'ok'}
 `)
 
@@ -28,7 +28,13 @@ expire_with_latest(ARGV[3], KEYS[1])
 return {'ok'}
 `)
 
-const loginClientField = "c:"
+// A client's field in a login is loginClientField + its id; its value is
+// loginGenerationMark + the client's generation when it signed in, or
+// "1" where an older version wrote it (the generation is unknown).
+const (
+	loginClientField    = "c:"
+	loginGenerationMark = "g:"
+)
 
 // SaveSessionLogin records the session under its sid and in its user's
 // index. The two keys live in different slots: each write is idempotent,
@@ -61,12 +67,13 @@ func (s *Store) SaveSessionLogin(ctx context.Context, l *SessionLogin) error {
 	return nil
 }
 
-// AddSessionClient notes clientID in sid's session.
-func (s *Store) AddSessionClient(ctx context.Context, sid, clientID string) error {
+// AddSessionClient notes clientID, of generation, in sid's session.
+func (s *Store) AddSessionClient(ctx context.Context, sid, clientID, generation string) error {
 	if checkID("sid", sid) != nil {
 		return ErrNotFound
 	}
-	_, status, err := s.runScript(ctx, addSessionClient, []string{s.kLogin(sid)}, loginClientField+clientID)
+	_, status, err := s.runScript(ctx, addSessionClient, []string{s.kLogin(sid)},
+		loginClientField+clientID, loginGenerationMark+generation)
 	if err != nil {
 		return err
 	}
@@ -95,9 +102,15 @@ func (s *Store) sessionLogin(sid string, fields map[string]string) (*SessionLogi
 	if l.UserID == "" || !s.now().Before(l.ExpiresAt) {
 		return nil, ErrNotFound
 	}
-	for f := range fields {
+	for f, v := range fields {
 		if c, ok := strings.CutPrefix(f, loginClientField); ok {
 			l.Clients = append(l.Clients, c)
+			if g, known := strings.CutPrefix(v, loginGenerationMark); known {
+				if l.ClientGenerations == nil {
+					l.ClientGenerations = map[string]string{}
+				}
+				l.ClientGenerations[c] = g
+			}
 		}
 	}
 	sort.Strings(l.Clients)

@@ -40,6 +40,9 @@ const MaxUsedHashes = 1000
 //	j, x     jti of the newest access token, its expiry (ms)
 //	k        the DPoP key thumbprint the family is bound to (absent:
 //	         unbound; RFC 9449 §5)
+//	g        the client's generation when the family began
+//	         (Client.Generation; absent: none, as in families older
+//	         versions wrote)
 //
 // Hashes are stored as their 32 raw bytes (rawHash), and every value is
 // short, so Redis keeps the hash in its compact listpack encoding. Two
@@ -55,19 +58,19 @@ const MaxUsedHashes = 1000
 
 // familyReply is the Lua tail every family script returns after its
 // status word: client, user, scope, auth, made, exp, revoked, ajti,
-// aexp, jkt; extra values follow from index 11.
+// aexp, jkt, client generation; extra values follow from index 12.
 const familyReply = `
 local function reply(status, ...)
-  local f = redis.call('HMGET', KEYS[1], 'c', 'u', 's', 'a', 'm', 'e', 'r', 'j', 'x', 'k')
+  local f = redis.call('HMGET', KEYS[1], 'c', 'u', 's', 'a', 'm', 'e', 'r', 'j', 'x', 'k', 'g')
   local out = {status}
-  for i = 1, 10 do out[i+1] = f[i] or '' end
+  for i = 1, 11 do out[i+1] = f[i] or '' end
   for _, v in ipairs({...}) do out[#out+1] = v end
   return out
 end
 `
 
 // createFamily: KEYS fam, used; ARGV cur, exp ms, made ms, auth ms,
-// client, user, scope, ajti, aexp ms, ttl ms, jkt. A second delivery of the
+// client, user, scope, ajti, aexp ms, ttl ms, jkt, client generation. A second delivery of the
 // same call finds its own token (current, or issued and rotated since)
 // and answers 'ok'; the same id with another token is 'conflict'.
 var createFamily = redis.NewScript(`
@@ -80,6 +83,7 @@ end
 redis.call('HSET', KEYS[1], 'h', ARGV[1], 'e', ARGV[2], 'm', ARGV[3], 'a', ARGV[4],
   'c', ARGV[5], 'u', ARGV[6], 's', ARGV[7], 'j', ARGV[8], 'x', ARGV[9])
 if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'k', ARGV[11]) end
+if ARGV[12] ~= '' then redis.call('HSET', KEYS[1], 'g', ARGV[12]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[10])
 return {'ok'}
 `)
@@ -87,13 +91,17 @@ return {'ok'}
 // rotate: KEYS fam, used, succ, grace; ARGV presented, new, successor,
 // ajti, aexp ms, now ms, sliding ms, grace ms, max used, client, scope,
 // jkt, bind ('1': an unbound family is bound to jkt by this rotation),
-// grace ajti (the access token a grace answer carries).
+// grace ajti (the access token a grace answer carries), client generation.
 // A grace answer records its access token in the grace list, and reuse
 // answers that list after the family, so that revoking a reused family
 // denies every access token of its newest generation, the grace
 // answers' too; a rotation starts the list anew.
 // Replies {'nf'} | {'key'} | {'revoked'} | {'scope'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…, "ajti aexp"…}.
-// Another client's attempt is 'nf' before anything else is looked at; a
+// Another client's attempt is 'nf' before anything else is looked at, and
+// so is the client's when the family began under another generation of
+// it (a deleted client of the same id: its grants are dead, and they are
+// left alone, as an instance with a stale copy of the client must not
+// revoke the live family of the new one); a
 // family bound to a DPoP key answers 'key' to any other key (or none) and
 // is left untouched, so a thief without the key cannot even set off reuse
 // detection.
@@ -103,9 +111,9 @@ return {'ok'}
 // instead of seeing reuse.
 var rotate = redis.NewScript(familyReply + `
 local now = tonumber(ARGV[6])
-local f = redis.call('HMGET', KEYS[1], 'e', 'r', 'h', 'p', 't', 'c', 's', 'n', 'k')
+local f = redis.call('HMGET', KEYS[1], 'e', 'r', 'h', 'p', 't', 'c', 's', 'n', 'k', 'g')
 if not f[1] or now >= tonumber(f[1]) then return {'nf'} end
-if ARGV[10] ~= '' and f[6] ~= ARGV[10] then return {'nf'} end
+if ARGV[10] ~= '' and (f[6] ~= ARGV[10] or (f[10] or '') ~= ARGV[15]) then return {'nf'} end
 if f[9] and f[9] ~= ARGV[12] then return {'key'} end
 if f[2] == '1' then return {'revoked'} end
 if ARGV[2] ~= '' and ARGV[2] == f[3] and ARGV[1] == f[4] then return reply('ok') end
@@ -277,14 +285,15 @@ func (s *Store) familyKeys(id string) []string {
 	return []string{s.kFamily(id), s.kFamilyUsed(id), s.kFamilySucc(id), s.kFamilyGrace(id)}
 }
 
-// familyFrom rebuilds family id from a script reply: res[1:10] are
-// client, user, scope, auth, made, exp, revoked, ajti, aexp.
+// familyFrom rebuilds family id from a script reply: res[1:12] are
+// client, user, scope, auth, made, exp, revoked, ajti, aexp, jkt and
+// client generation.
 func familyFrom(id string, res []any) *RefreshFamily {
 	return &RefreshFamily{
 		ID: id, ClientID: str(res, 1), UserID: str(res, 2), Scope: strings.Fields(str(res, 3)),
 		AuthTime: fromMs(str(res, 4)), CreatedAt: fromMs(str(res, 5)), ExpiresAt: fromMs(str(res, 6)),
 		Revoked: str(res, 7) == "1", AccessJTI: str(res, 8), AccessExpiresAt: fromMs(str(res, 9)),
-		JKT: str(res, 10),
+		JKT: str(res, 10), ClientGeneration: str(res, 11),
 	}
 }
 
@@ -315,7 +324,7 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	_, status, err := s.runScript(ctx, createFamily, s.familyKeys(f.ID)[:2],
 		rawHash(r.TokenHash), unixMs(f.ExpiresAt), unixMs(f.CreatedAt), unixMs(f.AuthTime),
 		f.ClientID, f.UserID, strings.Join(f.Scope, " "), f.AccessJTI, unixMs(f.AccessExpiresAt),
-		max(ttl.Milliseconds(), 1), f.JKT)
+		max(ttl.Milliseconds(), 1), f.JKT, f.ClientGeneration)
 	if err != nil {
 		return err
 	}
@@ -351,7 +360,7 @@ func (s *Store) readFamily(ctx context.Context, familyID string) (*RefreshFamily
 	if status != "ok" {
 		return nil, "", ErrNotFound
 	}
-	return familyFrom(familyID, res), str(res, 11), nil
+	return familyFrom(familyID, res), str(res, 12), nil
 }
 
 // CheckRefresh returns the family if tokenHash is its current token:
@@ -383,7 +392,7 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 	res, status, err := s.runScript(ctx, rotate, s.familyKeys(r.FamilyID),
 		rawHash(r.PresentedHash), rawHash(r.NewHash), r.Successor, r.AccessJTI, unixMs(r.AccessExpiresAt),
 		unixMs(now), r.Sliding.Milliseconds(), r.Grace.Milliseconds(), MaxUsedHashes,
-		r.ClientID, strings.Join(r.Scope, " "), r.JKT, boolArg(r.BindKey), r.GraceAccessJTI)
+		r.ClientID, strings.Join(r.Scope, " "), r.JKT, boolArg(r.BindKey), r.GraceAccessJTI, r.ClientGeneration)
 	if err != nil {
 		return nil, err
 	}
@@ -404,10 +413,10 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 	case "ok":
 		return out, nil
 	case "grace":
-		out.GraceSuccessor = []byte(str(res, 11))
+		out.GraceSuccessor = []byte(str(res, 12))
 		return out, nil
 	case "reused":
-		for i := 11; i < len(res); i++ {
+		for i := 12; i < len(res); i++ {
 			jti, exp, _ := strings.Cut(str(res, i), " ")
 			out.GraceAccess = append(out.GraceAccess, AccessRef{JTI: jti, ExpiresAt: fromMs(exp)})
 		}

@@ -7,6 +7,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -84,7 +85,22 @@ type Client struct {
 	// change or delete; empty (also in records written before the field
 	// existed) for one an administrator made.
 	ManagedBy string `json:"managed_by,omitempty"`
+
+	// Generation is random and set by the store when the id is
+	// registered (CreateClient, or UpsertClient of an unknown id), and
+	// kept by every later UpsertClient. Every grant made to the client
+	// (authorization code, consent, refresh family) records it, and one
+	// recorded with another generation was made to an earlier client of
+	// the same id: deleted, so dead (RFC 6749 §10.4). Deleting the record
+	// is then the one atomic step that ends every grant, although they
+	// live in other slots. Records written before the field existed have
+	// none, and so match their grants, which have none either.
+	Generation string `json:"generation,omitempty"`
 }
+
+// OwnsGrant reports whether a grant that recorded generation was made to
+// this registration of the client, not to a deleted one of the same id.
+func (c *Client) OwnsGrant(generation string) bool { return generation == c.Generation }
 
 // ManagedByBootstrap marks a client or user that the bootstrap file
 // declares: the file is its source of truth.
@@ -135,6 +151,10 @@ type AuthCode struct {
 	// DPoPJKT binds the code to a DPoP key (RFC 9449 §10, the dpop_jkt
 	// authorization request parameter): only a proof by that key redeems it.
 	DPoPJKT string `json:"dpop_jkt,omitempty"`
+	// ClientGeneration is the client's Generation when the code was
+	// issued: a code of a deleted client is never redeemed by a new
+	// client of the same id.
+	ClientGeneration string `json:"client_generation,omitempty"`
 }
 
 // CodeRedemption names the tokens issued from one authorization code. The
@@ -166,6 +186,9 @@ type RefreshFamily struct {
 	// that RFC 7638 thumbprint (RFC 9449 §5, public clients): rotation
 	// needs a proof by that key, and keeps the binding.
 	JKT string `json:"jkt,omitempty"`
+	// ClientGeneration is the client's Generation when the family began
+	// (Client.OwnsGrant).
+	ClientGeneration string `json:"client_generation,omitempty"`
 }
 
 // NewRefresh is the first token of a new family.
@@ -183,6 +206,10 @@ type Rotation struct {
 	// ClientID, when set, must be the family's client: another client's
 	// attempt is ErrNotFound and leaves the family untouched.
 	ClientID string
+	// ClientGeneration is that client's current Generation; with ClientID
+	// set, a family begun under another generation (a deleted client of
+	// the same id) is ErrNotFound and left untouched.
+	ClientGeneration string
 	// Scope, when set, must be a subset of the family's scope, else
 	// ErrScopeExceedsGrant and the family is untouched.
 	Scope           []string
@@ -236,6 +263,10 @@ type Consent struct {
 	ClientID  string    `json:"client_id"`
 	Scope     []string  `json:"scope"`
 	GrantedAt time.Time `json:"granted_at"`
+	// ClientGeneration is the client's Generation when the user
+	// consented: a consent given to a deleted client does not hold for a
+	// new client of the same id (Client.OwnsGrant).
+	ClientGeneration string `json:"client_generation,omitempty"`
 }
 
 // Grant is what a user has granted one client, whatever made it: a
@@ -395,8 +426,8 @@ type CommentPage struct {
 
 // ClientStore keeps registered clients.
 type ClientStore interface {
-	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the id exists
-	UpsertClient(ctx context.Context, c *Client) error // create or replace (bootstrap, admin update)
+	CreateClient(ctx context.Context, c *Client) error // ErrConflict if the id exists; sets a fresh Generation
+	UpsertClient(ctx context.Context, c *Client) error // create or replace (bootstrap, admin update); keeps the stored Generation
 	GetClient(ctx context.Context, id string) (*Client, error)
 	ListClients(ctx context.Context) ([]*Client, error) // admin only, sorted by id
 	DeleteClient(ctx context.Context, id string) error
@@ -450,7 +481,9 @@ type RefreshStore interface {
 	// ErrRevoked whatever tokenHash is; anything else is ErrNotFound.
 	CheckRefresh(ctx context.Context, familyID, tokenHash string) (*RefreshFamily, error)
 	// Rotate: ErrNotFound for unknown/expired families, another client's
-	// attempt or a hash that never belonged to the family,
+	// attempt (or one under another Rotation.ClientGeneration: a family of
+	// a deleted client of the same id) or a hash that never belonged to
+	// the family,
 	// ErrProofKeyMismatch for a bound family without its key, ErrRevoked for
 	// a revoked family, ErrScopeExceedsGrant for a widening (nothing
 	// changed), ErrRefreshReused (with the now-revoked family) for reuse
@@ -632,6 +665,23 @@ type SessionLogin struct {
 	SessionHash string    `json:"session"` // the BrowserSession's key (sha256 of the cookie)
 	Clients     []string  `json:"clients,omitempty"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	// ClientGenerations holds, for each of Clients whose entry records it
+	// (not those an older version wrote), the client's Generation when it
+	// signed in: a deleted client of the same id is not told of the
+	// session (SignedIn).
+	ClientGenerations map[string]string `json:"client_generations,omitempty"`
+}
+
+// SignedIn reports whether c, this registration of its id, signed in
+// through the session: a deleted client of the same id may have, and
+// the one registered since must not learn of the session. An entry of
+// unknown generation (an older version's) counts as c's.
+func (l *SessionLogin) SignedIn(c *Client) bool {
+	if !slices.Contains(l.Clients, c.ID) {
+		return false
+	}
+	g, known := l.ClientGenerations[c.ID]
+	return !known || c.OwnsGrant(g)
 }
 
 // SessionLoginStore finds a signed-in session by its sid, and a user's
@@ -640,9 +690,10 @@ type SessionLoginStore interface {
 	// SaveSessionLogin records a signed-in session until l.ExpiresAt;
 	// l.Clients is ignored (AddSessionClient fills it).
 	SaveSessionLogin(ctx context.Context, l *SessionLogin) error
-	// AddSessionClient notes that clientID was issued an ID token in sid;
-	// ErrNotFound when sid has ended. Idempotent.
-	AddSessionClient(ctx context.Context, sid, clientID string) error
+	// AddSessionClient notes that clientID, of Client.Generation
+	// generation, was issued an ID token in sid; ErrNotFound when sid has
+	// ended. Idempotent.
+	AddSessionClient(ctx context.Context, sid, clientID, generation string) error
 	GetSessionLogin(ctx context.Context, sid string) (*SessionLogin, error) // ErrNotFound if ended
 	// UserSessionLogins lists the user's sessions that have not ended.
 	UserSessionLogins(ctx context.Context, userID string) ([]*SessionLogin, error)

@@ -1,10 +1,13 @@
 package storagetest
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -70,6 +73,66 @@ func testClients(t *testing.T, newStore NewStore) {
 			t.Fatalf("after upsert: %+v (first created %v)", got, first.CreatedAt)
 		}
 	})
+	t.Run("generation kept by upsert, new after delete", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		c := &storage.Client{ID: "g", Name: "one"}
+		if err := s.CreateClient(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		first := generationOf(t, s, "g")
+		if first == "" || c.Generation != first {
+			t.Fatalf("CreateClient: generation %q stored, %q on the caller's record", first, c.Generation)
+		}
+		// An update (admin PUT, bootstrap) names no generation, or a
+		// wrong one: the stored one stays, so the client's grants hold.
+		for _, g := range []string{"", "forged"} {
+			if err := s.UpsertClient(ctx, &storage.Client{ID: "g", Name: "two", Generation: g}); err != nil {
+				t.Fatal(err)
+			}
+			if got := generationOf(t, s, "g"); got != first {
+				t.Fatalf("upsert with generation %q: stored %q, want %q kept", g, got, first)
+			}
+		}
+		// Deleted and registered again, through either call: another
+		// generation, so the deleted client's grants stay dead.
+		seen := map[string]bool{first: true}
+		for _, create := range []func(*storage.Client) error{
+			func(c *storage.Client) error { return s.CreateClient(ctx, c) },
+			func(c *storage.Client) error { return s.UpsertClient(ctx, c) },
+		} {
+			if err := s.DeleteClient(ctx, "g"); err != nil {
+				t.Fatal(err)
+			}
+			if err := create(&storage.Client{ID: "g"}); err != nil {
+				t.Fatal(err)
+			}
+			got := generationOf(t, s, "g")
+			if got == "" || seen[got] {
+				t.Fatalf("registered again: generation %q, seen before: %v", got, seen)
+			}
+			seen[got] = true
+		}
+	})
+	t.Run("upsert keeps a record's missing generation", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		// Written before generations existed: no generation, as its
+		// grants have none; an update must not take them away.
+		legacy := &storage.Client{ID: "old", Name: "one"}
+		rdb, key := clientsHash(t, s)
+		raw, _ := json.Marshal(legacy)
+		if err := rdb.HSet(ctx, key, "old", raw).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpsertClient(ctx, &storage.Client{ID: "old", Name: "two"}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetClient(ctx, "old")
+		if err != nil || got.Name != "two" || got.Generation != "" || !got.OwnsGrant("") {
+			t.Fatalf("legacy client after upsert: %+v, %v", got, err)
+		}
+	})
 	t.Run("unknown and invalid ids", func(t *testing.T) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)
@@ -84,6 +147,15 @@ func testClients(t *testing.T, newStore NewStore) {
 			t.Fatalf("ListClients on empty store = %v, %v", list, err)
 		}
 	})
+}
+
+func generationOf(t *testing.T, s storage.Storage, id string) string {
+	t.Helper()
+	c, err := s.GetClient(ctxFor(t), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Generation
 }
 
 func ids(cs []*storage.Client) []string {
@@ -277,4 +349,10 @@ func testUsers(t *testing.T, newStore NewStore) {
 			t.Fatalf("%d user records after the race, want 1", len(list))
 		}
 	})
+}
+
+// clientsHash returns the store's Redis and the key of the clients hash.
+func clientsHash(t *testing.T, s storage.Storage) (redis.UniversalClient, string) {
+	rb := redisOf(t, s)
+	return rb.Redis(), rb.Prefix() + "clients"
 }

@@ -24,13 +24,37 @@ func testSessionLogins(t *testing.T, newStore NewStore) {
 			t.Fatal(err)
 		}
 		for _, c := range []string{"b", "a", "b"} {
-			if err := s.AddSessionClient(ctx, sid, c); err != nil {
+			if err := s.AddSessionClient(ctx, sid, c, "gen-"+c); err != nil {
 				t.Fatal(err)
 			}
 		}
 		got, err := s.GetSessionLogin(ctx, sid)
 		if err != nil || got.UserID != uid || got.SessionHash != l.SessionHash || !slices.Equal(got.Clients, []string{"a", "b"}) {
 			t.Fatalf("got %+v, %v", got, err)
+		}
+		// The clients' generations are kept: a deleted client of the same
+		// id registered again did not sign in through the session.
+		for _, tc := range []struct {
+			client *storage.Client
+			want   bool
+		}{
+			{&storage.Client{ID: "a", Generation: "gen-a"}, true},
+			{&storage.Client{ID: "a", Generation: "gen-a2"}, false},
+			{&storage.Client{ID: "a"}, false},
+			{&storage.Client{ID: "c", Generation: "gen-c"}, false},
+		} {
+			if got.SignedIn(tc.client) != tc.want {
+				t.Errorf("SignedIn(%+v) = %v, want %v", tc.client, !tc.want, tc.want)
+			}
+		}
+		// An entry an older version wrote ("1") has no generation: it
+		// counts as the current client's, as it did.
+		rb := redisOf(t, s)
+		if err := rb.Redis().HSet(ctx, rb.Prefix()+"login:"+sid, "c:old", "1").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.GetSessionLogin(ctx, sid); err != nil || !got.SignedIn(&storage.Client{ID: "old", Generation: "any"}) {
+			t.Fatalf("an older version's entry: %+v, %v", got, err)
 		}
 		all, err := s.UserSessionLogins(ctx, uid)
 		if err != nil || len(all) != 1 || all[0].SID != sid {
@@ -42,7 +66,7 @@ func testSessionLogins(t *testing.T, newStore NewStore) {
 		if _, err := s.GetSessionLogin(ctx, sid); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("after delete: %v", err)
 		}
-		if err := s.AddSessionClient(ctx, sid, "c"); !errors.Is(err, storage.ErrNotFound) {
+		if err := s.AddSessionClient(ctx, sid, "c", ""); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("a client joined an ended session: %v", err)
 		}
 		if all, _ := s.UserSessionLogins(ctx, uid); len(all) != 0 {

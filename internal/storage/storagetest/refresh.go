@@ -387,6 +387,42 @@ func testRotationChecks(t *testing.T, newStore NewStore) {
 			t.Fatalf("rotation by the family's client: %v", err)
 		}
 	})
+	t.Run("a deleted client's family stays dead when its id returns", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		f := familyRecord("u1", "web", time.Hour)
+		f.ClientGeneration = "gen-1"
+		h0 := newHash()
+		if err := s.CreateFamily(ctx, storage.NewRefresh{Family: f, TokenHash: h0, Sliding: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.CheckRefresh(ctx, f.ID, h0); err != nil || got.ClientGeneration != "gen-1" {
+			t.Fatalf("CheckRefresh = %+v, %v; want generation gen-1", got, err)
+		}
+		// "web" deleted and registered again: another generation.
+		for _, gen := range []string{"gen-2", ""} {
+			r := rotation(f.ID, h0, 0)
+			r.ClientID, r.ClientGeneration = "web", gen
+			if _, err := s.Rotate(ctx, r); !errors.Is(err, storage.ErrNotFound) {
+				t.Fatalf("rotation under generation %q = %v, want ErrNotFound", gen, err)
+			}
+		}
+		wantCheck(t, s, f.ID, h0, nil) // left alone: a stale copy of the client must not revoke it
+		r := rotation(f.ID, h0, 0)
+		r.ClientID, r.ClientGeneration = "web", "gen-1"
+		res, err := s.Rotate(ctx, r)
+		if err != nil || res.Family.ClientGeneration != "gen-1" {
+			t.Fatalf("rotation by the family's own generation: %+v, %v", res, err)
+		}
+		// A family written without a generation (older versions) belongs
+		// to a client record without one.
+		legacy, hl := family(t, s, "u1", "web", time.Hour, time.Hour)
+		r = rotation(legacy.ID, hl, 0)
+		r.ClientID = "web"
+		if _, err := s.Rotate(ctx, r); err != nil {
+			t.Fatalf("rotation of a family without generation by a client without one: %v", err)
+		}
+	})
 	t.Run("scope may narrow, never widen", func(t *testing.T) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)

@@ -243,9 +243,14 @@ func (h *Harness) NewFamily(t testing.TB, u *storage.User, clientID string) (Fam
 	t.Helper()
 	access, claims := h.Mint(t, token.AccessRequest{Subject: u.ID, ClientID: clientID, Scope: AllScopes, Roles: account.RolesCarried(u.Roles, AllScopes), Lifetime: TokenTTL})
 	f := Family{ID: secret.NewToken(12), TokenHash: secret.SHA256(secret.NewToken(32))}
+	generation := "" // a client the test never stored has none
+	if c, err := h.Store.GetClient(h.Ctx, clientID); err == nil {
+		generation = c.Generation
+	}
 	err := h.Store.CreateFamily(h.Ctx, storage.NewRefresh{
 		Family: storage.RefreshFamily{ID: f.ID, ClientID: clientID, UserID: u.ID, Scope: AllScopes,
-			ExpiresAt: h.Clock.Now().Add(time.Hour), AccessJTI: claims.JTI, AccessExpiresAt: claims.ExpiresAt},
+			ExpiresAt: h.Clock.Now().Add(time.Hour), AccessJTI: claims.JTI, AccessExpiresAt: claims.ExpiresAt,
+			ClientGeneration: generation},
 		TokenHash: f.TokenHash,
 	})
 	if err != nil {

@@ -117,6 +117,7 @@ type code struct {
 	redeemed        *family // nil before; a placeholder family when no refresh was issued
 	redeemedAccess  string
 	spent           bool
+	void            bool // its client was deleted since: nobody may redeem it
 }
 
 // model is one sequence's expected state.
@@ -196,6 +197,7 @@ func TestIssuanceModel(t *testing.T) {
 			"revokeUser":       m.revokeUser,
 			"advance":          m.advance,
 			"introspect":       m.introspect,
+			"recreateClient":   m.recreateClient,
 		})
 	})
 }
@@ -428,7 +430,7 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 	}
 	// A presenter that fails a check (another client, another verifier,
 	// another redirect_uri) gets nothing and uses nothing up (DESIGN §9.4).
-	if !cd.spent && rapid.Bool().Draw(t, "wrong presenter first") {
+	if !cd.spent && !cd.void && rapid.Bool().Draw(t, "wrong presenter first") {
 		wrong := url.Values{"grant_type": {"authorization_code"}, "code": {cd.value}, "redirect_uri": {m.srv.RedirectURI}, "code_verifier": {cd.verifier}}
 		by := c
 		switch rapid.IntRange(0, 2).Draw(t, "wrong how") {
@@ -453,6 +455,12 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 		if cd.redeemed != nil {
 			cd.redeemed.dead = true
 			m.wantDenied(t, cd.redeemedAccess, cd.redeemed.key, "the access token of a replayed code")
+		}
+		return
+	}
+	if cd.void {
+		if res.status == 200 {
+			t.Fatalf("INVARIANT 2: a code issued before its client was deleted was redeemed: %s", res.raw)
 		}
 		return
 	}
@@ -704,6 +712,46 @@ func (m *model) editClientScopes(t *rapid.T) {
 		t.Fatalf("admin PUT client: %d %s", st, body)
 	}
 	c.scopes = slices.Clone(scopes)
+}
+
+// recreateClient deletes a client through the admin API and registers
+// its id again: the new registration starts empty (issue 22, RFC 6749
+// §10.4): no family, code or consent of the old one works for it.
+func (m *model) recreateClient(t *rapid.T) {
+	c := m.drawClient(t, "client", m.clients)
+	if st, body := m.admin.do(t, http.MethodDelete, "/admin/v1/clients/"+c.id, nil); st != 204 {
+		t.Fatalf("admin DELETE client: %d %s", st, body)
+	}
+	reg := account.ClientRegistration{ID: c.id, Public: c.public, FirstParty: c.first,
+		RedirectURIs: []string{m.srv.RedirectURI}, GrantTypes: c.grants, Scopes: c.scopes}
+	st, body := m.admin.do(t, http.MethodPost, "/admin/v1/clients", reg)
+	if st != 201 {
+		t.Fatalf("admin POST client: %d %s", st, body)
+	}
+	var created struct {
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(body), &created); err != nil {
+		t.Fatal(err)
+	}
+	if !c.public {
+		c.secret = created.ClientSecret
+	}
+	for _, f := range m.families {
+		if f.client == c {
+			f.dead = true
+		}
+	}
+	for _, cd := range m.codes {
+		if cd.client == c {
+			cd.void = true
+		}
+	}
+	for k := range m.consents {
+		if k[1] == c.key {
+			delete(m.consents, k)
+		}
+	}
 }
 
 func (m *model) revokeUser(t *rapid.T) {

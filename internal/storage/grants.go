@@ -126,7 +126,7 @@ func (s *Store) liveFamilies(ctx context.Context, userID string, ids []string) (
 	for chunk := range slices.Chunk(ids, batch) {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, id := range chunk {
-				cmds = append(cmds, p.HMGet(ctx, s.kFamily(id), "c", "u", "s", "a", "m", "e", "r"))
+				cmds = append(cmds, p.HMGet(ctx, s.kFamily(id), "c", "u", "s", "a", "m", "e", "r", "g"))
 			}
 			return nil
 		})
@@ -142,7 +142,8 @@ func (s *Store) liveFamilies(ctx context.Context, userID string, ids []string) (
 			continue // gone, revoked, or (never expected) another user's
 		}
 		f := &RefreshFamily{ID: id, ClientID: str(v, 0), UserID: userID, Scope: strings.Fields(str(v, 2)),
-			AuthTime: fromMs(str(v, 3)), CreatedAt: fromMs(str(v, 4)), ExpiresAt: fromMs(str(v, 5))}
+			AuthTime: fromMs(str(v, 3)), CreatedAt: fromMs(str(v, 4)), ExpiresAt: fromMs(str(v, 5)),
+			ClientGeneration: str(v, 7)}
 		if unixMs(f.ExpiresAt) <= now {
 			continue
 		}

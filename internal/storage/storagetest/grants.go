@@ -53,6 +53,41 @@ func testGrants(t *testing.T, newStoreAt NewStoreAt) {
 				GrantedAt: start, Families: 2, LastAuth: later},
 		)
 	})
+	t.Run("an earlier registration's grants are not listed", func(t *testing.T) {
+		parallel(t)
+		c := newClock()
+		s, ctx := newStoreAt(t, c.Now), ctxFor(t)
+		app := &storage.Client{ID: "app", SecretHash: "x", GrantTypes: []string{"authorization_code"}}
+		if err := s.CreateClient(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+		old, err := s.GetClient(ctx, "app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := &storage.Consent{UserID: "u1", ClientID: "app", Scope: []string{"openid"}, GrantedAt: c.Now(), ClientGeneration: old.Generation}
+		if err := s.SaveConsent(ctx, cs); err != nil {
+			t.Fatal(err)
+		}
+		f := familyRecord("u1", "app", time.Hour)
+		f.ClientGeneration = old.Generation
+		if err := s.CreateFamily(ctx, storage.NewRefresh{Family: f, TokenHash: newHash()}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.UserGrants(ctx, "u1"); err != nil || len(got.Grants) != 1 || got.Grants[0].Families != 1 {
+			t.Fatalf("before the client is deleted: %+v, %v", got, err)
+		}
+		// Deleted and registered again: a new registration, which holds
+		// none of the old one's grants (RFC 6749 §10.4).
+		if err := s.DeleteClient(ctx, "app"); err != nil {
+			t.Fatal(err)
+		}
+		app.Generation = ""
+		if err := s.CreateClient(ctx, app); err != nil {
+			t.Fatal(err)
+		}
+		wantGrants(t, s, "u1", false)
+	})
 	t.Run("only live families count", func(t *testing.T) {
 		parallel(t)
 		c := newClock()

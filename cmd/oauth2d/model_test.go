@@ -109,6 +109,12 @@ func (f *family) expired(now time.Time) bool {
 	return !now.Before(f.born.Add(modelAbs))
 }
 
+type idToken struct {
+	raw    string
+	client *modelClient
+	user   *modelUser
+}
+
 type code struct {
 	value, verifier string
 	client          *modelClient
@@ -136,6 +142,7 @@ type model struct {
 	users    []*modelUser
 	families []*family
 	codes    []*code
+	idTokens []idToken // ID tokens the code flows issued
 	consents map[[2]string][]string // (user key, client key) → remembered scopes
 }
 
@@ -198,6 +205,7 @@ func TestIssuanceModel(t *testing.T) {
 			"advance":          m.advance,
 			"introspect":       m.introspect,
 			"recreateClient":   m.recreateClient,
+			"hintPromptNone":   m.hintPromptNone,
 		})
 	})
 }
@@ -475,6 +483,9 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 		t.Fatalf("a deleted user's code was redeemed: %s", res.raw)
 	}
 	m.checkIssued(res, c, cd.user, cd.scope, nil, key)
+	if idt := res.str("id_token"); idt != "" {
+		m.idTokens = append(m.idTokens, idToken{raw: idt, client: c, user: cd.user})
+	}
 	cd.redeemedAccess = res.str("access_token")
 	cd.redeemed = m.startFamily(res, c, cd.user, key)
 	if cd.redeemed == nil {
@@ -712,6 +723,39 @@ func (m *model) editClientScopes(t *rapid.T) {
 		t.Fatalf("admin PUT client: %d %s", st, body)
 	}
 	c.scopes = slices.Clone(scopes)
+}
+
+// hintPromptNone asks, from someone's browser, for a code with
+// prompt=none and an ID token of some user as id_token_hint: a code may
+// go only to the user the hint names (OIDC Core §3.1.2.1).
+func (m *model) hintPromptNone(t *rapid.T) {
+	if len(m.idTokens) == 0 {
+		t.Skip("no ID token yet")
+	}
+	hint := m.idTokens[rapid.IntRange(0, len(m.idTokens)-1).Draw(t, "hint")]
+	var signedIn []*modelUser
+	for _, u := range m.users {
+		if u.browser != nil {
+			signedIn = append(signedIn, u)
+		}
+	}
+	if len(signedIn) == 0 {
+		t.Skip("no browser yet")
+	}
+	v := signedIn[rapid.IntRange(0, len(signedIn)-1).Draw(t, "browser of")]
+	params, _ := webtest.CodeRequest(hint.client.id, "openid")
+	params.Set("redirect_uri", m.srv.RedirectURI)
+	params.Set("prompt", "none")
+	params.Set("id_token_hint", hint.raw)
+	b := m.browserOf(v)
+	p := b.follow(b.get("/oauth2/authorize?" + params.Encode()))
+	loc := p.location()
+	if loc == nil {
+		return // an error page: the client was deleted, say
+	}
+	if loc.Query().Get("code") != "" && v != hint.user {
+		t.Fatalf("INVARIANT: %s's browser got a code with a hint naming %s", v.key, hint.user.key)
+	}
 }
 
 // recreateClient deletes a client through the admin API and registers

@@ -142,7 +142,7 @@ type model struct {
 	users    []*modelUser
 	families []*family
 	codes    []*code
-	idTokens []idToken // ID tokens the code flows issued
+	idTokens []idToken              // ID tokens the code flows issued
 	consents map[[2]string][]string // (user key, client key) → remembered scopes
 }
 

@@ -39,9 +39,12 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 		ClientID: client.ID, ClientGeneration: client.Generation, Scope: requested,
 		AccessJTI: secret.NewToken(16), AccessExpiresAt: now.Add(h.cfg.AccessTokenTTL),
 		Now: now, Sliding: h.cfg.RefreshSliding, Grace: h.cfg.RefreshGrace,
-		JKT: proofKey(ctx), BindKey: client.Public, GraceAccessJTI: secret.NewToken(16),
+		JKT: proofKey(ctx), BindKey: client.Public,
 	}
 	if h.cfg.RefreshGrace > 0 {
+		// Only a grace answer uses these: the sealed successor and the jti
+		// of its own access token.
+		rot.GraceAccessJTI = secret.NewToken(16)
 		sealed, err := sealForGrace(presented, successor)
 		if err != nil {
 			return nil, ErrServerError.Wrap(err)

@@ -29,7 +29,9 @@ package storage
 //	                                           score to the same bound; answers the live members
 //	rotate (refresh.go)         idempotent     new hash: cur == new and prev == presented → 'ok' with the
 //	                                           same family; a rotated-out token presented by another
-//	                                           request is still reuse (or grace, see Rotation.Grace)
+//	                                           request is still reuse (or grace, see Rotation.Grace); a
+//	                                           grace answer delivered twice pushes its access jti onto
+//	                                           rt:{id}:grace twice, and reuse denies it twice: the same
 //	revokeFamily (refresh.go)   idempotent     revoked stays revoked; same reply (another client's
 //	                                           family: 'other' again, untouched)
 //	saveCode (codes.go)         idempotent     code JSON: found → 'ok'

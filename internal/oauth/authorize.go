@@ -219,7 +219,7 @@ func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storag
 		a.interact(w, r, req, a.cfg.LoginPath)
 		return
 	}
-	scope, e := decideScope(req.RequestedScope, allowedScopes(client.Scopes, client, user), client, user)
+	scope, e := grantClaim{client: client, user: user, requested: req.RequestedScope, newGrant: true}.scope()
 	if e != nil {
 		a.finishWithError(w, r, req, stored, e)
 		return

@@ -67,11 +67,7 @@ func decideIssuance(g grantClaim) (issuance, *Error) {
 	if g.heldKey != "" && g.heldKey != g.proofKey {
 		return issuance{}, ErrInvalidGrant.WithDescription("the grant is bound to another DPoP key")
 	}
-	held := g.held
-	if g.newGrant {
-		held = allowedScopes(g.client.Scopes, g.client, g.user)
-	}
-	scope, e := decideScope(g.requested, held, g.client, g.user)
+	scope, e := g.scope()
 	if e != nil {
 		return issuance{}, e
 	}
@@ -82,19 +78,24 @@ func decideIssuance(g grantClaim) (issuance, *Error) {
 	return dec, nil
 }
 
-// decideScope is the policy's scope rule, which the authorize endpoint
-// also applies when it fixes the scope of a code (held: what the
-// client's registration and the user's roles allow, as for any new
-// grant).
-func decideScope(requested, held []string, client *storage.Client, user *storage.User) ([]string, *Error) {
-	allowed := allowedScopes(held, client, user)
-	if len(requested) == 0 {
+// scope is the policy's scope rule, which the authorize endpoint also
+// applies when it fixes the scope of a code (a new grant).
+func (g grantClaim) scope() ([]string, *Error) {
+	held := g.held
+	if g.newGrant {
+		held = g.client.Scopes
+	}
+	allowed := allowedScopes(held, g.client, g.user)
+	if g.newGrant {
+		held = allowed // a new grant holds only what is allowed now
+	}
+	if len(g.requested) == 0 {
 		return allowed, nil
 	}
-	if !subset(requested, held) {
+	if !subset(g.requested, held) {
 		return nil, ErrInvalidScope
 	}
-	return slices.DeleteFunc(slices.Clone(requested), func(s string) bool { return !slices.Contains(allowed, s) }), nil
+	return slices.DeleteFunc(slices.Clone(g.requested), func(s string) bool { return !slices.Contains(allowed, s) }), nil
 }
 
 // allowedScopes is held ∩ the client's current scopes ∩ what the user's

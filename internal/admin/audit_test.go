@@ -76,7 +76,7 @@ func TestAdminReadsAndChangesAreAudited(t *testing.T) {
 			}
 		}
 		if !found {
-			t.Errorf("%s %s not audited as %q; log:\n%s", req.method, req.path, req.msg, logs.b.String())
+			t.Errorf("%s %s not audited as %q; log:\n%v", req.method, req.path, req.msg, logs.lines())
 		}
 	}
 }

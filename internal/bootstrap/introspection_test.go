@@ -2,12 +2,9 @@ package bootstrap
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/oauth2d/oauth2d/internal/account"
 )
@@ -24,7 +21,7 @@ clients:
 `
 	ctx := context.Background()
 	st := openStore(t)
-	a := NewApplier(st, cheapHasher(), slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	a := newTestApplier(st)
 	policy := account.Policy{Audiences: []string{"urn:oauth2d:api"}}
 	apply := func(doc string) (Result, error) {
 		t.Helper()

@@ -235,11 +235,15 @@ func legacyHSet(t *testing.T, rdb redis.UniversalClient, key string, ttl time.Du
 	}
 }
 
-// familyAt is family on the store's clock c: it lives for life from now.
-func familyAt(t *testing.T, s storage.RefreshStore, c *clock, userID, clientID string, life time.Duration) (storage.RefreshFamily, string) {
+// familyAt is family on the store's clock c: it lives for life from now,
+// with scope when one is given.
+func familyAt(t *testing.T, s storage.RefreshStore, c *clock, userID, clientID string, life time.Duration, scope ...string) (storage.RefreshFamily, string) {
 	t.Helper()
 	now := c.Now()
 	f := familyRecord(userID, clientID, life)
+	if len(scope) > 0 {
+		f.Scope = scope
+	}
 	f.AuthTime, f.CreatedAt, f.ExpiresAt = now, now, now.Add(life)
 	f.AccessExpiresAt = now.Add(5 * time.Minute)
 	h := newHash()

@@ -37,14 +37,14 @@ func testGrants(t *testing.T, newStoreAt NewStoreAt) {
 				t.Fatal(err)
 			}
 		}
-		grantFamily(t, s, c, "u1", "both", time.Hour, "openid", "offline_access")
+		familyAt(t, s, c, "u1", "both", time.Hour, "openid", "offline_access")
 		// A first-party app: families, no consent; two logins, the
 		// second with one scope more.
-		grantFamily(t, s, c, "u1", "first-party", 2*time.Hour, "openid", "offline_access")
+		familyAt(t, s, c, "u1", "first-party", 2*time.Hour, "openid", "offline_access")
 		c.add(time.Minute)
-		grantFamily(t, s, c, "u1", "first-party", time.Hour, "openid", "offline_access", "comments:read")
+		familyAt(t, s, c, "u1", "first-party", time.Hour, "openid", "offline_access", "comments:read")
 		later := c.Now()
-		grantFamily(t, s, c, "u2", "other-users", time.Hour, "openid")
+		familyAt(t, s, c, "u2", "other-users", time.Hour, "openid")
 		wantGrants(t, s, "u1", false,
 			storage.Grant{ClientID: "both", Scope: []string{"profile", "openid", "offline_access"}, Remembered: true,
 				GrantedAt: both.GrantedAt, Families: 1, LastAuth: start},
@@ -94,20 +94,20 @@ func testGrants(t *testing.T, newStoreAt NewStoreAt) {
 		s, ctx := newStoreAt(t, c.Now), ctxFor(t)
 		rdb := redisOf(t, s).Redis()
 		start := c.Now()
-		revoked, _ := grantFamily(t, s, c, "u1", "revoked", time.Hour, "openid")
+		revoked, _ := familyAt(t, s, c, "u1", "revoked", time.Hour, "openid")
 		if _, err := s.RevokeFamily(ctx, revoked.ID); err != nil {
 			t.Fatal(err)
 		}
-		gone, _ := grantFamily(t, s, c, "u1", "gone", time.Hour, "openid")
+		gone, _ := familyAt(t, s, c, "u1", "gone", time.Hour, "openid")
 		// Its record expired (sliding) while its index entry, scored by
 		// the absolute expiry, stays.
 		if err := rdb.Del(ctx, redisOf(t, s).Prefix()+"rt:{"+gone.ID+"}").Err(); err != nil {
 			t.Fatal(err)
 		}
-		grantFamily(t, s, c, "u1", "short", time.Minute, "openid")
-		grantFamily(t, s, c, "u1", "web", time.Minute, "openid")
+		familyAt(t, s, c, "u1", "short", time.Minute, "openid")
+		familyAt(t, s, c, "u1", "web", time.Minute, "openid")
 		c.add(time.Second)
-		web, _ := grantFamily(t, s, c, "u1", "web", time.Hour, "profile")
+		web, _ := familyAt(t, s, c, "u1", "web", time.Hour, "profile")
 		second := c.Now()
 		wantGrants(t, s, "u1", false,
 			storage.Grant{ClientID: "short", Scope: []string{"openid"}, GrantedAt: start, Families: 1, LastAuth: start},
@@ -134,8 +134,8 @@ func testGrants(t *testing.T, newStoreAt NewStoreAt) {
 		s, ctx := newStoreAt(t, c.Now), ctxFor(t)
 		rdb, key := indexOf(t, s, "u1")
 		start := c.Now()
-		grantFamily(t, s, c, "u1", "oldest", 2*time.Hour, "openid")
-		newest, _ := grantFamily(t, s, c, "u1", "newest", 4*time.Hour, "openid")
+		familyAt(t, s, c, "u1", "oldest", 2*time.Hour, "openid")
+		newest, _ := familyAt(t, s, c, "u1", "newest", 4*time.Hour, "openid")
 		if err := s.SaveConsent(ctx, &storage.Consent{UserID: "u1", ClientID: "oldest", Scope: []string{"profile"}, GrantedAt: start}); err != nil {
 			t.Fatal(err)
 		}
@@ -154,21 +154,6 @@ func testGrants(t *testing.T, newStoreAt NewStoreAt) {
 			storage.Grant{ClientID: "newest", Scope: []string{"openid"}, GrantedAt: newest.CreatedAt, Families: 1, LastAuth: start},
 			storage.Grant{ClientID: "oldest", Scope: []string{"profile"}, Remembered: true, GrantedAt: start})
 	})
-}
-
-// grantFamily is familyAt with the given scope.
-func grantFamily(t *testing.T, s storage.RefreshStore, c *clock, userID, clientID string, life time.Duration, scope ...string) (storage.RefreshFamily, string) {
-	t.Helper()
-	now := c.Now()
-	f := familyRecord(userID, clientID, life)
-	f.Scope = scope
-	f.AuthTime, f.CreatedAt, f.ExpiresAt = now, now, now.Add(life)
-	f.AccessExpiresAt = now.Add(5 * time.Minute)
-	h := newHash()
-	if err := s.CreateFamily(ctxFor(t), storage.NewRefresh{Family: f, TokenHash: h, Sliding: life}); err != nil {
-		t.Fatal(err)
-	}
-	return f, h
 }
 
 // wantGrants checks the user's grants, times compared to the millisecond.

@@ -54,7 +54,13 @@ func PolicyOf(cfg *config.Config) (Policy, error) {
 	if err != nil {
 		return Policy{}, err
 	}
-	return Policy{InsecureDev: cfg.InsecureDev, Outbound: guard, Audiences: cfg.Tokens.Audience}, nil
+	return PolicyWith(cfg, guard), nil
+}
+
+// PolicyWith is PolicyOf for a server that built cfg's outbound guard
+// already: one guard for its requests and its registrations.
+func PolicyWith(cfg *config.Config, guard *outbound.Guard) Policy {
+	return Policy{InsecureDev: cfg.InsecureDev, Outbound: guard, Audiences: cfg.Tokens.Audience}
 }
 
 func (p Policy) outbound() *outbound.Guard {

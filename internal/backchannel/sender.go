@@ -228,10 +228,9 @@ func (s *Sender) deliver(ctx context.Context, d *storage.LogoutDelivery) {
 	}
 }
 
-// post sends logout_token=raw (§2.5) and returns the status.
+// post sends logout_token=raw (§2.5) and returns the status. The outbound
+// guard's client bounds the exchange to the configured Timeout.
 func (s *Sender) post(ctx context.Context, uri, raw string) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, strings.NewReader(url.Values{"logout_token": {raw}}.Encode()))
 	if err != nil {
 		return 0, err

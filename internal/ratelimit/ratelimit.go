@@ -291,7 +291,11 @@ func (l *Limiter) take(ctx context.Context, a attempt) error {
 	for _, b := range a.budgets {
 		wait, err := l.run(ctx, b, opReserve, a.id)
 		if err != nil {
-			_ = l.release(ctx, a.id, taken, false)
+			// b too: a reserve that timed out here may still run once
+			// Redis answers again (a stall), and its place must not stay
+			// until its lease runs out. Freeing a place never taken does
+			// nothing.
+			_ = l.release(ctx, a.id, append(taken, b), false)
 			return err
 		}
 		switch {

@@ -185,7 +185,7 @@ func (b *builder) build(ctx context.Context) error {
 	h.Admin, err = admin.New(admin.Deps{
 		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store,
 		Hasher:       secret.NewHasher(secret.DefaultParams()),
-		Registration: account.Policy{InsecureDev: cfg.InsecureDev, Outbound: b.outbound, Audiences: cfg.Tokens.Audience}, Logger: b.Logger, Now: b.now,
+		Registration: account.PolicyWith(cfg, b.outbound), Logger: b.Logger, Now: b.now,
 	})
 	return err
 }

@@ -42,8 +42,9 @@ type logoutRequest struct {
 	client                          *storage.Client
 	clientID, idTokenHint, redirect string
 	state                           string
-	// hintSID is the sid of a valid id_token_hint, if it has one.
-	hintSID string
+	// hintSID and hintSub are the sid and sub of a valid id_token_hint,
+	// if it has them.
+	hintSID, hintSub string
 }
 
 // EndSession serves GET and POST on /logout and /oauth2/logout (the
@@ -80,12 +81,14 @@ func (h *Handler) EndSession(c *gin.Context) {
 		return
 	}
 	if r.Method == http.MethodPost && validCSRF(s, r) {
-		// A hint of another session (one this browser had before, or
-		// another browser's) names the session the relying party signed
-		// in through: it ends too. The person confirmed on a form that no
-		// other site can submit, which is what endWithoutCookie asks for
-		// before it ends a hinted session.
-		if lr.hintSID != "" && lr.hintSID != s.SID {
+		// A hint of another session of the same person (one this browser
+		// had before, or another browser's) names the session the relying
+		// party signed in through: it ends too. The person confirmed on a
+		// form that no other site can submit, which is what
+		// endWithoutCookie asks for before it ends a hinted session. A
+		// hint of someone else's session is not theirs to end from a page
+		// that names only their own sign-out.
+		if lr.hintSID != "" && lr.hintSID != s.SID && lr.hintSub == s.UserID {
 			if _, err := h.logouts.EndSession(r.Context(), lr.hintSID); err != nil {
 				h.serverError(c, "end hinted session", err)
 				return
@@ -236,7 +239,7 @@ func (h *Handler) parseLogout(c *gin.Context, v url.Values) (*logoutRequest, int
 		case lr.clientID == "":
 			return nil, bad, "The sign-out request does not say which application sent it."
 		}
-		lr.hintSID = hint.SessionID
+		lr.hintSID, lr.hintSub = hint.SessionID, hint.Subject
 	}
 	if len(lr.clientID) > account.MaxClientIDLen || len(lr.redirect) > maxLogoutRedirectLen {
 		return nil, bad, "The sign-out request is not valid."

@@ -365,4 +365,22 @@ func TestEndSessionWithoutTheSessionCookie(t *testing.T) {
 		}
 		wantLogout(t, w.app.wait(t, 2), alice, idtA["sid"].(string), idtB["sid"].(string))
 	})
+
+	t.Run("another person's hint: only this browser's session ends", func(t *testing.T) {
+		hintedBrowser := w.a.NewBrowser(t)
+		_, rawAlice := w.signInTo(t, hintedBrowser, w.appID)
+		b := w.a.NewBrowser(t)
+		params, verifier := webtest.CodeRequest(w.appID, "openid profile")
+		idtBob, _ := w.authorize(t, b, w.appID, params, verifier, "bob", webtest.BobPassword)
+		w.app.wait(t, 0)
+		confirm := b.Get("/oauth2/logout?" + url.Values{"id_token_hint": {rawAlice}}.Encode())
+		p := b.Post("/oauth2/logout", logoutForm(confirm))
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, "You are signed out") || signedIn(t, b) {
+			t.Fatalf("got %d %s", p.Status, p.Body)
+		}
+		if !signedIn(t, hintedBrowser) {
+			t.Fatal("bob's sign-out ended alice's session, which the page did not name")
+		}
+		wantLogout(t, w.app.wait(t, 1), w.a.Bob.ID, idtBob["sid"].(string))
+	})
 }

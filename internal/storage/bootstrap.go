@@ -2,11 +2,8 @@ package storage
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Each list lives on the slot of the records it names, so that on Cluster
@@ -35,27 +32,23 @@ func (s *Store) SetBootstrapDeclared(ctx context.Context, clientIDs, usernames [
 }
 
 func (s *Store) getNames(ctx context.Context, key string) ([]string, error) {
-	raw, err := s.rdb.Get(ctx, key).Bytes()
-	if errors.Is(err, redis.Nil) {
+	names, err := getStringRecord[[]string](ctx, s.rdb, key, "bootstrap names")
+	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("storage: get bootstrap names: %w", err)
+		return nil, err
 	}
-	var names []string
-	if err := json.Unmarshal(raw, &names); err != nil {
-		return nil, fmt.Errorf("storage: decode bootstrap names: %w", err)
-	}
-	return names, nil
+	return *names, nil
 }
 
 func (s *Store) setNames(ctx context.Context, key string, names []string) error {
 	if names == nil {
 		names = []string{}
 	}
-	raw, err := json.Marshal(names)
+	raw, err := encode(names, "bootstrap names")
 	if err != nil {
-		return fmt.Errorf("storage: encode bootstrap names: %w", err)
+		return err
 	}
 	if err := s.rdb.Set(ctx, key, raw, 0).Err(); err != nil {
 		return fmt.Errorf("storage: set bootstrap names: %w", err)

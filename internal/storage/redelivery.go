@@ -96,8 +96,10 @@ package storage
 // the same Redis through the same client (the password budgets, and the
 // per-address budgets of public clients' pushes and DPoP proofs, whose
 // Spend is one GCRA step): never re-sent on one server or Sentinel; on a
-// Cluster a re-sent GCRA step takes or gives back one unit too many,
-// which a rate limit tolerates (see its gcra script).
+// Cluster a re-sent step takes or gives back one unit too many, which a
+// rate limit tolerates (see its budgetScript; a re-sent "fail" spends a
+// second unit, which leans towards refusing, never towards letting
+// guesses through).
 //
 // storagetest's "Redelivery" group delivers each idempotent call twice
 // and checks the second answer and the state. TestClaimWithLostAnswerIsNotResent

@@ -108,6 +108,7 @@ import (
 // Pending authorization requests of anonymous visitors and
 // the login form's CSRF token are not stored at all (sealed in the browser).
 func (s *Store) kClients() string                { return s.prefix + "clients" }
+func (s *Store) kResources() string              { return s.prefix + "resources" }
 func (s *Store) kUsersByID() string              { return s.prefix + "{users}:id" }
 func (s *Store) kUsersByName() string            { return s.prefix + "{users}:name" }
 func (s *Store) kBootstrapClients() string       { return "{" + s.kClients() + "}:bootstrap" }
@@ -152,10 +153,11 @@ func (s *Store) kMarkers() []string {
 	}
 }
 
-func (s *Store) kRevocations() string   { return s.prefix + "revocations" }
-func (s *Store) kCutoffChanges() string { return s.prefix + "cutoffs" }
-func (s *Store) kClientChanges() string { return s.prefix + "client-changes" }
-func (s *Store) kUserChanges() string   { return s.prefix + "user-changes" }
+func (s *Store) kRevocations() string     { return s.prefix + "revocations" }
+func (s *Store) kCutoffChanges() string   { return s.prefix + "cutoffs" }
+func (s *Store) kClientChanges() string   { return s.prefix + "client-changes" }
+func (s *Store) kUserChanges() string     { return s.prefix + "user-changes" }
+func (s *Store) kResourceChanges() string { return s.prefix + "resource-changes" }
 
 // MaxIDLen bounds every id or handle that names a key (checkID), so that
 // no caller, however anonymous, can make the store build a huge key: the

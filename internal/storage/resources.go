@@ -1,0 +1,142 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// A Resource is a protected resource registered at the server (RFC 8707):
+// an API whose identifier is the `aud` of the access tokens issued for it.
+// Tokens for a resource carry only scopes it defines, so a token for one
+// API is refused by every other.
+type Resource struct {
+	// ID is the resource indicator: an absolute URI without fragment
+	// (RFC 8707 §2), at most MaxResourceIDLen bytes.
+	ID string `json:"id"`
+	// Name is shown on the consent page.
+	Name string `json:"name,omitempty"`
+	// Scopes are the scopes this resource defines.
+	Scopes []string `json:"scopes"`
+	// AccessTokenTTL, when set, shortens the lifetime of tokens for this
+	// resource below tokens.access_ttl (never lengthens it: the deny list
+	// keeps a revoked jti only as long as the longest token lives).
+	AccessTokenTTL time.Duration `json:"access_token_ttl,omitempty"`
+	// RequireDPoP: tokens for this resource are issued only bound to a
+	// DPoP key (RFC 9449), and its protected routes take no bearer token.
+	RequireDPoP bool `json:"require_dpop,omitempty"`
+	// ManagedBy names who owns the record, as for clients: ManagedByBootstrap
+	// for one the bootstrap file declares; empty for the admin API's own.
+	ManagedBy string    `json:"managed_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// MaxResourceIDLen bounds a resource indicator: it is a hash field, an
+// `aud` value in every token for it, and a form parameter.
+const MaxResourceIDLen = 512
+
+// Defines reports whether the resource defines scope.
+func (r *Resource) Defines(scope string) bool { return slices.Contains(r.Scopes, scope) }
+
+func checkResourceID(id string) error {
+	if id == "" {
+		return fmt.Errorf("storage: empty resource id")
+	}
+	if len(id) > MaxResourceIDLen {
+		return fmt.Errorf("storage: resource id of %d bytes, longer than %d", len(id), MaxResourceIDLen)
+	}
+	return nil
+}
+
+// UpsertResource creates or replaces r. A zero CreatedAt keeps the stored
+// one; UpdatedAt is now.
+func (s *Store) UpsertResource(ctx context.Context, r *Resource) error {
+	if err := checkResourceID(r.ID); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	if r.CreatedAt.IsZero() {
+		old, err := s.GetResource(ctx, r.ID)
+		switch {
+		case err == nil:
+			r.CreatedAt = old.CreatedAt
+		case err == ErrNotFound:
+			r.CreatedAt = now
+		default:
+			return err
+		}
+	}
+	r.UpdatedAt = now
+	raw, err := encode(r, "resource")
+	if err != nil {
+		return err
+	}
+	// One HSET of a whole record: a second delivery writes the same value.
+	if err := s.rdb.HSet(ctx, s.kResources(), r.ID, raw).Err(); err != nil {
+		return fmt.Errorf("storage: put resource: %w", classify(err))
+	}
+	s.announce(ctx, s.kResourceChanges(), allResources)
+	return nil
+}
+
+// GetResource returns the resource or ErrNotFound.
+func (s *Store) GetResource(ctx context.Context, id string) (*Resource, error) {
+	return hashGet[Resource](ctx, s.rdb, s.kResources(), id, "resource")
+}
+
+// ListResources returns every stored resource sorted by id.
+func (s *Store) ListResources(ctx context.Context) ([]*Resource, error) {
+	out, err := hashValues[Resource](ctx, s.rdb, s.kResources(), "resource")
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b *Resource) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// DeleteResource removes the resource (ErrNotFound if unknown). Tokens
+// already issued for it keep their aud until they expire; grants that
+// named it get no token for it any more.
+func (s *Store) DeleteResource(ctx context.Context, id string) error {
+	if err := s.hashDel(ctx, s.kResources(), id, "resource"); err != nil {
+		return err
+	}
+	s.announce(ctx, s.kResourceChanges(), allResources)
+	return nil
+}
+
+// allResources is the one entry of the ResourceCache: the policy needs the
+// whole registry (which resources define a scope), and it is small.
+const allResources = "*"
+
+// ResourceList is the stored registry as one cacheable value.
+type ResourceList struct{ Items []*Resource }
+
+// ResourceCache answers ListResources from memory: the issuance policy
+// consults the registry on every token request.
+type ResourceCache struct{ cache[ResourceList] }
+
+// NewResourceCache returns a cache in front of s.ListResources. It serves
+// from memory only while Run is subscribed.
+func NewResourceCache(s *Store, ttl time.Duration) *ResourceCache {
+	return &ResourceCache{newCache(s, s.kResourceChanges(), ttl, func(ctx context.Context, _ string) (*ResourceList, error) {
+		items, err := s.ListResources(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &ResourceList{Items: items}, nil
+	})}
+}
+
+// ListResources returns the stored resources, from memory when fresh. The
+// result is shared: callers must not modify it.
+func (c *ResourceCache) ListResources(ctx context.Context) ([]*Resource, error) {
+	l, err := c.get(ctx, allResources)
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}

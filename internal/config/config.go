@@ -99,9 +99,16 @@ type Tokens struct {
 	// retry, and two concurrent refreshes of one client both succeed. Zero
 	// turns it off so any reuse revokes the family.
 	RefreshGrace time.Duration `yaml:"refresh_grace"`
-	// Audience is the `aud` of access tokens (RFC 9068 §3: resource
-	// identifiers); empty means [issuer + "/api"], the built-in API.
+	// Audience is the identifier of the built-in comments API, a
+	// registered resource (RFC 8707) like any other: the `aud` of the
+	// tokens for it. Empty means [issuer + "/api"]. The first entry is
+	// the default resource: it takes the scopes no registered resource
+	// defines. Further entries are aliases the built-in API also accepts.
 	Audience []string `yaml:"audience"`
+	// AdminAudience is the identifier of the admin API (/admin/v1), a
+	// resource of its own, so that a comments token is refused there and
+	// an admin token at the comments API. Empty means issuer + "/admin".
+	AdminAudience string `yaml:"admin_audience"`
 }
 
 // MaxLifetime is the longest a signed token lives: a retired signing key
@@ -256,5 +263,8 @@ func (c *Config) fillDerived() {
 	// derive the audience from; "/api" would only add a second error.
 	if len(c.Tokens.Audience) == 0 && c.Issuer != "" {
 		c.Tokens.Audience = []string{strings.TrimSuffix(c.Issuer, "/") + "/api"}
+	}
+	if c.Tokens.AdminAudience == "" && c.Issuer != "" {
+		c.Tokens.AdminAudience = strings.TrimSuffix(c.Issuer, "/") + "/admin"
 	}
 }

@@ -139,11 +139,14 @@ func (c *Config) validateTokens(bad func(setting, format string, args ...any)) {
 		bad("tokens.refresh_grace", "must be between 0 (off) and 1m")
 	}
 	for _, aud := range t.Audience {
-		u, err := url.Parse(aud)
-		if err != nil || !u.IsAbs() || u.Fragment != "" {
-			// RFC 8707 §2: a resource indicator is an absolute URI without fragment.
+		if !IsResourceIndicator(aud) {
 			bad("tokens.audience", "%q must be an absolute URI without fragment", aud)
 		}
+	}
+	if !IsResourceIndicator(t.AdminAudience) {
+		bad("tokens.admin_audience", "%q must be an absolute URI without fragment", t.AdminAudience)
+	} else if slices.Contains(t.Audience, t.AdminAudience) {
+		bad("tokens.admin_audience", "must differ from tokens.audience: the admin API is a resource of its own")
 	}
 }
 
@@ -293,4 +296,11 @@ func checkRedisURL(raw string) error {
 		}
 	}
 	return nil
+}
+
+// IsResourceIndicator reports whether s is a valid resource indicator
+// (RFC 8707 §2): an absolute URI without fragment.
+func IsResourceIndicator(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.IsAbs() && u.Fragment == "" && !strings.Contains(s, "#")
 }

@@ -25,12 +25,25 @@ type Handlers struct {
 	Bearer     *resource.Authenticator
 	API        *api.API
 	Admin      *admin.API
+	// Audiences are the resource identifiers each protected part takes
+	// tokens for (RFC 8707): a token for one is refused by the others.
+	Audiences Audiences
+}
+
+// Audiences are the built-in resources' identifiers.
+type Audiences struct {
+	API      []string // the comments API: tokens.audience
+	Admin    []string // the admin API: tokens.admin_audience
+	Userinfo []string // the UserInfo endpoint's own, and the comments API's (tokens from before it had one)
 }
 
 func (h Handlers) check() error {
 	if h.Discovery == nil || h.Tokens == nil || h.Authorizer == nil || h.Pusher == nil || h.Userinfo == nil ||
 		h.Pages == nil || h.Bearer == nil || h.API == nil || h.Admin == nil {
 		return errors.New("httpserver: every handler is required")
+	}
+	if len(h.Audiences.API) == 0 || len(h.Audiences.Admin) == 0 || len(h.Audiences.Userinfo) == 0 {
+		return errors.New("httpserver: every protected part needs its audience")
 	}
 	return nil
 }
@@ -60,9 +73,10 @@ func routes(r gin.IRouter, h Handlers) {
 
 	// UserInfo (OIDC Core §5.3): a protected resource whose revocation is
 	// checked in Redis on every call.
-	userinfo := h.Bearer.RequireScopesNow(oauth.ScopeOpenID)
-	r.GET(oauth.UserinfoPath, userinfo, h.Userinfo.Serve)
-	r.POST(oauth.UserinfoPath, userinfo, h.Userinfo.Serve)
+	userinfo := []gin.HandlerFunc{h.Bearer.RequireAudience(true, h.Audiences.Userinfo...),
+		h.Bearer.RequireScopes(oauth.ScopeOpenID), h.Userinfo.Serve}
+	r.GET(oauth.UserinfoPath, userinfo...)
+	r.POST(oauth.UserinfoPath, userinfo...)
 
 	// The pages a person sees: login, consent, their consents, sign-out
 	// (also OIDC RP-Initiated Logout at EndSessionPath).
@@ -80,7 +94,7 @@ func routes(r gin.IRouter, h Handlers) {
 	}
 
 	// The protected comments API (DESIGN.md §5), RFC 6750 bearer tokens.
-	v1 := r.Group("/api/v1")
+	v1 := r.Group("/api/v1", h.Bearer.RequireAudience(false, h.Audiences.API...))
 	v1.GET("/me", h.Bearer.RequireScopes(api.ScopeProfile), h.API.Me)
 	v1.GET("/comments", h.Bearer.RequireScopes(api.ScopeCommentsRead), h.API.ListComments)
 	v1.POST("/comments", h.Bearer.RequireScopes(api.ScopeCommentsWrite), h.API.PostComment)
@@ -88,7 +102,8 @@ func routes(r gin.IRouter, h Handlers) {
 	v1.POST("/logout", h.Bearer.RequireScopes(), h.API.Logout)
 
 	// The admin API: scope admin, every change audited.
-	adm := r.Group("/admin/v1", h.Bearer.RequireScopes(account.ScopeAdmin), h.Admin.RequireAdmin, h.Admin.Audit)
+	adm := r.Group("/admin/v1", h.Bearer.RequireAudience(false, h.Audiences.Admin...),
+		h.Bearer.RequireScopes(account.ScopeAdmin), h.Admin.RequireAdmin, h.Admin.Audit)
 	adm.GET("/clients", h.Admin.ListClients)
 	adm.POST("/clients", h.Admin.CreateClient)
 	adm.GET("/clients/:id", h.Admin.GetClient)

@@ -98,6 +98,7 @@ type Handler struct {
 	observe   func(grantType, outcome string)
 	dpop      ProofVerifier // nil: DPoP headers are ignored
 	proofs    AddressBudget // public clients' proofs per address; nil: no limit
+	resources *Resources
 }
 
 // Deps are what NewHandler needs.
@@ -131,6 +132,10 @@ type Deps struct {
 	// recorded against replay before the grant is looked at. nil: no
 	// limit, as PusherDeps.PublicLimiter.
 	PublicProofLimiter AddressBudget
+	// Resources is the registry of resources (RFC 8707) the issuance
+	// policy consults; nil: none, and every access token carries the
+	// Minter's audience.
+	Resources *Resources
 }
 
 // NewHandler builds the token endpoint and its companions.
@@ -157,7 +162,10 @@ func NewHandler(d Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, passwords: d.Passwords, minter: d.Minter, verifier: d.Verifier,
 		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe, dpop: d.DPoP,
-		proofs: d.PublicProofLimiter}
+		proofs: d.PublicProofLimiter, resources: d.Resources}
+	if h.resources == nil {
+		h.resources = &Resources{}
+	}
 	h.grants = map[string]grantHandler{
 		account.GrantAuthorizationCode: h.authorizationCodeGrant,
 		account.GrantPassword:          h.passwordGrant,

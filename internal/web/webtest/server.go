@@ -142,6 +142,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	cfg := config.Default()
 	cfg.Issuer = env.Issuer
 	cfg.Tokens.Audience = env.Audience
+	cfg.Tokens.AdminAudience = AdminAudience(env.Issuer)
 	cfg.Tokens.AccessTTL = 15 * time.Minute
 	if o.AccessTokenTTL != 0 {
 		cfg.Tokens.AccessTTL = o.AccessTokenTTL
@@ -246,3 +247,7 @@ func orString(s, def string) string {
 	}
 	return s
 }
+
+// AdminAudience is the admin API's resource identifier on a test server
+// of issuer: tokens for /admin/v1 carry it.
+func AdminAudience(issuer string) string { return issuer + "/admin" }

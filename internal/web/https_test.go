@@ -85,8 +85,8 @@ func browse(t *testing.T, s *webtest.Server) (map[string]*webtest.Page, []string
 
 // Issue 21 item 5: on an https issuer every answer tells the browser to
 // keep to https (RFC 6797) and every cookie is Secure; on a loopback http
-// issuer, where HSTS would pin localhost to https for every other
-// development server, nothing of it.
+// issuer neither, since a browser ignores HSTS over http (RFC 6797 §8.1)
+// and would not send a Secure cookie back.
 func TestHTTPSPosture(t *testing.T) {
 	t.Run("https issuer", func(t *testing.T) {
 		s := webtest.New(t, webtest.Options{TLS: true})

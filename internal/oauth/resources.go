@@ -79,6 +79,22 @@ func NewResources(builtin []*storage.Resource, stored ResourceList, userinfo str
 	return r
 }
 
+// ResourceNames gives the display names of ids for the consent page: a
+// resource's name, else its identifier. A registry Redis cannot answer
+// gives the identifiers.
+func (r *Resources) ResourceNames(ctx context.Context, ids []string) []string {
+	reg, _ := r.snapshot(ctx)
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if res := reg.find(id); res != nil && res.Name != "" {
+			out = append(out, res.Name)
+		} else {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // snapshot is the registry as it stands for one request.
 func (r *Resources) snapshot(ctx context.Context) (registry, error) {
 	reg := registry{all: r.builtin, defaultID: r.defaultID, userinfo: r.userinfo}

@@ -362,7 +362,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 			SessionIdleTTL: b.Tuning.SessionIdleTTL, SessionAbsoluteTTL: b.Tuning.SessionAbsoluteTTL,
 			ConsentRememberUnticked: !cfg.Consent.RememberByDefault},
 		Store: b.Store, Clients: b.clients, Users: b.users, Pending: pending, Box: box, Limiter: b.limiter, Revoker: b.revoker, Logouts: b.logouts, Checker: b.Checker,
-		Keys: b.Keys, ScopeTexts: b.ScopeTexts, Templates: b.Templates, Logger: b.Logger, Now: b.now,
+		Keys: b.Keys, ScopeTexts: b.ScopeTexts, Resources: b.resources, Templates: b.Templates, Logger: b.Logger, Now: b.now,
 	})
 	if err != nil {
 		return err

@@ -142,6 +142,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	cfg := config.Default()
 	cfg.Issuer = env.Issuer
 	cfg.Tokens.Audience = env.Audience
+	cfg.Tokens.AdminAudience = env.Issuer + "/admin" // as a loaded configuration derives it
 	cfg.Tokens.AccessTTL = 15 * time.Minute
 	if o.AccessTokenTTL != 0 {
 		cfg.Tokens.AccessTTL = o.AccessTokenTTL

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -948,6 +949,10 @@ func (m *model) introspect(t *rapid.T) {
 	req, _ := http.NewRequest(http.MethodPost, m.srv.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(asker.id, asker.secret)
+	signed := rapid.Bool().Draw(t, "signed answer")
+	if signed { // RFC 9701: the same answer, as token_introspection
+		req.Header.Set("Accept", "application/token-introspection+jwt")
+	}
 	res := m.send(req)
 	if res.err != nil {
 		t.Fatal(res.err)
@@ -955,6 +960,9 @@ func (m *model) introspect(t *rapid.T) {
 	m.no5xx(res)
 	if res.status != 200 {
 		t.Fatalf("introspection: %d %s", res.status, res.raw)
+	}
+	if signed {
+		res.body = signedIntrospection(t, res.raw)
 	}
 	active := res.body["active"] == true
 	switch {
@@ -964,6 +972,23 @@ func (m *model) introspect(t *rapid.T) {
 		t.Fatalf("INVARIANT 2: a refresh token the model holds dead is active (back %d, dead %v, user deleted %v): %s",
 			back, fam.dead, fam.user.deleted, res.raw)
 	}
+}
+
+// signedIntrospection is the token_introspection claim of an RFC 9701
+// answer; the signature has tests of its own (internal/oauth).
+func signedIntrospection(t *rapid.T, raw string) map[string]any {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("signed introspection: not a JWS: %s", raw)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		TokenIntrospection map[string]any `json:"token_introspection"`
+	}
+	if err != nil || json.Unmarshal(payload, &claims) != nil || claims.TokenIntrospection == nil {
+		t.Fatalf("signed introspection: %s", payload)
+	}
+	return claims.TokenIntrospection
 }
 
 // userRevoked: every family of u is dead, and every access token u has

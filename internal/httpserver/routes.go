@@ -17,7 +17,8 @@ import (
 // Handlers are the parts that serve the routes; every one is required.
 type Handlers struct {
 	Discovery  *oauth.Discovery
-	Tokens     *oauth.Handler // token, revocation, introspection
+	Resources  *oauth.ProtectedResources // the built-in resources' metadata (RFC 9728)
+	Tokens     *oauth.Handler            // token, revocation, introspection
 	Authorizer *oauth.Authorizer
 	Pusher     *oauth.Pusher // pushed authorization requests (RFC 9126)
 	Userinfo   *oauth.Userinfo
@@ -38,7 +39,7 @@ type Audiences struct {
 }
 
 func (h Handlers) check() error {
-	if h.Discovery == nil || h.Tokens == nil || h.Authorizer == nil || h.Pusher == nil || h.Userinfo == nil ||
+	if h.Discovery == nil || h.Resources == nil || h.Tokens == nil || h.Authorizer == nil || h.Pusher == nil || h.Userinfo == nil ||
 		h.Pages == nil || h.Bearer == nil || h.API == nil || h.Admin == nil {
 		return errors.New("httpserver: every handler is required")
 	}
@@ -56,6 +57,11 @@ func routes(r gin.IRouter, h Handlers) {
 	r.GET(oauth.OAuthMetadataPath, h.Discovery.ServeMetadata)
 	r.GET(oauth.OpenIDMetadataPath, h.Discovery.ServeMetadata)
 	r.GET(oauth.JWKSPath, h.Discovery.ServeJWKS)
+	// Protected resource metadata (RFC 9728): the default resource's at
+	// the bare path, each built-in resource's below it.
+	resourceMetadata := h.Resources.Serve(notFound)
+	r.GET(oauth.ResourceMetadataPath, resourceMetadata)
+	r.GET(oauth.ResourceMetadataPath+"/*resource", resourceMetadata)
 
 	// Token endpoint and its companions (RFC 6749 §3.2, RFC 7009, RFC
 	// 7662): client-authenticated, rate limited by client address.

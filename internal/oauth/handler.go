@@ -53,6 +53,9 @@ type UserLookup interface {
 type Minter interface {
 	MintAccess(req token.AccessRequest) (string, token.AccessClaims, error)
 	MintIDToken(c token.IDClaims) (string, error)
+	// MintIntrospection signs an introspection answer for the client
+	// that asked (RFC 9701).
+	MintIntrospection(audience string, introspection json.RawMessage) (string, error)
 }
 
 // AccessVerifier checks access tokens this server issued.

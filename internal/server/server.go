@@ -181,12 +181,17 @@ func (b *builder) build(ctx context.Context) error {
 	if err := b.browserFlow(h); err != nil {
 		return err
 	}
+	builtins := account.BuiltinResources(cfg)
 	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, b.Keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
 	md.AddBackchannelLogout()
 	md.AddDPoP(b.proofs.Algorithms())
 	md.AddPAR(cfg.PAR.Required)
+	md.AddProtectedResources(builtins)
 	if h.Discovery, err = oauth.NewDiscovery(md, b.Keys); err != nil {
+		return err
+	}
+	if h.Resources, err = oauth.NewProtectedResources(cfg.Issuer, builtins, b.proofs.Algorithms()); err != nil {
 		return err
 	}
 	if h.API, err = api.New(api.Deps{Bearer: h.Bearer, Revoker: b.revoker, Comments: b.Store, Users: b.users, Logger: b.Logger}); err != nil {

@@ -376,7 +376,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
 			AuthRequestTTL: b.Tuning.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required},
 		Store: b.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: b.Logger, Pushed: b.Store, Now: b.now,
-		Keys: b.Keys, Resources: b.resources,
+		Keys: b.Keys, Resources: b.resources, Clients: b.clients, Users: b.users,
 	})
 	if err != nil {
 		return err

@@ -38,6 +38,9 @@ var (
 	// (RefreshFamily.JKT) and the rotation named another key or none;
 	// nothing was changed (RFC 9449 §5).
 	ErrProofKeyMismatch = errors.New("storage: refresh token bound to another DPoP key")
+	// ErrRegistryFull: the resource registry holds MaxResources already;
+	// nothing was written.
+	ErrRegistryFull = errors.New("storage: the resource registry is full")
 	// ErrBadCursor: the pagination cursor was not made by ListComments.
 	ErrBadCursor = errors.New("storage: malformed comment cursor")
 )
@@ -448,6 +451,16 @@ type ClientStore interface {
 	DeleteClient(ctx context.Context, id string) error
 }
 
+// ResourceStore keeps registered resources (RFC 8707), at most
+// MaxResources of them.
+type ResourceStore interface {
+	CreateResource(ctx context.Context, r *Resource) error // ErrConflict if the id exists, ErrRegistryFull
+	UpsertResource(ctx context.Context, r *Resource) error // create or replace (bootstrap, admin update); ErrRegistryFull
+	GetResource(ctx context.Context, id string) (*Resource, error)
+	ListResources(ctx context.Context) ([]*Resource, error) // sorted by id
+	DeleteResource(ctx context.Context, id string) error
+}
+
 // UserStore keeps users; usernames are unique (enforced atomically).
 type UserStore interface {
 	CreateUser(ctx context.Context, u *User) error // ErrConflict if the username is taken
@@ -459,14 +472,19 @@ type UserStore interface {
 	DeleteUser(ctx context.Context, id string) error
 }
 
-// BootstrapStore remembers which clients and users the bootstrap file
-// declared when it was last applied, so that applying a file that no
-// longer declares one can release it without reading every record.
+// BootstrapStore remembers which clients, users and resources the
+// bootstrap file declared when it was last applied, so that applying a
+// file that no longer declares one can release it without reading every
+// record.
 type BootstrapStore interface {
 	// BootstrapDeclared returns what SetBootstrapDeclared last stored;
 	// empty lists when nothing was.
 	BootstrapDeclared(ctx context.Context) (clientIDs, usernames []string, err error)
 	SetBootstrapDeclared(ctx context.Context, clientIDs, usernames []string) error
+	// BootstrapDeclaredResources and SetBootstrapDeclaredResources are
+	// the same for resource ids.
+	BootstrapDeclaredResources(ctx context.Context) ([]string, error)
+	SetBootstrapDeclaredResources(ctx context.Context, ids []string) error
 }
 
 // CodeStore keeps authorization codes, single-use. Redeeming is two
@@ -651,6 +669,7 @@ type CommentStore interface {
 type Storage interface {
 	ClientStore
 	UserStore
+	ResourceStore
 	BootstrapStore
 	ConsentStore
 	GrantStore

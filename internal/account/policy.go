@@ -47,9 +47,10 @@ type Policy struct {
 	// (tokens.audience): an introspection audience may name one of them
 	// whatever its form, as it is what the server puts in aud.
 	Audiences []string
-	// BuiltinResources are the identifiers of the resources the server
-	// serves itself (BuiltinResources): no stored resource may take one.
-	BuiltinResources []string
+	// BuiltinResources are the resources the server serves itself
+	// (BuiltinResources): no stored resource may take an identifier of
+	// theirs, and the admin API and the CLI show them read-only.
+	BuiltinResources []*storage.Resource
 	// AccessTokenTTL is tokens.access_ttl: a resource may shorten its
 	// tokens' lifetime, never lengthen it.
 	AccessTokenTTL time.Duration
@@ -67,12 +68,18 @@ func PolicyOf(cfg *config.Config) (Policy, error) {
 // PolicyWith is PolicyOf for a server that built cfg's outbound guard
 // already: one guard for its requests and its registrations.
 func PolicyWith(cfg *config.Config, guard *outbound.Guard) Policy {
-	var builtin []string
-	for _, r := range BuiltinResources(cfg) {
-		builtin = append(builtin, r.ID)
-	}
 	return Policy{InsecureDev: cfg.InsecureDev, Outbound: guard, Audiences: cfg.Tokens.Audience,
-		BuiltinResources: builtin, AccessTokenTTL: cfg.Tokens.AccessTTL}
+		BuiltinResources: BuiltinResources(cfg), AccessTokenTTL: cfg.Tokens.AccessTTL}
+}
+
+// BuiltinResource returns the built-in resource of identifier id, or nil.
+func (p Policy) BuiltinResource(id string) *storage.Resource {
+	for _, r := range p.BuiltinResources {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
 }
 
 func (p Policy) outbound() *outbound.Guard {

@@ -120,7 +120,7 @@ func ValidateResource(r *storage.Resource, p Policy) []error {
 		bad("id", "must be at most %d characters", storage.MaxResourceIDLen)
 	case !config.IsResourceIndicator(r.ID):
 		bad("id", "%q must be an absolute URI without fragment (RFC 8707 §2)", r.ID)
-	case slices.Contains(p.BuiltinResources, r.ID):
+	case p.BuiltinResource(r.ID) != nil:
 		bad("id", "%q is a built-in resource of the server (tokens.audience, tokens.admin_audience)", r.ID)
 	default:
 		if err := checkResourceURI(r.ID, p.InsecureDev); err != nil {

@@ -15,7 +15,7 @@ import (
 )
 
 func TestValidateResource(t *testing.T) {
-	policy := Policy{BuiltinResources: []string{"http://localhost:8080/api", "http://localhost:8080/admin"}, AccessTokenTTL: 15 * time.Minute}
+	policy := Policy{BuiltinResources: []*storage.Resource{{ID: "http://localhost:8080/api"}, {ID: "http://localhost:8080/admin"}}, AccessTokenTTL: 15 * time.Minute}
 	dev := policy
 	dev.InsecureDev = true
 	valid := func() *storage.Resource {

@@ -24,7 +24,7 @@ resources:
     scopes: [billing]
 `
 
-var resourcePolicy = account.Policy{BuiltinResources: []string{"http://localhost:8080/api", "http://localhost:8080/admin"},
+var resourcePolicy = account.Policy{BuiltinResources: []*storage.Resource{{ID: "http://localhost:8080/api"}, {ID: "http://localhost:8080/admin"}},
 	AccessTokenTTL: 15 * time.Minute}
 
 func applyResources(t *testing.T, a *Applier, doc string) Result {

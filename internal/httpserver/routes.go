@@ -116,6 +116,13 @@ func routes(r gin.IRouter, h Handlers) {
 	adm.PUT("/clients/:id", h.Admin.UpdateClient)
 	adm.DELETE("/clients/:id", h.Admin.DeleteClient)
 	adm.POST("/clients/:id/secret", h.Admin.RotateSecret)
+	// A resource's id is a URI: sent percent-encoded, its slashes would
+	// split a :id segment, so the rest of the path is the id.
+	adm.GET("/resources", h.Admin.ListResources)
+	adm.POST("/resources", h.Admin.CreateResource)
+	adm.GET("/resources/*id", h.Admin.GetResource)
+	adm.PUT("/resources/*id", h.Admin.UpdateResource)
+	adm.DELETE("/resources/*id", h.Admin.DeleteResource)
 	adm.GET("/users", h.Admin.ListUsers)
 	adm.POST("/users", h.Admin.CreateUser)
 	adm.GET("/users/:id", h.Admin.GetUser)

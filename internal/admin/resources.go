@@ -125,8 +125,7 @@ func (a *API) UpdateResource(c *gin.Context) {
 		invalid(c, "resource registration", errs)
 		return
 	}
-	if err := a.d.Resources.UpsertResource(ctx, r); err != nil {
-		a.internalError(c, "update resource", err)
+	if a.lookup(c, a.d.Resources.UpdateResource(ctx, r), "resource") { // deleted meanwhile: 404
 		return
 	}
 	noStore(c)

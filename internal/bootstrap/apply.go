@@ -23,6 +23,7 @@ type Store interface {
 	UpdateUser(ctx context.Context, u *storage.User) error
 	GetResource(ctx context.Context, id string) (*storage.Resource, error)
 	UpsertResource(ctx context.Context, r *storage.Resource) error
+	UpdateResource(ctx context.Context, r *storage.Resource) error
 	storage.BootstrapStore
 }
 

@@ -76,7 +76,9 @@ func (a *Applier) applyResource(ctx context.Context, want *storage.Resource) (ou
 	return result, nil
 }
 
-// releaseResource is releaseClient for a resource.
+// releaseResource is releaseClient for a resource. UpdateResource, not
+// UpsertResource: an administrator's delete in between must not be
+// undone.
 func (a *Applier) releaseResource(ctx context.Context, id string) (bool, error) {
 	r, err := a.store.GetResource(ctx, id)
 	switch {
@@ -88,7 +90,11 @@ func (a *Applier) releaseResource(ctx context.Context, id string) (bool, error) 
 		return false, nil
 	}
 	r.ManagedBy = ""
-	if err := a.store.UpsertResource(ctx, r); err != nil {
+	err = a.store.UpdateResource(ctx, r)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil // deleted meanwhile: nothing of the file's is left
+	}
+	if err != nil {
 		return false, fmt.Errorf("bootstrap: release resource %q: %w", id, err)
 	}
 	a.logger.Info("bootstrap: resource no longer in the file; the admin API and the CLI may change or delete it now", "resource", id)

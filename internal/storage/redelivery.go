@@ -52,6 +52,8 @@ package storage
 //	  (resources.go)
 //	putResource (resources.go)  idempotent     overwrite with the same value; the id now exists, so the
 //	                                           bound does not refuse the second delivery
+//	updateResource              idempotent     overwrite with the same value of a record that exists
+//	  (resources.go)
 //	DeleteResource HDEL         never re-sent  as DeleteClient
 //	SaveConsent HSET            idempotent     plain overwrite
 //	DeleteConsent HDEL          never re-sent  as DeleteClient

@@ -80,6 +80,15 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return {'ok'}
 `)
 
+// updateResource: KEYS resources; ARGV id, json. HSET over a stored
+// record only, so that a change racing a delete does not bring the
+// resource back; a second delivery writes the same value.
+var updateResource = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return {'notfound'} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {'ok'}
+`)
+
 // CreateResource stores r unless its id exists (ErrConflict) or the
 // registry holds MaxResources already (ErrRegistryFull). Zero
 // CreatedAt/UpdatedAt are set to now.
@@ -120,6 +129,24 @@ func (s *Store) UpsertResource(ctx context.Context, r *Resource) error {
 	return s.writeResource(ctx, putResource, r, "put")
 }
 
+// UpdateResource replaces a stored resource, never creates one:
+// ErrNotFound once it is deleted. A zero CreatedAt keeps the stored one;
+// UpdatedAt is now.
+func (s *Store) UpdateResource(ctx context.Context, r *Resource) error {
+	if err := checkResourceID(r.ID); err != nil {
+		return err
+	}
+	if r.CreatedAt.IsZero() {
+		old, err := s.GetResource(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		r.CreatedAt = old.CreatedAt
+	}
+	r.UpdatedAt = s.now().UTC()
+	return s.writeResource(ctx, updateResource, r, "update")
+}
+
 func (s *Store) writeResource(ctx context.Context, sc *redis.Script, r *Resource, action string) error {
 	raw, err := encode(r, "resource")
 	if err != nil {
@@ -133,6 +160,8 @@ func (s *Store) writeResource(ctx context.Context, sc *redis.Script, r *Resource
 		return ErrConflict
 	case status == "full":
 		return ErrRegistryFull
+	case status == "notfound":
+		return ErrNotFound
 	}
 	s.announce(ctx, s.kResourceChanges(), allResources)
 	return nil

@@ -455,7 +455,8 @@ type ClientStore interface {
 // MaxResources of them.
 type ResourceStore interface {
 	CreateResource(ctx context.Context, r *Resource) error // ErrConflict if the id exists, ErrRegistryFull
-	UpsertResource(ctx context.Context, r *Resource) error // create or replace (bootstrap, admin update); ErrRegistryFull
+	UpsertResource(ctx context.Context, r *Resource) error // create or replace (bootstrap, CLI); ErrRegistryFull
+	UpdateResource(ctx context.Context, r *Resource) error // replace, never create: ErrNotFound once deleted
 	GetResource(ctx context.Context, id string) (*Resource, error)
 	ListResources(ctx context.Context) ([]*Resource, error) // sorted by id
 	DeleteResource(ctx context.Context, id string) error

@@ -63,6 +63,32 @@ func testResources(t *testing.T, newStore NewStore) {
 			t.Fatalf("after upsert: %+v, %v; want CreatedAt %v kept, the new name, a later UpdatedAt", got, err, created)
 		}
 	})
+	t.Run("update never recreates a deleted resource", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		created := ms(time.Now().Add(-time.Hour))
+		if err := s.CreateResource(ctx, &storage.Resource{ID: "https://api.example", CreatedAt: created}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.UpdateResource(ctx, &storage.Resource{ID: "https://api.example", Name: "changed"}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetResource(ctx, "https://api.example")
+		if err != nil || got.Name != "changed" || !got.CreatedAt.Equal(created) {
+			t.Fatalf("after update: %+v, %v; want the new name, CreatedAt %v kept", got, err, created)
+		}
+		if err := s.DeleteResource(ctx, "https://api.example"); err != nil {
+			t.Fatal(err)
+		}
+		// An update that read the record before the delete, as an admin's
+		// PUT racing another's DELETE does.
+		if err := s.UpdateResource(ctx, got); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("update of a deleted resource err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.GetResource(ctx, "https://api.example"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("the update brought the deleted resource back: %v", err)
+		}
+	})
 	t.Run("at most MaxResources", func(t *testing.T) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)

@@ -84,6 +84,7 @@ import (
 //	{p clients}:marker         STRING   data epoch (heal.go) ; kept   } each on the slot of
 //	p {users}:marker           STRING   data epoch ; kept             } the data it guards,
 //	{p signing-keys}:marker    STRING   data epoch ; kept             } so its loss is theirs
+//	{p resources}:marker       STRING   data epoch ; kept             }
 //
 // Pub/sub channels (no data at rest):
 //
@@ -156,6 +157,7 @@ func (s *Store) kMarkers() []string {
 		"{" + s.kClients() + "}:marker",
 		s.prefix + "{users}:marker",
 		"{" + s.kSigningKeys() + "}:marker",
+		"{" + s.kResources() + "}:marker",
 	}
 }
 

@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/oauth2d/oauth2d/internal/admin"
+	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -121,4 +125,96 @@ func TestResourceCommandsRefuse(t *testing.T) {
 	if len(list) != 1 || list[0].ManagedBy != storage.ManagedByBootstrap || !slices.Equal(list[0].Scopes, []string{"filed"}) {
 		t.Fatalf("stored after refusals: %v", list)
 	}
+}
+
+// A resource put with the CLI while a server runs on the same Redis is
+// issued for at once, and a deleted one no longer: the server's registry
+// cache follows the CLI's announcements.
+func TestResourceCommandsReachARunningServer(t *testing.T) {
+	env, st := adminEnv(t)
+	env["OAUTH2D_KEYS_ID_TOKEN_ALGORITHM"] = "ES256" // no RSA key to generate
+	ctx := context.Background()
+	const id, clientSecret = "https://orders.example/api", "svc-secret-0123456789"
+	hash, err := secret.NewHasher(secret.DefaultParams()).Hash(clientSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateClient(ctx, &storage.Client{ID: "svc", SecretHash: hash, GrantTypes: []string{"client_credentials"},
+		Scopes: []string{"orders:read"}}); err != nil {
+		t.Fatal(err)
+	}
+	base, _, stop := serveUntilReady(t, env)
+	t.Cleanup(func() { _ = stop() })
+	askToken := func() (int, map[string]any) {
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {"orders:read"}, "resource": {id}}
+		req, _ := http.NewRequest(http.MethodPost, base+"/oauth2/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("svc", clientSecret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		return res.StatusCode, body
+	}
+	if code, body := askToken(); code != http.StatusBadRequest || body["error"] != "invalid_target" {
+		t.Fatalf("before the resource is put: %d %v, want 400 invalid_target", code, body)
+	}
+
+	// The announcement reaches the server's cache asynchronously: soon,
+	// not with the CLI's exit (the cache's own TTL is a minute).
+	soon := func(what string, ok func(code int, body map[string]any) bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			code, body := askToken()
+			if ok(code, body) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still %d %v after 5s", what, code, body)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	mustRun(t, env, "", "resource", "put", id, "--scope", "orders:read")
+	soon("after resource put, want a token for it", func(code int, body map[string]any) bool {
+		access, _ := body["access_token"].(string)
+		return code == http.StatusOK && slices.Equal(audienceOf(t, access), []string{id})
+	})
+	mustRun(t, env, "", "resource", "delete", id)
+	soon("after resource delete, want 400 invalid_target", func(code int, body map[string]any) bool {
+		return code == http.StatusBadRequest && body["error"] == "invalid_target"
+	})
+}
+
+// audienceOf reads the aud of a JWT, a string or a list, without
+// verifying it: the server that signed it is the test's own.
+func audienceOf(t *testing.T, jwt string) []string {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Aud json.RawMessage `json:"aud"`
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatal(err)
+	}
+	var one string
+	if json.Unmarshal(claims.Aud, &one) == nil {
+		return []string{one}
+	}
+	var many []string
+	if err := json.Unmarshal(claims.Aud, &many); err != nil {
+		t.Fatalf("aud %s: %v", claims.Aud, err)
+	}
+	return many
 }

@@ -1,4 +1,4 @@
-package resource
+package resourceserver_test
 
 import (
 	"net/http"
@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oauth2d/oauth2d/internal/dpop"
 	"github.com/oauth2d/oauth2d/internal/dpop/dpoptest"
 	"github.com/oauth2d/oauth2d/internal/token"
+	"github.com/oauth2d/oauth2d/resourceserver"
 )
 
 // A proof's htu is compared with the path the client sent, escapes and
@@ -16,8 +16,12 @@ import (
 // segment boundary, so a proof for /x/a does not pass at /x/a%3Fb, and a
 // proof for /x/a%2Fb does.
 func TestProofNamesTheEscapedPath(t *testing.T) {
-	proofs, _ := dpop.NewVerifier(dpop.Options{Replay: acceptAll{}})
-	a, minter := dpopAuthenticator(t, proofs)
+	proofs, err := resourceserver.NewProofVerifier(resourceserver.DPoPConfig{Replay: acceptAll{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, minter := localResource(t, resourceserver.Config{DPoP: proofs})
+	policy := rs.Policy()
 	key := dpoptest.NewKey(t)
 	tok, _, _ := minter.MintAccess(token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour, JKT: key.Thumbprint(t)})
 	for _, tc := range []struct {
@@ -33,8 +37,8 @@ func TestProofNamesTheEscapedPath(t *testing.T) {
 		req := httptest.NewRequest(http.MethodGet, tc.path, nil)
 		req.Header.Set("Authorization", "DPoP "+tok)
 		req.Header.Set("DPoP", key.Proof(t, dpoptest.For("GET", tc.htu).WithToken(tok)))
-		if _, f := a.authenticate(req); (f == nil) != tc.ok {
-			t.Errorf("request %s, proof for %s: failure %v, want accepted=%v", tc.path, tc.htu, f, tc.ok)
+		if w := serve(policy, req); (w.Code == http.StatusOK) != tc.ok {
+			t.Errorf("request %s, proof for %s: %d %s, want accepted=%v", tc.path, tc.htu, w.Code, w.Header().Get("WWW-Authenticate"), tc.ok)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -221,4 +222,15 @@ func hs256(t *testing.T, payload, kid string) string {
 		t.Fatal(err)
 	}
 	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// TestDefaultAlgorithmsMatchOauth2d keeps DefaultAlgorithms in step with
+// the algorithms oauth2d signs with.
+func TestDefaultAlgorithmsMatchOauth2d(t *testing.T) {
+	got, want := slices.Clone(resourceserver.DefaultAlgorithms), token.Algorithms()
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("resourceserver accepts %v, oauth2d signs with %v", got, want)
+	}
 }

@@ -204,17 +204,21 @@ func (v *JWKSVerifier) lookup(kid string) (jose.JSONWebKey, bool) {
 	return k.(jose.JSONWebKey), true
 }
 
-// refreshIfOld fetches the JWKS again when the last fetch is older than
-// Refresh, so that a key the issuer has withdrawn stops verifying.
+// refreshIfOld starts a fetch of the JWKS in the background when the last
+// one is older than Refresh, so that a key the issuer has withdrawn stops
+// verifying; the request that notices does not wait for it.
 func (v *JWKSVerifier) refreshIfOld() {
 	if !v.mu.TryLock() {
 		return // a fetch is under way
 	}
-	defer v.mu.Unlock()
 	if v.cfg.Now().Sub(v.fetchedAt) < v.cfg.Refresh {
+		v.mu.Unlock()
 		return
 	}
-	_ = v.fetchWithTimeout()
+	go func() {
+		defer v.mu.Unlock()
+		_ = v.fetchWithTimeout()
+	}()
 }
 
 // refetch fetches the JWKS again for an unknown kid unless the last fetch

@@ -234,3 +234,27 @@ func TestDefaultAlgorithmsMatchOauth2d(t *testing.T) {
 		t.Fatalf("resourceserver accepts %v, oauth2d signs with %v", got, want)
 	}
 }
+
+// TestJWKSRefresh: a key the issuer withdrew stops verifying once the
+// JWKS is older than Refresh.
+func TestJWKSRefresh(t *testing.T) {
+	fi := newFakeIssuer(t)
+	clock := &fakeClock{now: time.Now()}
+	v := fi.verifier(t, clock.Now)
+	long := alice
+	long.Lifetime = 3 * time.Hour
+	old := fi.mint(t, long)
+	if _, err := v.VerifyAccess(old); err != nil {
+		t.Fatal(err)
+	}
+	fi.rotate(t) // the old key is withdrawn
+	clock.Advance(resourceserver.DefaultJWKSRefresh - time.Second)
+	if _, err := v.VerifyAccess(old); err != nil {
+		t.Fatalf("before Refresh: %v", err)
+	}
+	clock.Advance(time.Second)
+	eventually(t, 2*time.Second, "the withdrawn key dropped", func() bool {
+		_, err := v.VerifyAccess(old)
+		return err != nil
+	})
+}

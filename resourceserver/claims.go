@@ -39,15 +39,36 @@ type Verifier interface {
 
 type claimsKey struct{}
 
+// verified is what the middleware stores: the claims, and which Resource
+// verified them, so that another Resource (another audience) on the same
+// route verifies the token again rather than trust them.
+type verified struct {
+	by     *Resource
+	claims *Claims
+}
+
 // ClaimsFromContext returns the claims the middleware stored in the
 // request's context.
 func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
-	c, ok := ctx.Value(claimsKey{}).(*Claims)
-	return c, ok
+	v, ok := ctx.Value(claimsKey{}).(*verified)
+	if !ok {
+		return nil, false
+	}
+	return v.claims, true
 }
 
-// ContextWithClaims returns ctx carrying c, as the middleware stores it;
-// for tests of handlers that run without a token.
+// ContextWithClaims returns ctx carrying c as the middleware stores it,
+// for tests of handlers that run without a token. The middleware itself
+// does not take them for verified.
 func ContextWithClaims(ctx context.Context, c *Claims) context.Context {
-	return context.WithValue(ctx, claimsKey{}, c)
+	return context.WithValue(ctx, claimsKey{}, &verified{claims: c})
+}
+
+// verifiedBy returns the claims rs stored in ctx.
+func verifiedBy(ctx context.Context, rs *Resource) (*Claims, bool) {
+	v, ok := ctx.Value(claimsKey{}).(*verified)
+	if !ok || v.by != rs {
+		return nil, false
+	}
+	return v.claims, true
 }

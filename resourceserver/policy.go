@@ -96,14 +96,14 @@ func (p *Policy) Middleware(next http.Handler) http.Handler {
 // 403, 400 or 503 with its challenge).
 func (p *Policy) Authorize(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
 	rs := p.rs
-	claims, ok := ClaimsFromContext(r.Context())
+	claims, ok := verifiedBy(r.Context(), rs)
 	if !ok {
 		var f *failure
 		if claims, f = rs.authenticate(r); f != nil {
 			rs.chal.write(w, f, rs.usedDPoP(r), "")
 			return nil, false
 		}
-		r = r.WithContext(ContextWithClaims(r.Context(), claims))
+		r = r.WithContext(context.WithValue(r.Context(), claimsKey{}, &verified{by: rs, claims: claims}))
 	}
 	for _, s := range p.scopes {
 		if !slices.Contains(claims.Scope, s) {

@@ -105,3 +105,34 @@ func TestRequireDPoP(t *testing.T) {
 		t.Fatalf("no token: %d %q", w.Code, chals)
 	}
 }
+
+// TestClaimsOfAnotherResource: claims one Resource verified are not taken
+// by another on the same route (another audience verifies again), while a
+// second policy of the same Resource reuses them.
+func TestClaimsOfAnotherResource(t *testing.T) {
+	now := time.Now()
+	counted := &countingVerifier{tokens: tokensOf{"t": {Subject: "u", ClientID: "c", JTI: "j", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}}}
+	first, _ := resourceserver.New(resourceserver.Config{Realm: "https://i", Verifier: counted})
+	refusing, _ := resourceserver.New(resourceserver.Config{Realm: "https://i", Verifier: tokensOf{}})
+	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	w := httptest.NewRecorder()
+	first.Require()(first.Require()(ok)).ServeHTTP(w, bearer("t"))
+	if w.Code != 200 || counted.calls != 1 {
+		t.Fatalf("same resource twice: %d after %d verifications, want 200 after 1", w.Code, counted.calls)
+	}
+	w = httptest.NewRecorder()
+	first.Require()(refusing.Require()(ok)).ServeHTTP(w, bearer("t"))
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("another resource took the first one's claims: %d", w.Code)
+	}
+}
+
+type countingVerifier struct {
+	tokens tokensOf
+	calls  int
+}
+
+func (v *countingVerifier) VerifyAccess(raw string) (*resourceserver.Claims, error) {
+	v.calls++
+	return v.tokens.VerifyAccess(raw)
+}

@@ -122,8 +122,9 @@ func New(cfg Config) (*Resource, error) {
 
 // Require returns net/http middleware that lets a request through only
 // with a valid, unrevoked access token meeting every requirement, and
-// stores its claims for ClaimsFromContext. A second Require on the same
-// route reuses the claims and checks only its own requirements.
+// stores its claims for ClaimsFromContext. A second Require of the same
+// Resource on the route reuses the claims and checks only its own
+// requirements.
 func (rs *Resource) Require(reqs ...Requirement) func(http.Handler) http.Handler {
 	return rs.Policy(reqs...).Middleware
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // A Requirement is what a route asks of a token beyond being valid and
-// unrevoked: Scopes, ACR, MaxAge or a Check of its own.
+// unrevoked: Audience, Scopes, ACR, MaxAge or a Check of its own.
 type Requirement func(*Policy)
 
 // Scopes requires every one of scopes in the token's scope claim; a token
@@ -18,6 +18,14 @@ type Requirement func(*Policy)
 // §3.1).
 func Scopes(scopes ...string) Requirement {
 	return func(p *Policy) { p.scopes = append(p.scopes, scopes...) }
+}
+
+// Audience requires the token's aud to name one of audience, for a
+// Verifier that accepts tokens of several resources (oauth2d's own, which
+// serves the comments API, the admin API and userinfo): a token for
+// another resource is answered 401 invalid_token (RFC 8707, RFC 9068 §4).
+func Audience(audience ...string) Requirement {
+	return func(p *Policy) { p.audience = append(p.audience, audience...) }
 }
 
 // ACR requires the token's acr claim to be one of values (RFC 9470 step
@@ -48,11 +56,12 @@ func Check(check func(ctx context.Context, c *Claims) error) Requirement {
 // rendered once. Most callers use Resource.Require; adapters for other
 // routers (package ginrs) use Authorize.
 type Policy struct {
-	rs     *Resource
-	scopes []string
-	acr    []string
-	maxAge time.Duration
-	checks []func(context.Context, *Claims) error
+	rs       *Resource
+	audience []string
+	scopes   []string
+	acr      []string
+	maxAge   time.Duration
+	checks   []func(context.Context, *Claims) error
 
 	scopeHeader, scopeHeaderDPoP   string
 	stepUpHeader, stepUpHeaderDPoP string
@@ -104,6 +113,10 @@ func (p *Policy) Authorize(w http.ResponseWriter, r *http.Request) (*http.Reques
 			return nil, false
 		}
 		r = r.WithContext(context.WithValue(r.Context(), claimsKey{}, &verified{by: rs, claims: claims}))
+	}
+	if len(p.audience) > 0 && !slices.ContainsFunc(claims.Audience, func(aud string) bool { return slices.Contains(p.audience, aud) }) {
+		rs.chal.write(w, failInvalid, rs.usedDPoP(r), "")
+		return nil, false
 	}
 	for _, s := range p.scopes {
 		if !slices.Contains(claims.Scope, s) {

@@ -3,6 +3,7 @@ package resourceserver_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,4 +136,22 @@ type countingVerifier struct {
 func (v *countingVerifier) VerifyAccess(raw string) (*resourceserver.Claims, error) {
 	v.calls++
 	return v.tokens.VerifyAccess(raw)
+}
+
+// TestAudience: a route of one resource refuses a token of another as
+// invalid_token, before any scope check.
+func TestAudience(t *testing.T) {
+	now := time.Now()
+	tokens := tokensOf{
+		"api":   {Subject: "u", ClientID: "c", JTI: "1", Audience: []string{"https://i/api"}, Scope: []string{"admin"}, IssuedAt: now, ExpiresAt: now.Add(time.Hour)},
+		"admin": {Subject: "u", ClientID: "c", JTI: "2", Audience: []string{"https://i/admin", "https://i/x"}, Scope: []string{"admin"}, IssuedAt: now, ExpiresAt: now.Add(time.Hour)},
+	}
+	rs, _ := resourceserver.New(resourceserver.Config{Realm: "https://i", Verifier: tokens})
+	policy := rs.Policy(resourceserver.Audience("https://i/admin"), resourceserver.Scopes("admin"))
+	if w := serve(policy, bearer("admin")); w.Code != 200 {
+		t.Fatalf("the resource's own token: %d", w.Code)
+	}
+	if w := serve(policy, bearer("api")); w.Code != 401 || !strings.Contains(w.Header().Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("another resource's token: %d %q", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
 }

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -107,6 +108,9 @@ type AuthorizerDeps struct {
 	Pushed storage.PushedRequestStore
 	// Keys verifies id_token_hint (*token.KeySet).
 	Keys token.KeyLookup
+	// Resources is the registry of resources (RFC 8707), as the token
+	// endpoint's; nil: none.
+	Resources *Resources
 }
 
 // Authorizer serves the authorization endpoint (RFC 6749 §3.1, §4.1.1–2;
@@ -121,6 +125,7 @@ type Authorizer struct {
 	now      func() time.Time
 	pushed   storage.PushedRequestStore
 	keys     token.KeyLookup
+	res      *Resources
 }
 
 // NewAuthorizer builds the authorization endpoint.
@@ -142,7 +147,7 @@ func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 		d.Now = time.Now
 	}
 	return &Authorizer{cfg: d.Config, store: d.Store, pending: d.Pending, sessions: d.Sessions, pages: d.Pages, log: d.Logger, now: d.Now,
-		pushed: d.Pushed, keys: d.Keys}, nil
+		pushed: d.Pushed, keys: d.Keys, res: cmp.Or(d.Resources, &Resources{})}, nil
 }
 
 // Authorize serves GET and POST /oauth2/authorize: it validates the whole
@@ -219,7 +224,7 @@ func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storag
 		a.interact(w, r, req, a.cfg.LoginPath)
 		return
 	}
-	scope, e := grantClaim{client: client, user: user, requested: req.RequestedScope, newGrant: true}.scope()
+	scope, e := a.grantScope(ctx, client, user, req)
 	if e != nil {
 		a.finishWithError(w, r, req, stored, e)
 		return
@@ -385,7 +390,7 @@ func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *stor
 	now := a.now()
 	err := a.store.SaveCode(ctx, secret.SHA256(code), &storage.AuthCode{
 		ClientID: req.ClientID, UserID: user.ID, RedirectURI: req.RedirectURI,
-		RedirectURIOmitted: req.RedirectURIOmitted, Scope: scope,
+		RedirectURIOmitted: req.RedirectURIOmitted, Scope: scope, Resources: req.Resources,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
 		Nonce: req.Nonce, AuthTime: sess.AuthTime, ExpiresAt: now.Add(a.cfg.CodeTTL), SID: sess.SID, SessionExpiresAt: sess.ExpiresAt,
 		DPoPJKT: req.DPoPJKT, ClientGeneration: client.Generation,
@@ -491,3 +496,18 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 }
 
 func hasPrompt(req *storage.AuthRequest, p string) bool { return slices.Contains(req.Prompt, p) }
+
+// grantScope is the scope a code for req would hold: the issuance
+// policy's rule for a new grant, within the resources the request names.
+func (a *Authorizer) grantScope(ctx context.Context, client *storage.Client, user *storage.User, req *storage.AuthRequest) ([]string, *Error) {
+	scope, e := grantClaim{client: client, user: user, requested: req.RequestedScope, newGrant: true}.scope()
+	if e != nil || len(req.Resources) == 0 {
+		return scope, e
+	}
+	reg, err := a.res.snapshot(ctx)
+	if err != nil {
+		return nil, asError(err)
+	}
+	res := reg.reachable(req.Resources, true, true) // a proof comes only with the token request
+	return slices.DeleteFunc(scope, func(s string) bool { return !reg.carriedBy(res, s) }), nil
+}

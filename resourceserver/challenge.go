@@ -75,12 +75,28 @@ func newChallenges(realm, metadataURL string, dpopAlgs []string, nonce func() st
 	if len(dpopAlgs) > 0 {
 		ch.algs = quote(strings.Join(dpopAlgs, " "))
 	}
+	ch.renderFixed()
+	return ch
+}
+
+// renderFixed renders the challenges of the failures that take no
+// parameters of their own.
+func (ch *challenges) renderFixed() {
 	for _, f := range []*failure{failNoToken, failQuery, failMalformed, failInvalid, failRevoked, failUnknownUser,
 		failProof, failProofNonce, failKeyBinding, failBoundAsBearer, failNotBound, failDPoPRequired} {
 		ch.fixed[f] = ch.render(f, "")
 		ch.fixedDPoP[f] = ch.renderScheme(schemeDPoP, f, "")
 	}
-	return ch
+}
+
+// withMetadata is ch naming another resource's metadata document: for a
+// Resource that serves several resources, each route names its own.
+func (ch *challenges) withMetadata(metadataURL string) *challenges {
+	c := *ch
+	c.metadata = `, resource_metadata=` + quote(metadataURL)
+	c.fixed, c.fixedDPoP = map[*failure]string{}, map[*failure]string{}
+	c.renderFixed()
+	return &c
 }
 
 // render builds `Bearer realm="…"[, error="…", error_description="…"]params`,

@@ -44,6 +44,14 @@ func MaxAge(maxAge time.Duration) Requirement {
 	return func(p *Policy) { p.maxAge = maxAge }
 }
 
+// ResourceMetadata names url in the route's 401 challenges as its
+// protected resource metadata (RFC 9728 §5.1), instead of
+// Config.ResourceMetadataURL: for a Resource that serves several
+// resources (oauth2d's own), each route names its own document.
+func ResourceMetadata(url string) Requirement {
+	return func(p *Policy) { p.metadataURL = url }
+}
+
 // Check runs check on every request once the token has passed the other
 // requirements. Its error is answered as Resource.Reject answers it; nil
 // lets the request through. oauth2d's userinfo endpoint uses one to ask
@@ -56,12 +64,14 @@ func Check(check func(ctx context.Context, c *Claims) error) Requirement {
 // rendered once. Most callers use Resource.Require; adapters for other
 // routers (package ginrs) use Authorize.
 type Policy struct {
-	rs       *Resource
-	audience []string
-	scopes   []string
-	acr      []string
-	maxAge   time.Duration
-	checks   []func(context.Context, *Claims) error
+	rs          *Resource
+	chal        *challenges // rs's, or rs's naming metadataURL
+	metadataURL string
+	audience    []string
+	scopes      []string
+	acr         []string
+	maxAge      time.Duration
+	checks      []func(context.Context, *Claims) error
 
 	scopeHeader, scopeHeaderDPoP   string
 	stepUpHeader, stepUpHeaderDPoP string
@@ -73,12 +83,16 @@ func (rs *Resource) Policy(reqs ...Requirement) *Policy {
 	for _, r := range reqs {
 		r(p)
 	}
+	p.chal = rs.chal
+	if p.metadataURL != "" {
+		p.chal = rs.chal.withMetadata(p.metadataURL)
+	}
 	scope := ""
 	if len(p.scopes) > 0 {
 		scope = `, scope=` + quote(strings.Join(p.scopes, " "))
 	}
-	p.scopeHeader = rs.chal.render(failScope, scope)
-	p.scopeHeaderDPoP = rs.chal.renderScheme(schemeDPoP, failScope, scope)
+	p.scopeHeader = p.chal.render(failScope, scope)
+	p.scopeHeaderDPoP = p.chal.renderScheme(schemeDPoP, failScope, scope)
 	var stepUp string
 	if len(p.acr) > 0 {
 		stepUp += `, acr_values=` + quote(strings.Join(p.acr, " "))
@@ -86,8 +100,8 @@ func (rs *Resource) Policy(reqs ...Requirement) *Policy {
 	if p.maxAge > 0 {
 		stepUp += `, max_age=` + quote(strconv.FormatInt(int64(p.maxAge/time.Second), 10))
 	}
-	p.stepUpHeader = rs.chal.render(failStepUp, stepUp)
-	p.stepUpHeaderDPoP = rs.chal.renderScheme(schemeDPoP, failStepUp, stepUp)
+	p.stepUpHeader = p.chal.render(failStepUp, stepUp)
+	p.stepUpHeaderDPoP = p.chal.renderScheme(schemeDPoP, failStepUp, stepUp)
 	return p
 }
 
@@ -109,13 +123,13 @@ func (p *Policy) Authorize(w http.ResponseWriter, r *http.Request) (*http.Reques
 	if !ok {
 		var f *failure
 		if claims, f = rs.authenticate(r); f != nil {
-			rs.chal.write(w, f, rs.usedDPoP(r), "")
+			p.chal.write(w, f, rs.usedDPoP(r), "")
 			return nil, false
 		}
 		r = r.WithContext(context.WithValue(r.Context(), claimsKey{}, &verified{by: rs, claims: claims}))
 	}
 	if len(p.audience) > 0 && !slices.ContainsFunc(claims.Audience, func(aud string) bool { return slices.Contains(p.audience, aud) }) {
-		rs.chal.write(w, failInvalid, rs.usedDPoP(r), "")
+		p.chal.write(w, failInvalid, rs.usedDPoP(r), "")
 		return nil, false
 	}
 	for _, s := range p.scopes {
@@ -134,7 +148,7 @@ func (p *Policy) Authorize(w http.ResponseWriter, r *http.Request) (*http.Reques
 			if f == failServer {
 				rs.log.ErrorContext(r.Context(), "resourceserver: check failed", "err", err)
 			}
-			rs.chal.write(w, f, rs.usedDPoP(r), "")
+			p.chal.write(w, f, rs.usedDPoP(r), "")
 			return nil, false
 		}
 	}
@@ -155,8 +169,8 @@ func (p *Policy) authenticatedEnough(c *Claims) bool {
 
 func (p *Policy) answer(w http.ResponseWriter, r *http.Request, f *failure, bearer, dpop string) {
 	if p.rs.usedDPoP(r) {
-		p.rs.chal.write(w, f, true, dpop)
+		p.chal.write(w, f, true, dpop)
 	} else {
-		p.rs.chal.write(w, f, false, bearer)
+		p.chal.write(w, f, false, bearer)
 	}
 }

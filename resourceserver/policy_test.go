@@ -155,3 +155,32 @@ func TestAudience(t *testing.T) {
 		t.Fatalf("another resource's token: %d %q", w.Code, w.Header().Get("WWW-Authenticate"))
 	}
 }
+
+// TestResourceMetadataPerRoute: a Resource serving several resources
+// names, on each route, that route's metadata document in its 401
+// challenges, and the Config's elsewhere.
+func TestResourceMetadataPerRoute(t *testing.T) {
+	rs, err := resourceserver.New(resourceserver.Config{Realm: "https://i", Verifier: tokensOf{},
+		ResourceMetadataURL: "https://i/.well-known/oauth-protected-resource/api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := rs.Policy(resourceserver.ResourceMetadata("https://i/.well-known/oauth-protected-resource/admin"))
+	for _, tc := range []struct {
+		policy    *resourceserver.Policy
+		token     string
+		challenge string
+	}{
+		{admin, "", `Bearer realm="https://i", resource_metadata="https://i/.well-known/oauth-protected-resource/admin"`},
+		{admin, "forged", `Bearer realm="https://i", error="invalid_token", error_description="the access token is invalid or expired", resource_metadata="https://i/.well-known/oauth-protected-resource/admin"`},
+		{rs.Policy(), "", `Bearer realm="https://i", resource_metadata="https://i/.well-known/oauth-protected-resource/api"`},
+	} {
+		req := bearer(tc.token)
+		if tc.token == "" {
+			req.Header.Del("Authorization")
+		}
+		if w := serve(tc.policy, req); w.Code != 401 || w.Header().Get("WWW-Authenticate") != tc.challenge {
+			t.Errorf("got %d %q\nwant 401 %q", w.Code, w.Header().Get("WWW-Authenticate"), tc.challenge)
+		}
+	}
+}

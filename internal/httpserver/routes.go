@@ -36,6 +36,9 @@ type Audiences struct {
 	API      []string // the comments API: tokens.audience
 	Admin    []string // the admin API: tokens.admin_audience
 	Userinfo []string // the UserInfo endpoint's own, and the comments API's (tokens from before it had one)
+	// APIMetadata and AdminMetadata are the two APIs' metadata documents
+	// (RFC 9728), named in their 401 challenges; "": none.
+	APIMetadata, AdminMetadata string
 }
 
 func (h Handlers) check() error {
@@ -79,7 +82,7 @@ func routes(r gin.IRouter, h Handlers) {
 
 	// UserInfo (OIDC Core §5.3): a protected resource whose revocation is
 	// checked in Redis on every call.
-	userinfo := []gin.HandlerFunc{h.Bearer.RequireAudience(true, h.Audiences.Userinfo...),
+	userinfo := []gin.HandlerFunc{h.Bearer.RequireAudience(true, "", h.Audiences.Userinfo...),
 		h.Bearer.RequireScopes(oauth.ScopeOpenID), h.Userinfo.Serve}
 	r.GET(oauth.UserinfoPath, userinfo...)
 	r.POST(oauth.UserinfoPath, userinfo...)
@@ -100,7 +103,7 @@ func routes(r gin.IRouter, h Handlers) {
 	}
 
 	// The protected comments API (DESIGN.md §5), RFC 6750 bearer tokens.
-	v1 := r.Group("/api/v1", h.Bearer.RequireAudience(false, h.Audiences.API...))
+	v1 := r.Group("/api/v1", h.Bearer.RequireAudience(false, h.Audiences.APIMetadata, h.Audiences.API...))
 	v1.GET("/me", h.Bearer.RequireScopes(api.ScopeProfile), h.API.Me)
 	v1.GET("/comments", h.Bearer.RequireScopes(api.ScopeCommentsRead), h.API.ListComments)
 	v1.POST("/comments", h.Bearer.RequireScopes(api.ScopeCommentsWrite), h.API.PostComment)
@@ -108,7 +111,7 @@ func routes(r gin.IRouter, h Handlers) {
 	v1.POST("/logout", h.Bearer.RequireScopes(), h.API.Logout)
 
 	// The admin API: scope admin, every change audited.
-	adm := r.Group("/admin/v1", h.Bearer.RequireAudience(false, h.Audiences.Admin...),
+	adm := r.Group("/admin/v1", h.Bearer.RequireAudience(false, h.Audiences.AdminMetadata, h.Audiences.Admin...),
 		h.Bearer.RequireScopes(account.ScopeAdmin), h.Admin.RequireAdmin, h.Admin.Audit)
 	adm.GET("/clients", h.Admin.ListClients)
 	adm.POST("/clients", h.Admin.CreateClient)

@@ -147,6 +147,10 @@ func (b *builder) build(ctx context.Context) error {
 	auds := h.Audiences
 	auds.API, auds.Admin = cfg.Tokens.Audience, []string{cfg.Tokens.AdminAudience}
 	auds.Userinfo = append([]string{cfg.Issuer + oauth.UserinfoPath}, cfg.Tokens.Audience...)
+	// Each API's 401 challenges name its metadata document (RFC 9728
+	// §5.1), when it is served here.
+	auds.APIMetadata, _ = oauth.ResourceMetadataURL(cfg.Issuer, cfg.Tokens.Audience[0])
+	auds.AdminMetadata, _ = oauth.ResourceMetadataURL(cfg.Issuer, cfg.Tokens.AdminAudience)
 	h.Audiences = auds
 	if b.verifier, err = token.NewVerifier(b.Keys, cfg.Issuer, slices.Concat(auds.API, auds.Admin, auds.Userinfo[:1]), 0, b.now); err != nil {
 		return err

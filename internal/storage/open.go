@@ -208,10 +208,32 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Ping reports whether Redis answers (readiness).
+// Ping reports whether Redis answers (readiness). On a Cluster that
+// means every master, each saying the cluster is ok: a PING answered by
+// one node said ready while the slots of a killed master, or the whole
+// cluster (CLUSTERDOWN until a replica is promoted), refused every
+// command. Asking every master loads the slot map afresh, so a ready
+// answer also means the store now sends each slot to its live master.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("storage: ping: %w", err)
+	cc, ok := s.rdb.(*redis.ClusterClient)
+	if !ok {
+		if err := s.rdb.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("storage: ping: %w", err)
+		}
+		return nil
+	}
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		info, err := node.ClusterInfo(ctx).Result()
+		if err != nil {
+			return fmt.Errorf("%s: %w", node.Options().Addr, err)
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return fmt.Errorf("%s: cluster state not ok", node.Options().Addr)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: ping every master: %w", err)
 	}
 	return nil
 }

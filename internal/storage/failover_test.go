@@ -17,7 +17,7 @@ import (
 // map, and Ping says not ready until the promotion and ready after it.
 // go-redis alone kept the dead master for its slots for up to a minute.
 func TestClusterFollowsPromotion(t *testing.T) {
-	c := testredis.NewFailoverCluster(t, 2*time.Second)
+	c := testredis.NewFailoverCluster(t, 2*time.Second, 1)
 	ctx := context.Background()
 	s, err := storage.Open(ctx, storage.Options{URL: c.URL, Prefix: c.Prefix, Timeout: faultTimeout, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -76,5 +76,44 @@ func TestClusterFollowsPromotion(t *testing.T) {
 		promotedAt.Sub(killedAt).Round(10*time.Millisecond), time.Since(promotedAt).Round(10*time.Millisecond))
 	if err := s.Ping(ctx); err != nil {
 		t.Errorf("Ping after the promotion: %v", err)
+	}
+}
+
+// With MinReplicasAck a write the replicas do not acknowledge in time is
+// not answered as done, and the store is not ready while its master has
+// too few replicas; a master with enough replicas is served as usual.
+func TestMinReplicasAck(t *testing.T) {
+	srv := testredis.NewPrivate(t)
+	ctx := context.Background()
+	s, err := storage.Open(ctx, storage.Options{URL: srv.URL, Prefix: srv.Prefix, Timeout: faultTimeout,
+		Logger: slog.New(slog.DiscardHandler), MinReplicasAck: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	start := time.Now()
+	consent := &storage.Consent{UserID: "u1", ClientID: "web", Scope: []string{"openid"}}
+	if err := s.SaveConsent(ctx, consent); !errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("SaveConsent on a master without replicas = %v, want ErrUnavailable", err)
+	}
+	if took := time.Since(start); took > faultTimeout {
+		t.Errorf("SaveConsent took %v, want at most the command timeout %v", took, faultTimeout)
+	}
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping of a master without replicas: ready, want an error")
+	}
+
+	c := testredis.NewFailoverCluster(t, 2*time.Second, 1)
+	acked, err := storage.Open(ctx, storage.Options{URL: c.URL, Prefix: c.Prefix, Timeout: faultTimeout,
+		Logger: slog.New(slog.DiscardHandler), MinReplicasAck: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = acked.Close() })
+	if err := acked.SaveConsent(ctx, consent); err != nil {
+		t.Errorf("SaveConsent with a replica per master: %v", err)
+	}
+	if err := acked.Ping(ctx); err != nil {
+		t.Errorf("Ping with a replica per master: %v", err)
 	}
 }

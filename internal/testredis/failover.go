@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,6 +53,20 @@ func (n *nodeSet) kill(t testing.TB, addr string) {
 	p.stop()
 }
 
+// signal pauses (SIGSTOP) or resumes (SIGCONT) the server at addr.
+func (n *nodeSet) signal(t testing.TB, addr string, sig syscall.Signal) {
+	t.Helper()
+	n.mu.Lock()
+	p := n.procs[addr]
+	n.mu.Unlock()
+	if p == nil {
+		t.Fatalf("testredis: no server of this deployment at %s", addr)
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("testredis: %v to %s: %v", sig, addr, err)
+	}
+}
+
 func (n *nodeSet) stopAll() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -61,19 +76,19 @@ func (n *nodeSet) stopAll() {
 	n.procs = nil
 }
 
-// FailoverCluster is a Redis Cluster of three masters with one replica
-// each, for one test alone.
+// FailoverCluster is a Redis Cluster of three masters with replicas, for
+// one test alone.
 type FailoverCluster struct {
 	*Server
 	nodes nodeSet
 }
 
-// NewFailoverCluster starts a 3-master, 3-replica Cluster whose nodes
-// declare a silent peer failed after nodeTimeout (cluster-node-timeout),
-// and waits until every replica has synced. It is stopped when t ends.
+// NewFailoverCluster starts a Cluster of 3 masters with replicas each
+// whose nodes declare a silent peer failed after nodeTimeout
+// (cluster-node-timeout), and waits until every replica has synced. It is stopped when t ends.
 // Without redis-server and redis-cli the test is skipped (fails under CI);
 // a redis-server that cannot run in cluster mode skips it.
-func NewFailoverCluster(t testing.TB, nodeTimeout time.Duration) *FailoverCluster {
+func NewFailoverCluster(t testing.TB, nodeTimeout time.Duration, replicas int) *FailoverCluster {
 	t.Helper()
 	for _, bin := range []string{"redis-server", "redis-cli"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -83,8 +98,9 @@ func NewFailoverCluster(t testing.TB, nodeTimeout time.Duration) *FailoverCluste
 	}
 	c := &FailoverCluster{}
 	t.Cleanup(c.nodes.stopAll)
-	addrs := make([]string, 0, 6)
-	for range 6 {
+	n := 3 * (1 + replicas)
+	addrs := make([]string, 0, n)
+	for range n {
 		p, err := shared.startRedis(true,
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf",
@@ -98,14 +114,14 @@ func NewFailoverCluster(t testing.TB, nodeTimeout time.Duration) *FailoverCluste
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	if out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput(); err != nil {
 		t.Skipf("testredis: redis-cli --cluster create with replicas: %v: %s", err, out)
 	}
 	for _, addr := range addrs {
 		if err := waitNode(ctx, addr, func(c *redis.Client) bool {
 			info, err := c.ClusterInfo(ctx).Result()
-			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:6") {
+			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(n)) {
 				return false
 			}
 			repl, err := c.Info(ctx, "replication").Result()
@@ -121,6 +137,15 @@ func NewFailoverCluster(t testing.TB, nodeTimeout time.Duration) *FailoverCluste
 // MasterOf asks the surviving nodes, in turn, which node serves slot:
 // the address the first one that answers names.
 func (c *FailoverCluster) MasterOf(ctx context.Context, slot int) (string, error) {
+	nodes, err := c.NodesOf(ctx, slot)
+	if err != nil {
+		return "", err
+	}
+	return nodes[0], nil
+}
+
+// NodesOf is MasterOf followed by the master's replicas.
+func (c *FailoverCluster) NodesOf(ctx context.Context, slot int) ([]string, error) {
 	c.nodes.mu.Lock()
 	addrs := make([]string, 0, len(c.nodes.procs))
 	for a := range c.nodes.procs {
@@ -138,16 +163,51 @@ func (c *FailoverCluster) MasterOf(ctx context.Context, slot int) (string, error
 		}
 		for _, s := range slots {
 			if s.Start <= slot && slot <= s.End && len(s.Nodes) > 0 {
-				return s.Nodes[0].Addr, nil
+				addrs := make([]string, 0, len(s.Nodes))
+				for _, n := range s.Nodes {
+					addrs = append(addrs, n.Addr)
+				}
+				return addrs, nil
 			}
 		}
 		lastErr = fmt.Errorf("testredis: slot %d not served", slot)
 	}
-	return "", lastErr
+	return nil, lastErr
+}
+
+// SlotOf asks a node which slot key hashes to.
+func (c *FailoverCluster) SlotOf(ctx context.Context, key string) (int, error) {
+	nodes, err := c.NodesOf(ctx, 0)
+	if err != nil {
+		return 0, err
+	}
+	n := redis.NewClient(&redis.Options{Addr: nodes[0]})
+	defer n.Close()
+	slot, err := n.ClusterKeySlot(ctx, key).Result()
+	return int(slot), err
 }
 
 // Kill sends SIGKILL to the node at addr.
 func (c *FailoverCluster) Kill(t testing.TB, addr string) { c.nodes.kill(t, addr) }
+
+// Pause stops the node at addr (SIGSTOP): a replica paused falls behind
+// its master, as across a slow link.
+func (c *FailoverCluster) Pause(t testing.TB, addr string) { c.nodes.signal(t, addr, syscall.SIGSTOP) }
+
+// Resume continues a paused node (SIGCONT).
+func (c *FailoverCluster) Resume(t testing.TB, addr string) { c.nodes.signal(t, addr, syscall.SIGCONT) }
+
+// CutReplicas closes the master's links to its replicas. A replica that
+// is paused cannot link again: what the master writes from then on exists
+// on the master alone, as when a replica falls behind across a slow link.
+func (c *FailoverCluster) CutReplicas(t testing.TB, master string) {
+	t.Helper()
+	n := redis.NewClient(&redis.Options{Addr: master})
+	defer n.Close()
+	if err := n.Do(context.Background(), "CLIENT", "KILL", "TYPE", "replica").Err(); err != nil {
+		t.Fatalf("testredis: CLIENT KILL TYPE replica on %s: %v", master, err)
+	}
+}
 
 // SentinelGroup is a master with one replica watched by three sentinels,
 // for one test alone. Its URL is the go-redis failover form

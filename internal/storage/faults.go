@@ -28,8 +28,11 @@ func (e unavailableError) Unwrap() []error      { return []error{ErrUnavailable,
 func (e unavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 // unavailableReplies are the error replies by which Redis says "not now"
-// rather than "no": the same command may succeed later or elsewhere.
-var unavailableReplies = []string{"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "BUSY", "NOREPLICAS"}
+// rather than "no": the same command may succeed later or elsewhere. A
+// MOVED or ASK reaches the store only from a command sent straight to a
+// node (noResend, acked.go) whose slot map was out of date, or after the
+// cluster client ran out of redirects: the command did not run.
+var unavailableReplies = []string{"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "BUSY", "NOREPLICAS", "MOVED", "ASK"}
 
 // classify turns a transport failure (timeout, refused or dropped
 // connection, closed pool, expired context) or a "not now" reply into
@@ -145,9 +148,7 @@ func (f followSlotMap) reloadAfter(ctx context.Context, cmd redis.Cmder, err err
 	if err == nil || errors.Is(err, redis.Nil) || cmd.Name() == "cluster" {
 		return
 	}
-	var reply redis.Error
-	if errors.As(err, &reply) && !errors.Is(classify(err), ErrUnavailable) &&
-		!strings.HasPrefix(reply.Error(), "MOVED") && !strings.HasPrefix(reply.Error(), "ASK") {
+	if !errors.Is(classify(err), ErrUnavailable) {
 		return // an answer from a serving master (a script's error, NOSCRIPT…)
 	}
 	f.cc.ReloadState(ctx)

@@ -76,6 +76,7 @@ type failoverFigures struct {
 	failed         map[string]int // requests answered other than 200 since the kill, by kind
 	firstSuccess   time.Duration  // promotion → first login and refresh both succeeded since
 	lastFailure    time.Duration  // promotion → end of the last failed login or refresh
+	lastFailedSent time.Duration  // promotion → when that last failure was sent
 	readyWhileDown int            // /readyz 200 sent while password grants were failing
 	chainsBroken   int            // chains whose refresh token was refused (invalid_grant)
 	writesLost     int            // acknowledged logins whose refresh token no longer works
@@ -176,7 +177,7 @@ func runFailover(t *testing.T, base string, kill func(firstChain string) string,
 			f.chainsBroken++
 		}
 	}
-	var lastFail time.Time
+	var lastFail, lastFailSent time.Time
 	var failing []outcome // failed logins
 	firstOK := map[string]time.Time{}
 	for _, o := range rec.all {
@@ -190,7 +191,7 @@ func runFailover(t *testing.T, base string, kill func(firstChain string) string,
 			continue
 		}
 		if !o.ok() && o.end.After(lastFail) {
-			lastFail = o.end
+			lastFail, lastFailSent = o.end, o.start
 		}
 		if !o.ok() && o.kind == "password" {
 			failing = append(failing, o)
@@ -200,7 +201,7 @@ func runFailover(t *testing.T, base string, kill func(firstChain string) string,
 		}
 	}
 	if !lastFail.IsZero() {
-		f.lastFailure = lastFail.Sub(promotedAt)
+		f.lastFailure, f.lastFailedSent = lastFail.Sub(promotedAt), lastFailSent.Sub(promotedAt)
 	}
 	f.firstSuccess = max(firstOK["password"].Sub(promotedAt), firstOK["refresh"].Sub(promotedAt))
 	// A /readyz sent between two failed logins answered while logins failed.
@@ -225,10 +226,10 @@ func runFailover(t *testing.T, base string, kill func(firstChain string) string,
 func checkFailover(t *testing.T, topology string, f failoverFigures, killedAt, promotedAt time.Time) {
 	t.Helper()
 	t.Logf("failover %s: promoted %v after the kill; failed since the kill: password %d, refresh %d, readyz %d; "+
-		"first success %v after promotion, last failure %v after promotion; readyz 200 while logins failed %d; chains broken %d/%d; logins lost %d",
+		"first success %v after promotion, last failure %v after promotion (sent at %v); readyz 200 while logins failed %d; chains broken %d/%d; logins lost %d",
 		topology, promotedAt.Sub(killedAt).Round(10*time.Millisecond),
 		f.failed["password"], f.failed["refresh"], f.failed["readyz"],
-		f.firstSuccess.Round(10*time.Millisecond), f.lastFailure.Round(10*time.Millisecond),
+		f.firstSuccess.Round(10*time.Millisecond), f.lastFailure.Round(10*time.Millisecond), f.lastFailedSent.Round(10*time.Millisecond),
 		f.readyWhileDown, f.chainsBroken, failoverChains, f.writesLost)
 	if f.lastFailure > recoveryBound {
 		t.Errorf("%s: logins or refreshes still failed %v after the promotion, want at most %v", topology, f.lastFailure, recoveryBound)

@@ -80,6 +80,10 @@ type Redis struct {
 	// Timeout bounds every Redis command; a request that needs a Redis
 	// that does not answer in time gets 503 + Retry-After, not a hang.
 	Timeout time.Duration `yaml:"timeout"`
+	// MinReplicasAck, when positive, holds the answer to a write a
+	// failover must not lose until that many replicas have it (WAIT); see
+	// storage.Options.MinReplicasAck. Zero: asynchronous replication.
+	MinReplicasAck int `yaml:"min_replicas_ack"`
 }
 
 // Tokens holds lifetimes and the access-token audience.

@@ -19,6 +19,10 @@ package storage
 //
 // The idempotent scripts are re-sent safely whatever the topology; that
 // is also what protects them against a failover that replays a write.
+// With Options.MinReplicasAck the writes acked.go names go, with their
+// WAIT, over a connection of their own to the key's master, which never
+// re-sends; a client's retry after the 503 of a short WAIT is a second
+// delivery of an idempotent call.
 //
 //	command (file)              decision       identity / why
 //	createFamily (refresh.go)   idempotent     first token hash (current or issued since): found → 'ok'

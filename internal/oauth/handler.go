@@ -98,6 +98,7 @@ type Handler struct {
 	observe   func(grantType, outcome string)
 	dpop      ProofVerifier // nil: DPoP headers are ignored
 	proofs    AddressBudget // public clients' proofs per address; nil: no limit
+	feed      *RevocationFeed
 }
 
 // Deps are what NewHandler needs.
@@ -131,6 +132,9 @@ type Deps struct {
 	// recorded against replay before the grant is looked at. nil: no
 	// limit, as PusherDeps.PublicLimiter.
 	PublicProofLimiter AddressBudget
+	// Feed serves the revocation feed (ServeRevocationFeed); nil: that
+	// endpoint answers 404.
+	Feed *RevocationFeed
 }
 
 // NewHandler builds the token endpoint and its companions.
@@ -157,7 +161,7 @@ func NewHandler(d Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, passwords: d.Passwords, minter: d.Minter, verifier: d.Verifier,
 		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe, dpop: d.DPoP,
-		proofs: d.PublicProofLimiter}
+		proofs: d.PublicProofLimiter, feed: d.Feed}
 	h.grants = map[string]grantHandler{
 		account.GrantAuthorizationCode: h.authorizationCodeGrant,
 		account.GrantPassword:          h.passwordGrant,
@@ -173,7 +177,11 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	e := asError(err)
 	if e.Status == http.StatusServiceUnavailable {
 		problem.SetRetryAfter(w.Header())
-		h.log.WarnContext(r.Context(), "oauth: storage unavailable", "path", r.URL.Path,
+		what := "oauth: storage unavailable"
+		if !problem.Unavailable(e) {
+			what = "oauth: temporarily unavailable" // a bound of this instance's, such as the feed's waiters
+		}
+		h.log.WarnContext(r.Context(), what, "path", r.URL.Path,
 			"request_id", w.Header().Get("X-Request-Id"), "err", e)
 	} else if e.Status >= 500 {
 		h.log.ErrorContext(r.Context(), "oauth: request failed", "path", r.URL.Path,

@@ -42,6 +42,10 @@ type Metadata struct {
 
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
+
+	// RevocationFeedEndpoint is oauth2d's own (the prefix keeps it apart
+	// from registered names): the revocation feed resource servers follow.
+	RevocationFeedEndpoint string `json:"oauth2d_revocation_feed_endpoint,omitempty"`
 }
 
 // NewMetadata describes the token service at issuer. The authorize,

@@ -66,6 +66,11 @@ func newFeedInstance(t testing.TB, redisURL, prefix string, seed bool, o feedOpt
 	go func() { defer close(done); _ = feed.Follow(ctx) }()
 	t.Cleanup(func() { stop(); <-done })
 
+	// Clients are looked up through the cache, as in cmd/oauth2d: a
+	// resource server it knows is authenticated while Redis stalls.
+	clients := storage.NewClientCache(store, time.Minute)
+	go func() { _ = clients.Run(ctx) }()
+
 	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgRS256, slog.New(slog.DiscardHandler), time.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +86,7 @@ func newFeedInstance(t testing.TB, redisURL, prefix string, seed bool, o feedOpt
 	}
 	h, err := oauth.NewHandler(oauth.Deps{
 		Config: oauth.Config{Issuer: issuer, AccessTokenTTL: time.Minute},
-		Store:  store, Clients: store, Users: store, Passwords: store, Checker: checker,
+		Store:  store, Clients: clients, Users: store, Passwords: store, Checker: checker,
 		Minter: token.NewMinter(keys, issuer, []string{issuer + "/api"}, time.Now), Verifier: verifier,
 		Limiter: ratelimit.New(store.Redis(), prefix, ratelimit.Limits{PerUsername: 1000, PerIP: 1000}),
 		Feed:    feed,

@@ -85,6 +85,7 @@ type RevocationFeed struct {
 type feedSubscriptions struct {
 	jtis <-chan storage.RevokedJTI
 	cuts <-chan storage.Cutoff
+	stop context.CancelFunc
 }
 
 // NewRevocationFeed builds the feed on store.
@@ -106,17 +107,20 @@ func NewRevocationFeed(store FeedStore, cfg FeedConfig) (*RevocationFeed, error)
 // are active; ctx bounds them: pass the server's lifetime, and run Follow
 // with it.
 func (f *RevocationFeed) Listen(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
 	wake := f.wake // after a reconnect: what was published meanwhile is lost
 	jtis, err := f.store.SubscribeRevocations(ctx, wake)
 	if err != nil {
+		cancel()
 		return err
 	}
 	cuts, err := f.store.SubscribeCutoffs(ctx, wake)
 	if err != nil {
+		cancel() // and with it the first subscription
 		return err
 	}
 	f.mu.Lock()
-	f.subs = &feedSubscriptions{jtis: jtis, cuts: cuts}
+	f.subs = &feedSubscriptions{jtis: jtis, cuts: cuts, stop: cancel}
 	f.mu.Unlock()
 	f.listening.Store(true)
 	return nil
@@ -131,6 +135,7 @@ func (f *RevocationFeed) Follow(ctx context.Context) error {
 	if subs == nil {
 		return errors.New("oauth: revocation feed: Follow before Listen")
 	}
+	defer subs.stop()
 	jtis, cuts := subs.jtis, subs.cuts
 	for jtis != nil || cuts != nil {
 		select {

@@ -40,6 +40,9 @@ type feedInstance struct {
 type feedOptions struct {
 	maxWaiters int
 	timeout    time.Duration // the store's command timeout
+	// deaf leaves the feed without its subscriptions, as when they are
+	// lost: held requests must look for themselves.
+	deaf bool
 	// serve, if set, wraps the handler in the test's own http.Server
 	// instead of an httptest one (server timeouts, shutdown).
 	serve func(h http.Handler) string
@@ -59,12 +62,15 @@ func newFeedInstance(t testing.TB, redisURL, prefix string, seed bool, o feedOpt
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	if err := feed.Listen(ctx); err != nil {
-		t.Fatal(err)
+	t.Cleanup(stop)
+	if !o.deaf {
+		if err := feed.Listen(ctx); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); _ = feed.Follow(ctx) }()
+		t.Cleanup(func() { stop(); <-done })
 	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = feed.Follow(ctx) }()
-	t.Cleanup(func() { stop(); <-done })
 
 	// Clients are looked up through the cache, as in cmd/oauth2d: a
 	// resource server it knows is authenticated while Redis stalls.
@@ -315,6 +321,28 @@ func TestFeedLongPollWakesOnAnotherInstancesRevocation(t *testing.T) {
 			}
 			cursor = r.a.Cursor
 		})
+	}
+}
+
+// Without its subscriptions (lost, against the storage contract) the
+// feed still answers a held request within about a second of a
+// revocation: it looks for itself.
+func TestFeedWithoutSubscriptionsPolls(t *testing.T) {
+	rs := testredis.New(t)
+	in := newFeedInstance(t, rs.URL, rs.Prefix, true, feedOptions{deaf: true})
+	cursor := in.poll("", 0).Cursor
+	held := in.pollAsync(cursor, 20)
+	in.waitHeld(1)
+	revoked := time.Now()
+	if err := in.Store.RevokeJTI(context.Background(), "j1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-held
+	if r.err != nil || strings.Join(r.a.jtis(), ",") != "j1" {
+		t.Fatalf("held answer %+v %v", r.a, r.err)
+	}
+	if d := r.at.Sub(revoked); d > 1500*time.Millisecond {
+		t.Errorf("answered %v after the revocation", d)
 	}
 }
 

@@ -23,6 +23,9 @@ func TestCLIChangesAreAudited(t *testing.T) {
 		{[]string{"client", "delete", "audited"}, []string{`command="client delete"`, "client=audited", "outcome=ok"}},
 		{[]string{"user", "create", "--username", "dora"}, []string{`command="user create"`, "username=dora", "outcome=ok"}},
 		{[]string{"user", "delete", "dora"}, []string{`command="user delete"`, "username=dora", "outcome=ok"}},
+		{[]string{"resource", "put", "https://orders.example", "--scope", "orders"},
+			[]string{`command="resource put"`, "resource=https://orders.example", "outcome=ok"}},
+		{[]string{"resource", "delete", "https://orders.example"}, []string{`command="resource delete"`, "resource=https://orders.example", "outcome=ok"}},
 	} {
 		res := runCmd(t, env, "dora-password\n", tc.args...)
 		var audit []string
@@ -40,7 +43,7 @@ func TestCLIChangesAreAudited(t *testing.T) {
 			}
 		}
 	}
-	for _, read := range [][]string{{"client", "list"}, {"user", "list"}} {
+	for _, read := range [][]string{{"client", "list"}, {"user", "list"}, {"resource", "list"}} {
 		if res := runCmd(t, env, "", read...); strings.Contains(res.stderr, "admin: change") {
 			t.Errorf("oauth2d %s logged a change: %s", strings.Join(read, " "), res.stderr)
 		}

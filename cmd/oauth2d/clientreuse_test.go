@@ -129,7 +129,7 @@ func TestReusedClientIDStartsEmpty(t *testing.T) {
 // status and decodes the answer into out (when not nil).
 func adminCall(t *testing.T, s *webtest.Server, method, path string, body any, want int, out any) {
 	t.Helper()
-	m := token.NewMinter(s.Keys, s.Issuer, []string{s.Issuer + "/api"}, time.Now)
+	m := token.NewMinter(s.Keys, s.Issuer, []string{webtest.AdminAudience(s.Issuer)}, time.Now)
 	at, _, err := m.MintAccess(token.AccessRequest{Subject: s.Admin.ID, ClientID: webtest.FirstPartyID,
 		Scope: []string{"admin"}, Roles: []string{"admin"}, Lifetime: time.Minute})
 	if err != nil {

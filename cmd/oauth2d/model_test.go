@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -43,7 +44,12 @@ import (
 //     family and denies its newest access token;
 //  3. a DPoP-bound family never issues without its key;
 //  4. a code is redeemed at most once;
-//  5. no request answers 5xx.
+//  5. no request answers 5xx;
+//  6. every access token is for the resources the grant reaches (RFC
+//     8707): its aud is what the request named (or, naming none, the
+//     resources its scopes belong to), it carries only scopes those
+//     resources define, and every built-in API outside its aud refuses
+//     it (401); a refresh never reaches a resource outside its family's.
 //
 // CI runs modelChecks sequences (rapid's -rapid.checks, when given,
 // wins): go test -run TestIssuanceModel -rapid.checks=2000 ./cmd/oauth2d/
@@ -71,7 +77,85 @@ func (c *clock) Advance(d time.Duration) {
 
 // modelScopes are what the model's clients may be registered for; "x:tp"
 // only the third-party client is, at first.
-var modelScopes = []string{"openid", "profile", "offline_access", "comments:read", "comments:write", "comments:moderate", "admin", "x:tp"}
+var modelScopes = []string{"openid", "profile", "offline_access", "comments:read", "comments:write", "comments:moderate", "admin", "x:tp", "photos:read"}
+
+// The model's resources (RFC 8707): the built-in comments API (the
+// default resource, which x:tp goes with since no resource defines it)
+// and admin API, a stored photos API, and one nobody registered.
+const (
+	modelPhotos  = "https://photos.model.example/"
+	modelUnknown = "https://unknown.model.example/"
+)
+
+// modelResources are the registered resources and the scopes each
+// defines, for the model's own reading of the policy.
+func (m *model) modelResources() map[string][]string {
+	return map[string][]string{
+		m.srv.Issuer + "/api":               {"comments:read", "comments:write", "comments:moderate"},
+		webtest.AdminAudience(m.srv.Issuer): {"admin"},
+		modelPhotos:                         {"photos:read"},
+	}
+}
+
+// asScope: the authorization server's own scopes ride with any resource.
+func asScope(s string) bool {
+	return slices.Contains([]string{"openid", "profile", "email", "offline_access"}, s)
+}
+
+// carries: a token for resource r may carry s.
+func (m *model) carries(r, s string) bool {
+	all := m.modelResources()
+	if slices.Contains(all[r], s) {
+		return true
+	}
+	for _, defined := range all {
+		if slices.Contains(defined, s) {
+			return false
+		}
+	}
+	return r == m.srv.Issuer+"/api" // the default resource takes the scopes nobody defines
+}
+
+func (m *model) carriedBy(res []string, s string) bool {
+	return asScope(s) || slices.ContainsFunc(res, func(r string) bool { return m.carries(r, s) })
+}
+
+// reach is the resources a request with resources req reaches in a grant
+// restricted to held (none: unrestricted).
+func (m *model) reach(req, held []string) []string {
+	switch {
+	case len(req) > 0:
+		return req
+	case len(held) > 0:
+		return held
+	}
+	var all []string
+	for r := range m.modelResources() {
+		all = append(all, r)
+	}
+	return all
+}
+
+// resourcesOK: every one of req is registered, within held (when held
+// names any), and defines or carries each scope asked for.
+func (m *model) resourcesOK(req, held, scope []string) bool {
+	for _, r := range req {
+		if _, ok := m.modelResources()[r]; !ok || len(held) > 0 && !slices.Contains(held, r) {
+			return false
+		}
+	}
+	return len(req) == 0 || !slices.ContainsFunc(scope, func(s string) bool { return !m.carriedBy(req, s) })
+}
+
+// drawResources is a resource parameter: mostly none, else some of the
+// registered ones, sometimes with one nobody registered.
+func (m *model) drawResources(t *rapid.T, label string) []string {
+	if rapid.IntRange(0, 2).Draw(t, label+" any") > 0 {
+		return nil
+	}
+	names := []string{m.srv.Issuer + "/api", webtest.AdminAudience(m.srv.Issuer), modelPhotos, modelUnknown}
+	return rapid.SliceOfNDistinct(rapid.SampledFrom(names), 1, 2, rapid.ID[string]).Draw(t, label)
+}
 
 type modelClient struct {
 	key, id, secret string
@@ -93,6 +177,7 @@ type family struct {
 	client       *modelClient
 	user         *modelUser
 	held         []string // the family's grant
+	resources    []string // the resources it is restricted to; none: unrestricted
 	tokens       []string // every refresh token, oldest first; the last is current
 	rotatedAt    time.Time
 	born         time.Time
@@ -120,6 +205,7 @@ type code struct {
 	client          *modelClient
 	user            *modelUser
 	scope           []string
+	resources       []string
 	redeemed        *family // nil before; a placeholder family when no refresh was issued
 	redeemedAccess  string
 	spent           bool
@@ -169,8 +255,12 @@ func TestIssuanceModel(t *testing.T) {
 	}
 	clk := &clock{now: time.Now()}
 	srv := webtest.New(t, webtest.Options{Now: clk.Now, RefreshGrace: modelGrace, AccessTokenTTL: modelAccess})
-	ver, err := token.NewVerifier(srv.Keys, srv.Issuer, []string{srv.Issuer + "/api"}, 0, clk.Now)
+	ver, err := token.NewVerifier(srv.Keys, srv.Issuer, []string{srv.Issuer + "/api", webtest.AdminAudience(srv.Issuer),
+		srv.Issuer + "/oauth2/userinfo", modelPhotos}, 0, clk.Now)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Store.UpsertResource(t.Context(), &storage.Resource{ID: modelPhotos, Scopes: []string{"photos:read"}}); err != nil {
 		t.Fatal(err)
 	}
 	// bcrypt at its lowest cost: the model signs people in thousands of
@@ -343,13 +433,14 @@ func (m *model) passwordGrant(t *rapid.T) {
 	if c.public && rapid.Bool().Draw(t, "dpop") {
 		key = dpoptest.NewKey(m.tb)
 	}
-	f := url.Values{"grant_type": {"password"}, "username": {u.username}, "password": {"model-password"}}
+	resources := m.drawResources(t, "resources")
+	f := url.Values{"grant_type": {"password"}, "username": {u.username}, "password": {"model-password"}, "resource": resources}
 	if scope != nil {
 		f.Set("scope", strings.Join(scope, " "))
 	}
 	res := m.token(c, f, key)
 	if res.status != 200 {
-		if !u.deleted && subset(scope, m.allowed(c, u, c.scopes)) && res.status != 429 {
+		if !u.deleted && subset(scope, m.allowed(c, u, c.scopes)) && m.resourcesOK(resources, nil, scope) && res.status != 429 {
 			t.Fatalf("password grant for %s within the policy refused: %d %s", u.key, res.status, res.raw)
 		}
 		return
@@ -357,8 +448,13 @@ func (m *model) passwordGrant(t *rapid.T) {
 	if u.deleted {
 		t.Fatalf("a deleted user signed in: %s", res.raw)
 	}
-	m.checkIssued(res, c, u, c.scopes, scope, key)
-	m.startFamily(res, c, u, key)
+	if !m.resourcesOK(resources, nil, scope) {
+		t.Fatalf("INVARIANT 6: resources %v with scope %v answered 200: %s", resources, scope, res.raw)
+	}
+	m.checkIssued(res, c, u, c.scopes, scope, key, resources, nil)
+	if fam := m.startFamily(res, c, u, key); fam != nil {
+		fam.resources = resources
+	}
 }
 
 func (m *model) codeFlow(t *rapid.T) {
@@ -370,9 +466,11 @@ func (m *model) codeFlow(t *rapid.T) {
 	if u.deleted {
 		return // the login page refuses; nothing to check beyond no 5xx
 	}
+	resources := m.drawResources(t, "resources")
 	b := m.browserOf(u)
 	params, verifier := webtest.CodeRequest(c.id, strings.Join(scope, " "))
 	params.Set("redirect_uri", m.srv.RedirectURI)
+	params["resource"] = resources
 	p := b.follow(b.get("/oauth2/authorize?" + params.Encode()))
 	asked := false
 	if strings.Contains(p.body, `name="password"`) {
@@ -404,12 +502,19 @@ func (m *model) codeFlow(t *rapid.T) {
 	if asked && decision == "deny" {
 		t.Fatalf("a code after the person denied: %s", loc)
 	}
-	// What the code may hold: the request within the policy; without the
-	// page, a remembered consent (or a first-party client) must cover it.
+	if !m.resourcesOK(resources, nil, scope) {
+		t.Fatalf("INVARIANT 6: a code for resources %v with scope %v: %s", resources, scope, loc)
+	}
+	// What the code may hold: the request within the policy and the
+	// resources it names; without the page, a remembered consent (or a
+	// first-party client) must cover it.
 	allowed := m.allowed(c, u, c.scopes)
 	want := scope
 	if len(want) == 0 {
 		want = allowed
+	}
+	if len(resources) > 0 {
+		want = slices.DeleteFunc(slices.Clone(want), func(s string) bool { return !m.carriedBy(resources, s) })
 	}
 	if !subset(want, allowed) {
 		t.Fatalf("code for %v beyond what %s may grant %s: %v", want, u.key, c.key, allowed)
@@ -433,7 +538,7 @@ func (m *model) codeFlow(t *rapid.T) {
 			}
 		}
 	}
-	cd := &code{value: q.Get("code"), verifier: verifier, client: c, user: u, scope: want}
+	cd := &code{value: q.Get("code"), verifier: verifier, client: c, user: u, scope: want, resources: resources}
 	m.codes = append(m.codes, cd)
 	m.redeem(t, cd)
 }
@@ -490,7 +595,7 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 	if cd.user.deleted {
 		t.Fatalf("a deleted user's code was redeemed: %s", res.raw)
 	}
-	m.checkIssued(res, c, cd.user, cd.scope, nil, key)
+	m.checkIssued(res, c, cd.user, cd.scope, nil, key, nil, cd.resources)
 	if idt := res.str("id_token"); idt != "" {
 		m.idTokens = append(m.idTokens, idToken{raw: idt, client: c, user: cd.user})
 	}
@@ -499,6 +604,7 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 	if cd.redeemed == nil {
 		cd.redeemed = &family{client: c, user: cd.user, key: keyIfBound(c, key)}
 	}
+	cd.redeemed.resources = cd.resources
 }
 
 func (m *model) redeemAgain(t *rapid.T) {
@@ -531,13 +637,14 @@ func (m *model) refresh(t *rapid.T) {
 	if rapid.IntRange(0, 7).Draw(t, "other client") == 0 {
 		c = m.drawClient(t, "client", m.clients)
 	}
-	f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {presented}}
+	resources := m.drawResources(t, "resources")
+	f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {presented}, "resource": resources}
 	if scope != nil {
 		f.Set("scope", strings.Join(scope, " "))
 	}
 	now := m.clk.Now()
 	res := m.token(c, f, key)
-	m.judgeRefresh(t, fam, back, c, scope, key, now, []response{res})
+	m.judgeRefresh(t, fam, back, c, scope, resources, key, now, []response{res})
 }
 
 // refreshRace sends the current token of a family several times at once:
@@ -562,12 +669,12 @@ func (m *model) refreshRace(t *rapid.T) {
 		wg.Go(func() { out[i] = m.tryToken(fam.client, cloneValues(f), proofs[i]) })
 	}
 	wg.Wait()
-	m.judgeRefresh(t, fam, 0, fam.client, nil, fam.key, now, out)
+	m.judgeRefresh(t, fam, 0, fam.client, nil, nil, fam.key, now, out)
 }
 
 // judgeRefresh checks the answers to refreshes of fam and moves the model
 // on.
-func (m *model) judgeRefresh(t *rapid.T, fam *family, back int, c *modelClient, scope []string,
+func (m *model) judgeRefresh(t *rapid.T, fam *family, back int, c *modelClient, scope, resources []string,
 	key *dpoptest.Key, now time.Time, answers []response) {
 	var successors []string
 	for _, res := range answers {
@@ -582,9 +689,13 @@ func (m *model) judgeRefresh(t *rapid.T, fam *family, back int, c *modelClient, 
 	usable := !fam.dead && !fam.expired(now) && !fam.user.deleted && c == fam.client &&
 		(fam.key == nil || key == fam.key)
 	inGrace := back == 1 && now.Sub(fam.rotatedAt) <= modelGrace
+	// A request the policy refuses from what it asks alone is refused
+	// before the rotation: the family is left as it was.
+	targetOK := m.resourcesOK(resources, fam.resources, scope)
 	if len(successors) == 0 {
 		switch {
 		case !usable:
+		case !targetOK:
 		case back == 0 && subset(scope, fam.held):
 			t.Fatalf("refresh of a live family with its current token refused: %d %s", answers[0].status, answers[0].raw)
 		case back > 0 && !inGrace:
@@ -593,6 +704,10 @@ func (m *model) judgeRefresh(t *rapid.T, fam *family, back int, c *modelClient, 
 			m.wantDenied(t, fam.lastAccess, fam.key, "the newest access token of a reused family")
 		}
 		return
+	}
+	if !targetOK {
+		t.Fatalf("INVARIANT 6: a refresh of a family restricted to %v answered 200 for resources %v, scope %v: %s",
+			fam.resources, resources, scope, answers[0].raw)
 	}
 	if !usable {
 		t.Fatalf("refresh answered 200 for a family that must not issue (dead=%v expired=%v user deleted=%v client=%s bound=%v key=%v): %s",
@@ -608,7 +723,7 @@ func (m *model) judgeRefresh(t *rapid.T, fam *family, back int, c *modelClient, 
 	}
 	for _, res := range answers {
 		if res.status == 200 {
-			m.checkIssued(res, c, fam.user, fam.held, scope, key)
+			m.checkIssued(res, c, fam.user, fam.held, scope, key, resources, fam.resources)
 			fam.lastAccess = res.str("access_token")
 		}
 	}
@@ -847,6 +962,10 @@ func (m *model) introspect(t *rapid.T) {
 	req, _ := http.NewRequest(http.MethodPost, m.srv.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(asker.id, asker.secret)
+	signed := rapid.Bool().Draw(t, "signed answer")
+	if signed { // RFC 9701: the same answer, as token_introspection
+		req.Header.Set("Accept", "application/token-introspection+jwt")
+	}
 	res := m.send(req)
 	if res.err != nil {
 		t.Fatal(res.err)
@@ -854,6 +973,9 @@ func (m *model) introspect(t *rapid.T) {
 	m.no5xx(res)
 	if res.status != 200 {
 		t.Fatalf("introspection: %d %s", res.status, res.raw)
+	}
+	if signed {
+		res.body = signedIntrospection(t, res.raw)
 	}
 	active := res.body["active"] == true
 	switch {
@@ -863,6 +985,23 @@ func (m *model) introspect(t *rapid.T) {
 		t.Fatalf("INVARIANT 2: a refresh token the model holds dead is active (back %d, dead %v, user deleted %v): %s",
 			back, fam.dead, fam.user.deleted, res.raw)
 	}
+}
+
+// signedIntrospection is the token_introspection claim of an RFC 9701
+// answer; the signature has tests of its own (internal/oauth).
+func signedIntrospection(t *rapid.T, raw string) map[string]any {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("signed introspection: not a JWS: %s", raw)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		TokenIntrospection map[string]any `json:"token_introspection"`
+	}
+	if err != nil || json.Unmarshal(payload, &claims) != nil || claims.TokenIntrospection == nil {
+		t.Fatalf("signed introspection: %s", payload)
+	}
+	return claims.TokenIntrospection
 }
 
 // userRevoked: every family of u is dead, and every access token u has
@@ -906,13 +1045,14 @@ func (m *model) allowed(c *modelClient, u *modelUser, held []string) []string {
 
 // checkIssued checks a 200 token answer: invariants 1 and 3 (the access
 // token is bound to the proven key, if any).
-func (m *model) checkIssued(res response, c *modelClient, u *modelUser, held, requested []string, key *dpoptest.Key) {
+func (m *model) checkIssued(res response, c *modelClient, u *modelUser, held, requested []string, key *dpoptest.Key, resources, heldResources []string) {
 	t := m.t
 	claims, err := m.ver.VerifyAccess(res.str("access_token"))
 	if err != nil {
 		t.Fatalf("issued access token does not verify: %v", err)
 	}
-	allowed := m.allowed(c, u, held)
+	reach := m.reach(resources, heldResources)
+	allowed := slices.DeleteFunc(m.allowed(c, u, held), func(s string) bool { return !m.carriedBy(reach, s) })
 	if !subset(claims.Scope, allowed) {
 		t.Fatalf("INVARIANT 1: token for %s via %s carries scope %v; held %v ∩ client %v ∩ roles %v allow only %v",
 			u.key, c.key, claims.Scope, held, c.scopes, u.roles, allowed)
@@ -945,6 +1085,67 @@ func (m *model) checkIssued(res response, c *modelClient, u *modelUser, held, re
 	if claims.JKT != wantJKT {
 		t.Fatalf("INVARIANT 3: token bound to %q, want %q", claims.JKT, wantJKT)
 	}
+	m.checkAudience(res.str("access_token"), claims, key, reach, len(resources)+len(heldResources) > 0)
+}
+
+// checkAudience checks invariant 6 on an issued token: its aud is the
+// resources of reach that carry one of its scopes (all of reach, or the
+// default resource for an unrestricted grant, when none does), with the
+// UserInfo endpoint for openid; and each built-in API outside it refuses
+// it.
+func (m *model) checkAudience(access string, claims *token.AccessClaims, key *dpoptest.Key, reach []string, restricted bool) {
+	t := m.t
+	var want []string
+	for _, r := range reach {
+		if slices.ContainsFunc(claims.Scope, func(s string) bool { return !asScope(s) && m.carries(r, s) }) {
+			want = append(want, r)
+		}
+	}
+	if len(want) == 0 {
+		want = []string{m.srv.Issuer + "/api"}
+		if restricted {
+			want = slices.Clone(reach)
+		}
+	}
+	if slices.Contains(claims.Scope, "openid") {
+		want = append(want, m.srv.Issuer+"/oauth2/userinfo")
+	}
+	got := slices.Clone(claims.Audience)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("INVARIANT 6: token with scope %v for resources %v has aud %v, want %v", claims.Scope, reach, got, want)
+	}
+	for _, probe := range []struct{ aud, path string }{
+		{m.srv.Issuer + "/api", "/api/v1/comments"},
+		{webtest.AdminAudience(m.srv.Issuer), "/admin/v1/clients?limit=1"},
+	} {
+		if slices.Contains(claims.Audience, probe.aud) {
+			continue
+		}
+		if res := m.call(http.MethodGet, probe.path, access, claims, key); res.status != http.StatusUnauthorized {
+			t.Fatalf("INVARIANT 6: a token for %v was taken at %s: %d %s", claims.Audience, probe.path, res.status, res.raw)
+		}
+	}
+}
+
+// call sends a request to a protected route with access (and a proof by
+// key when the token is bound to one).
+func (m *model) call(method, path, access string, claims *token.AccessClaims, key *dpoptest.Key) response {
+	req, _ := http.NewRequest(method, m.srv.URL+path, nil)
+	scheme := "Bearer"
+	if claims.JKT != "" && key != nil {
+		scheme = "DPoP"
+		u, _, _ := strings.Cut(m.srv.Issuer+path, "?")
+		req.Header.Set("DPoP", key.Proof(m.tb, dpoptest.For(method, u).WithToken(access)))
+	}
+	req.Header.Set("Authorization", scheme+" "+access)
+	res := m.send(req)
+	if res.err != nil {
+		m.t.Fatal(res.err)
+	}
+	m.no5xx(res)
+	return res
 }
 
 // startFamily records the family a 200 answer started, if it did.

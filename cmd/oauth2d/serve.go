@@ -125,6 +125,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		Handlers:       srv.Handlers,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 		TrustedProxies: cfg.HTTP.TrustedProxies,
+		Issuer:         cfg.Issuer,
+		HSTSMaxAge:     cfg.HTTP.HSTSMaxAge,
 		Metrics:        metrics,
 	})
 	if err != nil {

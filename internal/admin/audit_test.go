@@ -46,7 +46,7 @@ func (l *lockedBuffer) lines() []map[string]any {
 func TestAdminReadsAndChangesAreAudited(t *testing.T) {
 	rh := resourcetest.New(t, token.AlgES256)
 	var logs lockedBuffer
-	adm, err := admin.New(admin.Deps{Revoker: rh.Revoker, Clients: rh.Store, Users: rh.Store,
+	adm, err := admin.New(admin.Deps{Revoker: rh.Revoker, Clients: rh.Store, Users: rh.Store, Resources: rh.Store,
 		Hasher: secret.NewHasher(secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {

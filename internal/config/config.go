@@ -181,7 +181,16 @@ type HTTP struct {
 	// X-Forwarded-For is believed. Empty trusts none, so the client IP that
 	// rate limits key on is the TCP peer and cannot be forged by a header.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// HSTSMaxAge is the max-age of the Strict-Transport-Security header
+	// (RFC 6797) every answer carries when the issuer is https, so that a
+	// browser that once reached the server never tries plain http again,
+	// where the cookies and the login form could be read. Zero sends none.
+	HSTSMaxAge time.Duration `yaml:"hsts_max_age"`
 }
+
+// DefaultHSTSMaxAge is two years, the max-age hstspreload.org recommends
+// (63072000 s).
+const DefaultHSTSMaxAge = 2 * 365 * 24 * time.Hour
 
 // RateLimit bounds password guessing at the login form and the password
 // grant (RFC 9700 §2.4, RFC 6749 §10.10). The Login* budgets are failed
@@ -234,8 +243,9 @@ func Default() Config {
 			IDTokenAlgorithm: "RS256",
 			Source:           KeysGenerate,
 		},
-		Log:  Log{Level: "info", Format: "text"},
-		HTTP: HTTP{DrainDelay: 5 * time.Second, ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10},
+		Log: Log{Level: "info", Format: "text"},
+		HTTP: HTTP{DrainDelay: 5 * time.Second, ShutdownTimeout: 10 * time.Second, MaxBodyBytes: 64 << 10,
+			HSTSMaxAge: DefaultHSTSMaxAge},
 		RateLimit: RateLimit{LoginPerUsernameIP: 5, LoginPerIP: 20, LoginPerUsername: 30,
 			LoginMaxPending: 256, LoginMaxWait: 5 * time.Second},
 		DPoP:        defaultDPoP(),

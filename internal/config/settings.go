@@ -60,6 +60,7 @@ func (c *Config) settings() []setting {
 		{"http.shutdown_timeout", "drain time for in-flight requests on shutdown", (*durationValue)(&c.HTTP.ShutdownTimeout)},
 		{"http.max_body_bytes", "largest accepted request body", (*int64Value)(&c.HTTP.MaxBodyBytes)},
 		{"http.trusted_proxies", "proxies (IPs or CIDRs) whose X-Forwarded-For is believed, comma-separated", (*listValue)(&c.HTTP.TrustedProxies)},
+		{"http.hsts_max_age", "max-age of Strict-Transport-Security on every answer when the issuer is https (0 = no header)", (*durationValue)(&c.HTTP.HSTSMaxAge)},
 		{"rate_limit.login_per_username_ip", "failed password checks per minute per username and client IP", (*intValue)(&c.RateLimit.LoginPerUsernameIP)},
 		{"rate_limit.login_per_ip", "failed password checks per minute per client IP", (*intValue)(&c.RateLimit.LoginPerIP)},
 		{"rate_limit.login_per_username", "failed password checks per minute per username, from all addresses", (*intValue)(&c.RateLimit.LoginPerUsername)},

@@ -89,6 +89,11 @@ func (c *Config) Validate() error {
 	if c.HTTP.MaxBodyBytes < 1<<10 {
 		bad("http.max_body_bytes", "must be at least 1024")
 	}
+	// max-age is whole seconds; a positive value under one would send
+	// max-age=0, which tells browsers to forget the policy.
+	if c.HTTP.HSTSMaxAge != 0 && c.HTTP.HSTSMaxAge < time.Second {
+		bad("http.hsts_max_age", "must be 0 (no header) or at least 1s")
+	}
 	for _, p := range c.HTTP.TrustedProxies {
 		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
 			bad("http.trusted_proxies", "%q is neither an IP address nor a CIDR", p)

@@ -13,7 +13,7 @@ func builtins(r *gin.Engine, deps Deps, metrics *httpMetrics) {
 		accessLog(deps.Logger),
 		metrics.middleware(),
 		recovery(deps.Logger),
-		securityHeaders(),
+		securityHeaders(strictTransportSecurity(deps.Issuer, deps.HSTSMaxAge)),
 		limitBody(deps.MaxBodyBytes),
 	)
 	r.GET("/healthz", healthz)

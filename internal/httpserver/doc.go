@@ -1,6 +1,7 @@
 // Package httpserver is oauth2d's HTTP shell: the gin engine with its
-// middleware (panic recovery, request ids, access log, metrics, body
-// limit), the health endpoints, Prometheus metrics on /metrics, the one
+// middleware (panic recovery, request ids, access log, metrics, security
+// headers with HSTS (RFC 6797) when the issuer is https, body limit), the
+// health endpoints, Prometheus metrics on /metrics, the one
 // route table (routes.go) that mounts the handlers of packages oauth, web,
 // resource, api and admin, and graceful shutdown.
 //

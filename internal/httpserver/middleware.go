@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime/debug"
 	"time"
@@ -100,12 +102,28 @@ func recovery(logger *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// securityHeaders sets headers that are right for every response.
-func securityHeaders() gin.HandlerFunc {
+// securityHeaders sets headers that are right for every response; hsts
+// is the Strict-Transport-Security value, or "" for none.
+func securityHeaders(hsts string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Header("X-Content-Type-Options", "nosniff")
+		if hsts != "" {
+			c.Header("Strict-Transport-Security", hsts)
+		}
 		c.Next()
 	}
+}
+
+// strictTransportSecurity is the HSTS header value for a server whose
+// issuer is issuer, or "" when it must send none: over plain http (a
+// loopback development issuer) a browser ignores the header anyway
+// (RFC 6797 §8.1), and a max-age of zero turns the header off.
+func strictTransportSecurity(issuer string, maxAge time.Duration) string {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Scheme != "https" || maxAge < time.Second {
+		return ""
+	}
+	return fmt.Sprintf("max-age=%d; includeSubDomains", int64(maxAge/time.Second))
 }
 
 // limitBody caps request bodies so a form or JSON parser cannot be made to

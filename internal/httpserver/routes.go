@@ -17,7 +17,8 @@ import (
 // Handlers are the parts that serve the routes; every one is required.
 type Handlers struct {
 	Discovery  *oauth.Discovery
-	Tokens     *oauth.Handler // token, revocation, introspection, revocation feed
+	Resources  *oauth.ProtectedResources // the built-in resources' metadata (RFC 9728)
+	Tokens     *oauth.Handler            // token, revocation, introspection, revocation feed
 	Authorizer *oauth.Authorizer
 	Pusher     *oauth.Pusher // pushed authorization requests (RFC 9126)
 	Userinfo   *oauth.Userinfo
@@ -25,12 +26,25 @@ type Handlers struct {
 	Bearer     *resource.Authenticator
 	API        *api.API
 	Admin      *admin.API
+	// Audiences are the resource identifiers each protected part takes
+	// tokens for (RFC 8707): a token for one is refused by the others.
+	Audiences Audiences
+}
+
+// Audiences are the built-in resources' identifiers.
+type Audiences struct {
+	API      []string // the comments API: tokens.audience
+	Admin    []string // the admin API: tokens.admin_audience
+	Userinfo []string // the UserInfo endpoint's own, and the comments API's (tokens from before it had one)
 }
 
 func (h Handlers) check() error {
-	if h.Discovery == nil || h.Tokens == nil || h.Authorizer == nil || h.Pusher == nil || h.Userinfo == nil ||
+	if h.Discovery == nil || h.Resources == nil || h.Tokens == nil || h.Authorizer == nil || h.Pusher == nil || h.Userinfo == nil ||
 		h.Pages == nil || h.Bearer == nil || h.API == nil || h.Admin == nil {
 		return errors.New("httpserver: every handler is required")
+	}
+	if len(h.Audiences.API) == 0 || len(h.Audiences.Admin) == 0 || len(h.Audiences.Userinfo) == 0 {
+		return errors.New("httpserver: every protected part needs its audience")
 	}
 	return nil
 }
@@ -43,6 +57,11 @@ func routes(r gin.IRouter, h Handlers) {
 	r.GET(oauth.OAuthMetadataPath, h.Discovery.ServeMetadata)
 	r.GET(oauth.OpenIDMetadataPath, h.Discovery.ServeMetadata)
 	r.GET(oauth.JWKSPath, h.Discovery.ServeJWKS)
+	// Protected resource metadata (RFC 9728): the default resource's at
+	// the bare path, each built-in resource's below it.
+	resourceMetadata := h.Resources.Serve(notFound)
+	r.GET(oauth.ResourceMetadataPath, resourceMetadata)
+	r.GET(oauth.ResourceMetadataPath+"/*resource", resourceMetadata)
 
 	// Token endpoint and its companions (RFC 6749 §3.2, RFC 7009, RFC
 	// 7662): client-authenticated, rate limited by client address.
@@ -63,9 +82,10 @@ func routes(r gin.IRouter, h Handlers) {
 
 	// UserInfo (OIDC Core §5.3): a protected resource whose revocation is
 	// checked in Redis on every call.
-	userinfo := h.Bearer.RequireScopesNow(oauth.ScopeOpenID)
-	r.GET(oauth.UserinfoPath, userinfo, h.Userinfo.Serve)
-	r.POST(oauth.UserinfoPath, userinfo, h.Userinfo.Serve)
+	userinfo := []gin.HandlerFunc{h.Bearer.RequireAudience(true, h.Audiences.Userinfo...),
+		h.Bearer.RequireScopes(oauth.ScopeOpenID), h.Userinfo.Serve}
+	r.GET(oauth.UserinfoPath, userinfo...)
+	r.POST(oauth.UserinfoPath, userinfo...)
 
 	// The pages a person sees: login, consent, their consents, sign-out
 	// (also OIDC RP-Initiated Logout at EndSessionPath).
@@ -83,7 +103,7 @@ func routes(r gin.IRouter, h Handlers) {
 	}
 
 	// The protected comments API (DESIGN.md §5), RFC 6750 bearer tokens.
-	v1 := r.Group("/api/v1")
+	v1 := r.Group("/api/v1", h.Bearer.RequireAudience(false, h.Audiences.API...))
 	v1.GET("/me", h.Bearer.RequireScopes(api.ScopeProfile), h.API.Me)
 	v1.GET("/comments", h.Bearer.RequireScopes(api.ScopeCommentsRead), h.API.ListComments)
 	v1.POST("/comments", h.Bearer.RequireScopes(api.ScopeCommentsWrite), h.API.PostComment)
@@ -91,13 +111,21 @@ func routes(r gin.IRouter, h Handlers) {
 	v1.POST("/logout", h.Bearer.RequireScopes(), h.API.Logout)
 
 	// The admin API: scope admin, every change audited.
-	adm := r.Group("/admin/v1", h.Bearer.RequireScopes(account.ScopeAdmin), h.Admin.RequireAdmin, h.Admin.Audit)
+	adm := r.Group("/admin/v1", h.Bearer.RequireAudience(false, h.Audiences.Admin...),
+		h.Bearer.RequireScopes(account.ScopeAdmin), h.Admin.RequireAdmin, h.Admin.Audit)
 	adm.GET("/clients", h.Admin.ListClients)
 	adm.POST("/clients", h.Admin.CreateClient)
 	adm.GET("/clients/:id", h.Admin.GetClient)
 	adm.PUT("/clients/:id", h.Admin.UpdateClient)
 	adm.DELETE("/clients/:id", h.Admin.DeleteClient)
 	adm.POST("/clients/:id/secret", h.Admin.RotateSecret)
+	// A resource's id is a URI: sent percent-encoded, its slashes would
+	// split a :id segment, so the rest of the path is the id.
+	adm.GET("/resources", h.Admin.ListResources)
+	adm.POST("/resources", h.Admin.CreateResource)
+	adm.GET("/resources/*id", h.Admin.GetResource)
+	adm.PUT("/resources/*id", h.Admin.UpdateResource)
+	adm.DELETE("/resources/*id", h.Admin.DeleteResource)
 	adm.GET("/users", h.Admin.ListUsers)
 	adm.POST("/users", h.Admin.CreateUser)
 	adm.GET("/users/:id", h.Admin.GetUser)

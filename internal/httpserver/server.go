@@ -38,6 +38,13 @@ type Deps struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For gin believes
 	// when it computes the client IP; empty trusts none.
 	TrustedProxies []string
+	// Issuer and HSTSMaxAge: when the issuer is https and the max-age is
+	// positive, every answer carries Strict-Transport-Security (RFC 6797)
+	// with includeSubDomains. The issuer, not the request, says whether
+	// the server is reached over TLS: behind a TLS-terminating proxy every
+	// request arrives in plain http.
+	Issuer     string
+	HSTSMaxAge time.Duration
 	// NewRequestID makes an id for requests that bring none (or a bad
 	// one); default 128 random bits.
 	NewRequestID func() string

@@ -227,3 +227,27 @@ func TestNewNeedsEveryHandler(t *testing.T) {
 		t.Fatalf("New without handlers = %v, want the missing-handler error", err)
 	}
 }
+
+func TestStrictTransportSecurity(t *testing.T) {
+	tests := []struct {
+		name, issuer string
+		maxAge       time.Duration
+		want         string
+	}{
+		{"https, two years", "https://auth.example.com", 2 * 365 * 24 * time.Hour, "max-age=63072000; includeSubDomains"},
+		{"https, seconds only", "https://auth.example.com", 90*time.Second + 500*time.Millisecond, "max-age=90; includeSubDomains"},
+		{"https, turned off", "https://auth.example.com", 0, ""},
+		{"https, under a second", "https://auth.example.com", time.Millisecond, ""},
+		{"http loopback", "http://localhost:8080", time.Hour, ""},
+		{"no issuer", "", time.Hour, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := newHandler(t, Deps{Issuer: tc.issuer, HSTSMaxAge: tc.maxAge})
+			rec := do(h, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+			if got := rec.Header().Get("Strict-Transport-Security"); got != tc.want {
+				t.Errorf("Strict-Transport-Security = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -107,6 +108,14 @@ type AuthorizerDeps struct {
 	Pushed storage.PushedRequestStore
 	// Keys verifies id_token_hint (*token.KeySet).
 	Keys token.KeyLookup
+	// Resources is the registry of resources (RFC 8707), as the token
+	// endpoint's; nil: none.
+	Resources *Resources
+	// Clients and Users answer lookups by id: the caches the token
+	// endpoint and the pages use, so that the authorization endpoint
+	// keeps answering while Redis stalls. nil: the Store.
+	Clients ClientLookup
+	Users   UserLookup
 }
 
 // Authorizer serves the authorization endpoint (RFC 6749 §3.1, §4.1.1–2;
@@ -121,6 +130,9 @@ type Authorizer struct {
 	now      func() time.Time
 	pushed   storage.PushedRequestStore
 	keys     token.KeyLookup
+	res      *Resources
+	clients  ClientLookup
+	users    UserLookup
 }
 
 // NewAuthorizer builds the authorization endpoint.
@@ -142,7 +154,8 @@ func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 		d.Now = time.Now
 	}
 	return &Authorizer{cfg: d.Config, store: d.Store, pending: d.Pending, sessions: d.Sessions, pages: d.Pages, log: d.Logger, now: d.Now,
-		pushed: d.Pushed, keys: d.Keys}, nil
+		pushed: d.Pushed, keys: d.Keys, res: cmp.Or(d.Resources, &Resources{}),
+		clients: cmp.Or[ClientLookup](d.Clients, d.Store), users: cmp.Or[UserLookup](d.Users, d.Store)}, nil
 }
 
 // Authorize serves GET and POST /oauth2/authorize: it validates the whole
@@ -189,7 +202,7 @@ func (a *Authorizer) Resume(w http.ResponseWriter, r *http.Request) {
 // prompt=none, answers with the error that says which was needed.
 func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, stored bool) {
 	ctx := r.Context()
-	client, err := a.store.GetClient(ctx, req.ClientID)
+	client, err := a.clients.GetClient(ctx, req.ClientID)
 	if err != nil || !redirectURIRegistered(client.RedirectURIs, req.RedirectURI) {
 		// The client was deleted or changed while the user signed in.
 		a.pages.RenderError(w, r, errPageUnknownClient.status, errPageUnknownClient.message, nil)
@@ -219,7 +232,7 @@ func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storag
 		a.interact(w, r, req, a.cfg.LoginPath)
 		return
 	}
-	scope, e := grantClaim{client: client, user: user, requested: req.RequestedScope, newGrant: true}.scope()
+	scope, e := a.grantScope(ctx, client, user, req)
 	if e != nil {
 		a.finishWithError(w, r, req, stored, e)
 		return
@@ -259,7 +272,7 @@ func (a *Authorizer) signedInUser(r *http.Request) (*storage.BrowserSession, *st
 	if err != nil {
 		return nil, nil, err
 	}
-	user, err := a.store.GetUser(r.Context(), sess.UserID)
+	user, err := a.users.GetUser(r.Context(), sess.UserID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, nil
 	}
@@ -385,7 +398,7 @@ func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *stor
 	now := a.now()
 	err := a.store.SaveCode(ctx, secret.SHA256(code), &storage.AuthCode{
 		ClientID: req.ClientID, UserID: user.ID, RedirectURI: req.RedirectURI,
-		RedirectURIOmitted: req.RedirectURIOmitted, Scope: scope,
+		RedirectURIOmitted: req.RedirectURIOmitted, Scope: scope, Resources: req.Resources,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
 		Nonce: req.Nonce, AuthTime: sess.AuthTime, ExpiresAt: now.Add(a.cfg.CodeTTL), SID: sess.SID, SessionExpiresAt: sess.ExpiresAt,
 		DPoPJKT: req.DPoPJKT, ClientGeneration: client.Generation,
@@ -491,3 +504,18 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 }
 
 func hasPrompt(req *storage.AuthRequest, p string) bool { return slices.Contains(req.Prompt, p) }
+
+// grantScope is the scope a code for req would hold: the issuance
+// policy's rule for a new grant, within the resources the request names.
+func (a *Authorizer) grantScope(ctx context.Context, client *storage.Client, user *storage.User, req *storage.AuthRequest) ([]string, *Error) {
+	scope, e := grantClaim{client: client, user: user, requested: req.RequestedScope, newGrant: true}.scope()
+	if e != nil || len(req.Resources) == 0 {
+		return scope, e
+	}
+	reg, err := a.res.snapshot(ctx)
+	if err != nil {
+		return nil, asError(err)
+	}
+	res := reg.reachable(req.Resources, true, true) // a proof comes only with the token request
+	return slices.DeleteFunc(scope, func(s string) bool { return !reg.carriedBy(res, s) }), nil
+}

@@ -178,7 +178,7 @@ func (a *Authorizer) parseAuthorization(ctx context.Context, v url.Values) (*sto
 	if len(clientID) > maxClientIDLen {
 		return nil, nil, errPageUnknownClient
 	}
-	client, err := a.store.GetClient(ctx, clientID)
+	client, err := a.clients.GetClient(ctx, clientID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, errPageUnknownClient
 	}
@@ -186,12 +186,12 @@ func (a *Authorizer) parseAuthorization(ctx context.Context, v url.Values) (*sto
 		a.log.ErrorContext(ctx, "oauth: authorize: load client", "err", err)
 		return nil, nil, serverPage(err)
 	}
-	return a.parseAuthorizationFor(client, v)
+	return a.parseAuthorizationFor(ctx, client, v)
 }
 
 // parseAuthorizationFor is parseAuthorization once the client is known:
 // the PAR endpoint calls it with the client it has just authenticated.
-func (a *Authorizer) parseAuthorizationFor(client *storage.Client, v url.Values) (*storage.AuthRequest, *Error, *pageError) {
+func (a *Authorizer) parseAuthorizationFor(ctx context.Context, client *storage.Client, v url.Values) (*storage.AuthRequest, *Error, *pageError) {
 	req := &storage.AuthRequest{ClientID: client.ID}
 	if pe := resolveRedirectURI(client, v, req); pe != nil {
 		return nil, nil, pe.about(client)
@@ -203,8 +203,8 @@ func (a *Authorizer) parseAuthorizationFor(client *storage.Client, v url.Values)
 		return req, ErrInvalidRequest.WithDescription("state is repeated, too long or holds invalid characters"), nil
 	}
 	req.State = state
-	for _, vals := range v {
-		if len(vals) > 1 {
+	for name, vals := range v {
+		if len(vals) > 1 && name != paramResource {
 			return req, ErrInvalidRequest.WithDescription("a parameter is repeated"), nil
 		}
 	}
@@ -212,6 +212,9 @@ func (a *Authorizer) parseAuthorizationFor(client *storage.Client, v url.Values)
 		return req, e, nil
 	}
 	if e := checkAuthorizeScope(client, v, req); e != nil {
+		return req, e, nil
+	}
+	if e := a.checkResources(ctx, v, req); e != nil {
 		return req, e, nil
 	}
 	if e := a.checkPKCEChallenge(client, v, req); e != nil {
@@ -291,6 +294,24 @@ func checkAuthorizeScope(client *storage.Client, v url.Values, req *storage.Auth
 		return ErrInvalidScope
 	}
 	req.RequestedScope = scopes
+	return nil
+}
+
+// checkResources keeps the request's resource indicators (RFC 8707 §2)
+// if they are registered and define the scopes asked for.
+func (a *Authorizer) checkResources(ctx context.Context, v url.Values, req *storage.AuthRequest) *Error {
+	resources, e := parseResources(v[paramResource])
+	if e != nil || len(resources) == 0 {
+		return e
+	}
+	reg, err := a.res.snapshot(ctx)
+	if err != nil {
+		return asError(err)
+	}
+	if e := reg.checkTarget(resources, req.RequestedScope); e != nil {
+		return e
+	}
+	req.Resources = resources
 	return nil
 }
 

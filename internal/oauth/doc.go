@@ -10,7 +10,9 @@
 // clients only), §4.4 (client credentials), §5 (responses and errors), §6
 // (refresh, with rotation and reuse detection per RFC 9700 §4.14.2);
 // RFC 7636 (PKCE, S256 only); RFC 7009 (revocation); RFC 7662
-// (introspection); RFC 8414 and OIDC Discovery (metadata); RFC 9207 (iss
+// (introspection) and RFC 9701 (its answer signed, on request); RFC 8414
+// and OIDC Discovery (metadata); RFC 9728 (resource_metadata.go: the
+// built-in resources' metadata, protected_resources); RFC 9207 (iss
 // in the authorization response); OIDC Core §3.1.2 (authentication
 // request: prompt, max_age, nonce, id_token_hint), §3.1.3.3 (id_token in the token
 // response) and §5.3 (userinfo); RFC 9449 at the token endpoint (dpop.go:

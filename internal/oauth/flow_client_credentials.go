@@ -18,7 +18,11 @@ func (h *Handler) clientCredentialsGrant(ctx context.Context, _ *http.Request, f
 	if !ok {
 		return nil, ErrInvalidScope
 	}
-	dec, e := decide(ctx, grantClaim{client: client, requested: requested, newGrant: true})
+	resources, e := f.resources()
+	if e != nil {
+		return nil, e
+	}
+	dec, e := h.decide(ctx, grantClaim{client: client, requested: requested, newGrant: true, resources: resources})
 	if e != nil {
 		return nil, e
 	}

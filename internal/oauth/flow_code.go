@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -57,10 +58,15 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		return nil, storageGrantError(err)
 	}
+	resources, e := f.resources()
+	if e != nil {
+		return nil, e
+	}
 	var dec issuance
 	if user != nil {
-		var e *Error
-		if dec, e = decide(ctx, grantClaim{client: client, user: user, held: ac.Scope, heldKey: ac.DPoPJKT}); e != nil {
+		g := grantClaim{client: client, user: user, held: ac.Scope, heldKey: ac.DPoPJKT,
+			resources: resources, heldResources: ac.Resources}
+		if dec, e = h.decide(ctx, g); e != nil {
 			return nil, e
 		}
 	}
@@ -68,7 +74,7 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	planned := storage.CodeRedemption{
 		FamilyID:        secret.NewToken(16),
 		AccessJTI:       secret.NewToken(16),
-		AccessExpiresAt: now.Add(h.cfg.AccessTokenTTL),
+		AccessExpiresAt: now.Add(cmp.Or(dec.ttl, h.cfg.AccessTokenTTL)),
 	}
 	first, err := h.store.RedeemCode(ctx, codeHash, planned)
 	if errors.Is(err, storage.ErrCodeReused) {

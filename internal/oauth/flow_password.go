@@ -31,11 +31,22 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 	if !ok || !subset(requested, client.Scopes) {
 		return nil, ErrInvalidScope
 	}
-	user, err := h.login(ctx, r, username, password)
+	resources, err := f.resources()
 	if err != nil {
 		return nil, err
 	}
-	dec, err := decide(ctx, grantClaim{client: client, user: user, requested: requested, newGrant: true})
+	// So are resources that could never be granted.
+	g, err := h.claim(ctx, grantClaim{client: client, requested: requested, newGrant: true, resources: resources})
+	if err != nil {
+		return nil, err
+	}
+	if err := g.target(); err != nil {
+		return nil, err
+	}
+	if g.user, err = h.login(ctx, r, username, password); err != nil {
+		return nil, err
+	}
+	dec, err := decideIssuance(g)
 	if err != nil {
 		return nil, err
 	}

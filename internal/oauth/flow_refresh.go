@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -32,11 +33,24 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 	if !ok {
 		return nil, ErrInvalidScope
 	}
+	resources, e := f.resources()
+	if e != nil {
+		return nil, e
+	}
+	// What the policy refuses from the request alone is refused before
+	// the rotation: a refusal after it would cost the client its family.
+	g, e := h.claim(ctx, grantClaim{client: client, requested: requested, resources: resources})
+	if e != nil {
+		return nil, e
+	}
+	if e := g.target(); e != nil {
+		return nil, e
+	}
 	now := h.now()
 	successor := newRefreshToken(familyID)
 	rot := storage.Rotation{
 		FamilyID: familyID, PresentedHash: secret.SHA256(presented), NewHash: secret.SHA256(successor),
-		ClientID: client.ID, ClientGeneration: client.Generation, Scope: requested,
+		ClientID: client.ID, ClientGeneration: client.Generation, Scope: requested, Resources: resources,
 		AccessJTI: secret.NewToken(16), AccessExpiresAt: now.Add(h.cfg.AccessTokenTTL),
 		Now: now, Sliding: h.cfg.RefreshSliding, Grace: h.cfg.RefreshGrace,
 		JKT: proofKey(ctx), BindKey: client.Public,
@@ -75,19 +89,24 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 			return nil, ErrServerError.Wrap(err)
 		}
 	}
-	dec, e := decide(ctx, grantClaim{client: client, user: user, requested: requested,
-		held: res.Family.Scope, heldKey: res.Family.JKT})
+	g.user, g.held, g.heldKey, g.heldResources = user, res.Family.Scope, res.Family.JKT, res.Family.Resources
+	dec, e := decideIssuance(g)
 	if e != nil {
 		return nil, e
 	}
+	// The family remembers the longest lifetime its access token can have,
+	// for the deny list; a resource may set a shorter one.
 	in := issue{issuance: dec, authTime: res.Family.AuthTime, accessJTI: accessJTI, accessExp: rot.AccessExpiresAt}
+	if short := now.Add(dec.ttl); dec.ttl > 0 && short.Before(in.accessExp) {
+		in.accessExp = short
+	}
 	access, e := h.mintAccess(in, now)
 	if e != nil {
 		return nil, e
 	}
 	return &tokenResponse{
 		AccessToken: access, TokenType: "Bearer", RefreshToken: successor,
-		ExpiresIn: int64(h.cfg.AccessTokenTTL.Seconds()), Scope: joinScope(in.scope),
+		ExpiresIn: int64(in.accessExp.Sub(now) / time.Second), Scope: joinScope(in.scope),
 	}, nil
 }
 
@@ -97,6 +116,8 @@ func (h *Handler) rotationError(ctx context.Context, familyID string, client *st
 	switch {
 	case errors.Is(err, storage.ErrScopeExceedsGrant):
 		return ErrInvalidScope
+	case errors.Is(err, storage.ErrTargetExceedsGrant):
+		return ErrInvalidTarget
 	case errors.Is(err, storage.ErrRefreshReused):
 		if res != nil {
 			newest := append([]storage.AccessRef{{JTI: res.Family.AccessJTI, ExpiresAt: res.Family.AccessExpiresAt}}, res.GraceAccess...)

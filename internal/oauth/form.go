@@ -13,6 +13,13 @@ import (
 // §3.1).
 type form url.Values
 
+// paramResource is the one parameter that may be repeated: a request
+// may name several resources (RFC 8707 §2).
+const paramResource = "resource"
+
+// resources parses the request's resource indicators.
+func (f form) resources() ([]string, *Error) { return parseResources(f[paramResource]) }
+
 func (f form) get(name string) string {
 	if v := f[name]; len(v) > 0 {
 		return v[0]
@@ -48,7 +55,7 @@ func readForm(w http.ResponseWriter, r *http.Request, maxBytes int64) (form, *Er
 		return nil, ErrInvalidRequest.WithDescription("the request body is not valid form encoding")
 	}
 	for name, v := range values {
-		if len(v) > 1 {
+		if len(v) > 1 && name != paramResource {
 			return nil, ErrInvalidRequest.WithDescription("a parameter is repeated")
 		}
 		if v[0] == "" {

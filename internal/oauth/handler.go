@@ -53,6 +53,9 @@ type UserLookup interface {
 type Minter interface {
 	MintAccess(req token.AccessRequest) (string, token.AccessClaims, error)
 	MintIDToken(c token.IDClaims) (string, error)
+	// MintIntrospection signs an introspection answer for the client
+	// that asked (RFC 9701).
+	MintIntrospection(audience string, introspection json.RawMessage) (string, error)
 }
 
 // AccessVerifier checks access tokens this server issued.
@@ -98,6 +101,7 @@ type Handler struct {
 	observe   func(grantType, outcome string)
 	dpop      ProofVerifier // nil: DPoP headers are ignored
 	proofs    AddressBudget // public clients' proofs per address; nil: no limit
+	resources *Resources
 	feed      *RevocationFeed
 }
 
@@ -132,6 +136,10 @@ type Deps struct {
 	// recorded against replay before the grant is looked at. nil: no
 	// limit, as PusherDeps.PublicLimiter.
 	PublicProofLimiter AddressBudget
+	// Resources is the registry of resources (RFC 8707) the issuance
+	// policy consults; nil: none, and every access token carries the
+	// Minter's audience.
+	Resources *Resources
 	// Feed serves the revocation feed (ServeRevocationFeed); nil: that
 	// endpoint answers 404.
 	Feed *RevocationFeed
@@ -161,7 +169,10 @@ func NewHandler(d Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, passwords: d.Passwords, minter: d.Minter, verifier: d.Verifier,
 		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe, dpop: d.DPoP,
-		proofs: d.PublicProofLimiter, feed: d.Feed}
+		proofs: d.PublicProofLimiter, resources: d.Resources, feed: d.Feed}
+	if h.resources == nil {
+		h.resources = &Resources{}
+	}
 	h.grants = map[string]grantHandler{
 		account.GrantAuthorizationCode: h.authorizationCodeGrant,
 		account.GrantPassword:          h.passwordGrant,

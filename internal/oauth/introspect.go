@@ -1,9 +1,14 @@
 package oauth
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -34,29 +39,97 @@ type introspection struct {
 // {"active": false} and nothing more (§2.2), and so is a live token the
 // caller has no business with (§4: no scanning for valid tokens, no
 // learning whose they are): see mayIntrospectAccess and
-// mayIntrospectRefresh.
+// mayIntrospectRefresh. A caller that accepts
+// application/token-introspection+jwt gets the same answer signed (RFC
+// 9701); errors stay plain JSON (RFC 7662 §2.3).
 func (h *Handler) Introspect(w http.ResponseWriter, r *http.Request) {
-	resp, err := h.introspect(w, r)
+	resp, client, err := h.introspect(w, r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	if !acceptsSignedIntrospection(r.Header.Values("Accept")) {
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	signed, serr := h.signIntrospection(client.ID, resp)
+	if serr != nil {
+		h.writeError(w, r, ErrServerError.Wrap(serr))
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", SignedIntrospectionMediaType)
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Pragma", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, signed)
 }
 
-func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) (*introspection, *Error) {
+// signIntrospection is resp as an RFC 9701 JWT for the client that asked
+// (its aud).
+func (h *Handler) signIntrospection(clientID string, resp *introspection) (string, error) {
+	body, err := json.Marshal(resp)
+	if err != nil {
+		return "", err
+	}
+	return h.minter.MintIntrospection(clientID, body)
+}
+
+// SignedIntrospectionMediaType asks for, and labels, a signed
+// introspection answer (RFC 9701 §4, §5).
+const SignedIntrospectionMediaType = "application/token-introspection+jwt"
+
+// acceptsSignedIntrospection reports whether the Accept header lists
+// SignedIntrospectionMediaType (with any q but 0). Nothing else asks for
+// it: no Accept, */*, application/json and application/* keep the plain
+// JSON of RFC 7662, which every client reads.
+func acceptsSignedIntrospection(accept []string) bool {
+	for _, header := range accept {
+		for _, mediaRange := range strings.Split(header, ",") {
+			mediaType, params, _ := strings.Cut(mediaRange, ";")
+			if !strings.EqualFold(strings.TrimSpace(mediaType), SignedIntrospectionMediaType) {
+				continue
+			}
+			if !refusedByQuality(params) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// refusedByQuality reports whether media-type parameters carry q=0, the
+// client's way of saying "not this" (RFC 9110 §12.4.2).
+func refusedByQuality(params string) bool {
+	for _, p := range strings.Split(params, ";") {
+		name, value, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(name), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+			return err == nil && q == 0
+		}
+	}
+	return false
+}
+
+// introspect answers for the client that asked, which it returns too.
+func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) (*introspection, *storage.Client, *Error) {
 	f, client, err := h.authenticatedForm(w, r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if client.Public {
-		return nil, ErrUnauthorizedClient.WithDescription("public clients cannot introspect tokens")
+		return nil, nil, ErrUnauthorizedClient.WithDescription("public clients cannot introspect tokens")
 	}
 	raw := f.get("token")
 	if raw == "" {
-		return nil, ErrInvalidRequest.WithDescription("token is required")
+		return nil, nil, ErrInvalidRequest.WithDescription("token is required")
 	}
-	ctx := r.Context()
+	out, err := h.introspectToken(r.Context(), client, raw)
+	return out, client, err
+}
+
+// introspectToken is the RFC 7662 §2.2 answer about raw for client.
+func (h *Handler) introspectToken(ctx context.Context, client *storage.Client, raw string) (*introspection, *Error) {
 	if familyID, ok := refreshFamilyID(raw); ok {
 		fam, err := h.store.CheckRefresh(ctx, familyID, secret.SHA256(raw))
 		if errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrRevoked) {

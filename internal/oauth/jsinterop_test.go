@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,9 +37,19 @@ type jsStep struct {
 		Payload map[string]any `json:"payload"`
 		Header  map[string]any `json:"header"`
 	} `json:"verified"`
+	// The introspection step's answers, plain and signed (RFC 9701).
+	Plain          jsIntrospection `json:"plain"`
+	Signed         jsIntrospection `json:"signed"`
+	SignedInactive jsIntrospection `json:"signed_inactive"`
+
 	IDTokenAsAccessToken jsRejection `json:"id_token_as_access_token"`
 	IDTokenAnyAlg        jsRejection `json:"id_token_as_access_token_any_alg"`
 	Tampered             jsRejection `json:"tampered"`
+}
+
+type jsIntrospection struct {
+	ContentType string         `json:"content_type"`
+	Answer      map[string]any `json:"answer"`
 }
 
 type jsRejection struct {
@@ -64,7 +75,7 @@ func requireNode(t *testing.T) string {
 		prereq.Missing(t, "Node.js 20 or later", fmt.Sprintf("%s is %q (%v)", node, version, err),
 			"Node.js 20 or later from Debian 13, or from nodejs.org")
 	}
-	for _, pkg := range []string{"oauth4webapi", "jose"} {
+	for _, pkg := range []string{"oauth4webapi", "jose", "express", "express-oauth2-jwt-bearer"} {
 		if _, err := os.Stat(filepath.Join(jsInteropDir, "node_modules", pkg)); err != nil {
 			prereq.Missing(t, "the JS interop packages", err.Error(), "npm ci --prefix interop/js")
 		}
@@ -101,7 +112,7 @@ func TestJSInterop(t *testing.T) {
 	if out.Error != "" {
 		t.Fatalf("check.mjs: %s\nstderr: %s", out.Error, stderr.Bytes())
 	}
-	for _, name := range []string{"discovery", "client_credentials", "authorization_code", "refresh", "jose"} {
+	for _, name := range []string{"discovery", "client_credentials", "authorization_code", "refresh", "introspection", "jose"} {
 		if st, ok := out.Steps[name]; !ok || !st.OK {
 			t.Errorf("step %s failed: %s", name, st.Error)
 		}
@@ -111,6 +122,26 @@ func TestJSInterop(t *testing.T) {
 	}
 	checkJSTokens(t, s, out.Steps)
 	checkJSJose(t, s, out.Steps["jose"])
+	checkJSIntrospection(t, out.Steps["introspection"])
+}
+
+// checkJSIntrospection: oauth4webapi accepted the signed answers (it
+// checks typ, alg, iss, aud, iat and the signature), and they say what
+// the plain one says.
+func checkJSIntrospection(t *testing.T, st jsStep) {
+	t.Helper()
+	if st.Plain.ContentType != "application/json; charset=utf-8" || st.Signed.ContentType != "application/token-introspection+jwt" {
+		t.Errorf("content types: plain %q, signed %q", st.Plain.ContentType, st.Signed.ContentType)
+	}
+	if st.Plain.Answer["active"] != true || st.Plain.Answer["client_id"] != serviceID {
+		t.Errorf("plain answer %v, want the service's active token", st.Plain.Answer)
+	}
+	if !reflect.DeepEqual(st.Signed.Answer, st.Plain.Answer) {
+		t.Errorf("signed answer\n%v\nwant the plain one\n%v", st.Signed.Answer, st.Plain.Answer)
+	}
+	if !reflect.DeepEqual(st.SignedInactive.Answer, map[string]any{"active": false}) {
+		t.Errorf("signed answer about no token: %v", st.SignedInactive.Answer)
+	}
 }
 
 // checkJSTokens checks that what the library got is what the server meant

@@ -43,6 +43,11 @@ type Metadata struct {
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
 
+	// RFC 9701 §7: signed introspection answers, signed with this alg.
+	IntrospectionSigningAlgValuesSupported []string `json:"introspection_signing_alg_values_supported"`
+	// RFC 9728 §4: the resources that take this server's tokens.
+	ProtectedResources []string `json:"protected_resources,omitempty"`
+
 	// RevocationFeedEndpoint is oauth2d's own (the prefix keeps it apart
 	// from registered names): the revocation feed resource servers follow.
 	RevocationFeedEndpoint string `json:"oauth2d_revocation_feed_endpoint,omitempty"`
@@ -50,6 +55,8 @@ type Metadata struct {
 
 // NewMetadata describes the token service at issuer. The authorize,
 // userinfo and logout endpoints are added by the parts that serve them.
+// idTokenAlg signs ID tokens and signed introspection answers alike
+// (token.Minter).
 func NewMetadata(issuer string, scopes []string, idTokenAlg string) *Metadata {
 	return &Metadata{
 		Issuer:                            issuer,
@@ -66,6 +73,8 @@ func NewMetadata(issuer string, scopes []string, idTokenAlg string) *Metadata {
 		RevocationAuthMethodsSupported:    []string{authMethodBasic, authMethodPost, authMethodNone},
 		IntrospectionAuthMethodsSupported: []string{authMethodBasic, authMethodPost},
 		CodeChallengeMethodsSupported:     []string{PKCEMethodS256},
+
+		IntrospectionSigningAlgValuesSupported: []string{idTokenAlg},
 	}
 }
 

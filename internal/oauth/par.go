@@ -107,7 +107,7 @@ func (p *Pusher) push(w http.ResponseWriter, r *http.Request) (*pushResponse, *E
 	v.Del("client_secret")
 	// The client was just authenticated: validate against it rather than
 	// load it again.
-	req, e, pe := p.authz.parseAuthorizationFor(client, v)
+	req, e, pe := p.authz.parseAuthorizationFor(ctx, client, v)
 	switch {
 	case pe != nil:
 		return nil, ErrInvalidRequest.WithDescription("redirect_uri is missing, repeated or not registered for this client")

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -34,6 +35,14 @@ type grantClaim struct {
 	// heldKey is the DPoP key thumbprint the grant is bound to ("":
 	// unbound); proofKey is the one the request proved ("": none).
 	heldKey, proofKey string
+	// resources are the request's resource indicators (RFC 8707);
+	// heldResources those the grant is restricted to (none: the grant
+	// named none, and its tokens' audience follows their scope).
+	resources, heldResources []string
+	// registry is the registered resources as of this request, and
+	// accessTTL the configured access-token lifetime.
+	registry  registry
+	accessTTL time.Duration
 }
 
 // An issuance is the policy's decision: the only input the minting code
@@ -44,6 +53,14 @@ type issuance struct {
 	scope  []string
 	roles  []string // the user's current roles that the scope carries; none for a client's own token
 	jkt    string   // the DPoP key the access token is bound to ("": bearer)
+	// audience is the access token's aud and ttl its lifetime, which the
+	// resources it is for decide.
+	audience []string
+	ttl      time.Duration
+	// grantScope and grantResources are what a refresh family begun with
+	// this token holds: the grant's whole scope and its resources, of
+	// which the access token may carry a part (RFC 8707 §2.2).
+	grantScope, grantResources []string
 }
 
 // decideIssuance is the issuance policy. The scope is the requested one
@@ -67,15 +84,43 @@ func decideIssuance(g grantClaim) (issuance, *Error) {
 	if g.heldKey != "" && g.heldKey != g.proofKey {
 		return issuance{}, ErrInvalidGrant.WithDescription("the grant is bound to another DPoP key")
 	}
-	scope, e := g.scope()
+	if e := g.target(); e != nil {
+		return issuance{}, e
+	}
+	if len(g.heldResources) > 0 && !subset(g.resources, g.heldResources) {
+		return issuance{}, ErrInvalidTarget
+	}
+	grantScope, e := g.scope()
 	if e != nil {
 		return issuance{}, e
 	}
-	dec := issuance{client: g.client, user: g.user, scope: scope, jkt: g.proofKey}
+	named, restricted := g.resources, len(g.resources) > 0 || len(g.heldResources) > 0
+	if len(named) == 0 {
+		named = g.heldResources
+	}
+	res := g.registry.reachable(named, restricted, g.proofKey != "")
+	scope := slices.DeleteFunc(slices.Clone(grantScope), func(s string) bool { return !g.registry.carriedBy(res, s) })
+	dec := issuance{client: g.client, user: g.user, scope: scope, jkt: g.proofKey,
+		grantScope: grantScope, grantResources: g.heldResources}
+	if g.newGrant {
+		dec.grantResources = g.resources
+	}
+	dec.audience, dec.ttl = g.registry.audience(res, scope, restricted, g.accessTTL)
 	if g.user != nil {
 		dec.roles = account.RolesCarried(g.user.Roles, scope)
 	}
 	return dec, nil
+}
+
+// target is what the policy refuses from the request and the registry
+// alone, before any grant is looked at (checkTarget, checkProof): the
+// refresh grant asks it before it rotates, so that no refusal of its
+// comes after the rotation.
+func (g grantClaim) target() *Error {
+	if e := g.registry.checkTarget(g.resources, g.requested); e != nil {
+		return e
+	}
+	return g.registry.checkProof(g.resources, g.requested, g.proofKey != "")
 }
 
 // scope is the policy's scope rule, which the authorize endpoint also
@@ -115,8 +160,22 @@ func allowedScopes(held []string, client *storage.Client, user *storage.User) []
 	return out
 }
 
-// decide runs the policy with the DPoP key the token request proved.
-func decide(ctx context.Context, g grantClaim) (issuance, *Error) {
-	g.proofKey = proofKey(ctx)
+// claim completes g with what every token request has: the DPoP key it
+// proved, the registry and the configured lifetime.
+func (h *Handler) claim(ctx context.Context, g grantClaim) (grantClaim, *Error) {
+	reg, err := h.resources.snapshot(ctx)
+	if err != nil {
+		return g, asError(err)
+	}
+	g.proofKey, g.registry, g.accessTTL = proofKey(ctx), reg, h.cfg.AccessTokenTTL
+	return g, nil
+}
+
+// decide runs the policy for a token request.
+func (h *Handler) decide(ctx context.Context, g grantClaim) (issuance, *Error) {
+	g, e := h.claim(ctx, g)
+	if e != nil {
+		return issuance{}, e
+	}
 	return decideIssuance(g)
 }

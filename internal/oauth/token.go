@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"slices"
@@ -101,7 +102,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 	now := h.now()
 	if in.accessJTI == "" {
 		in.accessJTI = secret.NewToken(16)
-		in.accessExp = now.Add(h.cfg.AccessTokenTTL)
+		in.accessExp = now.Add(cmp.Or(in.ttl, h.cfg.AccessTokenTTL))
 	}
 	access, err := h.mintAccess(in, now)
 	if err != nil {
@@ -119,7 +120,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 		}
 		raw := newRefreshToken(in.familyID)
 		fam := storage.RefreshFamily{
-			ID: in.familyID, ClientID: in.client.ID, Scope: in.scope, AuthTime: in.authTime,
+			ID: in.familyID, ClientID: in.client.ID, Scope: in.grantScope, Resources: in.grantResources, AuthTime: in.authTime,
 			CreatedAt: now, ExpiresAt: now.Add(h.cfg.RefreshAbsolute),
 			AccessJTI: in.accessJTI, AccessExpiresAt: in.accessExp, ClientGeneration: in.client.Generation,
 		}
@@ -150,7 +151,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 
 func (h *Handler) mintAccess(in issue, now time.Time) (string, *Error) {
 	ai := token.AccessRequest{
-		Subject: in.client.ID, ClientID: in.client.ID, Scope: in.scope, JTI: in.accessJTI,
+		Subject: in.client.ID, ClientID: in.client.ID, Scope: in.scope, Audience: in.audience, JTI: in.accessJTI,
 		IssuedAt: now, Lifetime: in.accessExp.Sub(now), AuthTime: in.authTime, JKT: in.jkt,
 	}
 	if in.user != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -128,6 +129,9 @@ type builder struct {
 	// caches, or the store itself (Tuning.NoCaches).
 	clients oauth.ClientLookup
 	users   oauth.UserLookup
+	// resources is the registry of resources (RFC 8707) the token and
+	// authorization endpoints share.
+	resources *oauth.Resources
 }
 
 // now is the handlers' clock (Tuning.Now).
@@ -144,7 +148,13 @@ func (b *builder) build(ctx context.Context) error {
 	if b.outbound, err = outbound.New(cfg); err != nil {
 		return err
 	}
-	if b.verifier, err = token.NewVerifier(b.Keys, cfg.Issuer, cfg.Tokens.Audience, 0, b.now); err != nil {
+	// One verifier for every built-in resource; each route group then
+	// takes only its own audience (httpserver.Audiences).
+	auds := h.Audiences
+	auds.API, auds.Admin = cfg.Tokens.Audience, []string{cfg.Tokens.AdminAudience}
+	auds.Userinfo = append([]string{cfg.Issuer + oauth.UserinfoPath}, cfg.Tokens.Audience...)
+	h.Audiences = auds
+	if b.verifier, err = token.NewVerifier(b.Keys, cfg.Issuer, slices.Concat(auds.API, auds.Admin, auds.Userinfo[:1]), 0, b.now); err != nil {
 		return err
 	}
 	if b.limiter, err = b.loginLimiter(); err != nil {
@@ -180,20 +190,25 @@ func (b *builder) build(ctx context.Context) error {
 	if err := b.browserFlow(h); err != nil {
 		return err
 	}
+	builtins := account.BuiltinResources(cfg)
 	md := oauth.NewMetadata(cfg.Issuer, oauth.AdvertisedScopes, b.Keys.IDTokenAlgorithm())
 	md.AddBrowserFlow(web.EndSessionPath)
 	md.AddBackchannelLogout()
 	md.AddDPoP(b.proofs.Algorithms())
 	md.AddPAR(cfg.PAR.Required)
+	md.AddProtectedResources(builtins)
 	md.AddRevocationFeed()
 	if h.Discovery, err = oauth.NewDiscovery(md, b.Keys); err != nil {
+		return err
+	}
+	if h.Resources, err = oauth.NewProtectedResources(cfg.Issuer, builtins, b.proofs.Algorithms()); err != nil {
 		return err
 	}
 	if h.API, err = api.New(api.Deps{Bearer: h.Bearer, Revoker: b.revoker, Comments: b.Store, Users: b.users, Logger: b.Logger}); err != nil {
 		return err
 	}
 	h.Admin, err = admin.New(admin.Deps{
-		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store,
+		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store, Resources: b.Store,
 		Hasher:       secret.NewHasher(secret.DefaultParams()),
 		Registration: account.PolicyWith(cfg, b.outbound), Logger: b.Logger, Now: b.now,
 	})
@@ -258,15 +273,19 @@ func (b *builder) proofVerifier() (*dpop.Verifier, error) {
 // kept current over pub/sub, so that a hit costs no round trip and keeps
 // answering while Redis stalls.
 func (b *builder) lookups() {
+	builtin, userinfo := account.BuiltinResources(b.cfg), b.cfg.Issuer+oauth.UserinfoPath
 	if b.Tuning.NoCaches {
 		b.clients, b.users = b.Store, b.Store
+		b.resources = oauth.NewResources(builtin, b.Store, userinfo)
 		return
 	}
 	clients := storage.NewClientCache(b.Store, time.Minute)
 	users := storage.NewUserCache(b.Store, time.Minute)
+	resources := storage.NewResourceCache(b.Store, time.Minute)
 	b.clients, b.users = clients, users
-	b.srv.OnDataLoss = append(b.srv.OnDataLoss, clients.Clear, users.Clear)
-	for name, run := range map[string]func(context.Context) error{"client": clients.Run, "user": users.Run} {
+	b.resources = oauth.NewResources(builtin, resources, userinfo)
+	b.srv.OnDataLoss = append(b.srv.OnDataLoss, clients.Clear, users.Clear, resources.Clear)
+	for name, run := range map[string]func(context.Context) error{"client": clients.Run, "user": users.Run, "resource": resources.Run} {
 		b.srv.Workers = append(b.srv.Workers, func(ctx context.Context) error {
 			// A cache that cannot follow changes serves nothing; the
 			// server goes on without it.
@@ -311,6 +330,7 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 		Logger:             b.Logger,
 		DPoP:               b.proofs,
 		PublicProofLimiter: b.proofBudget,
+		Resources:          b.resources,
 		Feed:               b.feed,
 		Now:                b.now,
 		Observe: func(grantType, outcome string) {
@@ -382,7 +402,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 			SessionIdleTTL: b.Tuning.SessionIdleTTL, SessionAbsoluteTTL: b.Tuning.SessionAbsoluteTTL,
 			ConsentRememberUnticked: !cfg.Consent.RememberByDefault},
 		Store: b.Store, Clients: b.clients, Users: b.users, Pending: pending, Box: box, Limiter: b.limiter, Revoker: b.revoker, Logouts: b.logouts, Checker: b.Checker,
-		Keys: b.Keys, ScopeTexts: b.ScopeTexts, Templates: b.Templates, Logger: b.Logger, Now: b.now,
+		Keys: b.Keys, ScopeTexts: b.ScopeTexts, Resources: b.resources, Templates: b.Templates, Logger: b.Logger, Now: b.now,
 	})
 	if err != nil {
 		return err
@@ -391,7 +411,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
 			AuthRequestTTL: b.Tuning.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required},
 		Store: b.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: b.Logger, Pushed: b.Store, Now: b.now,
-		Keys: b.Keys,
+		Keys: b.Keys, Resources: b.resources, Clients: b.clients, Users: b.users,
 	})
 	if err != nil {
 		return err

@@ -24,6 +24,10 @@ import (
 //	{p clients}:bootstrap      STRING   JSON list of the client ids the bootstrap file declared
 //	                                    when last applied (bootstrap.go) ; kept
 //	p {users}:bootstrap        STRING   JSON list of the usernames it declared ; kept
+//	p resources                HASH     resource id -> Resource JSON (resources.go), at most
+//	                                    MaxResources fields ; kept
+//	{p resources}:bootstrap    STRING   JSON list of the resource ids the bootstrap file
+//	                                    declared ; kept
 //	p consent:<user id>        HASH     client id -> Consent JSON ; kept until DeleteUser
 //	                                    (one given to a deleted client, of another
 //	                                    generation than its id's client now, holds
@@ -86,6 +90,7 @@ import (
 //	{p clients}:marker         STRING   data epoch (heal.go) ; kept   } each on the slot of
 //	p {users}:marker           STRING   data epoch ; kept             } the data it guards,
 //	{p signing-keys}:marker    STRING   data epoch ; kept             } so its loss is theirs
+//	{p resources}:marker       STRING   data epoch ; kept             }
 //
 // Pub/sub channels (no data at rest):
 //
@@ -93,6 +98,7 @@ import (
 //	p cutoffs                  Cutoff JSON, one per SetCutoff
 //	p client-changes           changed client id (ClientCache)
 //	p user-changes             changed user id (UserCache)
+//	p resource-changes         "*": the registry changed (ResourceCache)
 //
 // Clients, users, signing keys and comments are admin- or demo-scale data
 // kept in one hash each (one slot on Cluster): that buys atomic
@@ -119,6 +125,7 @@ func (s *Store) kUsersByID() string              { return s.prefix + "{users}:id
 func (s *Store) kUsersByName() string            { return s.prefix + "{users}:name" }
 func (s *Store) kBootstrapClients() string       { return "{" + s.kClients() + "}:bootstrap" }
 func (s *Store) kBootstrapUsers() string         { return s.prefix + "{users}:bootstrap" }
+func (s *Store) kBootstrapResources() string     { return "{" + s.kResources() + "}:bootstrap" }
 func (s *Store) kConsents(uid string) string     { return s.prefix + "consent:" + uid }
 func (s *Store) kSigningKeys() string            { return s.prefix + "signing-keys" }
 func (s *Store) kCode(hash string) string        { return s.prefix + "code:" + hash }
@@ -162,6 +169,7 @@ func (s *Store) kMarkers() []string {
 		"{" + s.kClients() + "}:marker",
 		s.prefix + "{users}:marker",
 		"{" + s.kSigningKeys() + "}:marker",
+		"{" + s.kResources() + "}:marker",
 	}
 }
 

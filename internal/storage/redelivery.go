@@ -48,6 +48,13 @@ package storage
 //	createClient (clients.go)   idempotent     client JSON: found → 'ok'
 //	UpsertClient HSET           idempotent     plain overwrite with the same value
 //	DeleteClient HDEL           never re-sent  a second delivery would answer ErrNotFound
+//	createResource              idempotent     resource JSON: found → 'ok'
+//	  (resources.go)
+//	putResource (resources.go)  idempotent     overwrite with the same value; the id now exists, so the
+//	                                           bound does not refuse the second delivery
+//	updateResource              idempotent     overwrite with the same value of a record that exists
+//	  (resources.go)
+//	DeleteResource HDEL         never re-sent  as DeleteClient
 //	SaveConsent HSET            idempotent     plain overwrite
 //	DeleteConsent HDEL          never re-sent  as DeleteClient
 //	DeleteUser consents DEL     idempotent     no answer depends on it

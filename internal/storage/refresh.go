@@ -43,6 +43,8 @@ const MaxUsedHashes = 1000
 //	g        the client's generation when the family began
 //	         (Client.Generation; absent: none, as in families older
 //	         versions wrote)
+//	v        the resource indicators the grant is restricted to,
+//	         space-separated (absent: none, RFC 8707)
 //
 // Hashes are stored as their 32 raw bytes (rawHash), and every value is
 // short, so Redis keeps the hash in its compact listpack encoding. Two
@@ -58,19 +60,21 @@ const MaxUsedHashes = 1000
 
 // familyReply is the Lua tail every family script returns after its
 // status word: client, user, scope, auth, made, exp, revoked, ajti,
-// aexp, jkt, client generation; extra values follow from index 12.
+// aexp, jkt, client generation, resources; extra values follow from
+// index familyExtra.
 const familyReply = `
 local function reply(status, ...)
-  local f = redis.call('HMGET', KEYS[1], 'c', 'u', 's', 'a', 'm', 'e', 'r', 'j', 'x', 'k', 'g')
+  local f = redis.call('HMGET', KEYS[1], 'c', 'u', 's', 'a', 'm', 'e', 'r', 'j', 'x', 'k', 'g', 'v')
   local out = {status}
-  for i = 1, 11 do out[i+1] = f[i] or '' end
+  for i = 1, 12 do out[i+1] = f[i] or '' end
   for _, v in ipairs({...}) do out[#out+1] = v end
   return out
 end
 `
 
 // createFamily: KEYS fam, used; ARGV cur, exp ms, made ms, auth ms,
-// client, user, scope, ajti, aexp ms, ttl ms, jkt, client generation. A second delivery of the
+// client, user, scope, ajti, aexp ms, ttl ms, jkt, client generation,
+// resources. A second delivery of the
 // same call finds its own token (current, or issued and rotated since)
 // and answers 'ok'; the same id with another token is 'conflict'.
 var createFamily = redis.NewScript(`
@@ -84,6 +88,7 @@ redis.call('HSET', KEYS[1], 'h', ARGV[1], 'e', ARGV[2], 'm', ARGV[3], 'a', ARGV[
   'c', ARGV[5], 'u', ARGV[6], 's', ARGV[7], 'j', ARGV[8], 'x', ARGV[9])
 if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'k', ARGV[11]) end
 if ARGV[12] ~= '' then redis.call('HSET', KEYS[1], 'g', ARGV[12]) end
+if ARGV[13] ~= '' then redis.call('HSET', KEYS[1], 'v', ARGV[13]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[10])
 return {'ok'}
 `)
@@ -91,12 +96,14 @@ return {'ok'}
 // rotate: KEYS fam, used, succ, grace; ARGV presented, new, successor,
 // ajti, aexp ms, now ms, sliding ms, grace ms, max used, client, scope,
 // jkt, bind ('1': an unbound family is bound to jkt by this rotation),
-// grace ajti (the access token a grace answer carries), client generation.
+// grace ajti (the access token a grace answer carries), client generation,
+// resources (a family restricted to resources answers 'target' to any
+// other, like 'scope').
 // A grace answer records its access token in the grace list, and reuse
 // answers that list after the family, so that revoking a reused family
 // denies every access token of its newest generation, the grace
 // answers' too; a rotation starts the list anew.
-// Replies {'nf'} | {'key'} | {'revoked'} | {'scope'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…, "ajti aexp"…}.
+// Replies {'nf'} | {'key'} | {'revoked'} | {'scope'} | {'target'} | {'ok', fam…} | {'grace', fam…, succ} | {'reused', fam…, "ajti aexp"…}.
 // Another client's attempt is 'nf' before anything else is looked at, and
 // so is the client's when the family began under another generation of
 // it (a deleted client of the same id: its grants are dead, and they are
@@ -111,7 +118,7 @@ return {'ok'}
 // instead of seeing reuse.
 var rotate = redis.NewScript(familyReply + `
 local now = tonumber(ARGV[6])
-local f = redis.call('HMGET', KEYS[1], 'e', 'r', 'h', 'p', 't', 'c', 's', 'n', 'k', 'g')
+local f = redis.call('HMGET', KEYS[1], 'e', 'r', 'h', 'p', 't', 'c', 's', 'n', 'k', 'g', 'v')
 if not f[1] or now >= tonumber(f[1]) then return {'nf'} end
 if ARGV[10] ~= '' and (f[6] ~= ARGV[10] or (f[10] or '') ~= ARGV[15]) then return {'nf'} end
 if f[9] and f[9] ~= ARGV[12] then return {'key'} end
@@ -123,6 +130,13 @@ if ARGV[1] == f[3] then
     for s in string.gmatch(f[7] or '', '%S+') do granted[s] = true end
     for s in string.gmatch(ARGV[11], '%S+') do
       if not granted[s] then return {'scope'} end
+    end
+  end
+  if ARGV[16] ~= '' and f[11] then
+    local held = {}
+    for r in string.gmatch(f[11], '%S+') do held[r] = true end
+    for r in string.gmatch(ARGV[16], '%S+') do
+      if not held[r] then return {'target'} end
     end
   end
   if ARGV[2] == '' or ARGV[2] == f[3] or redis.call('ZSCORE', KEYS[2], ARGV[2]) then return {'badnew'} end
@@ -285,15 +299,19 @@ func (s *Store) familyKeys(id string) []string {
 	return []string{s.kFamily(id), s.kFamilyUsed(id), s.kFamilySucc(id), s.kFamilyGrace(id)}
 }
 
-// familyFrom rebuilds family id from a script reply: res[1:12] are
-// client, user, scope, auth, made, exp, revoked, ajti, aexp, jkt and
-// client generation.
+// familyExtra is where the values after the family start in a script
+// reply.
+const familyExtra = 13
+
+// familyFrom rebuilds family id from a script reply: res[1:familyExtra]
+// are client, user, scope, auth, made, exp, revoked, ajti, aexp, jkt,
+// client generation and resources.
 func familyFrom(id string, res []any) *RefreshFamily {
 	return &RefreshFamily{
 		ID: id, ClientID: str(res, 1), UserID: str(res, 2), Scope: strings.Fields(str(res, 3)),
 		AuthTime: fromMs(str(res, 4)), CreatedAt: fromMs(str(res, 5)), ExpiresAt: fromMs(str(res, 6)),
 		Revoked: str(res, 7) == "1", AccessJTI: str(res, 8), AccessExpiresAt: fromMs(str(res, 9)),
-		JKT: str(res, 10), ClientGeneration: str(res, 11),
+		JKT: str(res, 10), ClientGeneration: str(res, 11), Resources: strings.Fields(str(res, 12)),
 	}
 }
 
@@ -324,7 +342,7 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	_, status, err := s.runScript(ctx, createFamily, s.familyKeys(f.ID)[:2],
 		rawHash(r.TokenHash), unixMs(f.ExpiresAt), unixMs(f.CreatedAt), unixMs(f.AuthTime),
 		f.ClientID, f.UserID, strings.Join(f.Scope, " "), f.AccessJTI, unixMs(f.AccessExpiresAt),
-		max(ttl.Milliseconds(), 1), f.JKT, f.ClientGeneration)
+		max(ttl.Milliseconds(), 1), f.JKT, f.ClientGeneration, strings.Join(f.Resources, " "))
 	if err != nil {
 		return err
 	}
@@ -360,7 +378,7 @@ func (s *Store) readFamily(ctx context.Context, familyID string) (*RefreshFamily
 	if status != "ok" {
 		return nil, "", ErrNotFound
 	}
-	return familyFrom(familyID, res), str(res, 12), nil
+	return familyFrom(familyID, res), str(res, familyExtra), nil
 }
 
 // CheckRefresh returns the family if tokenHash is its current token:
@@ -392,7 +410,8 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 	res, status, err := s.runScript(ctx, rotate, s.familyKeys(r.FamilyID),
 		rawHash(r.PresentedHash), rawHash(r.NewHash), r.Successor, r.AccessJTI, unixMs(r.AccessExpiresAt),
 		unixMs(now), r.Sliding.Milliseconds(), r.Grace.Milliseconds(), MaxUsedHashes,
-		r.ClientID, strings.Join(r.Scope, " "), r.JKT, boolArg(r.BindKey), r.GraceAccessJTI, r.ClientGeneration)
+		r.ClientID, strings.Join(r.Scope, " "), r.JKT, boolArg(r.BindKey), r.GraceAccessJTI, r.ClientGeneration,
+		strings.Join(r.Resources, " "))
 	if err != nil {
 		return nil, err
 	}
@@ -403,6 +422,8 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 		return nil, ErrRevoked
 	case "scope":
 		return nil, ErrScopeExceedsGrant
+	case "target":
+		return nil, ErrTargetExceedsGrant
 	case "key":
 		return nil, ErrProofKeyMismatch
 	case "badnew":
@@ -413,10 +434,10 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 	case "ok":
 		return out, nil
 	case "grace":
-		out.GraceSuccessor = []byte(str(res, 12))
+		out.GraceSuccessor = []byte(str(res, familyExtra))
 		return out, nil
 	case "reused":
-		for i := 12; i < len(res); i++ {
+		for i := familyExtra; i < len(res); i++ {
 			jti, exp, _ := strings.Cut(str(res, i), " ")
 			out.GraceAccess = append(out.GraceAccess, AccessRef{JTI: jti, ExpiresAt: fromMs(exp)})
 		}

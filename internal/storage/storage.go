@@ -31,10 +31,16 @@ var (
 	// ErrScopeExceedsGrant: a rotation asked for scope the family was never
 	// granted; nothing was changed (RFC 6749 §6).
 	ErrScopeExceedsGrant = errors.New("storage: requested scope exceeds the grant")
+	// ErrTargetExceedsGrant: a rotation named a resource the family is not
+	// restricted to; nothing was changed (RFC 8707 §2.2).
+	ErrTargetExceedsGrant = errors.New("storage: requested resource outside the grant")
 	// ErrProofKeyMismatch: the refresh-token family is bound to a DPoP key
 	// (RefreshFamily.JKT) and the rotation named another key or none;
 	// nothing was changed (RFC 9449 §5).
 	ErrProofKeyMismatch = errors.New("storage: refresh token bound to another DPoP key")
+	// ErrRegistryFull: the resource registry holds MaxResources already;
+	// nothing was written.
+	ErrRegistryFull = errors.New("storage: the resource registry is full")
 	// ErrBadCursor: the pagination cursor was not made by ListComments.
 	ErrBadCursor = errors.New("storage: malformed comment cursor")
 )
@@ -135,8 +141,12 @@ type AuthCode struct {
 	// RedirectURIOmitted: the authorization request left redirect_uri out
 	// (the client has one registered), so the token request may too
 	// (RFC 6749 §4.1.3).
-	RedirectURIOmitted  bool      `json:"redirect_uri_omitted,omitempty"`
-	Scope               []string  `json:"scope"`
+	RedirectURIOmitted bool     `json:"redirect_uri_omitted,omitempty"`
+	Scope              []string `json:"scope"`
+	// Resources are the resource indicators of the authorization request
+	// (RFC 8707): the grant's tokens are for these alone. None: the
+	// audience follows the scope.
+	Resources           []string  `json:"resources,omitempty"`
 	CodeChallenge       string    `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string    `json:"code_challenge_method,omitempty"` // "S256" or empty
 	Nonce               string    `json:"nonce,omitempty"`
@@ -170,10 +180,13 @@ type CodeRedemption struct {
 // refresh token is "<family id>.<secret>"; only sha256 of the current token
 // is stored.
 type RefreshFamily struct {
-	ID        string    `json:"id"`
-	ClientID  string    `json:"client_id"`
-	UserID    string    `json:"user_id"` // empty for grants without a user
-	Scope     []string  `json:"scope"`
+	ID       string   `json:"id"`
+	ClientID string   `json:"client_id"`
+	UserID   string   `json:"user_id"` // empty for grants without a user
+	Scope    []string `json:"scope"`
+	// Resources are the resource indicators the grant is restricted to
+	// (RFC 8707); none: its tokens' audience follows their scope.
+	Resources []string  `json:"resources,omitempty"`
 	AuthTime  time.Time `json:"auth_time"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"` // absolute lifetime; sliding expiry is the key TTL
@@ -212,7 +225,11 @@ type Rotation struct {
 	ClientGeneration string
 	// Scope, when set, must be a subset of the family's scope, else
 	// ErrScopeExceedsGrant and the family is untouched.
-	Scope           []string
+	Scope []string
+	// Resources, when set and the family is restricted to resources,
+	// must be a subset of them, else ErrTargetExceedsGrant and the family
+	// is untouched (RFC 8707 §2.2).
+	Resources       []string
 	NewHash         string // sha256 of the successor
 	Successor       []byte // opaque (the token layer encrypts the successor for the grace window)
 	AccessJTI       string // the access token issued with the successor
@@ -375,6 +392,7 @@ type AuthRequest struct {
 	RedirectURI         string   `json:"redirect_uri"`
 	RedirectURIOmitted  bool     `json:"redirect_uri_omitted,omitempty"`
 	RequestedScope      []string `json:"requested_scope,omitempty"` // empty: the client's default
+	Resources           []string `json:"resources,omitempty"`       // RFC 8707 resource indicators
 	State               string   `json:"state,omitempty"`
 	Nonce               string   `json:"nonce,omitempty"`
 	CodeChallenge       string   `json:"code_challenge,omitempty"`
@@ -433,6 +451,17 @@ type ClientStore interface {
 	DeleteClient(ctx context.Context, id string) error
 }
 
+// ResourceStore keeps registered resources (RFC 8707), at most
+// MaxResources of them.
+type ResourceStore interface {
+	CreateResource(ctx context.Context, r *Resource) error // ErrConflict if the id exists, ErrRegistryFull
+	UpsertResource(ctx context.Context, r *Resource) error // create or replace (bootstrap, CLI); ErrRegistryFull
+	UpdateResource(ctx context.Context, r *Resource) error // replace, never create: ErrNotFound once deleted
+	GetResource(ctx context.Context, id string) (*Resource, error)
+	ListResources(ctx context.Context) ([]*Resource, error) // sorted by id
+	DeleteResource(ctx context.Context, id string) error
+}
+
 // UserStore keeps users; usernames are unique (enforced atomically).
 type UserStore interface {
 	CreateUser(ctx context.Context, u *User) error // ErrConflict if the username is taken
@@ -444,14 +473,19 @@ type UserStore interface {
 	DeleteUser(ctx context.Context, id string) error
 }
 
-// BootstrapStore remembers which clients and users the bootstrap file
-// declared when it was last applied, so that applying a file that no
-// longer declares one can release it without reading every record.
+// BootstrapStore remembers which clients, users and resources the
+// bootstrap file declared when it was last applied, so that applying a
+// file that no longer declares one can release it without reading every
+// record.
 type BootstrapStore interface {
 	// BootstrapDeclared returns what SetBootstrapDeclared last stored;
 	// empty lists when nothing was.
 	BootstrapDeclared(ctx context.Context) (clientIDs, usernames []string, err error)
 	SetBootstrapDeclared(ctx context.Context, clientIDs, usernames []string) error
+	// BootstrapDeclaredResources and SetBootstrapDeclaredResources are
+	// the same for resource ids.
+	BootstrapDeclaredResources(ctx context.Context) ([]string, error)
+	SetBootstrapDeclaredResources(ctx context.Context, ids []string) error
 }
 
 // CodeStore keeps authorization codes, single-use. Redeeming is two
@@ -650,6 +684,7 @@ type CommentStore interface {
 type Storage interface {
 	ClientStore
 	UserStore
+	ResourceStore
 	BootstrapStore
 	ConsentStore
 	GrantStore

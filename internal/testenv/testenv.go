@@ -35,10 +35,23 @@ type Env struct {
 	// serve shares one between the token endpoint and the login page.
 	Checker *secret.Checker
 	Logger  *slog.Logger // discards
+	tls     bool
 }
 
 // New builds an Env for t.
 func New(t testing.TB) *Env {
+	t.Helper()
+	return newEnv(t, false)
+}
+
+// NewTLS is New on https: the issuer is https://127.0.0.1:<port> and Start
+// serves TLS with httptest's certificate, which Server.Client trusts.
+func NewTLS(t testing.TB) *Env {
+	t.Helper()
+	return newEnv(t, true)
+}
+
+func newEnv(t testing.TB, useTLS bool) *Env {
 	t.Helper()
 	rs := testredis.New(t)
 	logger := slog.New(slog.DiscardHandler)
@@ -49,7 +62,11 @@ func New(t testing.TB) *Env {
 	t.Cleanup(func() { _ = store.Close() })
 
 	ts := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + ts.Listener.Addr().String()
+	scheme := "http"
+	if useTLS {
+		scheme = "https"
+	}
+	issuer := scheme + "://" + ts.Listener.Addr().String()
 	keys, err := token.NewDevKeySet(token.AlgES256, token.AlgRS256, logger, time.Now)
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
@@ -64,7 +81,7 @@ func New(t testing.TB) *Env {
 		t.Fatalf("testenv: %v", err)
 	}
 	return &Env{Store: store, Prefix: rs.Prefix, RedisURL: rs.URL, Server: ts, Issuer: issuer, Audience: audience,
-		Keys: keys, Verifier: verifier, Checker: checker, Logger: logger}
+		Keys: keys, Verifier: verifier, Checker: checker, Logger: logger, tls: useTLS}
 }
 
 // WithClock replaces the Store with one on the same data whose expiry
@@ -82,7 +99,11 @@ func (e *Env) WithClock(t testing.TB, now func() time.Time) {
 // Start serves h on the Env's address until the test ends.
 func (e *Env) Start(t testing.TB, h http.Handler) {
 	e.Server.Config.Handler = h
-	e.Server.Start()
+	if e.tls {
+		e.Server.StartTLS()
+	} else {
+		e.Server.Start()
+	}
 	t.Cleanup(e.Server.Close)
 }
 

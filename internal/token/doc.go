@@ -15,6 +15,8 @@
 //     Verifier.VerifyAccess (§2.1, §2.2, §4).
 //   - OpenID Connect Core 1.0 ID tokens (§2, §3.1.3.6 at_hash):
 //     Minter.MintIDToken, RS256 unless configured otherwise.
+//   - RFC 9701 signed introspection answers (typ "token-introspection+jwt",
+//     signed with the ID token key): Minter.MintIntrospection.
 //
 // Key rotation without downtime: a KeySet holds keys in three states. A
 // "next" key is published in the JWKS but does not sign; the "active" key

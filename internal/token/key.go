@@ -59,6 +59,7 @@ type Key struct {
 	atHeader string // typ at+jwt
 	idHeader string // typ JWT
 	loHeader string // typ logout+jwt
+	tiHeader string // typ token-introspection+jwt
 }
 
 // ID returns the key id (kid): the base64url RFC 7638 SHA-256 thumbprint.
@@ -125,6 +126,7 @@ func NewKey(signer crypto.Signer, alg string) (*Key, error) {
 	k.atHeader = encodeHeader(alg, k.id, "at+jwt")
 	k.idHeader = encodeHeader(alg, k.id, "JWT")
 	k.loHeader = encodeHeader(alg, k.id, LogoutTokenType)
+	k.tiHeader = encodeHeader(alg, k.id, IntrospectionTokenType)
 	return k, nil
 }
 

@@ -407,7 +407,7 @@ func TestAdminSignOutReachesAppsOfEndedSessions(t *testing.T) {
 // admin calls the admin API on instance B with an admin's token.
 func (w *bclWorld) admin(t *testing.T, method, path string, want int) {
 	t.Helper()
-	m := token.NewMinter(w.a.Keys, w.a.Issuer, []string{w.a.Issuer + "/api"}, time.Now)
+	m := token.NewMinter(w.a.Keys, w.a.Issuer, []string{webtest.AdminAudience(w.a.Issuer)}, time.Now)
 	at, _, err := m.MintAccess(token.AccessRequest{Subject: w.a.Admin.ID, ClientID: webtest.FirstPartyID,
 		Scope: []string{"admin"}, Roles: []string{"admin"}, Lifetime: time.Minute})
 	if err != nil {

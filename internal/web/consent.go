@@ -15,6 +15,9 @@ import (
 type consentData struct {
 	Title, CSRF, RequestID, ClientName, Username, RedirectHost string
 	Scopes                                                     []scopeLine
+	// Resources are the APIs the access is for, when the request names
+	// them (RFC 8707).
+	Resources []string
 	// RememberTicked: the "remember this decision" box starts ticked.
 	RememberTicked bool
 }
@@ -48,6 +51,9 @@ func (h *Handler) ConsentPage(c *gin.Context) {
 	data := consentData{Title: "Allow access", CSRF: s.CSRFToken, RequestID: ar.ID, ClientName: clientName(client),
 		RedirectHost: redirectHost(ar.RedirectURI), Scopes: h.describeScopes(ar.Scope),
 		RememberTicked: !h.cfg.ConsentRememberUnticked}
+	if h.resources != nil && len(ar.Resources) > 0 {
+		data.Resources = h.resources.ResourceNames(r.Context(), ar.Resources)
+	}
 	if user, err := h.users.GetUser(r.Context(), s.UserID); err == nil {
 		data.Username = user.Username
 	}

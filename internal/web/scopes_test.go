@@ -54,3 +54,38 @@ func TestScopeDescriptions(t *testing.T) {
 	}
 	check(t, "/account/consents", b.Get("/account/consents"))
 }
+
+// A request that names its resources (RFC 8707) shows them on the consent
+// page by name, an unnamed one by its identifier; the code's tokens are
+// for those resources alone.
+func TestConsentNamesResources(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	const photos, clientID = "https://photos.example/", "photo-app"
+	if err := s.Store.UpsertResource(t.Context(), &storage.Resource{ID: photos, Name: "Photo <album>", Scopes: []string{"photos:read"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.CreateClient(t.Context(), &storage.Client{ID: clientID, Public: true,
+		GrantTypes: []string{"authorization_code"}, Scopes: []string{"openid", "photos:read", "comments:read"},
+		RedirectURIs: []string{s.RedirectURI}}); err != nil {
+		t.Fatal(err)
+	}
+	b := s.NewBrowser(t)
+	params, _ := webtest.CodeRequest(clientID, "openid photos:read comments:read")
+	params["resource"] = []string{photos, s.Issuer + "/api"}
+	consent := b.SubmitLogin(b.Authorize(params), "alice", webtest.AlicePassword)
+	if want := `For: <strong>Photo &lt;album&gt;</strong>, <strong>Comments</strong>`; !strings.Contains(consent.Body, want) {
+		t.Fatalf("consent page lacks %q:\n%s", want, consent.Body)
+	}
+
+	// A scope the named resources do not define is refused at once.
+	params, _ = webtest.CodeRequest(clientID, "openid comments:read")
+	params["resource"] = []string{photos}
+	if cb := s.Callback(t, b.Authorize(params)); cb.Get("error") != "invalid_scope" {
+		t.Fatalf("comments:read for photos alone: callback = %v", cb)
+	}
+	params, _ = webtest.CodeRequest(clientID, "openid")
+	params["resource"] = []string{"https://unknown.example/"}
+	if cb := s.Callback(t, b.Authorize(params)); cb.Get("error") != "invalid_target" {
+		t.Fatalf("an unknown resource: callback = %v", cb)
+	}
+}

@@ -140,6 +140,9 @@ type Deps struct {
 	// name (the bootstrap file's, merged with account.BuiltinScopeTexts);
 	// nil: the built-in texts only.
 	ScopeTexts map[string]account.ScopeText
+	// Resources names the resources (RFC 8707) a request is for on the
+	// consent page (*oauth.Resources); nil: they are not shown.
+	Resources ResourceNamer
 	// Templates holds layout.html, the pages, static/oauth2d.css and
 	// static/favicon.png
 	// (templates.FS in production).
@@ -166,6 +169,7 @@ type Handler struct {
 	favicon    []byte // static/favicon.png, served at /favicon.ico
 	imgSrc     string // the CSP's img-src: 'self' and the logo's origin
 	scopeTexts map[string]account.ScopeText
+	resources  ResourceNamer
 	cookie     cookieSpec
 	checker    *secret.Checker
 	log        *slog.Logger
@@ -215,7 +219,7 @@ func New(d Deps) (*Handler, error) {
 	}
 	css = append(css, accent...)
 	h := &Handler{cfg: cfg, store: d.Store, clients: d.Clients, users: d.Users, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages,
-		stylesheet: css, favicon: favicon, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
+		stylesheet: css, favicon: favicon, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, resources: d.Resources, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -244,4 +248,9 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// ResourceNamer gives the display names of resources by identifier.
+type ResourceNamer interface {
+	ResourceNames(ctx context.Context, ids []string) []string
 }

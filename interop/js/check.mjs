@@ -75,7 +75,7 @@ async function main() {
     return;
   }
   if (!as) {
-    for (const s of ['client_credentials', 'authorization_code', 'refresh', 'jose']) skipped(s, 'no discovery');
+    for (const s of ['client_credentials', 'authorization_code', 'refresh', 'introspection', 'jose']) skipped(s, 'no discovery');
     return;
   }
 
@@ -121,6 +121,30 @@ async function main() {
     });
   } else {
     skipped('refresh', 'no authorization code response');
+  }
+
+  if (cc) {
+    // RFC 9701: oauth4webapi checks the signed answer's typ, alg (the
+    // metadata's), iss, aud (our client id) and iat, then its signature
+    // against the published keys.
+    await step('introspection', async () => {
+      const client = { client_id: env('OAUTH2D_CC_CLIENT_ID') };
+      const auth = oauth.ClientSecretBasic(env('OAUTH2D_CC_CLIENT_SECRET'));
+      const ask = async (token, requestJwtResponse) => {
+        const res = await oauth.introspectionRequest(as, client, auth, token, { requestJwtResponse, ...insecure });
+        const contentType = res.headers.get('content-type');
+        const answer = await oauth.processIntrospectionResponse(as, client, res);
+        if (requestJwtResponse) await oauth.validateApplicationLevelSignature(as, res, insecure);
+        return { content_type: contentType, answer };
+      };
+      return {
+        plain: await ask(cc.access_token, false),
+        signed: await ask(cc.access_token, true),
+        signed_inactive: await ask('not-a-token', true),
+      };
+    });
+  } else {
+    skipped('introspection', 'no token to introspect');
   }
 
   if (!cc || !code) {

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 		{"Clients", testClients},
 		{"Users", testUsers},
 		{"Bootstrap", testBootstrap},
+		{"Resources", testResources},
 		{"Codes", testCodes},
 		{"Refresh", testRefresh},
 		{"RotationChecks", testRotationChecks},

@@ -24,16 +24,27 @@ type Browser struct {
 	Client *http.Client
 }
 
+// HTTPClient is a client for the server's own calls: on TLS it trusts the
+// test certificate.
+func (s *Server) HTTPClient() *http.Client {
+	if s.env.Server.TLS != nil {
+		return s.env.Server.Client()
+	}
+	return http.DefaultClient
+}
+
 // NewBrowser returns a browser with an empty cookie jar.
 func (s *Server) NewBrowser(t testing.TB) *Browser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Browser{t: t, s: s, Client: &http.Client{
+	client := &http.Client{
 		Jar:           jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	}
+	client.Transport = s.HTTPClient().Transport
+	return &Browser{t: t, s: s, Client: client}
 }
 
 // Page is one response as the browser saw it.
@@ -216,7 +227,7 @@ func (s *Server) TryPostToken(form url.Values, clientID, clientSecret string) (T
 	if clientSecret != "" {
 		form.Set("client_secret", clientSecret)
 	}
-	res, err := http.PostForm(s.URL+"/oauth2/token", form)
+	res, err := s.HTTPClient().PostForm(s.URL+"/oauth2/token", form)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -266,7 +277,7 @@ func (s *Server) ActiveFor(t testing.TB, tok, id, secret string) bool {
 	req, _ := http.NewRequest(http.MethodPost, s.URL+"/oauth2/introspect", strings.NewReader(url.Values{"token": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(id, secret)
-	res, err := http.DefaultClient.Do(req)
+	res, err := s.HTTPClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,6 +89,9 @@ type Options struct {
 	// RefreshGrace is tokens.refresh_grace (zero: off, as reuse then
 	// revokes at once).
 	RefreshGrace time.Duration
+	// TLS serves https, with an https issuer; Browser trusts the test
+	// certificate. A Peer serves as its Peer does.
+	TLS bool
 }
 
 // Server is a running authorization server.
@@ -110,9 +113,12 @@ type Server struct {
 func New(t testing.TB, o Options) *Server {
 	t.Helper()
 	var env *testenv.Env
-	if o.Peer == nil {
+	switch {
+	case o.Peer == nil && o.TLS:
+		env = testenv.NewTLS(t)
+	case o.Peer == nil:
 		env = testenv.New(t)
-	} else {
+	default:
 		peer := *o.Peer.env
 		peer.Server = httptest.NewUnstartedServer(nil)
 		env = &peer
@@ -142,6 +148,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	cfg := config.Default()
 	cfg.Issuer = env.Issuer
 	cfg.Tokens.Audience = env.Audience
+	cfg.Tokens.AdminAudience = AdminAudience(env.Issuer)
 	cfg.Tokens.AccessTTL = 15 * time.Minute
 	if o.AccessTokenTTL != 0 {
 		cfg.Tokens.AccessTTL = o.AccessTokenTTL
@@ -199,7 +206,8 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 		stop()
 		workers.Wait()
 	})
-	h, err := httpserver.New(httpserver.Deps{Logger: env.Logger, Handlers: srv.Handlers})
+	h, err := httpserver.New(httpserver.Deps{Logger: env.Logger, Handlers: srv.Handlers,
+		Issuer: cfg.Issuer, HSTSMaxAge: cfg.HTTP.HSTSMaxAge})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,3 +254,7 @@ func orString(s, def string) string {
 	}
 	return s
 }
+
+// AdminAudience is the admin API's resource identifier on a test server
+// of issuer: tokens for /admin/v1 carry it.
+func AdminAudience(issuer string) string { return issuer + "/admin" }

@@ -62,6 +62,8 @@ type Config struct {
 	Outbound Outbound `yaml:"outbound"`
 	Branding Branding `yaml:"branding"`
 	Consent  Consent  `yaml:"consent"`
+	// RevocationFeed tunes the feed resource servers follow.
+	RevocationFeed RevocationFeed `yaml:"revocation_feed"`
 }
 
 // Redis says where state lives.
@@ -255,6 +257,8 @@ func Default() Config {
 		Backchannel: defaultBackchannel(),
 		Branding:    defaultBranding(),
 		Consent:     defaultConsent(),
+
+		RevocationFeed: RevocationFeed{MaxWaiters: 1024},
 	}
 }
 

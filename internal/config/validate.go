@@ -64,6 +64,7 @@ func (c *Config) Validate() error {
 	c.validateKeys(bad)
 	c.validateDPoP(bad)
 	c.validatePAR(bad)
+	c.validateFeed(bad)
 	c.validateBackchannel(bad)
 	c.validateOutbound(bad)
 	c.validateBranding(bad)

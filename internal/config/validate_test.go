@@ -99,6 +99,8 @@ func TestValidate(t *testing.T) {
 		{"nonces with a short secret", func(c *Config) { c.DPoP.Nonces = true; c.DPoP.NonceSecret = "short" }, "config: dpop.nonce_secret:"},
 		{"nonces with a secret", func(c *Config) { c.DPoP.Nonces = true; c.DPoP.NonceSecret = strings.Repeat("s", 32) }, ""},
 		{"negative public budget", func(c *Config) { c.DPoP.PublicPerIP = -1 }, "config: dpop.public_per_ip:"},
+		{"no feed waiters", func(c *Config) { c.RevocationFeed.MaxWaiters = 0 }, "config: revocation_feed.max_waiters: must be from 1"},
+		{"one feed waiter", func(c *Config) { c.RevocationFeed.MaxWaiters = 1 }, ""},
 		{"no public budget", func(c *Config) { c.DPoP.PublicPerIP = 0 }, ""},
 		{"shortest back-channel timings", func(c *Config) { c.Backchannel = Backchannel{Timeout: time.Second, RetryFor: 10 * time.Second} }, ""},
 		{"longest back-channel timings", func(c *Config) { c.Backchannel = Backchannel{Timeout: time.Minute, RetryFor: 24 * time.Hour} }, ""},

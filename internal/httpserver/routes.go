@@ -18,7 +18,7 @@ import (
 type Handlers struct {
 	Discovery  *oauth.Discovery
 	Resources  *oauth.ProtectedResources // the built-in resources' metadata (RFC 9728)
-	Tokens     *oauth.Handler            // token, revocation, introspection
+	Tokens     *oauth.Handler            // token, revocation, introspection, revocation feed
 	Authorizer *oauth.Authorizer
 	Pusher     *oauth.Pusher // pushed authorization requests (RFC 9126)
 	Userinfo   *oauth.Userinfo
@@ -71,6 +71,9 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(oauth.TokenPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Token))
 	r.POST(oauth.RevocationPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Revoke))
 	r.POST(oauth.IntrospectionPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Introspect))
+	// The revocation feed resource servers long-poll (README): Basic
+	// client authentication, resource servers only.
+	r.GET(oauth.RevocationFeedPath, gin.WrapF(h.Tokens.ServeRevocationFeed))
 
 	// Authorization endpoint (RFC 6749 §3.1) and its return from the pages.
 	r.GET(oauth.AuthorizePath, gin.WrapF(h.Authorizer.Authorize))

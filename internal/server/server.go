@@ -85,6 +85,10 @@ type Server struct {
 	Workers []Worker
 	// OnDataLoss drops the in-memory copies of what Redis lost.
 	OnDataLoss []func()
+	// OnShutdown are called when the HTTP server's drain begins
+	// (http.Server.RegisterOnShutdown): they end requests that would
+	// otherwise be held past it, such as the revocation feed's.
+	OnShutdown []func()
 }
 
 // New builds the server. It loads the revocation state before it returns,
@@ -116,6 +120,8 @@ type builder struct {
 	parBudget, proofBudget *ratelimit.Limiter
 	revoker                *account.Revoker
 	logouts                *backchannel.Logouts
+	// feed is the revocation feed the token endpoint's handler serves.
+	feed *oauth.RevocationFeed
 	// outbound guards every request the server sends (back-channel
 	// logout) and the registrations that name where they go.
 	outbound *outbound.Guard
@@ -176,6 +182,9 @@ func (b *builder) build(ctx context.Context) error {
 		return err
 	}
 	b.lookups()
+	if err := b.revocationFeed(ctx); err != nil {
+		return err
+	}
 	if h.Tokens, err = b.tokenEndpoints(); err != nil {
 		return err
 	}
@@ -192,6 +201,7 @@ func (b *builder) build(ctx context.Context) error {
 	md.AddDPoP(b.proofs.Algorithms())
 	md.AddPAR(cfg.PAR.Required)
 	md.AddProtectedResources(builtins)
+	md.AddRevocationFeed()
 	if h.Discovery, err = oauth.NewDiscovery(md, b.Keys); err != nil {
 		return err
 	}
@@ -325,11 +335,36 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 		DPoP:               b.proofs,
 		PublicProofLimiter: b.proofBudget,
 		Resources:          b.resources,
+		Feed:               b.feed,
 		Now:                b.now,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()
 		},
 	})
+}
+
+// revocationFeed is the feed resource servers follow: subscribed before
+// the server serves, so that no held request misses a revocation, and
+// ended at the drain, so that none outlasts it.
+func (b *builder) revocationFeed(ctx context.Context) error {
+	feed, err := oauth.NewRevocationFeed(b.Store, oauth.FeedConfig{MaxWaiters: b.cfg.RevocationFeed.MaxWaiters, Logger: b.Logger})
+	if err != nil {
+		return err
+	}
+	if err := feed.Listen(ctx); err != nil {
+		return err
+	}
+	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "oauth2d_revocation_feed_waiting",
+		Help: "Revocation feed requests this instance holds while they wait for a revocation (at most revocation_feed.max_waiters).",
+	}, func() float64 { return float64(feed.Waiting()) })
+	if err := b.Metrics.Register(waiting); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	b.feed = feed
+	b.srv.Workers = append(b.srv.Workers, feed.Follow)
+	b.srv.OnShutdown = append(b.srv.OnShutdown, feed.EndWaits)
+	return nil
 }
 
 func (b *builder) minter() *token.Minter {

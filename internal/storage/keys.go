@@ -57,8 +57,14 @@ import (
 //	                                    family life (absolute) has passed since the last
 //	                                    one stopped: every such hash has expired by then
 //	p revoked-jti              ZSET     jti scored by exp (unix ms) ; TTL = latest exp
+//	{p revoked-jti}:feed       STREAM   entries jti, exp (ms): one per change of revoked-jti
+//	                                    (feed.go), in its slot; the stream's first entry
+//	                                    ever also first=1 ; kept, capped at about
+//	                                    FeedMaxLen entries
 //	p {cutoffs}:nbf            HASH     principal -> not-before (unix ms) } TTL = latest until
 //	p {cutoffs}:until          ZSET     principal scored by until (ms)    }
+//	p {cutoffs}:feed           STREAM   entries p, nbf, until (ms): one per change of a
+//	                                    principal's cutoff ; kept, capped as the one above
 //	p session:<sha256>         STRING   BrowserSession JSON ; TTL = idle ttl, capped by ExpiresAt
 //	p authreq:<id>             STRING   AuthRequest JSON ; TTL to ExpiresAt
 //	p login:<sid>              HASH     user, session, exp, c:<client id> per client
@@ -131,6 +137,7 @@ func (s *Store) kUserFamilies(uid string) string { return s.prefix + "user-fams:
 func (s *Store) kRevokedJTI() string             { return s.prefix + "revoked-jti" }
 func (s *Store) kCutoffsNBF() string             { return s.prefix + "{cutoffs}:nbf" }
 func (s *Store) kCutoffsUntil() string           { return s.prefix + "{cutoffs}:until" }
+func (s *Store) kCutoffFeed() string             { return s.prefix + "{cutoffs}:feed" }
 func (s *Store) kSession(hash string) string     { return s.prefix + "session:" + hash }
 func (s *Store) kAuthRequest(id string) string   { return s.prefix + "authreq:" + id }
 func (s *Store) kLogin(sid string) string        { return s.prefix + "login:" + sid }
@@ -149,6 +156,11 @@ func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}
 func (s *Store) kLegacyUserFamilies(uid string) string {
 	return s.prefix + "user-families:" + uid
 }
+
+// kJTIFeed shares the deny set's slot (the tag of a key without braces
+// is the whole key), so one script writes both; the set's name predates
+// the feed and cannot change without forgetting stored revocations.
+func (s *Store) kJTIFeed() string { return "{" + s.kRevokedJTI() + "}:feed" }
 
 // The markers' hash tags put each on its guarded key's slot: the tag of a
 // key without braces is the whole key.

@@ -72,8 +72,11 @@ package storage
 //	TakeAuthRequest GETDEL      never re-sent  a second delivery would find nothing
 //	createComment (comments.go) idempotent     comment JSON: found → 'ok', no second sequence number
 //	deleteComment (comments.go) never re-sent  a second delivery would answer ErrNotFound
-//	revokeJTI (revocations.go)  idempotent     keeps the later expiry of the same jti
-//	setCutoff (revocations.go)  idempotent     keeps the later not-before and until
+//	revokeJTI (revocations.go)  idempotent     keeps the later expiry of the same jti; appends its
+//	                                           feed entry only when that changed the set, so a
+//	                                           second delivery appends none
+//	setCutoff (revocations.go)  idempotent     keeps the later not-before and until; feed entry as
+//	                                           revokeJTI's
 //	RevokeUserFamilies HDEL     idempotent     deletes from the legacy HASH only the fields read from it
 //	                                           (legacyFamilies, a read) and folded into the ZSET by
 //	                                           userFamilies before the HDEL is sent

@@ -586,6 +586,20 @@ type CutoffStore interface {
 	SubscribeCutoffs(ctx context.Context, onReconnect func()) (<-chan Cutoff, error)
 }
 
+// RevocationFeedStore is the history of revocations (RevokeJTI and
+// SetCutoff) that resource servers follow from afar (feed.go): a
+// snapshot to start from, then what changed after a cursor.
+type RevocationFeedStore interface {
+	// RevocationSnapshot returns every jti and cutoff in force and the
+	// cursor to follow them from.
+	RevocationSnapshot(ctx context.Context) (RevocationEvents, string, error)
+	// RevocationsSince returns what was revoked after cursor, a bounded
+	// batch, and the cursor after it (cursor itself when nothing was);
+	// snapshot is true when cursor cannot be followed (malformed, too
+	// old, or from data Redis has lost): start again from a snapshot.
+	RevocationsSince(ctx context.Context, cursor string) (ev RevocationEvents, next string, snapshot bool, err error)
+}
+
 // RevocationChecker answers the one question introspection and userinfo
 // ask of an access token: is it denied by its jti (RevokeJTI) or cut off
 // by a cutoff of its subject or client (SetCutoff)? Both in one round
@@ -678,6 +692,7 @@ type Storage interface {
 	RefreshStore
 	RevocationStore
 	CutoffStore
+	RevocationFeedStore
 	RevocationChecker
 	KeyStore
 	SessionStore

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 		{"RotationChecks", testRotationChecks},
 		{"Revocations", testRevocations},
 		{"Cutoffs", testCutoffs},
+		{"RevocationFeed", testRevocationFeed},
 		{"AccessRevoked", testAccessRevoked},
 		{"Consents", testConsents},
 		{"SigningKeys", testSigningKeys},

@@ -62,6 +62,8 @@ type Config struct {
 	Outbound Outbound `yaml:"outbound"`
 	Branding Branding `yaml:"branding"`
 	Consent  Consent  `yaml:"consent"`
+	// Audit says where audit events go besides the log.
+	Audit Audit `yaml:"audit"`
 }
 
 // Redis says where state lives.
@@ -251,6 +253,7 @@ func Default() Config {
 		Backchannel: defaultBackchannel(),
 		Branding:    defaultBranding(),
 		Consent:     defaultConsent(),
+		Audit:       defaultAudit(),
 	}
 }
 

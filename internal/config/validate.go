@@ -65,6 +65,7 @@ func (c *Config) Validate() error {
 	c.validateDPoP(bad)
 	c.validatePAR(bad)
 	c.validateBackchannel(bad)
+	c.validateAudit(bad)
 	c.validateOutbound(bad)
 	c.validateBranding(bad)
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {

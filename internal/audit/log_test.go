@@ -3,6 +3,8 @@ package audit
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -20,7 +22,7 @@ func TestMain(m *testing.M) { testredis.Main(m) }
 
 // redisClient is the store's client, whose timeouts the server's audit
 // log shares (storage.Open: fail fast, the context's deadline obeyed).
-func redisClient(t *testing.T, url string) redis.UniversalClient {
+func redisClient(t testing.TB, url string) redis.UniversalClient {
 	t.Helper()
 	st, err := storage.Open(context.Background(), storage.Options{URL: url, Prefix: "audit-test:"})
 	if err != nil {
@@ -50,7 +52,7 @@ func (l *lockedBuffer) String() string {
 
 // run starts l's writer; stopping it (at the test's end, or by the
 // returned func) waits for its drain.
-func run(t *testing.T, l *Log) (stop func()) {
+func run(t testing.TB, l *Log) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -177,5 +179,48 @@ func TestUnknownUsernameIsNotTheUsername(t *testing.T) {
 	h := UnknownUsername("alice-password")
 	if strings.Contains(h, "alice") || h != UnknownUsername("alice-password") || h == UnknownUsername("alice-passwore") {
 		t.Errorf("UnknownUsername = %q", h)
+	}
+}
+
+// BenchmarkEmit is what an event costs the request that emits it: the
+// log line (JSON, to nowhere) and, with the stream, the queue.
+func BenchmarkEmit(b *testing.B) {
+	ev := Event{Event: TokenIssued, Outcome: Success, Actor: "app", Subject: "u1", Client: "app", GrantType: "password",
+		Scope: "openid profile", Audience: "https://api.example.com", JTI: "0123456789abcdef0123456789abcdef"}
+	for _, stream := range []bool{false, true} {
+		b.Run(fmt.Sprintf("stream=%t", stream), func(b *testing.B) {
+			o := Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+			if stream {
+				srv := testredis.New(b)
+				o.Redis, o.StreamKey = redisClient(b, srv.URL), srv.Prefix+"audit"
+			}
+			l, err := New(o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			stop := run(b, l)
+			ctx := NewContext(context.Background(), l)
+			b.ReportAllocs()
+			for b.Loop() {
+				Emit(ctx, ev)
+			}
+			stop()
+			b.ReportMetric(testutil.ToFloat64(l.dropped.WithLabelValues(DropQueueFull)), "dropped")
+		})
+	}
+}
+
+// BenchmarkStreamWrite is what the writer spends per event on Redis
+// (pipelined XADD MAXLEN ~, batches of what is queued): events are
+// queued as fast as the writer takes them.
+func BenchmarkStreamWrite(b *testing.B) {
+	srv := testredis.New(b)
+	l, err := New(Options{Logger: slog.New(slog.DiscardHandler), Redis: redisClient(b, srv.URL), StreamKey: srv.Prefix + "audit"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := Event{Time: time.Now(), Event: TokenIssued, Outcome: Success, Subject: "u1", Client: "app", JTI: "0123456789abcdef"}
+	for b.Loop() {
+		_ = l.write(context.Background(), []Event{ev})
 	}
 }

@@ -44,11 +44,12 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 
 func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*storage.Store, error) {
 	return storage.Open(ctx, storage.Options{
-		URL:     cfg.Redis.URL,
-		Prefix:  cfg.Redis.Prefix,
-		Logger:  logger,
-		Now:     time.Now,
-		Timeout: cfg.Redis.Timeout,
+		URL:            cfg.Redis.URL,
+		Prefix:         cfg.Redis.Prefix,
+		Logger:         logger,
+		Now:            time.Now,
+		Timeout:        cfg.Redis.Timeout,
+		MinReplicasAck: cfg.Redis.MinReplicasAck,
 	})
 }
 

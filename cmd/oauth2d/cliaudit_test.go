@@ -28,6 +28,9 @@ func TestCLIChangesAreAudited(t *testing.T) {
 		{[]string{"client", "delete", "audited"}, []string{`audit.resource="client delete audited"`, "audit.outcome=success"}},
 		{[]string{"user", "create", "--username", "dora"}, []string{`audit.resource="user create dora"`, "audit.outcome=success"}},
 		{[]string{"user", "delete", "dora"}, []string{`audit.resource="user delete dora"`, "audit.outcome=success"}},
+		{[]string{"resource", "put", "https://orders.example", "--scope", "orders"},
+			[]string{`audit.resource="resource put https://orders.example"`, "audit.outcome=success"}},
+		{[]string{"resource", "delete", "https://orders.example"}, []string{`audit.resource="resource delete https://orders.example"`, "audit.outcome=success"}},
 	}
 	for _, tc := range tests {
 		res := runCmd(t, env, password+"\n", tc.args...)
@@ -49,7 +52,7 @@ func TestCLIChangesAreAudited(t *testing.T) {
 			}
 		}
 	}
-	for _, read := range [][]string{{"client", "list"}, {"user", "list"}} {
+	for _, read := range [][]string{{"client", "list"}, {"user", "list"}, {"resource", "list"}} {
 		if res := runCmd(t, env, "", read...); strings.Contains(res.stderr, "msg=audit") {
 			t.Errorf("oauth2d %s logged a change: %s", strings.Join(read, " "), res.stderr)
 		}

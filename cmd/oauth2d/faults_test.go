@@ -195,12 +195,19 @@ func TestRedisStallDuringRefreshes(t *testing.T) {
 	if login := get(base, signingIn.url.RequestURI(), ""); login.status != 200 || login.took > time.Second {
 		t.Errorf("login page of a pending request during the stall = %d in %v, want 200 from the caches", login.status, login.took)
 	}
+	// Nor does the authorization endpoint, whose client lookup is the
+	// same cache (issue 21: it read Redis and answered 503).
+	if again := get(base, authorize, ""); again.status != 200 || again.url.Path != "/login" || again.took > time.Second {
+		t.Errorf("authorization request during the stall ended at %d %v in %v, want the login page from the caches",
+			again.status, again.url, again.took)
+	}
 	// Every other kind of answer to a stall: a 503 of its own kind, fast.
 	for _, c := range []struct {
 		name, path, bearer, contentType string
 	}{
 		{"protected API", "/api/v1/comments", access, "application/problem+json"},
-		{"authorization page", authorize, "", "text/html"},
+		// A client nobody looked up yet is not cached: its lookup stalls.
+		{"authorization page", strings.Replace(authorize, "client_id=web", "client_id=uncached", 1), "", "text/html"},
 	} {
 		a := get(base, c.path, c.bearer)
 		if a.status != http.StatusServiceUnavailable || a.took > 3*time.Second || a.header.Get("Retry-After") == "" ||

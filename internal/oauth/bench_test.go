@@ -14,6 +14,7 @@ import (
 
 	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
 // Full in-process token requests through the real handler and a real
@@ -43,6 +44,46 @@ func BenchmarkTokenClientCredentials(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		tokenCall(b, s, f, serviceID, serviceSecret)
+	}
+}
+
+// BenchmarkTokenResources is the client-credentials grant without a
+// registry of resources, with one (the built-in ones and a stored one,
+// cached as in the server) and with a resource parameter: what the
+// resource rules of the issuance policy cost.
+func BenchmarkTokenResources(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		registry bool
+		form     url.Values
+	}{
+		{"no registry", false, url.Values{"grant_type": {"client_credentials"}}},
+		{"registry", true, url.Values{"grant_type": {"client_credentials"}}},
+		{"resource parameter", true, url.Values{"grant_type": {"client_credentials"}, "resource": {photosAPI}, "scope": {"photos:read"}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var opts []serverOption
+			if c.registry {
+				opts = append(opts, withCachedResources(b))
+			}
+			s := newServer(b, opts...)
+			if err := s.Store.UpsertResource(b.Context(), &storage.Resource{ID: photosAPI, Scopes: []string{"photos:read"}}); err != nil {
+				b.Fatal(err)
+			}
+			svc, err := s.Store.GetClient(b.Context(), serviceID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			svc.Scopes = append(svc.Scopes, "photos:read")
+			if err := s.Store.UpsertClient(b.Context(), svc); err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond) // the caches hear of the changes
+			b.ReportAllocs()
+			for b.Loop() {
+				tokenCall(b, s, c.form, serviceID, serviceSecret)
+			}
+		})
 	}
 }
 

@@ -86,6 +86,10 @@ type Server struct {
 	Workers []Worker
 	// OnDataLoss drops the in-memory copies of what Redis lost.
 	OnDataLoss []func()
+	// OnShutdown are called when the HTTP server's drain begins
+	// (http.Server.RegisterOnShutdown): they end requests that would
+	// otherwise be held past it, such as the revocation feed's.
+	OnShutdown []func()
 }
 
 // New builds the server. It loads the revocation state before it returns,
@@ -140,6 +144,8 @@ type builder struct {
 	parBudget, proofBudget *ratelimit.Limiter
 	revoker                *account.Revoker
 	logouts                *backchannel.Logouts
+	// feed is the revocation feed the token endpoint's handler serves.
+	feed *oauth.RevocationFeed
 	// outbound guards every request the server sends (back-channel
 	// logout) and the registrations that name where they go.
 	outbound *outbound.Guard
@@ -171,6 +177,10 @@ func (b *builder) build(ctx context.Context) error {
 	auds := h.Audiences
 	auds.API, auds.Admin = cfg.Tokens.Audience, []string{cfg.Tokens.AdminAudience}
 	auds.Userinfo = append([]string{cfg.Issuer + oauth.UserinfoPath}, cfg.Tokens.Audience...)
+	// Each API's 401 challenges name its metadata document (RFC 9728
+	// §5.1), when it is served here.
+	auds.APIMetadata, _ = oauth.ResourceMetadataURL(cfg.Issuer, cfg.Tokens.Audience[0])
+	auds.AdminMetadata, _ = oauth.ResourceMetadataURL(cfg.Issuer, cfg.Tokens.AdminAudience)
 	h.Audiences = auds
 	if b.verifier, err = token.NewVerifier(b.Keys, cfg.Issuer, slices.Concat(auds.API, auds.Admin, auds.Userinfo[:1]), 0, b.now); err != nil {
 		return err
@@ -196,6 +206,9 @@ func (b *builder) build(ctx context.Context) error {
 		return err
 	}
 	b.lookups()
+	if err := b.revocationFeed(ctx); err != nil {
+		return err
+	}
 	if h.Tokens, err = b.tokenEndpoints(); err != nil {
 		return err
 	}
@@ -212,6 +225,7 @@ func (b *builder) build(ctx context.Context) error {
 	md.AddDPoP(b.proofs.Algorithms())
 	md.AddPAR(cfg.PAR.Required)
 	md.AddProtectedResources(builtins)
+	md.AddRevocationFeed()
 	if h.Discovery, err = oauth.NewDiscovery(md, b.Keys); err != nil {
 		return err
 	}
@@ -222,7 +236,7 @@ func (b *builder) build(ctx context.Context) error {
 		return err
 	}
 	h.Admin, err = admin.New(admin.Deps{
-		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store,
+		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store, Resources: b.Store,
 		Hasher:       secret.NewHasher(secret.DefaultParams()),
 		Registration: account.PolicyWith(cfg, b.outbound), Logger: b.Logger, Now: b.now,
 	})
@@ -345,11 +359,36 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 		DPoP:               b.proofs,
 		PublicProofLimiter: b.proofBudget,
 		Resources:          b.resources,
+		Feed:               b.feed,
 		Now:                b.now,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()
 		},
 	})
+}
+
+// revocationFeed is the feed resource servers follow: subscribed before
+// the server serves, so that no held request misses a revocation, and
+// ended at the drain, so that none outlasts it.
+func (b *builder) revocationFeed(ctx context.Context) error {
+	feed, err := oauth.NewRevocationFeed(b.Store, oauth.FeedConfig{MaxWaiters: b.cfg.RevocationFeed.MaxWaiters, Logger: b.Logger})
+	if err != nil {
+		return err
+	}
+	if err := feed.Listen(ctx); err != nil {
+		return err
+	}
+	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "oauth2d_revocation_feed_waiting",
+		Help: "Revocation feed requests this instance holds while they wait for a revocation (at most revocation_feed.max_waiters).",
+	}, func() float64 { return float64(feed.Waiting()) })
+	if err := b.Metrics.Register(waiting); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	b.feed = feed
+	b.srv.Workers = append(b.srv.Workers, feed.Follow)
+	b.srv.OnShutdown = append(b.srv.OnShutdown, feed.EndWaits)
+	return nil
 }
 
 func (b *builder) minter() *token.Minter {
@@ -400,7 +439,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
 			AuthRequestTTL: b.Tuning.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required},
 		Store: b.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: b.Logger, Pushed: b.Store, Now: b.now,
-		Keys: b.Keys, Resources: b.resources,
+		Keys: b.Keys, Resources: b.resources, Clients: b.clients, Users: b.users,
 	})
 	if err != nil {
 		return err

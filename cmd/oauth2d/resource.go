@@ -59,7 +59,7 @@ func resourcePut(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 	defer store.Close()
-	defer func() { auditChange(ctx, e, cfg, "resource put", err, "resource", id) }()
+	defer func() { auditChange(ctx, e, cfg, store, "resource put", err, id) }()
 	old, err := store.GetResource(ctx, id)
 	switch {
 	case err == nil && old.ManagedBy == storage.ManagedByBootstrap:
@@ -176,7 +176,7 @@ func resourceDelete(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 	defer store.Close()
-	defer func() { auditChange(ctx, e, a.cfg, "resource delete", err, "resource", id) }()
+	defer func() { auditChange(ctx, e, a.cfg, store, "resource delete", err, id) }()
 	if builtinResource(a.cfg, id) != nil {
 		return usagef("resource delete: %s", admin.BuiltinDetail(id))
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/outbound"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -270,6 +271,7 @@ func (s *Sender) settle(ctx context.Context, d *storage.LogoutDelivery, outcome,
 		outcome = OutcomeExpired
 	}
 	s.outcome.WithLabelValues(outcome).Inc()
+	audit.Emit(ctx, audit.Event{Event: audit.BackchannelLogout, Outcome: outcome, Actor: "system", Subject: d.Subject, Client: d.ClientID, Reason: why, Resource: "logout_delivery:" + d.ID})
 	attrs := []any{"client_id", d.ClientID, "attempt", d.Attempts, "outcome", outcome}
 	var err error
 	switch outcome {

@@ -64,6 +64,8 @@ type Config struct {
 	Consent  Consent  `yaml:"consent"`
 	// RevocationFeed tunes the feed resource servers follow.
 	RevocationFeed RevocationFeed `yaml:"revocation_feed"`
+	// Audit says where audit events go besides the log.
+	Audit Audit `yaml:"audit"`
 }
 
 // Redis says where state lives.
@@ -259,6 +261,7 @@ func Default() Config {
 		Consent:     defaultConsent(),
 
 		RevocationFeed: RevocationFeed{MaxWaiters: 1024},
+		Audit:          defaultAudit(),
 	}
 }
 

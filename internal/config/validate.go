@@ -66,6 +66,7 @@ func (c *Config) Validate() error {
 	c.validatePAR(bad)
 	c.validateFeed(bad)
 	c.validateBackchannel(bad)
+	c.validateAudit(bad)
 	c.validateOutbound(bad)
 	c.validateBranding(bad)
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {

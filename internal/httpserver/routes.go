@@ -9,6 +9,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/web"
@@ -29,6 +30,9 @@ type Handlers struct {
 	// Audiences are the resource identifiers each protected part takes
 	// tokens for (RFC 8707): a token for one is refused by the others.
 	Audiences Audiences
+	// Audit receives the audit events of every route's requests; nil:
+	// none are recorded (tests of the route table alone).
+	Audit *audit.Log
 }
 
 // Audiences are the built-in resources' identifiers.
@@ -56,6 +60,9 @@ func (h Handlers) check() error {
 // built-in /healthz, /readyz and /metrics (see newEngine), with the
 // middleware each needs. Reading this function tells what is served.
 func routes(r gin.IRouter, h Handlers) {
+	if h.Audit != nil {
+		r.Use(auditContext(h.Audit))
+	}
 	// Discovery (RFC 8414, OpenID Connect Discovery) and keys.
 	r.GET(oauth.OAuthMetadataPath, h.Discovery.ServeMetadata)
 	r.GET(oauth.OpenIDMetadataPath, h.Discovery.ServeMetadata)
@@ -140,4 +147,14 @@ func routes(r gin.IRouter, h Handlers) {
 // notFound answers every unrouted path.
 func notFound(c *gin.Context) {
 	c.JSON(http.StatusNotFound, gin.H{"error": "not_found"})
+}
+
+// auditContext lets the handlers' audit.Emit find the audit log and
+// stamp each event with the request id and the client address.
+func auditContext(l *audit.Log) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx := audit.With(audit.NewContext(c.Request.Context(), l), audit.Event{RequestID: RequestID(c.Request.Context()), IP: c.ClientIP()})
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
 }

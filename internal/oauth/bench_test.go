@@ -1,6 +1,10 @@
 package oauth_test
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -8,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -173,4 +178,41 @@ func extract(body, name string) string {
 	}
 	v, _, _ := strings.Cut(rest, `"`)
 	return v
+}
+
+// BenchmarkTokenPasswordAudited is BenchmarkTokenPassword with the audit
+// log the server gives every request (a sign_in and a token.issued
+// event, JSON-logged to nowhere): without the stream, and with it, its
+// writer running. The difference is what audit.stream costs a request.
+func BenchmarkTokenPasswordAudited(b *testing.B) {
+	for _, stream := range []bool{false, true} {
+		b.Run(fmt.Sprintf("stream=%t", stream), func(b *testing.B) {
+			s := newServer(b, withLimits(0, 0))
+			o := audit.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+			if stream {
+				o.Redis, o.StreamKey = s.Store.Redis(), s.Store.AuditStreamKey()
+			}
+			log, err := audit.New(o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); _ = log.Run(ctx) }()
+			defer func() { stop(); <-done }()
+			f := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}, "scope": {"profile comments:read"}}
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(f.Encode()))
+				req = req.WithContext(audit.NewContext(req.Context(), log))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(firstPartyID, firstPartySecret)
+				rec := httptest.NewRecorder()
+				s.Handler.Token(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("got %d %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/backchannel"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/dpop"
@@ -103,7 +104,30 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if err := b.build(ctx); err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
+	if err := b.auditLog(); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
 	return b.srv, nil
+}
+
+// auditLog is where audit events go: the log and, unless audit.stream
+// is off, the stream its worker writes. Every request (the route table)
+// and every worker carries it in its context, so Emit finds it.
+func (b *builder) auditLog() error {
+	o := audit.Options{Logger: b.Logger, Metrics: b.Metrics, Now: b.now}
+	if b.cfg.Audit.Stream {
+		o.Redis, o.StreamKey, o.StreamMaxLen = b.Store.Redis(), b.Store.AuditStreamKey(), b.cfg.Audit.StreamMaxLen
+	}
+	log, err := audit.New(o)
+	if err != nil {
+		return err
+	}
+	b.srv.Handlers.Audit = log
+	for i, run := range b.srv.Workers {
+		b.srv.Workers[i] = func(ctx context.Context) error { return run(audit.NewContext(ctx, log)) }
+	}
+	b.srv.Workers = append(b.srv.Workers, log.Run)
+	return nil
 }
 
 // builder holds what the parts of New share while they are built.

@@ -87,6 +87,8 @@ import (
 //	p {comments}:byid          HASH     comment id -> Comment JSON ; kept } one slot:
 //	p {comments}:order         ZSET     comment id scored by seq ; kept   } a page is
 //	p {comments}:seq           STRING   last sequence number (INCR) ; kept } one script
+//	p audit                    STREAM   audit events (package audit writes it: XADD MAXLEN ~
+//	                                    audit.stream_max_len) ; kept, trimmed by length
 //	{p clients}:marker         STRING   data epoch (heal.go) ; kept   } each on the slot of
 //	p {users}:marker           STRING   data epoch ; kept             } the data it guards,
 //	{p signing-keys}:marker    STRING   data epoch ; kept             } so its loss is theirs
@@ -150,6 +152,10 @@ func (s *Store) kPushed(hash string) string      { return s.prefix + "par:" + ha
 func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }
 func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }
 func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}:seq" }
+
+// AuditStreamKey is the stream of audit events, which package audit
+// writes through Redis(): its entries are no part of the storage contract.
+func (s *Store) AuditStreamKey() string { return s.prefix + "audit" }
 
 // kLegacyUserFamilies is the family index older versions write (see the
 // table above for when it can go).

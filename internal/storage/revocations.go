@@ -42,8 +42,9 @@ end
 // stream cap. Keeps the later exp if the jti is denied twice, appends to
 // the feed only when that changed the set (so a re-sent script adds no
 // second entry, see redelivery.go), drops expired entries, and lets the
-// set live exactly as long as its latest entry. The stream is kept: it
-// is capped instead (feed.go).
+// set and the stream live exactly as long as the set's latest entry: once
+// every revocation has expired there is nothing to follow, and a cursor
+// into the gone stream is answered with the (empty) snapshot.
 var revokeJTI = redis.NewScript(expireWithLatest + appendToFeed + `
 local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not old or tonumber(old) < tonumber(ARGV[2]) then
@@ -51,7 +52,7 @@ if not old or tonumber(old) < tonumber(ARGV[2]) then
   append_to_feed(KEYS[2], ARGV[4], 'jti', ARGV[1], 'exp', ARGV[2])
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-expire_with_latest(ARGV[3], KEYS[1])
+expire_with_latest(ARGV[3], KEYS[1], KEYS[2])
 return {'ok'}
 `)
 
@@ -124,7 +125,8 @@ func cutoffOf(principal, nbfMs, untilMs string) Cutoff {
 // principal, nbf ms, until ms, now ms, stream cap. Keeps the later of
 // each time, appends the principal's resulting cutoff to the feed only
 // when either changed (as revokeJTI), drops expired principals from both
-// keys, lets both keys live as long as the latest entry, and returns the
+// keys, lets both keys and the stream live as long as the latest entry
+// (as revokeJTI), and returns the
 // principal's cutoff as now stored.
 var setCutoff = redis.NewScript(expireWithLatest + appendToFeed + `
 local changed = false
@@ -146,7 +148,7 @@ end
 local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
 for _, p in ipairs(gone) do redis.call('HDEL', KEYS[1], p) end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
-expire_with_latest(ARGV[4], KEYS[2], KEYS[1])
+expire_with_latest(ARGV[4], KEYS[2], KEYS[1], KEYS[3])
 return {'ok', tostring(nbf), tostring(untl)}
 `)
 

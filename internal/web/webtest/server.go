@@ -8,6 +8,7 @@ package webtest
 import (
 	"context"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -92,6 +93,9 @@ type Options struct {
 	// TLS serves https, with an https issuer; Browser trusts the test
 	// certificate. A Peer serves as its Peer does.
 	TLS bool
+	// Logger receives the handlers' log, audit events included (nil:
+	// discarded).
+	Logger *slog.Logger
 }
 
 // Server is a running authorization server.
@@ -182,8 +186,12 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 		metrics = prometheus.NewRegistry()
 	}
 	ctx, stop := context.WithCancel(context.Background())
+	logger := env.Logger
+	if o.Logger != nil {
+		logger = o.Logger
+	}
 	srv, err := server.New(ctx, server.Deps{
-		Config: &cfg, Store: env.Store, Keys: env.Keys, Logger: env.Logger, Metrics: metrics,
+		Config: &cfg, Store: env.Store, Keys: env.Keys, Logger: logger, Metrics: metrics,
 		Checker: env.Checker, ScopeTexts: account.MergeScopeTexts(o.ScopeTexts), Templates: tmpl,
 		Tuning: server.Tuning{
 			SessionIdleTTL: o.SessionIdleTTL, SessionAbsoluteTTL: o.SessionAbsolute, AuthRequestTTL: o.AuthRequestTTL,

@@ -90,11 +90,14 @@ const (
 // modelResources are the registered resources and the scopes each
 // defines, for the model's own reading of the policy.
 func (m *model) modelResources() map[string][]string {
-	return map[string][]string{
+	all := map[string][]string{
 		m.srv.Issuer + "/api":               {"comments:read", "comments:write", "comments:moderate"},
 		webtest.AdminAudience(m.srv.Issuer): {"admin"},
-		modelPhotos:                         {"photos:read"},
 	}
+	if !m.photosGone {
+		all[modelPhotos] = []string{"photos:read"}
+	}
+	return all
 }
 
 // asScope: the authorization server's own scopes ride with any resource.
@@ -127,7 +130,8 @@ func (m *model) reach(req, held []string) []string {
 	case len(req) > 0:
 		return req
 	case len(held) > 0:
-		return held
+		// A resource deleted since gets no token.
+		return slices.DeleteFunc(slices.Clone(held), func(r string) bool { _, ok := m.modelResources()[r]; return !ok })
 	}
 	var all []string
 	for r := range m.modelResources() {
@@ -230,6 +234,8 @@ type model struct {
 	codes    []*code
 	idTokens []idToken              // ID tokens the code flows issued
 	consents map[[2]string][]string // (user key, client key) → remembered scopes
+	// photosGone: the photos resource is deleted (toggleResource).
+	photosGone bool
 
 	// denied are access tokens revoked for certain: seen refused by the
 	// protected API, or issued to a user before the admin API revoked
@@ -303,6 +309,7 @@ func TestIssuanceModel(t *testing.T) {
 			"introspect":       m.introspect,
 			"recreateClient":   m.recreateClient,
 			"hintPromptNone":   m.hintPromptNone,
+			"toggleResource":   m.toggleResource,
 			"followFeed":       m.followFeed,
 		})
 	})
@@ -316,6 +323,9 @@ func isFlagSet(name string) bool {
 
 func (m *model) seed() {
 	ctx := context.Background()
+	if err := m.srv.Store.UpsertResource(ctx, &storage.Resource{ID: modelPhotos, Scopes: []string{"photos:read"}}); err != nil {
+		m.t.Fatal(err)
+	}
 	seq := nextSeq()
 	sfx := fmt.Sprintf("-%d", seq)
 	m.clients = []*modelClient{
@@ -848,6 +858,21 @@ func (m *model) editClientScopes(t *rapid.T) {
 	c.scopes = slices.Clone(scopes)
 }
 
+// toggleResource deletes the photos resource through the admin API, or
+// registers it again: a grant that named it gets no token for it while
+// it is gone, and a request for it is invalid_target.
+func (m *model) toggleResource(t *rapid.T) {
+	if m.photosGone {
+		reg := account.ResourceRegistration{ID: modelPhotos, Scopes: []string{"photos:read"}}
+		if st, body := m.admin.do(t, http.MethodPost, "/admin/v1/resources", reg); st != http.StatusCreated {
+			t.Fatalf("admin POST resource: %d %s", st, body)
+		}
+	} else if st, body := m.admin.do(t, http.MethodDelete, "/admin/v1/resources/"+url.PathEscape(modelPhotos), nil); st != http.StatusNoContent {
+		t.Fatalf("admin DELETE resource: %d %s", st, body)
+	}
+	m.photosGone = !m.photosGone
+}
+
 // hintPromptNone asks, from someone's browser, for a code with
 // prompt=none and an ID token of some user as id_token_hint: a code may
 // go only to the user the hint names (OIDC Core §3.1.2.1).
@@ -1103,7 +1128,7 @@ func (m *model) checkAudience(access string, claims *token.AccessClaims, key *dp
 	}
 	if len(want) == 0 {
 		want = []string{m.srv.Issuer + "/api"}
-		if restricted {
+		if restricted && len(reach) > 0 {
 			want = slices.Clone(reach)
 		}
 	}

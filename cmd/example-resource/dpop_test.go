@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,12 +19,12 @@ func TestDPoPBoundTokens(t *testing.T) {
 	const base = "https://api.example.com"
 	v.Proofs = &ProofChecker{BaseURL: base, Now: time.Now}
 	key, thief := dpoptest.NewKey(t), dpoptest.NewKey(t)
-	bound, _, err := minter.MintAccess(token.AccessRequest{Subject: "user-1", ClientID: "spa", Scope: []string{"profile"},
+	bound, _, err := minter.MintAccess(context.Background(), token.AccessRequest{Subject: "user-1", ClientID: "spa", Scope: []string{"profile"},
 		Lifetime: time.Minute, JKT: key.Thumbprint(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bearer, _, _ := minter.MintAccess(token.AccessRequest{Subject: "user-1", ClientID: "web", Scope: []string{"profile"}, Lifetime: time.Minute})
+	bearer, _, _ := minter.MintAccess(context.Background(), token.AccessRequest{Subject: "user-1", ClientID: "web", Scope: []string{"profile"}, Lifetime: time.Minute})
 	proof := func(k *dpoptest.Key, tok string) string {
 		return k.Proof(t, dpoptest.For("GET", base+"/hello").WithToken(tok))
 	}

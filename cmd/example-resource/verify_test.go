@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
@@ -49,7 +50,7 @@ func newOurIssuer(t *testing.T) (*token.KeySet, *token.Minter, *Verifier) {
 func TestVerifierAgainstOurJWKS(t *testing.T) {
 	keys, minter, v := newOurIssuer(t)
 	access := func(req token.AccessRequest) string {
-		raw, _, err := minter.MintAccess(req)
+		raw, _, err := minter.MintAccess(context.Background(), req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +64,7 @@ func TestVerifierAgainstOurJWKS(t *testing.T) {
 	expired.IssuedAt = time.Now().Add(-time.Hour)
 	noScope := base
 	noScope.Scope = []string{"comments:read"}
-	idToken, err := minter.MintIDToken(token.IDClaims{Subject: "user-1", Audience: "web", Lifetime: time.Minute,
+	idToken, err := minter.MintIDToken(context.Background(), token.IDClaims{Subject: "user-1", Audience: "web", Lifetime: time.Minute,
 		Extra: map[string]any{"scope": "profile", "client_id": "web"}})
 	if err != nil {
 		t.Fatal(err)

@@ -100,7 +100,7 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 	if short := now.Add(dec.ttl); dec.ttl > 0 && short.Before(in.accessExp) {
 		in.accessExp = short
 	}
-	access, e := h.mintAccess(in, now)
+	access, e := h.mintAccess(ctx, in, now)
 	if e != nil {
 		return nil, e
 	}

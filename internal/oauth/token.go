@@ -104,7 +104,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 		in.accessJTI = secret.NewToken(16)
 		in.accessExp = now.Add(cmp.Or(in.ttl, h.cfg.AccessTokenTTL))
 	}
-	access, err := h.mintAccess(in, now)
+	access, err := h.mintAccess(ctx, in, now)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 		resp.RefreshToken = raw
 	}
 	if in.user != nil && slices.Contains(in.scope, ScopeOpenID) {
-		idt, err := h.minter.MintIDToken(token.IDClaims{
+		idt, err := h.minter.MintIDToken(ctx, token.IDClaims{
 			Subject: in.user.ID, Audience: in.client.ID, Nonce: in.nonce, AuthTime: in.authTime,
 			AccessToken: access, IssuedAt: now, Lifetime: h.cfg.IDTokenTTL, SessionID: in.sid,
 			Extra: profileClaims(in.user, in.scope),
@@ -149,7 +149,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 	return resp, nil
 }
 
-func (h *Handler) mintAccess(in issue, now time.Time) (string, *Error) {
+func (h *Handler) mintAccess(ctx context.Context, in issue, now time.Time) (string, *Error) {
 	ai := token.AccessRequest{
 		Subject: in.client.ID, ClientID: in.client.ID, Scope: in.scope, Audience: in.audience, JTI: in.accessJTI,
 		IssuedAt: now, Lifetime: in.accessExp.Sub(now), AuthTime: in.authTime, JKT: in.jkt,
@@ -157,7 +157,7 @@ func (h *Handler) mintAccess(in issue, now time.Time) (string, *Error) {
 	if in.user != nil {
 		ai.Subject, ai.Roles = in.user.ID, in.roles
 	}
-	raw, _, err := h.minter.MintAccess(ai)
+	raw, _, err := h.minter.MintAccess(ctx, ai)
 	if err != nil {
 		return "", ErrServerError.Wrap(err)
 	}

@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +22,7 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 	a, _ := NewAuthenticator(verifier, nopFeed{}, Options{Realm: "https://i"})
 	a.ready.Store(true)
 	raw, _, _ := token.NewMinter(keys, "https://i", []string{"https://a"}, time.Now).
-		MintAccess(token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour})
+		MintAccess(context.Background(), token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour})
 	req := httptest.NewRequest(http.MethodGet, "/x", nil)
 	req.Header.Set("Authorization", "Bearer "+raw)
 	if _, f := a.authenticate(req); f != nil {

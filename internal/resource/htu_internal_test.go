@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -19,7 +20,7 @@ func TestProofNamesTheEscapedPath(t *testing.T) {
 	proofs, _ := dpop.NewVerifier(dpop.Options{Replay: acceptAll{}})
 	a, minter := dpopAuthenticator(t, proofs)
 	key := dpoptest.NewKey(t)
-	tok, _, _ := minter.MintAccess(token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour, JKT: key.Thumbprint(t)})
+	tok, _, _ := minter.MintAccess(context.Background(), token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour, JKT: key.Thumbprint(t)})
 	for _, tc := range []struct {
 		path, htu string
 		ok        bool

@@ -265,7 +265,7 @@ func (a *Authenticator) authenticate(r *http.Request) (*token.AccessClaims, *fai
 		}
 		var err error
 		if claims, err = a.verifier.VerifyAccess(raw); err != nil {
-			a.log.Debug("resource: token rejected", "err", err)
+			a.log.DebugContext(r.Context(), "resource: token rejected", "err", err)
 			return nil, failInvalid
 		}
 		// exp by this middleware's clock, which the deny list and the

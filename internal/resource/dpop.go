@@ -69,7 +69,7 @@ func (a *Authenticator) checkBinding(r *http.Request, key cacheKey, scheme strin
 	case errors.Is(err, dpop.ErrUseNonce):
 		return failProofNonce
 	case errors.Is(err, dpop.ErrInvalidProof):
-		a.log.Debug("resource: DPoP proof rejected", "err", err)
+		a.log.DebugContext(r.Context(), "resource: DPoP proof rejected", "err", err)
 		return failProof
 	case problem.Unavailable(err):
 		a.log.WarnContext(r.Context(), "resource: DPoP replay check: storage unavailable", "err", err)

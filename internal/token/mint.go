@@ -175,8 +175,11 @@ func unixOrZero(t time.Time) int64 {
 // sign returns header.payload.signature. The header is already base64url;
 // kind names the token in the span that times the signature.
 func (k *Key) sign(ctx context.Context, kind, header string, payload []byte) (raw string, err error) {
-	_, span := tracing.Start(ctx, "token.sign", attribute.String("oauth2d.token.kind", kind),
-		attribute.String("oauth2d.token.alg", k.alg), attribute.String("oauth2d.token.kid", k.id))
+	_, span := tracing.Start(ctx, "token.sign")
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("oauth2d.token.kind", kind),
+			attribute.String("oauth2d.token.alg", k.alg), attribute.String("oauth2d.token.kid", k.id))
+	}
 	defer func() { tracing.End(span, err) }()
 	enc := base64.RawURLEncoding
 	buf := make([]byte, len(header)+1+enc.EncodedLen(len(payload)))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/embedded"
@@ -16,11 +15,19 @@ const scope = "github.com/oauth2d/oauth2d"
 
 // Start starts a child span of the span in ctx, on that span's own
 // provider: no provider is injected into the packages that time their
-// expensive steps, and outside a traced request the span is a no-op.
-func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
-	return trace.SpanFromContext(ctx).TracerProvider().Tracer(scope).
-		Start(ctx, name, trace.WithAttributes(attrs...), trace.WithSpanKind(trace.SpanKindInternal))
+// expensive steps. Outside a recorded span it returns ctx and a no-op
+// span and allocates nothing, so callers set attributes only when
+// span.IsRecording().
+func Start(ctx context.Context, name string) (context.Context, trace.Span) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return ctx, noSpan
+	}
+	return parent.TracerProvider().Tracer(scope).Start(ctx, name)
 }
+
+// noSpan is the API's no-op span (what an empty context holds).
+var noSpan = trace.SpanFromContext(context.Background())
 
 // End ends span, marking it failed when err is not nil.
 func End(span trace.Span, err error) {

@@ -96,7 +96,8 @@ type Options struct {
 	TLS bool
 	// TracerProvider traces the server as serve does when the OTEL_*
 	// variables ask for it: requests, Redis commands, back-channel
-	// deliveries (nil: tracing off). A Peer traces as its Peer does.
+	// deliveries (nil: tracing off). A Peer shares its Peer's store, and
+	// so its Redis tracing.
 	TracerProvider trace.TracerProvider
 	// Logger receives the handlers' log (nil: discarded).
 	Logger *slog.Logger

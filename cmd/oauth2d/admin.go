@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"strings"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -78,19 +81,37 @@ func idArg(fs *flag.FlagSet, flagValue, what string) (string, error) {
 	}
 }
 
-// auditChange logs a change an admin command made, or tried to make
-// once connected, as the admin API's Audit does ("admin: change"), on
-// stderr in the configured log format (log.format), so that a log
-// collector keeps CLI changes in the same trail as the API's: the
-// command, the record, who ran it (the OS user: the CLI has no token),
-// and how it ended.
-func auditChange(ctx context.Context, e env, cfg *config.Config, command string, change error, attrs ...any) {
-	outcome := "ok"
-	if change != nil {
-		outcome = change.Error()
+// auditChange records a change an admin command made, or tried to make
+// once connected, as the admin API's Audit does (audit.AdminChange): on
+// stderr in the configured log format (log.format) and in the audit
+// stream, so that the CLI's changes are in the same trail as the API's.
+// The actor is the OS user (the CLI has no token); the resource is the
+// command and its record. It returns once the stream entry is written
+// (or given up).
+func auditChange(ctx context.Context, e env, cfg *config.Config, store *storage.Store, command string, change error, record string) {
+	o := audit.Options{Logger: newLogger(cfg, e.stderr)}
+	if cfg.Audit.Stream {
+		o.Redis, o.StreamKey, o.StreamMaxLen = store.Redis(), store.AuditStreamKey(), cfg.Audit.StreamMaxLen
 	}
-	args := append([]any{"via", "cli", "command", command, "os_user", e.getenv("USER"), "outcome", outcome}, attrs...)
-	newLogger(cfg, e.stderr).InfoContext(ctx, "admin: change", args...)
+	log, err := audit.New(o)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%s: audit: %v\n", command, err)
+		return
+	}
+	ev := audit.Event{Event: audit.AdminChange, Outcome: audit.Success, Actor: "cli:" + e.getenv("USER"),
+		Resource: strings.TrimSpace(command + " " + record)}
+	if change != nil {
+		ev.Outcome, ev.Reason = audit.Failure, change.Error()
+	}
+	writing, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = log.Run(writing) // writes what is queued before it returns
+	}()
+	audit.Emit(audit.NewContext(ctx, log), ev)
+	stop()
+	<-done
 }
 
 // sessionEnder is what deleting a user or a client needs to end what was

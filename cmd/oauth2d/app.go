@@ -57,6 +57,7 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger, tp 
 		Now:            time.Now,
 		Timeout:        cfg.Redis.Timeout,
 		TracerProvider: tp,
+		MinReplicasAck: cfg.Redis.MinReplicasAck,
 	})
 }
 

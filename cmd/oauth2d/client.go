@@ -84,7 +84,7 @@ func clientCreate(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 	defer store.Close()
-	defer func() { auditChange(ctx, e, cfg, "client create", err, "client", c.ID) }()
+	defer func() { auditChange(ctx, e, cfg, store, "client create", err, c.ID) }()
 	if clear != "" {
 		if c.SecretHash, err = secret.NewHasher(secret.DefaultParams()).Hash(clear); err != nil {
 			return fmt.Errorf("client create: %w", err)
@@ -233,7 +233,7 @@ func clientDelete(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 	defer store.Close()
-	defer func() { auditChange(ctx, e, a.cfg, "client delete", err, "client", id) }()
+	defer func() { auditChange(ctx, e, a.cfg, store, "client delete", err, id) }()
 	c, err := store.GetClient(ctx, id)
 	if err != nil {
 		return fmt.Errorf("client delete: %q: %w", id, err)

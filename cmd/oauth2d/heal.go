@@ -12,7 +12,7 @@ import (
 
 // dataCheckInterval is how often the guard reads the data markers: a
 // Redis that came back empty is noticed within it (sooner when /readyz is
-// asked), and the reads cost one pipeline of three GETs.
+// asked), and the reads cost one pipeline of four GETs.
 const dataCheckInterval = 2 * time.Second
 
 // dataGuard notices that Redis lost its data (restarted without

@@ -127,7 +127,7 @@ func keysRotate(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 	defer store.Close()
-	defer func() { auditChange(ctx, e, cfg, "keys rotate", err) }()
+	defer func() { auditChange(ctx, e, cfg, store, "keys rotate", err, "") }()
 	enc, err := token.ParseEncryptionKey(cfg.Keys.EncryptionKey)
 	if err != nil {
 		return usage(fmt.Errorf("config: keys.encryption_key: %w", err))

@@ -230,6 +230,13 @@ type model struct {
 	codes    []*code
 	idTokens []idToken              // ID tokens the code flows issued
 	consents map[[2]string][]string // (user key, client key) → remembered scopes
+
+	// denied are access tokens revoked for certain: seen refused by the
+	// protected API, or issued to a user before the admin API revoked
+	// the user's tokens. A follower of the revocation feed must refuse
+	// them too, while they have not expired.
+	denied   []string
+	follower feedFollower
 }
 
 var modelSeq int64
@@ -296,6 +303,7 @@ func TestIssuanceModel(t *testing.T) {
 			"introspect":       m.introspect,
 			"recreateClient":   m.recreateClient,
 			"hintPromptNone":   m.hintPromptNone,
+			"followFeed":       m.followFeed,
 		})
 	})
 }
@@ -921,6 +929,11 @@ func (m *model) revokeUser(t *rapid.T) {
 	if st, body := m.admin.do(t, http.MethodPost, "/admin/v1/users/"+u.id+"/revoke-tokens", nil); st != 200 {
 		t.Fatalf("admin revoke-tokens: %d %s", st, body)
 	}
+	for _, f := range m.families {
+		if f.user == u && f.lastAccess != "" {
+			m.denied = append(m.denied, f.lastAccess)
+		}
+	}
 	m.userRevoked(u)
 }
 
@@ -1187,6 +1200,73 @@ func (m *model) wantDenied(t *rapid.T, access string, key *dpoptest.Key, what st
 	}
 	if res.status != http.StatusUnauthorized {
 		t.Fatalf("INVARIANT 2: %s is still accepted: %d %s", what, res.status, res.raw)
+	}
+	m.denied = append(m.denied, access)
+}
+
+// feedFollower is a resource server outside oauth2d that follows the
+// revocation feed: it merges whatever it is told, as the protocol says.
+type feedFollower struct {
+	cursor  string
+	jtis    map[string]bool
+	cutoffs map[string]int64 // "<kind>:<id>" → the latest not_before (unix ms)
+}
+
+func (f *feedFollower) denies(c *token.AccessClaims) bool {
+	iat := c.IssuedAt.UnixMilli()
+	return f.jtis[c.JTI] || iat < f.cutoffs["sub:"+c.Subject] || iat < f.cutoffs["client:"+c.ClientID]
+}
+
+// followFeed reads the revocation feed as a resource server (webtest's
+// service client) up to now: every access token revoked for certain it
+// must refuse too (invariant 2 for resource servers outside oauth2d).
+func (m *model) followFeed(t *rapid.T) {
+	f := &m.follower
+	if f.jtis == nil {
+		f.jtis, f.cutoffs = map[string]bool{}, map[string]int64{}
+	}
+	for {
+		q := url.Values{}
+		if f.cursor != "" {
+			q.Set("cursor", f.cursor)
+		}
+		req, _ := http.NewRequest(http.MethodGet, m.srv.URL+"/oauth2/revocation-feed?"+q.Encode(), nil)
+		req.SetBasicAuth(webtest.ServiceID, webtest.ServiceSecret)
+		res := m.send(req)
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		m.no5xx(res)
+		var ans struct {
+			Cursor string `json:"cursor"`
+			JTIs   []struct {
+				JTI string `json:"jti"`
+			} `json:"jtis"`
+			Cutoffs []struct {
+				Kind      string `json:"kind"`
+				ID        string `json:"id"`
+				NotBefore int64  `json:"not_before"`
+			} `json:"cutoffs"`
+		}
+		if err := json.Unmarshal([]byte(res.raw), &ans); res.status != http.StatusOK || err != nil || ans.Cursor == "" {
+			t.Fatalf("revocation feed: %d %s", res.status, res.raw)
+		}
+		for _, j := range ans.JTIs {
+			f.jtis[j.JTI] = true
+		}
+		for _, c := range ans.Cutoffs {
+			k := c.Kind + ":" + c.ID
+			f.cutoffs[k] = max(f.cutoffs[k], c.NotBefore)
+		}
+		f.cursor = ans.Cursor
+		if len(ans.JTIs) < storage.FeedBatch && len(ans.Cutoffs) < storage.FeedBatch {
+			break
+		}
+	}
+	for _, access := range m.denied {
+		if claims, err := m.ver.VerifyAccess(access); err == nil && !f.denies(claims) {
+			t.Fatalf("INVARIANT 2: a revoked access token (jti %s, sub %s) is not revoked by the feed", claims.JTI, claims.Subject)
+		}
 	}
 }
 

@@ -24,7 +24,8 @@ func TestREADMEAdminAPIExamples(t *testing.T) {
 	sh.runSection(readme, "## Adding your own client")
 	for _, want := range []string{"POST /oauth2/token", "POST /admin/v1/clients", "GET /admin/v1/clients",
 		"PUT /admin/v1/clients/my-app", "DELETE /admin/v1/clients/my-app", "POST /admin/v1/users",
-		"PATCH /admin/v1/users/", "DELETE /admin/v1/users/"} {
+		"PATCH /admin/v1/users/", "DELETE /admin/v1/users/", "POST /admin/v1/resources", "GET /admin/v1/resources/https://",
+		"PUT /admin/v1/resources/https://", "DELETE /admin/v1/resources/https://"} {
 		if !sh.curl.ran(want) {
 			t.Errorf("the README's admin examples no longer send %s", want)
 		}

@@ -32,7 +32,8 @@ func TestREADMECommandLineExamples(t *testing.T) {
 	sh.runSection(readme, "## Command line")
 	// The examples must go on covering every admin command.
 	for _, want := range []string{"client create", "client list", "client get", "client delete",
-		"user create", "user list", "user delete", "keys list", "keys rotate"} {
+		"user create", "user list", "user delete", "resource put", "resource list", "resource get", "resource delete",
+		"keys list", "keys rotate"} {
 		if !sh.ran[want] {
 			t.Errorf("the README's command-line examples no longer run %q", want)
 		}

@@ -67,6 +67,7 @@ Commands:
   serve                         run the server (the default)
   client create|list|get|delete manage OAuth clients
   user create|list|delete       manage users (passwords are read from stdin)
+  resource put|list|get|delete  manage resource servers (RFC 8707)
   keys list|rotate              manage signing keys kept in Redis
   healthcheck                   exit 0 if the local server is ready (container probes)
 
@@ -89,6 +90,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return clientCommand(ctx, e, rest)
 	case "user":
 		return userCommand(ctx, e, rest)
+	case "resource":
+		return resourceCommand(ctx, e, rest)
 	case "keys":
 		return keysCommand(ctx, e, rest)
 	case "healthcheck":

@@ -154,9 +154,13 @@ func serve(ctx context.Context, e env, args []string) error {
 	logger.Info("oauth2d listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer,
 		"tls", cfg.TLS.Enabled(), "embedded_redis", store.Embedded(), "insecure_dev", cfg.InsecureDev,
 		"startup_ms", time.Since(start).Milliseconds())
+	httpSrv := httpserver.NewServer(handler, logger)
+	for _, f := range srv.OnShutdown {
+		httpSrv.RegisterOnShutdown(f)
+	}
 	group.Go(func() error {
 		defer endLife()
-		return httpserver.Serve(groupCtx, httpserver.NewServer(handler, logger), ln, httpserver.ServeOptions{
+		return httpserver.Serve(groupCtx, httpSrv, ln, httpserver.ServeOptions{
 			CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
 			Draining: draining, DrainDelay: cfg.HTTP.DrainDelay, Drain: cfg.HTTP.ShutdownTimeout,
 		})

@@ -56,7 +56,7 @@ func userCreate(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 	defer store.Close()
-	defer func() { auditChange(ctx, e, cfg, "user create", err, "username", u.Username) }()
+	defer func() { auditChange(ctx, e, cfg, store, "user create", err, u.Username) }()
 	if u.PasswordHash, err = secret.NewHasher(secret.DefaultParams()).Hash(password); err != nil {
 		return fmt.Errorf("user create: %w", err)
 	}
@@ -106,7 +106,7 @@ func userDelete(ctx context.Context, e env, args []string) (err error) {
 		return err
 	}
 	defer store.Close()
-	defer func() { auditChange(ctx, e, a.cfg, "user delete", err, "username", username) }()
+	defer func() { auditChange(ctx, e, a.cfg, store, "user delete", err, username) }()
 	u, err := store.GetUserByUsername(ctx, username)
 	if err != nil {
 		return fmt.Errorf("user delete: %q: %w", username, err)

@@ -13,6 +13,12 @@
 //     a public client has no secret and cannot use client_credentials (RFC
 //     6749 §4.4); the password grant is for first-party clients only (RFC
 //     9700 §2.4);
+//   - ValidateResource, the same for resource servers (RFC 8707): the
+//     identifier an absolute https URI (http on loopback, or in insecure
+//     dev mode) without fragment, query or userinfo, not one of the
+//     built-in resources (BuiltinResources); scopes RFC 6749 §3.3
+//     scope-tokens other than the server's own (ServerScopes); a token
+//     lifetime that may shorten tokens.access_ttl, never lengthen it;
 //   - Revoker, which ends a session, a user's tokens or a client's tokens
 //     (jti deny list, per-subject cutoffs, refresh-token families);
 //   - the names of grants, the admin scope and the admin role.

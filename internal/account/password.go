@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -70,16 +71,40 @@ func Login(ctx context.Context, guard Guard, users UserByUsername, checker *secr
 	if errors.Is(err, ratelimit.ErrBusy) {
 		return nil, overloaded{err}
 	}
+	var throttled *ratelimit.Throttled
+	if errors.As(err, &throttled) {
+		auditSignIn(ctx, user, username, ip, "throttled")
+	}
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
+		auditSignIn(ctx, user, username, ip, "bad_credentials")
 		return nil, ErrBadCredentials
 	}
+	auditSignIn(ctx, user, username, ip, "")
 	return user, nil
 }
 
-// checkPassword returns the user whose password this is. An unknown
+// auditSignIn records a password check's outcome (failed unless reason
+// is ""). The user, when the username is someone's, is named by id; an
+// unknown username only by a hash of it, and the password never.
+func auditSignIn(ctx context.Context, user *storage.User, username, ip, reason string) {
+	ev := audit.Event{Event: audit.SignIn, Outcome: audit.Success, IP: ip, Reason: reason}
+	switch {
+	case user != nil:
+		ev.Actor, ev.Subject = user.ID, user.ID
+	default:
+		ev.Subject = audit.UnknownUsername(username)
+	}
+	if reason != "" {
+		ev.Outcome = audit.Failure
+	}
+	audit.Emit(ctx, ev)
+}
+
+// checkPassword returns the user of username and whether this is their
+// password. An unknown
 // username and a wrong password both answer ok=false and both cost one
 // hash check, so neither the answer nor its timing tells whether the
 // user exists. It is Login's alone: unexported so that no caller can skip
@@ -94,8 +119,8 @@ func checkPassword(ctx context.Context, users UserByUsername, checker *secret.Ch
 		return nil, false, err
 	}
 	ok, err := checker.Check(ctx, stored, password) // "" (no such user) still costs a check
-	if err != nil || !ok {
+	if err != nil {
 		return nil, false, err
 	}
-	return user, true, nil
+	return user, ok, nil // the user also when !ok: the audit names whose password was wrong
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/outbound"
@@ -46,6 +47,13 @@ type Policy struct {
 	// (tokens.audience): an introspection audience may name one of them
 	// whatever its form, as it is what the server puts in aud.
 	Audiences []string
+	// BuiltinResources are the resources the server serves itself
+	// (BuiltinResources): no stored resource may take an identifier of
+	// theirs, and the admin API and the CLI show them read-only.
+	BuiltinResources []*storage.Resource
+	// AccessTokenTTL is tokens.access_ttl: a resource may shorten its
+	// tokens' lifetime, never lengthen it.
+	AccessTokenTTL time.Duration
 }
 
 // PolicyOf is the registration policy of a validated configuration.
@@ -60,7 +68,18 @@ func PolicyOf(cfg *config.Config) (Policy, error) {
 // PolicyWith is PolicyOf for a server that built cfg's outbound guard
 // already: one guard for its requests and its registrations.
 func PolicyWith(cfg *config.Config, guard *outbound.Guard) Policy {
-	return Policy{InsecureDev: cfg.InsecureDev, Outbound: guard, Audiences: cfg.Tokens.Audience}
+	return Policy{InsecureDev: cfg.InsecureDev, Outbound: guard, Audiences: cfg.Tokens.Audience,
+		BuiltinResources: BuiltinResources(cfg), AccessTokenTTL: cfg.Tokens.AccessTTL}
+}
+
+// BuiltinResource returns the built-in resource of identifier id, or nil.
+func (p Policy) BuiltinResource(id string) *storage.Resource {
+	for _, r := range p.BuiltinResources {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
 }
 
 func (p Policy) outbound() *outbound.Guard {
@@ -182,7 +201,11 @@ func introspectionAudienceProblems(c *storage.Client, p Policy) []string {
 			problems = append(problems, fmt.Sprintf("%q is listed twice", aud))
 		case slices.Contains(p.Audiences, aud):
 		default:
-			if err := checkResourceURI(aud, p.InsecureDev); err != nil {
+			err := checkResourceURI(aud, p.InsecureDev)
+			switch {
+			case errors.Is(err, errNotHTTPSURI):
+				problems = append(problems, fmt.Sprintf("%q must be the server's access-token audience (tokens.audience) or an absolute https URI", aud))
+			case err != nil:
 				problems = append(problems, err.Error())
 			}
 		}
@@ -190,13 +213,16 @@ func introspectionAudienceProblems(c *storage.Client, p Policy) []string {
 	return problems
 }
 
-// checkResourceURI: a resource identifier (RFC 8707 §2) that is not the
-// server's own audience must be an absolute https URI (http on loopback,
-// or anywhere with dev) without userinfo, query or fragment.
+var errNotHTTPSURI = errors.New("must be an absolute https URI")
+
+// checkResourceURI: a resource identifier (RFC 8707 §2) the server
+// issues tokens for, other than its own, must be an absolute https URI
+// (http on loopback, or anywhere with dev) without userinfo, query or
+// fragment: tokens for it are sent there.
 func checkResourceURI(raw string, dev bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("%q must be the server's access-token audience (tokens.audience) or an absolute https URI", raw)
+		return fmt.Errorf("%q %w", raw, errNotHTTPSURI)
 	}
 	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
 		return fmt.Errorf("%q must not have userinfo, a query or a fragment", raw)

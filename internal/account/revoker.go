@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
 )
@@ -75,6 +76,7 @@ func (r *Revoker) RevokeUser(ctx context.Context, userID string) (time.Time, int
 	if err != nil {
 		return time.Time{}, 0, err
 	}
+	audit.Emit(ctx, audit.Event{Event: audit.TokensCutOff, Outcome: audit.Success, Subject: userID, Resource: "user:" + userID})
 	n, err := r.RevokeGrant(ctx, userID, "")
 	return nbf, n, err
 }
@@ -84,6 +86,9 @@ func (r *Revoker) RevokeUser(ctx context.Context, userID string) (time.Time, int
 // storage.Client.Generation).
 func (r *Revoker) RevokeClient(ctx context.Context, clientID string) error {
 	_, err := r.cutoff(ctx, storage.ClientCutoff(clientID))
+	if err == nil {
+		audit.Emit(ctx, audit.Event{Event: audit.TokensCutOff, Outcome: audit.Success, Subject: clientID, Client: clientID, Resource: "client:" + clientID})
+	}
 	return err
 }
 

@@ -45,12 +45,14 @@ type Deps struct {
 	Revoker Revoker
 	// Logouts signs a user out everywhere when an admin deletes them or
 	// revokes their tokens; nil: their sessions end only by themselves.
-	Logouts UserLogouts
-	Clients storage.ClientStore
-	Users   storage.UserStore
-	Hasher  Hasher
-	// Registration is the configuration's say in client registrations,
-	// as for the bootstrap file (insecure_dev, outbound.allow_internal).
+	Logouts   UserLogouts
+	Clients   storage.ClientStore
+	Users     storage.UserStore
+	Resources storage.ResourceStore
+	Hasher    Hasher
+	// Registration is the configuration's say in client and resource
+	// registrations, as for the bootstrap file (insecure_dev,
+	// outbound.allow_internal, the built-in resources, tokens.access_ttl).
 	Registration account.Policy
 	Logger       *slog.Logger     // discards when nil
 	Now          func() time.Time // time.Now when nil
@@ -64,8 +66,8 @@ type API struct {
 // New returns the admin API. Its handlers expect the bearer middleware
 // with scope account.ScopeAdmin, then Audit, in front of them.
 func New(d Deps) (*API, error) {
-	if d.Revoker == nil || d.Clients == nil || d.Users == nil || d.Hasher == nil {
-		return nil, errors.New("admin: needs a revoker, client and user stores and a hasher")
+	if d.Revoker == nil || d.Clients == nil || d.Users == nil || d.Resources == nil || d.Hasher == nil {
+		return nil, errors.New("admin: needs a revoker, client, user and resource stores and a hasher")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -123,7 +125,7 @@ func noStore(c *gin.Context) { c.Header("Cache-Control", "no-store") }
 // ManagedDetail says why a record the bootstrap file declares cannot be
 // changed or deleted through the admin API or the CLI: the next apply of
 // the file (every start, and after Redis lost its data) would undo it.
-// what is "client" or "user"; name its id or username.
+// what is "client", "user" or "resource"; name its id or username.
 func ManagedDetail(what, name string) string {
 	return fmt.Sprintf("%s %q is managed by the bootstrap file (OAUTH2D_BOOTSTRAP): change it there, "+
 		"or remove it from the file to manage it here", what, name)

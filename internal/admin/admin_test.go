@@ -42,7 +42,7 @@ func newHarnessWith(t *testing.T, registration account.Policy) *harness {
 	t.Helper()
 	rh := resourcetest.New(t, token.AlgES256)
 	hasher := secret.NewHasher(secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
-	adm, err := admin.New(admin.Deps{Revoker: rh.Revoker, Clients: rh.Store, Users: rh.Store, Hasher: hasher, Registration: registration})
+	adm, err := admin.New(admin.Deps{Revoker: rh.Revoker, Clients: rh.Store, Users: rh.Store, Resources: rh.Store, Hasher: hasher, Registration: registration})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +53,11 @@ func newHarnessWith(t *testing.T, registration account.Policy) *harness {
 	g.PUT("/clients/:id", adm.UpdateClient)
 	g.DELETE("/clients/:id", adm.DeleteClient)
 	g.POST("/clients/:id/secret", adm.RotateSecret)
+	g.GET("/resources", adm.ListResources)
+	g.POST("/resources", adm.CreateResource)
+	g.GET("/resources/*id", adm.GetResource)
+	g.PUT("/resources/*id", adm.UpdateResource)
+	g.DELETE("/resources/*id", adm.DeleteResource)
 	g.GET("/users", adm.ListUsers)
 	g.POST("/users", adm.CreateUser)
 	g.GET("/users/:id", adm.GetUser)

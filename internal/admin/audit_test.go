@@ -3,14 +3,20 @@ package admin_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/testenv/resourcetest"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -42,41 +48,59 @@ func (l *lockedBuffer) lines() []map[string]any {
 }
 
 // Every admin request is audited with who made it, reads as well as
-// changes: a list of the users is worth knowing who looked at.
+// changes: a list of the users is worth knowing who looked at. What a
+// change sets off (here the cut-off of Alice's tokens) names the admin
+// as its actor.
 func TestAdminReadsAndChangesAreAudited(t *testing.T) {
 	rh := resourcetest.New(t, token.AlgES256)
 	var logs lockedBuffer
-	adm, err := admin.New(admin.Deps{Revoker: rh.Revoker, Clients: rh.Store, Users: rh.Store,
-		Hasher: secret.NewHasher(secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}),
-		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	auditLog, err := audit.New(audit.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := rh.Engine.Group("/admin/v1", rh.Auth.RequireScopes(account.ScopeAdmin), adm.Audit)
+	adm, err := admin.New(admin.Deps{Revoker: rh.Revoker, Clients: rh.Store, Users: rh.Store, Resources: rh.Store,
+		Hasher: secret.NewHasher(secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withAudit := func(c *gin.Context) {
+		c.Request = c.Request.WithContext(audit.NewContext(c.Request.Context(), auditLog))
+	}
+	g := rh.Engine.Group("/admin/v1", withAudit, rh.Auth.RequireScopes(account.ScopeAdmin), adm.Audit)
 	g.GET("/users", adm.ListUsers)
 	g.GET("/users/:id", adm.GetUser)
 	g.POST("/users/:id/revoke-tokens", adm.RevokeUserTokens)
 	bearer, _ := rh.Mint(t, token.AccessRequest{Subject: rh.Admin.ID, ClientID: "ops-console", Scope: []string{account.ScopeAdmin}, Lifetime: resourcetest.TokenTTL})
 
-	for _, req := range []struct{ method, path, msg string }{
-		{http.MethodGet, "/admin/v1/users?limit=2", "admin: read"},
-		{http.MethodGet, "/admin/v1/users/" + rh.Alice.ID, "admin: read"},
-		{http.MethodPost, "/admin/v1/users/" + rh.Alice.ID + "/revoke-tokens", "admin: change"},
+	for _, req := range []struct{ method, path, event, resource, subject string }{
+		{http.MethodGet, "/admin/v1/users?limit=2", audit.AdminRead, "GET /admin/v1/users?limit=2", ""},
+		{http.MethodGet, "/admin/v1/users/" + rh.Alice.ID, audit.AdminRead, "GET /admin/v1/users/" + rh.Alice.ID, rh.Alice.ID},
+		{http.MethodPost, "/admin/v1/users/" + rh.Alice.ID + "/revoke-tokens", audit.AdminChange, "POST /admin/v1/users/" + rh.Alice.ID + "/revoke-tokens", rh.Alice.ID},
+		{http.MethodGet, "/admin/v1/users/nobody", audit.AdminRead, "GET /admin/v1/users/nobody", "nobody"},
 	} {
-		if resp := rh.Do(t, req.method, req.path, bearer, nil); resp.Code != http.StatusOK {
-			t.Fatalf("%s %s: %d %s", req.method, req.path, resp.Code, resp.Body)
+		resp := rh.Do(t, req.method, req.path, bearer, nil)
+		want := map[string]any{"event": req.event, "actor": "admin:" + rh.Admin.ID, "client": "ops-console", "resource": req.resource, "outcome": audit.Success}
+		if req.subject != "" {
+			want["subject"] = req.subject
 		}
-		var found bool
-		for _, l := range logs.lines() {
-			if l["msg"] == req.msg && l["method"] == req.method && strings.HasPrefix(req.path, l["path"].(string)) {
-				found = true
-				if l["sub"] != rh.Admin.ID || l["client_id"] != "ops-console" || l["status"] != float64(http.StatusOK) {
-					t.Errorf("%s %s audited as %v", req.method, req.path, l)
-				}
-			}
+		if resp.Code != http.StatusOK {
+			want["outcome"], want["reason"] = audit.Failure, fmt.Sprintf("HTTP %d", resp.Code)
 		}
-		if !found {
-			t.Errorf("%s %s not audited as %q; log:\n%v", req.method, req.path, req.msg, logs.lines())
+		if !slices.ContainsFunc(logs.lines(), func(l map[string]any) bool { return l["msg"] == "audit" && maps.Equal(auditFields(l), want) }) {
+			t.Errorf("%s %s not audited as %v; log:\n%v", req.method, req.path, want, logs.lines())
 		}
 	}
+	cutOff := map[string]any{"event": audit.TokensCutOff, "outcome": audit.Success, "actor": "admin:" + rh.Admin.ID, "subject": rh.Alice.ID, "resource": "user:" + rh.Alice.ID}
+	if !slices.ContainsFunc(logs.lines(), func(l map[string]any) bool { return l["msg"] == "audit" && maps.Equal(auditFields(l), cutOff) }) {
+		t.Errorf("revoke-tokens: no %v; log:\n%v", cutOff, logs.lines())
+	}
+}
+
+// auditFields are an audit line's fields but its time (which is always
+// there).
+func auditFields(line map[string]any) map[string]any {
+	fields, _ := line["audit"].(map[string]any)
+	out := maps.Clone(fields)
+	delete(out, "time")
+	return out
 }

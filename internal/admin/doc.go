@@ -1,6 +1,8 @@
-// Package admin is oauth2d's administration API under /admin/v1: clients
-// and users, list, get, create, update and delete, and revoking every
-// token of a user.
+// Package admin is oauth2d's administration API under /admin/v1: clients,
+// users and resource servers (RFC 8707), list, get, create, update and
+// delete, and revoking every token of a user. A resource is named in the
+// path by its identifier, a URI, percent-encoded; the built-in resources
+// (the comments API and this API) are listed but read-only.
 //
 // Authentication: a bearer access token with scope "admin", checked by the
 // same resource.Authenticator as the protected API (RFC 6750), so an
@@ -11,8 +13,8 @@
 // credential: one mechanism, one audit trail (sub and client_id of every
 // call are logged).
 //
-// Input is validated by account.ValidateClient, ValidateUser and
-// ValidatePassword, exactly as the bootstrap file and the CLI are.
+// Input is validated by account.ValidateClient, ValidateResource,
+// ValidateUser and ValidatePassword, exactly as the bootstrap file and the CLI are.
 // Problems are RFC 9457 application/problem+json listing every invalid
 // field. Responses never carry a secret hash or a password hash; a client
 // secret is generated server-side (256 bits) and shown once, in the

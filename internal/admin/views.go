@@ -38,6 +38,25 @@ func nonNil(s []string) []string {
 	return s
 }
 
+// ResourceView is a resource as the admin API and `oauth2d resource …
+// --json` show it.
+type ResourceView struct {
+	account.ResourceRegistration
+	// ManagedBy is "builtin" for a resource the server serves itself and
+	// "bootstrap" for one of the bootstrap file: neither can be changed
+	// or deleted here. Absent otherwise.
+	ManagedBy string `json:"managed_by,omitempty"`
+	// The times are absent for a built-in resource, which is not stored.
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+func ViewResource(r *storage.Resource) ResourceView {
+	v := ResourceView{ResourceRegistration: account.ResourceRegistrationOf(r), ManagedBy: r.ManagedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	v.Scopes = nonNil(v.Scopes)
+	return v
+}
+
 // UserView is a user as the admin API and `oauth2d user … --json` show
 // it: never the password hash.
 type UserView struct {

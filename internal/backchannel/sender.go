@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/outbound"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -95,7 +96,18 @@ type Sender struct {
 	now     func() time.Time
 	wake    chan struct{}
 	tracer  trace.Tracer
+
+	// delivered remembers the deliveries this sender sent but could not
+	// remove from the queue (Redis failed the finish): when one comes due
+	// again here it is removed without a second send.
+	mu        sync.Mutex
+	delivered map[string]time.Time // delivery id → when the memory may go
 }
+
+// maxDelivered bounds the remembered deliveries; past it the oldest
+// memories go first, and such a delivery may be sent twice, as an RP
+// must tolerate (a logout token is idempotent).
+const maxDelivered = 10000
 
 // Outcomes counted in the metric's outcome label.
 const (
@@ -120,7 +132,7 @@ func NewSender(d SenderDeps) (*Sender, error) {
 		cfg.Batch = DefaultBatch
 	}
 	s := &Sender{cfg: cfg, store: d.Store, minter: d.Minter, http: d.Outbound.Client(cfg.Timeout), log: d.Logger, now: d.Now,
-		wake: make(chan struct{}, 1), tracer: tracing.Tracer(d.TracerProvider)}
+		wake: make(chan struct{}, 1), delivered: map[string]time.Time{}, tracer: tracing.Tracer(d.TracerProvider)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -201,6 +213,12 @@ func (s *Sender) deliver(ctx context.Context, d *storage.LogoutDelivery) {
 	ctx, span := s.tracer.Start(ctx, "backchannel.deliver", trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(attribute.String("oauth2d.client_id", d.ClientID), attribute.Int("oauth2d.backchannel.attempt", d.Attempts)))
 	defer span.End()
+	if s.sentBefore(d.ID) {
+		if err := s.store.FinishLogout(ctx, d); err == nil || errors.Is(err, storage.ErrNotFound) {
+			s.forget(d.ID)
+		}
+		return
+	}
 	client, err := s.store.GetClient(ctx, d.ClientID)
 	if errors.Is(err, storage.ErrNotFound) || err == nil && client.BackchannelLogoutURI == "" {
 		s.settle(ctx, d, OutcomeDropped, "the client no longer takes logout tokens")
@@ -277,6 +295,7 @@ func (s *Sender) settle(ctx context.Context, d *storage.LogoutDelivery, outcome,
 	if outcome != OutcomeDelivered && outcome != OutcomeDropped {
 		span.SetStatus(codes.Error, why)
 	}
+	audit.Emit(ctx, audit.Event{Event: audit.BackchannelLogout, Outcome: outcome, Actor: "system", Subject: d.Subject, Client: d.ClientID, Reason: why, Resource: "logout_delivery:" + d.ID})
 	attrs := []any{"client_id", d.ClientID, "attempt", d.Attempts, "outcome", outcome}
 	var err error
 	switch outcome {
@@ -291,9 +310,14 @@ func (s *Sender) settle(ctx context.Context, d *storage.LogoutDelivery, outcome,
 		s.log.ErrorContext(ctx, "backchannel: logout token given up", append(attrs, "err", why)...)
 		err = s.store.FinishLogout(ctx, d)
 	}
-	if err != nil && !errors.Is(err, storage.ErrNotFound) && ctx.Err() == nil {
-		// The lease runs out and the delivery is claimed again.
-		s.log.WarnContext(ctx, "backchannel: settle delivery", "client_id", d.ClientID, "err", err)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if outcome == OutcomeDelivered {
+			s.remember(d.ID, now.Add(s.cfg.RetryFor+s.lease()))
+		}
+		if ctx.Err() == nil {
+			// The lease runs out and the delivery is claimed again.
+			s.log.WarnContext(ctx, "backchannel: settle delivery", "client_id", d.ClientID, "err", err)
+		}
 	}
 }
 
@@ -305,6 +329,43 @@ func hostOf(uri string) string {
 		return ""
 	}
 	return u.Host
+}
+
+// remember notes that delivery id was sent and not yet removed.
+func (s *Sender) remember(id string, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.delivered) >= maxDelivered {
+		now := s.now()
+		for k, t := range s.delivered {
+			if !t.After(now) {
+				delete(s.delivered, k)
+			}
+		}
+		if len(s.delivered) >= maxDelivered {
+			var oldest string
+			for k, t := range s.delivered {
+				if oldest == "" || t.Before(s.delivered[oldest]) {
+					oldest = k
+				}
+			}
+			delete(s.delivered, oldest)
+		}
+	}
+	s.delivered[id] = until
+}
+
+func (s *Sender) sentBefore(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.delivered[id]
+	return ok && until.After(s.now())
+}
+
+func (s *Sender) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.delivered, id)
 }
 
 // backoff is 2s, 4s, 8s, … up to five minutes before attempt n+1.

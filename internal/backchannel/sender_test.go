@@ -2,6 +2,7 @@ package backchannel
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -331,5 +332,48 @@ func TestBackoff(t *testing.T) {
 		if got := backoff(tc.attempts); got != tc.want {
 			t.Errorf("backoff(%d) = %v, want %v", tc.attempts, got, tc.want)
 		}
+	}
+}
+
+// failFinish is the store with its first FinishLogout failing as a Redis
+// that stopped answering fails it: after the send.
+type failFinish struct {
+	QueueStore
+	mu     sync.Mutex
+	failed bool
+}
+
+func (f *failFinish) FinishLogout(ctx context.Context, d *storage.LogoutDelivery) error {
+	f.mu.Lock()
+	first := !f.failed
+	f.failed = true
+	f.mu.Unlock()
+	if first {
+		return errors.New("redis: i/o timeout")
+	}
+	return f.QueueStore.FinishLogout(ctx, d)
+}
+
+// A delivery sent whose removal from the queue failed comes due again
+// when its lease runs out; the sender that sent it removes it then
+// without sending it twice (issue 21).
+func TestSenderDoesNotResendWhenTheFinishFailed(t *testing.T) {
+	rp := newReceiver(t)
+	f := newFixture(t, map[string]string{"app": rp.URL + "/bcl"})
+	s, err := NewSender(SenderDeps{Config: SenderConfig{}, Store: &failFinish{QueueStore: f.store},
+		Minter: token.NewMinter(f.keys, issuer, nil, f.clock.Now), Outbound: f.guard, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.enqueue(t, delivery("d1", "app"))
+	s.drainOnce(context.Background())
+	f.clock.Add(s.lease() + time.Second)
+	s.drainOnce(context.Background())
+	if got := len(rp.got()); got != 1 {
+		t.Fatalf("the receiver got %d tokens, want 1", got)
+	}
+	f.clock.Add(time.Hour)
+	if ds, err := f.store.ClaimLogouts(context.Background(), f.clock.Now(), time.Minute, 10); err != nil || len(ds) != 0 {
+		t.Fatalf("the delivery is still queued: %v %v", ds, err)
 	}
 }

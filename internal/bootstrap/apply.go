@@ -21,6 +21,9 @@ type Store interface {
 	GetUserByUsername(ctx context.Context, username string) (*storage.User, error)
 	UpsertUser(ctx context.Context, u *storage.User) error
 	UpdateUser(ctx context.Context, u *storage.User) error
+	GetResource(ctx context.Context, id string) (*storage.Resource, error)
+	UpsertResource(ctx context.Context, r *storage.Resource) error
+	UpdateResource(ctx context.Context, r *storage.Resource) error
 	storage.BootstrapStore
 }
 
@@ -72,7 +75,7 @@ type Result struct {
 	Created, Updated, Unchanged, Released int
 }
 
-// Apply validates f and upserts its clients and users, each marked
+// Apply validates f and upserts its clients, users and resources, each marked
 // storage.ManagedByBootstrap: the file owns them, and the admin API and
 // the CLI refuse to change or delete them. A record of the same client id
 // or username made through the admin API or the CLI is taken over (and
@@ -107,6 +110,9 @@ func (a *Applier) Apply(ctx context.Context, f *File, p account.Policy) (Result,
 		return res, err
 	}
 	if err := a.declare(ctx, union(prevClients, clientIDs), union(prevUsers, usernames), clientIDs, usernames); err != nil {
+		return res, err
+	}
+	if err := a.applyResources(ctx, f, &res); err != nil {
 		return res, err
 	}
 	a.logger.Info("bootstrap applied", "created", res.Created, "updated", res.Updated, "unchanged", res.Unchanged,

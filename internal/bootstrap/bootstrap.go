@@ -23,6 +23,9 @@ type File struct {
 	Demo    bool     `yaml:"demo"`
 	Clients []Client `yaml:"clients"`
 	Users   []User   `yaml:"users"`
+	// Resources are the resource servers (RFC 8707) the server issues
+	// tokens for, besides its built-in ones.
+	Resources []account.ResourceRegistration `yaml:"resources"`
 	// Scopes describe scopes on the consent page, replacing the built-in
 	// texts of a scope of the same name. They are not stored: every
 	// instance reads them from its own file.
@@ -74,9 +77,10 @@ func Parse(data []byte, name string) (*File, error) {
 	return &f, nil
 }
 
-// Validate reports every problem in the file at once: each client, user
-// and scope text against the policy, duplicate ids, usernames and scope
-// names, and secrets that contradict the client type.
+// Validate reports every problem in the file at once: each client, user,
+// resource and scope text against the policy, duplicate ids, usernames,
+// resource ids and scope names, more resources than the registry holds,
+// and secrets that contradict the client type.
 func (f *File) Validate(p account.Policy) error {
 	var errs []error
 	seen := map[string]bool{}
@@ -94,6 +98,7 @@ func (f *File) Validate(p account.Policy) error {
 			errs = append(errs, fmt.Errorf("bootstrap: client %q: secret: a confidential client needs a secret (or set public: true)", c.ID))
 		}
 	}
+	errs = append(errs, f.validateResources(p)...)
 	seen = map[string]bool{}
 	for _, sc := range f.Scopes {
 		if seen[sc.Name] {
@@ -116,6 +121,29 @@ func (f *File) Validate(p account.Policy) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (f *File) validateResources(p account.Policy) []error {
+	var errs []error
+	if len(f.Resources) > storage.MaxResources {
+		errs = append(errs, fmt.Errorf("bootstrap: resources: %d declared, more than the %d the registry holds", len(f.Resources), storage.MaxResources))
+	}
+	seen := map[string]bool{}
+	for _, r := range f.Resources {
+		if seen[r.ID] {
+			errs = append(errs, fmt.Errorf("bootstrap: resource %q: id: declared twice", r.ID))
+		}
+		seen[r.ID] = true
+		errs = append(errs, account.ValidateResource(resourceRecord(r), p)...)
+	}
+	return errs
+}
+
+// resourceRecord is the resource as stored, the file's.
+func resourceRecord(r account.ResourceRegistration) *storage.Resource {
+	rec := r.Record()
+	rec.ManagedBy = storage.ManagedByBootstrap
+	return rec
 }
 
 // record is the client as stored, the file's, without its secret hash.

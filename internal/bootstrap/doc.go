@@ -1,4 +1,5 @@
-// Package bootstrap declares clients and users in a YAML file and upserts
+// Package bootstrap declares clients, users and resource servers (RFC
+// 8707) in a YAML file and upserts
 // them into storage at start-up, idempotently: a secret or password given
 // in clear is hashed before it is stored, and an unchanged one keeps its
 // stored hash; a user keeps its ID (the `sub`) across runs. Each record is

@@ -62,6 +62,10 @@ type Config struct {
 	Outbound Outbound `yaml:"outbound"`
 	Branding Branding `yaml:"branding"`
 	Consent  Consent  `yaml:"consent"`
+	// RevocationFeed tunes the feed resource servers follow.
+	RevocationFeed RevocationFeed `yaml:"revocation_feed"`
+	// Audit says where audit events go besides the log.
+	Audit Audit `yaml:"audit"`
 }
 
 // Redis says where state lives.
@@ -80,6 +84,10 @@ type Redis struct {
 	// Timeout bounds every Redis command; a request that needs a Redis
 	// that does not answer in time gets 503 + Retry-After, not a hang.
 	Timeout time.Duration `yaml:"timeout"`
+	// MinReplicasAck, when positive, holds the answer to a write a
+	// failover must not lose until that many replicas have it (WAIT); see
+	// storage.Options.MinReplicasAck. Zero: asynchronous replication.
+	MinReplicasAck int `yaml:"min_replicas_ack"`
 }
 
 // Tokens holds lifetimes and the access-token audience.
@@ -251,6 +259,9 @@ func Default() Config {
 		Backchannel: defaultBackchannel(),
 		Branding:    defaultBranding(),
 		Consent:     defaultConsent(),
+
+		RevocationFeed: RevocationFeed{MaxWaiters: 1024},
+		Audit:          defaultAudit(),
 	}
 }
 

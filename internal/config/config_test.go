@@ -251,7 +251,7 @@ func TestBindFlagsPrefixes(t *testing.T) {
 	BindFlags(fs, "redis.", "insecure_dev")
 	var got []string
 	fs.VisitAll(func(f *flag.Flag) { got = append(got, f.Name) })
-	want(t, "flags", strings.Join(got, " "), "config insecure-dev redis-allow-embedded redis-prefix redis-timeout redis-url")
+	want(t, "flags", strings.Join(got, " "), "config insecure-dev redis-allow-embedded redis-min-replicas-ack redis-prefix redis-timeout redis-url")
 }
 
 func TestShippedConfigsAreValid(t *testing.T) {

@@ -39,6 +39,7 @@ func (c *Config) settings() []setting {
 		{"redis.allow_embedded", "an empty redis.url means the embedded Redis (data lost on exit); false makes redis.url required", (*boolValue)(&c.Redis.AllowEmbedded)},
 		{"redis.prefix", "prefix of every Redis key", (*stringValue)(&c.Redis.Prefix)},
 		{"redis.timeout", "longest wait for one Redis command before the request is answered 503", (*durationValue)(&c.Redis.Timeout)},
+		{"redis.min_replicas_ack", "replicas that must hold a new or rotated refresh token, code, consent or client before it is answered (0 = off)", (*intValue)(&c.Redis.MinReplicasAck)},
 		{"tokens.access_ttl", "access token lifetime", (*durationValue)(&c.Tokens.AccessTTL)},
 		{"tokens.id_token_ttl", "ID token lifetime (0 = access_ttl)", (*durationValue)(&c.Tokens.IDTokenTTL)},
 		{"tokens.refresh_sliding_ttl", "refresh token idle lifetime", (*durationValue)(&c.Tokens.RefreshSlidingTTL)},
@@ -66,7 +67,7 @@ func (c *Config) settings() []setting {
 		{"rate_limit.login_per_username", "failed password checks per minute per username, from all addresses", (*intValue)(&c.RateLimit.LoginPerUsername)},
 		{"rate_limit.login_max_pending", "password attempts one instance holds at once (waiting or being checked); more are answered 503", (*intValue)(&c.RateLimit.LoginMaxPending)},
 		{"rate_limit.login_max_wait", "longest a password attempt waits for its turn before it is answered 503", (*durationValue)(&c.RateLimit.LoginMaxWait)},
-	}, slices.Concat(c.dpopSettings(), c.parSettings(), c.backchannelSettings(), c.outboundSettings(), c.brandingSettings(), c.consentSettings())...)
+	}, slices.Concat(c.dpopSettings(), c.parSettings(), c.backchannelSettings(), c.outboundSettings(), c.brandingSettings(), c.consentSettings(), c.feedSettings(), c.auditSettings())...)
 }
 
 // SettingNames lists every setting name in documentation order (tests check

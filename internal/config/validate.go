@@ -64,7 +64,9 @@ func (c *Config) Validate() error {
 	c.validateKeys(bad)
 	c.validateDPoP(bad)
 	c.validatePAR(bad)
+	c.validateFeed(bad)
 	c.validateBackchannel(bad)
+	c.validateAudit(bad)
 	c.validateOutbound(bad)
 	c.validateBranding(bad)
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
@@ -78,6 +80,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Redis.Timeout <= 0 || c.Redis.Timeout > time.Minute {
 		bad("redis.timeout", "must be positive and at most 1m")
+	}
+	switch {
+	case c.Redis.MinReplicasAck < 0 || c.Redis.MinReplicasAck > 16:
+		bad("redis.min_replicas_ack", "must be between 0 and 16")
+	case c.Redis.MinReplicasAck > 0 && c.Redis.URL == "":
+		bad("redis.min_replicas_ack", "needs redis.url: the embedded Redis has no replicas")
 	}
 	if c.HTTP.DrainDelay < 0 || c.HTTP.DrainDelay > time.Minute {
 		bad("http.drain_delay", "must be between 0 and 1m")

@@ -338,3 +338,13 @@ func (v *Verifier) checkHeader(seg string) error {
 	}
 	return nil
 }
+
+// VerifyProof is Verify with plain types: the resourceserver package's
+// ProofVerifier. It returns the thumbprint of the proof's key.
+func (v *Verifier) VerifyProof(ctx context.Context, raw, method, url string, accessTokenHash []byte) (string, error) {
+	p, err := v.Verify(ctx, raw, Request{Method: method, URL: url, AccessTokenHash: accessTokenHash})
+	if err != nil {
+		return "", err
+	}
+	return p.Thumbprint, nil
+}

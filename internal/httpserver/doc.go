@@ -19,7 +19,8 @@
 //   - a Bearer challenge, WWW-Authenticate: Bearer realm="<issuer>" with
 //     error="invalid_request|invalid_token|insufficient_scope" per RFC 6750
 //     §3 and the same error as JSON: every route behind the bearer
-//     middleware (package resource): /api/v1, /admin/v1, /oauth2/userinfo;
+//     middleware (package resource, on the public resourceserver):
+//     /api/v1, /admin/v1, /oauth2/userinfo;
 //   - problem+json (RFC 9457, package problem): request validation and
 //     server errors of the JSON APIs, /api/v1 and /admin/v1;
 //   - an HTML error page (package web): the pages and the authorization

@@ -9,6 +9,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/oauth"
 	"github.com/oauth2d/oauth2d/internal/resource"
 	"github.com/oauth2d/oauth2d/internal/web"
@@ -18,7 +19,7 @@ import (
 type Handlers struct {
 	Discovery  *oauth.Discovery
 	Resources  *oauth.ProtectedResources // the built-in resources' metadata (RFC 9728)
-	Tokens     *oauth.Handler            // token, revocation, introspection
+	Tokens     *oauth.Handler            // token, revocation, introspection, revocation feed
 	Authorizer *oauth.Authorizer
 	Pusher     *oauth.Pusher // pushed authorization requests (RFC 9126)
 	Userinfo   *oauth.Userinfo
@@ -29,6 +30,9 @@ type Handlers struct {
 	// Audiences are the resource identifiers each protected part takes
 	// tokens for (RFC 8707): a token for one is refused by the others.
 	Audiences Audiences
+	// Audit receives the audit events of every route's requests; nil:
+	// none are recorded (tests of the route table alone).
+	Audit *audit.Log
 }
 
 // Audiences are the built-in resources' identifiers.
@@ -36,6 +40,9 @@ type Audiences struct {
 	API      []string // the comments API: tokens.audience
 	Admin    []string // the admin API: tokens.admin_audience
 	Userinfo []string // the UserInfo endpoint's own, and the comments API's (tokens from before it had one)
+	// APIMetadata and AdminMetadata are the two APIs' metadata documents
+	// (RFC 9728), named in their 401 challenges; "": none.
+	APIMetadata, AdminMetadata string
 }
 
 func (h Handlers) check() error {
@@ -53,6 +60,9 @@ func (h Handlers) check() error {
 // built-in /healthz, /readyz and /metrics (see newEngine), with the
 // middleware each needs. Reading this function tells what is served.
 func routes(r gin.IRouter, h Handlers) {
+	if h.Audit != nil {
+		r.Use(auditContext(h.Audit))
+	}
 	// Discovery (RFC 8414, OpenID Connect Discovery) and keys.
 	r.GET(oauth.OAuthMetadataPath, h.Discovery.ServeMetadata)
 	r.GET(oauth.OpenIDMetadataPath, h.Discovery.ServeMetadata)
@@ -68,6 +78,9 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(oauth.TokenPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Token))
 	r.POST(oauth.RevocationPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Revoke))
 	r.POST(oauth.IntrospectionPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Introspect))
+	// The revocation feed resource servers long-poll (README): Basic
+	// client authentication, resource servers only.
+	r.GET(oauth.RevocationFeedPath, gin.WrapF(h.Tokens.ServeRevocationFeed))
 
 	// Authorization endpoint (RFC 6749 §3.1) and its return from the pages.
 	r.GET(oauth.AuthorizePath, gin.WrapF(h.Authorizer.Authorize))
@@ -79,7 +92,7 @@ func routes(r gin.IRouter, h Handlers) {
 
 	// UserInfo (OIDC Core §5.3): a protected resource whose revocation is
 	// checked in Redis on every call.
-	userinfo := []gin.HandlerFunc{h.Bearer.RequireAudience(true, h.Audiences.Userinfo...),
+	userinfo := []gin.HandlerFunc{h.Bearer.RequireAudience(true, "", h.Audiences.Userinfo...),
 		h.Bearer.RequireScopes(oauth.ScopeOpenID), h.Userinfo.Serve}
 	r.GET(oauth.UserinfoPath, userinfo...)
 	r.POST(oauth.UserinfoPath, userinfo...)
@@ -100,7 +113,7 @@ func routes(r gin.IRouter, h Handlers) {
 	}
 
 	// The protected comments API (DESIGN.md §5), RFC 6750 bearer tokens.
-	v1 := r.Group("/api/v1", h.Bearer.RequireAudience(false, h.Audiences.API...))
+	v1 := r.Group("/api/v1", h.Bearer.RequireAudience(false, h.Audiences.APIMetadata, h.Audiences.API...))
 	v1.GET("/me", h.Bearer.RequireScopes(api.ScopeProfile), h.API.Me)
 	v1.GET("/comments", h.Bearer.RequireScopes(api.ScopeCommentsRead), h.API.ListComments)
 	v1.POST("/comments", h.Bearer.RequireScopes(api.ScopeCommentsWrite), h.API.PostComment)
@@ -108,7 +121,7 @@ func routes(r gin.IRouter, h Handlers) {
 	v1.POST("/logout", h.Bearer.RequireScopes(), h.API.Logout)
 
 	// The admin API: scope admin, every change audited.
-	adm := r.Group("/admin/v1", h.Bearer.RequireAudience(false, h.Audiences.Admin...),
+	adm := r.Group("/admin/v1", h.Bearer.RequireAudience(false, h.Audiences.AdminMetadata, h.Audiences.Admin...),
 		h.Bearer.RequireScopes(account.ScopeAdmin), h.Admin.RequireAdmin, h.Admin.Audit)
 	adm.GET("/clients", h.Admin.ListClients)
 	adm.POST("/clients", h.Admin.CreateClient)
@@ -116,6 +129,13 @@ func routes(r gin.IRouter, h Handlers) {
 	adm.PUT("/clients/:id", h.Admin.UpdateClient)
 	adm.DELETE("/clients/:id", h.Admin.DeleteClient)
 	adm.POST("/clients/:id/secret", h.Admin.RotateSecret)
+	// A resource's id is a URI: sent percent-encoded, its slashes would
+	// split a :id segment, so the rest of the path is the id.
+	adm.GET("/resources", h.Admin.ListResources)
+	adm.POST("/resources", h.Admin.CreateResource)
+	adm.GET("/resources/*id", h.Admin.GetResource)
+	adm.PUT("/resources/*id", h.Admin.UpdateResource)
+	adm.DELETE("/resources/*id", h.Admin.DeleteResource)
 	adm.GET("/users", h.Admin.ListUsers)
 	adm.POST("/users", h.Admin.CreateUser)
 	adm.GET("/users/:id", h.Admin.GetUser)
@@ -127,4 +147,14 @@ func routes(r gin.IRouter, h Handlers) {
 // notFound answers every unrouted path.
 func notFound(c *gin.Context) {
 	c.JSON(http.StatusNotFound, gin.H{"error": "not_found"})
+}
+
+// auditContext lets the handlers' audit.Emit find the audit log and
+// stamp each event with the request id and the client address.
+func auditContext(l *audit.Log) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ctx := audit.With(audit.NewContext(c.Request.Context(), l), audit.Event{RequestID: RequestID(c.Request.Context()), IP: c.ClientIP()})
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
 }

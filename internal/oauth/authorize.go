@@ -111,6 +111,11 @@ type AuthorizerDeps struct {
 	// Resources is the registry of resources (RFC 8707), as the token
 	// endpoint's; nil: none.
 	Resources *Resources
+	// Clients and Users answer lookups by id: the caches the token
+	// endpoint and the pages use, so that the authorization endpoint
+	// keeps answering while Redis stalls. nil: the Store.
+	Clients ClientLookup
+	Users   UserLookup
 }
 
 // Authorizer serves the authorization endpoint (RFC 6749 §3.1, §4.1.1–2;
@@ -126,6 +131,8 @@ type Authorizer struct {
 	pushed   storage.PushedRequestStore
 	keys     token.KeyLookup
 	res      *Resources
+	clients  ClientLookup
+	users    UserLookup
 }
 
 // NewAuthorizer builds the authorization endpoint.
@@ -147,7 +154,8 @@ func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 		d.Now = time.Now
 	}
 	return &Authorizer{cfg: d.Config, store: d.Store, pending: d.Pending, sessions: d.Sessions, pages: d.Pages, log: d.Logger, now: d.Now,
-		pushed: d.Pushed, keys: d.Keys, res: cmp.Or(d.Resources, &Resources{})}, nil
+		pushed: d.Pushed, keys: d.Keys, res: cmp.Or(d.Resources, &Resources{}),
+		clients: cmp.Or[ClientLookup](d.Clients, d.Store), users: cmp.Or[UserLookup](d.Users, d.Store)}, nil
 }
 
 // Authorize serves GET and POST /oauth2/authorize: it validates the whole
@@ -194,7 +202,7 @@ func (a *Authorizer) Resume(w http.ResponseWriter, r *http.Request) {
 // prompt=none, answers with the error that says which was needed.
 func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, stored bool) {
 	ctx := r.Context()
-	client, err := a.store.GetClient(ctx, req.ClientID)
+	client, err := a.clients.GetClient(ctx, req.ClientID)
 	if err != nil || !redirectURIRegistered(client.RedirectURIs, req.RedirectURI) {
 		// The client was deleted or changed while the user signed in.
 		a.pages.RenderError(w, r, errPageUnknownClient.status, errPageUnknownClient.message, nil)
@@ -264,7 +272,7 @@ func (a *Authorizer) signedInUser(r *http.Request) (*storage.BrowserSession, *st
 	if err != nil {
 		return nil, nil, err
 	}
-	user, err := a.store.GetUser(r.Context(), sess.UserID)
+	user, err := a.users.GetUser(r.Context(), sess.UserID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, nil
 	}

@@ -178,7 +178,7 @@ func (a *Authorizer) parseAuthorization(ctx context.Context, v url.Values) (*sto
 	if len(clientID) > maxClientIDLen {
 		return nil, nil, errPageUnknownClient
 	}
-	client, err := a.store.GetClient(ctx, clientID)
+	client, err := a.clients.GetClient(ctx, clientID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, errPageUnknownClient
 	}

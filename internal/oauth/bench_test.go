@@ -1,6 +1,10 @@
 package oauth_test
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -8,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
 // Full in-process token requests through the real handler and a real
@@ -38,6 +44,46 @@ func BenchmarkTokenClientCredentials(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		tokenCall(b, s, f, serviceID, serviceSecret)
+	}
+}
+
+// BenchmarkTokenResources is the client-credentials grant without a
+// registry of resources, with one (the built-in ones and a stored one,
+// cached as in the server) and with a resource parameter: what the
+// resource rules of the issuance policy cost.
+func BenchmarkTokenResources(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		registry bool
+		form     url.Values
+	}{
+		{"no registry", false, url.Values{"grant_type": {"client_credentials"}}},
+		{"registry", true, url.Values{"grant_type": {"client_credentials"}}},
+		{"resource parameter", true, url.Values{"grant_type": {"client_credentials"}, "resource": {photosAPI}, "scope": {"photos:read"}}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var opts []serverOption
+			if c.registry {
+				opts = append(opts, withCachedResources(b))
+			}
+			s := newServer(b, opts...)
+			if err := s.Store.UpsertResource(b.Context(), &storage.Resource{ID: photosAPI, Scopes: []string{"photos:read"}}); err != nil {
+				b.Fatal(err)
+			}
+			svc, err := s.Store.GetClient(b.Context(), serviceID)
+			if err != nil {
+				b.Fatal(err)
+			}
+			svc.Scopes = append(svc.Scopes, "photos:read")
+			if err := s.Store.UpsertClient(b.Context(), svc); err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(50 * time.Millisecond) // the caches hear of the changes
+			b.ReportAllocs()
+			for b.Loop() {
+				tokenCall(b, s, c.form, serviceID, serviceSecret)
+			}
+		})
 	}
 }
 
@@ -132,4 +178,41 @@ func extract(body, name string) string {
 	}
 	v, _, _ := strings.Cut(rest, `"`)
 	return v
+}
+
+// BenchmarkTokenPasswordAudited is BenchmarkTokenPassword with the audit
+// log the server gives every request (a sign_in and a token.issued
+// event, JSON-logged to nowhere): without the stream, and with it, its
+// writer running. The difference is what audit.stream costs a request.
+func BenchmarkTokenPasswordAudited(b *testing.B) {
+	for _, stream := range []bool{false, true} {
+		b.Run(fmt.Sprintf("stream=%t", stream), func(b *testing.B) {
+			s := newServer(b, withLimits(0, 0))
+			o := audit.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+			if stream {
+				o.Redis, o.StreamKey = s.Store.Redis(), s.Store.AuditStreamKey()
+			}
+			log, err := audit.New(o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); _ = log.Run(ctx) }()
+			defer func() { stop(); <-done }()
+			f := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePassword}, "scope": {"profile comments:read"}}
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(f.Encode()))
+				req = req.WithContext(audit.NewContext(req.Context(), log))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(firstPartyID, firstPartySecret)
+				rec := httptest.NewRecorder()
+				s.Handler.Token(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("got %d %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
 }

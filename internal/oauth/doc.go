@@ -21,7 +21,9 @@
 // dpop_jkt §10, nonces §8, cnf in introspection §6.2); RFC 9126 (par.go:
 // pushed authorization requests, single-use request_uri); RFC 8252 §8.6
 // (a public client on a loopback, localhost or private-use redirect URI
-// is asked for consent every time: authorize.go alwaysAsk).
+// is asked for consent every time: authorize.go alwaysAsk). Beyond the
+// RFCs, feed.go serves the revocation feed that resource servers outside
+// oauth2d long-poll (oauth2d_revocation_feed_endpoint in the metadata).
 //
 // go-oauth2/oauth2/v4 supplies the grant-type and PKCE-method names and the
 // RFC 6749 error codes. Its server.Server is not used: its token flow

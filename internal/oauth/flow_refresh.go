@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -131,6 +132,7 @@ func (h *Handler) rotationError(ctx context.Context, familyID string, client *st
 			}
 		}
 		h.log.WarnContext(ctx, "oauth: refresh token reused; family revoked", "family", familyID, "client", client.ID)
+		audit.Emit(ctx, audit.Event{Event: audit.RefreshReuse, Outcome: audit.Failure, Actor: client.ID, Client: client.ID, Resource: "refresh_token_family:" + familyID, Reason: "family revoked"})
 		return ErrInvalidGrant
 	}
 	return storageGrantError(err)

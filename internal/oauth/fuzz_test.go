@@ -192,13 +192,15 @@ func FuzzAuthorizationRequest(f *testing.F) {
 	f.Add("response_type=code&client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid&state=s")
 	f.Add("response_type=code&client_id=spa&scope=openid+profile&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&nonce=n&prompt=login&max_age=0&login_hint=alice")
 	f.Add("client_id=app&client_id=app")
+	f.Add("response_type=code&client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid&resource=https%3A%2F%2Fissuer.example%2Fapi&resource=https%3A%2F%2Fother.example%2F")
 	f.Add("response_type=code&client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&id_token_hint=eyJhbGciOiJFUzI1NiIsImtpZCI6ImsifQ.eyJzdWIiOiJ1In0.AAAA")
 	pending, err := NewPendingRequests(fuzzClientStore{}, secret.NewRandomBox(), nil)
 	if err != nil {
 		f.Fatal(err)
 	}
 	a := &Authorizer{cfg: AuthorizerConfig{Issuer: "https://issuer.example", AuthRequestTTL: time.Minute},
-		store: fuzzClientStore{}, pending: pending, log: slog.New(slog.DiscardHandler), now: time.Now, keys: noKeys{}}
+		store: fuzzClientStore{}, clients: fuzzClientStore{}, pending: pending, log: slog.New(slog.DiscardHandler), now: time.Now, keys: noKeys{},
+		res: NewResources([]*storage.Resource{{ID: "https://issuer.example/api", Scopes: []string{"comments:read"}}}, nil, "")}
 	f.Fuzz(func(t *testing.T, query string) {
 		r := &http.Request{Method: http.MethodGet, URL: &url.URL{Path: AuthorizePath, RawQuery: query}, Header: http.Header{}}
 		v, pe := authorizeParams(r)

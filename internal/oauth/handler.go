@@ -102,6 +102,7 @@ type Handler struct {
 	dpop      ProofVerifier // nil: DPoP headers are ignored
 	proofs    AddressBudget // public clients' proofs per address; nil: no limit
 	resources *Resources
+	feed      *RevocationFeed
 }
 
 // Deps are what NewHandler needs.
@@ -139,6 +140,9 @@ type Deps struct {
 	// policy consults; nil: none, and every access token carries the
 	// Minter's audience.
 	Resources *Resources
+	// Feed serves the revocation feed (ServeRevocationFeed); nil: that
+	// endpoint answers 404.
+	Feed *RevocationFeed
 }
 
 // NewHandler builds the token endpoint and its companions.
@@ -165,7 +169,7 @@ func NewHandler(d Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, passwords: d.Passwords, minter: d.Minter, verifier: d.Verifier,
 		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe, dpop: d.DPoP,
-		proofs: d.PublicProofLimiter, resources: d.Resources}
+		proofs: d.PublicProofLimiter, resources: d.Resources, feed: d.Feed}
 	if h.resources == nil {
 		h.resources = &Resources{}
 	}
@@ -184,7 +188,11 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	e := asError(err)
 	if e.Status == http.StatusServiceUnavailable {
 		problem.SetRetryAfter(w.Header())
-		h.log.WarnContext(r.Context(), "oauth: storage unavailable", "path", r.URL.Path,
+		what := "oauth: storage unavailable"
+		if !problem.Unavailable(e) {
+			what = "oauth: temporarily unavailable" // a bound of this instance's, such as the feed's waiters
+		}
+		h.log.WarnContext(r.Context(), what, "path", r.URL.Path,
 			"request_id", w.Header().Get("X-Request-Id"), "err", e)
 	} else if e.Status >= 500 {
 		h.log.ErrorContext(r.Context(), "oauth: request failed", "path", r.URL.Path,

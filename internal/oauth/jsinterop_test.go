@@ -75,7 +75,7 @@ func requireNode(t *testing.T) string {
 		prereq.Missing(t, "Node.js 20 or later", fmt.Sprintf("%s is %q (%v)", node, version, err),
 			"Node.js 20 or later from Debian 13, or from nodejs.org")
 	}
-	for _, pkg := range []string{"oauth4webapi", "jose"} {
+	for _, pkg := range []string{"oauth4webapi", "jose", "express", "express-oauth2-jwt-bearer"} {
 		if _, err := os.Stat(filepath.Join(jsInteropDir, "node_modules", pkg)); err != nil {
 			prereq.Missing(t, "the JS interop packages", err.Error(), "npm ci --prefix interop/js")
 		}

@@ -47,6 +47,10 @@ type Metadata struct {
 	IntrospectionSigningAlgValuesSupported []string `json:"introspection_signing_alg_values_supported"`
 	// RFC 9728 §4: the resources that take this server's tokens.
 	ProtectedResources []string `json:"protected_resources,omitempty"`
+
+	// RevocationFeedEndpoint is oauth2d's own (the prefix keeps it apart
+	// from registered names): the revocation feed resource servers follow.
+	RevocationFeedEndpoint string `json:"oauth2d_revocation_feed_endpoint,omitempty"`
 }
 
 // NewMetadata describes the token service at issuer. The authorize,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -97,6 +98,21 @@ func TestBuiltinResourcesPublishTheirMetadata(t *testing.T) {
 	for _, path := range []string{"/api/v1", "/", "/other"} {
 		if status, _, _ := getJSON(t, s.URL+oauth.ResourceMetadataPath+path); status != http.StatusNotFound {
 			t.Errorf("%s%s: %d, want 404", oauth.ResourceMetadataPath, path, status)
+		}
+	}
+	// Each API's 401 challenge names its own document (RFC 9728 §5.1), and
+	// the document it names is for the API that answered.
+	for _, tc := range []struct{ path, url, resource string }{
+		{"/api/v1/comments", commentsURL, comments},
+		{"/admin/v1/clients", adminURL, admin},
+	} {
+		status, hdr, _ := getJSON(t, s.URL+tc.path)
+		want := `resource_metadata="` + tc.url + `"`
+		if status != http.StatusUnauthorized || !strings.Contains(hdr.Get("WWW-Authenticate"), want) {
+			t.Errorf("%s without a token: %d %q, want 401 naming %s", tc.path, status, hdr.Get("WWW-Authenticate"), want)
+		}
+		if _, _, doc := getJSON(t, tc.url); doc["resource"] != tc.resource {
+			t.Errorf("%s names a document for %v", tc.path, doc["resource"])
 		}
 	}
 }

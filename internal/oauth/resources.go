@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -27,12 +28,10 @@ var ErrResourceNeedsDPoP = ErrInvalidRequest.WithDescription("a requested resour
 // also bounded by storage.MaxResourceIDLen.
 const maxResources = 8
 
-// asScopes are the scopes of the authorization server itself (sign-in,
-// the UserInfo endpoint, refresh tokens): they belong to no resource and
-// ride with any of them.
-var asScopes = []string{ScopeOpenID, "profile", "email", ScopeOfflineAccess}
-
-func isASScope(s string) bool { return slices.Contains(asScopes, s) }
+// isASScope: the scopes of the authorization server itself (sign-in, the
+// UserInfo endpoint, refresh tokens) belong to no resource and ride with
+// any of them.
+func isASScope(s string) bool { return slices.Contains(account.ServerScopes, s) }
 
 // parseResources reads the request's resource parameters (repeatable,
 // RFC 8707 §2): each an absolute URI without fragment, none repeated.

@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
@@ -25,14 +26,30 @@ const (
 	vaultAPI  = "https://vault.example/"
 )
 
-// withResources gives the server the registry above.
+// withResources gives the server the registry above, its stored part
+// read from Redis on every request.
 func withResources() serverOption {
 	return func(d *oauth.Deps, _ *ratelimit.Limits) {
-		builtin := []*storage.Resource{
-			{ID: d.Config.Issuer + "/api", Scopes: []string{"comments:read", "comments:write"}},
-			{ID: adminAPI, Scopes: []string{"admin"}},
-		}
-		d.Resources = oauth.NewResources(builtin, d.Store.(*storage.Store), d.Config.Issuer+oauth.UserinfoPath)
+		d.Resources = oauth.NewResources(testBuiltins(d.Config.Issuer), d.Store.(*storage.Store), d.Config.Issuer+oauth.UserinfoPath)
+	}
+}
+
+// withCachedResources is withResources behind the cache the server uses
+// (storage.ResourceCache), for benchmarks.
+func withCachedResources(tb testing.TB) serverOption {
+	return func(d *oauth.Deps, _ *ratelimit.Limits) {
+		cache := storage.NewResourceCache(d.Store.(*storage.Store), time.Minute)
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { _ = cache.Run(ctx) }()
+		tb.Cleanup(cancel)
+		d.Resources = oauth.NewResources(testBuiltins(d.Config.Issuer), cache, d.Config.Issuer+oauth.UserinfoPath)
+	}
+}
+
+func testBuiltins(issuer string) []*storage.Resource {
+	return []*storage.Resource{
+		{ID: issuer + "/api", Scopes: []string{"comments:read", "comments:write"}},
+		{ID: adminAPI, Scopes: []string{"admin"}},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -46,6 +47,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) *Error {
 	if err := h.store.RevokeJTI(r.Context(), claims.JTI, claims.ExpiresAt); err != nil {
 		return ErrServerError.Wrap(err)
 	}
+	audit.Emit(r.Context(), audit.Event{Event: audit.TokenRevoked, Outcome: audit.Success, Actor: client.ID, Subject: claims.Subject, Client: client.ID, JTI: claims.JTI})
 	return nil
 }
 
@@ -69,6 +71,7 @@ func (h *Handler) revokeRefresh(ctx context.Context, client *storage.Client, fam
 			return ErrServerError.Wrap(err)
 		}
 	}
+	audit.Emit(ctx, audit.Event{Event: audit.TokenRevoked, Outcome: audit.Success, Actor: client.ID, Subject: fam.UserID, Client: client.ID, Resource: "refresh_token_family:" + familyID})
 	return nil
 }
 

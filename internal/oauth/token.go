@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -74,6 +75,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, grantType *strin
 	if err != nil {
 		return nil, err
 	}
+	ctx = audit.With(ctx, audit.Event{Client: client.ID, GrantType: gt})
 	resp, err := grant(ctx, r, f, client)
 	if err == nil && proofKey(ctx) != "" {
 		resp.TokenType = TokenTypeDPoP
@@ -161,6 +163,8 @@ func (h *Handler) mintAccess(ctx context.Context, in issue, now time.Time) (stri
 	if err != nil {
 		return "", ErrServerError.Wrap(err)
 	}
+	audit.Emit(ctx, audit.Event{Event: audit.TokenIssued, Outcome: audit.Success, Actor: in.client.ID, Subject: ai.Subject,
+		Client: in.client.ID, Scope: audit.Join(in.scope), Audience: audit.Join(in.audience), JTI: in.accessJTI})
 	return raw, nil
 }
 

@@ -1,9 +1,10 @@
 package resource
 
 import (
-	"slices"
-
 	"github.com/gin-gonic/gin"
+
+	"github.com/oauth2d/oauth2d/resourceserver"
+	"github.com/oauth2d/oauth2d/resourceserver/ginrs"
 )
 
 // RequireAudience returns middleware that authenticates the request's
@@ -12,22 +13,15 @@ import (
 // 8707, RFC 9068 §4), and a token for another is invalid_token here. now
 // also asks Redis whether the token was revoked (RequireScopesNow). The
 // claims are stored for the RequireScopes that follows it on the route.
-func (a *Authenticator) RequireAudience(now bool, audience ...string) gin.HandlerFunc {
-	audience = slices.Clone(audience)
-	return func(c *gin.Context) {
-		a.markScheme(c)
-		claims, f := a.authenticate(c.Request)
-		if f == nil && !slices.ContainsFunc(claims.Audience, func(aud string) bool { return slices.Contains(audience, aud) }) {
-			f = failInvalid
-		}
-		if f == nil && now {
-			f = a.checkStored(c.Request.Context(), claims)
-		}
-		if f != nil {
-			a.chal.abort(c, f, "")
-			return
-		}
-		WithClaims(c, claims)
-		c.Next()
+// metadataURL, when set, is the resource's metadata document (RFC 9728),
+// named in the route's 401 challenges.
+func (a *Authenticator) RequireAudience(now bool, metadataURL string, audience ...string) gin.HandlerFunc {
+	reqs := []resourceserver.Requirement{resourceserver.Audience(audience...)}
+	if metadataURL != "" {
+		reqs = append(reqs, resourceserver.ResourceMetadata(metadataURL))
 	}
+	if now {
+		reqs = append(reqs, resourceserver.Check(a.checkStored))
+	}
+	return ginrs.Require(a.rs, reqs...)
 }

@@ -104,14 +104,14 @@ func (a *Authenticator) follow(ctx context.Context, jtis <-chan storage.RevokedJ
 				a.lost(ctx, "revocations")
 				continue
 			}
-			a.deny.addJTI(r.JTI, r.ExpiresAt)
+			a.deny.DenyJTI(r.JTI, r.ExpiresAt)
 		case c, ok := <-cuts:
 			if !ok {
 				cuts = nil
 				a.lost(ctx, "cutoffs")
 				continue
 			}
-			a.deny.addCutoff(c)
+			a.deny.AddCutoff(publicCutoff(c))
 		case <-reconnected:
 			a.log.Info("resource: revocation subscription re-established; resyncing")
 			reload("reconnect")
@@ -144,8 +144,10 @@ func (a *Authenticator) reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("resource: load cutoffs: %w", err)
 	}
-	a.deny.addJTIs(jtis)
-	a.deny.addCutoffs(cuts)
-	a.deny.prune(a.now())
+	a.deny.DenyJTIs(jtis)
+	for _, c := range cuts {
+		a.deny.AddCutoff(publicCutoff(c))
+	}
+	a.deny.Prune(a.now())
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
 	"github.com/oauth2d/oauth2d/internal/api"
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/backchannel"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/dpop"
@@ -91,6 +92,10 @@ type Server struct {
 	Workers []Worker
 	// OnDataLoss drops the in-memory copies of what Redis lost.
 	OnDataLoss []func()
+	// OnShutdown are called when the HTTP server's drain begins
+	// (http.Server.RegisterOnShutdown): they end requests that would
+	// otherwise be held past it, such as the revocation feed's.
+	OnShutdown []func()
 }
 
 // New builds the server. It loads the revocation state before it returns,
@@ -105,7 +110,30 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if err := b.build(ctx); err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
+	if err := b.auditLog(); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
 	return b.srv, nil
+}
+
+// auditLog is where audit events go: the log and, unless audit.stream
+// is off, the stream its worker writes. Every request (the route table)
+// and every worker carries it in its context, so Emit finds it.
+func (b *builder) auditLog() error {
+	o := audit.Options{Logger: b.Logger, Metrics: b.Metrics, Now: b.now}
+	if b.cfg.Audit.Stream {
+		o.Redis, o.StreamKey, o.StreamMaxLen = b.Store.Redis(), b.Store.AuditStreamKey(), b.cfg.Audit.StreamMaxLen
+	}
+	log, err := audit.New(o)
+	if err != nil {
+		return err
+	}
+	b.srv.Handlers.Audit = log
+	for i, run := range b.srv.Workers {
+		b.srv.Workers[i] = func(ctx context.Context) error { return run(audit.NewContext(ctx, log)) }
+	}
+	b.srv.Workers = append(b.srv.Workers, log.Run)
+	return nil
 }
 
 // builder holds what the parts of New share while they are built.
@@ -122,6 +150,8 @@ type builder struct {
 	parBudget, proofBudget *ratelimit.Limiter
 	revoker                *account.Revoker
 	logouts                *backchannel.Logouts
+	// feed is the revocation feed the token endpoint's handler serves.
+	feed *oauth.RevocationFeed
 	// outbound guards every request the server sends (back-channel
 	// logout) and the registrations that name where they go.
 	outbound *outbound.Guard
@@ -153,6 +183,10 @@ func (b *builder) build(ctx context.Context) error {
 	auds := h.Audiences
 	auds.API, auds.Admin = cfg.Tokens.Audience, []string{cfg.Tokens.AdminAudience}
 	auds.Userinfo = append([]string{cfg.Issuer + oauth.UserinfoPath}, cfg.Tokens.Audience...)
+	// Each API's 401 challenges name its metadata document (RFC 9728
+	// §5.1), when it is served here.
+	auds.APIMetadata, _ = oauth.ResourceMetadataURL(cfg.Issuer, cfg.Tokens.Audience[0])
+	auds.AdminMetadata, _ = oauth.ResourceMetadataURL(cfg.Issuer, cfg.Tokens.AdminAudience)
 	h.Audiences = auds
 	if b.verifier, err = token.NewVerifier(b.Keys, cfg.Issuer, slices.Concat(auds.API, auds.Admin, auds.Userinfo[:1]), 0, b.now); err != nil {
 		return err
@@ -178,6 +212,9 @@ func (b *builder) build(ctx context.Context) error {
 		return err
 	}
 	b.lookups()
+	if err := b.revocationFeed(ctx); err != nil {
+		return err
+	}
 	if h.Tokens, err = b.tokenEndpoints(); err != nil {
 		return err
 	}
@@ -194,6 +231,7 @@ func (b *builder) build(ctx context.Context) error {
 	md.AddDPoP(b.proofs.Algorithms())
 	md.AddPAR(cfg.PAR.Required)
 	md.AddProtectedResources(builtins)
+	md.AddRevocationFeed()
 	if h.Discovery, err = oauth.NewDiscovery(md, b.Keys); err != nil {
 		return err
 	}
@@ -204,7 +242,7 @@ func (b *builder) build(ctx context.Context) error {
 		return err
 	}
 	h.Admin, err = admin.New(admin.Deps{
-		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store,
+		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store, Resources: b.Store,
 		Hasher:       secret.NewHasher(secret.DefaultParams()),
 		Registration: account.PolicyWith(cfg, b.outbound), Logger: b.Logger, Now: b.now,
 	})
@@ -327,11 +365,36 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 		DPoP:               b.proofs,
 		PublicProofLimiter: b.proofBudget,
 		Resources:          b.resources,
+		Feed:               b.feed,
 		Now:                b.now,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()
 		},
 	})
+}
+
+// revocationFeed is the feed resource servers follow: subscribed before
+// the server serves, so that no held request misses a revocation, and
+// ended at the drain, so that none outlasts it.
+func (b *builder) revocationFeed(ctx context.Context) error {
+	feed, err := oauth.NewRevocationFeed(b.Store, oauth.FeedConfig{MaxWaiters: b.cfg.RevocationFeed.MaxWaiters, Logger: b.Logger})
+	if err != nil {
+		return err
+	}
+	if err := feed.Listen(ctx); err != nil {
+		return err
+	}
+	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "oauth2d_revocation_feed_waiting",
+		Help: "Revocation feed requests this instance holds while they wait for a revocation (at most revocation_feed.max_waiters).",
+	}, func() float64 { return float64(feed.Waiting()) })
+	if err := b.Metrics.Register(waiting); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	b.feed = feed
+	b.srv.Workers = append(b.srv.Workers, feed.Follow)
+	b.srv.OnShutdown = append(b.srv.OnShutdown, feed.EndWaits)
+	return nil
 }
 
 func (b *builder) minter() *token.Minter {
@@ -383,7 +446,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
 			AuthRequestTTL: b.Tuning.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required},
 		Store: b.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: b.Logger, Pushed: b.Store, Now: b.now,
-		Keys: b.Keys, Resources: b.resources,
+		Keys: b.Keys, Resources: b.resources, Clients: b.clients, Users: b.users,
 	})
 	if err != nil {
 		return err

@@ -31,6 +31,17 @@ func (s *Store) SetBootstrapDeclared(ctx context.Context, clientIDs, usernames [
 	return s.setNames(ctx, s.kBootstrapUsers(), usernames)
 }
 
+// BootstrapDeclaredResources returns the resource ids
+// SetBootstrapDeclaredResources last stored.
+func (s *Store) BootstrapDeclaredResources(ctx context.Context) ([]string, error) {
+	return s.getNames(ctx, s.kBootstrapResources())
+}
+
+// SetBootstrapDeclaredResources replaces the list of resource ids, one SET.
+func (s *Store) SetBootstrapDeclaredResources(ctx context.Context, ids []string) error {
+	return s.setNames(ctx, s.kBootstrapResources(), ids)
+}
+
 func (s *Store) getNames(ctx context.Context, key string) ([]string, error) {
 	names, err := getStringRecord[[]string](ctx, s.rdb, key, "bootstrap names")
 	if errors.Is(err, ErrNotFound) {

@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -194,4 +195,55 @@ func TestUserCacheFollowsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, func() bool { return roles() == storage.ErrNotFound.Error() })
+}
+
+// The issuance policy reads the whole registry through the ResourceCache:
+// a resource registered, changed or deleted through another instance (or
+// the CLI) must reach it at once, not when the TTL runs out.
+func TestResourceCacheFollowsChanges(t *testing.T) {
+	srv := testredis.New(t)
+	s := open(t, srv)
+	other := open(t, &testredis.Server{URL: srv.URL, Prefix: srv.Prefix})
+	ctx := context.Background()
+	cache := storage.NewResourceCache(s, time.Hour)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- cache.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	const id = "https://api.example"
+	names := func() string {
+		list, err := cache.ListResources(ctx)
+		if err != nil {
+			return err.Error()
+		}
+		var out []string
+		for _, r := range list {
+			out = append(out, r.ID+"="+r.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	// Served from memory once a raw change stays invisible.
+	eventually(t, func() bool {
+		if err := s.UpsertResource(ctx, &storage.Resource{ID: id, Name: "v1"}); err != nil {
+			t.Fatal(err)
+		}
+		if names() != id+"=v1" {
+			return false
+		}
+		s.Redis().HSet(ctx, s.ResourcesKey(), id, `{"id":"`+id+`","name":"raw"}`)
+		return names() == id+"=v1"
+	})
+	if err := other.UpsertResource(ctx, &storage.Resource{ID: id, Name: "v2"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return names() == id+"=v2" })
+	if err := other.CreateResource(ctx, &storage.Resource{ID: "https://b.example", Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return names() == id+"=v2,https://b.example=b" })
+	if err := other.DeleteResource(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() bool { return names() == "https://b.example=b" })
 }

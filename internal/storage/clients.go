@@ -63,7 +63,7 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 	if err != nil {
 		return err
 	}
-	_, status, err := s.runScript(ctx, createClient, []string{s.kClients()}, c.ID, raw)
+	_, status, err := s.runScriptAcked(ctx, createClient, []string{s.kClients()}, c.ID, raw)
 	if err != nil {
 		return err
 	}

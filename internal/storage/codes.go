@@ -63,7 +63,7 @@ func (s *Store) SaveCode(ctx context.Context, codeHash string, code *AuthCode) e
 	if err != nil {
 		return err
 	}
-	_, status, err := s.runScript(ctx, saveCode, []string{s.kCode(codeHash)},
+	_, status, err := s.runScriptAcked(ctx, saveCode, []string{s.kCode(codeHash)},
 		raw, unixMs(code.ExpiresAt), max(ttl.Milliseconds(), 1))
 	if err != nil {
 		return err

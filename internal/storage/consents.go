@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // SaveConsent replaces the user's consent for the client.
@@ -19,7 +21,9 @@ func (s *Store) SaveConsent(ctx context.Context, c *Consent) error {
 	if err != nil {
 		return err
 	}
-	if err := s.rdb.HSet(ctx, s.kConsents(c.UserID), c.ClientID, raw).Err(); err != nil {
+	key := s.kConsents(c.UserID)
+	err = s.acked(ctx, key, func(rdb redis.Cmdable) error { return rdb.HSet(ctx, key, c.ClientID, raw).Err() })
+	if err != nil {
 		return fmt.Errorf("storage: save consent: %w", err)
 	}
 	return nil

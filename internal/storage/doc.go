@@ -22,5 +22,6 @@
 // family and revokes the whole family (RFC 6749 §10.4, RFC 9700
 // §4.14.2). Revoked access tokens (jti) are kept in a deny set until
 // their exp and published on a channel so every instance learns of them
-// (RFC 7009 §2.1).
+// (RFC 7009 §2.1); the scripts that deny a jti or set a cutoff also append
+// it to a capped stream that resource servers elsewhere follow (feed.go).
 package storage

@@ -9,3 +9,8 @@ func (s *Store) UsersByIDKey() string          { return s.kUsersByID() }
 func (s *Store) SessionKey(hash string) string { return s.kSession(hash) }
 func (s *Store) CutoffsNBFKey() string         { return s.kCutoffsNBF() }
 func (s *Store) LogoutJobsKey() string         { return s.kLogoutJobs() }
+func (s *Store) ResourcesKey() string          { return s.kResources() }
+func (s *Store) JTIFeedKey() string            { return s.kJTIFeed() }
+
+// MarkerKeys are the data-loss markers (heal.go).
+func (s *Store) MarkerKeys() []string { return s.kMarkers() }

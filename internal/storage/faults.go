@@ -28,8 +28,11 @@ func (e unavailableError) Unwrap() []error      { return []error{ErrUnavailable,
 func (e unavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 // unavailableReplies are the error replies by which Redis says "not now"
-// rather than "no": the same command may succeed later or elsewhere.
-var unavailableReplies = []string{"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "BUSY", "NOREPLICAS"}
+// rather than "no": the same command may succeed later or elsewhere. A
+// MOVED or ASK reaches the store only from a command sent straight to a
+// node (noResend, acked.go) whose slot map was out of date, or after the
+// cluster client ran out of redirects: the command did not run.
+var unavailableReplies = []string{"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "BUSY", "NOREPLICAS", "MOVED", "ASK"}
 
 // classify turns a transport failure (timeout, refused or dropped
 // connection, closed pool, expired context) or a "not now" reply into
@@ -117,9 +120,57 @@ func tune(rdb redis.UniversalClient, timeout time.Duration) {
 	h := deadlineHook{timeout: timeout}
 	rdb.AddHook(h)
 	// noResend talks to a Cluster's node clients directly; they get the
-	// same deadline, so those commands cannot wait out a stall either.
+	// same deadline, so those commands cannot wait out a stall either,
+	// and they report a node that is gone (followSlotMap).
 	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		cc.OnNewNode(func(n *redis.Client) { n.AddHook(h) })
+		follow := followSlotMap{cc}
+		cc.OnNewNode(func(n *redis.Client) { n.AddHook(h); n.AddHook(follow) })
+	}
+}
+
+// followSlotMap reloads a Cluster's slot map as soon as a node fails a
+// command the way a dead or demoted master does (refused or dropped
+// connection, timeout, CLUSTERDOWN, MOVED…). go-redis reloads it by
+// itself only after a MOVED or once a minute, and a killed master answers
+// nothing, let alone MOVED: every client of the store (the cluster
+// client, noResend's node clients, the rate limiter) would keep sending
+// its slots to the dead address for up to a minute after the replica took
+// over. Failures before the promotion reload the old map again; the first
+// one after it finds the new master. ReloadState runs in the background
+// and coalesces calls (one reload per 200 ms at most), so a burst of
+// failures costs one CLUSTER SLOTS.
+type followSlotMap struct{ cc *redis.ClusterClient }
+
+func (f followSlotMap) reloadAfter(ctx context.Context, cmd redis.Cmder, err error) {
+	// The reload's own CLUSTER SLOTS failing on the dead node must not
+	// schedule another reload, or the client would ask every 200 ms
+	// until the node came back.
+	if err == nil || errors.Is(err, redis.Nil) || cmd.Name() == "cluster" {
+		return
+	}
+	if !errors.Is(classify(err), ErrUnavailable) {
+		return // an answer from a serving master (a script's error, NOSCRIPT…)
+	}
+	f.cc.ReloadState(ctx)
+}
+
+func (f followSlotMap) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (f followSlotMap) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		f.reloadAfter(ctx, cmd, err)
+		return err
+	}
+}
+
+func (f followSlotMap) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if err != nil && len(cmds) > 0 {
+			f.reloadAfter(ctx, cmds[0], err)
+		}
+		return err
 	}
 }
 

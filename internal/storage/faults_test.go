@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -223,6 +224,27 @@ func TestRestartEmptyLosesTheDataEpoch(t *testing.T) {
 	}
 	if epochs[0] == "" || epochs[0] != epochs[1] || epochs[0] == first {
 		t.Fatalf("epochs after healing = %q; want one new epoch (was %q)", epochs, first)
+	}
+}
+
+// Each kind of data has its marker on its own slot: losing any one of
+// them (a Cluster node that came back empty) is a loss, the resource
+// registry's included.
+func TestEachMarkerGuardsTheEpoch(t *testing.T) {
+	s := open(t, testredis.New(t))
+	ctx := context.Background()
+	keys := s.MarkerKeys()
+	if !slices.ContainsFunc(keys, func(k string) bool { return strings.Contains(k, s.ResourcesKey()) }) {
+		t.Fatalf("markers %v: none beside the resource registry %s", keys, s.ResourcesKey())
+	}
+	for _, k := range keys {
+		if _, err := s.MarkDataEpoch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s.Redis().Del(ctx, k)
+		if epoch, err := s.DataEpoch(ctx); err != nil || epoch != "" {
+			t.Errorf("DataEpoch without %s = %q, %v; want \"\"", k, epoch, err)
+		}
 	}
 }
 

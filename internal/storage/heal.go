@@ -14,8 +14,8 @@ import (
 // Redis may come back empty: restarted without persistence, or failed
 // over to a replica that had not caught up. Nothing in Redis says so, so
 // the store keeps markers: one small key next to each kind of data that
-// is written once and then only read (clients, users, signing keys; see
-// keys.go), set when the data is known to be whole. A marker that is gone
+// is written once and then only read (clients, users, signing keys,
+// resources; see keys.go), set when the data is known to be whole. A marker that is gone
 // or holds another value than the one an instance remembers means the
 // data beside it was lost (and perhaps healed by another instance).
 //

@@ -24,6 +24,10 @@ import (
 //	{p clients}:bootstrap      STRING   JSON list of the client ids the bootstrap file declared
 //	                                    when last applied (bootstrap.go) ; kept
 //	p {users}:bootstrap        STRING   JSON list of the usernames it declared ; kept
+//	p resources                HASH     resource id -> Resource JSON (resources.go), at most
+//	                                    MaxResources fields ; kept
+//	{p resources}:bootstrap    STRING   JSON list of the resource ids the bootstrap file
+//	                                    declared ; kept
 //	p consent:<user id>        HASH     client id -> Consent JSON ; kept until DeleteUser
 //	                                    (one given to a deleted client, of another
 //	                                    generation than its id's client now, holds
@@ -53,8 +57,14 @@ import (
 //	                                    family life (absolute) has passed since the last
 //	                                    one stopped: every such hash has expired by then
 //	p revoked-jti              ZSET     jti scored by exp (unix ms) ; TTL = latest exp
+//	{p revoked-jti}:feed       STREAM   entries jti, exp (ms): one per change of revoked-jti
+//	                                    (feed.go), in its slot; the stream's first entry
+//	                                    ever also first=1 ; kept, capped at about
+//	                                    FeedMaxLen entries
 //	p {cutoffs}:nbf            HASH     principal -> not-before (unix ms) } TTL = latest until
 //	p {cutoffs}:until          ZSET     principal scored by until (ms)    }
+//	p {cutoffs}:feed           STREAM   entries p, nbf, until (ms): one per change of a
+//	                                    principal's cutoff ; kept, capped as the one above
 //	p session:<sha256>         STRING   BrowserSession JSON ; TTL = idle ttl, capped by ExpiresAt
 //	p authreq:<id>             STRING   AuthRequest JSON ; TTL to ExpiresAt
 //	p login:<sid>              HASH     user, session, exp, c:<client id> per client
@@ -77,9 +87,12 @@ import (
 //	p {comments}:byid          HASH     comment id -> Comment JSON ; kept } one slot:
 //	p {comments}:order         ZSET     comment id scored by seq ; kept   } a page is
 //	p {comments}:seq           STRING   last sequence number (INCR) ; kept } one script
+//	p audit                    STREAM   audit events (package audit writes it: XADD MAXLEN ~
+//	                                    audit.stream_max_len) ; kept, trimmed by length
 //	{p clients}:marker         STRING   data epoch (heal.go) ; kept   } each on the slot of
 //	p {users}:marker           STRING   data epoch ; kept             } the data it guards,
 //	{p signing-keys}:marker    STRING   data epoch ; kept             } so its loss is theirs
+//	{p resources}:marker       STRING   data epoch ; kept             }
 //
 // Pub/sub channels (no data at rest):
 //
@@ -87,6 +100,7 @@ import (
 //	p cutoffs                  Cutoff JSON, one per SetCutoff
 //	p client-changes           changed client id (ClientCache)
 //	p user-changes             changed user id (UserCache)
+//	p resource-changes         "*": the registry changed (ResourceCache)
 //
 // Clients, users, signing keys and comments are admin- or demo-scale data
 // kept in one hash each (one slot on Cluster): that buys atomic
@@ -113,6 +127,7 @@ func (s *Store) kUsersByID() string              { return s.prefix + "{users}:id
 func (s *Store) kUsersByName() string            { return s.prefix + "{users}:name" }
 func (s *Store) kBootstrapClients() string       { return "{" + s.kClients() + "}:bootstrap" }
 func (s *Store) kBootstrapUsers() string         { return s.prefix + "{users}:bootstrap" }
+func (s *Store) kBootstrapResources() string     { return "{" + s.kResources() + "}:bootstrap" }
 func (s *Store) kConsents(uid string) string     { return s.prefix + "consent:" + uid }
 func (s *Store) kSigningKeys() string            { return s.prefix + "signing-keys" }
 func (s *Store) kCode(hash string) string        { return s.prefix + "code:" + hash }
@@ -124,6 +139,7 @@ func (s *Store) kUserFamilies(uid string) string { return s.prefix + "user-fams:
 func (s *Store) kRevokedJTI() string             { return s.prefix + "revoked-jti" }
 func (s *Store) kCutoffsNBF() string             { return s.prefix + "{cutoffs}:nbf" }
 func (s *Store) kCutoffsUntil() string           { return s.prefix + "{cutoffs}:until" }
+func (s *Store) kCutoffFeed() string             { return s.prefix + "{cutoffs}:feed" }
 func (s *Store) kSession(hash string) string     { return s.prefix + "session:" + hash }
 func (s *Store) kAuthRequest(id string) string   { return s.prefix + "authreq:" + id }
 func (s *Store) kLogin(sid string) string        { return s.prefix + "login:" + sid }
@@ -137,11 +153,20 @@ func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}
 func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }
 func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}:seq" }
 
+// AuditStreamKey is the stream of audit events, which package audit
+// writes through Redis(): its entries are no part of the storage contract.
+func (s *Store) AuditStreamKey() string { return s.prefix + "audit" }
+
 // kLegacyUserFamilies is the family index older versions write (see the
 // table above for when it can go).
 func (s *Store) kLegacyUserFamilies(uid string) string {
 	return s.prefix + "user-families:" + uid
 }
+
+// kJTIFeed shares the deny set's slot (the tag of a key without braces
+// is the whole key), so one script writes both; the set's name predates
+// the feed and cannot change without forgetting stored revocations.
+func (s *Store) kJTIFeed() string { return "{" + s.kRevokedJTI() + "}:feed" }
 
 // The markers' hash tags put each on its guarded key's slot: the tag of a
 // key without braces is the whole key.
@@ -150,6 +175,7 @@ func (s *Store) kMarkers() []string {
 		"{" + s.kClients() + "}:marker",
 		s.prefix + "{users}:marker",
 		"{" + s.kSigningKeys() + "}:marker",
+		"{" + s.kResources() + "}:marker",
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,15 @@ type Options struct {
 	// directly. Nil: no tracing hooks at all. Spans name the command,
 	// never its arguments: those carry hashes, records and tokens.
 	TracerProvider trace.TracerProvider
+	// MinReplicasAck, when positive, makes the writes a failover must not
+	// lose (a refresh family created or rotated, a code issued, a consent,
+	// a client registered) wait until that many replicas of their master
+	// have them (WAIT, up to half of Timeout); fewer in time and the call
+	// fails with ErrUnavailable, so the caller answers 503 and the client
+	// retries, instead of holding a token a failover may forget. Zero (the
+	// default) acknowledges on the master alone: Redis replication is
+	// asynchronous. The embedded Redis has no replicas: leave it zero.
+	MinReplicasAck int
 }
 
 // Store is oauth2d's Redis data layer. It is safe for concurrent use.
@@ -65,6 +75,9 @@ type Store struct {
 	log    *slog.Logger
 	now    func() time.Time
 	mini   *miniredis.Miniredis // non-nil when embedded
+	// minAcks and ackWait: Options.MinReplicasAck (acked.go).
+	minAcks int
+	ackWait time.Duration
 }
 
 var _ Storage = (*Store)(nil)
@@ -89,6 +102,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	if opts.MinReplicasAck < 0 {
+		return nil, fmt.Errorf("storage: min replicas ack %d is negative", opts.MinReplicasAck)
+	}
+	s.minAcks, s.ackWait = opts.MinReplicasAck, timeout/2
 	if opts.URL == "" {
 		s.startEmbedded(timeout)
 	} else {
@@ -230,10 +247,55 @@ func (s *Store) Close() error {
 	return err
 }
 
-// Ping reports whether Redis answers (readiness).
+// Ping reports whether Redis answers (readiness). On a Cluster that
+// means every master, each saying the cluster is ok: a PING answered by
+// one node said ready while the slots of a killed master, or the whole
+// cluster (CLUSTERDOWN until a replica is promoted), refused every
+// command. Asking every master loads the slot map afresh, so a ready
+// answer also means the store now sends each slot to its live master.
+// With MinReplicasAck, a master with fewer replicas connected would
+// refuse the writes that wait for them (acked.go): not ready either.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("storage: ping: %w", err)
+	cc, ok := s.rdb.(*redis.ClusterClient)
+	if !ok {
+		if err := s.rdb.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("storage: ping: %w", err)
+		}
+		if c, ok := s.rdb.(*redis.Client); ok && s.minAcks > 0 {
+			return s.enoughReplicas(ctx, c)
+		}
+		return nil
+	}
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		info, err := node.ClusterInfo(ctx).Result()
+		if err != nil {
+			return fmt.Errorf("%s: %w", node.Options().Addr, err)
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return fmt.Errorf("%s: cluster state not ok", node.Options().Addr)
+		}
+		if s.minAcks > 0 {
+			return s.enoughReplicas(ctx, node)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: ping every master: %w", err)
+	}
+	return nil
+}
+
+// enoughReplicas fails when master has fewer than MinReplicasAck replicas
+// connected.
+func (s *Store) enoughReplicas(ctx context.Context, master *redis.Client) error {
+	info, err := master.Info(ctx, "replication").Result()
+	if err != nil {
+		return fmt.Errorf("storage: %s: %w", master.Options().Addr, err)
+	}
+	_, rest, _ := strings.Cut(info, "connected_slaves:")
+	n, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(rest, "\n", 2)[0]))
+	if n < s.minAcks {
+		return fmt.Errorf("storage: %s has %d replicas connected, redis.min_replicas_ack is %d", master.Options().Addr, n, s.minAcks)
 	}
 	return nil
 }

@@ -19,6 +19,10 @@ package storage
 //
 // The idempotent scripts are re-sent safely whatever the topology; that
 // is also what protects them against a failover that replays a write.
+// With Options.MinReplicasAck the writes acked.go names go, with their
+// WAIT, over a connection of their own to the key's master, which never
+// re-sends; a client's retry after the 503 of a short WAIT is a second
+// delivery of an idempotent call.
 //
 //	command (file)              decision       identity / why
 //	createFamily (refresh.go)   idempotent     first token hash (current or issued since): found → 'ok'
@@ -48,6 +52,13 @@ package storage
 //	createClient (clients.go)   idempotent     client JSON: found → 'ok'
 //	UpsertClient HSET           idempotent     plain overwrite with the same value
 //	DeleteClient HDEL           never re-sent  a second delivery would answer ErrNotFound
+//	createResource              idempotent     resource JSON: found → 'ok'
+//	  (resources.go)
+//	putResource (resources.go)  idempotent     overwrite with the same value; the id now exists, so the
+//	                                           bound does not refuse the second delivery
+//	updateResource              idempotent     overwrite with the same value of a record that exists
+//	  (resources.go)
+//	DeleteResource HDEL         never re-sent  as DeleteClient
 //	SaveConsent HSET            idempotent     plain overwrite
 //	DeleteConsent HDEL          never re-sent  as DeleteClient
 //	DeleteUser consents DEL     idempotent     no answer depends on it
@@ -61,8 +72,11 @@ package storage
 //	TakeAuthRequest GETDEL      never re-sent  a second delivery would find nothing
 //	createComment (comments.go) idempotent     comment JSON: found → 'ok', no second sequence number
 //	deleteComment (comments.go) never re-sent  a second delivery would answer ErrNotFound
-//	revokeJTI (revocations.go)  idempotent     keeps the later expiry of the same jti
-//	setCutoff (revocations.go)  idempotent     keeps the later not-before and until
+//	revokeJTI (revocations.go)  idempotent     keeps the later expiry of the same jti; appends its
+//	                                           feed entry only when that changed the set, so a
+//	                                           second delivery appends none
+//	setCutoff (revocations.go)  idempotent     keeps the later not-before and until; feed entry as
+//	                                           revokeJTI's
 //	RevokeUserFamilies HDEL     idempotent     deletes from the legacy HASH only the fields read from it
 //	                                           (legacyFamilies, a read) and folded into the ZSET by
 //	                                           userFamilies before the HDEL is sent

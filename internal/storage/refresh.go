@@ -339,7 +339,7 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	if f.CreatedAt.IsZero() {
 		f.CreatedAt = now.UTC()
 	}
-	_, status, err := s.runScript(ctx, createFamily, s.familyKeys(f.ID)[:2],
+	_, status, err := s.runScriptAcked(ctx, createFamily, s.familyKeys(f.ID)[:2],
 		rawHash(r.TokenHash), unixMs(f.ExpiresAt), unixMs(f.CreatedAt), unixMs(f.AuthTime),
 		f.ClientID, f.UserID, strings.Join(f.Scope, " "), f.AccessJTI, unixMs(f.AccessExpiresAt),
 		max(ttl.Milliseconds(), 1), f.JKT, f.ClientGeneration, strings.Join(f.Resources, " "))
@@ -407,7 +407,7 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (*RotationResult, error)
 	if now.IsZero() {
 		now = s.now()
 	}
-	res, status, err := s.runScript(ctx, rotate, s.familyKeys(r.FamilyID),
+	res, status, err := s.runScriptAcked(ctx, rotate, s.familyKeys(r.FamilyID),
 		rawHash(r.PresentedHash), rawHash(r.NewHash), r.Successor, r.AccessJTI, unixMs(r.AccessExpiresAt),
 		unixMs(now), r.Sliding.Milliseconds(), r.Grace.Milliseconds(), MaxUsedHashes,
 		r.ClientID, strings.Join(r.Scope, " "), r.JKT, boolArg(r.BindKey), r.GraceAccessJTI, r.ClientGeneration,

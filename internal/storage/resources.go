@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // A Resource is a protected resource registered at the server (RFC 8707):
@@ -51,8 +53,62 @@ func checkResourceID(id string) error {
 	return nil
 }
 
-// UpsertResource creates or replaces r. A zero CreatedAt keeps the stored
-// one; UpdatedAt is now.
+// MaxResources bounds the registry: the whole of it is cached on every
+// instance and consulted on every token request.
+const MaxResources = 256
+
+// createResource: KEYS resources; ARGV id, json, MaxResources. HSETNX
+// within the bound, except that a second delivery of the same call finds
+// its own record and answers 'ok'.
+var createResource = redis.NewScript(`
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old == ARGV[2] then return {'ok'} end
+if old then return {'conflict'} end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return {'full'} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {'ok'}
+`)
+
+// putResource: KEYS resources; ARGV id, json, MaxResources. HSET of a
+// whole record, within the bound when the id is new; a second delivery
+// writes the same value.
+var putResource = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then
+  return {'full'}
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {'ok'}
+`)
+
+// updateResource: KEYS resources; ARGV id, json. HSET over a stored
+// record only, so that a change racing a delete does not bring the
+// resource back; a second delivery writes the same value.
+var updateResource = redis.NewScript(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return {'notfound'} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {'ok'}
+`)
+
+// CreateResource stores r unless its id exists (ErrConflict) or the
+// registry holds MaxResources already (ErrRegistryFull). Zero
+// CreatedAt/UpdatedAt are set to now.
+func (s *Store) CreateResource(ctx context.Context, r *Resource) error {
+	if err := checkResourceID(r.ID); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = now
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = now
+	}
+	return s.writeResource(ctx, createResource, r, "create")
+}
+
+// UpsertResource creates or replaces r; a new id is refused with
+// ErrRegistryFull once the registry holds MaxResources. A zero CreatedAt
+// keeps the stored one; UpdatedAt is now.
 func (s *Store) UpsertResource(ctx context.Context, r *Resource) error {
 	if err := checkResourceID(r.ID); err != nil {
 		return err
@@ -70,13 +126,42 @@ func (s *Store) UpsertResource(ctx context.Context, r *Resource) error {
 		}
 	}
 	r.UpdatedAt = now
+	return s.writeResource(ctx, putResource, r, "put")
+}
+
+// UpdateResource replaces a stored resource, never creates one:
+// ErrNotFound once it is deleted. A zero CreatedAt keeps the stored one;
+// UpdatedAt is now.
+func (s *Store) UpdateResource(ctx context.Context, r *Resource) error {
+	if err := checkResourceID(r.ID); err != nil {
+		return err
+	}
+	if r.CreatedAt.IsZero() {
+		old, err := s.GetResource(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		r.CreatedAt = old.CreatedAt
+	}
+	r.UpdatedAt = s.now().UTC()
+	return s.writeResource(ctx, updateResource, r, "update")
+}
+
+func (s *Store) writeResource(ctx context.Context, sc *redis.Script, r *Resource, action string) error {
 	raw, err := encode(r, "resource")
 	if err != nil {
 		return err
 	}
-	// One HSET of a whole record: a second delivery writes the same value.
-	if err := s.rdb.HSet(ctx, s.kResources(), r.ID, raw).Err(); err != nil {
-		return fmt.Errorf("storage: put resource: %w", classify(err))
+	_, status, err := s.runScript(ctx, sc, []string{s.kResources()}, r.ID, raw, MaxResources)
+	switch {
+	case err != nil:
+		return fmt.Errorf("storage: %s resource: %w", action, err)
+	case status == "conflict":
+		return ErrConflict
+	case status == "full":
+		return ErrRegistryFull
+	case status == "notfound":
+		return ErrNotFound
 	}
 	s.announce(ctx, s.kResourceChanges(), allResources)
 	return nil

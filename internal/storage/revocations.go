@@ -11,6 +11,20 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// appendToFeed is the Lua helper that appends an entry to a revocation
+// feed stream (feed.go), capped at about cap entries. The first entry a
+// stream ever gets carries first=1: a cursor taken while the stream was
+// empty can be followed as long as that entry is still there.
+const appendToFeed = `
+local function append_to_feed(stream, cap, ...)
+  if redis.call('EXISTS', stream) == 0 then
+    redis.call('XADD', stream, 'MAXLEN', '~', cap, '*', 'first', '1', ...)
+  else
+    redis.call('XADD', stream, 'MAXLEN', '~', cap, '*', ...)
+  end
+end
+`
+
 // expireWithLatest is the Lua helper of the sets scored by an expiry (the
 // deny list, the cutoffs): set and the keys that go with it live exactly
 // as long as the set's latest entry, so revocations nobody adds to any
@@ -24,14 +38,21 @@ local function expire_with_latest(now, set, ...)
 end
 `
 
-// revokeJTI: KEYS deny set; ARGV jti, exp ms, now ms. Keeps the later exp
-// if the jti is denied twice, drops expired entries, and lets the key
-// live exactly as long as its latest entry.
-var revokeJTI = redis.NewScript(expireWithLatest + `
+// revokeJTI: KEYS deny set, jti feed stream; ARGV jti, exp ms, now ms,
+// stream cap. Keeps the later exp if the jti is denied twice, appends to
+// the feed only when that changed the set (so a re-sent script adds no
+// second entry, see redelivery.go), drops expired entries, and lets the
+// set and the stream live exactly as long as the set's latest entry: once
+// every revocation has expired there is nothing to follow, and a cursor
+// into the gone stream is answered with the (empty) snapshot.
+var revokeJTI = redis.NewScript(expireWithLatest + appendToFeed + `
 local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not old or tonumber(old) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
+if not old or tonumber(old) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+  append_to_feed(KEYS[2], ARGV[4], 'jti', ARGV[1], 'exp', ARGV[2])
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-expire_with_latest(ARGV[3], KEYS[1])
+expire_with_latest(ARGV[3], KEYS[1], KEYS[2])
 return {'ok'}
 `)
 
@@ -45,8 +66,8 @@ func (s *Store) RevokeJTI(ctx context.Context, jti string, expiresAt time.Time) 
 	if !expiresAt.After(now) {
 		return nil
 	}
-	if _, _, err := s.runScript(ctx, revokeJTI, []string{s.kRevokedJTI()},
-		jti, unixMs(expiresAt), unixMs(now)); err != nil {
+	if _, _, err := s.runScript(ctx, revokeJTI, []string{s.kRevokedJTI(), s.kJTIFeed()},
+		jti, unixMs(expiresAt), unixMs(now), FeedMaxLen); err != nil {
 		return err
 	}
 	msg, err := encode(RevokedJTI{JTI: jti, ExpiresAt: expiresAt.UTC()}, "revocation")
@@ -100,25 +121,34 @@ func cutoffOf(principal, nbfMs, untilMs string) Cutoff {
 	return Cutoff{Principal: principal, NotBefore: fromMs(scoreString(nbfMs)), Until: fromMs(scoreString(untilMs))}
 }
 
-// setCutoff: KEYS nbf hash, until zset; ARGV principal, nbf ms, until ms,
-// now ms. Keeps the later of each time, drops expired principals from
-// both keys, lets both keys live as long as the latest entry, and returns
-// the principal's cutoff as now stored.
-var setCutoff = redis.NewScript(expireWithLatest + `
+// setCutoff: KEYS nbf hash, until zset, cutoff feed stream; ARGV
+// principal, nbf ms, until ms, now ms, stream cap. Keeps the later of
+// each time, appends the principal's resulting cutoff to the feed only
+// when either changed (as revokeJTI), drops expired principals from both
+// keys, lets both keys and the stream live as long as the latest entry
+// (as revokeJTI), and returns the
+// principal's cutoff as now stored.
+var setCutoff = redis.NewScript(expireWithLatest + appendToFeed + `
+local changed = false
 local nbf = redis.call('HGET', KEYS[1], ARGV[1])
 if not nbf or tonumber(nbf) < tonumber(ARGV[2]) then
   nbf = ARGV[2]
   redis.call('HSET', KEYS[1], ARGV[1], nbf)
+  changed = true
 end
 local untl = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if not untl or tonumber(untl) < tonumber(ARGV[3]) then
   untl = ARGV[3]
   redis.call('ZADD', KEYS[2], untl, ARGV[1])
+  changed = true
+end
+if changed then
+  append_to_feed(KEYS[3], ARGV[5], 'p', ARGV[1], 'nbf', tostring(nbf), 'until', tostring(untl))
 end
 local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
 for _, p in ipairs(gone) do redis.call('HDEL', KEYS[1], p) end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
-expire_with_latest(ARGV[4], KEYS[2], KEYS[1])
+expire_with_latest(ARGV[4], KEYS[2], KEYS[1], KEYS[3])
 return {'ok', tostring(nbf), tostring(untl)}
 `)
 
@@ -147,8 +177,8 @@ func (s *Store) SetCutoff(ctx context.Context, c Cutoff) error {
 	if !c.Until.After(now) {
 		return nil
 	}
-	res, _, err := s.runScript(ctx, setCutoff, s.cutoffKeys(),
-		c.Principal, unixMs(c.NotBefore), unixMs(c.Until), unixMs(now))
+	res, _, err := s.runScript(ctx, setCutoff, append(s.cutoffKeys(), s.kCutoffFeed()),
+		c.Principal, unixMs(c.NotBefore), unixMs(c.Until), unixMs(now), FeedMaxLen)
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,9 @@ var (
 	// (RefreshFamily.JKT) and the rotation named another key or none;
 	// nothing was changed (RFC 9449 §5).
 	ErrProofKeyMismatch = errors.New("storage: refresh token bound to another DPoP key")
+	// ErrRegistryFull: the resource registry holds MaxResources already;
+	// nothing was written.
+	ErrRegistryFull = errors.New("storage: the resource registry is full")
 	// ErrBadCursor: the pagination cursor was not made by ListComments.
 	ErrBadCursor = errors.New("storage: malformed comment cursor")
 )
@@ -448,6 +451,17 @@ type ClientStore interface {
 	DeleteClient(ctx context.Context, id string) error
 }
 
+// ResourceStore keeps registered resources (RFC 8707), at most
+// MaxResources of them.
+type ResourceStore interface {
+	CreateResource(ctx context.Context, r *Resource) error // ErrConflict if the id exists, ErrRegistryFull
+	UpsertResource(ctx context.Context, r *Resource) error // create or replace (bootstrap, CLI); ErrRegistryFull
+	UpdateResource(ctx context.Context, r *Resource) error // replace, never create: ErrNotFound once deleted
+	GetResource(ctx context.Context, id string) (*Resource, error)
+	ListResources(ctx context.Context) ([]*Resource, error) // sorted by id
+	DeleteResource(ctx context.Context, id string) error
+}
+
 // UserStore keeps users; usernames are unique (enforced atomically).
 type UserStore interface {
 	CreateUser(ctx context.Context, u *User) error // ErrConflict if the username is taken
@@ -459,14 +473,19 @@ type UserStore interface {
 	DeleteUser(ctx context.Context, id string) error
 }
 
-// BootstrapStore remembers which clients and users the bootstrap file
-// declared when it was last applied, so that applying a file that no
-// longer declares one can release it without reading every record.
+// BootstrapStore remembers which clients, users and resources the
+// bootstrap file declared when it was last applied, so that applying a
+// file that no longer declares one can release it without reading every
+// record.
 type BootstrapStore interface {
 	// BootstrapDeclared returns what SetBootstrapDeclared last stored;
 	// empty lists when nothing was.
 	BootstrapDeclared(ctx context.Context) (clientIDs, usernames []string, err error)
 	SetBootstrapDeclared(ctx context.Context, clientIDs, usernames []string) error
+	// BootstrapDeclaredResources and SetBootstrapDeclaredResources are
+	// the same for resource ids.
+	BootstrapDeclaredResources(ctx context.Context) ([]string, error)
+	SetBootstrapDeclaredResources(ctx context.Context, ids []string) error
 }
 
 // CodeStore keeps authorization codes, single-use. Redeeming is two
@@ -567,6 +586,20 @@ type CutoffStore interface {
 	SubscribeCutoffs(ctx context.Context, onReconnect func()) (<-chan Cutoff, error)
 }
 
+// RevocationFeedStore is the history of revocations (RevokeJTI and
+// SetCutoff) that resource servers follow from afar (feed.go): a
+// snapshot to start from, then what changed after a cursor.
+type RevocationFeedStore interface {
+	// RevocationSnapshot returns every jti and cutoff in force and the
+	// cursor to follow them from.
+	RevocationSnapshot(ctx context.Context) (RevocationEvents, string, error)
+	// RevocationsSince returns what was revoked after cursor, a bounded
+	// batch, and the cursor after it (cursor itself when nothing was);
+	// snapshot is true when cursor cannot be followed (malformed, too
+	// old, or from data Redis has lost): start again from a snapshot.
+	RevocationsSince(ctx context.Context, cursor string) (ev RevocationEvents, next string, snapshot bool, err error)
+}
+
 // RevocationChecker answers the one question introspection and userinfo
 // ask of an access token: is it denied by its jti (RevokeJTI) or cut off
 // by a cutoff of its subject or client (SetCutoff)? Both in one round
@@ -651,6 +684,7 @@ type CommentStore interface {
 type Storage interface {
 	ClientStore
 	UserStore
+	ResourceStore
 	BootstrapStore
 	ConsentStore
 	GrantStore
@@ -658,6 +692,7 @@ type Storage interface {
 	RefreshStore
 	RevocationStore
 	CutoffStore
+	RevocationFeedStore
 	RevocationChecker
 	KeyStore
 	SessionStore

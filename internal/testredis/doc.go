@@ -8,7 +8,9 @@
 // NewEmbedded gives the embedded Redis to a test that asks for it. Cluster
 // starts a real 3-master Redis Cluster on loopback (or uses
 // OAUTH2D_TEST_REDIS_CLUSTER_URL); without redis-server and redis-cli the
-// test skips, or fails under CI.
+// test skips, or fails under CI. NewFailoverCluster (3 masters, 3
+// replicas) and NewSentinelGroup (a master, a replica, three sentinels)
+// start a deployment for one test alone, which may kill its master.
 //
 // Tests never flush anything: isolation comes from the unique prefix each
 // call returns. Servers this package starts die with the test binary: they

@@ -99,14 +99,25 @@ func (r *registry) tryStartRedis(needBusPort bool, extra ...string) (*proc, erro
 // startRedisOn starts redis-server on port (persistence off) and waits
 // until it answers.
 func (r *registry) startRedisOn(port int, extra ...string) (*proc, error) {
+	return r.startConfigured(port, "", extra...)
+}
+
+// startConfigured is startRedisOn with a config file first on the command
+// line, where redis-server wants it (a sentinel must have one it can
+// rewrite); conf "" means none.
+func (r *registry) startConfigured(port int, conf string, extra ...string) (*proc, error) {
 	dir, err := os.MkdirTemp("", "testredis-")
 	if err != nil {
 		return nil, fmt.Errorf("testredis: %w", err)
 	}
-	args := []string{
+	var args []string
+	if conf != "" {
+		args = append(args, conf)
+	}
+	args = append(args,
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no",
-	}
+	)
 	p := &proc{
 		addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		dir:    dir,

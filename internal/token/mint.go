@@ -18,26 +18,13 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/oauth2d/oauth2d/internal/tracing"
+	"github.com/oauth2d/oauth2d/resourceserver"
 )
 
-// AccessClaims are the claims of an RFC 9068 access token. Times are
-// whole seconds in UTC, as on the wire.
-type AccessClaims struct {
-	Issuer    string
-	Subject   string // the user id, or the client id for client credentials
-	Audience  []string
-	ClientID  string
-	Scope     []string // the "scope" claim, space-separated on the wire
-	Roles     []string // omitted from the token when empty
-	JTI       string
-	IssuedAt  time.Time
-	NotBefore time.Time
-	ExpiresAt time.Time
-	AuthTime  time.Time // zero when unknown (then omitted)
-	// JKT is cnf.jkt (RFC 9449 §6.1): the RFC 7638 thumbprint of the DPoP
-	// key the token is bound to; empty for a bearer token.
-	JKT string
-}
+// AccessClaims are the claims of an RFC 9068 access token: the public
+// resource server package's type, so that the built-in API and outside
+// resource servers read one shape.
+type AccessClaims = resourceserver.Claims
 
 // AccessRequest is what the caller decides about a new access token; the
 // Minter fills in the rest.

@@ -71,7 +71,7 @@ func (v *Verifier) VerifyAccess(raw string) (*AccessClaims, error) {
 	c := &AccessClaims{
 		Issuer: w.Iss, Subject: w.Sub, Audience: w.Aud, ClientID: w.ClientID,
 		Scope: strings.Fields(w.Scope), Roles: w.Roles, JTI: w.Jti,
-		IssuedAt: w.Iat.UTC(), ExpiresAt: w.Exp.UTC(),
+		IssuedAt: w.Iat.UTC(), ExpiresAt: w.Exp.UTC(), ACR: w.Acr,
 	}
 	if w.Nbf != nil {
 		c.NotBefore = w.Nbf.UTC()
@@ -134,6 +134,7 @@ type accessWire struct {
 	Scope    string           `json:"scope"`
 	Roles    []string         `json:"roles"`
 	AuthTime *jwt.NumericDate `json:"auth_time"`
+	Acr      string           `json:"acr"`
 	Cnf      *cnf             `json:"cnf"`
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -110,6 +111,7 @@ func (h *Handler) RevokeConsent(c *gin.Context) {
 		return
 	}
 	h.log.InfoContext(ctx, "web: grant revoked", "user_id", s.UserID, "client_id", clientID, "families", families)
+	audit.Emit(ctx, audit.Event{Event: audit.ConsentWithdrawn, Outcome: audit.Success, Actor: s.UserID, Subject: s.UserID, Client: clientID})
 	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusSeeOther, AccountConsentPath)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -108,6 +109,8 @@ func (h *Handler) Consent(c *gin.Context) {
 		h.serverError(c, "save consent decision", err)
 		return
 	}
+	audit.Emit(r.Context(), audit.Event{Event: map[string]string{"allow": audit.ConsentGranted, "deny": audit.ConsentDenied}[decision],
+		Outcome: audit.Success, Actor: s.UserID, Subject: s.UserID, Client: ar.ClientID, Scope: audit.Join(ar.Scope)})
 	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusSeeOther, h.cfg.ResumePath+"?req="+url.QueryEscape(ar.ID))
 }

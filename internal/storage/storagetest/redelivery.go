@@ -150,9 +150,13 @@ func testRedelivery(t *testing.T, newStore NewStore) {
 		c := &storage.Client{ID: "c-" + newID(), GrantTypes: []string{"client_credentials"}, Scopes: []string{"a"}}
 		u := &storage.User{Username: "u-" + newID(), PasswordHash: "x", Roles: []string{"user"}}
 		cm := &storage.Comment{UserID: "u1", Message: "once"}
+		r := &storage.Resource{ID: "https://" + newID() + ".example", Scopes: []string{"a"}}
 		for i := range 2 {
 			if err := s.CreateClient(ctx, c); err != nil {
 				t.Fatalf("CreateClient delivery %d = %v", i+1, err)
+			}
+			if err := s.CreateResource(ctx, r); err != nil {
+				t.Fatalf("CreateResource delivery %d = %v", i+1, err)
 			}
 			if err := s.CreateUser(ctx, u); err != nil {
 				t.Fatalf("CreateUser delivery %d = %v", i+1, err)

@@ -99,7 +99,8 @@ type Options struct {
 	// deliveries (nil: tracing off). A Peer shares its Peer's store, and
 	// so its Redis tracing.
 	TracerProvider trace.TracerProvider
-	// Logger receives the handlers' log (nil: discarded).
+	// Logger receives the handlers' log, audit events included (nil:
+	// discarded).
 	Logger *slog.Logger
 }
 

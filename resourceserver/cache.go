@@ -1,10 +1,8 @@
-package resource
+package resourceserver
 
 import (
 	"sync"
 	"time"
-
-	"github.com/oauth2d/oauth2d/internal/token"
 )
 
 // DefaultCacheSize bounds the verified-token cache.
@@ -25,20 +23,20 @@ type cacheKey [32]byte
 // list on every request, cached or not.
 type tokenCache struct {
 	mu   sync.RWMutex
-	cur  map[cacheKey]*token.AccessClaims
-	old  map[cacheKey]*token.AccessClaims
+	cur  map[cacheKey]*Claims
+	old  map[cacheKey]*Claims
 	half int
 }
 
 // newTokenCache holds at most size entries (at least 2).
 func newTokenCache(size int) *tokenCache {
 	half := max(size/2, 1)
-	return &tokenCache{cur: make(map[cacheKey]*token.AccessClaims, half), half: half}
+	return &tokenCache{cur: make(map[cacheKey]*Claims, half), half: half}
 }
 
 // get returns the claims cached for k unless the token has expired at now
 // (then the verifier decides again, with its leeway).
-func (tc *tokenCache) get(k cacheKey, now time.Time) *token.AccessClaims {
+func (tc *tokenCache) get(k cacheKey, now time.Time) *Claims {
 	tc.mu.RLock()
 	c, ok := tc.cur[k]
 	promote := false
@@ -57,11 +55,11 @@ func (tc *tokenCache) get(k cacheKey, now time.Time) *token.AccessClaims {
 }
 
 // put caches c under k. Expired claims are not cached.
-func (tc *tokenCache) put(k cacheKey, c *token.AccessClaims) {
+func (tc *tokenCache) put(k cacheKey, c *Claims) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	if len(tc.cur) >= tc.half {
-		tc.old, tc.cur = tc.cur, make(map[cacheKey]*token.AccessClaims, tc.half)
+		tc.old, tc.cur = tc.cur, make(map[cacheKey]*Claims, tc.half)
 	}
 	tc.cur[k] = c
 }

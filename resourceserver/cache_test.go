@@ -1,20 +1,17 @@
-package resource
+package resourceserver
 
 import (
 	"crypto/sha256"
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/oauth2d/oauth2d/internal/storage"
-	"github.com/oauth2d/oauth2d/internal/token"
 )
 
 func key(i int) cacheKey { return sha256.Sum256(fmt.Append(nil, i)) }
 
 func TestTokenCacheIsBounded(t *testing.T) {
 	now := time.Now()
-	claims := &token.AccessClaims{ExpiresAt: now.Add(time.Hour)}
+	claims := &Claims{ExpiresAt: now.Add(time.Hour)}
 	tests := []struct {
 		name    string
 		size    int
@@ -44,7 +41,7 @@ func TestTokenCacheIsBounded(t *testing.T) {
 
 func TestTokenCacheKeepsWhatIsUsed(t *testing.T) {
 	now := time.Now()
-	claims := &token.AccessClaims{ExpiresAt: now.Add(time.Hour)}
+	claims := &Claims{ExpiresAt: now.Add(time.Hour)}
 	c := newTokenCache(4) // two generations of two
 	c.put(key(0), claims)
 	c.put(key(1), claims)
@@ -64,7 +61,7 @@ func TestTokenCacheKeepsWhatIsUsed(t *testing.T) {
 func TestTokenCacheNeverServesExpired(t *testing.T) {
 	now := time.Now()
 	c := newTokenCache(10)
-	c.put(key(1), &token.AccessClaims{ExpiresAt: now.Add(time.Second)})
+	c.put(key(1), &Claims{ExpiresAt: now.Add(time.Second)})
 	for _, tc := range []struct {
 		name string
 		at   time.Time
@@ -82,34 +79,34 @@ func TestTokenCacheNeverServesExpired(t *testing.T) {
 	}
 }
 
-func TestDenyList(t *testing.T) {
+func TestRevocationList(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
-	d := newDenyList()
-	d.addJTI("j1", now.Add(time.Minute))
-	d.addCutoff(storage.Cutoff{Principal: storage.SubjectCutoff("alice"), NotBefore: now, Until: now.Add(time.Hour)})
-	d.addCutoff(storage.Cutoff{Principal: storage.ClientCutoff("app"), NotBefore: now, Until: now.Add(time.Minute)})
-	d.addCutoff(storage.Cutoff{Principal: "tenant:x", NotBefore: now, Until: now.Add(time.Hour)}) // unknown kind
+	d := NewRevocationList()
+	d.DenyJTI("j1", now.Add(time.Minute))
+	d.AddCutoff(Cutoff{Kind: CutoffSubject, ID: "alice", NotBefore: now, Until: now.Add(time.Hour)})
+	d.AddCutoff(Cutoff{Kind: CutoffClient, ID: "app", NotBefore: now, Until: now.Add(time.Minute)})
+	d.AddCutoff(Cutoff{Kind: "tenant", ID: "x", NotBefore: now, Until: now.Add(time.Hour)}) // unknown kind
 	tests := []struct {
 		name    string
-		claims  token.AccessClaims
+		claims  Claims
 		revoked bool
 	}{
-		{"denied jti", token.AccessClaims{JTI: "j1", Subject: "bob", ClientID: "web", IssuedAt: now}, true},
-		{"subject before cutoff", token.AccessClaims{JTI: "j2", Subject: "alice", ClientID: "web", IssuedAt: now.Add(-time.Second)}, true},
-		{"subject at cutoff", token.AccessClaims{JTI: "j3", Subject: "alice", ClientID: "web", IssuedAt: now}, false},
-		{"client before cutoff", token.AccessClaims{JTI: "j4", Subject: "bob", ClientID: "app", IssuedAt: now.Add(-time.Second)}, true},
-		{"client id as subject is not the client", token.AccessClaims{JTI: "j5", Subject: "app", ClientID: "web", IssuedAt: now.Add(-time.Second)}, false},
-		{"untouched", token.AccessClaims{JTI: "j6", Subject: "bob", ClientID: "web", IssuedAt: now.Add(-time.Second)}, false},
+		{"denied jti", Claims{JTI: "j1", Subject: "bob", ClientID: "web", IssuedAt: now}, true},
+		{"subject before cutoff", Claims{JTI: "j2", Subject: "alice", ClientID: "web", IssuedAt: now.Add(-time.Second)}, true},
+		{"subject at cutoff", Claims{JTI: "j3", Subject: "alice", ClientID: "web", IssuedAt: now}, false},
+		{"client before cutoff", Claims{JTI: "j4", Subject: "bob", ClientID: "app", IssuedAt: now.Add(-time.Second)}, true},
+		{"client id as subject is not the client", Claims{JTI: "j5", Subject: "app", ClientID: "web", IssuedAt: now.Add(-time.Second)}, false},
+		{"untouched", Claims{JTI: "j6", Subject: "bob", ClientID: "web", IssuedAt: now.Add(-time.Second)}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := d.revoked(&tc.claims); got != tc.revoked {
+			if got := d.Revoked(&tc.claims); got != tc.revoked {
 				t.Fatalf("revoked = %v, want %v", got, tc.revoked)
 			}
 		})
 	}
-	d.prune(now.Add(2 * time.Minute))
-	if jtis, cutoffs := d.size(); jtis != 0 || cutoffs != 1 {
+	d.Prune(now.Add(2 * time.Minute))
+	if jtis, cutoffs := d.Size(); jtis != 0 || cutoffs != 1 {
 		t.Fatalf("after prune: %d jtis, %d cutoffs; want 0 and alice's", jtis, cutoffs)
 	}
 }

@@ -1,6 +1,7 @@
 package resourceserver_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -16,7 +17,7 @@ import (
 // with a warm cache: hash, cache hit, revocation check, context.
 func BenchmarkAuthenticateCached(b *testing.B) {
 	rs, minter := localResource(b, resourceserver.Config{Revocations: nothingRevoked{}})
-	raw, _, _ := minter.MintAccess(token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour})
+	raw, _, _ := minter.MintAccess(context.Background(), token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour})
 	req := httptest.NewRequest(http.MethodGet, "/x", nil)
 	req.Header.Set("Authorization", "Bearer "+raw)
 	policy := rs.Policy()

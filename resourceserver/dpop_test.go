@@ -1,6 +1,7 @@
 package resourceserver_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,7 +25,7 @@ func TestProofNamesTheEscapedPath(t *testing.T) {
 	rs, minter := localResource(t, resourceserver.Config{DPoP: proofs})
 	policy := rs.Policy()
 	key := dpoptest.NewKey(t)
-	tok, _, _ := minter.MintAccess(token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour, JKT: key.Thumbprint(t)})
+	tok, _, _ := minter.MintAccess(context.Background(), token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour, JKT: key.Thumbprint(t)})
 	for _, tc := range []struct {
 		path, htu string
 		ok        bool
@@ -54,7 +55,7 @@ func TestDPoPNonces(t *testing.T) {
 	}
 	rs, minter := localResource(t, resourceserver.Config{DPoP: proofs})
 	key := dpoptest.NewKey(t)
-	tok, _, _ := minter.MintAccess(token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour, JKT: key.Thumbprint(t)})
+	tok, _, _ := minter.MintAccess(context.Background(), token.AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Hour, JKT: key.Thumbprint(t)})
 	request := func(proof dpoptest.Claims) *http.Request {
 		req := httptest.NewRequest(http.MethodGet, "/x", nil)
 		req.Header.Set("Authorization", "DPoP "+tok)

@@ -1,6 +1,7 @@
 package resourceserver_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -73,7 +74,7 @@ func (fi *fakeIssuer) mint(t testing.TB, req token.AccessRequest) string {
 	fi.mu.Lock()
 	keys := fi.keys
 	fi.mu.Unlock()
-	raw, _, err := token.NewMinter(keys, fi.URL, []string{fi.audience()}, time.Now).MintAccess(req)
+	raw, _, err := token.NewMinter(keys, fi.URL, []string{fi.audience()}, time.Now).MintAccess(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestJWKSVerifier(t *testing.T) {
 	expired.IssuedAt = time.Now().Add(-time.Hour)
 	future := alice
 	future.IssuedAt = time.Now().Add(time.Hour)
-	idToken, err := token.NewMinter(fi.keys, fi.URL, nil, time.Now).MintIDToken(token.IDClaims{Subject: "user-1", Audience: fi.audience(),
+	idToken, err := token.NewMinter(fi.keys, fi.URL, nil, time.Now).MintIDToken(context.Background(), token.IDClaims{Subject: "user-1", Audience: fi.audience(),
 		Lifetime: time.Minute, Extra: map[string]any{"scope": "profile", "client_id": "web"}})
 	if err != nil {
 		t.Fatal(err)

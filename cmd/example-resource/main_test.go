@@ -70,7 +70,7 @@ func TestExampleResource(t *testing.T) {
 
 	minter := token.NewMinter(keys, issuer, []string{issuer + "/api"}, time.Now)
 	mint := func(req token.AccessRequest) string {
-		raw, _, err := minter.MintAccess(req)
+		raw, _, err := minter.MintAccess(context.Background(), req)
 		if err != nil {
 			t.Fatal(err)
 		}

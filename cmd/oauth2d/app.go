@@ -10,9 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
+	"github.com/oauth2d/oauth2d/internal/tracing"
 )
 
 // loadConfig loads and validates the configuration; every problem is a
@@ -34,21 +37,26 @@ func loadConfig(e env, fl *config.Flags) (*config.Config, error) {
 	return cfg, nil
 }
 
+// newLogger is the process's logger. A line logged within a traced
+// request carries its trace_id and span_id (tracing.LogHandler).
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(tracing.LogHandler(h))
 }
 
-func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*storage.Store, error) {
+// openStore opens the configured Redis; tp traces its commands (nil: off).
+func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger, tp trace.TracerProvider) (*storage.Store, error) {
 	return storage.Open(ctx, storage.Options{
 		URL:            cfg.Redis.URL,
 		Prefix:         cfg.Redis.Prefix,
 		Logger:         logger,
 		Now:            time.Now,
 		Timeout:        cfg.Redis.Timeout,
+		TracerProvider: tp,
 		MinReplicasAck: cfg.Redis.MinReplicasAck,
 	})
 }
@@ -63,7 +71,7 @@ func openAdminStore(ctx context.Context, e env, cfg *config.Config, cmd string) 
 			"with a token of scope admin), or add them to the bootstrap file (%s) and restart it; see \"Adding your own client\" in README.md. "+
 			"To manage a Redis server, set OAUTH2D_REDIS_URL or --redis-url", cmd, config.EnvName("bootstrap"))
 	}
-	store, err := openStore(ctx, cfg, newLogger(cfg, e.stderr))
+	store, err := openStore(ctx, cfg, newLogger(cfg, e.stderr), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cmd, err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -130,7 +131,7 @@ func TestReusedClientIDStartsEmpty(t *testing.T) {
 func adminCall(t *testing.T, s *webtest.Server, method, path string, body any, want int, out any) {
 	t.Helper()
 	m := token.NewMinter(s.Keys, s.Issuer, []string{webtest.AdminAudience(s.Issuer)}, time.Now)
-	at, _, err := m.MintAccess(token.AccessRequest{Subject: s.Admin.ID, ClientID: webtest.FirstPartyID,
+	at, _, err := m.MintAccess(context.Background(), token.AccessRequest{Subject: s.Admin.ID, ClientID: webtest.FirstPartyID,
 		Scope: []string{"admin"}, Roles: []string{"admin"}, Lifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)

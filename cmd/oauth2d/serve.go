@@ -41,6 +41,19 @@ func serve(ctx context.Context, e env, args []string) error {
 	logger := newLogger(cfg, e.stderr)
 	start := time.Now()
 	storage.LogRedisTo(logger)
+	tracer, stopTracing, err := startTracing(ctx, e.getenv, logger)
+	if err != nil {
+		return err
+	}
+	// Runs last, after the server and its workers stopped: the spans of
+	// the drain are flushed too, within a bound of their own.
+	defer func() {
+		flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), tracingFlushTimeout)
+		defer cancel()
+		if err := stopTracing(flush); err != nil {
+			logger.Warn("tracing: flush on shutdown", "err", err)
+		}
+	}()
 
 	// The bootstrap file is configuration too: read and checked before
 	// anything is connected to.
@@ -48,7 +61,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg, logger)
+	store, err := openStore(ctx, cfg, logger, tracer)
 	if err != nil {
 		return err
 	}
@@ -90,7 +103,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	metrics := prometheus.NewRegistry()
 	srv, err := server.New(life, server.Deps{
 		Config: cfg, Store: store, Keys: keys, Logger: logger, Metrics: metrics, Checker: checker,
-		ScopeTexts: bootstrapFile.ScopeTexts(), Templates: templates.FS,
+		ScopeTexts: bootstrapFile.ScopeTexts(), Templates: templates.FS, TracerProvider: tracer,
 	})
 	if err != nil {
 		return err
@@ -128,6 +141,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		Issuer:         cfg.Issuer,
 		HSTSMaxAge:     cfg.HTTP.HSTSMaxAge,
 		Metrics:        metrics,
+		TracerProvider: tracer,
 	})
 	if err != nil {
 		// Metrics and handlers are ours and valid; only the proxies come

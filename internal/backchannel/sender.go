@@ -13,11 +13,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/outbound"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
+	"github.com/oauth2d/oauth2d/internal/tracing"
 )
 
 // Defaults of SenderConfig.
@@ -57,7 +61,7 @@ var _ QueueStore = (*storage.Store)(nil)
 
 // LogoutMinter signs logout tokens; *token.Minter is one.
 type LogoutMinter interface {
-	MintLogout(c token.LogoutClaims) (string, error)
+	MintLogout(ctx context.Context, c token.LogoutClaims) (string, error)
 }
 
 var _ LogoutMinter = (*token.Minter)(nil)
@@ -76,6 +80,9 @@ type SenderDeps struct {
 	Metrics prometheus.Registerer
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// TracerProvider traces each delivery (a trace of its own: no request
+	// is waiting for it); nil: tracing off.
+	TracerProvider trace.TracerProvider
 }
 
 // Sender delivers queued logout tokens. Run is its worker.
@@ -88,6 +95,7 @@ type Sender struct {
 	log     *slog.Logger
 	now     func() time.Time
 	wake    chan struct{}
+	tracer  trace.Tracer
 
 	// delivered remembers the deliveries this sender sent but could not
 	// remove from the queue (Redis failed the finish): when one comes due
@@ -124,7 +132,7 @@ func NewSender(d SenderDeps) (*Sender, error) {
 		cfg.Batch = DefaultBatch
 	}
 	s := &Sender{cfg: cfg, store: d.Store, minter: d.Minter, http: d.Outbound.Client(cfg.Timeout), log: d.Logger, now: d.Now,
-		wake: make(chan struct{}, 1), delivered: map[string]time.Time{}}
+		wake: make(chan struct{}, 1), delivered: map[string]time.Time{}, tracer: tracing.Tracer(d.TracerProvider)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -202,6 +210,9 @@ func (s *Sender) drainOnce(ctx context.Context) bool {
 
 // deliver sends one logout token and settles the delivery.
 func (s *Sender) deliver(ctx context.Context, d *storage.LogoutDelivery) {
+	ctx, span := s.tracer.Start(ctx, "backchannel.deliver", trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.String("oauth2d.client_id", d.ClientID), attribute.Int("oauth2d.backchannel.attempt", d.Attempts)))
+	defer span.End()
 	if s.sentBefore(d.ID) {
 		if err := s.store.FinishLogout(ctx, d); err == nil || errors.Is(err, storage.ErrNotFound) {
 			s.forget(d.ID)
@@ -223,7 +234,7 @@ func (s *Sender) deliver(ctx context.Context, d *storage.LogoutDelivery) {
 		s.settle(ctx, d, OutcomeRetry, "load client: "+err.Error())
 		return
 	}
-	raw, err := s.minter.MintLogout(token.LogoutClaims{Audience: d.ClientID, Subject: d.Subject, SessionID: d.SID, JTI: token.NewJTI()})
+	raw, err := s.minter.MintLogout(ctx, token.LogoutClaims{Audience: d.ClientID, Subject: d.Subject, SessionID: d.SID, JTI: token.NewJTI()})
 	if err != nil {
 		s.settle(ctx, d, OutcomeRetry, "mint: "+err.Error())
 		return
@@ -248,7 +259,15 @@ func (s *Sender) deliver(ctx context.Context, d *storage.LogoutDelivery) {
 
 // post sends logout_token=raw (§2.5) and returns the status. The outbound
 // guard's client bounds the exchange to the configured Timeout.
-func (s *Sender) post(ctx context.Context, uri, raw string) (int, error) {
+func (s *Sender) post(ctx context.Context, uri, raw string) (status int, err error) {
+	ctx, span := tracing.Start(ctx, "backchannel.post")
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("server.address", hostOf(uri)))
+	}
+	defer func() {
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		tracing.End(span, err)
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, strings.NewReader(url.Values{"logout_token": {raw}}.Encode()))
 	if err != nil {
 		return 0, err
@@ -271,6 +290,11 @@ func (s *Sender) settle(ctx context.Context, d *storage.LogoutDelivery, outcome,
 		outcome = OutcomeExpired
 	}
 	s.outcome.WithLabelValues(outcome).Inc()
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(attribute.String("oauth2d.backchannel.outcome", outcome))
+	if outcome != OutcomeDelivered && outcome != OutcomeDropped {
+		span.SetStatus(codes.Error, why)
+	}
 	audit.Emit(ctx, audit.Event{Event: audit.BackchannelLogout, Outcome: outcome, Actor: "system", Subject: d.Subject, Client: d.ClientID, Reason: why, Resource: "logout_delivery:" + d.ID})
 	attrs := []any{"client_id", d.ClientID, "attempt", d.Attempts, "outcome", outcome}
 	var err error
@@ -295,6 +319,16 @@ func (s *Sender) settle(ctx context.Context, d *storage.LogoutDelivery, outcome,
 			s.log.WarnContext(ctx, "backchannel: settle delivery", "client_id", d.ClientID, "err", err)
 		}
 	}
+}
+
+// hostOf is the host of a logout URI, for the span: the path may say more
+// about the client than a trace needs to.
+func hostOf(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // remember notes that delivery id was sent and not yet removed.

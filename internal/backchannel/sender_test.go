@@ -78,6 +78,7 @@ type fixture struct {
 	// guard lets the sender reach the test receivers on 127.0.0.1, as an
 	// operator lists an internal receiver in outbound.allow_internal.
 	guard *outbound.Guard
+	redis string // the store's Redis URL
 }
 
 // guard is the outbound guard of a configuration with these
@@ -110,7 +111,7 @@ func newFixture(t *testing.T, clients map[string]string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{store: store, keys: keys, clock: newClock(), guard: guard(t, "127.0.0.1")}
+	return &fixture{store: store, keys: keys, clock: newClock(), guard: guard(t, "127.0.0.1"), redis: rs.URL}
 }
 
 func (f *fixture) sender(t *testing.T, cfg SenderConfig) *Sender {

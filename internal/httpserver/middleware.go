@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // RequestIDHeader carries the request id in both directions.
@@ -46,6 +48,10 @@ func requestID(newID func() string) gin.HandlerFunc {
 			id = newID()
 		}
 		c.Header(RequestIDHeader, id)
+		// The request's span, if traced, names the id a client reports.
+		if span := trace.SpanFromContext(c.Request.Context()); span.IsRecording() {
+			span.SetAttributes(attribute.String("oauth2d.request_id", id))
+		}
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
 		c.Next()
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Pinger answers whether a dependency is usable; *storage.Store and
@@ -54,6 +55,10 @@ type Deps struct {
 	// counters, say). One registry serves one server: a second New on the
 	// same registry fails on the duplicate collectors.
 	Metrics *prometheus.Registry
+	// TracerProvider, when set, gives every request but the probes and
+	// /metrics a server span (otelgin), continuing a W3C traceparent the
+	// caller sent. Nil: tracing off, and no tracing middleware at all.
+	TracerProvider trace.TracerProvider
 }
 
 // New builds the HTTP handler: a gin engine with the middleware and the

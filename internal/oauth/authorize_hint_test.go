@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,7 +29,7 @@ func idTokenSubject(t *testing.T, idToken string) string {
 // as the token endpoint would have.
 func hintFor(t *testing.T, s *webtest.Server, userID, clientID string, issuedAt time.Time) string {
 	t.Helper()
-	raw, err := token.NewMinter(s.Keys, s.Issuer, nil, time.Now).MintIDToken(token.IDClaims{
+	raw, err := token.NewMinter(s.Keys, s.Issuer, nil, time.Now).MintIDToken(context.Background(), token.IDClaims{
 		Subject: userID, Audience: clientID, IssuedAt: issuedAt, Lifetime: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +140,7 @@ func TestAuthorizeIDTokenHintInvalid(t *testing.T) {
 	b := s.NewBrowser(t)
 	signIn(t, b, "alice", webtest.AlicePassword)
 	good := hintFor(t, s, s.Alice.ID, webtest.FirstPartyID, time.Now())
-	access, _, err := token.NewMinter(s.Keys, s.Issuer, nil, time.Now).MintAccess(token.AccessRequest{Subject: s.Alice.ID,
+	access, _, err := token.NewMinter(s.Keys, s.Issuer, nil, time.Now).MintAccess(context.Background(), token.AccessRequest{Subject: s.Alice.ID,
 		ClientID: webtest.FirstPartyID, Scope: []string{"openid"}, Audience: []string{webtest.FirstPartyID}, Lifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)

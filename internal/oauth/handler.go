@@ -51,11 +51,11 @@ type UserLookup interface {
 
 // Minter signs the tokens the server issues.
 type Minter interface {
-	MintAccess(req token.AccessRequest) (string, token.AccessClaims, error)
-	MintIDToken(c token.IDClaims) (string, error)
+	MintAccess(ctx context.Context, req token.AccessRequest) (string, token.AccessClaims, error)
+	MintIDToken(ctx context.Context, c token.IDClaims) (string, error)
 	// MintIntrospection signs an introspection answer for the client
 	// that asked (RFC 9701).
-	MintIntrospection(audience string, introspection json.RawMessage) (string, error)
+	MintIntrospection(ctx context.Context, audience string, introspection json.RawMessage) (string, error)
 }
 
 // AccessVerifier checks access tokens this server issued.

@@ -52,7 +52,7 @@ func (h *Handler) Introspect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, resp)
 		return
 	}
-	signed, serr := h.signIntrospection(client.ID, resp)
+	signed, serr := h.signIntrospection(r.Context(), client.ID, resp)
 	if serr != nil {
 		h.writeError(w, r, ErrServerError.Wrap(serr))
 		return
@@ -67,12 +67,12 @@ func (h *Handler) Introspect(w http.ResponseWriter, r *http.Request) {
 
 // signIntrospection is resp as an RFC 9701 JWT for the client that asked
 // (its aud).
-func (h *Handler) signIntrospection(clientID string, resp *introspection) (string, error) {
+func (h *Handler) signIntrospection(ctx context.Context, clientID string, resp *introspection) (string, error) {
 	body, err := json.Marshal(resp)
 	if err != nil {
 		return "", err
 	}
-	return h.minter.MintIntrospection(clientID, body)
+	return h.minter.MintIntrospection(ctx, clientID, body)
 }
 
 // SignedIntrospectionMediaType asks for, and labels, a signed

@@ -138,7 +138,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 		resp.RefreshToken = raw
 	}
 	if in.user != nil && slices.Contains(in.scope, ScopeOpenID) {
-		idt, err := h.minter.MintIDToken(token.IDClaims{
+		idt, err := h.minter.MintIDToken(ctx, token.IDClaims{
 			Subject: in.user.ID, Audience: in.client.ID, Nonce: in.nonce, AuthTime: in.authTime,
 			AccessToken: access, IssuedAt: now, Lifetime: h.cfg.IDTokenTTL, SessionID: in.sid,
 			Extra: profileClaims(in.user, in.scope),
@@ -159,7 +159,7 @@ func (h *Handler) mintAccess(ctx context.Context, in issue, now time.Time) (stri
 	if in.user != nil {
 		ai.Subject, ai.Roles = in.user.ID, in.roles
 	}
-	raw, _, err := h.minter.MintAccess(ai)
+	raw, _, err := h.minter.MintAccess(ctx, ai)
 	if err != nil {
 		return "", ErrServerError.Wrap(err)
 	}

@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -18,7 +19,7 @@ func TestUserinfo(t *testing.T) {
 	minter := token.NewMinter(s.Keys, s.Issuer, []string{s.Issuer + "/api"}, time.Now)
 	mint := func(t *testing.T, sub, scope string) (string, token.AccessClaims) {
 		t.Helper()
-		raw, claims, err := minter.MintAccess(token.AccessRequest{Subject: sub, ClientID: webtest.ThirdPartyID,
+		raw, claims, err := minter.MintAccess(context.Background(), token.AccessRequest{Subject: sub, ClientID: webtest.ThirdPartyID,
 			Scope: strings.Fields(scope), Lifetime: time.Minute})
 		if err != nil {
 			t.Fatal(err)

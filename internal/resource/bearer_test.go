@@ -1,6 +1,7 @@
 package resource_test
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
@@ -184,7 +185,7 @@ func forgeries(t *testing.T, h *resourcetest.Harness, valid, kid string) map[str
 		t.Fatal(err)
 	}
 	foreign, _, err := token.NewMinter(other, resourcetest.Issuer, []string{resourcetest.Audience}, time.Now).
-		MintAccess(token.AccessRequest{Subject: h.Admin.ID, ClientID: resourcetest.WebClient, Scope: resourcetest.AllScopes, Lifetime: time.Minute})
+		MintAccess(context.Background(), token.AccessRequest{Subject: h.Admin.ID, ClientID: resourcetest.WebClient, Scope: resourcetest.AllScopes, Lifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,11 +197,11 @@ func forgeries(t *testing.T, h *resourcetest.Harness, valid, kid string) map[str
 	wrongAud, _ := h.Mint(t, token.AccessRequest{Subject: h.Admin.ID, ClientID: resourcetest.WebClient, Scope: resourcetest.AllScopes,
 		Audience: []string{"https://other.example"}, Lifetime: time.Minute})
 	wrongIss, _, err := token.NewMinter(h.Keys, "https://evil.example", []string{resourcetest.Audience}, time.Now).
-		MintAccess(token.AccessRequest{Subject: h.Admin.ID, ClientID: resourcetest.WebClient, Scope: resourcetest.AllScopes, Lifetime: time.Minute})
+		MintAccess(context.Background(), token.AccessRequest{Subject: h.Admin.ID, ClientID: resourcetest.WebClient, Scope: resourcetest.AllScopes, Lifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	idToken, err := h.Minter.MintIDToken(token.IDClaims{Subject: h.Admin.ID, Audience: resourcetest.WebClient, Lifetime: time.Minute,
+	idToken, err := h.Minter.MintIDToken(context.Background(), token.IDClaims{Subject: h.Admin.ID, Audience: resourcetest.WebClient, Lifetime: time.Minute,
 		Extra: map[string]any{"scope": strings.Join(resourcetest.AllScopes, " "), "client_id": resourcetest.WebClient}})
 	if err != nil {
 		t.Fatal(err)

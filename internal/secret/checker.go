@@ -3,6 +3,8 @@ package secret
 import (
 	"context"
 	"fmt"
+
+	"github.com/oauth2d/oauth2d/internal/tracing"
 )
 
 // Checker verifies presented secrets (passwords, client secrets) against
@@ -39,13 +41,18 @@ func NewChecker(maxInFlight int, verify func(hash, presented string) (bool, erro
 // Check reports whether presented matches hash, once a slot is free. An
 // empty hash stands for a record that does not exist: the check still
 // runs, against the dummy hash, and reports false.
-func (c *Checker) Check(ctx context.Context, hash, presented string) (bool, error) {
+// The span it records covers the wait for a slot too: a queue of guesses
+// shows as checks that take long before the hash starts (the event).
+func (c *Checker) Check(ctx context.Context, hash, presented string) (ok bool, err error) {
+	_, span := tracing.Start(ctx, "secret.check")
+	defer func() { tracing.End(span, err) }()
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
 	defer func() { <-c.slots }()
+	span.AddEvent("slot acquired")
 	if hash == "" {
 		_, _ = c.verify(c.dummy, presented)
 		return false, nil

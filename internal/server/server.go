@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
@@ -35,7 +36,8 @@ import (
 	"github.com/oauth2d/oauth2d/internal/web"
 )
 
-// Deps are what the server is built from. All are required.
+// Deps are what the server is built from. All are required but
+// TracerProvider.
 type Deps struct {
 	Config *config.Config // validated
 	Store  *storage.Store
@@ -51,7 +53,11 @@ type Deps struct {
 	ScopeTexts map[string]account.ScopeText
 	// Templates are the pages' HTML templates (templates.FS).
 	Templates fs.FS
-	Tuning    Tuning
+	// TracerProvider traces the work no request starts (back-channel
+	// logout deliveries); nil: tracing off. Requests are traced by the
+	// HTTP layer (httpserver.Deps), Redis commands by the store.
+	TracerProvider trace.TracerProvider
+	Tuning         Tuning
 }
 
 // Tuning holds what the configuration file does not set: in production
@@ -403,6 +409,7 @@ func (b *builder) backchannelLogout() (*backchannel.Logouts, error) {
 	sc.Timeout, sc.RetryFor = b.cfg.Backchannel.Timeout, b.cfg.Backchannel.RetryFor
 	sender, err := backchannel.NewSender(backchannel.SenderDeps{
 		Config: sc, Store: b.Store, Minter: b.minter(), Outbound: b.outbound, Metrics: b.Metrics, Logger: b.Logger,
+		TracerProvider: b.TracerProvider,
 	})
 	if err != nil {
 		return nil, err

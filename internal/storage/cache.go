@@ -12,7 +12,7 @@ import (
 // by the caches' TTL.
 func (s *Store) announce(ctx context.Context, channel, id string) {
 	if err := s.rdb.Publish(ctx, channel, id).Err(); err != nil {
-		s.log.Warn("storage: announce change", "channel", channel, "id", id, "err", err)
+		s.log.WarnContext(ctx, "storage: announce change", "channel", channel, "id", id, "err", err)
 	}
 }
 

@@ -13,7 +13,11 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/oauth2d/oauth2d/internal/tracing"
 )
 
 // DefaultPrefix is the key prefix used when Options.Prefix is empty.
@@ -47,6 +51,12 @@ type Options struct {
 	// (DefaultTimeout when zero). A command that runs out of it fails with
 	// ErrUnavailable and is not re-sent.
 	Timeout time.Duration
+	// TracerProvider, when set, traces the Redis commands and pipelines
+	// sent within a trace (redisotel), on every client the store talks
+	// through: a Cluster's node clients too, which noResend uses
+	// directly. Nil: no tracing hooks at all. Spans name the command,
+	// never its arguments: those carry hashes, records and tokens.
+	TracerProvider trace.TracerProvider
 	// MinReplicasAck, when positive, makes the writes a failover must not
 	// lose (a refresh family created or rotated, a code issued, a consent,
 	// a client registered) wait until that many replicas of their master
@@ -106,6 +116,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.rdb = rdb
 	}
 	tune(s.rdb, timeout)
+	if opts.TracerProvider != nil {
+		// Added after the deadline hook, so inside it: a span times the
+		// command as sent, and a Cluster's OnNewNode instruments each
+		// node client as it is made. Only commands within a trace get a
+		// span: the workers' polling is not worth one.
+		err := redisotel.InstrumentTracing(s.rdb, redisotel.WithTracerProvider(tracing.ChildrenOnly(opts.TracerProvider)),
+			redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false))
+		if err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("storage: tracing: %w", err)
+		}
+	}
 	pctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
 	if err := s.rdb.Ping(pctx).Err(); err != nil {

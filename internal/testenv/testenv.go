@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testredis"
@@ -84,11 +86,13 @@ func newEnv(t testing.TB, useTLS bool) *Env {
 		Keys: keys, Verifier: verifier, Checker: checker, Logger: logger, tls: useTLS}
 }
 
-// WithClock replaces the Store with one on the same data whose expiry
-// decisions follow now (the handlers' clock, in tests that move time).
-func (e *Env) WithClock(t testing.TB, now func() time.Time) {
+// Reopen replaces the Store with one on the same data whose expiry
+// decisions follow now (the handlers' clock, in tests that move time;
+// nil: time.Now) and whose commands tp traces (nil: none).
+func (e *Env) Reopen(t testing.TB, now func() time.Time, tp trace.TracerProvider) {
 	t.Helper()
-	store, err := storage.Open(context.Background(), storage.Options{URL: e.RedisURL, Prefix: e.Prefix, Logger: e.Logger, Now: now})
+	store, err := storage.Open(context.Background(), storage.Options{URL: e.RedisURL, Prefix: e.Prefix, Logger: e.Logger, Now: now,
+		TracerProvider: tp})
 	if err != nil {
 		t.Fatalf("testenv: open storage: %v", err)
 	}

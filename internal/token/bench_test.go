@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
@@ -54,7 +55,7 @@ func BenchmarkMintAccessES256(b *testing.B) {
 	req := benchRequest()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := m.MintAccess(req); err != nil {
+		if _, _, err := m.MintAccess(context.Background(), req); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -93,7 +94,7 @@ func BenchmarkMintAccessRS256(b *testing.B) {
 	req := benchRequest()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := m.MintAccess(req); err != nil {
+		if _, _, err := m.MintAccess(context.Background(), req); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -101,7 +102,7 @@ func BenchmarkMintAccessRS256(b *testing.B) {
 
 func BenchmarkVerifyAccessES256(b *testing.B) {
 	set := newTestSet(b, AlgES256)
-	raw, _, err := newTestMinter(set, time.Now).MintAccess(benchRequest())
+	raw, _, err := newTestMinter(set, time.Now).MintAccess(context.Background(), benchRequest())
 	if err != nil {
 		b.Fatal(err)
 	}

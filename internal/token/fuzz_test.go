@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
@@ -22,7 +23,7 @@ func FuzzVerifyAccess(f *testing.F) {
 	var mu sync.Mutex
 	minted := map[string]bool{}
 	mint := func(t testing.TB, req AccessRequest) (string, AccessClaims) {
-		raw, claims, err := minter.MintAccess(req)
+		raw, claims, err := minter.MintAccess(context.Background(), req)
 		if err != nil {
 			if strings.Contains(err.Error(), "UTF-8") && !validUTF8(append([]string{req.Subject, req.ClientID}, req.Scope...)...) {
 				return "", AccessClaims{}

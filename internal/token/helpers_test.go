@@ -129,7 +129,7 @@ func newTestVerifier(t testing.TB, keys KeyLookup, clock *fakeClock) *Verifier {
 // its claims.
 func mintAccess(t testing.TB, m *Minter) string {
 	t.Helper()
-	raw, _, err := m.MintAccess(AccessRequest{Subject: "user-1", ClientID: "client-1", Lifetime: time.Minute})
+	raw, _, err := m.MintAccess(context.Background(), AccessRequest{Subject: "user-1", ClientID: "client-1", Lifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

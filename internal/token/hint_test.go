@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -18,17 +19,17 @@ func TestVerifyIDTokenHint(t *testing.T) {
 	set := newTestSet(t, AlgES256) // ES256 access key, RS256 id-token key
 	es, _ := set.Active(AlgES256)
 	minter := newTestMinter(set, clock.Now)
-	idToken, err := minter.MintIDToken(IDClaims{Subject: "user-1", Audience: "app", SessionID: "sid-1", Lifetime: time.Minute})
+	idToken, err := minter.MintIDToken(context.Background(), IDClaims{Subject: "user-1", Audience: "app", SessionID: "sid-1", Lifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := minter.MintIDToken(IDClaims{Subject: "user-1", Audience: "app", Lifetime: time.Minute,
+	old, err := minter.MintIDToken(context.Background(), IDClaims{Subject: "user-1", Audience: "app", Lifetime: time.Minute,
 		IssuedAt: clock.Now().Add(-30 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	access := mintAccess(t, minter)
-	logout, err := minter.MintLogout(LogoutClaims{Audience: "app", Subject: "user-1", JTI: NewJTI()})
+	logout, err := minter.MintLogout(context.Background(), LogoutClaims{Audience: "app", Subject: "user-1", JTI: NewJTI()})
 	if err != nil {
 		t.Fatal(err)
 	}

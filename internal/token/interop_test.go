@@ -91,7 +91,7 @@ func TestGoOIDCVerifiesIDTokens(t *testing.T) {
 			}
 			m := newTestMinter(set, clock.Now)
 			access := mintAccess(t, m)
-			raw, err := m.MintIDToken(IDClaims{
+			raw, err := m.MintIDToken(context.Background(), IDClaims{
 				Subject: "user-1", Audience: "client-1", Nonce: "n-1", AuthTime: clock.Now(),
 				AccessToken: access, Lifetime: 5 * time.Minute, Extra: map[string]any{"email": "a@example.com"},
 			})

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,7 +30,7 @@ type introspectionPayload struct {
 // ID token it goes to a client, whose library verifies our ID tokens
 // already, and RFC 9701 §6's default algorithm (RS256) is the ID token
 // default too.
-func (m *Minter) MintIntrospection(audience string, introspection json.RawMessage) (string, error) {
+func (m *Minter) MintIntrospection(ctx context.Context, audience string, introspection json.RawMessage) (string, error) {
 	if audience == "" || !utf8.ValidString(audience) {
 		return "", errors.New("token: an introspection response needs a valid audience")
 	}
@@ -44,5 +45,5 @@ func (m *Minter) MintIntrospection(audience string, introspection json.RawMessag
 	if err != nil {
 		return "", fmt.Errorf("token: marshal introspection response: %w", err)
 	}
-	return key.sign(key.tiHeader, payload)
+	return key.sign(ctx, "introspection", key.tiHeader, payload)
 }

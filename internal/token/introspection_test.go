@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -13,7 +14,7 @@ func TestMintIntrospection(t *testing.T) {
 	clock := newClock()
 	set := newTestSet(t, AlgES256)
 	m := newTestMinter(set, clock.Now)
-	raw, err := m.MintIntrospection("resource-server", json.RawMessage(`{"active":true,"sub":"user-1","exp":99}`))
+	raw, err := m.MintIntrospection(context.Background(), "resource-server", json.RawMessage(`{"active":true,"sub":"user-1","exp":99}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestMintIntrospection(t *testing.T) {
 		"empty answer":      {"rs", ``},
 		"audience not UTF8": {"\xff", `{"active":false}`},
 	} {
-		if _, err := m.MintIntrospection(bad.aud, json.RawMessage(bad.body)); err == nil {
+		if _, err := m.MintIntrospection(context.Background(), bad.aud, json.RawMessage(bad.body)); err == nil {
 			t.Errorf("%s: minted", name)
 		}
 	}

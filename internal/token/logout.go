@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,7 +43,7 @@ type logoutPayload struct {
 // MintLogout signs a logout token (header typ logout+jwt) with the ID
 // token key: iss, aud, iat, exp, jti, the back-channel logout event, and
 // sub and/or sid; never a nonce (§2.4).
-func (m *Minter) MintLogout(c LogoutClaims) (string, error) {
+func (m *Minter) MintLogout(ctx context.Context, c LogoutClaims) (string, error) {
 	if c.Audience == "" || c.JTI == "" || (c.Subject == "" && c.SessionID == "") {
 		return "", errors.New("token: a logout token needs an audience, a jti and a subject or sid")
 	}
@@ -61,5 +62,5 @@ func (m *Minter) MintLogout(c LogoutClaims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("token: marshal logout token claims: %w", err)
 	}
-	return key.sign(key.loHeader, payload)
+	return key.sign(ctx, "logout", key.loHeader, payload)
 }

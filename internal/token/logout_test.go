@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
@@ -11,7 +12,7 @@ func TestMintLogout(t *testing.T) {
 	clock := newClock()
 	set := newTestSet(t, AlgES256)
 	m := newTestMinter(set, clock.Now)
-	raw, err := m.MintLogout(LogoutClaims{Audience: "client-1", Subject: "user-1", SessionID: "sid-1", JTI: "j-1"})
+	raw, err := m.MintLogout(context.Background(), LogoutClaims{Audience: "client-1", Subject: "user-1", SessionID: "sid-1", JTI: "j-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestMintLogout(t *testing.T) {
 		{Audience: "c", Subject: "u"},
 		{Audience: "c", JTI: "j"},
 	} {
-		if _, err := m.MintLogout(bad); err == nil {
+		if _, err := m.MintLogout(context.Background(), bad); err == nil {
 			t.Errorf("%+v minted", bad)
 		}
 	}

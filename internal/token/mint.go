@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -14,6 +15,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/oauth2d/oauth2d/internal/tracing"
 	"github.com/oauth2d/oauth2d/resourceserver"
 )
 
@@ -80,7 +84,7 @@ type cnf struct {
 // MintAccess signs an RFC 9068 access token (header typ "at+jwt") with
 // the active key for the set's access algorithm. It returns the token and
 // its claims as a verifier will read them (times in whole seconds).
-func (m *Minter) MintAccess(req AccessRequest) (string, AccessClaims, error) {
+func (m *Minter) MintAccess(ctx context.Context, req AccessRequest) (string, AccessClaims, error) {
 	if req.Subject == "" || req.ClientID == "" {
 		return "", AccessClaims{}, errors.New("token: access token needs a subject and a client id")
 	}
@@ -127,7 +131,7 @@ func (m *Minter) MintAccess(req AccessRequest) (string, AccessClaims, error) {
 	if err != nil {
 		return "", AccessClaims{}, fmt.Errorf("token: marshal claims: %w", err)
 	}
-	raw, err := key.sign(key.atHeader, payload)
+	raw, err := key.sign(ctx, "access", key.atHeader, payload)
 	if err != nil {
 		return "", AccessClaims{}, err
 	}
@@ -155,8 +159,15 @@ func unixOrZero(t time.Time) int64 {
 	return t.Unix()
 }
 
-// sign returns header.payload.signature. The header is already base64url.
-func (k *Key) sign(header string, payload []byte) (string, error) {
+// sign returns header.payload.signature. The header is already base64url;
+// kind names the token in the span that times the signature.
+func (k *Key) sign(ctx context.Context, kind, header string, payload []byte) (raw string, err error) {
+	_, span := tracing.Start(ctx, "token.sign")
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("oauth2d.token.kind", kind),
+			attribute.String("oauth2d.token.alg", k.alg), attribute.String("oauth2d.token.kid", k.id))
+	}
+	defer func() { tracing.End(span, err) }()
 	enc := base64.RawURLEncoding
 	buf := make([]byte, len(header)+1+enc.EncodedLen(len(payload)))
 	copy(buf, header)
@@ -199,7 +210,7 @@ func reservedIDClaim(name string) bool {
 
 // MintIDToken signs an ID token (header typ "JWT") with the active key for
 // the set's ID token algorithm.
-func (m *Minter) MintIDToken(c IDClaims) (string, error) {
+func (m *Minter) MintIDToken(ctx context.Context, c IDClaims) (string, error) {
 	if c.Subject == "" || c.Audience == "" {
 		return "", errors.New("token: id token needs a subject and an audience")
 	}
@@ -235,7 +246,7 @@ func (m *Minter) MintIDToken(c IDClaims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("token: marshal id token claims: %w", err)
 	}
-	return key.sign(key.idHeader, payload)
+	return key.sign(ctx, "id", key.idHeader, payload)
 }
 
 // idTokenKey is the signing key and issue time shared by ID and logout

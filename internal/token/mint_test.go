@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"strconv"
@@ -14,7 +15,7 @@ func TestMintAccessRoundTripEveryAlgorithm(t *testing.T) {
 			clock := newClock()
 			set := newTestSet(t, alg)
 			m := newTestMinter(set, clock.Now)
-			raw, minted, err := m.MintAccess(AccessRequest{
+			raw, minted, err := m.MintAccess(context.Background(), AccessRequest{
 				Subject: "user-1", ClientID: "client-1", Scope: []string{"openid", "comments:read"},
 				Roles: []string{"admin"}, Lifetime: 10 * time.Minute, AuthTime: testStart.Add(-time.Minute),
 			})
@@ -89,7 +90,7 @@ func TestMintAccessWireClaims(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			raw, _, err := m.MintAccess(tc.req)
+			raw, _, err := m.MintAccess(context.Background(), tc.req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +107,7 @@ func TestMintAccessConfirmation(t *testing.T) {
 	m := newTestMinter(set, clock.Now)
 	v := newTestVerifier(t, set, clock)
 	for _, jkt := range []string{"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", ""} {
-		raw, minted, err := m.MintAccess(AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Minute, JKT: jkt})
+		raw, minted, err := m.MintAccess(context.Background(), AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Minute, JKT: jkt})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +130,7 @@ func TestMintAccessJTIsAreFreshAndLong(t *testing.T) {
 	m := newTestMinter(newTestSet(t, AlgEdDSA), newClock().Now)
 	seen := map[string]bool{}
 	for range 100 {
-		_, c, err := m.MintAccess(AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Minute})
+		_, c, err := m.MintAccess(context.Background(), AccessRequest{Subject: "u", ClientID: "c", Lifetime: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +155,7 @@ func TestMintAccessRejectsIncompleteRequests(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := m.MintAccess(tc.req)
+			_, _, err := m.MintAccess(context.Background(), tc.req)
 			checkErrorText(t, err, tc.wantErr)
 		})
 	}
@@ -164,7 +165,7 @@ func TestMintIDToken(t *testing.T) {
 	clock := newClock()
 	set := newTestSet(t, AlgES256)
 	m := newTestMinter(set, clock.Now)
-	raw, err := m.MintIDToken(IDClaims{
+	raw, err := m.MintIDToken(context.Background(), IDClaims{
 		Subject: "user-1", Audience: "client-1", Nonce: "n-0S6", AuthTime: testStart.Add(-time.Minute),
 		AccessToken: "some-access-token", Lifetime: 5 * time.Minute, SessionID: "sid-1",
 		Extra: map[string]any{"name": "Alice", "email": "alice@example.com"},
@@ -209,7 +210,7 @@ func TestMintIDTokenRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := m.MintIDToken(tc.in)
+			_, err := m.MintIDToken(context.Background(), tc.in)
 			checkErrorText(t, err, tc.wantErr)
 		})
 	}

@@ -46,7 +46,7 @@ func startInstance(ctx context.Context, store storage.KeyStore, enc []byte, now 
 func (in *instance) mintBoth(t *testing.T) (access, id string) {
 	t.Helper()
 	access = in.mint(t)
-	id, err := in.minter.MintIDToken(IDClaims{Subject: "u", Audience: "c", AccessToken: access, Lifetime: testLifetime})
+	id, err := in.minter.MintIDToken(context.Background(), IDClaims{Subject: "u", Audience: "c", AccessToken: access, Lifetime: testLifetime})
 	if err != nil {
 		t.Fatal(err)
 	}

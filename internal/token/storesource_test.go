@@ -42,7 +42,7 @@ func newInstance(t *testing.T, store storage.KeyStore, enc []byte, clock *fakeCl
 
 func (in *instance) mint(t *testing.T) string {
 	t.Helper()
-	raw, _, err := in.minter.MintAccess(AccessRequest{Subject: "u", ClientID: "c", Lifetime: testLifetime})
+	raw, _, err := in.minter.MintAccess(context.Background(), AccessRequest{Subject: "u", ClientID: "c", Lifetime: testLifetime})
 	if err != nil {
 		t.Fatal(err)
 	}

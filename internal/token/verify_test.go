@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -94,7 +95,7 @@ func TestVerifyAccess(t *testing.T) {
 	}
 	rsaPubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: rsaPub})
 	minted := mintAccess(t, minter)
-	idToken, err := minter.MintIDToken(IDClaims{Subject: "user-1", Audience: testAudience, Lifetime: time.Minute})
+	idToken, err := minter.MintIDToken(context.Background(), IDClaims{Subject: "user-1", Audience: testAudience, Lifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -257,7 +258,7 @@ func decodeSegment(t *testing.T, seg string) []byte {
 func adminToken(t *testing.T, s *webtest.Server) string {
 	t.Helper()
 	m := token.NewMinter(s.Keys, s.Issuer, []string{webtest.AdminAudience(s.Issuer)}, time.Now)
-	at, _, err := m.MintAccess(token.AccessRequest{Subject: s.Admin.ID, ClientID: webtest.FirstPartyID,
+	at, _, err := m.MintAccess(context.Background(), token.AccessRequest{Subject: s.Admin.ID, ClientID: webtest.FirstPartyID,
 		Scope: []string{"admin"}, Roles: []string{"admin"}, Lifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)

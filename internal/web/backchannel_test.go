@@ -408,7 +408,7 @@ func TestAdminSignOutReachesAppsOfEndedSessions(t *testing.T) {
 func (w *bclWorld) admin(t *testing.T, method, path string, want int) {
 	t.Helper()
 	m := token.NewMinter(w.a.Keys, w.a.Issuer, []string{webtest.AdminAudience(w.a.Issuer)}, time.Now)
-	at, _, err := m.MintAccess(token.AccessRequest{Subject: w.a.Admin.ID, ClientID: webtest.FirstPartyID,
+	at, _, err := m.MintAccess(context.Background(), token.AccessRequest{Subject: w.a.Admin.ID, ClientID: webtest.FirstPartyID,
 		Scope: []string{"admin"}, Roles: []string{"admin"}, Lifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -56,12 +57,12 @@ func TestEndSessionHintMustBeAnIDToken(t *testing.T) {
 	s := webtest.New(t, webtest.Options{})
 	b, tr, sid := hintSession(t, s)
 	minter := token.NewMinter(s.Keys, s.Issuer, nil, time.Now)
-	accessForClient, _, err := minter.MintAccess(token.AccessRequest{Subject: s.Alice.ID, ClientID: webtest.FirstPartyID,
+	accessForClient, _, err := minter.MintAccess(context.Background(), token.AccessRequest{Subject: s.Alice.ID, ClientID: webtest.FirstPartyID,
 		Scope: []string{"openid"}, Audience: []string{webtest.FirstPartyID}, Lifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	logoutToken, err := minter.MintLogout(token.LogoutClaims{Audience: webtest.FirstPartyID, Subject: s.Alice.ID,
+	logoutToken, err := minter.MintLogout(context.Background(), token.LogoutClaims{Audience: webtest.FirstPartyID, Subject: s.Alice.ID,
 		SessionID: sid, JTI: token.NewJTI()})
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +97,7 @@ func TestEndSessionHintSizeLimit(t *testing.T) {
 	minter := token.NewMinter(s.Keys, s.Issuer, nil, time.Now)
 	mint := func(pad int) string {
 		t.Helper()
-		raw, err := minter.MintIDToken(token.IDClaims{Subject: s.Alice.ID, Audience: webtest.FirstPartyID,
+		raw, err := minter.MintIDToken(context.Background(), token.IDClaims{Subject: s.Alice.ID, Audience: webtest.FirstPartyID,
 			SessionID: sid, Lifetime: time.Minute, Extra: map[string]any{"pad": strings.Repeat("a", pad)}})
 		if err != nil {
 			t.Fatal(err)

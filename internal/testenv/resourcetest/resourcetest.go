@@ -226,7 +226,7 @@ func (h *Harness) ClientToken(t testing.TB, scopes ...string) string {
 // Mint mints the access token req describes.
 func (h *Harness) Mint(t testing.TB, req token.AccessRequest) (string, token.AccessClaims) {
 	t.Helper()
-	raw, claims, err := h.Minter.MintAccess(req)
+	raw, claims, err := h.Minter.MintAccess(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/web"
 	"github.com/oauth2d/oauth2d/templates"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Clients and users every server has.
@@ -93,6 +94,11 @@ type Options struct {
 	// TLS serves https, with an https issuer; Browser trusts the test
 	// certificate. A Peer serves as its Peer does.
 	TLS bool
+	// TracerProvider traces the server as serve does when the OTEL_*
+	// variables ask for it: requests, Redis commands, back-channel
+	// deliveries (nil: tracing off). A Peer shares its Peer's store, and
+	// so its Redis tracing.
+	TracerProvider trace.TracerProvider
 	// Logger receives the handlers' log, audit events included (nil:
 	// discarded).
 	Logger *slog.Logger
@@ -127,8 +133,8 @@ func New(t testing.TB, o Options) *Server {
 		peer.Server = httptest.NewUnstartedServer(nil)
 		env = &peer
 	}
-	if o.Now != nil && o.Peer == nil {
-		env.WithClock(t, o.Now)
+	if (o.Now != nil || o.TracerProvider != nil) && o.Peer == nil {
+		env.Reopen(t, o.Now, o.TracerProvider)
 	}
 	if o.Limits == (ratelimit.Limits{}) {
 		o.Limits = ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
@@ -192,7 +198,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	}
 	srv, err := server.New(ctx, server.Deps{
 		Config: &cfg, Store: env.Store, Keys: env.Keys, Logger: logger, Metrics: metrics,
-		Checker: env.Checker, ScopeTexts: account.MergeScopeTexts(o.ScopeTexts), Templates: tmpl,
+		Checker: env.Checker, ScopeTexts: account.MergeScopeTexts(o.ScopeTexts), Templates: tmpl, TracerProvider: o.TracerProvider,
 		Tuning: server.Tuning{
 			SessionIdleTTL: o.SessionIdleTTL, SessionAbsoluteTTL: o.SessionAbsolute, AuthRequestTTL: o.AuthRequestTTL,
 			Sender: backchannel.SenderConfig{Poll: 50 * time.Millisecond},
@@ -214,8 +220,8 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 		stop()
 		workers.Wait()
 	})
-	h, err := httpserver.New(httpserver.Deps{Logger: env.Logger, Handlers: srv.Handlers,
-		Issuer: cfg.Issuer, HSTSMaxAge: cfg.HTTP.HSTSMaxAge})
+	h, err := httpserver.New(httpserver.Deps{Logger: logger, Handlers: srv.Handlers,
+		Issuer: cfg.Issuer, HSTSMaxAge: cfg.HTTP.HSTSMaxAge, TracerProvider: o.TracerProvider})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // configuration; a Redis URL changes nothing.
 func TestDevelopmentSettingsRefusedOnARealIssuer(t *testing.T) {
 	const realIssuer = "https://auth.example.com"
-	readme := readRepoFile(t, "README.md") // before the test leaves the package directory
+	readme := readRepoFile(t, "docs/configuration.md") // before the test leaves the package directory
 	checkout := mustAbs(t, "../..")
 	demo, err := os.ReadFile(filepath.Join(checkout, "configs", "bootstrap.yaml"))
 	if err != nil {
@@ -67,7 +67,7 @@ func TestDevelopmentSettingsRefusedOnARealIssuer(t *testing.T) {
 				}
 			}
 			if tc.inCheckout && tc.env["OAUTH2D_INSECURE_DEV"] == "" && !strings.Contains(readme, "oauth2d: "+res.err.Error()+"\n") {
-				t.Errorf("README.md does not quote the refusal as it is:\n%s", res.err)
+				t.Errorf("docs/configuration.md does not quote the refusal as it is:\n%s", res.err)
 			}
 		})
 	}

@@ -2,7 +2,7 @@
 // sign-ins, consents, issued and revoked tokens, refresh-token reuse,
 // back-channel logout deliveries and every admin change (API and CLI).
 //
-// There is one Event type with one documented schema (README.md, "Audit
+// There is one Event type with one documented schema (docs/operations.md, "Audit
 // events") and one Emit. The Log an event goes to travels in the context:
 // the route table attaches it, with the request id and client address,
 // to every request, and the server to every worker, so a decision point

@@ -14,7 +14,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
-// The file owns what it declares (README "Who owns a bootstrap entry"):
+// The file owns what it declares (docs/bootstrap.md, "Who owns an entry"):
 // those records are marked, re-applying the file puts them back as the
 // file says, a record of the same name made elsewhere is taken over, and
 // one dropped from the file is released to the admin API.

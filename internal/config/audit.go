@@ -10,7 +10,7 @@ type Audit struct {
 
 // defaultAudit: the stream is on. Its writes leave the request path
 // (one queued event, one writer), so it costs Redis a pipelined XADD per
-// event and the request nothing it waits for (README, "Audit events").
+// event and the request nothing it waits for (docs/operations.md, "Audit events").
 func defaultAudit() Audit { return Audit{Stream: true, StreamMaxLen: 100_000} }
 
 func (c *Config) auditSettings() []setting {

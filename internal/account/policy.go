@@ -54,6 +54,9 @@ type Policy struct {
 	// AccessTokenTTL is tokens.access_ttl: a resource may shorten its
 	// tokens' lifetime, never lengthen it.
 	AccessTokenTTL time.Duration
+	// Userinfo is the UserInfo endpoint's URL, an audience of the
+	// server's own that no resource may take ("": none reserved).
+	Userinfo string
 }
 
 // PolicyOf is the registration policy of a validated configuration.
@@ -69,7 +72,7 @@ func PolicyOf(cfg *config.Config) (Policy, error) {
 // already: one guard for its requests and its registrations.
 func PolicyWith(cfg *config.Config, guard *outbound.Guard) Policy {
 	return Policy{InsecureDev: cfg.InsecureDev, Outbound: guard, Audiences: cfg.Tokens.Audience,
-		BuiltinResources: BuiltinResources(cfg), AccessTokenTTL: cfg.Tokens.AccessTTL}
+		BuiltinResources: BuiltinResources(cfg), AccessTokenTTL: cfg.Tokens.AccessTTL, Userinfo: cfg.Issuer + UserinfoPath}
 }
 
 // BuiltinResource returns the built-in resource of identifier id, or nil.

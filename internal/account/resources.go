@@ -12,6 +12,11 @@ import (
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
+// UserinfoPath is the UserInfo endpoint's path (OIDC Core §5.3). A token
+// with openid also carries issuer + UserinfoPath as an audience, so no
+// registered resource may take that identifier.
+const UserinfoPath = "/oauth2/userinfo"
+
 // ManagedByBuiltin marks the resources oauth2d itself serves: they come
 // from the configuration, not from Redis, and cannot be changed through
 // the admin API or the CLI.
@@ -122,6 +127,8 @@ func ValidateResource(r *storage.Resource, p Policy) []error {
 		bad("id", "%q must be an absolute URI without fragment (RFC 8707 §2)", r.ID)
 	case p.BuiltinResource(r.ID) != nil:
 		bad("id", "%q is a built-in resource of the server (tokens.audience, tokens.admin_audience)", r.ID)
+	case p.Userinfo != "" && r.ID == p.Userinfo:
+		bad("id", "%q is the server's UserInfo endpoint, the audience of its openid tokens", r.ID)
 	default:
 		if err := checkResourceURI(r.ID, p.InsecureDev); err != nil {
 			bad("id", "%v", err)

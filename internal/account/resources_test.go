@@ -15,7 +15,8 @@ import (
 )
 
 func TestValidateResource(t *testing.T) {
-	policy := Policy{BuiltinResources: []*storage.Resource{{ID: "http://localhost:8080/api"}, {ID: "http://localhost:8080/admin"}}, AccessTokenTTL: 15 * time.Minute}
+	policy := Policy{BuiltinResources: []*storage.Resource{{ID: "http://localhost:8080/api"}, {ID: "http://localhost:8080/admin"}},
+		AccessTokenTTL: 15 * time.Minute, Userinfo: "http://localhost:8080" + UserinfoPath}
 	dev := policy
 	dev.InsecureDev = true
 	valid := func() *storage.Resource {
@@ -46,6 +47,7 @@ func TestValidateResource(t *testing.T) {
 		{name: "urn", change: func(r *storage.Resource) { r.ID = "urn:example:orders" }, field: "id"},
 		{name: "built-in comments API", change: func(r *storage.Resource) { r.ID = "http://localhost:8080/api" }, field: "id"},
 		{name: "built-in admin API", change: func(r *storage.Resource) { r.ID = "http://localhost:8080/admin" }, field: "id"},
+		{name: "the UserInfo endpoint", change: func(r *storage.Resource) { r.ID = "http://localhost:8080/oauth2/userinfo" }, field: "id"},
 		{name: "openid", change: func(r *storage.Resource) { r.Scopes = []string{"openid"} }, field: "scopes"},
 		{name: "offline_access", change: func(r *storage.Resource) { r.Scopes = []string{"orders:read", "offline_access"} }, field: "scopes"},
 		{name: "scope with a space", change: func(r *storage.Resource) { r.Scopes = []string{"orders read"} }, field: "scopes"},

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -28,7 +29,7 @@ const (
 	TokenPath               = "/oauth2/token"
 	RevocationPath          = "/oauth2/revoke"
 	IntrospectionPath       = "/oauth2/introspect"
-	UserinfoPath            = "/oauth2/userinfo"
+	UserinfoPath            = account.UserinfoPath
 	JWKSPath                = "/.well-known/jwks.json"
 	OAuthMetadataPath       = "/.well-known/oauth-authorization-server"
 	OpenIDMetadataPath      = "/.well-known/openid-configuration"

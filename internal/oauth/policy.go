@@ -103,7 +103,11 @@ func decideIssuance(g grantClaim) (issuance, *Error) {
 	dec := issuance{client: g.client, user: g.user, scope: scope, jkt: g.proofKey,
 		grantScope: grantScope, grantResources: g.heldResources}
 	if g.newGrant {
-		dec.grantResources = g.resources
+		// A new grant that names its resources holds what its token
+		// carries: a scope none of them carries now must not come to one
+		// of them later (when the resource that defined it is deleted, a
+		// scope goes with the default resource).
+		dec.grantScope, dec.grantResources = scope, g.resources
 	}
 	dec.audience, dec.ttl = g.registry.audience(res, scope, restricted, g.accessTTL)
 	if g.user != nil {

@@ -167,8 +167,12 @@ func (s *Store) writeResource(ctx context.Context, sc *redis.Script, r *Resource
 	return nil
 }
 
-// GetResource returns the resource or ErrNotFound.
+// GetResource returns the resource or ErrNotFound. An id no resource
+// could have is not looked up.
 func (s *Store) GetResource(ctx context.Context, id string) (*Resource, error) {
+	if checkResourceID(id) != nil {
+		return nil, ErrNotFound
+	}
 	return hashGet[Resource](ctx, s.rdb, s.kResources(), id, "resource")
 }
 
@@ -186,6 +190,9 @@ func (s *Store) ListResources(ctx context.Context) ([]*Resource, error) {
 // already issued for it keep their aud until they expire; grants that
 // named it get no token for it any more.
 func (s *Store) DeleteResource(ctx context.Context, id string) error {
+	if checkResourceID(id) != nil {
+		return ErrNotFound
+	}
 	if err := s.hashDel(ctx, s.kResources(), id, "resource"); err != nil {
 		return err
 	}

@@ -159,12 +159,14 @@ func (h *Handler) mintAccess(ctx context.Context, in issue, now time.Time) (stri
 	if in.user != nil {
 		ai.Subject, ai.Roles = in.user.ID, in.roles
 	}
-	raw, _, err := h.minter.MintAccess(ctx, ai)
+	raw, claims, err := h.minter.MintAccess(ctx, ai)
 	if err != nil {
 		return "", ErrServerError.Wrap(err)
 	}
-	audit.Emit(ctx, audit.Event{Event: audit.TokenIssued, Outcome: audit.Success, Actor: in.client.ID, Subject: ai.Subject,
-		Client: in.client.ID, Scope: audit.Join(in.scope), Audience: audit.Join(in.audience), JTI: in.accessJTI})
+	// What the token says, as minted: its aud is the Minter's own when
+	// the issuance named none.
+	audit.Emit(ctx, audit.Event{Event: audit.TokenIssued, Outcome: audit.Success, Actor: in.client.ID, Subject: claims.Subject,
+		Client: claims.ClientID, Scope: audit.Join(claims.Scope), Audience: audit.Join(claims.Audience), JTI: claims.JTI})
 	return raw, nil
 }
 

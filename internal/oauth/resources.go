@@ -245,10 +245,12 @@ func (reg registry) audience(res []*storage.Resource, scope []string, restricted
 			for _, r := range res {
 				use(r)
 			}
-		case reg.find(reg.defaultID) != nil:
-			use(reg.find(reg.defaultID))
 		default:
-			return nil, ttl // no registry: the Minter's own audience
+			def := reg.find(reg.defaultID)
+			if def == nil {
+				return nil, ttl // no registry: the Minter's own audience
+			}
+			use(def)
 		}
 	}
 	if reg.userinfo != "" && slices.Contains(scope, ScopeOpenID) {

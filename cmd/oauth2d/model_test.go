@@ -577,7 +577,24 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 		}
 	}
 	f := url.Values{"grant_type": {"authorization_code"}, "code": {cd.value}, "redirect_uri": {m.srv.RedirectURI}, "code_verifier": {cd.verifier}}
+	// The token request may narrow the code's resources (RFC 8707 §2.2);
+	// one outside them is refused before the code is used up.
+	var resources []string
+	if !cd.spent && !cd.void && !cd.user.deleted {
+		resources = m.drawResources(t, "redeem resources")
+		f["resource"] = resources
+	}
 	res := m.token(c, f, key)
+	if resources != nil && !m.resourcesOK(resources, cd.resources, nil) {
+		if res.status == 200 {
+			t.Fatalf("INVARIANT 6: a code for %v redeemed for resources %v: %s", cd.resources, resources, res.raw)
+		}
+		// Refused before the code was used up: the client's next try,
+		// without them, redeems it.
+		resources = nil
+		f.Del("resource")
+		res = m.token(c, f, key)
+	}
 	if cd.spent {
 		if res.status == 200 {
 			t.Fatalf("code redeemed twice: %s", res.raw)
@@ -605,7 +622,7 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 	if cd.user.deleted {
 		t.Fatalf("a deleted user's code was redeemed: %s", res.raw)
 	}
-	m.checkIssued(res, c, cd.user, cd.scope, nil, key, nil, cd.resources)
+	m.checkIssued(res, c, cd.user, cd.scope, nil, key, resources, cd.resources)
 	if idt := res.str("id_token"); idt != "" {
 		m.idTokens = append(m.idTokens, idToken{raw: idt, client: c, user: cd.user})
 	}
@@ -614,7 +631,10 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 	if cd.redeemed == nil {
 		cd.redeemed = &family{client: c, user: cd.user, key: keyIfBound(c, key)}
 	}
+	// The family holds the code's grant, of which the access token may
+	// carry a part.
 	cd.redeemed.resources = cd.resources
+	cd.redeemed.held = m.allowed(c, cd.user, cd.scope)
 }
 
 func (m *model) redeemAgain(t *rapid.T) {

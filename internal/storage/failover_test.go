@@ -104,12 +104,20 @@ func TestMinReplicasAck(t *testing.T) {
 	}
 
 	c := testredis.NewFailoverCluster(t, 2*time.Second, 1)
-	acked, err := storage.Open(ctx, storage.Options{URL: c.URL, Prefix: c.Prefix, Timeout: faultTimeout,
+	// A generous timeout (WAIT gets half of it): what is tested here is
+	// that a write with its replicas succeeds, not how fast a loaded
+	// machine replicates it.
+	acked, err := storage.Open(ctx, storage.Options{URL: c.URL, Prefix: c.Prefix, Timeout: 8 * time.Second,
 		Logger: slog.New(slog.DiscardHandler), MinReplicasAck: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = acked.Close() })
+	// Replicas that have just joined are still syncing: wait until every
+	// master reports its replica, as /readyz would.
+	for deadline := time.Now().Add(20 * time.Second); acked.Ping(ctx) != nil && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err := acked.SaveConsent(ctx, consent); err != nil {
 		t.Errorf("SaveConsent with a replica per master: %v", err)
 	}

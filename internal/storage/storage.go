@@ -86,6 +86,12 @@ type Client struct {
 	// account.ClientRegistration.
 	InsecureSkipConsentForNativeRedirects bool `json:"insecure_skip_consent_for_native_redirects,omitempty"`
 
+	// SelfRegistered marks a client no operator vouched for: one made by
+	// dynamic registration (RFC 7591) or read from a client ID metadata
+	// document. The consent page calls it unverified and names its
+	// redirect host, and it is never first party.
+	SelfRegistered bool `json:"self_registered,omitempty"`
+
 	// ManagedBy names who owns the record: ManagedByBootstrap for one the
 	// bootstrap file declares, which the admin API and the CLI must not
 	// change or delete; empty (also in records written before the field

@@ -374,7 +374,11 @@ type BrowserSession struct {
 	// only carries the CSRF token of the login form.
 	UserID string `json:"user_id,omitempty"`
 	// AuthTime is when the user last proved their password (OIDC auth_time).
-	AuthTime  time.Time `json:"auth_time"`
+	AuthTime time.Time `json:"auth_time"`
+	// AMR lists how the user proved who they are in this session (RFC
+	// 8176 values: "pwd", "otp", "hwk", "swk", "user", "mfa"); empty in
+	// sessions from before second factors, which proved a password.
+	AMR       []string  `json:"amr,omitempty"`
 	CSRFToken string    `json:"csrf"`
 	CreatedAt time.Time `json:"created_at"`
 	LastSeen  time.Time `json:"last_seen"`

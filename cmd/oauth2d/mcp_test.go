@@ -161,6 +161,45 @@ func TestMCPEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkMCPResult(t, res, issuer, resource, alice.ID)
+
+	t.Run("MCP Inspector CLI", func(t *testing.T) {
+		inspector := filepath.Join(dir, "inspector")
+		prereq.Node(t, 20, inspector, "@modelcontextprotocol/inspector")
+		who, err := inspectorWhoami(ctx, t, node, inspector, resource, res.RefreshedTokens.AccessToken)
+		if err != nil || who.Sub != alice.ID || who.ClientID != mcpClientID {
+			t.Errorf("inspector with the client's token: whoami %+v, %v; want alice's", who, err)
+		}
+		other := tokenRequest(issuer, otherServiceID, otherSecret, url.Values{"grant_type": {"client_credentials"}, "scope": {"comments:read"}})
+		if who, err := inspectorWhoami(ctx, t, node, inspector, resource, other.str("access_token")); err == nil {
+			t.Errorf("inspector with the comments API's token: whoami %+v, want it refused", who)
+		}
+	})
+}
+
+// inspectorWhoami calls the whoami tool through the MCP Inspector's CLI
+// with bearer, in a home directory of its own (it keeps a catalog there),
+// and returns the answer or the Inspector's error.
+func inspectorWhoami(ctx context.Context, t *testing.T, node, dir, resource, bearer string) (mcpWhoami, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	home := t.TempDir()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "node_modules", ".bin", "mcp-inspector"), "--cli", resource,
+		"--transport", "http", "--stored-auth-only", "--method", "tools/call", "--tool-name", "whoami",
+		"--header", "Authorization: Bearer "+bearer)
+	cmd.Env = []string{"HOME=" + home, "MCP_CATALOG_PATH=" + filepath.Join(home, "mcp.json"), "PATH=" + filepath.Dir(node)}
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.Output()
+	if err != nil {
+		return mcpWhoami{}, fmt.Errorf("%w: %s", err, out)
+	}
+	var answer struct {
+		StructuredContent mcpWhoami `json:"structuredContent"`
+	}
+	if err := json.Unmarshal(out, &answer); err != nil {
+		return mcpWhoami{}, fmt.Errorf("%w: %s", err, out)
+	}
+	return answer.StructuredContent, nil
 }
 
 // checkMCPMetadata: the server's RFC 9728 metadata names its resource and

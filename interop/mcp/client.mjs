@@ -87,6 +87,7 @@ class Provider {
     this.expectedState = undefined;
     this.authorizationUrls = [];
     this.saved = []; // every token response, for the report
+    this.registered = false; // a client_id came from dynamic registration
   }
   get redirectUrl() { return redirectUrl; }
   get clientMetadata() {
@@ -103,7 +104,12 @@ class Provider {
     return this.expectedState;
   }
   clientInformation() { return this.client; }
-  saveClientInformation(info) { this.client = info; }
+  saveClientInformation(info) {
+    // Called after a dynamic registration, and to stamp the issuer on
+    // what the client already had.
+    if (this.client?.client_id !== info.client_id && info.client_id !== this.clientMetadataUrl) this.registered = true;
+    this.client = info;
+  }
   tokens() { return this.stored; }
   saveTokens(tokens) {
     this.stored = tokens;
@@ -212,12 +218,21 @@ try {
   steps.push('refreshed_and_called');
   await client.close();
 
+  // The identity asked for is the one used: the SDK falls back from a
+  // metadata document to registration when the server does not take one.
+  const clientId = provider.client?.client_id;
+  const wanted = args['client-id'] ?? args['client-metadata-url'];
+  if (wanted !== undefined ? clientId !== wanted : !provider.registered) {
+    throw new Error(`signed in as client ${clientId}, not with the identity asked for`);
+  }
+
   const [codeTokens, refreshedTokens] = [provider.saved[0], provider.saved.at(-1)];
   emit({
     result: {
       steps,
       tools,
-      client_id: provider.client?.client_id,
+      client_id: clientId,
+      registered: provider.registered,
       authorization_url: provider.authorizationUrls[0],
       authorization_requests: provider.authorizationUrls.length,
       token_responses: provider.saved.length,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/oauth2d/oauth2d/internal/dpop/dpoptest"
 	"github.com/oauth2d/oauth2d/internal/testenv/prereq"
 )
 
@@ -36,6 +37,8 @@ const (
 	mcpScope       = "mcp:tools"
 	otherServiceID = "comments-service" // gets tokens for the comments API, not the MCP server
 	otherSecret    = "comments-service-secret-0123456789"
+	robotID        = "mcp-robot" // a machine client of the MCP server
+	robotSecret    = "mcp-robot-secret-0123456789"
 )
 
 func mcpBootstrap(resource string) string {
@@ -50,6 +53,10 @@ func mcpBootstrap(resource string) string {
     secret: %[4]s
     grant_types: [client_credentials]
     scopes: [comments:read]
+  - id: %[8]s
+    secret: %[9]s
+    grant_types: [client_credentials]
+    scopes: [%[2]s]
 users:
   - {username: %[5]s, password: %[6]s, roles: [user]}
 resources:
@@ -59,7 +66,7 @@ resources:
 scopes:
   - name: %[2]s
     title: Use the MCP example's tools
-`, mcpClientID, mcpScope, otherServiceID, otherSecret, mcpUser, mcpPassword, resource)
+`, mcpClientID, mcpScope, otherServiceID, otherSecret, mcpUser, mcpPassword, resource, robotID, robotSecret)
 }
 
 // mcpResult is client.mjs's report.
@@ -124,6 +131,32 @@ func TestMCPEndToEnd(t *testing.T) {
 	}
 	metadataURL := "http://" + mcpAddr + "/.well-known/oauth-protected-resource/mcp"
 	checkMCPMetadata(t, metadataURL, resource, issuer)
+
+	t.Run("a machine client's token, bearer and DPoP-bound", func(t *testing.T) {
+		form := url.Values{"grant_type": {"client_credentials"}, "scope": {mcpScope}, "resource": {resource}}
+		bearer := tokenRequest(issuer, robotID, robotSecret, form)
+		if bearer.status != http.StatusOK {
+			t.Fatalf("token for the MCP server: %d %v", bearer.status, bearer.body)
+		}
+		if status, challenge := mcpPost(t, resource, bearer.str("access_token")); status != http.StatusOK {
+			t.Errorf("bearer token for the MCP server: %d %q, want 200", status, challenge)
+		}
+		// A DPoP-bound token is useless without its proof: the server,
+		// which takes Bearer tokens only, refuses it.
+		key := dpoptest.NewKey(t)
+		req, _ := http.NewRequest(http.MethodPost, issuer+"/oauth2/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("DPoP", key.Proof(t, dpoptest.For(http.MethodPost, issuer+"/oauth2/token")))
+		req.SetBasicAuth(robotID, robotSecret)
+		bound := do(req)
+		if bound.status != http.StatusOK || bound.str("token_type") != "DPoP" {
+			t.Fatalf("DPoP-bound token for the MCP server: %d %v", bound.status, bound.body)
+		}
+		if status, challenge := mcpPost(t, resource, bound.str("access_token")); status != http.StatusUnauthorized ||
+			!strings.Contains(challenge, `error="invalid_token"`) {
+			t.Errorf("DPoP-bound token as a bearer token: %d %q, want 401 invalid_token", status, challenge)
+		}
+	})
 
 	t.Run("another audience's token is refused", func(t *testing.T) {
 		tok := tokenRequest(issuer, otherServiceID, otherSecret, url.Values{"grant_type": {"client_credentials"}, "scope": {"comments:read"}})

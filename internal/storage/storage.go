@@ -143,6 +143,12 @@ func (c *Client) AuthMethod() string {
 	return AuthMethodSecretBasic
 }
 
+// HasSecret reports whether the client authenticates with a secret: a
+// confidential client not registered for private_key_jwt.
+func (c *Client) HasSecret() bool {
+	return !c.Public && c.AuthMethod() != AuthMethodPrivateKeyJWT
+}
+
 // OwnsGrant reports whether a grant that recorded generation was made to
 // this registration of the client, not to a deleted one of the same id.
 func (c *Client) OwnsGrant(generation string) bool { return generation == c.Generation }

@@ -55,7 +55,7 @@ func FuzzTokenRequest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	auth, err := newClientAuthenticator(fuzzClientStore{}, checker)
+	auth, err := newClientAuthenticator(fuzzClientStore{}, checker, assertionDeps{})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package oauth_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -14,6 +15,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -407,3 +412,80 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestJSInteropPrivateKeyJWT: oauth4webapi, which nobody here wrote,
+// authenticates a private_key_jwt client with assertions it signs
+// itself, at the token, introspection and revocation endpoints; an
+// assertion it signs with another key is refused.
+func TestJSInteropPrivateKeyJWT(t *testing.T) {
+	node := requireNode(t)
+	s := newServer(t)
+	s.registerPK(pkClientID, pkJWKS(t, "ec"), "")
+	private, err := json.Marshal(jose.JSONWebKey{Key: pkKeys()["ec"], KeyID: "ec", Algorithm: "ES256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(jsInteropDir, "pkjwt.mjs"), s.Issuer)
+	cmd.Env = append(os.Environ(), "OAUTH2D_PK_CLIENT_ID="+pkClientID, "OAUTH2D_PK_PRIVATE_JWK="+string(private),
+		"OAUTH2D_PK_SCOPE=comments:read")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var out struct {
+		Error string `json:"error"`
+		Steps map[string]struct {
+			OK          bool   `json:"ok"`
+			Error       string `json:"error"`
+			Cause       string `json:"cause"`
+			AccessToken string `json:"access_token"`
+			Scope       string `json:"scope"`
+			Active      bool   `json:"active"`
+			ClientID    string `json:"client_id"`
+			Status      int    `json:"status"`
+			Body        map[string]any
+			Methods     []string `json:"token_endpoint_auth_methods_supported"`
+			Algs        []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+			Assertion   struct {
+				Header  map[string]any `json:"header"`
+				Payload map[string]any `json:"payload"`
+			} `json:"assertion"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("pkjwt.mjs: %v (run: %v)\nstdout: %s\nstderr: %s", err, runErr, stdout.Bytes(), stderr.Bytes())
+	}
+	if out.Error != "" {
+		t.Fatalf("pkjwt.mjs: %s\nstderr: %s", out.Error, stderr.Bytes())
+	}
+	for _, name := range []string{"discovery", "client_credentials", "introspection", "revocation", "unregistered_key"} {
+		if st := out.Steps[name]; !st.OK {
+			t.Errorf("step %s failed: %s (%s)", name, st.Error, st.Cause)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	d := out.Steps["discovery"]
+	if !slices.Contains(d.Methods, "private_key_jwt") || !slices.Contains(d.Algs, "ES256") {
+		t.Errorf("discovery: methods %v algs %v", d.Methods, d.Algs)
+	}
+	cc := out.Steps["client_credentials"]
+	if cc.Scope != "comments:read" {
+		t.Errorf("scope %q", cc.Scope)
+	}
+	// What the library sent: the issuer as a single string aud.
+	if p := cc.Assertion.Payload; p["aud"] != s.Issuer || p["iss"] != pkClientID || p["sub"] != pkClientID || p["jti"] == nil {
+		t.Errorf("the library's assertion: %v", p)
+	}
+	if in := out.Steps["introspection"]; !in.Active || in.ClientID != pkClientID {
+		t.Errorf("introspection: active %v client %q", in.Active, in.ClientID)
+	}
+	if s.active(cc.AccessToken) {
+		t.Error("the token the library revoked is still active")
+	}
+	if u := out.Steps["unregistered_key"]; u.Status != http.StatusUnauthorized || u.Body["error"] != "invalid_client" {
+		t.Errorf("an assertion signed with an unregistered key: %d %v", u.Status, u.Body)
+	}
+}

@@ -69,13 +69,17 @@ func TestValidateClientPrivateKeyJWT(t *testing.T) {
 		{"no keys", pk(func(c *storage.Client) { c.JWKS = "" }), "jwks", "jwks or jwks_uri"},
 		{"both", pk(func(c *storage.Client) { c.JWKSURI = "https://keys.example/jwks.json" }), "jwks", "not both"},
 		{"private key", pk(func(c *storage.Client) { c.JWKS = jwksOf(t, jose.JSONWebKey{Key: ec, KeyID: "ec"}) }), "jwks", "private"},
-		{"symmetric key", pk(func(c *storage.Client) { c.JWKS = jwksOf(t, jose.JSONWebKey{Key: []byte("0123456789abcdef0123456789abcdef"), KeyID: "s"}) }), "jwks", "symmetric"},
+		{"symmetric key", pk(func(c *storage.Client) {
+			c.JWKS = jwksOf(t, jose.JSONWebKey{Key: []byte("0123456789abcdef0123456789abcdef"), KeyID: "s"})
+		}), "jwks", "symmetric"},
 		{"RSA 1024", pk(func(c *storage.Client) { c.JWKS = jwksOf(t, jose.JSONWebKey{Key: smallRSA.Public(), KeyID: "r"}) }), "jwks", "1024 bits"},
 		{"P-521", pk(func(c *storage.Client) { c.JWKS = jwksOf(t, jose.JSONWebKey{Key: p521.Public(), KeyID: "p"}) }), "jwks", "P-256 or P-384"},
 		{"alg that does not fit", pk(func(c *storage.Client) {
 			c.JWKS = jwksOf(t, jose.JSONWebKey{Key: ec.Public(), KeyID: "ec", Algorithm: "RS256"})
 		}), "jwks", "alg"},
-		{"encryption key", pk(func(c *storage.Client) { c.JWKS = jwksOf(t, jose.JSONWebKey{Key: ec.Public(), KeyID: "ec", Use: "enc"}) }), "jwks", "signing"},
+		{"encryption key", pk(func(c *storage.Client) {
+			c.JWKS = jwksOf(t, jose.JSONWebKey{Key: ec.Public(), KeyID: "ec", Use: "enc"})
+		}), "jwks", "signing"},
 		{"duplicate kid", pk(func(c *storage.Client) {
 			c.JWKS = jwksOf(t, jose.JSONWebKey{Key: ec.Public(), KeyID: "k"}, jose.JSONWebKey{Key: edPub, KeyID: "k"})
 		}), "jwks", "twice"},

@@ -32,6 +32,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/web/webtest"
 )
 
 // The keys of the private_key_jwt tests, made once: RSA generation is
@@ -488,4 +489,51 @@ func TestJSInteropPrivateKeyJWT(t *testing.T) {
 	if u := out.Steps["unregistered_key"]; u.Status != http.StatusUnauthorized || u.Body["error"] != "invalid_client" {
 		t.Errorf("an assertion signed with an unregistered key: %d %v", u.Status, u.Body)
 	}
+}
+
+// TestPrivateKeyJWTPushedAuthorization: the whole server (server.New, the
+// route table) authenticates a private_key_jwt client at the PAR
+// endpoint (RFC 9126 §2) and at the token endpoint, once per assertion.
+func TestPrivateKeyJWTPushedAuthorization(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	c := &storage.Client{ID: pkClientID, TokenEndpointAuthMethod: storage.AuthMethodPrivateKeyJWT, JWKS: pkJWKS(t, "ec"),
+		GrantTypes: []string{"authorization_code", "client_credentials"}, Scopes: []string{"openid", "comments:read"},
+		RedirectURIs: []string{s.RedirectURI}}
+	if err := s.Store.CreateClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	h := &server{t: t, URL: s.URL, Issuer: s.Issuer}
+	assertion := sign(t, pkKeys()["ec"], jose.ES256, "ec", nil, h.pkClaims(nil))
+	params, _ := pushedRequest(pkClientID, "openid")
+	params.Set("client_assertion_type", oauth.ClientAssertionTypeJWT)
+	params.Set("client_assertion", assertion)
+	pushOnce := func() answer {
+		req, _ := http.NewRequest(http.MethodPost, s.URL+oauth.PushedAuthorizationPath, strings.NewReader(params.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return send(t, req)
+	}
+	if res := pushOnce(); res.status != http.StatusCreated || res.str("request_uri") == "" {
+		t.Fatalf("push: %d %v", res.status, res.body)
+	}
+	if res := pushOnce(); res.status != http.StatusUnauthorized || res.str("error") != "invalid_client" {
+		t.Fatalf("the same assertion pushed again: %d %v", res.status, res.body)
+	}
+	if res := h.pkToken(sign(t, pkKeys()["ec"], jose.ES256, "ec", nil, h.pkClaims(nil))); res.Status != http.StatusOK {
+		t.Fatalf("token: %d %s", res.Status, res.Raw)
+	}
+	// Discovery says so.
+	res := h.must(h.tryDo(mustRequest(t, http.MethodGet, s.URL+oauth.OAuthMetadataPath)))
+	methods, _ := res.Body["token_endpoint_auth_methods_supported"].([]any)
+	algs, _ := res.Body["token_endpoint_auth_signing_alg_values_supported"].([]any)
+	if !slices.Contains(methods, any("private_key_jwt")) || !slices.Contains(algs, any("EdDSA")) || slices.Contains(algs, any("HS256")) {
+		t.Fatalf("discovery: methods %v algs %v", methods, algs)
+	}
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/oauth2d/oauth2d/internal/clientmeta"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -120,6 +121,9 @@ func newClientAuthenticator(clients ClientLookup, checker *secret.Checker) (*cli
 // an unknown client included, is the same invalid_client.
 func (a *clientAuthenticator) authenticate(ctx context.Context, cc clientCredentials) (*storage.Client, *Error) {
 	client, err := a.clients.GetClient(ctx, cc.id)
+	if e, ok := errors.AsType[*clientmeta.Error](err); ok {
+		return nil, ErrInvalidClient.WithDescription(e.Reason)
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		if cc.secret != "" {
 			_, _ = a.checker.Check(ctx, "", cc.secret)

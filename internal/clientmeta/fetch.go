@@ -103,17 +103,21 @@ func transportError(err error) error {
 // to its minimum.
 func (f *fetcher) lifetime(h http.Header) time.Duration {
 	if cc := h.Get("Cache-Control"); cc != "" {
+		maxAge, found := time.Duration(0), false
 		for _, d := range strings.Split(cc, ",") {
 			name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
 			switch strings.ToLower(name) {
 			case "no-store", "no-cache":
 				return 0
 			case "max-age":
+				found = true
 				if n, err := strconv.ParseInt(strings.Trim(val, `"`), 10, 64); err == nil && n > 0 {
-					return time.Duration(min(n, 1<<30)) * time.Second
+					maxAge = time.Duration(min(n, 1<<30)) * time.Second
 				}
-				return 0
 			}
+		}
+		if found {
+			return maxAge
 		}
 	}
 	if exp, err := http.ParseTime(h.Get("Expires")); err == nil {

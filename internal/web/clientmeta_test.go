@@ -77,6 +77,48 @@ func TestClientIDMetadataCodeFlow(t *testing.T) {
 	}
 }
 
+// A document client pushes its request (PAR), is sent through login and
+// consent by its request_uri, and revokes its refresh token, which then
+// refreshes nothing.
+func TestClientIDMetadataPushedAndRevoked(t *testing.T) {
+	docs := webtest.NewDocumentServer(t)
+	s := webtest.New(t, webtest.Options{ClientIDMetadata: documentSettings(), DocumentRoots: docs.Roots})
+	docs.ServeDocument(t, "/par.json", webtest.PublicDocument("Pushing App", s.RedirectURI), nil)
+	id := docs.ClientID("/par.json")
+
+	params, verifier := webtest.CodeRequest(id, "openid offline_access")
+	res, err := s.HTTPClient().PostForm(s.URL+"/oauth2/par", params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pushed struct {
+		RequestURI string `json:"request_uri"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&pushed)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated || pushed.RequestURI == "" {
+		t.Fatalf("PAR: %d %+v", res.StatusCode, pushed)
+	}
+	b := s.NewBrowser(t)
+	consent := b.SubmitLogin(b.Authorize(url.Values{"client_id": {id}, "request_uri": {pushed.RequestURI}}), "alice", webtest.AlicePassword)
+	tok := s.Exchange(t, s.Callback(t, b.SubmitConsent(consent, "allow")).Get("code"), verifier, id, "")
+	if tok.Str("refresh_token") == "" {
+		t.Fatalf("exchange: %d %s", tok.Status, tok.Raw)
+	}
+
+	res, err = s.HTTPClient().PostForm(s.URL+"/oauth2/revoke", url.Values{"client_id": {id}, "token": {tok.Str("refresh_token")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("revoke: %d", res.StatusCode)
+	}
+	if r := s.PostToken(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.Str("refresh_token")}}, id, ""); r.Status == http.StatusOK {
+		t.Fatalf("a revoked refresh token refreshed: %s", r.Raw)
+	}
+}
+
 // A document that cannot be fetched or accepted gets the error page
 // saying why, never a redirect to its redirect URI, and invalid_client at
 // the token endpoint; nothing of it is stored in Redis.

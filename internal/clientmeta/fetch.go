@@ -52,6 +52,7 @@ func (f *fetcher) get(ctx context.Context, u *url.URL) (*document, time.Duration
 		return nil, 0, &Error{Reason: ReasonBadURL, Err: err}
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "oauth2d (client ID metadata document fetch)")
 	resp, err := f.client.Do(req)
 	if err != nil {
 		return nil, 0, transportError(err)

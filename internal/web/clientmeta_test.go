@@ -20,7 +20,7 @@ import (
 // timeout, so that the slow document's test is quick.
 func documentSettings() *config.ClientIDMetadata {
 	m := config.Default().ClientIDMetadata
-	m.Timeout = 500 * time.Millisecond
+	m.Timeout = time.Second
 	return &m
 }
 
@@ -141,7 +141,7 @@ func TestClientIDMetadataRefused(t *testing.T) {
 	}{
 		{"redirect", open, webtest.Answer{Status: http.StatusFound, Header: http.Header{"Location": {"/elsewhere.json"}}}, "", clientmeta.ReasonRedirect},
 		{"too-large", open, webtest.Answer{Body: append(good("/too-large.json")[:1], append(bytes.Repeat([]byte(" "), 6<<10), good("/too-large.json")[1:]...)...)}, "", clientmeta.ReasonTooLarge},
-		{"slow", open, webtest.Answer{Body: good("/slow.json"), Delay: 2 * time.Second}, "", clientmeta.ReasonTooSlow},
+		{"slow", open, webtest.Answer{Body: good("/slow.json"), Delay: 3 * time.Second}, "", clientmeta.ReasonTooSlow},
 		{"loopback", strict, webtest.Answer{Body: good("/loopback.json")}, "", clientmeta.ReasonInternal},
 		{"mismatch", open, webtest.Answer{Body: good("/somebody-else.json")}, "", clientmeta.ReasonMismatch},
 		{"html", open, webtest.Answer{Body: good("/html.json"), ContentType: "text/html"}, "", clientmeta.ReasonContentType},

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/oauth2d/oauth2d/internal/clientmeta"
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -122,6 +123,10 @@ func newClientAuthenticator(clients ClientLookup, checker *secret.Checker) (*cli
 func (a *clientAuthenticator) authenticate(ctx context.Context, cc clientCredentials) (*storage.Client, *Error) {
 	client, err := a.clients.GetClient(ctx, cc.id)
 	if e, ok := errors.AsType[*clientmeta.Error](err); ok {
+		if e.RetryAfter > 0 {
+			throttled := &ratelimit.Throttled{Budget: ratelimit.BudgetIP, RetryAfter: e.RetryAfter}
+			return nil, ErrTooManyRequests.retryAfter(throttled.RetryAfterSeconds()).Wrap(e)
+		}
 		return nil, ErrInvalidClient.WithDescription(e.Reason)
 	}
 	if errors.Is(err, storage.ErrNotFound) {

@@ -177,6 +177,47 @@ func TestClientIDMetadataRefused(t *testing.T) {
 	}
 }
 
+// One address may make the server look up only client_id_metadata.per_ip
+// documents a minute that are not cached: past it the page and the token
+// endpoint say 429, nothing is fetched, and cached documents still work.
+func TestClientIDMetadataBudget(t *testing.T) {
+	docs := webtest.NewDocumentServer(t)
+	settings := documentSettings()
+	settings.PerIP = 2
+	s := webtest.New(t, webtest.Options{ClientIDMetadata: settings, DocumentRoots: docs.Roots})
+	for _, p := range []string{"/1.json", "/2.json", "/3.json"} {
+		docs.ServeDocument(t, p, webtest.PublicDocument("App", s.RedirectURI), nil)
+	}
+	b := s.NewBrowser(t)
+	authorize := func(path string) *webtest.Page {
+		params, _ := webtest.CodeRequest(docs.ClientID(path), "openid")
+		return b.Get("/oauth2/authorize?" + params.Encode())
+	}
+	for _, p := range []string{"/1.json", "/2.json"} {
+		if page := authorize(p); page.Status != http.StatusSeeOther && page.Status != http.StatusFound {
+			t.Fatalf("%s within the budget: %d %s", p, page.Status, page.Body)
+		}
+	}
+	before := redisKeys(t, s)
+	page := authorize("/3.json")
+	if page.Status != http.StatusTooManyRequests || !strings.Contains(page.Body, htmlEscape(clientmeta.ReasonThrottled)) {
+		t.Fatalf("past the budget: %d %s", page.Status, page.Body)
+	}
+	tok := s.PostToken(t, url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "redirect_uri": {s.RedirectURI}}, docs.ClientID("/3.json"), "")
+	if tok.Status != http.StatusTooManyRequests {
+		t.Fatalf("token endpoint past the budget: %d %s", tok.Status, tok.Raw)
+	}
+	if n := docs.Fetches("/3.json"); n != 0 {
+		t.Fatalf("fetched %d times past the budget", n)
+	}
+	if added := newKeys(before, redisKeys(t, s)); len(added) > 0 {
+		t.Fatalf("a throttled lookup left keys: %v", added)
+	}
+	if page := authorize("/1.json"); page.Status != http.StatusSeeOther && page.Status != http.StatusFound {
+		t.Fatalf("a cached document past the budget: %d %s", page.Status, page.Body)
+	}
+}
+
 // Concurrent first lookups of one document fetch it once.
 func TestClientIDMetadataFetchOnce(t *testing.T) {
 	docs := webtest.NewDocumentServer(t)

@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"math"
 	"net/http"
 	"strings"
@@ -114,12 +113,9 @@ func (a *clientAuthenticator) checkAssertion(ctx context.Context, cc clientCrede
 	if cc.id != "" && cc.id != claims.Sub {
 		return nil, "", ErrInvalidClient.WithDescription("client_id does not match the client assertion's sub")
 	}
-	client, err := a.clients.GetClient(ctx, claims.Sub)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, "", ErrInvalidClient
-	}
-	if err != nil {
-		return nil, "", ErrServerError.Wrap(err)
+	client, e := a.lookup(ctx, claims.Sub)
+	if e != nil {
+		return nil, "", e
 	}
 	if client.AuthMethod() != authMethodPrivateKeyJWT {
 		return nil, client.ID, ErrInvalidClient.WithDescription("the client is not registered for private_key_jwt")

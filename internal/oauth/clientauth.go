@@ -18,6 +18,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/oauth2d/oauth2d/internal/audit"
+	"github.com/oauth2d/oauth2d/internal/clientmeta"
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -151,16 +153,35 @@ func (a *clientAuthenticator) authenticate(ctx context.Context, cc clientCredent
 	return client, err
 }
 
-func (a *clientAuthenticator) checkSecret(ctx context.Context, cc clientCredentials) (*storage.Client, string, *Error) {
-	client, err := a.clients.GetClient(ctx, cc.id)
-	if errors.Is(err, storage.ErrNotFound) {
-		if cc.secret != "" {
-			_, _ = a.checker.Check(ctx, "", cc.secret)
+// lookup finds the client a request names: a registered one, or one read
+// from its client ID metadata document, whose failure (a fetch refused,
+// a document not accepted, the address's fetch budget spent) is told to
+// the client rather than hidden behind a bare invalid_client.
+func (a *clientAuthenticator) lookup(ctx context.Context, id string) (*storage.Client, *Error) {
+	client, err := a.clients.GetClient(ctx, id)
+	if e, ok := errors.AsType[*clientmeta.Error](err); ok {
+		if e.RetryAfter > 0 {
+			throttled := &ratelimit.Throttled{Budget: ratelimit.BudgetIP, RetryAfter: e.RetryAfter}
+			return nil, ErrTooManyRequests.retryAfter(throttled.RetryAfterSeconds()).Wrap(e)
 		}
-		return nil, "", ErrInvalidClient
+		return nil, ErrInvalidClient.WithDescription(e.Reason)
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrInvalidClient
 	}
 	if err != nil {
-		return nil, "", ErrServerError.Wrap(err)
+		return nil, ErrServerError.Wrap(err)
+	}
+	return client, nil
+}
+
+func (a *clientAuthenticator) checkSecret(ctx context.Context, cc clientCredentials) (*storage.Client, string, *Error) {
+	client, e := a.lookup(ctx, cc.id)
+	if e != nil {
+		if e == ErrInvalidClient && cc.secret != "" {
+			_, _ = a.checker.Check(ctx, "", cc.secret)
+		}
+		return nil, "", e
 	}
 	if client.Public {
 		// Some libraries always send Basic, with an empty password for a

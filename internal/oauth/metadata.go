@@ -57,6 +57,11 @@ type Metadata struct {
 	// RevocationFeedEndpoint is oauth2d's own (the prefix keeps it apart
 	// from registered names): the revocation feed resource servers follow.
 	RevocationFeedEndpoint string `json:"oauth2d_revocation_feed_endpoint,omitempty"`
+
+	// ClientIDMetadataDocumentSupported: https URLs are accepted as
+	// client ids and their documents fetched
+	// (draft-ietf-oauth-client-id-metadata-document-03 §5).
+	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
 }
 
 // NewMetadata describes the token service at issuer. The authorize,
@@ -106,6 +111,10 @@ func (m *Metadata) AddBackchannelLogout() {
 	m.BackchannelLogoutSupported = true
 	m.BackchannelLogoutSessionSupported = true
 }
+
+// AddClientIDMetadata advertises Client ID Metadata Documents: call it
+// when the client lookup resolves URL client ids (package clientmeta).
+func (m *Metadata) AddClientIDMetadata() { m.ClientIDMetadataDocumentSupported = true }
 
 // JWKSSource yields the current JSON Web Key Set document.
 type JWKSSource interface {

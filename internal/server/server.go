@@ -10,6 +10,7 @@ package server
 import (
 	"cmp"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/backchannel"
 	"github.com/oauth2d/oauth2d/internal/clientkeys"
+	"github.com/oauth2d/oauth2d/internal/clientmeta"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/dpop"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
@@ -76,6 +78,10 @@ type Tuning struct {
 	// to see them (a cache learns of a change over pub/sub, a moment
 	// later).
 	NoCaches bool
+	// OutboundRootCAs replaces the system's roots for the server's own
+	// https requests (outbound.WithRootCAs), for tests whose https
+	// servers have certificates of their own; nil in production.
+	OutboundRootCAs *x509.CertPool
 	// Now is the clock of every decision about time the handlers make
 	// (time.Now when nil), for tests that move time forward. DPoP proofs
 	// are checked against the real clock: their iat is the client's.
@@ -181,7 +187,11 @@ func (b *builder) now() time.Time {
 func (b *builder) build(ctx context.Context) error {
 	cfg, h := b.cfg, &b.srv.Handlers
 	var err error
-	if b.outbound, err = outbound.New(cfg); err != nil {
+	var guardOpts []outbound.Option
+	if b.Tuning.OutboundRootCAs != nil {
+		guardOpts = append(guardOpts, outbound.WithRootCAs(b.Tuning.OutboundRootCAs))
+	}
+	if b.outbound, err = outbound.New(cfg, guardOpts...); err != nil {
 		return err
 	}
 	// One verifier for every built-in resource; each route group then
@@ -217,7 +227,9 @@ func (b *builder) build(ctx context.Context) error {
 	if b.revoker, err = account.NewRevoker(b.Store, h.Bearer, cfg.Tokens.MaxLifetime(), b.now); err != nil {
 		return err
 	}
-	b.lookups()
+	if err := b.lookups(); err != nil {
+		return err
+	}
 	if err := b.revocationFeed(ctx); err != nil {
 		return err
 	}
@@ -238,6 +250,9 @@ func (b *builder) build(ctx context.Context) error {
 	md.AddPAR(cfg.PAR.Required)
 	md.AddProtectedResources(builtins)
 	md.AddRevocationFeed()
+	if cfg.ClientIDMetadata.Enabled {
+		md.AddClientIDMetadata()
+	}
 	if h.Discovery, err = oauth.NewDiscovery(md, b.Keys); err != nil {
 		return err
 	}
@@ -311,13 +326,16 @@ func (b *builder) proofVerifier() (*dpop.Verifier, error) {
 
 // lookups are the client and user lookups of the request paths: caches
 // kept current over pub/sub, so that a hit costs no round trip and keeps
-// answering while Redis stalls.
-func (b *builder) lookups() {
+// answering while Redis stalls; and, when client_id_metadata.enabled is
+// on, the resolver of URL client ids in front of them, so that every
+// path that looks a client up (authorize, PAR, token, refresh,
+// revocation, introspection, the pages) knows document clients alike.
+func (b *builder) lookups() error {
 	builtin, userinfo := account.BuiltinResources(b.cfg), b.cfg.Issuer+oauth.UserinfoPath
 	if b.Tuning.NoCaches {
 		b.clients, b.users = b.Store, b.Store
 		b.resources = oauth.NewResources(builtin, b.Store, userinfo)
-		return
+		return b.documentClients()
 	}
 	clients := storage.NewClientCache(b.Store, time.Minute)
 	users := storage.NewUserCache(b.Store, time.Minute)
@@ -335,6 +353,30 @@ func (b *builder) lookups() {
 			return nil
 		})
 	}
+	return b.documentClients()
+}
+
+// documentClients puts the resolver of client ID metadata documents in
+// front of the client lookup, when client_id_metadata.enabled is on. Its
+// fetches are budgeted per client address (client_id_metadata.per_ip)
+// under a key prefix of their own.
+func (b *builder) documentClients() error {
+	m := b.cfg.ClientIDMetadata
+	if !m.Enabled {
+		return nil
+	}
+	r, err := clientmeta.New(clientmeta.Deps{
+		Config: clientmeta.Config{Scopes: m.Scopes, MaxBytes: int64(m.MaxBytes), Timeout: m.Timeout,
+			CacheMin: m.CacheMin, CacheMax: m.CacheMax, CacheEntries: m.CacheEntries},
+		Next: b.clients, Guard: b.outbound, Policy: account.PolicyWith(b.cfg, b.outbound),
+		Budget:  ratelimit.New(b.Store.Redis(), b.Store.Prefix()+"cimd:", ratelimit.Limits{PerIP: m.PerIP}),
+		Address: oauth.ClientIPFrom, Logger: b.Logger, Now: b.now,
+	})
+	if err != nil {
+		return err
+	}
+	b.clients = r
+	return nil
 }
 
 // tokenEndpoints serves /oauth2/token, /revoke and /introspect.

@@ -122,7 +122,10 @@ import (
 // <p>par:budget:ip:<h> (a second Limiter, prefix <p>par:) and of their
 // DPoP proofs at the token endpoint under <p>dpop:budget:ip:<h> (a third,
 // prefix <p>dpop:), which bound the par: and dpop-jti: records anonymous
-// callers can make.
+// callers can make, and of client ID metadata document fetches under
+// <p>cimd:budget:ip:<h> (prefix <p>cimd:, package clientmeta), which
+// bounds the fetches anonymous callers can cause; the documents
+// themselves are kept in each instance's memory only.
 // Pending authorization requests of anonymous visitors and
 // the login form's CSRF token are not stored at all (sealed in the browser).
 func (s *Store) kClients() string                { return s.prefix + "clients" }

@@ -105,6 +105,12 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(web.LoginPath, h.Pages.Login)
 	r.GET(web.ConsentPath, h.Pages.ConsentPage)
 	r.POST(web.ConsentPath, h.Pages.Consent)
+	r.GET(web.AccountPath, h.Pages.Account)
+	r.GET(web.AccountSessionsPath, h.Pages.AccountSessions)
+	r.POST(web.AccountSessionEndPath, h.Pages.EndAccountSession)
+	r.POST(web.AccountSessionsEndOthersPath, h.Pages.EndOtherAccountSessions)
+	r.GET(web.AccountPasswordPath, h.Pages.AccountPasswordPage)
+	r.POST(web.AccountPasswordPath, h.Pages.ChangePassword)
 	r.GET(web.AccountConsentPath, h.Pages.AccountConsents)
 	r.POST(web.AccountConsentRevokePath, h.Pages.RevokeConsent)
 	for _, p := range []string{web.LogoutPath, web.EndSessionPath} {

@@ -273,3 +273,27 @@ func TestChangePasswordManagedUser(t *testing.T) {
 		t.Fatalf("%d %s", p.Status, p.Body)
 	}
 }
+
+// Signing in beyond storage.MaxUserSessions signs the oldest session out
+// as a logout does: the application it signed in to is told.
+func TestSignInBeyondTheSessionBoundEndsTheOldest(t *testing.T) {
+	w := newBCLWorld(t)
+	oldest := w.a.NewBrowser(t)
+	claims, _ := w.signInTo(t, oldest, w.appID)
+	for range storage.MaxUserSessions - 1 {
+		signedInAs(t, w.a, "alice", webtest.AlicePassword, firefoxUA)
+	}
+	if p := oldest.Get("/account"); p.Status != http.StatusOK {
+		t.Fatalf("at the bound the oldest session ended: %d", p.Status)
+	}
+	me := signedInAs(t, w.a, "alice", webtest.AlicePassword, firefoxUA)
+	if got := w.app.wait(t, 1); got[0].Sid != claims["sid"] {
+		t.Fatalf("logout token for %q, want the oldest session %v", got[0].Sid, claims["sid"])
+	}
+	if p := oldest.Get("/account"); p.Status != http.StatusFound {
+		t.Fatalf("the oldest session outlived the bound: %d", p.Status)
+	}
+	if list, _ := listSessions(t, me); len(list) != storage.MaxUserSessions {
+		t.Fatalf("%d sessions listed, want %d", len(list), storage.MaxUserSessions)
+	}
+}

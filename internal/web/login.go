@@ -30,7 +30,7 @@ func (h *Handler) LoginPage(c *gin.Context) {
 	reqID := c.Query("req")
 	if reqID == "" && s.signedIn() {
 		c.Header("Cache-Control", "no-store")
-		c.Redirect(http.StatusFound, AccountConsentPath)
+		c.Redirect(http.StatusFound, AccountPath)
 		return
 	}
 	csrf, err := h.formCSRF(c.Writer, c.Request, s)
@@ -91,13 +91,13 @@ func (h *Handler) Login(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if _, err := h.signIn(c.Writer, r, s, user.ID); err != nil {
+	if _, err := h.signIn(c.Writer, r, s, user.ID, c.ClientIP()); err != nil {
 		h.serverError(c, "sign in", err)
 		return
 	}
 	h.clearLoginForm(c.Writer)
 	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", user.ID)
-	next := AccountConsentPath
+	next := AccountPath
 	if reqID != "" {
 		next = h.cfg.ResumePath + "?req=" + url.QueryEscape(reqID)
 	}

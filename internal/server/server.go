@@ -151,8 +151,8 @@ type builder struct {
 	// deviceBudget bounds public clients' device authorizations per
 	// address, deviceGuesses the wrong user codes per address.
 	deviceBudget, deviceGuesses *ratelimit.Limiter
-	revoker                *account.Revoker
-	logouts                *backchannel.Logouts
+	revoker                     *account.Revoker
+	logouts                     *backchannel.Logouts
 	// feed is the revocation feed the token endpoint's handler serves.
 	feed *oauth.RevocationFeed
 	// outbound guards every request the server sends (back-channel

@@ -183,3 +183,48 @@ func TestDeviceWrongCodesBudget(t *testing.T) {
 		t.Fatalf("form without CSRF token: %d, want 403", p.Status)
 	}
 }
+
+// TestDeviceApprovalOutlivedByItsGrant: an approval whose client was
+// deleted and registered again (a new Generation), or whose user was
+// deleted, gives the poll nothing.
+func TestDeviceApprovalOutlivedByItsGrant(t *testing.T) {
+	s := webtest.New(t, webtest.Options{})
+	ctx := t.Context()
+	approve := func(clientID, secret string, user, pass string) webtest.DeviceAuthorization {
+		t.Helper()
+		da := s.StartDevice(t, url.Values{"scope": {"openid"}}, clientID, secret)
+		b := s.NewBrowser(t)
+		signIn(t, b, user, pass)
+		if p := b.AnswerDevice(da.UserCode, "allow"); !strings.Contains(p.Body, `id="device-approved"`) {
+			t.Fatalf("after allow: %d %s", p.Status, p.Body)
+		}
+		return da
+	}
+	t.Run("client recreated", func(t *testing.T) {
+		da := approve(webtest.DeviceConfID, webtest.DeviceConfSecret, "alice", webtest.AlicePassword)
+		c, err := s.Store.GetClient(ctx, webtest.DeviceConfID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Store.DeleteClient(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		again := *c
+		again.Generation = "" // registered anew, as the admin API does
+		if err := s.Store.CreateClient(ctx, &again); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PollDevice(da.DeviceCode, webtest.DeviceConfID, webtest.DeviceConfSecret); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Fatalf("poll by the recreated client = %v, want invalid_grant", err)
+		}
+	})
+	t.Run("user deleted", func(t *testing.T) {
+		da := approve(webtest.DeviceID, "", "bob", webtest.BobPassword)
+		if err := s.Store.DeleteUser(ctx, s.Bob.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PollDevice(da.DeviceCode, webtest.DeviceID, ""); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Fatalf("poll after the user was deleted = %v, want invalid_grant", err)
+		}
+	})
+}

@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -227,4 +229,63 @@ func TestDeviceApprovalOutlivedByItsGrant(t *testing.T) {
 			t.Fatalf("poll after the user was deleted = %v, want invalid_grant", err)
 		}
 	})
+}
+
+// TestDeviceAuthorizationEndpoint: discovery names the endpoint and the
+// grant; a client not registered for the grant is unauthorized_client;
+// scope and resource are checked as at the authorization endpoint;
+// public clients' authorizations spend their address's budget; a code
+// past its lifetime is expired_token.
+func TestDeviceAuthorizationEndpoint(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := webtest.New(t, webtest.Options{DevicePublicPerIP: 3, Now: clock})
+	res, err := s.HTTPClient().Get(s.URL + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md struct {
+		Endpoint string   `json:"device_authorization_endpoint"`
+		Grants   []string `json:"grant_types_supported"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&md)
+	res.Body.Close()
+	if err != nil || md.Endpoint != s.URL+"/oauth2/device_authorization" || !slices.Contains(md.Grants, "urn:ietf:params:oauth:grant-type:device_code") {
+		t.Fatalf("discovery: %+v, %v", md, err)
+	}
+	for _, tc := range []struct {
+		name           string
+		form           url.Values
+		client, secret string
+		status         int
+		error          string
+	}{
+		{"not registered for the grant", url.Values{}, webtest.ThirdPartyID, webtest.ThirdPartySecret, 400, "unauthorized_client"},
+		{"wrong secret", url.Values{}, webtest.DeviceConfID, "wrong-secret-0123456789", 401, "invalid_client"},
+		{"scope beyond the registration", url.Values{"scope": {"openid nope"}}, webtest.DeviceConfID, webtest.DeviceConfSecret, 400, "invalid_scope"},
+		{"unknown resource", url.Values{"resource": {"https://nowhere.example/api"}}, webtest.DeviceConfID, webtest.DeviceConfSecret, 400, "invalid_target"},
+		{"fine", url.Values{"scope": {"openid"}, "resource": {s.Issuer + "/api"}}, webtest.DeviceConfID, webtest.DeviceConfSecret, 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if da := s.StartDevice(t, tc.form, tc.client, tc.secret); da.Status != tc.status || da.Error != tc.error {
+				t.Fatalf("answer %d %q, want %d %q", da.Status, da.Error, tc.status, tc.error)
+			}
+		})
+	}
+	var last webtest.DeviceAuthorization
+	for i := range 3 {
+		if last = s.StartDevice(t, url.Values{}, webtest.DeviceID, ""); last.Status != 200 {
+			t.Fatalf("public client's authorization %d: %d %s", i+1, last.Status, last.Error)
+		}
+	}
+	if da := s.StartDevice(t, url.Values{}, webtest.DeviceID, ""); da.Status != http.StatusTooManyRequests {
+		t.Fatalf("public client's authorization past the budget: %d, want 429", da.Status)
+	}
+	mu.Lock()
+	now = now.Add(11 * time.Minute)
+	mu.Unlock()
+	if _, err := s.PollDevice(last.DeviceCode, webtest.DeviceID, ""); err == nil || !strings.Contains(err.Error(), "expired_token") {
+		t.Fatalf("poll past the code's lifetime = %v, want expired_token", err)
+	}
 }

@@ -21,7 +21,11 @@
 // dpop_jkt §10, nonces §8, cnf in introspection §6.2); RFC 9126 (par.go:
 // pushed authorization requests, single-use request_uri); RFC 8252 §8.6
 // (a public client on a loopback, localhost or private-use redirect URI
-// is asked for consent every time: authorize.go alwaysAsk). Beyond the
+// is asked for consent every time: authorize.go alwaysAsk); RFC 8628
+// (device.go, flow_device.go, authorize_device.go: the device
+// authorization endpoint, the device code grant's polls with
+// slow_down, and the person's answer through the authorization
+// endpoint's own consent rules). Beyond the
 // RFCs, feed.go serves the revocation feed that resource servers outside
 // oauth2d long-poll (oauth2d_revocation_feed_endpoint in the metadata).
 //

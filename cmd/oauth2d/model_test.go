@@ -312,6 +312,7 @@ func TestIssuanceModel(t *testing.T) {
 			"toggleResource":   m.toggleResource,
 			"followFeed":       m.followFeed,
 			"deviceFlow":       m.deviceFlow,
+			"pkjwtToken":       m.pkjwtToken,
 		})
 	})
 }

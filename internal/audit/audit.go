@@ -23,6 +23,9 @@ const (
 	BackchannelLogout = "backchannel_logout.delivery"
 	AdminChange       = "admin.change" // the admin API or the CLI changed something, or tried to
 	AdminRead         = "admin.read"   // the admin API was read (a list of users is worth knowing who saw)
+	// ClientAuthentication: a client failed to authenticate (wrong secret,
+	// a refused client assertion); successes are seen in token.issued.
+	ClientAuthentication = "client_authentication"
 )
 
 // Outcomes (the schema's outcome field). Back-channel deliveries say

@@ -8,6 +8,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -23,6 +24,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/api"
 	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/backchannel"
+	"github.com/oauth2d/oauth2d/internal/clientkeys"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/dpop"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
@@ -78,6 +80,10 @@ type Tuning struct {
 	// (time.Now when nil), for tests that move time forward. DPoP proofs
 	// are checked against the real clock: their iat is the client's.
 	Now func() time.Time
+	// ClientKeys tunes the fetcher of private_key_jwt clients' jwks_uri
+	// (clientkeys' defaults when zero); its Client is always the outbound
+	// guard's.
+	ClientKeys clientkeys.FetcherConfig
 }
 
 // Worker is background work that lives as long as the server: the caller
@@ -353,6 +359,13 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 	if err := b.Metrics.Register(requests); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	kc := b.Tuning.ClientKeys
+	kc.Client = b.outbound.Client(cmp.Or(kc.FetchTimeout, clientkeys.DefaultFetchTimeout))
+	kc.Now = b.now
+	keys, err := clientkeys.NewFetcher(kc)
+	if err != nil {
+		return nil, err
+	}
 	return oauth.NewHandler(oauth.Deps{
 		Config: oauth.Config{
 			Issuer:          cfg.Issuer,
@@ -379,6 +392,8 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 		Resources:          b.resources,
 		Feed:               b.feed,
 		Devices:            b.Store,
+		Assertions:         b.Store,
+		ClientKeys:         keys,
 		Now:                b.now,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()

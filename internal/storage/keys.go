@@ -90,6 +90,10 @@ import (
 //	                                    TTL to the authorization's ExpiresAt
 //	p dpop-jti:<sha256>        STRING   "1": a DPoP proof seen (key thumbprint + jti) ;
 //	                                    TTL until the proof is too old to accept
+//	p client-jti:<sha256>      STRING   "1": a client assertion seen (client id + jti,
+//	                                    private_key_jwt) ; TTL until the assertion's exp
+//	                                    (plus the clock skew allowed); written only for
+//	                                    assertions whose signature verified
 //	p {comments}:byid          HASH     comment id -> Comment JSON ; kept } one slot:
 //	p {comments}:order         ZSET     comment id scored by seq ; kept   } a page is
 //	p {comments}:seq           STRING   last sequence number (INCR) ; kept } one script
@@ -156,6 +160,7 @@ func (s *Store) kUserClients(uid string) string  { return s.prefix + "user-clien
 func (s *Store) kLogoutJobs() string             { return s.prefix + "{logouts}:jobs" }
 func (s *Store) kLogoutDue() string              { return s.prefix + "{logouts}:due" }
 func (s *Store) kProof(hash string) string       { return s.prefix + "dpop-jti:" + hash }
+func (s *Store) kAssertion(hash string) string   { return s.prefix + "client-jti:" + hash }
 func (s *Store) kPushed(hash string) string      { return s.prefix + "par:" + hash }
 func (s *Store) kDevice(hash string) string      { return s.prefix + "device:" + hash }
 func (s *Store) kUserCode(hash string) string    { return s.prefix + "device-uc:" + hash }

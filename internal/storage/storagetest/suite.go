@@ -62,6 +62,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 		{"AssertionReplay", testAssertionReplay},
 		{"BoundFamily", testBoundFamily},
 		{"PushedRequests", testPushedRequests},
+		{"Devices", testDevices},
 		{"Redelivery", testRedelivery},
 		{"FamilyIndex", func(t *testing.T, _ NewStore) { testFamilyIndex(t, newStoreAt) }},
 		{"Grants", func(t *testing.T, _ NewStore) { testGrants(t, newStoreAt) }},

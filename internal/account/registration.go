@@ -32,6 +32,10 @@ type ClientRegistration struct {
 	// RequirePushedAuthorizationRequests makes the client push every
 	// authorization request (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty" yaml:"require_pushed_authorization_requests"`
+	// RequireMFA makes the client's authorization requests need a
+	// session signed in with a second factor (ACRMFA): a person signed in
+	// with a password alone proves one first (step-up), or enrols one.
+	RequireMFA bool `json:"require_mfa,omitempty" yaml:"require_mfa"`
 	// IntrospectionAudiences makes the client a resource server at the
 	// introspection endpoint: it gets an active answer for any access
 	// token whose aud names one of these, not only for its own tokens
@@ -59,6 +63,7 @@ func (r *ClientRegistration) Record() *storage.Client {
 		DPoPBoundAccessTokens: r.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: r.RequirePushedAuthorizationRequests,
 		IntrospectionAudiences:                r.IntrospectionAudiences,
 		InsecureSkipConsentForNativeRedirects: r.InsecureSkipConsentForNativeRedirects,
+		RequireMFA:                            r.RequireMFA,
 	}
 }
 
@@ -73,5 +78,6 @@ func RegistrationOf(c *storage.Client) ClientRegistration {
 		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
 		IntrospectionAudiences:                c.IntrospectionAudiences,
 		InsecureSkipConsentForNativeRedirects: c.InsecureSkipConsentForNativeRedirects,
+		RequireMFA:                            c.RequireMFA,
 	}
 }

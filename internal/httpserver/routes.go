@@ -30,6 +30,10 @@ type Handlers struct {
 	// Audiences are the resource identifiers each protected part takes
 	// tokens for (RFC 8707): a token for one is refused by the others.
 	Audiences Audiences
+	// AdminACR, when set, are the authentication context classes a
+	// user's token needs at the admin API (mfa.required_roles names
+	// admin): RFC 9470 step-up.
+	AdminACR []string
 	// Audit receives the audit events of every route's requests; nil:
 	// none are recorded (tests of the route table alone).
 	Audit *audit.Log
@@ -105,6 +109,13 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(web.LoginPath, h.Pages.Login)
 	r.GET(web.ConsentPath, h.Pages.ConsentPage)
 	r.POST(web.ConsentPath, h.Pages.Consent)
+	r.GET(web.SecondFactorPath, h.Pages.SecondFactorPage)
+	r.POST(web.SecondFactorPath, h.Pages.SecondFactor)
+	r.GET(web.AccountSecurityPath, h.Pages.AccountSecurity)
+	r.POST(web.AccountSecurityTOTPPath, h.Pages.BeginTOTP)
+	r.POST(web.AccountSecurityConfirmPath, h.Pages.ConfirmTOTP)
+	r.POST(web.AccountSecurityRemovePath, h.Pages.RemoveTOTP)
+	r.POST(web.AccountSecurityRecoveryPath, h.Pages.RegenerateRecoveryCodes)
 	r.GET(web.AccountConsentPath, h.Pages.AccountConsents)
 	r.POST(web.AccountConsentRevokePath, h.Pages.RevokeConsent)
 	for _, p := range []string{web.LogoutPath, web.EndSessionPath} {
@@ -121,8 +132,12 @@ func routes(r gin.IRouter, h Handlers) {
 	v1.POST("/logout", h.Bearer.RequireScopes(), h.API.Logout)
 
 	// The admin API: scope admin, every change audited.
-	adm := r.Group("/admin/v1", h.Bearer.RequireAudience(false, h.Audiences.AdminMetadata, h.Audiences.Admin...),
-		h.Bearer.RequireScopes(account.ScopeAdmin), h.Admin.RequireAdmin, h.Admin.Audit)
+	admin := []gin.HandlerFunc{h.Bearer.RequireAudience(false, h.Audiences.AdminMetadata, h.Audiences.Admin...),
+		h.Bearer.RequireScopes(account.ScopeAdmin)}
+	if len(h.AdminACR) > 0 {
+		admin = append(admin, h.Bearer.RequireUserACR(h.AdminACR...))
+	}
+	adm := r.Group("/admin/v1", append(admin, h.Admin.RequireAdmin, h.Admin.Audit)...)
 	adm.GET("/clients", h.Admin.ListClients)
 	adm.POST("/clients", h.Admin.CreateClient)
 	adm.GET("/clients/:id", h.Admin.GetClient)

@@ -103,6 +103,7 @@ type Handler struct {
 	proofs    AddressBudget // public clients' proofs per address; nil: no limit
 	resources *Resources
 	feed      *RevocationFeed
+	mfa       SecondFactorPolicy
 }
 
 // Deps are what NewHandler needs.
@@ -143,6 +144,9 @@ type Deps struct {
 	// Feed serves the revocation feed (ServeRevocationFeed); nil: that
 	// endpoint answers 404.
 	Feed *RevocationFeed
+	// MFA says which users must sign in with a second factor: the
+	// password grant, which cannot ask for one, refuses them. nil: nobody.
+	MFA SecondFactorPolicy
 }
 
 // NewHandler builds the token endpoint and its companions.
@@ -169,7 +173,7 @@ func NewHandler(d Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, passwords: d.Passwords, minter: d.Minter, verifier: d.Verifier,
 		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe, dpop: d.DPoP,
-		proofs: d.PublicProofLimiter, resources: d.Resources, feed: d.Feed}
+		proofs: d.PublicProofLimiter, resources: d.Resources, feed: d.Feed, mfa: d.MFA}
 	if h.resources == nil {
 		h.resources = &Resources{}
 	}

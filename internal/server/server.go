@@ -8,6 +8,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -162,6 +163,11 @@ type builder struct {
 	// resources is the registry of resources (RFC 8707) the token and
 	// authorization endpoints share.
 	resources *oauth.Resources
+	// box seals browser state and TOTP secrets (browserStateBox), and
+	// factors and mfa are the second factors and who must use them.
+	box     *secret.Box
+	factors *account.SecondFactors
+	mfa     *account.MFAPolicy
 }
 
 // now is the handlers' clock (Tuning.Now).
@@ -212,6 +218,14 @@ func (b *builder) build(ctx context.Context) error {
 		return err
 	}
 	b.lookups()
+	if b.box, err = b.browserStateBox(); err != nil {
+		return err
+	}
+	b.factors = &account.SecondFactors{Store: b.Store, Box: b.box, Guard: b.limiter, Issuer: cmp.Or(cfg.Branding.ProductName, config.DefaultProductName), Now: b.now}
+	b.mfa = &account.MFAPolicy{Factors: b.factors, RequiredRoles: cfg.MFA.RequiredRoles}
+	if cfg.MFA.Requires([]string{account.RoleAdmin}) {
+		h.AdminACR = []string{account.ACRMFA}
+	}
 	if err := b.revocationFeed(ctx); err != nil {
 		return err
 	}
@@ -366,6 +380,7 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 		PublicProofLimiter: b.proofBudget,
 		Resources:          b.resources,
 		Feed:               b.feed,
+		MFA:                b.mfa,
 		Now:                b.now,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()
@@ -422,10 +437,7 @@ func (b *builder) backchannelLogout() (*backchannel.Logouts, error) {
 // consent, account and logout pages, pushed requests and userinfo.
 func (b *builder) browserFlow(h *httpserver.Handlers) error {
 	cfg := b.cfg
-	box, err := b.browserStateBox()
-	if err != nil {
-		return err
-	}
+	box := b.box
 	// One box and one set of pending requests for the pages and the
 	// authorization endpoint.
 	pending, err := oauth.NewPendingRequests(b.Store, box, b.now)
@@ -438,6 +450,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 			ConsentRememberUnticked: !cfg.Consent.RememberByDefault},
 		Store: b.Store, Clients: b.clients, Users: b.users, Pending: pending, Box: box, Limiter: b.limiter, Revoker: b.revoker, Logouts: b.logouts, Checker: b.Checker,
 		Keys: b.Keys, ScopeTexts: b.ScopeTexts, Resources: b.resources, Templates: b.Templates, Logger: b.Logger, Now: b.now,
+		Factors: b.factors, MFA: b.mfa,
 	})
 	if err != nil {
 		return err
@@ -446,7 +459,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
 			AuthRequestTTL: b.Tuning.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required},
 		Store: b.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: b.Logger, Pushed: b.Store, Now: b.now,
-		Keys: b.Keys, Resources: b.resources, Clients: b.clients, Users: b.users,
+		Keys: b.Keys, Resources: b.resources, Clients: b.clients, Users: b.users, MFA: b.mfa,
 	})
 	if err != nil {
 		return err

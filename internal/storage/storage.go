@@ -74,6 +74,9 @@ type Client struct {
 	// RequirePushedAuthorizationRequests: the client's authorization
 	// requests must come through the PAR endpoint (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
+	// RequireMFA: the client's authorization requests need a session
+	// signed in with a second factor (account.ACRMFA).
+	RequireMFA bool `json:"require_mfa,omitempty"`
 	// IntrospectionAudiences lets a resource server introspect other
 	// clients' access tokens: those whose aud names one of these (RFC 7662
 	// §4). Without it a client learns about its own tokens only.
@@ -171,6 +174,9 @@ type AuthCode struct {
 	// issued: a code of a deleted client is never redeemed by a new
 	// client of the same id.
 	ClientGeneration string `json:"client_generation,omitempty"`
+	// AMR is how the user authenticated in the browser session the code
+	// was issued in (RFC 8176); the tokens' amr and acr follow from it.
+	AMR []string `json:"amr,omitempty"`
 }
 
 // CodeRedemption names the tokens issued from one authorization code. The
@@ -208,6 +214,9 @@ type RefreshFamily struct {
 	// ClientGeneration is the client's Generation when the family began
 	// (Client.OwnsGrant).
 	ClientGeneration string `json:"client_generation,omitempty"`
+	// AMR is how the user authenticated for the grant (RFC 8176), so
+	// that refreshed tokens say what the sign-in proved and no more.
+	AMR []string `json:"amr,omitempty"`
 }
 
 // NewRefresh is the first token of a new family.
@@ -385,11 +394,25 @@ type BrowserSession struct {
 	// ExpiresAt is the absolute end of the session, however active it is.
 	ExpiresAt time.Time `json:"expires_at"`
 
+	// Pending, while the browser has proved a password but not yet the
+	// second factor its user needs, says for whom: UserID stays empty
+	// until the second factor is proved, so nothing treats the session
+	// as signed in. Bounded by the session's short ExpiresAt.
+	Pending *PendingSignIn `json:"pending,omitempty"`
+
 	// SID identifies a signed-in session in ID and logout tokens (OIDC
 	// Back-Channel Logout 1.0 §2.4). It is random and unrelated to the
 	// cookie, so a relying party that sees it learns nothing to sign in
 	// with.
 	SID string `json:"sid,omitempty"`
+}
+
+// PendingSignIn is a sign-in waiting for its second factor.
+type PendingSignIn struct {
+	UserID string `json:"user_id"`
+	// Attempts counts wrong codes in this sign-in; past a few the
+	// password must be proved again.
+	Attempts int `json:"attempts,omitempty"`
 }
 
 // AuthRequest is a validated authorization request (RFC 6749 §4.1.1) that
@@ -411,8 +434,11 @@ type AuthRequest struct {
 	Pushed              bool     `json:"pushed,omitempty"`   // came through the PAR endpoint (RFC 9126)
 	Prompt              []string `json:"prompt,omitempty"`
 	// MaxAge is the OIDC max_age in seconds; nil when the request had none.
-	MaxAge    *int   `json:"max_age,omitempty"`
-	LoginHint string `json:"login_hint,omitempty"`
+	MaxAge *int `json:"max_age,omitempty"`
+	// ACRValues is the OIDC acr_values, in preference order (OIDC Core
+	// §3.1.2.1).
+	ACRValues []string `json:"acr_values,omitempty"`
+	LoginHint string   `json:"login_hint,omitempty"`
 	// IDTokenHintSubject is the sub of the request's verified
 	// id_token_hint: only that user may be answered (OIDC Core §3.1.2.1).
 	IDTokenHintSubject string    `json:"id_token_hint_sub,omitempty"`

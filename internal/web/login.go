@@ -91,18 +91,32 @@ func (h *Handler) Login(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if _, err := h.signIn(c.Writer, r, s, user.ID); err != nil {
+	required, err := h.secondFactorRequired(r.Context(), user)
+	if err != nil {
+		h.serverError(c, "second factor policy", err)
+		return
+	}
+	if required {
+		h.beginSecondFactor(c, s, user, reqID)
+		return
+	}
+	if _, err := h.signIn(c.Writer, r, s, user.ID, []string{account.AMRPassword}); err != nil {
 		h.serverError(c, "sign in", err)
 		return
 	}
 	h.clearLoginForm(c.Writer)
 	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", user.ID)
-	next := AccountConsentPath
-	if reqID != "" {
-		next = h.cfg.ResumePath + "?req=" + url.QueryEscape(reqID)
-	}
 	c.Header("Cache-Control", "no-store")
-	c.Redirect(http.StatusSeeOther, next)
+	c.Redirect(http.StatusSeeOther, h.nextAfterSignIn(reqID))
+}
+
+// nextAfterSignIn is where a finished sign-in goes: back to the
+// authorization request, or to the account page.
+func (h *Handler) nextAfterSignIn(reqID string) string {
+	if reqID != "" {
+		return h.cfg.ResumePath + "?req=" + url.QueryEscape(reqID)
+	}
+	return AccountConsentPath
 }
 
 // checkCredentials checks the password through account.Login (the

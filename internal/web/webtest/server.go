@@ -102,6 +102,8 @@ type Options struct {
 	// Logger receives the handlers' log, audit events included (nil:
 	// discarded).
 	Logger *slog.Logger
+	// MFARequiredRoles is mfa.required_roles.
+	MFARequiredRoles []string
 }
 
 // Server is a running authorization server.
@@ -183,6 +185,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 		cfg.Branding = o.Branding
 	}
 	cfg.Consent.RememberByDefault = !o.ConsentRememberUnticked
+	cfg.MFA.RequiredRoles = o.MFARequiredRoles
 	tmpl := o.Templates
 	if tmpl == nil {
 		tmpl = templates.FS

@@ -53,15 +53,7 @@ var neverExpires = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // SecondFactorStore is the part of the data layer second factors use;
 // *storage.Store is one.
-type SecondFactorStore interface {
-	GetSecondFactors(ctx context.Context, userID string) (*storage.SecondFactors, error)
-	SetPendingTOTP(ctx context.Context, userID string, f *storage.TOTPFactor) error
-	ConfirmTOTP(ctx context.Context, userID, id string, step int64, codeHashes []string) error
-	UseTOTPStep(ctx context.Context, userID, totpID string, step int64) error
-	UseRecoveryCode(ctx context.Context, userID, codeHash string) (int, error)
-	ReplaceRecoveryCodes(ctx context.Context, userID string, codeHashes []string) error
-	RemoveSecondFactors(ctx context.Context, userID string) error
-}
+type SecondFactorStore = storage.SecondFactorStore
 
 var _ SecondFactorStore = (*storage.Store)(nil)
 

@@ -739,6 +739,20 @@ type Storage interface {
 	CommentStore
 	ProofReplayStore
 	PushedRequestStore
+	SecondFactorStore
+}
+
+// SecondFactorStore keeps users' TOTP factors and recovery codes
+// (mfa.go). A time step and a recovery code are each used at most once,
+// also under racing callers; a factor's secret is sealed by the caller.
+type SecondFactorStore interface {
+	GetSecondFactors(ctx context.Context, userID string) (*SecondFactors, error)
+	SetPendingTOTP(ctx context.Context, userID string, f *TOTPFactor) error
+	ConfirmTOTP(ctx context.Context, userID, id string, step int64, codeHashes []string) error
+	UseTOTPStep(ctx context.Context, userID, totpID string, step int64) error
+	UseRecoveryCode(ctx context.Context, userID, codeHash string) (int, error)
+	ReplaceRecoveryCodes(ctx context.Context, userID string, codeHashes []string) error
+	RemoveSecondFactors(ctx context.Context, userID string) error
 }
 
 // SessionLogin is a signed-in browser session as back-channel logout sees

@@ -16,6 +16,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testenv"
+	"github.com/oauth2d/oauth2d/internal/token"
 	"github.com/oauth2d/oauth2d/internal/web"
 	"github.com/oauth2d/oauth2d/internal/web/webtest"
 )
@@ -323,4 +324,45 @@ func mfaPasswordGrant(t *testing.T, s *webtest.Server, username, password string
 	t.Helper()
 	return s.PostToken(t, url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}, "scope": {"openid"}},
 		mfaPasswordClientID, mfaPasswordClientSecret)
+}
+
+// TestAdminAPIStepUp: with mfa.required_roles naming admin, the admin API
+// asks a user's token for the MFA class (RFC 9470) and takes a client's
+// own token as before.
+func TestAdminAPIStepUp(t *testing.T) {
+	s := webtest.New(t, webtest.Options{MFARequiredRoles: []string{"admin"}})
+	minter := token.NewMinter(s.Keys, s.Issuer, nil, time.Now)
+	call := func(req token.AccessRequest) *http.Response {
+		t.Helper()
+		req.Audience, req.Scope, req.Lifetime = []string{webtest.AdminAudience(s.Issuer)}, []string{"admin"}, time.Minute
+		raw, _, err := minter.MintAccess(t.Context(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := http.NewRequest(http.MethodGet, s.URL+"/admin/v1/clients", nil)
+		r.Header.Set("Authorization", "Bearer "+raw)
+		res, err := s.HTTPClient().Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	admin := token.AccessRequest{Subject: s.Admin.ID, ClientID: webtest.FirstPartyID, Roles: []string{"admin"}, AuthTime: time.Now()}
+	for name, acr := range map[string]string{"password": account.ACRPassword, "none": ""} {
+		admin.ACR = acr
+		res := call(admin)
+		chal := res.Header.Get("WWW-Authenticate")
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(chal, `error="insufficient_user_authentication"`) ||
+			!strings.Contains(chal, `acr_values="`+account.ACRMFA+`"`) {
+			t.Errorf("%s: %d %q, want 401 insufficient_user_authentication", name, res.StatusCode, chal)
+		}
+	}
+	admin.ACR, admin.AMR = account.ACRMFA, []string{"pwd", "otp", "mfa"}
+	if res := call(admin); res.StatusCode != http.StatusOK {
+		t.Errorf("an MFA token: %d", res.StatusCode)
+	}
+	if res := call(token.AccessRequest{Subject: webtest.ServiceID, ClientID: webtest.ServiceID}); res.StatusCode == http.StatusUnauthorized {
+		t.Errorf("a client's own token: %d %q", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+	}
 }

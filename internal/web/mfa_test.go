@@ -261,6 +261,24 @@ func TestSecondFactorPromptNone(t *testing.T) {
 	if got := s.Callback(t, b.Authorize(params)); got.Get("code") == "" {
 		t.Fatalf("acr_values met: %v", got)
 	}
+	// A client registered with require_mfa asks for the second factor
+	// whatever the request says.
+	c, err := s.Store.GetClient(t.Context(), webtest.FirstPartyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.RequireMFA = true
+	if err := s.Store.UpsertClient(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Callback(t, b.Authorize(params)); got.Get("error") != "login_required" {
+		t.Fatalf("prompt=none to a require_mfa client: %v", got)
+	}
+	// Discovery lists the classes.
+	d := b.Get("/.well-known/openid-configuration")
+	if !strings.Contains(d.Body, `"acr_values_supported":["`+account.ACRPassword+`","`+account.ACRMFA+`"]`) {
+		t.Errorf("discovery: %s", d.Body)
+	}
 }
 
 // TestSecondFactorRequiredRole: a user of mfa.required_roles without a

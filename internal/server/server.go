@@ -486,7 +486,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 // login forms, and a restart sends signing-in users back to their app.
 func (b *builder) browserStateBox() (*secret.Box, error) {
 	if b.cfg.Keys.EncryptionKey == "" {
-		b.Logger.Warn("no key encryption key: login forms and pending authorization requests are sealed with a per-process key; set OAUTH2D_KEY_ENCRYPTION_KEY when running several instances")
+		b.Logger.Warn("no key encryption key: login forms, pending authorization requests and TOTP secrets are sealed with a per-process key; set OAUTH2D_KEY_ENCRYPTION_KEY when running several instances")
 		return secret.NewRandomBox(), nil
 	}
 	kek, err := token.ParseEncryptionKey(b.cfg.Keys.EncryptionKey)

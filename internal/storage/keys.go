@@ -82,7 +82,9 @@ import (
 //	                                    account), totp_id, step (last used TOTP time step),
 //	                                    pending (an unconfirmed TOTPFactor, its Until inside),
 //	                                    rc:<sha256> "1" per unused recovery code, rc_used
-//	                                    (ms) ; kept until RemoveSecondFactors or DeleteUser
+//	                                    (ms) ; kept until RemoveSecondFactors or DeleteUser;
+//	                                    without a confirmed factor, TTL to the pending
+//	                                    enrolment's Until
 //	p {logouts}:jobs           HASH     delivery id -> LogoutDelivery JSON } one slot: claims
 //	p {logouts}:due            ZSET     delivery id scored by due time (ms) } are one script ;
 //	                                    both kept until the queue drains

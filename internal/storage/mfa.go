@@ -81,18 +81,29 @@ func (s *Store) GetSecondFactors(ctx context.Context, userID string) (*SecondFac
 	return out, nil
 }
 
+// setPendingTOTP: KEYS mfa; ARGV pending JSON, ttl ms. A record that
+// holds nothing else (no confirmed factor) expires with the enrolment.
+var setPendingTOTP = redis.NewScript(`
+redis.call('HSET', KEYS[1], 'pending', ARGV[1])
+if redis.call('HEXISTS', KEYS[1], 'totp_id') == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return {'ok'}
+`)
+
 // SetPendingTOTP stores an enrolment that counts only once ConfirmTOTP
 // sees a code of it; it replaces an earlier unconfirmed one, so a user
-// holds at most one.
+// holds at most one. A user without a confirmed factor keeps nothing
+// past f.Until.
 func (s *Store) SetPendingTOTP(ctx context.Context, userID string, f *TOTPFactor) error {
+	ttl := f.Until.Sub(s.now())
+	if ttl <= 0 {
+		return errors.New("storage: pending totp already expired")
+	}
 	raw, err := json.Marshal(f)
 	if err != nil {
 		return fmt.Errorf("storage: encode pending totp: %w", err)
 	}
-	if err := s.rdb.HSet(ctx, s.kMFA(userID), "pending", raw).Err(); err != nil {
-		return fmt.Errorf("storage: save pending totp: %w", classify(err))
-	}
-	return nil
+	_, _, err = s.runScript(ctx, setPendingTOTP, []string{s.kMFA(userID)}, string(raw), max(ttl.Milliseconds(), 1))
+	return err
 }
 
 // confirmTOTP: KEYS mfa; ARGV pending id, now (ms), step, confirmed JSON,
@@ -105,6 +116,7 @@ if not raw then return {'gone'} end
 local p = cjson.decode(raw)
 if p['id'] ~= ARGV[1] then return {'gone'} end
 redis.call('HDEL', KEYS[1], 'pending')
+redis.call('PERSIST', KEYS[1])
 redis.call('HSET', KEYS[1], 'totp', ARGV[4], 'totp_id', ARGV[1], 'step', ARGV[3])
 for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
   if string.sub(f, 1, 3) == 'rc:' or f == 'rc_used' then redis.call('HDEL', KEYS[1], f) end

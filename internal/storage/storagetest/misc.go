@@ -177,6 +177,10 @@ func testExpiry(t *testing.T, newStore NewStore) {
 	if err := s.SaveAuthRequest(ctx, &storage.AuthRequest{ID: newID(), ClientID: "web", ExpiresAt: soon}); err != nil {
 		t.Fatal(err)
 	}
+	// An enrolment nobody confirmed, of a user with no factor yet.
+	if err := s.SetPendingTOTP(ctx, "u-"+newID(), &storage.TOTPFactor{ID: "p", Sealed: "x", Until: soon}); err != nil {
+		t.Fatal(err)
+	}
 	if keys := keysUnder(t, ctx, s); len(keys) == 0 {
 		t.Fatal("no keys under the prefix: the scan below proves nothing")
 	}

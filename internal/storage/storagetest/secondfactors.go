@@ -30,6 +30,15 @@ func testSecondFactors(t *testing.T, newStoreAt NewStoreAt) {
 		if err != nil || f.TOTP == nil || f.TOTP.ID != id || !f.TOTP.Until.IsZero() || f.PendingTOTP != nil || f.RecoveryLeft != 3 {
 			t.Fatalf("after confirm: %+v, %v", f, err)
 		}
+		// Confirmed, the record is kept, also while a new enrolment is
+		// pending: only a record with nothing else expires with one.
+		if err := s.SetPendingTOTP(ctxFor(t), uid, &storage.TOTPFactor{ID: "next", Sealed: "x", Until: time.Now().Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		rb := redisOf(t, s)
+		if ttl, err := rb.Redis().PTTL(ctxFor(t), rb.Prefix()+"mfa:"+uid).Result(); err != nil || ttl != -1 {
+			t.Fatalf("a confirmed factor's record has TTL %v (%v), want none", ttl, err)
+		}
 		if err := s.ConfirmTOTP(ctxFor(t), uid, id, 101, nil); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("confirm twice: %v, want ErrNotFound", err)
 		}

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/base64"
+	"html"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -244,7 +245,7 @@ func TestSecondFactorPromptNone(t *testing.T) {
 	s := webtest.New(t, webtest.Options{})
 	b := s.NewBrowser(t)
 	signInPassword(t, b, "bob", webtest.BobPassword)
-	params, _ := webtest.CodeRequest(webtest.FirstPartyID, "openid")
+	params, verifier := webtest.CodeRequest(webtest.FirstPartyID, "openid")
 	params.Set("prompt", "none")
 	params.Set("acr_values", account.ACRMFA)
 	if got := s.Callback(t, b.Authorize(params)); got.Get("error") != "login_required" {
@@ -273,6 +274,30 @@ func TestSecondFactorPromptNone(t *testing.T) {
 	}
 	if got := s.Callback(t, b.Authorize(params)); got.Get("error") != "login_required" {
 		t.Fatalf("prompt=none to a require_mfa client: %v", got)
+	}
+	// Without prompt=none: bob enrols on the way (step-up of his
+	// password session), and the request then gets its code, at the MFA
+	// class.
+	params.Del("prompt")
+	params.Del("acr_values")
+	p := b.Authorize(params)
+	m := totpSecretRE.FindStringSubmatch(p.Body)
+	if m == nil {
+		t.Fatalf("no enrolment for a require_mfa client: %d %s", p.Status, p.Body)
+	}
+	code, err := account.TOTPCode(m[1], time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := b.SubmitSecondFactor(p, "enrol", code)
+	next := regexp.MustCompile(`<a id="continue" href="([^"]+)"`).FindStringSubmatch(codes.Body)
+	if next == nil {
+		t.Fatalf("no way on from the recovery codes: %d %s", codes.Status, codes.Body)
+	}
+	cb := s.Callback(t, b.Follow(b.Get(html.UnescapeString(next[1]))))
+	tok := s.Exchange(t, cb.Get("code"), verifier, webtest.FirstPartyID, webtest.FirstPartySecret)
+	if c := claimsOf(t, tok.Str("id_token")); c["acr"] != account.ACRMFA {
+		t.Fatalf("after step-up: acr %v", c["acr"])
 	}
 	// Discovery lists the classes.
 	d := b.Get("/.well-known/openid-configuration")

@@ -45,6 +45,10 @@ var (
 	ErrBadCode = errors.New("account: wrong or used code")
 	// ErrNoEnrolment: the enrolment to confirm is no longer pending.
 	ErrNoEnrolment = errors.New("account: no pending enrolment")
+	// ErrEnrolled: the user has a TOTP factor; a new one is enrolled only
+	// after that one is removed (which asks a code or the password), so
+	// that a session alone cannot replace it.
+	ErrEnrolled = errors.New("account: a totp factor is enrolled already")
 )
 
 // neverExpires seals TOTP secrets with no expiry of their own: they live
@@ -127,6 +131,9 @@ func (m *SecondFactors) BeginTOTP(ctx context.Context, user *storage.User) (*TOT
 	if err != nil {
 		return nil, err
 	}
+	if f.TOTP != nil {
+		return nil, ErrEnrolled
+	}
 	if f.PendingTOTP != nil {
 		if e, err := m.open(user, f.PendingTOTP); err == nil {
 			return e, nil
@@ -171,6 +178,9 @@ func (m *SecondFactors) ConfirmTOTP(ctx context.Context, user *storage.User, id,
 	f, err := m.Store.GetSecondFactors(ctx, user.ID)
 	if err != nil {
 		return nil, err
+	}
+	if f.TOTP != nil {
+		return nil, ErrEnrolled
 	}
 	if f.PendingTOTP == nil || f.PendingTOTP.ID != id {
 		return nil, ErrNoEnrolment

@@ -2,8 +2,8 @@ package web_test
 
 import (
 	"encoding/base64"
-	"html"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -200,6 +200,10 @@ func TestSecondFactorRecoveryCode(t *testing.T) {
 	p3 := b3.SubmitLogin(b3.Get("/login"), "alice", webtest.AlicePassword)
 	if got := b3.SubmitSecondFactor(p3, "recovery", codes[3]); got.Status != http.StatusBadRequest {
 		t.Fatalf("the same recovery code again: %d, want 400", got.Status)
+	}
+	// A signed-in session alone cannot replace the factor.
+	if got := b2.Post("/account/security/totp", url.Values{"csrf_token": {sec.Hidden("csrf_token")}}); got.Status != http.StatusBadRequest {
+		t.Fatalf("a second enrolment over the first: %d", got.Status)
 	}
 	// New codes void the old ones.
 	regen := b2.Post("/account/security/recovery", url.Values{"csrf_token": {sec.Hidden("csrf_token")}})

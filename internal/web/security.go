@@ -81,12 +81,11 @@ func (h *Handler) renderSecurity(c *gin.Context, status int, s *session, user *s
 // BeginTOTP serves POST /account/security/totp: a new secret to enrol,
 // shown on the page until confirmed (or EnrolmentTTL passes).
 func (h *Handler) BeginTOTP(c *gin.Context) {
-	_, user, ok := h.securityUser(c)
+	s, user, ok := h.securityUser(c)
 	if !ok {
 		return
 	}
-	if _, err := h.factors.BeginTOTP(c.Request.Context(), user); err != nil {
-		h.serverError(c, "begin enrolment", err)
+	if _, err := h.factors.BeginTOTP(c.Request.Context(), user); h.refused(c, s, user, err) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
@@ -172,6 +171,8 @@ func (h *Handler) refused(c *gin.Context, s *session, user *storage.User, err er
 		h.renderSecurity(c, http.StatusBadRequest, s, user, "That code or password is not right.")
 	case errors.Is(err, account.ErrNoEnrolment):
 		h.renderSecurity(c, http.StatusBadRequest, s, user, "That set-up expired. Start again.")
+	case errors.Is(err, account.ErrEnrolled):
+		h.renderSecurity(c, http.StatusBadRequest, s, user, "An authenticator app is set up already. Turn it off first.")
 	case errors.As(err, &throttled):
 		c.Header("Retry-After", throttled.RetryAfterSeconds())
 		h.renderSecurity(c, http.StatusTooManyRequests, s, user, "Too many failed attempts. Please wait a minute and try again.")

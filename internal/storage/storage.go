@@ -407,12 +407,13 @@ type BrowserSession struct {
 	SID string `json:"sid,omitempty"`
 }
 
-// PendingSignIn is a sign-in waiting for its second factor.
+// PendingSignIn is a sign-in waiting for its second factor. Wrong codes
+// are counted where wrong passwords are: in the failure budgets of the
+// user's name and the address (package ratelimit), which hold across
+// sessions; a pending sign-in itself ends with its session's short
+// ExpiresAt.
 type PendingSignIn struct {
 	UserID string `json:"user_id"`
-	// Attempts counts wrong codes in this sign-in; past a few the
-	// password must be proved again.
-	Attempts int `json:"attempts,omitempty"`
 }
 
 // AuthRequest is a validated authorization request (RFC 6749 §4.1.1) that

@@ -38,6 +38,7 @@ func clientCreate(ctx context.Context, e env, args []string) (err error) {
 	secretStdin := a.fs.Bool("secret-stdin", false, "read the secret from stdin instead of generating one")
 	dpopBound := a.fs.Bool("dpop-bound", false, "every token request must carry a DPoP proof (dpop_bound_access_tokens, RFC 9449)")
 	requirePAR := a.fs.Bool("require-par", false, "authorization requests must be pushed first (require_pushed_authorization_requests, RFC 9126)")
+	requireMFA := a.fs.Bool("require-mfa", false, "authorization requests need a sign-in with a second factor (require_mfa)")
 	skipNativeConsent := a.fs.Bool("insecure-skip-consent-for-native-redirects", false,
 		"INSECURE: a public client skips the consent page (first party, remembered consent) also on a loopback, localhost or private-use redirect URI, which any local app can receive (RFC 8252 §8.6)")
 	a.fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
@@ -73,6 +74,7 @@ func clientCreate(ctx context.Context, e env, args []string) (err error) {
 		IntrospectionAudiences:                introspectionAuds,
 		InsecureSkipConsentForNativeRedirects: *skipNativeConsent,
 		TokenEndpointAuthMethod:               *authMethod, JWKS: jwks, JWKSURI: *jwksURI,
+		RequireMFA: *requireMFA,
 	}
 	if !c.HasSecret() && !c.Public && *secretStdin {
 		return usagef("client create: --secret-stdin: a private_key_jwt client has no secret")
@@ -245,6 +247,7 @@ func clientGet(ctx context.Context, e env, args []string) error {
 		{"first_party", fmt.Sprint(v.FirstParty)},
 		{"dpop_bound_access_tokens", fmt.Sprint(v.DPoPBoundAccessTokens)},
 		{"require_pushed_authorization_requests", fmt.Sprint(v.RequirePushedAuthorizationRequests)},
+		{"require_mfa", fmt.Sprint(v.RequireMFA)},
 		{"insecure_skip_consent_for_native_redirects", fmt.Sprint(v.InsecureSkipConsentForNativeRedirects)},
 		{"grant_types", strings.Join(v.GrantTypes, " ")},
 		{"scopes", strings.Join(v.Scopes, " ")},

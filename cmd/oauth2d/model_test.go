@@ -174,6 +174,8 @@ type modelUser struct {
 	deleted           bool
 	managed           bool // by the bootstrap file: roles change by re-applying it
 	browser           *browser
+	totp              *modelTOTP // enrolled second factor (model_mfa_test.go); nil: none
+	sessionAMR        []string   // what the browser session proved
 }
 
 type family struct {
@@ -188,7 +190,8 @@ type family struct {
 	key          *dpoptest.Key // the bound key, nil: unbound
 	dead         bool          // revoked, or its user or consent gone
 	lastAccess   string
-	accessBearer bool // lastAccess is a bearer token
+	accessBearer bool     // lastAccess is a bearer token
+	amr          []string // how the user authenticated for the grant
 }
 
 // expired: past the family's absolute expiry, which the rotate script
@@ -213,7 +216,8 @@ type code struct {
 	redeemed        *family // nil before; a placeholder family when no refresh was issued
 	redeemedAccess  string
 	spent           bool
-	void            bool // its client was deleted since: nobody may redeem it
+	void            bool     // its client was deleted since: nobody may redeem it
+	amr             []string // what the session it was issued in proved
 }
 
 // model is one sequence's expected state.
@@ -314,6 +318,8 @@ func TestIssuanceModel(t *testing.T) {
 			"deviceFlow":       m.deviceFlow,
 			"pkjwtToken":       m.pkjwtToken,
 			"documentCodeFlow": m.documentCodeFlow,
+			"enrolTOTP":        m.enrolTOTP,
+			"removeTOTP":       m.removeTOTP,
 		})
 	})
 }
@@ -453,7 +459,7 @@ func (m *model) passwordGrant(t *rapid.T) {
 	}
 	res := m.token(c, f, key)
 	if res.status != 200 {
-		if !u.deleted && subset(scope, m.allowed(c, u, c.scopes)) && m.resourcesOK(resources, nil, scope) && res.status != 429 {
+		if !u.deleted && u.totp == nil && subset(scope, m.allowed(c, u, c.scopes)) && m.resourcesOK(resources, nil, scope) && res.status != 429 {
 			t.Fatalf("password grant for %s within the policy refused: %d %s", u.key, res.status, res.raw)
 		}
 		return
@@ -461,12 +467,16 @@ func (m *model) passwordGrant(t *rapid.T) {
 	if u.deleted {
 		t.Fatalf("a deleted user signed in: %s", res.raw)
 	}
+	if u.totp != nil {
+		t.Fatalf("INVARIANT 1: the password grant signed in %s, who has a second factor: %s", u.key, res.raw)
+	}
 	if !m.resourcesOK(resources, nil, scope) {
 		t.Fatalf("INVARIANT 6: resources %v with scope %v answered 200: %s", resources, scope, res.raw)
 	}
 	m.checkIssued(res, c, u, c.scopes, scope, key, resources, nil)
+	m.checkAuthn(res, pwdAMR)
 	if fam := m.startFamily(res, c, u, key); fam != nil {
-		fam.resources = resources
+		fam.resources, fam.amr = resources, pwdAMR
 	}
 }
 
@@ -489,6 +499,7 @@ func (m *model) codeFlow(t *rapid.T) {
 	if strings.Contains(p.body, `name="password"`) {
 		p = b.follow(b.post("/login", url.Values{"username": {u.username}, "password": {"model-password"},
 			"csrf_token": {p.hidden("csrf_token")}, "req": {p.hidden("req")}}))
+		p = m.afterPassword(t, u, b, p)
 	}
 	if strings.Contains(p.body, `name="decision"`) {
 		asked = true
@@ -551,7 +562,7 @@ func (m *model) codeFlow(t *rapid.T) {
 			}
 		}
 	}
-	cd := &code{value: q.Get("code"), verifier: verifier, client: c, user: u, scope: want, resources: resources}
+	cd := &code{value: q.Get("code"), verifier: verifier, client: c, user: u, scope: want, resources: resources, amr: u.sessionAMR}
 	m.codes = append(m.codes, cd)
 	m.redeem(t, cd)
 }
@@ -626,6 +637,7 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 		t.Fatalf("a deleted user's code was redeemed: %s", res.raw)
 	}
 	m.checkIssued(res, c, cd.user, cd.scope, nil, key, resources, cd.resources)
+	m.checkAuthn(res, cd.amr)
 	if idt := res.str("id_token"); idt != "" {
 		m.idTokens = append(m.idTokens, idToken{raw: idt, client: c, user: cd.user})
 	}
@@ -638,6 +650,7 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 	// carry a part.
 	cd.redeemed.resources = cd.resources
 	cd.redeemed.held = m.allowed(c, cd.user, cd.scope)
+	cd.redeemed.amr = cd.amr
 }
 
 func (m *model) redeemAgain(t *rapid.T) {
@@ -757,6 +770,7 @@ func (m *model) judgeRefresh(t *rapid.T, fam *family, back int, c *modelClient, 
 	for _, res := range answers {
 		if res.status == 200 {
 			m.checkIssued(res, c, fam.user, fam.held, scope, key, resources, fam.resources)
+			m.checkAuthn(res, fam.amr)
 			fam.lastAccess = res.str("access_token")
 		}
 	}
@@ -816,6 +830,7 @@ func (m *model) withdrawConsent(t *rapid.T) {
 	if strings.Contains(p.body, `name="password"`) {
 		p = b.follow(b.post("/login", url.Values{"username": {u.username}, "password": {"model-password"},
 			"csrf_token": {p.hidden("csrf_token")}, "req": {p.hidden("req")}}))
+		m.afterPassword(t, u, b, p)
 		p = b.follow(b.get("/account/consents"))
 	}
 	csrf := p.hidden("csrf_token")

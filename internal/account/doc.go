@@ -21,5 +21,10 @@
 //     lifetime that may shorten tokens.access_ttl, never lengthen it;
 //   - Revoker, which ends a session, a user's tokens or a client's tokens
 //     (jti deny list, per-subject cutoffs, refresh-token families);
+//   - second factors (secondfactor.go): TOTP (RFC 6238) enrolment and
+//     checks, each code once and every wrong code spending Login's budgets,
+//     recovery codes, and MFAPolicy, who must use one;
+//   - the authentication methods (RFC 8176 amr) and the one mapping of
+//     them to this server's acr values (acr.go, OIDC Core §2, RFC 9470);
 //   - the names of grants, the admin scope and the admin role.
 package account

@@ -40,6 +40,10 @@ type ClientRegistration struct {
 	// RequirePushedAuthorizationRequests makes the client push every
 	// authorization request (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty" yaml:"require_pushed_authorization_requests"`
+	// RequireMFA makes the client's authorization requests need a
+	// session signed in with a second factor (ACRMFA): a person signed in
+	// with a password alone proves one first (step-up), or enrols one.
+	RequireMFA bool `json:"require_mfa,omitempty" yaml:"require_mfa"`
 	// IntrospectionAudiences makes the client a resource server at the
 	// introspection endpoint: it gets an active answer for any access
 	// token whose aud names one of these, not only for its own tokens
@@ -143,6 +147,7 @@ func (r *ClientRegistration) Record() *storage.Client {
 		IntrospectionAudiences:                r.IntrospectionAudiences,
 		InsecureSkipConsentForNativeRedirects: r.InsecureSkipConsentForNativeRedirects,
 		TokenEndpointAuthMethod:               r.TokenEndpointAuthMethod, JWKS: string(r.JWKS), JWKSURI: r.JWKSURI,
+		RequireMFA: r.RequireMFA,
 	}
 }
 
@@ -158,5 +163,6 @@ func RegistrationOf(c *storage.Client) ClientRegistration {
 		IntrospectionAudiences:                c.IntrospectionAudiences,
 		InsecureSkipConsentForNativeRedirects: c.InsecureSkipConsentForNativeRedirects,
 		TokenEndpointAuthMethod:               c.TokenEndpointAuthMethod, JWKS: JWKS(c.JWKS), JWKSURI: c.JWKSURI,
+		RequireMFA: c.RequireMFA,
 	}
 }

@@ -25,6 +25,7 @@ const (
 	AdminRead         = "admin.read"       // the admin API was read (a list of users is worth knowing who saw)
 	PasswordChanged   = "password.changed" // a person changed their password on the account page, or tried to
 	SessionEnded      = "session.ended"    // a person signed out sessions on the account page
+	SecondFactor      = "second_factor"    // a second factor was enrolled, removed, or a recovery code used or renewed (reason says which)
 	// ClientAuthentication: a client failed to authenticate (wrong secret,
 	// a refused client assertion); successes are seen in token.issued.
 	ClientAuthentication = "client_authentication"

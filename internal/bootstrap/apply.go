@@ -377,6 +377,7 @@ func sameClient(a, b *storage.Client) bool {
 		a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired &&
 		a.DPoPBoundAccessTokens == b.DPoPBoundAccessTokens &&
 		a.RequirePushedAuthorizationRequests == b.RequirePushedAuthorizationRequests &&
+		a.RequireMFA == b.RequireMFA &&
 		slices.Equal(a.IntrospectionAudiences, b.IntrospectionAudiences) &&
 		a.InsecureSkipConsentForNativeRedirects == b.InsecureSkipConsentForNativeRedirects &&
 		a.TokenEndpointAuthMethod == b.TokenEndpointAuthMethod && a.JWKS == b.JWKS && a.JWKSURI == b.JWKSURI &&

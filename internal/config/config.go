@@ -64,6 +64,7 @@ type Config struct {
 	Outbound Outbound `yaml:"outbound"`
 	Branding Branding `yaml:"branding"`
 	Consent  Consent  `yaml:"consent"`
+	MFA      MFA      `yaml:"mfa"`
 	// RevocationFeed tunes the feed resource servers follow.
 	RevocationFeed RevocationFeed `yaml:"revocation_feed"`
 	// Audit says where audit events go besides the log.

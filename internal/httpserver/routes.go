@@ -31,6 +31,10 @@ type Handlers struct {
 	// Audiences are the resource identifiers each protected part takes
 	// tokens for (RFC 8707): a token for one is refused by the others.
 	Audiences Audiences
+	// AdminACR, when set, are the authentication context classes a
+	// user's token needs at the admin API (mfa.required_roles names
+	// admin): RFC 9470 step-up.
+	AdminACR []string
 	// Audit receives the audit events of every route's requests; nil:
 	// none are recorded (tests of the route table alone).
 	Audit *audit.Log
@@ -111,6 +115,8 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(web.LoginPath, oauth.RecordClientIP, h.Pages.Login)
 	r.GET(web.ConsentPath, oauth.RecordClientIP, h.Pages.ConsentPage)
 	r.POST(web.ConsentPath, oauth.RecordClientIP, h.Pages.Consent)
+	r.GET(web.SecondFactorPath, oauth.RecordClientIP, h.Pages.SecondFactorPage)
+	r.POST(web.SecondFactorPath, oauth.RecordClientIP, h.Pages.SecondFactor)
 	r.GET(web.DevicePath, oauth.RecordClientIP, h.Pages.DevicePage)
 	r.POST(web.DevicePath, oauth.RecordClientIP, h.Pages.Device)
 	r.GET(web.DeviceDonePath, oauth.RecordClientIP, h.Pages.DeviceDone)
@@ -120,6 +126,11 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(web.AccountSessionsEndOthersPath, oauth.RecordClientIP, h.Pages.EndOtherAccountSessions)
 	r.GET(web.AccountPasswordPath, oauth.RecordClientIP, h.Pages.AccountPasswordPage)
 	r.POST(web.AccountPasswordPath, oauth.RecordClientIP, h.Pages.ChangePassword)
+	r.GET(web.AccountSecurityPath, oauth.RecordClientIP, h.Pages.AccountSecurity)
+	r.POST(web.AccountSecurityTOTPPath, oauth.RecordClientIP, h.Pages.BeginTOTP)
+	r.POST(web.AccountSecurityConfirmPath, oauth.RecordClientIP, h.Pages.ConfirmTOTP)
+	r.POST(web.AccountSecurityRemovePath, oauth.RecordClientIP, h.Pages.RemoveTOTP)
+	r.POST(web.AccountSecurityRecoveryPath, oauth.RecordClientIP, h.Pages.RegenerateRecoveryCodes)
 	r.GET(web.AccountConsentPath, oauth.RecordClientIP, h.Pages.AccountConsents)
 	r.POST(web.AccountConsentRevokePath, oauth.RecordClientIP, h.Pages.RevokeConsent)
 	for _, p := range []string{web.LogoutPath, web.EndSessionPath} {
@@ -136,8 +147,12 @@ func routes(r gin.IRouter, h Handlers) {
 	v1.POST("/logout", h.Bearer.RequireScopes(), h.API.Logout)
 
 	// The admin API: scope admin, every change audited.
-	adm := r.Group("/admin/v1", h.Bearer.RequireAudience(false, h.Audiences.AdminMetadata, h.Audiences.Admin...),
-		h.Bearer.RequireScopes(account.ScopeAdmin), h.Admin.RequireAdmin, h.Admin.Audit)
+	admin := []gin.HandlerFunc{h.Bearer.RequireAudience(false, h.Audiences.AdminMetadata, h.Audiences.Admin...),
+		h.Bearer.RequireScopes(account.ScopeAdmin)}
+	if len(h.AdminACR) > 0 {
+		admin = append(admin, h.Bearer.RequireUserACR(h.AdminACR...))
+	}
+	adm := r.Group("/admin/v1", append(admin, h.Admin.RequireAdmin, h.Admin.Audit)...)
 	adm.GET("/clients", h.Admin.ListClients)
 	adm.POST("/clients", h.Admin.CreateClient)
 	adm.GET("/clients/:id", h.Admin.GetClient)

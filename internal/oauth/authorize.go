@@ -94,6 +94,10 @@ type AuthorizerConfig struct {
 	// DeviceDonePath is the page that tells the person the answer went to
 	// their device (RFC 8628 §3.3), with ?result=approved|denied.
 	DeviceDonePath string
+	// SecondFactorPath is the page where a signed-in person proves (or
+	// enrols) a second factor when the request needs one
+	// (web.SecondFactorPath); LoginPath + "/second-factor" when empty.
+	SecondFactorPath string
 }
 
 // AuthorizerDeps are what NewAuthorizer needs.
@@ -123,7 +127,19 @@ type AuthorizerDeps struct {
 	// Devices holds device authorizations (RFC 8628) that the pages hand
 	// over as requests with a DeviceCodeHash; nil: none are answered.
 	Devices storage.DeviceStore
+	// MFA says which users must sign in with a second factor
+	// (*account.MFAPolicy); nil: only clients' require_mfa and
+	// acr_values ask for one.
+	MFA SecondFactorPolicy
 }
+
+// SecondFactorPolicy says whether a user must sign in with a second
+// factor; *account.MFAPolicy is one.
+type SecondFactorPolicy interface {
+	Required(ctx context.Context, user *storage.User) (bool, error)
+}
+
+var _ SecondFactorPolicy = (*account.MFAPolicy)(nil)
 
 // Authorizer serves the authorization endpoint (RFC 6749 §3.1, §4.1.1–2;
 // OIDC Core §3.1.2).
@@ -141,6 +157,7 @@ type Authorizer struct {
 	clients  ClientLookup
 	users    UserLookup
 	devices  storage.DeviceStore
+	mfa      SecondFactorPolicy
 }
 
 // NewAuthorizer builds the authorization endpoint.
@@ -151,6 +168,9 @@ func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 	}
 	if d.Config.CodeTTL <= 0 {
 		d.Config.CodeTTL = DefaultCodeTTL
+	}
+	if d.Config.SecondFactorPath == "" {
+		d.Config.SecondFactorPath = d.Config.LoginPath + "/second-factor"
 	}
 	if d.Config.AuthRequestTTL <= 0 {
 		d.Config.AuthRequestTTL = DefaultAuthRequestTTL
@@ -163,7 +183,7 @@ func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 	}
 	return &Authorizer{cfg: d.Config, store: d.Store, pending: d.Pending, sessions: d.Sessions, pages: d.Pages, log: d.Logger, now: d.Now,
 		pushed: d.Pushed, keys: d.Keys, res: cmp.Or(d.Resources, &Resources{}),
-		clients: cmp.Or[ClientLookup](d.Clients, d.Store), users: cmp.Or[UserLookup](d.Users, d.Store), devices: d.Devices}, nil
+		clients: cmp.Or[ClientLookup](d.Clients, d.Store), users: cmp.Or[UserLookup](d.Users, d.Store), devices: d.Devices, mfa: d.MFA}, nil
 }
 
 // Authorize serves GET and POST /oauth2/authorize: it validates the whole
@@ -240,6 +260,22 @@ func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storag
 		a.interact(w, r, req, a.cfg.LoginPath)
 		return
 	}
+	stepUp, err := a.needsSecondFactor(ctx, client, user, req, sess)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if stepUp {
+		// Signed in, but with less than this request needs: the person
+		// proves a second factor (or enrols one) on top of the session
+		// (RFC 9470 §4, OIDC Core acr_values).
+		if hasPrompt(req, PromptNone) {
+			a.finishWithError(w, r, req, stored, errSecondFactorRequired)
+			return
+		}
+		a.interact(w, r, req, a.cfg.SecondFactorPath)
+		return
+	}
 	scope, e := a.grantScope(ctx, client, user, req)
 	if e != nil {
 		a.finishWithError(w, r, req, stored, e)
@@ -305,6 +341,31 @@ func (a *Authorizer) loginFresh(req *storage.AuthRequest, sess *storage.BrowserS
 		return false
 	}
 	return true
+}
+
+// errSecondFactorRequired answers prompt=none when the session's
+// authentication is not enough for the request: the person has to
+// authenticate again, with a second factor (login_required: OIDC Core
+// §3.1.2.6, the error for "requires End-User authentication").
+var errSecondFactorRequired = ErrLoginRequired.WithDescription("the request needs a sign-in with a second factor")
+
+// needsSecondFactor reports whether the signed-in session must add a
+// second factor before the request is answered: it has none, and the
+// client requires one (require_mfa), the request asks only for the MFA
+// class (acr_values), or the user must use one (they have one, or hold a
+// role of mfa.required_roles).
+func (a *Authorizer) needsSecondFactor(ctx context.Context, client *storage.Client, user *storage.User, req *storage.AuthRequest, sess *storage.BrowserSession) (bool, error) {
+	amr := account.SessionAMR(sess.AMR)
+	if account.ACR(amr) == account.ACRMFA {
+		return false, nil
+	}
+	if client.RequireMFA || account.WantsMFA(req.ACRValues) {
+		return true, nil
+	}
+	if a.mfa == nil {
+		return false, nil
+	}
+	return a.mfa.Required(ctx, user)
 }
 
 // signedInDuring reports whether the session's login happened during this
@@ -413,7 +474,7 @@ func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *stor
 		RedirectURIOmitted: req.RedirectURIOmitted, Scope: scope, Resources: req.Resources,
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: req.CodeChallengeMethod,
 		Nonce: req.Nonce, AuthTime: sess.AuthTime, ExpiresAt: now.Add(a.cfg.CodeTTL), SID: sess.SID, SessionExpiresAt: sess.ExpiresAt,
-		DPoPJKT: req.DPoPJKT, ClientGeneration: client.Generation,
+		DPoPJKT: req.DPoPJKT, ClientGeneration: client.Generation, AMR: account.SessionAMR(sess.AMR),
 	})
 	if err != nil {
 		a.redirectError(w, r, req, ErrServerError.Wrap(err))

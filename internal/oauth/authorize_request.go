@@ -58,6 +58,7 @@ const (
 	maxStateLen     = 1024
 	maxNonceLen     = 512
 	maxLoginHintLen = 256
+	maxACRValuesLen = 512
 )
 
 // RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters.
@@ -346,7 +347,7 @@ func (a *Authorizer) checkPKCEChallenge(client *storage.Client, v url.Values, re
 	return nil
 }
 
-// checkOIDCParams reads prompt, max_age, nonce and login_hint (OIDC Core
+// checkOIDCParams reads prompt, max_age, acr_values, nonce and login_hint (OIDC Core
 // §3.1.2.1); checkIDTokenHint reads id_token_hint.
 func checkOIDCParams(v url.Values, req *storage.AuthRequest) *Error {
 	for _, p := range strings.Fields(v.Get("prompt")) {
@@ -372,6 +373,18 @@ func checkOIDCParams(v url.Values, req *storage.AuthRequest) *Error {
 		return ErrInvalidRequest.WithDescription("nonce is too long or holds invalid characters")
 	}
 	req.Nonce = nonce
+	acr := v.Get("acr_values")
+	if len(acr) > maxACRValuesLen {
+		return ErrInvalidRequest.WithDescription("acr_values is too long")
+	}
+	// Only classes this server knows are kept (and each once): the
+	// others cannot be met, and acr_values is a voluntary request
+	// (OIDC Core §5.5.1.1).
+	for _, a := range strings.Fields(acr) {
+		if slices.Contains(account.ACRValues(), a) && !slices.Contains(req.ACRValues, a) {
+			req.ACRValues = append(req.ACRValues, a)
+		}
+	}
 	hint := v.Get("login_hint")
 	if len(hint) > maxLoginHintLen {
 		return ErrInvalidRequest.WithDescription("login_hint is too long")

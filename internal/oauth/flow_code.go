@@ -65,7 +65,7 @@ func (h *Handler) authorizationCodeGrant(ctx context.Context, _ *http.Request, f
 	var dec issuance
 	if user != nil {
 		g := grantClaim{client: client, user: user, held: ac.Scope, heldKey: ac.DPoPJKT,
-			resources: resources, heldResources: ac.Resources}
+			resources: resources, heldResources: ac.Resources, heldAMR: ac.AMR}
 		if dec, e = h.decide(ctx, g); e != nil {
 			return nil, e
 		}

@@ -46,6 +46,10 @@ func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, cl
 	if g.user, err = h.login(ctx, r, username, password); err != nil {
 		return nil, err
 	}
+	if err := h.passwordAlone(ctx, g.user); err != nil {
+		return nil, err
+	}
+	g.heldAMR = []string{account.AMRPassword}
 	dec, err := decideIssuance(g)
 	if err != nil {
 		return nil, err
@@ -83,4 +87,27 @@ func (h *Handler) login(ctx context.Context, r *http.Request, username, password
 	default:
 		return nil, ErrServerError.Wrap(err)
 	}
+}
+
+// errNeedsSecondFactor refuses the password grant for a user who must
+// sign in with a second factor: the grant has no way to ask for one, so
+// the client must send the person through the authorization endpoint.
+var errNeedsSecondFactor = ErrInvalidGrant.WithDescription("the account needs a second factor: sign in through the authorization endpoint")
+
+// passwordAlone refuses a user whom a password alone does not sign in
+// (they have a second factor, or a role that requires one). It is asked
+// only after the password was proved right, so it tells nothing to
+// someone who does not know it.
+func (h *Handler) passwordAlone(ctx context.Context, user *storage.User) *Error {
+	if h.mfa == nil {
+		return nil
+	}
+	required, err := h.mfa.Required(ctx, user)
+	if err != nil {
+		return ErrServerError.Wrap(err)
+	}
+	if required {
+		return errNeedsSecondFactor
+	}
+	return nil
 }

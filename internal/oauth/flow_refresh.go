@@ -90,7 +90,7 @@ func (h *Handler) refreshTokenGrant(ctx context.Context, _ *http.Request, f form
 			return nil, ErrServerError.Wrap(err)
 		}
 	}
-	g.user, g.held, g.heldKey, g.heldResources = user, res.Family.Scope, res.Family.JKT, res.Family.Resources
+	g.user, g.held, g.heldKey, g.heldResources, g.heldAMR = user, res.Family.Scope, res.Family.JKT, res.Family.Resources, res.Family.AMR
 	dec, e := decideIssuance(g)
 	if e != nil {
 		return nil, e

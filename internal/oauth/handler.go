@@ -105,6 +105,7 @@ type Handler struct {
 	resources *Resources
 	feed      *RevocationFeed
 	devices   storage.DeviceStore // nil: the device code grant is not served
+	mfa       SecondFactorPolicy
 }
 
 // Deps are what NewHandler needs.
@@ -154,6 +155,9 @@ type Deps struct {
 	// ClientKeys fetches the JWK Sets of clients registered with a
 	// jwks_uri; nil: such clients cannot authenticate.
 	ClientKeys *clientkeys.Fetcher
+	// MFA says which users must sign in with a second factor: the
+	// password grant, which cannot ask for one, refuses them. nil: nobody.
+	MFA SecondFactorPolicy
 }
 
 // NewHandler builds the token endpoint and its companions.
@@ -181,7 +185,7 @@ func NewHandler(d Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, passwords: d.Passwords, minter: d.Minter, verifier: d.Verifier,
 		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe, dpop: d.DPoP,
-		proofs: d.PublicProofLimiter, resources: d.Resources, feed: d.Feed, devices: d.Devices}
+		proofs: d.PublicProofLimiter, resources: d.Resources, feed: d.Feed, devices: d.Devices, mfa: d.MFA}
 	if h.resources == nil {
 		h.resources = &Resources{}
 	}

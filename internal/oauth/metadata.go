@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/clientkeys"
 )
@@ -38,6 +39,7 @@ type Metadata struct {
 	IntrospectionAuthSigningAlgs  []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
 	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported"`
 	ClaimsSupported               []string `json:"claims_supported,omitempty"`
+	ACRValuesSupported            []string `json:"acr_values_supported,omitempty"`
 	PromptValuesSupported         []string `json:"prompt_values_supported,omitempty"`
 	AuthorizationResponseIssParam bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
 	// OIDC Back-Channel Logout 1.0 §2.1: logout tokens are sent, and
@@ -103,8 +105,9 @@ func (m *Metadata) AddBrowserFlow(endSessionPath string) {
 	m.ResponseModesSupported = []string{"query"}
 	m.PromptValuesSupported = PromptValuesSupported
 	m.AuthorizationResponseIssParam = true // RFC 9207
-	m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
+	m.ClaimsSupported = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "acr", "amr",
 		"preferred_username", "name", "email", "email_verified"}
+	m.ACRValuesSupported = account.ACRValues()
 }
 
 // AddBackchannelLogout advertises OIDC Back-Channel Logout: call it when

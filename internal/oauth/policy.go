@@ -43,6 +43,10 @@ type grantClaim struct {
 	// accessTTL the configured access-token lifetime.
 	registry  registry
 	accessTTL time.Duration
+	// heldAMR is how the user authenticated for the grant (the code's
+	// browser session, the family's, the password grant's "pwd"); none
+	// for a client acting for itself.
+	heldAMR []string
 }
 
 // An issuance is the policy's decision: the only input the minting code
@@ -61,6 +65,10 @@ type issuance struct {
 	// this token holds: the grant's whole scope and its resources, of
 	// which the access token may carry a part (RFC 8707 §2.2).
 	grantScope, grantResources []string
+	// amr and acr say how the user authenticated: the grant's methods,
+	// and the class account.ACR makes of them, never more.
+	amr []string
+	acr string
 }
 
 // decideIssuance is the issuance policy. The scope is the requested one
@@ -79,7 +87,8 @@ type issuance struct {
 // scope (account.RolesCarried): an administrator who consents to an app
 // for comments:write does not lend it the admin role (RFC 9700 §2.3). A
 // grant bound to a DPoP key issues only to a proof by that key (RFC 9449
-// §5, §10).
+// §5, §10). A user's token says how the user authenticated for the grant
+// (amr, and the acr account.ACR makes of it), never more.
 func decideIssuance(g grantClaim) (issuance, *Error) {
 	if g.heldKey != "" && g.heldKey != g.proofKey {
 		return issuance{}, ErrInvalidGrant.WithDescription("the grant is bound to another DPoP key")
@@ -112,6 +121,8 @@ func decideIssuance(g grantClaim) (issuance, *Error) {
 	dec.audience, dec.ttl = g.registry.audience(res, scope, restricted, g.accessTTL)
 	if g.user != nil {
 		dec.roles = account.RolesCarried(g.user.Roles, scope)
+		dec.amr = account.SessionAMR(g.heldAMR)
+		dec.acr = account.ACR(dec.amr)
 	}
 	return dec, nil
 }

@@ -125,6 +125,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 			ID: in.familyID, ClientID: in.client.ID, Scope: in.grantScope, Resources: in.grantResources, AuthTime: in.authTime,
 			CreatedAt: now, ExpiresAt: now.Add(h.cfg.RefreshAbsolute),
 			AccessJTI: in.accessJTI, AccessExpiresAt: in.accessExp, ClientGeneration: in.client.Generation,
+			AMR: in.amr,
 		}
 		if in.user != nil {
 			fam.UserID = in.user.ID
@@ -140,7 +141,7 @@ func (h *Handler) issueTokens(ctx context.Context, in issue) (*tokenResponse, *E
 	if in.user != nil && slices.Contains(in.scope, ScopeOpenID) {
 		idt, err := h.minter.MintIDToken(ctx, token.IDClaims{
 			Subject: in.user.ID, Audience: in.client.ID, Nonce: in.nonce, AuthTime: in.authTime,
-			AccessToken: access, IssuedAt: now, Lifetime: h.cfg.IDTokenTTL, SessionID: in.sid,
+			AccessToken: access, IssuedAt: now, Lifetime: h.cfg.IDTokenTTL, SessionID: in.sid, ACR: in.acr, AMR: in.amr,
 			Extra: profileClaims(in.user, in.scope),
 		})
 		if err != nil {
@@ -157,7 +158,7 @@ func (h *Handler) mintAccess(ctx context.Context, in issue, now time.Time) (stri
 		IssuedAt: now, Lifetime: in.accessExp.Sub(now), AuthTime: in.authTime, JKT: in.jkt,
 	}
 	if in.user != nil {
-		ai.Subject, ai.Roles = in.user.ID, in.roles
+		ai.Subject, ai.Roles, ai.ACR, ai.AMR = in.user.ID, in.roles, in.acr, in.amr
 	}
 	raw, claims, err := h.minter.MintAccess(ctx, ai)
 	if err != nil {

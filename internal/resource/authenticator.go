@@ -154,6 +154,22 @@ func (a *Authenticator) RequireScopesNow(scopes ...string) gin.HandlerFunc {
 	return ginrs.Require(a.rs, resourceserver.Scopes(scopes...), resourceserver.Check(a.checkStored))
 }
 
+// RequireUserACR asks a user's token for one of the authentication
+// context classes acr (RFC 9470 step-up): otherwise 401
+// insufficient_user_authentication with acr_values. A client's own token
+// (client credentials: sub is the client id) has no user to step up and
+// passes. It runs after RequireScopes, which stored the claims.
+func (a *Authenticator) RequireUserACR(acr ...string) gin.HandlerFunc {
+	authorize := ginrs.Authorize(a.rs.Policy(resourceserver.ACR(acr...)))
+	return func(c *gin.Context) {
+		if claims, ok := ClaimsFrom(c); ok && claims.Subject == claims.ClientID {
+			c.Next()
+			return
+		}
+		authorize(c)
+	}
+}
+
 // checkStored asks Redis whether the token was revoked by jti or cutoff.
 func (a *Authenticator) checkStored(ctx context.Context, claims *resourceserver.Claims) error {
 	revoked, err := a.feed.IsAccessRevoked(ctx, claims.JTI, claims.Subject, claims.ClientID, claims.IssuedAt)

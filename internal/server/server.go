@@ -177,6 +177,11 @@ type builder struct {
 	// resources is the registry of resources (RFC 8707) the token and
 	// authorization endpoints share.
 	resources *oauth.Resources
+	// box seals browser state and TOTP secrets (browserStateBox), and
+	// factors and mfa are the second factors and who must use them.
+	box     *secret.Box
+	factors *account.SecondFactors
+	mfa     *account.MFAPolicy
 }
 
 // now is the handlers' clock (Tuning.Now).
@@ -232,6 +237,14 @@ func (b *builder) build(ctx context.Context) error {
 	}
 	if err := b.lookups(); err != nil {
 		return err
+	}
+	if b.box, err = b.browserStateBox(); err != nil {
+		return err
+	}
+	b.factors = &account.SecondFactors{Store: b.Store, Box: b.box, Guard: b.limiter, Issuer: cmp.Or(cfg.Branding.ProductName, config.DefaultProductName), Now: b.now}
+	b.mfa = &account.MFAPolicy{Factors: b.factors, RequiredRoles: cfg.MFA.RequiredRoles}
+	if cfg.MFA.Requires([]string{account.RoleAdmin}) {
+		h.AdminACR = []string{account.ACRMFA}
 	}
 	if err := b.revocationFeed(ctx); err != nil {
 		return err
@@ -436,6 +449,7 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 		Devices:            b.Store,
 		Assertions:         b.Store,
 		ClientKeys:         keys,
+		MFA:                b.mfa,
 		Now:                b.now,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()
@@ -492,10 +506,7 @@ func (b *builder) backchannelLogout() (*backchannel.Logouts, error) {
 // consent, account and logout pages, pushed requests and userinfo.
 func (b *builder) browserFlow(h *httpserver.Handlers) error {
 	cfg := b.cfg
-	box, err := b.browserStateBox()
-	if err != nil {
-		return err
-	}
+	box := b.box
 	// One box and one set of pending requests for the pages and the
 	// authorization endpoint.
 	pending, err := oauth.NewPendingRequests(b.Store, box, b.now)
@@ -509,6 +520,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 		Store: b.Store, Clients: b.clients, Users: b.users, Pending: pending, Box: box, Limiter: b.limiter, Revoker: b.revoker, Logouts: b.logouts, Checker: b.Checker,
 		Keys: b.Keys, ScopeTexts: b.ScopeTexts, Resources: b.resources, Templates: b.Templates, Logger: b.Logger, Now: b.now,
 		Devices: b.Store, DeviceGuesses: b.deviceGuesses,
+		Factors: b.factors, MFA: b.mfa,
 	})
 	if err != nil {
 		return err
@@ -518,7 +530,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 			AuthRequestTTL: b.Tuning.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required,
 			DeviceDonePath: web.DeviceDonePath},
 		Store: b.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: b.Logger, Pushed: b.Store, Now: b.now,
-		Keys: b.Keys, Resources: b.resources, Clients: b.clients, Users: b.users, Devices: b.Store,
+		Keys: b.Keys, Resources: b.resources, Clients: b.clients, Users: b.users, Devices: b.Store, MFA: b.mfa,
 	})
 	if err != nil {
 		return err
@@ -554,7 +566,7 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 // login forms, and a restart sends signing-in users back to their app.
 func (b *builder) browserStateBox() (*secret.Box, error) {
 	if b.cfg.Keys.EncryptionKey == "" {
-		b.Logger.Warn("no key encryption key: login forms and pending authorization requests are sealed with a per-process key; set OAUTH2D_KEY_ENCRYPTION_KEY when running several instances")
+		b.Logger.Warn("no key encryption key: login forms, pending authorization requests and TOTP secrets are sealed with a per-process key; set OAUTH2D_KEY_ENCRYPTION_KEY when running several instances")
 		return secret.NewRandomBox(), nil
 	}
 	kek, err := token.ParseEncryptionKey(b.cfg.Keys.EncryptionKey)

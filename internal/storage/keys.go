@@ -79,6 +79,13 @@ import (
 //	                                    at most MaxUserClients members in all, pruned
 //	                                    on write ; TTL = latest, at most MaxUserClientLife;
 //	                                    deleted by DeleteUser
+//	p mfa:<user id>            HASH     totp (TOTPFactor JSON, its secret sealed by package
+//	                                    account), totp_id, step (last used TOTP time step),
+//	                                    pending (an unconfirmed TOTPFactor, its Until inside),
+//	                                    rc:<sha256> "1" per unused recovery code, rc_used
+//	                                    (ms) ; kept until RemoveSecondFactors or DeleteUser;
+//	                                    without a confirmed factor, TTL to the pending
+//	                                    enrolment's Until
 //	p {logouts}:jobs           HASH     delivery id -> LogoutDelivery JSON } one slot: claims
 //	p {logouts}:due            ZSET     delivery id scored by due time (ms) } are one script ;
 //	                                    both kept until the queue drains
@@ -162,6 +169,7 @@ func (s *Store) kAuthRequest(id string) string   { return s.prefix + "authreq:" 
 func (s *Store) kLogin(sid string) string        { return s.prefix + "login:" + sid }
 func (s *Store) kUserLogins(uid string) string   { return s.prefix + "user-logins:" + uid }
 func (s *Store) kUserClients(uid string) string  { return s.prefix + "user-clients:" + uid }
+func (s *Store) kMFA(uid string) string          { return s.prefix + "mfa:" + uid }
 func (s *Store) kLogoutJobs() string             { return s.prefix + "{logouts}:jobs" }
 func (s *Store) kLogoutDue() string              { return s.prefix + "{logouts}:due" }
 func (s *Store) kProof(hash string) string       { return s.prefix + "dpop-jti:" + hash }

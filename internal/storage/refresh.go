@@ -60,13 +60,13 @@ const MaxUsedHashes = 1000
 
 // familyReply is the Lua tail every family script returns after its
 // status word: client, user, scope, auth, made, exp, revoked, ajti,
-// aexp, jkt, client generation, resources; extra values follow from
+// aexp, jkt, client generation, resources, amr; extra values follow from
 // index familyExtra.
 const familyReply = `
 local function reply(status, ...)
-  local f = redis.call('HMGET', KEYS[1], 'c', 'u', 's', 'a', 'm', 'e', 'r', 'j', 'x', 'k', 'g', 'v')
+  local f = redis.call('HMGET', KEYS[1], 'c', 'u', 's', 'a', 'm', 'e', 'r', 'j', 'x', 'k', 'g', 'v', 'w')
   local out = {status}
-  for i = 1, 12 do out[i+1] = f[i] or '' end
+  for i = 1, 13 do out[i+1] = f[i] or '' end
   for _, v in ipairs({...}) do out[#out+1] = v end
   return out
 end
@@ -74,7 +74,7 @@ end
 
 // createFamily: KEYS fam, used; ARGV cur, exp ms, made ms, auth ms,
 // client, user, scope, ajti, aexp ms, ttl ms, jkt, client generation,
-// resources. A second delivery of the
+// resources, amr. A second delivery of the
 // same call finds its own token (current, or issued and rotated since)
 // and answers 'ok'; the same id with another token is 'conflict'.
 var createFamily = redis.NewScript(`
@@ -89,6 +89,7 @@ redis.call('HSET', KEYS[1], 'h', ARGV[1], 'e', ARGV[2], 'm', ARGV[3], 'a', ARGV[
 if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'k', ARGV[11]) end
 if ARGV[12] ~= '' then redis.call('HSET', KEYS[1], 'g', ARGV[12]) end
 if ARGV[13] ~= '' then redis.call('HSET', KEYS[1], 'v', ARGV[13]) end
+if ARGV[14] ~= '' then redis.call('HSET', KEYS[1], 'w', ARGV[14]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[10])
 return {'ok'}
 `)
@@ -301,7 +302,7 @@ func (s *Store) familyKeys(id string) []string {
 
 // familyExtra is where the values after the family start in a script
 // reply.
-const familyExtra = 13
+const familyExtra = 14
 
 // familyFrom rebuilds family id from a script reply: res[1:familyExtra]
 // are client, user, scope, auth, made, exp, revoked, ajti, aexp, jkt,
@@ -312,6 +313,7 @@ func familyFrom(id string, res []any) *RefreshFamily {
 		AuthTime: fromMs(str(res, 4)), CreatedAt: fromMs(str(res, 5)), ExpiresAt: fromMs(str(res, 6)),
 		Revoked: str(res, 7) == "1", AccessJTI: str(res, 8), AccessExpiresAt: fromMs(str(res, 9)),
 		JKT: str(res, 10), ClientGeneration: str(res, 11), Resources: strings.Fields(str(res, 12)),
+		AMR: strings.Fields(str(res, 13)),
 	}
 }
 
@@ -342,7 +344,7 @@ func (s *Store) CreateFamily(ctx context.Context, r NewRefresh) error {
 	_, status, err := s.runScriptAcked(ctx, createFamily, s.familyKeys(f.ID)[:2],
 		rawHash(r.TokenHash), unixMs(f.ExpiresAt), unixMs(f.CreatedAt), unixMs(f.AuthTime),
 		f.ClientID, f.UserID, strings.Join(f.Scope, " "), f.AccessJTI, unixMs(f.AccessExpiresAt),
-		max(ttl.Milliseconds(), 1), f.JKT, f.ClientGeneration, strings.Join(f.Resources, " "))
+		max(ttl.Milliseconds(), 1), f.JKT, f.ClientGeneration, strings.Join(f.Resources, " "), strings.Join(f.AMR, " "))
 	if err != nil {
 		return err
 	}

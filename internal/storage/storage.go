@@ -74,6 +74,9 @@ type Client struct {
 	// RequirePushedAuthorizationRequests: the client's authorization
 	// requests must come through the PAR endpoint (RFC 9126 §6).
 	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
+	// RequireMFA: the client's authorization requests need a session
+	// signed in with a second factor (account.ACRMFA).
+	RequireMFA bool `json:"require_mfa,omitempty"`
 	// IntrospectionAudiences lets a resource server introspect other
 	// clients' access tokens: those whose aud names one of these (RFC 7662
 	// §4). Without it a client learns about its own tokens only.
@@ -210,6 +213,9 @@ type AuthCode struct {
 	// issued: a code of a deleted client is never redeemed by a new
 	// client of the same id.
 	ClientGeneration string `json:"client_generation,omitempty"`
+	// AMR is how the user authenticated in the browser session the code
+	// was issued in (RFC 8176); the tokens' amr and acr follow from it.
+	AMR []string `json:"amr,omitempty"`
 }
 
 // CodeRedemption names the tokens issued from one authorization code. The
@@ -247,6 +253,9 @@ type RefreshFamily struct {
 	// ClientGeneration is the client's Generation when the family began
 	// (Client.OwnsGrant).
 	ClientGeneration string `json:"client_generation,omitempty"`
+	// AMR is how the user authenticated for the grant (RFC 8176), so
+	// that refreshed tokens say what the sign-in proved and no more.
+	AMR []string `json:"amr,omitempty"`
 }
 
 // NewRefresh is the first token of a new family.
@@ -424,6 +433,12 @@ type BrowserSession struct {
 	// ExpiresAt is the absolute end of the session, however active it is.
 	ExpiresAt time.Time `json:"expires_at"`
 
+	// Pending, while the browser has proved a password but not yet the
+	// second factor its user needs, says for whom: UserID stays empty
+	// until the second factor is proved, so nothing treats the session
+	// as signed in. Bounded by the session's short ExpiresAt.
+	Pending *PendingSignIn `json:"pending,omitempty"`
+
 	// SID identifies a signed-in session in ID and logout tokens (OIDC
 	// Back-Channel Logout 1.0 §2.4). It is random and unrelated to the
 	// cookie, so a relying party that sees it learns nothing to sign in
@@ -435,6 +450,18 @@ type BrowserSession struct {
 	// signed in from, both bounded (web: describeDevice).
 	Device string `json:"device,omitempty"`
 	IP     string `json:"ip,omitempty"`
+}
+
+// PendingSignIn is a sign-in waiting for its second factor. Wrong codes
+// are counted where wrong passwords are: in the failure budgets of the
+// user's name and the address (package ratelimit), which hold across
+// sessions; a pending sign-in itself ends with its session's short
+// ExpiresAt.
+type PendingSignIn struct {
+	UserID string `json:"user_id"`
+	// Next is where the sign-in goes once the factor is proved (a path
+	// the server chose: the device page with its user code, say).
+	Next string `json:"next,omitempty"`
 }
 
 // AuthRequest is a validated authorization request (RFC 6749 §4.1.1) that
@@ -456,8 +483,11 @@ type AuthRequest struct {
 	Pushed              bool     `json:"pushed,omitempty"`   // came through the PAR endpoint (RFC 9126)
 	Prompt              []string `json:"prompt,omitempty"`
 	// MaxAge is the OIDC max_age in seconds; nil when the request had none.
-	MaxAge    *int   `json:"max_age,omitempty"`
-	LoginHint string `json:"login_hint,omitempty"`
+	MaxAge *int `json:"max_age,omitempty"`
+	// ACRValues is the OIDC acr_values, in preference order (OIDC Core
+	// §3.1.2.1).
+	ACRValues []string `json:"acr_values,omitempty"`
+	LoginHint string   `json:"login_hint,omitempty"`
 	// IDTokenHintSubject is the sub of the request's verified
 	// id_token_hint: only that user may be answered (OIDC Core §3.1.2.1).
 	IDTokenHintSubject string `json:"id_token_hint_sub,omitempty"`
@@ -835,6 +865,20 @@ type Storage interface {
 	AssertionReplayStore
 	PushedRequestStore
 	DeviceStore
+	SecondFactorStore
+}
+
+// SecondFactorStore keeps users' TOTP factors and recovery codes
+// (mfa.go). A time step and a recovery code are each used at most once,
+// also under racing callers; a factor's secret is sealed by the caller.
+type SecondFactorStore interface {
+	GetSecondFactors(ctx context.Context, userID string) (*SecondFactors, error)
+	SetPendingTOTP(ctx context.Context, userID string, f *TOTPFactor) error
+	ConfirmTOTP(ctx context.Context, userID, id string, step int64, codeHashes []string) error
+	UseTOTPStep(ctx context.Context, userID, totpID string, step int64) error
+	UseRecoveryCode(ctx context.Context, userID, codeHash string) (int, error)
+	ReplaceRecoveryCodes(ctx context.Context, userID string, codeHashes []string) error
+	RemoveSecondFactors(ctx context.Context, userID string) error
 }
 
 // SessionLogin is a signed-in browser session as back-channel logout sees

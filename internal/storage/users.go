@@ -229,5 +229,8 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	if err := s.rdb.Del(ctx, s.kUserClients(id)).Err(); err != nil {
 		return fmt.Errorf("storage: delete user clients: %w", err)
 	}
+	if err := s.RemoveSecondFactors(ctx, id); err != nil {
+		return err
+	}
 	return nil
 }

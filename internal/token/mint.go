@@ -39,6 +39,10 @@ type AccessRequest struct {
 	Lifetime time.Duration // required; exp = iat + Lifetime
 	AuthTime time.Time     // when the user authenticated; zero if unknown
 	JKT      string        // binds the token to a DPoP key (cnf.jkt); empty: a bearer token
+	// ACR and AMR say how the user authenticated (RFC 9068 §2.2.3:
+	// acr, amr); empty: not said (a client's own token).
+	ACR string
+	AMR []string
 }
 
 // Minter issues access tokens and ID tokens signed by a KeySet's active
@@ -73,6 +77,8 @@ type accessPayload struct {
 	Scope    string   `json:"scope,omitempty"`
 	Roles    []string `json:"roles,omitempty"`
 	AuthTime int64    `json:"auth_time,omitempty"`
+	Acr      string   `json:"acr,omitempty"`
+	Amr      []string `json:"amr,omitempty"`
 	Cnf      *cnf     `json:"cnf,omitempty"`
 }
 
@@ -94,7 +100,7 @@ func (m *Minter) MintAccess(ctx context.Context, req AccessRequest) (string, Acc
 	// JSON would replace invalid UTF-8 silently: the token would then say
 	// something other than what the caller decided (found by
 	// FuzzVerifyAccess).
-	if !validUTF8(req.Subject, req.ClientID, req.JTI) || !validUTF8(req.Scope...) || !validUTF8(req.Roles...) || !validUTF8(req.Audience...) {
+	if !validUTF8(req.Subject, req.ClientID, req.JTI, req.ACR) || !validUTF8(req.AMR...) || !validUTF8(req.Scope...) || !validUTF8(req.Roles...) || !validUTF8(req.Audience...) {
 		return "", AccessClaims{}, errors.New("token: access token claims must be valid UTF-8")
 	}
 	key, err := m.keys.Active(m.keys.AccessAlgorithm())
@@ -104,7 +110,7 @@ func (m *Minter) MintAccess(ctx context.Context, req AccessRequest) (string, Acc
 	c := AccessClaims{
 		Issuer: m.issuer, Subject: req.Subject, Audience: req.Audience, ClientID: req.ClientID,
 		Scope: req.Scope, Roles: req.Roles, JTI: req.JTI, IssuedAt: req.IssuedAt,
-		AuthTime: utcSeconds(req.AuthTime), JKT: req.JKT,
+		AuthTime: utcSeconds(req.AuthTime), JKT: req.JKT, ACR: req.ACR,
 	}
 	if len(c.Audience) == 0 {
 		c.Audience = m.audience
@@ -123,6 +129,7 @@ func (m *Minter) MintAccess(ctx context.Context, req AccessRequest) (string, Acc
 		Iss: c.Issuer, Sub: c.Subject, Aud: audienceClaim(c.Audience), Exp: c.ExpiresAt.Unix(),
 		Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix(), Jti: c.JTI, ClientID: c.ClientID,
 		Scope: strings.Join(c.Scope, " "), Roles: c.Roles, AuthTime: unixOrZero(c.AuthTime),
+		Acr: req.ACR, Amr: req.AMR,
 	}
 	if c.JKT != "" {
 		p.Cnf = &cnf{JKT: c.JKT}
@@ -193,6 +200,10 @@ type IDClaims struct {
 	// SessionID is the browser session's sid (OIDC Back-Channel Logout
 	// 1.0 §2.1); omitted if empty.
 	SessionID string
+	// ACR and AMR say how the user authenticated (OIDC Core §2); omitted
+	// if empty.
+	ACR string
+	AMR []string
 	// Extra holds further claims (name, email, ...). It may not set a
 	// claim this package sets itself.
 	Extra map[string]any
@@ -202,7 +213,7 @@ type IDClaims struct {
 // them.
 func reservedIDClaim(name string) bool {
 	switch name {
-	case "iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "c_hash", "azp", "jti", "sid":
+	case "iss", "sub", "aud", "exp", "iat", "nbf", "auth_time", "nonce", "at_hash", "c_hash", "azp", "jti", "sid", "acr", "amr":
 		return true
 	}
 	return false
@@ -238,6 +249,12 @@ func (m *Minter) MintIDToken(ctx context.Context, c IDClaims) (string, error) {
 	}
 	if c.SessionID != "" {
 		claims["sid"] = c.SessionID
+	}
+	if c.ACR != "" {
+		claims["acr"] = c.ACR
+	}
+	if len(c.AMR) > 0 {
+		claims["amr"] = c.AMR
 	}
 	if c.AccessToken != "" {
 		claims["at_hash"] = AccessTokenHash(key.Algorithm(), c.AccessToken)

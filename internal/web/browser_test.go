@@ -312,7 +312,9 @@ func (a *relyingParty) finish(r *http.Request) (string, error) {
 		return "", fmt.Errorf("id_token: %w", err)
 	}
 	var session struct {
-		Sid string `json:"sid"`
+		Sid string   `json:"sid"`
+		Acr string   `json:"acr"`
+		Amr []string `json:"amr"`
 	}
 	if err := idt.Claims(&session); err != nil {
 		return "", err
@@ -343,7 +345,8 @@ func (a *relyingParty) finish(r *http.Request) (string, error) {
 	if tok.RefreshToken != "" {
 		refresh = "yes"
 	}
-	return fmt.Sprintf("sub=%s preferred_username=%s email=%s refresh=%s", info.Subject, claims.PreferredUsername, info.Email, refresh), nil
+	return fmt.Sprintf("sub=%s preferred_username=%s email=%s refresh=%s acr=%s amr=%s", info.Subject, claims.PreferredUsername, info.Email, refresh,
+		session.Acr, strings.Join(session.Amr, ",")), nil
 }
 
 func (a *relyingParty) sessionID() string {

@@ -18,6 +18,13 @@
 // frame-ancestors 'none'), X-Frame-Options DENY, Referrer-Policy
 // no-referrer and Cache-Control no-store, and work without JavaScript.
 //
+// A user with a second factor is signed in only after it: a right
+// password leads to a short session that is not signed in and to the
+// second-factor page (secondfactor.go), which also steps a password-only
+// session up when the authorization endpoint asks for more; the account
+// page /account/security enrols and removes TOTP and renews recovery
+// codes (security.go). See docs/second-factors.md.
+//
 // It implements the user-facing parts of RFC 6749 §4.1.1 (authenticating
 // the resource owner and obtaining authorization), RFC 9700 §4.7 (CSRF)
 // and §4.16 (clickjacking), OIDC Core §3.1.2.3–3.1.2.4, OIDC

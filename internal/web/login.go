@@ -108,21 +108,36 @@ func (h *Handler) Login(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if _, err := h.signIn(c.Writer, r, s, user.ID, c.ClientIP()); err != nil {
+	next := h.nextAfterSignIn(reqID)
+	if device {
+		next = deviceReturn(data.DeviceCode)
+	}
+	required, err := h.secondFactorRequired(r.Context(), user)
+	if err != nil {
+		h.serverError(c, "second factor policy", err)
+		return
+	}
+	if required {
+		h.beginSecondFactor(c, s, user, reqID, next)
+		return
+	}
+	if _, err := h.signIn(c.Writer, r, s, user.ID, c.ClientIP(), []string{account.AMRPassword}); err != nil {
 		h.serverError(c, "sign in", err)
 		return
 	}
 	h.clearLoginForm(c.Writer)
 	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", user.ID)
-	next := AccountPath
-	switch {
-	case reqID != "":
-		next = h.cfg.ResumePath + "?req=" + url.QueryEscape(reqID)
-	case device:
-		next = deviceReturn(data.DeviceCode)
-	}
 	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusSeeOther, next)
+}
+
+// nextAfterSignIn is where a finished sign-in goes: back to the
+// authorization request, or to the account page.
+func (h *Handler) nextAfterSignIn(reqID string) string {
+	if reqID != "" {
+		return h.cfg.ResumePath + "?req=" + url.QueryEscape(reqID)
+	}
+	return AccountPath
 }
 
 // checkCredentials checks the password through account.Login (the

@@ -34,8 +34,19 @@ const (
 	EndSessionPath           = "/oauth2/logout"
 	AccountConsentPath       = "/account/consents"
 	AccountConsentRevokePath = AccountConsentPath + "/revoke"
-	StylesheetPath           = "/static/oauth2d.css"
-	FaviconPath              = "/favicon.ico"
+	// SecondFactorPath is the sign-in's second step (and step-up);
+	// SecondFactorPasskeyPath is where its passkey option posts (served
+	// by the passkey work).
+	SecondFactorPath        = LoginPath + "/second-factor"
+	SecondFactorPasskeyPath = SecondFactorPath + "/passkey"
+	// AccountSecurityPath is the account page of second factors.
+	AccountSecurityPath         = "/account/security"
+	AccountSecurityTOTPPath     = AccountSecurityPath + "/totp"
+	AccountSecurityConfirmPath  = AccountSecurityTOTPPath + "/confirm"
+	AccountSecurityRemovePath   = AccountSecurityTOTPPath + "/remove"
+	AccountSecurityRecoveryPath = AccountSecurityPath + "/recovery"
+	StylesheetPath              = "/static/oauth2d.css"
+	FaviconPath                 = "/favicon.ico"
 )
 
 // Config holds the settings of the pages.
@@ -161,6 +172,11 @@ type Deps struct {
 	// (nil: the device pages answer 404).
 	Devices       DeviceRequests
 	DeviceGuesses DeviceGuesses
+	// Factors enrols and checks second factors, and MFA says who must
+	// use one; nil: second factors are off (the pages that need them
+	// answer 404) and a password signs in alone.
+	Factors *account.SecondFactors
+	MFA     *account.MFAPolicy
 }
 
 // Handler serves the pages. It also tells package oauth who is signed in
@@ -188,8 +204,10 @@ type Handler struct {
 	passwords  interface {
 		UpdateUser(ctx context.Context, u *storage.User) error
 	}
-	log *slog.Logger
-	now func() time.Time
+	factors *account.SecondFactors
+	mfa     *account.MFAPolicy
+	log     *slog.Logger
+	now     func() time.Time
 
 	devices       DeviceRequests
 	deviceGuesses DeviceGuesses
@@ -242,7 +260,7 @@ func New(d Deps) (*Handler, error) {
 	css = append(css, accent...)
 	h := &Handler{cfg: cfg, store: d.Store, clients: d.Clients, users: d.Users, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages,
 		stylesheet: css, favicon: favicon, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, resources: d.Resources, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now,
-		devices: d.Devices, deviceGuesses: d.DeviceGuesses}
+		devices: d.Devices, deviceGuesses: d.DeviceGuesses, factors: d.Factors, mfa: d.MFA}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

@@ -181,6 +181,10 @@ func testExpiry(t *testing.T, newStore NewStore) {
 	if _, err := s.RecordAssertion(ctx, "svc", newID(), time.Second); err != nil {
 		t.Fatal(err)
 	}
+	// An enrolment nobody confirmed, of a user with no factor yet.
+	if err := s.SetPendingTOTP(ctx, "u-"+newID(), &storage.TOTPFactor{ID: "p", Sealed: "x", Until: soon}); err != nil {
+		t.Fatal(err)
+	}
 	if keys := keysUnder(t, ctx, s); len(keys) == 0 {
 		t.Fatal("no keys under the prefix: the scan below proves nothing")
 	}

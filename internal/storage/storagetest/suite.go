@@ -64,6 +64,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 		{"PushedRequests", testPushedRequests},
 		{"Devices", testDevices},
 		{"Redelivery", testRedelivery},
+		{"SecondFactors", func(t *testing.T, _ NewStore) { testSecondFactors(t, newStoreAt) }},
 		{"FamilyIndex", func(t *testing.T, _ NewStore) { testFamilyIndex(t, newStoreAt) }},
 		{"Grants", func(t *testing.T, _ NewStore) { testGrants(t, newStoreAt) }},
 	}

@@ -290,3 +290,20 @@ func (s *Server) ActiveFor(t testing.TB, tok, id, secret string) bool {
 	}
 	return body.Active
 }
+
+// SubmitSecondFactor fills in and submits the second-factor page p with
+// method (totp, recovery or enrol) and code.
+func (b *Browser) SubmitSecondFactor(p *Page, method, code string) *Page {
+	b.t.Helper()
+	if !strings.Contains(p.Body, `action="/login/second-factor"`) {
+		b.t.Fatalf("webtest: not a second-factor page: %d %s", p.Status, p.Body)
+	}
+	f := url.Values{"method": {method}, "code": {code}, "csrf_token": {p.Hidden("csrf_token")}}
+	if req := p.Hidden("req"); req != "" {
+		f.Set("req", req)
+	}
+	if method == "enrol" {
+		f.Set("enrolment", p.Hidden("enrolment"))
+	}
+	return b.Follow(b.Post("/login/second-factor", f))
+}

@@ -122,6 +122,8 @@ type Options struct {
 	// the server's own requests reach no internal address, 127.0.0.1
 	// included (by default it is listed for the tests' receivers).
 	NoInternalOutbound bool
+	// MFARequiredRoles is mfa.required_roles.
+	MFARequiredRoles []string
 }
 
 // Server is a running authorization server.
@@ -215,6 +217,7 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 		cfg.Branding = o.Branding
 	}
 	cfg.Consent.RememberByDefault = !o.ConsentRememberUnticked
+	cfg.MFA.RequiredRoles = o.MFARequiredRoles
 	tmpl := o.Templates
 	if tmpl == nil {
 		tmpl = templates.FS

@@ -713,6 +713,7 @@ type Storage interface {
 	CommentStore
 	ProofReplayStore
 	PushedRequestStore
+	PasskeyStore
 }
 
 // SessionLogin is a signed-in browser session as back-channel logout sees

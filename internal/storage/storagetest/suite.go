@@ -60,6 +60,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 		{"ProofReplay", testProofReplay},
 		{"BoundFamily", testBoundFamily},
 		{"PushedRequests", testPushedRequests},
+		{"Passkeys", testPasskeys},
 		{"Redelivery", testRedelivery},
 		{"FamilyIndex", func(t *testing.T, _ NewStore) { testFamilyIndex(t, newStoreAt) }},
 		{"Grants", func(t *testing.T, _ NewStore) { testGrants(t, newStoreAt) }},

@@ -97,7 +97,7 @@ func routes(r gin.IRouter, h Handlers) {
 	r.GET(oauth.UserinfoPath, userinfo...)
 	r.POST(oauth.UserinfoPath, userinfo...)
 
-	// The pages a person sees: login, consent, their consents, sign-out
+	// The pages a person sees: login, consent, their consents and security, sign-out
 	// (also OIDC RP-Initiated Logout at EndSessionPath).
 	r.GET(web.StylesheetPath, h.Pages.Stylesheet)
 	r.GET(web.FaviconPath, h.Pages.Favicon)
@@ -107,6 +107,13 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(web.ConsentPath, h.Pages.Consent)
 	r.GET(web.AccountConsentPath, h.Pages.AccountConsents)
 	r.POST(web.AccountConsentRevokePath, h.Pages.RevokeConsent)
+	// Passkeys (WebAuthn): sign-in, and the account's security page.
+	r.GET(web.PasskeyScriptPath, h.Pages.PasskeyScript)
+	r.POST(web.PasskeyLoginPath, h.Pages.PasskeyLogin)
+	r.GET(web.AccountSecurityPath, h.Pages.AccountSecurity)
+	r.POST(web.AccountPasskeyAddPath, h.Pages.AddPasskey)
+	r.POST(web.AccountPasskeyRenamePath, h.Pages.RenamePasskey)
+	r.POST(web.AccountPasskeyRemovePath, h.Pages.RemovePasskey)
 	for _, p := range []string{web.LogoutPath, web.EndSessionPath} {
 		r.GET(p, h.Pages.EndSession)
 		r.POST(p, h.Pages.EndSession)

@@ -18,6 +18,8 @@ type loginData struct {
 	// ClientURI is the registered home page of the client (never a URL
 	// from the request), shown as a way back to it.
 	ClientURI string
+	// Passkey offers signing in with a passkey (passkeys.go); nil: not.
+	Passkey *passkeyOffer
 }
 
 // LoginPage serves GET /login[?req=<pending authorization request>].
@@ -38,7 +40,7 @@ func (h *Handler) LoginPage(c *gin.Context) {
 		h.serverError(c, "login form", err)
 		return
 	}
-	data := loginData{Title: "Sign in", CSRF: csrf}
+	data := loginData{Title: "Sign in", CSRF: csrf, Passkey: h.loginPasskeyOffer(csrf)}
 	var target string
 	if reqID != "" {
 		ar, client, ok := h.pendingRequest(c, reqID)
@@ -87,16 +89,26 @@ func (h *Handler) Login(c *gin.Context) {
 		return
 	}
 	data.CSRF = r.PostFormValue("csrf_token")
+	data.Passkey = h.loginPasskeyOffer(data.CSRF)
 	user, ok := h.checkCredentials(c, &data, target)
 	if !ok {
 		return
 	}
-	if _, err := h.signIn(c.Writer, r, s, user.ID); err != nil {
+	h.completeSignIn(c, s, user.ID, []string{"pwd"}, reqID)
+}
+
+// completeSignIn signs userID in, having proved amr (RFC 8176), in place
+// of the browser's session s, and goes on with the pending authorization
+// request reqID, or to the account page without one: what every way of
+// signing in does once the user is known.
+func (h *Handler) completeSignIn(c *gin.Context, s *session, userID string, amr []string, reqID string) {
+	r := c.Request
+	if _, err := h.signIn(c.Writer, r, s, userID, amr); err != nil {
 		h.serverError(c, "sign in", err)
 		return
 	}
 	h.clearLoginForm(c.Writer)
-	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", user.ID)
+	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", userID, "amr", amr)
 	next := AccountConsentPath
 	if reqID != "" {
 		next = h.cfg.ResumePath + "?req=" + url.QueryEscape(reqID)

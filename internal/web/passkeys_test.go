@@ -1,0 +1,192 @@
+package web_test
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/oauth2d/oauth2d/internal/audit"
+	"github.com/oauth2d/oauth2d/internal/secret"
+	"github.com/oauth2d/oauth2d/internal/storage"
+	"github.com/oauth2d/oauth2d/internal/web/webtest"
+)
+
+// passkeyWorld is a server on localhost (passkeys need a domain) with
+// alice's passkey registered on her security page by a software
+// authenticator.
+type passkeyWorld struct {
+	s    *webtest.Server
+	a    *webtest.Authenticator
+	logs *logBuffer
+}
+
+func newPasskeyWorld(t *testing.T) *passkeyWorld {
+	t.Helper()
+	logs := &logBuffer{}
+	s := webtest.New(t, webtest.Options{Localhost: true, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	w := &passkeyWorld{s: s, a: webtest.NewAuthenticator(s.Issuer), logs: logs}
+	b := s.NewBrowser(t)
+	signIn(t, b, "alice", webtest.AlicePassword)
+	p := b.AddPasskey(w.a, "Laptop")
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, "Your passkey was added.") || !strings.Contains(p.Body, `value="Laptop"`) {
+		t.Fatalf("add passkey: %d %s", p.Status, p.Body)
+	}
+	return w
+}
+
+// stored returns alice's one passkey as stored.
+func (w *passkeyWorld) stored(t *testing.T) *storage.Passkey {
+	t.Helper()
+	keys, err := w.s.Store.ListPasskeys(t.Context(), w.s.Alice.ID)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("alice's passkeys: %v, %v", keys, err)
+	}
+	return keys[0]
+}
+
+// loginPage opens the login page in a fresh browser.
+func (w *passkeyWorld) loginPage(t *testing.T) (*webtest.Browser, *webtest.Page) {
+	t.Helper()
+	b := w.s.NewBrowser(t)
+	p := b.Get("/login")
+	if p.PasskeyOptions() == "" || p.Hidden("state") == "" {
+		t.Fatalf("the login page offers no passkey: %s", p.Body)
+	}
+	return b, p
+}
+
+// A passkey alone signs alice in, records how (RFC 8176 amr), and
+// continues an authorization request to the client as a password does;
+// the page's CSP admits the passkey script and nothing inline.
+func TestPasskeySignIn(t *testing.T) {
+	w := newPasskeyWorld(t)
+	s := w.s
+	b, login := w.loginPage(t)
+	csp := login.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe") {
+		t.Errorf("login page CSP %q", csp)
+	}
+	if !strings.Contains(login.Body, `autocomplete="username webauthn"`) {
+		t.Error("the username field does not offer passkeys in its autofill (conditional mediation)")
+	}
+	p := b.SignInWithPasskey(login, w.a)
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, "connected applications") {
+		t.Fatalf("passkey sign-in: %d %s", p.Status, p.Body)
+	}
+	cookie := sessionCookie(t, s, b)
+	bs, err := s.Store.GetSession(t.Context(), secret.SHA256(cookie.Value))
+	if err != nil || bs.UserID != s.Alice.ID || strings.Join(bs.AMR, " ") != "hwk user mfa" {
+		t.Fatalf("session = %+v, %v; want alice's with amr hwk user mfa", bs, err)
+	}
+	if k := w.stored(t); k.SignCount != 1 || k.LastUsedAt.IsZero() {
+		t.Fatalf("the passkey's counter and last use were not stored: %+v", k)
+	}
+
+	// The code flow: sign in with the passkey on the login page of an
+	// authorization request, allow, redeem the code.
+	b2 := s.NewBrowser(t)
+	params, verifier := webtest.CodeRequest(webtest.ThirdPartyID, "openid profile")
+	login = b2.Authorize(params)
+	if login.Hidden("req") == "" {
+		t.Fatalf("no pending request on the login page: %s", login.Body)
+	}
+	consent := b2.SignInWithPasskey(login, w.a)
+	q := s.Callback(t, b2.SubmitConsent(consent, "allow"))
+	tok := s.Exchange(t, q.Get("code"), verifier, webtest.ThirdPartyID, webtest.ThirdPartySecret)
+	if tok.Str("access_token") == "" || tok.Str("id_token") == "" {
+		t.Fatalf("token response %+v", tok)
+	}
+	if !s.Active(t, tok.Str("access_token")) {
+		t.Fatal("the access token is not active")
+	}
+}
+
+// Each refusal shows the login page again with its reason, signs nobody
+// in, and leaves the passkey as it was.
+func TestPasskeyRefusals(t *testing.T) {
+	w := newPasskeyWorld(t)
+	s := w.s
+	// One good sign-in, whose form a copy of the browser replays below.
+	b, login := w.loginPage(t)
+	replayer := cloneBrowser(t, s, b)
+	good, err := w.a.Get(login.PasskeyOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := b.SubmitPasskey(login, good); p.Status != http.StatusSeeOther {
+		t.Fatalf("first use: %d %s", p.Status, p.Body)
+	}
+	before := w.stored(t)
+	_, other := w.loginPage(t)
+
+	cases := []struct {
+		name   string
+		answer func(t *testing.T) (*webtest.Browser, *webtest.Page, string)
+		want   string
+	}{
+		{"assertion replayed", func(t *testing.T) (*webtest.Browser, *webtest.Page, string) {
+			return replayer, login, good
+		}, "already used"},
+		{"assertion for another RP ID", func(t *testing.T) (*webtest.Browser, *webtest.Page, string) {
+			b, p := w.loginPage(t)
+			cred, err := w.a.GetWith(p.PasskeyOptions(), func(a *webtest.Assertion) { a.RPID = "evil.example" })
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b, p, cred
+		}, "could not be verified"},
+		{"counter going backwards", func(t *testing.T) (*webtest.Browser, *webtest.Page, string) {
+			b, p := w.loginPage(t)
+			cred, err := w.a.GetWith(p.PasskeyOptions(), func(a *webtest.Assertion) { a.Counter = before.SignCount })
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b, p, cred
+		}, "signature counter went backwards"},
+		{"challenge from another ceremony", func(t *testing.T) (*webtest.Browser, *webtest.Page, string) {
+			b, p := w.loginPage(t)
+			cred, err := w.a.Get(other.PasskeyOptions()) // signed for another page's challenge
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b, p, cred
+		}, "could not be verified"},
+		{"ceremony of another form", func(t *testing.T) (*webtest.Browser, *webtest.Page, string) {
+			b, p := w.loginPage(t)
+			cred, err := w.a.Get(other.PasskeyOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Body = strings.Replace(p.Body, p.Hidden("state"), other.Hidden("state"), 1) // bound to other's CSRF token
+			return b, p, cred
+		}, "expired"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b, page, cred := tc.answer(t)
+			p := b.SubmitPasskey(page, cred)
+			if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, tc.want) || !strings.Contains(p.Body, `id="login-error"`) {
+				t.Fatalf("answer %d, want 400 with %q: %s", p.Status, tc.want, p.Body)
+			}
+			if sessionCookie(t, s, b) != nil {
+				t.Fatal("a refused passkey signed the browser in")
+			}
+			if after := w.stored(t); after.SignCount != before.SignCount || !after.LastUsedAt.Equal(before.LastUsedAt) {
+				t.Fatalf("a refused passkey changed its record: %+v, was %+v", after, before)
+			}
+		})
+	}
+	trail := &auditTrail{t: t, s: s, logs: w.logs}
+	trail.want(map[string]string{"event": audit.PasskeyCounter, "outcome": audit.Failure, "subject": s.Alice.ID})
+}
+
+// cloneBrowser returns a browser holding b's cookies for the server.
+func cloneBrowser(t *testing.T, s *webtest.Server, b *webtest.Browser) *webtest.Browser {
+	t.Helper()
+	c := s.NewBrowser(t)
+	u, _ := url.Parse(s.URL)
+	c.Client.Jar.SetCookies(u, b.Client.Jar.Cookies(u))
+	return c
+}

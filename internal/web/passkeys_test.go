@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -189,4 +190,57 @@ func cloneBrowser(t *testing.T, s *webtest.Server, b *webtest.Browser) *webtest.
 	u, _ := url.Parse(s.URL)
 	c.Client.Jar.SetCookies(u, b.Client.Jar.Cookies(u))
 	return c
+}
+
+// The security page renames and removes passkeys behind its CSRF token; a
+// removed passkey, or one whose user is deleted, signs nobody in.
+func TestPasskeyAccountChanges(t *testing.T) {
+	w := newPasskeyWorld(t)
+	s := w.s
+	b := s.NewBrowser(t)
+	signIn(t, b, "alice", webtest.AlicePassword)
+	page := b.Get("/account/security")
+	id := base64.RawURLEncoding.EncodeToString(w.stored(t).ID)
+	form := url.Values{"id": {id}, "name": {"Phone"}}
+	if p := b.Post("/account/passkeys/rename", form); p.Status != http.StatusForbidden {
+		t.Fatalf("rename without the CSRF token: %d", p.Status)
+	}
+	form.Set("csrf_token", page.Hidden("csrf_token"))
+	if p := b.Follow(b.Post("/account/passkeys/rename", form)); !strings.Contains(p.Body, "Your passkey was renamed.") || w.stored(t).Name != "Phone" {
+		t.Fatalf("rename: %d, name %q", p.Status, w.stored(t).Name)
+	}
+	// Bob cannot touch alice's passkey.
+	bob := s.NewBrowser(t)
+	signIn(t, bob, "bob", webtest.BobPassword)
+	bobPage := bob.Get("/account/security")
+	if p := bob.Post("/account/passkeys/remove", url.Values{"id": {id}, "csrf_token": {bobPage.Hidden("csrf_token")}}); p.Status != http.StatusBadRequest {
+		t.Fatalf("bob removes alice's passkey: %d", p.Status)
+	}
+	w.stored(t)
+
+	if p := b.Follow(b.Post("/account/passkeys/remove", url.Values{"id": {id}, "csrf_token": {page.Hidden("csrf_token")}})); !strings.Contains(p.Body, "Your passkey was removed.") {
+		t.Fatalf("remove: %d %s", p.Status, p.Body)
+	}
+	lb, login2 := w.loginPage(t)
+	cred, err := w.a.Get(login2.PasskeyOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := lb.SubmitPasskey(login2, cred); p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "not registered here") {
+		t.Fatalf("a removed passkey: %d %s", p.Status, p.Body)
+	}
+
+	// Registered again, then the user deleted: the passkey goes with her.
+	b.AddPasskey(w.a, "Again")
+	if err := s.Store.DeleteUser(t.Context(), s.Alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	lb, login3 := w.loginPage(t)
+	cred, err = w.a.Get(login3.PasskeyOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := lb.SubmitPasskey(login3, cred); p.Status != http.StatusBadRequest || sessionCookie(t, s, lb) != nil {
+		t.Fatalf("a deleted user's passkey: %d %s", p.Status, p.Body)
+	}
 }

@@ -309,7 +309,7 @@ func (h *Handler) verifyAssertion(ctx context.Context, c *ceremony, credential s
 	if stored == nil {
 		return nil, errPasskeyInvalid
 	}
-	ttl := time.Until(c.Session.Expires)
+	ttl := c.Session.Expires.Sub(h.now())
 	if ttl <= 0 {
 		return nil, errCeremonyExpired
 	}

@@ -2,6 +2,15 @@ package web_test
 
 import (
 	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/oauth"
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/token"
+	"github.com/oauth2d/oauth2d/internal/web"
+	"github.com/oauth2d/oauth2d/templates"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -243,4 +252,79 @@ func TestPasskeyAccountChanges(t *testing.T) {
 	if p := lb.SubmitPasskey(login3, cred); p.Status != http.StatusBadRequest || sessionCookie(t, s, lb) != nil {
 		t.Fatalf("a deleted user's passkey: %d %s", p.Status, p.Body)
 	}
+}
+
+// The second-factor API: an assertion by one of a known user's passkeys
+// (listed as allowed) proves the passkey's amr, once, for that user and
+// that form only; a user without passkeys has none to offer.
+func TestPasskeyVerificationOfKnownUser(t *testing.T) {
+	w := newPasskeyWorld(t)
+	s := w.s
+	h := pagesOver(t, s)
+	ctx := t.Context()
+	if ok, err := h.HasPasskeys(ctx, s.Alice.ID); err != nil || !ok {
+		t.Fatalf("HasPasskeys(alice) = %v, %v", ok, err)
+	}
+	if ok, err := h.HasPasskeys(ctx, s.Bob.ID); err != nil || ok {
+		t.Fatalf("HasPasskeys(bob) = %v, %v", ok, err)
+	}
+	if _, _, err := h.BeginPasskeyVerification(ctx, s.Bob.ID, "form"); !errors.Is(err, web.ErrNoPasskeys) {
+		t.Fatalf("bob's verification: %v, want ErrNoPasskeys", err)
+	}
+	options, state, err := h.BeginPasskeyVerification(ctx, s.Alice.ID, "form")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(options, base64.RawURLEncoding.EncodeToString(w.stored(t).ID)) {
+		t.Fatalf("options do not allow alice's passkey: %s", options)
+	}
+	cred, err := w.a.Get(options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, wrong := range []struct{ user, form string }{{s.Bob.ID, "form"}, {s.Alice.ID, "another form"}} {
+		if _, err := h.FinishPasskeyVerification(ctx, wrong.user, wrong.form, state, cred); err == nil {
+			t.Fatalf("verification accepted for user %s, form %q", wrong.user, wrong.form)
+		} else if _, refusal := web.PasskeyRefusal(err); !refusal {
+			t.Fatalf("a wrong user or form is a server failure: %v", err)
+		}
+	}
+	amr, err := h.FinishPasskeyVerification(ctx, s.Alice.ID, "form", state, cred)
+	if err != nil || strings.Join(amr, " ") != "hwk user mfa" {
+		t.Fatalf("verification = %v, %v", amr, err)
+	}
+	_, err = h.FinishPasskeyVerification(ctx, s.Alice.ID, "form", state, cred)
+	if msg, refusal := web.PasskeyRefusal(err); !refusal || !strings.Contains(msg, "already used") {
+		t.Fatalf("replayed verification: %v (%q)", err, msg)
+	}
+}
+
+// pagesOver builds a second set of pages over s's store, for the API the
+// route table does not serve.
+func pagesOver(t *testing.T, s *webtest.Server) *web.Handler {
+	t.Helper()
+	keys, err := token.NewKeySet(token.AlgES256, token.AlgRS256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoker, err := account.NewRevoker(s.Store, nil, time.Hour, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker, err := secret.NewChecker(1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box := secret.NewRandomBox()
+	pending, err := oauth.NewPendingRequests(s.Store, box, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := web.New(web.Deps{Config: web.Config{Issuer: s.Issuer, ResumePath: oauth.AuthorizeResumePath}, Store: s.Store,
+		Clients: s.Store, Users: s.Store, Pending: pending, Box: box, Limiter: ratelimit.New(s.Store.Redis(), s.Store.Prefix(), ratelimit.Limits{PerUsername: 5, PerIP: 5}),
+		Revoker: revoker, Checker: checker, Keys: keys, Templates: templates.FS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

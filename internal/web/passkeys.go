@@ -313,20 +313,24 @@ func (h *Handler) verifyAssertion(ctx context.Context, c *ceremony, credential s
 	if ttl <= 0 {
 		return nil, errCeremonyExpired
 	}
-	fresh, err := h.store.RecordCeremony(ctx, c.Session.Challenge, min(ttl, storage.MaxCeremonyTTL))
-	if err != nil {
-		return nil, err
-	}
-	if !fresh {
-		return nil, errPasskeyReplayed
-	}
 	flags := parsed.Response.AuthenticatorData.Flags
+	// A counter that did not move forward is refused before anything is
+	// written; a counter of zero (synced passkeys send one) proves
+	// nothing, and the used-challenge record below is what stops a
+	// replay of such an assertion.
 	if cred.Authenticator.CloneWarning {
 		h.log.WarnContext(ctx, "web: passkey signature counter went backwards; refused", "user_id", owner.user.ID,
 			"stored", stored.SignCount, "presented", parsed.Response.AuthenticatorData.Counter)
 		audit.Emit(ctx, audit.Event{Event: audit.PasskeyCounter, Outcome: audit.Failure, Actor: owner.user.ID, Subject: owner.user.ID,
 			Reason: fmt.Sprintf("signature counter %d after %d", parsed.Response.AuthenticatorData.Counter, stored.SignCount)})
 		return nil, errPasskeyCounter
+	}
+	fresh, err := h.store.RecordCeremony(ctx, c.Session.Challenge, min(ttl, storage.MaxCeremonyTTL))
+	if err != nil {
+		return nil, err
+	}
+	if !fresh {
+		return nil, errPasskeyReplayed
 	}
 	used := *stored
 	used.SignCount, used.BackupState, used.UserVerified = cred.Authenticator.SignCount, flags.HasBackupState(), cred.Flags.UserVerified

@@ -114,21 +114,22 @@ func TestPasskeySignIn(t *testing.T) {
 }
 
 // Each refusal shows the login page again with its reason, signs nobody
-// in, and leaves the passkey as it was.
+// in, and leaves the passkey as it was, and no used-challenge record.
 func TestPasskeyRefusals(t *testing.T) {
 	w := newPasskeyWorld(t)
 	s := w.s
-	// One good sign-in, whose form a copy of the browser replays below.
+	// One good sign-in with a counter of zero, as synced passkeys send: the
+	// counter cannot tell its replay, only the used challenge can. A copy
+	// of the browser replays its form below.
 	b, login := w.loginPage(t)
 	replayer := cloneBrowser(t, s, b)
-	good, err := w.a.Get(login.PasskeyOptions())
+	good, err := w.a.GetWith(login.PasskeyOptions(), func(a *webtest.Assertion) { a.Counter = 0 })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p := b.SubmitPasskey(login, good); p.Status != http.StatusSeeOther {
 		t.Fatalf("first use: %d %s", p.Status, p.Body)
 	}
-	before := w.stored(t)
 	_, other := w.loginPage(t)
 
 	cases := []struct {
@@ -148,8 +149,17 @@ func TestPasskeyRefusals(t *testing.T) {
 			return b, p, cred
 		}, "could not be verified"},
 		{"counter going backwards", func(t *testing.T) (*webtest.Browser, *webtest.Page, string) {
+			// A sign-in that sets the counter to 5, then an answer with 5.
+			ok, p := w.loginPage(t)
+			cred, err := w.a.GetWith(p.PasskeyOptions(), func(a *webtest.Assertion) { a.Counter = 5 })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := ok.SubmitPasskey(p, cred); res.Status != http.StatusSeeOther {
+				t.Fatalf("sign-in with counter 5: %d %s", res.Status, res.Body)
+			}
 			b, p := w.loginPage(t)
-			cred, err := w.a.GetWith(p.PasskeyOptions(), func(a *webtest.Assertion) { a.Counter = before.SignCount })
+			cred, err = w.a.GetWith(p.PasskeyOptions(), func(a *webtest.Assertion) { a.Counter = 5 })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,6 +186,7 @@ func TestPasskeyRefusals(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b, page, cred := tc.answer(t)
+			before, usedBefore := w.stored(t), usedChallenges(t, s)
 			p := b.SubmitPasskey(page, cred)
 			if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, tc.want) || !strings.Contains(p.Body, `id="login-error"`) {
 				t.Fatalf("answer %d, want 400 with %q: %s", p.Status, tc.want, p.Body)
@@ -186,10 +197,23 @@ func TestPasskeyRefusals(t *testing.T) {
 			if after := w.stored(t); after.SignCount != before.SignCount || !after.LastUsedAt.Equal(before.LastUsedAt) {
 				t.Fatalf("a refused passkey changed its record: %+v, was %+v", after, before)
 			}
+			if used := usedChallenges(t, s); used != usedBefore {
+				t.Fatalf("a refusal stored a used challenge: %d, was %d", used, usedBefore)
+			}
 		})
 	}
 	trail := &auditTrail{t: t, s: s, logs: w.logs}
 	trail.want(map[string]string{"event": audit.PasskeyCounter, "outcome": audit.Failure, "subject": s.Alice.ID})
+}
+
+// usedChallenges counts the used-challenge records (a test may scan).
+func usedChallenges(t *testing.T, s *webtest.Server) int {
+	t.Helper()
+	keys, err := s.Store.Redis().Keys(t.Context(), s.Store.Prefix()+"webauthn-used:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(keys)
 }
 
 // cloneBrowser returns a browser holding b's cookies for the server.
@@ -278,7 +302,9 @@ func TestPasskeyVerificationOfKnownUser(t *testing.T) {
 	if !strings.Contains(options, base64.RawURLEncoding.EncodeToString(w.stored(t).ID)) {
 		t.Fatalf("options do not allow alice's passkey: %s", options)
 	}
-	cred, err := w.a.Get(options)
+	// A counter of zero, as synced passkeys send: only the used challenge
+	// tells the replay below.
+	cred, err := w.a.GetWith(options, func(a *webtest.Assertion) { a.Counter = 0 })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -353,4 +354,39 @@ func pagesOver(t *testing.T, s *webtest.Server) *web.Handler {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// Anonymous passkey traffic stores nothing: login pages with their
+// sealed ceremonies, and answers by a passkey nobody registered, leave
+// the keys under the prefix as they were (but for the audit stream,
+// capped by length, which records failed sign-ins as it does for
+// passwords).
+func TestAnonymousPasskeyTrafficStoresNothing(t *testing.T) {
+	s := webtest.New(t, webtest.Options{Localhost: true})
+	stranger := webtest.NewAuthenticator(s.Issuer)
+	if _, err := stranger.Create(`{"publicKey":{"challenge":"AAAA","user":{"id":"c3RyYW5nZXI"}}}`); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		keys, err := s.Store.Redis().Keys(t.Context(), s.Store.Prefix()+"*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(slices.DeleteFunc(keys, func(k string) bool { return k == s.Store.Prefix()+"audit" }))
+	}
+	before := count()
+	for range 200 {
+		b := s.NewBrowser(t)
+		p := b.Get("/login")
+		cred, err := stranger.Get(p.PasskeyOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := b.SubmitPasskey(p, cred); res.Status != http.StatusBadRequest {
+			t.Fatalf("a stranger's passkey: %d", res.Status)
+		}
+	}
+	if after := count(); after != before {
+		t.Fatalf("anonymous passkey traffic left %d keys, there were %d", after, before)
+	}
 }

@@ -21,11 +21,14 @@ const (
 	TokenRevoked      = "token.revoked"        // RFC 7009 revocation of one token (and its family)
 	TokensCutOff      = "tokens.cut_off"       // every token of a user or client issued so far revoked
 	BackchannelLogout = "backchannel_logout.delivery"
-	AdminChange       = "admin.change"    // the admin API or the CLI changed something, or tried to
-	AdminRead         = "admin.read"      // the admin API was read (a list of users is worth knowing who saw)
-	PasskeyAdded      = "passkey.added"   // a person registered a passkey (account page)
-	PasskeyRemoved    = "passkey.removed" // a person removed a passkey (account page)
-	PasskeyCounter    = "passkey.counter" // a passkey's signature counter went backwards: refused, maybe cloned
+	AdminChange       = "admin.change" // the admin API or the CLI changed something, or tried to
+	AdminRead         = "admin.read"   // the admin API was read (a list of users is worth knowing who saw)
+	// ClientAuthentication: a client failed to authenticate (wrong secret,
+	// a refused client assertion); successes are seen in token.issued.
+	ClientAuthentication = "client_authentication"
+	PasskeyAdded         = "passkey.added"   // a person registered a passkey (account page)
+	PasskeyRemoved       = "passkey.removed" // a person removed a passkey (account page)
+	PasskeyCounter       = "passkey.counter" // a passkey's signature counter went backwards: refused, maybe cloned
 )
 
 // Outcomes (the schema's outcome field). Back-channel deliveries say

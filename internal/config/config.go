@@ -66,6 +66,9 @@ type Config struct {
 	RevocationFeed RevocationFeed `yaml:"revocation_feed"`
 	// Audit says where audit events go besides the log.
 	Audit Audit `yaml:"audit"`
+	// ClientIDMetadata accepts https URLs as client ids (Client ID
+	// Metadata Documents).
+	ClientIDMetadata ClientIDMetadata `yaml:"client_id_metadata"`
 }
 
 // Redis says where state lives.
@@ -254,11 +257,12 @@ func Default() Config {
 			HSTSMaxAge: DefaultHSTSMaxAge},
 		RateLimit: RateLimit{LoginPerUsernameIP: 5, LoginPerIP: 20, LoginPerUsername: 30,
 			LoginMaxPending: 256, LoginMaxWait: 5 * time.Second},
-		DPoP:        defaultDPoP(),
-		PAR:         defaultPAR(),
-		Backchannel: defaultBackchannel(),
-		Branding:    defaultBranding(),
-		Consent:     defaultConsent(),
+		DPoP:             defaultDPoP(),
+		PAR:              defaultPAR(),
+		ClientIDMetadata: defaultClientIDMetadata(),
+		Backchannel:      defaultBackchannel(),
+		Branding:         defaultBranding(),
+		Consent:          defaultConsent(),
 
 		RevocationFeed: RevocationFeed{MaxWaiters: 1024},
 		Audit:          defaultAudit(),

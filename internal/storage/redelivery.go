@@ -85,6 +85,7 @@ package storage
 //	                                           that only add to a set, keep a maximum or drop a cache
 //	data-loss marker (heal.go)  idempotent     SET NX of this store's marker
 //	RecordProof SET NX (dpop.go)  never re-sent  a second delivery would call the proof a replay
+//	RecordAssertion SET NX (dpop.go)  never re-sent  the same, for a client assertion's jti
 //	addPasskey (passkeys.go)      idempotent     passkey JSON: found → 'ok'
 //	updatePasskey (passkeys.go)   idempotent     compare-and-set: finding the new JSON → 'ok'
 //	deletePasskey (passkeys.go)   never re-sent  a second delivery would answer ErrNotFound

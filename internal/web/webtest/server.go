@@ -7,6 +7,7 @@ package webtest
 
 import (
 	"context"
+	"crypto/x509"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -102,6 +103,16 @@ type Options struct {
 	// Logger receives the handlers' log, audit events included (nil:
 	// discarded).
 	Logger *slog.Logger
+	// ClientIDMetadata, when set, is the client_id_metadata configuration
+	// (Enabled is set for it): https URL client ids are resolved from
+	// their documents. DocumentRoots then trusts the test https servers
+	// that serve them (outbound.WithRootCAs).
+	ClientIDMetadata *config.ClientIDMetadata
+	DocumentRoots    *x509.CertPool
+	// NoInternalOutbound leaves outbound.allow_internal empty, so that
+	// the server's own requests reach no internal address, 127.0.0.1
+	// included (by default it is listed for the tests' receivers).
+	NoInternalOutbound bool
 	// Localhost serves as http://localhost:<port> (URL and issuer), so
 	// that passkeys work: their relying party id must be a domain.
 	Localhost bool
@@ -183,6 +194,13 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	// The tests' relying parties take logout tokens on 127.0.0.1, an
 	// internal address an operator would list the same way.
 	cfg.Outbound.AllowInternal = []string{"127.0.0.1"}
+	if o.NoInternalOutbound {
+		cfg.Outbound.AllowInternal = nil
+	}
+	if o.ClientIDMetadata != nil {
+		cfg.ClientIDMetadata = *o.ClientIDMetadata
+		cfg.ClientIDMetadata.Enabled = true
+	}
 	cfg.RateLimit = config.RateLimit{LoginPerUsernameIP: o.Limits.PerUsernameIP, LoginPerIP: o.Limits.PerIP, LoginPerUsername: o.Limits.PerUsername}
 	cfg.PAR.PublicPerIP = o.PARPublicPerIP
 	cfg.DPoP.PublicPerIP = o.DPoPPublicPerIP
@@ -214,8 +232,9 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 			Sender: backchannel.SenderConfig{Poll: 50 * time.Millisecond},
 			// Tests write clients and users straight into the store and
 			// expect the next request to see them.
-			NoCaches: true,
-			Now:      o.Now,
+			NoCaches:        true,
+			Now:             o.Now,
+			OutboundRootCAs: o.DocumentRoots,
 		},
 	})
 	if err != nil {

@@ -15,13 +15,6 @@ import (
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
-// Password length bounds: the upper one keeps a single hash from costing
-// more than a login should.
-const (
-	MinPasswordLen = 8
-	MaxPasswordLen = 1024
-)
-
 var (
 	// Client ids travel in URLs, Basic auth and Redis keys: keep them to the
 	// unreserved characters of RFC 3986 §2.3 (no hash-tag braces).
@@ -419,7 +412,7 @@ func (e *FieldError) Error() string {
 }
 
 // ValidateUser checks a user's username, roles and contact fields; the
-// password is checked by ValidatePassword before it is hashed.
+// password is checked by CheckNewPassword before it is hashed.
 func ValidateUser(u *storage.User) []error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
@@ -443,22 +436,4 @@ func ValidateUser(u *storage.User) []error {
 		bad("email_verified", "needs an email")
 	}
 	return errs
-}
-
-// ValidatePassword checks a new password's length.
-func ValidatePassword(password string) error {
-	if problem := passwordProblem(password); problem != "" {
-		return &FieldError{Field: "password", Detail: problem}
-	}
-	return nil
-}
-
-func passwordProblem(password string) string {
-	switch n := len(password); {
-	case n < MinPasswordLen:
-		return fmt.Sprintf("must be at least %d characters", MinPasswordLen)
-	case n > MaxPasswordLen:
-		return fmt.Sprintf("must be at most %d characters", MaxPasswordLen)
-	}
-	return ""
 }

@@ -267,24 +267,6 @@ func TestValidateUser(t *testing.T) {
 	}
 }
 
-func TestValidatePassword(t *testing.T) {
-	for name, tc := range map[string]struct {
-		password string
-		ok       bool
-	}{
-		"short":    {"1234567", false},
-		"min":      {"12345678", true},
-		"max":      {strings.Repeat("x", MaxPasswordLen), true},
-		"too long": {strings.Repeat("x", MaxPasswordLen+1), false},
-	} {
-		t.Run(name, func(t *testing.T) {
-			if err := ValidatePassword(tc.password); (err == nil) != tc.ok {
-				t.Fatalf("ValidatePassword = %v, want ok=%v", err, tc.ok)
-			}
-		})
-	}
-}
-
 func TestValidateScopeText(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -21,8 +21,10 @@ const (
 	TokenRevoked      = "token.revoked"        // RFC 7009 revocation of one token (and its family)
 	TokensCutOff      = "tokens.cut_off"       // every token of a user or client issued so far revoked
 	BackchannelLogout = "backchannel_logout.delivery"
-	AdminChange       = "admin.change" // the admin API or the CLI changed something, or tried to
-	AdminRead         = "admin.read"   // the admin API was read (a list of users is worth knowing who saw)
+	AdminChange       = "admin.change"     // the admin API or the CLI changed something, or tried to
+	AdminRead         = "admin.read"       // the admin API was read (a list of users is worth knowing who saw)
+	PasswordChanged   = "password.changed" // a person changed their password on the account page, or tried to
+	SessionEnded      = "session.ended"    // a person signed out sessions on the account page
 	// ClientAuthentication: a client failed to authenticate (wrong secret,
 	// a refused client assertion); successes are seen in token.issued.
 	ClientAuthentication = "client_authentication"

@@ -108,6 +108,12 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(web.LoginPath, oauth.RecordClientIP, h.Pages.Login)
 	r.GET(web.ConsentPath, oauth.RecordClientIP, h.Pages.ConsentPage)
 	r.POST(web.ConsentPath, oauth.RecordClientIP, h.Pages.Consent)
+	r.GET(web.AccountPath, oauth.RecordClientIP, h.Pages.Account)
+	r.GET(web.AccountSessionsPath, oauth.RecordClientIP, h.Pages.AccountSessions)
+	r.POST(web.AccountSessionEndPath, oauth.RecordClientIP, h.Pages.EndAccountSession)
+	r.POST(web.AccountSessionsEndOthersPath, oauth.RecordClientIP, h.Pages.EndOtherAccountSessions)
+	r.GET(web.AccountPasswordPath, oauth.RecordClientIP, h.Pages.AccountPasswordPage)
+	r.POST(web.AccountPasswordPath, oauth.RecordClientIP, h.Pages.ChangePassword)
 	r.GET(web.AccountConsentPath, oauth.RecordClientIP, h.Pages.AccountConsents)
 	r.POST(web.AccountConsentRevokePath, oauth.RecordClientIP, h.Pages.RevokeConsent)
 	// Passkeys (WebAuthn): sign-in, and the account's security page.

@@ -70,7 +70,8 @@ import (
 //	p login:<sid>              HASH     user, session, exp, c:<client id> per client
 //	                                    signed in ("g:<its generation>", "1" from
 //	                                    older versions) ; TTL to the session's ExpiresAt
-//	p user-logins:<user id>    ZSET     sid scored by its ExpiresAt (ms) ; TTL = latest
+//	p user-logins:<user id>    ZSET     sid scored by its ExpiresAt (ms), at most
+//	                                    MaxUserSessions ; TTL = latest
 //	p user-clients:<user id>   ZSET     "<client id> <sid>" scored by until (ms), sid ""
 //	                                    for the password grant: relying parties the user
 //	                                    signed in to, and through which browser session;

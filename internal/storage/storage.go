@@ -429,6 +429,12 @@ type BrowserSession struct {
 	// cookie, so a relying party that sees it learns nothing to sign in
 	// with.
 	SID string `json:"sid,omitempty"`
+
+	// Device and IP are what the account page shows of the session: a
+	// short description of the browser's User-Agent and the address it
+	// signed in from, both bounded (web: describeDevice).
+	Device string `json:"device,omitempty"`
+	IP     string `json:"ip,omitempty"`
 }
 
 // AuthRequest is a validated authorization request (RFC 6749 §4.1.1) that
@@ -675,6 +681,9 @@ type SessionStore interface {
 	SaveSession(ctx context.Context, idHash string, s *BrowserSession, ttl time.Duration) error
 	GetSession(ctx context.Context, idHash string) (*BrowserSession, error) // ErrNotFound if absent or expired
 	DeleteSession(ctx context.Context, idHash string) error                 // idempotent
+	// GetSessions reads the sessions under idHashes in one round trip;
+	// the answer has one entry per hash, nil where none is live.
+	GetSessions(ctx context.Context, idHashes []string) ([]*BrowserSession, error)
 }
 
 // AuthRequestStore keeps pending authorization requests.
@@ -800,8 +809,10 @@ func (l *SessionLogin) SignedIn(c *Client) bool {
 // sessions, so that a logout can end them and tell their clients.
 type SessionLoginStore interface {
 	// SaveSessionLogin records a signed-in session until l.ExpiresAt;
-	// l.Clients is ignored (AddSessionClient fills it).
-	SaveSessionLogin(ctx context.Context, l *SessionLogin) error
+	// l.Clients is ignored (AddSessionClient fills it). It returns the
+	// sids of the user's oldest sessions beyond MaxUserSessions, which the
+	// caller must end (they stay listed until then).
+	SaveSessionLogin(ctx context.Context, l *SessionLogin) ([]string, error)
 	// AddSessionClient notes that clientID, of Client.Generation
 	// generation, was issued an ID token in sid; ErrNotFound when sid has
 	// ended. Idempotent.

@@ -32,7 +32,7 @@ func (h *Handler) LoginPage(c *gin.Context) {
 	reqID := c.Query("req")
 	if reqID == "" && s.signedIn() {
 		c.Header("Cache-Control", "no-store")
-		c.Redirect(http.StatusFound, AccountConsentPath)
+		c.Redirect(http.StatusFound, AccountPath)
 		return
 	}
 	csrf, err := h.formCSRF(c.Writer, c.Request, s)
@@ -103,13 +103,13 @@ func (h *Handler) Login(c *gin.Context) {
 // signing in does once the user is known.
 func (h *Handler) completeSignIn(c *gin.Context, s *session, userID string, amr []string, reqID string) {
 	r := c.Request
-	if _, err := h.signIn(c.Writer, r, s, userID, amr); err != nil {
+	if _, err := h.signIn(c.Writer, r, s, userID, c.ClientIP(), amr); err != nil {
 		h.serverError(c, "sign in", err)
 		return
 	}
 	h.clearLoginForm(c.Writer)
 	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", userID, "amr", amr)
-	next := AccountConsentPath
+	next := AccountPath
 	if reqID != "" {
 		next = h.cfg.ResumePath + "?req=" + url.QueryEscape(reqID)
 	}

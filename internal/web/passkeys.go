@@ -295,7 +295,7 @@ func (h *Handler) AddPasskey(c *gin.Context) {
 		h.errorPage(c, http.StatusNotFound, noPasskeysMessage)
 		return
 	}
-	s, user, ok := h.accountForm(c)
+	s, user, ok := h.passkeyForm(c)
 	if !ok {
 		return
 	}
@@ -388,8 +388,10 @@ func passkeyName(raw string) (string, bool) {
 	return name, len(name) <= storage.MaxPasskeyNameLen && utf8.ValidString(name)
 }
 
-// accountForm reads a posted account form and checks its CSRF token.
-func (h *Handler) accountForm(c *gin.Context) (*session, *storage.User, bool) {
+// passkeyForm reads a posted passkey form of the security page (its
+// credential may be larger than the other account forms allow) and checks
+// its CSRF token.
+func (h *Handler) passkeyForm(c *gin.Context) (*session, *storage.User, bool) {
 	r := c.Request
 	if err := r.ParseForm(); err != nil {
 		h.errorPage(c, http.StatusBadRequest, "The form could not be read.")
@@ -427,7 +429,7 @@ func (h *Handler) postedPasskey(c *gin.Context, s *session, user *storage.User) 
 // RenamePasskey serves POST /account/passkeys/rename: id, name,
 // csrf_token.
 func (h *Handler) RenamePasskey(c *gin.Context) {
-	s, user, ok := h.accountForm(c)
+	s, user, ok := h.passkeyForm(c)
 	if !ok {
 		return
 	}
@@ -456,7 +458,7 @@ func (h *Handler) RenamePasskey(c *gin.Context) {
 
 // RemovePasskey serves POST /account/passkeys/remove: id, csrf_token.
 func (h *Handler) RemovePasskey(c *gin.Context) {
-	s, user, ok := h.accountForm(c)
+	s, user, ok := h.passkeyForm(c)
 	if !ok {
 		return
 	}

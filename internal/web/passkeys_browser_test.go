@@ -62,10 +62,10 @@ func TestBrowserPasskey(t *testing.T) {
 			return chromedp.Do(ctx, chromedp.Navigate(s.Issuer+"/login"),
 				chromedp.SendKeys(chromedp.ID("username"), "alice"),
 				chromedp.SendKeys(chromedp.ID("password"), webtest.AlicePassword),
-				chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("security-link")))
+				chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(`//a[@href="/account/security"]`))
 		}},
 		{"add a passkey on the security page", func(ctx context.Context) error {
-			return chromedp.Do(ctx, chromedp.Click(chromedp.ID("security-link")), chromedp.WaitVisible(chromedp.ID("passkey-add")),
+			return chromedp.Do(ctx, chromedp.Click(`//a[@href="/account/security"]`), chromedp.WaitVisible(chromedp.ID("passkey-add")),
 				chromedp.SendKeys(chromedp.ID("passkey-name"), "Chromium"),
 				chromedp.Click(chromedp.ID("passkey-add")), chromedp.WaitVisible(chromedp.ID("passkeys-notice")))
 		}},

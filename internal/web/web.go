@@ -71,6 +71,10 @@ type Store interface {
 	storage.GrantStore
 	DeleteConsent(ctx context.Context, userID, clientID string) error
 	storage.SessionStore
+	GetSessionLogin(ctx context.Context, sid string) (*storage.SessionLogin, error)
+	UserSessionLogins(ctx context.Context, userID string) ([]*storage.SessionLogin, error)
+	// UpdateUser stores a changed password (storage.Store.UpdateUser).
+	UpdateUser(ctx context.Context, u *storage.User) error
 	storage.PasskeyStore
 }
 
@@ -138,6 +142,9 @@ type Deps struct {
 	// Checker verifies passwords: the process-wide one, shared with the
 	// token endpoint so that one bound on checks in flight covers both.
 	Checker *secret.Checker
+	// Hasher hashes a password changed on the account page; nil: a
+	// *secret.Hasher with secret.DefaultParams.
+	Hasher PasswordHasher
 	// Keys verifies the id_token_hint of a logout request (*token.KeySet).
 	Keys token.KeyLookup
 	// ScopeTexts describe scopes on the consent and account pages, by
@@ -178,8 +185,12 @@ type Handler struct {
 	resources  ResourceNamer
 	cookie     cookieSpec
 	checker    *secret.Checker
-	log        *slog.Logger
-	now        func() time.Time
+	hasher     PasswordHasher
+	passwords  interface {
+		UpdateUser(ctx context.Context, u *storage.User) error
+	}
+	log *slog.Logger
+	now func() time.Time
 }
 
 // New builds the pages.
@@ -243,6 +254,10 @@ func New(d Deps) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	if h.hasher = d.Hasher; h.hasher == nil {
+		h.hasher = secret.NewHasher(secret.DefaultParams())
+	}
+	h.passwords = d.Store
 	if h.scopeTexts == nil {
 		h.scopeTexts = account.MergeScopeTexts(nil)
 	}

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 		{"Comments", testComments},
 		{"Expiry", testExpiry},
 		{"SessionLogins", testSessionLogins},
+		{"UserSessionIndex", testUserSessionIndex},
 		{"UserClients", testUserClients},
 		{"LogoutQueue", testLogoutQueue},
 		{"ProofReplay", testProofReplay},

@@ -126,8 +126,8 @@ func ValidateClient(c *storage.Client, p Policy) []error {
 	if c.InsecureSkipConsentForNativeRedirects && !c.Public {
 		bad("insecure_skip_consent_for_native_redirects", "applies to public clients only (a confidential client proves itself with its secret)")
 	}
-	if has(GrantRefreshToken) && !has(GrantAuthorizationCode) && !has(GrantPassword) {
-		bad("grant_types", "refresh_token needs authorization_code or password to obtain a first refresh token")
+	if has(GrantRefreshToken) && !has(GrantAuthorizationCode) && !has(GrantPassword) && !has(GrantDeviceCode) {
+		bad("grant_types", "refresh_token needs authorization_code, password or device_code to obtain a first refresh token")
 	}
 	if has(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		bad("redirect_uris", "authorization_code needs at least one redirect URI")

@@ -38,6 +38,10 @@ func TestValidateClient(t *testing.T) {
 			c.Public, c.GrantTypes = true, []string{GrantClientCredentials}
 		}, false, "public client cannot use client_credentials"},
 		{"confidential client credentials", func(c *storage.Client) { c.GrantTypes = []string{GrantClientCredentials} }, false, ""},
+		{"public device code with refresh", func(c *storage.Client) {
+			c.Public, c.RedirectURIs, c.GrantTypes = true, nil, []string{GrantDeviceCode, GrantRefreshToken}
+		}, false, ""},
+		{"confidential device code", func(c *storage.Client) { c.RedirectURIs, c.GrantTypes = nil, []string{GrantDeviceCode} }, false, ""},
 		{"third-party password", func(c *storage.Client) { c.GrantTypes = []string{GrantPassword} }, false, "first-party clients only"},
 		{"first-party password", func(c *storage.Client) { c.FirstParty, c.GrantTypes = true, []string{GrantPassword} }, false, ""},
 		{"public first-party password", func(c *storage.Client) {

@@ -24,7 +24,11 @@
 // is asked for consent every time: authorize.go alwaysAsk); RFC 7523
 // §2.2 and §3 with OIDC Core §9 (clientassertion.go: private_key_jwt
 // client authentication, aud the issuer as one string per
-// draft-ietf-oauth-rfc7523bis, each jti used once across instances). Beyond the
+// draft-ietf-oauth-rfc7523bis, each jti used once across instances); RFC
+// 8628 (device.go, flow_device.go, authorize_device.go: the device
+// authorization endpoint, the device code grant's polls with
+// slow_down, and the person's answer through the authorization
+// endpoint's own consent rules). Beyond the
 // RFCs, feed.go serves the revocation feed that resource servers outside
 // oauth2d long-poll (oauth2d_revocation_feed_endpoint in the metadata).
 //

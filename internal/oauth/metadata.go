@@ -47,6 +47,8 @@ type Metadata struct {
 	DPoPSigningAlgValuesSupported     []string `json:"dpop_signing_alg_values_supported,omitempty"`
 
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
+	// RFC 8628 §4.
+	DeviceAuthorizationEndpoint        string `json:"device_authorization_endpoint,omitempty"`
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
 
 	// RFC 9701 §7: signed introspection answers, signed with this alg.

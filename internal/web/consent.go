@@ -21,6 +21,8 @@ type consentData struct {
 	Resources []string
 	// RememberTicked: the "remember this decision" box starts ticked.
 	RememberTicked bool
+	// Device: the answer goes to a device (RFC 8628), not to a redirect.
+	Device bool
 }
 
 // ConsentPage serves GET /consent?req=<id>. It shows what the stored
@@ -51,7 +53,7 @@ func (h *Handler) ConsentPage(c *gin.Context) {
 	}
 	data := consentData{Title: "Allow access", CSRF: s.CSRFToken, RequestID: ar.ID, ClientName: clientName(client),
 		RedirectHost: redirectHost(ar.RedirectURI), Scopes: h.describeScopes(ar.Scope),
-		RememberTicked: !h.cfg.ConsentRememberUnticked}
+		RememberTicked: !h.cfg.ConsentRememberUnticked, Device: ar.DeviceCodeHash != ""}
 	if h.resources != nil && len(ar.Resources) > 0 {
 		data.Resources = h.resources.ResourceNames(r.Context(), ar.Resources)
 	}

@@ -9,12 +9,17 @@ import (
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
 // loginData is the login page.
 type loginData struct {
 	Title, CSRF, RequestID, ClientName, Username, Error string
+	// Device is set when the login is for the device page
+	// (loginDeviceParam); DeviceCode is the user code to return with.
+	Device     bool
+	DeviceCode string
 	// ClientURI is the registered home page of the client (never a URL
 	// from the request), shown as a way back to it.
 	ClientURI string
@@ -30,9 +35,14 @@ func (h *Handler) LoginPage(c *gin.Context) {
 		return
 	}
 	reqID := c.Query("req")
+	device := reqID == "" && c.Request.URL.Query().Has(loginDeviceParam)
 	if reqID == "" && s.signedIn() {
 		c.Header("Cache-Control", "no-store")
-		c.Redirect(http.StatusFound, AccountPath)
+		next := AccountPath
+		if device {
+			next = deviceReturn(c.Query(loginDeviceParam))
+		}
+		c.Redirect(http.StatusFound, next)
 		return
 	}
 	csrf, err := h.formCSRF(c.Writer, c.Request, s)
@@ -40,7 +50,10 @@ func (h *Handler) LoginPage(c *gin.Context) {
 		h.serverError(c, "login form", err)
 		return
 	}
-	data := loginData{Title: "Sign in", CSRF: csrf, Passkey: h.loginPasskeyOffer(csrf)}
+	data := loginData{Title: "Sign in", CSRF: csrf, Device: device, Passkey: h.loginPasskeyOffer(csrf)}
+	if device {
+		data.DeviceCode, _ = secret.NormalizeUserCode(c.Query(loginDeviceParam))
+	}
 	var target string
 	if reqID != "" {
 		ar, client, ok := h.pendingRequest(c, reqID)
@@ -63,7 +76,11 @@ func (h *Handler) Login(c *gin.Context) {
 		return
 	}
 	reqID := r.PostFormValue("req")
-	data := loginData{Title: "Sign in", RequestID: reqID, Username: r.PostFormValue("username")}
+	device := reqID == "" && r.PostForm.Has(loginDeviceParam)
+	data := loginData{Title: "Sign in", RequestID: reqID, Username: r.PostFormValue("username"), Device: device}
+	if device {
+		data.DeviceCode, _ = secret.NormalizeUserCode(r.PostFormValue(loginDeviceParam))
+	}
 	var target string
 	if reqID != "" {
 		ar, client, ok := h.pendingRequest(c, reqID)
@@ -94,14 +111,15 @@ func (h *Handler) Login(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h.completeSignIn(c, s, user.ID, []string{"pwd"}, reqID)
+	h.completeSignIn(c, s, user.ID, []string{"pwd"}, &data)
 }
 
 // completeSignIn signs userID in, having proved amr (RFC 8176), in place
-// of the browser's session s, and goes on with the pending authorization
-// request reqID, or to the account page without one: what every way of
-// signing in does once the user is known.
-func (h *Handler) completeSignIn(c *gin.Context, s *session, userID string, amr []string, reqID string) {
+// of the browser's session s, and goes on with what the login form was
+// for (data): the pending authorization request, the device to connect,
+// or else the account page. It is what every way of signing in does once
+// the user is known.
+func (h *Handler) completeSignIn(c *gin.Context, s *session, userID string, amr []string, data *loginData) {
 	r := c.Request
 	if _, err := h.signIn(c.Writer, r, s, userID, c.ClientIP(), amr); err != nil {
 		h.serverError(c, "sign in", err)
@@ -110,8 +128,11 @@ func (h *Handler) completeSignIn(c *gin.Context, s *session, userID string, amr 
 	h.clearLoginForm(c.Writer)
 	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", userID, "amr", amr)
 	next := AccountPath
-	if reqID != "" {
-		next = h.cfg.ResumePath + "?req=" + url.QueryEscape(reqID)
+	switch {
+	case data.RequestID != "":
+		next = h.cfg.ResumePath + "?req=" + url.QueryEscape(data.RequestID)
+	case data.Device:
+		next = deviceReturn(data.DeviceCode)
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusSeeOther, next)

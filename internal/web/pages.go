@@ -16,7 +16,7 @@ import (
 )
 
 // pageNames are the templates besides layout.html; each defines "content".
-var pageNames = []string{"login", "consent", "error", "logout", "signedout", "consents", "account", "sessions", "password", "security"}
+var pageNames = []string{"login", "consent", "error", "logout", "signedout", "consents", "account", "sessions", "password", "device", "device_done", "security"}
 
 // pageParts are the sections a page includes from files of their own, so
 // that each feature keeps its part of a shared page in one file.

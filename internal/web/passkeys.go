@@ -16,6 +16,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/oauth2d/oauth2d/internal/audit"
+	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
@@ -64,7 +65,11 @@ func (h *Handler) PasskeyLogin(c *gin.Context) {
 		return
 	}
 	reqID := r.PostFormValue("req")
-	data := loginData{Title: "Sign in", RequestID: reqID}
+	device := reqID == "" && r.PostForm.Has(loginDeviceParam)
+	data := loginData{Title: "Sign in", RequestID: reqID, Device: device}
+	if device {
+		data.DeviceCode, _ = secret.NormalizeUserCode(r.PostFormValue(loginDeviceParam))
+	}
 	var target string
 	if reqID != "" {
 		ar, client, ok := h.pendingRequest(c, reqID)
@@ -107,7 +112,7 @@ func (h *Handler) PasskeyLogin(c *gin.Context) {
 		return
 	}
 	audit.Emit(ctx, audit.Event{Event: audit.SignIn, Outcome: audit.Success, Actor: res.UserID, Subject: res.UserID, Reason: "passkey"})
-	h.completeSignIn(c, s, res.UserID, res.AMR, reqID)
+	h.completeSignIn(c, s, res.UserID, res.AMR, &data)
 }
 
 func isPasskeyRefusal(err error) bool {

@@ -160,6 +160,11 @@ type Deps struct {
 	Templates fs.FS
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Devices finds device authorizations by user code (RFC 8628) and
+	// DeviceGuesses bounds the wrong codes per address; both or neither
+	// (nil: the device pages answer 404).
+	Devices       DeviceRequests
+	DeviceGuesses DeviceGuesses
 }
 
 // Handler serves the pages. It also tells package oauth who is signed in
@@ -191,6 +196,9 @@ type Handler struct {
 	}
 	log *slog.Logger
 	now func() time.Time
+
+	devices       DeviceRequests
+	deviceGuesses DeviceGuesses
 }
 
 // New builds the pages.
@@ -218,6 +226,9 @@ func New(d Deps) (*Handler, error) {
 		}
 		imgSrc += " " + src
 	}
+	if (d.Devices == nil) != (d.DeviceGuesses == nil) {
+		return nil, errors.New("web: the device pages need both a device store and a budget of wrong codes")
+	}
 	pages, err := parsePages(d.Templates, cfg.Branding)
 	if err != nil {
 		return nil, err
@@ -244,7 +255,8 @@ func New(d Deps) (*Handler, error) {
 	}
 	css = append(css, accent...)
 	h := &Handler{cfg: cfg, store: d.Store, clients: d.Clients, users: d.Users, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages,
-		stylesheet: css, favicon: favicon, script: script, webauthn: wa, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, resources: d.Resources, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
+		stylesheet: css, favicon: favicon, script: script, webauthn: wa, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, resources: d.Resources, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now,
+		devices: d.Devices, deviceGuesses: d.DeviceGuesses}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

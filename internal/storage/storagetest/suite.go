@@ -62,6 +62,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 		{"AssertionReplay", testAssertionReplay},
 		{"BoundFamily", testBoundFamily},
 		{"PushedRequests", testPushedRequests},
+		{"Devices", testDevices},
 		{"Passkeys", testPasskeys},
 		{"Redelivery", testRedelivery},
 		{"FamilyIndex", func(t *testing.T, _ NewStore) { testFamilyIndex(t, newStoreAt) }},

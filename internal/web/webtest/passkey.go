@@ -233,6 +233,9 @@ func (b *Browser) SubmitPasskey(p *Page, credential string) *Page {
 	if req := p.Hidden("req"); req != "" {
 		f.Set("req", req)
 	}
+	if device := p.Hidden("device"); device != "" {
+		f.Set("device", device)
+	}
 	return b.Post("/login/passkey", f)
 }
 

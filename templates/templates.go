@@ -5,8 +5,8 @@ package templates
 
 import "embed"
 
-// FS holds layout.html, one file per page, static/oauth2d.css and
-// static/favicon.png.
+// FS holds layout.html, one file per page (and per section of a shared
+// page), static/oauth2d.css, static/passkeys.js and static/favicon.png.
 //
-//go:embed *.html static/oauth2d.css static/favicon.png
+//go:embed *.html static/oauth2d.css static/favicon.png static/passkeys.js
 var FS embed.FS

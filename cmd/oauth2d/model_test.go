@@ -264,7 +264,7 @@ func TestIssuanceModel(t *testing.T) {
 		_ = f.Value.Set(fmt.Sprint(modelChecks))
 	}
 	clk := &clock{now: time.Now()}
-	srv := webtest.New(t, withDocuments(t, webtest.Options{Now: clk.Now, RefreshGrace: modelGrace, AccessTokenTTL: modelAccess}))
+	srv := webtest.New(t, withDocuments(t, webtest.Options{Now: clk.Now, RefreshGrace: modelGrace, AccessTokenTTL: modelAccess, Localhost: true}))
 	ver, err := token.NewVerifier(srv.Keys, srv.Issuer, []string{srv.Issuer + "/api", webtest.AdminAudience(srv.Issuer),
 		srv.Issuer + "/oauth2/userinfo", modelPhotos}, 0, clk.Now)
 	if err != nil {
@@ -320,6 +320,7 @@ func TestIssuanceModel(t *testing.T) {
 			"documentCodeFlow": m.documentCodeFlow,
 			"enrolTOTP":        m.enrolTOTP,
 			"removeTOTP":       m.removeTOTP,
+			"passkeySignIn":    m.passkeySignIn,
 		})
 	})
 }

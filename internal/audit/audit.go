@@ -29,6 +29,9 @@ const (
 	// ClientAuthentication: a client failed to authenticate (wrong secret,
 	// a refused client assertion); successes are seen in token.issued.
 	ClientAuthentication = "client_authentication"
+	PasskeyAdded         = "passkey.added"   // a person registered a passkey (account page)
+	PasskeyRemoved       = "passkey.removed" // a person removed a passkey (account page)
+	PasskeyCounter       = "passkey.counter" // a passkey's signature counter went backwards: refused, maybe cloned
 )
 
 // Outcomes (the schema's outcome field). Back-channel deliveries say

@@ -107,7 +107,7 @@ func routes(r gin.IRouter, h Handlers) {
 	r.GET(oauth.UserinfoPath, userinfo...)
 	r.POST(oauth.UserinfoPath, userinfo...)
 
-	// The pages a person sees: login, consent, their consents, sign-out
+	// The pages a person sees: login, consent, their consents and security, sign-out
 	// (also OIDC RP-Initiated Logout at EndSessionPath).
 	r.GET(web.StylesheetPath, h.Pages.Stylesheet)
 	r.GET(web.FaviconPath, h.Pages.Favicon)
@@ -133,6 +133,13 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(web.AccountSecurityRecoveryPath, oauth.RecordClientIP, h.Pages.RegenerateRecoveryCodes)
 	r.GET(web.AccountConsentPath, oauth.RecordClientIP, h.Pages.AccountConsents)
 	r.POST(web.AccountConsentRevokePath, oauth.RecordClientIP, h.Pages.RevokeConsent)
+	// Passkeys (WebAuthn): sign-in, and the account's security page.
+	r.GET(web.PasskeyScriptPath, h.Pages.PasskeyScript)
+	r.POST(web.PasskeyLoginPath, oauth.RecordClientIP, h.Pages.PasskeyLogin)
+	r.GET(web.AccountSecurityPath, oauth.RecordClientIP, h.Pages.AccountSecurity)
+	r.POST(web.AccountPasskeyAddPath, oauth.RecordClientIP, h.Pages.AddPasskey)
+	r.POST(web.AccountPasskeyRenamePath, oauth.RecordClientIP, h.Pages.RenamePasskey)
+	r.POST(web.AccountPasskeyRemovePath, oauth.RecordClientIP, h.Pages.RemovePasskey)
 	for _, p := range []string{web.LogoutPath, web.EndSessionPath} {
 		r.GET(p, oauth.RecordClientIP, h.Pages.EndSession)
 		r.POST(p, oauth.RecordClientIP, h.Pages.EndSession)

@@ -20,6 +20,9 @@ const (
 	PurposeAuthRequest = "oauth2d pending authorization request v1"
 	PurposeLoginForm   = "oauth2d login form v1"
 	PurposeLogoutForm  = "oauth2d logout confirmation form v1"
+	// PurposePasskeyCeremony seals a WebAuthn ceremony's state into its
+	// page (package web, passkeys.go).
+	PurposePasskeyCeremony = "oauth2d passkey ceremony v1"
 )
 
 // MaxSealedLen bounds what Open reads: a value from the browser longer than

@@ -102,6 +102,14 @@ import (
 //	                                    private_key_jwt) ; TTL until the assertion's exp
 //	                                    (plus the clock skew allowed); written only for
 //	                                    assertions whose signature verified
+//	p {users}:passkey-handles  HASH     WebAuthn user handle (base64url) -> user id } one slot
+//	p {users}:passkey-ids      HASH     sha256(credential id) -> user id           } with the
+//	p {users}:passkeys:<uid>   HASH     "handle" -> the user's handle, "c:<sha256 } users, so
+//	                                    of credential id>" -> Passkey JSON, at    } DeleteUser
+//	                                    most MaxPasskeys (passkeys.go) ; kept     } drops them
+//	                                    until removed or DeleteUser               } atomically
+//	p webauthn-used:<sha256>   STRING   "1": a WebAuthn challenge used up (its sealed
+//	                                    ceremony passed) ; TTL until the ceremony expires
 //	p {comments}:byid          HASH     comment id -> Comment JSON ; kept } one slot:
 //	p {comments}:order         ZSET     comment id scored by seq ; kept   } a page is
 //	p {comments}:seq           STRING   last sequence number (INCR) ; kept } one script
@@ -180,6 +188,10 @@ func (s *Store) kUserCode(hash string) string    { return s.prefix + "device-uc:
 func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }
 func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }
 func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}:seq" }
+func (s *Store) kPasskeyHandles() string         { return s.prefix + "{users}:passkey-handles" }
+func (s *Store) kPasskeyIDs() string             { return s.prefix + "{users}:passkey-ids" }
+func (s *Store) kPasskeys(uid string) string     { return s.prefix + "{users}:passkeys:" + uid }
+func (s *Store) kCeremony(hash string) string    { return s.prefix + "webauthn-used:" + hash }
 
 // AuditStreamKey is the stream of audit events, which package audit
 // writes through Redis(): its entries are no part of the storage contract.

@@ -92,6 +92,10 @@ package storage
 //	data-loss marker (heal.go)  idempotent     SET NX of this store's marker
 //	RecordProof SET NX (dpop.go)  never re-sent  a second delivery would call the proof a replay
 //	RecordAssertion SET NX (dpop.go)  never re-sent  the same, for a client assertion's jti
+//	addPasskey (passkeys.go)      idempotent     passkey JSON: found → 'ok'
+//	updatePasskey (passkeys.go)   idempotent     compare-and-set: finding the new JSON → 'ok'
+//	deletePasskey (passkeys.go)   never re-sent  a second delivery would answer ErrNotFound
+//	RecordCeremony SET NX         never re-sent  a second delivery would call the ceremony a replay
 //	SavePushedRequest SET NX      never re-sent  a second delivery would answer ErrConflict
 //	TakePushedRequest GETDEL      never re-sent  a second delivery would find nothing; sent only after
 //	                                             GetPushedRequest (a read) found the presenter's client

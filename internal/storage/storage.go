@@ -866,6 +866,7 @@ type Storage interface {
 	PushedRequestStore
 	DeviceStore
 	SecondFactorStore
+	PasskeyStore
 }
 
 // SecondFactorStore keeps users' TOTP factors and recovery codes

@@ -65,12 +65,14 @@ if not u then return {'nf'} end
 return {'ok', u}
 `)
 
-// deleteUser: KEYS byid, byname; ARGV id.
-var deleteUser = redis.NewScript(releaseName + `
+// deleteUser: KEYS byid, byname, passkey handles, passkey ids, the
+// user's passkeys; ARGV id.
+var deleteUser = redis.NewScript(releaseName + dropPasskeys + `
 local u = redis.call('HGET', KEYS[1], ARGV[1])
 if not u then return {'nf'} end
 redis.call('HDEL', KEYS[1], ARGV[1])
 release_name(ARGV[1], u)
+drop_passkeys()
 return {'ok'}
 `)
 
@@ -211,11 +213,15 @@ func (s *Store) ListUsers(ctx context.Context) ([]*User, error) {
 	return out, nil
 }
 
-// DeleteUser removes the user and its username (ErrNotFound if unknown),
-// then its remembered consents. Refresh families are the caller's to
+// DeleteUser removes the user, its username and its passkeys in one
+// script (ErrNotFound if unknown), then its remembered consents. Refresh families are the caller's to
 // revoke (RevokeUserFamilies) so it can deny their access tokens.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	_, status, err := s.runScriptOnce(ctx, deleteUser, s.userKeys(), id)
+	if err := checkID("user id", id); err != nil {
+		return ErrNotFound
+	}
+	keys := append(s.userKeys(), s.kPasskeyHandles(), s.kPasskeyIDs(), s.kPasskeys(id))
+	_, status, err := s.runScriptOnce(ctx, deleteUser, keys, id)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +110,20 @@ func (e *Env) Start(t testing.TB, h http.Handler) {
 		e.Server.Start()
 	}
 	t.Cleanup(e.Server.Close)
+}
+
+// UseLocalhost names the server http(s)://localhost:<port> instead of
+// 127.0.0.1: WebAuthn needs a domain for its relying party id, which an IP
+// address is not. Call it before Start.
+func (e *Env) UseLocalhost(t testing.TB) {
+	t.Helper()
+	e.Issuer = strings.Replace(e.Issuer, "://127.0.0.1:", "://localhost:", 1)
+	e.Audience = []string{e.Issuer + "/api"}
+	v, err := token.NewVerifier(e.Keys, e.Issuer, e.Audience, 0, time.Now)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	e.Verifier = v
 }
 
 // Hash is secret.Hash for seeding test records; it fails t on error.

@@ -40,6 +40,7 @@ func (h *Handler) accountSections() []accountSection {
 	return []accountSection{
 		{"Where you are signed in", AccountSessionsPath, "The browsers signed in to your account; sign out any of them."},
 		{"Password", AccountPasswordPath, "Change your password."},
+		{"Sign-in security", AccountSecurityPath, "An authenticator app, recovery codes and passkeys, so that a password alone cannot sign in as you."},
 		{"Connected applications", AccountConsentPath, "The applications you have given access to your account."},
 	}
 }

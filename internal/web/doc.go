@@ -14,9 +14,19 @@
 // SameSite=Lax, Secure when the issuer is https, rotated at every login
 // against session fixation) with idle and absolute lifetimes. Every form
 // carries the session's CSRF token, compared in constant time. Pages send
-// a strict Content-Security-Policy (no script, no inline style,
+// a strict Content-Security-Policy (no inline script or style, no script
+// but the server's own passkey script on the pages that offer passkeys,
 // frame-ancestors 'none'), X-Frame-Options DENY, Referrer-Policy
-// no-referrer and Cache-Control no-store, and work without JavaScript.
+// no-referrer and Cache-Control no-store, and work without JavaScript
+// (passkeys aside).
+//
+// Passkeys (WebAuthn Level 3, passkeys.go): registered on the account's
+// security page, used alone on the login page (discoverable credentials,
+// conditional mediation). A ceremony's state is sealed into its form like
+// the login form's CSRF token; a ceremony that passes is remembered as
+// used until it would have expired; a signature counter that does not
+// move forward is refused. The session records what the sign-in proved
+// (RFC 8176 amr).
 //
 // A user with a second factor is signed in only after it: a right
 // password leads to a short session that is not signed in and to the

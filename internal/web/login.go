@@ -23,6 +23,8 @@ type loginData struct {
 	// ClientURI is the registered home page of the client (never a URL
 	// from the request), shown as a way back to it.
 	ClientURI string
+	// Passkey offers signing in with a passkey (passkeys.go); nil: not.
+	Passkey *passkeyOffer
 }
 
 // LoginPage serves GET /login[?req=<pending authorization request>].
@@ -48,7 +50,7 @@ func (h *Handler) LoginPage(c *gin.Context) {
 		h.serverError(c, "login form", err)
 		return
 	}
-	data := loginData{Title: "Sign in", CSRF: csrf, Device: device}
+	data := loginData{Title: "Sign in", CSRF: csrf, Device: device, Passkey: h.loginPasskeyOffer(csrf)}
 	if device {
 		data.DeviceCode, _ = secret.NormalizeUserCode(c.Query(loginDeviceParam))
 	}
@@ -104,14 +106,12 @@ func (h *Handler) Login(c *gin.Context) {
 		return
 	}
 	data.CSRF = r.PostFormValue("csrf_token")
+	data.Passkey = h.loginPasskeyOffer(data.CSRF)
 	user, ok := h.checkCredentials(c, &data, target)
 	if !ok {
 		return
 	}
-	next := h.nextAfterSignIn(reqID)
-	if device {
-		next = deviceReturn(data.DeviceCode)
-	}
+	next := h.loginNext(&data)
 	required, err := h.secondFactorRequired(r.Context(), user)
 	if err != nil {
 		h.serverError(c, "second factor policy", err)
@@ -121,12 +121,30 @@ func (h *Handler) Login(c *gin.Context) {
 		h.beginSecondFactor(c, s, user, reqID, next)
 		return
 	}
-	if _, err := h.signIn(c.Writer, r, s, user.ID, c.ClientIP(), []string{account.AMRPassword}); err != nil {
+	h.completeSignIn(c, s, user.ID, []string{account.AMRPassword}, next)
+}
+
+// loginNext is where the login form was for (data): the pending
+// authorization request, the device to connect, or else the account page.
+func (h *Handler) loginNext(data *loginData) string {
+	if data.Device && data.RequestID == "" {
+		return deviceReturn(data.DeviceCode)
+	}
+	return h.nextAfterSignIn(data.RequestID)
+}
+
+// completeSignIn signs userID in, having proved amr (RFC 8176), in place
+// of the browser's session s, and goes on to next (loginNext). It is what
+// every way of signing in in one step does once the user is known; a
+// second factor finishes through CompleteSecondFactor.
+func (h *Handler) completeSignIn(c *gin.Context, s *session, userID string, amr []string, next string) {
+	r := c.Request
+	if _, err := h.signIn(c.Writer, r, s, userID, c.ClientIP(), amr); err != nil {
 		h.serverError(c, "sign in", err)
 		return
 	}
 	h.clearLoginForm(c.Writer)
-	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", user.ID)
+	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", userID, "amr", amr)
 	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusSeeOther, next)
 }

@@ -1,16 +1,10 @@
 package web_test
 
 import (
-	"context"
-	"net"
 	"net/http"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/oauth2d/oauth2d/internal/web/webtest"
 )
@@ -27,7 +21,7 @@ func TestSecondFactorWhenRedisStalls(t *testing.T) {
 	secret, _ := enrolTOTP(t, b, clock)
 	clock.Advance(30 * time.Second)
 
-	stall := &stallKeys{prefix: s.Store.Prefix() + "mfa:"}
+	stall := &stallKeys{part: s.Store.Prefix() + "mfa:"} // passkeys_faults_test.go
 	s.Store.Redis().AddHook(stall)
 	b2 := s.NewBrowser(t)
 	login := b2.Get("/login")
@@ -49,53 +43,5 @@ func TestSecondFactorWhenRedisStalls(t *testing.T) {
 	stall.on.Store(false)
 	if got := b2.SubmitSecondFactor(p, "totp", code); got.Status != http.StatusOK || !strings.Contains(got.Body, "connected applications") {
 		t.Fatalf("the same code once Redis answers: %d", got.Status)
-	}
-}
-
-// stallKeys fails, while on, every command and pipeline naming a key
-// under prefix as a Redis that stopped answering does: with a network
-// timeout, before anything is sent.
-type stallKeys struct {
-	prefix string
-	on     atomic.Bool
-}
-
-func (h *stallKeys) hit(cmd redis.Cmder) bool {
-	if !h.on.Load() {
-		return false
-	}
-	for _, a := range cmd.Args() {
-		if s, ok := a.(string); ok && strings.HasPrefix(s, h.prefix) {
-			return true
-		}
-	}
-	return false
-}
-
-func stallErr() error { return &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded} }
-
-func (h *stallKeys) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *stallKeys) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if h.hit(cmd) {
-			cmd.SetErr(stallErr())
-			return cmd.Err()
-		}
-		return next(ctx, cmd)
-	}
-}
-
-func (h *stallKeys) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds {
-			if h.hit(cmd) {
-				for _, c := range cmds {
-					c.SetErr(stallErr())
-				}
-				return stallErr()
-			}
-		}
-		return next(ctx, cmds)
 	}
 }

@@ -18,10 +18,18 @@ import (
 // pageNames are the templates besides layout.html; each defines "content".
 var pageNames = []string{"login", "consent", "error", "logout", "signedout", "consents", "account", "sessions", "password", "device", "device_done", "secondfactor", "security", "recoverycodes"}
 
+// pageParts are the sections a page includes from files of their own, so
+// that each feature keeps its part of a shared page in one file.
+var pageParts = map[string][]string{"security": {"passkeys.html"}}
+
+// scriptPages may run the one script the server serves
+// (PasskeyScriptPath) when passkeys are on; every other page runs none.
+var scriptPages = map[string]bool{"login": true, "security": true}
+
 func parsePages(fsys fs.FS, brand Branding) (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))
 	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(brandFuncs(brand)).ParseFS(fsys, "layout.html", name+".html")
+		t, err := template.New("layout.html").Funcs(brandFuncs(brand)).ParseFS(fsys, append([]string{"layout.html", name + ".html"}, pageParts[name]...)...)
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}
@@ -41,16 +49,17 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, data an
 		h.log.Error("web: render page", "page", name, "err", err)
 		status, buf = http.StatusInternalServerError, *bytes.NewBufferString("internal error")
 	}
-	setPageHeaders(w.Header(), h.imgSrc, formTargets)
+	setPageHeaders(w.Header(), h.imgSrc, scriptPages[name] && h.webauthn != nil, formTargets)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 
-// setPageHeaders: no framing (RFC 9700 §4.16), no script or inline style at
-// all, no referrer (page URLs carry request ids), and no caching of pages
+// setPageHeaders: no framing (RFC 9700 §4.16), no inline script or style
+// at all and no script but the server's own passkey script on the pages
+// that offer passkeys (script), no referrer (page URLs carry request ids), and no caching of pages
 // that hold CSRF tokens or personal data. imgSrc is the img-src list:
 // 'self' and the origin of the operator's logo.
-func setPageHeaders(hdr http.Header, imgSrc string, formTargets []string) {
+func setPageHeaders(hdr http.Header, imgSrc string, script bool, formTargets []string) {
 	formAction := "'self'"
 	for _, t := range formTargets {
 		if src := cspSource(t); src != "" && !strings.Contains(formAction, " "+src) {
@@ -58,7 +67,11 @@ func setPageHeaders(hdr http.Header, imgSrc string, formTargets []string) {
 		}
 	}
 	hdr.Set("Content-Type", "text/html; charset=utf-8")
-	hdr.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src "+imgSrc+"; form-action "+
+	scriptSrc := ""
+	if script {
+		scriptSrc = "script-src 'self'; "
+	}
+	hdr.Set("Content-Security-Policy", "default-src 'none'; "+scriptSrc+"style-src 'self'; img-src "+imgSrc+"; form-action "+
 		formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	hdr.Set("X-Frame-Options", "DENY")
 	hdr.Set("X-Content-Type-Options", "nosniff")

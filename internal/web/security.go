@@ -15,6 +15,8 @@ import (
 // securityData is the account page of second factors.
 type securityData struct {
 	Title, CSRF, Username, Error string
+	// TOTPOn: second factors are on (the authenticator app section).
+	TOTPOn bool
 	// TOTPSince is when the TOTP factor was confirmed; "" without one.
 	TOTPSince string
 	// RecoveryStatus says how many recovery codes are left and when one
@@ -22,6 +24,7 @@ type securityData struct {
 	RecoveryStatus string
 	// Enrolment is a TOTP enrolment waiting for its confirming code.
 	Enrolment *enrolmentView
+	Passkeys  passkeysSection
 }
 
 // securityUser is signedInUser for the second-factor pages: 404 while
@@ -44,36 +47,49 @@ func (h *Handler) securityUser(c *gin.Context) (*session, *storage.User, bool) {
 	return s, user, true
 }
 
-// AccountSecurity serves GET /account/security: the TOTP factor, its
-// recovery codes, or the pending enrolment.
+// AccountSecurity serves GET /account/security[?done=]: the TOTP factor,
+// its recovery codes or the pending enrolment, and the passkeys.
 func (h *Handler) AccountSecurity(c *gin.Context) {
-	s, user, ok := h.securityUser(c)
+	s, user, ok := h.signedInUser(c)
 	if !ok {
 		return
 	}
-	h.renderSecurity(c, http.StatusOK, s, user, "")
+	h.renderSecurityPage(c, http.StatusOK, s, user, "", "", c.Query("done"))
 }
 
+// renderSecurity renders the security page with errText in its
+// authenticator app section.
 func (h *Handler) renderSecurity(c *gin.Context, status int, s *session, user *storage.User, errText string) {
+	h.renderSecurityPage(c, status, s, user, errText, "", "")
+}
+
+func (h *Handler) renderSecurityPage(c *gin.Context, status int, s *session, user *storage.User, totpErr, passkeyErr, done string) {
 	ctx := c.Request.Context()
-	st, err := h.factors.Status(ctx, user.ID)
-	if err != nil {
-		h.serverError(c, "load second factors", err)
-		return
-	}
-	data := securityData{Title: "Sign-in security", CSRF: s.CSRFToken, Username: user.Username, Error: errText}
-	switch {
-	case st.TOTP != nil:
-		data.TOTPSince = pageDate(st.TOTP.CreatedAt)
-		data.RecoveryStatus = plural(st.RecoveryLeft, "recovery code", "recovery codes") + " left."
-		if !st.RecoveryUsedAt.IsZero() {
-			data.RecoveryStatus = fmt.Sprintf("A recovery code was used on %s; %s left.", pageDate(st.RecoveryUsedAt), plural(st.RecoveryLeft, "recovery code", "recovery codes"))
-		}
-	case st.PendingTOTP != nil:
-		if data.Enrolment, err = h.enrolment(ctx, user); err != nil {
-			h.serverError(c, "show enrolment", err)
+	data := securityData{Title: "Sign-in security", CSRF: s.CSRFToken, Username: user.Username, Error: totpErr, TOTPOn: h.factors != nil}
+	if h.factors != nil {
+		st, err := h.factors.Status(ctx, user.ID)
+		if err != nil {
+			h.serverError(c, "load second factors", err)
 			return
 		}
+		switch {
+		case st.TOTP != nil:
+			data.TOTPSince = pageDate(st.TOTP.CreatedAt)
+			data.RecoveryStatus = plural(st.RecoveryLeft, "recovery code", "recovery codes") + " left."
+			if !st.RecoveryUsedAt.IsZero() {
+				data.RecoveryStatus = fmt.Sprintf("A recovery code was used on %s; %s left.", pageDate(st.RecoveryUsedAt), plural(st.RecoveryLeft, "recovery code", "recovery codes"))
+			}
+		case st.PendingTOTP != nil:
+			if data.Enrolment, err = h.enrolment(ctx, user); err != nil {
+				h.serverError(c, "show enrolment", err)
+				return
+			}
+		}
+	}
+	var err error
+	if data.Passkeys, err = h.passkeysSection(ctx, s, user, passkeyErr, done); err != nil {
+		h.serverError(c, "passkeys", err)
+		return
 	}
 	h.render(c.Writer, status, "security", data)
 }

@@ -75,13 +75,12 @@ func (h *Handler) idleTTL(bs *storage.BrowserSession) time.Duration {
 }
 
 // signIn replaces whatever session the browser had with a new one for
-// user, who proved amr (RFC 8176): a new cookie value and a new CSRF token, so that a session id an
-// attacker planted before the login is worth nothing after it (session
-// fixation, RFC 9700 §4.7 / OWASP), and a new sid.
+// user, who proved amr: a new cookie value and a new CSRF token, so that a
+// session id an attacker planted before the login is worth nothing after
+// it (session fixation, RFC 9700 §4.7 / OWASP), and a new sid.
 //
 // ip is the client's address (gin's ClientIP, which knows the trusted
-// proxies): the account page shows it with the browser's description;
-// amr is how the user proved who they are (RFC 8176).
+// proxies): the account page shows it with the browser's description.
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, old *session, userID, ip string, amr []string) (*session, error) {
 	if err := h.endReplaced(r, old); err != nil {
 		return nil, err
@@ -89,8 +88,8 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, old *session, u
 	now := h.now()
 	id := secret.NewToken(32)
 	bs := &storage.BrowserSession{UserID: userID, AuthTime: now, CreatedAt: now, LastSeen: now,
-		ExpiresAt: now.Add(h.cfg.SessionAbsoluteTTL), SID: secret.NewToken(16), AMR: amr,
-		Device: describeDevice(r.UserAgent()), IP: clientAddress(ip)}
+		ExpiresAt: now.Add(h.cfg.SessionAbsoluteTTL), SID: secret.NewToken(16),
+		Device: describeDevice(r.UserAgent()), IP: clientAddress(ip), AMR: amr}
 	// Remembered by sid, so that a logout without this cookie (an RP's
 	// id_token_hint, an admin) can end it and tell its relying parties;
 	// remembered before the session exists, so that no signed-in session

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/secret"
@@ -46,6 +48,7 @@ const (
 	AccountSecurityRemovePath   = AccountSecurityTOTPPath + "/remove"
 	AccountSecurityRecoveryPath = AccountSecurityPath + "/recovery"
 	StylesheetPath              = "/static/oauth2d.css"
+	PasskeyScriptPath           = "/static/passkeys.js"
 	FaviconPath                 = "/favicon.ico"
 )
 
@@ -83,6 +86,7 @@ type Store interface {
 	UserSessionLogins(ctx context.Context, userID string) ([]*storage.SessionLogin, error)
 	// UpdateUser stores a changed password (storage.Store.UpdateUser).
 	UpdateUser(ctx context.Context, u *storage.User) error
+	storage.PasskeyStore
 }
 
 var _ Store = (*storage.Store)(nil)
@@ -161,8 +165,8 @@ type Deps struct {
 	// Resources names the resources (RFC 8707) a request is for on the
 	// consent page (*oauth.Resources); nil: they are not shown.
 	Resources ResourceNamer
-	// Templates holds layout.html, the pages, static/oauth2d.css and
-	// static/favicon.png
+	// Templates holds layout.html, the pages, static/oauth2d.css,
+	// static/passkeys.js and static/favicon.png
 	// (templates.FS in production).
 	Templates fs.FS
 	Logger    *slog.Logger
@@ -195,6 +199,8 @@ type Handler struct {
 	pages      map[string]*template.Template
 	stylesheet []byte
 	favicon    []byte // static/favicon.png, served at /favicon.ico
+	script     []byte // static/passkeys.js
+	webauthn   *webauthn.WebAuthn
 	imgSrc     string // the CSP's img-src: 'self' and the logo's origin
 	scopeTexts map[string]account.ScopeText
 	resources  ResourceNamer
@@ -253,13 +259,21 @@ func New(d Deps) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: favicon: %w", err)
 	}
+	script, err := fs.ReadFile(d.Templates, "static/passkeys.js")
+	if err != nil {
+		return nil, fmt.Errorf("web: passkey script: %w", err)
+	}
+	wa, err := newRelyingParty(iss, cfg.Branding.ProductName, d.Logger)
+	if err != nil {
+		return nil, err
+	}
 	accent, err := accentRule(cfg.Branding.AccentColor)
 	if err != nil {
 		return nil, err
 	}
 	css = append(css, accent...)
 	h := &Handler{cfg: cfg, store: d.Store, clients: d.Clients, users: d.Users, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages,
-		stylesheet: css, favicon: favicon, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, resources: d.Resources, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now,
+		stylesheet: css, favicon: favicon, script: script, webauthn: wa, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, resources: d.Resources, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now,
 		devices: d.Devices, deviceGuesses: d.DeviceGuesses, factors: d.Factors, mfa: d.MFA}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)

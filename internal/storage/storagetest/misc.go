@@ -149,8 +149,8 @@ func testSigningKeysDecidedOnce(t *testing.T, newStore NewStore) {
 
 // testExpiry checks that everything with a lifetime leaves Redis when it
 // ends: after codes, families (with their user index), deny-list entries,
-// cutoffs, sessions, authorization requests and client assertion jtis
-// expire, no key is left
+// cutoffs, sessions, authorization requests, client assertion jtis and
+// used WebAuthn challenges expire, no key is left
 // under the prefix.
 func testExpiry(t *testing.T, newStore NewStore) {
 	s, ctx := newStore(t), ctxFor(t)
@@ -183,6 +183,9 @@ func testExpiry(t *testing.T, newStore NewStore) {
 	}
 	// An enrolment nobody confirmed, of a user with no factor yet.
 	if err := s.SetPendingTOTP(ctx, "u-"+newID(), &storage.TOTPFactor{ID: "p", Sealed: "x", Until: soon}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordCeremony(ctx, newID(), time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if keys := keysUnder(t, ctx, s); len(keys) == 0 {

@@ -39,6 +39,30 @@ func testRedelivery(t *testing.T, newStore NewStore) {
 			t.Fatalf("old token after its successor was used = %v, want ErrRefreshReused", err)
 		}
 	})
+	t.Run("passkey writes delivered twice", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		u := &storage.User{Username: "pk-" + newID(), PasswordHash: "h"}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		p := newPasskey(u.ID)
+		for i := range 2 {
+			if err := s.AddPasskey(ctx, []byte("h"), p); err != nil {
+				t.Fatalf("AddPasskey delivery %d = %v, want nil", i+1, err)
+			}
+		}
+		used := *p
+		used.SignCount = 3
+		for i := range 2 {
+			if err := s.UpdatePasskey(ctx, p, &used); err != nil {
+				t.Fatalf("UpdatePasskey delivery %d = %v, want nil", i+1, err)
+			}
+		}
+		if list, err := s.ListPasskeys(ctx, u.ID); err != nil || len(list) != 1 || list[0].SignCount != 3 {
+			t.Fatalf("after the second deliveries: %+v, %v", list, err)
+		}
+	})
 	t.Run("redemption delivered twice is not reuse", func(t *testing.T) {
 		parallel(t)
 		s, ctx := newStore(t), ctxFor(t)

@@ -63,6 +63,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 		{"BoundFamily", testBoundFamily},
 		{"PushedRequests", testPushedRequests},
 		{"Devices", testDevices},
+		{"Passkeys", testPasskeys},
 		{"Redelivery", testRedelivery},
 		{"SecondFactors", func(t *testing.T, _ NewStore) { testSecondFactors(t, newStoreAt) }},
 		{"FamilyIndex", func(t *testing.T, _ NewStore) { testFamilyIndex(t, newStoreAt) }},

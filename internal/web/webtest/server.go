@@ -124,6 +124,9 @@ type Options struct {
 	NoInternalOutbound bool
 	// MFARequiredRoles is mfa.required_roles.
 	MFARequiredRoles []string
+	// Localhost serves as http://localhost:<port> (URL and issuer), so
+	// that passkeys work: their relying party id must be a domain.
+	Localhost bool
 }
 
 // Server is a running authorization server.
@@ -158,11 +161,18 @@ func New(t testing.TB, o Options) *Server {
 	if (o.Now != nil || o.TracerProvider != nil) && o.Peer == nil {
 		env.Reopen(t, o.Now, o.TracerProvider)
 	}
+	if o.Localhost && o.Peer == nil {
+		env.UseLocalhost(t)
+	}
 	if o.Limits == (ratelimit.Limits{}) {
 		o.Limits = ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
 	}
 	env.Start(t, handler(t, env, o))
-	s := &Server{t: t, URL: env.Server.URL, Issuer: env.Issuer, Store: env.Store, RedisURL: env.RedisURL, Keys: env.Keys,
+	serverURL := env.Server.URL
+	if o.Localhost {
+		serverURL = env.Issuer
+	}
+	s := &Server{t: t, URL: serverURL, Issuer: env.Issuer, Store: env.Store, RedisURL: env.RedisURL, Keys: env.Keys,
 		RedirectURI: orString(o.RedirectURI, DefaultRedirect), PostLogout: orString(o.PostLogoutURI, DefaultPostLogout), env: env}
 	if o.Peer != nil {
 		s.Alice, s.Bob, s.Admin = o.Peer.Alice, o.Peer.Bob, o.Peer.Admin

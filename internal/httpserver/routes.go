@@ -136,7 +136,6 @@ func routes(r gin.IRouter, h Handlers) {
 	// Passkeys (WebAuthn): sign-in, and the account's security page.
 	r.GET(web.PasskeyScriptPath, h.Pages.PasskeyScript)
 	r.POST(web.PasskeyLoginPath, oauth.RecordClientIP, h.Pages.PasskeyLogin)
-	r.GET(web.AccountSecurityPath, oauth.RecordClientIP, h.Pages.AccountSecurity)
 	r.POST(web.AccountPasskeyAddPath, oauth.RecordClientIP, h.Pages.AddPasskey)
 	r.POST(web.AccountPasskeyRenamePath, oauth.RecordClientIP, h.Pages.RenamePasskey)
 	r.POST(web.AccountPasskeyRemovePath, oauth.RecordClientIP, h.Pages.RemovePasskey)

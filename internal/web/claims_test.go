@@ -60,7 +60,7 @@ func TestEmailVerifiedClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
-		"preferred_username", "name", "email", "email_verified"}
+		"preferred_username", "name", "email", "email_verified", "acr", "amr"}
 	slices.Sort(want)
 	slices.Sort(md.Claims)
 	if !slices.Equal(md.Claims, want) {

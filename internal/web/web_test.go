@@ -229,7 +229,7 @@ func TestTemplatesFromAnyFS(t *testing.T) {
 	fsys := fstest.MapFS{"static/oauth2d.css": {Data: []byte("body{}")}, "static/favicon.png": {Data: []byte("png")}, "static/passkeys.js": {Data: []byte("")}}
 	fsys["layout.html"] = &fstest.MapFile{Data: []byte(`{{define "layout"}}[{{.Title}}]{{template "content" .}}{{end}}`)}
 	fsys["passkeys.html"] = &fstest.MapFile{Data: []byte(`{{define "passkeys"}}{{end}}`)}
-	for _, name := range []string{"consent", "error", "logout", "signedout", "consents", "account", "sessions", "password", "device", "device_done", "security"} {
+	for _, name := range []string{"consent", "error", "logout", "signedout", "consents", "account", "sessions", "password", "device", "device_done", "secondfactor", "security", "recoverycodes"} {
 		fsys[name+".html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}x{{end}}`)}
 	}
 	fsys["login.html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}custom login {{.CSRF}}{{end}}`)}

@@ -23,6 +23,7 @@ type deviceCode struct {
 	user       *modelUser
 	scope      []string // what the approval holds
 	resources  []string
+	amr        []string // what the session that approved proved
 }
 
 // modelDevices holds each model's approved device codes that wait for
@@ -120,7 +121,7 @@ func (m *model) deviceFlow(t *rapid.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dc := &deviceCode{value: deviceCodeValue, client: c, generation: reg.Generation, user: u, scope: want, resources: resources}
+	dc := &deviceCode{value: deviceCodeValue, client: c, generation: reg.Generation, user: u, scope: want, resources: resources, amr: u.sessionAMR}
 	if rapid.Bool().Draw(t, "poll later") {
 		*waiting = append(*waiting, dc)
 		return
@@ -160,6 +161,7 @@ func (m *model) answerDevice(t *rapid.T, u *modelUser, userCode, decision string
 	if strings.Contains(p.body, `name="password"`) {
 		p = b.follow(b.post("/login", url.Values{"username": {u.username}, "password": {"model-password"},
 			"csrf_token": {p.hidden("csrf_token")}, "device": {p.hidden("device")}}))
+		p = m.afterPassword(t, u, b, p) // the second factor, when u has one
 	}
 	p = b.post("/device", url.Values{"user_code": {userCode}, "csrf_token": {p.hidden("csrf_token")}})
 	if !strings.Contains(p.body, `name="confirm"`) {
@@ -213,11 +215,12 @@ func (m *model) pollDevice(t *rapid.T, dc *deviceCode) {
 		t.Fatalf("the device's poll after approval was refused: %d %s", res.status, res.raw)
 	}
 	m.checkIssued(res, c, dc.user, dc.scope, nil, nil, nil, dc.resources)
+	m.checkAuthn(res, dc.amr)
 	if idt := res.str("id_token"); idt != "" {
 		m.idTokens = append(m.idTokens, idToken{raw: idt, client: c, user: dc.user})
 	}
 	if fam := m.startFamily(res, c, dc.user, nil); fam != nil {
-		fam.resources = dc.resources
+		fam.resources, fam.amr = dc.resources, dc.amr
 		fam.held = m.allowed(c, dc.user, dc.scope)
 	}
 }

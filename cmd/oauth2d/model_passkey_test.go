@@ -60,7 +60,9 @@ func (m *model) passkeySignIn(t *rapid.T) {
 	if p.status != http.StatusOK || !strings.Contains(p.body, "<strong>"+u.username+"</strong>") {
 		t.Fatalf("passkey sign-in of %s: %d %.300s", u.key, p.status, p.body)
 	}
-	u.browser = b
+	// The software authenticator is device-bound and verifies its user
+	// (passkeyAMR in internal/web): what later tokens may say.
+	u.browser, u.sessionAMR = b, []string{"hwk", "user", "mfa"}
 }
 
 // registerPasskey registers a new software passkey for u on the security
@@ -70,7 +72,7 @@ func (m *model) registerPasskey(t *rapid.T, u *modelUser) *webtest.Authenticator
 	p := b.get("/account/security")
 	if p.status != http.StatusOK {
 		login := b.follow(p)
-		b.follow(b.post("/login", url.Values{"username": {u.username}, "password": {"model-password"}, "csrf_token": {login.hidden("csrf_token")}}))
+		m.afterPassword(t, u, b, b.follow(b.post("/login", url.Values{"username": {u.username}, "password": {"model-password"}, "csrf_token": {login.hidden("csrf_token")}})))
 		p = b.get("/account/security")
 	}
 	a := webtest.NewAuthenticator(m.srv.Issuer)

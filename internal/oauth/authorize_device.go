@@ -36,7 +36,8 @@ func (a *Authorizer) answerable(client *storage.Client, req *storage.AuthRequest
 // browser session, for the ID token's auth_time and sid.
 func (a *Authorizer) approveDevice(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest,
 	client *storage.Client, user *storage.User, sess *storage.BrowserSession, scope []string) {
-	grant := &storage.DeviceGrant{UserID: user.ID, Scope: scope, AuthTime: sess.AuthTime, SID: sess.SID, SessionExpiresAt: sess.ExpiresAt}
+	grant := &storage.DeviceGrant{UserID: user.ID, Scope: scope, AuthTime: sess.AuthTime, SID: sess.SID, SessionExpiresAt: sess.ExpiresAt,
+		AMR: account.SessionAMR(sess.AMR)}
 	if !a.decideDevice(w, r, req, true, grant) {
 		return
 	}

@@ -51,7 +51,7 @@ func (h *Handler) deviceCodeGrant(ctx context.Context, _ *http.Request, f form, 
 				return nil, storageGrantError(err)
 			}
 			if user != nil {
-				g := grantClaim{client: client, user: user, held: st.Grant.Scope, resources: resources, heldResources: st.Resources}
+				g := grantClaim{client: client, user: user, held: st.Grant.Scope, resources: resources, heldResources: st.Resources, heldAMR: st.Grant.AMR}
 				if dec, e = h.decide(ctx, g); e != nil {
 					return nil, e
 				}

@@ -536,6 +536,9 @@ type DeviceGrant struct {
 	AuthTime         time.Time `json:"auth_time"`
 	SID              string    `json:"sid,omitempty"`
 	SessionExpiresAt time.Time `json:"session_exp"`
+	// AMR is how the user authenticated in that session (RFC 8176), so
+	// the device's tokens say no more than it proved.
+	AMR []string `json:"amr,omitempty"`
 }
 
 // DeviceState is a device authorization with its state: DevicePending,

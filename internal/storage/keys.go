@@ -21,6 +21,9 @@ import (
 //	p clients                  HASH     client id -> Client JSON ; kept
 //	p {users}:id               HASH     user id -> User JSON ; kept       } one slot: usernames
 //	p {users}:name             HASH     username -> user id ; kept        } are unique in one script
+//	{p clients}:self-registered SET     ids of the clients that registered themselves (RFC
+//	                                    7591), at most registration.max_clients ; kept,
+//	                                    each id until its client is deleted
 //	{p clients}:bootstrap      STRING   JSON list of the client ids the bootstrap file declared
 //	                                    when last applied (bootstrap.go) ; kept
 //	p {users}:bootstrap        STRING   JSON list of the usernames it declared ; kept
@@ -126,6 +129,7 @@ func (s *Store) kResources() string              { return s.prefix + "resources"
 func (s *Store) kUsersByID() string              { return s.prefix + "{users}:id" }
 func (s *Store) kUsersByName() string            { return s.prefix + "{users}:name" }
 func (s *Store) kBootstrapClients() string       { return "{" + s.kClients() + "}:bootstrap" }
+func (s *Store) kSelfRegistered() string         { return "{" + s.kClients() + "}:self-registered" }
 func (s *Store) kBootstrapUsers() string         { return s.prefix + "{users}:bootstrap" }
 func (s *Store) kBootstrapResources() string     { return "{" + s.kResources() + "}:bootstrap" }
 func (s *Store) kConsents(uid string) string     { return s.prefix + "consent:" + uid }

@@ -66,6 +66,8 @@ type Config struct {
 	RevocationFeed RevocationFeed `yaml:"revocation_feed"`
 	// Audit says where audit events go besides the log.
 	Audit Audit `yaml:"audit"`
+	// Registration configures dynamic client registration (RFC 7591, 7592).
+	Registration Registration `yaml:"registration"`
 }
 
 // Redis says where state lives.
@@ -262,6 +264,7 @@ func Default() Config {
 
 		RevocationFeed: RevocationFeed{MaxWaiters: 1024},
 		Audit:          defaultAudit(),
+		Registration:   defaultRegistration(),
 	}
 }
 

@@ -57,6 +57,9 @@ type Policy struct {
 	// Userinfo is the UserInfo endpoint's URL, an audience of the
 	// server's own that no resource may take ("": none reserved).
 	Userinfo string
+	// RegistrationScopes (registration.scopes) are the most a
+	// self-registered client may be registered for.
+	RegistrationScopes []string
 }
 
 // PolicyOf is the registration policy of a validated configuration.
@@ -72,7 +75,8 @@ func PolicyOf(cfg *config.Config) (Policy, error) {
 // already: one guard for its requests and its registrations.
 func PolicyWith(cfg *config.Config, guard *outbound.Guard) Policy {
 	return Policy{InsecureDev: cfg.InsecureDev, Outbound: guard, Audiences: cfg.Tokens.Audience,
-		BuiltinResources: BuiltinResources(cfg), AccessTokenTTL: cfg.Tokens.AccessTTL, Userinfo: cfg.Issuer + UserinfoPath}
+		BuiltinResources: BuiltinResources(cfg), AccessTokenTTL: cfg.Tokens.AccessTTL, Userinfo: cfg.Issuer + UserinfoPath,
+		RegistrationScopes: cfg.Registration.Scopes}
 }
 
 // BuiltinResource returns the built-in resource of identifier id, or nil.
@@ -168,7 +172,59 @@ func ValidateClient(c *storage.Client, p Policy) []error {
 	for _, problem := range introspectionAudienceProblems(c, p) {
 		bad("introspection_audiences", "%s", problem)
 	}
+	for _, f := range [][2]string{{"logo_uri", c.LogoURI}, {"tos_uri", c.TOSURI}, {"policy_uri", c.PolicyURI}} {
+		if f[1] != "" {
+			if err := checkClientURI(f[1], dev); err != nil {
+				bad(f[0], "%v", err)
+			}
+		}
+	}
+	if c.SelfRegistered {
+		for _, problem := range selfRegisteredProblems(c, p) {
+			bad(problem[0], "%s", problem[1])
+		}
+	}
 	return errs
+}
+
+// Bounds of a self-registered client, whom nobody vouched for.
+const (
+	MaxSelfRegisteredRedirectURIs = 8
+	// SelfRegisteredGrantTypes are the only grants a self-registered
+	// client may use: a person consents to each of its grants. Never
+	// password (first party only) nor client_credentials (a token no
+	// person stands behind).
+	selfRegisteredGrants = GrantAuthorizationCode + " " + GrantRefreshToken
+)
+
+// selfRegisteredProblems are the rules of a client no operator vouched
+// for (dynamic registration, RFC 7591; client metadata documents): never
+// first party, a person's grants only, scopes within
+// Policy.RegistrationScopes and never an administrative one, and none
+// of the operator-only settings that skip consent or read other clients'
+// tokens. Each problem is {field, detail}.
+func selfRegisteredProblems(c *storage.Client, p Policy) [][2]string {
+	var out [][2]string
+	if c.FirstParty {
+		out = append(out, [2]string{"first_party", "a self-registered client is never first party"})
+	}
+	for _, g := range c.GrantTypes {
+		if !slices.Contains(strings.Fields(selfRegisteredGrants), g) {
+			out = append(out, [2]string{"grant_types", fmt.Sprintf("%q is not available to a self-registered client (only %s)", g, selfRegisteredGrants)})
+		}
+	}
+	for _, s := range c.Scopes {
+		if !slices.Contains(p.RegistrationScopes, s) || s == ScopeAdmin || s == ScopeCommentsModerate {
+			out = append(out, [2]string{"scope", fmt.Sprintf("%.40q is not available to a self-registered client", s)})
+		}
+	}
+	if len(c.RedirectURIs) > MaxSelfRegisteredRedirectURIs {
+		out = append(out, [2]string{"redirect_uris", fmt.Sprintf("must list at most %d", MaxSelfRegisteredRedirectURIs)})
+	}
+	if c.InsecureSkipConsentForNativeRedirects || len(c.IntrospectionAudiences) > 0 || c.BackchannelLogoutURI != "" || c.ManagedBy != "" {
+		out = append(out, [2]string{"client_metadata", "operator-only settings are not available to a self-registered client"})
+	}
+	return out
 }
 
 // Bounds of introspection_audiences: each client record is read on every

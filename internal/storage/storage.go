@@ -99,6 +99,12 @@ type Client struct {
 	// reads, updates and deletes its own registration (RFC 7592); empty:
 	// the client cannot manage itself.
 	RegistrationTokenHash string `json:"registration_token_hash,omitempty"`
+	// LogoURI, TOSURI and PolicyURI are display metadata a self-registered
+	// client gave (RFC 7591 §2), kept to be returned to it. The server
+	// never fetches them.
+	LogoURI   string `json:"logo_uri,omitempty"`
+	TOSURI    string `json:"tos_uri,omitempty"`
+	PolicyURI string `json:"policy_uri,omitempty"`
 
 	// ManagedBy names who owns the record: ManagedByBootstrap for one the
 	// bootstrap file declares, which the admin API and the CLI must not

@@ -23,6 +23,12 @@ const (
 	BackchannelLogout = "backchannel_logout.delivery"
 	AdminChange       = "admin.change" // the admin API or the CLI changed something, or tried to
 	AdminRead         = "admin.read"   // the admin API was read (a list of users is worth knowing who saw)
+	// Dynamic client registration (RFC 7591) and its management (RFC
+	// 7592): the actor is "registration" for a new client, the client
+	// itself for a change of its own registration.
+	ClientRegistered = "client.registered"
+	ClientUpdated    = "client.updated"
+	ClientDeleted    = "client.deleted"
 )
 
 // Outcomes (the schema's outcome field). Back-channel deliveries say

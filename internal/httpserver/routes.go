@@ -27,6 +27,9 @@ type Handlers struct {
 	Bearer     *resource.Authenticator
 	API        *api.API
 	Admin      *admin.API
+	// Registrar serves dynamic client registration (RFC 7591, 7592); nil
+	// when registration.mode is off: the paths are not served.
+	Registrar *oauth.Registrar
 	// Audiences are the resource identifiers each protected part takes
 	// tokens for (RFC 8707): a token for one is refused by the others.
 	Audiences Audiences
@@ -89,6 +92,15 @@ func routes(r gin.IRouter, h Handlers) {
 	// Pushed authorization requests (RFC 9126): client-authenticated like
 	// the token endpoint; public clients' pushes are bounded per address.
 	r.POST(oauth.PushedAuthorizationPath, oauth.RecordClientIP, gin.WrapF(h.Pusher.Push))
+	// Dynamic client registration (RFC 7591) and each registration's
+	// management with its registration access token (RFC 7592), when
+	// registration.mode is not off; registrations are bounded per address.
+	if h.Registrar != nil {
+		r.POST(oauth.RegistrationPath, oauth.RecordClientIP, h.Registrar.Register)
+		r.GET(oauth.RegistrationPath+"/:client_id", h.Registrar.Read)
+		r.PUT(oauth.RegistrationPath+"/:client_id", h.Registrar.Update)
+		r.DELETE(oauth.RegistrationPath+"/:client_id", h.Registrar.Delete)
+	}
 
 	// UserInfo (OIDC Core §5.3): a protected resource whose revocation is
 	// checked in Redis on every call.

@@ -102,6 +102,8 @@ type Options struct {
 	// Logger receives the handlers' log, audit events included (nil:
 	// discarded).
 	Logger *slog.Logger
+	// Registration is registration.* (nil: the default, off).
+	Registration *config.Registration
 }
 
 // Server is a running authorization server.
@@ -183,6 +185,9 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 		cfg.Branding = o.Branding
 	}
 	cfg.Consent.RememberByDefault = !o.ConsentRememberUnticked
+	if o.Registration != nil {
+		cfg.Registration = *o.Registration
+	}
 	tmpl := o.Templates
 	if tmpl == nil {
 		tmpl = templates.FS

@@ -527,9 +527,14 @@ func (g *Registrar) succeed(ctx context.Context, ev audit.Event) {
 	audit.Emit(ctx, ev)
 }
 
+// fail records a refusal and answers it. A request refused for its
+// address's spent budget is not recorded (the throttle metric counts it):
+// a flood of them would push real events out of the bounded audit stream.
 func (g *Registrar) fail(c *gin.Context, ev audit.Event, e *Error) {
-	ev.Outcome, ev.Reason = audit.Failure, e.Code
-	audit.Emit(c.Request.Context(), ev)
+	if e.Status != http.StatusTooManyRequests {
+		ev.Outcome, ev.Reason = audit.Failure, e.Code
+		audit.Emit(c.Request.Context(), ev)
+	}
 	g.writeError(c, e)
 }
 

@@ -184,12 +184,14 @@ type registrationResponse struct {
 func (g *Registrar) Register(c *gin.Context) {
 	ctx := c.Request.Context()
 	ev := audit.Event{Event: audit.ClientRegistered, Actor: "registration", Resource: "POST " + RegistrationPath}
+	// The budget is spent before the initial access token is looked at,
+	// so that guesses at it are bounded per address too.
 	body, e := readRegistrationBody(c.Request)
 	if e == nil {
-		e = g.checkInitialAccessToken(c.Request)
+		e = spend(c.Request, g.d.Budget)
 	}
 	if e == nil {
-		e = spend(c.Request, g.d.Budget)
+		e = g.checkInitialAccessToken(c.Request)
 	}
 	var md clientMetadata
 	if e == nil {
@@ -256,6 +258,9 @@ func (g *Registrar) Update(c *gin.Context) {
 	if e == nil && md.ClientID != old.ID {
 		e = errRegistrationRefused.WithDescription("client_id must be the registration's")
 	}
+	if e == nil && md.ClientSecret != "" {
+		e = checkPresentedSecret(old, md.ClientSecret)
+	}
 	var cl *storage.Client
 	var method string
 	if e == nil {
@@ -300,6 +305,22 @@ func (g *Registrar) Delete(c *gin.Context) {
 	g.succeed(ctx, ev)
 	c.Header("Cache-Control", "no-store")
 	c.Status(http.StatusNoContent)
+}
+
+// checkPresentedSecret: an update that sends the client's secret must
+// send the current one (RFC 7592 §2.2).
+func checkPresentedSecret(cl *storage.Client, presented string) *Error {
+	if cl.SecretHash == "" || len(presented) > maxClientSecretLen {
+		return errRegistrationRefused.WithDescription("client_secret does not match")
+	}
+	ok, err := secret.Verify(cl.SecretHash, presented)
+	if err != nil {
+		return ErrServerError.Wrap(err)
+	}
+	if !ok {
+		return errRegistrationRefused.WithDescription("client_secret does not match")
+	}
+	return nil
 }
 
 // readRegistrationBody reads the JSON body, bounded, before anything else.

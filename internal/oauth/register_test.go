@@ -264,6 +264,7 @@ func TestRegistrationManagement(t *testing.T) {
 			`{"client_id":"` + id + `","redirect_uris":["` + s.RedirectURI + `"],"grant_types":["authorization_code","client_credentials"]}`,
 			`{"client_id":"` + id + `","redirect_uris":["` + s.RedirectURI + `"],"token_endpoint_auth_method":"none"}`,
 			`{"client_id":"other","redirect_uris":["` + s.RedirectURI + `"]}`,
+			`{"client_id":"` + id + `","client_secret":"not-the-secret","redirect_uris":["` + s.RedirectURI + `"]}`,
 			`{"client_id":"` + id + `","redirect_uris":["http://evil.example/cb"]}`,
 		} {
 			r := regDo(t, s, http.MethodPut, path, tok, "application/json", []byte(body))
@@ -278,7 +279,7 @@ func TestRegistrationManagement(t *testing.T) {
 	})
 
 	t.Run("update", func(t *testing.T) {
-		body := `{"client_id":"` + id + `","redirect_uris":["` + s.RedirectURI + `"],"scope":"openid offline_access","grant_types":["authorization_code","refresh_token"],"client_name":"Renamed"}`
+		body := `{"client_id":"` + id + `","client_secret":"` + a.str("client_secret") + `","redirect_uris":["` + s.RedirectURI + `"],"scope":"openid offline_access","grant_types":["authorization_code","refresh_token"],"client_name":"Renamed"}`
 		r := regDo(t, s, http.MethodPut, path, tok, "application/json", []byte(body))
 		if r.status != 200 || r.str("scope") != "openid offline_access" || r.str("client_name") != "Renamed" {
 			t.Fatalf("PUT: %d %s", r.status, r.raw)

@@ -121,7 +121,9 @@ import (
 // <p>par:budget:ip:<h> (a second Limiter, prefix <p>par:) and of their
 // DPoP proofs at the token endpoint under <p>dpop:budget:ip:<h> (a third,
 // prefix <p>dpop:), which bound the par: and dpop-jti: records anonymous
-// callers can make.
+// callers can make; and of client registrations (RFC 7591) under
+// <p>register:budget:ip:<h> (prefix <p>register:), which with
+// registration.max_clients bounds the clients anonymous callers can make.
 // Pending authorization requests of anonymous visitors and
 // the login form's CSRF token are not stored at all (sealed in the browser).
 func (s *Store) kClients() string                { return s.prefix + "clients" }

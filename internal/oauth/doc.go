@@ -21,7 +21,10 @@
 // dpop_jkt §10, nonces §8, cnf in introspection §6.2); RFC 9126 (par.go:
 // pushed authorization requests, single-use request_uri); RFC 8252 §8.6
 // (a public client on a loopback, localhost or private-use redirect URI
-// is asked for consent every time: authorize.go alwaysAsk). Beyond the
+// is asked for consent every time: authorize.go alwaysAsk); RFC 7591
+// and RFC 7592 (register.go: dynamic client registration, off unless
+// registration.mode says otherwise, and each registration managed with
+// its registration access token). Beyond the
 // RFCs, feed.go serves the revocation feed that resource servers outside
 // oauth2d long-poll (oauth2d_revocation_feed_endpoint in the metadata).
 //

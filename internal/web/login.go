@@ -18,6 +18,9 @@ type loginData struct {
 	// ClientURI is the registered home page of the client (never a URL
 	// from the request), shown as a way back to it.
 	ClientURI string
+	// Unverified: the client registered itself, so its name is its own
+	// claim (the consent page says more).
+	Unverified bool
 }
 
 // LoginPage serves GET /login[?req=<pending authorization request>].
@@ -46,7 +49,7 @@ func (h *Handler) LoginPage(c *gin.Context) {
 			return
 		}
 		data.RequestID, data.ClientName, data.Username, target = ar.ID, clientName(client), ar.LoginHint, ar.RedirectURI
-		data.ClientURI = client.ClientURI
+		data.ClientURI, data.Unverified = client.ClientURI, client.SelfRegistered
 	}
 	h.render(c.Writer, http.StatusOK, "login", data, target)
 }
@@ -69,6 +72,7 @@ func (h *Handler) Login(c *gin.Context) {
 			return
 		}
 		data.ClientName, data.ClientURI, target = clientName(client), client.ClientURI, ar.RedirectURI
+		data.Unverified = client.SelfRegistered
 	}
 	s, err := h.load(r)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {

@@ -36,7 +36,11 @@ func TestConsentMarksSelfRegisteredClientUnverified(t *testing.T) {
 
 	b := s.NewBrowser(t)
 	params, _ := webtest.CodeRequest(reg.ClientID, "openid profile")
-	page := b.SubmitLogin(b.Authorize(params), "alice", webtest.AlicePassword)
+	login := b.Authorize(params)
+	if !strings.Contains(login.Body, "(an unverified application)") {
+		t.Fatalf("login page of a self-registered client does not say it is unverified:\n%s", login.Body)
+	}
+	page := b.SubmitLogin(login, "alice", webtest.AlicePassword)
 	if !strings.Contains(page.Body, `name="decision"`) {
 		t.Fatalf("no consent page for a self-registered client: %d %s", page.Status, page.Body)
 	}

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/admin"
+	"github.com/oauth2d/oauth2d/internal/clientkeys"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
@@ -45,6 +47,10 @@ func clientCreate(ctx context.Context, e env, args []string) (err error) {
 	bclSession := a.fs.Bool("backchannel-logout-session-required", false, "every logout token must carry a sid")
 	a.fs.Var(&grants, "grant-type", "grant type (repeatable): "+strings.Join(account.SupportedGrantTypes, ", "))
 	a.fs.Var(&scopes, "scope", "allowed scope (repeatable, or space-separated)")
+	authMethod := a.fs.String("token-endpoint-auth-method", "",
+		"client_secret_basic, client_secret_post, private_key_jwt (RFC 7523: signs a JWT with a key of --jwks-file or --jwks-uri; no secret) or none (default: none if --public, else a secret)")
+	jwksFile := a.fs.String("jwks-file", "", "a file holding the client's public keys as a JWK Set (private_key_jwt)")
+	jwksURI := a.fs.String("jwks-uri", "", "an https URL the server fetches the client's JWK Set from (private_key_jwt)")
 	a.fs.Var(&introspectionAuds, "introspection-audience",
 		"an access-token audience (aud) whose tokens the client may introspect, as a resource server (repeatable; RFC 7662)")
 	cfg, err := a.parse(e, args, 0)
@@ -54,6 +60,10 @@ func clientCreate(ctx context.Context, e env, args []string) (err error) {
 	if *public && *secretStdin {
 		return usagef("client create: --secret-stdin: a public client has no secret")
 	}
+	jwks, err := readJWKSFile(*jwksFile)
+	if err != nil {
+		return err
+	}
 	c := &storage.Client{
 		ID: *id, Name: *name, Public: *public, FirstParty: *firstParty,
 		RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
@@ -62,6 +72,10 @@ func clientCreate(ctx context.Context, e env, args []string) (err error) {
 		DPoPBoundAccessTokens: *dpopBound, RequirePushedAuthorizationRequests: *requirePAR,
 		IntrospectionAudiences:                introspectionAuds,
 		InsecureSkipConsentForNativeRedirects: *skipNativeConsent,
+		TokenEndpointAuthMethod:               *authMethod, JWKS: jwks, JWKSURI: *jwksURI,
+	}
+	if !c.HasSecret() && !c.Public && *secretStdin {
+		return usagef("client create: --secret-stdin: a private_key_jwt client has no secret")
 	}
 	if c.ID == "" {
 		c.ID = newClientID()
@@ -74,7 +88,7 @@ func clientCreate(ctx context.Context, e env, args []string) (err error) {
 		return usage(errors.Join(errs...))
 	}
 	clear := ""
-	if !c.Public {
+	if c.HasSecret() {
 		if clear, err = clientSecret(e.stdin, *secretStdin); err != nil {
 			return err
 		}
@@ -97,6 +111,28 @@ func clientCreate(ctx context.Context, e env, args []string) (err error) {
 		return fmt.Errorf("client create: %w", err)
 	}
 	return printCreatedClient(e.stdout, c, clear, *secretStdin, *a.asJSON)
+}
+
+// readJWKSFile reads --jwks-file, bounded (ValidateClient checks what
+// it holds); "" when no file is named.
+func readJWKSFile(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", usagef("client create: --jwks-file: %v", err)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, clientkeys.MaxSetBytes+1))
+	if err != nil {
+		return "", usagef("client create: --jwks-file: %v", err)
+	}
+	var set account.JWKS
+	if err := set.UnmarshalJSON(raw); err != nil || len(raw) > clientkeys.MaxSetBytes {
+		return "", usagef("client create: --jwks-file: not a JWK Set of at most %d bytes of JSON", clientkeys.MaxSetBytes)
+	}
+	return string(set), nil
 }
 
 // minClientSecretLen keeps a piped-in secret from being guessable; a
@@ -217,6 +253,9 @@ func clientGet(ctx context.Context, e env, args []string) error {
 		{"client_uri", v.ClientURI},
 		{"backchannel_logout_uri", v.BackchannelLogoutURI},
 		{"introspection_audiences", strings.Join(v.IntrospectionAudiences, " ")},
+		{"token_endpoint_auth_method", c.AuthMethod()},
+		{"jwks", string(v.JWKS)},
+		{"jwks_uri", v.JWKSURI},
 		{"managed_by", managedBy(v.ManagedBy)},
 		{"created_at", v.CreatedAt.UTC().Format(time.RFC3339)},
 		{"updated_at", v.UpdatedAt.UTC().Format(time.RFC3339)},

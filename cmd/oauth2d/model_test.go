@@ -265,8 +265,8 @@ func TestIssuanceModel(t *testing.T) {
 		_ = f.Value.Set(fmt.Sprint(modelChecks))
 	}
 	clk := &clock{now: time.Now()}
-	srv := webtest.New(t, webtest.Options{Now: clk.Now, RefreshGrace: modelGrace, AccessTokenTTL: modelAccess,
-		Registration: modelRegistration()})
+	srv := webtest.New(t, withDocuments(t, webtest.Options{Now: clk.Now, RefreshGrace: modelGrace, AccessTokenTTL: modelAccess,
+		Registration: modelRegistration()}))
 	ver, err := token.NewVerifier(srv.Keys, srv.Issuer, []string{srv.Issuer + "/api", webtest.AdminAudience(srv.Issuer),
 		srv.Issuer + "/oauth2/userinfo", modelPhotos}, 0, clk.Now)
 	if err != nil {
@@ -317,6 +317,8 @@ func TestIssuanceModel(t *testing.T) {
 			"hintPromptNone":   m.hintPromptNone,
 			"toggleResource":   m.toggleResource,
 			"followFeed":       m.followFeed,
+			"pkjwtToken":       m.pkjwtToken,
+			"documentCodeFlow": m.documentCodeFlow,
 			"register":         m.register,
 		})
 	})

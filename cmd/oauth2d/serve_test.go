@@ -37,8 +37,11 @@ type serving struct {
 // that several instances can start together; waitReady waits for one.
 func startServe(t *testing.T, env map[string]string) *serving {
 	t.Helper()
-	addr := freeAddr(t)
-	env["OAUTH2D_ADDR"] = addr
+	addr := env["OAUTH2D_ADDR"] // set when the issuer must name it
+	if addr == "" {
+		addr = freeAddr(t)
+		env["OAUTH2D_ADDR"] = addr
+	}
 	if _, ok := env["OAUTH2D_HTTP_DRAIN_DELAY"]; !ok {
 		env["OAUTH2D_HTTP_DRAIN_DELAY"] = "0s" // no load balancer to wait for
 	}

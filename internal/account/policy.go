@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/oauth2d/oauth2d/internal/clientkeys"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/outbound"
 	"github.com/oauth2d/oauth2d/internal/storage"
@@ -57,9 +58,6 @@ type Policy struct {
 	// Userinfo is the UserInfo endpoint's URL, an audience of the
 	// server's own that no resource may take ("": none reserved).
 	Userinfo string
-	// RegistrationScopes (registration.scopes) are the most a
-	// self-registered client may be registered for.
-	RegistrationScopes []string
 }
 
 // PolicyOf is the registration policy of a validated configuration.
@@ -75,8 +73,7 @@ func PolicyOf(cfg *config.Config) (Policy, error) {
 // already: one guard for its requests and its registrations.
 func PolicyWith(cfg *config.Config, guard *outbound.Guard) Policy {
 	return Policy{InsecureDev: cfg.InsecureDev, Outbound: guard, Audiences: cfg.Tokens.Audience,
-		BuiltinResources: BuiltinResources(cfg), AccessTokenTTL: cfg.Tokens.AccessTTL, Userinfo: cfg.Issuer + UserinfoPath,
-		RegistrationScopes: cfg.Registration.Scopes}
+		BuiltinResources: BuiltinResources(cfg), AccessTokenTTL: cfg.Tokens.AccessTTL, Userinfo: cfg.Issuer + UserinfoPath}
 }
 
 // BuiltinResource returns the built-in resource of identifier id, or nil.
@@ -180,9 +177,12 @@ func ValidateClient(c *storage.Client, p Policy) []error {
 		}
 	}
 	if c.SelfRegistered {
-		for _, problem := range selfRegisteredProblems(c, p) {
+		for _, problem := range selfRegisteredProblems(c) {
 			bad(problem[0], "%s", problem[1])
 		}
+	}
+	for _, fp := range authMethodProblems(c, p) {
+		bad(fp[0], "%s", fp[1])
 	}
 	return errs
 }
@@ -199,11 +199,12 @@ const (
 
 // selfRegisteredProblems are the rules of a client no operator vouched
 // for (dynamic registration, RFC 7591; client metadata documents): never
-// first party, a person's grants only, scopes within
-// Policy.RegistrationScopes and never an administrative one, and none
-// of the operator-only settings that skip consent or read other clients'
-// tokens. Each problem is {field, detail}.
-func selfRegisteredProblems(c *storage.Client, p Policy) [][2]string {
+// first party, a person's grants only, and none of the operator-only
+// settings that skip consent or read other clients' tokens. Its scopes
+// are each kind's own configuration's (registration.scopes,
+// client_id_metadata.scopes), which what makes the client applies.
+// Each problem is {field, detail}.
+func selfRegisteredProblems(c *storage.Client) [][2]string {
 	var out [][2]string
 	if c.FirstParty {
 		out = append(out, [2]string{"first_party", "a self-registered client is never first party"})
@@ -213,11 +214,6 @@ func selfRegisteredProblems(c *storage.Client, p Policy) [][2]string {
 			out = append(out, [2]string{"grant_types", fmt.Sprintf("%q is not available to a self-registered client (only %s)", g, selfRegisteredGrants)})
 		}
 	}
-	for _, s := range c.Scopes {
-		if !slices.Contains(p.RegistrationScopes, s) || s == ScopeAdmin || s == ScopeCommentsModerate {
-			out = append(out, [2]string{"scope", fmt.Sprintf("%.40q is not available to a self-registered client", s)})
-		}
-	}
 	if len(c.RedirectURIs) > MaxSelfRegisteredRedirectURIs {
 		out = append(out, [2]string{"redirect_uris", fmt.Sprintf("must list at most %d", MaxSelfRegisteredRedirectURIs)})
 	}
@@ -225,6 +221,79 @@ func selfRegisteredProblems(c *storage.Client, p Policy) [][2]string {
 		out = append(out, [2]string{"client_metadata", "operator-only settings are not available to a self-registered client"})
 	}
 	return out
+}
+
+// MaxJWKSURILen bounds jwks_uri.
+const MaxJWKSURILen = 2048
+
+// authMethodProblems checks token_endpoint_auth_method against the rest
+// of the record, as (field, problem) pairs: none is for public clients
+// and public clients use nothing else; private_key_jwt has keys (jwks
+// or jwks_uri, not both) and no secret; keys belong to private_key_jwt
+// only.
+func authMethodProblems(c *storage.Client, p Policy) [][2]string {
+	var out [][2]string
+	bad := func(field, problem string) { out = append(out, [2]string{field, problem}) }
+	m := c.TokenEndpointAuthMethod
+	switch m {
+	case "", storage.AuthMethodSecretBasic, storage.AuthMethodSecretPost, storage.AuthMethodPrivateKeyJWT, storage.AuthMethodNone:
+	default:
+		bad("token_endpoint_auth_method", fmt.Sprintf("unknown method %q (supported: %s, %s, %s, %s)", m,
+			storage.AuthMethodSecretBasic, storage.AuthMethodSecretPost, storage.AuthMethodPrivateKeyJWT, storage.AuthMethodNone))
+		return out
+	}
+	switch {
+	case m == storage.AuthMethodNone && !c.Public:
+		bad("token_endpoint_auth_method", "none is for public clients; set public: true or choose a method")
+	case m != "" && m != storage.AuthMethodNone && c.Public:
+		bad("token_endpoint_auth_method", "a public client authenticates with none")
+	}
+	if m != storage.AuthMethodPrivateKeyJWT {
+		if c.JWKS != "" || c.JWKSURI != "" {
+			bad("jwks", "jwks and jwks_uri are for token_endpoint_auth_method private_key_jwt only")
+		}
+		return out
+	}
+	if c.SecretHash != "" {
+		bad("token_endpoint_auth_method", "a private_key_jwt client has no secret")
+	}
+	switch {
+	case c.JWKS != "" && c.JWKSURI != "":
+		bad("jwks", "give jwks or jwks_uri, not both (RFC 7591 §2)")
+	case c.JWKS == "" && c.JWKSURI == "":
+		bad("jwks", "private_key_jwt needs the client's public keys: jwks or jwks_uri")
+	case c.JWKS != "":
+		if _, err := clientkeys.ParseSet([]byte(c.JWKS)); err != nil {
+			bad("jwks", err.Error())
+		}
+	default:
+		if err := checkJWKSURI(c.JWKSURI, p); err != nil {
+			bad("jwks_uri", err.Error())
+		}
+	}
+	return out
+}
+
+// checkJWKSURI: the server fetches it, so it is https (http only with
+// insecure_dev), has no userinfo or fragment, and names a host the
+// outbound guard lets through.
+func checkJWKSURI(raw string, p Policy) error {
+	if len(raw) > MaxJWKSURILen {
+		return fmt.Errorf("must be at most %d characters", MaxJWKSURILen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Scheme != "https" && !(u.Scheme == "http" && p.InsecureDev) {
+		return fmt.Errorf("%q must be an absolute https URL", raw)
+	}
+	if u.User != nil || u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("%q must have neither userinfo nor a fragment", raw)
+	}
+	var refused *outbound.RefusedError
+	if errors.As(p.outbound().CheckHost(u.Hostname()), &refused) {
+		return fmt.Errorf("%q points at %s (%s): the server fetches nothing from internal destinations unless %s lists them",
+			raw, refused.Destination, refused.Why, config.OutboundAllowSetting)
+	}
+	return nil
 }
 
 // Bounds of introspection_audiences: each client record is read on every

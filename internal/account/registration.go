@@ -1,6 +1,14 @@
 package account
 
-import "github.com/oauth2d/oauth2d/internal/storage"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/oauth2d/oauth2d/internal/storage"
+)
 
 // ClientRegistration is what an operator declares about a client, in the
 // bootstrap file (YAML) and the admin API (JSON) alike; ValidateClient
@@ -47,6 +55,81 @@ type ClientRegistration struct {
 	// app obtain the person's tokens silently (prompt=none) once they
 	// consented. Public clients only.
 	InsecureSkipConsentForNativeRedirects bool `json:"insecure_skip_consent_for_native_redirects,omitempty" yaml:"insecure_skip_consent_for_native_redirects"`
+
+	// TokenEndpointAuthMethod is how the client authenticates at the
+	// token, PAR, revocation and introspection endpoints (RFC 7591 §2):
+	// client_secret_basic or client_secret_post (either secret method is
+	// accepted for both), private_key_jwt (RFC 7523 §2.2: a JWT signed
+	// with one of the keys in jwks or at jwks_uri; no secret), or none
+	// (public clients). Empty: none if public, else a secret.
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty" yaml:"token_endpoint_auth_method"`
+	// JWKS is a private_key_jwt client's public keys, a JWK Set given
+	// inline; JWKSURI an https URL the server fetches it from (through
+	// the outbound guard). One of the two, for private_key_jwt only.
+	JWKS    JWKS   `json:"jwks,omitempty" yaml:"jwks"`
+	JWKSURI string `json:"jwks_uri,omitempty" yaml:"jwks_uri"`
+}
+
+// JWKS is a JWK Set kept as its JSON text. In JSON it is the object
+// itself; in YAML a mapping (or a string holding the JSON).
+type JWKS string
+
+// MarshalJSON writes the set as the object it is.
+func (j JWKS) MarshalJSON() ([]byte, error) {
+	if j == "" {
+		return []byte("null"), nil
+	}
+	return []byte(j), nil
+}
+
+// UnmarshalJSON keeps the object, compacted; null is no set.
+func (j *JWKS) UnmarshalJSON(raw []byte) error {
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		*j = ""
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return err
+	}
+	*j = JWKS(buf.String())
+	return nil
+}
+
+// UnmarshalYAML reads a mapping as the JSON object it stands for.
+func (j *JWKS) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var s string
+		if err := n.Decode(&s); err != nil {
+			return err
+		}
+		return j.UnmarshalJSON([]byte(s))
+	}
+	if n.Kind != yaml.MappingNode {
+		return errors.New("jwks: must be a JWK Set (a mapping with a keys list)")
+	}
+	var v map[string]any
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	*j = JWKS(raw)
+	return nil
+}
+
+// MarshalYAML writes the set as a mapping.
+func (j JWKS) MarshalYAML() (any, error) {
+	if j == "" {
+		return nil, nil
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(j), &v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // Record is the client as stored, without a secret hash or timestamps.
@@ -59,6 +142,7 @@ func (r *ClientRegistration) Record() *storage.Client {
 		DPoPBoundAccessTokens: r.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: r.RequirePushedAuthorizationRequests,
 		IntrospectionAudiences:                r.IntrospectionAudiences,
 		InsecureSkipConsentForNativeRedirects: r.InsecureSkipConsentForNativeRedirects,
+		TokenEndpointAuthMethod:               r.TokenEndpointAuthMethod, JWKS: string(r.JWKS), JWKSURI: r.JWKSURI,
 	}
 }
 
@@ -73,5 +157,6 @@ func RegistrationOf(c *storage.Client) ClientRegistration {
 		DPoPBoundAccessTokens: c.DPoPBoundAccessTokens, RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
 		IntrospectionAudiences:                c.IntrospectionAudiences,
 		InsecureSkipConsentForNativeRedirects: c.InsecureSkipConsentForNativeRedirects,
+		TokenEndpointAuthMethod:               c.TokenEndpointAuthMethod, JWKS: JWKS(c.JWKS), JWKSURI: c.JWKSURI,
 	}
 }

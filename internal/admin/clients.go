@@ -112,7 +112,7 @@ func (a *API) UpdateClient(c *gin.Context) {
 	in.ID = old.ID
 	cl := in.Record()
 	cl.CreatedAt = old.CreatedAt
-	if !cl.Public {
+	if cl.HasSecret() {
 		cl.SecretHash = old.SecretHash
 	}
 	if errs := account.ValidateClient(cl, a.d.Registration); len(errs) > 0 {
@@ -120,7 +120,7 @@ func (a *API) UpdateClient(c *gin.Context) {
 		return
 	}
 	clear := ""
-	if !cl.Public && cl.SecretHash == "" {
+	if cl.HasSecret() && cl.SecretHash == "" {
 		var ok bool
 		if clear, ok = a.newSecret(c, cl); !ok {
 			return
@@ -138,8 +138,8 @@ func (a *API) RotateSecret(c *gin.Context) {
 	if a.lookup(c, err, "client") || refuseManaged(c, cl.ManagedBy, "client", cl.ID) {
 		return
 	}
-	if cl.Public {
-		problem.Write(c, http.StatusConflict, "a public client has no secret")
+	if !cl.HasSecret() {
+		problem.Write(c, http.StatusConflict, "this client has no secret (public, or private_key_jwt)")
 		return
 	}
 	clear, ok := a.newSecret(c, cl)
@@ -187,7 +187,7 @@ func (a *API) DeleteClient(c *gin.Context) {
 // newSecret sets a fresh secret's hash on cl and returns the secret;
 // public clients get none. It answers the request itself on failure.
 func (a *API) newSecret(c *gin.Context, cl *storage.Client) (string, bool) {
-	if cl.Public {
+	if !cl.HasSecret() {
 		cl.SecretHash = ""
 		return "", true
 	}

@@ -29,6 +29,9 @@ const (
 	ClientRegistered = "client.registered"
 	ClientUpdated    = "client.updated"
 	ClientDeleted    = "client.deleted"
+	// ClientAuthentication: a client failed to authenticate (wrong secret,
+	// a refused client assertion); successes are seen in token.issued.
+	ClientAuthentication = "client_authentication"
 )
 
 // Outcomes (the schema's outcome field). Back-channel deliveries say

@@ -379,6 +379,7 @@ func sameClient(a, b *storage.Client) bool {
 		a.RequirePushedAuthorizationRequests == b.RequirePushedAuthorizationRequests &&
 		slices.Equal(a.IntrospectionAudiences, b.IntrospectionAudiences) &&
 		a.InsecureSkipConsentForNativeRedirects == b.InsecureSkipConsentForNativeRedirects &&
+		a.TokenEndpointAuthMethod == b.TokenEndpointAuthMethod && a.JWKS == b.JWKS && a.JWKSURI == b.JWKSURI &&
 		a.ManagedBy == b.ManagedBy
 }
 

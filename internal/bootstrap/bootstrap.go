@@ -94,7 +94,9 @@ func (f *File) Validate(p account.Policy) error {
 		switch {
 		case c.Public && c.Secret != "":
 			errs = append(errs, fmt.Errorf("bootstrap: client %q: secret: a public client must not have a secret", c.ID))
-		case !c.Public && c.Secret == "":
+		case !sc.HasSecret() && c.Secret != "":
+			errs = append(errs, fmt.Errorf("bootstrap: client %q: secret: a private_key_jwt client has no secret (it signs with the keys of jwks or jwks_uri)", c.ID))
+		case sc.HasSecret() && c.Secret == "":
 			errs = append(errs, fmt.Errorf("bootstrap: client %q: secret: a confidential client needs a secret (or set public: true)", c.ID))
 		}
 	}

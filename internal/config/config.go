@@ -68,6 +68,9 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// Registration configures dynamic client registration (RFC 7591, 7592).
 	Registration Registration `yaml:"registration"`
+	// ClientIDMetadata accepts https URLs as client ids (Client ID
+	// Metadata Documents).
+	ClientIDMetadata ClientIDMetadata `yaml:"client_id_metadata"`
 }
 
 // Redis says where state lives.
@@ -256,11 +259,12 @@ func Default() Config {
 			HSTSMaxAge: DefaultHSTSMaxAge},
 		RateLimit: RateLimit{LoginPerUsernameIP: 5, LoginPerIP: 20, LoginPerUsername: 30,
 			LoginMaxPending: 256, LoginMaxWait: 5 * time.Second},
-		DPoP:        defaultDPoP(),
-		PAR:         defaultPAR(),
-		Backchannel: defaultBackchannel(),
-		Branding:    defaultBranding(),
-		Consent:     defaultConsent(),
+		DPoP:             defaultDPoP(),
+		PAR:              defaultPAR(),
+		ClientIDMetadata: defaultClientIDMetadata(),
+		Backchannel:      defaultBackchannel(),
+		Branding:         defaultBranding(),
+		Consent:          defaultConsent(),
 
 		RevocationFeed: RevocationFeed{MaxWaiters: 1024},
 		Audit:          defaultAudit(),

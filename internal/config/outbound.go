@@ -26,7 +26,7 @@ const OutboundAllowSetting = "outbound.allow_internal"
 
 func (c *Config) outboundSettings() []setting {
 	return []setting{
-		{OutboundAllowSetting, "internal destinations (IPs, CIDRs, exact host names) that back-channel logout POSTs may reach, comma-separated", (*listValue)(&c.Outbound.AllowInternal)},
+		{OutboundAllowSetting, "internal destinations (IPs, CIDRs, exact host names) that back-channel logout POSTs, jwks_uri fetches and client ID metadata document fetches may reach, comma-separated", (*listValue)(&c.Outbound.AllowInternal)},
 	}
 }
 

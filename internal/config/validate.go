@@ -64,6 +64,7 @@ func (c *Config) Validate() error {
 	c.validateKeys(bad)
 	c.validateDPoP(bad)
 	c.validatePAR(bad)
+	c.validateClientIDMetadata(bad)
 	c.validateFeed(bad)
 	c.validateBackchannel(bad)
 	c.validateAudit(bad)

@@ -83,12 +83,15 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(oauth.IntrospectionPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Introspect))
 	// The revocation feed resource servers long-poll (README): Basic
 	// client authentication, resource servers only.
-	r.GET(oauth.RevocationFeedPath, gin.WrapF(h.Tokens.ServeRevocationFeed))
+	r.GET(oauth.RevocationFeedPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.ServeRevocationFeed))
 
 	// Authorization endpoint (RFC 6749 §3.1) and its return from the pages.
-	r.GET(oauth.AuthorizePath, gin.WrapF(h.Authorizer.Authorize))
-	r.POST(oauth.AuthorizePath, gin.WrapF(h.Authorizer.Authorize))
-	r.GET(oauth.AuthorizeResumePath, gin.WrapF(h.Authorizer.Resume))
+	// Every route that may look a client up records the caller's address:
+	// a URL client id's document is fetched within that address's budget
+	// (package clientmeta).
+	r.GET(oauth.AuthorizePath, oauth.RecordClientIP, gin.WrapF(h.Authorizer.Authorize))
+	r.POST(oauth.AuthorizePath, oauth.RecordClientIP, gin.WrapF(h.Authorizer.Authorize))
+	r.GET(oauth.AuthorizeResumePath, oauth.RecordClientIP, gin.WrapF(h.Authorizer.Resume))
 	// Pushed authorization requests (RFC 9126): client-authenticated like
 	// the token endpoint; public clients' pushes are bounded per address.
 	r.POST(oauth.PushedAuthorizationPath, oauth.RecordClientIP, gin.WrapF(h.Pusher.Push))
@@ -113,15 +116,15 @@ func routes(r gin.IRouter, h Handlers) {
 	// (also OIDC RP-Initiated Logout at EndSessionPath).
 	r.GET(web.StylesheetPath, h.Pages.Stylesheet)
 	r.GET(web.FaviconPath, h.Pages.Favicon)
-	r.GET(web.LoginPath, h.Pages.LoginPage)
-	r.POST(web.LoginPath, h.Pages.Login)
-	r.GET(web.ConsentPath, h.Pages.ConsentPage)
-	r.POST(web.ConsentPath, h.Pages.Consent)
-	r.GET(web.AccountConsentPath, h.Pages.AccountConsents)
-	r.POST(web.AccountConsentRevokePath, h.Pages.RevokeConsent)
+	r.GET(web.LoginPath, oauth.RecordClientIP, h.Pages.LoginPage)
+	r.POST(web.LoginPath, oauth.RecordClientIP, h.Pages.Login)
+	r.GET(web.ConsentPath, oauth.RecordClientIP, h.Pages.ConsentPage)
+	r.POST(web.ConsentPath, oauth.RecordClientIP, h.Pages.Consent)
+	r.GET(web.AccountConsentPath, oauth.RecordClientIP, h.Pages.AccountConsents)
+	r.POST(web.AccountConsentRevokePath, oauth.RecordClientIP, h.Pages.RevokeConsent)
 	for _, p := range []string{web.LogoutPath, web.EndSessionPath} {
-		r.GET(p, h.Pages.EndSession)
-		r.POST(p, h.Pages.EndSession)
+		r.GET(p, oauth.RecordClientIP, h.Pages.EndSession)
+		r.POST(p, oauth.RecordClientIP, h.Pages.EndSession)
 	}
 
 	// The protected comments API (DESIGN.md §5), RFC 6750 bearer tokens.

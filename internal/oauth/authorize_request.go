@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/clientmeta"
 	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/token"
@@ -179,6 +180,11 @@ func (a *Authorizer) parseAuthorization(ctx context.Context, v url.Values) (*sto
 		return nil, nil, errPageUnknownClient
 	}
 	client, err := a.clients.GetClient(ctx, clientID)
+	if e, ok := errors.AsType[*clientmeta.Error](err); ok {
+		// A URL client id whose document was refused: its redirect URIs
+		// are unknown, so the page says why, never a redirect.
+		return nil, nil, &pageError{status: e.Status(), message: "The application could not be identified: " + e.Reason + "."}
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, errPageUnknownClient
 	}

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -12,32 +13,43 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/oauth2d/oauth2d/internal/audit"
+	"github.com/oauth2d/oauth2d/internal/clientmeta"
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
-// Client authentication methods (RFC 6749 §2.3, RFC 8414 §2).
+// Client authentication methods (RFC 6749 §2.3, RFC 8414 §2, OpenID
+// Connect Core §9).
 const (
-	authMethodBasic = "client_secret_basic"
-	authMethodPost  = "client_secret_post"
-	authMethodNone  = "none"
+	authMethodBasic         = storage.AuthMethodSecretBasic
+	authMethodPost          = storage.AuthMethodSecretPost
+	authMethodPrivateKeyJWT = storage.AuthMethodPrivateKeyJWT
+	authMethodNone          = storage.AuthMethodNone
 )
 
 // clientCredentials is what a request says about its client, before any of
 // it is believed.
 type clientCredentials struct {
 	id, secret string
+	assertion  string // client_assertion, for private_key_jwt
 	method     string
 }
 
 // readClientCredentials finds the client's identity in exactly one place:
 // the Basic header (id and secret form-urlencoded first, RFC 6749 §2.3.1),
-// the body (client_id + client_secret), or client_id alone for a public
-// client. Using two methods at once is refused (RFC 6749 §2.3).
+// the body (client_id + client_secret), a client assertion (RFC 7523
+// §2.2), or client_id alone for a public client. Using two methods at
+// once is refused (RFC 6749 §2.3).
 func readClientCredentials(r *http.Request, f form) (clientCredentials, *Error) {
+	if f.get("client_assertion") != "" || f.get("client_assertion_type") != "" {
+		return readClientAssertion(r, f)
+	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, payload, _ := strings.Cut(h, " ")
 		if !strings.EqualFold(scheme, "Basic") {
@@ -93,10 +105,11 @@ func readClientCredentials(r *http.Request, f form) (clientCredentials, *Error) 
 // bounds how many run at once and makes an unknown client cost what a
 // wrong secret costs; clients with a verified secret never wait for it.
 type clientAuthenticator struct {
-	clients ClientLookup
-	key     [32]byte // per-process HMAC key for the verified-secret cache
-	checker *secret.Checker
-	flight  singleflight.Group
+	clients    ClientLookup
+	assertions assertionDeps
+	key        [32]byte // per-process HMAC key for the verified-secret cache
+	checker    *secret.Checker
+	flight     singleflight.Group
 
 	mu       sync.RWMutex
 	verified map[string]verifiedSecret // client id → last verified secret
@@ -108,8 +121,11 @@ type verifiedSecret struct {
 	mac        [sha256.Size]byte
 }
 
-func newClientAuthenticator(clients ClientLookup, checker *secret.Checker) (*clientAuthenticator, error) {
-	a := &clientAuthenticator{clients: clients, checker: checker, verified: make(map[string]verifiedSecret), maxCache: 10000}
+func newClientAuthenticator(clients ClientLookup, checker *secret.Checker, assertions assertionDeps) (*clientAuthenticator, error) {
+	if assertions.now == nil {
+		assertions.now = time.Now
+	}
+	a := &clientAuthenticator{clients: clients, assertions: assertions, checker: checker, verified: make(map[string]verifiedSecret), maxCache: 10000}
 	if _, err := rand.Read(a.key[:]); err != nil {
 		return nil, fmt.Errorf("oauth: %w", err)
 	}
@@ -117,38 +133,80 @@ func newClientAuthenticator(clients ClientLookup, checker *secret.Checker) (*cli
 }
 
 // authenticate returns the client the request proves to be. Every failure,
-// an unknown client included, is the same invalid_client.
+// an unknown client included, is an invalid_client (401), and is audited.
 func (a *clientAuthenticator) authenticate(ctx context.Context, cc clientCredentials) (*storage.Client, *Error) {
-	client, err := a.clients.GetClient(ctx, cc.id)
-	if errors.Is(err, storage.ErrNotFound) {
-		if cc.secret != "" {
-			_, _ = a.checker.Check(ctx, "", cc.secret)
+	var (
+		client *storage.Client
+		known  string // the id of the stored client the request named
+		err    *Error
+	)
+	if cc.method == authMethodPrivateKeyJWT {
+		client, known, err = a.checkAssertion(ctx, cc)
+	} else {
+		client, known, err = a.checkSecret(ctx, cc)
+	}
+	if err != nil && err.Status == http.StatusUnauthorized {
+		ev := audit.Event{Event: audit.ClientAuthentication, Outcome: audit.Failure, Actor: known, Client: known,
+			Reason: cc.method + ": " + cmp.Or(err.Description, "unknown client or wrong secret")}
+		audit.Emit(ctx, ev)
+	}
+	return client, err
+}
+
+// lookup finds the client a request names: a registered one, or one read
+// from its client ID metadata document, whose failure (a fetch refused,
+// a document not accepted, the address's fetch budget spent) is told to
+// the client rather than hidden behind a bare invalid_client.
+func (a *clientAuthenticator) lookup(ctx context.Context, id string) (*storage.Client, *Error) {
+	client, err := a.clients.GetClient(ctx, id)
+	if e, ok := errors.AsType[*clientmeta.Error](err); ok {
+		if e.RetryAfter > 0 {
+			throttled := &ratelimit.Throttled{Budget: ratelimit.BudgetIP, RetryAfter: e.RetryAfter}
+			return nil, ErrTooManyRequests.retryAfter(throttled.RetryAfterSeconds()).Wrap(e)
 		}
+		return nil, ErrInvalidClient.WithDescription(e.Reason)
+	}
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil, ErrInvalidClient
 	}
 	if err != nil {
 		return nil, ErrServerError.Wrap(err)
+	}
+	return client, nil
+}
+
+func (a *clientAuthenticator) checkSecret(ctx context.Context, cc clientCredentials) (*storage.Client, string, *Error) {
+	client, e := a.lookup(ctx, cc.id)
+	if e != nil {
+		if e == ErrInvalidClient && cc.secret != "" {
+			_, _ = a.checker.Check(ctx, "", cc.secret)
+		}
+		return nil, "", e
 	}
 	if client.Public {
 		// Some libraries always send Basic, with an empty password for a
 		// public client: that identifies the client as client_id would.
 		// A non-empty secret is a confused client and is refused.
 		if cc.secret != "" {
-			return nil, ErrInvalidClient.WithDescription("a public client does not authenticate with a secret")
+			return nil, client.ID, ErrInvalidClient.WithDescription("a public client does not authenticate with a secret")
 		}
-		return client, nil
+		return client, client.ID, nil
+	}
+	if client.AuthMethod() == authMethodPrivateKeyJWT {
+		// Its record has no secret; say why rather than "wrong secret".
+		return nil, client.ID, ErrInvalidClient.WithDescription("the client is registered for private_key_jwt: authenticate with a client_assertion")
 	}
 	if cc.method == authMethodNone || client.SecretHash == "" {
-		return nil, ErrInvalidClient
+		return nil, client.ID, ErrInvalidClient
 	}
 	ok, err := a.verifySecret(ctx, client, cc.secret)
 	if err != nil {
-		return nil, ErrServerError.Wrap(err)
+		return nil, client.ID, ErrServerError.Wrap(err)
 	}
 	if !ok {
-		return nil, ErrInvalidClient
+		return nil, client.ID, ErrInvalidClient
 	}
-	return client, nil
+	return client, client.ID, nil
 }
 
 func (a *clientAuthenticator) verifySecret(ctx context.Context, client *storage.Client, presented string) (bool, error) {

@@ -43,7 +43,7 @@ func newCountingAuthenticator(t *testing.T, clientSecret string, hold time.Durat
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newClientAuthenticator(oneClient{&storage.Client{ID: "app", SecretHash: hash}}, checker)
+	a, err := newClientAuthenticator(oneClient{&storage.Client{ID: "app", SecretHash: hash}}, checker, assertionDeps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestRotatedSecretIsNotServedFromTheCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newClientAuthenticator(oneClient{client}, checker)
+	a, err := newClientAuthenticator(oneClient{client}, checker, assertionDeps{})
 	if err != nil {
 		t.Fatal(err)
 	}

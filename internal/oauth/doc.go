@@ -21,10 +21,13 @@
 // dpop_jkt §10, nonces §8, cnf in introspection §6.2); RFC 9126 (par.go:
 // pushed authorization requests, single-use request_uri); RFC 8252 §8.6
 // (a public client on a loopback, localhost or private-use redirect URI
-// is asked for consent every time: authorize.go alwaysAsk); RFC 7591
-// and RFC 7592 (register.go: dynamic client registration, off unless
-// registration.mode says otherwise, and each registration managed with
-// its registration access token). Beyond the
+// is asked for consent every time: authorize.go alwaysAsk); RFC 7523
+// §2.2 and §3 with OIDC Core §9 (clientassertion.go: private_key_jwt
+// client authentication, aud the issuer as one string per
+// draft-ietf-oauth-rfc7523bis, each jti used once across instances); RFC
+// 7591 and RFC 7592 (register.go: dynamic client registration, off
+// unless registration.mode says otherwise, and each registration managed
+// with its registration access token). Beyond the
 // RFCs, feed.go serves the revocation feed that resource servers outside
 // oauth2d long-poll (oauth2d_revocation_feed_endpoint in the metadata).
 //

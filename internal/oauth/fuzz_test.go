@@ -51,11 +51,13 @@ func FuzzTokenRequest(f *testing.F) {
 	f.Add("grant_type=client_credentials&client_id=app&client_secret=app-secret", "application/x-www-form-urlencoded", "")
 	f.Add("grant_type=client_credentials", "application/x-www-form-urlencoded", "Basic YXBwOmFwcC1zZWNyZXQ=")
 	f.Add("grant_type=authorization_code&client_id=spa&code=x", "application/x-www-form-urlencoded; charset=utf-8", "")
+	f.Add("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhcHAifQ.AAAA",
+		"application/x-www-form-urlencoded", "")
 	checker, err := secret.NewChecker(1, func(hash, presented string) (bool, error) { return hash == "hash:"+presented, nil })
 	if err != nil {
 		f.Fatal(err)
 	}
-	auth, err := newClientAuthenticator(fuzzClientStore{}, checker)
+	auth, err := newClientAuthenticator(fuzzClientStore{}, checker, assertionDeps{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -79,6 +81,17 @@ func FuzzTokenRequest(f *testing.F) {
 		if e != nil {
 			if e.Status != http.StatusBadRequest && e.Status != http.StatusUnauthorized {
 				t.Fatalf("status %d", e.Status)
+			}
+			return
+		}
+		if cc.method == authMethodPrivateKeyJWT {
+			// The client is named inside the assertion; without a replay
+			// store every assertion is refused.
+			if len(cc.assertion) > maxClientAssertionLen || cc.secret != "" || authorization != "" {
+				t.Fatalf("assertion credentials %+v with Authorization %q", cc, authorization)
+			}
+			if _, e := auth.authenticate(context.Background(), cc); e == nil || e.Status != http.StatusUnauthorized {
+				t.Fatalf("an assertion authenticated without a replay store: %v", e)
 			}
 			return
 		}

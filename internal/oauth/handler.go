@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/clientkeys"
 	"github.com/oauth2d/oauth2d/internal/problem"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
 	"github.com/oauth2d/oauth2d/internal/secret"
@@ -143,6 +144,12 @@ type Deps struct {
 	// Feed serves the revocation feed (ServeRevocationFeed); nil: that
 	// endpoint answers 404.
 	Feed *RevocationFeed
+	// Assertions remembers client assertions' jti (private_key_jwt, RFC
+	// 7523) across instances; nil turns private_key_jwt off.
+	Assertions storage.AssertionReplayStore
+	// ClientKeys fetches the JWK Sets of clients registered with a
+	// jwks_uri; nil: such clients cannot authenticate.
+	ClientKeys *clientkeys.Fetcher
 }
 
 // NewHandler builds the token endpoint and its companions.
@@ -151,7 +158,8 @@ func NewHandler(d Deps) (*Handler, error) {
 		d.Verifier == nil || d.Limiter == nil || d.Checker == nil {
 		return nil, errors.New("oauth: the token endpoint needs a store, client, user and password lookups, a minter, a verifier, a limiter and a checker")
 	}
-	clients, err := newClientAuthenticator(d.Clients, d.Checker)
+	clients, err := newClientAuthenticator(d.Clients, d.Checker,
+		assertionDeps{issuer: d.Config.Issuer, replay: d.Assertions, keys: d.ClientKeys, now: d.Now})
 	if err != nil {
 		return nil, err
 	}

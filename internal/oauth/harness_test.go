@@ -51,8 +51,11 @@ type server struct {
 	Store    *storage.Store
 	Keys     *token.KeySet
 	Handler  *oauth.Handler
-	alice    *storage.User
-	admin    *storage.User
+	// deps built Handler: a second instance on the same Redis is
+	// oauth.NewHandler(deps) again.
+	deps  oauth.Deps
+	alice *storage.User
+	admin *storage.User
 }
 
 type serverOption func(*oauth.Deps, *ratelimit.Limits)
@@ -86,7 +89,7 @@ func newServer(t testing.TB, opts ...serverOption) *server {
 		},
 		Store: env.Store, Clients: clients, Users: users, Passwords: env.Store, Checker: env.Checker,
 		Minter:   token.NewMinter(env.Keys, env.Issuer, env.Audience, time.Now),
-		Verifier: env.Verifier, Logger: env.Logger,
+		Verifier: env.Verifier, Logger: env.Logger, Assertions: env.Store,
 	}
 	limits := ratelimit.Limits{PerUsername: 1000, PerIP: 1000}
 	for _, o := range opts {
@@ -116,7 +119,7 @@ func newServer(t testing.TB, opts ...serverOption) *server {
 	r.GET(oauth.JWKSPath, discovery.ServeJWKS)
 	env.Start(t, r)
 
-	s := &server{t: t, URL: env.Server.URL, Issuer: env.Issuer, Audience: env.Audience, Store: env.Store, Keys: env.Keys, Handler: h}
+	s := &server{t: t, URL: env.Server.URL, Issuer: env.Issuer, Audience: env.Audience, Store: env.Store, Keys: env.Keys, Handler: h, deps: deps}
 	s.seed(context.Background())
 	return s
 }

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,27 +58,12 @@ type jsRejection struct {
 
 // requireNode returns the node binary, skipping the test on a developer
 // machine without node or without `npm ci --prefix interop/js`; under CI
-// the same absence fails, so CI cannot pass without running it.
+// the same absence fails, so CI cannot pass without running it. jose and
+// oauth4webapi need the global WebCrypto of Node 20 or later
+// (interop/js/package.json "engines"); Debian 12's nodejs is 18.
 func requireNode(t *testing.T) string {
 	t.Helper()
-	node := prereq.LookPath(t, "apt-get install -y nodejs npm && npm ci --prefix interop/js", "node")
-	// jose and oauth4webapi need the global WebCrypto of Node 20 or later
-	// (interop/js/package.json "engines"); Debian 12's nodejs is 18.
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, node, "-p", "process.versions.node").Output()
-	version := strings.TrimSpace(string(out))
-	major, _, _ := strings.Cut(version, ".")
-	if n, convErr := strconv.Atoi(major); err != nil || convErr != nil || n < 20 {
-		prereq.Missing(t, "Node.js 20 or later", fmt.Sprintf("%s is %q (%v)", node, version, err),
-			"Node.js 20 or later from Debian 13, or from nodejs.org")
-	}
-	for _, pkg := range []string{"oauth4webapi", "jose", "express", "express-oauth2-jwt-bearer"} {
-		if _, err := os.Stat(filepath.Join(jsInteropDir, "node_modules", pkg)); err != nil {
-			prereq.Missing(t, "the JS interop packages", err.Error(), "npm ci --prefix interop/js")
-		}
-	}
-	return node
+	return prereq.Node(t, 20, jsInteropDir, "oauth4webapi", "jose", "express", "express-oauth2-jwt-bearer")
 }
 
 // TestJSInterop drives the server with oauth4webapi and jose, clients

@@ -1,6 +1,9 @@
 package oauth
 
-import "github.com/oauth2d/oauth2d/internal/account"
+import (
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/clientmeta"
+)
 
 // Limits on what a caller sends, checked before any lookup, hash or
 // signature (issue: linear work, bounded input). Each is far above what a
@@ -15,8 +18,9 @@ const (
 	maxScopeLen = 2048
 	maxScopes   = 64
 	// maxClientIDLen is the longest client id the registration policy
-	// allows; a longer one names no client and is not looked up.
-	maxClientIDLen = account.MaxClientIDLen
+	// allows, or a client ID metadata document's URL; a longer one names
+	// no client and is not looked up.
+	maxClientIDLen = max(account.MaxClientIDLen, clientmeta.MaxURLLen)
 	// maxClientSecretLen bounds the secret that is hashed.
 	maxClientSecretLen = 1024
 	// maxRedirectURILen bounds redirect_uri; a registered one is shorter.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/clientkeys"
 )
 
 // Metadata is the authorization server metadata (RFC 8414 §2), which is
@@ -30,10 +31,15 @@ type Metadata struct {
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
-	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
-	ClaimsSupported                   []string `json:"claims_supported,omitempty"`
-	PromptValuesSupported             []string `json:"prompt_values_supported,omitempty"`
-	AuthorizationResponseIssParam     bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
+	// RFC 8414 §2: the algorithms of private_key_jwt assertions, per
+	// endpoint that takes them.
+	TokenEndpointAuthSigningAlgs  []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	RevocationAuthSigningAlgs     []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
+	IntrospectionAuthSigningAlgs  []string `json:"introspection_endpoint_auth_signing_alg_values_supported"`
+	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported"`
+	ClaimsSupported               []string `json:"claims_supported,omitempty"`
+	PromptValuesSupported         []string `json:"prompt_values_supported,omitempty"`
+	AuthorizationResponseIssParam bool     `json:"authorization_response_iss_parameter_supported,omitempty"`
 	// OIDC Back-Channel Logout 1.0 §2.1: logout tokens are sent, and
 	// they and ID tokens carry sid.
 	BackchannelLogoutSupported        bool     `json:"backchannel_logout_supported,omitempty"`
@@ -54,6 +60,11 @@ type Metadata struct {
 	// RevocationFeedEndpoint is oauth2d's own (the prefix keeps it apart
 	// from registered names): the revocation feed resource servers follow.
 	RevocationFeedEndpoint string `json:"oauth2d_revocation_feed_endpoint,omitempty"`
+
+	// ClientIDMetadataDocumentSupported: https URLs are accepted as
+	// client ids and their documents fetched
+	// (draft-ietf-oauth-client-id-metadata-document-03 §5).
+	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
 }
 
 // NewMetadata describes the token service at issuer. The authorize,
@@ -72,9 +83,12 @@ func NewMetadata(issuer string, scopes []string, idTokenAlg string) *Metadata {
 		GrantTypesSupported:               account.SupportedGrantTypes,
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{idTokenAlg},
-		TokenEndpointAuthMethodsSupported: []string{authMethodBasic, authMethodPost, authMethodNone},
-		RevocationAuthMethodsSupported:    []string{authMethodBasic, authMethodPost, authMethodNone},
-		IntrospectionAuthMethodsSupported: []string{authMethodBasic, authMethodPost},
+		TokenEndpointAuthMethodsSupported: []string{authMethodBasic, authMethodPost, authMethodPrivateKeyJWT, authMethodNone},
+		RevocationAuthMethodsSupported:    []string{authMethodBasic, authMethodPost, authMethodPrivateKeyJWT, authMethodNone},
+		IntrospectionAuthMethodsSupported: []string{authMethodBasic, authMethodPost, authMethodPrivateKeyJWT},
+		TokenEndpointAuthSigningAlgs:      clientkeys.AlgorithmNames(),
+		RevocationAuthSigningAlgs:         clientkeys.AlgorithmNames(),
+		IntrospectionAuthSigningAlgs:      clientkeys.AlgorithmNames(),
 		CodeChallengeMethodsSupported:     []string{PKCEMethodS256},
 
 		IntrospectionSigningAlgValuesSupported: []string{idTokenAlg},
@@ -106,6 +120,10 @@ func (m *Metadata) AddBackchannelLogout() {
 func (m *Metadata) AddRegistration() {
 	m.RegistrationEndpoint = m.Issuer + RegistrationPath
 }
+
+// AddClientIDMetadata advertises Client ID Metadata Documents: call it
+// when the client lookup resolves URL client ids (package clientmeta).
+func (m *Metadata) AddClientIDMetadata() { m.ClientIDMetadataDocumentSupported = true }
 
 // JWKSSource yields the current JSON Web Key Set document.
 type JWKSSource interface {

@@ -383,9 +383,17 @@ func (g *Registrar) clientOf(md clientMetadata, old *storage.Client) (*storage.C
 	if len(scopes) == 0 {
 		scopes = slices.Clone(g.d.Config.Scopes)
 	}
+	for _, s := range scopes {
+		// registration.scopes never holds an administrative scope
+		// (config refuses it); checked again here all the same.
+		if !slices.Contains(g.d.Config.Scopes, s) || slices.Contains(config.PrivilegedScopes, s) {
+			return nil, "", errRegistrationRefused.WithDescription("scope: a requested scope is not available to a self-registered client")
+		}
+	}
 	cl := &storage.Client{ID: newRegisteredClientID(), Name: md.ClientName, Public: method == authMethodNone,
 		RedirectURIs: md.RedirectURIs, GrantTypes: grants, Scopes: scopes, ClientURI: md.ClientURI,
-		LogoURI: md.LogoURI, TOSURI: md.TOSURI, PolicyURI: md.PolicyURI, SelfRegistered: true}
+		LogoURI: md.LogoURI, TOSURI: md.TOSURI, PolicyURI: md.PolicyURI, SelfRegistered: true,
+		TokenEndpointAuthMethod: method}
 	if old != nil {
 		if cl.Public != old.Public {
 			return nil, "", errRegistrationRefused.WithDescription("token_endpoint_auth_method cannot change between none and a client secret; register a new client")
@@ -427,9 +435,13 @@ func (g *Registrar) response(cl *storage.Client, method string) registrationResp
 }
 
 // authMethodOf is the token endpoint authentication method a stored
-// client is answered with: a confidential one may use either secret
-// method (clientauth.go), and basic is RFC 7591's default.
+// client is answered with: the one it registered, else (a record from
+// before the field) none for a public client and RFC 7591's default,
+// basic, for a confidential one.
 func authMethodOf(cl *storage.Client) string {
+	if cl.TokenEndpointAuthMethod != "" {
+		return cl.TokenEndpointAuthMethod
+	}
 	if cl.Public {
 		return authMethodNone
 	}

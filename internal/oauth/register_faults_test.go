@@ -40,7 +40,7 @@ func TestRegistrationWhileRedisStalls(t *testing.T) {
 	issuer := "http://127.0.0.1"
 	cfg := config.Registration{Mode: config.RegistrationOpen, Scopes: []string{"openid"}, PerIP: 100, MaxClients: 100}
 	reg, err := oauth.NewRegistrar(oauth.RegistrarDeps{Issuer: issuer, Config: cfg,
-		Policy: account.Policy{RegistrationScopes: cfg.Scopes}, Store: store, Revoker: noRevoke{},
+		Policy: account.Policy{}, Store: store, Revoker: noRevoke{},
 		Hasher: secret.NewHasher(secret.DefaultParams()), Logger: slog.New(slog.DiscardHandler),
 		Budget: ratelimit.New(store.Redis(), store.Prefix()+"register:", ratelimit.Limits{PerIP: cfg.PerIP})})
 	if err != nil {

@@ -20,6 +20,12 @@ func RecordClientIP(c *gin.Context) {
 	c.Next()
 }
 
+// ClientIPFrom is the address RecordClientIP recorded in ctx, or "".
+func ClientIPFrom(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey{}).(string)
+	return ip
+}
+
 // clientIP is the address RecordClientIP recorded, else the TCP peer.
 func clientIP(r *http.Request) string {
 	if ip, ok := r.Context().Value(clientIPKey{}).(string); ok && ip != "" {

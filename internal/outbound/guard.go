@@ -2,6 +2,8 @@ package outbound
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -53,17 +55,32 @@ type Guard struct {
 	insecureDev bool
 	allowed     []netip.Prefix // outbound.allow_internal's addresses and prefixes
 	hosts       []string       // outbound.allow_internal's host names, lower case
+	rootCAs     *x509.CertPool // nil: the system's roots
 }
+
+// Option changes a Guard.
+type Option func(*Guard)
+
+// WithRootCAs makes the guard's clients trust the certificates of pool
+// instead of the system's roots. It exists for tests, whose https servers
+// (httptest.NewTLSServer) have certificates of their own; no setting
+// reaches it, and it changes nothing but whom TLS trusts: every address
+// is checked as before.
+func WithRootCAs(pool *x509.CertPool) Option { return func(g *Guard) { g.rootCAs = pool } }
 
 // New returns the guard of a validated configuration: internal
 // destinations are refused unless outbound.allow_internal names them or
 // insecure_dev is on.
-func New(cfg *config.Config) (*Guard, error) {
+func New(cfg *config.Config, opts ...Option) (*Guard, error) {
 	prefixes, hosts, err := cfg.Outbound.InternalAllowList()
 	if err != nil {
 		return nil, err
 	}
-	return &Guard{insecureDev: cfg.InsecureDev, allowed: prefixes, hosts: hosts}, nil
+	g := &Guard{insecureDev: cfg.InsecureDev, allowed: prefixes, hosts: hosts}
+	for _, o := range opts {
+		o(g)
+	}
+	return g, nil
 }
 
 // CheckAddr refuses an internal address that the configuration does not
@@ -200,6 +217,9 @@ func (g *Guard) Client(timeout time.Duration) *http.Client {
 		ResponseHeaderTimeout:  timeout,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 		IdleConnTimeout:        90 * time.Second,
+	}
+	if g.rootCAs != nil {
+		transport.TLSClientConfig = &tls.Config{RootCAs: g.rootCAs, MinVersion: tls.VersionTLS12}
 	}
 	return &http.Client{
 		Transport:     boundedBodies{next: transport, limit: MaxResponseBytes},

@@ -8,7 +8,9 @@
 package server
 
 import (
+	"cmp"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -23,6 +25,8 @@ import (
 	"github.com/oauth2d/oauth2d/internal/api"
 	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/backchannel"
+	"github.com/oauth2d/oauth2d/internal/clientkeys"
+	"github.com/oauth2d/oauth2d/internal/clientmeta"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/dpop"
 	"github.com/oauth2d/oauth2d/internal/httpserver"
@@ -74,10 +78,18 @@ type Tuning struct {
 	// to see them (a cache learns of a change over pub/sub, a moment
 	// later).
 	NoCaches bool
+	// OutboundRootCAs replaces the system's roots for the server's own
+	// https requests (outbound.WithRootCAs), for tests whose https
+	// servers have certificates of their own; nil in production.
+	OutboundRootCAs *x509.CertPool
 	// Now is the clock of every decision about time the handlers make
 	// (time.Now when nil), for tests that move time forward. DPoP proofs
 	// are checked against the real clock: their iat is the client's.
 	Now func() time.Time
+	// ClientKeys tunes the fetcher of private_key_jwt clients' jwks_uri
+	// (clientkeys' defaults when zero); its Client is always the outbound
+	// guard's.
+	ClientKeys clientkeys.FetcherConfig
 }
 
 // Worker is background work that lives as long as the server: the caller
@@ -175,7 +187,11 @@ func (b *builder) now() time.Time {
 func (b *builder) build(ctx context.Context) error {
 	cfg, h := b.cfg, &b.srv.Handlers
 	var err error
-	if b.outbound, err = outbound.New(cfg); err != nil {
+	var guardOpts []outbound.Option
+	if b.Tuning.OutboundRootCAs != nil {
+		guardOpts = append(guardOpts, outbound.WithRootCAs(b.Tuning.OutboundRootCAs))
+	}
+	if b.outbound, err = outbound.New(cfg, guardOpts...); err != nil {
 		return err
 	}
 	// One verifier for every built-in resource; each route group then
@@ -211,7 +227,9 @@ func (b *builder) build(ctx context.Context) error {
 	if b.revoker, err = account.NewRevoker(b.Store, h.Bearer, cfg.Tokens.MaxLifetime(), b.now); err != nil {
 		return err
 	}
-	b.lookups()
+	if err := b.lookups(); err != nil {
+		return err
+	}
 	if err := b.revocationFeed(ctx); err != nil {
 		return err
 	}
@@ -237,6 +255,9 @@ func (b *builder) build(ctx context.Context) error {
 		if h.Registrar, err = b.registrar(); err != nil {
 			return err
 		}
+	}
+	if cfg.ClientIDMetadata.Enabled {
+		md.AddClientIDMetadata()
 	}
 	if h.Discovery, err = oauth.NewDiscovery(md, b.Keys); err != nil {
 		return err
@@ -331,13 +352,16 @@ func (b *builder) proofVerifier() (*dpop.Verifier, error) {
 
 // lookups are the client and user lookups of the request paths: caches
 // kept current over pub/sub, so that a hit costs no round trip and keeps
-// answering while Redis stalls.
-func (b *builder) lookups() {
+// answering while Redis stalls; and, when client_id_metadata.enabled is
+// on, the resolver of URL client ids in front of them, so that every
+// path that looks a client up (authorize, PAR, token, refresh,
+// revocation, introspection, the pages) knows document clients alike.
+func (b *builder) lookups() error {
 	builtin, userinfo := account.BuiltinResources(b.cfg), b.cfg.Issuer+oauth.UserinfoPath
 	if b.Tuning.NoCaches {
 		b.clients, b.users = b.Store, b.Store
 		b.resources = oauth.NewResources(builtin, b.Store, userinfo)
-		return
+		return b.documentClients()
 	}
 	clients := storage.NewClientCache(b.Store, time.Minute)
 	users := storage.NewUserCache(b.Store, time.Minute)
@@ -355,6 +379,30 @@ func (b *builder) lookups() {
 			return nil
 		})
 	}
+	return b.documentClients()
+}
+
+// documentClients puts the resolver of client ID metadata documents in
+// front of the client lookup, when client_id_metadata.enabled is on. Its
+// fetches are budgeted per client address (client_id_metadata.per_ip)
+// under a key prefix of their own.
+func (b *builder) documentClients() error {
+	m := b.cfg.ClientIDMetadata
+	if !m.Enabled {
+		return nil
+	}
+	r, err := clientmeta.New(clientmeta.Deps{
+		Config: clientmeta.Config{Scopes: m.Scopes, MaxBytes: int64(m.MaxBytes), Timeout: m.Timeout,
+			CacheMin: m.CacheMin, CacheMax: m.CacheMax, CacheEntries: m.CacheEntries},
+		Next: b.clients, Guard: b.outbound, Policy: account.PolicyWith(b.cfg, b.outbound),
+		Budget:  ratelimit.New(b.Store.Redis(), b.Store.Prefix()+"cimd:", ratelimit.Limits{PerIP: m.PerIP}),
+		Address: oauth.ClientIPFrom, Logger: b.Logger, Now: b.now,
+	})
+	if err != nil {
+		return err
+	}
+	b.clients = r
+	return nil
 }
 
 // tokenEndpoints serves /oauth2/token, /revoke and /introspect.
@@ -366,6 +414,13 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 	}, []string{"grant_type", "outcome"})
 	if err := b.Metrics.Register(requests); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	kc := b.Tuning.ClientKeys
+	kc.Client = b.outbound.Client(cmp.Or(kc.FetchTimeout, clientkeys.DefaultFetchTimeout))
+	kc.Now = b.now
+	keys, err := clientkeys.NewFetcher(kc)
+	if err != nil {
+		return nil, err
 	}
 	return oauth.NewHandler(oauth.Deps{
 		Config: oauth.Config{
@@ -392,6 +447,8 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 		PublicProofLimiter: b.proofBudget,
 		Resources:          b.resources,
 		Feed:               b.feed,
+		Assertions:         b.Store,
+		ClientKeys:         keys,
 		Now:                b.now,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()

@@ -36,3 +36,30 @@ func (s *Store) RecordProof(ctx context.Context, id string, ttl time.Duration) (
 	}
 	return ok, nil
 }
+
+// MaxAssertionTTL bounds how long RecordAssertion remembers a client
+// assertion: the token endpoint refuses assertions that live longer than
+// minutes, so more is a caller's bug.
+const MaxAssertionTTL = time.Hour
+
+// RecordAssertion remembers a client assertion's jti (RFC 7523 §3: the
+// server may ensure a JWT is not replayed) for ttl and reports whether it
+// was new. As RecordProof: one SET NX under a hash of client and jti,
+// never re-sent, so of concurrent calls on any instance exactly one sees
+// true. Only assertions whose signature verified are recorded, so only a
+// client holding its key can make these keys.
+func (s *Store) RecordAssertion(ctx context.Context, clientID, jti string, ttl time.Duration) (bool, error) {
+	if clientID == "" || jti == "" || ttl <= 0 || ttl > MaxAssertionTTL {
+		return false, errors.New("storage: an assertion needs a client, a jti and a ttl of at most an hour")
+	}
+	key := s.kAssertion(secret.SHA256(clientID + "\x00" + jti))
+	rdb, err := s.noResend(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	ok, err := rdb.SetNX(ctx, key, "1", ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("storage: record assertion: %w", classify(err))
+	}
+	return ok, nil
+}

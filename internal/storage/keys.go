@@ -87,6 +87,10 @@ import (
 //	p par:<sha256>             STRING   pushed AuthRequest JSON (RFC 9126) ; TTL to ExpiresAt
 //	p dpop-jti:<sha256>        STRING   "1": a DPoP proof seen (key thumbprint + jti) ;
 //	                                    TTL until the proof is too old to accept
+//	p client-jti:<sha256>      STRING   "1": a client assertion seen (client id + jti,
+//	                                    private_key_jwt) ; TTL until the assertion's exp
+//	                                    (plus the clock skew allowed); written only for
+//	                                    assertions whose signature verified
 //	p {comments}:byid          HASH     comment id -> Comment JSON ; kept } one slot:
 //	p {comments}:order         ZSET     comment id scored by seq ; kept   } a page is
 //	p {comments}:seq           STRING   last sequence number (INCR) ; kept } one script
@@ -121,9 +125,13 @@ import (
 // <p>par:budget:ip:<h> (a second Limiter, prefix <p>par:) and of their
 // DPoP proofs at the token endpoint under <p>dpop:budget:ip:<h> (a third,
 // prefix <p>dpop:), which bound the par: and dpop-jti: records anonymous
-// callers can make; and of client registrations (RFC 7591) under
-// <p>register:budget:ip:<h> (prefix <p>register:), which with
-// registration.max_clients bounds the clients anonymous callers can make.
+// callers can make, and of client ID metadata document fetches under
+// <p>cimd:budget:ip:<h> (prefix <p>cimd:, package clientmeta), which
+// bounds the fetches anonymous callers can cause; the documents
+// themselves are kept in each instance's memory only; and of client
+// registrations (RFC 7591) under <p>register:budget:ip:<h> (prefix
+// <p>register:), which with registration.max_clients bounds the clients
+// anonymous callers can make.
 // Pending authorization requests of anonymous visitors and
 // the login form's CSRF token are not stored at all (sealed in the browser).
 func (s *Store) kClients() string                { return s.prefix + "clients" }
@@ -154,6 +162,7 @@ func (s *Store) kUserClients(uid string) string  { return s.prefix + "user-clien
 func (s *Store) kLogoutJobs() string             { return s.prefix + "{logouts}:jobs" }
 func (s *Store) kLogoutDue() string              { return s.prefix + "{logouts}:due" }
 func (s *Store) kProof(hash string) string       { return s.prefix + "dpop-jti:" + hash }
+func (s *Store) kAssertion(hash string) string   { return s.prefix + "client-jti:" + hash }
 func (s *Store) kPushed(hash string) string      { return s.prefix + "par:" + hash }
 func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }
 func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }

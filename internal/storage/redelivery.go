@@ -88,6 +88,7 @@ package storage
 //	                                           that only add to a set, keep a maximum or drop a cache
 //	data-loss marker (heal.go)  idempotent     SET NX of this store's marker
 //	RecordProof SET NX (dpop.go)  never re-sent  a second delivery would call the proof a replay
+//	RecordAssertion SET NX (dpop.go)  never re-sent  the same, for a client assertion's jti
 //	SavePushedRequest SET NX      never re-sent  a second delivery would answer ErrConflict
 //	TakePushedRequest GETDEL      never re-sent  a second delivery would find nothing; sent only after
 //	                                             GetPushedRequest (a read) found the presenter's client

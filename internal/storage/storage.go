@@ -89,6 +89,18 @@ type Client struct {
 	// account.ClientRegistration.
 	InsecureSkipConsentForNativeRedirects bool `json:"insecure_skip_consent_for_native_redirects,omitempty"`
 
+	// TokenEndpointAuthMethod is how the client authenticates (RFC 7591
+	// §2): client_secret_basic, client_secret_post, private_key_jwt or
+	// none. Empty (every record written before the field existed) means
+	// as before: none for a public client, else its secret, by either
+	// secret method; AuthMethod says which.
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+	// JWKS is the JWK Set (JSON) of a private_key_jwt client's public
+	// keys, or JWKSURI where the server fetches it; exactly one is set
+	// for such a client and neither for any other (RFC 7591 §2).
+	JWKS    string `json:"jwks,omitempty"`
+	JWKSURI string `json:"jwks_uri,omitempty"`
+
 	// SelfRegistered marks a client no operator vouched for: one made by
 	// dynamic registration (RFC 7591) or read from a client ID metadata
 	// document. The consent page calls it unverified and names its
@@ -122,6 +134,33 @@ type Client struct {
 	// live in other slots. Records written before the field existed have
 	// none, and so match their grants, which have none either.
 	Generation string `json:"generation,omitempty"`
+}
+
+// Client authentication methods (RFC 7591 §2, OpenID Connect Core §9).
+const (
+	AuthMethodSecretBasic   = "client_secret_basic"
+	AuthMethodSecretPost    = "client_secret_post"
+	AuthMethodPrivateKeyJWT = "private_key_jwt"
+	AuthMethodNone          = "none"
+)
+
+// AuthMethod is how the client must authenticate: its
+// TokenEndpointAuthMethod, or for a record without one none (public) or
+// client_secret_basic, which stands for either secret method.
+func (c *Client) AuthMethod() string {
+	switch {
+	case c.TokenEndpointAuthMethod != "":
+		return c.TokenEndpointAuthMethod
+	case c.Public:
+		return AuthMethodNone
+	}
+	return AuthMethodSecretBasic
+}
+
+// HasSecret reports whether the client authenticates with a secret: a
+// confidential client not registered for private_key_jwt.
+func (c *Client) HasSecret() bool {
+	return !c.Public && c.AuthMethod() != AuthMethodPrivateKeyJWT
 }
 
 // OwnsGrant reports whether a grant that recorded generation was made to
@@ -697,6 +736,17 @@ type ProofReplayStore interface {
 	RecordProof(ctx context.Context, id string, ttl time.Duration) (bool, error)
 }
 
+// AssertionReplayStore remembers the jti of client assertions (RFC 7523
+// §3, private_key_jwt) so that each is accepted once across every
+// instance.
+type AssertionReplayStore interface {
+	// RecordAssertion records (clientID, jti) for ttl (at most
+	// MaxAssertionTTL) and reports whether it was new: of concurrent
+	// calls with one pair, exactly one sees true. O(1), and nothing
+	// outlives ttl.
+	RecordAssertion(ctx context.Context, clientID, jti string, ttl time.Duration) (bool, error)
+}
+
 // CommentStore keeps comments. Ordering and pagination come from a sorted
 // set scored by a per-store sequence number, so a page is one range read
 // and pages never skip or repeat a comment when others are posted or
@@ -737,6 +787,7 @@ type Storage interface {
 	AuthRequestStore
 	CommentStore
 	ProofReplayStore
+	AssertionReplayStore
 	PushedRequestStore
 }
 

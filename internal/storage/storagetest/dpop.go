@@ -116,3 +116,67 @@ func testBoundFamily(t *testing.T, newStore NewStore) {
 		t.Fatalf("unbound family with a key: %v", err)
 	}
 }
+
+// testAssertionReplay: a client assertion's jti is accepted once per
+// client, by exactly one of many racing callers (instances), is
+// forgotten when its TTL ends, and leaves one hashed key with a TTL.
+func testAssertionReplay(t *testing.T, newStore NewStore) {
+	t.Run("once across racing callers", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		jti := newID()
+		wins := raceWins(t, 32, func() (bool, error) { return s.RecordAssertion(ctx, "svc", jti, time.Minute) })
+		if wins != 1 {
+			t.Fatalf("%d callers saw the assertion as new, want exactly 1", wins)
+		}
+		// The same jti from another client is another assertion.
+		if first, err := s.RecordAssertion(ctx, "other", jti, time.Minute); err != nil || !first {
+			t.Fatalf("same jti, other client: %v, %v", first, err)
+		}
+	})
+	t.Run("forgotten after its ttl", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		jti := newID()
+		if first, err := s.RecordAssertion(ctx, "svc", jti, 200*time.Millisecond); err != nil || !first {
+			t.Fatalf("RecordAssertion = %v, %v", first, err)
+		}
+		if first, _ := s.RecordAssertion(ctx, "svc", jti, 200*time.Millisecond); first {
+			t.Fatal("replay accepted inside the ttl")
+		}
+		if !eventually(func() bool { first, _ := s.RecordAssertion(ctx, "svc", jti, time.Minute); return first }) {
+			t.Fatal("the assertion was never forgotten")
+		}
+	})
+	t.Run("bad arguments", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		for _, ttl := range []time.Duration{0, -time.Second, storage.MaxAssertionTTL + time.Second} {
+			if _, err := s.RecordAssertion(ctx, "svc", "x", ttl); err == nil {
+				t.Errorf("ttl %v accepted", ttl)
+			}
+		}
+		if _, err := s.RecordAssertion(ctx, "svc", "", time.Second); err == nil {
+			t.Error("empty jti accepted")
+		}
+		if _, err := s.RecordAssertion(ctx, "", "x", time.Second); err == nil {
+			t.Error("empty client accepted")
+		}
+	})
+	t.Run("hashed key with a ttl", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		rb := redisOf(t, s)
+		long := string(make([]byte, 4096)) + "{tag}"
+		if _, err := s.RecordAssertion(ctx, "svc", long, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		keys := keysUnder(t, ctx, s)
+		if len(keys) != 1 || keys[0] != rb.Prefix()+"client-jti:"+secret.SHA256("svc\x00"+long) {
+			t.Fatalf("keys = %q; want one key named by the SHA-256 of client and jti", keys)
+		}
+		if ttl := rb.Redis().PTTL(ctx, keys[0]).Val(); ttl <= 0 || ttl > 30*time.Second {
+			t.Fatalf("ttl %v, want (0, 30s]", ttl)
+		}
+	})
+}

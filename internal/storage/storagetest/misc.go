@@ -149,7 +149,8 @@ func testSigningKeysDecidedOnce(t *testing.T, newStore NewStore) {
 
 // testExpiry checks that everything with a lifetime leaves Redis when it
 // ends: after codes, families (with their user index), deny-list entries,
-// cutoffs, sessions and authorization requests expire, no key is left
+// cutoffs, sessions, authorization requests and client assertion jtis
+// expire, no key is left
 // under the prefix.
 func testExpiry(t *testing.T, newStore NewStore) {
 	s, ctx := newStore(t), ctxFor(t)
@@ -175,6 +176,9 @@ func testExpiry(t *testing.T, newStore NewStore) {
 		t.Fatal(err)
 	}
 	if err := s.SaveAuthRequest(ctx, &storage.AuthRequest{ID: newID(), ClientID: "web", ExpiresAt: soon}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordAssertion(ctx, "svc", newID(), time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if keys := keysUnder(t, ctx, s); len(keys) == 0 {

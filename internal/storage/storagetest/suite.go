@@ -59,6 +59,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 		{"UserClients", testUserClients},
 		{"LogoutQueue", testLogoutQueue},
 		{"ProofReplay", testProofReplay},
+		{"AssertionReplay", testAssertionReplay},
 		{"BoundFamily", testBoundFamily},
 		{"PushedRequests", testPushedRequests},
 		{"Redelivery", testRedelivery},

@@ -7,6 +7,7 @@ package webtest
 
 import (
 	"context"
+	"crypto/x509"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -104,6 +105,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Registration is registration.* (nil: the default, off).
 	Registration *config.Registration
+	// ClientIDMetadata, when set, is the client_id_metadata configuration
+	// (Enabled is set for it): https URL client ids are resolved from
+	// their documents. DocumentRoots then trusts the test https servers
+	// that serve them (outbound.WithRootCAs).
+	ClientIDMetadata *config.ClientIDMetadata
+	DocumentRoots    *x509.CertPool
+	// NoInternalOutbound leaves outbound.allow_internal empty, so that
+	// the server's own requests reach no internal address, 127.0.0.1
+	// included (by default it is listed for the tests' receivers).
+	NoInternalOutbound bool
 }
 
 // Server is a running authorization server.
@@ -175,6 +186,13 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	// The tests' relying parties take logout tokens on 127.0.0.1, an
 	// internal address an operator would list the same way.
 	cfg.Outbound.AllowInternal = []string{"127.0.0.1"}
+	if o.NoInternalOutbound {
+		cfg.Outbound.AllowInternal = nil
+	}
+	if o.ClientIDMetadata != nil {
+		cfg.ClientIDMetadata = *o.ClientIDMetadata
+		cfg.ClientIDMetadata.Enabled = true
+	}
 	cfg.RateLimit = config.RateLimit{LoginPerUsernameIP: o.Limits.PerUsernameIP, LoginPerIP: o.Limits.PerIP, LoginPerUsername: o.Limits.PerUsername}
 	cfg.PAR.PublicPerIP = o.PARPublicPerIP
 	cfg.DPoP.PublicPerIP = o.DPoPPublicPerIP
@@ -209,8 +227,9 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 			Sender: backchannel.SenderConfig{Poll: 50 * time.Millisecond},
 			// Tests write clients and users straight into the store and
 			// expect the next request to see them.
-			NoCaches: true,
-			Now:      o.Now,
+			NoCaches:        true,
+			Now:             o.Now,
+			OutboundRootCAs: o.DocumentRoots,
 		},
 	})
 	if err != nil {

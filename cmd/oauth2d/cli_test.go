@@ -187,7 +187,7 @@ func TestUserCommands(t *testing.T) {
 		CSRFToken: "x", CreatedAt: time.Now(), LastSeen: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SaveSessionLogin(ctx, &storage.SessionLogin{SID: "carol-sid", UserID: carol.ID, SessionHash: secret.SHA256("carol-cookie"),
+	if _, err := st.SaveSessionLogin(ctx, &storage.SessionLogin{SID: "carol-sid", UserID: carol.ID, SessionHash: secret.SHA256("carol-cookie"),
 		ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}

@@ -317,6 +317,7 @@ func TestIssuanceModel(t *testing.T) {
 			"hintPromptNone":   m.hintPromptNone,
 			"toggleResource":   m.toggleResource,
 			"followFeed":       m.followFeed,
+			"deviceFlow":       m.deviceFlow,
 			"pkjwtToken":       m.pkjwtToken,
 			"documentCodeFlow": m.documentCodeFlow,
 			"register":         m.register,

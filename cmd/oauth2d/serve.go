@@ -222,5 +222,9 @@ func readBootstrap(cfg *config.Config, logger *slog.Logger) (*bootstrap.File, er
 	if err := errors.Join(errs...); err != nil {
 		return nil, usage(err)
 	}
+	for _, w := range f.PasswordWarnings() {
+		logger.Warn("bootstrap: a password the account policy would refuse if chosen now; choose another for anything but a demo",
+			"path", cfg.Bootstrap, "problem", w)
+	}
 	return f, nil
 }

@@ -48,7 +48,7 @@ func userCreate(ctx context.Context, e env, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := account.ValidatePassword(password); err != nil {
+	if password, err = account.CheckNewPassword(password, u.Username, u.Email, account.ByOperator); err != nil {
 		return usage(err)
 	}
 	store, err := a.connect(ctx, e, cfg)

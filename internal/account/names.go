@@ -14,10 +14,13 @@ const (
 	GrantPassword          = string(oauth2.PasswordCredentials)
 	GrantRefreshToken      = string(oauth2.Refreshing)
 	GrantClientCredentials = string(oauth2.ClientCredentials)
+	// GrantDeviceCode is the device authorization grant (RFC 8628 §3.4),
+	// which go-oauth2 does not name.
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // SupportedGrantTypes lists them in the order discovery shows them.
-var SupportedGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantClientCredentials}
+var SupportedGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantPassword, GrantClientCredentials, GrantDeviceCode}
 
 // ScopeAdmin is the scope every /admin/v1 call needs; only users with
 // RoleAdmin (and machine clients registered for it) are granted it.

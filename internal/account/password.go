@@ -118,7 +118,14 @@ func checkPassword(ctx context.Context, users UserByUsername, checker *secret.Ch
 	case !errors.Is(err, storage.ErrNotFound):
 		return nil, false, err
 	}
-	ok, err := checker.Check(ctx, stored, password) // "" (no such user) still costs a check
+	// Passwords are hashed in their NFKC form (NormalizePassword); a hash
+	// made before that, of a password that normalisation changes, is
+	// tried as typed too. ASCII never needs the second check.
+	normalized := NormalizePassword(password)
+	ok, err := checker.Check(ctx, stored, normalized) // "" (no such user) still costs a check
+	if err == nil && !ok && stored != "" && normalized != password {
+		ok, err = checker.Check(ctx, stored, password)
+	}
 	if err != nil {
 		return nil, false, err
 	}

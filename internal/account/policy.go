@@ -15,13 +15,6 @@ import (
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
-// Password length bounds: the upper one keeps a single hash from costing
-// more than a login should.
-const (
-	MinPasswordLen = 8
-	MaxPasswordLen = 1024
-)
-
 var (
 	// Client ids travel in URLs, Basic auth and Redis keys: keep them to the
 	// unreserved characters of RFC 3986 §2.3 (no hash-tag braces).
@@ -133,8 +126,8 @@ func ValidateClient(c *storage.Client, p Policy) []error {
 	if c.InsecureSkipConsentForNativeRedirects && !c.Public {
 		bad("insecure_skip_consent_for_native_redirects", "applies to public clients only (a confidential client proves itself with its secret)")
 	}
-	if has(GrantRefreshToken) && !has(GrantAuthorizationCode) && !has(GrantPassword) {
-		bad("grant_types", "refresh_token needs authorization_code or password to obtain a first refresh token")
+	if has(GrantRefreshToken) && !has(GrantAuthorizationCode) && !has(GrantPassword) && !has(GrantDeviceCode) {
+		bad("grant_types", "refresh_token needs authorization_code, password or device_code to obtain a first refresh token")
 	}
 	if has(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		bad("redirect_uris", "authorization_code needs at least one redirect URI")
@@ -467,7 +460,7 @@ func (e *FieldError) Error() string {
 }
 
 // ValidateUser checks a user's username, roles and contact fields; the
-// password is checked by ValidatePassword before it is hashed.
+// password is checked by CheckNewPassword before it is hashed.
 func ValidateUser(u *storage.User) []error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
@@ -491,22 +484,4 @@ func ValidateUser(u *storage.User) []error {
 		bad("email_verified", "needs an email")
 	}
 	return errs
-}
-
-// ValidatePassword checks a new password's length.
-func ValidatePassword(password string) error {
-	if problem := passwordProblem(password); problem != "" {
-		return &FieldError{Field: "password", Detail: problem}
-	}
-	return nil
-}
-
-func passwordProblem(password string) string {
-	switch n := len(password); {
-	case n < MinPasswordLen:
-		return fmt.Sprintf("must be at least %d characters", MinPasswordLen)
-	case n > MaxPasswordLen:
-		return fmt.Sprintf("must be at most %d characters", MaxPasswordLen)
-	}
-	return ""
 }

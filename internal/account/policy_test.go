@@ -38,6 +38,10 @@ func TestValidateClient(t *testing.T) {
 			c.Public, c.GrantTypes = true, []string{GrantClientCredentials}
 		}, false, "public client cannot use client_credentials"},
 		{"confidential client credentials", func(c *storage.Client) { c.GrantTypes = []string{GrantClientCredentials} }, false, ""},
+		{"public device code with refresh", func(c *storage.Client) {
+			c.Public, c.RedirectURIs, c.GrantTypes = true, nil, []string{GrantDeviceCode, GrantRefreshToken}
+		}, false, ""},
+		{"confidential device code", func(c *storage.Client) { c.RedirectURIs, c.GrantTypes = nil, []string{GrantDeviceCode} }, false, ""},
 		{"third-party password", func(c *storage.Client) { c.GrantTypes = []string{GrantPassword} }, false, "first-party clients only"},
 		{"first-party password", func(c *storage.Client) { c.FirstParty, c.GrantTypes = true, []string{GrantPassword} }, false, ""},
 		{"public first-party password", func(c *storage.Client) {
@@ -262,24 +266,6 @@ func TestValidateUser(t *testing.T) {
 				t.Fatalf("ValidateUser: %v", err)
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Fatalf("ValidateUser = %v, want %q", err, tc.wantErr)
-			}
-		})
-	}
-}
-
-func TestValidatePassword(t *testing.T) {
-	for name, tc := range map[string]struct {
-		password string
-		ok       bool
-	}{
-		"short":    {"1234567", false},
-		"min":      {"12345678", true},
-		"max":      {strings.Repeat("x", MaxPasswordLen), true},
-		"too long": {strings.Repeat("x", MaxPasswordLen+1), false},
-	} {
-		t.Run(name, func(t *testing.T) {
-			if err := ValidatePassword(tc.password); (err == nil) != tc.ok {
-				t.Fatalf("ValidatePassword = %v, want ok=%v", err, tc.ok)
 			}
 		})
 	}

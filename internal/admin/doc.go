@@ -14,7 +14,7 @@
 // call are logged).
 //
 // Input is validated by account.ValidateClient, ValidateResource,
-// ValidateUser and ValidatePassword, exactly as the bootstrap file and the CLI are.
+// ValidateUser and CheckNewPassword, exactly as the bootstrap file and the CLI are.
 // Problems are RFC 9457 application/problem+json listing every invalid
 // field. Responses never carry a secret hash or a password hash; a client
 // secret is generated server-side (256 bits) and shown once, in the

@@ -82,14 +82,15 @@ func (a *API) CreateUser(c *gin.Context) {
 	}
 	u := &storage.User{Username: in.Username, Roles: in.Roles, Name: in.Name, Email: in.Email, EmailVerified: in.EmailVerified}
 	errs := account.ValidateUser(u)
-	if err := account.ValidatePassword(in.Password); err != nil {
+	password, err := account.CheckNewPassword(in.Password, in.Username, in.Email, account.ByOperator)
+	if err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		invalid(c, "user", errs)
 		return
 	}
-	hash, err := a.d.Hasher.Hash(in.Password)
+	hash, err := a.d.Hasher.Hash(password)
 	if err != nil {
 		a.internalError(c, "hash password", err)
 		return

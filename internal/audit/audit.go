@@ -21,8 +21,10 @@ const (
 	TokenRevoked      = "token.revoked"        // RFC 7009 revocation of one token (and its family)
 	TokensCutOff      = "tokens.cut_off"       // every token of a user or client issued so far revoked
 	BackchannelLogout = "backchannel_logout.delivery"
-	AdminChange       = "admin.change" // the admin API or the CLI changed something, or tried to
-	AdminRead         = "admin.read"   // the admin API was read (a list of users is worth knowing who saw)
+	AdminChange       = "admin.change"     // the admin API or the CLI changed something, or tried to
+	AdminRead         = "admin.read"       // the admin API was read (a list of users is worth knowing who saw)
+	PasswordChanged   = "password.changed" // a person changed their password on the account page, or tried to
+	SessionEnded      = "session.ended"    // a person signed out sessions on the account page
 	// Dynamic client registration (RFC 7591) and its management (RFC
 	// 7592): the actor is "registration" for a new client, the client
 	// itself for a change of its own registration.

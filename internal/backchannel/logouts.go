@@ -54,9 +54,20 @@ func NewLogouts(store Store, wake func(), logger *slog.Logger, now func() time.T
 }
 
 // SessionStarted records a new signed-in session so that its sid can be
-// ended and its clients told later.
+// ended and its clients told later. A user who already has
+// storage.MaxUserSessions sessions loses the oldest, ended as a logout
+// ends them (their clients are told).
 func (l *Logouts) SessionStarted(ctx context.Context, sid, userID, sessionHash string, expiresAt time.Time) error {
-	return l.store.SaveSessionLogin(ctx, &storage.SessionLogin{SID: sid, UserID: userID, SessionHash: sessionHash, ExpiresAt: expiresAt})
+	over, err := l.store.SaveSessionLogin(ctx, &storage.SessionLogin{SID: sid, UserID: userID, SessionHash: sessionHash, ExpiresAt: expiresAt})
+	if err != nil {
+		return err
+	}
+	for _, old := range over {
+		if _, err := l.EndSession(ctx, old); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // EndSession ends the browser session sid on the server, wherever its

@@ -277,7 +277,7 @@ func (a *Applier) applyUser(ctx context.Context, u User) (outcome, error) {
 	if old != nil {
 		oldHash = old.PasswordHash
 	}
-	if want.PasswordHash, err = a.keepOrHash(u.Password, oldHash); err != nil {
+	if want.PasswordHash, err = a.keepOrHash(account.NormalizePassword(u.Password), oldHash); err != nil {
 		return 0, fmt.Errorf("bootstrap: user %q: %w", u.Username, err)
 	}
 	now := a.now().UTC()

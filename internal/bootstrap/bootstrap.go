@@ -118,11 +118,25 @@ func (f *File) Validate(p account.Policy) error {
 		su := u.record()
 		errs = append(errs, account.ValidateUser(&su)...)
 		var fe *account.FieldError
-		if errors.As(account.ValidatePassword(u.Password), &fe) {
+		if _, _, err := account.CheckBootstrapPassword(u.Password, u.Username, u.Email); errors.As(err, &fe) {
 			errs = append(errs, fmt.Errorf("bootstrap: user %q: password: %s", u.Username, fe.Detail))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// PasswordWarnings names each user whose password CheckNewPassword would
+// refuse (short of account.MinPasswordLen, common, or the username), for
+// the server to log at start: Validate refuses only what no password may
+// be (account.CheckBootstrapPassword).
+func (f *File) PasswordWarnings() []string {
+	var out []string
+	for _, u := range f.Users {
+		if _, warning, err := account.CheckBootstrapPassword(u.Password, u.Username, u.Email); err == nil && warning != "" {
+			out = append(out, fmt.Sprintf("user %q: password %s", u.Username, warning))
+		}
+	}
+	return out
 }
 
 func (f *File) validateResources(p account.Policy) []error {

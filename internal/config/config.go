@@ -55,6 +55,8 @@ type Config struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	DPoP      DPoP      `yaml:"dpop"`
 	PAR       PAR       `yaml:"par"`
+	// Device tunes the device authorization grant (RFC 8628).
+	Device Device `yaml:"device"`
 	// Backchannel tunes the delivery of back-channel logout tokens.
 	Backchannel Backchannel `yaml:"backchannel"`
 	// Outbound says which internal destinations the server's own requests
@@ -261,6 +263,7 @@ func Default() Config {
 			LoginMaxPending: 256, LoginMaxWait: 5 * time.Second},
 		DPoP:             defaultDPoP(),
 		PAR:              defaultPAR(),
+		Device:           defaultDevice(),
 		ClientIDMetadata: defaultClientIDMetadata(),
 		Backchannel:      defaultBackchannel(),
 		Branding:         defaultBranding(),

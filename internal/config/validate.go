@@ -65,6 +65,7 @@ func (c *Config) Validate() error {
 	c.validateDPoP(bad)
 	c.validatePAR(bad)
 	c.validateClientIDMetadata(bad)
+	c.validateDevice(bad)
 	c.validateFeed(bad)
 	c.validateBackchannel(bad)
 	c.validateAudit(bad)

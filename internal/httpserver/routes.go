@@ -21,7 +21,8 @@ type Handlers struct {
 	Resources  *oauth.ProtectedResources // the built-in resources' metadata (RFC 9728)
 	Tokens     *oauth.Handler            // token, revocation, introspection, revocation feed
 	Authorizer *oauth.Authorizer
-	Pusher     *oauth.Pusher // pushed authorization requests (RFC 9126)
+	Pusher     *oauth.Pusher           // pushed authorization requests (RFC 9126)
+	Device     *oauth.DeviceAuthorizer // device authorization requests (RFC 8628)
 	Userinfo   *oauth.Userinfo
 	Pages      *web.Handler // login, consent, logout, account pages
 	Bearer     *resource.Authenticator
@@ -49,7 +50,7 @@ type Audiences struct {
 }
 
 func (h Handlers) check() error {
-	if h.Discovery == nil || h.Resources == nil || h.Tokens == nil || h.Authorizer == nil || h.Pusher == nil || h.Userinfo == nil ||
+	if h.Discovery == nil || h.Resources == nil || h.Tokens == nil || h.Authorizer == nil || h.Pusher == nil || h.Device == nil || h.Userinfo == nil ||
 		h.Pages == nil || h.Bearer == nil || h.API == nil || h.Admin == nil {
 		return errors.New("httpserver: every handler is required")
 	}
@@ -95,6 +96,8 @@ func routes(r gin.IRouter, h Handlers) {
 	// Pushed authorization requests (RFC 9126): client-authenticated like
 	// the token endpoint; public clients' pushes are bounded per address.
 	r.POST(oauth.PushedAuthorizationPath, oauth.RecordClientIP, gin.WrapF(h.Pusher.Push))
+	// Device authorization requests (RFC 8628 §3.1): likewise.
+	r.POST(oauth.DeviceAuthorizationPath, oauth.RecordClientIP, gin.WrapF(h.Device.Authorize))
 	// Dynamic client registration (RFC 7591) and each registration's
 	// management with its registration access token (RFC 7592), when
 	// registration.mode is not off; registrations are bounded per address.
@@ -120,6 +123,15 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(web.LoginPath, oauth.RecordClientIP, h.Pages.Login)
 	r.GET(web.ConsentPath, oauth.RecordClientIP, h.Pages.ConsentPage)
 	r.POST(web.ConsentPath, oauth.RecordClientIP, h.Pages.Consent)
+	r.GET(web.DevicePath, oauth.RecordClientIP, h.Pages.DevicePage)
+	r.POST(web.DevicePath, oauth.RecordClientIP, h.Pages.Device)
+	r.GET(web.DeviceDonePath, oauth.RecordClientIP, h.Pages.DeviceDone)
+	r.GET(web.AccountPath, oauth.RecordClientIP, h.Pages.Account)
+	r.GET(web.AccountSessionsPath, oauth.RecordClientIP, h.Pages.AccountSessions)
+	r.POST(web.AccountSessionEndPath, oauth.RecordClientIP, h.Pages.EndAccountSession)
+	r.POST(web.AccountSessionsEndOthersPath, oauth.RecordClientIP, h.Pages.EndOtherAccountSessions)
+	r.GET(web.AccountPasswordPath, oauth.RecordClientIP, h.Pages.AccountPasswordPage)
+	r.POST(web.AccountPasswordPath, oauth.RecordClientIP, h.Pages.ChangePassword)
 	r.GET(web.AccountConsentPath, oauth.RecordClientIP, h.Pages.AccountConsents)
 	r.POST(web.AccountConsentRevokePath, oauth.RecordClientIP, h.Pages.RevokeConsent)
 	for _, p := range []string{web.LogoutPath, web.EndSessionPath} {

@@ -91,6 +91,9 @@ type AuthorizerConfig struct {
 	// PARRequired refuses every request that did not come through the PAR
 	// endpoint (RFC 9126 §5).
 	PARRequired bool
+	// DeviceDonePath is the page that tells the person the answer went to
+	// their device (RFC 8628 §3.3), with ?result=approved|denied.
+	DeviceDonePath string
 }
 
 // AuthorizerDeps are what NewAuthorizer needs.
@@ -117,6 +120,9 @@ type AuthorizerDeps struct {
 	// keeps answering while Redis stalls. nil: the Store.
 	Clients ClientLookup
 	Users   UserLookup
+	// Devices holds device authorizations (RFC 8628) that the pages hand
+	// over as requests with a DeviceCodeHash; nil: none are answered.
+	Devices storage.DeviceStore
 }
 
 // Authorizer serves the authorization endpoint (RFC 6749 §3.1, §4.1.1–2;
@@ -134,6 +140,7 @@ type Authorizer struct {
 	res      *Resources
 	clients  ClientLookup
 	users    UserLookup
+	devices  storage.DeviceStore
 }
 
 // NewAuthorizer builds the authorization endpoint.
@@ -156,7 +163,7 @@ func NewAuthorizer(d AuthorizerDeps) (*Authorizer, error) {
 	}
 	return &Authorizer{cfg: d.Config, store: d.Store, pending: d.Pending, sessions: d.Sessions, pages: d.Pages, log: d.Logger, now: d.Now,
 		pushed: d.Pushed, keys: d.Keys, res: cmp.Or(d.Resources, &Resources{}),
-		clients: cmp.Or[ClientLookup](d.Clients, d.Store), users: cmp.Or[UserLookup](d.Users, d.Store)}, nil
+		clients: cmp.Or[ClientLookup](d.Clients, d.Store), users: cmp.Or[UserLookup](d.Users, d.Store), devices: d.Devices}, nil
 }
 
 // Authorize serves GET and POST /oauth2/authorize: it validates the whole
@@ -204,7 +211,7 @@ func (a *Authorizer) Resume(w http.ResponseWriter, r *http.Request) {
 func (a *Authorizer) proceed(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, stored bool) {
 	ctx := r.Context()
 	client, err := a.clients.GetClient(ctx, req.ClientID)
-	if err != nil || !redirectURIRegistered(client.RedirectURIs, req.RedirectURI) {
+	if err != nil || !a.answerable(client, req) {
 		// The client was deleted or changed while the user signed in.
 		a.pages.RenderError(w, r, errPageUnknownClient.status, errPageUnknownClient.message, nil)
 		return
@@ -397,6 +404,10 @@ func (a *Authorizer) issueCode(w http.ResponseWriter, r *http.Request, req *stor
 			return
 		}
 	}
+	if req.DeviceCodeHash != "" {
+		a.approveDevice(w, r, req, client, user, sess, scope)
+		return
+	}
 	code := secret.NewToken(32)
 	now := a.now()
 	err := a.store.SaveCode(ctx, secret.SHA256(code), &storage.AuthCode{
@@ -461,6 +472,10 @@ func (a *Authorizer) finishWithError(w http.ResponseWriter, r *http.Request, req
 // 6749 §4.1.2.1). A server error's cause goes to the log only.
 func (a *Authorizer) redirectError(w http.ResponseWriter, r *http.Request, req *storage.AuthRequest, e *Error) {
 	e = asError(e)
+	if req.DeviceCodeHash != "" {
+		a.denyDevice(w, r, req, e)
+		return
+	}
 	if e.Status >= 500 {
 		a.log.ErrorContext(r.Context(), "oauth: authorize failed", "client_id", req.ClientID,
 			"request_id", w.Header().Get("X-Request-Id"), "err", e)

@@ -25,6 +25,10 @@
 // §2.2 and §3 with OIDC Core §9 (clientassertion.go: private_key_jwt
 // client authentication, aud the issuer as one string per
 // draft-ietf-oauth-rfc7523bis, each jti used once across instances); RFC
+// 8628 (device.go, flow_device.go, authorize_device.go: the device
+// authorization endpoint, the device code grant's polls with
+// slow_down, and the person's answer through the authorization
+// endpoint's own consent rules); RFC
 // 7591 and RFC 7592 (register.go: dynamic client registration, off
 // unless registration.mode says otherwise, and each registration managed
 // with its registration access token). Beyond the

@@ -104,6 +104,7 @@ type Handler struct {
 	proofs    AddressBudget // public clients' proofs per address; nil: no limit
 	resources *Resources
 	feed      *RevocationFeed
+	devices   storage.DeviceStore // nil: the device code grant is not served
 }
 
 // Deps are what NewHandler needs.
@@ -144,6 +145,9 @@ type Deps struct {
 	// Feed serves the revocation feed (ServeRevocationFeed); nil: that
 	// endpoint answers 404.
 	Feed *RevocationFeed
+	// Devices holds device authorizations (RFC 8628); nil: the device
+	// code grant is unsupported_grant_type.
+	Devices storage.DeviceStore
 	// Assertions remembers client assertions' jti (private_key_jwt, RFC
 	// 7523) across instances; nil turns private_key_jwt off.
 	Assertions storage.AssertionReplayStore
@@ -177,7 +181,7 @@ func NewHandler(d Deps) (*Handler, error) {
 	}
 	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, passwords: d.Passwords, minter: d.Minter, verifier: d.Verifier,
 		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe, dpop: d.DPoP,
-		proofs: d.PublicProofLimiter, resources: d.Resources, feed: d.Feed}
+		proofs: d.PublicProofLimiter, resources: d.Resources, feed: d.Feed, devices: d.Devices}
 	if h.resources == nil {
 		h.resources = &Resources{}
 	}
@@ -186,6 +190,9 @@ func NewHandler(d Deps) (*Handler, error) {
 		account.GrantPassword:          h.passwordGrant,
 		account.GrantRefreshToken:      h.refreshTokenGrant,
 		account.GrantClientCredentials: h.clientCredentialsGrant,
+	}
+	if h.devices != nil {
+		h.grants[account.GrantDeviceCode] = h.deviceCodeGrant
 	}
 	return h, nil
 }

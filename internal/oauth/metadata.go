@@ -49,7 +49,9 @@ type Metadata struct {
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
 	// RegistrationEndpoint: dynamic client registration (RFC 7591 §3),
 	// advertised only when it is served.
-	RegistrationEndpoint               string `json:"registration_endpoint,omitempty"`
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
+	// RFC 8628 §4.
+	DeviceAuthorizationEndpoint        string `json:"device_authorization_endpoint,omitempty"`
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
 
 	// RFC 9701 §7: signed introspection answers, signed with this alg.

@@ -182,9 +182,10 @@ func (a *Authorizer) parseOrTakePushed(ctx context.Context, v url.Values) (*stor
 }
 
 // checkPushedRequired refuses a request that did not come through the
-// PAR endpoint from a client that must use it (RFC 9126 §5, §6).
+// PAR endpoint from a client that must use it (RFC 9126 §5, §6). A device
+// authorization has no authorization request to push.
 func (a *Authorizer) checkPushedRequired(client *storage.Client, req *storage.AuthRequest) *Error {
-	if !req.Pushed && (a.cfg.PARRequired || client.RequirePushedAuthorizationRequests) {
+	if !req.Pushed && req.DeviceCodeHash == "" && (a.cfg.PARRequired || client.RequirePushedAuthorizationRequests) {
 		return ErrInvalidRequest.WithDescription("this client must push its authorization requests (PAR)")
 	}
 	return nil

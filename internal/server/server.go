@@ -160,8 +160,11 @@ type builder struct {
 	// parBudget and proofBudget are public clients' per-address budgets
 	// (publicBudgets).
 	parBudget, proofBudget *ratelimit.Limiter
-	revoker                *account.Revoker
-	logouts                *backchannel.Logouts
+	// deviceBudget bounds public clients' device authorizations per
+	// address, deviceGuesses the wrong user codes per address.
+	deviceBudget, deviceGuesses *ratelimit.Limiter
+	revoker                     *account.Revoker
+	logouts                     *backchannel.Logouts
 	// feed is the revocation feed the token endpoint's handler serves.
 	feed *oauth.RevocationFeed
 	// outbound guards every request the server sends (back-channel
@@ -248,6 +251,7 @@ func (b *builder) build(ctx context.Context) error {
 	md.AddBackchannelLogout()
 	md.AddDPoP(b.proofs.Algorithms())
 	md.AddPAR(cfg.PAR.Required)
+	md.AddDeviceAuthorization()
 	md.AddProtectedResources(builtins)
 	md.AddRevocationFeed()
 	if cfg.Registration.Mode != config.RegistrationOff {
@@ -320,7 +324,7 @@ func (b *builder) loginLimiter() (*ratelimit.Limiter, error) {
 func (b *builder) publicBudgets() error {
 	throttled := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "oauth2d_public_client_throttled_total",
-		Help: "Requests of public clients refused with 429 because their address spent its budget: par (pushed requests) or dpop (DPoP proofs at the token endpoint).",
+		Help: "Requests refused with 429 because their address spent its budget: par (pushed requests), dpop (DPoP proofs at the token endpoint), device-start (public clients' device authorizations) or device-guess (wrong user codes on the device page).",
 	}, []string{"budget"})
 	if err := b.Metrics.Register(throttled); err != nil {
 		return fmt.Errorf("metrics: %w", err)
@@ -332,6 +336,14 @@ func (b *builder) publicBudgets() error {
 	}
 	b.parBudget = budget("par", b.cfg.PAR.PublicPerIP)
 	b.proofBudget = budget("dpop", b.cfg.DPoP.PublicPerIP)
+	b.deviceBudget = budget("device-start", b.cfg.Device.PublicPerIP)
+	// Wrong user codes (RFC 8628 §5.1) are failures, like wrong
+	// passwords: only they spend the budget (Guard), so a person typing
+	// the right code is never refused for an attacker's guesses that did
+	// not happen.
+	guesses := throttled.WithLabelValues("device-guess")
+	b.deviceGuesses = ratelimit.New(b.Store.Redis(), b.Store.Prefix()+"device-guess:", ratelimit.Limits{PerIP: b.cfg.Device.WrongCodesPerIP},
+		ratelimit.WithThrottleObserver(func(string) { guesses.Inc() }))
 	return nil
 }
 
@@ -447,6 +459,7 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 		PublicProofLimiter: b.proofBudget,
 		Resources:          b.resources,
 		Feed:               b.feed,
+		Devices:            b.Store,
 		Assertions:         b.Store,
 		ClientKeys:         keys,
 		Now:                b.now,
@@ -521,15 +534,17 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 			ConsentRememberUnticked: !cfg.Consent.RememberByDefault},
 		Store: b.Store, Clients: b.clients, Users: b.users, Pending: pending, Box: box, Limiter: b.limiter, Revoker: b.revoker, Logouts: b.logouts, Checker: b.Checker,
 		Keys: b.Keys, ScopeTexts: b.ScopeTexts, Resources: b.resources, Templates: b.Templates, Logger: b.Logger, Now: b.now,
+		Devices: b.Store, DeviceGuesses: b.deviceGuesses,
 	})
 	if err != nil {
 		return err
 	}
 	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
 		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
-			AuthRequestTTL: b.Tuning.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required},
+			AuthRequestTTL: b.Tuning.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required,
+			DeviceDonePath: web.DeviceDonePath},
 		Store: b.Store, Pending: pending, Sessions: h.Pages, Pages: h.Pages, Logger: b.Logger, Pushed: b.Store, Now: b.now,
-		Keys: b.Keys, Resources: b.resources, Clients: b.clients, Users: b.users,
+		Keys: b.Keys, Resources: b.resources, Clients: b.clients, Users: b.users, Devices: b.Store,
 	})
 	if err != nil {
 		return err
@@ -539,6 +554,15 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 	h.Pusher, err = oauth.NewPusher(oauth.PusherDeps{
 		Tokens: h.Tokens, Authorizer: h.Authorizer, Store: b.Store, TTL: cfg.PAR.RequestURITTL,
 		PublicLimiter: b.parBudget,
+	})
+	if err != nil {
+		return err
+	}
+	// Device authorization requests (RFC 8628) likewise; the person
+	// answers them on the /device pages.
+	h.Device, err = oauth.NewDeviceAuthorizer(oauth.DeviceDeps{
+		Config: oauth.DeviceConfig{VerificationURI: cfg.Issuer + web.DevicePath, CodeTTL: cfg.Device.CodeTTL, Interval: cfg.Device.Interval},
+		Tokens: h.Tokens, Authorizer: h.Authorizer, Store: b.Store, PublicLimiter: b.deviceBudget, Now: b.now,
 	})
 	if err != nil {
 		return err

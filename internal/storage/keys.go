@@ -73,7 +73,8 @@ import (
 //	p login:<sid>              HASH     user, session, exp, c:<client id> per client
 //	                                    signed in ("g:<its generation>", "1" from
 //	                                    older versions) ; TTL to the session's ExpiresAt
-//	p user-logins:<user id>    ZSET     sid scored by its ExpiresAt (ms) ; TTL = latest
+//	p user-logins:<user id>    ZSET     sid scored by its ExpiresAt (ms), at most
+//	                                    MaxUserSessions ; TTL = latest
 //	p user-clients:<user id>   ZSET     "<client id> <sid>" scored by until (ms), sid ""
 //	                                    for the password grant: relying parties the user
 //	                                    signed in to, and through which browser session;
@@ -85,6 +86,12 @@ import (
 //	p {logouts}:due            ZSET     delivery id scored by due time (ms) } are one script ;
 //	                                    both kept until the queue drains
 //	p par:<sha256>             STRING   pushed AuthRequest JSON (RFC 9126) ; TTL to ExpiresAt
+//	p device:<sha256>          HASH     a device authorization (RFC 8628, device.go) under
+//	                                    its device code's hash: req (DeviceAuthorization
+//	                                    JSON), exp, st, iv, last, poll, ans, grant, red ;
+//	                                    TTL to ExpiresAt + DeviceRetention
+//	p device-uc:<sha256>       STRING   its device code's hash, under its user code's hash ;
+//	                                    TTL to the authorization's ExpiresAt
 //	p dpop-jti:<sha256>        STRING   "1": a DPoP proof seen (key thumbprint + jti) ;
 //	                                    TTL until the proof is too old to accept
 //	p client-jti:<sha256>      STRING   "1": a client assertion seen (client id + jti,
@@ -127,11 +134,14 @@ import (
 // prefix <p>dpop:), which bound the par: and dpop-jti: records anonymous
 // callers can make, and of client ID metadata document fetches under
 // <p>cimd:budget:ip:<h> (prefix <p>cimd:, package clientmeta), which
-// bounds the fetches anonymous callers can cause; the documents
-// themselves are kept in each instance's memory only; and of client
-// registrations (RFC 7591) under <p>register:budget:ip:<h> (prefix
-// <p>register:), which with registration.max_clients bounds the clients
-// anonymous callers can make.
+// bounds the fetches anonymous callers can cause (the documents
+// themselves are kept in each instance's memory only); likewise
+// <p>device-start:budget:ip:<h> bounds the device authorizations public
+// clients start per address, and <p>device-guess:budget:ip:<h> the wrong
+// user codes one address may enter; and
+// <p>register:budget:ip:<h> (prefix <p>register:) with
+// registration.max_clients bounds the clients registrations (RFC 7591)
+// can make.
 // Pending authorization requests of anonymous visitors and
 // the login form's CSRF token are not stored at all (sealed in the browser).
 func (s *Store) kClients() string                { return s.prefix + "clients" }
@@ -164,6 +174,8 @@ func (s *Store) kLogoutDue() string              { return s.prefix + "{logouts}:
 func (s *Store) kProof(hash string) string       { return s.prefix + "dpop-jti:" + hash }
 func (s *Store) kAssertion(hash string) string   { return s.prefix + "client-jti:" + hash }
 func (s *Store) kPushed(hash string) string      { return s.prefix + "par:" + hash }
+func (s *Store) kDevice(hash string) string      { return s.prefix + "device:" + hash }
+func (s *Store) kUserCode(hash string) string    { return s.prefix + "device-uc:" + hash }
 func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }
 func (s *Store) kCommentsOrder() string          { return s.prefix + "{comments}:order" }
 func (s *Store) kCommentsSeq() string            { return s.prefix + "{comments}:seq" }

@@ -18,15 +18,32 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return {'ok'}
 `)
 
-// indexUserLogin: KEYS user-logins; ARGV sid, exp ms, now ms. Drops
-// sessions that have ended by now and keeps the index as long as its
-// latest session.
+// indexUserLogin: KEYS user-logins; ARGV sid, exp ms, now ms, max.
+// Drops sessions that have ended by now, keeps the index as long as its
+// latest session, and returns the sids beyond the newest max (those
+// ending soonest, so the oldest sign-ins): the caller ends them, which
+// takes them out of the index. They are not dropped here: a session
+// missing from the index would escape "sign out everywhere".
 var indexUserLogin = redis.NewScript(expireWithLatest + `
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 expire_with_latest(ARGV[3], KEYS[1])
-return {'ok'}
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+local out = {'ok'}
+if over > 0 then
+  for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do
+    if sid ~= ARGV[1] then table.insert(out, sid) end
+  end
+end
+return out
 `)
+
+// MaxUserSessions bounds the signed-in browser sessions of one user:
+// signing in beyond it ends the oldest (SaveSessionLogin returns them),
+// so the user's index, the account page that lists it and a "sign out
+// everywhere" stay bounded whatever a script that signs in in a loop
+// does.
+const MaxUserSessions = 32
 
 // A client's field in a login is loginClientField + its id; its value is
 // loginGenerationMark + the client's generation when it signed in, or
@@ -37,19 +54,25 @@ const (
 )
 
 // SaveSessionLogin records the session under its sid and in its user's
-// index. The two keys live in different slots: each write is idempotent,
-// and a sid missing from the index only means an admin's "sign this user
-// out everywhere" misses a session that the user is signing in to.
-func (s *Store) SaveSessionLogin(ctx context.Context, l *SessionLogin) error {
+// index, and returns the sids of the user's sessions beyond
+// MaxUserSessions, for the caller to end. The two keys live in different
+// slots (Cluster cannot run one script on both): each write is
+// idempotent, and both are written before the browser session itself
+// exists (web: signIn), so a live session is never missing from the
+// index; a sid missing from the index only means an admin's "sign this
+// user out everywhere" misses a session that the user is signing in to.
+// The index itself is changed by one script: pruned of ended sessions,
+// bounded, expiring with its latest session.
+func (s *Store) SaveSessionLogin(ctx context.Context, l *SessionLogin) ([]string, error) {
 	if err := checkID("sid", l.SID); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkID("user", l.UserID); err != nil {
-		return err
+		return nil, err
 	}
 	ttl := l.ExpiresAt.Sub(s.now())
 	if ttl <= 0 {
-		return errors.New("storage: session login already expired")
+		return nil, errors.New("storage: session login already expired")
 	}
 	key := s.kLogin(l.SID)
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -58,13 +81,18 @@ func (s *Store) SaveSessionLogin(ctx context.Context, l *SessionLogin) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("storage: save session login: %w", err)
+		return nil, fmt.Errorf("storage: save session login: %w", err)
 	}
-	if _, _, err := s.runScript(ctx, indexUserLogin, []string{s.kUserLogins(l.UserID)},
-		l.SID, unixMs(l.ExpiresAt), unixMs(s.now())); err != nil {
-		return err
+	res, _, err := s.runScript(ctx, indexUserLogin, []string{s.kUserLogins(l.UserID)},
+		l.SID, unixMs(l.ExpiresAt), unixMs(s.now()), MaxUserSessions)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	var over []string
+	for i := 1; i < len(res); i++ {
+		over = append(over, str(res, i))
+	}
+	return over, nil
 }
 
 // AddSessionClient notes clientID, of generation, in sid's session.

@@ -75,6 +75,12 @@ package storage
 //	TakeAuthRequest GETDEL      never re-sent  a second delivery would find nothing
 //	createComment (comments.go) idempotent     comment JSON: found → 'ok', no second sequence number
 //	deleteComment (comments.go) never re-sent  a second delivery would answer ErrNotFound
+//	createUserCode (device.go)  idempotent     device code hash: found → 'ok'
+//	createDevice (device.go)    idempotent     request JSON: found → 'ok'
+//	decideDevice (device.go)    idempotent     the same state and grant JSON → 'ok'
+//	pollDevice (device.go)      idempotent     poll id (fresh per token request): its answer is kept
+//	                                           (poll/ans), and a consumption under red → the same
+//	                                           grant again, never a second consumption
 //	revokeJTI (revocations.go)  idempotent     keeps the later expiry of the same jti; appends its
 //	                                           feed entry only when that changed the set, so a
 //	                                           second delivery appends none

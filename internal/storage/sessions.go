@@ -43,6 +43,37 @@ func (s *Store) GetSession(ctx context.Context, idHash string) (*BrowserSession,
 	return sess, nil
 }
 
+// GetSessions reads the sessions under idHashes in one pipeline (they
+// live in different slots); nil for each that is gone or expired.
+func (s *Store) GetSessions(ctx context.Context, idHashes []string) ([]*BrowserSession, error) {
+	cmds := make([]*redis.StringCmd, len(idHashes))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, h := range idHashes {
+			cmds[i] = p.Get(ctx, s.kSession(h))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("storage: get sessions: %w", err)
+	}
+	out := make([]*BrowserSession, len(idHashes))
+	now := s.now()
+	for i, c := range cmds {
+		raw, err := c.Result()
+		if err != nil {
+			continue // redis.Nil: gone
+		}
+		sess, err := decode[BrowserSession](raw, "session")
+		if err != nil {
+			return nil, err
+		}
+		if sess.ExpiresAt.IsZero() || now.Before(sess.ExpiresAt) {
+			out[i] = sess
+		}
+	}
+	return out, nil
+}
+
 // DeleteSession forgets the session; deleting a missing one is no error.
 func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
 	if err := s.rdb.Del(ctx, s.kSession(idHash)).Err(); err != nil {

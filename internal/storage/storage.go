@@ -443,6 +443,12 @@ type BrowserSession struct {
 	// cookie, so a relying party that sees it learns nothing to sign in
 	// with.
 	SID string `json:"sid,omitempty"`
+
+	// Device and IP are what the account page shows of the session: a
+	// short description of the browser's User-Agent and the address it
+	// signed in from, both bounded (web: describeDevice).
+	Device string `json:"device,omitempty"`
+	IP     string `json:"ip,omitempty"`
 }
 
 // AuthRequest is a validated authorization request (RFC 6749 §4.1.1) that
@@ -468,9 +474,13 @@ type AuthRequest struct {
 	LoginHint string `json:"login_hint,omitempty"`
 	// IDTokenHintSubject is the sub of the request's verified
 	// id_token_hint: only that user may be answered (OIDC Core §3.1.2.1).
-	IDTokenHintSubject string    `json:"id_token_hint_sub,omitempty"`
-	CreatedAt          time.Time `json:"created_at"`
-	ExpiresAt          time.Time `json:"expires_at"`
+	IDTokenHintSubject string `json:"id_token_hint_sub,omitempty"`
+	// DeviceCodeHash names the device authorization (RFC 8628) this
+	// request decides, by its device code's hash: it has no redirect URI,
+	// and its answer goes to that record instead of to a client.
+	DeviceCodeHash string    `json:"device,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	ExpiresAt      time.Time `json:"expires_at"`
 
 	// Set by the authorize endpoint before it asks for consent: the scope
 	// that would be granted to UserID (it depends on the user's roles).
@@ -484,6 +494,52 @@ type AuthRequest struct {
 	// this decision" unticked), so the consent is not stored. False keeps
 	// the old behaviour of remembering it.
 	DecisionOnce bool `json:"decision_once,omitempty"`
+}
+
+// DeviceAuthorization is a device authorization request (RFC 8628 §3.1)
+// as the device authorization endpoint accepted it. It never changes;
+// what the person decides is kept beside it (DeviceGrant).
+type DeviceAuthorization struct {
+	ClientID         string `json:"client_id"`
+	ClientGeneration string `json:"client_gen,omitempty"`
+	// Scope is the request's scope, checked against the client's
+	// registration (empty: the client's default); Resources its resource
+	// indicators (RFC 8707).
+	Scope        []string  `json:"scope,omitempty"`
+	Resources    []string  `json:"resources,omitempty"`
+	UserCodeHash string    `json:"uc"`
+	CreatedAt    time.Time `json:"created_at"`
+	ExpiresAt    time.Time `json:"expires_at"`
+}
+
+// DeviceGrant is what the person who entered the user code decided: for
+// whom, the scope granted, and the browser session it was decided in.
+type DeviceGrant struct {
+	UserID           string    `json:"user_id"`
+	Scope            []string  `json:"scope,omitempty"`
+	AuthTime         time.Time `json:"auth_time"`
+	SID              string    `json:"sid,omitempty"`
+	SessionExpiresAt time.Time `json:"session_exp"`
+}
+
+// DeviceState is a device authorization with its state: DevicePending,
+// DeviceApproved, DeviceDenied or DeviceConsumed, the interval the client
+// must keep between polls, and the decision once there is one.
+type DeviceState struct {
+	DeviceAuthorization
+	Status   string
+	Interval time.Duration
+	Grant    *DeviceGrant
+}
+
+// DevicePoll is the answer to one poll (Store.PollDevice): DevicePending,
+// DeviceSlowDown, DeviceDenied, DeviceExpired, DeviceUsed,
+// DeviceNotReady, or DeviceConsumed with the grant when this poll
+// consumed an approval.
+type DevicePoll struct {
+	Outcome  string
+	Interval time.Duration
+	Grant    *DeviceGrant
 }
 
 // Comment is one message of the protected comments API (DESIGN.md §5).
@@ -700,6 +756,9 @@ type SessionStore interface {
 	SaveSession(ctx context.Context, idHash string, s *BrowserSession, ttl time.Duration) error
 	GetSession(ctx context.Context, idHash string) (*BrowserSession, error) // ErrNotFound if absent or expired
 	DeleteSession(ctx context.Context, idHash string) error                 // idempotent
+	// GetSessions reads the sessions under idHashes in one round trip;
+	// the answer has one entry per hash, nil where none is live.
+	GetSessions(ctx context.Context, idHashes []string) ([]*BrowserSession, error)
 }
 
 // AuthRequestStore keeps pending authorization requests.
@@ -725,6 +784,17 @@ type PushedRequestStore interface {
 	// TakePushedRequest reads and deletes it in one step; ErrNotFound if
 	// unknown, taken or expired. Of concurrent takers, one gets it.
 	TakePushedRequest(ctx context.Context, refHash string) (*AuthRequest, error)
+}
+
+// DeviceStore keeps device authorizations (RFC 8628), each under the
+// SHA-256 of its device code and found by the SHA-256 of its user code;
+// device.go says what each call does.
+type DeviceStore interface {
+	CreateDevice(ctx context.Context, deviceHash string, a *DeviceAuthorization, interval time.Duration) error
+	GetDevice(ctx context.Context, deviceHash string) (*DeviceState, error)
+	GetDeviceByUserCode(ctx context.Context, userCodeHash string) (string, *DeviceState, error)
+	DecideDevice(ctx context.Context, deviceHash string, approve bool, grant *DeviceGrant) error
+	PollDevice(ctx context.Context, deviceHash, pollID string, prepared bool) (*DevicePoll, error)
 }
 
 // ProofReplayStore remembers DPoP proofs (RFC 9449 §11.1) so that each is
@@ -789,6 +859,7 @@ type Storage interface {
 	ProofReplayStore
 	AssertionReplayStore
 	PushedRequestStore
+	DeviceStore
 }
 
 // SessionLogin is a signed-in browser session as back-channel logout sees
@@ -824,8 +895,10 @@ func (l *SessionLogin) SignedIn(c *Client) bool {
 // sessions, so that a logout can end them and tell their clients.
 type SessionLoginStore interface {
 	// SaveSessionLogin records a signed-in session until l.ExpiresAt;
-	// l.Clients is ignored (AddSessionClient fills it).
-	SaveSessionLogin(ctx context.Context, l *SessionLogin) error
+	// l.Clients is ignored (AddSessionClient fills it). It returns the
+	// sids of the user's oldest sessions beyond MaxUserSessions, which the
+	// caller must end (they stay listed until then).
+	SaveSessionLogin(ctx context.Context, l *SessionLogin) ([]string, error)
 	// AddSessionClient notes that clientID, of Client.Generation
 	// generation, was issued an ID token in sid; ErrNotFound when sid has
 	// ended. Idempotent.

@@ -25,6 +25,8 @@ type consentData struct {
 	// itself): its name is its own claim, and the redirect host is what
 	// the person can judge it by.
 	Unverified bool
+	// Device: the answer goes to a device (RFC 8628), not to a redirect.
+	Device bool
 }
 
 // ConsentPage serves GET /consent?req=<id>. It shows what the stored
@@ -55,7 +57,8 @@ func (h *Handler) ConsentPage(c *gin.Context) {
 	}
 	data := consentData{Title: "Allow access", CSRF: s.CSRFToken, RequestID: ar.ID, ClientName: clientName(client),
 		RedirectHost: redirectHost(ar.RedirectURI), Scopes: h.describeScopes(ar.Scope),
-		RememberTicked: !h.cfg.ConsentRememberUnticked, Unverified: client.SelfRegistered}
+		RememberTicked: !h.cfg.ConsentRememberUnticked, Device: ar.DeviceCodeHash != "",
+		Unverified: client.SelfRegistered}
 	if h.resources != nil && len(ar.Resources) > 0 {
 		data.Resources = h.resources.ResourceNames(r.Context(), ar.Resources)
 	}

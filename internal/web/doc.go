@@ -20,8 +20,10 @@
 //
 // It implements the user-facing parts of RFC 6749 §4.1.1 (authenticating
 // the resource owner and obtaining authorization), RFC 9700 §4.7 (CSRF)
-// and §4.16 (clickjacking), OIDC Core §3.1.2.3–3.1.2.4, and OIDC
-// RP-Initiated Logout 1.0 §2–3. The protocol side of the authorization
+// and §4.16 (clickjacking), OIDC Core §3.1.2.3–3.1.2.4, OIDC
+// RP-Initiated Logout 1.0 §2–3, and RFC 8628 §3.3, §5.1 and §5.4 (the
+// device pages: user code entry behind a budget of wrong codes, and a
+// confirmation that names the application). The protocol side of the authorization
 // endpoint is in package oauth; the two meet only through
 // storage.AuthRequest records (sealed or stored, read through
 // PendingRequests) and the paths they redirect to.

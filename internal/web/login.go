@@ -9,12 +9,17 @@ import (
 
 	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/storage"
 )
 
 // loginData is the login page.
 type loginData struct {
 	Title, CSRF, RequestID, ClientName, Username, Error string
+	// Device is set when the login is for the device page
+	// (loginDeviceParam); DeviceCode is the user code to return with.
+	Device     bool
+	DeviceCode string
 	// ClientURI is the registered home page of the client (never a URL
 	// from the request), shown as a way back to it.
 	ClientURI string
@@ -31,9 +36,14 @@ func (h *Handler) LoginPage(c *gin.Context) {
 		return
 	}
 	reqID := c.Query("req")
+	device := reqID == "" && c.Request.URL.Query().Has(loginDeviceParam)
 	if reqID == "" && s.signedIn() {
 		c.Header("Cache-Control", "no-store")
-		c.Redirect(http.StatusFound, AccountConsentPath)
+		next := AccountPath
+		if device {
+			next = deviceReturn(c.Query(loginDeviceParam))
+		}
+		c.Redirect(http.StatusFound, next)
 		return
 	}
 	csrf, err := h.formCSRF(c.Writer, c.Request, s)
@@ -41,7 +51,10 @@ func (h *Handler) LoginPage(c *gin.Context) {
 		h.serverError(c, "login form", err)
 		return
 	}
-	data := loginData{Title: "Sign in", CSRF: csrf}
+	data := loginData{Title: "Sign in", CSRF: csrf, Device: device}
+	if device {
+		data.DeviceCode, _ = secret.NormalizeUserCode(c.Query(loginDeviceParam))
+	}
 	var target string
 	if reqID != "" {
 		ar, client, ok := h.pendingRequest(c, reqID)
@@ -64,7 +77,11 @@ func (h *Handler) Login(c *gin.Context) {
 		return
 	}
 	reqID := r.PostFormValue("req")
-	data := loginData{Title: "Sign in", RequestID: reqID, Username: r.PostFormValue("username")}
+	device := reqID == "" && r.PostForm.Has(loginDeviceParam)
+	data := loginData{Title: "Sign in", RequestID: reqID, Username: r.PostFormValue("username"), Device: device}
+	if device {
+		data.DeviceCode, _ = secret.NormalizeUserCode(r.PostFormValue(loginDeviceParam))
+	}
 	var target string
 	if reqID != "" {
 		ar, client, ok := h.pendingRequest(c, reqID)
@@ -95,15 +112,18 @@ func (h *Handler) Login(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if _, err := h.signIn(c.Writer, r, s, user.ID); err != nil {
+	if _, err := h.signIn(c.Writer, r, s, user.ID, c.ClientIP()); err != nil {
 		h.serverError(c, "sign in", err)
 		return
 	}
 	h.clearLoginForm(c.Writer)
 	h.log.InfoContext(r.Context(), "web: user signed in", "user_id", user.ID)
-	next := AccountConsentPath
-	if reqID != "" {
+	next := AccountPath
+	switch {
+	case reqID != "":
 		next = h.cfg.ResumePath + "?req=" + url.QueryEscape(reqID)
+	case device:
+		next = deviceReturn(data.DeviceCode)
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Redirect(http.StatusSeeOther, next)

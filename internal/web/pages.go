@@ -16,7 +16,7 @@ import (
 )
 
 // pageNames are the templates besides layout.html; each defines "content".
-var pageNames = []string{"login", "consent", "error", "logout", "signedout", "consents"}
+var pageNames = []string{"login", "consent", "error", "logout", "signedout", "consents", "account", "sessions", "password", "device", "device_done"}
 
 func parsePages(fsys fs.FS, brand Branding) (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))

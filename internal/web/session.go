@@ -78,14 +78,18 @@ func (h *Handler) idleTTL(bs *storage.BrowserSession) time.Duration {
 // user: a new cookie value and a new CSRF token, so that a session id an
 // attacker planted before the login is worth nothing after it (session
 // fixation, RFC 9700 §4.7 / OWASP), and a new sid.
-func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, old *session, userID string) (*session, error) {
+//
+// ip is the client's address (gin's ClientIP, which knows the trusted
+// proxies): the account page shows it with the browser's description.
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, old *session, userID, ip string) (*session, error) {
 	if err := h.endReplaced(r, old); err != nil {
 		return nil, err
 	}
 	now := h.now()
 	id := secret.NewToken(32)
 	bs := &storage.BrowserSession{UserID: userID, AuthTime: now, CreatedAt: now, LastSeen: now,
-		ExpiresAt: now.Add(h.cfg.SessionAbsoluteTTL), SID: secret.NewToken(16)}
+		ExpiresAt: now.Add(h.cfg.SessionAbsoluteTTL), SID: secret.NewToken(16),
+		Device: describeDevice(r.UserAgent()), IP: clientAddress(ip)}
 	// Remembered by sid, so that a logout without this cookie (an RP's
 	// id_token_hint, an admin) can end it and tell its relying parties;
 	// remembered before the session exists, so that no signed-in session

@@ -68,6 +68,10 @@ type Store interface {
 	storage.GrantStore
 	DeleteConsent(ctx context.Context, userID, clientID string) error
 	storage.SessionStore
+	GetSessionLogin(ctx context.Context, sid string) (*storage.SessionLogin, error)
+	UserSessionLogins(ctx context.Context, userID string) ([]*storage.SessionLogin, error)
+	// UpdateUser stores a changed password (storage.Store.UpdateUser).
+	UpdateUser(ctx context.Context, u *storage.User) error
 }
 
 var _ Store = (*storage.Store)(nil)
@@ -134,6 +138,9 @@ type Deps struct {
 	// Checker verifies passwords: the process-wide one, shared with the
 	// token endpoint so that one bound on checks in flight covers both.
 	Checker *secret.Checker
+	// Hasher hashes a password changed on the account page; nil: a
+	// *secret.Hasher with secret.DefaultParams.
+	Hasher PasswordHasher
 	// Keys verifies the id_token_hint of a logout request (*token.KeySet).
 	Keys token.KeyLookup
 	// ScopeTexts describe scopes on the consent and account pages, by
@@ -149,6 +156,11 @@ type Deps struct {
 	Templates fs.FS
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Devices finds device authorizations by user code (RFC 8628) and
+	// DeviceGuesses bounds the wrong codes per address; both or neither
+	// (nil: the device pages answer 404).
+	Devices       DeviceRequests
+	DeviceGuesses DeviceGuesses
 }
 
 // Handler serves the pages. It also tells package oauth who is signed in
@@ -172,8 +184,15 @@ type Handler struct {
 	resources  ResourceNamer
 	cookie     cookieSpec
 	checker    *secret.Checker
-	log        *slog.Logger
-	now        func() time.Time
+	hasher     PasswordHasher
+	passwords  interface {
+		UpdateUser(ctx context.Context, u *storage.User) error
+	}
+	log *slog.Logger
+	now func() time.Time
+
+	devices       DeviceRequests
+	deviceGuesses DeviceGuesses
 }
 
 // New builds the pages.
@@ -201,6 +220,9 @@ func New(d Deps) (*Handler, error) {
 		}
 		imgSrc += " " + src
 	}
+	if (d.Devices == nil) != (d.DeviceGuesses == nil) {
+		return nil, errors.New("web: the device pages need both a device store and a budget of wrong codes")
+	}
 	pages, err := parsePages(d.Templates, cfg.Branding)
 	if err != nil {
 		return nil, err
@@ -219,7 +241,8 @@ func New(d Deps) (*Handler, error) {
 	}
 	css = append(css, accent...)
 	h := &Handler{cfg: cfg, store: d.Store, clients: d.Clients, users: d.Users, pending: d.Pending, box: d.Box, limiter: d.Limiter, revoker: d.Revoker, keys: d.Keys, pages: pages,
-		stylesheet: css, favicon: favicon, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, resources: d.Resources, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now}
+		stylesheet: css, favicon: favicon, imgSrc: imgSrc, scopeTexts: d.ScopeTexts, resources: d.Resources, cookie: newCookieSpec(iss.Scheme == "https"), checker: d.Checker, log: d.Logger, now: d.Now,
+		devices: d.Devices, deviceGuesses: d.DeviceGuesses}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -229,6 +252,10 @@ func New(d Deps) (*Handler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	if h.hasher = d.Hasher; h.hasher == nil {
+		h.hasher = secret.NewHasher(secret.DefaultParams())
+	}
+	h.passwords = d.Store
 	if h.scopeTexts == nil {
 		h.scopeTexts = account.MergeScopeTexts(nil)
 	}

@@ -228,7 +228,7 @@ func TestSecureCookieOnHTTPSIssuer(t *testing.T) {
 func TestTemplatesFromAnyFS(t *testing.T) {
 	fsys := fstest.MapFS{"static/oauth2d.css": {Data: []byte("body{}")}, "static/favicon.png": {Data: []byte("png")}}
 	fsys["layout.html"] = &fstest.MapFile{Data: []byte(`{{define "layout"}}[{{.Title}}]{{template "content" .}}{{end}}`)}
-	for _, name := range []string{"consent", "error", "logout", "signedout", "consents"} {
+	for _, name := range []string{"consent", "error", "logout", "signedout", "consents", "account", "sessions", "password", "device", "device_done"} {
 		fsys[name+".html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}x{{end}}`)}
 	}
 	fsys["login.html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}custom login {{.CSRF}}{{end}}`)}

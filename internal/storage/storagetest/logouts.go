@@ -20,7 +20,7 @@ func testSessionLogins(t *testing.T, newStore NewStore) {
 		s, ctx := newStore(t), ctxFor(t)
 		uid, sid := newID(), newID()
 		l := &storage.SessionLogin{SID: sid, UserID: uid, SessionHash: newHash(), ExpiresAt: time.Now().Add(time.Hour)}
-		if err := s.SaveSessionLogin(ctx, l); err != nil {
+		if _, err := s.SaveSessionLogin(ctx, l); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range []string{"b", "a", "b"} {
@@ -81,7 +81,7 @@ func testSessionLogins(t *testing.T, newStore NewStore) {
 		s, ctx := newStore(t), ctxFor(t)
 		uid, sid := newID(), newID()
 		exp := time.Now().Add(300 * time.Millisecond)
-		if err := s.SaveSessionLogin(ctx, &storage.SessionLogin{SID: sid, UserID: uid, ExpiresAt: exp}); err != nil {
+		if _, err := s.SaveSessionLogin(ctx, &storage.SessionLogin{SID: sid, UserID: uid, ExpiresAt: exp}); err != nil {
 			t.Fatal(err)
 		}
 		sleepUntil(exp.Add(50 * time.Millisecond))
@@ -90,6 +90,86 @@ func testSessionLogins(t *testing.T, newStore NewStore) {
 		}
 		if all, _ := s.UserSessionLogins(ctx, uid); len(all) != 0 {
 			t.Fatalf("user sessions: %+v", all)
+		}
+	})
+}
+
+// testUserSessionIndex: the per-user index of signed-in sessions that the
+// account page lists and "sign out everywhere" ends is bounded, pruned of
+// ended sessions and expires with its latest one; GetSessions reads the
+// sessions it points to in one step.
+func testUserSessionIndex(t *testing.T, newStore NewStore) {
+	t.Run("beyond the bound the oldest sessions are handed back to end", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		uid := newID()
+		base := time.Now().Add(time.Hour)
+		sids := make([]string, storage.MaxUserSessions+2)
+		for i := range sids {
+			sids[i] = newID()
+			// Later sign-ins end later (the same absolute lifetime).
+			over, err := s.SaveSessionLogin(ctx, &storage.SessionLogin{SID: sids[i], UserID: uid, ExpiresAt: base.Add(time.Duration(i) * time.Second)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case i < storage.MaxUserSessions && len(over) != 0:
+				t.Fatalf("sign-in %d: %v over the bound", i, over)
+			case i == storage.MaxUserSessions && !slices.Equal(over, sids[:1]):
+				t.Fatalf("sign-in %d: over = %v, want the oldest %v", i, over, sids[:1])
+			}
+			if i == storage.MaxUserSessions {
+				// The caller ends it, which takes it out of the index.
+				if err := s.DeleteSessionLogin(ctx, uid, over[0]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		all, err := s.UserSessionLogins(ctx, uid)
+		if err != nil || len(all) != storage.MaxUserSessions+1 {
+			t.Fatalf("%d sessions listed, %v", len(all), err)
+		}
+		rb := redisOf(t, s)
+		if n := rb.Redis().ZCard(ctx, rb.Prefix()+"user-logins:"+uid).Val(); n != int64(storage.MaxUserSessions+1) {
+			t.Fatalf("index holds %d", n)
+		}
+	})
+	t.Run("the index is pruned of ended sessions and expires with its latest", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		uid := newID()
+		soon := time.Now().Add(300 * time.Millisecond)
+		if _, err := s.SaveSessionLogin(ctx, &storage.SessionLogin{SID: newID(), UserID: uid, ExpiresAt: soon}); err != nil {
+			t.Fatal(err)
+		}
+		rb := redisOf(t, s)
+		key := rb.Prefix() + "user-logins:" + uid
+		if ttl := rb.Redis().PTTL(ctx, key).Val(); ttl <= 0 || ttl > time.Second {
+			t.Fatalf("index TTL %v, want the session's 300ms", ttl)
+		}
+		sleepUntil(soon.Add(50 * time.Millisecond))
+		later := newID()
+		if _, err := s.SaveSessionLogin(ctx, &storage.SessionLogin{SID: later, UserID: uid, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := rb.Redis().ZRange(ctx, key, 0, -1).Val(); !slices.Equal(got, []string{later}) {
+			t.Fatalf("index %v, want only the live session", got)
+		}
+		if ttl := rb.Redis().PTTL(ctx, key).Val(); ttl < 59*time.Minute {
+			t.Fatalf("index TTL %v, want the latest session's hour", ttl)
+		}
+	})
+	t.Run("GetSessions reads each session or nil", func(t *testing.T) {
+		parallel(t)
+		s, ctx := newStore(t), ctxFor(t)
+		live, gone := newHash(), newHash()
+		sess := &storage.BrowserSession{UserID: newID(), Device: "Firefox on Linux", IP: "192.0.2.1", ExpiresAt: time.Now().Add(time.Hour)}
+		if err := s.SaveSession(ctx, live, sess, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetSessions(ctx, []string{gone, live})
+		if err != nil || len(got) != 2 || got[0] != nil || got[1] == nil || got[1].Device != sess.Device || got[1].IP != sess.IP {
+			t.Fatalf("got %+v, %v", got, err)
 		}
 	})
 }

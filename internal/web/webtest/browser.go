@@ -148,9 +148,9 @@ func (b *Browser) SubmitLogin(p *Page, username, password string) *Page {
 	if !strings.Contains(p.Body, `name="password"`) {
 		b.t.Fatalf("webtest: not a login page: %d %s", p.Status, p.Body)
 	}
-	f := url.Values{"username": {username}, "password": {password}, "csrf_token": {p.Hidden("csrf_token")}}
-	if req := p.Hidden("req"); req != "" {
-		f.Set("req", req)
+	f := url.Values{"username": {username}, "password": {password}}
+	for _, m := range hiddenInput.FindAllStringSubmatch(p.Body, -1) {
+		f.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
 	}
 	return b.Follow(b.Post("/login", f))
 }

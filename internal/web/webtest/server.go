@@ -40,6 +40,9 @@ const (
 	PublicID          = "public-app" // public third-party app: PKCE mandatory
 	MultiRedirectID   = "multi-redirect"
 	MultiSecret       = "multi-secret-0123456789"
+	DeviceID          = "tv-app" // public, device code grant (RFC 8628) and refresh
+	DeviceConfID      = "tv-box" // confidential, device code grant only
+	DeviceConfSecret  = "tv-box-secret-0123456789"
 	ServiceID         = "service" // client credentials only
 	ServiceSecret     = "service-secret-0123456789"
 	AlicePassword     = "alice-password"
@@ -77,6 +80,12 @@ type Options struct {
 	PARPublicPerIP   int
 	// DPoPPublicPerIP: see oauth.Deps.PublicProofLimiter (zero: no limit).
 	DPoPPublicPerIP int
+	// DeviceInterval is device.interval (zero: 1s, so tests poll fast);
+	// DevicePublicPerIP and DeviceWrongCodesPerIP the device budgets
+	// (zero: no limit).
+	DeviceInterval        time.Duration
+	DevicePublicPerIP     int
+	DeviceWrongCodesPerIP int
 	// Branding of the pages (zero: oauth2d's own).
 	Branding web.Branding
 	// ScopeTexts stand for the bootstrap file's scopes: list.
@@ -196,6 +205,11 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	cfg.RateLimit = config.RateLimit{LoginPerUsernameIP: o.Limits.PerUsernameIP, LoginPerIP: o.Limits.PerIP, LoginPerUsername: o.Limits.PerUsername}
 	cfg.PAR.PublicPerIP = o.PARPublicPerIP
 	cfg.DPoP.PublicPerIP = o.DPoPPublicPerIP
+	cfg.Device.Interval = time.Second
+	if o.DeviceInterval != 0 {
+		cfg.Device.Interval = o.DeviceInterval
+	}
+	cfg.Device.PublicPerIP, cfg.Device.WrongCodesPerIP = o.DevicePublicPerIP, o.DeviceWrongCodesPerIP
 	if o.PARRequestURITTL != 0 {
 		cfg.PAR.RequestURITTL = o.PARRequestURITTL
 	}
@@ -267,6 +281,8 @@ func (s *Server) seed(ctx context.Context) {
 		{ID: PublicID, Name: "Public App", Public: true, GrantTypes: code, Scopes: AllScopes, RedirectURIs: one},
 		{ID: MultiRedirectID, SecretHash: hash(MultiSecret), GrantTypes: code, Scopes: []string{"openid", "profile"},
 			RedirectURIs: []string{s.RedirectURI, SecondRedirect}},
+		{ID: DeviceID, Name: "Living Room TV", Public: true, GrantTypes: []string{account.GrantDeviceCode, account.GrantRefreshToken}, Scopes: AllScopes},
+		{ID: DeviceConfID, Name: "Set-top Box", SecretHash: hash(DeviceConfSecret), GrantTypes: []string{account.GrantDeviceCode}, Scopes: AllScopes},
 		{ID: ServiceID, SecretHash: hash(ServiceSecret), GrantTypes: []string{"client_credentials"},
 			Scopes: []string{"openid", "comments:read"}, RedirectURIs: one, IntrospectionAudiences: s.env.Audience},
 	}

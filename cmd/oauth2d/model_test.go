@@ -166,6 +166,10 @@ type modelClient struct {
 	public, first   bool
 	grants          []string
 	scopes          []string // the registration now
+	// selfReg: registered through RFC 7591 (model_dcr_test.go), with
+	// regToken, until an administrator takes it over.
+	selfReg  bool
+	regToken string
 }
 
 type modelUser struct {
@@ -240,6 +244,7 @@ type model struct {
 	consents map[[2]string][]string // (user key, client key) → remembered scopes
 	// photosGone: the photos resource is deleted (toggleResource).
 	photosGone bool
+	dcrSeq     int // self-registered clients so far (register)
 
 	// denied are access tokens revoked for certain: seen refused by the
 	// protected API, or issued to a user before the admin API revoked
@@ -264,7 +269,8 @@ func TestIssuanceModel(t *testing.T) {
 		_ = f.Value.Set(fmt.Sprint(modelChecks))
 	}
 	clk := &clock{now: time.Now()}
-	srv := webtest.New(t, withDocuments(t, webtest.Options{Now: clk.Now, RefreshGrace: modelGrace, AccessTokenTTL: modelAccess, Localhost: true}))
+	srv := webtest.New(t, withDocuments(t, webtest.Options{Now: clk.Now, RefreshGrace: modelGrace, AccessTokenTTL: modelAccess, Localhost: true,
+		Registration: modelRegistration()}))
 	ver, err := token.NewVerifier(srv.Keys, srv.Issuer, []string{srv.Issuer + "/api", webtest.AdminAudience(srv.Issuer),
 		srv.Issuer + "/oauth2/userinfo", modelPhotos}, 0, clk.Now)
 	if err != nil {
@@ -321,6 +327,7 @@ func TestIssuanceModel(t *testing.T) {
 			"enrolTOTP":        m.enrolTOTP,
 			"removeTOTP":       m.removeTOTP,
 			"passkeySignIn":    m.passkeySignIn,
+			"register":         m.register,
 		})
 	})
 }
@@ -543,6 +550,9 @@ func (m *model) codeFlow(t *rapid.T) {
 	}
 	if !subset(want, allowed) {
 		t.Fatalf("code for %v beyond what %s may grant %s: %v", want, u.key, c.key, allowed)
+	}
+	if !asked && c.selfReg && !subset(want, m.consents[[2]string{u.key, c.key}]) {
+		t.Fatalf("INVARIANT: a code for self-registered %s without the consent page (first party %v)", c.key, c.first)
 	}
 	if !asked && !c.first && !subset(want, m.consents[[2]string{u.key, c.key}]) {
 		t.Fatalf("code for %v without asking; remembered consent %v", want, m.consents[[2]string{u.key, c.key}])
@@ -895,6 +905,7 @@ func (m *model) editClientScopes(t *rapid.T) {
 		t.Fatalf("admin PUT client: %d %s", st, body)
 	}
 	c.scopes = slices.Clone(scopes)
+	c.selfReg = false // an administrator's registration now
 }
 
 // toggleResource deletes the photos resource through the admin API, or
@@ -968,6 +979,7 @@ func (m *model) recreateClient(t *rapid.T) {
 	if !c.public {
 		c.secret = created.ClientSecret
 	}
+	c.selfReg = false // an administrator's registration now
 	for _, f := range m.families {
 		if f.client == c {
 			f.dead = true
@@ -1117,6 +1129,9 @@ func (m *model) checkIssued(res response, c *modelClient, u *modelUser, held, re
 	}
 	reach := m.reach(resources, heldResources)
 	allowed := slices.DeleteFunc(m.allowed(c, u, held), func(s string) bool { return !m.carriedBy(reach, s) })
+	if c.selfReg && !subset(claims.Scope, modelRegScopes) {
+		t.Fatalf("INVARIANT: token of self-registered %s carries %v beyond registration.scopes %v", c.key, claims.Scope, modelRegScopes)
+	}
 	if !subset(claims.Scope, allowed) {
 		t.Fatalf("INVARIANT 1: token for %s via %s carries scope %v; held %v ∩ client %v ∩ roles %v allow only %v",
 			u.key, c.key, claims.Scope, held, c.scopes, u.roles, allowed)

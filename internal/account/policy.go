@@ -162,10 +162,58 @@ func ValidateClient(c *storage.Client, p Policy) []error {
 	for _, problem := range introspectionAudienceProblems(c, p) {
 		bad("introspection_audiences", "%s", problem)
 	}
+	for _, f := range [][2]string{{"logo_uri", c.LogoURI}, {"tos_uri", c.TOSURI}, {"policy_uri", c.PolicyURI}} {
+		if f[1] != "" {
+			if err := checkClientURI(f[1], dev); err != nil {
+				bad(f[0], "%v", err)
+			}
+		}
+	}
+	if c.SelfRegistered {
+		for _, problem := range selfRegisteredProblems(c) {
+			bad(problem[0], "%s", problem[1])
+		}
+	}
 	for _, fp := range authMethodProblems(c, p) {
 		bad(fp[0], "%s", fp[1])
 	}
 	return errs
+}
+
+// Bounds of a self-registered client, whom nobody vouched for.
+const (
+	MaxSelfRegisteredRedirectURIs = 8
+	// SelfRegisteredGrantTypes are the only grants a self-registered
+	// client may use: a person consents to each of its grants. Never
+	// password (first party only) nor client_credentials (a token no
+	// person stands behind).
+	selfRegisteredGrants = GrantAuthorizationCode + " " + GrantRefreshToken
+)
+
+// selfRegisteredProblems are the rules of a client no operator vouched
+// for (dynamic registration, RFC 7591; client metadata documents): never
+// first party, a person's grants only, and none of the operator-only
+// settings that skip consent or read other clients' tokens. Its scopes
+// are each kind's own configuration's (registration.scopes,
+// client_id_metadata.scopes), which what makes the client applies.
+// Each problem is {field, detail}.
+func selfRegisteredProblems(c *storage.Client) [][2]string {
+	var out [][2]string
+	if c.FirstParty {
+		out = append(out, [2]string{"first_party", "a self-registered client is never first party"})
+	}
+	for _, g := range c.GrantTypes {
+		if !slices.Contains(strings.Fields(selfRegisteredGrants), g) {
+			out = append(out, [2]string{"grant_types", fmt.Sprintf("%q is not available to a self-registered client (only %s)", g, selfRegisteredGrants)})
+		}
+	}
+	if len(c.RedirectURIs) > MaxSelfRegisteredRedirectURIs {
+		out = append(out, [2]string{"redirect_uris", fmt.Sprintf("must list at most %d", MaxSelfRegisteredRedirectURIs)})
+	}
+	if c.InsecureSkipConsentForNativeRedirects || len(c.IntrospectionAudiences) > 0 || c.BackchannelLogoutURI != "" || c.ManagedBy != "" {
+		out = append(out, [2]string{"client_metadata", "operator-only settings are not available to a self-registered client"})
+	}
+	return out
 }
 
 // MaxJWKSURILen bounds jwks_uri.

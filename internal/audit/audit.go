@@ -26,6 +26,12 @@ const (
 	PasswordChanged   = "password.changed" // a person changed their password on the account page, or tried to
 	SessionEnded      = "session.ended"    // a person signed out sessions on the account page
 	SecondFactor      = "second_factor"    // a second factor was enrolled, removed, or a recovery code used or renewed (reason says which)
+	// Dynamic client registration (RFC 7591) and its management (RFC
+	// 7592): the actor is "registration" for a new client, the client
+	// itself for a change of its own registration.
+	ClientRegistered = "client.registered"
+	ClientUpdated    = "client.updated"
+	ClientDeleted    = "client.deleted"
 	// ClientAuthentication: a client failed to authenticate (wrong secret,
 	// a refused client assertion); successes are seen in token.issued.
 	ClientAuthentication = "client_authentication"

@@ -69,6 +69,8 @@ type Config struct {
 	RevocationFeed RevocationFeed `yaml:"revocation_feed"`
 	// Audit says where audit events go besides the log.
 	Audit Audit `yaml:"audit"`
+	// Registration configures dynamic client registration (RFC 7591, 7592).
+	Registration Registration `yaml:"registration"`
 	// ClientIDMetadata accepts https URLs as client ids (Client ID
 	// Metadata Documents).
 	ClientIDMetadata ClientIDMetadata `yaml:"client_id_metadata"`
@@ -270,6 +272,7 @@ func Default() Config {
 
 		RevocationFeed: RevocationFeed{MaxWaiters: 1024},
 		Audit:          defaultAudit(),
+		Registration:   defaultRegistration(),
 	}
 }
 

@@ -67,7 +67,7 @@ func (c *Config) settings() []setting {
 		{"rate_limit.login_per_username", "failed password checks per minute per username, from all addresses", (*intValue)(&c.RateLimit.LoginPerUsername)},
 		{"rate_limit.login_max_pending", "password attempts one instance holds at once (waiting or being checked); more are answered 503", (*intValue)(&c.RateLimit.LoginMaxPending)},
 		{"rate_limit.login_max_wait", "longest a password attempt waits for its turn before it is answered 503", (*durationValue)(&c.RateLimit.LoginMaxWait)},
-	}, slices.Concat(c.dpopSettings(), c.parSettings(), c.deviceSettings(), c.backchannelSettings(), c.outboundSettings(), c.brandingSettings(), c.consentSettings(), c.mfaSettings(), c.feedSettings(), c.auditSettings(), c.clientIDMetadataSettings())...)
+	}, slices.Concat(c.dpopSettings(), c.parSettings(), c.deviceSettings(), c.backchannelSettings(), c.outboundSettings(), c.brandingSettings(), c.consentSettings(), c.mfaSettings(), c.feedSettings(), c.auditSettings(), c.clientIDMetadataSettings(), c.registrationSettings())...)
 }
 
 // SettingNames lists every setting name in documentation order (tests check

@@ -69,6 +69,7 @@ func (c *Config) Validate() error {
 	c.validateFeed(bad)
 	c.validateBackchannel(bad)
 	c.validateAudit(bad)
+	c.validateRegistration(bad)
 	c.validateOutbound(bad)
 	c.validateBranding(bad)
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {

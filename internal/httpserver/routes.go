@@ -28,6 +28,9 @@ type Handlers struct {
 	Bearer     *resource.Authenticator
 	API        *api.API
 	Admin      *admin.API
+	// Registrar serves dynamic client registration (RFC 7591, 7592); nil
+	// when registration.mode is off: the paths are not served.
+	Registrar *oauth.Registrar
 	// Audiences are the resource identifiers each protected part takes
 	// tokens for (RFC 8707): a token for one is refused by the others.
 	Audiences Audiences
@@ -99,6 +102,15 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(oauth.PushedAuthorizationPath, oauth.RecordClientIP, gin.WrapF(h.Pusher.Push))
 	// Device authorization requests (RFC 8628 §3.1): likewise.
 	r.POST(oauth.DeviceAuthorizationPath, oauth.RecordClientIP, gin.WrapF(h.Device.Authorize))
+	// Dynamic client registration (RFC 7591) and each registration's
+	// management with its registration access token (RFC 7592), when
+	// registration.mode is not off; registrations are bounded per address.
+	if h.Registrar != nil {
+		r.POST(oauth.RegistrationPath, oauth.RecordClientIP, h.Registrar.Register)
+		r.GET(oauth.RegistrationPath+"/:client_id", h.Registrar.Read)
+		r.PUT(oauth.RegistrationPath+"/:client_id", h.Registrar.Update)
+		r.DELETE(oauth.RegistrationPath+"/:client_id", h.Registrar.Delete)
+	}
 
 	// UserInfo (OIDC Core §5.3): a protected resource whose revocation is
 	// checked in Redis on every call.

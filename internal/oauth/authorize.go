@@ -388,7 +388,9 @@ func (a *Authorizer) consentKnown(ctx context.Context, client *storage.Client, u
 	if hasPrompt(req, PromptConsent) || alwaysAsk(client, req.RedirectURI) {
 		return false, nil
 	}
-	if client.FirstParty {
+	// A self-registered client is never trusted as first party, whatever
+	// its record says (registration refuses the flag too).
+	if client.FirstParty && !client.SelfRegistered {
 		return true, nil
 	}
 	c, err := a.store.GetConsent(ctx, user.ID, client.ID)

@@ -28,7 +28,10 @@
 // 8628 (device.go, flow_device.go, authorize_device.go: the device
 // authorization endpoint, the device code grant's polls with
 // slow_down, and the person's answer through the authorization
-// endpoint's own consent rules). Beyond the
+// endpoint's own consent rules); RFC
+// 7591 and RFC 7592 (register.go: dynamic client registration, off
+// unless registration.mode says otherwise, and each registration managed
+// with its registration access token). Beyond the
 // RFCs, feed.go serves the revocation feed that resource servers outside
 // oauth2d long-poll (oauth2d_revocation_feed_endpoint in the metadata).
 //

@@ -18,7 +18,7 @@ import (
 // spends brute-force budget (account.Login), so the endpoint is neither a
 // password oracle for other clients nor a fast one for this client.
 func (h *Handler) passwordGrant(ctx context.Context, r *http.Request, f form, client *storage.Client) (*tokenResponse, *Error) {
-	if !client.FirstParty {
+	if !client.FirstParty || client.SelfRegistered {
 		return nil, ErrUnauthorizedClient
 	}
 	username, password := f.get("username"), f.get("password")

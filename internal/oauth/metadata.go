@@ -49,6 +49,9 @@ type Metadata struct {
 	DPoPSigningAlgValuesSupported     []string `json:"dpop_signing_alg_values_supported,omitempty"`
 
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint,omitempty"`
+	// RegistrationEndpoint: dynamic client registration (RFC 7591 §3),
+	// advertised only when it is served.
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
 	// RFC 8628 §4.
 	DeviceAuthorizationEndpoint        string `json:"device_authorization_endpoint,omitempty"`
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
@@ -115,6 +118,12 @@ func (m *Metadata) AddBrowserFlow(endSessionPath string) {
 func (m *Metadata) AddBackchannelLogout() {
 	m.BackchannelLogoutSupported = true
 	m.BackchannelLogoutSessionSupported = true
+}
+
+// AddRegistration advertises the registration endpoint (RFC 8414 §2):
+// call it only when registration.mode is not off.
+func (m *Metadata) AddRegistration() {
+	m.RegistrationEndpoint = m.Issuer + RegistrationPath
 }
 
 // AddClientIDMetadata advertises Client ID Metadata Documents: call it

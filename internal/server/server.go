@@ -267,6 +267,12 @@ func (b *builder) build(ctx context.Context) error {
 	md.AddDeviceAuthorization()
 	md.AddProtectedResources(builtins)
 	md.AddRevocationFeed()
+	if cfg.Registration.Mode != config.RegistrationOff {
+		md.AddRegistration()
+		if h.Registrar, err = b.registrar(); err != nil {
+			return err
+		}
+	}
 	if cfg.ClientIDMetadata.Enabled {
 		md.AddClientIDMetadata()
 	}
@@ -285,6 +291,26 @@ func (b *builder) build(ctx context.Context) error {
 		Registration: account.PolicyWith(cfg, b.outbound), Logger: b.Logger, Now: b.now,
 	})
 	return err
+}
+
+// registrar serves dynamic client registration (RFC 7591, 7592), its
+// registrations bounded per address (registration.per_ip) and in all
+// (registration.max_clients).
+func (b *builder) registrar() (*oauth.Registrar, error) {
+	throttled := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "oauth2d_registration_throttled_total",
+		Help: "Client registrations refused with 429 because their address spent registration.per_ip.",
+	})
+	if err := b.Metrics.Register(throttled); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	budget := ratelimit.New(b.Store.Redis(), b.Store.Prefix()+"register:", ratelimit.Limits{PerIP: b.cfg.Registration.PerIP},
+		ratelimit.WithThrottleObserver(func(string) { throttled.Inc() }))
+	return oauth.NewRegistrar(oauth.RegistrarDeps{
+		Issuer: b.cfg.Issuer, Config: b.cfg.Registration, Policy: account.PolicyWith(b.cfg, b.outbound),
+		Store: b.Store, Revoker: b.revoker, Hasher: secret.NewHasher(secret.DefaultParams()), Budget: budget,
+		Logger: b.Logger, Now: b.now,
+	})
 }
 
 // loginLimiter is the budget of failed password checks that the password

@@ -21,6 +21,9 @@ import (
 //	p clients                  HASH     client id -> Client JSON ; kept
 //	p {users}:id               HASH     user id -> User JSON ; kept       } one slot: usernames
 //	p {users}:name             HASH     username -> user id ; kept        } are unique in one script
+//	{p clients}:self-registered SET     ids of the clients that registered themselves (RFC
+//	                                    7591), at most registration.max_clients ; kept,
+//	                                    each id until its client is deleted
 //	{p clients}:bootstrap      STRING   JSON list of the client ids the bootstrap file declared
 //	                                    when last applied (bootstrap.go) ; kept
 //	p {users}:bootstrap        STRING   JSON list of the usernames it declared ; kept
@@ -150,7 +153,10 @@ import (
 // themselves are kept in each instance's memory only); likewise
 // <p>device-start:budget:ip:<h> bounds the device authorizations public
 // clients start per address, and <p>device-guess:budget:ip:<h> the wrong
-// user codes one address may enter.
+// user codes one address may enter; and
+// <p>register:budget:ip:<h> (prefix <p>register:) with
+// registration.max_clients bounds the clients registrations (RFC 7591)
+// can make.
 // Pending authorization requests of anonymous visitors and
 // the login form's CSRF token are not stored at all (sealed in the browser).
 func (s *Store) kClients() string                { return s.prefix + "clients" }
@@ -158,6 +164,7 @@ func (s *Store) kResources() string              { return s.prefix + "resources"
 func (s *Store) kUsersByID() string              { return s.prefix + "{users}:id" }
 func (s *Store) kUsersByName() string            { return s.prefix + "{users}:name" }
 func (s *Store) kBootstrapClients() string       { return "{" + s.kClients() + "}:bootstrap" }
+func (s *Store) kSelfRegistered() string         { return "{" + s.kClients() + "}:self-registered" }
 func (s *Store) kBootstrapUsers() string         { return s.prefix + "{users}:bootstrap" }
 func (s *Store) kBootstrapResources() string     { return "{" + s.kResources() + "}:bootstrap" }
 func (s *Store) kConsents(uid string) string     { return s.prefix + "consent:" + uid }

@@ -51,7 +51,10 @@ package storage
 //	deleteUser (users.go)       never re-sent  a second delivery would answer ErrNotFound
 //	createClient (clients.go)   idempotent     client JSON: found → 'ok'
 //	UpsertClient HSET           idempotent     plain overwrite with the same value
-//	DeleteClient HDEL           never re-sent  a second delivery would answer ErrNotFound
+//	createSelfRegistered        idempotent     client JSON: found → 'ok' (before the cap is counted)
+//	  (clients.go)
+//	UpdateClient (replaceClient) idempotent    overwrite of the record read with the same value
+//	deleteClient (clients.go)   never re-sent  a second delivery would answer ErrNotFound
 //	createResource              idempotent     resource JSON: found → 'ok'
 //	  (resources.go)
 //	putResource (resources.go)  idempotent     overwrite with the same value; the id now exists, so the

@@ -41,6 +41,9 @@ var (
 	// ErrRegistryFull: the resource registry holds MaxResources already;
 	// nothing was written.
 	ErrRegistryFull = errors.New("storage: the resource registry is full")
+	// ErrTooManyClients: the self-registered clients number the cap
+	// CreateSelfRegisteredClient was given already; nothing was written.
+	ErrTooManyClients = errors.New("storage: too many self-registered clients")
 	// ErrBadCursor: the pagination cursor was not made by ListComments.
 	ErrBadCursor = errors.New("storage: malformed comment cursor")
 )
@@ -106,6 +109,17 @@ type Client struct {
 	// document. The consent page calls it unverified and names its
 	// redirect host, and it is never first party.
 	SelfRegistered bool `json:"self_registered,omitempty"`
+	// RegistrationTokenHash is the SHA-256 (hex) of the registration
+	// access token of a client registered through RFC 7591, with which it
+	// reads, updates and deletes its own registration (RFC 7592); empty:
+	// the client cannot manage itself.
+	RegistrationTokenHash string `json:"registration_token_hash,omitempty"`
+	// LogoURI, TOSURI and PolicyURI are display metadata a self-registered
+	// client gave (RFC 7591 §2), kept to be returned to it. The server
+	// never fetches them.
+	LogoURI   string `json:"logo_uri,omitempty"`
+	TOSURI    string `json:"tos_uri,omitempty"`
+	PolicyURI string `json:"policy_uri,omitempty"`
 
 	// ManagedBy names who owns the record: ManagedByBootstrap for one the
 	// bootstrap file declares, which the admin API and the CLI must not
@@ -587,6 +601,17 @@ type ClientStore interface {
 	GetClient(ctx context.Context, id string) (*Client, error)
 	ListClients(ctx context.Context) ([]*Client, error) // admin only, sorted by id
 	DeleteClient(ctx context.Context, id string) error
+	// CreateSelfRegisteredClient stores c (SelfRegistered must be set)
+	// unless its id exists (ErrConflict) or max self-registered clients
+	// are stored already (ErrTooManyClients): counting and creating are
+	// one atomic step, so concurrent registrations cannot pass the cap.
+	CreateSelfRegisteredClient(ctx context.Context, c *Client, max int) error
+	// UpdateClient replaces a stored client, keeping its Generation and
+	// CreatedAt; never creates: ErrNotFound once deleted (RFC 7592 PUT
+	// racing a DELETE).
+	UpdateClient(ctx context.Context, c *Client) error
+	// SelfRegisteredClients counts the self-registered clients stored.
+	SelfRegisteredClients(ctx context.Context) (int, error)
 }
 
 // ResourceStore keeps registered resources (RFC 8707), at most

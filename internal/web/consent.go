@@ -21,6 +21,10 @@ type consentData struct {
 	Resources []string
 	// RememberTicked: the "remember this decision" box starts ticked.
 	RememberTicked bool
+	// Unverified: no operator vouched for the client (it registered
+	// itself): its name is its own claim, and the redirect host is what
+	// the person can judge it by.
+	Unverified bool
 	// Device: the answer goes to a device (RFC 8628), not to a redirect.
 	Device bool
 }
@@ -53,7 +57,8 @@ func (h *Handler) ConsentPage(c *gin.Context) {
 	}
 	data := consentData{Title: "Allow access", CSRF: s.CSRFToken, RequestID: ar.ID, ClientName: clientName(client),
 		RedirectHost: redirectHost(ar.RedirectURI), Scopes: h.describeScopes(ar.Scope),
-		RememberTicked: !h.cfg.ConsentRememberUnticked, Device: ar.DeviceCodeHash != ""}
+		RememberTicked: !h.cfg.ConsentRememberUnticked, Device: ar.DeviceCodeHash != "",
+		Unverified: client.SelfRegistered}
 	if h.resources != nil && len(ar.Resources) > 0 {
 		data.Resources = h.resources.ResourceNames(r.Context(), ar.Resources)
 	}

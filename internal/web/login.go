@@ -25,6 +25,9 @@ type loginData struct {
 	ClientURI string
 	// Passkey offers signing in with a passkey (passkeys.go); nil: not.
 	Passkey *passkeyOffer
+	// Unverified: the client registered itself, so its name is its own
+	// claim (the consent page says more).
+	Unverified bool
 }
 
 // LoginPage serves GET /login[?req=<pending authorization request>].
@@ -61,7 +64,7 @@ func (h *Handler) LoginPage(c *gin.Context) {
 			return
 		}
 		data.RequestID, data.ClientName, data.Username, target = ar.ID, clientName(client), ar.LoginHint, ar.RedirectURI
-		data.ClientURI = client.ClientURI
+		data.ClientURI, data.Unverified = client.ClientURI, client.SelfRegistered
 	}
 	h.render(c.Writer, http.StatusOK, "login", data, target)
 }
@@ -88,6 +91,7 @@ func (h *Handler) Login(c *gin.Context) {
 			return
 		}
 		data.ClientName, data.ClientURI, target = clientName(client), client.ClientURI, ar.RedirectURI
+		data.Unverified = client.SelfRegistered
 	}
 	s, err := h.load(r)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 		run  func(t *testing.T, newStore NewStore)
 	}{
 		{"Clients", testClients},
+		{"SelfRegistered", testSelfRegistered},
 		{"Users", testUsers},
 		{"Bootstrap", testBootstrap},
 		{"Resources", testResources},

@@ -112,6 +112,8 @@ type Options struct {
 	// Logger receives the handlers' log, audit events included (nil:
 	// discarded).
 	Logger *slog.Logger
+	// Registration is registration.* (nil: the default, off).
+	Registration *config.Registration
 	// ClientIDMetadata, when set, is the client_id_metadata configuration
 	// (Enabled is set for it): https URL client ids are resolved from
 	// their documents. DocumentRoots then trusts the test https servers
@@ -228,6 +230,9 @@ func handler(t testing.TB, env *testenv.Env, o Options) http.Handler {
 	}
 	cfg.Consent.RememberByDefault = !o.ConsentRememberUnticked
 	cfg.MFA.RequiredRoles = o.MFARequiredRoles
+	if o.Registration != nil {
+		cfg.Registration = *o.Registration
+	}
 	tmpl := o.Templates
 	if tmpl == nil {
 		tmpl = templates.FS

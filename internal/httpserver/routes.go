@@ -117,6 +117,7 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(web.ConsentPath, oauth.RecordClientIP, h.Pages.Consent)
 	r.GET(web.SecondFactorPath, oauth.RecordClientIP, h.Pages.SecondFactorPage)
 	r.POST(web.SecondFactorPath, oauth.RecordClientIP, h.Pages.SecondFactor)
+	r.POST(web.SecondFactorPasskeyPath, oauth.RecordClientIP, h.Pages.SecondFactorPasskey)
 	r.GET(web.DevicePath, oauth.RecordClientIP, h.Pages.DevicePage)
 	r.POST(web.DevicePath, oauth.RecordClientIP, h.Pages.Device)
 	r.GET(web.DeviceDonePath, oauth.RecordClientIP, h.Pages.DeviceDone)
@@ -136,7 +137,6 @@ func routes(r gin.IRouter, h Handlers) {
 	// Passkeys (WebAuthn): sign-in, and the account's security page.
 	r.GET(web.PasskeyScriptPath, h.Pages.PasskeyScript)
 	r.POST(web.PasskeyLoginPath, oauth.RecordClientIP, h.Pages.PasskeyLogin)
-	r.GET(web.AccountSecurityPath, oauth.RecordClientIP, h.Pages.AccountSecurity)
 	r.POST(web.AccountPasskeyAddPath, oauth.RecordClientIP, h.Pages.AddPasskey)
 	r.POST(web.AccountPasskeyRenamePath, oauth.RecordClientIP, h.Pages.RenamePasskey)
 	r.POST(web.AccountPasskeyRemovePath, oauth.RecordClientIP, h.Pages.RemovePasskey)

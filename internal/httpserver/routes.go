@@ -129,6 +129,7 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(web.ConsentPath, oauth.RecordClientIP, h.Pages.Consent)
 	r.GET(web.SecondFactorPath, oauth.RecordClientIP, h.Pages.SecondFactorPage)
 	r.POST(web.SecondFactorPath, oauth.RecordClientIP, h.Pages.SecondFactor)
+	r.POST(web.SecondFactorPasskeyPath, oauth.RecordClientIP, h.Pages.SecondFactorPasskey)
 	r.GET(web.DevicePath, oauth.RecordClientIP, h.Pages.DevicePage)
 	r.POST(web.DevicePath, oauth.RecordClientIP, h.Pages.Device)
 	r.GET(web.DeviceDonePath, oauth.RecordClientIP, h.Pages.DeviceDone)

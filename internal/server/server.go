@@ -551,6 +551,11 @@ func (b *builder) browserFlow(h *httpserver.Handlers) error {
 	if err != nil {
 		return err
 	}
+	// A registered passkey is a second factor: it makes the password
+	// login ask for one (and the password grant refuse), as TOTP does.
+	// The pages say whether a user has one (none when the issuer can have
+	// no passkeys); nothing is served before this is set.
+	b.factors.Passkeys = h.Pages
 	h.Authorizer, err = oauth.NewAuthorizer(oauth.AuthorizerDeps{
 		Config: oauth.AuthorizerConfig{Issuer: cfg.Issuer, CodeTTL: cfg.Tokens.CodeTTL, PKCERequiredForAll: cfg.PKCERequiredForAll,
 			AuthRequestTTL: b.Tuning.AuthRequestTTL, LoginPath: web.LoginPath, ConsentPath: web.ConsentPath, PARRequired: cfg.PAR.Required,

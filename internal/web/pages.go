@@ -24,7 +24,7 @@ var pageParts = map[string][]string{"security": {"passkeys.html"}}
 
 // scriptPages may run the one script the server serves
 // (PasskeyScriptPath) when passkeys are on; every other page runs none.
-var scriptPages = map[string]bool{"login": true, "security": true}
+var scriptPages = map[string]bool{"login": true, "security": true, "secondfactor": true}
 
 func parsePages(fsys fs.FS, brand Branding) (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))

@@ -10,13 +10,15 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/oauth2d/oauth2d/internal/account"
 	"github.com/oauth2d/oauth2d/internal/web/webtest"
 )
 
 // Passkeys in real headless Chromium with a virtual CTAP2 authenticator
 // (DevTools WebAuthn domain): alice registers a passkey on her security
 // page, signs out, and signs in to an app with the passkey alone, through
-// the whole authorization code flow. The pages' script runs under their
+// the whole authorization code flow; then her password leads to the
+// second-factor page, where the passkey answers. The pages' script runs under their
 // CSP with no violation.
 //
 // Set OAUTH2D_UPDATE_SCREENSHOTS=1 to rewrite docs/passkeys.png.
@@ -119,6 +121,38 @@ func TestBrowserPasskey(t *testing.T) {
 			return chromedp.Do(ctx, chromedp.Navigate(app.URL+"/"), chromedp.Click(chromedp.ID("login-with")),
 				chromedp.WaitVisible(chromedp.ID("result")))
 		}},
+		{"sign out a third time", func(ctx context.Context) error {
+			return chromedp.Do(ctx, chromedp.Navigate(s.Issuer+"/logout"), chromedp.Click(chromedp.ID("sign-out")),
+				chromedp.WaitVisible(`//h1[text()="Signed out"]`))
+		}},
+		// Her password now leads to the second-factor page, since her
+		// passkey is a second factor; the passkey answers it there.
+		{"sign in to the app with the password", func(ctx context.Context) error {
+			if err := presence(ctx, false); err != nil {
+				return err
+			}
+			return chromedp.Do(ctx, chromedp.Navigate(app.URL+"/"), chromedp.Click(chromedp.ID("login-with")),
+				chromedp.WaitVisible(chromedp.ID("password")),
+				chromedp.SendKeys(chromedp.ID("username"), "alice"),
+				chromedp.SendKeys(chromedp.ID("password"), webtest.AlicePassword),
+				chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("use-passkey")))
+		}},
+		{"use the passkey as the second factor", func(ctx context.Context) error {
+			if err := presence(ctx, true); err != nil {
+				return err
+			}
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("use-passkey")), chromedp.WaitVisible(chromedp.ID("result"))); err != nil {
+				return err
+			}
+			result, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("result")))
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(result, "acr="+account.ACRMFA+" ") || !strings.Contains(result, "amr=pwd,hwk,user,mfa") {
+				return fmt.Errorf("after password and passkey the client has %q", result)
+			}
+			return nil
+		}},
 	}
 	for _, st := range steps {
 		sctx, scancel := context.WithTimeout(ctx, 15*time.Second)
@@ -141,12 +175,13 @@ func TestBrowserPasskey(t *testing.T) {
 		t.Errorf("callback page %q is not alice's", result)
 	}
 	keys, err := s.Store.ListPasskeys(t.Context(), s.Alice.ID)
-	// Two sign-ins with it, the button's and the autofill's.
+	// Three sign-ins with it: the button's, the autofill's and the
+	// second factor's.
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("alice's passkeys after the sign-ins: %d, %v", len(keys), err)
 	}
-	if k := keys[0]; k.LastUsedAt.IsZero() || k.Name != "Chromium" || k.SignCount != registered+2 {
-		t.Fatalf("alice's passkey after two sign-ins: %+v", *k)
+	if k := keys[0]; k.LastUsedAt.IsZero() || k.Name != "Chromium" || k.SignCount != registered+3 {
+		t.Fatalf("alice's passkey after three sign-ins: %+v", *k)
 	}
 	if v := violations(); len(v) > 0 {
 		t.Errorf("content security policy violations: %q", v)

@@ -89,3 +89,42 @@ func (h *stallKeys) names(cmd redis.Cmder) bool {
 	}
 	return false
 }
+
+// The same for a passkey as the second factor: a stalled Redis while the
+// assertion is checked is the 503 page, not a refusal; the pending sign-in
+// stays pending and the passkey unused, and the page's next ceremony
+// passes once Redis answers.
+func TestSecondFactorPasskeyWhenRedisStalls(t *testing.T) {
+	for _, stalled := range []string{"{users}:passkey", "webauthn-used:"} {
+		t.Run(stalled, func(t *testing.T) {
+			w := newPasskeyWorld(t)
+			hook := &stallKeys{part: stalled}
+			w.s.Store.Redis().AddHook(hook)
+			b, p, _ := passkeySecondFactorPage(t, w)
+			cred, err := w.a.Get(p.PasskeyOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			hook.on.Store(true)
+			got := b.SubmitSecondFactorPasskey(p, cred)
+			hook.on.Store(false)
+			if got.Status != http.StatusServiceUnavailable || got.Header.Get("Retry-After") == "" {
+				t.Fatalf("got %d Retry-After=%q, want 503 with Retry-After:\n%s", got.Status, got.Header.Get("Retry-After"), got.Body)
+			}
+			if acc := b.Get("/account/consents"); acc.Status != http.StatusFound {
+				t.Fatalf("signed in while Redis stalled: %d", acc.Status)
+			}
+			if k := w.stored(t); !k.LastUsedAt.IsZero() {
+				t.Fatalf("the passkey was marked used: %+v", k)
+			}
+			again := b.Get("/login/second-factor?req=" + p.Hidden("req"))
+			cred, err = w.a.Get(again.PasskeyOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := b.SubmitSecondFactorPasskey(again, cred); got.Status != http.StatusSeeOther {
+				t.Fatalf("after the stall: %d %s", got.Status, got.Body)
+			}
+		})
+	}
+}

@@ -231,8 +231,10 @@ func cloneBrowser(t *testing.T, s *webtest.Server, b *webtest.Browser) *webtest.
 func TestPasskeyAccountChanges(t *testing.T) {
 	w := newPasskeyWorld(t)
 	s := w.s
+	// Her password alone no longer signs her in (her passkey is a second
+	// factor): the passkey does.
 	b := s.NewBrowser(t)
-	signIn(t, b, "alice", webtest.AlicePassword)
+	b.SignInWithPasskey(b.Get("/login"), w.a)
 	page := b.Get("/account/security")
 	id := base64.RawURLEncoding.EncodeToString(w.stored(t).ID)
 	form := url.Values{"id": {id}, "name": {"Phone"}}

@@ -31,9 +31,10 @@ type secondFactorData struct {
 	Title, CSRF, RequestID, ClientName, Error string
 	HasTOTP                                   bool
 	RecoveryLeft                              int
-	// Passkeys offers the passkey option (SecondFactorPasskeyPath), which
-	// the passkey work serves; it is shown only to a user who has one.
+	// Passkeys offers the passkey option (SecondFactorPasskeyPath): shown
+	// only to a user who has one, with the ceremony Passkey.
 	Passkeys  bool
+	Passkey   *passkeyOffer
 	Enrolment *enrolmentView
 }
 
@@ -157,6 +158,9 @@ func (h *Handler) renderSecondFactor(c *gin.Context, status int, reqID string, u
 	}
 	if data.Passkeys, err = h.factors.HasPasskeys(ctx, user.ID); err != nil {
 		h.serverError(c, "load passkeys", err)
+		return
+	}
+	if !h.secondFactorPasskeyOffer(c, user.ID, data) {
 		return
 	}
 	data.HasTOTP, data.RecoveryLeft = st.TOTP != nil, st.RecoveryLeft

@@ -1,4 +1,4 @@
-// Passkeys (WebAuthn Level 3) for the login and security pages. The page's
+// Passkeys (WebAuthn Level 3) for the login, second-factor and security pages. The page's
 // form carries the options of a ceremony the server began (data-options)
 // and its sealed state; this script asks the browser's authenticator and
 // posts the answer with the form. Without WebAuthn the form stays hidden.
@@ -77,6 +77,16 @@
     document.getElementById("passkey-add").addEventListener("click", () => {
       errorBox.hidden = true;
       navigator.credentials.create({ publicKey: publicKey() }).then(post, fail);
+    });
+    return;
+  }
+
+  // Second factor: the user is known and their passkeys are listed
+  // (allowCredentials); the button asks for one of them.
+  if (kind === "verify") {
+    document.getElementById("use-passkey").addEventListener("click", () => {
+      errorBox.hidden = true;
+      navigator.credentials.get({ publicKey: publicKey() }).then(post, fail);
     });
     return;
   }

@@ -249,3 +249,15 @@ func (b *Browser) SignInWithPasskey(p *Page, a *Authenticator) *Page {
 	}
 	return b.Follow(b.SubmitPasskey(p, cred))
 }
+
+// SubmitSecondFactorPasskey posts credential (an assertion answering the
+// second-factor page p's passkey options) with p's passkey form, and
+// does not follow the answer.
+func (b *Browser) SubmitSecondFactorPasskey(p *Page, credential string) *Page {
+	b.t.Helper()
+	f := url.Values{"csrf_token": {p.Hidden("csrf_token")}, "state": {p.Hidden("state")}, "credential": {credential}}
+	if req := p.Hidden("req"); req != "" {
+		f.Set("req", req)
+	}
+	return b.Post("/login/second-factor/passkey", f)
+}

@@ -11,6 +11,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/web/webtest"
 )
 
 // Second factors in the model (issue 18): a user enrols TOTP on the
@@ -31,6 +32,13 @@ var (
 )
 
 var modelTOTPSecret = regexp.MustCompile(`<code id="totp-secret">([A-Z2-7]+)</code>`)
+
+// hasFactor: u has a second factor, an authenticator app or a passkey
+// (model_passkey_test.go), so the password alone signs u in nowhere.
+func (u *modelUser) hasFactor() bool {
+	_, passkey := modelAuthenticators.Load(u)
+	return u.totp != nil || passkey
+}
 
 // freshCode is a code of the user's app whose time step was not used yet:
 // the model's clock moves on to the next step when needed, as a person
@@ -53,9 +61,10 @@ func (m *model) freshCode(t *rapid.T, f *modelTOTP) string {
 // second-factor page when u has a factor (it must appear then, and only
 // then), and records what the browser session proved.
 func (m *model) afterPassword(t *rapid.T, u *modelUser, b *browser, p *page) *page {
-	asked := strings.Contains(p.body, `action="/login/second-factor"`)
-	if asked != (u.totp != nil) {
-		t.Fatalf("second-factor page after %s's password: %v, enrolled: %v (%d %.300s)", u.key, asked, u.totp != nil, p.status, p.body)
+	asked := strings.Contains(p.body, `action="/login/second-factor`) // the code form, or the passkey one
+	a, hasPasskey := modelAuthenticators.Load(u)
+	if asked != (u.totp != nil || hasPasskey) {
+		t.Fatalf("second-factor page after %s's password: %v, enrolled: totp %v passkey %v (%d %.300s)", u.key, asked, u.totp != nil, hasPasskey, p.status, p.body)
 	}
 	if !asked {
 		u.sessionAMR = pwdAMR
@@ -63,6 +72,21 @@ func (m *model) afterPassword(t *rapid.T, u *modelUser, b *browser, p *page) *pa
 	}
 	if p.status == 200 && strings.Contains(p.body, `name="password"`) {
 		t.Fatalf("the login page after the password")
+	}
+	if u.totp == nil || hasPasskey && rapid.Bool().Draw(t, "passkey as second factor") {
+		// The software authenticator is device-bound and verifies its
+		// user; a passkey after the password is a second factor.
+		cred, err := a.(*webtest.Authenticator).Get(p.passkeyOptions())
+		if err != nil {
+			t.Fatalf("passkey on the second-factor page: %v (%d %.300s)", err, p.status, p.body)
+		}
+		f := map[string][]string{"csrf_token": {p.hidden("csrf_token")}, "state": {p.hidden("state")}, "credential": {cred}}
+		if req := p.hidden("req"); req != "" {
+			f["req"] = []string{req}
+		}
+		p = b.follow(b.post("/login/second-factor/passkey", f))
+		u.sessionAMR = []string{account.AMRPassword, "hwk", "user", account.AMRMFA}
+		return p
 	}
 	f := map[string][]string{"method": {"totp"}, "code": {m.freshCode(t, u.totp)}, "csrf_token": {p.hidden("csrf_token")}}
 	if req := p.hidden("req"); req != "" {

@@ -119,6 +119,9 @@ func TestMCPEndToEnd(t *testing.T) {
 		"OAUTH2D_REDIS_URL": redis["OAUTH2D_REDIS_URL"], "OAUTH2D_REDIS_PREFIX": redis["OAUTH2D_REDIS_PREFIX"],
 		"OAUTH2D_KEYS_ID_TOKEN_ALGORITHM": "ES256", // no RSA key to generate under -race
 		"OAUTH2D_LOG_LEVEL":               "warn",
+		// Open registration for the SDK's own path (RFC 7591), for the
+		// MCP server's scope and refresh tokens.
+		"OAUTH2D_REGISTRATION_MODE": "open", "OAUTH2D_REGISTRATION_SCOPES": "offline_access," + mcpScope,
 	})
 	t.Cleanup(func() { _ = s.stop() })
 	s.waitReady(t, 30*time.Second)
@@ -175,25 +178,46 @@ func TestMCPEndToEnd(t *testing.T) {
 		}
 	})
 
-	client := startNode(ctx, t, node, filepath.Join(dir, "client.mjs"), "--server", resource, "--client-id", mcpClientID, "--timeout", "90")
-	authorize, err := client.next(ctx, "authorize")
-	if err != nil {
-		t.Fatalf("MCP client: %v\nstderr: %s", err, client.stderr.String())
-	}
-	signInWithChromium(ctx, t, chromium, authorize.(string))
-	raw, err := client.next(ctx, "result")
-	if err != nil {
-		t.Fatalf("MCP client: %v\nstderr: %s\nMCP server stderr: %s", err, client.stderr.String(), server.stderr.String())
-	}
-	var res mcpResult
-	if err := remarshal(raw, &res); err != nil {
-		t.Fatal(err)
+	// runClient runs client.mjs with the identity flags given, signing
+	// alice in with Chromium when it asks.
+	runClient := func(t *testing.T, identity ...string) mcpResult {
+		args := append([]string{filepath.Join(dir, "client.mjs"), "--server", resource, "--timeout", "90"}, identity...)
+		client := startNode(ctx, t, node, args[0], args[1:]...)
+		authorize, err := client.next(ctx, "authorize")
+		if err != nil {
+			t.Fatalf("MCP client: %v\nstderr: %s", err, client.stderr.String())
+		}
+		signInWithChromium(ctx, t, chromium, authorize.(string))
+		raw, err := client.next(ctx, "result")
+		if err != nil {
+			t.Fatalf("MCP client: %v\nstderr: %s\nMCP server stderr: %s", err, client.stderr.String(), server.stderr.String())
+		}
+		var res mcpResult
+		if err := remarshal(raw, &res); err != nil {
+			t.Fatal(err)
+		}
+		return res
 	}
 	alice, err := st.GetUserByUsername(t.Context(), mcpUser)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkMCPResult(t, res, issuer, resource, alice.ID)
+	res := runClient(t, "--client-id", mcpClientID)
+	checkMCPResult(t, res, issuer, resource, alice.ID, mcpClientID)
+
+	// The SDK's own path when it has no client: it registers one at the
+	// registration_endpoint discovery gives (RFC 7591), then the same flow.
+	t.Run("a client that registers itself", func(t *testing.T) {
+		res := runClient(t, "--register")
+		if res.ClientID == "" || res.ClientID == mcpClientID {
+			t.Fatalf("client id %q: want one the registration made", res.ClientID)
+		}
+		c, err := st.GetClient(t.Context(), res.ClientID)
+		if err != nil || !c.SelfRegistered || c.FirstParty {
+			t.Fatalf("the registered client: %+v %v, want a self-registered third-party client", c, err)
+		}
+		checkMCPResult(t, res, issuer, resource, alice.ID, res.ClientID)
+	})
 
 	t.Run("MCP Inspector CLI", func(t *testing.T) {
 		inspector := filepath.Join(dir, "inspector")
@@ -259,7 +283,7 @@ func checkMCPMetadata(t *testing.T, metadataURL, resource, issuer string) {
 
 // checkMCPResult checks what the SDK's client went through and what the
 // tool answered, before and after the refresh.
-func checkMCPResult(t *testing.T, res mcpResult, issuer, resource, alice string) {
+func checkMCPResult(t *testing.T, res mcpResult, issuer, resource, alice, clientID string) {
 	t.Helper()
 	if want := []string{"unauthorized", "code_exchanged", "tool_called", "refreshed_and_called"}; !slices.Equal(res.Steps, want) {
 		t.Errorf("steps %v, want %v", res.Steps, want)
@@ -272,7 +296,7 @@ func checkMCPResult(t *testing.T, res mcpResult, issuer, resource, alice string)
 		t.Fatal(err)
 	}
 	q := authz.Query()
-	if authz.Scheme+"://"+authz.Host+authz.Path != issuer+"/oauth2/authorize" || q.Get("client_id") != mcpClientID ||
+	if authz.Scheme+"://"+authz.Host+authz.Path != issuer+"/oauth2/authorize" || q.Get("client_id") != clientID ||
 		q.Get("resource") != resource || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" ||
 		q.Get("scope") != mcpScope+" offline_access" || q.Get("state") == "" {
 		t.Errorf("authorization request %s, want oauth2d's endpoint with PKCE S256, resource=%s and scope %q", res.AuthorizationURL, resource, mcpScope+" offline_access")
@@ -282,8 +306,8 @@ func checkMCPResult(t *testing.T, res mcpResult, issuer, resource, alice string)
 			res.AuthorizationRequests, res.TokenResponses)
 	}
 	for name, who := range map[string]mcpWhoami{"before the refresh": res.Before, "after the refresh": res.After} {
-		if who.Sub != alice || who.ClientID != mcpClientID || who.Scope != mcpScope+" offline_access" {
-			t.Errorf("whoami %s = %+v, want sub %s (alice) for %s with %s", name, who, alice, mcpClientID, mcpScope)
+		if who.Sub != alice || who.ClientID != clientID || who.Scope != mcpScope+" offline_access" {
+			t.Errorf("whoami %s = %+v, want sub %s (alice) for %s with %s", name, who, alice, clientID, mcpScope)
 		}
 	}
 	code, refreshed := res.CodeTokens, res.RefreshedTokens
@@ -304,7 +328,7 @@ func checkMCPResult(t *testing.T, res mcpResult, issuer, resource, alice string)
 	// The SDK's refresh rotated the first refresh token: within the
 	// refresh grace (tokens.refresh_grace, 30 s) presenting it again
 	// repeats the answer the SDK got, the same successor.
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {code.RefreshToken}, "client_id": {mcpClientID}}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {code.RefreshToken}, "client_id": {clientID}}
 	req, _ := http.NewRequest(http.MethodPost, issuer+"/oauth2/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if again := do(req); again.status != http.StatusOK || again.str("refresh_token") != refreshed.RefreshToken {

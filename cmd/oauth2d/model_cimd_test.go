@@ -16,9 +16,9 @@ import (
 // serves (package clientmeta). Its scopes are client_id_metadata.scopes
 // narrowed by the document's scope.
 var (
-	modelDocumentScopes       = []string{"openid", "profile", "offline_access", "comments:read", "comments:write", "photos:read", "admin"}
+	modelDocumentScopes       = []string{"openid", "profile", "offline_access", "comments:read", "comments:write", "photos:read"}
 	modelDocumentAsks         = "openid profile offline_access comments:read photos:read admin x:tp"
-	modelDocumentClientScopes = []string{"openid", "profile", "offline_access", "comments:read", "photos:read", "admin"}
+	modelDocumentClientScopes = []string{"openid", "profile", "offline_access", "comments:read", "photos:read"}
 )
 
 // modelDocumentClientID is the URL of the document withDocuments serves.

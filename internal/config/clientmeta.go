@@ -79,8 +79,13 @@ func (c *Config) validateClientIDMetadata(bad func(setting, format string, args 
 		bad("client_id_metadata.scopes", "must name at least one scope when client_id_metadata.enabled is true")
 	}
 	for i, s := range m.Scopes {
-		if s == "" || slices.Contains(m.Scopes[:i], s) {
+		switch {
+		case s == "" || slices.Contains(m.Scopes[:i], s):
 			bad("client_id_metadata.scopes", "%q is empty or listed twice", s)
+		case slices.Contains(PrivilegedScopes, s):
+			// As for registration.scopes: a client nobody vouched for
+			// never holds administrator powers, whoever consents.
+			bad("client_id_metadata.scopes", "%q carries administrator powers and cannot go to a metadata-document client", s)
 		}
 	}
 }

@@ -41,4 +41,11 @@ func TestClientIDMetadataSettings(t *testing.T) {
 			t.Errorf("%s=%q: %v, want an error naming %s", env, bad, err, setting)
 		}
 	}
+	// Administrator scopes never go to a client nobody vouched for.
+	for _, privileged := range PrivilegedScopes {
+		c := loadFileForTest(t, file, map[string]string{"OAUTH2D_CLIENT_ID_METADATA_SCOPES": "openid," + privileged})
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "administrator powers") {
+			t.Errorf("client_id_metadata.scopes with %s: %v, want refused", privileged, err)
+		}
+	}
 }

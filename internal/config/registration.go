@@ -44,7 +44,7 @@ type Registration struct {
 var PrivilegedScopes = []string{"admin", "comments:moderate"}
 
 func defaultRegistration() Registration {
-	return Registration{Mode: RegistrationOff, Scopes: []string{"openid", "profile", "email"}, PerIP: 5, MaxClients: 1000}
+	return Registration{Mode: RegistrationOff, Scopes: []string{"openid", "profile", "email", "offline_access"}, PerIP: 5, MaxClients: 1000}
 }
 
 func (c *Config) registrationSettings() []setting {

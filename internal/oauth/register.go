@@ -147,7 +147,7 @@ type clientMetadata struct {
 	TOSURI                  string   `json:"tos_uri"`
 	PolicyURI               string   `json:"policy_uri"`
 	Scope                   string   `json:"scope"`
-	// Keys are for private_key_jwt, which this server does not offer yet.
+	// Keys of a private_key_jwt client (RFC 7523): one of the two.
 	JWKSURI string          `json:"jwks_uri"`
 	JWKS    json.RawMessage `json:"jwks"`
 	// SoftwareStatement is refused: no issuer of statements is trusted.
@@ -160,22 +160,24 @@ type clientMetadata struct {
 // registrationResponse is the client information response (RFC 7591
 // §3.2.1, RFC 7592 §3). The secret is shown once, when it is issued.
 type registrationResponse struct {
-	ClientID                string   `json:"client_id"`
-	ClientSecret            string   `json:"client_secret,omitempty"`
-	ClientIDIssuedAt        int64    `json:"client_id_issued_at"`
-	ClientSecretExpiresAt   *int64   `json:"client_secret_expires_at,omitempty"`
-	RegistrationAccessToken string   `json:"registration_access_token,omitempty"`
-	RegistrationClientURI   string   `json:"registration_client_uri"`
-	RedirectURIs            []string `json:"redirect_uris"`
-	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
-	GrantTypes              []string `json:"grant_types"`
-	ResponseTypes           []string `json:"response_types"`
-	Scope                   string   `json:"scope"`
-	ClientName              string   `json:"client_name,omitempty"`
-	ClientURI               string   `json:"client_uri,omitempty"`
-	LogoURI                 string   `json:"logo_uri,omitempty"`
-	TOSURI                  string   `json:"tos_uri,omitempty"`
-	PolicyURI               string   `json:"policy_uri,omitempty"`
+	ClientID                string          `json:"client_id"`
+	ClientSecret            string          `json:"client_secret,omitempty"`
+	ClientIDIssuedAt        int64           `json:"client_id_issued_at"`
+	ClientSecretExpiresAt   *int64          `json:"client_secret_expires_at,omitempty"`
+	RegistrationAccessToken string          `json:"registration_access_token,omitempty"`
+	RegistrationClientURI   string          `json:"registration_client_uri"`
+	RedirectURIs            []string        `json:"redirect_uris"`
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	GrantTypes              []string        `json:"grant_types"`
+	ResponseTypes           []string        `json:"response_types"`
+	Scope                   string          `json:"scope"`
+	ClientName              string          `json:"client_name,omitempty"`
+	ClientURI               string          `json:"client_uri,omitempty"`
+	LogoURI                 string          `json:"logo_uri,omitempty"`
+	TOSURI                  string          `json:"tos_uri,omitempty"`
+	PolicyURI               string          `json:"policy_uri,omitempty"`
+	JWKSURI                 string          `json:"jwks_uri,omitempty"`
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
 }
 
 // Register serves POST /oauth2/register (RFC 7591 §3.1): 201 with the
@@ -355,13 +357,18 @@ func (g *Registrar) clientOf(md clientMetadata, old *storage.Client) (*storage.C
 	}
 	switch method {
 	case authMethodNone, authMethodBasic, authMethodPost:
-	// case "private_key_jwt": RFC 7523 client authentication, with the
-	// client's jwks or jwks_uri; not offered yet.
+		if md.JWKSURI != "" || len(md.JWKS) > 0 {
+			return nil, "", errRegistrationRefused.WithDescription("jwks and jwks_uri go only with token_endpoint_auth_method private_key_jwt")
+		}
+	case authMethodPrivateKeyJWT:
+		// RFC 7523 §2.2 with the client's keys, checked (and a jwks_uri's
+		// host put through the outbound guard) by account.ValidateClient.
 	default:
-		return nil, "", errRegistrationRefused.WithDescription("token_endpoint_auth_method must be none, client_secret_basic or client_secret_post")
+		return nil, "", errRegistrationRefused.WithDescription("token_endpoint_auth_method must be none, client_secret_basic, client_secret_post or private_key_jwt")
 	}
-	if md.JWKSURI != "" || len(md.JWKS) > 0 {
-		return nil, "", errRegistrationRefused.WithDescription("jwks and jwks_uri are not accepted: no supported authentication method uses them")
+	var jwks string
+	if len(md.JWKS) > 0 && string(md.JWKS) != "null" {
+		jwks = string(md.JWKS)
 	}
 	grants := md.GrantTypes
 	if len(grants) == 0 {
@@ -393,10 +400,10 @@ func (g *Registrar) clientOf(md clientMetadata, old *storage.Client) (*storage.C
 	cl := &storage.Client{ID: newRegisteredClientID(), Name: md.ClientName, Public: method == authMethodNone,
 		RedirectURIs: md.RedirectURIs, GrantTypes: grants, Scopes: scopes, ClientURI: md.ClientURI,
 		LogoURI: md.LogoURI, TOSURI: md.TOSURI, PolicyURI: md.PolicyURI, SelfRegistered: true,
-		TokenEndpointAuthMethod: method}
+		TokenEndpointAuthMethod: method, JWKS: jwks, JWKSURI: md.JWKSURI}
 	if old != nil {
-		if cl.Public != old.Public {
-			return nil, "", errRegistrationRefused.WithDescription("token_endpoint_auth_method cannot change between none and a client secret; register a new client")
+		if cl.Public != old.Public || (method == authMethodPrivateKeyJWT) != (authMethodOf(old) == authMethodPrivateKeyJWT) {
+			return nil, "", errRegistrationRefused.WithDescription("token_endpoint_auth_method cannot change between none, a client secret and private_key_jwt; register a new client")
 		}
 		cl.ID, cl.SecretHash, cl.RegistrationTokenHash = old.ID, old.SecretHash, old.RegistrationTokenHash
 	}
@@ -431,6 +438,7 @@ func (g *Registrar) response(cl *storage.Client, method string) registrationResp
 		TokenEndpointAuthMethod: method, GrantTypes: cl.GrantTypes, ResponseTypes: []string{"code"},
 		Scope: strings.Join(cl.Scopes, " "), ClientName: cl.Name, ClientURI: cl.ClientURI,
 		LogoURI: cl.LogoURI, TOSURI: cl.TOSURI, PolicyURI: cl.PolicyURI,
+		JWKSURI: cl.JWKSURI, JWKS: json.RawMessage(cl.JWKS),
 	}
 }
 

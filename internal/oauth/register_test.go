@@ -2,6 +2,10 @@ package oauth_test
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,9 +15,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/oauth"
+	"github.com/oauth2d/oauth2d/internal/secret"
 	"github.com/oauth2d/oauth2d/internal/web/webtest"
 )
 
@@ -322,4 +329,56 @@ func TestRegistrationManagement(t *testing.T) {
 			t.Fatalf("GET after DELETE: %d %s", r.status, r.raw)
 		}
 	})
+}
+
+// A self-registered client may authenticate with private_key_jwt (RFC
+// 7523): it registers its keys, gets no secret, and its assertions (and
+// only those its keys sign) authenticate it.
+func TestRegisterPrivateKeyJWT(t *testing.T) {
+	s := regServer(t, config.RegistrationOpen, 0, 100)
+	jwks := json.RawMessage(pkJWKS(t, "ec"))
+	a := register(t, s, "", map[string]any{"redirect_uris": []string{s.RedirectURI}, "token_endpoint_auth_method": "private_key_jwt", "jwks": jwks})
+	if a.status != http.StatusCreated || a.str("client_secret") != "" || a.str("token_endpoint_auth_method") != "private_key_jwt" || a.body["jwks"] == nil {
+		t.Fatalf("register with keys: %d %s", a.status, a.raw)
+	}
+	id := a.str("client_id")
+	revoke := func(key crypto.Signer, kid string) int {
+		now := time.Now()
+		claims := map[string]any{"iss": id, "sub": id, "aud": s.Issuer, "jti": secret.NewToken(16), "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}
+		form := url.Values{"token": {"not-a-token"}, "client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+			"client_assertion": {sign(t, key, jose.ES256, kid, nil, claims)}}
+		res, err := http.PostForm(s.URL+"/oauth2/revoke", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := revoke(pkKeys()["ec"], "ec"); got != http.StatusOK {
+		t.Errorf("an assertion signed with the registered key: %d, want 200", got)
+	}
+	stranger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if got := revoke(stranger, "ec"); got != http.StatusUnauthorized {
+		t.Errorf("an assertion signed with another key under the registered kid: %d, want 401", got)
+	}
+	for name, md := range map[string]map[string]any{
+		"private_key_jwt without keys": {"redirect_uris": []string{s.RedirectURI}, "token_endpoint_auth_method": "private_key_jwt"},
+		"keys without private_key_jwt": {"redirect_uris": []string{s.RedirectURI}, "token_endpoint_auth_method": "none", "jwks": jwks},
+		"a private key in jwks":        {"redirect_uris": []string{s.RedirectURI}, "token_endpoint_auth_method": "private_key_jwt", "jwks": privateJWKS(t)},
+	} {
+		if a := register(t, s, "", md); a.status != http.StatusBadRequest || a.str("error") != "invalid_client_metadata" {
+			t.Errorf("%s: %d %s, want invalid_client_metadata", name, a.status, a.raw)
+		}
+	}
+}
+
+// privateJWKS is a JWK Set holding a private key, which no registration
+// may carry.
+func privateJWKS(t *testing.T) json.RawMessage {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	raw, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k, KeyID: "p", Use: "sig"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }

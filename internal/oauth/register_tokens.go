@@ -40,8 +40,8 @@ func checkPresentedSecret(cl *storage.Client, presented string) *Error {
 func (g *Registrar) credentials(cl *storage.Client) (token, clear string, e *Error) {
 	token = secret.NewToken(registrationTokenBytes)
 	cl.RegistrationTokenHash = secret.SHA256(token)
-	if cl.Public {
-		return token, "", nil
+	if cl.Public || cl.AuthMethod() == authMethodPrivateKeyJWT {
+		return token, "", nil // no secret: none, or keys (RFC 7523)
 	}
 	clear = secret.NewToken(32)
 	hash, err := g.d.Hasher.Hash(clear)

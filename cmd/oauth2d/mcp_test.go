@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/oauth2d/oauth2d/internal/dpop/dpoptest"
+	"github.com/oauth2d/oauth2d/internal/storage"
 	"github.com/oauth2d/oauth2d/internal/testenv/prereq"
 )
 
@@ -114,6 +118,19 @@ func TestMCPEndToEnd(t *testing.T) {
 	issuer, resource := "http://"+asAddr, "http://"+mcpAddr+"/mcp"
 	file := filepath.Join(t.TempDir(), "bootstrap.yaml")
 	writeFile(t, file, mcpBootstrap(resource))
+	// A client ID metadata document on an https server of the test's,
+	// whose CA oauth2d trusts through outbound.ca_file.
+	docRedirect := "http://" + freeAddr(t) + "/callback"
+	docs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "max-age=300")
+		_ = json.NewEncoder(w).Encode(map[string]any{"client_id": "https://" + r.Host + r.URL.Path, "client_name": "MCP document client",
+			"redirect_uris": []string{docRedirect}, "grant_types": []string{"authorization_code", "refresh_token"},
+			"token_endpoint_auth_method": "none", "scope": mcpScope + " offline_access"})
+	}))
+	t.Cleanup(docs.Close)
+	caFile := filepath.Join(t.TempDir(), "docs-ca.pem")
+	writeFile(t, caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: docs.Certificate().Raw})))
 	s := startServe(t, map[string]string{
 		"OAUTH2D_ADDR": asAddr, "OAUTH2D_ISSUER": issuer, "OAUTH2D_BOOTSTRAP": file,
 		"OAUTH2D_REDIS_URL": redis["OAUTH2D_REDIS_URL"], "OAUTH2D_REDIS_PREFIX": redis["OAUTH2D_REDIS_PREFIX"],
@@ -122,6 +139,9 @@ func TestMCPEndToEnd(t *testing.T) {
 		// Open registration for the SDK's own path (RFC 7591), for the
 		// MCP server's scope and refresh tokens.
 		"OAUTH2D_REGISTRATION_MODE": "open", "OAUTH2D_REGISTRATION_SCOPES": "offline_access," + mcpScope,
+		// And client ID metadata documents, from the test's https server.
+		"OAUTH2D_CLIENT_ID_METADATA_ENABLED": "true", "OAUTH2D_CLIENT_ID_METADATA_SCOPES": "offline_access," + mcpScope,
+		"OAUTH2D_OUTBOUND_CA_FILE": caFile, "OAUTH2D_OUTBOUND_ALLOW_INTERNAL": "127.0.0.1",
 	})
 	t.Cleanup(func() { _ = s.stop() })
 	s.waitReady(t, 30*time.Second)
@@ -217,6 +237,21 @@ func TestMCPEndToEnd(t *testing.T) {
 			t.Fatalf("the registered client: %+v %v, want a self-registered third-party client", c, err)
 		}
 		checkMCPResult(t, res, issuer, resource, alice.ID, res.ClientID)
+	})
+
+	// Separately, a client whose id is the URL of its metadata document
+	// (draft-ietf-oauth-client-id-metadata-document): nothing registered.
+	t.Run("a client ID metadata document", func(t *testing.T) {
+		_, port, _ := net.SplitHostPort(strings.TrimSuffix(strings.TrimPrefix(docRedirect, "http://"), "/callback"))
+		docURL := docs.URL + "/mcp-client.json"
+		res := runClient(t, "--client-metadata-url", docURL, "--redirect-port", port)
+		if res.ClientID != docURL {
+			t.Fatalf("client id %q, want the document's URL %s", res.ClientID, docURL)
+		}
+		if _, err := st.GetClient(t.Context(), docURL); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("the document client is in the store (%v): documents are kept in memory only", err)
+		}
+		checkMCPResult(t, res, issuer, resource, alice.ID, docURL)
 	})
 
 	t.Run("MCP Inspector CLI", func(t *testing.T) {

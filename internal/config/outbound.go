@@ -18,7 +18,14 @@ type Outbound struct {
 	// exactly, never by suffix). A host name is trusted whatever it
 	// resolves to; an address or prefix is checked when connecting.
 	AllowInternal []string `yaml:"allow_internal"`
+	// CAFile names a PEM file of CA certificates the server's own https
+	// requests trust besides the system's: an organisation's private CA
+	// behind internal jwks_uri, logout receivers or client documents.
+	CAFile string `yaml:"ca_file"`
 }
+
+// OutboundCAFileSetting names the extra CA certificates of outbound requests.
+const OutboundCAFileSetting = "outbound.ca_file"
 
 // OutboundAllowSetting names the setting that lets outbound requests reach
 // internal destinations; refusals name it so an operator knows the switch.
@@ -27,6 +34,7 @@ const OutboundAllowSetting = "outbound.allow_internal"
 func (c *Config) outboundSettings() []setting {
 	return []setting{
 		{OutboundAllowSetting, "internal destinations (IPs, CIDRs, exact host names) that back-channel logout POSTs, jwks_uri fetches and client ID metadata document fetches may reach, comma-separated", (*listValue)(&c.Outbound.AllowInternal)},
+		{OutboundCAFileSetting, "PEM file of CA certificates that the server's own https requests trust besides the system's (\"\" for none)", (*stringValue)(&c.Outbound.CAFile)},
 	}
 }
 

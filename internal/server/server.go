@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -196,8 +197,15 @@ func (b *builder) build(ctx context.Context) error {
 	cfg, h := b.cfg, &b.srv.Handlers
 	var err error
 	var guardOpts []outbound.Option
-	if b.Tuning.OutboundRootCAs != nil {
+	switch {
+	case b.Tuning.OutboundRootCAs != nil:
 		guardOpts = append(guardOpts, outbound.WithRootCAs(b.Tuning.OutboundRootCAs))
+	case cfg.Outbound.CAFile != "":
+		pool, err := outboundRoots(cfg.Outbound.CAFile)
+		if err != nil {
+			return err
+		}
+		guardOpts = append(guardOpts, outbound.WithRootCAs(pool))
 	}
 	if b.outbound, err = outbound.New(cfg, guardOpts...); err != nil {
 		return err
@@ -605,4 +613,21 @@ func (b *builder) browserStateBox() (*secret.Box, error) {
 		return nil, err
 	}
 	return secret.NewBox(kek)
+}
+
+// outboundRoots is the system's roots plus the certificates of
+// outbound.ca_file, which must hold at least one.
+func outboundRoots(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("server: %s: %w", config.OutboundCAFileSetting, err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("server: %s: %s holds no PEM certificate", config.OutboundCAFileSetting, file)
+	}
+	return pool, nil
 }

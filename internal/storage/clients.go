@@ -42,12 +42,11 @@ const maxUpsertAttempts = 5
 // newGeneration is a fresh Client.Generation: 96 random bits.
 func newGeneration() string { return secret.NewToken(12) }
 
-// CreateClient stores c unless its id exists (ErrConflict). Zero
-// CreatedAt/UpdatedAt are set to now, and an empty Generation to a fresh
-// one.
-func (s *Store) CreateClient(ctx context.Context, c *Client) error {
+// newClientRecord checks a new client's id, sets its zero Generation and
+// times, and encodes it.
+func (s *Store) newClientRecord(c *Client) (string, error) {
 	if err := checkID("client id", c.ID); err != nil {
-		return err
+		return "", err
 	}
 	if c.Generation == "" {
 		c.Generation = newGeneration()
@@ -59,7 +58,14 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 	if c.UpdatedAt.IsZero() {
 		c.UpdatedAt = now
 	}
-	raw, err := encode(c, "client")
+	return encode(c, "client")
+}
+
+// CreateClient stores c unless its id exists (ErrConflict). Zero
+// CreatedAt/UpdatedAt are set to now, and an empty Generation to a fresh
+// one.
+func (s *Store) CreateClient(ctx context.Context, c *Client) error {
+	raw, err := s.newClientRecord(c)
 	if err != nil {
 		return err
 	}
@@ -188,20 +194,7 @@ func (s *Store) CreateSelfRegisteredClient(ctx context.Context, c *Client, max i
 	if !c.SelfRegistered {
 		return errors.New("storage: create self-registered client: SelfRegistered is not set")
 	}
-	if err := checkID("client id", c.ID); err != nil {
-		return err
-	}
-	if c.Generation == "" {
-		c.Generation = newGeneration()
-	}
-	now := s.now().UTC()
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = now
-	}
-	if c.UpdatedAt.IsZero() {
-		c.UpdatedAt = now
-	}
-	raw, err := encode(c, "client")
+	raw, err := s.newClientRecord(c)
 	if err != nil {
 		return err
 	}

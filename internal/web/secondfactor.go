@@ -194,17 +194,8 @@ func (h *Handler) enrolment(ctx context.Context, user *storage.User) (*enrolment
 // signed-in session up).
 func (h *Handler) SecondFactor(c *gin.Context) {
 	r := c.Request
-	if err := r.ParseForm(); err != nil {
-		h.errorPage(c, http.StatusBadRequest, "The form could not be read.")
-		return
-	}
-	reqID := r.PostFormValue("req")
-	s, user := h.secondFactorUser(c, reqID)
-	if user == nil {
-		return
-	}
-	if !validCSRF(s, r) {
-		h.errorPage(c, http.StatusForbidden, "This form expired or was not sent from this site. Reload the page and try again.")
+	s, user, reqID, ok := h.secondFactorForm(c)
+	if !ok {
 		return
 	}
 	ctx, code, ip := r.Context(), r.PostFormValue("code"), c.ClientIP()
@@ -267,6 +258,27 @@ func (h *Handler) nextAfterSecondFactor(s *session, reqID string) string {
 		return s.Pending.Next
 	}
 	return h.nextAfterSignIn(reqID)
+}
+
+// secondFactorForm reads a posted second-factor form: the user it is for
+// (secondFactorUser), the authorization request it continues, and a
+// checked CSRF token. It reports false once it has answered.
+func (h *Handler) secondFactorForm(c *gin.Context) (*session, *storage.User, string, bool) {
+	r := c.Request
+	if err := r.ParseForm(); err != nil {
+		h.errorPage(c, http.StatusBadRequest, "The form could not be read.")
+		return nil, nil, "", false
+	}
+	reqID := r.PostFormValue("req")
+	s, user := h.secondFactorUser(c, reqID)
+	if user == nil {
+		return nil, nil, "", false
+	}
+	if !validCSRF(s, r) {
+		h.errorPage(c, http.StatusForbidden, "This form expired or was not sent from this site. Reload the page and try again.")
+		return nil, nil, "", false
+	}
+	return s, user, reqID, true
 }
 
 // CompleteSecondFactor is the one way a proved second factor signs the

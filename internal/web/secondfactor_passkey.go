@@ -59,17 +59,8 @@ func secondFactorPasskeyAMR(proved []string) []string {
 // nothing.
 func (h *Handler) SecondFactorPasskey(c *gin.Context) {
 	r := c.Request
-	if err := r.ParseForm(); err != nil {
-		h.errorPage(c, http.StatusBadRequest, "The form could not be read.")
-		return
-	}
-	reqID := r.PostFormValue("req")
-	s, user := h.secondFactorUser(c, reqID)
-	if user == nil {
-		return
-	}
-	if !validCSRF(s, r) {
-		h.errorPage(c, http.StatusForbidden, "This form expired or was not sent from this site. Reload the page and try again.")
+	s, user, reqID, ok := h.secondFactorForm(c)
+	if !ok {
 		return
 	}
 	ctx := r.Context()

@@ -31,7 +31,7 @@ var (
 )
 
 // totpCode is what an authenticator app shows for secret at the clock's time.
-func totpCode(t *testing.T, secret string, clock *testClock) string {
+func totpCode(t testing.TB, secret string, clock *testClock) string {
 	t.Helper()
 	code, err := account.TOTPCode(secret, clock.Now())
 	if err != nil {
@@ -49,7 +49,7 @@ func signInPassword(t *testing.T, b *webtest.Browser, username, password string)
 
 // enrolTOTP enrols a TOTP factor for the signed-in user of b through the
 // account page, and returns its secret and the recovery codes shown.
-func enrolTOTP(t *testing.T, b *webtest.Browser, clock *testClock) (string, []string) {
+func enrolTOTP(t testing.TB, b *webtest.Browser, clock *testClock) (string, []string) {
 	t.Helper()
 	p := b.Get("/account/security")
 	if p.Status != http.StatusOK || !strings.Contains(p.Body, `id="begin-totp"`) {

@@ -27,7 +27,7 @@ import (
 
 func TestMain(m *testing.M) { testredis.Main(m) }
 
-func signIn(t *testing.T, b *webtest.Browser, user, pass string) *webtest.Page {
+func signIn(t testing.TB, b *webtest.Browser, user, pass string) *webtest.Page {
 	t.Helper()
 	p := b.SubmitLogin(b.Get("/login"), user, pass)
 	if p.Status != http.StatusOK || !strings.Contains(p.Body, "connected applications") {

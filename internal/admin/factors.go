@@ -163,8 +163,12 @@ func (a *API) DeletePasskey(c *gin.Context) {
 		return
 	}
 	raw := c.Param("credential_id")
+	if len(raw) > base64.RawURLEncoding.EncodedLen(storage.MaxPasskeyIDLen) {
+		notFound(c, "passkey")
+		return
+	}
 	id, err := base64.RawURLEncoding.DecodeString(raw)
-	if len(raw) > 2*storage.MaxPasskeyIDLen || err != nil || len(id) == 0 {
+	if err != nil || len(id) == 0 {
 		notFound(c, "passkey")
 		return
 	}

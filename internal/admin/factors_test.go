@@ -137,8 +137,10 @@ func TestAdminResetsSecondFactors(t *testing.T) {
 	if resp := rh.Do(t, http.MethodDelete, one, bearer, nil); resp.Code != 204 {
 		t.Fatalf("delete passkey: %d %s", resp.Code, resp.Body)
 	}
-	if resp := rh.Do(t, http.MethodDelete, one, bearer, nil); resp.Code != 404 {
-		t.Fatalf("delete passkey again: %d, want 404", resp.Code)
+	for _, path := range []string{one, alice + "/passkeys/not*base64", alice + "/passkeys/" + strings.Repeat("A", 2000)} {
+		if resp := rh.Do(t, http.MethodDelete, path, bearer, nil); resp.Code != 404 {
+			t.Fatalf("delete passkey %.60s: %d, want 404", path, resp.Code)
+		}
 	}
 	if resp := rh.Do(t, http.MethodGet, "/api/v1/comments", access, nil); resp.Code != 401 {
 		t.Fatalf("access token after a passkey removal: %d, want 401", resp.Code)
@@ -183,5 +185,51 @@ func TestAdminResetsSecondFactors(t *testing.T) {
 		if !found {
 			t.Errorf("no admin_change with reason %q; log:\n%v", reason, logs.lines())
 		}
+	}
+}
+
+// failingRemoval is the store whose removal of TOTP fails once, as Redis
+// going away mid-reset would make it.
+type failingRemoval struct {
+	admin.FactorStore
+	fails int
+}
+
+func (f *failingRemoval) RemoveSecondFactors(ctx context.Context, userID string) error {
+	if f.fails > 0 {
+		f.fails--
+		return errors.New("storage: redis: connection refused")
+	}
+	return f.FactorStore.RemoveSecondFactors(ctx, userID)
+}
+
+// A reset that fails half-way answers 500 without ending anything, and
+// repeating it finishes the job.
+func TestAdminResetFactorsFailsSafe(t *testing.T) {
+	rh := resourcetest.New(t, token.AlgES256)
+	store := &failingRemoval{FactorStore: rh.Store, fails: 1}
+	adm, err := admin.New(admin.Deps{Revoker: rh.Revoker, Clients: rh.Store, Users: rh.Store, Resources: rh.Store, Factors: store,
+		Hasher: secret.NewHasher(secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := rh.Engine.Group("/admin/v1", rh.Auth.RequireScopes(account.ScopeAdmin), adm.RequireAdmin, adm.Audit)
+	g.GET("/users/:id/factors", adm.GetFactors)
+	g.DELETE("/users/:id/factors", adm.ResetFactors)
+	bearer, _ := rh.Mint(t, token.AccessRequest{Subject: rh.Admin.ID, ClientID: "ops-console", Scope: []string{account.ScopeAdmin},
+		Roles: account.RolesCarried(rh.Admin.Roles, []string{account.ScopeAdmin}), Lifetime: resourcetest.TokenTTL})
+	enrolFactors(t, rh.Store, rh.Alice)
+	path := "/admin/v1/users/" + rh.Alice.ID + "/factors"
+	if resp := rh.Do(t, http.MethodDelete, path, bearer, nil); resp.Code != 500 || resp.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("reset with redis failing: %d %q", resp.Code, resp.Header().Get("Content-Type"))
+	}
+	if resp := rh.Do(t, http.MethodGet, path, bearer, nil); resp.JSON["totp"] == nil {
+		t.Fatalf("the failed reset reported no totp left: %s", resp.Body)
+	}
+	if resp := rh.Do(t, http.MethodDelete, path, bearer, nil); resp.Code != 204 {
+		t.Fatalf("retried reset: %d %s", resp.Code, resp.Body)
+	}
+	if resp := rh.Do(t, http.MethodGet, path, bearer, nil); resp.JSON["totp"] != nil || len(resp.JSON["passkeys"].([]any)) != 0 {
+		t.Fatalf("after the retried reset: %s", resp.Body)
 	}
 }

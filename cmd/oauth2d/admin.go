@@ -89,6 +89,12 @@ func idArg(fs *flag.FlagSet, flagValue, what string) (string, error) {
 // command and its record. It returns once the stream entry is written
 // (or given up).
 func auditChange(ctx context.Context, e env, cfg *config.Config, store *storage.Store, command string, change error, record string) {
+	auditChangeBecause(ctx, e, cfg, store, command, change, record, "")
+}
+
+// auditChangeBecause is auditChange with a reason saying what a change
+// that succeeded did ("second factors removed: totp").
+func auditChangeBecause(ctx context.Context, e env, cfg *config.Config, store *storage.Store, command string, change error, record, reason string) {
 	o := audit.Options{Logger: newLogger(cfg, e.stderr)}
 	if cfg.Audit.Stream {
 		o.Redis, o.StreamKey, o.StreamMaxLen = store.Redis(), store.AuditStreamKey(), cfg.Audit.StreamMaxLen
@@ -99,7 +105,7 @@ func auditChange(ctx context.Context, e env, cfg *config.Config, store *storage.
 		return
 	}
 	ev := audit.Event{Event: audit.AdminChange, Outcome: audit.Success, Actor: "cli:" + e.getenv("USER"),
-		Resource: strings.TrimSpace(command + " " + record)}
+		Resource: strings.TrimSpace(command + " " + record), Reason: reason}
 	if change != nil {
 		ev.Outcome, ev.Reason = audit.Failure, change.Error()
 	}

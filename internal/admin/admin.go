@@ -49,7 +49,9 @@ type Deps struct {
 	Clients   storage.ClientStore
 	Users     storage.UserStore
 	Resources storage.ResourceStore
-	Hasher    Hasher
+	// Factors are the users' second factors (TOTP, recovery codes, passkeys).
+	Factors FactorStore
+	Hasher  Hasher
 	// Registration is the configuration's say in client and resource
 	// registrations, as for the bootstrap file (insecure_dev,
 	// outbound.allow_internal, the built-in resources, tokens.access_ttl).
@@ -66,8 +68,8 @@ type API struct {
 // New returns the admin API. Its handlers expect the bearer middleware
 // with scope account.ScopeAdmin, then Audit, in front of them.
 func New(d Deps) (*API, error) {
-	if d.Revoker == nil || d.Clients == nil || d.Users == nil || d.Resources == nil || d.Hasher == nil {
-		return nil, errors.New("admin: needs a revoker, client, user and resource stores and a hasher")
+	if d.Revoker == nil || d.Clients == nil || d.Users == nil || d.Resources == nil || d.Factors == nil || d.Hasher == nil {
+		return nil, errors.New("admin: needs a revoker, client, user, resource and factor stores and a hasher")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)

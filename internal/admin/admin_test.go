@@ -42,7 +42,7 @@ func newHarnessWith(t *testing.T, registration account.Policy) *harness {
 	t.Helper()
 	rh := resourcetest.New(t, token.AlgES256)
 	hasher := secret.NewHasher(secret.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
-	adm, err := admin.New(admin.Deps{Revoker: rh.Revoker, Clients: rh.Store, Users: rh.Store, Resources: rh.Store, Hasher: hasher, Registration: registration})
+	adm, err := admin.New(admin.Deps{Revoker: rh.Revoker, Clients: rh.Store, Users: rh.Store, Resources: rh.Store, Factors: rh.Store, Hasher: hasher, Registration: registration})
 	if err != nil {
 		t.Fatal(err)
 	}

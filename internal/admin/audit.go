@@ -10,6 +10,10 @@ import (
 	"github.com/oauth2d/oauth2d/internal/resource"
 )
 
+// auditReasonKey holds, in the gin context, what a handler wants the
+// change's event to say it did ("second factors removed: totp").
+const auditReasonKey = "admin.audit_reason"
+
 // Audit records who read or changed what (audit.AdminChange,
 // audit.AdminRead): every request, reads too, since a list of clients or
 // users is itself worth knowing who looked at. The CLI records its
@@ -31,6 +35,8 @@ func (a *API) Audit(c *gin.Context) {
 	}
 	if status := c.Writer.Status(); status >= http.StatusBadRequest {
 		ev.Outcome, ev.Reason = audit.Failure, fmt.Sprintf("HTTP %d", status)
+	} else {
+		ev.Reason = c.GetString(auditReasonKey)
 	}
 	audit.Emit(c.Request.Context(), ev)
 }

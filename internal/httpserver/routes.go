@@ -191,6 +191,9 @@ func routes(r gin.IRouter, h Handlers) {
 	adm.PATCH("/users/:id", h.Admin.UpdateUser)
 	adm.DELETE("/users/:id", h.Admin.DeleteUser)
 	adm.POST("/users/:id/revoke-tokens", h.Admin.RevokeUserTokens)
+	adm.GET("/users/:id/factors", h.Admin.GetFactors)
+	adm.DELETE("/users/:id/factors", h.Admin.ResetFactors)
+	adm.DELETE("/users/:id/factors/passkeys/:credential_id", h.Admin.DeletePasskey)
 }
 
 // notFound answers every unrouted path.

@@ -294,7 +294,7 @@ func (b *builder) build(ctx context.Context) error {
 		return err
 	}
 	h.Admin, err = admin.New(admin.Deps{
-		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store, Resources: b.Store,
+		Revoker: b.revoker, Logouts: b.logouts, Clients: b.Store, Users: b.Store, Resources: b.Store, Factors: b.Store,
 		Hasher:       secret.NewHasher(secret.DefaultParams()),
 		Registration: account.PolicyWith(cfg, b.outbound), Logger: b.Logger, Now: b.now,
 	})

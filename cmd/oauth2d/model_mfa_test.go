@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -178,4 +179,27 @@ func (m *model) checkAuthn(res response, amr []string) {
 			t.Fatalf("INVARIANT 1: %s says acr %q amr %v; the sign-in proved %v (acr %q)", name, c.ACR, c.AMR, amr, wantACR)
 		}
 	}
+}
+
+// resetFactors: an administrator removes every second factor of a user
+// (a lost phone). The user's tokens are revoked and sessions end, as
+// revoke-tokens does; the next sign-in needs the password alone (or
+// enrolment, for a role that requires a factor), and no later token says
+// more than that sign-in proved.
+func (m *model) resetFactors(t *rapid.T) {
+	u := m.pickUser(t)
+	if u.deleted {
+		return
+	}
+	if st, body := m.admin.do(t, http.MethodDelete, "/admin/v1/users/"+u.id+"/factors", nil); st != http.StatusNoContent {
+		t.Fatalf("admin reset of %s's factors: %d %s", u.key, st, body)
+	}
+	for _, f := range m.families {
+		if f.user == u && f.lastAccess != "" {
+			m.denied = append(m.denied, f.lastAccess)
+		}
+	}
+	m.userRevoked(u)
+	u.totp = nil
+	modelAuthenticators.Delete(u)
 }

@@ -326,6 +326,7 @@ func TestIssuanceModel(t *testing.T) {
 			"documentCodeFlow": m.documentCodeFlow,
 			"enrolTOTP":        m.enrolTOTP,
 			"removeTOTP":       m.removeTOTP,
+			"resetFactors":     m.resetFactors,
 			"passkeySignIn":    m.passkeySignIn,
 			"register":         m.register,
 		})

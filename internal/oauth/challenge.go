@@ -166,9 +166,14 @@ func (h *Handler) authorizationChallenge(w http.ResponseWriter, r *http.Request)
 			return nil, asError(err)
 		}
 	}
+	g.heldAMR = []string{account.AMRPassword}
 	if !required {
-		g.heldAMR = []string{account.AMRPassword}
 		return h.challengeCode(ctx, g, challenge)
+	}
+	// What the policy would refuse is refused now, not after the second
+	// factor (it decides again then, from the records of that moment).
+	if _, e := decideIssuance(g); e != nil {
+		return nil, e
 	}
 	factors, e := h.acceptableFactors(ctx, g.user)
 	if e != nil {

@@ -329,6 +329,7 @@ func TestIssuanceModel(t *testing.T) {
 			"resetFactors":     m.resetFactors,
 			"passkeySignIn":    m.passkeySignIn,
 			"register":         m.register,
+			"challengeFlow":    m.challengeFlow,
 		})
 	})
 }

@@ -86,6 +86,8 @@ func routes(r gin.IRouter, h Handlers) {
 	r.POST(oauth.TokenPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Token))
 	r.POST(oauth.RevocationPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Revoke))
 	r.POST(oauth.IntrospectionPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.Introspect))
+	// First-party apps' browserless sign-in (draft-ietf-oauth-first-party-apps-04).
+	r.POST(oauth.AuthorizationChallengePath, oauth.RecordClientIP, gin.WrapF(h.Tokens.AuthorizationChallenge))
 	// The revocation feed resource servers long-poll (README): Basic
 	// client authentication, resource servers only.
 	r.GET(oauth.RevocationFeedPath, oauth.RecordClientIP, gin.WrapF(h.Tokens.ServeRevocationFeed))

@@ -34,6 +34,10 @@
 // with its registration access token). Beyond the
 // RFCs, feed.go serves the revocation feed that resource servers outside
 // oauth2d long-poll (oauth2d_revocation_feed_endpoint in the metadata).
+// challenge.go serves the Authorization Challenge Endpoint of
+// draft-ietf-oauth-first-party-apps-04: first-party apps sign users in
+// without a browser, a second factor through auth_session, and redeem the
+// code with the code grant.
 //
 // go-oauth2/oauth2/v4 supplies the grant-type and PKCE-method names and the
 // RFC 6749 error codes. Its server.Server is not used: its token flow

@@ -106,6 +106,10 @@ type Handler struct {
 	feed      *RevocationFeed
 	devices   storage.DeviceStore // nil: the device code grant is not served
 	mfa       SecondFactorPolicy
+	// challenges and factors serve the authorization challenge endpoint;
+	// nil: it is off.
+	challenges ChallengeStore
+	factors    SecondFactorChecker
 }
 
 // Deps are what NewHandler needs.
@@ -158,6 +162,10 @@ type Deps struct {
 	// MFA says which users must sign in with a second factor: the
 	// password grant, which cannot ask for one, refuses them. nil: nobody.
 	MFA SecondFactorPolicy
+	// Challenges and Factors turn on the authorization challenge endpoint
+	// (challenge.go); both nil: it answers 404 and is not advertised.
+	Challenges ChallengeStore
+	Factors    SecondFactorChecker
 }
 
 // NewHandler builds the token endpoint and its companions.
@@ -186,6 +194,9 @@ func NewHandler(d Deps) (*Handler, error) {
 	h := &Handler{cfg: d.Config, store: d.Store, users: d.Users, passwords: d.Passwords, minter: d.Minter, verifier: d.Verifier,
 		limiter: d.Limiter, checker: d.Checker, clients: clients, log: d.Logger, now: d.Now, observe: d.Observe, dpop: d.DPoP,
 		proofs: d.PublicProofLimiter, resources: d.Resources, feed: d.Feed, devices: d.Devices, mfa: d.MFA}
+	if d.Challenges != nil && d.Factors != nil {
+		h.challenges, h.factors = d.Challenges, d.Factors
+	}
 	if h.resources == nil {
 		h.resources = &Resources{}
 	}

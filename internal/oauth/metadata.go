@@ -53,7 +53,9 @@ type Metadata struct {
 	// advertised only when it is served.
 	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
 	// RFC 8628 §4.
-	DeviceAuthorizationEndpoint        string `json:"device_authorization_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
+	// AuthorizationChallengeEndpoint: draft-ietf-oauth-first-party-apps-04 §6.
+	AuthorizationChallengeEndpoint     string `json:"authorization_challenge_endpoint,omitempty"`
 	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests,omitempty"`
 
 	// RFC 9701 §7: signed introspection answers, signed with this alg.

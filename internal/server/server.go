@@ -273,6 +273,7 @@ func (b *builder) build(ctx context.Context) error {
 	md.AddDPoP(b.proofs.Algorithms())
 	md.AddPAR(cfg.PAR.Required)
 	md.AddDeviceAuthorization()
+	md.AddAuthorizationChallenge()
 	md.AddProtectedResources(builtins)
 	md.AddRevocationFeed()
 	if cfg.Registration.Mode != config.RegistrationOff {
@@ -484,6 +485,8 @@ func (b *builder) tokenEndpoints() (*oauth.Handler, error) {
 		Assertions:         b.Store,
 		ClientKeys:         keys,
 		MFA:                b.mfa,
+		Challenges:         b.Store,
+		Factors:            b.factors,
 		Now:                b.now,
 		Observe: func(grantType, outcome string) {
 			requests.WithLabelValues(grantType, outcome).Inc()

@@ -190,6 +190,7 @@ func (s *Store) kLogoutDue() string              { return s.prefix + "{logouts}:
 func (s *Store) kProof(hash string) string       { return s.prefix + "dpop-jti:" + hash }
 func (s *Store) kAssertion(hash string) string   { return s.prefix + "client-jti:" + hash }
 func (s *Store) kPushed(hash string) string      { return s.prefix + "par:" + hash }
+func (s *Store) kChallenge(hash string) string   { return s.prefix + "auth-session:" + hash }
 func (s *Store) kDevice(hash string) string      { return s.prefix + "device:" + hash }
 func (s *Store) kUserCode(hash string) string    { return s.prefix + "device-uc:" + hash }
 func (s *Store) kCommentsByID() string           { return s.prefix + "{comments}:byid" }

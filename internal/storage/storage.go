@@ -819,6 +819,15 @@ type PushedRequestStore interface {
 	TakePushedRequest(ctx context.Context, refHash string) (*AuthRequest, error)
 }
 
+// ChallengeSessionStore keeps the auth_session of the authorization
+// challenge endpoint (challenge.go), each under the SHA-256 of its value,
+// for a short TTL, a bounded number of attempts and one successful use.
+type ChallengeSessionStore interface {
+	SaveChallenge(ctx context.Context, hash string, cs *ChallengeSession, ttl time.Duration) error
+	TryChallenge(ctx context.Context, hash string, maxTries int) (*ChallengeSession, error)
+	TakeChallenge(ctx context.Context, hash string) error
+}
+
 // DeviceStore keeps device authorizations (RFC 8628), each under the
 // SHA-256 of its device code and found by the SHA-256 of its user code;
 // device.go says what each call does.
@@ -892,6 +901,7 @@ type Storage interface {
 	ProofReplayStore
 	AssertionReplayStore
 	PushedRequestStore
+	ChallengeSessionStore
 	DeviceStore
 	SecondFactorStore
 	PasskeyStore

@@ -63,6 +63,7 @@ func Run(t *testing.T, newStoreAt NewStoreAt) {
 		{"AssertionReplay", testAssertionReplay},
 		{"BoundFamily", testBoundFamily},
 		{"PushedRequests", testPushedRequests},
+		{"ChallengeSessions", testChallengeSessions},
 		{"Devices", testDevices},
 		{"Passkeys", testPasskeys},
 		{"Redelivery", testRedelivery},

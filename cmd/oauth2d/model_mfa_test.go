@@ -203,3 +203,19 @@ func (m *model) resetFactors(t *rapid.T) {
 	u.totp = nil
 	modelAuthenticators.Delete(u)
 }
+
+// authTimeOf is the auth_time of a JWT (RFC 9068 §2.2.3).
+func authTimeOf(t *rapid.T, raw string) time.Time {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %.40q", raw)
+	}
+	body, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var c struct {
+		AuthTime int64 `json:"auth_time"`
+	}
+	if err != nil || json.Unmarshal(body, &c) != nil || c.AuthTime == 0 {
+		t.Fatalf("no auth_time in the access token: %v", err)
+	}
+	return time.Unix(c.AuthTime, 0)
+}

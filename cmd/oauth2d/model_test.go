@@ -222,6 +222,9 @@ type code struct {
 	spent           bool
 	void            bool     // its client was deleted since: nobody may redeem it
 	amr             []string // what the session it was issued in proved
+	// authAfter: the request said max_age (OIDC Core §3.1.2.1), so the
+	// person must have authenticated since; zero without max_age.
+	authAfter time.Time
 }
 
 // model is one sequence's expected state.
@@ -504,6 +507,12 @@ func (m *model) codeFlow(t *rapid.T) {
 	params, verifier := webtest.CodeRequest(c.id, strings.Join(scope, " "))
 	params.Set("redirect_uri", m.srv.RedirectURI)
 	params["resource"] = resources
+	var authAfter time.Time
+	if rapid.IntRange(0, 3).Draw(t, "max_age") == 0 {
+		// Step-up by age: a session older than a second signs in again.
+		params.Set("max_age", "1")
+		authAfter = m.clk.Now().Add(-2 * time.Second)
+	}
 	p := b.follow(b.get("/oauth2/authorize?" + params.Encode()))
 	asked := false
 	if strings.Contains(p.body, `name="password"`) {
@@ -575,7 +584,7 @@ func (m *model) codeFlow(t *rapid.T) {
 			}
 		}
 	}
-	cd := &code{value: q.Get("code"), verifier: verifier, client: c, user: u, scope: want, resources: resources, amr: u.sessionAMR}
+	cd := &code{value: q.Get("code"), verifier: verifier, client: c, user: u, scope: want, resources: resources, amr: u.sessionAMR, authAfter: authAfter}
 	m.codes = append(m.codes, cd)
 	m.redeem(t, cd)
 }
@@ -651,6 +660,11 @@ func (m *model) redeem(t *rapid.T, cd *code) {
 	}
 	m.checkIssued(res, c, cd.user, cd.scope, nil, key, resources, cd.resources)
 	m.checkAuthn(res, cd.amr)
+	if !cd.authAfter.IsZero() {
+		if at := authTimeOf(t, res.str("access_token")); at.Before(cd.authAfter.Truncate(time.Second)) {
+			t.Fatalf("INVARIANT 1: max_age=1 asked, yet the token says auth_time %v, before %v", at, cd.authAfter)
+		}
+	}
 	if idt := res.str("id_token"); idt != "" {
 		m.idTokens = append(m.idTokens, idToken{raw: idt, client: c, user: cd.user})
 	}

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"github.com/oauth2d/oauth2d/internal/clientmeta"
 	"github.com/oauth2d/oauth2d/internal/config"
 	"github.com/oauth2d/oauth2d/internal/web/webtest"
+	"github.com/redis/go-redis/v9"
 )
 
 // documentSettings are client_id_metadata's defaults with a short fetch
@@ -308,7 +310,29 @@ func TestClientIDMetadataCacheExpiry(t *testing.T) {
 
 func redisKeys(t *testing.T, s *webtest.Server) []string {
 	t.Helper()
-	keys, err := s.Store.Redis().Keys(t.Context(), s.Store.Prefix()+"*").Result()
+	return keysMatching(t, s, s.Store.Prefix()+"*")
+}
+
+// keysMatching lists the keys matching pattern on every master: a
+// Cluster client sends KEYS to one node only.
+func keysMatching(t *testing.T, s *webtest.Server, pattern string) []string {
+	t.Helper()
+	if cc, ok := s.Store.Redis().(*redis.ClusterClient); ok {
+		var mu sync.Mutex
+		var all []string
+		err := cc.ForEachMaster(t.Context(), func(ctx context.Context, node *redis.Client) error {
+			keys, err := node.Keys(ctx, pattern).Result()
+			mu.Lock()
+			all = append(all, keys...)
+			mu.Unlock()
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return all
+	}
+	keys, err := s.Store.Redis().Keys(t.Context(), pattern).Result()
 	if err != nil {
 		t.Fatal(err)
 	}

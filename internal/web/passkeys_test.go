@@ -5,18 +5,19 @@ import (
 	"errors"
 	"time"
 
-	"github.com/oauth2d/oauth2d/internal/account"
-	"github.com/oauth2d/oauth2d/internal/oauth"
-	"github.com/oauth2d/oauth2d/internal/ratelimit"
-	"github.com/oauth2d/oauth2d/internal/token"
-	"github.com/oauth2d/oauth2d/internal/web"
-	"github.com/oauth2d/oauth2d/templates"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/oauth2d/oauth2d/internal/account"
+	"github.com/oauth2d/oauth2d/internal/oauth"
+	"github.com/oauth2d/oauth2d/internal/ratelimit"
+	"github.com/oauth2d/oauth2d/internal/token"
+	"github.com/oauth2d/oauth2d/internal/web"
+	"github.com/oauth2d/oauth2d/templates"
 
 	"github.com/oauth2d/oauth2d/internal/audit"
 	"github.com/oauth2d/oauth2d/internal/secret"
@@ -210,11 +211,7 @@ func TestPasskeyRefusals(t *testing.T) {
 // usedChallenges counts the used-challenge records (a test may scan).
 func usedChallenges(t *testing.T, s *webtest.Server) int {
 	t.Helper()
-	keys, err := s.Store.Redis().Keys(t.Context(), s.Store.Prefix()+"webauthn-used:*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(keys)
+	return len(keysMatching(t, s, s.Store.Prefix()+"webauthn-used:*"))
 }
 
 // cloneBrowser returns a browser holding b's cookies for the server.
@@ -370,10 +367,7 @@ func TestAnonymousPasskeyTrafficStoresNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	count := func() int {
-		keys, err := s.Store.Redis().Keys(t.Context(), s.Store.Prefix()+"*").Result()
-		if err != nil {
-			t.Fatal(err)
-		}
+		keys := keysMatching(t, s, s.Store.Prefix()+"*")
 		return len(slices.DeleteFunc(keys, func(k string) bool { return k == s.Store.Prefix()+"audit" }))
 	}
 	before := count()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,6 +241,11 @@ func TestAuthorizationChallengeWhenRedisStalls(t *testing.T) {
 		http.StatusServiceUnavailable, "temporarily_unavailable")
 	stall.on.Store(false)
 	sess := challenge(t, s, passwordForm("alice", webtest.AlicePassword, ch), nativeID, "").Str("auth_session")
+	if strings.Contains(s.RedisURL, ",") {
+		// As passkeys_faults_test.go's used-challenge cases: on a Cluster
+		// the hook on Store.Redis() does not see the session's take.
+		t.Skip("on a Redis Cluster, never-re-sent scripts go to the node clients (runScriptOnce), which a hook on Store.Redis() does not wrap")
+	}
 	stall.on.Store(true)
 	wantChallengeError(t, challenge(t, s, url.Values{"auth_session": {sess}, "totp": {"123456"}}, nativeID, ""),
 		http.StatusServiceUnavailable, "temporarily_unavailable")

@@ -25,7 +25,7 @@ func TestPasskeySignInWhenRedisStalls(t *testing.T) {
 				// Left for the next session (see the closing note): on a
 				// Cluster the hook on Store.Redis() does not see the write
 				// of the used-challenge record.
-				t.Skip("on a Redis Cluster the stall hook does not reach the used-challenge record's client")
+				t.Skip("on a Redis Cluster, never-re-sent scripts go to the node clients (runScriptOnce), which a hook on Store.Redis() does not wrap")
 			}
 			hook := &stallKeys{part: stalled}
 			s.Store.Redis().AddHook(hook)
@@ -105,7 +105,7 @@ func TestSecondFactorPasskeyWhenRedisStalls(t *testing.T) {
 		t.Run(stalled, func(t *testing.T) {
 			w := newPasskeyWorld(t)
 			if stalled == "webauthn-used:" && strings.Contains(w.s.RedisURL, ",") {
-				t.Skip("on a Redis Cluster the stall hook does not reach the used-challenge record's client")
+				t.Skip("on a Redis Cluster, never-re-sent scripts go to the node clients (runScriptOnce), which a hook on Store.Redis() does not wrap")
 			}
 			hook := &stallKeys{part: stalled}
 			w.s.Store.Redis().AddHook(hook)
